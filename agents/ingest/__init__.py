@@ -1,0 +1,1 @@
+"""Ingest: raw bytes from any producer → validated, normalised, customer-keyed events."""

@@ -1,0 +1,41 @@
+"""The ingest agent: raw touchpoints in, customer-keyed events or dead-letters out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from agents.ingest.dead_letter import dead_letter_record
+from agents.ingest.decode import Accepted, TouchpointDecoder
+
+
+def install(app: Any, topics: Any, decoder: TouchpointDecoder, metrics: Any) -> Any:
+    """Register the ``ingest_touchpoints`` agent on *app* and return it."""
+    by_customer = topics.by_customer
+    dead_letter = topics.dead_letter
+    accepted_counter = metrics.EVENTS_ACCEPTED
+    dead_letter_counter = metrics.DEAD_LETTERS
+
+    @app.agent(topics.raw, name="ingest_touchpoints")  # type: ignore[untyped-decorator]
+    async def ingest_touchpoints(stream: Any) -> None:
+        async for event in stream.events():
+            outcome = decoder(event.value)
+            if isinstance(outcome, Accepted):
+                accepted_counter.labels(outcome.event["channel"], outcome.event["type"]).inc()
+                await by_customer.send(key=outcome.customer_id.encode(), value=outcome.body)
+            else:
+                message = event.message
+                dead_letter_counter.labels(outcome.reason).inc()
+                await dead_letter.send(
+                    key=f"{message.topic}:{message.partition}:{message.offset}".encode(),
+                    value=dead_letter_record(
+                        event.value,
+                        outcome,
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        rejected_at=datetime.now(UTC),
+                    ),
+                )
+
+    return ingest_touchpoints

@@ -1,0 +1,56 @@
+"""Dead-letter records: the original bytes, where they came from, and why they were refused."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Final
+
+import orjson
+
+from agents.ingest.decode import Rejected
+
+#: Enough to see what a producer sent without copying a 10 MB mistake into Kafka.
+DEFAULT_PAYLOAD_LIMIT: Final = 16 * 1024
+
+
+def dead_letter_record(
+    raw: bytes | None,
+    rejected: Rejected,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    rejected_at: datetime,
+    payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
+) -> bytes:
+    """Encode the dead-letter record (schemas/dead_letter.v1.json) for one refused record."""
+    raw = raw or b""
+    kept = raw[:payload_limit]
+    text = _as_text(kept, truncated=len(raw) > payload_limit)
+    record = {
+        "schema_version": 1,
+        "reason": rejected.reason,
+        "message": rejected.message,
+        "field": rejected.field,
+        "payload": text if text is not None else base64.b64encode(kept).decode("ascii"),
+        "payload_encoding": "utf-8" if text is not None else "base64",
+        "payload_bytes": len(raw),
+        "payload_truncated": len(raw) > payload_limit,
+        "source": {"topic": topic, "partition": partition, "offset": offset},
+        "rejected_at": rejected_at.isoformat(),
+    }
+    return orjson.dumps(record)
+
+
+def _as_text(data: bytes, *, truncated: bool) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # The cut may split one multi-byte character at the very end: drop just that.
+        if truncated and exc.start >= len(data) - 3:
+            try:
+                return data[: exc.start].decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        return None

@@ -1,0 +1,65 @@
+"""The composition root: ``create_app(settings)`` wires topics, agents, metrics and views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from agents.ingest import agent as ingest_agent
+from agents.ingest.decode import TouchpointDecoder
+from streams import metrics, topics, web
+from streams.settings import Settings
+from streams.transport import Transport
+
+__all__ = ["TouchpointApp", "create_app"]
+
+
+class TouchpointApp(faust.App):
+    """A Faust app that carries its Settings and uses the tunable-fetch transport."""
+
+    settings: Settings
+    streams: topics.Topics
+
+    def _new_transport(self) -> Any:
+        return Transport(self.conf.broker_consumer, self)
+
+
+def create_app(settings: Settings) -> TouchpointApp:
+    """Build the worker's Faust app from *settings* (the broker must already be known)."""
+    if settings.embedded:
+        raise ValueError("create_app needs a broker URL; start the embedded broker first")
+    heartbeat = min(3.0, settings.session_timeout_s / 3)
+    app = TouchpointApp(
+        settings.app_id,
+        broker=settings.broker,
+        store="memory://",
+        autodiscover=False,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        # A new group reads topics from the start: events produced before the first worker came up are not lost.
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=heartbeat,
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        **dict(settings.faust_overrides),
+    )
+    app.settings = settings
+    app.streams = topics.declare(app, settings.partitions)
+    decoder = TouchpointDecoder(
+        identity_salt=settings.identity_salt.encode(), max_bytes=settings.max_event_bytes
+    )
+    ingest_agent.install(app, app.streams, decoder, metrics)
+    web.install(app)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def declare_topics() -> None:
+        # Output topics must exist before anyone subscribes to them, even if nothing was written yet.
+        for topic in app.streams.all():
+            await topic.maybe_declare()
+
+    return app

@@ -1,0 +1,416 @@
+"""The ``touchpoint`` command line: run the engine, feed it, watch it, replay it offline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+import orjson
+
+from streams import topics
+from streams.broker import BrokerError, EmbeddedBroker, free_port, kafka_api_versions_ok
+from streams.kafka import BrokerUnreachable, bootstrap_servers, consume, produce
+from streams.settings import Settings, SettingsError
+
+BROKER_HELP = "Kafka broker, e.g. kafka://localhost:9092 (env TOUCHPOINT_BROKER)."
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _require_broker(broker: str | None) -> str:
+    """The bootstrap servers of the configured broker, checked to answer, or a one-line error."""
+    url = broker or _settings().broker
+    if not url:
+        raise click.UsageError("no broker given: pass --broker kafka://HOST:PORT or set TOUCHPOINT_BROKER")
+    bootstrap = bootstrap_servers(url)
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    if not port.isdigit() or not kafka_api_versions_ok(host or "127.0.0.1", int(port), timeout=3.0):
+        raise click.ClickException(f"no Kafka broker answers at {bootstrap}")
+    return bootstrap
+
+
+def _run_async(coroutine_factory: Callable[[asyncio.Event], Any]) -> Any:
+    """Run a coroutine that stops cleanly when SIGINT/SIGTERM sets the event it is given."""
+
+    async def main() -> Any:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await coroutine_factory(stop)
+
+    try:
+        return asyncio.run(main())
+    except BrokerUnreachable as exc:
+        raise click.ClickException(str(exc)) from None
+    except LookupError as exc:
+        raise click.ClickException(str(exc.args[0] if exc.args else exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="touchpoint")
+def main() -> None:
+    """Touchpoint: real-time customer journeys from omnichannel touchpoints.
+
+    Start with `touchpoint run`: an embedded broker, a worker and simulated
+    traffic, shown live. Every command has --help.
+    """
+
+
+# ----------------------------------------------------------------------------- worker
+
+
+@main.command()
+@click.option("--broker", default=None, help=BROKER_HELP)
+@click.option("--app-id", default=None, help="Consumer group / state namespace (env TOUCHPOINT_APP_ID).")
+@click.option(
+    "--web-port", type=int, default=None, help="Port for /metrics and /ready (env TOUCHPOINT_WEB_PORT)."
+)
+@click.option("--web-host", default=None, help="Interface for the web server (env TOUCHPOINT_WEB_HOST).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Worker state directory.")
+@click.option("--partitions", type=int, default=None, help="Partitions of topics the worker creates.")
+@click.option("--log-level", default=None, help="debug, info, warning (default) or error.")
+def worker(**options: Any) -> None:
+    """Run one worker against a Kafka cluster until SIGINT/SIGTERM.
+
+    Start several with the same --app-id to share the partitions.
+    """
+    settings = _settings(**options)
+    if settings.embedded:
+        raise click.UsageError(
+            "no broker given: pass --broker or set TOUCHPOINT_BROKER (`touchpoint run` starts an embedded one)"
+        )
+    _require_broker(settings.broker)
+    from streams.worker import run_worker  # imports faust: keep the other commands fast to start
+
+    run_worker(settings)
+
+
+# ----------------------------------------------------------------------------- run
+
+
+@main.command()
+@click.option("--broker", default=None, help=BROKER_HELP + " Given: run only the worker against it.")
+@click.option(
+    "--customers", type=click.IntRange(1), default=2000, show_default=True, help="Simulated customers."
+)
+@click.option(
+    "--rate", type=click.FloatRange(min=0.1), default=200.0, show_default=True, help="Events per second."
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Simulation seed.")
+@click.option("--malformed-share", type=click.FloatRange(0, 1), default=0.01, show_default=True)
+@click.option(
+    "--web-port", type=int, default=None, help="Worker web port (default 6066 if free; 0: any free port)."
+)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None, help="Logs and state (default: temp dir)."
+)
+@click.option(
+    "--duration", type=click.FloatRange(min=1), default=None, help="Stop after N seconds (default: Ctrl-C)."
+)
+def run(
+    broker: str | None,
+    customers: int,
+    rate: float,
+    seed: int,
+    malformed_share: float,
+    web_port: int | None,
+    data_dir: Path | None,
+    duration: float | None,
+) -> None:
+    """The main job. Without a broker: embedded broker + worker + simulated traffic, shown live.
+
+    With --broker (or TOUCHPOINT_BROKER): only the worker, against that cluster.
+    """
+    settings = _settings(broker=broker, web_port=web_port or None, data_dir=data_dir)
+    if not settings.embedded:
+        _require_broker(settings.broker)
+        from streams.worker import run_worker
+
+        run_worker(settings)
+        return
+    from streams.supervisor import WorkerFailed, WorkerProcess
+
+    workdir = data_dir or Path(tempfile.mkdtemp(prefix="touchpoint-run-"))
+    # 0 means any free port; so does a busy default, since the demo should start anywhere.
+    port = free_port() if web_port == 0 or not _port_free(settings.web_port) else settings.web_port
+    out = sys.stdout
+    try:
+        broker_process = EmbeddedBroker(log_path=workdir / "broker.log").start()
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from None
+    worker_process = WorkerProcess(broker_process.url, port, workdir / "worker")
+    try:
+        print(f"touchpoint · embedded broker {broker_process.bootstrap} · logs in {workdir}", file=out)
+        print(f"starting worker (metrics on {worker_process.base_url}/metrics) …", file=out, flush=True)
+        started = time.monotonic()
+        worker_process.start().wait_ready()
+        print(
+            f"worker ready in {time.monotonic() - started:.1f}s · simulating {customers:,} customers at "
+            f"{rate:,.0f} events/s · {'Ctrl-C to stop' if duration is None else f'for {duration:.0f}s'}",
+            file=out,
+            flush=True,
+        )
+        sent = _run_async(
+            lambda stop: _simulate_and_watch(
+                broker_process.bootstrap, customers, rate, seed, malformed_share, duration, stop, out
+            )
+        )
+        print(f"stopping … {sent:,} events sent", file=out, flush=True)
+    except WorkerFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        worker_process.stop()
+        broker_process.stop()
+    print("stopped cleanly", file=out)
+
+
+async def _simulate_and_watch(
+    bootstrap: str,
+    customers: int,
+    rate: float,
+    seed: int,
+    malformed_share: float,
+    duration: float | None,
+    stop: asyncio.Event,
+    out: TextIO,
+) -> int:
+    from streams.console import watch
+    from streams.simulator import SimulationSpec, generate
+
+    # Start the simulated clock now, so event times and the wall clock agree at first (a time-lapse from there).
+    start = datetime.now(UTC).replace(second=0, microsecond=0)
+    spec = SimulationSpec(customers=customers, seed=seed, start=start, malformed_share=malformed_share)
+    if duration is not None:
+        asyncio.get_running_loop().call_later(duration, stop.set)
+    viewer = asyncio.create_task(watch(bootstrap, out, stop))
+    try:
+        sent = await produce(bootstrap, topics.RAW, generate(spec), rate=rate, stop=stop)
+        await stop.wait()
+    finally:
+        stop.set()
+        await viewer
+    return sent
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+# ----------------------------------------------------------------------------- simulate
+
+
+@main.command()
+@click.option("--customers", type=click.IntRange(1), default=1000, show_default=True)
+@click.option(
+    "--events",
+    type=click.IntRange(1),
+    default=None,
+    help="How many records (default 10,000; endless with --rate).",
+)
+@click.option(
+    "--rate", type=click.FloatRange(min=0.1), default=None, help="Events/s (default: as fast as possible)."
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same records.")
+@click.option("--malformed-share", type=click.FloatRange(0, 1), default=0.01, show_default=True)
+@click.option(
+    "--start",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Simulated clock start, UTC (default 2026-01-05, a Monday).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write JSONL here instead of to a broker.",
+)
+@click.option("--broker", default=None, help=BROKER_HELP)
+@click.option("--topic", default=topics.RAW, show_default=True)
+def simulate(
+    customers: int,
+    events: int | None,
+    rate: float | None,
+    seed: int,
+    malformed_share: float,
+    start: datetime | None,
+    out_path: Path | None,
+    broker: str | None,
+    topic: str,
+) -> None:
+    """Generate realistic omnichannel traffic to a topic or a JSONL file."""
+    from streams.simulator import SimulationSpec, generate
+
+    spec = SimulationSpec(customers=customers, seed=seed, malformed_share=malformed_share)
+    if start is not None:
+        spec = SimulationSpec(
+            customers=customers, seed=seed, malformed_share=malformed_share, start=start.replace(tzinfo=UTC)
+        )
+    if events is None and rate is None:
+        events = 10_000
+    records: Iterator[bytes] = generate(spec)
+    if events is not None:
+        records = itertools.islice(records, events)
+    if out_path is not None:
+        if broker:
+            raise click.UsageError("give either --out or --broker, not both")
+        written = 0
+        with out_path.open("wb") as handle:
+            for record in records:
+                handle.write(record.replace(b"\n", b" ") + b"\n")  # a record must stay one line
+                written += 1
+        click.echo(f"wrote {written:,} records to {out_path}", err=True)
+        return
+    bootstrap = _require_broker(broker)
+    started = time.monotonic()
+    sent = _run_async(lambda stop: produce(bootstrap, topic, records, rate=rate, stop=stop))
+    elapsed = time.monotonic() - started
+    click.echo(
+        f"sent {sent:,} records to {topic} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)", err=True
+    )
+
+
+# ----------------------------------------------------------------------------- produce
+
+
+@main.command("produce")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--broker", default=None, help=BROKER_HELP)
+@click.option("--topic", default=topics.RAW, show_default=True)
+@click.option(
+    "--rate", type=click.FloatRange(min=0.1), default=None, help="Events/s (default: as fast as possible)."
+)
+def produce_file(file: Path, broker: str | None, topic: str, rate: float | None) -> None:
+    """Send each line of FILE (JSONL) as one record to the touchpoints topic."""
+    from streams.files import read_records
+
+    bootstrap = _require_broker(broker)
+    try:
+        size = file.stat().st_size
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
+    with click.progressbar(
+        length=size, label=f"producing {file.name}", file=sys.stderr, show_eta=True
+    ) as bar:
+
+        def advance(value: bytes) -> None:
+            bar.update(len(value) + 1)
+
+        started = time.monotonic()
+        sent = _run_async(
+            lambda stop: produce(
+                bootstrap,
+                topic,
+                (raw for _, raw in read_records(file)),
+                rate=rate,
+                on_sent=advance,
+                stop=stop,
+            )
+        )
+    elapsed = time.monotonic() - started
+    click.echo(
+        f"sent {sent:,} records to {topic} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)", err=True
+    )
+
+
+# ----------------------------------------------------------------------------- tail
+
+
+@main.command()
+@click.argument("topic", nargs=-1, required=True)
+@click.option("--broker", default=None, help=BROKER_HELP)
+@click.option("--from-beginning/--from-end", default=True, show_default=True)
+@click.option("--count", "limit", type=click.IntRange(1), default=None, help="Stop after N records.")
+@click.option("--idle-timeout", type=float, default=None, help="Stop after N seconds without records.")
+@click.option("--pretty/--compact", default=False, help="Indent JSON values.")
+def tail(
+    topic: tuple[str, ...],
+    broker: str | None,
+    from_beginning: bool,
+    limit: int | None,
+    idle_timeout: float | None,
+    pretty: bool,
+) -> None:
+    """Follow TOPIC(s) and print each record: topic, partition@offset, key, value."""
+    bootstrap = _require_broker(broker)
+
+    async def follow(stop: asyncio.Event) -> None:
+        shown = 0
+        async for record in consume(
+            bootstrap, topic, from_beginning=from_beginning, idle_timeout=idle_timeout, stop=stop
+        ):
+            click.echo(_format_record(record, pretty))
+            shown += 1
+            if limit is not None and shown >= limit:
+                return
+
+    with contextlib.suppress(BrokenPipeError):
+        _run_async(follow)
+
+
+def _format_record(record: Any, pretty: bool) -> str:
+    key = record.key.decode("utf-8", "replace") if record.key is not None else "-"
+    header = f"{record.topic} [{record.partition}]@{record.offset} key={key}"
+    if record.value is None:
+        return f"{header}  (null)"
+    try:
+        value = orjson.loads(record.value)
+        body = orjson.dumps(value, option=orjson.OPT_INDENT_2 if pretty else 0).decode()
+    except orjson.JSONDecodeError:
+        body = repr(record.value[:500])
+    return f"{header}\n{body}" if pretty else f"{header}  {body}"
+
+
+# ----------------------------------------------------------------------------- replay
+
+
+@main.command("replay")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Output directory.",
+)
+def replay_file(file: Path, out_dir: Path) -> None:
+    """Process FILE (JSONL) offline, no broker, in event-time order; one JSONL per output topic in --out."""
+    from agents.ingest.decode import TouchpointDecoder
+    from streams.replay import replay
+
+    settings = _settings()
+    decoder = TouchpointDecoder(
+        identity_salt=settings.identity_salt.encode(), max_bytes=settings.max_event_bytes
+    )
+    try:
+        summary = replay(file, out_dir, decoder)
+    except OSError as exc:
+        raise click.ClickException(f"{exc.filename or file}: {exc.strerror}") from None
+    click.echo(summary.describe())
+
+
+if __name__ == "__main__":
+    main()

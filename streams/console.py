@@ -1,0 +1,110 @@
+"""The live view of ``touchpoint run``: what the worker publishes, summarised every few seconds.
+
+It reads the output topics like any other consumer would (no group, no commits),
+so what it shows is what downstream services get. Plain lines, not a redrawn
+screen: readable in a terminal, a log file and a CI transcript alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from datetime import datetime
+from typing import TextIO
+
+import orjson
+
+from streams import topics
+from streams.kafka import Record, consume
+from streams.metrics import CHANNELS
+
+#: At most this many dead-letter details per summary, so a flood of bad input stays readable.
+DETAILS_PER_TICK = 2
+
+
+class LiveView:
+    """Counts output records and renders one summary line per tick."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.by_channel: Counter[str] = Counter()
+        self.by_reason: Counter[str] = Counter()
+        self.accepted = 0
+        self.event_time: datetime | None = None
+        self._details: list[str] = []
+        self._details_dropped = 0
+        self._last_tick = time.monotonic()
+        self._last_total = 0
+
+    def observe(self, record: Record) -> None:
+        if record.value is None:
+            return
+        try:
+            document = orjson.loads(record.value)
+        except orjson.JSONDecodeError:
+            return
+        if record.topic == topics.BY_CUSTOMER:
+            self.accepted += 1
+            self.by_channel[document.get("channel", "?")] += 1
+            occurred = datetime.fromisoformat(document["occurred_at"])
+            if self.event_time is None or occurred > self.event_time:
+                self.event_time = occurred
+        elif record.topic == topics.DEAD_LETTER:
+            reason = document.get("reason", "?")
+            self.by_reason[reason] += 1
+            if len(self._details) < DETAILS_PER_TICK:
+                source = document.get("source", {})
+                where = f"{source.get('topic')}:{source.get('partition')}@{source.get('offset')}"
+                self._details.append(
+                    f"  ✗ dead-letter {reason:<10} {document.get('message', '')[:90]} ({where})"
+                )
+            else:
+                self._details_dropped += 1
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        elapsed = max(now - self._last_tick, 1e-9)
+        rate = (self.accepted - self._last_total) / elapsed
+        self._last_tick, self._last_total = now, self.accepted
+        clock = time.strftime("%H:%M:%S")
+        event_time = self.event_time.strftime("%a %d %b %H:%M") if self.event_time else "–"
+        channels = " ".join(f"{name} {self.by_channel[name]:,}" for name in CHANNELS)
+        rejected = sum(self.by_reason.values())
+        reasons = ", ".join(f"{reason} {count}" for reason, count in self.by_reason.most_common())
+        line = (
+            f"[{clock}] event time {event_time} | accepted {self.accepted:,} ({rate:,.0f}/s) | {channels}"
+            f" | dead-letters {rejected:,}" + (f" ({reasons})" if reasons else "")
+        )
+        print(line, file=self.out)
+        for detail in self._details:
+            print(detail, file=self.out)
+        if self._details_dropped:
+            print(f"  … and {self._details_dropped:,} more dead-letters", file=self.out)
+        self._details.clear()
+        self._details_dropped = 0
+        self.out.flush()
+
+
+async def watch(bootstrap: str, out: TextIO, stop: asyncio.Event, interval: float = 2.0) -> LiveView:
+    """Follow the output topics and print a summary every *interval* seconds until *stop* is set."""
+    view = LiveView(out)
+
+    async def follow() -> None:
+        async for record in consume(bootstrap, (topics.BY_CUSTOMER, topics.DEAD_LETTER), stop=stop):
+            view.observe(record)
+
+    follower = asyncio.create_task(follow())
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            if follower.done():
+                follower.result()  # surface a consumer failure instead of showing zeros forever
+            view.tick()
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+    return view

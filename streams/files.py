@@ -1,0 +1,23 @@
+"""JSONL record files, read the same way by ``touchpoint produce`` and ``touchpoint replay``.
+
+One record per line; the line's bytes (without the newline, and without a
+trailing CR from Windows editors) are the record value, valid or not. Empty
+lines are skipped by both, so a trailing newline never becomes a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def read_records(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Yield (zero-based line number, record bytes) for each non-empty line of *path*."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle):
+            if line.endswith(b"\n"):
+                line = line[:-1]
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if line:
+                yield number, line

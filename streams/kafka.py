@@ -1,0 +1,156 @@
+"""Plain Kafka clients (aiokafka) for the CLI: produce a stream of records, read topics.
+
+These are the tools' clients, not the worker's; the worker's I/O goes through Faust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.structs import TopicPartition
+
+__all__ = ["BrokerUnreachable", "Record", "bootstrap_servers", "consume", "produce", "producer"]
+
+
+class BrokerUnreachable(ConnectionError):
+    """No broker answered at the configured address."""
+
+
+def bootstrap_servers(url: str) -> str:
+    """``kafka://h1:9092;h2:9092`` (Faust form) → ``h1:9092,h2:9092`` (client form)."""
+    for scheme in ("kafka://", "aiokafka://"):
+        if url.startswith(scheme):
+            url = url[len(scheme) :]
+    return ",".join(part for part in url.replace(";", ",").split(",") if part)
+
+
+@asynccontextmanager
+async def producer(bootstrap: str, **options: object) -> AsyncIterator[AIOKafkaProducer]:
+    """A started producer, flushed and stopped on exit."""
+    client = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, **options)
+    try:
+        await client.start()
+    except KafkaConnectionError as exc:
+        await client.stop()
+        raise BrokerUnreachable(f"cannot reach a Kafka broker at {bootstrap}: {exc}") from None
+    try:
+        yield client
+        await client.flush()
+    finally:
+        await client.stop()
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    records: Iterable[bytes],
+    *,
+    rate: float | None = None,
+    on_sent: Callable[[bytes], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Send *records* (values, no key) to *topic*; paced to *rate* per second when given.
+
+    Returns how many were sent. Sends are pipelined; delivery is confirmed before returning.
+    """
+    sent = 0
+    pending: list[asyncio.Future[object]] = []
+    started = time.monotonic()
+    async with producer(bootstrap) as client:
+        for value in records:
+            if stop is not None and stop.is_set():
+                break
+            if rate:
+                # Pace against the start, not the previous send, so jitter does not accumulate.
+                delay = started + sent / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            pending.append(await client.send(topic, value, key=None))
+            sent += 1
+            if on_sent is not None:
+                on_sent(value)
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    return sent
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+async def consume(
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    from_beginning: bool = True,
+    idle_timeout: float | None = None,
+    stop: asyncio.Event | None = None,
+) -> AsyncIterator[Record]:
+    """Yield records of *topics* from every partition, without a consumer group.
+
+    No group means no join delay and no committed offsets: a reader, not a member.
+    Ends after *idle_timeout* seconds without a record, or when *stop* is set.
+    """
+    client = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+    )
+    try:
+        await client.start()
+    except KafkaConnectionError as exc:
+        await client.stop()
+        raise BrokerUnreachable(f"cannot reach a Kafka broker at {bootstrap}: {exc}") from None
+    try:
+        partitions: list[TopicPartition] = []
+        for topic in topics:
+            ids = await _partitions_for(client, topic)
+            partitions.extend(TopicPartition(topic, partition) for partition in sorted(ids))
+        client.assign(partitions)
+        if from_beginning:
+            await client.seek_to_beginning(*partitions)
+        else:
+            await client.seek_to_end(*partitions)
+        idle_since = time.monotonic()
+        while stop is None or not stop.is_set():
+            batches = await client.getmany(timeout_ms=200, max_records=2000)
+            if not batches:
+                if idle_timeout is not None and time.monotonic() - idle_since >= idle_timeout:
+                    return
+                continue
+            idle_since = time.monotonic()
+            for tp, messages in batches.items():
+                for message in messages:
+                    yield Record(
+                        tp.topic, tp.partition, message.offset, message.key, message.value, message.timestamp
+                    )
+    finally:
+        await client.stop()
+
+
+async def _partitions_for(client: AIOKafkaConsumer, topic: str, wait: float = 10.0) -> set[int]:
+    deadline = time.monotonic() + wait
+    while True:
+        with suppress(KafkaError):
+            await client._client.force_metadata_update()
+        ids = client.partitions_for_topic(topic)
+        if ids:
+            return set(ids)
+        if time.monotonic() >= deadline:
+            raise LookupError(f"topic {topic!r} does not exist on the broker")
+        await asyncio.sleep(0.2)

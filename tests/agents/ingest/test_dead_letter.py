@@ -1,0 +1,61 @@
+"""Dead-letter records keep the evidence and satisfy their contract."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+import schemas
+from agents.ingest.dead_letter import dead_letter_record
+from agents.ingest.decode import Rejected
+
+pytestmark = pytest.mark.unit
+
+WHEN = datetime(2026, 1, 5, 18, 30, tzinfo=UTC)
+REJECTED = Rejected("schema", "channel must be one of app, web", "channel")
+
+
+def record(raw: bytes | None, limit: int = 1024) -> dict[str, object]:
+    encoded = dead_letter_record(
+        raw, REJECTED, topic="touchpoints", partition=3, offset=17, rejected_at=WHEN, payload_limit=limit
+    )
+    document: dict[str, object] = orjson.loads(encoded)
+    schemas.validator("dead_letter")(document)
+    return document
+
+
+def test_utf8_payload_is_kept_as_text_with_source_and_reason() -> None:
+    document = record(b'{"channel": "fax"}')
+    assert document["payload"] == '{"channel": "fax"}'
+    assert document["payload_encoding"] == "utf-8"
+    assert document["source"] == {"topic": "touchpoints", "partition": 3, "offset": 17}
+    assert (document["reason"], document["field"]) == ("schema", "channel")
+    assert document["rejected_at"] == "2026-01-05T18:30:00+00:00"
+
+
+def test_binary_payload_is_kept_as_base64() -> None:
+    raw = bytes(range(256))
+    document = record(raw)
+    assert document["payload_encoding"] == "base64"
+    assert base64.b64decode(str(document["payload"])) == raw
+
+
+def test_null_value_is_recorded_as_an_empty_payload() -> None:
+    document = record(None)
+    assert (document["payload"], document["payload_bytes"]) == ("", 0)
+
+
+def test_oversized_payload_is_truncated_and_says_so() -> None:
+    document = record(b"a" * 5000, limit=100)
+    assert document["payload"] == "a" * 100
+    assert document["payload_bytes"] == 5000
+    assert document["payload_truncated"] is True
+
+
+def test_truncation_inside_a_multibyte_character_keeps_the_text_readable() -> None:
+    document = record("é".encode() * 100, limit=51)
+    assert document["payload_encoding"] == "utf-8"
+    assert document["payload"] == "é" * 25

@@ -1,0 +1,206 @@
+"""The decoder: every kind of bad input maps to the right reason; no input raises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import schemas
+from agents.ingest.decode import REASONS, Accepted, Rejected, TouchpointDecoder
+from agents.ingest.identity import derived_customer_id
+
+pytestmark = pytest.mark.unit
+
+DECODER = TouchpointDecoder(identity_salt=b"test-salt")
+BASE: dict[str, Any] = {
+    "schema_version": 1,
+    "event_id": "ev-1",
+    "occurred_at": "2026-01-05T19:30:00+01:00",
+    "customer_id": "cust-1",
+    "channel": "chat",
+    "type": "inquiry",
+    "actor": "customer",
+}
+
+
+def event(**changes: Any) -> bytes:
+    document = {**BASE, **changes}
+    return orjson.dumps({key: value for key, value in document.items() if value is not None})
+
+
+def nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+BAD_INPUTS = [
+    pytest.param(b"", "empty", id="empty"),
+    pytest.param(None, "empty", id="null value"),
+    pytest.param(b" \t\r\n ", "empty", id="whitespace"),
+    pytest.param(bytes(range(256)), "not_utf8", id="binary"),
+    pytest.param(b'{"a": "\xc3\x28"}', "not_utf8", id="invalid utf-8 inside a string"),
+    pytest.param(b"\xef\xbb\xbf{}", "not_json", id="byte-order mark"),
+    pytest.param(b"{'single': 'quotes'}", "not_json", id="python literal"),
+    pytest.param(b'{"a": 1', "not_json", id="truncated"),
+    pytest.param(b"[1, 2]", "not_object", id="json array"),
+    pytest.param(b"3.14", "not_object", id="json number"),
+    pytest.param(b'"text"', "not_object", id="json string"),
+    pytest.param(b"null", "not_object", id="json null"),
+    pytest.param(b"x" * 10 * 1024 * 1024, "too_large", id="10 MB payload"),
+    pytest.param(nested(5000), "not_json", id="deep nesting beyond the parser's limit"),
+    pytest.param(nested(200), "schema", id="deep nesting within the parser's limit"),
+    pytest.param(event(event_id=12), "schema", id="wrong type: event_id number"),
+    pytest.param(
+        event(attributes={"amount": "12", "currency": "EUR"}, type="purchase"), "schema", id="amount string"
+    ),
+    pytest.param(event(attributes={"csat": True}, type="feedback"), "schema", id="boolean csat"),
+    pytest.param(event(channel="fax"), "schema", id="unknown channel"),
+    pytest.param(event(occurred_at="2026-01-05T19:30:00"), "timestamp", id="naive timestamp"),
+    pytest.param(event(occurred_at=1767637800), "timestamp", id="epoch number timestamp"),
+    pytest.param(event(occurred_at="0001-01-01T00:00:00+00:00"), "timestamp", id="year 0001"),
+    pytest.param(event(occurred_at="9999-12-31T23:59:59+00:00"), "timestamp", id="year 9999"),
+    pytest.param(event(occurred_at="2026-02-30T10:00:00Z"), "timestamp", id="february 30"),
+    pytest.param(event(occurred_at="2026-01-05T10:00:00+25:00"), "timestamp", id="offset beyond 24 h"),
+    pytest.param(event(customer_id=None), "schema", id="missing customer reference"),
+    pytest.param(event(customer_id="   "), "schema", id="blank customer id"),
+    pytest.param(event(identifiers={"fax": "123"}), "schema", id="unknown identifier kind"),
+]
+
+
+@pytest.mark.parametrize(("raw", "reason"), BAD_INPUTS)
+def test_bad_input_is_rejected_with_the_right_reason_and_a_message(raw: bytes | None, reason: str) -> None:
+    outcome = DECODER(raw)
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == reason, outcome
+    assert outcome.message
+
+
+def test_rejection_message_names_the_failing_field() -> None:
+    outcome = DECODER(event(type="purchase", attributes={"amount": -1, "currency": "EUR"}))
+    assert isinstance(outcome, Rejected)
+    assert outcome.field == "attributes.amount"
+    assert outcome.message.startswith("attributes.amount ")
+
+
+def test_occurred_at_keeps_the_producers_utc_offset() -> None:
+    outcome = DECODER(event(occurred_at="2026-01-05t19:30:00.250+05:30"))
+    assert isinstance(outcome, Accepted)
+    assert outcome.occurred_at.utcoffset() == timedelta(hours=5, minutes=30)
+    assert outcome.event["occurred_at"] == "2026-01-05T19:30:00.250000+05:30"
+
+
+def test_z_suffix_is_read_as_utc() -> None:
+    outcome = DECODER(event(occurred_at="2026-01-05T18:30:00Z"))
+    assert isinstance(outcome, Accepted)
+    assert outcome.occurred_at.utcoffset() == timedelta(0)
+
+
+def test_identifiers_are_trimmed_and_email_and_phone_canonicalised() -> None:
+    outcome = DECODER(
+        event(
+            customer_id=None,
+            identifiers={
+                "email": "  Anna.Berg@Example.COM ",
+                "phone": "+49 (30) 123-45.6",
+                "device_id": " Dev-A ",
+            },
+        )
+    )
+    assert isinstance(outcome, Accepted)
+    assert outcome.event["identifiers"] == {
+        "email": "anna.berg@example.com",
+        "phone": "+493012345" + "6",
+        "device_id": "Dev-A",
+    }
+
+
+def test_event_without_customer_id_is_keyed_by_its_strongest_identifier() -> None:
+    by_email = DECODER(event(customer_id=None, identifiers={"email": "a@b.io", "device_id": "d1"}))
+    same_email_other_device = DECODER(
+        event(customer_id=None, identifiers={"email": " A@B.io", "device_id": "d2"})
+    )
+    by_loyalty = DECODER(event(customer_id=None, identifiers={"email": "a@b.io", "loyalty_id": "L-1"}))
+    assert isinstance(by_email, Accepted)
+    assert isinstance(same_email_other_device, Accepted)
+    assert isinstance(by_loyalty, Accepted)
+    assert by_email.customer_id == same_email_other_device.customer_id
+    assert by_email.customer_id.startswith("id:email:")
+    assert by_loyalty.customer_id.startswith("id:loyalty_id:")
+    assert by_email.event["customer_id"] == by_email.customer_id
+    assert "a@b.io" not in by_email.customer_id
+
+
+def test_derived_customer_key_depends_on_the_salt() -> None:
+    assert derived_customer_id({"phone": "+4930123"}, b"one") != derived_customer_id(
+        {"phone": "+4930123"}, b"two"
+    )
+
+
+def test_given_customer_id_wins_over_identifiers_and_is_trimmed() -> None:
+    outcome = DECODER(event(customer_id=" cust-9 ", identifiers={"email": "x@y.io"}))
+    assert isinstance(outcome, Accepted)
+    assert outcome.customer_id == "cust-9"
+
+
+def test_body_is_the_normalised_event_as_compact_json() -> None:
+    outcome = DECODER(event(occurred_at="2026-01-05T18:30:00Z"))
+    assert isinstance(outcome, Accepted)
+    assert orjson.loads(outcome.body) == outcome.event
+    assert b" " not in outcome.body
+
+
+def test_size_limit_is_configurable() -> None:
+    small = TouchpointDecoder(identity_salt=b"s", max_bytes=100)
+    outcome = small(event(attributes={"note": "x" * 200}))
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == "too_large"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_never_raise_and_always_yield_a_known_outcome(raw: bytes) -> None:
+    outcome = DECODER(raw)
+    assert isinstance(outcome, Accepted) or outcome.reason in REASONS
+
+
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda children: st.lists(children) | st.dictionaries(st.text(max_size=8), children),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from([*BASE, "identifiers", "attributes", "location", "zzz"]), JSON_VALUES))
+def test_arbitrary_json_objects_never_raise_and_accepted_ones_satisfy_the_schema(
+    document: dict[str, Any],
+) -> None:
+    outcome = DECODER(orjson.dumps({**BASE, **document}))
+    if isinstance(outcome, Accepted):
+        schemas.validator("touchpoint")(outcome.event)
+    else:
+        assert outcome.reason in REASONS
+        assert outcome.reason != "internal"
+
+
+def test_the_pure_core_does_not_import_the_stream_engine() -> None:
+    code = (
+        "import sys, agents.ingest.decode, agents.ingest.dead_letter, agents.ingest.identity, streams.replay;"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'faust', 'mode', 'aiokafka'});"
+        "print(','.join(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""

@@ -1,0 +1,47 @@
+"""Session fixtures: one embedded broker and one worker for the whole test run.
+
+A consumer-group join on the embedded broker takes half the session timeout, so
+starting a worker per test would dominate the suite; tests share this one and
+tell their records apart by unique ids and by source offsets.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.broker import EmbeddedBroker, free_port
+from streams.supervisor import WorkerProcess
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with EmbeddedBroker(log_path=log) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(broker.url, free_port(), tmp_path_factory.mktemp("worker")).start()
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        code = process.stop()
+        if code not in (0, None):
+            print(f"worker exited with {code}; log tail:\n{process.log_tail()}")
+
+
+@pytest.fixture
+def run_id() -> str:
+    """A prefix that makes this test's event ids unique on the shared topics."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

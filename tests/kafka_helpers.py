@@ -1,0 +1,77 @@
+"""Real Kafka clients for the integration tests: produce records, collect what the worker wrote."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+
+
+async def produce(bootstrap: str, topic: str, values: Iterable[bytes | None]) -> list[tuple[int, int]]:
+    """Send *values* and return each record's (partition, offset) as the broker assigned them."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        futures = []
+        for number, value in enumerate(values):
+            # A null value needs a key (Kafka's tombstone); other records go keyless, as most producers do.
+            key = b"tombstone-%d" % number if value is None else None
+            futures.append(await producer.send(topic, value, key=key))
+        metadata = await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return [(meta.partition, meta.offset) for meta in metadata]
+
+
+async def collect(
+    bootstrap: str,
+    topic: str,
+    wanted: Callable[[bytes | None, bytes | None], bool],
+    count: int,
+    timeout: float = 60.0,
+) -> list[tuple[bytes | None, bytes | None]]:
+    """Read *topic* from the start until *count* records match *wanted*(key, value), then drain once more.
+
+    Returns every matching (key, value); more than *count* means duplicates. The
+    final drain polls until a poll returns nothing, so late duplicates are seen
+    without sleeping for a fixed time.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+    )
+    await consumer.start()
+    matches: list[tuple[bytes | None, bytes | None]] = []
+    try:
+        partitions = None
+        deadline = time.monotonic() + timeout
+        while not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions and time.monotonic() > deadline:
+                raise AssertionError(f"topic {topic} never appeared")
+            if not partitions:
+                await asyncio.sleep(0.1)
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        await consumer.seek_to_beginning()
+        while len(matches) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"only {len(matches)} of {count} matching records on {topic} after {timeout}s"
+                )
+            for messages in (await consumer.getmany(timeout_ms=300)).values():
+                matches.extend((m.key, m.value) for m in messages if wanted(m.key, m.value))
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            if not batch:
+                break
+            for messages in batch.values():
+                matches.extend((m.key, m.value) for m in messages if wanted(m.key, m.value))
+    finally:
+        await consumer.stop()
+    return matches

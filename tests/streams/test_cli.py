@@ -1,0 +1,105 @@
+"""The CLI: help everywhere, and every error is one clear line with a non-zero exit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from streams.broker import free_port
+from streams.cli import main
+
+pytestmark = pytest.mark.unit
+
+COMMANDS = ["run", "worker", "simulate", "produce", "tail", "replay"]
+
+
+@pytest.fixture
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.mark.parametrize("command", [[], *([name] for name in COMMANDS)], ids=["touchpoint", *COMMANDS])
+def test_every_command_has_help(cli: CliRunner, command: list[str]) -> None:
+    result = cli.invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_top_level_help_lists_every_command(cli: CliRunner) -> None:
+    output = cli.invoke(main, ["--help"]).output
+    assert all(name in output for name in COMMANDS)
+
+
+def _error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("Error:")]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tail", "touchpoints"],
+        ["worker"],
+        ["produce", "{file}"],
+        ["simulate", "--events", "5"],
+    ],
+    ids=["tail", "worker", "produce", "simulate"],
+)
+def test_unreachable_broker_is_a_one_line_error(cli: CliRunner, args: list[str], tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text("{}\n")
+    port = free_port()
+    result = cli.invoke(
+        main, [a.format(file=events) for a in args] + ["--broker", f"kafka://127.0.0.1:{port}"]
+    )
+    assert result.exit_code == 1
+    assert _error_lines(result.output) == [f"Error: no Kafka broker answers at 127.0.0.1:{port}"]
+
+
+def test_worker_without_a_broker_explains_how_to_give_one(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOUCHPOINT_BROKER", raising=False)
+    result = cli.invoke(main, ["worker"])
+    assert result.exit_code == 2
+    assert "TOUCHPOINT_BROKER" in _error_lines(result.output)[0]
+
+
+@pytest.mark.parametrize("command", ["replay", "produce"])
+def test_missing_input_file_is_a_one_line_error(cli: CliRunner, command: str, tmp_path: Path) -> None:
+    args = [command, str(tmp_path / "nope.jsonl")] + (
+        ["--out", str(tmp_path / "o")] if command == "replay" else []
+    )
+    result = cli.invoke(main, args)
+    assert result.exit_code == 2
+    assert len(_error_lines(result.output)) == 1
+    assert "does not exist" in result.output
+
+
+def test_unknown_option_is_a_usage_error(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["replay", "--frobnicate"])
+    assert result.exit_code == 2
+    assert "No such option" in result.output
+
+
+def test_bad_setting_in_the_environment_is_a_usage_error(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOUCHPOINT_PARTITIONS", "lots")
+    result = cli.invoke(main, ["worker", "--broker", "kafka://127.0.0.1:1"])
+    assert result.exit_code == 2
+    assert "TOUCHPOINT_PARTITIONS must be a int" in result.output
+
+
+def test_replay_prints_a_summary_and_writes_both_files(cli: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"schema_version":1,"event_id":"e","occurred_at":"2026-01-05T10:00:00Z","customer_id":"c",'
+        '"channel":"web","type":"visit","actor":"customer"}\nnonsense\n'
+    )
+    result = cli.invoke(main, ["replay", str(source), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "replayed 2 records" in result.output
+    assert (tmp_path / "out/by-customer.jsonl").read_text().count("\n") == 1
+    assert (tmp_path / "out/dead-letter.jsonl").read_text().count("\n") == 1

@@ -1,0 +1,85 @@
+"""Offline replay: event-time order, deterministic output, the same split as the worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from agents.ingest.decode import TouchpointDecoder
+from streams.replay import replay
+
+pytestmark = pytest.mark.unit
+
+DECODER = TouchpointDecoder(identity_salt=b"test")
+
+
+def touchpoint(event_id: str, occurred_at: str) -> bytes:
+    return orjson.dumps(
+        {
+            "schema_version": 1,
+            "event_id": event_id,
+            "occurred_at": occurred_at,
+            "customer_id": "c-1",
+            "channel": "web",
+            "type": "visit",
+            "actor": "customer",
+        }
+    )
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    path = tmp_path / "history.jsonl"
+    lines = [
+        touchpoint("late", "2026-01-05T12:00:00+01:00"),  # 11:00 UTC
+        b"not json",
+        touchpoint("early", "2026-01-05T10:00:00Z"),  # 10:00 UTC
+        b"",
+        touchpoint("tie-a", "2026-01-05T13:00:00+00:00"),
+        touchpoint("tie-b", "2026-01-05T14:00:00+01:00"),  # same instant as tie-a, later in the file
+        b"[1]\r",
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def test_accepted_events_are_written_in_event_time_order_with_file_order_breaking_ties(
+    history: Path, tmp_path: Path
+) -> None:
+    replay(history, tmp_path / "out", DECODER)
+    ids = [
+        orjson.loads(line)["event_id"]
+        for line in (tmp_path / "out/by-customer.jsonl").read_bytes().splitlines()
+    ]
+    assert ids == ["early", "late", "tie-a", "tie-b"]
+
+
+def test_rejections_carry_the_line_number_and_the_event_time_watermark(history: Path, tmp_path: Path) -> None:
+    summary = replay(history, tmp_path / "out", DECODER)
+    dead = [orjson.loads(line) for line in (tmp_path / "out/dead-letter.jsonl").read_bytes().splitlines()]
+    assert [(d["reason"], d["source"]["offset"]) for d in dead] == [("not_json", 1), ("not_object", 6)]
+    assert dead[0]["source"]["topic"] == "file:history.jsonl"
+    assert dead[0]["rejected_at"] == "2026-01-05T11:00:00+00:00"
+    assert dead[1]["payload"] == "[1]", "a Windows line ending is not part of the record"
+    assert (summary.records, summary.accepted, dict(summary.rejected)) == (
+        6,
+        4,
+        {"not_json": 1, "not_object": 1},
+    )
+
+
+def test_same_input_gives_byte_identical_output(history: Path, tmp_path: Path) -> None:
+    replay(history, tmp_path / "one", DECODER)
+    replay(history, tmp_path / "two", DECODER)
+    for name in ("by-customer.jsonl", "dead-letter.jsonl"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+def test_summary_names_every_output_file_and_reason(history: Path, tmp_path: Path) -> None:
+    text = replay(history, tmp_path / "out", DECODER).describe()
+    assert "by-customer.jsonl" in text
+    assert "dead-letter.jsonl" in text
+    assert "not_json" in text
+    assert "not_object" in text

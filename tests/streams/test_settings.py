@@ -1,0 +1,58 @@
+"""Settings come from TOUCHPOINT_* variables and options, and bad values are clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Settings, SettingsError
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_mean_the_embedded_broker() -> None:
+    assert Settings.from_env({}).embedded
+
+
+def test_environment_variables_are_parsed_to_their_types() -> None:
+    settings = Settings.from_env(
+        {
+            "TOUCHPOINT_BROKER": "kafka://k1:9092",
+            "TOUCHPOINT_PARTITIONS": "12",
+            "TOUCHPOINT_DATA_DIR": "/var/tp",
+        }
+    )
+    assert (settings.broker, settings.partitions, settings.data_dir) == (
+        "kafka://k1:9092",
+        12,
+        Path("/var/tp"),
+    )
+    assert not settings.embedded
+
+
+def test_options_override_the_environment_and_none_means_unset() -> None:
+    settings = Settings.from_env({"TOUCHPOINT_WEB_PORT": "7000"}, web_port=None, partitions="8")
+    assert (settings.web_port, settings.partitions) == (7000, 8)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"TOUCHPOINT_PARTITIONS": "many"}, "TOUCHPOINT_PARTITIONS must be a int"),
+        ({"TOUCHPOINT_PARTITIONS": "0"}, "partitions must be at least 1"),
+        ({"TOUCHPOINT_BROKER": "localhost:9092"}, "kafka://host:port"),
+        ({"TOUCHPOINT_LOG_LEVEL": "loud"}, "log_level"),
+        ({"TOUCHPOINT_WEB_PORT": "70000"}, "web_port"),
+    ],
+)
+def test_bad_values_are_rejected_with_the_variable_and_the_problem(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(environ)
+
+
+def test_unknown_override_is_an_error() -> None:
+    with pytest.raises(SettingsError, match="unknown setting"):
+        Settings.from_env({}, colour="blue")
