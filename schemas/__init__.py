@@ -28,6 +28,9 @@ ValidationError = fastjsonschema.JsonSchemaValueException
 SCHEMA_FILES: dict[str, str] = {
     "touchpoint": "touchpoint.v1.json",
     "dead_letter": "dead_letter.v1.json",
+    "config": "config.v1.json",
+    "enriched": "enriched.v1.json",
+    "lifecycle_transition": "lifecycle_transition.v1.json",
 }
 
 

@@ -6,9 +6,12 @@ from typing import Any
 
 import faust
 
+from agents.config import load_config
 from agents.ingest import agent as ingest_agent
 from agents.ingest.decode import TouchpointDecoder
-from streams import metrics, topics, web
+from agents.journey import agent as journey_agent
+from agents.journey.track import JourneyTracker
+from streams import metrics, tables, topics, web
 from streams.settings import Settings
 from streams.transport import Transport
 
@@ -20,6 +23,7 @@ class TouchpointApp(faust.App):
 
     settings: Settings
     streams: topics.Topics
+    customers: Any
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
@@ -48,13 +52,15 @@ def create_app(settings: Settings) -> TouchpointApp:
         web_port=settings.web_port,
         **dict(settings.faust_overrides),
     )
+    config = load_config(settings.config)  # a bad rules file stops start-up here, with file, key and reason
+    salt = settings.identity_salt.encode()
     app.settings = settings
     app.streams = topics.declare(app, settings.partitions)
-    decoder = TouchpointDecoder(
-        identity_salt=settings.identity_salt.encode(), max_bytes=settings.max_event_bytes
-    )
+    app.customers = tables.customer_to_state(app, settings.partitions)
+    decoder = TouchpointDecoder(identity_salt=salt, max_bytes=settings.max_event_bytes)
     ingest_agent.install(app, app.streams, decoder, metrics)
-    web.install(app)
+    journey_agent.install(app, app.streams, app.customers, JourneyTracker(config, salt), config, metrics)
+    web.install(app, app.customers)
 
     @app.task  # type: ignore[untyped-decorator]
     async def declare_topics() -> None:

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 import click
 import orjson
 
+from agents.config import Config, ConfigError, effective_config, load_config
 from streams import topics
 from streams.broker import BrokerError, EmbeddedBroker, free_port, kafka_api_versions_ok
 from streams.kafka import BrokerUnreachable, bootstrap_servers, consume, produce
@@ -30,6 +31,14 @@ def _settings(**overrides: Any) -> Settings:
         return Settings.from_env(**overrides)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _load_rules(path: Path | None) -> Config:
+    """The rules file, validated, or a one-line error naming the file, the key and what is wrong."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _require_broker(broker: str | None) -> str:
@@ -85,6 +94,12 @@ def main() -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Worker state directory.")
 @click.option("--partitions", type=int, default=None, help="Partitions of topics the worker creates.")
 @click.option("--log-level", default=None, help="debug, info, warning (default) or error.")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Rules file (TOML; env TOUCHPOINT_CONFIG).",
+)
 def worker(**options: Any) -> None:
     """Run one worker against a Kafka cluster until SIGINT/SIGTERM.
 
@@ -95,6 +110,7 @@ def worker(**options: Any) -> None:
         raise click.UsageError(
             "no broker given: pass --broker or set TOUCHPOINT_BROKER (`touchpoint run` starts an embedded one)"
         )
+    _load_rules(settings.config)
     _require_broker(settings.broker)
     from streams.worker import run_worker  # imports faust: keep the other commands fast to start
 
@@ -123,6 +139,12 @@ def worker(**options: Any) -> None:
 @click.option(
     "--duration", type=click.FloatRange(min=1), default=None, help="Stop after N seconds (default: Ctrl-C)."
 )
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Rules file (TOML; env TOUCHPOINT_CONFIG).",
+)
 def run(
     broker: str | None,
     customers: int,
@@ -132,12 +154,14 @@ def run(
     web_port: int | None,
     data_dir: Path | None,
     duration: float | None,
+    config: Path | None,
 ) -> None:
     """The main job. Without a broker: embedded broker + worker + simulated traffic, shown live.
 
     With --broker (or TOUCHPOINT_BROKER): only the worker, against that cluster.
     """
-    settings = _settings(broker=broker, web_port=web_port or None, data_dir=data_dir)
+    settings = _settings(broker=broker, web_port=web_port or None, data_dir=data_dir, config=config)
+    _load_rules(settings.config)
     if not settings.embedded:
         _require_broker(settings.broker)
         from streams.worker import run_worker
@@ -154,7 +178,12 @@ def run(
         broker_process = EmbeddedBroker(log_path=workdir / "broker.log").start()
     except BrokerError as exc:
         raise click.ClickException(str(exc)) from None
-    worker_process = WorkerProcess(broker_process.url, port, workdir / "worker")
+    worker_process = WorkerProcess(
+        broker_process.url,
+        port,
+        workdir / "worker",
+        extra_args=["--config", str(settings.config.resolve())] if settings.config else [],
+    )
     try:
         print(f"touchpoint · embedded broker {broker_process.bootstrap} · logs in {workdir}", file=out)
         print(f"starting worker (metrics on {worker_process.base_url}/metrics) …", file=out, flush=True)
@@ -396,20 +425,46 @@ def _format_record(record: Any, pretty: bool) -> str:
     required=True,
     help="Output directory.",
 )
-def replay_file(file: Path, out_dir: Path) -> None:
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Rules file (TOML; env TOUCHPOINT_CONFIG).",
+)
+def replay_file(file: Path, out_dir: Path, config: Path | None) -> None:
     """Process FILE (JSONL) offline, no broker, in event-time order; one JSONL per output topic in --out."""
     from agents.ingest.decode import TouchpointDecoder
+    from agents.journey.track import JourneyTracker
     from streams.replay import replay
 
-    settings = _settings()
-    decoder = TouchpointDecoder(
-        identity_salt=settings.identity_salt.encode(), max_bytes=settings.max_event_bytes
-    )
+    settings = _settings(config=config)
+    rules = _load_rules(settings.config)
+    salt = settings.identity_salt.encode()
+    decoder = TouchpointDecoder(identity_salt=salt, max_bytes=settings.max_event_bytes)
     try:
-        summary = replay(file, out_dir, decoder)
+        summary = replay(file, out_dir, decoder, JourneyTracker(rules, salt))
     except OSError as exc:
         raise click.ClickException(f"{exc.filename or file}: {exc.strerror}") from None
     click.echo(summary.describe())
+
+
+# ----------------------------------------------------------------------------- check-config
+
+
+@main.command("check-config")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
+def check_config(file: Path | None) -> None:
+    """Validate a rules file and print the effective configuration (defaults filled in) as JSON.
+
+    Without FILE, prints the defaults.
+    """
+    import tomllib
+
+    _load_rules(file)
+    data = tomllib.loads(file.read_text("utf-8")) if file else {}
+    effective = effective_config(data, str(file) if file else "<defaults>")
+    click.echo(orjson.dumps(effective, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+    click.echo(f"{file or 'defaults'}: OK", err=True)
 
 
 if __name__ == "__main__":

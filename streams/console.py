@@ -31,6 +31,7 @@ class LiveView:
         self.out = out
         self.by_channel: Counter[str] = Counter()
         self.by_reason: Counter[str] = Counter()
+        self.stage_changes: Counter[str] = Counter()
         self.accepted = 0
         self.event_time: datetime | None = None
         self._details: list[str] = []
@@ -51,6 +52,8 @@ class LiveView:
             occurred = datetime.fromisoformat(document["occurred_at"])
             if self.event_time is None or occurred > self.event_time:
                 self.event_time = occurred
+        elif record.topic == topics.TRANSITIONS:
+            self.stage_changes[document.get("to", "?")] += 1
         elif record.topic == topics.DEAD_LETTER:
             reason = document.get("reason", "?")
             self.by_reason[reason] += 1
@@ -77,6 +80,9 @@ class LiveView:
             f"[{clock}] event time {event_time} | accepted {self.accepted:,} ({rate:,.0f}/s) | {channels}"
             f" | dead-letters {rejected:,}" + (f" ({reasons})" if reasons else "")
         )
+        if self.stage_changes:
+            stages = ", ".join(f"{stage} {count:,}" for stage, count in self.stage_changes.most_common())
+            line += f"\n  stage changes {sum(self.stage_changes.values()):,} → {stages}"
         print(line, file=self.out)
         for detail in self._details:
             print(detail, file=self.out)
@@ -92,7 +98,9 @@ async def watch(bootstrap: str, out: TextIO, stop: asyncio.Event, interval: floa
     view = LiveView(out)
 
     async def follow() -> None:
-        async for record in consume(bootstrap, (topics.BY_CUSTOMER, topics.DEAD_LETTER), stop=stop):
+        async for record in consume(
+            bootstrap, (topics.BY_CUSTOMER, topics.DEAD_LETTER, topics.TRANSITIONS), stop=stop
+        ):
             view.observe(record)
 
     follower = asyncio.create_task(follow())

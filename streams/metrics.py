@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from agents.ingest.decode import REASONS
 from schemas import load_schema
@@ -34,3 +34,46 @@ for _channel in CHANNELS:
         EVENTS_ACCEPTED.labels(_channel, _type)
 for _reason in REASONS:
     DEAD_LETTERS.labels(_reason)
+
+STAGES: Final[tuple[str, ...]] = (
+    "prospect",
+    "first_time",
+    "repeat",
+    "loyal",
+    "advocate",
+    "at_risk",
+    "lapsed",
+)
+
+LIFECYCLE_TRANSITIONS: Final = Counter(
+    "touchpoint_lifecycle_transitions",
+    "Lifecycle stage changes published to lifecycle.transitions (from_stage 'none' for a new customer).",
+    ["from_stage", "to_stage"],
+)
+CUSTOMERS: Final = Gauge(
+    "touchpoint_customers",
+    "Customers per lifecycle stage in the partitions this worker owns (sum over workers for the total).",
+    ["stage"],
+)
+DUPLICATES: Final = Counter(
+    "touchpoint_duplicate_events",
+    "Touchpoints dropped because their event_id was already applied for that customer.",
+)
+UNPRICED_AMOUNTS: Final = Counter(
+    "touchpoint_unpriced_amounts",
+    "Purchases and refunds in a currency without a configured rate (counted, no value added).",
+)
+DEADLINES_FIRED: Final = Counter(
+    "touchpoint_deadlines_fired",
+    "Per-customer deadlines that came due, by what fired them.",
+    ["trigger"],
+)
+JOURNEY_TOUCHPOINTS: Final = Counter(
+    "touchpoint_journey_events",
+    "Touchpoints applied to customer state by the journey agent.",
+)
+
+for _stage in STAGES:
+    CUSTOMERS.labels(_stage)
+for _trigger in ("watermark", "wall_clock"):
+    DEADLINES_FIRED.labels(_trigger)

@@ -15,12 +15,17 @@ from pathlib import Path
 
 from agents.ingest.dead_letter import dead_letter_record
 from agents.ingest.decode import Accepted, Rejected, TouchpointDecoder
+from agents.journey.deadlines import DeadlineIndex
+from agents.journey.state import CustomerState
+from agents.journey.track import JourneyTracker
 from streams.files import read_records
 
 #: Output topic → file written in the output directory.
 OUTPUT_FILES = {
     "touchpoints.by-customer": "by-customer.jsonl",
     "touchpoints.dead-letter": "dead-letter.jsonl",
+    "touchpoints.enriched": "enriched.jsonl",
+    "lifecycle.transitions": "transitions.jsonl",
 }
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -30,6 +35,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class ReplaySummary:
     records: int = 0
     accepted: int = 0
+    duplicates: int = 0
+    transitions: int = 0
+    customers: int = 0
+    stages: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     outputs: dict[str, Path] = field(default_factory=dict)
@@ -45,11 +54,22 @@ class ReplaySummary:
             f"  dead-letters {sum(self.rejected.values()):>10,}  → {self.outputs['touchpoints.dead-letter']}",
         ]
         lines.extend(f"    {reason:<11} {count:>10,}" for reason, count in sorted(self.rejected.items()))
+        lines.append(f"  duplicates   {self.duplicates:>10,}  (dropped)")
+        lines.append(
+            f"  enriched     {self.accepted - self.duplicates:>10,}  → {self.outputs['touchpoints.enriched']}"
+        )
+        lines.append(f"  transitions  {self.transitions:>10,}  → {self.outputs['lifecycle.transitions']}")
+        stages = ", ".join(f"{stage} {count:,}" for stage, count in self.stages.most_common())
+        lines.append(f"  customers    {self.customers:>10,}  ({stages})")
         return "\n".join(lines)
 
 
-def replay(path: Path, out_dir: Path, decoder: TouchpointDecoder) -> ReplaySummary:
-    """Process every record of *path* and write one JSONL file per output topic into *out_dir*."""
+def replay(path: Path, out_dir: Path, decoder: TouchpointDecoder, tracker: JourneyTracker) -> ReplaySummary:
+    """Process every record of *path* and write one JSONL file per output topic into *out_dir*.
+
+    Deadlines fire as the event-time watermark (the newest event so far, less the
+    allowed lateness) passes them, as on a live partition; none fire past the last event.
+    """
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = ReplaySummary(outputs={topic: out_dir / name for topic, name in OUTPUT_FILES.items()})
@@ -76,5 +96,41 @@ def replay(path: Path, out_dir: Path, decoder: TouchpointDecoder) -> ReplaySumma
     summary.accepted = len(accepted)
     with summary.outputs["touchpoints.by-customer"].open("wb") as by_customer:
         by_customer.writelines(item[2].body + b"\n" for item in accepted)
+    _track(accepted, tracker, summary)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _track(
+    accepted: list[tuple[datetime, int, Accepted]], tracker: JourneyTracker, summary: ReplaySummary
+) -> None:
+    states: dict[str, CustomerState] = {}
+    index = DeadlineIndex()
+    lateness = int(tracker.config.deadlines.allowed_lateness_seconds)
+    watermark = 0
+    with (
+        summary.outputs["touchpoints.enriched"].open("wb") as enriched,
+        summary.outputs["lifecycle.transitions"].open("wb") as transitions,
+    ):
+        for _, _, item in accepted:
+            customer_id = item.customer_id
+            step = tracker.track(states.get(customer_id), customer_id, item.event, 0)
+            if step.duplicate:
+                summary.duplicates += 1
+                continue
+            states[customer_id] = step.state
+            for transition in step.transitions:
+                transitions.write(transition.encode() + b"\n")
+            summary.transitions += len(step.transitions)
+            enriched.write(step.enriched + b"\n")  # type: ignore[operator]
+            index.schedule(0, customer_id.encode(), step.state.wake_at)
+            watermark = max(watermark, step.instant)
+            for key, _due in index.pop_due(0, watermark - lateness):
+                state = states[key.decode()]
+                fired = tracker.advance(state, key.decode(), watermark - lateness)
+                for transition in fired:
+                    transitions.write(transition.encode() + b"\n")
+                summary.transitions += len(fired)
+                index.schedule(0, key, state.wake_at)
+    summary.customers = len(states)
+    summary.stages.update(state.stage for state in states.values())

@@ -50,6 +50,8 @@ class Settings:
     #: Key for the hash that turns an identifier (e-mail, phone …) into a customer key.
     #: Change it only with an empty state: keys derived before and after would differ.
     identity_salt: str = "touchpoint-default-salt"
+    #: The rules file (TOML, schemas/config.v1.json); unset: documented defaults.
+    config: Path | None = None
     #: Extra Faust settings (advanced), e.g. {"stream_buffer_maxsize": 8192}.
     faust_overrides: Mapping[str, Any] = field(default_factory=dict)
 
@@ -104,7 +106,7 @@ def _parse(name: str, annotation: Any, raw: str) -> Any:
             return int(raw)
         if kind == "float":
             return float(raw)
-        if kind == "Path":
+        if kind in {"Path", "Path | None"}:
             return Path(raw)
     except ValueError:
         raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be a {kind}, got {raw!r}") from None

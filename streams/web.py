@@ -7,8 +7,17 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 
-def install(app: Any) -> None:
-    """Register the web views on *app*."""
+def install(app: Any, customers: Any) -> None:
+    """Register the web views on *app*; *customers* is the customer_to_state table."""
+
+    @app.page("/customers/{customer_id}")  # type: ignore[untyped-decorator]
+    @app.table_route(table=customers, match_info="customer_id")  # type: ignore[untyped-decorator]
+    async def customer(web: Any, request: Any, customer_id: str) -> Any:
+        # table_route forwards the request to the worker that owns the key's partition.
+        state = customers.get(customer_id.encode())
+        if state is None:
+            return web.json({"error": "unknown customer", "customer_id": customer_id}, status=404)
+        return web.json({"customer_id": customer_id, **state.to_json()})
 
     @app.page("/metrics")  # type: ignore[untyped-decorator]
     async def metrics(web: Any, request: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from streams.cli import main
 
 pytestmark = pytest.mark.unit
 
-COMMANDS = ["run", "worker", "simulate", "produce", "tail", "replay"]
+COMMANDS = ["run", "worker", "simulate", "produce", "tail", "replay", "check-config"]
 
 
 @pytest.fixture
@@ -103,3 +104,44 @@ def test_replay_prints_a_summary_and_writes_both_files(cli: CliRunner, tmp_path:
     assert "replayed 2 records" in result.output
     assert (tmp_path / "out/by-customer.jsonl").read_text().count("\n") == 1
     assert (tmp_path / "out/dead-letter.jsonl").read_text().count("\n") == 1
+
+
+def test_check_config_prints_the_effective_configuration_with_defaults(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[lifecycle]\ndefault_gap_days = 30\n\n[currency]\nrates = { USD = 0.9 }\n")
+    result = cli.invoke(main, ["check-config", str(rules)])
+    assert result.exit_code == 0, result.output
+    effective = json.loads(result.stdout)
+    assert effective["lifecycle"]["default_gap_days"] == 30
+    assert effective["lifecycle"]["lapse_window_days"] == 365, "defaults filled in"
+    assert effective["currency"] == {"base": "EUR", "rates": {"USD": 0.9}}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[lifecycle]\ndefault_gap_dayz = 30\n", "lifecycle: unknown key(s): default_gap_dayz"),
+        ("[lifecycle]\ndefault_gap_days = -3\n", "lifecycle.default_gap_days: must be bigger than 0"),
+        ("[lifecycle\n", "not valid TOML"),
+    ],
+    ids=["unknown key", "bad value", "bad TOML"],
+)
+@pytest.mark.parametrize("command", ["check-config", "replay", "worker"])
+def test_a_bad_rules_file_is_one_line_naming_the_file_the_key_and_the_problem(
+    cli: CliRunner, tmp_path: Path, text: str, expected: str, command: str
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(text)
+    args = {
+        "check-config": ["check-config", str(rules)],
+        "replay": ["replay", str(rules), "--out", str(tmp_path / "out"), "--config", str(rules)],
+        "worker": ["worker", "--broker", "kafka://127.0.0.1:1", "--config", str(rules)],
+    }[command]
+    result = cli.invoke(main, args)
+    assert result.exit_code == 1
+    assert _error_lines(result.output) == [f"Error: {rules}: {expected}"] or (
+        expected == "not valid TOML"
+        and _error_lines(result.output)[0].startswith(f"Error: {rules}: not valid TOML")
+    )

@@ -7,12 +7,15 @@ from pathlib import Path
 import orjson
 import pytest
 
+from agents.config import default_config
 from agents.ingest.decode import TouchpointDecoder
+from agents.journey.track import JourneyTracker
 from streams.replay import replay
 
 pytestmark = pytest.mark.unit
 
 DECODER = TouchpointDecoder(identity_salt=b"test")
+TRACKER = JourneyTracker(default_config(), b"test")
 
 
 def touchpoint(event_id: str, occurred_at: str) -> bytes:
@@ -48,7 +51,7 @@ def history(tmp_path: Path) -> Path:
 def test_accepted_events_are_written_in_event_time_order_with_file_order_breaking_ties(
     history: Path, tmp_path: Path
 ) -> None:
-    replay(history, tmp_path / "out", DECODER)
+    replay(history, tmp_path / "out", DECODER, TRACKER)
     ids = [
         orjson.loads(line)["event_id"]
         for line in (tmp_path / "out/by-customer.jsonl").read_bytes().splitlines()
@@ -57,7 +60,7 @@ def test_accepted_events_are_written_in_event_time_order_with_file_order_breakin
 
 
 def test_rejections_carry_the_line_number_and_the_event_time_watermark(history: Path, tmp_path: Path) -> None:
-    summary = replay(history, tmp_path / "out", DECODER)
+    summary = replay(history, tmp_path / "out", DECODER, TRACKER)
     dead = [orjson.loads(line) for line in (tmp_path / "out/dead-letter.jsonl").read_bytes().splitlines()]
     assert [(d["reason"], d["source"]["offset"]) for d in dead] == [("not_json", 1), ("not_object", 6)]
     assert dead[0]["source"]["topic"] == "file:history.jsonl"
@@ -71,15 +74,26 @@ def test_rejections_carry_the_line_number_and_the_event_time_watermark(history: 
 
 
 def test_same_input_gives_byte_identical_output(history: Path, tmp_path: Path) -> None:
-    replay(history, tmp_path / "one", DECODER)
-    replay(history, tmp_path / "two", DECODER)
+    replay(history, tmp_path / "one", DECODER, TRACKER)
+    replay(history, tmp_path / "two", DECODER, TRACKER)
     for name in ("by-customer.jsonl", "dead-letter.jsonl"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
 
 
 def test_summary_names_every_output_file_and_reason(history: Path, tmp_path: Path) -> None:
-    text = replay(history, tmp_path / "out", DECODER).describe()
+    text = replay(history, tmp_path / "out", DECODER, TRACKER).describe()
     assert "by-customer.jsonl" in text
     assert "dead-letter.jsonl" in text
     assert "not_json" in text
     assert "not_object" in text
+
+
+def test_replay_writes_enriched_events_and_transitions_too(history: Path, tmp_path: Path) -> None:
+    summary = replay(history, tmp_path / "out", DECODER, TRACKER)
+    enriched = (tmp_path / "out/enriched.jsonl").read_bytes().splitlines()
+    transitions = [
+        orjson.loads(line) for line in (tmp_path / "out/transitions.jsonl").read_bytes().splitlines()
+    ]
+    assert len(enriched) == 4
+    assert [(t["from"], t["to"], t["cause"]) for t in transitions] == [(None, "prospect", "visit")]
+    assert (summary.customers, dict(summary.stages)) == (1, {"prospect": 1})

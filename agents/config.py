@@ -1,0 +1,165 @@
+"""The rules file: TOML, validated against schemas/config.v1.json, defaults from that schema.
+
+The schema is the one place a default is written; the dataclasses here only give
+the validated values names and types for the pure core.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import schemas
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "config_from_mapping",
+    "default_config",
+    "effective_config",
+    "load_config",
+]
+
+
+class ConfigError(ValueError):
+    """The rules file cannot be used: names the file, the key and what is wrong."""
+
+
+@dataclass(frozen=True)
+class CurrencyConfig:
+    base: str
+    rates: Mapping[str, float]
+
+    def to_base(self, amount: float, currency: str) -> float | None:
+        """*amount* in the base currency, or None for a currency without a configured rate."""
+        if currency == self.base:
+            return amount
+        rate = self.rates.get(currency)
+        return None if rate is None else amount * rate
+
+
+@dataclass(frozen=True)
+class LifecycleConfig:
+    default_gap_days: float
+    min_purchase_days_for_cadence: int
+    at_risk_multiplier: float
+    lapsed_multiplier: float
+    at_risk_min_days: float
+    lapse_window_days: float
+    loyal_min_purchase_days: int
+    loyal_min_tenure_days: float
+    loyal_min_satisfaction: float
+    advocate_min_nps: int
+
+
+@dataclass(frozen=True)
+class ValueTier:
+    name: str
+    min_value: float
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    dedupe_window: int
+    satisfaction_half_life_days: float
+    max_purchase_days: int
+    answered_memory: int
+
+
+@dataclass(frozen=True)
+class DeadlineConfig:
+    allowed_lateness_seconds: float
+    wall_clock_sweep: bool
+    quiet_seconds: float
+
+
+@dataclass(frozen=True)
+class Config:
+    currency: CurrencyConfig
+    lifecycle: LifecycleConfig
+    value_tiers: tuple[ValueTier, ...]
+    state: StateConfig
+    deadlines: DeadlineConfig
+    #: Where it came from, for messages.
+    source: str = "<defaults>"
+
+    @property
+    def top_tier(self) -> str:
+        return self.value_tiers[-1].name
+
+
+def effective_config(data: Mapping[str, Any], source: str = "<defaults>") -> dict[str, Any]:
+    """Validate *data* and return it with every default filled in."""
+    filled: dict[str, Any] = _with_defaults(schemas.load_schema("config"), dict(data))
+    try:
+        schemas.validator("config")(filled)
+    except schemas.ValidationError as exc:
+        key = str(exc.name).removeprefix("data").lstrip(".") or "(top level)"
+        message = str(exc.message).removeprefix(str(exc.name)).strip()
+        if exc.rule == "additionalProperties" and isinstance(exc.value, dict):
+            allowed = exc.definition.get("properties", {})
+            message = "unknown key(s): " + ", ".join(sorted(k for k in exc.value if k not in allowed))
+        raise ConfigError(f"{source}: {key}: {message}") from None
+    tiers = filled["value_tiers"]
+    if [tier["min_value"] for tier in tiers] != sorted(tier["min_value"] for tier in tiers):
+        raise ConfigError(f"{source}: value_tiers: tiers must be listed lowest min_value first")
+    if len({tier["name"] for tier in tiers}) != len(tiers):
+        raise ConfigError(f"{source}: value_tiers: tier names must be unique")
+    lifecycle = filled["lifecycle"]
+    if lifecycle["lapsed_multiplier"] < lifecycle["at_risk_multiplier"]:
+        raise ConfigError(f"{source}: lifecycle.lapsed_multiplier: must not be below at_risk_multiplier")
+    return filled
+
+
+def config_from_mapping(data: Mapping[str, Any], source: str = "<defaults>") -> Config:
+    filled = effective_config(data, source)
+    return Config(
+        currency=CurrencyConfig(**filled["currency"]),
+        lifecycle=LifecycleConfig(**filled["lifecycle"]),
+        value_tiers=tuple(ValueTier(**tier) for tier in filled["value_tiers"]),
+        state=StateConfig(**filled["state"]),
+        deadlines=DeadlineConfig(**filled["deadlines"]),
+        source=source,
+    )
+
+
+def default_config() -> Config:
+    return config_from_mapping({})
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate the rules file at *path*; None means all defaults."""
+    if path is None:
+        return default_config()
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return config_from_mapping(data, str(path))
+
+
+def _with_defaults(schema: Mapping[str, Any], value: Any) -> Any:
+    if not isinstance(value, dict) or schema.get("type") != "object":
+        return value
+    result = dict(value)
+    for name, spec in schema.get("properties", {}).items():
+        if name not in result and "default" in spec:
+            result[name] = _copy(spec["default"])
+        if name in result:
+            result[name] = _with_defaults(spec, result[name])
+    return result
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value

@@ -1,0 +1,1 @@
+"""The customer journey: per-customer state, lifecycle stages, enriched events, timers."""

@@ -1,0 +1,156 @@
+"""The journey agent: customer-keyed touchpoints in; state, transitions and enriched events out.
+
+Deadlines (a customer lapsing without any new event) fire in two ways, both
+inside the partition's own stream so that the table is only ever written by the
+partition's owner, in order:
+
+- when the partition's event-time watermark (its newest event time, less the
+  allowed lateness) passes them, so a replay of history gives the same results;
+- in live mode, when a partition has gone quiet, by a wall-clock sweep that
+  sends a tick record into that partition of ``touchpoints.by-customer``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from faust.types import TP
+
+from agents.config import Config
+from agents.ingest.dead_letter import dead_letter_record
+from agents.ingest.decode import INTERNAL, Rejected
+from agents.journey.deadlines import DeadlineIndex
+from agents.journey.outputs import Transition
+from agents.journey.track import JourneyTracker
+from streams.topics import CONTROL_KEY_PREFIX
+
+log = logging.getLogger(__name__)
+
+TICK_KEY = CONTROL_KEY_PREFIX + b"tick"
+
+
+def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: Config, metrics: Any) -> Any:
+    """Register ``track_journey``, its deadline sweep and its recovery hook on *app*."""
+    index = DeadlineIndex()
+    watermarks: dict[int, int] = {}
+    last_event_at: dict[int, float] = {}
+    lateness = int(config.deadlines.allowed_lateness_seconds)
+
+    async def publish(transitions: list[Transition]) -> None:
+        for transition in transitions:
+            metrics.LIFECYCLE_TRANSITIONS.labels(transition.from_stage or "none", transition.to_stage).inc()
+            if transition.from_stage:
+                metrics.CUSTOMERS.labels(transition.from_stage).dec()
+            metrics.CUSTOMERS.labels(transition.to_stage).inc()
+            await topics.transitions.send(key=transition.customer_id.encode(), value=transition.encode())
+
+    async def fire_due(partition: int, until: int, trigger: str) -> None:
+        for key, _due in index.pop_due(partition, until):
+            state = table.get(key)
+            if state is None:
+                continue
+            transitions = tracker.advance(state, key.decode(), until)
+            table[key] = state
+            index.schedule(partition, key, state.wake_at)
+            metrics.DEADLINES_FIRED.labels(trigger).inc()
+            await publish(transitions)
+
+    @app.agent(topics.by_customer, name="track_journey")  # type: ignore[untyped-decorator]
+    async def track_journey(stream: Any) -> None:
+        async for event in stream.events():
+            key: bytes = event.key or b""
+            partition: int = event.message.partition
+            try:
+                if key.startswith(CONTROL_KEY_PREFIX):
+                    await fire_due(partition, int(orjson.loads(event.value)["now"]), "wall_clock")
+                    continue
+                touchpoint = orjson.loads(event.value)
+                step = tracker.track(table.get(key), touchpoint["customer_id"], touchpoint, partition)
+            except Exception as exc:  # anything here is a bug or a foreign record: keep it, keep going
+                log.exception(
+                    "journey could not apply %s:%s@%s", event.message.topic, partition, event.message.offset
+                )
+                await _dead_letter(topics, event, exc)
+                continue
+            if step.duplicate:
+                metrics.DUPLICATES.inc()
+                continue
+            table[key] = step.state
+            metrics.JOURNEY_TOUCHPOINTS.inc()
+            if step.unpriced:
+                metrics.UNPRICED_AMOUNTS.inc()
+            await publish(step.transitions)
+            await topics.enriched.send(key=key, value=step.enriched)
+            index.schedule(partition, key, step.state.wake_at)
+            last_event_at[partition] = time.monotonic()
+            watermark = max(watermarks.get(partition, 0), step.instant)
+            watermarks[partition] = watermark
+            await fire_due(partition, watermark - lateness, "watermark")
+
+    def caught_up(partition: int) -> bool:
+        # A partition with a backlog is not quiet, only slow: its own events will move its watermark.
+        tp = TP(topics.by_customer.get_topic_name(), partition)
+        try:
+            highwater = app.consumer.highwater(tp)
+        except Exception:
+            return False
+        read = app.consumer._read_offset.get(tp)
+        return highwater is not None and (read if read is not None else -1) >= highwater - 1
+
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+    async def sweep_deadlines() -> None:
+        if not config.deadlines.wall_clock_sweep:
+            return
+        now = time.time()
+        quiet_since = time.monotonic() - config.deadlines.quiet_seconds
+        for partition in index.partitions():
+            due = index.next_due(partition)
+            quiet = last_event_at.get(partition, 0.0) <= quiet_since
+            if due is not None and due <= now and quiet and caught_up(partition):
+                tick = orjson.dumps({"now": now})
+                await topics.by_customer.send(key=TICK_KEY, value=tick, partition=partition)
+
+    @table.on_recover  # type: ignore[untyped-decorator]
+    async def rebuild_after_recovery() -> None:
+        # After every rebalance: timers and stage counts for exactly the partitions this worker now owns.
+        owned = {
+            tp.partition
+            for tp in app.assignor.assigned_actives()
+            if tp.topic == table.changelog_topic.get_topic_name()
+        }
+        index.clear()
+        counts = dict.fromkeys(metrics.STAGES, 0)
+        for key, state in table.items():
+            if state.partition in owned:
+                index.schedule(state.partition, key, state.wake_at)
+                counts[state.stage] = counts.get(state.stage, 0) + 1
+        for stage, count in counts.items():
+            metrics.CUSTOMERS.labels(stage).set(count)
+        log.info(
+            "journey: %d customers, %d deadlines in partitions %s",
+            sum(counts.values()),
+            len(index),
+            sorted(owned),
+        )
+
+    return track_journey
+
+
+async def _dead_letter(topics: Any, event: Any, exc: Exception) -> None:
+    message = event.message
+    rejected = Rejected(INTERNAL, f"journey could not apply the record: {type(exc).__name__}: {exc}")
+    await topics.dead_letter.send(
+        key=f"{message.topic}:{message.partition}:{message.offset}".encode(),
+        value=dead_letter_record(
+            event.value,
+            rejected,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            rejected_at=datetime.now(UTC),
+        ),
+    )

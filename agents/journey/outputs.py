@@ -1,0 +1,74 @@
+"""The journey's output records: lifecycle transitions and enriched events (schemas/*.v1.json)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from agents.journey.state import CustomerState
+
+
+def iso(instant: int) -> str:
+    """Epoch seconds → RFC 3339 in UTC."""
+    return datetime.fromtimestamp(instant, UTC).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A customer moved from one lifecycle stage to another."""
+
+    customer_id: str
+    from_stage: str | None
+    to_stage: str
+    at: int
+    #: The event type that caused it, ``win_back``, or ``inactivity`` when time alone did.
+    cause: str
+    event_id: str | None
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "schema_version": 1,
+                "customer_id": self.customer_id,
+                "from": self.from_stage,
+                "to": self.to_stage,
+                "at": iso(self.at),
+                "cause": self.cause,
+                "event_id": self.event_id,
+            }
+        )
+
+
+def mask_identifiers(identifiers: dict[str, str], salt: bytes) -> dict[str, str]:
+    """Replace each raw identifier by a stable keyed hash: joinable across events, not readable."""
+    return {
+        kind: "h:" + hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=10, key=salt).hexdigest()
+        for kind, value in identifiers.items()
+    }
+
+
+def customer_snapshot(state: CustomerState) -> dict[str, Any]:
+    """What downstream services get to know about the customer with each event."""
+    satisfaction = state.satisfaction
+    return {
+        "stage": state.stage,
+        "stage_since": iso(state.stage_since),
+        "value_tier": state.value_tier,
+        "purchase_count": state.purchase_count,
+        "net_value": round(state.net_value, 2),
+        "open_inquiries": len(state.inquiries_open),
+        "open_complaints": len(state.complaints_open),
+        "satisfaction": None if satisfaction is None else round(satisfaction, 3),
+        "touchpoints": state.events,
+    }
+
+
+def encode_enriched(event: dict[str, Any], state: CustomerState, salt: bytes) -> bytes:
+    identifiers = event.get("identifiers")
+    if identifiers:
+        event = {**event, "identifiers": mask_identifiers(identifiers, salt)}
+    return orjson.dumps({"schema_version": 1, "touchpoint": event, "customer": customer_snapshot(state)})

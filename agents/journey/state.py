@@ -1,0 +1,139 @@
+"""One customer's journey state, as kept in the ``customer_to_state`` table.
+
+Plain data, mutated in place by the tracker. Instants are integer epoch
+seconds (UTC); purchase days are the customer's local calendar day numbers.
+Every collection is bounded, so a customer's changelog record stays small
+(target: under 1 KB after 50 touchpoints); ``encode`` uses short keys and omits
+empty fields for the same reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+__all__ = ["CustomerState"]
+
+# Short names in the encoded form; the long names are the attributes.
+_KEYS: dict[str, str] = {
+    "partition": "p",
+    "events": "n",
+    "first_seen": "f",
+    "last_seen": "l",
+    "channels": "ch",
+    "purchase_count": "pc",
+    "purchase_value": "pv",
+    "purchase_days": "pd",
+    "purchase_days_folded": "pdf",
+    "first_purchase": "fp",
+    "last_purchase": "lp",
+    "unpriced_purchases": "up",
+    "refund_count": "rc",
+    "refund_value": "rv",
+    "complaints_open": "co",
+    "complaints_total": "ct",
+    "complaints_resolved": "cr",
+    "recently_resolved": "rr",
+    "csat": "cs",
+    "nps": "np",
+    "satisfaction_sum": "ss",
+    "satisfaction_weight": "sw",
+    "satisfaction_at": "sa",
+    "inquiries_open": "io",
+    "recently_answered": "ra",
+    "referrals": "rf",
+    "recent_ids": "ids",
+    "stage": "st",
+    "stage_since": "sts",
+    "value_tier": "vt",
+    "wake_at": "w",
+}
+_NAMES = {short: name for name, short in _KEYS.items()}
+
+
+@dataclass(slots=True)
+class CustomerState:
+    """Everything the product knows about one customer, across channels and time."""
+
+    #: Partition of the customer's key, so timers can be rebuilt per partition after a restart.
+    partition: int = -1
+    #: Distinct touchpoints applied (duplicates excluded).
+    events: int = 0
+    first_seen: int = 0
+    last_seen: int = 0
+    #: channel → [touchpoints, last touch].
+    channels: dict[str, list[int]] = field(default_factory=dict)
+    purchase_count: int = 0
+    #: Sum of purchase amounts in the base currency.
+    purchase_value: float = 0.0
+    #: Sorted distinct local purchase days (days since 1970-01-01), the newest ones.
+    purchase_days: list[int] = field(default_factory=list)
+    #: Older distinct purchase days dropped from purchase_days to bound its size.
+    purchase_days_folded: int = 0
+    first_purchase: int = 0
+    last_purchase: int = 0
+    #: Purchases in a currency without a configured rate (counted, but no value).
+    unpriced_purchases: int = 0
+    refund_count: int = 0
+    refund_value: float = 0.0
+    #: issue id → first complaint instant, for issues not yet resolved.
+    complaints_open: dict[str, int] = field(default_factory=dict)
+    complaints_total: int = 0
+    complaints_resolved: int = 0
+    #: issue id → resolution instant, a few recent ones: a late complaint must not reopen them.
+    recently_resolved: dict[str, int] = field(default_factory=dict)
+    #: Latest CSAT (1-5) and NPS (0-10) by event time, as [score, instant].
+    csat: list[int] | None = None
+    nps: list[int] | None = None
+    #: Time-decayed weighted mean of feedback in 0..1: sum and weight at satisfaction_at.
+    satisfaction_sum: float = 0.0
+    satisfaction_weight: float = 0.0
+    satisfaction_at: int = 0
+    #: conversation id → first unanswered inquiry instant.
+    inquiries_open: dict[str, int] = field(default_factory=dict)
+    #: conversation id → latest reply instant, a few recent ones: a late inquiry must not reopen them.
+    recently_answered: dict[str, int] = field(default_factory=dict)
+    referrals: int = 0
+    #: CRC-32 of recent event ids, newest last: redeliveries within the window are dropped.
+    recent_ids: list[int] = field(default_factory=list)
+    stage: str = ""
+    stage_since: int = 0
+    value_tier: str = ""
+    #: Next instant at which the passage of time alone may change something (a stage, later an SLA).
+    wake_at: int | None = None
+
+    @property
+    def net_value(self) -> float:
+        return self.purchase_value - self.refund_value
+
+    @property
+    def distinct_purchase_days(self) -> int:
+        return self.purchase_days_folded + len(self.purchase_days)
+
+    @property
+    def satisfaction(self) -> float | None:
+        """Rolling satisfaction in 0..1, or None without any feedback."""
+        return self.satisfaction_sum / self.satisfaction_weight if self.satisfaction_weight > 0 else None
+
+    def encode(self) -> bytes:
+        """Compact JSON for the changelog: short keys, empty and zero fields left out."""
+        document: dict[str, Any] = {}
+        for name, short in _KEYS.items():
+            value = getattr(self, name)
+            if value or (name == "partition" and value == 0):
+                document[short] = value
+        return orjson.dumps(document)
+
+    @classmethod
+    def decode(cls, data: bytes) -> CustomerState:
+        return cls(**{_NAMES[short]: value for short, value in orjson.loads(data).items()})
+
+    def to_json(self) -> dict[str, Any]:
+        """Readable form for the lookup API: long names, derived figures included."""
+        document = {name: getattr(self, name) for name in _KEYS if name not in {"recent_ids", "partition"}}
+        document["net_value"] = round(self.net_value, 2)
+        document["satisfaction"] = self.satisfaction
+        document["distinct_purchase_days"] = self.distinct_purchase_days
+        return document

@@ -1,0 +1,47 @@
+"""Every table of the app, in one place, with the codec that keeps their changelog records compact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.serializers import codecs
+
+from agents.journey.state import CustomerState
+
+#: Faust codec name for CustomerState values.
+CUSTOMER_STATE_CODEC = "customer-state"
+
+
+class _CustomerStateCodec(codecs.Codec):
+    """CustomerState ↔ its compact JSON; the table keeps live objects, the codec runs only for the changelog."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        return obj.encode()  # type: ignore[no-any-return]
+
+    def _loads(self, s: bytes) -> CustomerState:
+        return CustomerState.decode(s)
+
+
+codecs.register(CUSTOMER_STATE_CODEC, _CustomerStateCodec())
+
+
+class _CustomerStateValue:
+    """Table value type: Faust reads the codec from ``_options`` and rebuilds values with ``from_data``."""
+
+    class _options:
+        serializer = CUSTOMER_STATE_CODEC
+
+    @staticmethod
+    def from_data(value: Any, preferred_type: Any = None) -> Any:
+        return value  # already a CustomerState: the codec built it
+
+
+def customer_to_state(app: Any, partitions: int) -> Any:
+    """customer id (bytes) → CustomerState; changelog-backed, co-partitioned with touchpoints.by-customer."""
+    return app.Table(
+        "customer_to_state",
+        partitions=partitions,
+        key_type=bytes,
+        value_type=_CustomerStateValue,
+        help="Per-customer journey state.",
+    )
