@@ -10,9 +10,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import schemas
+
+if TYPE_CHECKING:
+    from agents.calendar import Calendars
 
 __all__ = [
     "Config",
@@ -77,12 +80,44 @@ class DeadlineConfig:
 
 
 @dataclass(frozen=True)
+class ChannelPolicy:
+    """First-response policy of one channel (see schemas/config.v1.json, sla.channels)."""
+
+    target_minutes: float
+    after_hours: str = "next_opening"
+    on_call_minutes: float = 30
+    after_hours_target_minutes: float = 30
+
+
+@dataclass(frozen=True)
+class SlaConfig:
+    channels: Mapping[str, ChannelPolicy]
+    bot_replies_count: bool
+    warn_before_minutes: float
+    intent_topics: frozenset[str]
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    cooldown_minutes: Mapping[str, float]
+    max_open_per_customer: int
+    retain_days: float
+
+    def cooldown_seconds(self, alert_type: str) -> int:
+        minutes = self.cooldown_minutes.get(alert_type, self.cooldown_minutes.get("default", 60))
+        return round(minutes * 60)
+
+
+@dataclass(frozen=True)
 class Config:
     currency: CurrencyConfig
     lifecycle: LifecycleConfig
     value_tiers: tuple[ValueTier, ...]
     state: StateConfig
     deadlines: DeadlineConfig
+    calendars: Calendars
+    sla: SlaConfig
+    alerts: AlertConfig
     #: Where it came from, for messages.
     source: str = "<defaults>"
 
@@ -115,8 +150,19 @@ def effective_config(data: Mapping[str, Any], source: str = "<defaults>") -> dic
 
 
 def config_from_mapping(data: Mapping[str, Any], source: str = "<defaults>") -> Config:
+    from agents.calendar import calendars_from_config  # it raises our ConfigError: imported late, no cycle
+
     filled = effective_config(data, source)
+    sla = filled["sla"]
     return Config(
+        calendars=calendars_from_config(filled, source),
+        sla=SlaConfig(
+            channels={name: ChannelPolicy(**policy) for name, policy in sla["channels"].items()},
+            bot_replies_count=sla["bot_replies_count"],
+            warn_before_minutes=sla["warn_before_minutes"],
+            intent_topics=frozenset(topic.lower() for topic in sla["intent_topics"]),
+        ),
+        alerts=AlertConfig(**filled["alerts"]),
         currency=CurrencyConfig(**filled["currency"]),
         lifecycle=LifecycleConfig(**filled["lifecycle"]),
         value_tiers=tuple(ValueTier(**tier) for tier in filled["value_tiers"]),

@@ -14,47 +14,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
-import platform
 import statistics
-import subprocess
 import tempfile
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
+from common import output_span, record
 
 from streams import topics
 from streams.broker import EmbeddedBroker, free_port
 from streams.kafka import produce
 from streams.simulator import SimulationSpec, generate
 from streams.supervisor import WorkerProcess
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-async def _count_outputs(bootstrap: str, expected: int, time_limit: float) -> tuple[int, float, float]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100)
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(name, p) for name in (topics.BY_CUSTOMER, topics.DEAD_LETTER) for p in range(4)
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        seen, first, last = 0, float("inf"), 0.0
-        deadline = time.monotonic() + time_limit
-        while seen < expected and time.monotonic() < deadline:
-            for messages in (await consumer.getmany(timeout_ms=500, max_records=10000)).values():
-                for message in messages:
-                    seen += 1
-                    first = min(first, message.timestamp / 1000)
-                    last = max(last, message.timestamp / 1000)
-        return seen, first, last
-    finally:
-        await consumer.stop()
 
 
 def one_run(events: int, seed: int) -> float:
@@ -66,12 +36,13 @@ def one_run(events: int, seed: int) -> float:
         worker = WorkerProcess(broker.url, free_port(), Path(workdir)).start()
         try:
             worker.wait_ready()
-            seen, first, last = asyncio.run(_count_outputs(broker.bootstrap, events, time_limit=600))
+            outputs = [topics.BY_CUSTOMER, topics.DEAD_LETTER]
+            seen, span = asyncio.run(output_span(broker.bootstrap, outputs, events, time_limit=600))
         finally:
             worker.stop()
         if seen < events:
             raise SystemExit(f"only {seen} of {events} records came out; see {worker.log_path}")
-        return (seen - 1) / (last - first)
+        return (seen - 1) / span
 
 
 def main() -> None:
@@ -90,24 +61,13 @@ def main() -> None:
     median = statistics.median(rates)
     print(f"median of {args.runs}: {median:,.0f} events/s")
     if not args.no_record:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        runs = ", ".join(f"{r:,.0f}" for r in rates)
+        record(
+            "ingest throughput",
+            f"{args.events:,} simulator events",
+            f"{median:,.0f} events/s (median of {args.runs}: {runs})",
+            f"python bench/ingest_throughput.py --events {args.events} --runs {args.runs}",
         )
-        line = (
-            f"| {datetime.now(UTC):%Y-%m-%d} | ingest throughput | {args.events:,} events | "
-            f"{median:,.0f} events/s (median of {args.runs}: {', '.join(f'{r:,.0f}' for r in rates)}) | "
-            f"{platform.machine()}, {os.cpu_count()} cores | {commit.stdout.strip() or '-'} | "
-            f"`python bench/ingest_throughput.py --events {args.events} --runs {args.runs}` |\n"
-        )
-        results = ROOT / "bench" / "RESULTS.md"
-        if not results.exists():
-            results.write_text(
-                "# Benchmark results\n\nAppended by the scripts in bench/; each row names its command.\n\n"
-                "| date | benchmark | input | result | machine | commit | command |\n"
-                "| --- | --- | --- | --- | --- | --- | --- |\n"
-            )
-        with results.open("a") as handle:
-            handle.write(line)
 
 
 if __name__ == "__main__":

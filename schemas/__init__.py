@@ -31,6 +31,8 @@ SCHEMA_FILES: dict[str, str] = {
     "config": "config.v1.json",
     "enriched": "enriched.v1.json",
     "lifecycle_transition": "lifecycle_transition.v1.json",
+    "alert": "alert.v1.json",
+    "alert_action": "alert_action.v1.json",
 }
 
 

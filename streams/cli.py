@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -446,6 +446,89 @@ def replay_file(file: Path, out_dir: Path, config: Path | None) -> None:
     except OSError as exc:
         raise click.ClickException(f"{exc.filename or file}: {exc.strerror}") from None
     click.echo(summary.describe())
+
+
+# ----------------------------------------------------------------------------- alerts
+
+
+@main.group()
+def alerts() -> None:
+    """Act on alerts: acknowledge, resolve or snooze one (published to alerts.actions)."""
+
+
+def _send_action(alert_id: str, action: str, by: str, broker: str | None, **extra: str) -> None:
+    from agents.alerts.alert import parse_alert_id
+
+    try:
+        _alert_type, customer_id = parse_alert_id(alert_id)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    record = {
+        "schema_version": 1,
+        "alert_id": alert_id,
+        "action": action,
+        "by": by,
+        "at": datetime.now(UTC).isoformat(),
+        **extra,
+    }
+    import schemas
+
+    try:
+        schemas.validator("alert_action")(record)
+    except schemas.ValidationError as exc:
+        raise click.UsageError(f"invalid action: {exc.message}") from None
+    bootstrap = _require_broker(broker)
+
+    async def send(_stop: asyncio.Event) -> None:
+        from streams.kafka import producer
+
+        async with producer(bootstrap) as client:
+            await client.send_and_wait(topics.ACTIONS, orjson.dumps(record), key=customer_id.encode())
+
+    _run_async(send)
+    click.echo(f"{action} sent for {alert_id}", err=True)
+
+
+_BY = click.option("--by", default=None, help="Who acts (default: $USER).")
+
+
+@alerts.command("ack")
+@click.argument("alert_id")
+@_BY
+@click.option("--broker", default=None, help=BROKER_HELP)
+def alerts_ack(alert_id: str, by: str | None, broker: str | None) -> None:
+    """Acknowledge ALERT_ID: someone owns it; nothing more is raised for its case."""
+    _send_action(alert_id, "acknowledge", by or _who(), broker)
+
+
+@alerts.command("resolve")
+@click.argument("alert_id")
+@_BY
+@click.option("--note", default=None, help="What was done.")
+@click.option("--broker", default=None, help=BROKER_HELP)
+def alerts_resolve(alert_id: str, by: str | None, note: str | None, broker: str | None) -> None:
+    """Resolve ALERT_ID."""
+    _send_action(alert_id, "resolve", by or _who(), broker, **({"note": note} if note else {}))
+
+
+@alerts.command("snooze")
+@click.argument("alert_id")
+@click.option("--minutes", type=click.IntRange(1), default=60, show_default=True, help="For how long.")
+@_BY
+@click.option("--broker", default=None, help=BROKER_HELP)
+def alerts_snooze(alert_id: str, minutes: int, by: str | None, broker: str | None) -> None:
+    """Snooze ALERT_ID: acknowledge it and hold alerts of its type for the customer for --minutes."""
+    until = (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
+    _send_action(alert_id, "snooze", by or _who(), broker, until=until)
+
+
+def _who() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "operator"
 
 
 # ----------------------------------------------------------------------------- check-config

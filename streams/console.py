@@ -32,6 +32,8 @@ class LiveView:
         self.by_channel: Counter[str] = Counter()
         self.by_reason: Counter[str] = Counter()
         self.stage_changes: Counter[str] = Counter()
+        self.alerts: Counter[str] = Counter()
+        self._alert_lines: list[str] = []
         self.accepted = 0
         self.event_time: datetime | None = None
         self._details: list[str] = []
@@ -52,6 +54,16 @@ class LiveView:
             occurred = datetime.fromisoformat(document["occurred_at"])
             if self.event_time is None or occurred > self.event_time:
                 self.event_time = occurred
+        elif record.topic.startswith("alerts.") and record.topic != topics.ACTIONS:
+            status = document.get("status")
+            if status == "open":
+                self.alerts[document.get("type", "?")] += 1
+            if len(self._alert_lines) < DETAILS_PER_TICK:
+                mark = "⚠" if status == "open" else "✓"
+                self._alert_lines.append(
+                    f"  {mark} {document.get('type')} [{document.get('severity')}, {status}] "
+                    f"{document.get('summary', '')[:110]}"
+                )
         elif record.topic == topics.TRANSITIONS:
             self.stage_changes[document.get("to", "?")] += 1
         elif record.topic == topics.DEAD_LETTER:
@@ -84,8 +96,12 @@ class LiveView:
             stages = ", ".join(f"{stage} {count:,}" for stage, count in self.stage_changes.most_common())
             line += f"\n  stage changes {sum(self.stage_changes.values()):,} → {stages}"
         print(line, file=self.out)
-        for detail in self._details:
+        if self.alerts:
+            raised = ", ".join(f"{kind} {count:,}" for kind, count in self.alerts.most_common())
+            print(f"  alerts raised {sum(self.alerts.values()):,} → {raised}", file=self.out)
+        for detail in self._alert_lines + self._details:
             print(detail, file=self.out)
+        self._alert_lines.clear()
         if self._details_dropped:
             print(f"  … and {self._details_dropped:,} more dead-letters", file=self.out)
         self._details.clear()
@@ -98,9 +114,13 @@ async def watch(bootstrap: str, out: TextIO, stop: asyncio.Event, interval: floa
     view = LiveView(out)
 
     async def follow() -> None:
-        async for record in consume(
-            bootstrap, (topics.BY_CUSTOMER, topics.DEAD_LETTER, topics.TRANSITIONS), stop=stop
-        ):
+        outputs = (
+            topics.BY_CUSTOMER,
+            topics.DEAD_LETTER,
+            topics.TRANSITIONS,
+            *map(topics.alert_topic, topics.ALERT_TYPES),
+        )
+        async for record in consume(bootstrap, outputs, stop=stop):
             view.observe(record)
 
     follower = asyncio.create_task(follow())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from agents.ingest.decode import REASONS
 from schemas import load_schema
@@ -77,3 +77,54 @@ for _stage in STAGES:
     CUSTOMERS.labels(_stage)
 for _trigger in ("watermark", "wall_clock"):
     DEADLINES_FIRED.labels(_trigger)
+
+ALERT_TYPES: Final = ("after_hours_unanswered", "first_response_breach", "first_response_due_soon")
+
+ALERTS_RAISED: Final = Counter(
+    "touchpoint_alerts_raised",
+    "Alerts raised (first publication), by type and severity.",
+    ["type", "severity"],
+)
+ALERTS_SUPPRESSED: Final = Counter(
+    "touchpoint_alerts_suppressed",
+    "Alerts not raised: within the type's per-customer cooldown, snoozed by an operator, or for a case already handled.",
+    ["type", "reason"],
+)
+ALERTS_ACKNOWLEDGED: Final = Counter(
+    "touchpoint_alerts_acknowledged", "Alerts acknowledged by an operator.", ["type"]
+)
+ALERTS_RESOLVED: Final = Counter(
+    "touchpoint_alerts_resolved",
+    "Alerts resolved, by an operator or automatically when the condition cleared.",
+    ["type", "by"],
+)
+ALERT_ACTIONS: Final = Counter(
+    "touchpoint_alert_actions", "Operator actions received, by action and outcome.", ["action", "outcome"]
+)
+_RESPONSE_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200)
+TIME_TO_ACKNOWLEDGE: Final = Histogram(
+    "touchpoint_alert_time_to_acknowledge_seconds",
+    "From an alert's detection to its acknowledgement.",
+    ["type"],
+    buckets=_RESPONSE_BUCKETS,
+)
+TIME_TO_RESOLVE: Final = Histogram(
+    "touchpoint_alert_time_to_resolve_seconds",
+    "From an alert's detection to its resolution.",
+    ["type"],
+    buckets=_RESPONSE_BUCKETS,
+)
+DEADLINE_LAG: Final = Histogram(
+    "touchpoint_deadline_lag_seconds",
+    "Wall-clock delay between a deadline and the worker acting on it (live traffic only: event time near now).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60),
+)
+
+for _type in ALERT_TYPES:
+    for _severity in ("info", "warning", "critical"):
+        ALERTS_RAISED.labels(_type, _severity)
+    for _reason in ("cooldown", "snoozed"):
+        ALERTS_SUPPRESSED.labels(_type, _reason)
+    ALERTS_ACKNOWLEDGED.labels(_type)
+    for _by in ("operator", "auto"):
+        ALERTS_RESOLVED.labels(_type, _by)

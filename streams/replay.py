@@ -17,7 +17,7 @@ from agents.ingest.dead_letter import dead_letter_record
 from agents.ingest.decode import Accepted, Rejected, TouchpointDecoder
 from agents.journey.deadlines import DeadlineIndex
 from agents.journey.state import CustomerState
-from agents.journey.track import JourneyTracker
+from agents.journey.track import JourneyTracker, Outputs
 from streams.files import read_records
 
 #: Output topic → file written in the output directory.
@@ -26,6 +26,7 @@ OUTPUT_FILES = {
     "touchpoints.dead-letter": "dead-letter.jsonl",
     "touchpoints.enriched": "enriched.jsonl",
     "lifecycle.transitions": "transitions.jsonl",
+    "alerts.*": "alerts.jsonl",
 }
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -37,6 +38,7 @@ class ReplaySummary:
     accepted: int = 0
     duplicates: int = 0
     transitions: int = 0
+    alerts: Counter[str] = field(default_factory=Counter)
     customers: int = 0
     stages: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
@@ -59,6 +61,10 @@ class ReplaySummary:
             f"  enriched     {self.accepted - self.duplicates:>10,}  → {self.outputs['touchpoints.enriched']}"
         )
         lines.append(f"  transitions  {self.transitions:>10,}  → {self.outputs['lifecycle.transitions']}")
+        lines.append(
+            f"  alerts       {sum(self.alerts.values()):>10,}  → {self.outputs['alerts.*']}  (records, incl. status changes)"
+        )
+        lines.extend(f"    {kind:<28} {count:>6,}" for kind, count in sorted(self.alerts.items()))
         stages = ", ".join(f"{stage} {count:,}" for stage, count in self.stages.most_common())
         lines.append(f"  customers    {self.customers:>10,}  ({stages})")
         return "\n".join(lines)
@@ -111,7 +117,17 @@ def _track(
     with (
         summary.outputs["touchpoints.enriched"].open("wb") as enriched,
         summary.outputs["lifecycle.transitions"].open("wb") as transitions,
+        summary.outputs["alerts.*"].open("wb") as alerts,
     ):
+
+        def write(outputs: Outputs) -> None:
+            for transition in outputs.transitions:
+                transitions.write(transition.encode() + b"\n")
+            summary.transitions += len(outputs.transitions)
+            for alert in outputs.alerts:
+                alerts.write(alert.encode() + b"\n")
+                summary.alerts[f"{alert.type} {alert.status}"] += 1
+
         for _, _, item in accepted:
             customer_id = item.customer_id
             step = tracker.track(states.get(customer_id), customer_id, item.event, 0)
@@ -119,18 +135,13 @@ def _track(
                 summary.duplicates += 1
                 continue
             states[customer_id] = step.state
-            for transition in step.transitions:
-                transitions.write(transition.encode() + b"\n")
-            summary.transitions += len(step.transitions)
+            write(step)
             enriched.write(step.enriched + b"\n")  # type: ignore[operator]
             index.schedule(0, customer_id.encode(), step.state.wake_at)
             watermark = max(watermark, step.instant)
             for key, _due in index.pop_due(0, watermark - lateness):
                 state = states[key.decode()]
-                fired = tracker.advance(state, key.decode(), watermark - lateness)
-                for transition in fired:
-                    transitions.write(transition.encode() + b"\n")
-                summary.transitions += len(fired)
+                write(tracker.advance(state, key.decode(), watermark - lateness))
                 index.schedule(0, key, state.wake_at)
     summary.customers = len(states)
     summary.stages.update(state.stage for state in states.values())

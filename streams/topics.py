@@ -16,8 +16,18 @@ ENRICHED: Final = "touchpoints.enriched"
 #: Lifecycle stage changes: schemas/lifecycle_transition.v1.json, keyed by customer id.
 TRANSITIONS: Final = "lifecycle.transitions"
 
+#: Operators' acknowledge / resolve / snooze: schemas/alert_action.v1.json, keyed by customer id.
+ACTIONS: Final = "alerts.actions"
+#: Alert types; each has its own topic ``alerts.<type>`` (schemas/alert.v1.json), so a team subscribes to what it owns.
+ALERT_TYPES: Final = ("after_hours_unanswered", "first_response_breach", "first_response_due_soon")
+
+
+def alert_topic(alert_type: str) -> str:
+    return f"alerts.{alert_type}"
+
+
 #: Topics the worker owns, in data-flow order (the README's topic table follows it).
-ALL: Final = (RAW, BY_CUSTOMER, DEAD_LETTER, ENRICHED, TRANSITIONS)
+ALL: Final = (RAW, BY_CUSTOMER, DEAD_LETTER, ENRICHED, TRANSITIONS, ACTIONS, *map(alert_topic, ALERT_TYPES))
 
 #: Keys starting with this byte on touchpoints.by-customer are the worker's own timer ticks, not customers.
 CONTROL_KEY_PREFIX: Final = b"\x00"
@@ -32,17 +42,22 @@ class Topics:
     dead_letter: Any
     enriched: Any
     transitions: Any
+    actions: Any
+    #: Both inputs of the journey agent, co-partitioned: customer-keyed touchpoints and alert actions.
+    journey_inputs: Any
+    alerts: dict[str, Any]
 
     def all(self) -> tuple[Any, ...]:
-        return (self.raw, self.by_customer, self.dead_letter, self.enriched, self.transitions)
+        fixed = (self.raw, self.by_customer, self.dead_letter, self.enriched, self.transitions, self.actions)
+        return (*fixed, *self.alerts.values())
 
 
 def declare(app: Any, partitions: int) -> Topics:
     """Create the Faust topic objects; values and keys stay bytes (orjson does the JSON)."""
 
-    def topic(name: str) -> Any:
+    def topic(*names: str) -> Any:
         return app.topic(
-            name,
+            *names,
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
@@ -56,4 +71,7 @@ def declare(app: Any, partitions: int) -> Topics:
         dead_letter=topic(DEAD_LETTER),
         enriched=topic(ENRICHED),
         transitions=topic(TRANSITIONS),
+        actions=topic(ACTIONS),
+        journey_inputs=topic(BY_CUSTOMER, ACTIONS),
+        alerts={alert_type: topic(alert_topic(alert_type)) for alert_type in ALERT_TYPES},
     )

@@ -20,12 +20,13 @@ from typing import Any
 import orjson
 from faust.types import TP
 
+import schemas
+from agents.alerts.alert import OPEN
 from agents.config import Config
 from agents.ingest.dead_letter import dead_letter_record
-from agents.ingest.decode import INTERNAL, Rejected
+from agents.ingest.decode import INTERNAL, SCHEMA, Rejected
 from agents.journey.deadlines import DeadlineIndex
-from agents.journey.outputs import Transition
-from agents.journey.track import JourneyTracker
+from agents.journey.track import JourneyTracker, Outputs
 from streams.topics import CONTROL_KEY_PREFIX
 
 log = logging.getLogger(__name__)
@@ -39,40 +40,79 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
     watermarks: dict[int, int] = {}
     last_event_at: dict[int, float] = {}
     lateness = int(config.deadlines.allowed_lateness_seconds)
+    validate_action = schemas.validator("alert_action")
 
-    async def publish(transitions: list[Transition]) -> None:
-        for transition in transitions:
+    async def publish(outputs: Outputs) -> None:
+        for transition in outputs.transitions:
             metrics.LIFECYCLE_TRANSITIONS.labels(transition.from_stage or "none", transition.to_stage).inc()
             if transition.from_stage:
                 metrics.CUSTOMERS.labels(transition.from_stage).dec()
             metrics.CUSTOMERS.labels(transition.to_stage).inc()
             await topics.transitions.send(key=transition.customer_id.encode(), value=transition.encode())
+        for alert in outputs.alerts:
+            if alert.status == OPEN and alert.status_changed_at is None:
+                metrics.ALERTS_RAISED.labels(alert.type, alert.severity).inc()
+            await topics.alerts[alert.type].send(key=alert.customer_id.encode(), value=alert.encode())
+        for alert_type, reason in outputs.suppressed:
+            metrics.ALERTS_SUPPRESSED.labels(alert_type, reason).inc()
+        for alert, seconds in outputs.acknowledged:
+            metrics.ALERTS_ACKNOWLEDGED.labels(alert.type).inc()
+            metrics.TIME_TO_ACKNOWLEDGE.labels(alert.type).observe(max(seconds, 0))
+        for alert, seconds in outputs.resolved:
+            by = "auto" if (alert.status_changed_by or "").startswith("auto:") else "operator"
+            metrics.ALERTS_RESOLVED.labels(alert.type, by).inc()
+            metrics.TIME_TO_RESOLVE.labels(alert.type).observe(max(seconds, 0))
 
     async def fire_due(partition: int, until: int, trigger: str) -> None:
-        for key, _due in index.pop_due(partition, until):
+        now = time.time()
+        for key, due in index.pop_due(partition, until):
             state = table.get(key)
             if state is None:
                 continue
-            transitions = tracker.advance(state, key.decode(), until)
+            outputs = tracker.advance(state, key.decode(), until)
             table[key] = state
             index.schedule(partition, key, state.wake_at)
             metrics.DEADLINES_FIRED.labels(trigger).inc()
-            await publish(transitions)
+            if abs(now - due) < 3600:  # live traffic: event time near the wall clock
+                metrics.DEADLINE_LAG.observe(max(now - due, 0.0))
+            await publish(outputs)
 
-    @app.agent(topics.by_customer, name="track_journey")  # type: ignore[untyped-decorator]
+    async def apply_action(event: Any, key: bytes, partition: int) -> None:
+        action = orjson.loads(event.value)
+        validate_action(action)
+        state = table.get(key)
+        outputs = (
+            tracker.act(state, key.decode(), action) if state is not None else Outputs(unknown_alert=True)
+        )
+        outcome = "unknown_alert" if outputs.unknown_alert else "applied"
+        metrics.ALERT_ACTIONS.labels(action["action"], outcome).inc()
+        if outputs.unknown_alert:
+            return
+        table[key] = state
+        index.schedule(partition, key, state.wake_at)
+        await publish(outputs)
+
+    @app.agent(topics.journey_inputs, name="track_journey")  # type: ignore[untyped-decorator]
     async def track_journey(stream: Any) -> None:
         async for event in stream.events():
             key: bytes = event.key or b""
             partition: int = event.message.partition
             try:
+                if event.message.topic == topics.actions.get_topic_name():
+                    await apply_action(event, key, partition)
+                    continue
                 if key.startswith(CONTROL_KEY_PREFIX):
                     await fire_due(partition, int(orjson.loads(event.value)["now"]), "wall_clock")
                     continue
                 touchpoint = orjson.loads(event.value)
                 step = tracker.track(table.get(key), touchpoint["customer_id"], touchpoint, partition)
             except Exception as exc:  # anything here is a bug or a foreign record: keep it, keep going
-                log.exception(
-                    "journey could not apply %s:%s@%s", event.message.topic, partition, event.message.offset
+                log.warning(
+                    "journey could not apply %s:%s@%s: %s",
+                    event.message.topic,
+                    partition,
+                    event.message.offset,
+                    exc,
                 )
                 await _dead_letter(topics, event, exc)
                 continue
@@ -83,7 +123,7 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
             metrics.JOURNEY_TOUCHPOINTS.inc()
             if step.unpriced:
                 metrics.UNPRICED_AMOUNTS.inc()
-            await publish(step.transitions)
+            await publish(step)
             await topics.enriched.send(key=key, value=step.enriched)
             index.schedule(partition, key, step.state.wake_at)
             last_event_at[partition] = time.monotonic()
@@ -142,7 +182,8 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
 
 async def _dead_letter(topics: Any, event: Any, exc: Exception) -> None:
     message = event.message
-    rejected = Rejected(INTERNAL, f"journey could not apply the record: {type(exc).__name__}: {exc}")
+    reason = SCHEMA if isinstance(exc, schemas.ValidationError) else INTERNAL
+    rejected = Rejected(reason, f"journey could not apply the record: {type(exc).__name__}: {exc}")
     await topics.dead_letter.send(
         key=f"{message.topic}:{message.partition}:{message.offset}".encode(),
         value=dead_letter_record(

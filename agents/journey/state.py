@@ -9,6 +9,8 @@ empty fields for the same reason.
 
 from __future__ import annotations
 
+import base64
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +51,11 @@ _KEYS: dict[str, str] = {
     "stage_since": "sts",
     "value_tier": "vt",
     "wake_at": "w",
+    "last_view_day": "lv",
+    "sla_cases": "sc",
+    "alerts_open": "ao",
+    "alert_last": "al",
+    "snoozed": "sn",
 }
 _NAMES = {short: name for name, short in _KEYS.items()}
 
@@ -78,7 +85,7 @@ class CustomerState:
     unpriced_purchases: int = 0
     refund_count: int = 0
     refund_value: float = 0.0
-    #: issue id → first complaint instant, for issues not yet resolved.
+    #: issue id → latest complaint instant, for issues not resolved since.
     complaints_open: dict[str, int] = field(default_factory=dict)
     complaints_total: int = 0
     complaints_resolved: int = 0
@@ -91,7 +98,7 @@ class CustomerState:
     satisfaction_sum: float = 0.0
     satisfaction_weight: float = 0.0
     satisfaction_at: int = 0
-    #: conversation id → first unanswered inquiry instant.
+    #: conversation id → latest unanswered inquiry instant.
     inquiries_open: dict[str, int] = field(default_factory=dict)
     #: conversation id → latest reply instant, a few recent ones: a late inquiry must not reopen them.
     recently_answered: dict[str, int] = field(default_factory=dict)
@@ -101,8 +108,18 @@ class CustomerState:
     stage: str = ""
     stage_since: int = 0
     value_tier: str = ""
-    #: Next instant at which the passage of time alone may change something (a stage, later an SLA).
+    #: Next instant at which the passage of time alone may change something (a stage, an SLA deadline).
     wake_at: int | None = None
+    #: Local day of the latest product view (purchase intent for SLA alerts).
+    last_view_day: int = 0
+    #: conversation id → first-response case (agents.alerts.sla.Case as a list).
+    sla_cases: dict[str, list[Any]] = field(default_factory=dict)
+    #: alert id → the open or acknowledged alert (agents.alerts.alert.Alert.compact()).
+    alerts_open: dict[str, list[Any]] = field(default_factory=dict)
+    #: alert type → when the latest one was raised (event time), for the cooldown.
+    alert_last: dict[str, int] = field(default_factory=dict)
+    #: alert type → snoozed until (epoch seconds).
+    snoozed: dict[str, int] = field(default_factory=dict)
 
     @property
     def net_value(self) -> float:
@@ -124,11 +141,21 @@ class CustomerState:
             value = getattr(self, name)
             if value or (name == "partition" and value == 0):
                 document[short] = value
+        if self.recent_ids:
+            # 4 bytes per id instead of up to 11 digits: the ring is the largest field otherwise.
+            document["ids"] = base64.b64encode(
+                struct.pack(f">{len(self.recent_ids)}I", *self.recent_ids)
+            ).decode()
         return orjson.dumps(document)
 
     @classmethod
     def decode(cls, data: bytes) -> CustomerState:
-        return cls(**{_NAMES[short]: value for short, value in orjson.loads(data).items()})
+        fields = {_NAMES[short]: value for short, value in orjson.loads(data).items()}
+        packed = fields.get("recent_ids")
+        if isinstance(packed, str):
+            raw = base64.b64decode(packed)
+            fields["recent_ids"] = list(struct.unpack(f">{len(raw) // 4}I", raw))
+        return cls(**fields)
 
     def to_json(self) -> dict[str, Any]:
         """Readable form for the lookup API: long names, derived figures included."""

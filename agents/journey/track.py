@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from agents.alerts import sla
+from agents.alerts.alert import ACKNOWLEDGED, OPEN, RESOLVED, Alert, make_alert_id
 from agents.config import Config
 from agents.journey import lifecycle
 from agents.journey.outputs import Transition, encode_enriched
@@ -20,15 +22,41 @@ from agents.journey.state import CustomerState
 
 INACTIVITY = "inactivity"
 WIN_BACK = "win_back"
+#: Who changed an alert's status when no person did.
+AUTO_REPLY = "auto:first_reply"
+#: Unanswered conversations remembered per customer; the oldest beyond this are forgotten.
+MAX_OPEN_INQUIRIES = 8
 
 
 @dataclass(slots=True)
-class Step:
+class Outputs:
+    """What one call of the tracker asks the agent to publish and count."""
+
+    transitions: list[Transition] = field(default_factory=list)
+    #: New alerts and status changes of existing ones, in order.
+    alerts: list[Alert] = field(default_factory=list)
+    #: (alert type, why) for each alert not raised: cooldown, snoozed, handled.
+    suppressed: list[tuple[str, str]] = field(default_factory=list)
+    #: (alert, seconds from detection) for each acknowledgement and each resolution.
+    acknowledged: list[tuple[Alert, int]] = field(default_factory=list)
+    resolved: list[tuple[Alert, int]] = field(default_factory=list)
+    #: An action named an alert this customer has no record of (already resolved or never raised).
+    unknown_alert: bool = False
+
+    def extend(self, other: Outputs) -> None:
+        self.transitions.extend(other.transitions)
+        self.alerts.extend(other.alerts)
+        self.suppressed.extend(other.suppressed)
+        self.acknowledged.extend(other.acknowledged)
+        self.resolved.extend(other.resolved)
+
+
+@dataclass(slots=True)
+class Step(Outputs):
     """The outcome of tracking one event."""
 
-    state: CustomerState
+    state: CustomerState = field(default_factory=CustomerState)
     duplicate: bool = False
-    transitions: list[Transition] = field(default_factory=list)
     #: The enriched event to publish (None for a duplicate).
     enriched: bytes | None = None
     #: Amount in a currency without a configured rate.
@@ -49,6 +77,7 @@ class JourneyTracker:
         self._max_days = config.state.max_purchase_days
         self._half_life = config.state.satisfaction_half_life_days * lifecycle.DAY
         self._tiers = [(tier.min_value, tier.name) for tier in reversed(config.value_tiers)]
+        self._bots_answer = config.sla.bot_replies_count
 
     def track(
         self, state: CustomerState | None, customer_id: str, event: dict[str, Any], partition: int
@@ -58,7 +87,7 @@ class JourneyTracker:
         if state is None:
             state = CustomerState(partition=partition)
         elif marker in state.recent_ids:
-            return Step(state, duplicate=True)
+            return Step(state=state, duplicate=True)
         state.recent_ids.append(marker)
         if len(state.recent_ids) > self._window:
             del state.recent_ids[0]
@@ -69,10 +98,10 @@ class JourneyTracker:
         new_customer = state.events == 0
         # The customer's clock never runs backwards: a late event is applied "now", at the latest instant seen.
         now = instant if new_customer else max(state.last_seen, instant)
-        step = Step(state, instant=instant)
+        step = Step(state=state, instant=instant)
         if not new_customer:
-            step.transitions.extend(self.advance(state, customer_id, now))
-        self._apply(state, event, instant, local_day, step)
+            step.extend(self.advance(state, customer_id, now))
+        self._apply(state, customer_id, event, instant, local_day, step)
         state.events += 1
         state.first_seen = instant if new_customer else min(state.first_seen, instant)
         state.last_seen = now
@@ -85,21 +114,155 @@ class JourneyTracker:
             )
             state.stage, state.stage_since = stage, now
         state.value_tier = self._tier(state.net_value)
-        state.wake_at = lifecycle.next_stage_deadline(state, now, self._lifecycle)
+        self._forget_old(state, now)
+        state.wake_at = self._next_wake(state, now)
         step.enriched = encode_enriched(event, state, self._salt)
         return step
 
-    def advance(self, state: CustomerState, customer_id: str, until: int) -> list[Transition]:
+    def advance(self, state: CustomerState, customer_id: str, until: int) -> Outputs:
         """Fire every time-based change due at or before *until*, each at its own instant."""
-        transitions: list[Transition] = []
+        out = Outputs()
         while state.wake_at is not None and state.wake_at <= until:
             due = state.wake_at
+            for conversation, data in list(state.sla_cases.items()):
+                case = sla.Case.from_list(data)
+                if self._fire_case(state, customer_id, case, due, out):
+                    state.sla_cases[conversation] = case.to_list()
             stage = lifecycle.classify(state, due, self._lifecycle)
             if stage != state.stage:
-                transitions.append(Transition(customer_id, state.stage or None, stage, due, INACTIVITY, None))
+                out.transitions.append(
+                    Transition(customer_id, state.stage or None, stage, due, INACTIVITY, None)
+                )
                 state.stage, state.stage_since = stage, due
-            state.wake_at = lifecycle.next_stage_deadline(state, due, self._lifecycle)
-        return transitions
+            state.wake_at = self._next_wake(state, due)
+        return out
+
+    def act(self, state: CustomerState, customer_id: str, action: dict[str, Any]) -> Outputs:
+        """Apply an operator's action (schemas/alert_action.v1.json) to one of the customer's alerts."""
+        out = Outputs()
+        alert_id = action["alert_id"]
+        data = state.alerts_open.get(alert_id)
+        if data is None:
+            out.unknown_alert = True
+            return out
+        alert = self._revive(alert_id, customer_id, data)
+        at = int(datetime.fromisoformat(action["at"].upper()).timestamp())
+        by = action["by"]
+        kind = action["action"]
+        if kind == "resolve":
+            updated = alert.with_status(RESOLVED, at, by)
+            del state.alerts_open[alert_id]
+            out.resolved.append((updated, at - alert.detected_at))
+        else:
+            details = {"snoozed_until": action["until"]} if kind == "snooze" else {}
+            if kind == "snooze":
+                until = int(datetime.fromisoformat(action["until"].upper()).timestamp())
+                state.snoozed[alert.type] = max(state.snoozed.get(alert.type, 0), until)
+            updated = alert.with_status(ACKNOWLEDGED, at, by, **details)
+            state.alerts_open[alert_id] = updated.compact()
+            if alert.status == OPEN:
+                out.acknowledged.append((updated, at - alert.detected_at))
+        out.alerts.append(updated)
+        # Someone owns the case now: nothing more is raised for it.
+        for conversation, case_data in state.sla_cases.items():
+            if case_data[3] in alert.evidence:
+                case = sla.Case.from_list(case_data)
+                case.flags |= sla.HANDLED
+                state.sla_cases[conversation] = case.to_list()
+        state.wake_at = self._next_wake(state, state.last_seen)
+        return out
+
+    def _fire_case(
+        self, state: CustomerState, customer_id: str, case: sla.Case, due: int, out: Outputs
+    ) -> bool:
+        changed = False
+        if case.flags & (sla.BREACHED | sla.HANDLED):
+            return False
+        top_tier = state.value_tier == self.config.top_tier
+        zone = self.config.calendars.for_touchpoint(case.channel, case.location).zone
+        if case.warn_at and not case.flags & sla.WARNED and case.warn_at <= due:
+            case.flags |= sla.WARNED
+            warning = sla.case_alert(
+                sla.FIRST_RESPONSE_DUE_SOON,
+                customer_id,
+                case,
+                case.warn_at,
+                state.stage,
+                state.value_tier,
+                top_tier,
+                zone,
+            )
+            self._raise(state, warning, out)
+            changed = True
+        if case.deadline <= due:
+            case.flags |= sla.BREACHED
+            # The breach supersedes its early warning: the warning is not kept for actions any more.
+            state.alerts_open.pop(
+                make_alert_id(sla.FIRST_RESPONSE_DUE_SOON, customer_id, (case.event_id,)), None
+            )
+            breach = sla.case_alert(
+                case.breach_type,
+                customer_id,
+                case,
+                case.deadline,
+                state.stage,
+                state.value_tier,
+                top_tier,
+                zone,
+            )
+            if not self._raise(state, breach, out):
+                case.flags |= sla.SUPPRESSED
+            changed = True
+        return changed
+
+    def _raise(self, state: CustomerState, alert: Alert, out: Outputs) -> bool:
+        """Publish *alert* unless snoozed or within its type's cooldown for this customer."""
+        if alert.alert_id in state.alerts_open:
+            return True  # already raised: the same evidence gives the same alert
+        if state.snoozed.get(alert.type, 0) > alert.detected_at:
+            out.suppressed.append((alert.type, "snoozed"))
+            return False
+        last = state.alert_last.get(alert.type)
+        if last is not None and 0 <= alert.detected_at - last < self.config.alerts.cooldown_seconds(
+            alert.type
+        ):
+            out.suppressed.append((alert.type, "cooldown"))
+            return False
+        state.alert_last[alert.type] = alert.detected_at if last is None else max(last, alert.detected_at)
+        state.alerts_open[alert.alert_id] = alert.compact()
+        while len(state.alerts_open) > self.config.alerts.max_open_per_customer:
+            oldest = min(state.alerts_open, key=lambda key: state.alerts_open[key][2])
+            del state.alerts_open[oldest]
+        out.alerts.append(alert)
+        return True
+
+    def _revive(self, alert_id: str, customer_id: str, data: list[Any]) -> Alert:
+        alert = Alert.from_compact(alert_id, customer_id, data)
+        zone = self.config.calendars.for_touchpoint(alert.channel or "web", alert.location).zone
+        return sla.describe(alert, zone)
+
+    def _forget_old(self, state: CustomerState, now: int) -> None:
+        """Bound what alerting keeps: old alerts and settled cases go, unanswered inquiries are capped."""
+        horizon = now - round(self.config.alerts.retain_days * lifecycle.DAY)
+        for alert_id in [key for key, data in state.alerts_open.items() if data[2] < horizon]:
+            del state.alerts_open[alert_id]
+        settled = sla.BREACHED | sla.HANDLED
+        for conversation in [
+            c for c, data in state.sla_cases.items() if data[4] & settled and data[1] < horizon
+        ]:
+            del state.sla_cases[conversation]
+        for alert_type in [t for t, at in state.alert_last.items() if at < horizon]:
+            del state.alert_last[alert_type]
+        for alert_type in [t for t, until in state.snoozed.items() if until < now]:
+            del state.snoozed[alert_type]
+        while len(state.inquiries_open) > MAX_OPEN_INQUIRIES:
+            del state.inquiries_open[min(state.inquiries_open, key=state.inquiries_open.__getitem__)]
+
+    def _next_wake(self, state: CustomerState, after: int) -> int | None:
+        candidates = [lifecycle.next_stage_deadline(state, after, self._lifecycle)]
+        candidates.extend(sla.Case.from_list(data).next_due() for data in state.sla_cases.values())
+        present = [instant for instant in candidates if instant is not None]
+        return min(present) if present else None
 
     def _tier(self, value: float) -> str:
         for minimum, name in self._tiers:
@@ -107,7 +270,15 @@ class JourneyTracker:
                 return name
         return self._tiers[-1][1]
 
-    def _apply(self, state: CustomerState, event: dict[str, Any], instant: int, day: int, step: Step) -> None:
+    def _apply(
+        self,
+        state: CustomerState,
+        customer_id: str,
+        event: dict[str, Any],
+        instant: int,
+        day: int,
+        step: Step,
+    ) -> None:
         channel = state.channels.get(event["channel"])
         if channel is None:
             state.channels[event["channel"]] = [1, instant]
@@ -136,15 +307,70 @@ class JourneyTracker:
             answered_at = state.recently_answered.get(conversation)
             if answered_at is None or answered_at < instant:
                 opened = state.inquiries_open.get(conversation)
-                state.inquiries_open[conversation] = instant if opened is None else min(opened, instant)
-        elif kind == "reply" and event["actor"] == "agent":
+                # The latest unanswered instant: only then is the open set independent of delivery order.
+                state.inquiries_open[conversation] = instant if opened is None else max(opened, instant)
+                self._open_case(state, conversation, event, instant, day)
+        elif kind == "reply" and (
+            event["actor"] == "agent" or (event["actor"] == "bot" and self._bots_answer)
+        ):
             conversation = _conversation(event)
             opened = state.inquiries_open.get(conversation)
             if opened is not None and opened <= instant:
                 del state.inquiries_open[conversation]
             _remember(state.recently_answered, conversation, instant, self._memory)
+            self._close_case(state, customer_id, conversation, instant, step)
+        elif kind == "page_view":
+            state.last_view_day = max(state.last_view_day, day)
         elif kind == "referral":
             state.referrals += 1
+
+    def _open_case(
+        self, state: CustomerState, conversation: str, event: dict[str, Any], instant: int, day: int
+    ) -> None:
+        existing = state.sla_cases.get(conversation)
+        if existing is not None:
+            case = sla.Case.from_list(existing)
+            if instant >= case.opened_at or case.flags & (sla.WARNED | sla.BREACHED | sla.HANDLED):
+                return  # the clock runs from the first unanswered inquiry
+        intent = sla.has_intent(event, state.last_view_day == day, self.config.sla)
+        opened = sla.open_case(event, instant, self.config.calendars, self.config.sla, intent)
+        if opened is not None:
+            state.sla_cases[conversation] = opened.to_list()
+
+    def _close_case(
+        self, state: CustomerState, customer_id: str, conversation: str, instant: int, out: Outputs
+    ) -> None:
+        data = state.sla_cases.get(conversation)
+        if data is None or data[0] > instant:
+            return  # no case, or the reply predates it (a late inquiry)
+        case = sla.Case.from_list(data)
+        del state.sla_cases[conversation]
+        response = instant - case.opened_at
+        for alert_type in (sla.FIRST_RESPONSE_DUE_SOON, case.breach_type):
+            alert_id = make_alert_id(alert_type, customer_id, (case.event_id,))
+            kept = state.alerts_open.pop(alert_id, None)
+            if kept is not None:
+                alert = self._revive(alert_id, customer_id, kept)
+                resolved = alert.with_status(RESOLVED, instant, AUTO_REPLY, response_seconds=response)
+                out.alerts.append(resolved)
+                out.resolved.append((resolved, instant - alert.detected_at))
+        if conversation in state.inquiries_open:
+            # Delivered out of order, an inquiry later than this reply is still waiting: a new case from it.
+            later = state.inquiries_open[conversation]
+            follow_up = sla.Case(
+                later,
+                later,
+                0,
+                f"{case.event_id}+{later}",
+                case.flags & ~sla.WARNED & ~sla.BREACHED,
+                case.channel,
+                case.location,
+                case.topic,
+            )
+            policy = self.config.sla.channels.get(case.channel)
+            if policy is not None:
+                follow_up.deadline = later + round(policy.target_minutes * 60)
+                state.sla_cases[conversation] = follow_up.to_list()
 
     def _purchase(
         self, state: CustomerState, attributes: dict[str, Any], instant: int, day: int, step: Step
@@ -177,7 +403,8 @@ class JourneyTracker:
         if resolved_at is not None and resolved_at >= instant:
             return  # a late complaint about an issue already resolved after it
         opened = state.complaints_open.get(issue)
-        state.complaints_open[issue] = instant if opened is None else min(opened, instant)
+        # The latest complaint instant: only then is the open set independent of delivery order.
+        state.complaints_open[issue] = instant if opened is None else max(opened, instant)
 
     def _resolution(self, state: CustomerState, issue: str, instant: int) -> None:
         opened = state.complaints_open.get(issue)

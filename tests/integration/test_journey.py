@@ -41,6 +41,11 @@ RULES = """
 [deadlines]
 # Event time only: the live worker must give exactly what the replay gives.
 wall_clock_sweep = false
+# The traffic is pre-produced as a backfill and ingest reads its four partitions concurrently, so one
+# by-customer partition can run weeks of event time ahead of another customer's next event. The
+# watermark must trail by more than that skew for live and replay to agree: the whole span here.
+# Live traffic, produced as it happens, needs seconds.
+allowed_lateness_seconds = 2592000
 """
 
 
@@ -76,6 +81,10 @@ def _sentinels(label: str, at: str) -> list[bytes]:
 class Replayed:
     enriched: list[bytes]
     transitions: list[bytes]
+    alerts: list[bytes]
+
+    def alerts_of(self, alert_type: str) -> list[bytes]:
+        return [line for line in self.alerts if orjson.loads(line)["type"] == alert_type]
 
 
 def _replay(tmp: Path, name: str, records: list[bytes], rules: Path) -> Replayed:
@@ -89,6 +98,7 @@ def _replay(tmp: Path, name: str, records: list[bytes], rules: Path) -> Replayed
     return Replayed(
         enriched=(out / "enriched.jsonl").read_bytes().splitlines(),
         transitions=(out / "transitions.jsonl").read_bytes().splitlines(),
+        alerts=(out / "alerts.jsonl").read_bytes().splitlines(),
     )
 
 
@@ -117,7 +127,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
     spec = SimulationSpec(customers=250, seed=11, malformed_share=0.0)
     timed = list(itertools.islice(generate_events(spec), 4000))
     traffic = [record for _, record in timed]
-    end = (timed[-1][0] + timedelta(days=45)).isoformat()  # far enough for at_risk, not for lapsed
+    end = (timed[-1][0] + timedelta(days=46 + 30)).isoformat()  # past the lateness: at_risk, not lapsed
     sentinels = _sentinels("sentinel-a", end)
     replayed = _replay(tmp, "replay-a", traffic + sentinels, rules)
     with EmbeddedBroker(log_path=tmp / "broker.log") as broker:
@@ -176,6 +186,35 @@ async def test_live_worker_publishes_exactly_the_enriched_events_and_transitions
         assert key == record["touchpoint"]["customer_id"].encode()
     causes = {orjson.loads(value)["cause"] for _, value in transitions}
     assert {"inactivity", "purchase"} <= causes, "time-based and event-based transitions both happened"
+    await _assert_alerts_match(bootstrap, expected)
+
+
+async def _assert_alerts_match(bootstrap: str, expected: Replayed) -> None:
+    """Same alert records, ids and statuses on every alerts.<type> topic as in the replay's alerts.jsonl."""
+    assert expected.alerts, "the simulated traffic raises SLA alerts"
+    for alert_type in topics.ALERT_TYPES:
+        wanted = expected.alerts_of(alert_type)
+        live = await collect(
+            bootstrap, topics.alert_topic(alert_type), lambda _k, _v: True, count=len(wanted)
+        )
+        got = sorted(value for _, value in live)
+        only_live = sorted(set(got) - set(wanted))
+        only_replay = sorted(set(wanted) - set(got))
+        explain = [
+            (
+                orjson.loads(v),
+                [
+                    orjson.loads(w)
+                    for w in wanted
+                    if orjson.loads(w)["alert_id"] == orjson.loads(v)["alert_id"]
+                ],
+            )
+            for v in only_live + only_replay
+        ]
+        assert (only_live, only_replay) == ([], []), f"{alert_type}: {explain}"
+        assert got == sorted(wanted), alert_type
+        for _, value in live[:50]:
+            schemas.validator("alert")(orjson.loads(value))
 
 
 async def test_customer_state_over_http_matches_the_replay_and_unknown_ids_are_404(journey: Journey) -> None:
@@ -222,3 +261,4 @@ async def test_a_new_worker_recovers_every_customer_and_every_timer_from_the_cha
     )
     assert sorted(value for _, value in transitions) == sorted(replayed.transitions)
     assert len(replayed.transitions) > len(journey.replayed.transitions), "the later sentinels fired timers"
+    await _assert_alerts_match(journey.broker.bootstrap, replayed)

@@ -1,0 +1,190 @@
+"""First-response SLAs: an inquiry opens a case for its conversation; the first reply closes it.
+
+Story 1 of the domain brief: a customer asks at 19:30 about a discount, support
+left at 17:30, nobody answers, and a competitor who follows up at 20:00 wins the
+sale. Per channel, an inquiry that arrives while the channel's calendar is open
+must be answered within a target of business time; one that arrives after
+hours either within an on-call target (wall time) or within a target counted
+from the next opening. Pure functions; the tracker keeps the cases in the
+customer's state and turns due deadlines into alerts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Final
+
+from agents.alerts.alert import CRITICAL, INFO, WARNING, Alert, make_alert_id, raise_severity
+from agents.calendar import Calendars
+from agents.config import SlaConfig
+
+AFTER_HOURS_UNANSWERED: Final = "after_hours_unanswered"
+FIRST_RESPONSE_BREACH: Final = "first_response_breach"
+FIRST_RESPONSE_DUE_SOON: Final = "first_response_due_soon"
+SLA_ALERT_TYPES: Final = (AFTER_HOURS_UNANSWERED, FIRST_RESPONSE_BREACH, FIRST_RESPONSE_DUE_SOON)
+
+# Case flags (a bit set keeps the state small).
+AFTER_HOURS: Final = 1
+INTENT: Final = 2
+WARNED: Final = 4
+BREACHED: Final = 8
+SUPPRESSED: Final = 16
+HANDLED: Final = 32  # an operator acknowledged or resolved one of its alerts: raise nothing more for it
+
+
+@dataclass(slots=True)
+class Case:
+    """One open first-response case (a list in the state: see ``to_list``)."""
+
+    opened_at: int
+    deadline: int
+    warn_at: int
+    event_id: str
+    flags: int
+    channel: str
+    location: str | None
+    topic: str | None
+
+    def to_list(self) -> list[Any]:
+        return [
+            self.opened_at,
+            self.deadline,
+            self.warn_at,
+            self.event_id,
+            self.flags,
+            self.channel,
+            self.location,
+            self.topic,
+        ]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> Case:
+        return cls(*data)
+
+    def next_due(self) -> int | None:
+        """The next instant this case needs attention, if any."""
+        if self.flags & (BREACHED | HANDLED):
+            return None
+        if self.warn_at and not self.flags & WARNED:
+            return self.warn_at
+        return self.deadline
+
+    @property
+    def breach_type(self) -> str:
+        return AFTER_HOURS_UNANSWERED if self.flags & AFTER_HOURS else FIRST_RESPONSE_BREACH
+
+
+def open_case(
+    event: dict[str, Any], instant: int, calendars: Calendars, config: SlaConfig, intent: bool
+) -> Case | None:
+    """A new case for a customer inquiry, or None when its channel has no first-response SLA."""
+    channel = event["channel"]
+    policy = config.channels.get(channel)
+    if policy is None:
+        return None
+    location = event.get("location")
+    calendar = calendars.for_touchpoint(channel, location)
+    asked = datetime.fromtimestamp(instant, UTC)
+    flags = INTENT if intent else 0
+    if calendar.is_open(asked):
+        due = calendar.add_business_time(asked, policy.target_minutes * 60)
+    else:
+        flags |= AFTER_HOURS
+        if policy.after_hours == "on_call":
+            due = None
+            deadline = instant + round(policy.on_call_minutes * 60)
+        else:
+            due = calendar.add_business_time(asked, policy.after_hours_target_minutes * 60)
+    if not flags & AFTER_HOURS or policy.after_hours != "on_call":
+        # A calendar that never opens: fall back to wall time rather than never alerting.
+        deadline = int(due.timestamp()) if due is not None else instant + round(policy.target_minutes * 60)
+    warn_before = round(config.warn_before_minutes * 60)
+    warn_at = deadline - warn_before if warn_before and deadline - warn_before > instant else 0
+    attributes = event.get("attributes") or {}
+    topic = attributes.get("topic")
+    return Case(instant, deadline, warn_at, event["event_id"], flags, channel, location, topic)
+
+
+def has_intent(event: dict[str, Any], viewed_today: bool, config: SlaConfig) -> bool:
+    """Purchase intent: asking about price, discount, stock or an order, or products viewed the same day."""
+    topic = (event.get("attributes") or {}).get("topic")
+    return viewed_today or (isinstance(topic, str) and topic.lower() in config.intent_topics)
+
+
+def case_alert(
+    alert_type: str,
+    customer_id: str,
+    case: Case,
+    detected_at: int,
+    stage: str,
+    value_tier: str,
+    top_tier: bool,
+    zone: tzinfo = UTC,
+) -> Alert:
+    """The alert for a case whose warning time or deadline has come; times in *zone* (the channel's calendar)."""
+    reasons = ["no_first_response"]
+    if case.flags & AFTER_HOURS:
+        reasons.append("after_hours")
+    severity = INFO if alert_type == FIRST_RESPONSE_DUE_SOON else WARNING
+    if case.flags & INTENT:
+        reasons.append("purchase_intent")
+        severity = raise_severity(severity)
+    if top_tier:
+        reasons.append("top_value_tier")
+        severity = raise_severity(severity)
+    if alert_type == FIRST_RESPONSE_DUE_SOON and severity == CRITICAL:
+        severity = WARNING  # a warning ahead of time is never the loudest alarm
+    details: dict[str, Any] = {"deadline": datetime.fromtimestamp(case.deadline, UTC).isoformat()}
+    if case.topic:
+        details["topic"] = case.topic
+    alert = Alert(
+        alert_id=make_alert_id(alert_type, customer_id, (case.event_id,)),
+        type=alert_type,
+        severity=severity,
+        customer_id=customer_id,
+        occurred_at=case.opened_at,
+        detected_at=detected_at,
+        summary="",
+        reasons=tuple(reasons),
+        evidence=(case.event_id,),
+        stage=stage,
+        value_tier=value_tier,
+        suggested_action="",
+        channel=case.channel,
+        location=case.location,
+        details=details,
+    )
+    return describe(alert, zone)
+
+
+def describe(alert: Alert, zone: tzinfo = UTC) -> Alert:
+    """Fill in the summary and suggested action from the alert's facts.
+
+    The customer's state keeps only the facts of an open alert; the text is
+    rebuilt here when a status change republishes it, byte for byte the same.
+    """
+    local = datetime.fromtimestamp(alert.occurred_at, zone).strftime("%a %d %b %H:%M %Z")
+    topic = alert.details.get("topic")
+    about = f" about {topic}" if topic else ""
+    deadline = int(datetime.fromisoformat(alert.details["deadline"]).timestamp())
+    asked = f"Customer {alert.customer_id} asked on {alert.channel} at {local}{about}"
+    if alert.type == FIRST_RESPONSE_DUE_SOON:
+        summary = (
+            f"{asked}; the first-response deadline is in {round((deadline - alert.detected_at) / 60)} min."
+        )
+        action = "Answer now to stay within the first-response target."
+    elif alert.type == AFTER_HOURS_UNANSWERED:
+        summary = f"{asked}, after hours, and has had no reply for {round((deadline - alert.occurred_at) / 60)} min."
+        action = (
+            "Reply now, even briefly; if nobody can, contact the customer first thing at opening. "
+            "Competitors answer evenings: say what you can offer."
+        )
+    else:
+        summary = f"{asked} and has had no reply for {round((deadline - alert.occurred_at) / 60)} min."
+        action = "Reply now and apologise for the wait; check the queue for others waiting as long."
+    if "purchase_intent" in alert.reasons:
+        summary += " They showed purchase intent."
+    if "top_value_tier" in alert.reasons:
+        summary += " Top-tier customer."
+    return replace(alert, summary=summary, suggested_action=action)

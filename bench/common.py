@@ -1,0 +1,65 @@
+"""Shared pieces of the benchmarks: output timing from broker timestamps, and the results file."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+
+
+async def output_span(
+    bootstrap: str, topics: Iterable[str], expected: int, time_limit: float
+) -> tuple[int, float]:
+    """Read *topics* until *expected* records; return (count, seconds from the first to the last record).
+
+    Broker timestamps are the producer's create time, so the span excludes
+    start-up and measures processing only.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100)
+    await consumer.start()
+    try:
+        partitions = []
+        for topic in topics:
+            await consumer._client.force_metadata_update()
+            ids = consumer.partitions_for_topic(topic) or set()
+            partitions.extend(TopicPartition(topic, p) for p in ids)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        seen, first, last = 0, float("inf"), 0.0
+        deadline = time.monotonic() + time_limit
+        while seen < expected and time.monotonic() < deadline:
+            for messages in (await consumer.getmany(timeout_ms=500, max_records=10000)).values():
+                for message in messages:
+                    seen += 1
+                    first = min(first, message.timestamp / 1000)
+                    last = max(last, message.timestamp / 1000)
+        return seen, last - first
+    finally:
+        await consumer.stop()
+
+
+def record(benchmark: str, workload: str, result: str, command: str) -> None:
+    """Append one row to bench/RESULTS.md with the date, machine and commit."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    if not RESULTS.exists():
+        RESULTS.write_text(
+            "# Benchmark results\n\nAppended by the scripts in `bench/`; each row names its command.\n\n"
+            "| date | benchmark | input | result | machine | commit | command |\n"
+            "| --- | --- | --- | --- | --- | --- | --- |\n"
+        )
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    with RESULTS.open("a") as handle:
+        handle.write(
+            f"| {datetime.now(UTC):%Y-%m-%d} | {benchmark} | {workload} | {result} | {machine} | "
+            f"{commit.stdout.strip() or '-'} | `{command}` |\n"
+        )

@@ -1,0 +1,424 @@
+"""What the tracker keeps per customer, and the records it publishes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+import pytest
+
+import schemas
+from agents.config import config_from_mapping
+from agents.journey.lifecycle import LAPSED
+from agents.journey.track import INACTIVITY, WIN_BACK, JourneyTracker
+from tests.agents.journey.touchpoints import (
+    SALT,
+    Journey,
+    complaint,
+    feedback,
+    inquiry,
+    instant,
+    purchase,
+    referral,
+    refund,
+    reply,
+    resolution,
+    touchpoint,
+    visit,
+)
+
+pytestmark = pytest.mark.unit
+
+PRICED = config_from_mapping({"currency": {"base": "EUR", "rates": {"USD": 0.5}}})
+MASKED = re.compile(r"^h:[0-9a-f]{20}$")
+
+
+def journey_of(*events: dict[str, Any], rules: dict[str, Any] | None = None) -> Journey:
+    journey = Journey(config_from_mapping(rules) if rules is not None else PRICED)
+    journey.send(*events)
+    return journey
+
+
+# --- channels ----------------------------------------------------------------------------------------------
+
+
+def test_touchpoints_are_counted_per_channel_with_the_last_touch() -> None:
+    journey = journey_of(visit(0, channel="web"), visit(1, channel="store"), visit(2, channel="web"))
+    assert journey.current.channels == {"web": [2, instant(2)], "store": [1, instant(1)]}
+    assert journey.current.events == 3
+    assert (journey.current.first_seen, journey.current.last_seen) == (instant(0), instant(2))
+
+
+def test_a_late_touch_counts_but_does_not_move_the_channels_last_touch_back() -> None:
+    journey = journey_of(visit(0, channel="web"), visit(5, channel="web"), visit(3, channel="web"))
+    assert journey.current.channels["web"] == [3, instant(5)]
+    assert journey.current.last_seen == instant(5)
+
+
+def test_a_late_touch_moves_first_seen_back() -> None:
+    journey = journey_of(visit(5), visit(2))
+    assert (journey.current.first_seen, journey.current.last_seen) == (instant(2), instant(5))
+
+
+# --- money ------------------------------------------------------------------------------------------------
+
+
+def test_purchases_are_counted_and_valued_in_the_base_currency() -> None:
+    journey = journey_of(purchase(0, 100.0, "EUR"), purchase(1, 50.0, "USD"))
+    state = journey.current
+    assert (state.purchase_count, state.purchase_value, state.unpriced_purchases) == (2, 125.0, 0)
+    assert (state.first_purchase, state.last_purchase) == (instant(0), instant(1))
+
+
+def test_a_purchase_in_an_unknown_currency_counts_as_unpriced_with_no_value() -> None:
+    journey = Journey(PRICED)
+    [priced, unpriced] = journey.send(purchase(0, 100.0, "EUR"), purchase(1, 80.0, "GBP"))
+    state = journey.current
+    assert (state.purchase_count, state.purchase_value, state.unpriced_purchases) == (2, 100.0, 1)
+    assert (priced.unpriced, unpriced.unpriced) == (False, True)
+    assert state.distinct_purchase_days == 2  # still a purchase: it counts for the stage
+
+
+def test_refunds_reduce_net_value() -> None:
+    journey = journey_of(purchase(0, 300.0), refund(2, 40.0, "USD"), refund(3, 60.0))
+    state = journey.current
+    assert (state.refund_count, state.refund_value) == (2, 80.0)
+    assert state.net_value == 220.0
+    assert state.purchase_value == 300.0
+
+
+def test_a_refund_in_an_unknown_currency_counts_with_no_value() -> None:
+    journey = Journey(PRICED)
+    [_, step] = journey.send(purchase(0, 300.0), refund(2, 40.0, "JPY"))
+    assert step.unpriced
+    assert (journey.current.refund_count, journey.current.refund_value) == (1, 0.0)
+    assert journey.current.net_value == 300.0
+
+
+@pytest.mark.parametrize(
+    ("amounts", "tier"),
+    [
+        pytest.param([0.0], "bronze", id="nothing spent is bronze"),
+        pytest.param([249.99], "bronze", id="just under silver"),
+        pytest.param([250.0], "silver", id="exactly silver"),
+        pytest.param([600.0, 399.99], "silver", id="just under gold over two purchases"),
+        pytest.param([1000.0], "gold", id="exactly gold"),
+        pytest.param([4999.0], "gold", id="just under platinum"),
+        pytest.param([2500.0, 2500.0], "platinum", id="platinum over two purchases"),
+        pytest.param([10_000.0, -9_800.0], "bronze", id="refunds bring platinum down to bronze"),
+        pytest.param([100.0, -300.0], "bronze", id="a negative net value is the lowest tier"),
+    ],
+)
+def test_value_tier_follows_net_value(amounts: list[float], tier: str) -> None:
+    events = [
+        purchase(day, amount) if amount >= 0 else refund(day, -amount) for day, amount in enumerate(amounts)
+    ]
+    assert journey_of(*events).current.value_tier == tier
+
+
+def test_value_tiers_come_from_the_rules() -> None:
+    rules = {"value_tiers": [{"name": "standard", "min_value": 0}, {"name": "best", "min_value": 2000}]}
+    assert journey_of(purchase(0, 1999.0), rules=rules).current.value_tier == "standard"
+    assert journey_of(purchase(0, 2000.0), rules=rules).current.value_tier == "best"
+
+
+# --- complaints -------------------------------------------------------------------------------------------
+
+
+def test_complaints_are_open_until_their_issue_is_resolved() -> None:
+    journey = journey_of(complaint(0, "a"), complaint(1, "b"), complaint(2, "a"), resolution(3, "a"))
+    state = journey.current
+    assert state.complaints_open == {"b": instant(1)}
+    assert (state.complaints_total, state.complaints_resolved) == (3, 1)
+    assert state.recently_resolved == {"a": instant(3)}
+
+
+def test_a_repeated_complaint_keeps_the_latest_instant_of_the_open_issue() -> None:
+    journey = journey_of(complaint(2, "a"), complaint(4, "a"), complaint(1, "a"))
+    assert journey.current.complaints_open == {"a": instant(4)}
+    assert journey.current.complaints_total == 3
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        pytest.param((0, 1, 2), id="in order"),
+        pytest.param((2, 0, 1), id="reopening complaint first"),
+        pytest.param((0, 2, 1), id="resolution last"),
+        pytest.param((2, 1, 0), id="reversed"),
+    ],
+)
+def test_a_reopened_issue_stays_open_whatever_order_its_events_arrive_in(order: tuple[int, ...]) -> None:
+    history = [complaint(1, "a"), resolution(2, "a"), complaint(3, "a")]
+    journey = journey_of(*(history[index] for index in order))
+    assert journey.current.complaints_open == {"a": instant(3)}
+
+
+def test_a_resolution_arriving_before_its_late_complaint_leaves_the_issue_closed() -> None:
+    journey = journey_of(visit(0), resolution(5, "a"), complaint(3, "a"))
+    state = journey.current
+    assert state.complaints_open == {}
+    assert (state.complaints_total, state.complaints_resolved) == (1, 1)
+
+
+def test_a_complaint_after_the_resolution_reopens_the_issue() -> None:
+    journey = journey_of(complaint(1, "a"), resolution(2, "a"), complaint(3, "a"))
+    assert journey.current.complaints_open == {"a": instant(3)}
+
+
+def test_a_late_resolution_older_than_the_complaint_does_not_close_it() -> None:
+    journey = journey_of(complaint(5, "a"), resolution(3, "a"))
+    assert journey.current.complaints_open == {"a": instant(5)}
+
+
+def test_a_resolution_with_no_complaint_about_another_issue_leaves_open_ones_open() -> None:
+    journey = journey_of(complaint(1, "a"), resolution(2, "b"))
+    assert journey.current.complaints_open == {"a": instant(1)}
+
+
+# --- inquiries --------------------------------------------------------------------------------------------
+
+
+def test_an_inquiry_stays_open_until_an_agent_replies_in_its_conversation() -> None:
+    journey = journey_of(inquiry(0, "c1"), inquiry(0.1, "c2"))
+    assert journey.current.inquiries_open == {"c1": instant(0), "c2": instant(0.1)}
+    journey.send(reply(0.2, "c1", actor="bot"), reply(0.3, "c1", actor="customer"), reply(0.3, "c2"))
+    assert journey.current.inquiries_open == {"c1": instant(0)}, "only an agent's reply answers"
+    journey.send(reply(0.4, "c1", actor="agent"))
+    assert journey.current.inquiries_open == {}
+    assert journey.current.recently_answered == {"c1": instant(0.4), "c2": instant(0.3)}
+
+
+def test_follow_up_inquiries_keep_the_latest_unanswered_instant() -> None:
+    journey = journey_of(inquiry(1, "c1"), inquiry(2, "c1"), inquiry(0.5, "c1"))
+    assert journey.current.inquiries_open == {"c1": instant(2)}
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        pytest.param((0, 1, 2), id="in order"),
+        pytest.param((2, 0, 1), id="follow-up first"),
+        pytest.param((0, 2, 1), id="reply last"),
+        pytest.param((2, 1, 0), id="reversed"),
+    ],
+)
+def test_an_inquiry_after_the_reply_stays_open_whatever_order_they_arrive_in(order: tuple[int, ...]) -> None:
+    history = [inquiry(1, "c1"), reply(2, "c1"), inquiry(3, "c1")]
+    journey = journey_of(*(history[index] for index in order))
+    assert journey.current.inquiries_open == {"c1": instant(3)}
+
+
+def test_a_late_inquiry_older_than_the_reply_stays_closed() -> None:
+    journey = journey_of(inquiry(1, "c1"), reply(2, "c1"), inquiry(1.5, "c1"))
+    assert journey.current.inquiries_open == {}
+
+
+def test_an_inquiry_after_the_reply_reopens_the_conversation() -> None:
+    journey = journey_of(inquiry(1, "c1"), reply(2, "c1"), inquiry(3, "c1"))
+    assert journey.current.inquiries_open == {"c1": instant(3)}
+
+
+def test_a_reply_older_than_the_inquiry_does_not_answer_it() -> None:
+    journey = journey_of(inquiry(3, "c1"), reply(2, "c1"))
+    assert journey.current.inquiries_open == {"c1": instant(3)}
+
+
+def test_an_inquiry_made_by_an_agent_opens_nothing() -> None:
+    journey = journey_of(inquiry(0, "c1", actor="agent"), inquiry(0, "c2", actor="bot"))
+    assert journey.current.inquiries_open == {}
+
+
+def test_without_a_conversation_id_each_channel_is_one_conversation() -> None:
+    journey = journey_of(inquiry(0, None, channel="chat"), inquiry(0, None, channel="email"))
+    journey.send(reply(1, None, channel="chat"))
+    assert journey.current.inquiries_open == {"channel:email": instant(0)}
+
+
+# --- feedback ---------------------------------------------------------------------------------------------
+
+
+def test_latest_csat_and_nps_are_kept_by_event_time_even_when_delivered_out_of_order() -> None:
+    journey = journey_of(feedback(5, csat=4), feedback(8, nps=9), feedback(3, csat=1, nps=2))
+    assert journey.current.csat == [4, instant(5)]
+    assert journey.current.nps == [9, instant(8)]
+    journey.send(feedback(9, csat=2))
+    assert journey.current.csat == [2, instant(9)]
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [
+        pytest.param([{"csat": 5}], 1.0, id="top csat is 1"),
+        pytest.param([{"csat": 1}], 0.0, id="bottom csat is 0"),
+        pytest.param([{"nps": 10}], 1.0, id="top nps is 1"),
+        pytest.param([{"nps": 0}], 0.0, id="bottom nps is 0"),
+        pytest.param([{"csat": 4, "nps": 6}], 0.675, id="one answer with both scores is their mean"),
+        pytest.param([{"csat": 3}, {"nps": 10}, {"csat": 1}], 0.5, id="same-day answers weigh the same"),
+    ],
+)
+def test_rolling_satisfaction_maps_scores_into_zero_to_one(
+    scores: list[dict[str, int]], expected: float
+) -> None:
+    journey = journey_of(*(feedback(0, **score) for score in scores))
+    assert journey.current.satisfaction == pytest.approx(expected)
+
+
+def test_satisfaction_is_none_without_feedback() -> None:
+    assert journey_of(visit(0), purchase(1)).current.satisfaction is None
+
+
+def test_older_feedback_weighs_half_after_one_half_life_in_either_delivery_order() -> None:
+    old, new = feedback(0, csat=1), feedback(90, csat=5)  # default half-life: 90 days
+    in_order, reversed_order = journey_of(old, new), journey_of(new, old)
+    expected = (0.0 * 0.5 + 1.0 * 1.0) / 1.5
+    assert in_order.current.satisfaction == pytest.approx(expected)
+    assert reversed_order.current.satisfaction == pytest.approx(expected)
+
+
+def test_satisfaction_half_life_comes_from_the_rules() -> None:
+    journey = journey_of(
+        feedback(0, csat=1), feedback(30, csat=5), rules={"state": {"satisfaction_half_life_days": 30}}
+    )
+    assert journey.current.satisfaction == pytest.approx(1.0 / 1.5)
+
+
+def test_referrals_are_counted() -> None:
+    assert journey_of(referral(0), referral(1)).current.referrals == 2
+
+
+# --- duplicates -------------------------------------------------------------------------------------------
+
+
+def test_a_duplicate_event_id_is_dropped_and_leaves_the_state_unchanged() -> None:
+    first = purchase(0, 100.0, event_id="ev-dup")
+    journey = journey_of(first, visit(1))
+    before = journey.current.encode()
+    redelivered = purchase(7, 999.0, event_id="ev-dup")  # same id: the producer's redelivery
+    [step] = journey.send(redelivered)
+    assert step.duplicate
+    assert (step.transitions, step.enriched) == ([], None)
+    assert step.state is journey.current
+    assert journey.current.encode() == before
+
+
+def test_a_redelivery_beyond_the_dedupe_window_is_applied_again() -> None:
+    journey = journey_of(visit(0, event_id="ev-a"), rules={"state": {"dedupe_window": 2}})
+    journey.send(visit(1, event_id="ev-b"))
+    [within] = journey.send(visit(0, event_id="ev-a"))
+    assert within.duplicate
+    journey.send(visit(2, event_id="ev-c"))
+    [beyond] = journey.send(visit(0, event_id="ev-a"))
+    assert not beyond.duplicate
+    assert journey.current.events == 4
+
+
+def test_the_same_event_id_for_another_customer_is_not_a_duplicate() -> None:
+    tracker = JourneyTracker(PRICED, SALT)
+    first = tracker.track(None, "cust-1", visit(0, event_id="ev-x"), 0)
+    second = tracker.track(None, "cust-2", visit(0, event_id="ev-x", customer="cust-2"), 0)
+    assert not first.duplicate
+    assert not second.duplicate
+
+
+# --- published records ------------------------------------------------------------------------------------
+
+IDENTIFIERS = {
+    "email": "anna.berg@example.com",
+    "phone": "+49301234567",
+    "loyalty_id": "LC-889",
+    "device_id": "dev-9f2c",
+    "openid": "o-5c1e",
+}
+
+
+def test_the_enriched_record_masks_every_identifier_and_validates() -> None:
+    event = touchpoint("identify", 0, channel="store", actor="agent", identifiers=dict(IDENTIFIERS))
+    [step] = Journey(PRICED).send(event)
+    assert step.enriched is not None
+    schemas.validator("enriched")(orjson.loads(step.enriched))
+    for raw in IDENTIFIERS.values():
+        assert raw.encode() not in step.enriched, raw
+    masked = orjson.loads(step.enriched)["touchpoint"]["identifiers"]
+    assert set(masked) == set(IDENTIFIERS)
+    assert all(MASKED.match(value) for value in masked.values()), masked
+    assert len(set(masked.values())) == len(IDENTIFIERS)
+    assert event["identifiers"] == IDENTIFIERS, "the caller's event is not modified"
+
+
+def masked_identifiers(salt: bytes, **identifiers: str) -> dict[str, str]:
+    tracker = JourneyTracker(PRICED, salt)
+    step = tracker.track(None, "cust-1", touchpoint("identify", 0, identifiers=identifiers), 0)
+    assert step.enriched is not None
+    masked: dict[str, str] = orjson.loads(step.enriched)["touchpoint"]["identifiers"]
+    return masked
+
+
+def test_a_masked_identifier_is_stable_per_value_and_salt() -> None:
+    first = masked_identifiers(SALT, email="anna@example.com", phone="+4930123")
+    again = masked_identifiers(SALT, email="anna@example.com")
+    other = masked_identifiers(SALT, email="ben@example.com")
+    resalted = masked_identifiers(b"another-salt", email="anna@example.com")
+    assert first["email"] == again["email"]
+    assert other["email"] != first["email"]
+    assert resalted["email"] != first["email"]
+
+
+def test_the_same_value_as_another_kind_of_identifier_masks_differently() -> None:
+    masked = masked_identifiers(SALT, device_id="x-1", openid="x-1")
+    assert masked["device_id"] != masked["openid"]
+
+
+def test_the_enriched_record_carries_the_customer_snapshot_after_the_event() -> None:
+    events = [
+        purchase(0, 300.0),
+        refund(1, 20.0, "USD"),
+        inquiry(2, "c1"),
+        complaint(2, "a"),
+        feedback(3, csat=5),
+    ]
+    steps = Journey(PRICED).send(*events)
+    for step in steps:
+        assert step.enriched is not None
+        schemas.validator("enriched")(orjson.loads(step.enriched))
+    last = steps[-1].enriched
+    assert last is not None
+    document = orjson.loads(last)
+    assert document["customer"] == {
+        "stage": "first_time",
+        "stage_since": "2026-01-05T10:00:00+00:00",
+        "value_tier": "silver",
+        "purchase_count": 1,
+        "net_value": 290.0,
+        "open_inquiries": 1,
+        "open_complaints": 1,
+        "satisfaction": 1.0,
+        "touchpoints": 5,
+    }
+    assert document["touchpoint"] == events[-1]
+
+
+def test_every_transition_validates_against_its_contract() -> None:
+    journey = Journey(PRICED)
+    journey.send(visit(0), purchase(1), purchase(20), purchase(40), purchase(61), referral(62), complaint(63))
+    journey.send(resolution(64))
+    journey.advance(instant(400))
+    journey.send(purchase(420))
+    causes = {t.cause for t in journey.transitions}
+    assert {"visit", "purchase", "referral", "complaint", "resolution", INACTIVITY, WIN_BACK} <= causes
+    assert LAPSED in {t.to_stage for t in journey.transitions}
+    validate = schemas.validator("lifecycle_transition")
+    for transition in journey.transitions:
+        record = orjson.loads(transition.encode())
+        validate(record)
+        assert record["at"].endswith("+00:00")
+        assert record["from"] == transition.from_stage
+        assert record["event_id"] == transition.event_id
+
+
+def test_a_transition_is_stamped_in_utc_whatever_the_events_offset() -> None:
+    [step] = Journey(PRICED).send(visit(0, occurred_at="2026-01-05T19:30:00+01:00"))
+    [transition] = step.transitions
+    assert orjson.loads(transition.encode())["at"] == "2026-01-05T18:30:00+00:00"
+    assert step.instant == transition.at == instant(0) + int(8.5 * 3600)

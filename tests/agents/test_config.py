@@ -1,0 +1,343 @@
+"""The rules file: defaults from the schema, TOML loading, and errors that say where and what."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import schemas
+from agents.config import (
+    Config,
+    ConfigError,
+    CurrencyConfig,
+    config_from_mapping,
+    default_config,
+    effective_config,
+    load_config,
+)
+
+pytestmark = pytest.mark.unit
+
+SECTIONS = ("currency", "lifecycle", "state", "deadlines")
+
+
+def schema_default(section: str, key: str) -> Any:
+    return schemas.load_schema("config")["properties"][section]["properties"][key]["default"]
+
+
+def test_every_documented_key_has_a_default_in_the_schema() -> None:
+    properties = schemas.load_schema("config")["properties"]
+    for section in SECTIONS:
+        for key, spec in properties[section]["properties"].items():
+            assert "default" in spec, f"{section}.{key}"
+            assert spec.get("description") or key == "base" or key == "rates", (
+                f"{section}.{key} is undocumented"
+            )
+    assert "default" in properties["value_tiers"]
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_defaults_equal_the_schemas_documented_defaults(section: str) -> None:
+    values = dataclasses.asdict(getattr(default_config(), section))
+    documented = schemas.load_schema("config")["properties"][section]["properties"]
+    assert set(values) == set(documented), "the dataclass and the schema name the same keys"
+    for key, value in values.items():
+        assert value == schema_default(section, key), f"{section}.{key}"
+
+
+def test_default_value_tiers_are_bronze_silver_gold_platinum() -> None:
+    tiers = default_config().value_tiers
+    assert [(tier.name, tier.min_value) for tier in tiers] == [
+        (tier["name"], tier["min_value"])
+        for tier in schemas.load_schema("config")["properties"]["value_tiers"]["default"]
+    ]
+    assert [(tier.name, tier.min_value) for tier in tiers] == [
+        ("bronze", 0),
+        ("silver", 250),
+        ("gold", 1000),
+        ("platinum", 5000),
+    ]
+    assert default_config().top_tier == "platinum"
+
+
+def test_the_documented_defaults_are_the_ones_the_domain_calls_for() -> None:
+    rules = default_config().lifecycle
+    assert (rules.at_risk_multiplier, rules.lapsed_multiplier, rules.at_risk_min_days) == (2.0, 4.0, 14)
+    assert (rules.lapse_window_days, rules.loyal_min_purchase_days, rules.loyal_min_tenure_days) == (
+        365,
+        4,
+        60,
+    )
+    assert (rules.advocate_min_nps, rules.loyal_min_satisfaction) == (9, 0.6)
+    assert default_config().state.dedupe_window == 32
+    assert default_config().currency.base == "EUR"
+
+
+def test_the_effective_configuration_fills_every_default_and_validates() -> None:
+    filled = effective_config({})
+    schemas.validator("config")(filled)
+    assert {"currency", "lifecycle", "value_tiers", "state", "deadlines"} <= set(filled)
+    assert set(filled) == set(schemas.load_schema("config")["properties"])
+    assert filled["lifecycle"]["default_gap_days"] == 60
+
+
+@pytest.mark.parametrize("example", schemas.load_schema("config")["examples"])
+def test_every_schema_example_is_a_usable_configuration(example: dict[str, Any]) -> None:
+    config_from_mapping(example, "example")
+
+
+def test_a_partial_section_keeps_the_other_defaults() -> None:
+    config = config_from_mapping({"lifecycle": {"default_gap_days": 10}})
+    assert config.lifecycle.default_gap_days == 10
+    assert config.lifecycle.lapsed_multiplier == schema_default("lifecycle", "lapsed_multiplier")
+    assert config.state == default_config().state
+
+
+def test_the_given_mapping_is_not_modified() -> None:
+    data: dict[str, Any] = {"lifecycle": {"default_gap_days": 10}}
+    config_from_mapping(data)
+    assert data == {"lifecycle": {"default_gap_days": 10}}
+
+
+def test_configurations_do_not_share_mutable_defaults() -> None:
+    first = default_config()
+    assert isinstance(first.currency.rates, dict)
+    first.currency.rates["USD"] = 0.5
+    assert default_config().currency.rates == {}
+    assert schema_default("currency", "rates") == {}
+    effective_config({})["value_tiers"].clear()
+    assert len(default_config().value_tiers) == 4
+
+
+def test_a_toml_rules_file_is_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        """
+[currency]
+base = "USD"
+rates = { EUR = 1.1, GBP = 1.27 }
+
+[lifecycle]
+default_gap_days = 45
+lapse_window_days = 270
+
+[[value_tiers]]
+name = "standard"
+min_value = 0
+
+[[value_tiers]]
+name = "best"
+min_value = 2000
+
+[deadlines]
+wall_clock_sweep = false
+""",
+        "utf-8",
+    )
+    config = load_config(path)
+    assert config.source == str(path)
+    assert config.currency == CurrencyConfig("USD", {"EUR": 1.1, "GBP": 1.27})
+    assert (config.lifecycle.default_gap_days, config.lifecycle.lapse_window_days) == (45, 270)
+    assert config.lifecycle.at_risk_multiplier == schema_default("lifecycle", "at_risk_multiplier")
+    assert [tier.name for tier in config.value_tiers] == ["standard", "best"]
+    assert config.top_tier == "best"
+    assert config.deadlines.wall_clock_sweep is False
+    assert config.deadlines.quiet_seconds == schema_default("deadlines", "quiet_seconds")
+
+
+def test_an_empty_rules_file_means_all_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "empty.toml"
+    path.write_text("# nothing to change\n", "utf-8")
+    assert comparable(load_config(path)) == comparable(default_config())
+
+
+def comparable(config: Config) -> tuple[Any, ...]:
+    """The journey's sections of a configuration, which compare by value."""
+    return tuple(getattr(config, section) for section in (*SECTIONS, "value_tiers"))
+
+
+def test_no_rules_file_means_all_defaults() -> None:
+    config = load_config(None)
+    assert config.source == "<defaults>"
+    assert comparable(config) == comparable(default_config())
+
+
+INVALID_FILES = [
+    pytest.param('colour = "blue"\n', "(top level)", "unknown key(s): colour", id="unknown top-level key"),
+    pytest.param(
+        "[lifecycle]\ndefault_gap = 30\n", "lifecycle", "unknown key(s): default_gap", id="unknown nested key"
+    ),
+    pytest.param(
+        '[lifecycle]\ndefault_gap_days = "sixty"\n',
+        "lifecycle.default_gap_days",
+        "must be number",
+        id="wrong type: string for number",
+    ),
+    pytest.param(
+        "[lifecycle]\ndefault_gap_days = true\n",
+        "lifecycle.default_gap_days",
+        "must be number",
+        id="wrong type: boolean for number",
+    ),
+    pytest.param(
+        '[deadlines]\nwall_clock_sweep = "yes"\n',
+        "deadlines.wall_clock_sweep",
+        "must be boolean",
+        id="wrong type: string for boolean",
+    ),
+    pytest.param(
+        "[state]\ndedupe_window = 2.5\n", "state.dedupe_window", "must be integer", id="fraction for integer"
+    ),
+    pytest.param("currency = 3\n", "currency", "must be object", id="number for a section"),
+    pytest.param(
+        "[lifecycle]\nat_risk_min_days = -1\n",
+        "lifecycle.at_risk_min_days",
+        "must be bigger than or equal to 0",
+        id="negative value",
+    ),
+    pytest.param(
+        "[lifecycle]\ndefault_gap_days = 0\n",
+        "lifecycle.default_gap_days",
+        "must be bigger than 0",
+        id="zero where it must be positive",
+    ),
+    pytest.param(
+        "[currency]\nrates = { USD = -0.9 }\n",
+        "currency.rates.USD",
+        "must be bigger than 0",
+        id="negative rate",
+    ),
+    pytest.param(
+        '[currency]\nbase = "euro"\n', "currency.base", "must match pattern", id="base not a currency code"
+    ),
+    pytest.param(
+        "[lifecycle]\nloyal_min_satisfaction = 1.5\n",
+        "lifecycle.loyal_min_satisfaction",
+        "must be smaller than or equal to 1",
+        id="satisfaction above 1",
+    ),
+    pytest.param(
+        "[state]\ndedupe_window = 5000\n",
+        "state.dedupe_window",
+        "must be smaller than or equal to 1024",
+        id="dedupe window too large",
+    ),
+    pytest.param("value_tiers = []\n", "value_tiers", "must contain at least 1 items", id="no tiers"),
+    pytest.param(
+        '[[value_tiers]]\nname = "gold"\nmin_value = 1000\n[[value_tiers]]\nname = "bronze"\nmin_value = 0\n',
+        "value_tiers",
+        "lowest min_value first",
+        id="tiers not ascending",
+    ),
+    pytest.param(
+        '[[value_tiers]]\nname = "a"\nmin_value = 0\n[[value_tiers]]\nname = "a"\nmin_value = 10\n',
+        "value_tiers",
+        "names must be unique",
+        id="duplicate tier names",
+    ),
+    pytest.param(
+        '[[value_tiers]]\nname = "Gold Club"\nmin_value = 0\n',
+        "value_tiers[0].name",
+        "must match pattern",
+        id="tier name not an identifier",
+    ),
+    pytest.param(
+        "[[value_tiers]]\nmin_value = 0\n",
+        "value_tiers[0]",
+        "must contain ['name'] properties",
+        id="tier without a name",
+    ),
+    pytest.param(
+        "[lifecycle]\nat_risk_multiplier = 3.0\nlapsed_multiplier = 2.5\n",
+        "lifecycle.lapsed_multiplier",
+        "must not be below at_risk_multiplier",
+        id="lapsed multiplier below at-risk multiplier",
+    ),
+    pytest.param(
+        "[lifecycle]\nat_risk_multiplier = 5.0\n",
+        "lifecycle.lapsed_multiplier",
+        "must not be below at_risk_multiplier",
+        id="at-risk multiplier raised above the default lapsed multiplier",
+    ),
+    pytest.param("[lifecycle\n", None, "not valid TOML", id="invalid toml"),
+    pytest.param("a = 1\na = 2\n", None, "not valid TOML", id="duplicate toml key"),
+]
+
+
+@pytest.mark.parametrize(("text", "key", "problem"), INVALID_FILES)
+def test_an_invalid_rules_file_is_refused_naming_the_file_the_key_and_the_problem(
+    tmp_path: Path, text: str, key: str | None, problem: str
+) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: "), message
+    if key is not None:
+        assert message.startswith(f"{path}: {key}: "), message
+    assert problem in message, message
+
+
+def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text("[lifecycle]\ndefault_gap_days = 30\nlapse_window_days = = 3\n", "utf-8")
+    with pytest.raises(ConfigError, match=r"line 3"):
+        load_config(path)
+
+
+def test_a_missing_rules_file_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "absent.toml"
+    with pytest.raises(ConfigError, match=r"absent\.toml: cannot read: No such file or directory"):
+        load_config(path)
+
+
+def test_a_directory_is_refused_as_a_rules_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"cannot read"):
+        load_config(tmp_path)
+
+
+def test_a_rules_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('# Grüße\n[currency]\nbase = "EUR"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1\.toml: not UTF-8"):
+        load_config(path)
+
+
+def test_a_mapping_error_names_its_source() -> None:
+    with pytest.raises(ConfigError, match=r"^env:TOUCHPOINT_CONFIG: lifecycle: unknown key\(s\): bogus$"):
+        config_from_mapping({"lifecycle": {"bogus": 1}}, "env:TOUCHPOINT_CONFIG")
+
+
+def test_config_error_is_a_value_error() -> None:
+    assert issubclass(ConfigError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "expected"),
+    [
+        pytest.param(100.0, "EUR", 100.0, id="the base currency is unchanged"),
+        pytest.param(100.0, "USD", 92.0, id="a rated currency is converted"),
+        pytest.param(0.0, "GBP", 0.0, id="zero stays zero"),
+        pytest.param(10.0, "GBP", 11.7, id="another rated currency"),
+        pytest.param(10.0, "JPY", None, id="a currency without a rate has no value"),
+    ],
+)
+def test_to_base_converts_with_the_configured_rates(
+    amount: float, currency: str, expected: float | None
+) -> None:
+    config = config_from_mapping({"currency": {"base": "EUR", "rates": {"USD": 0.92, "GBP": 1.17}}})
+    result = config.currency.to_base(amount, currency)
+    if expected is None:
+        assert result is None
+    else:
+        assert result == pytest.approx(expected)
+
+
+def test_the_base_currency_wins_over_a_rate_listed_for_it() -> None:
+    config = config_from_mapping({"currency": {"base": "USD", "rates": {"USD": 2.0, "EUR": 1.1}}})
+    assert config.currency.to_base(10.0, "USD") == 10.0
+    assert config.currency.to_base(10.0, "EUR") == pytest.approx(11.0)

@@ -1,0 +1,200 @@
+"""Story 1, live: a customer asks on chat after hours, nobody answers, the on-call team is alerted.
+
+A real worker on its own embedded broker, on the wall clock: the deadline fires from the
+live sweep because nothing else happens on the partition. The alert is read by a plain
+Kafka consumer, acknowledged with the real CLI, and resolved by the late reply.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+import schemas
+from streams import topics
+from streams.broker import EmbeddedBroker, free_port
+from streams.supervisor import WorkerProcess
+from tests.kafka_helpers import collect, produce
+
+pytestmark = pytest.mark.integration
+
+ON_CALL_SECONDS = 6
+RULES = f"""
+# Support is never open, so every inquiry is after hours; on call must answer within {ON_CALL_SECONDS} s.
+[calendars.default]
+timezone = "Europe/Berlin"
+hours = {{}}
+
+[calendar_selection]
+channels = {{}}
+
+[sla]
+warn_before_minutes = 0
+
+[sla.channels.chat]
+target_minutes = 15
+after_hours = "on_call"
+on_call_minutes = {ON_CALL_SECONDS / 60}
+
+[alerts.cooldown_minutes]
+default = 0
+"""
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedBroker, WorkerProcess]]:
+    tmp = tmp_path_factory.mktemp("story1")
+    rules = tmp / "rules.toml"
+    rules.write_text(RULES)
+    with EmbeddedBroker(log_path=tmp / "broker.log") as broker:
+        worker = WorkerProcess(
+            broker.url, free_port(), tmp / "worker", extra_args=["--config", str(rules)]
+        ).start()
+        try:
+            worker.wait_ready()
+            yield broker, worker
+        finally:
+            worker.stop()
+
+
+def _event(customer: str, event_id: str, kind: str, actor: str, **extra: object) -> bytes:
+    return orjson.dumps(
+        {
+            "schema_version": 1,
+            "event_id": event_id,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "customer_id": customer,
+            "channel": "chat",
+            "type": kind,
+            "actor": actor,
+            "location": "team-support",
+            **extra,
+        }
+    )
+
+
+def _records_for(alert_id: str) -> object:
+    return lambda _key, value: value is not None and orjson.loads(value)["alert_id"] == alert_id
+
+
+async def test_unanswered_after_hours_inquiry_alerts_on_call_then_ack_and_late_reply_update_it(
+    live: tuple[EmbeddedBroker, WorkerProcess], tmp_path: Path
+) -> None:
+    broker, _worker = live
+    customer = f"story1-{uuid.uuid4().hex[:8]}"
+    asked = time.time()
+    await produce(
+        broker.bootstrap,
+        topics.RAW,
+        [
+            _event(
+                customer, f"{customer}-view", "page_view", "customer", attributes={"sku": "air-purifier-x2"}
+            ),
+            _event(
+                customer,
+                f"{customer}-ask",
+                "inquiry",
+                "customer",
+                conversation_id="conv-1",
+                attributes={"topic": "discount"},
+            ),
+        ],
+    )
+    topic = topics.alert_topic("after_hours_unanswered")
+    [(_key, value)] = await collect(
+        broker.bootstrap, topic, lambda k, _v: k == customer.encode(), count=1, timeout=90
+    )
+    seen = time.time()
+    alert = orjson.loads(value)
+    schemas.validator("alert")(alert)
+    assert alert["type"] == "after_hours_unanswered"
+    assert alert["status"] == "open"
+    assert alert["severity"] == "critical", "after hours with purchase intent"
+    assert alert["evidence"] == [f"{customer}-ask"]
+    assert {"after_hours", "purchase_intent", "no_first_response"} <= set(alert["reasons"])
+    assert alert["alert_id"].startswith(f"after_hours_unanswered/{customer}/")
+    assert "discount" in alert["summary"]
+    deadline = datetime.fromisoformat(alert["details"]["deadline"]).timestamp()
+    assert deadline - asked == pytest.approx(ON_CALL_SECONDS, abs=1.5)
+    print(f"deadline-firing lag: {seen - deadline:.2f} s (alert consumed after its deadline)")
+
+    # The on-call agent acknowledges it with the CLI…
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "alerts",
+            "ack",
+            alert["alert_id"],
+            "--by",
+            "anna",
+            "--broker",
+            broker.url,
+        ],
+        check=True,
+        timeout=60,
+    )
+    # …and answers: the same alert comes back acknowledged, then resolved by the reply.
+    await produce(
+        broker.bootstrap,
+        topics.RAW,
+        [_event(customer, f"{customer}-reply", "reply", "agent", conversation_id="conv-1")],
+    )
+    history = await collect(broker.bootstrap, topic, _records_for(alert["alert_id"]), count=3, timeout=60)  # type: ignore[arg-type]
+    statuses = [orjson.loads(v)["status"] for _, v in history]
+    assert statuses == ["open", "acknowledged", "resolved"]
+    acknowledged, resolved = (orjson.loads(v) for _, v in history[1:])
+    assert acknowledged["status_changed_by"] == "anna"
+    assert resolved["status_changed_by"] == "auto:first_reply"
+    assert resolved["details"]["response_seconds"] >= ON_CALL_SECONDS - 1
+    assert resolved["summary"] == alert["summary"], "a status change republishes the same alert"
+
+    # A new inquiry in a new conversation is a new case with a new alert.
+    await produce(
+        broker.bootstrap,
+        topics.RAW,
+        [_event(customer, f"{customer}-ask-2", "inquiry", "customer", conversation_id="conv-2")],
+    )
+    later = await collect(
+        broker.bootstrap,
+        topic,
+        lambda k, v: k == customer.encode() and orjson.loads(v)["evidence"] == [f"{customer}-ask-2"],
+        count=1,
+        timeout=90,
+    )
+    second = orjson.loads(later[0][1])
+    assert second["alert_id"] != alert["alert_id"]
+    assert second["severity"] == "critical", "the product viewed today still shows intent"
+
+
+async def test_an_action_for_an_unknown_alert_is_counted_not_applied(
+    live: tuple[EmbeddedBroker, WorkerProcess],
+) -> None:
+    import urllib.request
+
+    broker, worker = live
+    subprocess.run(
+        [
+            sys.executable, "-m", "streams.cli", "alerts", "resolve",
+            "first_response_breach/nobody/0123456789ab", "--broker", broker.url,
+        ],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    line = 'touchpoint_alert_actions_total{action="resolve",outcome="unknown_alert"} 1.0'
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{worker.base_url}/metrics", timeout=5) as response:
+            if line in response.read().decode():
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"metric not seen: {line}")
