@@ -108,7 +108,9 @@ class JourneyTracker:
         stage = lifecycle.classify(state, now, self._lifecycle)
         if stage != state.stage:
             kind = event["type"]
-            cause = WIN_BACK if state.stage == lifecycle.LAPSED and kind == "purchase" else kind
+            # A win-back is a purchase made after lapsing, not a late one from before.
+            won_back = state.stage == lifecycle.LAPSED and kind == "purchase" and instant >= state.stage_since
+            cause = WIN_BACK if won_back else kind
             step.transitions.append(
                 Transition(customer_id, state.stage or None, stage, now, cause, event["event_id"])
             )
@@ -246,17 +248,20 @@ class JourneyTracker:
         horizon = now - round(self.config.alerts.retain_days * lifecycle.DAY)
         for alert_id in [key for key, data in state.alerts_open.items() if data[2] < horizon]:
             del state.alerts_open[alert_id]
+        while len(state.inquiries_open) > MAX_OPEN_INQUIRIES:
+            del state.inquiries_open[min(state.inquiries_open, key=state.inquiries_open.__getitem__)]
         settled = sla.BREACHED | sla.HANDLED
+        # A settled case of a conversation no longer remembered goes too (a pending one still fires first).
         for conversation in [
-            c for c, data in state.sla_cases.items() if data[4] & settled and data[1] < horizon
+            c
+            for c, data in state.sla_cases.items()
+            if data[4] & settled and (data[1] < horizon or c not in state.inquiries_open)
         ]:
             del state.sla_cases[conversation]
         for alert_type in [t for t, at in state.alert_last.items() if at < horizon]:
             del state.alert_last[alert_type]
         for alert_type in [t for t, until in state.snoozed.items() if until < now]:
             del state.snoozed[alert_type]
-        while len(state.inquiries_open) > MAX_OPEN_INQUIRIES:
-            del state.inquiries_open[min(state.inquiries_open, key=state.inquiries_open.__getitem__)]
 
     def _next_wake(self, state: CustomerState, after: int) -> int | None:
         candidates = [lifecycle.next_stage_deadline(state, after, self._lifecycle)]
@@ -356,20 +361,17 @@ class JourneyTracker:
                 out.resolved.append((resolved, instant - alert.detected_at))
         if conversation in state.inquiries_open:
             # Delivered out of order, an inquiry later than this reply is still waiting: a new case from it.
+            # Its deadline follows the channel's policy at its own instant (business hours, after hours).
             later = state.inquiries_open[conversation]
-            follow_up = sla.Case(
-                later,
-                later,
-                0,
-                f"{case.event_id}+{later}",
-                case.flags & ~sla.WARNED & ~sla.BREACHED,
-                case.channel,
-                case.location,
-                case.topic,
-            )
-            policy = self.config.sla.channels.get(case.channel)
-            if policy is not None:
-                follow_up.deadline = later + round(policy.target_minutes * 60)
+            waiting = {
+                "event_id": f"{case.event_id}+{later}",
+                "channel": case.channel,
+                "location": case.location,
+                "attributes": {"topic": case.topic} if case.topic else {},
+            }
+            intent = bool(case.flags & sla.INTENT)
+            follow_up = sla.open_case(waiting, later, self.config.calendars, self.config.sla, intent)
+            if follow_up is not None:
                 state.sla_cases[conversation] = follow_up.to_list()
 
     def _purchase(

@@ -198,3 +198,57 @@ async def test_an_action_for_an_unknown_alert_is_counted_not_applied(
                 return
         time.sleep(0.2)
     raise AssertionError(f"metric not seen: {line}")
+
+
+async def test_deadlines_move_with_their_partition_when_a_second_worker_joins(tmp_path: Path) -> None:
+    """Inquiries land on worker A; worker B joins before their deadlines; every alert still fires, once."""
+    from aiokafka.partitioner import murmur2
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES.replace(f"on_call_minutes = {ON_CALL_SECONDS / 60}", "on_call_minutes = 0.5"))
+    customers: dict[int, str] = {}
+    while len(customers) < 4:  # one customer on each partition
+        candidate = f"rebal-{uuid.uuid4().hex[:8]}"
+        customers.setdefault((murmur2(candidate.encode()) & 0x7FFFFFFF) % 4, candidate)
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        first = WorkerProcess(
+            broker.url, free_port(), tmp_path / "a", extra_args=["--config", str(rules)]
+        ).start()
+        second = WorkerProcess(broker.url, free_port(), tmp_path / "b", extra_args=["--config", str(rules)])
+        try:
+            first.wait_ready()
+            inquiries = [
+                _event(customer, f"{customer}-ask", "inquiry", "customer", conversation_id="c")
+                for customer in customers.values()
+            ]
+            await produce(broker.bootstrap, topics.RAW, inquiries)
+            produced = time.time()
+            second.start().wait_ready()
+            joined_in_time = time.time() < produced + 30 - 3
+            owned = [
+                set((first.readiness() or {}).get("partitions", [])),
+                set(second.readiness()["partitions"]),
+            ]
+            assert all(any(p.startswith("touchpoints.by-customer:") for p in worker) for worker in owned), (
+                owned
+            )
+            topic = topics.alert_topic("after_hours_unanswered")
+            wanted = {customer.encode() for customer in customers.values()}
+            alerts = await collect(broker.bootstrap, topic, lambda k, _v: k in wanted, count=4, timeout=120)
+            assert sorted(k for k, _ in alerts) == sorted(wanted), "each deadline fired exactly once"
+            if (
+                joined_in_time
+            ):  # B took over partitions before their deadlines: B must have fired some of them
+                import urllib.request
+
+                with urllib.request.urlopen(f"{second.base_url}/metrics", timeout=5) as response:
+                    metrics = response.read().decode()
+                fired = sum(
+                    float(line.split()[-1])
+                    for line in metrics.splitlines()
+                    if line.startswith("touchpoint_deadlines_fired_total")
+                )
+                assert fired >= 1, "the deadlines moved to the new owner with their partitions"
+        finally:
+            second.stop()
+            first.stop()

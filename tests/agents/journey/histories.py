@@ -16,8 +16,8 @@ CONFIG = config_from_mapping(
     {
         # Conversions stay exact to the cent, so totals can be compared exactly.
         "currency": {"base": "EUR", "rates": {"USD": 2.0}},
-        # Remembers every conversation a history can have (2 ids + one per channel): forgetting is order-dependent.
-        "state": {"answered_memory": 32},
+        # Remembers every conversation and issue a history can have: what is forgotten depends on the order.
+        "state": {"answered_memory": 16},
     }
 )
 TRACKER = JourneyTracker(CONFIG, SALT)
@@ -34,6 +34,9 @@ STATEFUL = ("purchase", "inquiry", "reply", "complaint", "resolution", "feedback
 ACTOR = {"reply": "agent", "resolution": "agent", "refund": "agent"}
 #: Few conversations and issues, so that inquiries, replies, complaints and resolutions meet.
 CONVERSATIONS = (None, "conv-1", "conv-2")
+#: Channels whose events may lack a conversation id (the channel is then the conversation): with the ids
+#: above, at most 5 conversations per customer, within every bound the tracker forgets beyond.
+UNTHREADED = ("chat", "email", "phone")
 ISSUES = ("issue-1", "issue-2")
 ZONES = tuple(timezone(timedelta(hours=hours)) for hours in (0, 1, -5, 5.5, 8))
 #: About four months, to the minute: long enough for lapsing, short enough for collisions of days.
@@ -87,6 +90,8 @@ def histories(draw: st.DrawFn, dense: bool = False) -> list[dict[str, Any]]:
             "actor": draw(st.sampled_from(ACTORS) | st.just(ACTOR.get(kind, "customer"))),
         }
         conversation = draw(st.sampled_from(CONVERSATIONS))
+        if conversation is None and event["channel"] not in UNTHREADED:
+            conversation = CONVERSATIONS[1]
         if conversation is not None:
             event["conversation_id"] = conversation
         if kind in ATTRIBUTES:

@@ -221,6 +221,11 @@ STORIES = [
         id="a lapsed customer's purchase is a win-back even when no sweep fired the deadlines",
     ),
     pytest.param(
+        [purchase(0), purchase(10), visit(400), purchase(200)],
+        [*LOYAL_PATH[:2], (AT_RISK, INACTIVITY), (LAPSED, INACTIVITY), (AT_RISK, "purchase")],
+        id="a late purchase made before the customer lapsed is not a win-back",
+    ),
+    pytest.param(
         [purchase(0), purchase(30), purchase(60), Until(130), purchase(140)],
         [*LOYAL_PATH[:2], (AT_RISK, INACTIVITY), (LOYAL, "purchase")],
         id="a purchase by an at-risk customer is an ordinary purchase, not a win-back",

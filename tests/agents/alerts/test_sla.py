@@ -1,0 +1,771 @@
+"""First-response SLAs, told as stories: who asked when, who answered, and what the on-call team is told.
+
+Time is Berlin time (the built-in calendars' zone) in the first weeks of January 2026: Monday the 5th
+is an ordinary working day, the 10th and 11th are the weekend. Support (chat, email …) is open
+Mon–Fri 09:00–17:30; chat after hours is on call (30 min), email after hours counts from the next opening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import schemas
+from agents.alerts.alert import CRITICAL, INFO, OPEN, RESOLVED, WARNING, Alert, parse_alert_id
+from agents.alerts.sla import (
+    AFTER_HOURS_UNANSWERED,
+    FIRST_RESPONSE_BREACH,
+    FIRST_RESPONSE_DUE_SOON,
+)
+from agents.config import Config, config_from_mapping, default_config
+from agents.journey.state import CustomerState
+from agents.journey.track import AUTO_REPLY, MAX_OPEN_INQUIRIES, JourneyTracker, Outputs
+from tests.agents.journey.touchpoints import SALT, inquiry, purchase, reply, touchpoint
+
+pytestmark = pytest.mark.unit
+
+BERLIN = ZoneInfo("Europe/Berlin")
+DEFAULTS = default_config()
+
+
+def berlin(when: str) -> str:
+    """``"2026-01-05 19:30"`` on Berlin's clock, as an RFC 3339 timestamp with Berlin's offset."""
+    return datetime.fromisoformat(when).replace(tzinfo=BERLIN).isoformat()
+
+
+def epoch(when: str) -> int:
+    return int(datetime.fromisoformat(when).replace(tzinfo=BERLIN).timestamp())
+
+
+def asks(when: str, conversation: str | None = "conv-1", **kw: Any) -> dict[str, Any]:
+    """The customer asks something (on chat unless *channel* says otherwise) at *when*, Berlin time."""
+    return inquiry(0, conversation, occurred_at=berlin(when), **kw)
+
+
+def answers(when: str, conversation: str | None = "conv-1", **kw: Any) -> dict[str, Any]:
+    """An agent (or *actor*) replies in the conversation at *when*, Berlin time."""
+    return reply(0, conversation, occurred_at=berlin(when), **kw)
+
+
+def views(when: str) -> dict[str, Any]:
+    return touchpoint("page_view", 0, occurred_at=berlin(when), product_id="purifier-x")
+
+
+def buys(when: str, amount: float) -> dict[str, Any]:
+    return purchase(0, amount, occurred_at=berlin(when))
+
+
+@dataclass
+class Desk:
+    """One customer and the journey worker's core, driven the way the live worker drives it.
+
+    Each event is tracked, then time is advanced to the watermark (the newest event time less the
+    allowed lateness); ``wait`` lets event time pass with nothing happening (the worker's sweep).
+    Everything published is kept, in order, and checked against the alert contract on the way.
+    """
+
+    config: Config = field(default_factory=default_config)
+    customer_id: str = "cust-1"
+    state: CustomerState | None = None
+    published: list[Alert] = field(default_factory=list)
+    suppressed: list[tuple[str, str]] = field(default_factory=list)
+    acknowledged: list[tuple[Alert, int]] = field(default_factory=list)
+    resolved: list[tuple[Alert, int]] = field(default_factory=list)
+    watermark: int = 0
+
+    def __post_init__(self) -> None:
+        self.tracker = JourneyTracker(self.config, SALT)
+        self._lateness = int(self.config.deadlines.allowed_lateness_seconds)
+
+    def send(self, *events: dict[str, Any]) -> Outputs:
+        out = Outputs()
+        for event in events:
+            step = self.tracker.track(self.state, self.customer_id, event, 3)
+            self.state = step.state
+            self._keep(step, out)
+            if not step.duplicate:
+                self.watermark = max(self.watermark, step.instant)
+                self._keep(
+                    self.tracker.advance(self.state, self.customer_id, self.watermark - self._lateness), out
+                )
+        return out
+
+    def wait(self, until: str | int) -> Outputs:
+        """Let event time pass to *until* (Berlin time, or epoch seconds) with nothing happening."""
+        out = Outputs()
+        instant = until if isinstance(until, int) else epoch(until)
+        self._keep(self.tracker.advance(self.current, self.customer_id, instant), out)
+        return out
+
+    def act(
+        self, action: str, alert: Alert | str, when: str, by: str = "anna@support", **extra: str
+    ) -> Outputs:
+        """An operator acts on an alert at *when* (Berlin time); *until* for a snooze, also Berlin time."""
+        record: dict[str, Any] = {
+            "schema_version": 1,
+            "alert_id": alert if isinstance(alert, str) else alert.alert_id,
+            "action": action,
+            "by": by,
+            "at": berlin(when),
+        }
+        record.update({key: berlin(value) for key, value in extra.items()})
+        schemas.validator("alert_action")(record)
+        out = Outputs()
+        acted = self.tracker.act(self.current, self.customer_id, record)
+        out.unknown_alert = acted.unknown_alert
+        self._keep(acted, out)
+        return out
+
+    @property
+    def current(self) -> CustomerState:
+        assert self.state is not None, "no event tracked yet"
+        return self.state
+
+    def of_type(self, alert_type: str) -> list[Alert]:
+        return [alert for alert in self.published if alert.type == alert_type]
+
+    def raised(self) -> list[tuple[str, str]]:
+        """(type, Berlin time detected) of every new alert, in order."""
+        return [
+            (alert.type, datetime.fromtimestamp(alert.detected_at, BERLIN).strftime("%Y-%m-%d %H:%M:%S"))
+            for alert in self.published
+            if alert.status == OPEN
+        ]
+
+    def _keep(self, outputs: Outputs, out: Outputs) -> None:
+        validate = schemas.validator("alert")
+        for alert in outputs.alerts:
+            document = orjson.loads(alert.encode())
+            validate(document)
+            assert parse_alert_id(alert.alert_id) == (alert.type, self.customer_id)
+        out.extend(outputs)
+        self.published.extend(outputs.alerts)
+        self.suppressed.extend(outputs.suppressed)
+        self.acknowledged.extend(outputs.acknowledged)
+        self.resolved.extend(outputs.resolved)
+
+
+# --- story 1: the unanswered evening inquiry ---------------------------------------------------------------
+
+
+def test_story_1_an_evening_discount_question_warns_on_call_at_1950_and_alerts_at_2000() -> None:
+    desk = Desk()
+    question = asks("2026-01-05 19:30", topic="discount")
+    desk.send(question)
+    desk.wait("2026-01-05 19:49:59")
+    assert desk.published == []
+
+    desk.wait("2026-01-05 19:50")
+    [warning] = desk.published
+    assert warning.type == FIRST_RESPONSE_DUE_SOON
+    assert warning.severity == WARNING  # info, raised one level by the purchase intent
+    assert warning.detected_at == epoch("2026-01-05 19:50")
+    assert warning.reasons == ("no_first_response", "after_hours", "purchase_intent")
+    assert "deadline is in 10 min" in warning.summary
+
+    desk.wait("2026-01-05 20:00")
+    [_, breach] = desk.published
+    assert breach.type == AFTER_HOURS_UNANSWERED
+    assert breach.severity == CRITICAL  # a warning, raised to critical by the purchase intent
+    assert breach.status == OPEN
+    assert (breach.occurred_at, breach.detected_at) == (epoch("2026-01-05 19:30"), epoch("2026-01-05 20:00"))
+    assert breach.evidence == (question["event_id"],)
+    assert breach.reasons == ("no_first_response", "after_hours", "purchase_intent")
+    assert (breach.channel, breach.customer_id) == ("chat", "cust-1")
+    assert breach.details == {"deadline": "2026-01-05T19:00:00+00:00", "topic": "discount"}
+    assert "19:30" in breach.summary
+    assert "after hours" in breach.summary
+    assert "discount" in breach.summary
+    assert breach.suggested_action
+
+    desk.wait("2026-01-06 12:00")
+    assert len(desk.published) == 2, "a breach is raised once"
+
+
+def test_story_1_alert_ids_are_deterministic_and_name_their_type_and_customer() -> None:
+    question = asks("2026-01-05 19:30", topic="discount")
+    first, second = Desk(), Desk()
+    for desk in (first, second):
+        desk.send(question)
+        desk.wait("2026-01-05 21:00")
+    assert [a.alert_id for a in first.published] == [a.alert_id for a in second.published]
+    assert [a.encode() for a in first.published] == [a.encode() for a in second.published]
+    ids = {alert.alert_id for alert in first.published}
+    assert len(ids) == 2, "the warning and the breach are different alerts"
+    assert {parse_alert_id(alert_id) for alert_id in ids} == {
+        (FIRST_RESPONSE_DUE_SOON, "cust-1"),
+        (AFTER_HOURS_UNANSWERED, "cust-1"),
+    }
+    other = Desk(customer_id="cust-2")
+    other.send(question)
+    other.wait("2026-01-05 21:00")
+    assert ids.isdisjoint(alert.alert_id for alert in other.published)
+
+
+def test_story_1_alerts_satisfy_the_alert_contract_and_carry_the_facts() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-05 19:30", topic="discount"))
+    desk.wait("2026-01-05 20:00")
+    validate = schemas.validator("alert")
+    for alert in desk.published:
+        document = orjson.loads(alert.encode())
+        validate(document)
+        assert document["occurred_at"] == "2026-01-05T18:30:00+00:00"
+        assert document["customer"] == {"stage": desk.current.stage, "value_tier": "bronze"}
+        assert document["status_changed_at"] is None
+        assert document["status_changed_by"] is None
+
+
+# --- the reply --------------------------------------------------------------------------------------------
+
+
+def test_a_reply_one_second_before_the_deadline_raises_no_breach_and_resolves_the_warning() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-05 19:30", topic="discount"))
+    desk.wait("2026-01-05 19:55")
+    out = desk.send(answers("2026-01-05 19:59:59"))
+    desk.wait("2026-01-06 12:00")
+    [warning, settled] = desk.published
+    assert (warning.type, warning.status) == (FIRST_RESPONSE_DUE_SOON, OPEN)
+    assert (settled.alert_id, settled.status, settled.status_changed_by) == (
+        warning.alert_id,
+        RESOLVED,
+        AUTO_REPLY,
+    )
+    assert settled.status_changed_at == epoch("2026-01-05 19:59:59")
+    assert settled.details["response_seconds"] == 30 * 60 - 1
+    assert out.resolved == [(settled, 10 * 60 - 1)]
+    assert desk.of_type(AFTER_HOURS_UNANSWERED) == []
+    assert desk.current.sla_cases == {}
+    assert desk.current.alerts_open == {}
+
+
+def test_a_reply_one_second_after_the_deadline_resolves_the_breach_with_the_response_time() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-05 19:30", topic="discount"))
+    desk.wait("2026-01-05 20:00")
+    desk.send(answers("2026-01-05 20:00:01"))
+    [raised, settled] = desk.of_type(AFTER_HOURS_UNANSWERED)
+    assert raised.status == OPEN
+    assert settled.alert_id == raised.alert_id
+    assert settled.status == RESOLVED
+    assert settled.status_changed_by == "auto:first_reply"
+    assert settled.status_changed_at == epoch("2026-01-05 20:00:01")
+    assert settled.details == {**raised.details, "response_seconds": 30 * 60 + 1}
+    assert (settled.summary, settled.severity, settled.evidence) == (
+        raised.summary,
+        raised.severity,
+        raised.evidence,
+    )
+    assert (settled, 1) in desk.resolved
+    assert desk.current.alerts_open == {}
+
+
+def test_a_late_reply_delivered_with_the_deadline_already_passed_still_resolves_the_breach() -> None:
+    # Nothing moves event time for this customer between the question and the reply: the reply's own
+    # arrival carries the clock past the deadline first, so the breach is raised and at once resolved.
+    desk = Desk()
+    desk.send(asks("2026-01-05 19:30"))
+    out = desk.send(answers("2026-01-05 20:10"))
+    assert [(a.type, a.status) for a in out.alerts] == [
+        (FIRST_RESPONSE_DUE_SOON, OPEN),
+        (AFTER_HOURS_UNANSWERED, OPEN),
+        (AFTER_HOURS_UNANSWERED, RESOLVED),
+    ]
+    assert out.alerts[-1].details["response_seconds"] == 40 * 60
+
+
+# --- business hours and channel policies ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("channel", "asked", "breach", "deadline", "warning"),
+    [
+        pytest.param(
+            "chat", "2026-01-06 10:00", FIRST_RESPONSE_BREACH, "2026-01-06 10:15", "2026-01-06 10:05",
+            id="chat on a Tuesday morning: 15 business minutes",
+        ),
+        pytest.param(
+            "chat", "2026-01-09 17:25", FIRST_RESPONSE_BREACH, "2026-01-12 09:10", "2026-01-12 09:00",
+            id="chat at 17:25 on a Friday: business time carries over the weekend",
+        ),
+        pytest.param(
+            "chat", "2026-01-06 17:20", FIRST_RESPONSE_BREACH, "2026-01-07 09:05", "2026-01-07 08:55",
+            id="chat just before closing: business time carries over the night",
+        ),
+        pytest.param(
+            "chat", "2026-01-05 19:30", AFTER_HOURS_UNANSWERED, "2026-01-05 20:00", "2026-01-05 19:50",
+            id="chat in the evening: on call, 30 wall-clock minutes",
+        ),
+        pytest.param(
+            "chat", "2026-01-10 11:00", AFTER_HOURS_UNANSWERED, "2026-01-10 11:30", "2026-01-10 11:20",
+            id="chat on a Saturday: on call",
+        ),
+        pytest.param(
+            "email", "2026-01-06 10:00", FIRST_RESPONSE_BREACH, "2026-01-06 14:00", "2026-01-06 13:50",
+            id="email on a Tuesday morning: 240 business minutes",
+        ),
+        pytest.param(
+            "email", "2026-01-10 11:00", AFTER_HOURS_UNANSWERED, "2026-01-12 13:00", "2026-01-12 12:50",
+            id="email on a Saturday: 240 minutes counted from Monday 09:00",
+        ),
+        pytest.param(
+            "email", "2026-01-01 10:00", AFTER_HOURS_UNANSWERED, "2026-01-02 13:00", "2026-01-02 12:50",
+            id="email on New Year's Day: a public holiday, counted from the next opening",
+        ),
+        pytest.param(
+            "app", "2026-01-05 19:30", AFTER_HOURS_UNANSWERED, "2026-01-05 20:30", "2026-01-05 20:20",
+            id="app in the evening: on call, 60 wall-clock minutes",
+        ),
+    ],
+)  # fmt: skip
+def test_the_deadline_follows_the_channels_policy_and_calendar(
+    channel: str, asked: str, breach: str, deadline: str, warning: str
+) -> None:
+    desk = Desk()
+    desk.send(asks(asked, channel=channel))
+    desk.wait(epoch(deadline) - 1)
+    assert desk.raised() == [(FIRST_RESPONSE_DUE_SOON, f"{warning}:00")]
+    desk.wait(deadline)
+    assert desk.raised() == [(FIRST_RESPONSE_DUE_SOON, f"{warning}:00"), (breach, f"{deadline}:00")]
+    assert desk.published[-1].details["deadline"] == datetime.fromtimestamp(epoch(deadline), UTC).isoformat()
+
+
+def test_an_inquiry_at_a_store_has_no_first_response_sla() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-05 19:30", channel="store", topic="discount"))
+    desk.wait("2026-01-07 12:00")
+    assert desk.published == []
+    assert desk.current.sla_cases == {}
+
+
+def test_no_warning_when_warn_before_is_zero() -> None:
+    desk = Desk(config_from_mapping({"sla": {"warn_before_minutes": 0}}))
+    desk.send(asks("2026-01-05 19:30"))
+    desk.wait("2026-01-05 21:00")
+    assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00")]
+
+
+def test_no_warning_when_the_warning_time_would_come_before_the_question() -> None:
+    rules = {"sla": {"warn_before_minutes": 45}}
+    desk = Desk(config_from_mapping(rules))
+    desk.send(asks("2026-01-05 19:30"))
+    desk.wait("2026-01-05 21:00")
+    assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00")]
+
+
+# --- what opens and closes a case -------------------------------------------------------------------------
+
+
+def test_several_questions_in_one_conversation_are_one_case_timed_from_the_first() -> None:
+    desk = Desk()
+    first = asks("2026-01-06 10:00")
+    desk.send(first, asks("2026-01-06 10:06"), asks("2026-01-06 10:14"))
+    desk.wait("2026-01-06 12:00")
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:05:00"),
+        (FIRST_RESPONSE_BREACH, "2026-01-06 10:15:00"),
+    ]
+    assert {alert.evidence for alert in desk.published} == {(first["event_id"],)}
+    assert len(desk.current.sla_cases) == 1
+
+
+def test_questions_in_different_conversations_are_different_cases() -> None:
+    rules = {"alerts": {"cooldown_minutes": {"default": 0}}}
+    desk = Desk(config_from_mapping(rules))
+    desk.send(asks("2026-01-06 10:00", "conv-1"), asks("2026-01-06 10:01", "conv-2"))
+    desk.wait("2026-01-06 12:00")
+    assert [breach for breach in desk.raised() if breach[0] == FIRST_RESPONSE_BREACH] == [
+        (FIRST_RESPONSE_BREACH, "2026-01-06 10:15:00"),
+        (FIRST_RESPONSE_BREACH, "2026-01-06 10:16:00"),
+    ]
+
+
+def test_a_reply_without_a_question_does_nothing() -> None:
+    desk = Desk()
+    out = desk.send(answers("2026-01-06 10:00"))
+    desk.wait("2026-01-07 12:00")
+    assert (out.alerts, out.resolved, desk.published) == ([], [], [])
+    assert desk.current.sla_cases == {}
+
+
+@pytest.mark.parametrize(
+    ("bots_count", "breaches"),
+    [
+        pytest.param(False, 1, id="a bot's reply is not a first response by default"),
+        pytest.param(True, 0, id="a bot's reply counts when the rules say so"),
+    ],
+)
+def test_a_bot_reply_counts_only_when_configured(bots_count: bool, breaches: int) -> None:
+    desk = Desk(config_from_mapping({"sla": {"bot_replies_count": bots_count}}))
+    desk.send(asks("2026-01-06 10:00"), answers("2026-01-06 10:01", actor="bot"))
+    desk.wait("2026-01-06 12:00")
+    assert len(desk.of_type(FIRST_RESPONSE_BREACH)) == breaches
+
+
+@pytest.mark.parametrize(
+    "follow_up",
+    [
+        pytest.param(answers("2026-01-06 10:01", actor="customer"), id="the customer's own reply"),
+        pytest.param(answers("2026-01-06 10:01", actor="system"), id="a system message"),
+        pytest.param(answers("2026-01-06 10:01", "conv-2"), id="a reply in another conversation"),
+        pytest.param(asks("2026-01-06 10:01"), id="the customer asking again"),
+    ],
+)
+def test_only_an_agents_reply_in_the_same_conversation_answers(follow_up: dict[str, Any]) -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-06 10:00"), follow_up)
+    desk.wait("2026-01-06 12:00")
+    assert len(desk.of_type(FIRST_RESPONSE_BREACH)) == 1
+
+
+def test_a_redelivered_question_changes_nothing() -> None:
+    desk = Desk()
+    question = asks("2026-01-06 10:00")
+    desk.send(question)
+    before = desk.current.encode()
+    again = desk.tracker.track(desk.state, desk.customer_id, dict(question), 3)
+    assert again.duplicate
+    assert (again.alerts, again.suppressed) == ([], [])
+    assert desk.current.encode() == before
+    desk.wait("2026-01-06 12:00")
+    assert len(desk.of_type(FIRST_RESPONSE_BREACH)) == 1
+
+
+def test_a_late_question_older_than_the_reply_opens_no_case() -> None:
+    desk = Desk()
+    desk.send(answers("2026-01-06 10:05"), asks("2026-01-06 10:00"))
+    desk.wait("2026-01-06 12:00")
+    assert desk.published == []
+    assert desk.current.sla_cases == {}
+
+
+def test_a_late_earlier_question_restarts_the_clock_from_itself_while_nothing_was_raised() -> None:
+    desk = Desk()
+    later, earlier = asks("2026-01-06 10:03"), asks("2026-01-06 10:00")
+    desk.send(later, earlier)
+    desk.wait("2026-01-06 12:00")
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:05:00"),
+        (FIRST_RESPONSE_BREACH, "2026-01-06 10:15:00"),
+    ]
+    assert desk.published[-1].evidence == (earlier["event_id"],)
+
+
+def test_a_question_still_waiting_behind_a_late_reply_gets_the_deadline_it_would_have_had() -> None:
+    # The 10:05 reply answered the 10:00 question; the 19:30 one is after hours, whatever the delivery order.
+    in_order, out_of_order = Desk(), Desk()
+    in_order.send(asks("2026-01-06 10:00"), answers("2026-01-06 10:05"), asks("2026-01-06 19:30"))
+    out_of_order.send(asks("2026-01-06 10:00"), asks("2026-01-06 19:30"), answers("2026-01-06 10:05"))
+    for desk in (in_order, out_of_order):
+        desk.wait("2026-01-07 12:00")
+    expected = [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 19:50:00"),
+        (AFTER_HOURS_UNANSWERED, "2026-01-06 20:00:00"),
+    ]
+    assert in_order.raised()[-2:] == expected
+    assert out_of_order.raised()[-2:] == expected
+    evening = out_of_order.published[-1]
+    assert evening.reasons == ("no_first_response", "after_hours")
+    assert evening.occurred_at == epoch("2026-01-06 19:30")
+
+
+# --- severity --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spent", "tier", "severity", "top"),
+    [
+        pytest.param(4999.99, "gold", WARNING, False, id="gold: just under the top tier"),
+        pytest.param(5000.0, "platinum", CRITICAL, True, id="platinum: raised one level"),
+    ],
+)
+def test_the_top_value_tier_raises_the_severity_one_level(
+    spent: float, tier: str, severity: str, top: bool
+) -> None:
+    desk = Desk()
+    desk.send(buys("2026-01-03 12:00", spent), asks("2026-01-05 19:30"))
+    desk.wait("2026-01-05 20:00")
+    [warning, breach] = desk.published
+    assert breach.value_tier == tier
+    assert breach.severity == severity
+    assert ("top_value_tier" in breach.reasons) is top
+    assert ("Top-tier customer" in breach.summary) is top
+    assert warning.severity == (WARNING if top else INFO)
+
+
+def test_a_warning_ahead_of_time_is_never_critical() -> None:
+    desk = Desk()
+    desk.send(buys("2026-01-03 12:00", 9000.0), asks("2026-01-05 19:30", topic="price"))
+    desk.wait("2026-01-05 20:00")
+    [warning, breach] = desk.published
+    assert (warning.severity, breach.severity) == (WARNING, CRITICAL)
+    everything = ("no_first_response", "after_hours", "purchase_intent", "top_value_tier")
+    assert warning.reasons == everything
+    assert breach.reasons == everything
+
+
+@pytest.mark.parametrize(
+    ("before", "intent"),
+    [
+        pytest.param([views("2026-01-05 15:00")], True, id="a product viewed the same day"),
+        pytest.param([views("2026-01-04 15:00")], False, id="a product viewed the day before"),
+        pytest.param([], False, id="nothing viewed"),
+    ],
+)
+def test_products_viewed_the_same_day_show_purchase_intent(
+    before: list[dict[str, Any]], intent: bool
+) -> None:
+    desk = Desk()
+    desk.send(*before, asks("2026-01-05 19:30"))
+    desk.wait("2026-01-05 20:00")
+    breach = desk.published[-1]
+    assert ("purchase_intent" in breach.reasons) is intent
+    assert breach.severity == (CRITICAL if intent else WARNING)
+
+
+@pytest.mark.parametrize("topic", ["discount", "Price", "STOCK", "order", "availability"])
+def test_asking_about_price_discount_stock_or_an_order_shows_purchase_intent(topic: str) -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-05 19:30", topic=topic))
+    desk.wait("2026-01-05 20:00")
+    assert "purchase_intent" in desk.published[-1].reasons
+
+
+# --- cooldown ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("second_question", "raised"),
+    [
+        pytest.param("2026-01-05 19:45", False, id="15 min after the first breach: suppressed"),
+        pytest.param("2026-01-05 20:29:59", False, id="59:59 min after: suppressed"),
+        pytest.param("2026-01-05 20:30", True, id="60 min after: raised"),
+    ],
+)
+def test_a_second_breach_of_the_same_type_within_the_cooldown_is_suppressed(
+    second_question: str, raised: bool
+) -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-05 19:30", "conv-1"))
+    desk.wait("2026-01-05 20:00")
+    desk.send(asks(second_question, "conv-2"))
+    desk.wait("2026-01-06 00:00")
+    assert len(desk.of_type(AFTER_HOURS_UNANSWERED)) == (2 if raised else 1)
+    assert ((AFTER_HOURS_UNANSWERED, "cooldown") not in desk.suppressed) is raised
+
+
+def test_a_suppressed_breach_is_not_raised_later_nor_resolved_by_its_reply() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-05 19:30", "conv-1"), asks("2026-01-05 19:40", "conv-2"))
+    desk.wait("2026-01-05 23:00")
+    assert desk.suppressed == [
+        (FIRST_RESPONSE_DUE_SOON, "cooldown"),
+        (AFTER_HOURS_UNANSWERED, "cooldown"),
+    ]
+    out = desk.send(answers("2026-01-05 23:30", "conv-2"))
+    assert (out.alerts, out.resolved) == ([], [])
+    desk.wait("2026-01-06 12:00")
+    assert len(desk.of_type(AFTER_HOURS_UNANSWERED)) == 1
+
+
+@pytest.mark.parametrize(
+    ("cooldowns", "breaches"),
+    [
+        pytest.param({"default": 0}, 2, id="no cooldown"),
+        pytest.param({"after_hours_unanswered": 10}, 2, id="10 min for this type"),
+        pytest.param({"default": 120}, 1, id="two hours for every type"),
+        pytest.param({"first_response_breach": 0}, 1, id="another type's cooldown does not apply"),
+    ],
+)
+def test_the_cooldown_comes_from_the_rules(cooldowns: dict[str, float], breaches: int) -> None:
+    desk = Desk(config_from_mapping({"alerts": {"cooldown_minutes": cooldowns}}))
+    desk.send(asks("2026-01-05 19:30", "conv-1"), asks("2026-01-05 20:00", "conv-2"))
+    desk.wait("2026-01-06 00:00")
+    assert len(desk.of_type(AFTER_HOURS_UNANSWERED)) == breaches  # at 20:00 and 20:30
+
+
+# --- replay -----------------------------------------------------------------------------------------------
+
+
+def evening(desk: Desk, events: list[dict[str, Any]]) -> list[bytes]:
+    """Story 1 with a second customer conversation and an operator, driven the same way each time."""
+    desk.send(events[0])
+    desk.wait("2026-01-05 19:55")
+    desk.send(events[1])
+    desk.wait("2026-01-05 20:00")
+    desk.act("acknowledge", desk.of_type(AFTER_HOURS_UNANSWERED)[0], "2026-01-05 20:04")
+    desk.wait("2026-01-05 21:30")
+    desk.send(*events[2:])
+    desk.wait("2026-01-06 12:00")
+    return [alert.encode() for alert in desk.published]
+
+
+def test_a_replay_publishes_the_same_bytes() -> None:
+    events = [
+        asks("2026-01-05 19:30", "conv-1", topic="discount"),
+        views("2026-01-05 19:52"),
+        asks("2026-01-05 21:00", "conv-2"),
+        answers("2026-01-05 22:00", "conv-1"),
+        answers("2026-01-05 22:10", "conv-2"),
+    ]
+    live, replayed = evening(Desk(), events), evening(Desk(), events)
+    assert live == replayed
+    assert len(live) >= 5
+
+
+def test_a_status_change_republishes_the_same_text_as_the_original() -> None:
+    desk = Desk()
+    desk.send(buys("2026-01-03 12:00", 6000.0), asks("2026-01-05 19:30", topic="discount"))
+    desk.wait("2026-01-05 20:00")
+    [_, breach] = desk.published
+    acknowledged = desk.act("acknowledge", breach, "2026-01-05 20:04").alerts[0]
+    resolved = desk.send(answers("2026-01-05 20:30")).alerts[0]
+    for republished in (acknowledged, resolved):
+        assert republished.alert_id == breach.alert_id
+        assert (republished.summary, republished.suggested_action) == (
+            breach.summary,
+            breach.suggested_action,
+        )
+        assert (republished.severity, republished.reasons, republished.evidence) == (
+            breach.severity,
+            breach.reasons,
+            breach.evidence,
+        )
+        assert (republished.occurred_at, republished.detected_at) == (breach.occurred_at, breach.detected_at)
+        assert (republished.stage, republished.value_tier) == (breach.stage, breach.value_tier)
+
+
+def test_the_kept_state_survives_the_changelog_between_raise_and_reply() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-05 19:30", topic="discount"))
+    desk.wait("2026-01-05 20:00")
+    breach = desk.published[-1]
+    desk.state = CustomerState.decode(desk.current.encode())
+    resolved = desk.send(answers("2026-01-05 20:30")).alerts[0]
+    assert (resolved.summary, resolved.details["deadline"]) == (breach.summary, breach.details["deadline"])
+
+
+# --- bounds -----------------------------------------------------------------------------------------------
+
+
+def test_a_thousand_unanswered_questions_over_months_keep_the_state_bounded() -> None:
+    desk = Desk()
+    start = epoch("2026-01-05 08:00")
+    for number in range(1000):
+        # One question every 3 h 17 min, by day and by night, each in a new conversation.
+        at = start + number * (3 * 3600 + 17 * 60)
+        desk.send(inquiry(0, f"conv-{number}", occurred_at=datetime.fromtimestamp(at, BERLIN).isoformat()))
+        assert_bounded(desk.current)
+    state = desk.current
+    horizon = state.last_seen - round(DEFAULTS.alerts.retain_days * 86_400)
+    assert all(data[2] >= horizon for data in state.alerts_open.values())
+    assert all(at >= horizon for at in state.alert_last.values())
+    assert all(data[1] >= horizon for data in state.sla_cases.values())
+    assert len(state.encode()) < 3_000
+    assert len(desk.of_type(AFTER_HOURS_UNANSWERED)) + len(desk.of_type(FIRST_RESPONSE_BREACH)) > 900
+
+
+def test_a_burst_of_new_conversations_keeps_the_cases_bounded_and_still_alerts() -> None:
+    desk = Desk()
+    start = epoch("2026-01-05 08:00")
+    for number in range(1500):
+        at = start + number * 60  # one new conversation a minute for a day and more
+        desk.send(inquiry(0, f"conv-{number}", occurred_at=datetime.fromtimestamp(at, BERLIN).isoformat()))
+        assert_bounded(desk.current)
+    assert len(desk.current.encode()) < 5_000
+    assert len(desk.of_type(FIRST_RESPONSE_BREACH)) > 5
+    assert len(desk.of_type(AFTER_HOURS_UNANSWERED)) > 10
+
+
+def assert_bounded(state: CustomerState) -> None:
+    """What alerting keeps stays small however many conversations a customer opens."""
+    assert len(state.alerts_open) <= DEFAULTS.alerts.max_open_per_customer
+    assert len(state.inquiries_open) <= MAX_OPEN_INQUIRIES
+    # Cases: those of the remembered conversations, and those still waiting for their deadline.
+    forgotten = [
+        data for conversation, data in state.sla_cases.items() if conversation not in state.inquiries_open
+    ]
+    assert all(data[1] > state.last_seen for data in forgotten)
+
+
+# --- properties -------------------------------------------------------------------------------------------
+
+WEEK_MINUTES = 7 * 24 * 60
+PROPERTY_START = epoch("2026-01-05 00:00")
+
+steps = st.one_of(
+    st.tuples(st.just("inquiry"), st.integers(0, WEEK_MINUTES), st.sampled_from(("conv-1", "conv-2", None)),
+              st.sampled_from(("chat", "email", "app", "store")), st.sampled_from((None, "discount"))),
+    st.tuples(st.just("reply"), st.integers(0, WEEK_MINUTES), st.sampled_from(("conv-1", "conv-2", None)),
+              st.sampled_from(("chat", "email", "app")), st.sampled_from(("agent", "bot"))),
+    st.tuples(st.just("page_view"), st.integers(0, WEEK_MINUTES), st.none(), st.just("web"), st.none()),
+    st.tuples(st.just("advance"), st.integers(0, WEEK_MINUTES), st.none(), st.none(), st.none()),
+    st.tuples(st.sampled_from(("acknowledge", "resolve", "snooze")), st.integers(0, 40),
+              st.none(), st.none(), st.none()),
+)  # fmt: skip
+PROPERTY_RULES = config_from_mapping({"sla": {"bot_replies_count": True}})
+
+
+def _local(minute: int) -> str:
+    return datetime.fromtimestamp(PROPERTY_START + minute * 60, BERLIN).isoformat()
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(steps, min_size=1, max_size=40))
+def test_any_week_of_questions_and_replies_gives_valid_alerts_each_raised_once(
+    script: list[tuple[Any, ...]],
+) -> None:
+    desk = Desk(PROPERTY_RULES)
+    for number, (kind, minute, conversation, channel, extra) in enumerate(script):
+        if kind == "advance":
+            if desk.state is not None:
+                desk.wait(PROPERTY_START + minute * 60)
+        elif kind in ("acknowledge", "resolve", "snooze"):
+            if desk.published:
+                target = desk.published[minute % len(desk.published)]
+                at = max(desk.current.last_seen, target.detected_at)
+                record = {
+                    "schema_version": 1,
+                    "alert_id": target.alert_id,
+                    "action": kind,
+                    "by": "anna@support",
+                    "at": datetime.fromtimestamp(at, BERLIN).isoformat(),
+                }
+                if kind == "snooze":
+                    record["until"] = datetime.fromtimestamp(at + 3600, BERLIN).isoformat()
+                schemas.validator("alert_action")(record)
+                desk._keep(desk.tracker.act(desk.current, desk.customer_id, record), Outputs())
+        else:
+            event = touchpoint(kind, 0, channel=channel, occurred_at=_local(minute), event_id=f"ev-{number}")
+            if conversation is not None:
+                event["conversation_id"] = conversation
+            if kind == "reply":
+                event["actor"] = extra
+            elif kind == "inquiry" and extra is not None:
+                event["attributes"] = {"topic": extra}
+            schemas.validator("touchpoint")(event)
+            desk.send(event)
+    opened = [alert.alert_id for alert in desk.published if alert.status == OPEN]
+    assert len(opened) == len(set(opened)), "an alert id was raised twice"
+    settled: set[str] = set()
+    for alert in desk.published:
+        assert parse_alert_id(alert.alert_id) == (alert.type, desk.customer_id)
+        assert alert.alert_id in opened, "a status change of an alert never raised"
+        assert alert.alert_id not in settled, "a status change after the alert was resolved"
+        if alert.status == RESOLVED:
+            settled.add(alert.alert_id)
+        assert alert.occurred_at <= alert.detected_at
+        if alert.type != FIRST_RESPONSE_DUE_SOON:
+            assert alert.details["deadline"] == datetime.fromtimestamp(alert.detected_at, UTC).isoformat()
+    if desk.state is not None:
+        state = desk.current
+        assert len(state.alerts_open) <= PROPERTY_RULES.alerts.max_open_per_customer
+        assert len(state.inquiries_open) <= MAX_OPEN_INQUIRIES
