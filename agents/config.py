@@ -6,6 +6,7 @@ the validated values names and types for the pure core.
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -118,6 +119,8 @@ class Config:
     calendars: Calendars
     sla: SlaConfig
     alerts: AlertConfig
+    #: The detectors section as validated, defaults filled: each detector reads its own part.
+    detectors: Mapping[str, Any]
     #: Where it came from, for messages.
     source: str = "<defaults>"
 
@@ -139,8 +142,9 @@ def effective_config(data: Mapping[str, Any], source: str = "<defaults>") -> dic
             message = "unknown key(s): " + ", ".join(sorted(k for k in exc.value if k not in allowed))
         raise ConfigError(f"{source}: {key}: {message}") from None
     tiers = filled["value_tiers"]
-    if [tier["min_value"] for tier in tiers] != sorted(tier["min_value"] for tier in tiers):
-        raise ConfigError(f"{source}: value_tiers: tiers must be listed lowest min_value first")
+    minimums = [tier["min_value"] for tier in tiers]
+    if any(later <= earlier for earlier, later in itertools.pairwise(minimums)):
+        raise ConfigError(f"{source}: value_tiers: min_value must increase strictly, lowest tier first")
     if len({tier["name"] for tier in tiers}) != len(tiers):
         raise ConfigError(f"{source}: value_tiers: tier names must be unique")
     lifecycle = filled["lifecycle"]
@@ -163,6 +167,7 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<defaults>") -> 
             intent_topics=frozenset(topic.lower() for topic in sla["intent_topics"]),
         ),
         alerts=AlertConfig(**filled["alerts"]),
+        detectors=filled["detectors"],
         currency=CurrencyConfig(**filled["currency"]),
         lifecycle=LifecycleConfig(**filled["lifecycle"]),
         value_tiers=tuple(ValueTier(**tier) for tier in filled["value_tiers"]),

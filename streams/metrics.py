@@ -78,7 +78,7 @@ for _stage in STAGES:
 for _trigger in ("watermark", "wall_clock"):
     DEADLINES_FIRED.labels(_trigger)
 
-ALERT_TYPES: Final = ("after_hours_unanswered", "first_response_breach", "first_response_due_soon")
+from streams.topics import ALERT_TYPES  # noqa: E402 - beside the metrics that use it
 
 ALERTS_RAISED: Final = Counter(
     "touchpoint_alerts_raised",
@@ -87,7 +87,7 @@ ALERTS_RAISED: Final = Counter(
 )
 ALERTS_SUPPRESSED: Final = Counter(
     "touchpoint_alerts_suppressed",
-    "Alerts not raised: within the type's per-customer cooldown, snoozed by an operator, or for a case already handled.",
+    "Alerts not raised: within the type's per-customer cooldown, snoozed by an operator, or inhibited by another open alert or complaint.",
     ["type", "reason"],
 )
 ALERTS_ACKNOWLEDGED: Final = Counter(
@@ -123,7 +123,7 @@ DEADLINE_LAG: Final = Histogram(
 for _type in ALERT_TYPES:
     for _severity in ("info", "warning", "critical"):
         ALERTS_RAISED.labels(_type, _severity)
-    for _reason in ("cooldown", "snoozed"):
+    for _reason in ("cooldown", "snoozed", "inhibited"):
         ALERTS_SUPPRESSED.labels(_type, _reason)
     ALERTS_ACKNOWLEDGED.labels(_type)
     for _by in ("operator", "auto"):

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from agents.alerts.sla import SLA_ALERT_TYPES
+from agents.detectors.registry import DETECTORS
+
 #: Raw touchpoints from any producer: UTF-8 JSON per schemas/touchpoint.v1.json, any key.
 RAW: Final = "touchpoints"
 #: Valid, normalised touchpoints keyed by customer id (co-partitioned with customer state).
@@ -19,7 +22,7 @@ TRANSITIONS: Final = "lifecycle.transitions"
 #: Operators' acknowledge / resolve / snooze: schemas/alert_action.v1.json, keyed by customer id.
 ACTIONS: Final = "alerts.actions"
 #: Alert types; each has its own topic ``alerts.<type>`` (schemas/alert.v1.json), so a team subscribes to what it owns.
-ALERT_TYPES: Final = ("after_hours_unanswered", "first_response_breach", "first_response_due_soon")
+ALERT_TYPES: Final = (*SLA_ALERT_TYPES, *DETECTORS)
 
 
 def alert_topic(alert_type: str) -> str:

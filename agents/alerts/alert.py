@@ -109,7 +109,7 @@ class Alert:
     def encode(self) -> bytes:
         return orjson.dumps(self.to_dict())
 
-    def compact(self) -> list[Any]:
+    def compact(self, keep_text: bool = False) -> list[Any]:
         """The facts the customer's state keeps of an open alert; its rule rebuilds the text from them."""
         return [
             self.severity,
@@ -123,13 +123,15 @@ class Alert:
             self.location,
             self.status,
             self.details,
+            *((self.summary, self.suggested_action) if keep_text else ()),
         ]
 
     @classmethod
     def from_compact(cls, alert_id: str, customer_id: str, data: list[Any]) -> Alert:
         severity, occurred, detected, reasons, evidence, stage, tier, channel, location, status, details = (
-            data
+            data[:11]
         )
+        summary, action = data[11:13] if len(data) >= 13 else ("", "")
         kind = alert_id.partition("/")[0]
         return cls(
             alert_id=alert_id,
@@ -138,12 +140,12 @@ class Alert:
             customer_id=customer_id,
             occurred_at=occurred,
             detected_at=detected,
-            summary="",
+            summary=summary,
             reasons=tuple(reasons),
             evidence=tuple(evidence),
             stage=stage,
             value_tier=tier,
-            suggested_action="",
+            suggested_action=action,
             channel=channel,
             location=location,
             status=status,

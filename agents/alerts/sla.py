@@ -98,7 +98,8 @@ def open_case(
             due = calendar.add_business_time(asked, policy.after_hours_target_minutes * 60)
     if not flags & AFTER_HOURS or policy.after_hours != "on_call":
         # A calendar that never opens: fall back to wall time rather than never alerting.
-        deadline = int(due.timestamp()) if due is not None else instant + round(policy.target_minutes * 60)
+        minutes = policy.after_hours_target_minutes if flags & AFTER_HOURS else policy.target_minutes
+        deadline = int(due.timestamp()) if due is not None else instant + round(minutes * 60)
     warn_before = round(config.warn_before_minutes * 60)
     warn_at = deadline - warn_before if warn_before and deadline - warn_before > instant else 0
     attributes = event.get("attributes") or {}

@@ -56,6 +56,7 @@ _KEYS: dict[str, str] = {
     "alerts_open": "ao",
     "alert_last": "al",
     "snoozed": "sn",
+    "detector_memory": "dm",
 }
 _NAMES = {short: name for name, short in _KEYS.items()}
 
@@ -120,6 +121,8 @@ class CustomerState:
     alert_last: dict[str, int] = field(default_factory=dict)
     #: alert type → snoozed until (epoch seconds).
     snoozed: dict[str, int] = field(default_factory=dict)
+    #: detector type → that detector's own small memory (see agents/detectors/base.py).
+    detector_memory: dict[str, Any] = field(default_factory=dict)
 
     @property
     def net_value(self) -> float:

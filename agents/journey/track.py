@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from agents.alerts import sla
-from agents.alerts.alert import ACKNOWLEDGED, OPEN, RESOLVED, Alert, make_alert_id
+from agents.alerts.alert import ACKNOWLEDGED, OPEN, RESOLVED, Alert, make_alert_id, raise_severity
 from agents.config import Config
+from agents.detectors.base import Context, Finding
+from agents.detectors.registry import build_detectors
 from agents.journey import lifecycle
 from agents.journey.outputs import Transition, encode_enriched
 from agents.journey.state import CustomerState
@@ -24,8 +26,11 @@ INACTIVITY = "inactivity"
 WIN_BACK = "win_back"
 #: Who changed an alert's status when no person did.
 AUTO_REPLY = "auto:first_reply"
+AUTO_SUPERSEDED = "auto:superseded"
 #: Unanswered conversations remembered per customer; the oldest beyond this are forgotten.
 MAX_OPEN_INQUIRIES = 8
+#: Unresolved issues remembered per customer; the oldest beyond this are forgotten.
+MAX_OPEN_COMPLAINTS = 8
 
 
 @dataclass(slots=True)
@@ -35,7 +40,7 @@ class Outputs:
     transitions: list[Transition] = field(default_factory=list)
     #: New alerts and status changes of existing ones, in order.
     alerts: list[Alert] = field(default_factory=list)
-    #: (alert type, why) for each alert not raised: cooldown, snoozed, handled.
+    #: (alert type, why) for each alert not raised: cooldown, snoozed or inhibited.
     suppressed: list[tuple[str, str]] = field(default_factory=list)
     #: (alert, seconds from detection) for each acknowledgement and each resolution.
     acknowledged: list[tuple[Alert, int]] = field(default_factory=list)
@@ -78,6 +83,10 @@ class JourneyTracker:
         self._half_life = config.state.satisfaction_half_life_days * lifecycle.DAY
         self._tiers = [(tier.min_value, tier.name) for tier in reversed(config.value_tiers)]
         self._bots_answer = config.sla.bot_replies_count
+        self._lateness = int(config.deadlines.allowed_lateness_seconds)
+        self._detectors = build_detectors(config.detectors)
+        self._inhibitions: dict[str, list[str]] = dict(config.detectors["inhibitions"])
+        self._top_tier_boost: bool = config.detectors["top_tier_boost"]
 
     def track(
         self, state: CustomerState | None, customer_id: str, event: dict[str, Any], partition: int
@@ -100,7 +109,8 @@ class JourneyTracker:
         now = instant if new_customer else max(state.last_seen, instant)
         step = Step(state=state, instant=instant)
         if not new_customer:
-            step.extend(self.advance(state, customer_id, now))
+            # Only up to the allowed lateness: a reply a little late must still count as in time.
+            step.extend(self.advance(state, customer_id, now - self._lateness))
         self._apply(state, customer_id, event, instant, local_day, step)
         state.events += 1
         state.first_seen = instant if new_customer else min(state.first_seen, instant)
@@ -116,6 +126,8 @@ class JourneyTracker:
             )
             state.stage, state.stage_since = stage, now
         state.value_tier = self._tier(state.net_value)
+        if self._detectors:
+            self._detect(state, customer_id, event, occurred, instant, local_day, step)
         self._forget_old(state, now)
         state.wake_at = self._next_wake(state, now)
         step.enriched = encode_enriched(event, state, self._salt)
@@ -130,6 +142,14 @@ class JourneyTracker:
                 case = sla.Case.from_list(data)
                 if self._fire_case(state, customer_id, case, due, out):
                     state.sla_cases[conversation] = case.to_list()
+            for detector in self._detectors:
+                memory = state.detector_memory.get(detector.type)
+                when = detector.due(memory) if memory is not None else None
+                if when is not None and when <= due:
+                    memory, findings = detector.fire(memory, customer_id, due, state)
+                    self._remember_detector(state, detector.type, memory)
+                    for finding in findings:
+                        self._raise(state, self._alert(detector.type, customer_id, finding, state), out)
             stage = lifecycle.classify(state, due, self._lifecycle)
             if stage != state.stage:
                 out.transitions.append(
@@ -165,9 +185,13 @@ class JourneyTracker:
             if alert.status == OPEN:
                 out.acknowledged.append((updated, at - alert.detected_at))
         out.alerts.append(updated)
-        # Someone owns the case now: nothing more is raised for it.
-        for conversation, case_data in state.sla_cases.items():
+        # Someone owns the case now: nothing more is raised for it. A resolved case is closed, so a
+        # new question in the same conversation starts a new case.
+        for conversation, case_data in list(state.sla_cases.items()):
             if case_data[3] in alert.evidence:
+                if kind == "resolve":
+                    del state.sla_cases[conversation]
+                    continue
                 case = sla.Case.from_list(case_data)
                 case.flags |= sla.HANDLED
                 state.sla_cases[conversation] = case.to_list()
@@ -198,10 +222,6 @@ class JourneyTracker:
             changed = True
         if case.deadline <= due:
             case.flags |= sla.BREACHED
-            # The breach supersedes its early warning: the warning is not kept for actions any more.
-            state.alerts_open.pop(
-                make_alert_id(sla.FIRST_RESPONSE_DUE_SOON, customer_id, (case.event_id,)), None
-            )
             breach = sla.case_alert(
                 case.breach_type,
                 customer_id,
@@ -212,7 +232,16 @@ class JourneyTracker:
                 top_tier,
                 zone,
             )
-            if not self._raise(state, breach, out):
+            if self._raise(state, breach, out):
+                # The breach supersedes its early warning: close the warning so no consumer keeps it open.
+                warning_id = make_alert_id(sla.FIRST_RESPONSE_DUE_SOON, customer_id, (case.event_id,))
+                kept = state.alerts_open.pop(warning_id, None)
+                if kept is not None:
+                    warning = self._revive(warning_id, customer_id, kept)
+                    closed = warning.with_status(RESOLVED, case.deadline, AUTO_SUPERSEDED)
+                    out.alerts.insert(len(out.alerts) - 1, closed)
+                    out.resolved.append((closed, case.deadline - warning.detected_at))
+            else:
                 case.flags |= sla.SUPPRESSED
             changed = True
         return changed
@@ -221,6 +250,9 @@ class JourneyTracker:
         """Publish *alert* unless snoozed or within its type's cooldown for this customer."""
         if alert.alert_id in state.alerts_open:
             return True  # already raised: the same evidence gives the same alert
+        if self._inhibited(state, alert.type):
+            out.suppressed.append((alert.type, "inhibited"))
+            return False
         if state.snoozed.get(alert.type, 0) > alert.detected_at:
             out.suppressed.append((alert.type, "snoozed"))
             return False
@@ -231,15 +263,77 @@ class JourneyTracker:
             out.suppressed.append((alert.type, "cooldown"))
             return False
         state.alert_last[alert.type] = alert.detected_at if last is None else max(last, alert.detected_at)
-        state.alerts_open[alert.alert_id] = alert.compact()
+        state.alerts_open[alert.alert_id] = alert.compact(keep_text=alert.type not in sla.SLA_ALERT_TYPES)
         while len(state.alerts_open) > self.config.alerts.max_open_per_customer:
             oldest = min(state.alerts_open, key=lambda key: state.alerts_open[key][2])
             del state.alerts_open[oldest]
         out.alerts.append(alert)
         return True
 
+    def _detect(
+        self,
+        state: CustomerState,
+        customer_id: str,
+        event: dict[str, Any],
+        occurred: datetime,
+        instant: int,
+        day: int,
+        out: Outputs,
+    ) -> None:
+        zone = self.config.calendars.for_touchpoint(event["channel"], event.get("location")).zone
+        context = Context(customer_id, event, instant, day, occurred.hour, state, self.config.calendars, zone)
+        for detector in self._detectors:
+            memory, findings = detector.observe(state.detector_memory.get(detector.type), context)
+            self._remember_detector(state, detector.type, memory)
+            for finding in findings:
+                self._raise(state, self._alert(detector.type, customer_id, finding, state), out)
+
+    def _remember_detector(self, state: CustomerState, detector_type: str, memory: Any) -> None:
+        if memory is None or memory == {} or memory == []:
+            state.detector_memory.pop(detector_type, None)
+        else:
+            state.detector_memory[detector_type] = memory
+
+    def _alert(self, alert_type: str, customer_id: str, finding: Finding, state: CustomerState) -> Alert:
+        severity, reasons, summary = finding.severity, finding.reasons, finding.summary
+        if (
+            self._top_tier_boost
+            and state.value_tier == self.config.top_tier
+            and "top_value_tier" not in reasons
+        ):
+            severity = raise_severity(severity)
+            reasons = (*reasons, "top_value_tier")
+            summary = f"{summary} Top-tier customer: severity raised."
+        return Alert(
+            alert_id=make_alert_id(alert_type, customer_id, finding.evidence),
+            type=alert_type,
+            severity=severity,
+            customer_id=customer_id,
+            occurred_at=finding.occurred_at,
+            detected_at=finding.detected_at,
+            summary=summary,
+            reasons=reasons,
+            evidence=finding.evidence,
+            stage=state.stage,
+            value_tier=state.value_tier,
+            suggested_action=finding.suggested_action,
+            channel=finding.channel,
+            location=finding.location,
+            details=finding.details,
+        )
+
+    def _inhibited(self, state: CustomerState, alert_type: str) -> bool:
+        inhibitors = self._inhibitions.get(alert_type)
+        if not inhibitors:
+            return False
+        if "complaint" in inhibitors and state.complaints_open:
+            return True
+        return any(alert_id.partition("/")[0] in inhibitors for alert_id in state.alerts_open)
+
     def _revive(self, alert_id: str, customer_id: str, data: list[Any]) -> Alert:
         alert = Alert.from_compact(alert_id, customer_id, data)
+        if alert.summary:
+            return alert  # a detector's alert keeps its text; SLA alerts rebuild theirs from the facts
         zone = self.config.calendars.for_touchpoint(alert.channel or "web", alert.location).zone
         return sla.describe(alert, zone)
 
@@ -248,6 +342,8 @@ class JourneyTracker:
         horizon = now - round(self.config.alerts.retain_days * lifecycle.DAY)
         for alert_id in [key for key, data in state.alerts_open.items() if data[2] < horizon]:
             del state.alerts_open[alert_id]
+        while len(state.complaints_open) > MAX_OPEN_COMPLAINTS:
+            del state.complaints_open[min(state.complaints_open, key=state.complaints_open.__getitem__)]
         while len(state.inquiries_open) > MAX_OPEN_INQUIRIES:
             del state.inquiries_open[min(state.inquiries_open, key=state.inquiries_open.__getitem__)]
         settled = sla.BREACHED | sla.HANDLED
@@ -266,6 +362,11 @@ class JourneyTracker:
     def _next_wake(self, state: CustomerState, after: int) -> int | None:
         candidates = [lifecycle.next_stage_deadline(state, after, self._lifecycle)]
         candidates.extend(sla.Case.from_list(data).next_due() for data in state.sla_cases.values())
+        candidates.extend(
+            detector.due(state.detector_memory[detector.type])
+            for detector in self._detectors
+            if detector.type in state.detector_memory
+        )
         present = [instant for instant in candidates if instant is not None]
         return min(present) if present else None
 
@@ -349,6 +450,10 @@ class JourneyTracker:
         if data is None or data[0] > instant:
             return  # no case, or the reply predates it (a late inquiry)
         case = sla.Case.from_list(data)
+        due = case.next_due()
+        if due is not None and due <= instant:
+            # Replied after a deadline the clock has not reached yet (within the allowed lateness): it still missed it.
+            self._fire_case(state, customer_id, case, instant, out)
         del state.sla_cases[conversation]
         response = instant - case.opened_at
         for alert_type in (sla.FIRST_RESPONSE_DUE_SOON, case.breach_type):

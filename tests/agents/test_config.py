@@ -229,8 +229,14 @@ INVALID_FILES = [
     pytest.param(
         '[[value_tiers]]\nname = "gold"\nmin_value = 1000\n[[value_tiers]]\nname = "bronze"\nmin_value = 0\n',
         "value_tiers",
-        "lowest min_value first",
+        "min_value must increase strictly",
         id="tiers not ascending",
+    ),
+    pytest.param(
+        '[[value_tiers]]\nname = "a"\nmin_value = 0\n[[value_tiers]]\nname = "b"\nmin_value = 0\n',
+        "value_tiers",
+        "min_value must increase strictly",
+        id="tiers with equal minimums",
     ),
     pytest.param(
         '[[value_tiers]]\nname = "a"\nmin_value = 0\n[[value_tiers]]\nname = "a"\nmin_value = 10\n',

@@ -217,6 +217,46 @@ def test_resolving_republishes_the_alert_as_resolved_and_forgets_it() -> None:
     assert len(desk.of_type(AFTER_HOURS_UNANSWERED)) == 2
 
 
+@pytest.mark.parametrize(
+    ("action", "new_case"),
+    [
+        pytest.param("resolve", True, id="resolved: the case is closed, a new question opens a new one"),
+        pytest.param("acknowledge", False, id="acknowledged: the case is handled until the reply"),
+    ],
+)
+def test_after_an_operator_resolves_a_new_question_in_the_same_conversation_opens_a_new_case(
+    action: str, new_case: bool
+) -> None:
+    desk, breach = evening_breach()
+    desk.act(action, breach, "2026-01-05 20:10")
+    question = asks("2026-01-05 20:40")  # the same conversation, after the cooldown
+    desk.send(question)
+    desk.wait("2026-01-05 23:00")
+    opened = [a for a in desk.of_type(AFTER_HOURS_UNANSWERED) if a.status == OPEN]
+    if not new_case:
+        assert opened == [breach]
+        assert [a.detected_at for a in desk.of_type(FIRST_RESPONSE_DUE_SOON) if a.status == OPEN] == [
+            epoch("2026-01-05 19:50")
+        ]
+        assert desk.suppressed == []
+        # The reply resolves the acknowledged breach, and nothing else.
+        later = desk.send(answers("2026-01-05 23:30"))
+        assert [(a.alert_id, a.status) for a in later.alerts] == [(breach.alert_id, RESOLVED)]
+        return
+    [first, second] = opened
+    assert first == breach
+    assert second.alert_id != breach.alert_id
+    assert second.evidence == (question["event_id"],)
+    assert (second.occurred_at, second.detected_at) == (epoch("2026-01-05 20:40"), epoch("2026-01-05 21:10"))
+    # The reply resolves the new alert; the one the operator resolved is not resolved again.
+    later = desk.send(answers("2026-01-05 23:30"))
+    assert [(a.alert_id, a.status, a.status_changed_by) for a in later.alerts] == [
+        (second.alert_id, RESOLVED, "auto:first_reply")
+    ]
+    assert desk.current.sla_cases == {}
+    assert desk.current.alerts_open == {}
+
+
 def test_an_action_on_an_alert_the_customer_does_not_have_is_unknown() -> None:
     desk, _ = evening_breach()
     stranger = make_alert_id(AFTER_HOURS_UNANSWERED, "cust-1", ("ev-never",))
@@ -238,7 +278,11 @@ def test_a_snooze_acknowledges_and_silences_the_type_until_then() -> None:
     desk.send(asks("2026-01-05 21:30", "conv-2"))  # breach at 22:00: snoozed
     desk.wait("2026-01-05 22:30")
     assert (AFTER_HOURS_UNANSWERED, "snoozed") in desk.suppressed
-    assert len(desk.of_type(FIRST_RESPONSE_DUE_SOON)) == 2  # another type: not snoozed
+    # Another type: not snoozed.
+    assert [a.detected_at for a in desk.of_type(FIRST_RESPONSE_DUE_SOON) if a.status == OPEN] == [
+        epoch("2026-01-05 19:50"),
+        epoch("2026-01-05 21:50"),
+    ]
 
     desk.send(asks("2026-01-05 22:40", "conv-3"))  # breach at 23:10: the snooze is over
     desk.wait("2026-01-05 23:30")

@@ -21,12 +21,14 @@ import schemas
 from agents.alerts.alert import CRITICAL, INFO, OPEN, RESOLVED, WARNING, Alert, parse_alert_id
 from agents.alerts.sla import (
     AFTER_HOURS_UNANSWERED,
+    BREACHED,
     FIRST_RESPONSE_BREACH,
     FIRST_RESPONSE_DUE_SOON,
+    HANDLED,
 )
 from agents.config import Config, config_from_mapping, default_config
 from agents.journey.state import CustomerState
-from agents.journey.track import AUTO_REPLY, MAX_OPEN_INQUIRIES, JourneyTracker, Outputs
+from agents.journey.track import AUTO_REPLY, AUTO_SUPERSEDED, MAX_OPEN_INQUIRIES, JourneyTracker, Outputs
 from tests.agents.journey.touchpoints import SALT, inquiry, purchase, reply, touchpoint
 
 pytestmark = pytest.mark.unit
@@ -171,7 +173,21 @@ def test_story_1_an_evening_discount_question_warns_on_call_at_1950_and_alerts_a
     assert "deadline is in 10 min" in warning.summary
 
     desk.wait("2026-01-05 20:00")
-    [_, breach] = desk.published
+    [_, superseded, breach] = desk.published
+    # The breach supersedes the warning: it is closed at the deadline, the same alert otherwise.
+    assert (superseded.alert_id, superseded.status, superseded.status_changed_by) == (
+        warning.alert_id,
+        RESOLVED,
+        AUTO_SUPERSEDED,
+    )
+    assert superseded.status_changed_at == epoch("2026-01-05 20:00")
+    assert (superseded.summary, superseded.severity, superseded.details) == (
+        warning.summary,
+        warning.severity,
+        warning.details,
+    )
+    assert desk.resolved == [(superseded, 10 * 60)]
+    assert warning.alert_id not in desk.current.alerts_open
     assert breach.type == AFTER_HOURS_UNANSWERED
     assert breach.severity == CRITICAL  # a warning, raised to critical by the purchase intent
     assert breach.status == OPEN
@@ -186,7 +202,18 @@ def test_story_1_an_evening_discount_question_warns_on_call_at_1950_and_alerts_a
     assert breach.suggested_action
 
     desk.wait("2026-01-06 12:00")
-    assert len(desk.published) == 2, "a breach is raised once"
+    assert len(desk.published) == 3, "a breach is raised once"
+
+    # The reply resolves the breach; the warning, closed already, is not resolved again.
+    desk.send(answers("2026-01-06 12:30"))
+    assert [(a.type, a.status, a.status_changed_by) for a in desk.published] == [
+        (FIRST_RESPONSE_DUE_SOON, OPEN, None),
+        (FIRST_RESPONSE_DUE_SOON, RESOLVED, AUTO_SUPERSEDED),
+        (AFTER_HOURS_UNANSWERED, OPEN, None),
+        (AFTER_HOURS_UNANSWERED, RESOLVED, AUTO_REPLY),
+    ]
+    assert desk.published[-1].alert_id == breach.alert_id
+    assert desk.current.alerts_open == {}
 
 
 def test_story_1_alert_ids_are_deterministic_and_name_their_type_and_customer() -> None:
@@ -214,13 +241,22 @@ def test_story_1_alerts_satisfy_the_alert_contract_and_carry_the_facts() -> None
     desk.send(asks("2026-01-05 19:30", topic="discount"))
     desk.wait("2026-01-05 20:00")
     validate = schemas.validator("alert")
+    assert [(a.type, a.status) for a in desk.published] == [
+        (FIRST_RESPONSE_DUE_SOON, OPEN),
+        (FIRST_RESPONSE_DUE_SOON, RESOLVED),
+        (AFTER_HOURS_UNANSWERED, OPEN),
+    ]
     for alert in desk.published:
         document = orjson.loads(alert.encode())
         validate(document)
         assert document["occurred_at"] == "2026-01-05T18:30:00+00:00"
         assert document["customer"] == {"stage": desk.current.stage, "value_tier": "bronze"}
-        assert document["status_changed_at"] is None
-        assert document["status_changed_by"] is None
+        if alert.status == OPEN:
+            assert document["status_changed_at"] is None
+            assert document["status_changed_by"] is None
+        else:  # the warning, superseded by the breach at the deadline
+            assert document["status_changed_at"] == "2026-01-05T19:00:00+00:00"
+            assert document["status_changed_by"] == AUTO_SUPERSEDED
 
 
 # --- the reply --------------------------------------------------------------------------------------------
@@ -270,16 +306,70 @@ def test_a_reply_one_second_after_the_deadline_resolves_the_breach_with_the_resp
 
 def test_a_late_reply_delivered_with_the_deadline_already_passed_still_resolves_the_breach() -> None:
     # Nothing moves event time for this customer between the question and the reply: the reply's own
-    # arrival carries the clock past the deadline first, so the breach is raised and at once resolved.
+    # arrival carries the clock (less the allowed lateness) past the deadline first, so the breach is
+    # raised, superseding the warning, and at once resolved.
     desk = Desk()
     desk.send(asks("2026-01-05 19:30"))
     out = desk.send(answers("2026-01-05 20:10"))
-    assert [(a.type, a.status) for a in out.alerts] == [
-        (FIRST_RESPONSE_DUE_SOON, OPEN),
-        (AFTER_HOURS_UNANSWERED, OPEN),
-        (AFTER_HOURS_UNANSWERED, RESOLVED),
+    assert [(a.type, a.status, a.status_changed_by) for a in out.alerts] == [
+        (FIRST_RESPONSE_DUE_SOON, OPEN, None),
+        (FIRST_RESPONSE_DUE_SOON, RESOLVED, AUTO_SUPERSEDED),
+        (AFTER_HOURS_UNANSWERED, OPEN, None),
+        (AFTER_HOURS_UNANSWERED, RESOLVED, AUTO_REPLY),
     ]
+    assert out.alerts[1].status_changed_at == epoch("2026-01-05 20:00")
     assert out.alerts[-1].details["response_seconds"] == 40 * 60
+    assert out.resolved == [(out.alerts[1], 10 * 60), (out.alerts[-1], 10 * 60)]
+    assert desk.current.alerts_open == {}
+
+
+@pytest.mark.parametrize(
+    ("later_event", "breached"),
+    [
+        pytest.param("2026-01-05 20:00:01", False, id="the reply within the allowed lateness: in time"),
+        pytest.param("2026-01-05 20:00:02", True, id="the reply later than the allowed lateness: a breach"),
+    ],
+)
+def test_a_reply_in_time_delivered_after_a_later_event_counts_within_the_allowed_lateness(
+    later_event: str, breached: bool
+) -> None:
+    # Deadline 20:00, allowed lateness 2 s: the agent's 19:59:59 reply comes in after a page view.
+    assert DEFAULTS.deadlines.allowed_lateness_seconds == 2
+    desk = Desk()
+    desk.send(asks("2026-01-05 19:30"), views(later_event), answers("2026-01-05 19:59:59"))
+    desk.wait("2026-01-06 12:00")
+    if breached:
+        assert desk.raised() == [
+            (FIRST_RESPONSE_DUE_SOON, "2026-01-05 19:50:00"),
+            (AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00"),
+        ]
+        return
+    assert desk.of_type(AFTER_HOURS_UNANSWERED) == [], "no breach, neither open nor resolved"
+    [warning, settled] = desk.published
+    assert (warning.type, warning.status) == (FIRST_RESPONSE_DUE_SOON, OPEN)
+    assert (settled.alert_id, settled.status, settled.status_changed_by) == (
+        warning.alert_id,
+        RESOLVED,
+        AUTO_REPLY,
+    )
+    assert settled.details["response_seconds"] == 30 * 60 - 1
+    assert desk.current.sla_cases == {}
+    assert desk.current.alerts_open == {}
+
+
+def test_a_reply_one_second_after_the_deadline_missed_it_even_within_the_allowed_lateness() -> None:
+    # Nothing else happens: the reply itself is the first event past 20:00, and it is one second late.
+    desk = Desk()
+    desk.send(asks("2026-01-05 19:30"), answers("2026-01-05 20:00:01"))
+    desk.wait("2026-01-06 12:00")
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-05 19:50:00"),
+        (AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00"),
+    ]
+    breach = desk.of_type(AFTER_HOURS_UNANSWERED)
+    assert [(a.status, a.status_changed_by) for a in breach] == [(OPEN, None), (RESOLVED, AUTO_REPLY)]
+    assert breach[-1].details["response_seconds"] == 30 * 60 + 1
+    assert desk.current.alerts_open == {}
 
 
 # --- business hours and channel policies ------------------------------------------------------------------
@@ -295,6 +385,10 @@ def test_a_late_reply_delivered_with_the_deadline_already_passed_still_resolves_
         pytest.param(
             "chat", "2026-01-09 17:25", FIRST_RESPONSE_BREACH, "2026-01-12 09:10", "2026-01-12 09:00",
             id="chat at 17:25 on a Friday: business time carries over the weekend",
+        ),
+        pytest.param(
+            "chat", "2026-03-27 17:25", FIRST_RESPONSE_BREACH, "2026-03-30 09:10", "2026-03-30 09:00",
+            id="chat at 17:25 on the Friday before the clocks go forward: 09:10 summer time",
         ),
         pytest.param(
             "chat", "2026-01-06 17:20", FIRST_RESPONSE_BREACH, "2026-01-07 09:05", "2026-01-07 08:55",
@@ -359,6 +453,35 @@ def test_no_warning_when_the_warning_time_would_come_before_the_question() -> No
     desk.send(asks("2026-01-05 19:30"))
     desk.wait("2026-01-05 21:00")
     assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00")]
+
+
+def test_a_calendar_that_never_opens_gives_an_after_hours_question_its_after_hours_target_in_wall_time() -> (
+    None
+):
+    rules = {
+        "calendars": {"default": {"timezone": "Europe/Berlin", "hours": {}}},
+        "calendar_selection": {"channels": {}},
+        "sla": {
+            "channels": {
+                "email": {
+                    "target_minutes": 240,
+                    "after_hours": "next_opening",
+                    "after_hours_target_minutes": 30,
+                }
+            }
+        },
+    }
+    desk = Desk(config_from_mapping(rules))
+    desk.send(asks("2026-01-06 10:00", channel="email"))
+    [case] = desk.current.sla_cases.values()
+    assert case[1] == epoch("2026-01-06 10:30")  # not the 240 min of business hours
+    desk.wait("2026-01-06 18:00")
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:20:00"),
+        (AFTER_HOURS_UNANSWERED, "2026-01-06 10:30:00"),
+    ]
+    assert desk.published[-1].details["deadline"] == "2026-01-06T09:30:00+00:00"
+    assert "after_hours" in desk.published[-1].reasons
 
 
 # --- what opens and closes a case -------------------------------------------------------------------------
@@ -493,7 +616,9 @@ def test_the_top_value_tier_raises_the_severity_one_level(
     desk = Desk()
     desk.send(buys("2026-01-03 12:00", spent), asks("2026-01-05 19:30"))
     desk.wait("2026-01-05 20:00")
-    [warning, breach] = desk.published
+    [warning, superseded, breach] = desk.published
+    assert (superseded.alert_id, superseded.status) == (warning.alert_id, RESOLVED)
+    assert superseded.severity == warning.severity
     assert breach.value_tier == tier
     assert breach.severity == severity
     assert ("top_value_tier" in breach.reasons) is top
@@ -505,8 +630,13 @@ def test_a_warning_ahead_of_time_is_never_critical() -> None:
     desk = Desk()
     desk.send(buys("2026-01-03 12:00", 9000.0), asks("2026-01-05 19:30", topic="price"))
     desk.wait("2026-01-05 20:00")
-    [warning, breach] = desk.published
+    [warning, superseded, breach] = desk.published
     assert (warning.severity, breach.severity) == (WARNING, CRITICAL)
+    assert (superseded.alert_id, superseded.status, superseded.severity) == (
+        warning.alert_id,
+        RESOLVED,
+        WARNING,
+    )
     everything = ("no_first_response", "after_hours", "purchase_intent", "top_value_tier")
     assert warning.reasons == everything
     assert breach.reasons == everything
@@ -625,7 +755,14 @@ def test_a_status_change_republishes_the_same_text_as_the_original() -> None:
     desk = Desk()
     desk.send(buys("2026-01-03 12:00", 6000.0), asks("2026-01-05 19:30", topic="discount"))
     desk.wait("2026-01-05 20:00")
-    [_, breach] = desk.published
+    [warning, superseded, breach] = desk.published
+    assert superseded.status_changed_by == AUTO_SUPERSEDED
+    assert (superseded.summary, superseded.suggested_action, superseded.reasons) == (
+        warning.summary,
+        warning.suggested_action,
+        warning.reasons,
+    )
+    assert (superseded.occurred_at, superseded.detected_at) == (warning.occurred_at, warning.detected_at)
     acknowledged = desk.act("acknowledge", breach, "2026-01-05 20:04").alerts[0]
     resolved = desk.send(answers("2026-01-05 20:30")).alerts[0]
     for republished in (acknowledged, resolved):
@@ -689,11 +826,14 @@ def assert_bounded(state: CustomerState) -> None:
     """What alerting keeps stays small however many conversations a customer opens."""
     assert len(state.alerts_open) <= DEFAULTS.alerts.max_open_per_customer
     assert len(state.inquiries_open) <= MAX_OPEN_INQUIRIES
-    # Cases: those of the remembered conversations, and those still waiting for their deadline.
+    # Cases: those of the remembered conversations, and those still waiting for their deadline (not yet
+    # passed by the watermark, the newest event time less the allowed lateness).
     forgotten = [
         data for conversation, data in state.sla_cases.items() if conversation not in state.inquiries_open
     ]
-    assert all(data[1] > state.last_seen for data in forgotten)
+    watermark = state.last_seen - DEFAULTS.deadlines.allowed_lateness_seconds
+    assert all(data[1] > watermark for data in forgotten)
+    assert not any(data[4] & (BREACHED | HANDLED) for data in forgotten)
 
 
 # --- properties -------------------------------------------------------------------------------------------

@@ -1,0 +1,96 @@
+"""The detector contract: pure rules over one customer's state and one touchpoint.
+
+A detector keeps its own small, bounded memory in the customer's state (JSON-ready
+data under its type), sees each touchpoint after the journey has applied it, and
+returns findings. The tracker turns findings into alerts: it adds the
+deterministic id, the customer context, the top-tier boost, inhibition and the
+cooldown, so a detector only says what it saw and why it matters.
+
+A detector that escalates with time (service recovery not resolved within 24
+business hours) returns ``due`` instants; the tracker calls ``fire`` when one
+comes, on the same durable per-customer timers as SLA deadlines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import Any, Protocol
+
+from agents.calendar import Calendars
+from agents.journey.state import CustomerState
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a detector may look at for one touchpoint (read only)."""
+
+    customer_id: str
+    #: The normalised touchpoint (schemas/touchpoint.v1.json), customer_id always present.
+    event: dict[str, Any]
+    #: The event's instant, epoch seconds.
+    instant: int
+    #: The event's local calendar day (days since 1970-01-01 in its own UTC offset) and hour 0-23.
+    local_day: int
+    local_hour: int
+    #: The customer's state after the event was applied.
+    state: CustomerState
+    calendars: Calendars
+    #: Zone of the calendar for the event's channel and location, for readable times.
+    zone: tzinfo
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something a detector found; the tracker makes it an alert of the detector's type."""
+
+    severity: str
+    #: Event ids that triggered it; with the type and customer they make the alert id.
+    evidence: tuple[str, ...]
+    reasons: tuple[str, ...]
+    summary: str
+    suggested_action: str
+    #: When the triggering touchpoint happened, and when the rule fired (event time).
+    occurred_at: int
+    detected_at: int
+    details: dict[str, Any] = field(default_factory=dict)
+    channel: str | None = None
+    location: str | None = None
+
+
+class Detector(Protocol):
+    """One rule. Implementations are plain classes built from their config section."""
+
+    #: The alert type, also the topic suffix (alerts.<type>) and the config key (detectors.<type>).
+    type: str
+
+    def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
+        """Update this detector's memory for one touchpoint; return (new memory, findings).
+
+        *memory* is whatever this detector returned last time for the customer (None at
+        first). It must stay small and bounded: it is part of every changelog record.
+        Return None as memory to keep nothing.
+        """
+        ...
+
+    def due(self, memory: Any) -> int | None:
+        """The next instant at which time alone may produce a finding (None: never)."""
+        ...
+
+    def fire(
+        self, memory: Any, customer_id: str, now: int, state: CustomerState
+    ) -> tuple[Any, list[Finding]]:
+        """Called once the instant from ``due`` has come (now >= it); same return as observe."""
+        ...
+
+
+class EventOnly:
+    """Base for detectors with no time-based escalation."""
+
+    def due(self, memory: Any) -> int | None:
+        return None
+
+    def fire(
+        self, memory: Any, customer_id: str, now: int, state: CustomerState
+    ) -> tuple[Any, list[Finding]]:
+        return memory, []
