@@ -122,7 +122,8 @@ class Alert:
             self.channel,
             self.location,
             self.status,
-            self.details,
+            # A rule that keeps its text does not need its facts back: details stay with the published alert.
+            {} if keep_text else self.details,
             *((self.summary, self.suggested_action) if keep_text else ()),
         ]
 

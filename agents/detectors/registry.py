@@ -21,18 +21,12 @@ DETECTORS: Final[dict[str, str]] = {
 
 
 def build_detectors(section: Mapping[str, Any], available: Mapping[str, str] = DETECTORS) -> list[Detector]:
-    """The enabled detectors, configured; a detector whose module does not exist yet is skipped."""
+    """The enabled detectors, configured from their sections of the rules file."""
     built: list[Detector] = []
     for alert_type, target in available.items():
         options = section.get(alert_type, {})
         if not options.get("enabled", True):
             continue
         module_name, _, class_name = target.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        built.append(getattr(module, class_name)(options))
+        built.append(getattr(importlib.import_module(module_name), class_name)(options))
     return built

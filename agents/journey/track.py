@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from agents.alerts import sla
-from agents.alerts.alert import ACKNOWLEDGED, OPEN, RESOLVED, Alert, make_alert_id, raise_severity
+from agents.alerts.alert import ACKNOWLEDGED, CRITICAL, OPEN, RESOLVED, Alert, make_alert_id, raise_severity
 from agents.config import Config
 from agents.detectors.base import Context, Finding
 from agents.detectors.registry import build_detectors
@@ -257,9 +257,10 @@ class JourneyTracker:
             out.suppressed.append((alert.type, "snoozed"))
             return False
         last = state.alert_last.get(alert.type)
-        if last is not None and 0 <= alert.detected_at - last < self.config.alerts.cooldown_seconds(
-            alert.type
-        ):
+        cooldown = self.config.alerts.cooldown_seconds(alert.type)
+        cooling = last is not None and 0 <= alert.detected_at - last < cooldown
+        # An escalation to critical is always reported: the cooldown is against repetition, not worsening.
+        if cooling and alert.severity != CRITICAL:
             out.suppressed.append((alert.type, "cooldown"))
             return False
         state.alert_last[alert.type] = alert.detected_at if last is None else max(last, alert.detected_at)

@@ -72,7 +72,7 @@ def test_the_documented_defaults_are_the_ones_the_domain_calls_for() -> None:
         60,
     )
     assert (rules.advocate_min_nps, rules.loyal_min_satisfaction) == (9, 0.6)
-    assert default_config().state.dedupe_window == 32
+    assert default_config().state.dedupe_window == 16
     assert default_config().currency.base == "EUR"
 
 

@@ -149,9 +149,10 @@ def test_a_typical_customer_with_50_realistic_touchpoints_encodes_to_under_1_kb(
     measured = (
         f"largest {sizes[largest]} bytes ({largest}), median {median} bytes over {len(sizes)} customers"
     )
-    # The target is the typical customer; each open alert adds ~250 bytes of facts until it is settled or expires.
+    # The target is the typical customer. Open alerts add to it until settled or expired (at most
+    # alerts.max_open_per_customer of them, ~250 bytes of facts for an SLA alert, ~700 with a detector's text).
     assert median < ENCODED_LIMIT, measured
-    assert sizes[largest] < ENCODED_LIMIT * 1.5, measured
+    assert sizes[largest] < ENCODED_LIMIT * 4, measured
     print(measured)
 
 

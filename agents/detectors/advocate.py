@@ -1,0 +1,112 @@
+"""Story 9, ask for the referral: a promoter, or a loyal and satisfied customer with nothing open.
+
+A positive alert (severity info). It qualifies on either of two grounds, judged
+on the state after the event:
+
+- *promoter*: the event is feedback with an NPS of at least ``min_nps`` and the
+  customer's latest NPS (by event time) is one too, so a late, old score does not count;
+- *loyal and satisfied*: any event of a customer in the loyal or advocate stage
+  whose rolling satisfaction is known and at least ``min_satisfaction``, with no
+  open complaint and no unanswered inquiry.
+
+Never while a complaint is open, and at most once per ``every_days`` per
+customer. The tracker's inhibitions (open complaints, service-recovery alerts)
+apply on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from agents.alerts.alert import INFO
+from agents.config import effective_config
+from agents.detectors.base import Context, EventOnly, Finding
+from agents.journey import lifecycle
+
+TYPE: Final = "advocate_opportunity"
+DAY: Final = 86_400
+#: Stages whose satisfied customers are worth asking.
+LOYAL_STAGES: Final = frozenset({lifecycle.LOYAL, lifecycle.ADVOCATE})
+#: How a summary names a customer of each of those stages.
+_AS: Final = {lifecycle.LOYAL: "a loyal customer", lifecycle.ADVOCATE: "an advocate"}
+
+
+class AdvocateOpportunity(EventOnly):
+    """Time to thank the customer and ask for a referral or a review.
+
+    Memory: the instant of the latest finding (an int, about 10 bytes), dropped
+    once ``every_days`` have passed since it; None before the first.
+    """
+
+    type: str = TYPE
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        settings = effective_config({"detectors": {TYPE: dict(options)}})["detectors"][TYPE]
+        self.min_nps: int = settings["min_nps"]
+        self.min_satisfaction: float = settings["min_satisfaction"]
+        self.every = round(settings["every_days"] * DAY)
+
+    def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
+        last = memory if isinstance(memory, int) else None
+        if last is not None and context.instant - last >= self.every:
+            last = None  # the quiet period is over: nothing to remember
+        state = context.state
+        if last is not None or state.complaints_open:
+            return last, []
+        event = context.event
+        reasons: list[str] = []
+        details: dict[str, Any] = {}
+        nps = (event.get("attributes") or {}).get("nps") if event["type"] == "feedback" else None
+        if (
+            isinstance(nps, int)
+            and nps >= self.min_nps
+            and state.nps is not None
+            and state.nps[0] >= self.min_nps
+        ):
+            reasons.append("promoter")
+            details["nps"] = nps
+        satisfaction = state.satisfaction
+        if (
+            state.stage in LOYAL_STAGES
+            and satisfaction is not None
+            and satisfaction >= self.min_satisfaction
+            and not state.inquiries_open
+        ):
+            reasons.append("loyal_and_satisfied")
+            details["satisfaction"] = round(satisfaction, 2)
+            details["stage"] = state.stage
+        if not reasons:
+            return None, []
+        return context.instant, [self._finding(context, reasons, details)]
+
+    def _finding(self, context: Context, reasons: list[str], details: dict[str, Any]) -> Finding:
+        event = context.event
+        who = f"Customer {context.customer_id}"
+        if "promoter" in reasons:
+            at = datetime.fromtimestamp(context.instant, context.zone).strftime("%a %d %b %H:%M %Z")
+            summary = f"{who} gave an NPS of {details['nps']} on {event['channel']} at {at}"
+            if "satisfaction" in details:
+                summary += f" and is {_AS[details['stage']]} with nothing open"
+            summary += ": a promoter, ready to be asked for a referral."
+        else:
+            summary = (
+                f"{who} is {_AS[details['stage']]}, {round(details['satisfaction'] * 100)}% satisfied and "
+                "with nothing open: a good moment to ask for a referral."
+            )
+        return Finding(
+            severity=INFO,
+            evidence=(event["event_id"],),
+            reasons=tuple(reasons),
+            summary=summary,
+            suggested_action=(
+                "Thank the customer personally for their loyalty, then ask whether they would recommend "
+                "us to a friend or leave a review; mention the referral programme if there is one."
+            ),
+            occurred_at=context.instant,
+            detected_at=context.instant,
+            details=details,
+            channel=event["channel"],
+            location=event.get("location"),
+        )

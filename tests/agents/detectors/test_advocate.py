@@ -1,0 +1,299 @@
+"""Story 9, ask for the referral: promoters and loyal, satisfied customers are asked to recommend us.
+
+Each event goes through the journey tracker first, then the detector, with its memory round-tripped
+through JSON between events as the changelog does. Day 0 is Monday 5 January 2026, 10:00 UTC
+(11:00 in Berlin, the built-in calendars' zone). With the default lifecycle, purchases on days 0, 20,
+40 and 61 make a customer loyal on day 61 (four purchase days over 60 days), unless unhappy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+
+import schemas
+from agents.alerts.alert import INFO, Alert, make_alert_id
+from agents.config import Config, default_config
+from agents.detectors.advocate import TYPE, AdvocateOpportunity
+from agents.detectors.base import Context, Detector, Finding
+from agents.detectors.registry import build_detectors
+from agents.journey import lifecycle
+from agents.journey.state import CustomerState
+from agents.journey.track import JourneyTracker
+from tests.agents.journey.histories import histories
+from tests.agents.journey.touchpoints import (
+    DAY,
+    SALT,
+    complaint,
+    feedback,
+    inquiry,
+    instant,
+    purchase,
+    reply,
+    resolution,
+    touchpoint,
+)
+
+pytestmark = pytest.mark.unit
+
+CONFIG = default_config()
+
+
+def context_for(state: CustomerState, event: dict[str, Any], config: Config = CONFIG) -> Context:
+    """The context the tracker gives a detector for *event*, applied to *state*."""
+    occurred = datetime.fromisoformat(event["occurred_at"])
+    at = int(occurred.timestamp())
+    offset = occurred.utcoffset()
+    local = at + (int(offset.total_seconds()) if offset else 0)
+    return Context(
+        customer_id=event["customer_id"],
+        event=event,
+        instant=at,
+        local_day=local // DAY,
+        local_hour=local % DAY // 3600,
+        state=state,
+        calendars=config.calendars,
+        zone=config.calendars.for_touchpoint(event["channel"], event.get("location")).zone,
+    )
+
+
+@dataclass
+class Desk:
+    """Customers fed through the tracker and then the detector, the way the worker will do it."""
+
+    detector: Detector = field(default_factory=lambda: AdvocateOpportunity({}))
+    tracker: JourneyTracker = field(default_factory=lambda: JourneyTracker(CONFIG, SALT))
+    states: dict[str, CustomerState] = field(default_factory=dict)
+    memories: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    def send(self, *events: dict[str, Any]) -> list[Finding]:
+        found: list[Finding] = []
+        for event in events:
+            schemas.validator("touchpoint")(event)
+            customer = event["customer_id"]
+            step = self.tracker.track(self.states.get(customer), customer, event, 0)
+            self.states[customer] = step.state
+            if step.duplicate:
+                continue
+            memory, new = self.detector.observe(self.memories.get(customer), context_for(step.state, event))
+            self.memories[customer] = orjson.loads(orjson.dumps(memory))  # as the changelog keeps it
+            for finding in new:
+                _check_alert(customer, step.state, finding)
+            found.extend(new)
+        self.findings.extend(found)
+        return found
+
+    @property
+    def memory(self) -> Any:
+        return self.memories.get("cust-1")
+
+    @property
+    def state(self) -> CustomerState:
+        return self.states["cust-1"]
+
+
+def _check_alert(customer: str, state: CustomerState, finding: Finding) -> None:
+    """The alert the tracker would make of *finding* satisfies the alert contract."""
+    alert = Alert(
+        alert_id=make_alert_id(TYPE, customer, finding.evidence),
+        type=TYPE,
+        severity=finding.severity,
+        customer_id=customer,
+        occurred_at=finding.occurred_at,
+        detected_at=finding.detected_at,
+        summary=finding.summary,
+        reasons=finding.reasons,
+        evidence=finding.evidence,
+        stage=state.stage,
+        value_tier=state.value_tier,
+        suggested_action=finding.suggested_action,
+        channel=finding.channel,
+        location=finding.location,
+        details=finding.details,
+    )
+    schemas.validator("alert")(orjson.loads(alert.encode()))
+
+
+def buys_for_a_while(desk: Desk, *, csat: int | None = None, nps: int | None = None) -> list[Finding]:
+    """Purchases on days 0, 20, 40 and 61, with feedback on day 10: loyal on day 61 if satisfied enough."""
+    desk.send(purchase(0), purchase(20))
+    desk.send(feedback(10.5, csat=csat, nps=nps))
+    return desk.send(purchase(40), purchase(61))
+
+
+# --- the story ---------------------------------------------------------------------------------------------
+
+
+def test_story_9_a_promoter_is_to_be_thanked_and_asked_for_a_referral() -> None:
+    desk = Desk()
+    score = feedback(0, nps=10)
+    [finding] = desk.send(purchase(-5), score)
+    assert finding.severity == INFO
+    assert finding.reasons == ("promoter",)
+    assert finding.evidence == (score["event_id"],)
+    assert finding.occurred_at == finding.detected_at == instant(0)
+    assert finding.channel == "email"
+    assert finding.summary == (
+        "Customer cust-1 gave an NPS of 10 on email at Mon 05 Jan 11:00 CET: "
+        "a promoter, ready to be asked for a referral."
+    )
+    assert "Thank" in finding.suggested_action
+    assert "recommend" in finding.suggested_action
+    assert "review" in finding.suggested_action
+    assert finding.details == {"nps": 10}
+    assert desk.memory == instant(0)
+
+
+def test_story_9_a_loyal_satisfied_customer_with_nothing_open_is_asked_when_loyalty_shows() -> None:
+    desk = Desk()
+    last = purchase(61)
+    desk.send(purchase(0), purchase(20), feedback(10.5, csat=5), purchase(40))
+    assert desk.findings == []
+    [finding] = desk.send(last)
+    assert desk.state.stage == lifecycle.LOYAL
+    assert finding.reasons == ("loyal_and_satisfied",)
+    assert finding.evidence == (last["event_id"],)
+    assert finding.details == {"satisfaction": 1.0, "stage": "loyal"}
+    assert finding.summary == (
+        "Customer cust-1 is a loyal customer, 100% satisfied and with nothing open: "
+        "a good moment to ask for a referral."
+    )
+
+
+def test_a_promoter_who_is_loyal_gives_one_finding_with_both_reasons() -> None:
+    desk = Desk()
+    buys_for_a_while(desk, csat=5)
+    desk.memories.clear()  # as if the first opportunity had been long ago
+    [finding] = desk.send(feedback(62, nps=9))
+    assert desk.state.stage == lifecycle.ADVOCATE
+    assert finding.reasons == ("promoter", "loyal_and_satisfied")
+    assert "gave an NPS of 9" in finding.summary
+    assert "is an advocate with nothing open" in finding.summary
+
+
+def test_a_loyal_customer_is_asked_once_their_open_inquiry_is_answered() -> None:
+    desk = Desk()
+    desk.send(purchase(0), purchase(20), feedback(10.5, csat=5), purchase(40))
+    desk.send(inquiry(60, "conv-7"))
+    assert desk.send(purchase(61)) == [], "an unanswered question comes first"
+    assert desk.state.stage == lifecycle.LOYAL
+    answer = reply(61.1, "conv-7")
+    [finding] = desk.send(answer)
+    assert finding.evidence == (answer["event_id"],)
+
+
+def test_a_promoter_is_asked_again_once_the_quiet_period_has_passed() -> None:
+    desk = Desk()
+    assert len(desk.send(feedback(0, nps=10))) == 1
+    assert len(desk.send(feedback(90, nps=10))) == 1
+
+
+# --- near misses -------------------------------------------------------------------------------------------
+
+
+def test_near_miss_an_nps_of_8_raises_nothing() -> None:
+    desk = Desk()
+    assert desk.send(purchase(-5), feedback(0, nps=8)) == []
+    assert desk.memory is None
+
+
+def test_near_miss_a_loyal_customer_with_satisfaction_0_7_raises_nothing() -> None:
+    desk = Desk()
+    assert buys_for_a_while(desk, nps=7) == []
+    assert desk.state.stage == lifecycle.LOYAL
+    assert desk.state.satisfaction == pytest.approx(0.7)
+    assert desk.send(touchpoint("visit", 62)) == []
+
+
+def test_near_miss_a_promoter_again_30_days_later_raises_nothing() -> None:
+    desk = Desk()
+    desk.send(feedback(0, nps=10))
+    assert desk.send(feedback(30, nps=10), feedback(89.9, nps=10)) == []
+    assert desk.memory == instant(0)
+
+
+def test_near_miss_a_promoter_with_an_open_complaint_raises_nothing_until_it_is_resolved() -> None:
+    desk = Desk()
+    desk.send(complaint(0, "tv-2291"))
+    assert desk.send(feedback(1, nps=10)) == []
+    assert desk.send(resolution(2, "tv-2291")) == [], "no promoter score in this event"
+    assert len(desk.send(feedback(3, nps=10))) == 1
+
+
+def test_near_miss_a_late_old_promoter_score_does_not_count_over_a_newer_low_one() -> None:
+    desk = Desk()
+    desk.send(feedback(5, nps=3))
+    assert desk.send(feedback(1, nps=10)) == []
+
+
+def test_near_miss_a_satisfied_repeat_customer_is_not_yet_loyal() -> None:
+    desk = Desk()
+    assert desk.send(purchase(0), feedback(1, csat=5), purchase(20), purchase(40)) == []
+    assert desk.state.stage == lifecycle.REPEAT
+
+
+# --- configuration, determinism, memory --------------------------------------------------------------------
+
+
+def test_the_registry_builds_it_from_the_rules_file_with_the_schema_defaults() -> None:
+    [built] = [d for d in build_detectors(CONFIG.detectors) if d.type == TYPE]
+    assert isinstance(built, AdvocateOpportunity)
+    assert (built.min_nps, built.min_satisfaction, built.every) == (9, 0.8, 90 * DAY)
+
+
+def test_the_rules_file_sets_the_score_the_satisfaction_and_the_period() -> None:
+    desk = Desk(detector=AdvocateOpportunity({"min_nps": 8, "every_days": 30, "min_satisfaction": 0.7}))
+    assert len(desk.send(feedback(0, nps=8))) == 1
+    assert len(desk.send(feedback(30, nps=8))) == 1
+    loyal = Desk(detector=AdvocateOpportunity({"min_satisfaction": 0.7}))
+    [finding] = buys_for_a_while(loyal, nps=7)
+    assert finding.reasons == ("loyal_and_satisfied",)
+
+
+def test_a_replay_gives_the_same_findings_and_so_the_same_alert_ids() -> None:
+    events = [
+        purchase(0),
+        feedback(1, nps=10),
+        purchase(20),
+        purchase(40),
+        purchase(120),
+        feedback(121, nps=9),
+    ]
+    first, second = Desk(), Desk()
+    first.send(*events)
+    second.send(*events)
+    assert first.findings == second.findings
+    assert len({make_alert_id(TYPE, "cust-1", f.evidence) for f in first.findings}) == 2
+
+
+def test_memory_is_one_instant_after_1000_promoter_scores_and_asks_once_per_90_days() -> None:
+    desk = Desk()
+    for day in range(1000):
+        desk.send(feedback(day, nps=10))
+        assert desk.memory is None or isinstance(desk.memory, int)
+    assert [f.occurred_at for f in desk.findings] == [instant(day) for day in range(0, 1000, 90)]
+    assert len(orjson.dumps(desk.memory)) <= 10
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories())
+def test_nothing_is_raised_on_any_history_without_feedback(events: list[dict[str, Any]]) -> None:
+    desk = Desk()
+    desk.send(*(event for event in events if event["type"] != "feedback"))
+    assert desk.findings == []
+    assert all(memory is None for memory in desk.memories.values())
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories())
+def test_memory_is_at_most_one_instant_on_any_history(events: list[dict[str, Any]]) -> None:
+    desk = Desk()
+    desk.send(*events)
+    assert all(memory is None or isinstance(memory, int) for memory in desk.memories.values())
+    assert all(finding.severity == INFO for finding in desk.findings)

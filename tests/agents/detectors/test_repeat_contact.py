@@ -1,0 +1,349 @@
+"""Story 2, the television that kept breaking: the same issue comes back again and again, unresolved.
+
+Each event goes through the journey tracker first, then the detector, with its memory round-tripped
+through JSON between events as the changelog does. Day 0 is Monday 5 January 2026, 10:00 UTC
+(11:00 in Berlin, the built-in calendars' zone).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import schemas
+from agents.alerts.alert import CRITICAL, WARNING, Alert, make_alert_id
+from agents.config import Config, config_from_mapping, default_config
+from agents.detectors.base import Context, Detector, Finding
+from agents.detectors.registry import build_detectors
+from agents.detectors.repeat_contact import EXTRA_CONTACTS, MAX_ISSUES, TYPE, RepeatContactUnresolved
+from agents.journey.state import CustomerState
+from agents.journey.track import JourneyTracker
+from tests.agents.journey.histories import histories
+from tests.agents.journey.touchpoints import DAY, SALT, complaint, inquiry, instant, resolution, touchpoint
+
+pytestmark = pytest.mark.unit
+
+CONFIG = default_config()
+#: The kinds of event that can be a contact; a history without them must raise nothing.
+CONTACT_KINDS = ("complaint", "inquiry", "call_started")
+
+
+def context_for(state: CustomerState, event: dict[str, Any], config: Config = CONFIG) -> Context:
+    """The context the tracker gives a detector for *event*, applied to *state*."""
+    occurred = datetime.fromisoformat(event["occurred_at"])
+    at = int(occurred.timestamp())
+    offset = occurred.utcoffset()
+    local = at + (int(offset.total_seconds()) if offset else 0)
+    return Context(
+        customer_id=event["customer_id"],
+        event=event,
+        instant=at,
+        local_day=local // DAY,
+        local_hour=local % DAY // 3600,
+        state=state,
+        calendars=config.calendars,
+        zone=config.calendars.for_touchpoint(event["channel"], event.get("location")).zone,
+    )
+
+
+@dataclass
+class Desk:
+    """Customers fed through the tracker and then the detector, the way the worker will do it."""
+
+    detector: Detector = field(default_factory=lambda: RepeatContactUnresolved(CONFIG.detectors[TYPE]))
+    tracker: JourneyTracker = field(default_factory=lambda: JourneyTracker(CONFIG, SALT))
+    states: dict[str, CustomerState] = field(default_factory=dict)
+    memories: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    def send(self, *events: dict[str, Any]) -> list[Finding]:
+        found: list[Finding] = []
+        for event in events:
+            schemas.validator("touchpoint")(event)
+            customer = event["customer_id"]
+            step = self.tracker.track(self.states.get(customer), customer, event, 0)
+            self.states[customer] = step.state
+            if step.duplicate:
+                continue
+            memory, new = self.detector.observe(self.memories.get(customer), context_for(step.state, event))
+            self.memories[customer] = orjson.loads(orjson.dumps(memory))  # as the changelog keeps it
+            for finding in new:
+                _check_alert(customer, step.state, finding)
+            found.extend(new)
+        self.findings.extend(found)
+        return found
+
+    @property
+    def memory(self) -> Any:
+        return self.memories.get("cust-1")
+
+
+def _check_alert(customer: str, state: CustomerState, finding: Finding) -> None:
+    """The alert the tracker would make of *finding* satisfies the alert contract."""
+    alert = Alert(
+        alert_id=make_alert_id(TYPE, customer, finding.evidence),
+        type=TYPE,
+        severity=finding.severity,
+        customer_id=customer,
+        occurred_at=finding.occurred_at,
+        detected_at=finding.detected_at,
+        summary=finding.summary,
+        reasons=finding.reasons,
+        evidence=finding.evidence,
+        stage=state.stage,
+        value_tier=state.value_tier,
+        suggested_action=finding.suggested_action,
+        channel=finding.channel,
+        location=finding.location,
+        details=finding.details,
+    )
+    schemas.validator("alert")(orjson.loads(alert.encode()))
+
+
+def call(day: float, issue: str = "tv-1", **kw: Any) -> dict[str, Any]:
+    """The customer phones about *issue*: a complaint logged in a call of its own."""
+    event = complaint(day, issue, channel="phone", conversation=f"call-{day}", **kw)
+    event["location"] = "team-support"
+    return event
+
+
+def asks(day: float, topic: str, conversation: str, **kw: Any) -> dict[str, Any]:
+    """The customer writes in chat about *topic* (no issue id)."""
+    return inquiry(day, conversation=conversation, topic=topic, **kw)
+
+
+# --- the story ---------------------------------------------------------------------------------------------
+
+
+def test_story_2_the_third_call_about_the_broken_tv_within_two_weeks_raises_a_warning() -> None:
+    desk = Desk()
+    first, second, third = call(0), call(4), complaint(9, "tv-1", conversation="mail-58")
+
+    assert desk.send(first, second) == []
+    [finding] = desk.send(third)
+
+    assert finding.severity == WARNING
+    assert finding.reasons == ("repeated_contacts", "unresolved_issue")
+    assert finding.evidence == (first["event_id"], second["event_id"], third["event_id"])
+    assert finding.occurred_at == finding.detected_at == instant(9)
+    assert (finding.channel, finding.location) == ("email", None)
+    assert finding.summary == (
+        "Customer cust-1 has contacted us 3 times in 9 days about issue tv-1 and it is still not "
+        "resolved (this time a complaint by email on Wed 14 Jan 11:00 CET)."
+    )
+    assert finding.suggested_action.startswith("Give issue tv-1 one owner who calls the customer back today")
+    assert finding.details == {
+        "contacts": 3,
+        "window_days": 14,
+        "first_contact_at": "2026-01-05T10:00:00+00:00",
+        "issue_id": "tv-1",
+    }
+
+
+def test_each_further_contact_escalates_to_critical_with_new_evidence() -> None:
+    desk = Desk()
+    desk.send(call(0), call(1), call(2))
+    fourth, fifth = call(3), call(4)
+
+    [critical] = desk.send(fourth)
+    [again] = desk.send(fifth)
+
+    assert [f.severity for f in desk.findings] == [WARNING, CRITICAL, CRITICAL]
+    assert critical.reasons == ("repeated_contacts", "unresolved_issue", "escalated")
+    assert (critical.channel, critical.location) == ("phone", "team-support")
+    assert critical.evidence[-1] == fourth["event_id"]
+    assert again.evidence[-1] == fifth["event_id"]
+    assert len({f.evidence for f in desk.findings}) == 3, "every escalation is a new alert"
+    assert "contacted us 5 times in 4 days" in again.summary
+    assert again.suggested_action.startswith("Escalate to a team lead today.")
+
+
+def test_without_escalation_only_the_contact_that_reaches_the_threshold_raises() -> None:
+    desk = Desk(detector=RepeatContactUnresolved({"escalate_each_contact": False}))
+    assert len(desk.send(call(0), call(1), call(2), call(3), call(4))) == 1
+    assert desk.findings[0].severity == WARNING
+
+
+def test_the_threshold_comes_from_the_rules_file() -> None:
+    config = config_from_mapping({"detectors": {TYPE: {"contacts": 2, "window_days": 3}}})
+    desk = Desk(detector=RepeatContactUnresolved(config.detectors[TYPE]))
+    [finding] = desk.send(call(0), call(2.5))
+    assert finding.details["contacts"] == 2
+    assert desk.send(call(6)) == [], "the first two calls are more than three days before it"
+
+
+def test_three_contacts_exactly_fourteen_days_apart_end_to_end_still_count() -> None:
+    assert len(Desk().send(call(0), call(7), call(14))) == 1
+
+
+def test_repeated_questions_about_one_topic_in_separate_chats_count_as_contacts() -> None:
+    desk = Desk()
+    [finding] = desk.send(
+        asks(0, "Repair", "chat-1"), asks(1, "repair", "chat-2"), asks(1.5, "repair ", "chat-3")
+    )
+    assert finding.details["topic"] == "repair"
+    assert "about 'repair'" in finding.summary
+    assert "this time a message by chat" in finding.summary
+
+
+def test_an_inquiry_or_call_naming_the_issue_counts_with_the_complaints() -> None:
+    desk = Desk()
+    started = touchpoint(
+        "call_started", 2, channel="phone", conversation="call-9", issue_id="tv-1", topic="repair"
+    )
+    [finding] = desk.send(
+        call(0), asks(1, "anything", "chat-1") | {"attributes": {"issue_id": "tv-1"}}, started
+    )
+    assert "this time a call by phone" in finding.summary
+    assert finding.details["issue_id"] == "tv-1"
+
+
+def test_a_resolution_after_the_third_contact_clears_the_count_for_the_next_ones() -> None:
+    desk = Desk()
+    desk.send(call(0), call(1), call(2), resolution(2.5, "tv-1"))
+    assert desk.memory is None
+    assert desk.send(call(3), call(4)) == []
+    assert len(desk.send(call(5))) == 1
+
+
+def test_a_resolution_with_a_topic_clears_that_topic_too() -> None:
+    desk = Desk()
+    desk.send(asks(0, "repair", "chat-1"), asks(1, "repair", "chat-2"))
+    desk.send(resolution(1.5, "case-7", topic="Repair"))
+    assert desk.send(asks(2, "repair", "chat-3")) == []
+
+
+def test_a_late_contact_from_before_the_issue_was_resolved_is_not_counted() -> None:
+    desk = Desk()
+    desk.send(call(3), call(4), resolution(5, "tv-1"), call(6), call(7))
+    assert desk.send(call(4.5)) == [], "delivered late: it happened before the resolution"
+    assert [entry[0] for entry in desk.memory["tv-1"]] == [instant(6), instant(7)]
+
+
+def test_a_late_contact_within_the_window_counts_and_is_in_the_evidence() -> None:
+    desk = Desk()
+    late = call(1)
+    desk.send(call(0), call(2))
+    [finding] = desk.send(late)
+    assert late["event_id"] in finding.evidence
+    assert "3 times in 2 days" in finding.summary
+
+
+def test_the_same_contact_observed_twice_counts_once() -> None:
+    detector = RepeatContactUnresolved({})
+    state = JourneyTracker(CONFIG, SALT).track(None, "cust-1", call(0), 0).state
+    context = context_for(state, call(0, event_id="ev-same"))
+    memory, _ = detector.observe(None, context)
+    again, findings = detector.observe(memory, context)
+    assert findings == []
+    assert again == memory
+
+
+def test_the_registry_builds_it_from_the_rules_file() -> None:
+    [detector] = [d for d in build_detectors(CONFIG.detectors) if d.type == TYPE]
+    assert isinstance(detector, RepeatContactUnresolved)
+
+
+# --- near misses -------------------------------------------------------------------------------------------
+
+
+def test_near_miss_two_contacts_raise_nothing() -> None:
+    desk = Desk()
+    assert desk.send(call(0), call(1)) == []
+    assert len(desk.memory["tv-1"]) == 2
+
+
+def test_near_miss_three_contacts_spread_over_more_than_fourteen_days_raise_nothing() -> None:
+    desk = Desk()
+    assert desk.send(call(0), call(7), call(14.5)) == []
+    assert len(desk.memory["tv-1"]) == 2, "the first call has left the window"
+
+
+def test_near_miss_resolved_in_between_raises_nothing() -> None:
+    assert Desk().send(call(0), call(1), resolution(1.5, "tv-1"), call(2)) == []
+
+
+def test_near_miss_three_contacts_about_three_issues_raise_nothing() -> None:
+    assert Desk().send(call(0, "tv-1"), call(1, "oven-2"), call(2, "fridge-3")) == []
+
+
+def test_near_miss_messages_of_one_chat_are_one_contact() -> None:
+    desk = Desk()
+    assert desk.send(*(asks(n / 24, "repair", "chat-1") for n in range(5))) == []
+    assert len(desk.memory["topic:repair"]) == 1
+
+
+def test_near_miss_asking_about_a_discount_again_and_again_is_shopping_not_an_unresolved_issue() -> None:
+    desk = Desk()
+    assert desk.send(*(asks(n, "discount", f"chat-{n}") for n in range(4))) == []
+    assert desk.memory is None
+
+
+def test_near_miss_agent_messages_and_inquiries_about_nothing_in_particular_are_not_contacts() -> None:
+    desk = Desk()
+    agent = [asks(n, "repair", f"chat-{n}", actor="agent") for n in range(3)]
+    vague = [inquiry(n, conversation=f"web-{n}", channel="web") for n in range(3)]
+    assert desk.send(*agent, *vague) == []
+    assert desk.memory is None
+
+
+# --- memory ------------------------------------------------------------------------------------------------
+
+
+def test_memory_stays_bounded_over_a_thousand_contacts_and_empties_once_the_window_passes() -> None:
+    rng = random.Random(2)
+    desk = Desk()
+    largest = 0
+    for number in range(1000):
+        day = number * 0.3
+        kind = rng.choice(("complaint", "inquiry", "call_started", "resolution", "visit"))
+        issue = f"issue-{rng.randrange(12)}"
+        if kind == "visit":
+            event = touchpoint("visit", day)
+        elif kind == "inquiry":
+            event = asks(day, f"topic-{rng.randrange(6)}", f"chat-{rng.randrange(40)}")
+        elif kind == "resolution":
+            event = resolution(day, issue)
+        else:
+            event = touchpoint(kind, day, channel="phone", conversation=f"call-{number}", issue_id=issue)
+        desk.send(event)
+        memory = desk.memory or {}
+        assert len(memory) <= MAX_ISSUES
+        assert all(len(entries) <= 3 + EXTRA_CONTACTS for entries in memory.values())
+        largest = max(largest, len(orjson.dumps(memory)))
+    assert largest < 1024
+    assert desk.findings, "the history is dense enough to raise"
+    desk.send(touchpoint("visit", 300 + 15))
+    assert desk.memory is None, "every contact has left the window"
+
+
+def test_a_typical_memory_is_a_few_dozen_bytes() -> None:
+    desk = Desk()
+    desk.send(call(0))
+    assert len(orjson.dumps(desk.memory)) < 50
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories().map(lambda events: [e for e in events if e["type"] not in CONTACT_KINDS]))
+def test_a_history_without_contacts_raises_nothing_and_keeps_nothing(events: list[dict[str, Any]]) -> None:
+    desk = Desk()
+    assert desk.send(*events) == []
+    assert all(memory is None for memory in desk.memories.values())
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories(dense=True), st.integers(2, 5))
+def test_no_issue_raises_before_it_has_the_threshold_of_contacts(
+    events: list[dict[str, Any]], contacts: int
+) -> None:
+    desk = Desk(detector=RepeatContactUnresolved({"contacts": contacts}))
+    for finding in desk.send(*events):
+        assert len(finding.evidence) == contacts
+        assert finding.details["contacts"] >= contacts
