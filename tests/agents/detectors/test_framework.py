@@ -156,3 +156,29 @@ def test_a_detector_alert_keeps_its_text_through_an_acknowledgement() -> None:
     }
     [acknowledged] = tracker.act(step.state, "cust-1", action).alerts
     assert (acknowledged.status, acknowledged.summary) == ("acknowledged", alert.summary)
+
+
+def test_a_detector_alert_within_its_cooldown_is_suppressed_and_after_it_raised_again() -> None:
+    tracker = tracker_with_stub(
+        config_from_mapping({"alerts": {"cooldown_minutes": {"advocate_opportunity": 30}}})
+    )
+    step = tracker.track(None, "cust-1", event(1, "page_view"), 0)
+    assert len(step.alerts) == 1
+    within = tracker.track(step.state, "cust-1", event(2, "page_view", at=T0 + 29 * 60), 0)
+    assert within.alerts == []
+    assert within.suppressed == [("advocate_opportunity", "cooldown")]
+    after = tracker.track(within.state, "cust-1", event(3, "page_view", at=T0 + 31 * 60), 0)
+    assert len(after.alerts) == 1
+
+
+def test_an_escalation_to_critical_is_never_held_back_by_the_cooldown() -> None:
+    tracker = tracker_with_stub(config_from_mapping({"alerts": {"cooldown_minutes": {"default": 2 * 24 * 60}}}))
+    state = tracker.track(
+        None, "cust-1", event(1, "purchase", attributes={"amount": 6000, "currency": "EUR"}), 0
+    ).state
+    first = tracker.track(state, "cust-1", event(2, "page_view", at=T0 + 60), 0)
+    assert [a.severity for a in first.alerts] == ["warning"]  # boosted from info
+    escalated = tracker.advance(first.state, "cust-1", T0 + 60 + DAY)
+    assert [a.severity for a in escalated.alerts] == ["critical"], (
+        "warning boosted to critical passes the cooldown"
+    )
