@@ -172,7 +172,9 @@ def test_a_detector_alert_within_its_cooldown_is_suppressed_and_after_it_raised_
 
 
 def test_an_escalation_to_critical_is_never_held_back_by_the_cooldown() -> None:
-    tracker = tracker_with_stub(config_from_mapping({"alerts": {"cooldown_minutes": {"default": 2 * 24 * 60}}}))
+    tracker = tracker_with_stub(
+        config_from_mapping({"alerts": {"cooldown_minutes": {"default": 2 * 24 * 60}}})
+    )
     state = tracker.track(
         None, "cust-1", event(1, "purchase", attributes={"amount": 6000, "currency": "EUR"}), 0
     ).state
