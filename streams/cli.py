@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import signal
 import sys
@@ -529,6 +530,106 @@ def _who() -> str:
         return getpass.getuser()
     except Exception:
         return "operator"
+
+
+# ----------------------------------------------------------------------------- fit
+
+
+@main.command("fit")
+@click.argument("history", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the parameters (JSON).",
+)
+@click.option(
+    "--calibration-end",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="Last day of the calibration period.",
+)
+@click.option(
+    "--unit",
+    type=click.Choice(["weeks", "days"]),
+    default="weeks",
+    show_default=True,
+    help="Time unit of the models.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "csv", "jsonl"]),
+    default="auto",
+    show_default=True,
+    help="CSV customer_id,date,amount or touchpoint JSONL.",
+)
+@click.option("--strict", is_flag=True, help="Stop at the first unparseable row instead of skipping it.")
+def fit_models(
+    history: Path, out_path: Path, calibration_end: datetime, unit: str, fmt: str, strict: bool
+) -> None:
+    """Fit BG/NBD (churn) and Gamma-Gamma (spend) by maximum likelihood from purchase HISTORY."""
+    from agents.models import bgnbd, gamma_gamma
+    from agents.models.history import HistoryError, load_history
+
+    size = history.stat().st_size
+    with click.progressbar(length=size, label=f"reading {history.name}", file=sys.stderr) as bar:
+        seen = [0]
+
+        def advance(progress: Any) -> None:
+            bar.update(progress.bytes_read - seen[0])
+            seen[0] = progress.bytes_read
+
+        try:
+            loaded = load_history(
+                history,
+                calibration_end=calibration_end.date(),
+                unit=unit,  # type: ignore[arg-type]
+                fmt=fmt,  # type: ignore[arg-type]
+                strict=strict,
+                progress=advance,
+            )
+        except HistoryError as exc:
+            raise click.ClickException(str(exc)) from None
+    for bad in loaded.bad_rows[:10]:
+        click.echo(f"skipped {bad}", err=True)
+    if len(loaded.bad_rows) > 10:
+        click.echo(f"… and {len(loaded.bad_rows) - 10:,} more unparseable rows skipped", err=True)
+    summary = loaded.summary
+    churn = bgnbd.fit(summary.x, summary.t_x, summary.T)
+    spend = gamma_gamma.fit(summary.x, summary.m_x)
+    result = {
+        "schema_version": 1,
+        "unit": unit,
+        "calibration_end": calibration_end.date().isoformat(),
+        "customers": len(summary),
+        "repeat_buyers": summary.repeat_buyers,
+        "bgnbd": {
+            **dataclasses.asdict(churn.params),
+            "log_likelihood": churn.log_likelihood,
+            "converged": churn.converged,
+        },
+        "gamma_gamma": {
+            **dataclasses.asdict(spend.params),
+            "log_likelihood": spend.log_likelihood,
+            "customers": spend.n_customers,
+            "converged": spend.converged,
+        },
+    }
+    out_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    p = churn.params
+    g = spend.params
+    click.echo(
+        f"{len(summary):,} customers, {summary.repeat_buyers:,} repeat buyers, unit {unit}, calibration to {calibration_end.date()}"
+    )
+    click.echo(
+        f"BG/NBD       r={p.r:.4f} alpha={p.alpha:.4f} a={p.a:.4f} b={p.b:.4f}  log-likelihood {churn.log_likelihood:,.2f}{'' if churn.converged else '  (NOT converged: ' + churn.message + ')'}"
+    )
+    click.echo(
+        f"Gamma-Gamma  p={g.p:.4f} q={g.q:.4f} gamma={g.gamma:.4f}  log-likelihood {spend.log_likelihood:,.2f} on {spend.n_customers:,} repeat buyers"
+    )
+    click.echo(f"parameters written to {out_path}")
 
 
 # ----------------------------------------------------------------------------- check-config

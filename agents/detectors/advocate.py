@@ -22,11 +22,10 @@ from typing import Any, Final
 
 from agents.alerts.alert import INFO
 from agents.config import effective_config
-from agents.detectors.base import Context, EventOnly, Finding
+from agents.detectors.base import DAY, Context, EventOnly, Finding
 from agents.journey import lifecycle
 
 TYPE: Final = "advocate_opportunity"
-DAY: Final = 86_400
 #: Stages whose satisfied customers are worth asking.
 LOYAL_STAGES: Final = frozenset({lifecycle.LOYAL, lifecycle.ADVOCATE})
 #: How a summary names a customer of each of those stages.

@@ -15,10 +15,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from agents.calendar import Calendars
 from agents.journey.state import CustomerState
+
+DAY: Final = 86_400
+
+
+def describe_span(seconds: int) -> str:
+    """A time between two events, readably: ``under a minute``, ``40 minutes``, ``5 hours``, ``3 days``."""
+    if seconds < 60:
+        return "under a minute"
+    if seconds >= DAY:
+        amount, unit = round(seconds / DAY), "day"
+    elif seconds >= 3600:
+        amount, unit = round(seconds / 3600), "hour"
+    else:
+        amount, unit = round(seconds / 60), "minute"
+    return f"{amount} {unit}{'' if amount == 1 else 's'}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,13 +16,12 @@ from typing import Any, Final
 
 from agents.alerts.alert import CRITICAL, WARNING
 from agents.config import effective_config
-from agents.detectors.base import Context, EventOnly, Finding
+from agents.detectors.base import DAY, Context, EventOnly, Finding
 from agents.journey.outputs import iso
 
 TYPE: Final = "long_wait"
 #: Long waits remembered per customer, the newest ones: enough to see a repeat within the window.
 MAX_WAITS: Final = 4
-DAY: Final = 86_400
 
 
 class LongWait(EventOnly):

@@ -27,7 +27,7 @@ from typing import Any, Final
 from agents.alerts import sla
 from agents.alerts.alert import CRITICAL, WARNING, raise_severity
 from agents.config import effective_config
-from agents.detectors.base import Context, EventOnly, Finding
+from agents.detectors.base import DAY, Context, EventOnly, Finding, describe_span
 from agents.journey.outputs import iso
 from agents.journey.state import CustomerState
 
@@ -38,7 +38,6 @@ TYPE: Final = "repeat_contact_unresolved"
 MAX_ISSUES: Final = 4
 #: Contacts remembered per issue beyond the threshold: enough to escalate, and to say how many.
 EXTRA_CONTACTS: Final = 3
-DAY: Final = 86_400
 _TOPIC: Final = "topic:"
 #: What a contact of each kind is called in a summary.
 _NOUNS: Final = {"complaint": "complaint", "inquiry": "message", "call_started": "call"}
@@ -136,7 +135,7 @@ class RepeatContactUnresolved(EventOnly):
         times = f"{'at least ' if saturated else ''}{count} times"
         when = datetime.fromtimestamp(context.instant, context.zone).strftime("%a %d %b %H:%M %Z")
         summary = (
-            f"Customer {context.customer_id} has contacted us {times} in {_span(latest - first)} about "
+            f"Customer {context.customer_id} has contacted us {times} in {describe_span(latest - first)} about "
             f"{about} and it is still not resolved (this time a {_NOUNS[event['type']]} by "
             f"{event['channel']} on {when})."
         )
@@ -189,16 +188,3 @@ def _resolved_after(context: Context, issue: str) -> bool:
     """Whether *issue* was resolved at or after this contact (a late contact about a settled issue)."""
     resolved = context.state.recently_resolved.get(issue)
     return resolved is not None and resolved >= context.instant
-
-
-def _span(seconds: int) -> str:
-    """A time between two events, readably: ``under a minute``, ``40 minutes``, ``5 hours``, ``3 days``."""
-    if seconds < 60:
-        return "under a minute"
-    if seconds >= DAY:
-        amount, unit = round(seconds / DAY), "day"
-    elif seconds >= 3600:
-        amount, unit = round(seconds / 3600), "hour"
-    else:
-        amount, unit = round(seconds / 60), "minute"
-    return f"{amount} {unit}{'' if amount == 1 else 's'}"

@@ -20,12 +20,11 @@ from typing import Any, Final
 from agents.alerts import sla
 from agents.alerts.alert import WARNING
 from agents.config import effective_config
-from agents.detectors.base import Context, EventOnly, Finding
+from agents.detectors.base import Context, EventOnly, Finding, describe_span
 
 __all__ = ["SalesInService"]
 
 TYPE: Final = "sales_in_service"
-DAY: Final = 86_400
 #: Issues or conversations named in a summary; the details list them all.
 _NAMED: Final = 3
 
@@ -77,7 +76,7 @@ class SalesInService(EventOnly):
         details: dict[str, Any] = {"offer_id": offer}
         if issues:
             latest = max(state.complaints_open[issue] for issue in issues)
-            raised = f"raised {_span(at - latest)} earlier"
+            raised = f"raised {describe_span(at - latest)} earlier"
             if len(issues) > 1:
                 parts.append(
                     f"their complaints about issues {_names(issues)} are still open (the latest {raised})"
@@ -95,7 +94,7 @@ class SalesInService(EventOnly):
                 asked = "their question in this same conversation has waited"
             else:
                 asked = "a question of theirs has waited"
-            parts.append(f"{asked} {_span(at - oldest)} for an answer")
+            parts.append(f"{asked} {describe_span(at - oldest)} for an answer")
             reasons.append("offer_during_open_conversation")
             if own:
                 reasons.append("same_conversation")
@@ -127,16 +126,3 @@ def _purchase_intent(case: list[Any] | None) -> bool:
 def _names(names: list[str]) -> str:
     shown = ", ".join(names[:_NAMED])
     return shown if len(names) <= _NAMED else f"{shown} and {len(names) - _NAMED} more"
-
-
-def _span(seconds: int) -> str:
-    """A time between two events, readably: ``under a minute``, ``40 minutes``, ``5 hours``, ``3 days``."""
-    if seconds < 60:
-        return "under a minute"
-    if seconds >= DAY:
-        amount, unit = round(seconds / DAY), "day"
-    elif seconds >= 3600:
-        amount, unit = round(seconds / 3600), "hour"
-    else:
-        amount, unit = round(seconds / 60), "minute"
-    return f"{amount} {unit}{'' if amount == 1 else 's'}"

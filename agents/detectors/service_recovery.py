@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from agents.alerts.alert import CRITICAL, WARNING
 from agents.config import effective_config
-from agents.detectors.base import Context, Finding
+from agents.detectors.base import DAY, Context, Finding, describe_span
 from agents.journey.outputs import iso
 from agents.journey.state import CustomerState
 
@@ -51,7 +51,6 @@ RECOVERED_CSAT: Final = 4
 GENERAL: Final = ""
 #: A case's escalation instant once it has escalated.
 ESCALATED: Final = 0
-DAY: Final = 86_400
 
 PLAYBOOK: Final = (
     "Call the customer today and follow the recovery playbook: acknowledge what went wrong, apologise "
@@ -241,13 +240,13 @@ class ServiceRecovery:
         if latest is None or not 0 <= at - latest[0] <= REFUND_WINDOW_DAYS * DAY:
             return []
         complained, issue = latest
-        happened = f"{refunded}, {_span(at - complained)} after complaining about issue {issue}"
+        happened = f"{refunded}, {describe_span(at - complained)} after complaining about issue {issue}"
         return [self._warning(cases.get(issue), issue, "refund", context, happened)]
 
     def _escalation(self, customer_id: str, subject: str, case: list[Any]) -> Finding:
         opened, deadline, event_id, channel, location, what = case
         summary = (
-            f"Customer {customer_id} {_phrase(what, subject, channel)} {_span(deadline - opened)} ago, and it "
+            f"Customer {customer_id} {_phrase(what, subject, channel)} {describe_span(deadline - opened)} ago, and it "
             f"is still not resolved after {self.hours:g} business hours."
         )
         details: dict[str, Any] = {"opened_at": iso(opened), "business_hours": self.hours}
@@ -340,16 +339,3 @@ def _reasons(what: str) -> tuple[str, ...]:
 
 def _local(instant: int, zone: tzinfo) -> str:
     return datetime.fromtimestamp(instant, zone).strftime("%a %d %b %H:%M %Z")
-
-
-def _span(seconds: int) -> str:
-    """A time between two events, readably: ``under a minute``, ``40 minutes``, ``5 hours``, ``3 days``."""
-    if seconds < 60:
-        return "under a minute"
-    if seconds >= DAY:
-        amount, unit = round(seconds / DAY), "day"
-    elif seconds >= 3600:
-        amount, unit = round(seconds / 3600), "hour"
-    else:
-        amount, unit = round(seconds / 60), "minute"
-    return f"{amount} {unit}{'' if amount == 1 else 's'}"

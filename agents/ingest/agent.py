@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agents.ingest.dead_letter import dead_letter_record
-from agents.ingest.decode import Accepted, TouchpointDecoder
+from agents.ingest.decode import Accepted, Rejected, TouchpointDecoder
 
 
 def install(app: Any, topics: Any, decoder: TouchpointDecoder, metrics: Any) -> Any:
@@ -24,18 +24,23 @@ def install(app: Any, topics: Any, decoder: TouchpointDecoder, metrics: Any) -> 
                 accepted_counter.labels(outcome.event["channel"], outcome.event["type"]).inc()
                 await by_customer.send(key=outcome.customer_id.encode(), value=outcome.body)
             else:
-                message = event.message
                 dead_letter_counter.labels(outcome.reason).inc()
-                await dead_letter.send(
-                    key=f"{message.topic}:{message.partition}:{message.offset}".encode(),
-                    value=dead_letter_record(
-                        event.value,
-                        outcome,
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                        rejected_at=datetime.now(UTC),
-                    ),
-                )
+                await send_dead_letter(dead_letter, event, outcome)
 
     return ingest_touchpoints
+
+
+async def send_dead_letter(topic: Any, event: Any, rejected: Rejected) -> None:
+    """Publish the dead-letter record of *event* (a Faust event) to *topic*, keyed by its source position."""
+    message = event.message
+    await topic.send(
+        key=f"{message.topic}:{message.partition}:{message.offset}".encode(),
+        value=dead_letter_record(
+            event.value,
+            rejected,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            rejected_at=datetime.now(UTC),
+        ),
+    )

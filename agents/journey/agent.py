@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -23,7 +22,7 @@ from faust.types import TP
 import schemas
 from agents.alerts.alert import OPEN
 from agents.config import Config
-from agents.ingest.dead_letter import dead_letter_record
+from agents.ingest.agent import send_dead_letter
 from agents.ingest.decode import INTERNAL, SCHEMA, Rejected
 from agents.journey.deadlines import DeadlineIndex
 from agents.journey.track import JourneyTracker, Outputs
@@ -181,17 +180,6 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
 
 
 async def _dead_letter(topics: Any, event: Any, exc: Exception) -> None:
-    message = event.message
     reason = SCHEMA if isinstance(exc, schemas.ValidationError) else INTERNAL
     rejected = Rejected(reason, f"journey could not apply the record: {type(exc).__name__}: {exc}")
-    await topics.dead_letter.send(
-        key=f"{message.topic}:{message.partition}:{message.offset}".encode(),
-        value=dead_letter_record(
-            event.value,
-            rejected,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            rejected_at=datetime.now(UTC),
-        ),
-    )
+    await send_dead_letter(topics.dead_letter, event, rejected)

@@ -1,34 +1,30 @@
 """Story 9, ask for the referral: promoters and loyal, satisfied customers are asked to recommend us.
 
-Each event goes through the journey tracker first, then the detector, with its memory round-tripped
-through JSON between events as the changelog does. Day 0 is Monday 5 January 2026, 10:00 UTC
-(11:00 in Berlin, the built-in calendars' zone). With the default lifecycle, purchases on days 0, 20,
-40 and 61 make a customer loyal on day 61 (four purchase days over 60 days), unless unhappy.
+Events run through the shared desk in ``drive``: the journey tracker first, then the detector. Day 0 is
+Monday 5 January 2026, 10:00 UTC (11:00 in Berlin, the built-in calendars' zone). With the default
+lifecycle, purchases on days 0, 20, 40 and 61 make a customer loyal on day 61 (four purchase days over
+60 days), unless unhappy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import orjson
 import pytest
 from hypothesis import given, settings
 
-import schemas
-from agents.alerts.alert import INFO, Alert, make_alert_id
-from agents.config import Config, default_config
+from agents.alerts.alert import INFO, make_alert_id
 from agents.detectors.advocate import TYPE, AdvocateOpportunity
-from agents.detectors.base import Context, Detector, Finding
+from agents.detectors.base import Detector, Finding
 from agents.detectors.registry import build_detectors
 from agents.journey import lifecycle
-from agents.journey.state import CustomerState
-from agents.journey.track import JourneyTracker
+from tests.agents.detectors import drive
+from tests.agents.detectors.drive import CONFIG
 from tests.agents.journey.histories import histories
 from tests.agents.journey.touchpoints import (
     DAY,
-    SALT,
     complaint,
     feedback,
     inquiry,
@@ -41,83 +37,12 @@ from tests.agents.journey.touchpoints import (
 
 pytestmark = pytest.mark.unit
 
-CONFIG = default_config()
-
-
-def context_for(state: CustomerState, event: dict[str, Any], config: Config = CONFIG) -> Context:
-    """The context the tracker gives a detector for *event*, applied to *state*."""
-    occurred = datetime.fromisoformat(event["occurred_at"])
-    at = int(occurred.timestamp())
-    offset = occurred.utcoffset()
-    local = at + (int(offset.total_seconds()) if offset else 0)
-    return Context(
-        customer_id=event["customer_id"],
-        event=event,
-        instant=at,
-        local_day=local // DAY,
-        local_hour=local % DAY // 3600,
-        state=state,
-        calendars=config.calendars,
-        zone=config.calendars.for_touchpoint(event["channel"], event.get("location")).zone,
-    )
-
 
 @dataclass
-class Desk:
-    """Customers fed through the tracker and then the detector, the way the worker will do it."""
+class Desk(drive.Desk):
+    """The shared desk with AdvocateOpportunity as its detector by default."""
 
     detector: Detector = field(default_factory=lambda: AdvocateOpportunity({}))
-    tracker: JourneyTracker = field(default_factory=lambda: JourneyTracker(CONFIG, SALT))
-    states: dict[str, CustomerState] = field(default_factory=dict)
-    memories: dict[str, Any] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
-
-    def send(self, *events: dict[str, Any]) -> list[Finding]:
-        found: list[Finding] = []
-        for event in events:
-            schemas.validator("touchpoint")(event)
-            customer = event["customer_id"]
-            step = self.tracker.track(self.states.get(customer), customer, event, 0)
-            self.states[customer] = step.state
-            if step.duplicate:
-                continue
-            memory, new = self.detector.observe(self.memories.get(customer), context_for(step.state, event))
-            self.memories[customer] = orjson.loads(orjson.dumps(memory))  # as the changelog keeps it
-            for finding in new:
-                _check_alert(customer, step.state, finding)
-            found.extend(new)
-        self.findings.extend(found)
-        return found
-
-    @property
-    def memory(self) -> Any:
-        return self.memories.get("cust-1")
-
-    @property
-    def state(self) -> CustomerState:
-        return self.states["cust-1"]
-
-
-def _check_alert(customer: str, state: CustomerState, finding: Finding) -> None:
-    """The alert the tracker would make of *finding* satisfies the alert contract."""
-    alert = Alert(
-        alert_id=make_alert_id(TYPE, customer, finding.evidence),
-        type=TYPE,
-        severity=finding.severity,
-        customer_id=customer,
-        occurred_at=finding.occurred_at,
-        detected_at=finding.detected_at,
-        summary=finding.summary,
-        reasons=finding.reasons,
-        evidence=finding.evidence,
-        stage=state.stage,
-        value_tier=state.value_tier,
-        suggested_action=finding.suggested_action,
-        channel=finding.channel,
-        location=finding.location,
-        details=finding.details,
-    )
-    schemas.validator("alert")(orjson.loads(alert.encode()))
 
 
 def buys_for_a_while(desk: Desk, *, csat: int | None = None, nps: int | None = None) -> list[Finding]:

@@ -1,15 +1,13 @@
 """Story 2, the television that kept breaking: the same issue comes back again and again, unresolved.
 
-Each event goes through the journey tracker first, then the detector, with its memory round-tripped
-through JSON between events as the changelog does. Day 0 is Monday 5 January 2026, 10:00 UTC
-(11:00 in Berlin, the built-in calendars' zone).
+Events run through the shared desk in ``drive``: the journey tracker first, then the detector. Day 0 is
+Monday 5 January 2026, 10:00 UTC (11:00 in Berlin, the built-in calendars' zone).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -17,101 +15,33 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import schemas
-from agents.alerts.alert import CRITICAL, WARNING, Alert, make_alert_id
-from agents.config import Config, config_from_mapping, default_config
-from agents.detectors.base import Context, Detector, Finding
+from agents.alerts.alert import CRITICAL, WARNING
+from agents.config import config_from_mapping
+from agents.detectors.base import Detector
 from agents.detectors.registry import build_detectors
 from agents.detectors.repeat_contact import EXTRA_CONTACTS, MAX_ISSUES, TYPE, RepeatContactUnresolved
-from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker
+from tests.agents.detectors import drive
+from tests.agents.detectors.drive import CONFIG, context_for, located
 from tests.agents.journey.histories import histories
-from tests.agents.journey.touchpoints import DAY, SALT, complaint, inquiry, instant, resolution, touchpoint
+from tests.agents.journey.touchpoints import SALT, complaint, inquiry, instant, resolution, touchpoint
 
 pytestmark = pytest.mark.unit
 
-CONFIG = default_config()
 #: The kinds of event that can be a contact; a history without them must raise nothing.
 CONTACT_KINDS = ("complaint", "inquiry", "call_started")
 
 
-def context_for(state: CustomerState, event: dict[str, Any], config: Config = CONFIG) -> Context:
-    """The context the tracker gives a detector for *event*, applied to *state*."""
-    occurred = datetime.fromisoformat(event["occurred_at"])
-    at = int(occurred.timestamp())
-    offset = occurred.utcoffset()
-    local = at + (int(offset.total_seconds()) if offset else 0)
-    return Context(
-        customer_id=event["customer_id"],
-        event=event,
-        instant=at,
-        local_day=local // DAY,
-        local_hour=local % DAY // 3600,
-        state=state,
-        calendars=config.calendars,
-        zone=config.calendars.for_touchpoint(event["channel"], event.get("location")).zone,
-    )
-
-
 @dataclass
-class Desk:
-    """Customers fed through the tracker and then the detector, the way the worker will do it."""
+class Desk(drive.Desk):
+    """The shared desk with RepeatContactUnresolved as its detector by default."""
 
     detector: Detector = field(default_factory=lambda: RepeatContactUnresolved(CONFIG.detectors[TYPE]))
-    tracker: JourneyTracker = field(default_factory=lambda: JourneyTracker(CONFIG, SALT))
-    states: dict[str, CustomerState] = field(default_factory=dict)
-    memories: dict[str, Any] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
-
-    def send(self, *events: dict[str, Any]) -> list[Finding]:
-        found: list[Finding] = []
-        for event in events:
-            schemas.validator("touchpoint")(event)
-            customer = event["customer_id"]
-            step = self.tracker.track(self.states.get(customer), customer, event, 0)
-            self.states[customer] = step.state
-            if step.duplicate:
-                continue
-            memory, new = self.detector.observe(self.memories.get(customer), context_for(step.state, event))
-            self.memories[customer] = orjson.loads(orjson.dumps(memory))  # as the changelog keeps it
-            for finding in new:
-                _check_alert(customer, step.state, finding)
-            found.extend(new)
-        self.findings.extend(found)
-        return found
-
-    @property
-    def memory(self) -> Any:
-        return self.memories.get("cust-1")
-
-
-def _check_alert(customer: str, state: CustomerState, finding: Finding) -> None:
-    """The alert the tracker would make of *finding* satisfies the alert contract."""
-    alert = Alert(
-        alert_id=make_alert_id(TYPE, customer, finding.evidence),
-        type=TYPE,
-        severity=finding.severity,
-        customer_id=customer,
-        occurred_at=finding.occurred_at,
-        detected_at=finding.detected_at,
-        summary=finding.summary,
-        reasons=finding.reasons,
-        evidence=finding.evidence,
-        stage=state.stage,
-        value_tier=state.value_tier,
-        suggested_action=finding.suggested_action,
-        channel=finding.channel,
-        location=finding.location,
-        details=finding.details,
-    )
-    schemas.validator("alert")(orjson.loads(alert.encode()))
 
 
 def call(day: float, issue: str = "tv-1", **kw: Any) -> dict[str, Any]:
     """The customer phones about *issue*: a complaint logged in a call of its own."""
-    event = complaint(day, issue, channel="phone", conversation=f"call-{day}", **kw)
-    event["location"] = "team-support"
-    return event
+    return located(complaint(day, issue, channel="phone", conversation=f"call-{day}", **kw), "team-support")
 
 
 def asks(day: float, topic: str, conversation: str, **kw: Any) -> dict[str, Any]:

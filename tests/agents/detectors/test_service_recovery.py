@@ -1,9 +1,8 @@
 """Story 5, apology is never enough: a failure needs the recovery playbook, and escalates if not recovered.
 
-Each event goes through the journey tracker first, then the detector, with its memory round-tripped
-through JSON between events as the changelog does; due escalations fire before the next event, as the
-tracker fires them. Day 0 is Monday 5 January 2026, 10:00 UTC (11:00 in Berlin, the built-in calendars'
-zone): the default calendar opens 09:00-17:30 on weekdays, the stores' 09:00-20:00 Monday to Saturday.
+Events run through the shared desk in ``drive``: the journey tracker first, then the detector. Day 0 is
+Monday 5 January 2026, 10:00 UTC (11:00 in Berlin, the built-in calendars' zone): the default calendar
+opens 09:00-17:30 on weekdays, the stores' 09:00-20:00 Monday to Saturday.
 """
 
 from __future__ import annotations
@@ -17,18 +16,15 @@ import orjson
 import pytest
 from hypothesis import given, settings
 
-import schemas
-from agents.alerts.alert import CRITICAL, WARNING, Alert, make_alert_id
-from agents.config import Config, config_from_mapping, default_config
-from agents.detectors.base import Context, Detector, Finding
+from agents.alerts.alert import CRITICAL, WARNING, make_alert_id
+from agents.config import config_from_mapping
+from agents.detectors.base import Detector
 from agents.detectors.registry import build_detectors
 from agents.detectors.service_recovery import MAX_CASES, PLAYBOOK, TYPE, ServiceRecovery
-from agents.journey.state import CustomerState
-from agents.journey.track import JourneyTracker
+from tests.agents.detectors import drive
+from tests.agents.detectors.drive import CONFIG, at, located
 from tests.agents.journey.histories import histories
 from tests.agents.journey.touchpoints import (
-    DAY,
-    SALT,
     complaint,
     feedback,
     instant,
@@ -40,123 +36,15 @@ from tests.agents.journey.touchpoints import (
 
 pytestmark = pytest.mark.unit
 
-CONFIG = default_config()
 #: The kinds of event that open a case (a refund needs a complaint): a history without them raises nothing.
 SIGNAL_KINDS = ("complaint", "feedback")
 
 
-def at(text: str) -> int:
-    """Epoch seconds of an RFC 3339 time."""
-    return int(datetime.fromisoformat(text).timestamp())
-
-
-def located(event: dict[str, Any], location: str) -> dict[str, Any]:
-    """*event* at a store or team (the touchpoint helpers put unknown keywords in attributes)."""
-    event["location"] = location
-    return event
-
-
-def context_for(state: CustomerState, event: dict[str, Any], config: Config = CONFIG) -> Context:
-    """The context the tracker gives a detector for *event*, applied to *state*."""
-    occurred = datetime.fromisoformat(event["occurred_at"])
-    instant_ = int(occurred.timestamp())
-    offset = occurred.utcoffset()
-    local = instant_ + (int(offset.total_seconds()) if offset else 0)
-    return Context(
-        customer_id=event["customer_id"],
-        event=event,
-        instant=instant_,
-        local_day=local // DAY,
-        local_hour=local % DAY // 3600,
-        state=state,
-        calendars=config.calendars,
-        zone=config.calendars.for_touchpoint(event["channel"], event.get("location")).zone,
-    )
-
-
 @dataclass
-class Desk:
-    """Customers fed through the tracker and then the detector, the way the worker will do it."""
+class Desk(drive.Desk):
+    """The shared desk with ServiceRecovery as its detector by default."""
 
-    config: Config = CONFIG
     detector: Detector = field(default_factory=lambda: ServiceRecovery(CONFIG.detectors[TYPE]))
-    states: dict[str, CustomerState] = field(default_factory=dict)
-    memories: dict[str, Any] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
-    #: Fire due escalations before each event and on ``advance`` (off: observe only).
-    fire: bool = True
-
-    def __post_init__(self) -> None:
-        self.tracker = JourneyTracker(self.config, SALT)
-
-    def send(self, *events: dict[str, Any]) -> list[Finding]:
-        found: list[Finding] = []
-        for event in events:
-            schemas.validator("touchpoint")(event)
-            customer = event["customer_id"]
-            context_instant = int(datetime.fromisoformat(event["occurred_at"]).timestamp())
-            if customer in self.states and self.fire:
-                found.extend(self._advance(customer, context_instant))
-            step = self.tracker.track(self.states.get(customer), customer, event, 0)
-            self.states[customer] = step.state
-            if step.duplicate:
-                continue
-            context = context_for(step.state, event, self.config)
-            memory, new = self.detector.observe(self.memories.get(customer), context)
-            self._keep(customer, memory, new)
-            found.extend(new)
-        self.findings.extend(found)
-        return found
-
-    def advance(self, until: int, customer: str = "cust-1") -> list[Finding]:
-        found = self._advance(customer, until)
-        self.findings.extend(found)
-        return found
-
-    def _advance(self, customer: str, until: int) -> list[Finding]:
-        found: list[Finding] = []
-        while (due := self.detector.due(self.memories.get(customer))) is not None and due <= until:
-            memory, new = self.detector.fire(
-                self.memories.get(customer), customer, due, self.states[customer]
-            )
-            self._keep(customer, memory, new)
-            found.extend(new)
-        return found
-
-    def _keep(self, customer: str, memory: Any, findings: list[Finding]) -> None:
-        self.memories[customer] = orjson.loads(orjson.dumps(memory))  # as the changelog keeps it
-        for finding in findings:
-            _check_alert(customer, self.states[customer], finding)
-
-    @property
-    def memory(self) -> Any:
-        return self.memories.get("cust-1")
-
-    @property
-    def due(self) -> int | None:
-        return self.detector.due(self.memory)
-
-
-def _check_alert(customer: str, state: CustomerState, finding: Finding) -> None:
-    """The alert the tracker would make of *finding* satisfies the alert contract."""
-    alert = Alert(
-        alert_id=make_alert_id(TYPE, customer, finding.evidence),
-        type=TYPE,
-        severity=finding.severity,
-        customer_id=customer,
-        occurred_at=finding.occurred_at,
-        detected_at=finding.detected_at,
-        summary=finding.summary,
-        reasons=finding.reasons,
-        evidence=finding.evidence,
-        stage=state.stage,
-        value_tier=state.value_tier,
-        suggested_action=finding.suggested_action,
-        channel=finding.channel,
-        location=finding.location,
-        details=finding.details,
-    )
-    schemas.validator("alert")(orjson.loads(alert.encode()))
 
 
 # --- the story ---------------------------------------------------------------------------------------------

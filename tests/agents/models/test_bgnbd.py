@@ -1,0 +1,138 @@
+"""BG/NBD closed forms on hand-derived values, their shape, and recovery of simulated parameters."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import special
+
+from agents.models import bgnbd
+from agents.models.bgnbd import BGNBDParams
+
+pytestmark = pytest.mark.unit
+
+CDNOW = BGNBDParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+
+
+def paper_eq10(params: BGNBDParams, t: float, x: float, t_x: float, T: float) -> float:
+    """Eq. 10 exactly as printed, without the Euler transformation (fine for moderate x)."""
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    bracket = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * special.hyp2f1(
+        r + x, b + x, a + b + x - 1, t / (alpha + T + t)
+    )
+    alive = 1 / (1 + (x > 0) * a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x))
+    return float((a + b + x - 1) / (a - 1) * bracket * alive)
+
+
+def test_p_alive_is_one_without_repeat_purchases() -> None:
+    assert bgnbd.p_alive(CDNOW, 0, 0, [0.0, 1.0, 39.0, 1e6]).tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_p_alive_right_after_a_purchase_is_b_over_a_plus_b() -> None:
+    # x=1, t_x=T: 1 / (1 + a/b) = b / (a + b).
+    params = BGNBDParams(r=1.0, alpha=1.0, a=1.0, b=3.0)
+    assert float(bgnbd.p_alive(params, 1, 5.0, 5.0)) == pytest.approx(0.75, rel=1e-12)
+
+
+def test_p_alive_hand_computed() -> None:
+    # a/(b+x-1) = 2/4, ((α+T)/(α+t_x))^(r+x) = (4/2)^3 = 8 → 1/(1+4) = 0.2.
+    params = BGNBDParams(r=1.0, alpha=1.0, a=2.0, b=3.0)
+    assert float(bgnbd.p_alive(params, 2, 1.0, 3.0)) == pytest.approx(0.2, rel=1e-12)
+
+
+def test_p_alive_falls_as_T_grows() -> None:
+    alive = bgnbd.p_alive(CDNOW, 3, 10.0, np.linspace(10.0, 500.0, 50))
+    assert np.all(np.diff(alive) < 0)
+    assert alive[0] <= 1.0
+
+
+def test_p_alive_stays_a_probability_for_extreme_inputs() -> None:
+    alive = bgnbd.p_alive(CDNOW, [1, 500, 10_000], [0.0, 1.0, 0.001], [1e6, 1e6, 1e7])
+    assert np.all(np.isfinite(alive))
+    assert np.all((alive >= 0) & (alive <= 1))
+
+
+def test_log_likelihood_for_x_zero_is_the_gamma_poisson_zero_term() -> None:
+    # x=0: L = (α/(α+T))^r, whatever a and b.
+    params = BGNBDParams(r=2.0, alpha=3.0, a=0.7, b=5.0)
+    assert float(bgnbd.log_likelihood(params, 0, 0, 3.0)) == pytest.approx(2 * math.log(0.5), rel=1e-12)
+
+
+def test_log_likelihood_x_one_hand_computed() -> None:
+    # r=α=a=b=1, x=1, t_x=1, T=2: B(1,2)/B(1,1)·1/3^2 + B(2,1)/B(1,1)·1/2^2 = 1/18 + 1/8.
+    params = BGNBDParams(1.0, 1.0, 1.0, 1.0)
+    assert float(bgnbd.log_likelihood(params, 1, 1.0, 2.0)) == pytest.approx(
+        math.log(1 / 18 + 1 / 8), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("x", "t_x", "T"), [(0, 0.0, 39.0), (1, 5.0, 39.0), (5, 30.0, 38.0), (12, 36.0, 38.5)]
+)
+@pytest.mark.parametrize("params", [CDNOW, BGNBDParams(1.5, 10.0, 2.0, 4.0)])
+def test_expected_purchases_equals_the_printed_eq10(params, x, t_x, T) -> None:
+    for t in (1.0, 39.0, 200.0):
+        ours = float(bgnbd.expected_purchases(params, t, x, t_x, T))
+        assert ours == pytest.approx(paper_eq10(params, t, x, t_x, T), rel=1e-9)
+
+
+def test_expected_purchases_without_dropout_is_the_nbd_mean() -> None:
+    # p → 0 (b huge): E[Y(t) | x, T] → (r + x) t / (α + T), E[X(t)] → r t / α.
+    params = BGNBDParams(r=2.0, alpha=4.0, a=2.0, b=1e8)
+    assert float(bgnbd.expected_purchases(params, 10.0, 3, 5.0, 6.0)) == pytest.approx(5 * 10 / 10, rel=1e-5)
+    assert float(bgnbd.expected_purchases_new(params, 10.0)) == pytest.approx(2 * 10 / 4, rel=1e-5)
+
+
+def test_expected_purchases_grow_with_t_and_start_at_zero() -> None:
+    ts = np.linspace(0.0, 500.0, 101)
+    expected = bgnbd.expected_purchases(CDNOW, ts, 2, 20.0, 39.0)
+    assert expected[0] == 0.0
+    assert np.all(np.diff(expected) > 0)
+    assert np.all(np.diff(bgnbd.expected_purchases_new(CDNOW, ts)) > 0)
+
+
+def test_expected_purchases_at_a_equal_one_is_the_limit() -> None:
+    near = [
+        float(bgnbd.expected_purchases(BGNBDParams(0.5, 5.0, a, 2.0), 20.0, 3, 10.0, 30.0))
+        for a in (0.999, 1.001)
+    ]
+    exact = float(bgnbd.expected_purchases(BGNBDParams(0.5, 5.0, 1.0, 2.0), 20.0, 3, 10.0, 30.0))
+    assert math.isfinite(exact)
+    assert min(near) - 1e-3 <= exact <= max(near) + 1e-3
+
+
+def test_expected_purchases_is_finite_for_heavy_buyers() -> None:
+    expected = bgnbd.expected_purchases(CDNOW, 52.0, [300, 3000], [38.0, 38.9], [39.0, 39.0])
+    assert np.all(np.isfinite(expected))
+    assert np.all(expected > 0)
+
+
+def test_inputs_are_validated() -> None:
+    with pytest.raises(ValueError, match="t_x"):
+        bgnbd.p_alive(CDNOW, 1, 5.0, 4.0)
+    with pytest.raises(ValueError, match="x == 0"):
+        bgnbd.p_alive(CDNOW, 0, 1.0, 4.0)
+    with pytest.raises(ValueError, match="alpha"):
+        BGNBDParams(1.0, 0.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="repeat"):
+        bgnbd.fit([0, 0, 0], [0, 0, 0], [5, 6, 7])
+
+
+def test_fit_recovers_simulated_parameters() -> None:
+    truth = BGNBDParams(r=0.5, alpha=6.0, a=0.8, b=2.5)
+    rng = np.random.default_rng(20050301)
+    T = rng.uniform(26.0, 52.0, size=8000)
+    x, t_x = bgnbd.simulate(truth, T, rng)
+    fitted = bgnbd.fit(x, t_x, T)
+    assert fitted.converged
+    assert fitted.n_customers == 8000
+    for got, want in zip(
+        (fitted.params.r, fitted.params.alpha, fitted.params.a, fitted.params.b),
+        (truth.r, truth.alpha, truth.a, truth.b),
+        strict=True,
+    ):
+        assert got == pytest.approx(want, rel=0.25)
+    # The optimum beats the truth on the same data.
+    assert fitted.log_likelihood >= float(bgnbd.log_likelihood(truth, x, t_x, T).sum())
