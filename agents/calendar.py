@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
@@ -165,19 +165,9 @@ class BusinessCalendar:
         None when the calendar is never open (no intervals, or none for ten years ahead).
         """
         us = _micros(at)
-        if self._never_open:
-            return None
-        bucket = us // _DAY_US
-        closed_days = 0
-        while closed_days <= _MAX_CLOSED_DAYS:
-            spans = self._buckets.get(bucket)
-            if spans is None:
-                spans = self._bucket(bucket)
-            closed_days = closed_days + 1 if not spans else 0
-            for start, end in spans:
-                if end > us:
-                    return self._instant(start if start > us else us)
-            bucket += 1
+        for start, end in self._spans_from(us):
+            if end > us:
+                return self._instant(start if start > us else us)
         return None
 
     def business_seconds(self, start: datetime, end: datetime) -> float:
@@ -208,8 +198,21 @@ class BusinessCalendar:
         if remaining < 0:
             raise ValueError(f"business time must not be negative, got {seconds!r}")
         us = _micros(start)
+        for span_start, span_end in self._spans_from(us):
+            if span_end <= us:
+                continue
+            begin = span_start if span_start > us else us
+            if remaining < span_end - begin:
+                return self._instant(begin + remaining)
+            remaining -= span_end - begin
+        return None
+
+    # --- internals ---------------------------------------------------------------------------------------
+
+    def _spans_from(self, us: int) -> Iterator[tuple[int, int]]:
+        """Open spans (microseconds) from the day of *us* on; ends after _MAX_CLOSED_DAYS closed days in a row."""
         if self._never_open:
-            return None
+            return
         bucket = us // _DAY_US
         closed_days = 0
         while closed_days <= _MAX_CLOSED_DAYS:
@@ -217,17 +220,8 @@ class BusinessCalendar:
             if spans is None:
                 spans = self._bucket(bucket)
             closed_days = closed_days + 1 if not spans else 0
-            for span_start, span_end in spans:
-                if span_end <= us:
-                    continue
-                begin = span_start if span_start > us else us
-                if remaining < span_end - begin:
-                    return self._instant(begin + remaining)
-                remaining -= span_end - begin
+            yield from spans
             bucket += 1
-        return None
-
-    # --- internals ---------------------------------------------------------------------------------------
 
     def _instant(self, us: int) -> datetime:
         return (_EPOCH + timedelta(microseconds=us)).astimezone(self.zone)
