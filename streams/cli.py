@@ -25,6 +25,12 @@ from streams.kafka import BrokerUnreachable, bootstrap_servers, consume, produce
 from streams.settings import Settings, SettingsError
 
 BROKER_HELP = "Kafka broker, e.g. kafka://localhost:9092 (env TOUCHPOINT_BROKER)."
+CONFIG_OPTION = click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Rules file (TOML; env TOUCHPOINT_CONFIG).",
+)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -95,12 +101,7 @@ def main() -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Worker state directory.")
 @click.option("--partitions", type=int, default=None, help="Partitions of topics the worker creates.")
 @click.option("--log-level", default=None, help="debug, info, warning (default) or error.")
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Rules file (TOML; env TOUCHPOINT_CONFIG).",
-)
+@CONFIG_OPTION
 def worker(**options: Any) -> None:
     """Run one worker against a Kafka cluster until SIGINT/SIGTERM.
 
@@ -140,12 +141,7 @@ def worker(**options: Any) -> None:
 @click.option(
     "--duration", type=click.FloatRange(min=1), default=None, help="Stop after N seconds (default: Ctrl-C)."
 )
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Rules file (TOML; env TOUCHPOINT_CONFIG).",
-)
+@CONFIG_OPTION
 def run(
     broker: str | None,
     customers: int,
@@ -426,12 +422,7 @@ def _format_record(record: Any, pretty: bool) -> str:
     required=True,
     help="Output directory.",
 )
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Rules file (TOML; env TOUCHPOINT_CONFIG).",
-)
+@CONFIG_OPTION
 def replay_file(file: Path, out_dir: Path, config: Path | None) -> None:
     """Process FILE (JSONL) offline, no broker, in event-time order; one JSONL per output topic in --out."""
     from agents.ingest.decode import TouchpointDecoder
