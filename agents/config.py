@@ -17,6 +17,7 @@ import schemas
 
 if TYPE_CHECKING:
     from agents.calendar import Calendars
+    from agents.models.params import ModelParams
 
 __all__ = [
     "Config",
@@ -110,6 +111,53 @@ class AlertConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    """The churn and value models: parameters (fitted or the defaults) and how the worker uses them."""
+
+    params: ModelParams
+    at_risk_below: float
+    lapsed_below: float
+    #: Resolved from ``auto``: True when at_risk/lapsed follow P(alive), False for the cadence rules.
+    stages_from_model: bool
+    #: Resolved from ``auto``: True when value tiers compare CLV, False for net value.
+    tiers_from_clv: bool
+    clv_periods: int
+    clv_period_days: float
+    discount_rate: float
+    best_customer_quantile: float
+
+
+def _resolve(choice: str, model_choice: str, fitted: bool) -> bool:
+    return fitted if choice == "auto" else choice == model_choice
+
+
+def model_config(section: Mapping[str, Any], source: str, params_path: Path | None = None) -> ModelConfig:
+    """The model section, parameters read from *params_path* (or the section's ``params``, or the defaults)."""
+    from agents.models.params import DEFAULT_PARAMS, ParamsError, load_params
+
+    path = params_path
+    if path is None and section.get("params"):
+        path = Path(section["params"])
+        if not path.is_absolute() and source != "<defaults>":
+            path = Path(source).parent / path
+    try:
+        params = DEFAULT_PARAMS if path is None else load_params(path)
+    except ParamsError as exc:
+        raise ConfigError(str(exc)) from None
+    return ModelConfig(
+        params=params,
+        at_risk_below=section["at_risk_below"],
+        lapsed_below=section["lapsed_below"],
+        stages_from_model=_resolve(section["stages"], "model", params.fitted),
+        tiers_from_clv=_resolve(section["value_tiers_from"], "clv", params.fitted),
+        clv_periods=section["clv_periods"],
+        clv_period_days=section["clv_period_days"],
+        discount_rate=section["discount_rate"],
+        best_customer_quantile=section["best_customer_quantile"],
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     currency: CurrencyConfig
     lifecycle: LifecycleConfig
@@ -121,6 +169,7 @@ class Config:
     alerts: AlertConfig
     #: The detectors section as validated, defaults filled: each detector reads its own part.
     detectors: Mapping[str, Any]
+    model: ModelConfig
     #: Where it came from, for messages.
     source: str = "<defaults>"
 
@@ -150,10 +199,16 @@ def effective_config(data: Mapping[str, Any], source: str = "<defaults>") -> dic
     lifecycle = filled["lifecycle"]
     if lifecycle["lapsed_multiplier"] < lifecycle["at_risk_multiplier"]:
         raise ConfigError(f"{source}: lifecycle.lapsed_multiplier: must not be below at_risk_multiplier")
+    model = filled["model"]
+    if model["lapsed_below"] > model["at_risk_below"]:
+        raise ConfigError(f"{source}: model.lapsed_below: must not exceed at_risk_below")
     return filled
 
 
-def config_from_mapping(data: Mapping[str, Any], source: str = "<defaults>") -> Config:
+def config_from_mapping(
+    data: Mapping[str, Any], source: str = "<defaults>", model_params: Path | None = None
+) -> Config:
+    """The validated configuration; *model_params* (``--model``) overrides the rules file's ``model.params``."""
     from agents.calendar import calendars_from_config  # it raises our ConfigError: imported late, no cycle
 
     filled = effective_config(data, source)
@@ -168,6 +223,7 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<defaults>") -> 
         ),
         alerts=AlertConfig(**filled["alerts"]),
         detectors=filled["detectors"],
+        model=model_config(filled["model"], source, model_params),
         currency=CurrencyConfig(**filled["currency"]),
         lifecycle=LifecycleConfig(**filled["lifecycle"]),
         value_tiers=tuple(ValueTier(**tier) for tier in filled["value_tiers"]),
@@ -181,10 +237,10 @@ def default_config() -> Config:
     return config_from_mapping({})
 
 
-def load_config(path: Path | None) -> Config:
-    """Read and validate the rules file at *path*; None means all defaults."""
+def load_config(path: Path | None, model_params: Path | None = None) -> Config:
+    """Read and validate the rules file at *path* (None: all defaults), with *model_params* if given."""
     if path is None:
-        return default_config()
+        return config_from_mapping({}, model_params=model_params)
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except OSError as exc:
@@ -193,7 +249,7 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return config_from_mapping(data, str(path))
+    return config_from_mapping(data, str(path), model_params)
 
 
 def _with_defaults(schema: Mapping[str, Any], value: Any) -> Any:

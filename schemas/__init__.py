@@ -33,6 +33,7 @@ SCHEMA_FILES: dict[str, str] = {
     "lifecycle_transition": "lifecycle_transition.v1.json",
     "alert": "alert.v1.json",
     "alert_action": "alert_action.v1.json",
+    "model_params": "model_params.v1.json",
 }
 
 

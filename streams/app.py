@@ -11,7 +11,7 @@ from agents.ingest import agent as ingest_agent
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey import agent as journey_agent
 from agents.journey.track import JourneyTracker
-from streams import metrics, tables, topics, web
+from streams import metrics, tables, topics, web, worker_metrics
 from streams.settings import Settings
 from streams.transport import Transport
 
@@ -37,7 +37,8 @@ def create_app(settings: Settings) -> TouchpointApp:
     app = TouchpointApp(
         settings.app_id,
         broker=settings.broker,
-        store="memory://",
+        store=f"{settings.store}://",  # rocksdb: the rocksdict driver, files under data_dir
+        table_standby_replicas=settings.standby_replicas,
         autodiscover=False,
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
@@ -52,15 +53,18 @@ def create_app(settings: Settings) -> TouchpointApp:
         web_port=settings.web_port,
         **dict(settings.faust_overrides),
     )
-    config = load_config(settings.config)  # a bad rules file stops start-up here, with file, key and reason
+    # A bad rules or model file stops start-up here, with file, key and reason.
+    config = load_config(settings.config, settings.model)
     salt = settings.identity_salt.encode()
     app.settings = settings
     app.streams = topics.declare(app, settings.partitions)
     app.customers = tables.customer_to_state(app, settings.partitions)
     decoder = TouchpointDecoder(identity_salt=salt, max_bytes=settings.max_event_bytes)
     ingest_agent.install(app, app.streams, decoder, metrics)
-    journey_agent.install(app, app.streams, app.customers, JourneyTracker(config, salt), config, metrics)
-    web.install(app, app.customers)
+    tracker = JourneyTracker(config, salt)
+    journey_agent.install(app, app.streams, app.customers, tracker, config, metrics)
+    web.install(app, app.customers, tracker.model)
+    worker_metrics.install(app, metrics)
 
     @app.task  # type: ignore[untyped-decorator]
     async def declare_topics() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import itertools
 import signal
 import sys
@@ -31,6 +30,12 @@ CONFIG_OPTION = click.option(
     default=None,
     help="Rules file (TOML; env TOUCHPOINT_CONFIG).",
 )
+MODEL_OPTION = click.option(
+    "--model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Model parameters from `touchpoint fit` (env TOUCHPOINT_MODEL; default: model.params, else built-in).",
+)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -40,10 +45,10 @@ def _settings(**overrides: Any) -> Settings:
         raise click.UsageError(str(exc)) from None
 
 
-def _load_rules(path: Path | None) -> Config:
+def _load_rules(path: Path | None, model: Path | None = None) -> Config:
     """The rules file, validated, or a one-line error naming the file, the key and what is wrong."""
     try:
-        return load_config(path)
+        return load_config(path, model)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -102,6 +107,7 @@ def main() -> None:
 @click.option("--partitions", type=int, default=None, help="Partitions of topics the worker creates.")
 @click.option("--log-level", default=None, help="debug, info, warning (default) or error.")
 @CONFIG_OPTION
+@MODEL_OPTION
 def worker(**options: Any) -> None:
     """Run one worker against a Kafka cluster until SIGINT/SIGTERM.
 
@@ -112,7 +118,7 @@ def worker(**options: Any) -> None:
         raise click.UsageError(
             "no broker given: pass --broker or set TOUCHPOINT_BROKER (`touchpoint run` starts an embedded one)"
         )
-    _load_rules(settings.config)
+    _load_rules(settings.config, settings.model)
     _require_broker(settings.broker)
     from streams.worker import run_worker  # imports faust: keep the other commands fast to start
 
@@ -142,6 +148,7 @@ def worker(**options: Any) -> None:
     "--duration", type=click.FloatRange(min=1), default=None, help="Stop after N seconds (default: Ctrl-C)."
 )
 @CONFIG_OPTION
+@MODEL_OPTION
 def run(
     broker: str | None,
     customers: int,
@@ -152,13 +159,16 @@ def run(
     data_dir: Path | None,
     duration: float | None,
     config: Path | None,
+    model: Path | None,
 ) -> None:
     """The main job. Without a broker: embedded broker + worker + simulated traffic, shown live.
 
     With --broker (or TOUCHPOINT_BROKER): only the worker, against that cluster.
     """
-    settings = _settings(broker=broker, web_port=web_port or None, data_dir=data_dir, config=config)
-    _load_rules(settings.config)
+    settings = _settings(
+        broker=broker, web_port=web_port or None, data_dir=data_dir, config=config, model=model
+    )
+    _load_rules(settings.config, settings.model)
     if not settings.embedded:
         _require_broker(settings.broker)
         from streams.worker import run_worker
@@ -179,7 +189,10 @@ def run(
         broker_process.url,
         port,
         workdir / "worker",
-        extra_args=["--config", str(settings.config.resolve())] if settings.config else [],
+        extra_args=[
+            *(["--config", str(settings.config.resolve())] if settings.config else []),
+            *(["--model", str(settings.model.resolve())] if settings.model else []),
+        ],
     )
     try:
         print(f"touchpoint · embedded broker {broker_process.bootstrap} · logs in {workdir}", file=out)
@@ -422,19 +435,31 @@ def _format_record(record: Any, pretty: bool) -> str:
     required=True,
     help="Output directory.",
 )
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="State at the end of this day: later touchpoints are not applied; models read on this day.",
+)
 @CONFIG_OPTION
-def replay_file(file: Path, out_dir: Path, config: Path | None) -> None:
-    """Process FILE (JSONL) offline, no broker, in event-time order; one JSONL per output topic in --out."""
+@MODEL_OPTION
+def replay_file(
+    file: Path, out_dir: Path, as_of: datetime | None, config: Path | None, model: Path | None
+) -> None:
+    """Process FILE (JSONL) offline, no broker, in event-time order; one JSONL per output topic in --out.
+
+    Also writes customers.jsonl: each customer's stage, value and model figures (P(alive), CLV …).
+    """
     from agents.ingest.decode import TouchpointDecoder
     from agents.journey.track import JourneyTracker
     from streams.replay import replay
 
-    settings = _settings(config=config)
-    rules = _load_rules(settings.config)
+    settings = _settings(config=config, model=model)
+    rules = _load_rules(settings.config, settings.model)
     salt = settings.identity_salt.encode()
     decoder = TouchpointDecoder(identity_salt=salt, max_bytes=settings.max_event_bytes)
     try:
-        summary = replay(file, out_dir, decoder, JourneyTracker(rules, salt))
+        summary = replay(file, out_dir, decoder, JourneyTracker(rules, salt), as_of.date() if as_of else None)
     except OSError as exc:
         raise click.ClickException(f"{exc.filename or file}: {exc.strerror}") from None
     click.echo(summary.describe())
@@ -557,12 +582,27 @@ def _who() -> str:
     help="CSV customer_id,date,amount or touchpoint JSONL.",
 )
 @click.option("--strict", is_flag=True, help="Stop at the first unparseable row instead of skipping it.")
+@CONFIG_OPTION
 def fit_models(
-    history: Path, out_path: Path, calibration_end: datetime, unit: str, fmt: str, strict: bool
+    history: Path,
+    out_path: Path,
+    calibration_end: datetime,
+    unit: str,
+    fmt: str,
+    strict: bool,
+    config: Path | None,
 ) -> None:
-    """Fit BG/NBD (churn) and Gamma-Gamma (spend) by maximum likelihood from purchase HISTORY."""
+    """Fit BG/NBD (churn) and Gamma-Gamma (spend) by maximum likelihood from purchase HISTORY.
+
+    Also records the best-customer threshold: the CLV at model.best_customer_quantile of the
+    fitted customers (CLV settings from the rules file). Give the output to the worker with --model.
+    """
     from agents.models import bgnbd, gamma_gamma
     from agents.models.history import HistoryError, load_history
+    from agents.models.params import ModelParams, best_customer_threshold, params_document
+
+    settings = _settings(config=config)
+    model_settings = _load_rules(settings.config).model
 
     size = history.stat().st_size
     with click.progressbar(length=size, label=f"reading {history.name}", file=sys.stderr) as bar:
@@ -590,24 +630,35 @@ def fit_models(
     summary = loaded.summary
     churn = bgnbd.fit(summary.x, summary.t_x, summary.T)
     spend = gamma_gamma.fit(summary.x, summary.m_x)
-    result = {
-        "schema_version": 1,
-        "unit": unit,
-        "calibration_end": calibration_end.date().isoformat(),
-        "customers": len(summary),
-        "repeat_buyers": summary.repeat_buyers,
-        "bgnbd": {
-            **dataclasses.asdict(churn.params),
-            "log_likelihood": churn.log_likelihood,
-            "converged": churn.converged,
-        },
-        "gamma_gamma": {
-            **dataclasses.asdict(spend.params),
+    if spend.params.q <= 1:
+        raise click.ClickException(
+            f"the fitted spend model has q={spend.params.q:.3f} <= 1 (no finite mean spend): "
+            "too few repeat buyers or extreme amounts to value customers"
+        )
+    quantile = model_settings.best_customer_quantile
+    threshold = best_customer_threshold(
+        churn.params,
+        spend.params,
+        summary,
+        quantile=quantile,
+        periods=model_settings.clv_periods,
+        period_days=model_settings.clv_period_days,
+        discount_rate=model_settings.discount_rate,
+    )
+    fitted = ModelParams(churn.params, spend.params, summary.unit, threshold)
+    result = params_document(
+        fitted,
+        calibration_end=calibration_end.date().isoformat(),
+        customers=len(summary),
+        repeat_buyers=summary.repeat_buyers,
+        best_customer_quantile=quantile,
+        bgnbd={"log_likelihood": churn.log_likelihood, "converged": churn.converged},
+        gamma_gamma={
             "log_likelihood": spend.log_likelihood,
             "customers": spend.n_customers,
             "converged": spend.converged,
         },
-    }
+    )
     out_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     p = churn.params
     g = spend.params
@@ -620,7 +671,12 @@ def fit_models(
     click.echo(
         f"Gamma-Gamma  p={g.p:.4f} q={g.q:.4f} gamma={g.gamma:.4f}  log-likelihood {spend.log_likelihood:,.2f} on {spend.n_customers:,} repeat buyers"
     )
-    click.echo(f"parameters written to {out_path}")
+    click.echo(
+        f"best customers: CLV >= {threshold:,.2f} (the top {1 - quantile:.0%}; "
+        f"{model_settings.clv_periods} periods of {model_settings.clv_period_days:g} days, "
+        f"{model_settings.discount_rate:.1%} discount per period)"
+    )
+    click.echo(f"parameters written to {out_path}; run the worker with --model {out_path}")
 
 
 # ----------------------------------------------------------------------------- check-config

@@ -128,3 +128,73 @@ for _type in ALERT_TYPES:
     ALERTS_ACKNOWLEDGED.labels(_type)
     for _by in ("operator", "auto"):
         ALERTS_RESOLVED.labels(_type, _by)
+
+# --- Latency, backlog and ownership ------------------------------------------------------------------
+
+from agents.calendar import WEEKDAYS  # noqa: E402 - beside the metric that uses it
+
+#: Seconds: live traffic is milliseconds to seconds behind; anything an hour or more behind lands in +Inf.
+_LIVE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+PROCESSING_LAG: Final = Histogram(
+    "touchpoint_processing_lag_seconds",
+    "Wall clock minus the touchpoint's occurred_at when the journey agent applies it (duplicates excluded; "
+    "clamped at 0 for events stamped in the future). Buckets fit live traffic: replayed or backfilled "
+    "history older than an hour lands in +Inf.",
+    buckets=_LIVE_BUCKETS,
+)
+EVENT_TO_ALERT: Final = Histogram(
+    "touchpoint_event_to_alert_seconds",
+    "From the Kafka timestamp of a touchpoint's raw record on touchpoints (carried by ingest to its "
+    "touchpoints.by-customer record) to the worker sending an alert that touchpoint raised (first "
+    "publication, the touchpoint in its evidence). Alerts fired by deadlines are measured by "
+    "touchpoint_deadline_lag_seconds instead.",
+    ["type"],
+    buckets=_LIVE_BUCKETS,
+)
+CONSUMER_LAG: Final = Gauge(
+    "touchpoint_consumer_lag_records",
+    "Per input partition this worker owns: end offset (high watermark of the latest fetch) minus the "
+    "group's committed offset, refreshed every 5 s. A series exists only while the worker owns the "
+    "partition and both offsets are known.",
+    ["topic", "partition"],
+)
+TABLE_KEYS: Final = Gauge(
+    "touchpoint_table_keys",
+    "Keys of each table in the partitions this worker actively owns (standby copies excluded).",
+    ["table"],
+)
+WORKER_INFO: Final = Gauge(
+    "touchpoint_worker_info",
+    "Always 1; labels name the worker's software version and app id (its consumer group).",
+    ["version", "app_id"],
+)
+PARTITIONS_OWNED: Final = Gauge(
+    "touchpoint_partitions_owned",
+    "Partitions actively assigned to this worker, by topic (inputs and table changelogs); updated on "
+    "each rebalance. Sum over workers: every partition of a topic is owned exactly once.",
+    ["topic"],
+)
+OPEN_INQUIRIES: Final = Gauge(
+    "touchpoint_open_inquiries",
+    "Unanswered customer inquiries (conversations awaiting an agent's reply) of the customers in the "
+    "partitions this worker owns.",
+)
+OPEN_SLA_CASES: Final = Gauge(
+    "touchpoint_open_sla_cases",
+    "First-response SLA cases without a reply yet (before or past their deadline, kept up to "
+    "alerts.retain_days) of the customers in the partitions this worker owns.",
+)
+AFTER_HOURS_INQUIRIES: Final = Counter(
+    "touchpoint_after_hours_inquiries",
+    "Customer inquiries made while their channel's (or location's) business calendar was closed, by "
+    "weekday and hour on that calendar's local clock.",
+    ["weekday", "hour"],
+)
+
+HOURS: Final[tuple[str, ...]] = tuple(f"{hour:02d}" for hour in range(24))
+for _type in ALERT_TYPES:
+    EVENT_TO_ALERT.labels(_type)
+for _weekday in WEEKDAYS:
+    for _hour in HOURS:
+        AFTER_HOURS_INQUIRIES.labels(_weekday, _hour)

@@ -3,6 +3,10 @@
 Same input, same output, byte for byte: nothing here reads the wall clock; the
 dead-letter ``rejected_at`` is the event-time watermark (latest accepted event so
 far in file order), and ties in event time keep file order.
+
+With ``as_of`` (a date) replay answers "what did we know at the end of that day":
+touchpoints on later (local) days are not applied, deadlines fire up to the end of
+the day, and the customers file reads the models on that day.
 """
 
 from __future__ import annotations
@@ -10,14 +14,17 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+
+import orjson
 
 from agents.ingest.dead_letter import dead_letter_record
 from agents.ingest.decode import Accepted, Rejected, TouchpointDecoder
 from agents.journey.deadlines import DeadlineIndex
 from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker, Outputs
+from agents.models.customer import DAY, day_number
 from streams.files import read_records
 
 #: Output topic → file written in the output directory.
@@ -27,6 +34,7 @@ OUTPUT_FILES = {
     "touchpoints.enriched": "enriched.jsonl",
     "lifecycle.transitions": "transitions.jsonl",
     "alerts.*": "alerts.jsonl",
+    "customers": "customers.jsonl",
 }
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -40,10 +48,15 @@ class ReplaySummary:
     transitions: int = 0
     alerts: Counter[str] = field(default_factory=Counter)
     customers: int = 0
+    #: Touchpoints after the as-of day, not applied.
+    after_as_of: int = 0
+    as_of: date | None = None
     stages: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     outputs: dict[str, Path] = field(default_factory=dict)
+    #: Every customer's final state, by customer id.
+    states: dict[str, CustomerState] = field(default_factory=dict, repr=False)
 
     @property
     def events_per_second(self) -> float:
@@ -66,11 +79,19 @@ class ReplaySummary:
         )
         lines.extend(f"    {kind:<28} {count:>6,}" for kind, count in sorted(self.alerts.items()))
         stages = ", ".join(f"{stage} {count:,}" for stage, count in self.stages.most_common())
-        lines.append(f"  customers    {self.customers:>10,}  ({stages})")
+        lines.append(f"  customers    {self.customers:>10,}  → {self.outputs['customers']}  ({stages})")
+        if self.as_of is not None:
+            lines.append(f"  as of {self.as_of}: {self.after_as_of:,} later touchpoints not applied")
         return "\n".join(lines)
 
 
-def replay(path: Path, out_dir: Path, decoder: TouchpointDecoder, tracker: JourneyTracker) -> ReplaySummary:
+def replay(
+    path: Path,
+    out_dir: Path,
+    decoder: TouchpointDecoder,
+    tracker: JourneyTracker,
+    as_of: date | None = None,
+) -> ReplaySummary:
     """Process every record of *path* and write one JSONL file per output topic into *out_dir*.
 
     Deadlines fire as the event-time watermark (the newest event so far, less the
@@ -78,7 +99,9 @@ def replay(path: Path, out_dir: Path, decoder: TouchpointDecoder, tracker: Journ
     """
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = ReplaySummary(outputs={topic: out_dir / name for topic, name in OUTPUT_FILES.items()})
+    summary = ReplaySummary(
+        outputs={topic: out_dir / name for topic, name in OUTPUT_FILES.items()}, as_of=as_of
+    )
     source = f"file:{path.name}"
     watermark = _EPOCH
     accepted: list[tuple[datetime, int, Accepted]] = []
@@ -98,6 +121,10 @@ def replay(path: Path, out_dir: Path, decoder: TouchpointDecoder, tracker: Journ
             accepted.append((outcome.occurred_at, line_number, outcome))
             if outcome.occurred_at > watermark:
                 watermark = outcome.occurred_at.astimezone(UTC)
+    if as_of is not None:
+        applied = [item for item in accepted if item[0].date() <= as_of]
+        summary.after_as_of = len(accepted) - len(applied)
+        accepted = applied
     accepted.sort(key=lambda item: (item[0], item[1]))
     summary.accepted = len(accepted)
     with summary.outputs["touchpoints.by-customer"].open("wb") as by_customer:
@@ -110,7 +137,8 @@ def replay(path: Path, out_dir: Path, decoder: TouchpointDecoder, tracker: Journ
 def _track(
     accepted: list[tuple[datetime, int, Accepted]], tracker: JourneyTracker, summary: ReplaySummary
 ) -> None:
-    states: dict[str, CustomerState] = {}
+    """Apply the accepted touchpoints in order; write every output, then the customers file."""
+    states = summary.states
     index = DeadlineIndex()
     lateness = int(tracker.config.deadlines.allowed_lateness_seconds)
     watermark = 0
@@ -119,6 +147,12 @@ def _track(
         summary.outputs["lifecycle.transitions"].open("wb") as transitions,
         summary.outputs["alerts.*"].open("wb") as alerts,
     ):
+
+        def fire(until: int) -> None:
+            for key, _due in index.pop_due(0, until):
+                state = states[key.decode()]
+                write(tracker.advance(state, key.decode(), until))
+                index.schedule(0, key, state.wake_at)
 
         def write(outputs: Outputs) -> None:
             for transition in outputs.transitions:
@@ -139,9 +173,22 @@ def _track(
             enriched.write(step.enriched + b"\n")  # type: ignore[operator]
             index.schedule(0, customer_id.encode(), step.state.wake_at)
             watermark = max(watermark, step.instant)
-            for key, _due in index.pop_due(0, watermark - lateness):
-                state = states[key.decode()]
-                write(tracker.advance(state, key.decode(), watermark - lateness))
-                index.schedule(0, key, state.wake_at)
+            fire(watermark - lateness)
+        if summary.as_of is not None:
+            fire((day_number(summary.as_of) + 1) * DAY - 1)
     summary.customers = len(states)
     summary.stages.update(state.stage for state in states.values())
+    day = day_number(summary.as_of) if summary.as_of is not None else watermark // DAY
+    with summary.outputs["customers"].open("wb") as customers:
+        for customer_id in sorted(states):
+            state = states[customer_id]
+            view = {
+                "customer_id": customer_id,
+                "stage": state.stage,
+                "value_tier": state.value_tier,
+                "touchpoints": state.events,
+                "purchase_count": state.purchase_count,
+                "net_value": round(state.net_value, 2),
+                **tracker.model.view(state, day),
+            }
+            customers.write(orjson.dumps(view) + b"\n")

@@ -15,6 +15,8 @@ from typing import Any
 __all__ = ["Settings", "SettingsError"]
 
 ENV_PREFIX = "TOUCHPOINT_"
+#: Table stores a worker can use, by Settings.store value.
+STORES = ("memory", "rocksdb")
 
 
 class SettingsError(ValueError):
@@ -38,6 +40,12 @@ class Settings:
     web_port: int = 6066
     #: Worker state (table files, Faust's own bookkeeping).
     data_dir: Path = Path(".touchpoint")
+    #: Where the customer table lives: ``memory`` (rebuilt from its changelog whenever a worker gains a
+    #: partition) or ``rocksdb`` (on disk in data_dir; a restart or a standby reads only the changelog's tail).
+    store: str = "memory"
+    #: Workers that keep a warm copy of each table partition besides its owner (Faust standby replicas),
+    #: so a failover reads only the changelog's tail. Takes effect with the rocksdb store.
+    standby_replicas: int = 0
     #: Log level of the worker: debug, info, warning, error.
     log_level: str = "warning"
     #: Longest a fetch may wait for data, in ms. Faust fixes 1500; the embedded broker always waits
@@ -52,6 +60,8 @@ class Settings:
     identity_salt: str = "touchpoint-default-salt"
     #: The rules file (TOML, schemas/config.v1.json); unset: documented defaults.
     config: Path | None = None
+    #: Fitted model parameters from ``touchpoint fit`` (overrides the rules file's model.params).
+    model: Path | None = None
     #: Extra Faust settings (advanced), e.g. {"stream_buffer_maxsize": 8192}.
     faust_overrides: Mapping[str, Any] = field(default_factory=dict)
 
@@ -90,6 +100,10 @@ class Settings:
             raise SettingsError(f"replication_factor must be at least 1, got {self.replication_factor}")
         if not 0 < self.web_port < 65536:
             raise SettingsError(f"web_port must be 1..65535, got {self.web_port}")
+        if self.store not in STORES:
+            raise SettingsError(f"store must be {' or '.join(STORES)}, got {self.store!r}")
+        if self.standby_replicas < 0:
+            raise SettingsError(f"standby_replicas must be 0 or more, got {self.standby_replicas}")
         if self.fetch_max_wait_ms < 1:
             raise SettingsError(f"fetch_max_wait_ms must be positive, got {self.fetch_max_wait_ms}")
         if self.log_level.lower() not in {"debug", "info", "warning", "warn", "error", "critical"}:

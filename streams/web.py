@@ -1,23 +1,34 @@
-"""Web views on each worker's port: /metrics for Prometheus, /ready for orchestrators and tests."""
+"""Web views on each worker's port: /metrics for Prometheus, /ready for orchestrators and tests, and
+/customers/{id}[?as_of=YYYY-MM-DD] for one customer's state and the models' reading of it on that day
+(default: today, UTC)."""
 
 from __future__ import annotations
 
+import time
+from datetime import date
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from agents.models.customer import DAY, CustomerModel, day_number
 
-def install(app: Any, customers: Any) -> None:
+
+def install(app: Any, customers: Any, model: CustomerModel) -> None:
     """Register the web views on *app*; *customers* is the customer_to_state table."""
 
     @app.page("/customers/{customer_id}")  # type: ignore[untyped-decorator]
     @app.table_route(table=customers, match_info="customer_id")  # type: ignore[untyped-decorator]
     async def customer(web: Any, request: Any, customer_id: str) -> Any:
         # table_route forwards the request to the worker that owns the key's partition.
+        raw_day = request.query.get("as_of")
+        try:
+            day = day_number(date.fromisoformat(raw_day)) if raw_day else int(time.time()) // DAY
+        except ValueError:
+            return web.json({"error": "as_of must be a date, YYYY-MM-DD", "as_of": raw_day}, status=400)
         state = customers.get(customer_id.encode())
         if state is None:
             return web.json({"error": "unknown customer", "customer_id": customer_id}, status=404)
-        return web.json({"customer_id": customer_id, **state.to_json()})
+        return web.json({"customer_id": customer_id, **state.to_json(), "model": model.view(state, day)})
 
     @app.page("/metrics")  # type: ignore[untyped-decorator]
     async def metrics(web: Any, request: Any) -> Any:

@@ -17,16 +17,29 @@ DETECTORS: Final[dict[str, str]] = {
     "service_recovery": "agents.detectors.service_recovery:ServiceRecovery",
     "usage_pattern_change": "agents.detectors.usage_pattern:UsagePatternChange",
     "advocate_opportunity": "agents.detectors.advocate:AdvocateOpportunity",
+    "churn_risk": "agents.detectors.churn_risk:ChurnRisk",
+    "best_customer_at_risk": "agents.detectors.best_customer:BestCustomerAtRisk",
 }
 
 
-def build_detectors(section: Mapping[str, Any], available: Mapping[str, str] = DETECTORS) -> list[Detector]:
-    """The enabled detectors, configured from their sections of the rules file."""
+def build_detectors(
+    section: Mapping[str, Any], available: Mapping[str, str] = DETECTORS, models: Any = None
+) -> list[Detector]:
+    """The enabled detectors, configured from their sections of the rules file.
+
+    A detector class with ``uses_models`` also gets *models* (agents.detectors.churn_risk.Models);
+    without models such detectors are left out.
+    """
     built: list[Detector] = []
     for alert_type, target in available.items():
         options = section.get(alert_type, {})
         if not options.get("enabled", True):
             continue
         module_name, _, class_name = target.partition(":")
-        built.append(getattr(importlib.import_module(module_name), class_name)(options))
+        cls = getattr(importlib.import_module(module_name), class_name)
+        if getattr(cls, "uses_models", False):
+            if models is not None:
+                built.append(cls(options, models))
+        else:
+            built.append(cls(options))
     return built

@@ -1,4 +1,8 @@
-"""The ingest agent: raw touchpoints in, customer-keyed events or dead-letters out."""
+"""The ingest agent: raw touchpoints in, customer-keyed events or dead-letters out.
+
+A forwarded record keeps the Kafka timestamp of its raw record, so downstream latency
+(``touchpoint_event_to_alert_seconds``) is measured from when the touchpoint was produced.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,14 @@ def install(app: Any, topics: Any, decoder: TouchpointDecoder, metrics: Any) -> 
             outcome = decoder(event.value)
             if isinstance(outcome, Accepted):
                 accepted_counter.labels(outcome.event["channel"], outcome.event["type"]).inc()
-                await by_customer.send(key=outcome.customer_id.encode(), value=outcome.body)
+                # Keep the raw record's timestamp: the journey measures event-to-alert time from it.
+                # None (no timestamp) lets the producer stamp the current time.
+                timestamp = event.message.timestamp
+                await by_customer.send(
+                    key=outcome.customer_id.encode(),
+                    value=outcome.body,
+                    timestamp=timestamp if timestamp and timestamp > 0 else None,
+                )
             else:
                 dead_letter_counter.labels(outcome.reason).inc()
                 await send_dead_letter(dead_letter, event, outcome)

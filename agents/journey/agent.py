@@ -8,12 +8,17 @@ partition's owner, in order:
   allowed lateness) passes them, so a replay of history gives the same results;
 - in live mode, when a partition has gone quiet, by a wall-clock sweep that
   sends a tick record into that partition of ``touchpoints.by-customer``.
+
+Gauges over the owned customers (stages, table keys, open inquiries and SLA
+cases) move by the difference each tracker call makes, and are recounted from
+the table after every recovery, for exactly the partitions this worker owns.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -24,7 +29,9 @@ from agents.alerts.alert import OPEN
 from agents.config import Config
 from agents.ingest.agent import send_dead_letter
 from agents.ingest.decode import INTERNAL, SCHEMA, Rejected
+from agents.journey.after_hours import after_hours_slot
 from agents.journey.deadlines import DeadlineIndex
+from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker, Outputs
 from streams.topics import CONTROL_KEY_PREFIX
 
@@ -40,8 +47,19 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
     last_event_at: dict[int, float] = {}
     lateness = int(config.deadlines.allowed_lateness_seconds)
     validate_action = schemas.validator("alert_action")
+    calendars = config.calendars
+    table_keys = metrics.TABLE_KEYS.labels(table.name)
+    table_keys.set(0)
 
-    async def publish(outputs: Outputs) -> None:
+    def count_open(before: tuple[int, int], state: CustomerState) -> None:
+        inquiries, cases = _open_counts(state)
+        if inquiries != before[0]:
+            metrics.OPEN_INQUIRIES.inc(inquiries - before[0])
+        if cases != before[1]:
+            metrics.OPEN_SLA_CASES.inc(cases - before[1])
+
+    async def publish(outputs: Outputs, cause: str | None = None, produced_at: float | None = None) -> None:
+        # cause, produced_at: the touchpoint being applied and its raw record's timestamp, if any.
         for transition in outputs.transitions:
             metrics.LIFECYCLE_TRANSITIONS.labels(transition.from_stage or "none", transition.to_stage).inc()
             if transition.from_stage:
@@ -49,9 +67,12 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
             metrics.CUSTOMERS.labels(transition.to_stage).inc()
             await topics.transitions.send(key=transition.customer_id.encode(), value=transition.encode())
         for alert in outputs.alerts:
-            if alert.status == OPEN and alert.status_changed_at is None:
+            raised = alert.status == OPEN and alert.status_changed_at is None
+            if raised:
                 metrics.ALERTS_RAISED.labels(alert.type, alert.severity).inc()
             await topics.alerts[alert.type].send(key=alert.customer_id.encode(), value=alert.encode())
+            if raised and produced_at is not None and cause in alert.evidence:
+                metrics.EVENT_TO_ALERT.labels(alert.type).observe(max(time.time() - produced_at, 0.0))
         for alert_type, reason in outputs.suppressed:
             metrics.ALERTS_SUPPRESSED.labels(alert_type, reason).inc()
         for alert, seconds in outputs.acknowledged:
@@ -68,8 +89,10 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
             state = table.get(key)
             if state is None:
                 continue
+            before = _open_counts(state)
             outputs = tracker.advance(state, key.decode(), until)
             table[key] = state
+            count_open(before, state)
             index.schedule(partition, key, state.wake_at)
             metrics.DEADLINES_FIRED.labels(trigger).inc()
             if abs(now - due) < 3600:  # live traffic: event time near the wall clock
@@ -80,6 +103,7 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
         action = orjson.loads(event.value)
         validate_action(action)
         state = table.get(key)
+        before = _open_counts(state)
         outputs = (
             tracker.act(state, key.decode(), action) if state is not None else Outputs(unknown_alert=True)
         )
@@ -88,6 +112,7 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
         if outputs.unknown_alert:
             return
         table[key] = state
+        count_open(before, state)
         index.schedule(partition, key, state.wake_at)
         await publish(outputs)
 
@@ -104,7 +129,10 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
                     await fire_due(partition, int(orjson.loads(event.value)["now"]), "wall_clock")
                     continue
                 touchpoint = orjson.loads(event.value)
-                step = tracker.track(table.get(key), touchpoint["customer_id"], touchpoint, partition)
+                known = table.get(key)
+                before = _open_counts(known)
+                step = tracker.track(known, touchpoint["customer_id"], touchpoint, partition)
+                occurred = datetime.fromisoformat(touchpoint["occurred_at"])
             except Exception as exc:  # anything here is a bug or a foreign record: keep it, keep going
                 log.warning(
                     "journey could not apply %s:%s@%s: %s",
@@ -119,10 +147,22 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
                 metrics.DUPLICATES.inc()
                 continue
             table[key] = step.state
+            # Counted together, with no await between: a scrape always sees count == journey events.
             metrics.JOURNEY_TOUCHPOINTS.inc()
+            metrics.PROCESSING_LAG.observe(max(time.time() - occurred.timestamp(), 0.0))
+            if known is None:
+                table_keys.inc()
+            count_open(before, step.state)
+            slot = after_hours_slot(touchpoint, occurred, calendars)
+            if slot is not None:
+                metrics.AFTER_HOURS_INQUIRIES.labels(*slot).inc()
             if step.unpriced:
                 metrics.UNPRICED_AMOUNTS.inc()
-            await publish(step)
+            # The by-customer record carries its raw record's timestamp (see the ingest agent).
+            produced_at = event.message.timestamp
+            if not produced_at or produced_at <= 0:
+                produced_at = None  # no timestamp on the record: nothing to measure from
+            await publish(step, touchpoint["event_id"], produced_at)
             await topics.enriched.send(key=key, value=step.enriched)
             index.schedule(partition, key, step.state.wake_at)
             last_event_at[partition] = time.monotonic()
@@ -163,12 +203,18 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
         }
         index.clear()
         counts = dict.fromkeys(metrics.STAGES, 0)
+        inquiries = cases = 0
         for key, state in table.items():
             if state.partition in owned:
                 index.schedule(state.partition, key, state.wake_at)
                 counts[state.stage] = counts.get(state.stage, 0) + 1
+                inquiries += len(state.inquiries_open)
+                cases += len(state.sla_cases)
         for stage, count in counts.items():
             metrics.CUSTOMERS.labels(stage).set(count)
+        table_keys.set(sum(counts.values()))
+        metrics.OPEN_INQUIRIES.set(inquiries)
+        metrics.OPEN_SLA_CASES.set(cases)
         log.info(
             "journey: %d customers, %d deadlines in partitions %s",
             sum(counts.values()),
@@ -177,6 +223,13 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
         )
 
     return track_journey
+
+
+def _open_counts(state: CustomerState | None) -> tuple[int, int]:
+    """Unanswered inquiries and first-response cases of one customer (0, 0 for a new one)."""
+    if state is None:
+        return 0, 0
+    return len(state.inquiries_open), len(state.sla_cases)
 
 
 async def _dead_letter(topics: Any, event: Any, exc: Exception) -> None:

@@ -14,10 +14,12 @@ history would not give at the same instant.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Final
 
 from agents.config import LifecycleConfig
 from agents.journey.state import CustomerState
+from agents.models.customer import CustomerModel
 
 PROSPECT: Final = "prospect"
 FIRST_TIME: Final = "first_time"
@@ -31,6 +33,18 @@ LAPSED: Final = "lapsed"
 STAGES: Final = (PROSPECT, FIRST_TIME, REPEAT, LOYAL, ADVOCATE, AT_RISK, LAPSED)
 
 DAY: Final = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStages:
+    """at_risk and lapsed from P(alive) on the UTC day of the clock (see agents/models/customer.py)."""
+
+    model: CustomerModel
+    at_risk_below: float
+    lapsed_below: float
+
+    def applies(self, state: CustomerState) -> bool:
+        return state.distinct_purchase_days > 1 and state.first_purchase_day != 0
 
 
 def typical_gap_days(state: CustomerState, config: LifecycleConfig) -> float:
@@ -55,16 +69,25 @@ def inactivity_thresholds(state: CustomerState, config: LifecycleConfig) -> tupl
     return round(at_risk_days * DAY), round(lapsed_days * DAY)
 
 
-def classify(state: CustomerState, now: int, config: LifecycleConfig) -> str:
+def classify(
+    state: CustomerState, now: int, config: LifecycleConfig, model: ModelStages | None = None
+) -> str:
     """The stage of *state* at instant *now* (epoch seconds)."""
     if state.purchase_count == 0:
         return PROSPECT
-    at_risk_after, lapsed_after = inactivity_thresholds(state, config)
-    elapsed = now - state.last_purchase
-    if elapsed >= lapsed_after:
-        return LAPSED
-    if elapsed >= at_risk_after:
-        return AT_RISK
+    if model is not None and model.applies(state):
+        alive = model.model.p_alive_on(state, now // DAY)
+        if alive is not None and alive < model.lapsed_below:
+            return LAPSED
+        if alive is not None and alive < model.at_risk_below:
+            return AT_RISK
+    else:
+        at_risk_after, lapsed_after = inactivity_thresholds(state, config)
+        elapsed = now - state.last_purchase
+        if elapsed >= lapsed_after:
+            return LAPSED
+        if elapsed >= at_risk_after:
+            return AT_RISK
     distinct_days = state.distinct_purchase_days
     if distinct_days <= 1:
         return FIRST_TIME
@@ -81,13 +104,23 @@ def classify(state: CustomerState, now: int, config: LifecycleConfig) -> str:
     return ADVOCATE if promoter or state.referrals > 0 else LOYAL
 
 
-def next_stage_deadline(state: CustomerState, after: int, config: LifecycleConfig) -> int | None:
+def next_stage_deadline(
+    state: CustomerState, after: int, config: LifecycleConfig, model: ModelStages | None = None
+) -> int | None:
     """The first instant strictly after *after* at which time alone changes the stage, if any."""
     if state.purchase_count == 0:
         return None
-    at_risk_after, lapsed_after = inactivity_thresholds(state, config)
-    for offset in (at_risk_after, lapsed_after):
-        instant = state.last_purchase + offset
+    if model is not None and model.applies(state):
+        # The start of the first UTC day on which P(alive) is below each threshold.
+        days = (
+            model.model.day_below(state, model.at_risk_below),
+            model.model.day_below(state, model.lapsed_below),
+        )
+        instants = [day * DAY for day in days if day is not None]
+    else:
+        at_risk_after, lapsed_after = inactivity_thresholds(state, config)
+        instants = [state.last_purchase + at_risk_after, state.last_purchase + lapsed_after]
+    for instant in instants:
         if instant > after:
             return instant
     return None

@@ -51,7 +51,15 @@ def mask_identifiers(identifiers: dict[str, str], salt: bytes) -> dict[str, str]
     }
 
 
-def customer_snapshot(state: CustomerState) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class ModelView:
+    """The churn model's reading of a buyer at the event (agents/models/customer.py)."""
+
+    p_alive: float
+    best_customer: bool
+
+
+def customer_snapshot(state: CustomerState, model: ModelView | None = None) -> dict[str, Any]:
     """What downstream services get to know about the customer with each event."""
     satisfaction = state.satisfaction
     return {
@@ -64,11 +72,18 @@ def customer_snapshot(state: CustomerState) -> dict[str, Any]:
         "open_complaints": len(state.complaints_open),
         "satisfaction": None if satisfaction is None else round(satisfaction, 3),
         "touchpoints": state.events,
+        "p_alive": None if model is None else round(model.p_alive, 6),
+        "clv": state.clv,
+        "best_customer": model is not None and model.best_customer,
     }
 
 
-def encode_enriched(event: dict[str, Any], state: CustomerState, salt: bytes) -> bytes:
+def encode_enriched(
+    event: dict[str, Any], state: CustomerState, salt: bytes, model: ModelView | None = None
+) -> bytes:
     identifiers = event.get("identifiers")
     if identifiers:
         event = {**event, "identifiers": mask_identifiers(identifiers, salt)}
-    return orjson.dumps({"schema_version": 1, "touchpoint": event, "customer": customer_snapshot(state)})
+    return orjson.dumps(
+        {"schema_version": 1, "touchpoint": event, "customer": customer_snapshot(state, model)}
+    )

@@ -30,6 +30,7 @@ _KEYS: dict[str, str] = {
     "purchase_days": "pd",
     "purchase_days_folded": "pdf",
     "first_purchase": "fp",
+    "first_purchase_day": "fd",
     "last_purchase": "lp",
     "unpriced_purchases": "up",
     "refund_count": "rc",
@@ -50,6 +51,7 @@ _KEYS: dict[str, str] = {
     "stage": "st",
     "stage_since": "sts",
     "value_tier": "vt",
+    "clv": "cv",
     "wake_at": "w",
     "last_view_day": "lv",
     "sla_cases": "sc",
@@ -81,6 +83,8 @@ class CustomerState:
     #: Older distinct purchase days dropped from purchase_days to bound its size.
     purchase_days_folded: int = 0
     first_purchase: int = 0
+    #: Local day of the first purchase (days since 1970-01-01): the origin of the churn model's clock.
+    first_purchase_day: int = 0
     last_purchase: int = 0
     #: Purchases in a currency without a configured rate (counted, but no value).
     unpriced_purchases: int = 0
@@ -109,6 +113,8 @@ class CustomerState:
     stage: str = ""
     stage_since: int = 0
     value_tier: str = ""
+    #: Customer lifetime value estimated at the latest purchase (base currency, to the cent).
+    clv: float = 0.0
     #: Next instant at which the passage of time alone may change something (a stage, an SLA deadline).
     wake_at: int | None = None
     #: Local day of the latest product view (purchase intent for SLA alerts).

@@ -17,10 +17,12 @@ from agents.alerts import sla
 from agents.alerts.alert import ACKNOWLEDGED, CRITICAL, OPEN, RESOLVED, Alert, make_alert_id, raise_severity
 from agents.config import Config
 from agents.detectors.base import Context, Finding
+from agents.detectors.churn_risk import Models
 from agents.detectors.registry import build_detectors
 from agents.journey import lifecycle
-from agents.journey.outputs import Transition, encode_enriched
+from agents.journey.outputs import ModelView, Transition, encode_enriched
 from agents.journey.state import CustomerState
+from agents.models.customer import CustomerModel
 
 INACTIVITY = "inactivity"
 WIN_BACK = "win_back"
@@ -84,7 +86,22 @@ class JourneyTracker:
         self._tiers = [(tier.min_value, tier.name) for tier in reversed(config.value_tiers)]
         self._bots_answer = config.sla.bot_replies_count
         self._lateness = int(config.deadlines.allowed_lateness_seconds)
-        self._detectors = build_detectors(config.detectors)
+        settings = config.model
+        self.model = CustomerModel(
+            settings.params,
+            clv_periods=settings.clv_periods,
+            clv_period_days=settings.clv_period_days,
+            discount_rate=settings.discount_rate,
+        )
+        self._stages = (
+            lifecycle.ModelStages(self.model, settings.at_risk_below, settings.lapsed_below)
+            if settings.stages_from_model
+            else None
+        )
+        self._tiers_from_clv = settings.tiers_from_clv
+        self._detectors = build_detectors(
+            config.detectors, models=Models(self.model, config.lifecycle, config.detectors)
+        )
         self._inhibitions: dict[str, list[str]] = dict(config.detectors["inhibitions"])
         self._top_tier_boost: bool = config.detectors["top_tier_boost"]
 
@@ -115,7 +132,9 @@ class JourneyTracker:
         state.events += 1
         state.first_seen = instant if new_customer else min(state.first_seen, instant)
         state.last_seen = now
-        stage = lifecycle.classify(state, now, self._lifecycle)
+        if event["type"] == "purchase":
+            state.clv = _cents(self.model.clv(state))
+        stage = lifecycle.classify(state, now, self._lifecycle, self._stages)
         if stage != state.stage:
             kind = event["type"]
             # A win-back is a purchase made after lapsing, not a late one from before.
@@ -125,12 +144,14 @@ class JourneyTracker:
                 Transition(customer_id, state.stage or None, stage, now, cause, event["event_id"])
             )
             state.stage, state.stage_since = stage, now
-        state.value_tier = self._tier(state.net_value)
+        state.value_tier = self._tier(state.clv if self._tiers_from_clv else state.net_value)
         if self._detectors:
             self._detect(state, customer_id, event, occurred, instant, local_day, step)
         self._forget_old(state, now)
         state.wake_at = self._next_wake(state, now)
-        step.enriched = encode_enriched(event, state, self._salt)
+        alive = self.model.p_alive_on(state, now // lifecycle.DAY)
+        view = ModelView(alive, self.model.is_best_customer(state.clv)) if alive is not None else None
+        step.enriched = encode_enriched(event, state, self._salt, view)
         return step
 
     def advance(self, state: CustomerState, customer_id: str, until: int) -> Outputs:
@@ -150,7 +171,7 @@ class JourneyTracker:
                     self._remember_detector(state, detector.type, memory)
                     for finding in findings:
                         self._raise(state, self._alert(detector.type, customer_id, finding, state), out)
-            stage = lifecycle.classify(state, due, self._lifecycle)
+            stage = lifecycle.classify(state, due, self._lifecycle, self._stages)
             if stage != state.stage:
                 out.transitions.append(
                     Transition(customer_id, state.stage or None, stage, due, INACTIVITY, None)
@@ -361,7 +382,7 @@ class JourneyTracker:
             del state.snoozed[alert_type]
 
     def _next_wake(self, state: CustomerState, after: int) -> int | None:
-        candidates = [lifecycle.next_stage_deadline(state, after, self._lifecycle)]
+        candidates = [lifecycle.next_stage_deadline(state, after, self._lifecycle, self._stages)]
         candidates.extend(sla.Case.from_list(data).next_due() for data in state.sla_cases.values())
         candidates.extend(
             detector.due(state.detector_memory[detector.type])
@@ -491,6 +512,9 @@ class JourneyTracker:
         else:
             state.purchase_value = _cents(state.purchase_value + _cents(value))
         state.first_purchase = instant if state.first_purchase == 0 else min(state.first_purchase, instant)
+        state.first_purchase_day = (
+            day if state.first_purchase_day == 0 else min(state.first_purchase_day, day)
+        )
         state.last_purchase = max(state.last_purchase, instant)
         days = state.purchase_days
         position = bisect.bisect_left(days, day)

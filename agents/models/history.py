@@ -25,6 +25,7 @@ The summary follows the CDNOW convention of Fader, Hardie & Lee (2005):
 * ``T``   = days between the first purchase day and ``calibration_end``;
 * ``m_x`` = mean of the daily amounts of the ``x`` repeat days (the first purchase is excluded; NaN
   when ``x == 0``);
+* ``spend_total`` = sum of all calibration purchase days' amounts (the first included);
 * ``x_holdout`` (only with ``holdout_end``) = number of purchase days in ``(calibration_end, holdout_end]``;
 
 with times in the chosen unit: ``"days"`` or ``"weeks"`` (days / 7, not rounded). On the CDNOW
@@ -261,6 +262,8 @@ class Summary:
     calibration_end: date
     holdout_end: date | None
     unit: Unit
+    #: Sum of all calibration purchase days' amounts, the first included (what the worker's CLV uses).
+    spend_total: FloatArray
 
     def __len__(self) -> int:
         return len(self.customer_ids)
@@ -304,6 +307,7 @@ def summarise(
     ids = tuple(sorted(per_day))
     n = len(ids)
     x, t_x, T, m_x = np.zeros(n), np.zeros(n), np.zeros(n), np.full(n, np.nan)
+    spend_total = np.zeros(n)
     x_holdout = np.zeros(n) if holdout_end is not None else None
     scale = _DAYS_PER[unit]
     for i, customer in enumerate(ids):
@@ -313,11 +317,12 @@ def summarise(
         x[i] = len(ordered) - 1
         t_x[i] = (last - first).days / scale
         T[i] = (calibration_end - first).days / scale
+        spend_total[i] = math.fsum(days.values())
         if len(ordered) > 1:
             m_x[i] = math.fsum(days[d] for d in ordered[1:]) / (len(ordered) - 1)
         if x_holdout is not None:
             x_holdout[i] = len(holdout_days.get(customer, ()))
-    return Summary(ids, x, t_x, T, m_x, x_holdout, calibration_end, holdout_end, unit)
+    return Summary(ids, x, t_x, T, m_x, x_holdout, calibration_end, holdout_end, unit, spend_total)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,9 @@ CONFIG = config_from_mapping(
     {
         # Conversions stay exact to the cent, so totals can be compared exactly.
         "currency": {"base": "EUR", "rates": {"USD": 2.0}},
-        # Remembers every conversation and issue a history can have: what is forgotten depends on the order.
-        "state": {"answered_memory": 16},
+        # Remembers every conversation and issue a history can have: what is forgotten depends on the order;
+        # and every event id of a customer (30 at most), so any redelivery is recognised.
+        "state": {"answered_memory": 16, "dedupe_window": 32},
     }
 )
 TRACKER = JourneyTracker(CONFIG, SALT)

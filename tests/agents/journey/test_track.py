@@ -395,6 +395,10 @@ def test_the_enriched_record_carries_the_customer_snapshot_after_the_event() -> 
         "open_complaints": 1,
         "satisfaction": 1.0,
         "touchpoints": 5,
+        # One purchase day: BG/NBD says alive; Gamma-Gamma values a one-time buyer at the population mean.
+        "p_alive": 1.0,
+        "clv": 48.37,
+        "best_customer": False,
     }
     assert document["touchpoint"] == events[-1]
 

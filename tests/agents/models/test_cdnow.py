@@ -15,6 +15,7 @@ import pytest
 
 from agents.models import bgnbd, gamma_gamma
 from agents.models.history import Summary, load_history
+from agents.models.params import DEFAULT_PARAMS, load_params
 
 from .conftest import Cdnow
 
@@ -135,3 +136,11 @@ def test_touchpoint_fit_writes_the_papers_parameters_from_the_cdnow_csv(
         assert params["gamma_gamma"][name] == pytest.approx(value, rel=0.01), name
     assert (params["customers"], params["repeat_buyers"], params["unit"]) == (2357, 946, "weeks")
     assert "log-likelihood -9,582.43" in result.output
+    # The top decile of CLV with the fitted parameters: next to the built-in default (the paper's rounded ones).
+    assert params["best_customer_quantile"] == 0.9
+    assert params["best_customer_clv"] == pytest.approx(DEFAULT_PARAMS.best_customer_clv, rel=0.02)
+    assert f"best customers: CLV >= {params['best_customer_clv']:,.2f}" in result.output
+    loaded = load_params(out)
+    assert loaded.fitted
+    assert loaded.unit == "weeks"
+    assert loaded.purchases.r == pytest.approx(0.243, rel=0.01)

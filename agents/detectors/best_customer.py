@@ -1,0 +1,142 @@
+"""Best customer at risk: one of the most valuable customers shows any sign of leaving. Always critical.
+
+"Best" is the top decile by customer lifetime value: the CLV the worker estimates at
+each purchase (agents/models/customer.py) at or above the threshold ``touchpoint fit``
+recorded for the fitted population (``best_customer_clv`` in the parameters file).
+The threshold is population-wide, so every worker and every replay agrees on who is best.
+
+Risk signals, with churn_risk's thresholds:
+
+* on a touchpoint: a complaint, detractor feedback (NPS or CSAT at or below the
+  detractor maximum) or a long queue wait (over long_wait's standard on its channels);
+* in time: P(alive) below the threshold or overdue against the cadence — scheduled
+  like churn_risk, once per last purchase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from agents.alerts.alert import CRITICAL
+from agents.detectors.base import Context, Finding
+from agents.detectors.churn_risk import (
+    ChurnClock,
+    Models,
+    fired,
+    last_purchase_evidence,
+    pending,
+    track_episode,
+)
+from agents.journey.state import CustomerState
+
+TYPE: Final = "best_customer_at_risk"
+
+
+class BestCustomerAtRisk:
+    """A top-decile customer with a complaint, detractor feedback, a long wait or churn risk.
+
+    Memory: churn_risk's episode without the event id (``[last purchase, purchase days, due]``,
+    about 30 bytes); the evidence is read from churn_risk's memory when the alert is raised.
+    """
+
+    type: str = TYPE
+    uses_models: Final = True
+
+    def __init__(self, options: Mapping[str, Any], models: Models) -> None:
+        detectors = models.detectors
+        self.clock = ChurnClock(detectors.get("churn_risk", {}), models)
+        self.model = models.customer
+        long_wait = detectors.get("long_wait", {})
+        self.wait_seconds: float = long_wait.get("wait_seconds", 20)
+        self.wait_channels = frozenset(long_wait.get("channels", ("phone", "chat")))
+
+    def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
+        memory = track_episode(memory, context, self.clock, keep_evidence=False)
+        state = context.state
+        if not self.model.is_best_customer(state.clv):
+            return memory, []
+        signal = self._signal(context.event)
+        if signal is None:
+            return memory, []
+        risk = self.clock.risk(state, context.instant)
+        reasons = ("best_customer", signal, *risk.churn)
+        event = context.event
+        summary = (
+            f"Best customer {context.customer_id} (CLV {state.clv:,.2f}, top decile) just had "
+            f"{_SIGNAL_TEXT[signal]} on {event['channel']}."
+        )
+        return memory, [
+            Finding(
+                severity=CRITICAL,
+                evidence=(event["event_id"],),
+                reasons=reasons,
+                summary=summary,
+                suggested_action=_ACTIONS[signal],
+                occurred_at=context.instant,
+                detected_at=context.instant,
+                details={**risk.details, "best_customer_clv": self.model.best_customer_clv},
+                channel=event["channel"],
+                location=event.get("location"),
+            )
+        ]
+
+    def due(self, memory: Any) -> int | None:
+        return pending(memory)
+
+    def fire(
+        self, memory: Any, customer_id: str, now: int, state: CustomerState
+    ) -> tuple[Any, list[Finding]]:
+        memory = fired(memory)
+        if not self.model.is_best_customer(state.clv):
+            return memory, []
+        risk = self.clock.risk(state, now)
+        if not risk.churn:
+            return memory, []
+        summary = (
+            f"Best customer {customer_id} (CLV {state.clv:,.2f}, top decile) is slipping away: "
+            f"{risk.details['days_since_last_purchase']} days since the last purchase"
+            + (f", P(alive) {risk.details['p_alive']:.0%}" if "p_alive" in risk.details else "")
+            + "."
+        )
+        return memory, [
+            Finding(
+                severity=CRITICAL,
+                evidence=(last_purchase_evidence(state),),
+                reasons=("best_customer", *risk.churn, *risk.signals),
+                summary=summary,
+                suggested_action="A personal call from the account owner this week, before any automated offer.",
+                occurred_at=state.last_purchase,
+                detected_at=now,
+                details={**risk.details, "best_customer_clv": self.model.best_customer_clv},
+            )
+        ]
+
+    def _signal(self, event: dict[str, Any]) -> str | None:
+        kind = event["type"]
+        attributes = event.get("attributes") or {}
+        if kind == "complaint":
+            return "complaint"
+        if kind == "feedback":
+            nps, csat = attributes.get("nps"), attributes.get("csat")
+            if (nps is not None and nps <= self.clock.nps_max) or (
+                csat is not None and csat <= self.clock.csat_max
+            ):
+                return "detractor_feedback"
+        if kind == "queue_wait" and event["channel"] in self.wait_channels:
+            wait = attributes.get("wait_seconds")
+            if isinstance(wait, int | float) and wait > self.wait_seconds:
+                return "long_wait"
+        return None
+
+
+_SIGNAL_TEXT: Final = {
+    "complaint": "a complaint",
+    "detractor_feedback": "detractor feedback",
+    "long_wait": "a long queue wait",
+}
+_ACTIONS: Final = {
+    "complaint": "Have a senior agent own the complaint today and call the customer back personally.",
+    "detractor_feedback": "Call the customer within a day: find out what went wrong and put it right.",
+    "long_wait": "Prioritise this customer in the queue and follow up on what they contacted us about.",
+}

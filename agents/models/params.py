@@ -1,0 +1,142 @@
+"""Fitted model parameters: the file ``touchpoint fit`` writes and the worker reads (schemas/model_params.v1.json).
+
+Before any fit the worker uses :data:`DEFAULT_PARAMS`, the published CDNOW estimates
+(Fader, Hardie & Lee 2005, weekly units). They describe a 1990s CD retailer, not your
+business: they keep P(alive), CLV and the churn alerts meaningful in shape until you fit
+your own, but stages and value tiers only follow the model once a fitted file is given
+(``model.stages`` / ``model.value_tiers_from`` = ``auto``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import numpy as np
+import orjson
+
+import schemas
+from agents.models import gamma_gamma
+from agents.models.bgnbd import BGNBDParams
+from agents.models.gamma_gamma import GammaGammaParams
+from agents.models.history import Summary
+
+__all__ = [
+    "DAYS_PER_UNIT",
+    "DEFAULT_PARAMS",
+    "ModelParams",
+    "ParamsError",
+    "best_customer_threshold",
+    "load_params",
+    "params_document",
+]
+
+Unit = Literal["days", "weeks"]
+DAYS_PER_UNIT: Final[dict[str, float]] = {"days": 1.0, "weeks": 7.0}
+
+
+class ParamsError(ValueError):
+    """The parameters file cannot be used: names the file and what is wrong, in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelParams:
+    """Population parameters of both models, in one time unit, and where they came from."""
+
+    purchases: BGNBDParams
+    spend: GammaGammaParams
+    unit: Unit
+    #: CLV at or above which a customer is one of the best (the fitted population's top decile).
+    best_customer_clv: float
+    #: The file read, or ``<defaults>``.
+    source: str = "<defaults>"
+    #: True when read from a fit of the user's own history.
+    fitted: bool = False
+
+    @property
+    def days_per_unit(self) -> float:
+        return DAYS_PER_UNIT[self.unit]
+
+
+#: The published CDNOW estimates (BG/NBD: Fader, Hardie & Lee 2005, "Counting your customers the easy way";
+#: Gamma-Gamma: "RFM and CLV"), weekly. The best-customer threshold is the top decile of CLV (12 months,
+#: 1 % a month) at the last purchase over the 2,357 CDNOW sample customers with these parameters.
+DEFAULT_PARAMS: Final = ModelParams(
+    purchases=BGNBDParams(r=0.243, alpha=4.414, a=0.793, b=2.426),
+    spend=GammaGammaParams(p=6.25, q=3.74, gamma=15.44),
+    unit="weeks",
+    best_customer_clv=151.32,
+)
+
+
+def params_document(params: ModelParams, **extra: Any) -> dict[str, Any]:
+    """The JSON document for *params* (schemas/model_params.v1.json), with *extra* fields (fit diagnostics)."""
+    p, g = params.purchases, params.spend
+    document: dict[str, Any] = {
+        "schema_version": 1,
+        "unit": params.unit,
+        "bgnbd": {"r": p.r, "alpha": p.alpha, "a": p.a, "b": p.b},
+        "gamma_gamma": {"p": g.p, "q": g.q, "gamma": g.gamma},
+        "best_customer_clv": params.best_customer_clv,
+    }
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(document.get(key), dict):
+            document[key] = {**document[key], **value}
+        else:
+            document[key] = value
+    return document
+
+
+def load_params(path: Path) -> ModelParams:
+    """Read and validate a parameters file written by ``touchpoint fit``."""
+    try:
+        document = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise ParamsError(f"{path}: cannot read model parameters: {exc.strerror}") from None
+    except orjson.JSONDecodeError as exc:
+        raise ParamsError(f"{path}: model parameters are not valid JSON: {exc}") from None
+    try:
+        schemas.validator("model_params")(document)
+    except schemas.ValidationError as exc:
+        field = str(exc.name).removeprefix("data").lstrip(".") or "(top level)"
+        message = str(exc.message).removeprefix(str(exc.name)).strip()
+        raise ParamsError(f"{path}: model parameters: {field}: {message}") from None
+    b, g = document["bgnbd"], document["gamma_gamma"]
+    return ModelParams(
+        purchases=BGNBDParams(r=b["r"], alpha=b["alpha"], a=b["a"], b=b["b"]),
+        spend=GammaGammaParams(p=g["p"], q=g["q"], gamma=g["gamma"]),
+        unit=document["unit"],
+        best_customer_clv=document["best_customer_clv"],
+        source=str(path),
+        fitted=True,
+    )
+
+
+def best_customer_threshold(
+    purchases: BGNBDParams,
+    spend: GammaGammaParams,
+    summary: Summary,
+    *,
+    quantile: float,
+    periods: int,
+    period_days: float,
+    discount_rate: float,
+) -> float:
+    """The CLV at *quantile* of the summarised population, each valued as the worker values it.
+
+    As in :meth:`agents.models.customer.CustomerModel.clv`: at the last purchase (``T = t_x``),
+    with the mean spend over all purchase days.
+    """
+    values = gamma_gamma.clv(
+        purchases,
+        spend,
+        summary.x,
+        summary.t_x,
+        summary.t_x,
+        summary.spend_total / (summary.x + 1),
+        periods=periods,
+        discount_rate=discount_rate,
+        period_length=period_days / DAYS_PER_UNIT[summary.unit],
+    )
+    return round(float(np.quantile(values, quantile)), 2)

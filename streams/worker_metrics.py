@@ -1,0 +1,125 @@
+"""Worker-level metrics that no agent sees: identity, owned partitions and consumer lag.
+
+Offsets come from the Faust consumer without extra requests to the broker:
+
+* the end offset is ``Consumer.highwater(tp)``, the high watermark of the latest fetch response
+  for the partition. On the embedded Tansu broker this value is exact: only its ListOffsets answer
+  has the "start of the last batch + 1" quirk (see streams/transport.py), and that is not used here;
+* the committed offset is the one the consumer loaded when it was assigned the partition and has
+  committed since (``Consumer._committed_offset``: Faust keeps it for its own commit bookkeeping and
+  drops it when the partition is revoked).
+
+The lag of a partition is reported only while both are known: from the first fetch and the first
+loaded or made commit of the partition until it is revoked. An empty partition has no lag.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
+from importlib import metadata
+from typing import Any, Final
+
+from faust.types import TP
+
+log = logging.getLogger(__name__)
+
+#: Seconds between consumer-lag refreshes.
+LAG_REFRESH_SECONDS: Final = 5.0
+
+
+def version() -> str:
+    """The installed package's version, or "unknown" when it runs from a source tree."""
+    try:
+        return metadata.version("touchpoint")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def lag(highwater: int | None, committed: int | None) -> int | None:
+    """Records between the committed offset and the end; None when that is not known yet."""
+    if highwater is None:
+        return None
+    if highwater <= 0:
+        return 0  # nothing was ever written: nothing to be behind on
+    if committed is None:
+        return None
+    return max(highwater - committed, 0)
+
+
+class ConsumerLag:
+    """Keeps ``touchpoint_consumer_lag_records`` equal to the latest snapshot, series for series."""
+
+    def __init__(self, gauge: Any) -> None:
+        self._gauge = gauge
+        self._series: set[tuple[str, str]] = set()
+
+    def update(self, lags: Mapping[tuple[str, int], int | None]) -> None:
+        """Set each known lag; remove every series not in *lags* or whose lag is unknown."""
+        current: set[tuple[str, str]] = set()
+        for (topic, partition), records in lags.items():
+            if records is None:
+                continue
+            labels = (topic, str(partition))
+            self._gauge.labels(*labels).set(records)
+            current.add(labels)
+        for labels in self._series - current:
+            self._gauge.remove(*labels)
+        self._series = current
+
+
+def count_by_topic(owned: Iterable[TP], topics: Collection[str]) -> dict[str, int]:
+    """Partitions per topic in *owned*, 0 for each topic of *topics* with none."""
+    counts = Counter(tp.topic for tp in owned if tp.topic in topics)
+    return {topic: counts.get(topic, 0) for topic in topics}
+
+
+def install(app: Any, metrics: Any) -> None:
+    """Export *app*'s identity, owned partitions and consumer lag; call after the agents and tables exist."""
+    inputs = sorted({name for agent in app.agents.values() for name in agent.get_topic_names()})
+    changelogs = sorted(table.changelog_topic.get_topic_name() for table in app.tables.values())
+    owned_topics = (*inputs, *changelogs)
+    metrics.WORKER_INFO.clear()
+    metrics.WORKER_INFO.labels(version(), app.conf.id).set(1)
+    for topic in owned_topics:
+        metrics.PARTITIONS_OWNED.labels(topic).set(0)
+    consumer_lag = ConsumerLag(metrics.CONSUMER_LAG)
+
+    def owned() -> set[TP]:
+        # Active assignment only (standby changelog partitions are not owned), while the consumer has it.
+        try:
+            assigned = app.consumer.assignment()
+        except Exception:  # consumer not started yet, or stopping
+            return set()
+        return {tp for tp in app.assignor.assigned_actives() if tp in assigned}
+
+    def refresh() -> None:
+        partitions = owned()
+        for topic, count in count_by_topic(partitions, owned_topics).items():
+            metrics.PARTITIONS_OWNED.labels(topic).set(count)
+        consumer = app.consumer
+        lags: dict[tuple[str, int], int | None] = {}
+        for tp in partitions:
+            if tp.topic not in inputs:
+                continue
+            try:
+                highwater = consumer.highwater(tp)
+            except Exception:  # revoked between the two reads: unknown this round
+                highwater = None
+            lags[(tp.topic, tp.partition)] = lag(highwater, consumer._committed_offset.get(tp))
+        consumer_lag.update(lags)
+
+    def safe_refresh() -> None:
+        try:
+            refresh()
+        except Exception as exc:  # a metric must never stop the worker (nor fail a rebalance)
+            log.warning("could not refresh partition metrics: %r", exc)
+
+    @app.on_partitions_assigned.connect  # type: ignore[untyped-decorator]
+    async def on_partitions_assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
+        safe_refresh()  # partitions owned now, and no lag series left for partitions another worker took
+
+    @app.timer(interval=LAG_REFRESH_SECONDS)  # type: ignore[untyped-decorator]
+    async def refresh_consumer_lag() -> None:
+        safe_refresh()

@@ -1,0 +1,225 @@
+"""Story 5: churn risk from the BG/NBD model, scheduled, with service signals; and the best customers at risk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agents.alerts.alert import CRITICAL, WARNING
+from agents.config import config_from_mapping
+from agents.detectors.best_customer import BestCustomerAtRisk
+from agents.detectors.churn_risk import ChurnRisk, Models
+from agents.journey import lifecycle
+from agents.journey.track import JourneyTracker
+from agents.models.customer import DAY, CustomerModel
+from tests.agents.detectors.drive import CONFIG, Desk
+from tests.agents.journey.touchpoints import (
+    SALT,
+    complaint,
+    feedback,
+    instant,
+    purchase,
+    resolution,
+    touchpoint,
+    visit,
+)
+
+pytestmark = pytest.mark.unit
+
+MODEL = CustomerModel(CONFIG.model.params)
+
+
+def churn(**options: Any) -> ChurnRisk:
+    return ChurnRisk(options, Models(MODEL, CONFIG.lifecycle, CONFIG.detectors))
+
+
+def best(**churn_options: Any) -> BestCustomerAtRisk:
+    detectors = {**CONFIG.detectors, "churn_risk": churn_options}
+    return BestCustomerAtRisk({}, Models(MODEL, CONFIG.lifecycle, detectors))
+
+
+def weekly_buyer(weeks: int = 6, amount: float = 30.0) -> list[dict[str, Any]]:
+    return [purchase(7 * week, amount) for week in range(weeks)]
+
+
+def test_p_alive_below_the_threshold_is_scheduled_at_the_crossing_day_and_fires_there() -> None:
+    desk = Desk(churn(overdue=False))
+    desk.send(*weekly_buyer())
+    crossing = MODEL.day_below(desk.state, 0.5)
+    assert crossing is not None
+    assert desk.due == crossing * DAY
+    assert desk.advance(crossing * DAY - 1) == []
+    [finding] = desk.advance(crossing * DAY)
+    assert finding.severity == WARNING
+    assert finding.reasons == ("p_alive_below_threshold",)
+    assert finding.details["p_alive"] < 0.5 <= MODEL.p_alive_on(desk.state, crossing - 1)  # type: ignore[operator]
+    assert finding.detected_at == crossing * DAY
+    assert "P(alive)" in finding.summary
+
+
+def test_overdue_against_the_cadence_comes_first_when_it_is_earlier() -> None:
+    desk = Desk(churn())
+    desk.send(*weekly_buyer())
+    overdue = desk.state.last_purchase + lifecycle.inactivity_thresholds(desk.state, CONFIG.lifecycle)[0]
+    crossing = MODEL.day_below(desk.state, 0.5)
+    assert crossing is not None
+    assert desk.due == min(overdue, crossing * DAY)
+    [finding] = desk.advance(10**10)
+    assert "overdue_for_cadence" in finding.reasons or "p_alive_below_threshold" in finding.reasons
+
+
+def test_one_alert_per_last_purchase_and_its_evidence_is_that_purchase() -> None:
+    desk = Desk(churn())
+    events = weekly_buyer()
+    desk.send(*events)
+    [finding] = desk.advance(10**10)
+    assert finding.evidence == (events[-1]["event_id"],)
+    assert desk.due is None
+    desk.send(visit(400))
+    assert desk.advance(10**10) == []
+
+
+def test_a_purchase_before_the_risk_day_starts_a_new_episode_with_a_later_day() -> None:
+    desk = Desk(churn(overdue=False))
+    desk.send(*weekly_buyer())
+    first_due = desk.due
+    assert first_due is not None
+    desk.send(purchase((first_due - instant(0)) / DAY - 1))
+    assert desk.due is not None
+    assert desk.due > first_due
+    assert desk.findings == []
+
+
+def test_a_customer_with_a_single_purchase_day_is_only_ever_overdue() -> None:
+    desk = Desk(churn(overdue=False))
+    desk.send(purchase(0), purchase(0.1))
+    assert desk.due is None
+    desk = Desk(churn())
+    desk.send(purchase(0))
+    [finding] = desk.advance(10**10)
+    assert finding.reasons == ("overdue_for_cadence",)
+
+
+@pytest.mark.parametrize(
+    ("signal", "events"),
+    [
+        ("open_complaint", [complaint(40)]),
+        ("recent_detractor", [feedback(40, nps=3)]),
+        ("long_waits", [touchpoint("queue_wait", 40, channel="phone", wait_seconds=300)]),
+    ],
+)
+def test_service_signals_are_reasons_that_make_it_critical(signal: str, events: list[dict[str, Any]]) -> None:
+    desk = Desk(churn(overdue=False, signals_within_days=400))
+    desk.send(*weekly_buyer(), *events)
+    [finding] = desk.advance(10**10)
+    assert finding.severity == CRITICAL
+    assert finding.reasons == ("p_alive_below_threshold", signal)
+    assert finding.details["service_signals"] == [signal]
+
+
+def test_old_or_settled_service_signals_do_not_count() -> None:
+    desk = Desk(churn(overdue=False, signals_within_days=5))
+    desk.send(*weekly_buyer(), complaint(36), resolution(37), feedback(38, nps=2))
+    [finding] = desk.advance(10**10)
+    assert finding.severity == WARNING
+
+
+def test_the_tracker_raises_churn_risk_from_its_own_timer() -> None:
+    tracker = JourneyTracker(CONFIG, SALT)
+    state = None
+    for event in weekly_buyer():
+        state = tracker.track(state, "cust-1", event, 0).state
+    assert state is not None
+    assert state.wake_at is not None
+    raised = []
+    while state.wake_at is not None and state.wake_at < instant(400):
+        raised.extend(tracker.advance(state, "cust-1", state.wake_at).alerts)
+    assert [alert.type for alert in raised].count("churn_risk") == 1
+
+
+# --- best customers ------------------------------------------------------------------------------------------
+
+
+def big_spender() -> list[dict[str, Any]]:
+    return weekly_buyer(weeks=10, amount=400.0)
+
+
+def test_a_complaint_from_a_best_customer_is_critical_at_once() -> None:
+    desk = Desk(best())
+    desk.send(*big_spender())
+    assert MODEL.is_best_customer(desk.state.clv)
+    event = complaint(64)
+    [finding] = desk.send(event)
+    assert finding.severity == CRITICAL
+    assert finding.evidence == (event["event_id"],)
+    assert finding.reasons[:2] == ("best_customer", "complaint")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        feedback(64, csat=1),
+        touchpoint("queue_wait", 64, channel="chat", wait_seconds=120),
+    ],
+)
+def test_detractor_feedback_or_a_long_wait_of_a_best_customer_is_critical(event: dict[str, Any]) -> None:
+    desk = Desk(best())
+    desk.send(*big_spender())
+    [finding] = desk.send(event)
+    assert finding.severity == CRITICAL
+
+
+def test_the_same_signals_from_an_ordinary_customer_raise_nothing_here() -> None:
+    desk = Desk(best())
+    desk.send(purchase(0, 20.0), purchase(30, 20.0), complaint(31), feedback(32, nps=0))
+    assert not MODEL.is_best_customer(desk.state.clv)
+    assert desk.findings == []
+    assert desk.advance(10**10) == []
+
+
+def test_a_best_customer_slipping_away_is_critical_when_the_risk_day_comes() -> None:
+    desk = Desk(best(overdue=False))
+    events = big_spender()
+    desk.send(*events)
+    [finding] = desk.advance(10**10)
+    assert finding.severity == CRITICAL
+    assert finding.reasons == ("best_customer", "p_alive_below_threshold")
+
+
+# --- stages and tiers from a fitted model ---------------------------------------------------------------------
+
+
+def test_with_a_fitted_model_at_risk_and_lapsed_follow_p_alive(tmp_path: Any) -> None:
+    from agents.models.params import DEFAULT_PARAMS, params_document
+
+    path = tmp_path / "params.json"
+    import orjson
+
+    path.write_bytes(orjson.dumps(params_document(DEFAULT_PARAMS)))
+    config = config_from_mapping({}, model_params=path)
+    assert config.model.stages_from_model
+    assert config.model.tiers_from_clv
+    tracker = JourneyTracker(config, SALT)
+    state = None
+    for event in weekly_buyer():
+        state = tracker.track(state, "cust-1", event, 0).state
+    assert state is not None
+    at_risk, lapsed = MODEL.day_below(state, 0.5), MODEL.day_below(state, 0.2)
+    assert at_risk is not None
+    assert lapsed is not None
+    assert at_risk < lapsed
+    transitions = []
+    while state.wake_at is not None and state.wake_at <= lapsed * DAY:
+        transitions.extend(tracker.advance(state, "cust-1", state.wake_at).transitions)
+    changes = [(t.to_stage, t.at) for t in transitions]
+    assert ("at_risk", at_risk * DAY) in changes
+    assert ("lapsed", lapsed * DAY) in changes
+
+
+def test_before_a_fit_stages_and_tiers_keep_the_cadence_and_net_value() -> None:
+    assert not CONFIG.model.stages_from_model
+    assert not CONFIG.model.tiers_from_clv
+    forced = config_from_mapping({"model": {"stages": "model", "value_tiers_from": "clv"}})
+    assert forced.model.stages_from_model
+    assert forced.model.tiers_from_clv

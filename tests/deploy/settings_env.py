@@ -1,0 +1,17 @@
+"""The worker's environment variables, from streams/settings.py: shared by the compose and k8s tests."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from streams.settings import ENV_PREFIX, Settings
+
+#: TOUCHPOINT_<FIELD> for every setting read from the environment.
+SETTINGS_ENV = frozenset(
+    ENV_PREFIX + spec.name.upper() for spec in fields(Settings) if spec.name != "faust_overrides"
+)
+
+
+def unknown_settings(names: set[str] | list[str]) -> set[str]:
+    """Names with the TOUCHPOINT_ prefix that no setting reads (typos, removed settings)."""
+    return {name for name in names if name.startswith(ENV_PREFIX) and name not in SETTINGS_ENV}

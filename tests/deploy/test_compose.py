@@ -1,0 +1,169 @@
+"""docker-compose.yml agrees with the code: settings, topics, partitions, scrape targets and ports."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from streams.settings import Settings
+from tests.deploy.settings_env import SETTINGS_ENV, unknown_settings
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+WORKERS = sorted(name for name in SERVICES if name.startswith("worker-"))
+
+
+def environment(service: str) -> dict[str, str]:
+    env = SERVICES[service].get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {str(key): str(value) for key, value in env.items()}
+
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Resolve a command's ``$$NAME`` (compose's escaped ``$NAME``) from the service environment."""
+    return re.sub(r"\$\$\{?(\w+)\}?", lambda match: env[match.group(1)], text)
+
+
+def created_topics() -> dict[str, tuple[int, list[str]]]:
+    """topic → (partitions, extra kafka-topics.sh arguments), from the `topics` service's script."""
+    script = "\n".join(SERVICES["topics"]["command"])
+    env = environment("topics")
+    created: dict[str, tuple[int, list[str]]] = {}
+    for line in script.splitlines():
+        if line.strip().startswith("create "):
+            topic, partitions, *extra = shlex.split(expand(line, env), comments=True)[1:]
+            assert topic not in created, f"topic {topic} created twice"
+            created[topic] = (int(partitions), extra)
+    return created
+
+
+@cache
+def code_topics() -> dict[str, str]:
+    """Every topic a worker with the compose settings reads or writes → what it is, from the real app."""
+    from streams.app import create_app
+
+    env = environment(WORKERS[0])
+    app = create_app(Settings.from_env(env))
+    used = {topic.get_topic_name(): "stream" for topic in app.streams.all()}
+    used.update({table.changelog_topic.get_topic_name(): "changelog" for table in app.tables.values()})
+    leader: Any = app._leader_assignor  # Faust's group-leader election topic, created by every worker
+    used[leader._leader_topic_name] = "leader"
+    return used
+
+
+def test_the_stack_has_kafka_topics_two_workers_prometheus_grafana_and_a_demo_simulator() -> None:
+    for name in ("kafka", "topics", "prometheus", "grafana", "simulator"):
+        assert name in SERVICES, f"service {name} missing"
+    assert len(WORKERS) >= 2, f"workers: {WORKERS}"
+    assert SERVICES["simulator"].get("profiles") == ["demo"]
+    for name, service in SERVICES.items():
+        if name != "simulator":
+            assert not service.get("profiles"), f"{name} should start with a plain `docker compose up`"
+
+
+def test_kafka_is_the_official_image_pinned_in_kraft_mode() -> None:
+    kafka = SERVICES["kafka"]
+    image, _, tag = kafka["image"].partition(":")
+    assert image == "apache/kafka"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", tag), f"kafka image not pinned to a version: {kafka['image']}"
+    env = environment("kafka")
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert "zookeeper" not in str(COMPOSE).lower()
+    assert SERVICES["topics"]["image"] == kafka["image"]
+
+
+@pytest.mark.parametrize("name", ["kafka", "prometheus", "grafana"])
+def test_third_party_images_are_pinned(name: str) -> None:
+    image = SERVICES[name]["image"]
+    _, _, tag = image.rpartition(":")
+    assert re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{name}: image {image} is not pinned to a version"
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_worker_environment_names_real_settings_with_valid_values(worker: str) -> None:
+    env = environment(worker)
+    unknown = unknown_settings(list(env))
+    assert not unknown, f"{worker}: {sorted(unknown)} are not settings; known: {sorted(SETTINGS_ENV)}"
+    settings = Settings.from_env(env)  # raises SettingsError on a bad value
+    assert not settings.embedded
+    assert settings.broker.startswith("kafka://kafka:")
+    assert settings.web_host == worker, "the web host is the service name, so other workers can forward to it"
+
+
+def test_workers_share_app_id_partitions_and_web_port() -> None:
+    keys = ("TOUCHPOINT_APP_ID", "TOUCHPOINT_PARTITIONS", "TOUCHPOINT_WEB_PORT", "TOUCHPOINT_BROKER")
+    values = {worker: tuple(environment(worker).get(key) for key in keys) for worker in WORKERS}
+    assert len(set(values.values())) == 1, f"workers differ in {keys}: {values}"
+
+
+def test_every_topic_partition_count_equals_the_workers_partitions() -> None:
+    partitions = Settings.from_env(environment(WORKERS[0])).partitions
+    for topic, (count, _) in created_topics().items():
+        kind = code_topics().get(topic)
+        expected = 1 if kind == "leader" else partitions
+        assert count == expected, (
+            f"{topic}: {count} partitions, workers use TOUCHPOINT_PARTITIONS={partitions}"
+        )
+
+
+def test_every_topic_the_code_uses_is_created() -> None:
+    missing = set(code_topics()) - set(created_topics())
+    assert not missing, f"the topics service does not create {sorted(missing)}"
+    extra = set(created_topics()) - set(code_topics())
+    assert not extra, f"the topics service creates {sorted(extra)}, which no code uses"
+
+
+def test_table_changelogs_are_compacted() -> None:
+    created = created_topics()
+    for topic, kind in code_topics().items():
+        if kind == "changelog":
+            _, extra = created[topic]
+            assert "cleanup.policy=compact" in extra, f"{topic} must be compacted: {extra}"
+
+
+def test_prometheus_scrapes_every_worker_on_its_web_port_and_loads_the_rules() -> None:
+    mounts = dict(volume.split(":")[1::-1] for volume in SERVICES["prometheus"]["volumes"])
+    config_path = mounts["/etc/prometheus/prometheus.yml"]
+    config = yaml.safe_load((ROOT / config_path).read_text())
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
+    expected = {f"{worker}:{environment(worker)['TOUCHPOINT_WEB_PORT']}" for worker in WORKERS}
+    assert targets == expected
+    for rules in config["rule_files"]:
+        mounted = str(Path("/etc/prometheus") / rules)
+        assert mounted in mounts, f"rule file {rules} is not mounted at {mounted}"
+        assert (ROOT / mounts[mounted]).is_file()
+
+
+def test_worker_state_is_on_a_volume_at_the_data_dir() -> None:
+    for worker in WORKERS:
+        data_dir = environment(worker)["TOUCHPOINT_DATA_DIR"]
+        targets = [volume.split(":")[1] for volume in SERVICES[worker].get("volumes", [])]
+        assert data_dir in targets, f"{worker}: {data_dir} is not on a volume"
+
+
+def test_published_host_ports_do_not_clash() -> None:
+    seen: dict[str, str] = {}
+    for name, service in SERVICES.items():
+        for mapping in service.get("ports", []):
+            host = str(mapping).rsplit(":", 1)[0] if ":" in str(mapping) else str(mapping)
+            assert host not in seen, f"host port {host} used by {seen.get(host)} and {name}"
+            seen[host] = name
+    for worker in WORKERS:
+        web_port = environment(worker)["TOUCHPOINT_WEB_PORT"]
+        published = [str(mapping).rsplit(":", 1)[1] for mapping in SERVICES[worker].get("ports", [])]
+        assert published == [web_port], f"{worker} publishes {published}, its web port is {web_port}"

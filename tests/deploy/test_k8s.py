@@ -1,0 +1,178 @@
+"""deploy/k8s/: every manifest parses, and the workers' StatefulSet agrees with the code and itself:
+settings, probes, ports, the rules file mount, the state volume, services and monitoring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agents.config import load_config
+from streams.settings import Settings
+from tests.deploy.settings_env import SETTINGS_ENV, unknown_settings
+
+pytestmark = pytest.mark.unit
+
+K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+MANIFEST_FILES = sorted(K8S.glob("*.yaml"))
+
+
+def _documents() -> list[dict[str, Any]]:
+    return [
+        document
+        for path in MANIFEST_FILES
+        if path.name != "kustomization.yaml"
+        for document in yaml.safe_load_all(path.read_text())
+        if document
+    ]
+
+
+DOCUMENTS = _documents()
+
+
+def of_kind(kind: str) -> list[dict[str, Any]]:
+    return [document for document in DOCUMENTS if document["kind"] == kind]
+
+
+(STATEFULSET,) = of_kind("StatefulSet")
+POD: dict[str, Any] = STATEFULSET["spec"]["template"]
+(WORKER,) = POD["spec"]["containers"]
+ENV: list[dict[str, Any]] = WORKER["env"]
+LITERAL_ENV = {item["name"]: str(item["value"]) for item in ENV if "value" in item}
+PORTS = {port["name"]: port["containerPort"] for port in WORKER["ports"]}
+
+
+def _port_number(port: int | str) -> int:
+    return PORTS[port] if isinstance(port, str) else port
+
+
+@pytest.mark.parametrize("path", MANIFEST_FILES, ids=lambda path: path.name)
+def test_every_manifest_parses_and_names_its_kind(path: Path) -> None:
+    for document in yaml.safe_load_all(path.read_text()):
+        assert document, f"{path.name}: empty document"
+        assert document.get("apiVersion"), f"{path.name}: no apiVersion"
+        assert document.get("kind"), f"{path.name}: no kind"
+        if document["kind"] != "Kustomization":
+            assert document.get("metadata", {}).get("name"), f"{path.name}: {document['kind']} without a name"
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    listed = set(kustomization["resources"])
+    on_disk = {path.name for path in MANIFEST_FILES if path.name != "kustomization.yaml"}
+    assert listed == on_disk
+
+
+def test_the_expected_resources_exist() -> None:
+    kinds = sorted(document["kind"] for document in DOCUMENTS)
+    for kind in ("StatefulSet", "Service", "ConfigMap", "ServiceMonitor", "PrometheusRule"):
+        assert kind in kinds, f"no {kind} in deploy/k8s"
+
+
+def test_worker_environment_names_real_settings() -> None:
+    names = [item["name"] for item in ENV]
+    assert len(names) == len(set(names)), f"repeated env vars: {names}"
+    unknown = unknown_settings(names)
+    assert not unknown, f"{sorted(unknown)} are not settings; known: {sorted(SETTINGS_ENV)}"
+
+
+def test_worker_environment_values_are_valid_settings() -> None:
+    # Values from the downward API or a Secret are filled in by Kubernetes: stand-ins here.
+    stand_ins = {item["name"]: "10.0.0.7" for item in ENV if "valueFrom" in item}
+    settings = Settings.from_env({**LITERAL_ENV, **stand_ins})
+    assert settings.broker.startswith("kafka://"), "the workers need a Kafka cluster"
+    assert settings.replication_factor >= 3, "use replicated topics on a production cluster"
+    assert STATEFULSET["spec"]["replicas"] <= settings.partitions, "more workers than partitions idle"
+
+
+def test_web_host_is_the_pod_ip_so_workers_can_forward_to_each_other() -> None:
+    (web_host,) = [item for item in ENV if item["name"] == "TOUCHPOINT_WEB_HOST"]
+    assert web_host["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+
+
+def test_probes_hit_the_web_port() -> None:
+    web_port = int(LITERAL_ENV["TOUCHPOINT_WEB_PORT"])
+    assert web_port in PORTS.values(), f"no containerPort {web_port} (TOUCHPOINT_WEB_PORT)"
+    readiness = WORKER["readinessProbe"]["httpGet"]
+    assert readiness["path"] == "/ready"
+    assert _port_number(readiness["port"]) == web_port
+    liveness = WORKER["livenessProbe"]
+    probe = liveness.get("httpGet") or liveness.get("tcpSocket")
+    assert probe, "liveness probe must be httpGet or tcpSocket on the web port"
+    assert _port_number(probe["port"]) == web_port
+
+
+def test_prometheus_annotations_point_at_the_metrics_endpoint() -> None:
+    annotations = POD["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == int(LITERAL_ENV["TOUCHPOINT_WEB_PORT"])
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_the_rules_configmap_is_mounted_where_touchpoint_config_points_and_is_valid(tmp_path: Path) -> None:
+    config_path = Path(LITERAL_ENV["TOUCHPOINT_CONFIG"])
+    volumes = {volume["name"]: volume for volume in POD["spec"]["volumes"]}
+    configmaps = {document["metadata"]["name"]: document for document in of_kind("ConfigMap")}
+    found = False
+    for mount in WORKER["volumeMounts"]:
+        source = volumes.get(mount["name"], {}).get("configMap")
+        if source is None:
+            continue
+        data = configmaps[source["name"]]["data"]
+        if "subPath" in mount:
+            mounted = {Path(mount["mountPath"]): mount["subPath"]}
+        else:
+            mounted = {Path(mount["mountPath"]) / key: key for key in data}
+        if config_path in mounted:
+            found = True
+            rules = tmp_path / "rules.toml"
+            rules.write_text(data[mounted[config_path]])
+            load_config(rules)  # raises ConfigError naming the key when the rules file is invalid
+    assert found, f"TOUCHPOINT_CONFIG={config_path} is not a file of a mounted ConfigMap"
+
+
+def test_the_state_volume_claim_is_mounted_at_the_data_dir() -> None:
+    claims = {claim["metadata"]["name"] for claim in STATEFULSET["spec"]["volumeClaimTemplates"]}
+    mounts = {mount["name"]: mount["mountPath"] for mount in WORKER["volumeMounts"]}
+    data_dir = LITERAL_ENV["TOUCHPOINT_DATA_DIR"]
+    assert any(mounts.get(claim) == data_dir for claim in claims), (
+        f"no volumeClaimTemplate mounted at TOUCHPOINT_DATA_DIR={data_dir}"
+    )
+
+
+def test_services_select_the_workers_and_the_headless_one_is_the_statefulsets() -> None:
+    labels = POD["metadata"]["labels"]
+    assert STATEFULSET["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    services = {document["metadata"]["name"]: document for document in of_kind("Service")}
+    headless = services[STATEFULSET["spec"]["serviceName"]]
+    assert headless["spec"]["clusterIP"] == "None"
+    for name, service in services.items():
+        assert service["spec"]["selector"].items() <= labels.items(), f"service {name} selects no worker"
+        for port in service["spec"]["ports"]:
+            assert _port_number(port["targetPort"]) == int(LITERAL_ENV["TOUCHPOINT_WEB_PORT"]), name
+
+
+def test_the_service_monitor_scrapes_the_metrics_service_as_job_touchpoint() -> None:
+    (monitor,) = of_kind("ServiceMonitor")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    selected = [
+        service
+        for service in of_kind("Service")
+        if selector.items() <= service["metadata"].get("labels", {}).items()
+    ]
+    assert len(selected) == 1, f"the ServiceMonitor selects {len(selected)} services"
+    (service,) = selected
+    port_names = {port["name"] for port in service["spec"]["ports"]}
+    for endpoint in monitor["spec"]["endpoints"]:
+        assert endpoint["port"] in port_names
+        assert endpoint.get("path", "/metrics") == "/metrics"
+    # The alerting rules select job="touchpoint": the job label comes from this service label.
+    assert service["metadata"]["labels"][monitor["spec"]["jobLabel"]] == "touchpoint"
+
+
+def test_the_prometheus_rule_carries_exactly_the_shipped_rules() -> None:
+    (rule,) = of_kind("PrometheusRule")
+    shipped = yaml.safe_load((K8S.parent / "prometheus" / "rules.yml").read_text())
+    assert rule["spec"] == shipped, "deploy/k8s/prometheusrule.yaml differs from deploy/prometheus/rules.yml"
