@@ -47,6 +47,7 @@ def create_app(settings: Settings) -> TouchpointApp:
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=heartbeat,
+        producer_linger=settings.producer_linger_ms / 1000,
         web_enabled=True,
         web_bind=settings.web_host,
         web_host=settings.web_host,

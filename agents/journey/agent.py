@@ -91,13 +91,13 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
                 continue
             before = _open_counts(state)
             outputs = tracker.advance(state, key.decode(), until)
-            table[key] = state
             count_open(before, state)
             index.schedule(partition, key, state.wake_at)
             metrics.DEADLINES_FIRED.labels(trigger).inc()
             if abs(now - due) < 3600:  # live traffic: event time near the wall clock
                 metrics.DEADLINE_LAG.observe(max(now - due, 0.0))
             await publish(outputs)
+            table[key] = state
 
     async def apply_action(event: Any, key: bytes, partition: int) -> None:
         action = orjson.loads(event.value)
@@ -111,10 +111,10 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
         metrics.ALERT_ACTIONS.labels(action["action"], outcome).inc()
         if outputs.unknown_alert:
             return
-        table[key] = state
         count_open(before, state)
         index.schedule(partition, key, state.wake_at)
         await publish(outputs)
+        table[key] = state
 
     @app.agent(topics.journey_inputs, name="track_journey")  # type: ignore[untyped-decorator]
     async def track_journey(stream: Any) -> None:
@@ -146,7 +146,6 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
             if step.duplicate:
                 metrics.DUPLICATES.inc()
                 continue
-            table[key] = step.state
             # Counted together, with no await between: a scrape always sees count == journey events.
             metrics.JOURNEY_TOUCHPOINTS.inc()
             metrics.PROCESSING_LAG.observe(max(time.time() - occurred.timestamp(), 0.0))
@@ -164,6 +163,10 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
                 produced_at = None  # no timestamp on the record: nothing to measure from
             await publish(step, touchpoint["event_id"], produced_at)
             await topics.enriched.send(key=key, value=step.enriched)
+            # State last: if a crash loses the outputs, the state (and its dedupe ring) is lost with them
+            # and the redelivered event is applied again, publishing the same bytes; the other order
+            # could keep the state and drop the event's outputs for good.
+            table[key] = step.state
             index.schedule(partition, key, step.state.wake_at)
             last_event_at[partition] = time.monotonic()
             watermark = max(watermarks.get(partition, 0), step.instant)

@@ -56,3 +56,42 @@ def test_bad_values_are_rejected_with_the_variable_and_the_problem(
 def test_unknown_override_is_an_error() -> None:
     with pytest.raises(SettingsError, match="unknown setting"):
         Settings.from_env({}, colour="blue")
+
+
+def test_the_table_store_and_standby_replicas_are_settings() -> None:
+    assert (Settings().store, Settings().standby_replicas) == ("memory", 0)
+    settings = Settings.from_env({"TOUCHPOINT_STORE": "rocksdb", "TOUCHPOINT_STANDBY_REPLICAS": "1"})
+    assert (settings.store, settings.standby_replicas) == ("rocksdb", 1)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"TOUCHPOINT_STORE": "redis"}, "store must be memory or rocksdb, got 'redis'"),
+        ({"TOUCHPOINT_STANDBY_REPLICAS": "-1"}, "standby_replicas must be 0 or more"),
+        ({"TOUCHPOINT_STANDBY_REPLICAS": "one"}, "TOUCHPOINT_STANDBY_REPLICAS must be a int"),
+    ],
+)
+def test_bad_store_settings_are_rejected(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(environ)
+
+
+@pytest.mark.parametrize("store", ["memory", "rocksdb"])
+def test_the_app_keeps_its_customer_table_in_the_configured_store(store: str, tmp_path: Path) -> None:
+    from faust.stores import memory, rocksdb
+
+    from streams.app import create_app
+
+    settings = Settings(
+        broker="kafka://127.0.0.1:9092", data_dir=tmp_path, store=store, standby_replicas=1
+    ).validated()
+    app = create_app(settings)
+    assert app.conf.table_standby_replicas == 1
+    data = app.customers.data  # the table's store, created on first use
+    if store == "rocksdb":
+        assert isinstance(data, rocksdb.Store)
+        assert data.use_rocksdict, "the rocksdict driver (python-rocksdb is unmaintained)"
+        assert Path(data.path).is_relative_to(tmp_path)
+    else:
+        assert isinstance(data, memory.Store)

@@ -1,0 +1,674 @@
+"""Scale-out and failover: losing a worker loses nothing.
+
+Two workers in one consumer group share the partitions. When one is killed with
+SIGKILL in the middle of a stream (no flush, no commit, no goodbye to the
+group), the group notices after the session timeout, the survivor takes over the
+dead worker's partitions, restores their customer state from the changelog and
+finishes the stream. Afterwards every customer's state is what the input
+implies, every output the offline replay gives is there, and nothing differs
+from it: redelivered records are dropped by the per-customer event-id ring or
+reproduce byte-identical outputs.
+
+Each test has its own embedded broker: the topic names are fixed, and a new
+consumer group reads them from the start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import murmur2
+from aiokafka.structs import TopicPartition
+
+from agents.config import load_config
+from agents.ingest.decode import Accepted, TouchpointDecoder
+from agents.journey.track import JourneyTracker
+from streams import topics
+from streams.broker import EmbeddedBroker, free_port
+from streams.kafka import Record, produce
+from streams.replay import ReplaySummary, replay
+from streams.settings import Settings
+from streams.simulator import SimulationSpec, generate_events
+from streams.supervisor import Recovery, WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = Settings().partitions
+CHANGELOG = "{app_id}-customer_to_state-changelog"
+ALERT_TOPICS = tuple(topics.alert_topic(alert_type) for alert_type in topics.ALERT_TYPES)
+
+#: Failover traffic: the simulator's stream, paced so that the kill lands mid-stream.
+CUSTOMERS = 1500
+EVENTS = 12_000
+RATE = 500.0
+#: The victim is killed once it has applied this many touchpoints (about a quarter of its share).
+KILL_AFTER = 1500
+#: The dedupe window of the failover test; the stream's busiest customer must fit in it (asserted).
+DEDUPE_WINDOW = 64
+
+RULES = """
+[deadlines]
+# Event time only, as in test_journey: the live workers must give exactly what the replay gives.
+wall_clock_sweep = false
+# Ingest reads its partitions concurrently, so one by-customer partition can run ahead of another
+# customer's next event; the watermark trails by the whole span of the stream (7 simulated days).
+allowed_lateness_seconds = 2592000
+
+[state]
+# Redelivery after a crash is idempotent when a customer's redelivered events (those applied after the
+# last offset commit, every 2.8 s) are still in the customer's event-id ring. The time-lapse simulator
+# packs up to 30 events of one customer into a few seconds of traffic, more than the default 16; a ring
+# larger than any customer's whole history makes the outcome independent of where the kill lands.
+dedupe_window = {window}
+"""
+
+#: A read of the outputs stops waiting for what it expects after this long without a new record.
+IDLE_SECONDS = 90.0
+
+T = TypeVar("T")
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.2) -> T:
+    """Poll *probe* until it returns something other than None or False; fail after *timeout*."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result is not None and result is not False:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def partition_of(key: bytes) -> int:
+    """The partition of a customer key on every customer-keyed topic (the Kafka client's default)."""
+    return int(murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+
+
+def sentinels(at: str) -> list[bytes]:
+    """One visit per partition at instant *at*: moves every partition's watermark there."""
+    keys: dict[int, str] = {}
+    for number in itertools.count():
+        customer = f"sentinel-{number}"
+        keys.setdefault(partition_of(customer.encode()), customer)
+        if len(keys) == PARTITIONS:
+            break
+    return [
+        orjson.dumps(
+            {
+                "schema_version": 1,
+                "event_id": f"sentinel-{partition}",
+                "occurred_at": at,
+                "customer_id": customer,
+                "channel": "web",
+                "type": "visit",
+                "actor": "customer",
+            }
+        )
+        for partition, customer in sorted(keys.items())
+    ]
+
+
+@dataclass
+class Totals:
+    """What the input alone implies for one customer, counted independently of the product's code."""
+
+    events: int = 0
+    purchases: int = 0
+    purchase_cents: int = 0
+    refunds: int = 0
+    refund_cents: int = 0
+    complaints: int = 0
+    channels: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Expected:
+    traffic: list[bytes]
+    sentinels: list[bytes]
+    rules: Path
+    replayed: ReplaySummary
+    enriched: set[bytes]
+    transitions: set[bytes]
+    alerts: set[bytes]
+    totals: dict[str, Totals]
+    #: Distinct (customer, event id) of the traffic before the sentinels.
+    main_events: set[tuple[str, str]]
+
+
+def expect(tmp: Path, customers: int, events: int, seed: int, window: int) -> Expected:
+    """The stream, and what the offline replay (the same pure core, no broker) makes of it."""
+    rules = tmp / "rules.toml"
+    rules.write_text(RULES.format(window=window))
+    spec = SimulationSpec(customers=customers, seed=seed, malformed_share=0.0)
+    timed = list(itertools.islice(generate_events(spec), events))
+    traffic = [record for _, record in timed]
+    tail = sentinels((timed[-1][0] + timedelta(days=46 + 30)).isoformat())
+    source = tmp / "traffic.jsonl"
+    source.write_bytes(b"".join(record + b"\n" for record in traffic + tail))
+    settings = Settings()
+    salt = settings.identity_salt.encode()
+    decoder = TouchpointDecoder(identity_salt=salt)
+    summary = replay(source, tmp / "replay", decoder, JourneyTracker(load_config(rules), salt))
+
+    totals: dict[str, Totals] = defaultdict(Totals)
+    seen: set[tuple[str, str]] = set()
+    for record in traffic + tail:
+        outcome = decoder(record)
+        assert isinstance(outcome, Accepted), outcome
+        event = outcome.event
+        if (outcome.customer_id, event["event_id"]) in seen:
+            continue  # the simulator's redelivered duplicates: byte-identical records
+        seen.add((outcome.customer_id, event["event_id"]))
+        total = totals[outcome.customer_id]
+        total.events += 1
+        total.channels[event["channel"]] += 1
+        attributes = event.get("attributes") or {}
+        if event["type"] == "purchase":
+            assert attributes["currency"] == "EUR"
+            total.purchases += 1
+            total.purchase_cents += round(attributes["amount"] * 100)
+        elif event["type"] == "refund":
+            assert attributes["currency"] == "EUR"
+            total.refunds += 1
+            total.refund_cents += round(attributes["amount"] * 100)
+        elif event["type"] == "complaint":
+            total.complaints += 1
+    busiest = max(total.events for total in totals.values())
+    assert busiest <= window, f"a customer has {busiest} events, more than the dedupe window {window}"
+    out = tmp / "replay"
+    return Expected(
+        traffic=traffic,
+        sentinels=tail,
+        rules=rules,
+        replayed=summary,
+        enriched=set((out / "enriched.jsonl").read_bytes().splitlines()),
+        transitions=set((out / "transitions.jsonl").read_bytes().splitlines()),
+        alerts=set((out / "alerts.jsonl").read_bytes().splitlines()),
+        totals=dict(totals),
+        main_events={key for key in seen if not key[1].startswith("sentinel-")},
+    )
+
+
+@pytest.fixture(scope="module")
+def failover_input(tmp_path_factory: pytest.TempPathFactory) -> Expected:
+    return expect(tmp_path_factory.mktemp("failover-input"), CUSTOMERS, EVENTS, seed=5, window=DEDUPE_WINDOW)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    """A broker of this test's own (it shadows the session broker)."""
+    with EmbeddedBroker(log_path=tmp_path / "tansu.log") as running:
+        yield running
+
+
+# ----------------------------------------------------------------------------- Kafka and HTTP helpers
+
+
+async def _read(
+    bootstrap: str, names: tuple[str, ...], done: Callable[[list[Record]], bool], timeout: float
+) -> list[Record]:
+    """Every record of *names* from the start, once ``done(records)`` holds.
+
+    After that, polls until a poll returns nothing, so records still arriving are seen too.
+    Gives up waiting for ``done`` after *timeout*, or after IDLE_SECONDS without a new record
+    (the workers are then idle, and the caller's assertions say what is missing).
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100, max_poll_records=5000
+    )
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        partitions: list[TopicPartition] = []
+        deadline = time.monotonic() + timeout
+        for name in names:
+            while not consumer.partitions_for_topic(name):
+                await consumer._client.force_metadata_update()
+                if consumer.partitions_for_topic(name):
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"topic {name} never appeared")
+                await asyncio.sleep(0.2)
+            partitions.extend(TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name)))
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        drained = False
+        progress = time.monotonic()
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp, messages in batch.items():
+                records.extend(
+                    Record(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp) for m in messages
+                )
+            if batch:
+                progress = time.monotonic()
+                continue
+            if drained:
+                return records
+            now = time.monotonic()
+            drained = done(records) or now > deadline or now - progress > IDLE_SECONDS
+    finally:
+        await consumer.stop()
+
+
+def read(bootstrap: str, *names: str, done: Callable[[list[Record]], bool], timeout: float) -> list[Record]:
+    return asyncio.run(_read(bootstrap, names, done, timeout))
+
+
+async def _committed(bootstrap: str, group: str, partitions: set[int]) -> dict[int, int]:
+    """The group's committed offsets on touchpoints.by-customer (OffsetFetch; this client joins nothing)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return {
+            p: (await consumer.committed(TopicPartition(topics.BY_CUSTOMER, p))) or 0
+            for p in sorted(partitions)
+        }
+    finally:
+        await consumer.stop()
+
+
+async def _distinct_keys(bootstrap: str, ranges: dict[tuple[str, int], tuple[int, int]]) -> set[bytes]:
+    """The distinct keys of the records at offsets first..last of each (topic, partition) in *ranges*."""
+    if not ranges:
+        return set()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100)
+    await consumer.start()
+    keys: set[bytes] = set()
+    try:
+        pending = {TopicPartition(topic, p): span for (topic, p), span in ranges.items()}
+        consumer.assign(list(pending))
+        for tp, (first, _) in pending.items():
+            consumer.seek(tp, first)
+        deadline = time.monotonic() + 120
+        while pending and time.monotonic() < deadline:
+            for tp, messages in (await consumer.getmany(*pending, timeout_ms=500)).items():
+                last = pending[tp][1]
+                keys.update(m.key for m in messages if m.offset <= last and m.key is not None)
+                if messages and messages[-1].offset >= last:
+                    del pending[tp]
+        assert not pending, f"could not read the changelog ranges {pending}"
+        return keys
+    finally:
+        await consumer.stop()
+
+
+def get_json(worker: WorkerProcess, path: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(f"{worker.base_url}{path}", timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def owned(worker: WorkerProcess, topic: str = topics.BY_CUSTOMER) -> set[int] | None:
+    """Partitions of *topic* the worker owns while it is ready; None while it is not."""
+    status = worker.readiness()
+    if not status or not status.get("ready"):
+        return None
+    return {int(tp.rpartition(":")[2]) for tp in status["partitions"] if tp.rpartition(":")[0] == topic}
+
+
+def shared_fairly(workers: list[WorkerProcess], app_id: str) -> list[set[int]] | None:
+    """Each worker's by-customer partitions, once both are ready, disjoint and covering every partition."""
+    shares = [owned(worker) for worker in workers]
+    if any(not share for share in shares):
+        return None
+    parts = [share for share in shares if share]
+    union = set().union(*parts)
+    if union != set(range(PARTITIONS)) or sum(len(share) for share in parts) != PARTITIONS:
+        return None
+    # Co-partitioning: the owner of by-customer partition p reads the changelog of partition p too (with
+    # standby replicas, also those of the partitions it keeps a standby copy of).
+    changelog = CHANGELOG.format(app_id=app_id)
+    if not all(
+        share <= (owned(worker, changelog) or set()) for worker, share in zip(workers, parts, strict=True)
+    ):
+        return None
+    return parts
+
+
+def counter(worker: WorkerProcess, name: str) -> float:
+    return worker.metrics().get(name, 0.0)
+
+
+def start_workers(
+    broker: EmbeddedBroker, tmp: Path, app_id: str, rules: Path, env: dict[str, str]
+) -> list[WorkerProcess]:
+    workers = [
+        WorkerProcess(
+            broker.url,
+            free_port(),
+            tmp / f"worker-{number}",
+            app_id=app_id,
+            extra_env=env,
+            extra_args=["--config", str(rules), "--log-level", "info"],
+        ).start()
+        for number in (1, 2)
+    ]
+    for worker in workers:
+        worker.wait_ready()
+    return workers
+
+
+def stop_all(workers: list[WorkerProcess]) -> None:
+    for worker in workers:
+        code = worker.stop()
+        if code not in (0, None, -9):
+            print(f"worker {worker.data_dir.name} exited with {code}; log tail:\n{worker.log_tail()}")
+
+
+def enriched_key(record: Record) -> tuple[str, str]:
+    touchpoint = orjson.loads(record.value or b"{}")["touchpoint"]
+    return touchpoint["customer_id"], touchpoint["event_id"]
+
+
+# ----------------------------------------------------------------------------- scale-out
+
+
+def test_two_workers_share_the_partitions_and_both_process_events(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    expected = expect(tmp_path, customers=300, events=3000, seed=3, window=DEDUPE_WINDOW)
+    app_id = "touchpoint-scale"
+    workers = start_workers(broker, tmp_path, app_id, expected.rules, {})
+    try:
+        shares = wait_for(
+            "the two workers to split the partitions", lambda: shared_fairly(workers, app_id), 120
+        )
+        print(f"partitions by worker: {[sorted(share) for share in shares]}")
+
+        asyncio.run(produce(broker.bootstrap, topics.RAW, expected.traffic))
+        main = len(expected.main_events)
+        enriched = read(
+            broker.bootstrap,
+            topics.ENRICHED,
+            done=lambda records: len({enriched_key(r) for r in records}) >= main,
+            timeout=300,
+        )
+        applied = [counter(worker, "touchpoint_journey_events_total") for worker in workers]
+        print(f"touchpoints applied by worker: {applied}")
+        assert all(count > 0 for count in applied), applied
+        # Without a failure nothing is redelivered: each touchpoint was applied exactly once, by one worker.
+        assert sum(applied) == main == len(enriched)
+        assert {enriched_key(record) for record in enriched} == expected.main_events
+        # Each worker applied exactly the touchpoints of its own partitions.
+        for worker, share in zip(workers, shares, strict=True):
+            mine = sum(1 for record in enriched if partition_of(record.key or b"") in share)
+            assert counter(worker, "touchpoint_journey_events_total") == mine
+        assert shared_fairly(workers, app_id) == shares, "the assignment changed while processing"
+    finally:
+        stop_all(workers)
+
+
+# ----------------------------------------------------------------------------- failover
+
+
+@dataclass
+class Producer:
+    """The traffic, produced paced from a thread of its own while the test watches the workers."""
+
+    bootstrap: str
+    records: list[bytes]
+    rate: float
+    error: BaseException | None = None
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="traffic", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(produce(self.bootstrap, topics.RAW, self.records, rate=self.rate))
+        except BaseException as exc:
+            self.error = exc
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"producing the traffic took more than {timeout:.0f}s"
+        assert self.error is None, f"producing the traffic failed: {self.error!r}"
+
+
+def same_records(what: str, live: set[bytes | None], expected: set[bytes]) -> None:
+    missing, extra = sorted(expected - live), sorted(value or b"" for value in live - expected)
+    assert (len(missing), len(extra)) == (0, 0), (
+        f"{what}: {len(missing)} of {len(expected)} missing, {len(extra)} not in the replay;"
+        f" missing e.g. {missing[:3]}; extra e.g. {extra[:3]}"
+    )
+
+
+def check_alerts(live: list[Record], expected: set[bytes]) -> None:
+    """Alert records after a failover: consistent per alert id, and exactly the replay's.
+
+    An alert id is a digest of rule, customer and evidence, and an alert's content is
+    a pure function of the customer's state and that evidence. A record redelivered
+    after the kill is either dropped (its event is in the restored ring) or applied
+    to the same restored state as the first time, so it yields the same bytes. What
+    may legitimately differ between two records of one id is the lifecycle alone:
+    ``status``, ``status_changed_at``, ``status_changed_by``, and ``details`` gaining
+    keys (``response_seconds`` on auto-resolution) without changing the ones it had.
+    So: per (alert id, status) exactly one content; per alert id, everything else equal.
+    """
+    lifecycle = {"status", "status_changed_at", "status_changed_by", "details"}
+    by_id: dict[str, dict[str, set[bytes]]] = defaultdict(lambda: defaultdict(set))
+    for record in live:
+        alert = orjson.loads(record.value or b"{}")
+        assert record.key == alert["customer_id"].encode()
+        by_id[alert["alert_id"]][alert["status"]].add(record.value or b"")
+    for alert_id, statuses in by_id.items():
+        for status, contents in statuses.items():
+            assert len(contents) == 1, f"{alert_id} has {len(contents)} different contents as {status}"
+        versions = [orjson.loads(next(iter(contents))) for contents in statuses.values()]
+        first = versions[0]
+        for other in versions[1:]:
+            fixed = {k: v for k, v in first.items() if k not in lifecycle}
+            assert {k: v for k, v in other.items() if k not in lifecycle} == fixed, alert_id
+            small, large = sorted((first["details"], other["details"]), key=len)
+            assert all(large.get(k) == v for k, v in small.items()), f"{alert_id}: details changed"
+    same_records("alerts", {record.value for record in live}, expected)
+
+
+def check_states(survivor: WorkerProcess, expected: Expected) -> None:
+    """Every customer's state on the survivor: the replay's, field by field, and the input's totals."""
+    wrong: dict[str, Any] = {}
+    for customer_id, state in expected.replayed.states.items():
+        path = "/customers/" + urllib.parse.quote(customer_id, safe=":")
+        status, body = get_json(survivor, path)
+        want = json.loads(json.dumps({"customer_id": customer_id, **state.to_json()}))
+        # The view adds readings derived on request (the models' view as of today); the state is compared.
+        if status != 200 or {k: body.get(k) for k in want} != want:
+            wrong[customer_id] = (
+                {k: (v, body.get(k)) for k, v in want.items() if v != body.get(k)}
+                if status == 200
+                else (status, body)
+            )
+            continue
+        totals = expected.totals[customer_id]
+        implied = {
+            "events": totals.events,
+            "purchase_count": totals.purchases,
+            "purchase_value": totals.purchase_cents / 100,
+            "refund_count": totals.refunds,
+            "refund_value": totals.refund_cents / 100,
+            "complaints_total": totals.complaints,
+            "channels": dict(totals.channels),
+        }
+        got = {
+            "events": body["events"],
+            "purchase_count": body["purchase_count"],
+            "purchase_value": round(body["purchase_value"], 2),
+            "refund_count": body["refund_count"],
+            "refund_value": round(body["refund_value"], 2),
+            "complaints_total": body["complaints_total"],
+            "channels": {channel: seen[0] for channel, seen in body["channels"].items()},
+        }
+        if got != implied:
+            wrong[customer_id] = {"input implies": implied, "state": got}
+    assert not wrong, f"{len(wrong)} of {len(expected.replayed.states)} customers differ: " + "; ".join(
+        f"{c}: {d}" for c, d in itertools.islice(wrong.items(), 5)
+    )
+
+
+@pytest.mark.parametrize(
+    ("store", "standbys"),
+    [("memory", 0), ("rocksdb", 0), ("rocksdb", 1)],
+    ids=["memory", "rocksdb", "rocksdb-standby"],
+)
+def test_a_worker_killed_mid_stream_loses_nothing_and_counts_nothing_twice(
+    store: str, standbys: int, broker: EmbeddedBroker, tmp_path: Path, failover_input: Expected
+) -> None:
+    expected = failover_input
+    app_id = f"touchpoint-failover-{store}-{standbys}"
+    changelog = CHANGELOG.format(app_id=app_id)
+    env = {"TOUCHPOINT_STORE": store, "TOUCHPOINT_STANDBY_REPLICAS": str(standbys)}
+    workers = start_workers(broker, tmp_path, app_id, expected.rules, env)
+    label = f"{store}, {standbys} standby"
+    try:
+        shares = wait_for(
+            "the two workers to split the partitions", lambda: shared_fairly(workers, app_id), 120
+        )
+        victim, survivor = workers
+        dead = shares[0]
+
+        traffic = Producer(broker.bootstrap, expected.traffic, RATE)
+        wait_for(
+            f"the victim to apply {KILL_AFTER} touchpoints",
+            lambda: counter(victim, "touchpoint_journey_events_total") >= KILL_AFTER,
+            timeout=300,
+            interval=0.05,
+        )
+        duplicates_before = counter(survivor, "touchpoint_duplicate_events_total")
+        victim.kill()
+        killed_at = time.time()
+        committed = asyncio.run(_committed(broker.bootstrap, app_id, dead))
+
+        wait_for(
+            "the survivor to own every partition",
+            lambda: owned(survivor) == set(range(PARTITIONS)),
+            timeout=180,
+        )
+        taken_at = time.time()
+        traffic.join(timeout=300)
+        main = len(expected.main_events)
+        read(
+            broker.bootstrap,
+            topics.ENRICHED,
+            done=lambda records: len({enriched_key(r) for r in records}) >= main,
+            timeout=300,
+        )
+        asyncio.run(produce(broker.bootstrap, topics.RAW, expected.sentinels))
+        outputs = read(
+            broker.bootstrap,
+            topics.ENRICHED,
+            topics.TRANSITIONS,
+            topics.BY_CUSTOMER,
+            *ALERT_TOPICS,
+            done=lambda records: (
+                len({r.value for r in records if r.topic == topics.ENRICHED}) >= len(expected.enriched)
+                and len({r.value for r in records if r.topic == topics.TRANSITIONS})
+                >= len(expected.transitions)
+                and len({r.value for r in records if r.topic in ALERT_TOPICS}) >= len(expected.alerts)
+            ),
+            timeout=300,
+        )
+        by_topic: dict[str, list[Record]] = defaultdict(list)
+        for record in outputs:
+            by_topic["alerts" if record.topic in ALERT_TOPICS else record.topic].append(record)
+
+        # Every customer's state: nothing lost, nothing counted twice.
+        check_states(survivor, expected)
+
+        # The same enriched events and transitions as the replay; a record may repeat only byte for byte.
+        enriched = by_topic[topics.ENRICHED]
+        same_records("enriched events", {r.value for r in enriched}, expected.enriched)
+        same_records("transitions", {r.value for r in by_topic[topics.TRANSITIONS]}, expected.transitions)
+        copies: dict[tuple[str, str], list[Record]] = defaultdict(list)
+        for record in enriched:
+            copies[enriched_key(record)].append(record)
+        assert all(len({r.value for r in same}) == 1 for same in copies.values())
+
+        # Redelivery: the records of the dead partitions from the last commit on were read again by the
+        # survivor. Those the victim had applied are dropped by the event-id ring (one enriched copy in
+        # all) unless the victim died before their state reached the changelog; then they are applied
+        # again to the same state and give the same bytes (two copies). Nothing else repeats.
+        offsets = {
+            (r.partition, r.offset): (r.key.decode(), orjson.loads(r.value or b"{}")["event_id"])
+            for r in by_topic[topics.BY_CUSTOMER]
+            if r.key is not None
+        }
+        kill_ms = killed_at * 1000
+        applied_by_victim = {
+            key for key, same in copies.items() if any(r.timestamp_ms <= kill_ms for r in same)
+        }
+        redelivered = {
+            event
+            for (partition, offset), event in offsets.items()
+            if partition in dead and offset >= committed[partition] and event in applied_by_victim
+        }
+        dropped = {event for event in redelivered if len(copies[event]) == 1}
+        repeated = {event for event, same in copies.items() if len(same) > 1}
+        duplicates_dropped = counter(survivor, "touchpoint_duplicate_events_total") - duplicates_before
+        print(
+            f"[{label}] redelivered after the kill: {len(redelivered)} touchpoints the victim had applied;"
+            f" {len(dropped)} dropped as duplicates, {len(redelivered) - len(dropped)} applied again"
+            f" (state not yet in the changelog); survivor dropped {duplicates_dropped:.0f} duplicates in all"
+        )
+        assert redelivered, "no record was read twice: the kill did not land between two commits"
+        assert dropped, "the event-id ring dropped none of the redelivered touchpoints"
+        assert repeated <= redelivered, (
+            f"repeated without being redelivered: {sorted(repeated - redelivered)[:5]}"
+        )
+        assert all(len(copies[event]) <= 2 for event in redelivered)
+        assert duplicates_dropped >= len(dropped)
+
+        check_alerts(by_topic["alerts"], expected.alerts)
+
+        # Measurements: from the kill to the survivor's first new output on a dead partition, and the
+        # state recovery that came in between.
+        first_output = min(
+            (
+                r.timestamp_ms / 1000
+                for r in enriched
+                if partition_of(r.key or b"") in dead and r.timestamp_ms > kill_ms
+            ),
+            default=None,
+        )
+        assert first_output is not None, "the survivor wrote nothing for the dead worker's partitions"
+        takeover = _takeover(survivor.recoveries(), killed_at, {(changelog, p) for p in dead})
+        restored = asyncio.run(_distinct_keys(broker.bootstrap, takeover.ranges))
+        if not standbys:  # without a standby copy, the dead partitions' state came from the changelog
+            assert {partition_of(key) for key in restored} >= dead
+        print(
+            f"[{label}] failover: {first_output - killed_at:.1f}s from the kill to the first touchpoint"
+            f" applied on the dead worker's partitions {sorted(dead)} (rebalance done after"
+            f" {takeover.started_at - killed_at:.1f}s, ready after {taken_at - killed_at:.1f}s by /ready polling);"
+            f" state recovery: {len(restored):,} customers ({takeover.records:,} changelog records) in"
+            f" {takeover.seconds:.2f}s = {len(restored) / max(takeover.seconds, 1e-3):,.0f} customers/s"
+        )
+    finally:
+        stop_all(workers)
+
+
+def _takeover(recoveries: list[Recovery], after: float, dead: set[tuple[str, int]]) -> Recovery:
+    """The survivor's first recovery after the kill that covers the dead worker's changelog partitions."""
+    for recovery in recoveries:
+        if recovery.started_at >= after - 1 and dead <= set(recovery.highwaters):
+            return recovery
+    raise AssertionError(f"no recovery of {sorted(dead)} after the kill in the survivor's log: {recoveries}")
