@@ -50,18 +50,28 @@ def run(events: list[Accepted], tracker: JourneyTracker) -> tuple[float, Counter
     return (time.perf_counter() - started) / len(events) * 1e6, raised
 
 
-def main() -> None:
+def arguments(description: str | None) -> argparse.Namespace:
+    """--events, --runs and --no-record, shared by the benchmarks of the journey core."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-record", action="store_true")
-    args = parser.parse_args()
-    salt = Settings().identity_salt.encode()
+    return parser.parse_args()
+
+
+def simulated_events(count: int, salt: bytes) -> list[Accepted]:
+    """The first *count* simulator records, decoded once, accepted ones in event-time order."""
     decoder = TouchpointDecoder(identity_salt=salt)
-    outcomes = (decoder(r) for r in itertools.islice(generate(SimulationSpec()), args.events))
-    events = sorted((o for o in outcomes if isinstance(o, Accepted)), key=lambda o: o.occurred_at)
+    outcomes = (decoder(r) for r in itertools.islice(generate(SimulationSpec()), count))
+    return sorted((o for o in outcomes if isinstance(o, Accepted)), key=lambda o: o.occurred_at)
+
+
+def main() -> None:
+    args = arguments(__doc__)
+    salt = Settings().identity_salt.encode()
+    events = simulated_events(args.events, salt)
     with_all, without, rates = [], [], Counter[str]()
     for _ in range(args.runs):
         on = JourneyTracker(default_config(), salt)

@@ -11,8 +11,6 @@ in microseconds per event (median of the runs). Also: the scalar CLV alone per p
 
 from __future__ import annotations
 
-import argparse
-import itertools
 import statistics
 import tempfile
 import time
@@ -21,15 +19,13 @@ from typing import Any
 
 import orjson
 from common import record
-from detector_cost import run
+from detector_cost import arguments, run, simulated_events
 
 from agents.config import config_from_mapping, default_config
-from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker
 from agents.models.params import DEFAULT_PARAMS, params_document
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate
 
 MODEL_DETECTORS = {"churn_risk", "best_customer_at_risk"}
 
@@ -64,17 +60,9 @@ def clv_cost(tracker: JourneyTracker, states: list[CustomerState]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--no-record", action="store_true")
-    args = parser.parse_args()
+    args = arguments(__doc__)
     salt = Settings().identity_salt.encode()
-    decoder = TouchpointDecoder(identity_salt=salt)
-    outcomes = (decoder(r) for r in itertools.islice(generate(SimulationSpec()), args.events))
-    events = sorted((o for o in outcomes if isinstance(o, Accepted)), key=lambda o: o.occurred_at)
+    events = simulated_events(args.events, salt)
     with tempfile.TemporaryDirectory() as tmp:
         params = Path(tmp) / "params.json"
         params.write_bytes(orjson.dumps(params_document(DEFAULT_PARAMS)))
