@@ -10,9 +10,11 @@ from agents.config import load_config
 from agents.ingest import agent as ingest_agent
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey import agent as journey_agent
+from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker
 from streams import metrics, tables, topics, web, worker_metrics
 from streams.settings import Settings
+from streams.state_writer import StateWriter
 from streams.transport import Transport
 
 __all__ = ["TouchpointApp", "create_app"]
@@ -24,6 +26,7 @@ class TouchpointApp(faust.App):
     settings: Settings
     streams: topics.Topics
     customers: Any
+    states: StateWriter[CustomerState]
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
@@ -63,8 +66,11 @@ def create_app(settings: Settings) -> TouchpointApp:
     decoder = TouchpointDecoder(identity_salt=salt, max_bytes=settings.max_event_bytes)
     ingest_agent.install(app, app.streams, decoder, metrics)
     tracker = JourneyTracker(config, salt)
-    journey_agent.install(app, app.streams, app.customers, tracker, config, metrics)
-    web.install(app, app.customers, tracker.model)
+    app.states = StateWriter(app, app.customers, CustomerState.encode)
+    states = app.states
+    metrics.STATE_WRITES_HELD.set_function(lambda: len(states))
+    journey_agent.install(app, app.streams, app.customers, app.states, tracker, config, metrics)
+    web.install(app, app.customers, app.states, tracker.model)
     worker_metrics.install(app, metrics)
 
     @app.task  # type: ignore[untyped-decorator]

@@ -164,6 +164,11 @@ TABLE_KEYS: Final = Gauge(
     "Keys of each table in the partitions this worker actively owns (standby copies excluded).",
     ["table"],
 )
+STATE_WRITES_HELD: Final = Gauge(
+    "touchpoint_state_writes_held",
+    "Customer state changes not yet written to the changelog because an output of theirs is not yet "
+    "acknowledged by the broker. A few hundred under load; growing without end means outputs are stuck.",
+)
 WORKER_INFO: Final = Gauge(
     "touchpoint_worker_info",
     "Always 1; labels name the worker's software version and app id (its consumer group).",

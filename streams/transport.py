@@ -1,6 +1,11 @@
-"""Faust's aiokafka transport, adjusted for the embedded Tansu broker.
+"""Faust's aiokafka transport, adjusted for held-back state writes and the embedded Tansu broker.
 
-Two adjustments, both harmless on Apache Kafka:
+The producer's ``flush`` (Faust flushes before every offset commit and on
+rebalance) also drains the app's ``StateWriter``s, so that no offset is
+committed before the state changes of its events reach the changelog; see
+``streams.state_writer``.
+
+Two adjustments for Tansu, both harmless on Apache Kafka:
 
 * Faust hard-codes ``fetch_max_wait_ms=1500``. Brokers that hold every fetch for
   its full max wait (the embedded Tansu does) then add up to 1.5 s to every hop;
@@ -26,6 +31,8 @@ import aiokafka
 from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
+
+from streams.state_writer import drain_all
 
 __all__ = ["Transport"]
 
@@ -182,7 +189,16 @@ class _Consumer(driver.Consumer):
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
+class _Producer(driver.Producer):
+    async def flush(self) -> None:
+        """Deliver everything buffered, including held-back state writes and what they send."""
+        await super().flush()
+        if await drain_all(self.app):
+            await super().flush()
+
+
 class Transport(driver.Transport):
-    """aiokafka transport: Settings.fetch_max_wait_ms for the worker consumer, exact end offsets."""
+    """aiokafka transport: drained state writes on flush, tunable fetch wait, exact end offsets."""
 
     Consumer = _Consumer
+    Producer = _Producer

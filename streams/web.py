@@ -13,8 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from agents.models.customer import DAY, CustomerModel, day_number
 
 
-def install(app: Any, customers: Any, model: CustomerModel) -> None:
-    """Register the web views on *app*; *customers* is the customer_to_state table."""
+def install(app: Any, customers: Any, states: Any, model: CustomerModel) -> None:
+    """Register the web views on *app*: *customers* is the customer_to_state table, *states* its writer."""
 
     @app.page("/customers/{customer_id}")  # type: ignore[untyped-decorator]
     @app.table_route(table=customers, match_info="customer_id")  # type: ignore[untyped-decorator]
@@ -25,7 +25,7 @@ def install(app: Any, customers: Any, model: CustomerModel) -> None:
             day = day_number(date.fromisoformat(raw_day)) if raw_day else int(time.time()) // DAY
         except ValueError:
             return web.json({"error": "as_of must be a date, YYYY-MM-DD", "as_of": raw_day}, status=400)
-        state = customers.get(customer_id.encode())
+        state = states.get(customer_id.encode())
         if state is None:
             return web.json({"error": "unknown customer", "customer_id": customer_id}, status=404)
         return web.json({"customer_id": customer_id, **state.to_json(), "model": model.view(state, day)})

@@ -33,6 +33,7 @@ from agents.journey.after_hours import after_hours_slot
 from agents.journey.deadlines import DeadlineIndex
 from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker, Outputs
+from streams.state_writer import StateWriter
 from streams.topics import CONTROL_KEY_PREFIX
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,20 @@ log = logging.getLogger(__name__)
 TICK_KEY = CONTROL_KEY_PREFIX + b"tick"
 
 
-def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: Config, metrics: Any) -> Any:
-    """Register ``track_journey``, its deadline sweep and its recovery hook on *app*."""
+def install(
+    app: Any,
+    topics: Any,
+    table: Any,
+    states: StateWriter[CustomerState],
+    tracker: JourneyTracker,
+    config: Config,
+    metrics: Any,
+) -> Any:
+    """Register ``track_journey``, its deadline sweep and its recovery hook on *app*.
+
+    Every state change goes through *states*: readable at once, written to the table's changelog
+    only once the outputs derived from it are acknowledged (see ``streams.state_writer``).
+    """
     index = DeadlineIndex()
     watermarks: dict[int, int] = {}
     last_event_at: dict[int, float] = {}
@@ -58,19 +71,29 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
         if cases != before[1]:
             metrics.OPEN_SLA_CASES.inc(cases - before[1])
 
-    async def publish(outputs: Outputs, cause: str | None = None, produced_at: float | None = None) -> None:
-        # cause, produced_at: the touchpoint being applied and its raw record's timestamp, if any.
+    async def publish(
+        outputs: Outputs, cause: str | None = None, produced_at: float | None = None
+    ) -> list[Any]:
+        """Send *outputs*; return the futures of their delivery.
+
+        cause, produced_at: the touchpoint being applied and its raw record's timestamp, if any.
+        """
+        sent: list[Any] = []
         for transition in outputs.transitions:
             metrics.LIFECYCLE_TRANSITIONS.labels(transition.from_stage or "none", transition.to_stage).inc()
             if transition.from_stage:
                 metrics.CUSTOMERS.labels(transition.from_stage).dec()
             metrics.CUSTOMERS.labels(transition.to_stage).inc()
-            await topics.transitions.send(key=transition.customer_id.encode(), value=transition.encode())
+            sent.append(
+                await topics.transitions.send(key=transition.customer_id.encode(), value=transition.encode())
+            )
         for alert in outputs.alerts:
             raised = alert.status == OPEN and alert.status_changed_at is None
             if raised:
                 metrics.ALERTS_RAISED.labels(alert.type, alert.severity).inc()
-            await topics.alerts[alert.type].send(key=alert.customer_id.encode(), value=alert.encode())
+            sent.append(
+                await topics.alerts[alert.type].send(key=alert.customer_id.encode(), value=alert.encode())
+            )
             if raised and produced_at is not None and cause in alert.evidence:
                 metrics.EVENT_TO_ALERT.labels(alert.type).observe(max(time.time() - produced_at, 0.0))
         for alert_type, reason in outputs.suppressed:
@@ -82,11 +105,12 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
             by = "auto" if (alert.status_changed_by or "").startswith("auto:") else "operator"
             metrics.ALERTS_RESOLVED.labels(alert.type, by).inc()
             metrics.TIME_TO_RESOLVE.labels(alert.type).observe(max(seconds, 0))
+        return sent
 
     async def fire_due(partition: int, until: int, trigger: str) -> None:
         now = time.time()
         for key, due in index.pop_due(partition, until):
-            state = table.get(key)
+            state = states.get(key)
             if state is None:
                 continue
             before = _open_counts(state)
@@ -96,25 +120,23 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
             metrics.DEADLINES_FIRED.labels(trigger).inc()
             if abs(now - due) < 3600:  # live traffic: event time near the wall clock
                 metrics.DEADLINE_LAG.observe(max(now - due, 0.0))
-            await publish(outputs)
-            table[key] = state
+            await states.put(key, state, partition, await publish(outputs))
 
     async def apply_action(event: Any, key: bytes, partition: int) -> None:
         action = orjson.loads(event.value)
         validate_action(action)
-        state = table.get(key)
+        state = states.get(key)
         before = _open_counts(state)
         outputs = (
             tracker.act(state, key.decode(), action) if state is not None else Outputs(unknown_alert=True)
         )
         outcome = "unknown_alert" if outputs.unknown_alert else "applied"
         metrics.ALERT_ACTIONS.labels(action["action"], outcome).inc()
-        if outputs.unknown_alert:
+        if outputs.unknown_alert or state is None:
             return
         count_open(before, state)
         index.schedule(partition, key, state.wake_at)
-        await publish(outputs)
-        table[key] = state
+        await states.put(key, state, partition, await publish(outputs))
 
     @app.agent(topics.journey_inputs, name="track_journey")  # type: ignore[untyped-decorator]
     async def track_journey(stream: Any) -> None:
@@ -129,7 +151,7 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
                     await fire_due(partition, int(orjson.loads(event.value)["now"]), "wall_clock")
                     continue
                 touchpoint = orjson.loads(event.value)
-                known = table.get(key)
+                known = states.get(key)
                 before = _open_counts(known)
                 step = tracker.track(known, touchpoint["customer_id"], touchpoint, partition)
                 occurred = datetime.fromisoformat(touchpoint["occurred_at"])
@@ -145,6 +167,9 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
                 continue
             if step.duplicate:
                 metrics.DUPLICATES.inc()
+                # Rewrite the state as it is: after a crash the local store can hold a change whose
+                # changelog record never arrived, and this redelivery is the only event that shows it.
+                await states.put(key, step.state, partition)
                 continue
             # Counted together, with no await between: a scrape always sees count == journey events.
             metrics.JOURNEY_TOUCHPOINTS.inc()
@@ -161,12 +186,12 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
             produced_at = event.message.timestamp
             if not produced_at or produced_at <= 0:
                 produced_at = None  # no timestamp on the record: nothing to measure from
-            await publish(step, touchpoint["event_id"], produced_at)
-            await topics.enriched.send(key=key, value=step.enriched)
-            # State last: if a crash loses the outputs, the state (and its dedupe ring) is lost with them
-            # and the redelivered event is applied again, publishing the same bytes; the other order
-            # could keep the state and drop the event's outputs for good.
-            table[key] = step.state
+            sent = await publish(step, touchpoint["event_id"], produced_at)
+            sent.append(await topics.enriched.send(key=key, value=step.enriched))
+            # The state reaches the changelog only after these outputs: if a crash loses them, the state
+            # (and its dedupe ring) is lost with them and the redelivered event is applied again,
+            # publishing the same bytes; the other order could keep the state and drop the outputs.
+            await states.put(key, step.state, partition, sent)
             index.schedule(partition, key, step.state.wake_at)
             last_event_at[partition] = time.monotonic()
             watermark = max(watermarks.get(partition, 0), step.instant)
@@ -204,6 +229,7 @@ def install(app: Any, topics: Any, table: Any, tracker: JourneyTracker, config: 
             for tp in app.assignor.assigned_actives()
             if tp.topic == table.changelog_topic.get_topic_name()
         }
+        states.retain(owned)
         index.clear()
         counts = dict.fromkeys(metrics.STAGES, 0)
         inquiries = cases = 0

@@ -304,6 +304,13 @@ async def test_worker_metrics_measure_lag_latency_ownership_and_open_work(
     assert moved("touchpoint_open_inquiries") == 3
     assert moved("touchpoint_open_sla_cases") == 2
 
+    # Held-back state writes reach the changelog without more traffic (at the next commit at the latest).
+    await eventually(
+        "every held-back state write written",
+        lambda: scrape(worker).get(("touchpoint_state_writes_held", ())),  # None: not exported
+        lambda held: held == 0,
+    )
+
     # And the consumer lag settles at 0 again.
     await eventually(
         "consumer lag back to 0",
