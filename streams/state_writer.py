@@ -16,8 +16,8 @@ committed only after ``drain`` (the transport's producer calls it on every
 flush, and Faust flushes before each commit and on rebalance), so a committed
 offset still implies that the state and the outputs of its events are written.
 
-Changelog records are sent straight to the producer, not through Faust's
-``send_soon`` buffer: that buffer's ``flush`` gives up after 0.1 s without a
+Changelog records are sent straight to the aiokafka producer (``streams.direct``),
+not through Faust's ``send_soon`` buffer: that buffer's ``flush`` gives up after 0.1 s without a
 message going out, and misses the message its task is publishing, so on a busy
 worker an offset could be committed before the changelog record of its event
 was even produced.
@@ -31,6 +31,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from streams.direct import DirectTopic
 
 __all__ = ["StateWriter", "drain_all"]
 
@@ -64,7 +66,7 @@ class StateWriter(Generic[V]):
     ) -> None:
         self._table = table
         self._encode = encode
-        self._send_changelog = send_changelog or _changelog_sender(table)
+        self._send_changelog = send_changelog or _changelog_sender(app, table)
         self._releasing = asyncio.Lock()
         self._queue: deque[_Write[V]] = deque()
         # Newest value of each key with a write still queued, and how many of its writes are queued.
@@ -175,21 +177,20 @@ class StateWriter(Generic[V]):
             del self._newest[write.key]
 
 
-def _changelog_sender(table: Any) -> Callable[[int, bytes, bytes], Awaitable[Any]]:
-    """Send one changelog record of *table* straight to the producer, as Faust's own writes do otherwise."""
-    topic = table.changelog_topic
+def _changelog_sender(app: Any, table: Any) -> Callable[[int, bytes, bytes], Awaitable[Any]]:
+    """Send one changelog record of *table* straight to the producer (see ``streams.direct``)."""
+    topic = DirectTopic(app, table.changelog_topic)
     # Keeps RocksDB's record of the changelog offsets its files hold, as for Faust's own writes.
     on_sent = table._on_changelog_sent
 
+    def record_offset(future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            on_sent(future)
+
     async def send(partition: int, key: bytes, value: bytes) -> Any:
-        return await topic.send(
-            key=key,
-            value=value,
-            partition=partition,
-            key_serializer="raw",
-            value_serializer="raw",
-            callback=on_sent,
-        )
+        future = await topic.send(key=key, value=value, partition=partition)
+        future.add_done_callback(record_offset)
+        return future
 
     return send
 

@@ -7,6 +7,7 @@ from typing import Any, Final
 
 from agents.alerts.sla import SLA_ALERT_TYPES
 from agents.detectors.registry import DETECTORS
+from streams.direct import DirectTopic
 
 #: Raw touchpoints from any producer: UTF-8 JSON per schemas/touchpoint.v1.json, any key.
 RAW: Final = "touchpoints"
@@ -38,7 +39,7 @@ CONTROL_KEY_PREFIX: Final = b"\x00"
 
 @dataclass(frozen=True)
 class Topics:
-    """The Faust topic objects of one app."""
+    """The topics of one app: Faust topics where the app reads, ``DirectTopic``s where it only writes."""
 
     raw: Any
     by_customer: Any
@@ -68,13 +69,16 @@ def declare(app: Any, partitions: int) -> Topics:
             partitions=partitions,
         )
 
+    def output(name: str) -> DirectTopic:
+        return DirectTopic(app, topic(name))
+
     return Topics(
         raw=topic(RAW),
-        by_customer=topic(BY_CUSTOMER),
-        dead_letter=topic(DEAD_LETTER),
-        enriched=topic(ENRICHED),
-        transitions=topic(TRANSITIONS),
+        by_customer=output(BY_CUSTOMER),
+        dead_letter=output(DEAD_LETTER),
+        enriched=output(ENRICHED),
+        transitions=output(TRANSITIONS),
         actions=topic(ACTIONS),
         journey_inputs=topic(BY_CUSTOMER, ACTIONS),
-        alerts={alert_type: topic(alert_topic(alert_type)) for alert_type in ALERT_TYPES},
+        alerts={alert_type: output(alert_topic(alert_type)) for alert_type in ALERT_TYPES},
     )
