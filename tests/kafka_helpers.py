@@ -1,13 +1,68 @@
-"""Real Kafka clients for the integration tests: produce records, collect what the worker wrote."""
+"""Real Kafka clients for the integration tests: produce records, collect what the worker wrote; and
+the few helpers several of those tests share (partitioning, watermark sentinels, polling)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
+import orjson
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
+
+from streams.settings import Settings
+
+#: Partitions of every topic the worker creates (the default settings).
+PARTITIONS = Settings().partitions
+
+T = TypeVar("T")
+
+
+def partition_of(key: bytes) -> int:
+    """The partition of a customer key on every customer-keyed topic (the Kafka client's default)."""
+    return int(murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+
+
+def sentinels(label: str, at: str) -> list[bytes]:
+    """One visit per partition at instant *at* (event ids ``{label}-{partition}``): moves every
+    partition's watermark there."""
+    keys: dict[int, str] = {}
+    for number in itertools.count():
+        customer = f"sentinel-{number}"
+        keys.setdefault(partition_of(customer.encode()), customer)
+        if len(keys) == PARTITIONS:
+            break
+    return [
+        orjson.dumps(
+            {
+                "schema_version": 1,
+                "event_id": f"{label}-{partition}",
+                "occurred_at": at,
+                "customer_id": customer,
+                "channel": "web",
+                "type": "visit",
+                "actor": "customer",
+            }
+        )
+        for partition, customer in sorted(keys.items())
+    ]
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.1) -> T:
+    """Poll *probe* until it returns something other than None or False; fail after *timeout*."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result is not None and result is not False:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
 
 
 async def produce(bootstrap: str, topic: str, values: Iterable[bytes | None]) -> list[tuple[int, int]]:

@@ -19,15 +19,16 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.broker import EmbeddedBroker, free_port
+from tests.kafka_helpers import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -101,20 +102,6 @@ async def state(web, request):
 if __name__ == "__main__":
     app.main()
 """
-
-T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.1) -> T:
-    """Poll *probe* until it returns something other than None or False; fail after *timeout*."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 class Worker:

@@ -28,12 +28,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
-from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
 
 from agents.config import load_config
@@ -46,10 +45,10 @@ from streams.replay import ReplaySummary, replay
 from streams.settings import Settings
 from streams.simulator import SimulationSpec, generate_events
 from streams.supervisor import Recovery, WorkerProcess
+from tests.kafka_helpers import PARTITIONS, partition_of, sentinels, wait_for
 
 pytestmark = pytest.mark.integration
 
-PARTITIONS = Settings().partitions
 CHANGELOG = "{app_id}-customer_to_state-changelog"
 ALERT_TOPICS = tuple(topics.alert_topic(alert_type) for alert_type in topics.ALERT_TYPES)
 
@@ -80,49 +79,6 @@ dedupe_window = {window}
 
 #: A read of the outputs stops waiting for what it expects after this long without a new record.
 IDLE_SECONDS = 90.0
-
-T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.2) -> T:
-    """Poll *probe* until it returns something other than None or False; fail after *timeout*."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-def partition_of(key: bytes) -> int:
-    """The partition of a customer key on every customer-keyed topic (the Kafka client's default)."""
-    return int(murmur2(key) & 0x7FFFFFFF) % PARTITIONS
-
-
-def sentinels(at: str) -> list[bytes]:
-    """One visit per partition at instant *at*: moves every partition's watermark there."""
-    keys: dict[int, str] = {}
-    for number in itertools.count():
-        customer = f"sentinel-{number}"
-        keys.setdefault(partition_of(customer.encode()), customer)
-        if len(keys) == PARTITIONS:
-            break
-    return [
-        orjson.dumps(
-            {
-                "schema_version": 1,
-                "event_id": f"sentinel-{partition}",
-                "occurred_at": at,
-                "customer_id": customer,
-                "channel": "web",
-                "type": "visit",
-                "actor": "customer",
-            }
-        )
-        for partition, customer in sorted(keys.items())
-    ]
 
 
 @dataclass
@@ -159,7 +115,7 @@ def expect(tmp: Path, customers: int, events: int, seed: int, window: int) -> Ex
     spec = SimulationSpec(customers=customers, seed=seed, malformed_share=0.0)
     timed = list(itertools.islice(generate_events(spec), events))
     traffic = [record for _, record in timed]
-    tail = sentinels((timed[-1][0] + timedelta(days=46 + 30)).isoformat())
+    tail = sentinels("sentinel", (timed[-1][0] + timedelta(days=46 + 30)).isoformat())
     source = tmp / "traffic.jsonl"
     source.write_bytes(b"".join(record + b"\n" for record in traffic + tail))
     settings = Settings()

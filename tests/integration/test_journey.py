@@ -19,7 +19,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka.partitioner import murmur2
 
 import schemas
 from agents.config import load_config
@@ -33,10 +32,10 @@ from streams.settings import Settings
 from streams.simulator import SimulationSpec, generate_events
 from streams.supervisor import WorkerProcess
 from tests.kafka_helpers import collect
+from tests.kafka_helpers import sentinels as watermark_sentinels
 
 pytestmark = pytest.mark.integration
 
-PARTITIONS = Settings().partitions
 RULES = """
 [deadlines]
 # Event time only: the live worker must give exactly what the replay gives.
@@ -47,34 +46,6 @@ wall_clock_sweep = false
 # Live traffic, produced as it happens, needs seconds.
 allowed_lateness_seconds = 2592000
 """
-
-
-def _partition_of(key: bytes) -> int:
-    return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
-
-
-def _sentinels(label: str, at: str) -> list[bytes]:
-    """One visit per partition at instant *at*: moves every partition's watermark there."""
-    keys: dict[int, str] = {}
-    for number in itertools.count():
-        customer = f"sentinel-{number}"
-        keys.setdefault(_partition_of(customer.encode()), customer)
-        if len(keys) == PARTITIONS:
-            break
-    return [
-        orjson.dumps(
-            {
-                "schema_version": 1,
-                "event_id": f"{label}-{partition}",
-                "occurred_at": at,
-                "customer_id": customer,
-                "channel": "web",
-                "type": "visit",
-                "actor": "customer",
-            }
-        )
-        for partition, customer in sorted(keys.items())
-    ]
 
 
 @dataclass
@@ -128,7 +99,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
     timed = list(itertools.islice(generate_events(spec), 4000))
     traffic = [record for _, record in timed]
     end = (timed[-1][0] + timedelta(days=46 + 30)).isoformat()  # past the lateness: at_risk, not lapsed
-    sentinels = _sentinels("sentinel-a", end)
+    sentinels = watermark_sentinels("sentinel-a", end)
     replayed = _replay(tmp, "replay-a", traffic + sentinels, rules)
     with EmbeddedBroker(log_path=tmp / "broker.log") as broker:
         worker = _start_worker(broker, tmp / "worker-1", rules)
@@ -256,7 +227,7 @@ async def test_a_new_worker_recovers_every_customer_and_every_timer_from_the_cha
 
     # Timers survived too: a year later, everyone who ever bought lapses, exactly as the replay says.
     later = orjson.loads(journey.sentinels[0])["occurred_at"].replace("2026", "2027", 1)
-    sentinels = _sentinels("sentinel-b", later)
+    sentinels = watermark_sentinels("sentinel-b", later)
     replayed = _replay(
         journey.tmp, "replay-b", journey.traffic + journey.sentinels + sentinels, journey.rules
     )
