@@ -12,7 +12,7 @@ from agents.ingest.decode import TouchpointDecoder
 from agents.journey import agent as journey_agent
 from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker
-from streams import metrics, tables, topics, web, worker_metrics
+from streams import metrics, recovery, tables, topics, web, worker_metrics
 from streams.settings import Settings
 from streams.state_writer import StateWriter
 from streams.transport import Transport
@@ -21,12 +21,17 @@ __all__ = ["TouchpointApp", "create_app"]
 
 
 class TouchpointApp(faust.App):
-    """A Faust app that carries its Settings and uses the tunable-fetch transport."""
+    """A Faust app that carries its Settings, uses the tunable-fetch transport and restores tables in bulk."""
 
     settings: Settings
     streams: topics.Topics
     customers: Any
     states: StateWriter[CustomerState]
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        # Tables come back from their changelogs in bulk after a rebalance (streams.recovery).
+        options.setdefault("TableManager", recovery.TableManager)
+        super().__init__(*args, **options)
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)

@@ -164,6 +164,21 @@ TABLE_KEYS: Final = Gauge(
     "Keys of each table in the partitions this worker actively owns (standby copies excluded).",
     ["table"],
 )
+STATE_RESTORED_RECORDS: Final = Counter(
+    "touchpoint_state_restored_records",
+    "Changelog records read by bulk state restores after a rebalance, by table.",
+    ["table"],
+)
+STATE_RESTORED_KEYS: Final = Counter(
+    "touchpoint_state_restored_keys",
+    "Keys written to a table's store by bulk state restores (the last record of each key), by table.",
+    ["table"],
+)
+STATE_RESTORE_SECONDS: Final = Histogram(
+    "touchpoint_state_restore_seconds",
+    "Duration of each bulk state restore, from the first read to the last key applied.",
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
 STATE_WRITES_HELD: Final = Gauge(
     "touchpoint_state_writes_held",
     "Customer state changes not yet written to the changelog because an output of theirs is not yet "

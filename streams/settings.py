@@ -17,6 +17,8 @@ __all__ = ["Settings", "SettingsError"]
 ENV_PREFIX = "TOUCHPOINT_"
 #: Table stores a worker can use, by Settings.store value.
 STORES = ("memory", "rocksdb")
+#: Ways to restore table state from the changelog, by Settings.state_restore value.
+STATE_RESTORES = ("bulk", "per-record")
 
 
 class SettingsError(ValueError):
@@ -46,6 +48,10 @@ class Settings:
     #: Workers that keep a warm copy of each table partition besides its owner (Faust standby replicas),
     #: so a failover reads only the changelog's tail. Takes effect with the rocksdb store.
     standby_replicas: int = 0
+    #: How a worker reads table state back from its changelog after a rebalance or restart: ``bulk``
+    #: (a plain consumer reads each partition to its end and applies each key's last value, tens of
+    #: times faster) or ``per-record`` (Faust's own recovery, record by record, kept as a fallback).
+    state_restore: str = "bulk"
     #: Log level of the worker: debug, info, warning, error.
     log_level: str = "warning"
     #: Longest a fetch may wait for data, in ms. Faust fixes 1500; the embedded broker always waits
@@ -105,6 +111,10 @@ class Settings:
             raise SettingsError(f"web_port must be 1..65535, got {self.web_port}")
         if self.store not in STORES:
             raise SettingsError(f"store must be {' or '.join(STORES)}, got {self.store!r}")
+        if self.state_restore not in STATE_RESTORES:
+            raise SettingsError(
+                f"state_restore must be {' or '.join(STATE_RESTORES)}, got {self.state_restore!r}"
+            )
         if self.standby_replicas < 0:
             raise SettingsError(f"standby_replicas must be 0 or more, got {self.standby_replicas}")
         if not 0 <= self.producer_linger_ms <= 1000:

@@ -150,28 +150,13 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
         """The group-less consumer used by the probe, created on first use in the thread's loop."""
         if self._end_probe is not None:
             return self._end_probe
-        conf = self.app.conf
-        transport = cast(driver.Transport, self.transport)
-        probe = aiokafka.AIOKafkaConsumer(
-            bootstrap_servers=driver.server_list(transport.url, transport.default_port),
-            client_id=f"{conf.broker_client_id}-end-probe",
-            group_id=None,
-            enable_auto_commit=False,
+        probe = await start_plain_consumer(
+            self.app,
+            "end-probe",
             # end - 1 is out of range only if the partition was just truncated; its end then stands.
             auto_offset_reset="latest",
-            isolation_level="read_uncommitted",
             fetch_max_wait_ms=PROBE_FETCH_WAIT_MS,
-            max_partition_fetch_bytes=conf.consumer_max_fetch_size,
-            request_timeout_ms=int(conf.broker_request_timeout * 1000.0),
-            check_crcs=conf.broker_check_crcs,
-            **driver.credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
         )
-        try:
-            await probe.start()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await probe.stop()
-            raise
         self._end_probe = probe
         return probe
 
@@ -182,6 +167,34 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
                 await probe.stop()
             except Exception as exc:
                 self.log.warning("Could not stop the end-offset probe consumer: %r", exc)
+
+
+async def start_plain_consumer(app: Any, purpose: str, **options: Any) -> aiokafka.AIOKafkaConsumer:
+    """A started group-less, non-committing consumer with the app's brokers, credentials and TLS.
+
+    For reads Faust's consumer must not see (its fetches, offsets and flow control
+    stay untouched); the caller assigns partitions and stops it.
+    """
+    conf = app.conf
+    transport = cast(driver.Transport, app.transport)
+    consumer = aiokafka.AIOKafkaConsumer(
+        bootstrap_servers=driver.server_list(transport.url, transport.default_port),
+        client_id=f"{conf.broker_client_id}-{purpose}",
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_uncommitted",
+        max_partition_fetch_bytes=conf.consumer_max_fetch_size,
+        request_timeout_ms=int(conf.broker_request_timeout * 1000.0),
+        check_crcs=conf.broker_check_crcs,
+        **{**driver.credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context), **options},
+    )
+    try:
+        await consumer.start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+        raise
+    return consumer
 
 
 class _Consumer(driver.Consumer):

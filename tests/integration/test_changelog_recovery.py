@@ -65,7 +65,8 @@ app = TouchpointApp(
     # partition surely holds several records: that is the case the broker gets wrong.
     producer_linger=0.05,
 )
-app.settings = SimpleNamespace(fetch_max_wait_ms=100)  # all the transport reads from Settings
+# All the transport and the table manager read from Settings.
+app.settings = SimpleNamespace(fetch_max_wait_ms=100, state_restore=os.environ["TEST_STATE_RESTORE"])
 source = app.topic(
     f"{app_id}-source", key_type=str, value_type=str, key_serializer="raw", value_serializer="raw", partitions=4
 )
@@ -107,7 +108,9 @@ if __name__ == "__main__":
 class Worker:
     """One worker process of the test app, with its own web port and data dir."""
 
-    def __init__(self, app_file: Path, broker: EmbeddedBroker, app_id: str, data_dir: Path) -> None:
+    def __init__(
+        self, app_file: Path, broker: EmbeddedBroker, app_id: str, data_dir: Path, state_restore: str = "bulk"
+    ) -> None:
         self.port = free_port()
         self.log_path = data_dir.with_suffix(".log")
         data_dir.mkdir(parents=True)
@@ -117,6 +120,7 @@ class Worker:
             "TEST_BROKER_URL": broker.url,
             "TEST_DATA_DIR": str(data_dir),
             "TEST_WEB_PORT": str(self.port),
+            "TEST_STATE_RESTORE": state_restore,
             "PYTHONPATH": str(REPO_ROOT),
         }
         with self.log_path.open("wb") as log:
@@ -165,12 +169,12 @@ def running(worker: Worker) -> Iterator[Worker]:
         worker.stop()
 
 
-async def produce(bootstrap: str, topic: str, records: dict[str, str]) -> dict[int, int]:
-    """Produce *records* keyed, with the producer's default batching; return end offset per partition."""
+async def produce(bootstrap: str, topic: str, records: list[tuple[str, str]]) -> dict[int, int]:
+    """Produce (key, value) *records* in order, with the producer's default batching; return end offsets."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        sends = [await producer.send(topic, key=k.encode(), value=v.encode()) for k, v in records.items()]
+        sends = [await producer.send(topic, key=k.encode(), value=v.encode()) for k, v in records]
         ends: dict[int, int] = {}
         for metadata in await asyncio.gather(*sends):
             ends[metadata.partition] = max(ends.get(metadata.partition, 0), metadata.offset + 1)
@@ -223,20 +227,25 @@ async def read_to_end(
         await consumer.stop()
 
 
+@pytest.mark.parametrize("state_restore", ["bulk", "per-record"])
 def test_restarted_worker_recovers_every_key_of_a_table_from_its_changelog(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: EmbeddedBroker, tmp_path: Path, state_restore: str
 ) -> None:
     app_id = f"recovery-{uuid.uuid4().hex[:8]}"
     app_file = tmp_path / "recovery_app.py"
     app_file.write_text(WORKER_APP)
     records = {f"key-{i:05d}": f"value-{i}-{uuid.uuid4().hex[:6]}" for i in range(KEYS)}
+    # A quarter of the keys are written twice: recovery must end with the later value.
+    earlier = [(key, f"earlier-{value}") for key, value in list(records.items())[::4]]
 
     changelog = f"{app_id}-kv-changelog"
     with running(Worker(app_file, broker, app_id, tmp_path / "first")) as first:
         wait_for("the first worker", first.ready_state, timeout=30)
-        source_ends = asyncio.run(produce(broker.bootstrap, f"{app_id}-source", records))
+        source_ends = asyncio.run(
+            produce(broker.bootstrap, f"{app_id}-source", earlier + list(records.items()))
+        )
         logged, true_ends, reported_ends = asyncio.run(
-            read_to_end(broker.bootstrap, changelog, KEYS, timeout=30)
+            read_to_end(broker.bootstrap, changelog, KEYS + len(earlier), timeout=30)
         )
         assert logged == records  # decoded from the changelog's JSON
         # The second worker must not reprocess the source: then whatever its table holds came
@@ -252,7 +261,7 @@ def test_restarted_worker_recovers_every_key_of_a_table_from_its_changelog(
     assert any(reported_ends[p] < true_ends[p] for p in true_ends), (reported_ends, true_ends)
 
     started = time.monotonic()
-    with running(Worker(app_file, broker, app_id, tmp_path / "second")) as second:
+    with running(Worker(app_file, broker, app_id, tmp_path / "second", state_restore)) as second:
         state = wait_for("the second worker to recover", second.ready_state, timeout=30)
         print(
             f"second worker ready in {time.monotonic() - started:.1f}s, recovered {len(state['items'])} keys;"
@@ -264,3 +273,10 @@ def test_restarted_worker_recovers_every_key_of_a_table_from_its_changelog(
         assert {int(p): end for p, end in state["highwaters"].items()} == true_ends
         # Faust's recovery keeps end - 1 (the last offset) as its "highwater".
         assert {int(p): hw + 1 for p, hw in state["recovery_highwaters"].items()} == true_ends
+        restores = [line for line in second.log_path.read_text().splitlines() if "Bulk restore:" in line]
+        if state_restore == "bulk":
+            assert any(
+                f"{KEYS + len(earlier)} records, {KEYS} keys from 4 partitions" in r for r in restores
+            ), restores
+        else:
+            assert restores == []

@@ -301,6 +301,9 @@ def shared_fairly(workers: list[WorkerProcess], app_id: str) -> list[set[int]] |
     return parts
 
 
+BULK_RESTORED_KEYS = 'touchpoint_state_restored_keys_total{table="customer_to_state"}'
+
+
 def counter(worker: WorkerProcess, name: str) -> float:
     return worker.metrics().get(name, 0.0)
 
@@ -511,6 +514,7 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_counts_nothing_twice(
             interval=0.05,
         )
         duplicates_before = counter(survivor, "touchpoint_duplicate_events_total")
+        bulk_keys_before = counter(survivor, BULK_RESTORED_KEYS)
         victim.kill()
         killed_at = time.time()
         committed = asyncio.run(_committed(broker.bootstrap, app_id, dead))
@@ -613,6 +617,8 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_counts_nothing_twice(
         restored = asyncio.run(_distinct_keys(broker.bootstrap, takeover.ranges))
         if not standbys:  # without a standby copy, the dead partitions' state came from the changelog
             assert {partition_of(key) for key in restored} >= dead
+            # ... read in bulk (streams/recovery.py), not record by record.
+            assert counter(survivor, BULK_RESTORED_KEYS) - bulk_keys_before >= len(restored)
         print(
             f"[{label}] failover: {first_output - killed_at:.1f}s from the kill to the first touchpoint"
             f" applied on the dead worker's partitions {sorted(dead)} (rebalance done after"

@@ -36,6 +36,11 @@ def test_options_override_the_environment_and_none_means_unset() -> None:
     assert (settings.web_port, settings.partitions) == (7000, 8)
 
 
+def test_state_is_restored_in_bulk_unless_per_record_is_asked_for() -> None:
+    assert Settings().state_restore == "bulk"
+    assert Settings.from_env({"TOUCHPOINT_STATE_RESTORE": "per-record"}).state_restore == "per-record"
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
@@ -70,6 +75,7 @@ def test_the_table_store_and_standby_replicas_are_settings() -> None:
         ({"TOUCHPOINT_STORE": "redis"}, "store must be memory or rocksdb, got 'redis'"),
         ({"TOUCHPOINT_STANDBY_REPLICAS": "-1"}, "standby_replicas must be 0 or more"),
         ({"TOUCHPOINT_STANDBY_REPLICAS": "one"}, "TOUCHPOINT_STANDBY_REPLICAS must be a int"),
+        ({"TOUCHPOINT_STATE_RESTORE": "fast"}, "state_restore must be bulk or per-record, got 'fast'"),
     ],
 )
 def test_bad_store_settings_are_rejected(environ: dict[str, str], message: str) -> None:
