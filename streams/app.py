@@ -71,7 +71,7 @@ def create_app(settings: Settings) -> TouchpointApp:
     decoder = TouchpointDecoder(identity_salt=salt, max_bytes=settings.max_event_bytes)
     ingest_agent.install(app, app.streams, decoder, metrics)
     tracker = JourneyTracker(config, salt)
-    app.states = StateWriter(app, app.customers, CustomerState.encode)
+    app.states = StateWriter(app, app.customers, CustomerState.encode, decode=CustomerState.decode)
     states = app.states
     metrics.STATE_WRITES_HELD.set_function(lambda: len(states))
     journey_agent.install(app, app.streams, app.customers, app.states, tracker, config, metrics)

@@ -63,9 +63,11 @@ class StateWriter(Generic[V]):
         table: Any,
         encode: Callable[[V], bytes],
         send_changelog: Callable[[int, bytes, bytes], Awaitable[Any]] | None = None,
+        decode: Callable[[bytes], V] | None = None,
     ) -> None:
         self._table = table
         self._encode = encode
+        self._decode = decode
         self._send_changelog = send_changelog or _changelog_sender(app, table)
         self._releasing = asyncio.Lock()
         self._queue: deque[_Write[V]] = deque()
@@ -82,9 +84,20 @@ class StateWriter(Generic[V]):
         return len(self._queue)
 
     def get(self, key: bytes) -> V | None:
-        """The newest value of *key*, written or still held back."""
+        """The newest value of *key*, written or still held back.
+
+        A value the memory store holds in its encoded form (restored in bulk, see
+        ``streams.tables``) is decoded here, once: the decoded one replaces it in the store.
+        """
         value = self._newest.get(key)
-        return value if value is not None else self._table.get(key)
+        if value is not None:
+            return value
+        stored = self._table.get(key)
+        if isinstance(stored, bytes) and self._decode is not None:
+            decoded = self._decode(stored)
+            self._table.data[key] = decoded  # the same value: a local cache, not a write
+            return decoded
+        return stored  # type: ignore[no-any-return]
 
     async def put(
         self, key: bytes, value: V, partition: int, outputs: Iterable[asyncio.Future[Any]] = ()

@@ -31,7 +31,7 @@ from agents.ingest.agent import send_dead_letter
 from agents.ingest.decode import INTERNAL, SCHEMA, Rejected
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.deadlines import DeadlineIndex
-from agents.journey.state import CustomerState
+from agents.journey.state import CustomerState, summarize
 from agents.journey.track import JourneyTracker, Outputs
 from streams.state_writer import StateWriter
 from streams.topics import CONTROL_KEY_PREFIX
@@ -233,12 +233,15 @@ def install(
         index.clear()
         counts = dict.fromkeys(metrics.STAGES, 0)
         inquiries = cases = 0
+        # A state restored in bulk can still be in its encoded form (streams/tables.py): summarize
+        # reads what is needed here without decoding the rest.
         for key, state in table.items():
-            if state.partition in owned:
-                index.schedule(state.partition, key, state.wake_at)
-                counts[state.stage] = counts.get(state.stage, 0) + 1
-                inquiries += len(state.inquiries_open)
-                cases += len(state.sla_cases)
+            summary = summarize(state)
+            if summary.partition in owned:
+                index.schedule(summary.partition, key, summary.wake_at)
+                counts[summary.stage] = counts.get(summary.stage, 0) + 1
+                inquiries += summary.inquiries_open
+                cases += summary.sla_cases
         for stage, count in counts.items():
             metrics.CUSTOMERS.labels(stage).set(count)
         table_keys.set(sum(counts.values()))

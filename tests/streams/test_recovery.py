@@ -12,7 +12,7 @@ from faust.types import TP
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.recovery import LatestPerKey, _Change, _Message, apply_in_chunks
+from streams.recovery import LatestPerKey, _Change, _Decoding, _Message, apply_in_chunks
 
 pytestmark = pytest.mark.unit
 
@@ -43,7 +43,7 @@ def _table(tmp_path: Path, store: str) -> tuple[Any, Any]:
 
 
 def _changes(app: Any, table: Any, records: list[tuple[int, int, bytes, bytes | None]]) -> list[Any]:
-    decoding = (table.changelog_topic.schema, app)
+    decoding = _Decoding(table, app)
     latest = LatestPerKey()
     for partition, offset, key, value in records:
         latest.add(key, _Change(_Message(TP(TOPIC, partition), offset, key, value), decoding))
@@ -103,3 +103,13 @@ def test_large_restores_are_applied_in_chunks_that_let_the_event_loop_run(
     asyncio.run(run())
     assert len(table.data.data) == 7
     assert ticks >= 3  # 7 keys in chunks of 2: the loop ran between chunks
+
+
+def test_a_table_whose_values_restore_encoded_gets_the_changelog_bytes_in_memory(tmp_path: Path) -> None:
+    class Encoded:
+        restore_encoded = True
+
+    app = faust.App("t-encoded", store="memory://", autodiscover=False, datadir=str(tmp_path))
+    table = app.Table("kv", partitions=4, default=None, key_type=bytes, value_type=Encoded)
+    asyncio.run(apply_in_chunks(table, _changes(app, table, [(1, 0, b"a", b"old"), (1, 1, b"a", b"new")])))
+    assert dict(table.data.data) == {b"a": b"new"}

@@ -194,3 +194,20 @@ async def test_concurrent_releases_send_in_queue_order() -> None:
     # The agent's release and a commit's drain can run at once; each send yields to the other.
     await asyncio.gather(states.release(), states.drain(), states.release())
     assert [value for _, _, value in table.changelog] == [b"0", b"1", b"2", b"3", b"4"]
+
+
+async def test_a_value_kept_encoded_in_the_store_is_decoded_on_its_first_read_only() -> None:
+    table = Table(data={b"c1": b"restored"})  # what a bulk restore leaves in a memory store
+    decoded: list[bytes] = []
+
+    def decode(raw: bytes) -> Value:
+        decoded.append(raw)
+        return Value(raw.decode())
+
+    states = StateWriter(App(), table, Value.encode, table.send_changelog, decode=decode)
+    first = states.get(b"c1")
+    assert first == Value("restored")
+    assert states.get(b"c1") is first
+    assert decoded == [b"restored"]
+    assert table.data == {b"c1": first}  # cached in the store, and nothing written to the changelog
+    assert table.changelog == []

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from agents.config import config_from_mapping, default_config
 from agents.ingest.decode import Accepted, TouchpointDecoder
-from agents.journey.state import CustomerState
+from agents.journey.state import CustomerState, summarize
 from agents.journey.track import JourneyTracker
 from streams.simulator import SimulationSpec, generate
 from tests.agents.journey.histories import histories, replay
@@ -88,6 +88,20 @@ def test_a_tracked_state_survives_an_encode_decode_round_trip(events: list[dict[
         assert restored == state
         assert restored.satisfaction == state.satisfaction
         assert restored.encode() == state.encode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(states)
+def test_a_summary_read_from_the_encoded_form_equals_the_states_own(state: CustomerState) -> None:
+    # A worker rebuilds its timers and gauges from states still encoded after a bulk restore.
+    assert summarize(state.encode()) == summarize(state)
+
+
+@settings(max_examples=50, deadline=None)
+@given(histories())
+def test_tracked_states_summarize_alike_encoded_or_not(events: list[dict[str, Any]]) -> None:
+    for state in replay(events).values():
+        assert summarize(state.encode()) == summarize(state)
 
 
 def test_a_fresh_state_encodes_to_its_partition_only_and_decodes_equal() -> None:
