@@ -34,6 +34,7 @@ from agents.journey.deadlines import DeadlineIndex
 from agents.journey.state import CustomerState, summarize
 from agents.journey.track import JourneyTracker, Outputs
 from streams.state_writer import StateWriter
+from streams.tables import stored_items
 from streams.topics import CONTROL_KEY_PREFIX
 
 log = logging.getLogger(__name__)
@@ -233,9 +234,9 @@ def install(
         index.clear()
         counts = dict.fromkeys(metrics.STAGES, 0)
         inquiries = cases = 0
-        # A state restored in bulk can still be in its encoded form (streams/tables.py): summarize
-        # reads what is needed here without decoding the rest.
-        for key, state in table.items():
+        # States can be in their encoded form (RocksDB, or restored in bulk: streams/tables.py):
+        # summarize reads what is needed here without decoding the rest.
+        for key, state in stored_items(table):
             summary = summarize(state)
             if summary.partition in owned:
                 index.schedule(summary.partition, key, summary.wake_at)

@@ -7,7 +7,8 @@ Nothing happens unless one of these variables is set (bench/profile_pipeline.py 
 * ``TOUCHPOINT_BENCH_ROOT_LEVEL=LEVEL``: the root logger stays at LEVEL whatever the worker sets.
   DEBUG reproduces Faust's own worker, which lowers it to DEBUG for its terminal spinner (every
   debug call in Faust and aiokafka then builds a LogRecord); WARNING keeps debug calls at
-  ``isEnabledFor``.
+  ``isEnabledFor``;
+* ``TOUCHPOINT_BENCH_GC_THRESHOLD=T0[,T1[,T2]]``: the garbage collector's thresholds (``gc.set_threshold``).
 """
 
 from __future__ import annotations
@@ -60,3 +61,9 @@ if _root_level:
 
     logging.Logger.setLevel = _root_at_level  # type: ignore[method-assign]
     logging.root.setLevel(_level)
+
+_gc_threshold = os.environ.get("TOUCHPOINT_BENCH_GC_THRESHOLD")
+if _gc_threshold:
+    import gc
+
+    gc.set_threshold(*(int(part) for part in _gc_threshold.split(",")))

@@ -12,7 +12,9 @@ from faust.types import TP
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agents.journey.state import CustomerState, summarize
 from streams.recovery import LatestPerKey, _Change, _Decoding, _Message, apply_in_chunks
+from streams.tables import customer_to_state, stored_items
 
 pytestmark = pytest.mark.unit
 
@@ -113,3 +115,17 @@ def test_a_table_whose_values_restore_encoded_gets_the_changelog_bytes_in_memory
     table = app.Table("kv", partitions=4, default=None, key_type=bytes, value_type=Encoded)
     asyncio.run(apply_in_chunks(table, _changes(app, table, [(1, 0, b"a", b"old"), (1, 1, b"a", b"new")])))
     assert dict(table.data.data) == {b"a": b"new"}
+
+
+def test_a_walk_over_a_rocksdb_table_gets_the_encoded_states(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = faust.App("t-walk", store="rocksdb://", autodiscover=False, datadir=str(tmp_path))
+    table = customer_to_state(app, 4)
+    changelog = TP("t-walk-customer_to_state-changelog", 2)
+    monkeypatch.setattr(app.assignor, "assigned_actives", lambda: {changelog})  # the store walks only these
+    state = CustomerState(partition=2, stage="loyal", wake_at=123, inquiries_open={"c": 1})
+    record = _Message(changelog, 0, b"cust", state.encode())
+    asyncio.run(apply_in_chunks(table, [_Change(record, _Decoding(table, app))]))
+    assert list(stored_items(table)) == [(b"cust", state.encode())]
+    assert summarize(next(iter(stored_items(table)))[1]) == summarize(state)
