@@ -26,7 +26,6 @@ rest of the log in order ends in the same state.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections import Counter
@@ -39,6 +38,7 @@ from faust.tables.recovery import Recovery
 from faust.types import TP
 
 from streams import metrics
+from streams.heap import collector_paused
 from streams.transport import start_plain_consumer
 
 __all__ = ["BulkRecovery", "LatestPerKey", "TableManager", "apply_in_chunks"]
@@ -171,7 +171,10 @@ class BulkRecovery(Recovery):
         # decides afterwards from these offsets whether anything is left to read.
         await super()._build_offsets(consumer, tps, destination, title)
         if title == "active" and self.bulk and tps and not self.app.in_transaction:
-            await self._restore_in_bulk(set(tps), destination)
+            # Millions of objects that all survive (see streams.heap); restored states are freed by
+            # reference counting when replaced, so keeping them out of later passes loses nothing.
+            with collector_paused(freeze_survivors=True):
+                await self._restore_in_bulk(set(tps), destination)
 
     def _ranges(self, tps: Iterable[TP], offsets: MutableMapping[TP, Any]) -> dict[TP, _Range]:
         ranges = {}
@@ -205,12 +208,6 @@ class BulkRecovery(Recovery):
         except Exception as exc:
             log.warning("Bulk restore unavailable (%r); Faust's per-record recovery reads everything", exc)
             return
-        # Restoring allocates millions of objects that all survive. The cyclic garbage collector
-        # would run a full pass over everything alive each time the heap grows by a quarter:
-        # decoding a state took 35 µs with it and 9 µs without (600,000 states), and one full
-        # pass over those states 4.3 s. Restored states hold no reference cycles.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
             wanted = {TopicPartition(tp.topic, tp.partition): tp for tp in pending}
             reader.assign(list(wanted))
@@ -277,12 +274,6 @@ class BulkRecovery(Recovery):
                 _names(pending),
             )
         finally:
-            if collecting:
-                # Keep what is alive now out of every later full pass too (never garbage: the
-                # states are freed by reference counting when replaced), so that a worker with a
-                # large table does not stall for seconds whenever the collector runs.
-                gc.freeze()
-                gc.enable()
             await reader.stop()
         seconds = time.monotonic() - started
         metrics.STATE_RESTORE_SECONDS.observe(seconds)

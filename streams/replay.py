@@ -26,6 +26,7 @@ from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker, Outputs
 from agents.models.customer import DAY, day_number
 from streams.files import read_records
+from streams.heap import collector_paused
 
 #: Output topic → file written in the output directory.
 OUTPUT_FILES = {
@@ -97,6 +98,18 @@ def replay(
     Deadlines fire as the event-time watermark (the newest event so far, less the
     allowed lateness) passes them, as on a live partition; none fire past the last event.
     """
+    # A replay keeps every accepted record and every customer's state alive to the end.
+    with collector_paused():
+        return _replay(path, out_dir, decoder, tracker, as_of)
+
+
+def _replay(
+    path: Path,
+    out_dir: Path,
+    decoder: TouchpointDecoder,
+    tracker: JourneyTracker,
+    as_of: date | None = None,
+) -> ReplaySummary:
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = ReplaySummary(
