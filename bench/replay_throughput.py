@@ -278,8 +278,13 @@ def replay_line(lines: frozenset[int]) -> Match:
 
 
 def _validation(frame: Frame) -> bool:
-    # fastjsonschema compiles the schema to Python source exec'd from a string: validate_<schema id>.
-    return (frame.file == "<string>" and frame.name.startswith("validate")) or "fastjsonschema/" in frame.file
+    # fastjsonschema compiles the schema to Python source exec'd from a string (validate, validate_<id>);
+    # schemas.validator wraps the compiled parts of the touchpoint schema in its own validate.
+    return (
+        (frame.file == "<string>" and frame.name.startswith("validate"))
+        or "fastjsonschema/" in frame.file
+        or frame.file.endswith("schemas/__init__.py")
+    )
 
 
 def has(*matches: Match) -> Rule:
@@ -316,7 +321,7 @@ def categories(lines: ReplayLines) -> list[tuple[int, str, Rule]]:
     return [
         (0, "read input (streams/files.py)", has(in_file("streams/files.py"))),
         (0, "ingest decode (TouchpointDecoder.__call__)", has(DECODE)),
-        (1, "JSON-schema validation (fastjsonschema validate_*)", within(DECODE, _validation)),
+        (1, "JSON-schema validation (schemas.validator)", within(DECODE, _validation)),
         (1, "normalise (TouchpointDecoder._normalise)", has(fn("TouchpointDecoder._normalise", "decode.py"))),
         (0, "sort by event time (accepted.sort)", has(replay_line(lines.sort))),
         (0, "journey (JourneyTracker.track)", has(TRACK)),
