@@ -68,8 +68,14 @@ OPERATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("table changelog writes (table[key] = state)", ("Table.on_key_set", "send_changelog")),
     (
-        "output and changelog sends: Topic.send / send_soon → Faust → aiokafka accumulator",
-        ("Topic.send (", "publish_message", "faust/transport/producer.py", "aiokafka/producer/"),
+        "output and changelog sends: DirectTopic.send / Faust Topic.send → aiokafka accumulator",
+        (
+            "Topic.send (",
+            "publish_message",
+            "faust/transport/producer.py",
+            "aiokafka/producer/",
+            "streams/direct.py",
+        ),
     ),
     ("ingest decode, validate, normalise (ours)", ("TouchpointDecoder",)),
     ("journey core: state, lifecycle, SLAs, detectors (ours)", ("JourneyTracker",)),
