@@ -86,6 +86,8 @@ class ReplaySummary:
         return "\n".join(lines)
 
 
+# A replay keeps every accepted record and every customer's state alive to the end.
+@collector_paused()
 def replay(
     path: Path,
     out_dir: Path,
@@ -98,18 +100,6 @@ def replay(
     Deadlines fire as the event-time watermark (the newest event so far, less the
     allowed lateness) passes them, as on a live partition; none fire past the last event.
     """
-    # A replay keeps every accepted record and every customer's state alive to the end.
-    with collector_paused():
-        return _replay(path, out_dir, decoder, tracker, as_of)
-
-
-def _replay(
-    path: Path,
-    out_dir: Path,
-    decoder: TouchpointDecoder,
-    tracker: JourneyTracker,
-    as_of: date | None = None,
-) -> ReplaySummary:
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = ReplaySummary(
