@@ -235,8 +235,8 @@ class BulkRecovery(Recovery):
                         continue
                     # The whole range is read: apply it, then tell Faust it is up to date.
                     reader.pause(atp)
-                    del wanted[atp], pending[tp]
                     await apply_in_chunks(restore.table, restore.changes(tp))
+                    del wanted[atp], pending[tp]
                     offsets[tp] = restore.end
                     done += 1
                     records += restore.read
