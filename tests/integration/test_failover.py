@@ -58,6 +58,8 @@ EVENTS = 12_000
 RATE = 500.0
 #: The victim is killed once it has applied this many touchpoints (about a quarter of its share).
 KILL_AFTER = 1500
+#: ... and then once it has applied this many more since a commit (Faust commits every 2.8 s; ~0.1 s here).
+APPLIED_AFTER_COMMIT = 25
 #: The dedupe window of the failover test; the stream's busiest customer must fit in it (asserted).
 DEDUPE_WINDOW = 64
 
@@ -512,6 +514,25 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_counts_nothing_twice(
             lambda: counter(victim, "touchpoint_journey_events_total") >= KILL_AFTER,
             timeout=300,
             interval=0.05,
+        )
+        # The kill must land between two commits, with touchpoints applied that the last commit does not
+        # cover (else nothing is redelivered and the dedupe goes untested): wait for a commit of the dead
+        # partitions, then for the victim to apply a few more touchpoints, well within the next commit.
+        last_commit = asyncio.run(_committed(broker.bootstrap, app_id, dead))
+        wait_for(
+            "the victim to commit",
+            lambda: asyncio.run(_committed(broker.bootstrap, app_id, dead)) != last_commit or None,
+            timeout=60,
+            interval=0.05,
+        )
+        applied_at_commit = counter(victim, "touchpoint_journey_events_total")
+        wait_for(
+            "the victim to apply touchpoints after its commit",
+            lambda: (
+                counter(victim, "touchpoint_journey_events_total") >= applied_at_commit + APPLIED_AFTER_COMMIT
+            ),
+            timeout=60,
+            interval=0.02,
         )
         duplicates_before = counter(survivor, "touchpoint_duplicate_events_total")
         bulk_keys_before = counter(survivor, BULK_RESTORED_KEYS)
