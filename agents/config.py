@@ -75,6 +75,21 @@ class StateConfig:
 
 
 @dataclass(frozen=True)
+class TimeConfig:
+    max_future_skew_seconds: float
+    max_event_age_days: float
+    watermark_quorum: int
+
+    @property
+    def max_future_skew(self) -> int:
+        return round(self.max_future_skew_seconds)
+
+    @property
+    def max_event_age(self) -> int:
+        return round(self.max_event_age_days * 86400)
+
+
+@dataclass(frozen=True)
 class DeadlineConfig:
     allowed_lateness_seconds: float
     wall_clock_sweep: bool
@@ -104,6 +119,7 @@ class AlertConfig:
     cooldown_minutes: Mapping[str, float]
     max_open_per_customer: int
     retain_days: float
+    max_snooze_minutes: float
 
     def cooldown_seconds(self, alert_type: str) -> int:
         minutes = self.cooldown_minutes.get(alert_type, self.cooldown_minutes.get("default", 60))
@@ -163,6 +179,7 @@ class Config:
     lifecycle: LifecycleConfig
     value_tiers: tuple[ValueTier, ...]
     state: StateConfig
+    time: TimeConfig
     deadlines: DeadlineConfig
     calendars: Calendars
     sla: SlaConfig
@@ -228,6 +245,7 @@ def config_from_mapping(
         lifecycle=LifecycleConfig(**filled["lifecycle"]),
         value_tiers=tuple(ValueTier(**tier) for tier in filled["value_tiers"]),
         state=StateConfig(**filled["state"]),
+        time=TimeConfig(**filled["time"]),
         deadlines=DeadlineConfig(**filled["deadlines"]),
         source=source,
     )

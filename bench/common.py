@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import secrets
 import subprocess
 import time
 from collections.abc import Iterable
@@ -15,6 +16,9 @@ from aiokafka.structs import TopicPartition
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
+
+# Workers started by a benchmark share one secret for their timer ticks, as the workers of one app must.
+os.environ.setdefault("TOUCHPOINT_CONTROL_SECRET", secrets.token_hex(32))
 
 
 async def output_span(

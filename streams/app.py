@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from typing import Any
 
 import faust
@@ -18,6 +20,8 @@ from streams.state_writer import StateWriter
 from streams.transport import Transport
 
 __all__ = ["TouchpointApp", "create_app"]
+
+log = logging.getLogger(__name__)
 
 
 class TouchpointApp(faust.App):
@@ -68,13 +72,25 @@ def create_app(settings: Settings) -> TouchpointApp:
     app.settings = settings
     app.streams = topics.declare(app, settings.partitions)
     app.customers = tables.customer_to_state(app, settings.partitions)
-    decoder = TouchpointDecoder(identity_salt=salt, max_bytes=settings.max_event_bytes)
+    decoder = TouchpointDecoder(
+        identity_salt=salt, max_bytes=settings.max_event_bytes, max_future_skew=config.time.max_future_skew
+    )
     ingest_agent.install(app, app.streams, decoder, metrics)
     tracker = JourneyTracker(config, salt)
     app.states = StateWriter(app, app.customers, CustomerState.encode, decode=CustomerState.decode)
     states = app.states
     metrics.STATE_WRITES_HELD.set_function(lambda: len(states))
-    journey_agent.install(app, app.streams, app.customers, app.states, tracker, config, metrics)
+    control_secret = settings.control_secret.encode()
+    if not control_secret:
+        control_secret = secrets.token_bytes(32)
+        log.warning(
+            "TOUCHPOINT_CONTROL_SECRET is not set: timer ticks are signed with a secret of this worker "
+            "only. Set the same secret on every worker of the app, or ticks sent before a rebalance "
+            "are refused as forged_control by the partition's next owner."
+        )
+    journey_agent.install(
+        app, app.streams, app.customers, app.states, tracker, config, metrics, control_secret
+    )
     web.install(app, app.customers, app.states, tracker.model)
     worker_metrics.install(app, metrics)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import secrets
 import signal
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from streams import topics
 from streams.broker import BrokerError, EmbeddedBroker, free_port, kafka_api_versions_ok
 from streams.kafka import BrokerUnreachable, bootstrap_servers, consume, produce
 from streams.settings import Settings, SettingsError
+from streams.terminal import safe
 
 BROKER_HELP = "Kafka broker, e.g. kafka://localhost:9092 (env TOUCHPOINT_BROKER)."
 CONFIG_OPTION = click.option(
@@ -193,6 +195,8 @@ def run(
             *(["--config", str(settings.config.resolve())] if settings.config else []),
             *(["--model", str(settings.model.resolve())] if settings.model else []),
         ],
+        # The embedded run makes its own secret for the worker's timer ticks; it never leaves the process env.
+        extra_env={"TOUCHPOINT_CONTROL_SECRET": settings.control_secret or secrets.token_hex(32)},
     )
     try:
         print(f"touchpoint · embedded broker {broker_process.bootstrap} · logs in {workdir}", file=out)
@@ -239,7 +243,10 @@ async def _simulate_and_watch(
         asyncio.get_running_loop().call_later(duration, stop.set)
     viewer = asyncio.create_task(watch(bootstrap, out, stop))
     try:
-        sent = await produce(bootstrap, topics.RAW, generate(spec), rate=rate, stop=stop)
+        # Simulated producers stamp records with their simulated clock, which runs ahead of the wall clock.
+        sent = await produce(
+            bootstrap, topics.RAW, generate(spec), rate=rate, stop=stop, event_time_stamps=True
+        )
         await stop.wait()
     finally:
         stop.set()
@@ -325,7 +332,9 @@ def simulate(
         return
     bootstrap = _require_broker(broker)
     started = time.monotonic()
-    sent = _run_async(lambda stop: produce(bootstrap, topic, records, rate=rate, stop=stop))
+    sent = _run_async(
+        lambda stop: produce(bootstrap, topic, records, rate=rate, stop=stop, event_time_stamps=True)
+    )
     elapsed = time.monotonic() - started
     click.echo(
         f"sent {sent:,} records to {topic} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)", err=True
@@ -411,13 +420,16 @@ def tail(
 
 
 def _format_record(record: Any, pretty: bool) -> str:
+    """One record as a line (or an indented block): whatever its bytes, nothing that drives a terminal."""
     key = record.key.decode("utf-8", "replace") if record.key is not None else "-"
-    header = f"{record.topic} [{record.partition}]@{record.offset} key={key}"
+    header = safe(f"{record.topic} [{record.partition}]@{record.offset} key={key}")
     if record.value is None:
         return f"{header}  (null)"
     try:
         value = orjson.loads(record.value)
-        body = orjson.dumps(value, option=orjson.OPT_INDENT_2 if pretty else 0).decode()
+        body = safe(
+            orjson.dumps(value, option=orjson.OPT_INDENT_2 if pretty else 0).decode(), keep_newlines=True
+        )
     except orjson.JSONDecodeError:
         body = repr(record.value[:500])
     return f"{header}\n{body}" if pretty else f"{header}  {body}"
@@ -473,19 +485,21 @@ def alerts() -> None:
     """Act on alerts: acknowledge, resolve or snooze one (published to alerts.actions)."""
 
 
-def _send_action(alert_id: str, action: str, by: str, broker: str | None, **extra: str) -> None:
+def _send_action(alert_id: str, action: str, by: str, broker: str | None, wait: float, **extra: str) -> None:
+    """Publish the action, then wait for the worker's answer: the alert republished, or a refusal."""
     from agents.alerts.alert import parse_alert_id
 
     try:
-        _alert_type, customer_id = parse_alert_id(alert_id)
+        alert_type, customer_id = parse_alert_id(alert_id)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(safe(str(exc))) from None
+    at = datetime.now(UTC)
     record = {
         "schema_version": 1,
         "alert_id": alert_id,
         "action": action,
         "by": by,
-        "at": datetime.now(UTC).isoformat(),
+        "at": at.isoformat(),
         **extra,
     }
     import schemas
@@ -493,50 +507,126 @@ def _send_action(alert_id: str, action: str, by: str, broker: str | None, **extr
     try:
         schemas.validator("alert_action")(record)
     except schemas.ValidationError as exc:
-        raise click.UsageError(f"invalid action: {exc.message}") from None
+        raise click.UsageError(safe(f"invalid action: {exc.message}")) from None
     bootstrap = _require_broker(broker)
+    outcome = _run_async(
+        lambda stop: _act_and_confirm(bootstrap, record, alert_type, customer_id, wait, stop)
+    )
+    if outcome is None:
+        raise click.ClickException(
+            f"no worker answered within {wait:g} s: the {action} for {safe(alert_id)} is on {topics.ACTIONS} "
+            "and will be applied once a worker reads it (is one running?)"
+        )
+    if outcome.get("reason") is not None:  # a dead letter: the worker refused the action
+        raise click.ClickException(f"{action} refused: {safe(str(outcome.get('message')))}")
+    click.echo(
+        f"{safe(alert_id)} is now {outcome.get('status')} (by {safe(str(outcome.get('status_changed_by')))})"
+    )
+    snoozed = outcome.get("details", {}).get("snoozed_until")
+    if snoozed:
+        clamped = outcome.get("details", {}).get("snooze_clamped_from")
+        note = f" (clamped from {safe(clamped)}: alerts.max_snooze_minutes)" if clamped else ""
+        click.echo(f"alerts of type {alert_type} held for this customer until {safe(snoozed)}{note}")
 
-    async def send(_stop: asyncio.Event) -> None:
-        from streams.kafka import producer
 
-        async with producer(bootstrap) as client:
-            await client.send_and_wait(topics.ACTIONS, orjson.dumps(record), key=customer_id.encode())
+async def _act_and_confirm(
+    bootstrap: str,
+    record: dict[str, Any],
+    alert_type: str,
+    customer_id: str,
+    wait: float,
+    stop: asyncio.Event,
+) -> dict[str, Any] | None:
+    """Send *record* to alerts.actions; return the alert the worker republished, or its dead letter."""
+    from streams.kafka import producer
 
-    _run_async(send)
-    click.echo(f"{action} sent for {alert_id}", err=True)
+    sent: dict[str, str] = {}
+
+    async with producer(bootstrap) as client:
+
+        async def publish() -> None:
+            metadata = await client.send_and_wait(
+                topics.ACTIONS, orjson.dumps(record), key=customer_id.encode()
+            )
+            sent["source"] = f"{topics.ACTIONS}:{metadata.partition}:{metadata.offset}"
+
+        watched = (topics.alert_topic(alert_type), topics.DEAD_LETTER)
+        try:
+            async with asyncio.timeout(wait):
+                async for answer in consume(
+                    bootstrap, watched, from_beginning=False, stop=stop, on_positioned=publish
+                ):
+                    if answer.value is None:
+                        continue
+                    if answer.topic == topics.DEAD_LETTER:
+                        if answer.key is not None and answer.key.decode(errors="replace") == sent.get(
+                            "source"
+                        ):
+                            document: dict[str, Any] = orjson.loads(answer.value)
+                            return document
+                        continue
+                    alert = orjson.loads(answer.value)
+                    if (
+                        alert.get("alert_id") == record["alert_id"]
+                        and alert.get("status_changed_by") == record["by"]
+                        and alert.get("status") in ("acknowledged", "resolved")
+                    ):
+                        return alert  # type: ignore[no-any-return]
+        except TimeoutError:
+            return None
+    return None
 
 
 _BY = click.option("--by", default=None, help="Who acts (default: $USER).")
+_WAIT = click.option(
+    "--wait",
+    type=click.FloatRange(min=1),
+    default=15.0,
+    show_default=True,
+    help="Seconds to wait for the worker to confirm or refuse the action.",
+)
 
 
 @alerts.command("ack")
 @click.argument("alert_id")
 @_BY
+@_WAIT
 @click.option("--broker", default=None, help=BROKER_HELP)
-def alerts_ack(alert_id: str, by: str | None, broker: str | None) -> None:
-    """Acknowledge ALERT_ID: someone owns it; nothing more is raised for its case."""
-    _send_action(alert_id, "acknowledge", by or _who(), broker)
+def alerts_ack(alert_id: str, by: str | None, wait: float, broker: str | None) -> None:
+    """Acknowledge ALERT_ID: someone owns it; nothing more is raised for its case.
+
+    Exits non-zero when the worker refuses it (no such open alert) or does not answer.
+    """
+    _send_action(alert_id, "acknowledge", by or _who(), broker, wait)
 
 
 @alerts.command("resolve")
 @click.argument("alert_id")
 @_BY
 @click.option("--note", default=None, help="What was done.")
+@_WAIT
 @click.option("--broker", default=None, help=BROKER_HELP)
-def alerts_resolve(alert_id: str, by: str | None, note: str | None, broker: str | None) -> None:
-    """Resolve ALERT_ID."""
-    _send_action(alert_id, "resolve", by or _who(), broker, **({"note": note} if note else {}))
+def alerts_resolve(alert_id: str, by: str | None, note: str | None, wait: float, broker: str | None) -> None:
+    """Resolve ALERT_ID. Exits non-zero when the worker refuses it or does not answer."""
+    _send_action(alert_id, "resolve", by or _who(), broker, wait, **({"note": note} if note else {}))
 
 
 @alerts.command("snooze")
 @click.argument("alert_id")
-@click.option("--minutes", type=click.IntRange(1), default=60, show_default=True, help="For how long.")
+@click.option(
+    "--minutes",
+    type=click.IntRange(1),
+    default=60,
+    show_default=True,
+    help="For how long (the worker clamps it to alerts.max_snooze_minutes).",
+)
 @_BY
+@_WAIT
 @click.option("--broker", default=None, help=BROKER_HELP)
-def alerts_snooze(alert_id: str, minutes: int, by: str | None, broker: str | None) -> None:
+def alerts_snooze(alert_id: str, minutes: int, by: str | None, wait: float, broker: str | None) -> None:
     """Snooze ALERT_ID: acknowledge it and hold alerts of its type for the customer for --minutes."""
     until = (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
-    _send_action(alert_id, "snooze", by or _who(), broker, until=until)
+    _send_action(alert_id, "snooze", by or _who(), broker, wait, until=until)
 
 
 def _who() -> str:

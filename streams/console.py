@@ -19,6 +19,7 @@ import orjson
 from streams import topics
 from streams.kafka import Record, consume
 from streams.metrics import CHANNELS
+from streams.terminal import safe
 
 #: At most this many dead-letter details per summary, so a flood of bad input stays readable.
 DETAILS_PER_TICK = 2
@@ -48,32 +49,37 @@ class LiveView:
             document = orjson.loads(record.value)
         except orjson.JSONDecodeError:
             return
+        if not isinstance(document, dict):
+            return  # not one of ours: anyone can write to a topic
         if record.topic == topics.BY_CUSTOMER:
             self.accepted += 1
-            self.by_channel[document.get("channel", "?")] += 1
+            self.by_channel[safe(str(document.get("channel", "?")))] += 1
             occurred = datetime.fromisoformat(document["occurred_at"])
             if self.event_time is None or occurred > self.event_time:
                 self.event_time = occurred
         elif record.topic.startswith("alerts.") and record.topic != topics.ACTIONS:
             status = document.get("status")
             if status == "open":
-                self.alerts[document.get("type", "?")] += 1
+                self.alerts[safe(str(document.get("type", "?")))] += 1
             if len(self._alert_lines) < DETAILS_PER_TICK:
                 mark = "⚠" if status == "open" else "✓"
                 self._alert_lines.append(
-                    f"  {mark} {document.get('type')} [{document.get('severity')}, {status}] "
-                    f"{document.get('summary', '')[:110]}"
+                    safe(
+                        f"  {mark} {document.get('type')} [{document.get('severity')}, {status}] "
+                        f"{str(document.get('summary', ''))[:110]}"
+                    )
                 )
         elif record.topic == topics.TRANSITIONS:
-            self.stage_changes[document.get("to", "?")] += 1
+            self.stage_changes[safe(str(document.get("to", "?")))] += 1
         elif record.topic == topics.DEAD_LETTER:
-            reason = document.get("reason", "?")
+            reason = safe(str(document.get("reason", "?")))
             self.by_reason[reason] += 1
             if len(self._details) < DETAILS_PER_TICK:
-                source = document.get("source", {})
+                source = document.get("source")
+                source = source if isinstance(source, dict) else {}
                 where = f"{source.get('topic')}:{source.get('partition')}@{source.get('offset')}"
                 self._details.append(
-                    f"  ✗ dead-letter {reason:<10} {document.get('message', '')[:90]} ({where})"
+                    safe(f"  ✗ dead-letter {reason:<10} {str(document.get('message', ''))[:90]} ({where})")
                 )
             else:
                 self._details_dropped += 1

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -45,19 +46,32 @@ def routing_key(value: bytes) -> bytes | None:
     Keyless records are spread over partitions and ingested concurrently, which
     reorders a customer's events. Anything unparseable goes keyless.
     """
+    return _key_and_time(value)[0]
+
+
+def _key_and_time(value: bytes) -> tuple[bytes | None, int | None]:
+    """The routing key of a raw touchpoint and its event time in epoch ms, each None when unreadable."""
     try:
         document = orjson.loads(value)
     except orjson.JSONDecodeError:
-        return None
+        return None, None
     if not isinstance(document, dict):
-        return None
+        return None, None
+    key = None
     customer = document.get("customer_id")
-    if isinstance(customer, str):
-        return customer.strip().encode()
     identifiers = document.get("identifiers")
-    if isinstance(identifiers, dict):
-        return orjson.dumps(identifiers, option=orjson.OPT_SORT_KEYS)
-    return None
+    if isinstance(customer, str):
+        key = customer.strip().encode()
+    elif isinstance(identifiers, dict):
+        key = orjson.dumps(identifiers, option=orjson.OPT_SORT_KEYS)
+    stamp = None
+    occurred = document.get("occurred_at")
+    if isinstance(occurred, str):
+        with suppress(ValueError):
+            moment = datetime.fromisoformat(occurred.upper())
+            if moment.utcoffset() is not None:
+                stamp = round(moment.timestamp() * 1000)
+    return key, stamp
 
 
 @asynccontextmanager
@@ -84,9 +98,13 @@ async def produce(
     rate: float | None = None,
     on_sent: Callable[[bytes], None] | None = None,
     stop: asyncio.Event | None = None,
+    event_time_stamps: bool = False,
 ) -> int:
     """Send *records* to *topic*, keyed by customer where possible; paced to *rate* per second when given.
 
+    With *event_time_stamps*, each record's Kafka timestamp is its event's ``occurred_at``, as a
+    producer in the simulated world would stamp it: the simulator runs its clock faster than the
+    wall clock, and the worker refuses events dated ahead of their record's timestamp.
     Returns how many were sent. Sends are pipelined; delivery is confirmed before returning.
     """
     sent = 0
@@ -101,7 +119,10 @@ async def produce(
                 delay = started + sent / rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            pending.append(await client.send(topic, value, key=routing_key(value)))
+            key, stamp = _key_and_time(value)
+            pending.append(
+                await client.send(topic, value, key=key, timestamp_ms=stamp if event_time_stamps else None)
+            )
             sent += 1
             if on_sent is not None:
                 on_sent(value)
@@ -129,11 +150,14 @@ async def consume(
     from_beginning: bool = True,
     idle_timeout: float | None = None,
     stop: asyncio.Event | None = None,
+    on_positioned: Callable[[], Awaitable[object]] | None = None,
 ) -> AsyncIterator[Record]:
     """Yield records of *topics* from every partition, without a consumer group.
 
     No group means no join delay and no committed offsets: a reader, not a member.
     Ends after *idle_timeout* seconds without a record, or when *stop* is set.
+    *on_positioned* is awaited once every partition's starting offset is fixed: what it
+    writes is read back, nothing written before it (with ``from_beginning=False``).
     """
     client = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -156,6 +180,10 @@ async def consume(
             await client.seek_to_beginning(*partitions)
         else:
             await client.seek_to_end(*partitions)
+        if on_positioned is not None:
+            for partition in partitions:
+                await client.position(partition)  # resolves the lazy seek now, before the caller writes
+            await on_positioned()
         idle_since = time.monotonic()
         while stop is None or not stop.is_set():
             batches = await client.getmany(timeout_ms=200, max_records=2000)

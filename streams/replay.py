@@ -1,8 +1,13 @@
 """Offline replay: the worker's processing core over a JSONL file, in event-time order, no broker.
 
 Same input, same output, byte for byte: nothing here reads the wall clock; the
-dead-letter ``rejected_at`` is the event-time watermark (latest accepted event so
-far in file order), and ties in event time keep file order.
+dead-letter ``rejected_at`` is the event-time watermark, and ties in event time
+keep file order.
+
+There is no broker timestamp in a file, so no record is refused as ``future``.
+Instead the replay's clock, like a live partition's, is the newest time reached by
+at least ``time.watermark_quorum`` distinct customers (agents/journey/watermark.py):
+a single record dated 2099 changes its own customer's outputs, and nobody else's.
 
 With ``as_of`` (a date) replay answers "what did we know at the end of that day":
 touchpoints on later (local) days are not applied, deadlines fire up to the end of
@@ -16,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
@@ -24,6 +30,7 @@ from agents.ingest.decode import Accepted, Rejected, TouchpointDecoder
 from agents.journey.deadlines import DeadlineIndex
 from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker, Outputs
+from agents.journey.watermark import PartitionClock
 from agents.models.customer import DAY, day_number
 from streams.files import read_records
 from streams.heap import collector_paused
@@ -54,6 +61,8 @@ class ReplaySummary:
     as_of: date | None = None
     stages: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    #: Accepted by ingest, refused by the journey (conflicting duplicates, too old for the customer).
+    refused: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     outputs: dict[str, Path] = field(default_factory=dict)
     #: Every customer's final state, by customer id.
@@ -64,15 +73,17 @@ class ReplaySummary:
         return self.records / self.seconds if self.seconds > 0 else 0.0
 
     def describe(self) -> str:
+        refusals = self.rejected + self.refused
         lines = [
             f"replayed {self.records:,} records in {self.seconds:.2f} s ({self.events_per_second:,.0f} records/s)",
             f"  accepted     {self.accepted:>10,}  → {self.outputs['touchpoints.by-customer']}",
-            f"  dead-letters {sum(self.rejected.values()):>10,}  → {self.outputs['touchpoints.dead-letter']}",
+            f"  dead-letters {sum(refusals.values()):>10,}  → {self.outputs['touchpoints.dead-letter']}",
         ]
-        lines.extend(f"    {reason:<11} {count:>10,}" for reason, count in sorted(self.rejected.items()))
+        lines.extend(f"    {reason:<21} {count:>10,}" for reason, count in sorted(refusals.items()))
         lines.append(f"  duplicates   {self.duplicates:>10,}  (dropped)")
         lines.append(
-            f"  enriched     {self.accepted - self.duplicates:>10,}  → {self.outputs['touchpoints.enriched']}"
+            f"  enriched     {self.accepted - self.duplicates - sum(self.refused.values()):>10,}  → "
+            f"{self.outputs['touchpoints.enriched']}"
         )
         lines.append(f"  transitions  {self.transitions:>10,}  → {self.outputs['lifecycle.transitions']}")
         lines.append(
@@ -97,8 +108,8 @@ def replay(
 ) -> ReplaySummary:
     """Process every record of *path* and write one JSONL file per output topic into *out_dir*.
 
-    Deadlines fire as the event-time watermark (the newest event so far, less the
-    allowed lateness) passes them, as on a live partition; none fire past the last event.
+    Deadlines fire as the event-time watermark (the newest time reached by a quorum of
+    customers, less the allowed lateness) passes them, as on a live partition; none fire past it.
     """
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -106,7 +117,9 @@ def replay(
         outputs={topic: out_dir / name for topic, name in OUTPUT_FILES.items()}, as_of=as_of
     )
     source = f"file:{path.name}"
-    watermark = _EPOCH
+    quorum = tracker.config.time.watermark_quorum
+    # rejected_at: the file's event time so far, as at least `quorum` customers attest it (file order).
+    arrival = PartitionClock(quorum)
     accepted: list[tuple[datetime, int, Accepted]] = []
     with summary.outputs["touchpoints.dead-letter"].open("wb") as dead_letters:
         for line_number, raw in read_records(path):
@@ -116,35 +129,51 @@ def replay(
                 summary.rejected[outcome.reason] += 1
                 dead_letters.write(
                     dead_letter_record(
-                        raw, outcome, topic=source, partition=0, offset=line_number, rejected_at=watermark
+                        raw,
+                        outcome,
+                        topic=source,
+                        partition=0,
+                        offset=line_number,
+                        rejected_at=_instant(arrival.time),
                     )
                 )
                 dead_letters.write(b"\n")
                 continue
             accepted.append((outcome.occurred_at, line_number, outcome))
-            if outcome.occurred_at > watermark:
-                watermark = outcome.occurred_at.astimezone(UTC)
-    if as_of is not None:
-        applied = [item for item in accepted if item[0].date() <= as_of]
-        summary.after_as_of = len(accepted) - len(applied)
-        accepted = applied
-    accepted.sort(key=lambda item: (item[0], item[1]))
+            arrival.observe(outcome.customer_id, int(outcome.occurred_at.timestamp()))
+        if as_of is not None:
+            applied = [item for item in accepted if item[0].date() <= as_of]
+            summary.after_as_of = len(accepted) - len(applied)
+            accepted = applied
+        accepted.sort(key=lambda item: (item[0], item[1]))
+        with summary.outputs["touchpoints.by-customer"].open("wb") as by_customer:
+            by_customer.writelines(item[2].body + b"\n" for item in accepted)
+        _track(accepted, tracker, summary, source, dead_letters)
     summary.accepted = len(accepted)
-    with summary.outputs["touchpoints.by-customer"].open("wb") as by_customer:
-        by_customer.writelines(item[2].body + b"\n" for item in accepted)
-    _track(accepted, tracker, summary)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
+def _instant(seconds: int | None) -> datetime:
+    return _EPOCH if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
 def _track(
-    accepted: list[tuple[datetime, int, Accepted]], tracker: JourneyTracker, summary: ReplaySummary
+    accepted: list[tuple[datetime, int, Accepted]],
+    tracker: JourneyTracker,
+    summary: ReplaySummary,
+    source: str,
+    dead_letters: BinaryIO,
 ) -> None:
-    """Apply the accepted touchpoints in order; write every output, then the customers file."""
+    """Apply the accepted touchpoints in order; write every output, then the customers file.
+
+    Touchpoints the journey refuses (a conflicting duplicate, one too old for its customer) are
+    appended to the dead-letter file, as the live worker sends them to the dead-letter topic.
+    """
     states = summary.states
     index = DeadlineIndex()
     lateness = int(tracker.config.deadlines.allowed_lateness_seconds)
-    watermark = 0
+    clock = PartitionClock(tracker.config.time.watermark_quorum)
     with (
         summary.outputs["touchpoints.enriched"].open("wb") as enriched,
         summary.outputs["lifecycle.transitions"].open("wb") as transitions,
@@ -165,9 +194,23 @@ def _track(
                 alerts.write(alert.encode() + b"\n")
                 summary.alerts[f"{alert.type} {alert.status}"] += 1
 
-        for _, _, item in accepted:
+        for _, line_number, item in accepted:
             customer_id = item.customer_id
             step = tracker.track(states.get(customer_id), customer_id, item.event, 0)
+            if step.refused is not None:
+                summary.refused[step.refused.reason] += 1
+                dead_letters.write(
+                    dead_letter_record(
+                        item.body,
+                        step.refused,
+                        topic=source,
+                        partition=0,
+                        offset=line_number,
+                        rejected_at=_instant(clock.time),
+                    )
+                    + b"\n"
+                )
+                continue
             if step.duplicate:
                 summary.duplicates += 1
                 continue
@@ -175,10 +218,15 @@ def _track(
             write(step)
             enriched.write(step.enriched + b"\n")  # type: ignore[operator]
             index.schedule(0, customer_id.encode(), step.state.wake_at)
-            watermark = max(watermark, step.instant)
-            fire(watermark - lateness)
+            watermark = clock.observe(customer_id, step.instant)
+            if watermark is not None:
+                fire(watermark - lateness)
         if summary.as_of is not None:
             fire((day_number(summary.as_of) + 1) * DAY - 1)
+    # With a single customer nothing is attested by a quorum: read the models at that customer's own time.
+    watermark = (
+        clock.time if clock.time is not None else max((s.last_seen for s in states.values()), default=0)
+    )
     summary.customers = len(states)
     summary.stages.update(state.stage for state in states.values())
     day = day_number(summary.as_of) if summary.as_of is not None else watermark // DAY

@@ -66,7 +66,11 @@ class Settings:
     max_event_bytes: int = 64 * 1024
     #: Key for the hash that turns an identifier (e-mail, phone …) into a customer key.
     #: Change it only with an empty state: keys derived before and after would differ.
-    identity_salt: str = "touchpoint-default-salt"
+    identity_salt: str = field(default="touchpoint-default-salt", repr=False)
+    #: Secret the workers of one app share to sign their timer ticks (HMAC-SHA256). Unset: each worker
+    #: makes one of its own, which is enough for one worker; several need the same one, or a tick sent
+    #: just before a rebalance is refused as forged by the partition's next owner.
+    control_secret: str = field(default="", repr=False)
     #: The rules file (TOML, schemas/config.v1.json); unset: documented defaults.
     config: Path | None = None
     #: Fitted model parameters from ``touchpoint fit`` (overrides the rules file's model.params).

@@ -33,9 +33,6 @@ def alert_topic(alert_type: str) -> str:
 #: Topics the worker owns, in data-flow order (the README's topic table follows it).
 ALL: Final = (RAW, BY_CUSTOMER, DEAD_LETTER, ENRICHED, TRANSITIONS, ACTIONS, *map(alert_topic, ALERT_TYPES))
 
-#: Keys starting with this byte on touchpoints.by-customer are the worker's own timer ticks, not customers.
-CONTROL_KEY_PREFIX: Final = b"\x00"
-
 
 @dataclass(frozen=True)
 class Topics:

@@ -7,6 +7,8 @@ tell their records apart by unique ids and by source offsets.
 
 from __future__ import annotations
 
+import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,9 @@ import pytest
 
 from streams.broker import EmbeddedBroker, free_port
 from streams.supervisor import WorkerProcess
+
+# Every worker the tests start shares one secret for its timer ticks, as the workers of one app must.
+os.environ.setdefault("TOUCHPOINT_CONTROL_SECRET", secrets.token_hex(32))
 
 
 @pytest.fixture(scope="session")

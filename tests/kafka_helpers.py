@@ -28,20 +28,26 @@ def partition_of(key: bytes) -> int:
     return int(murmur2(key) & 0x7FFFFFFF) % PARTITIONS
 
 
+#: Distinct customers whose clocks move a partition's watermark (the default time.watermark_quorum).
+QUORUM = 2
+
+
 def sentinels(label: str, at: str) -> list[bytes]:
-    """One visit per partition at instant *at* (event ids ``{label}-{partition}``): moves every
-    partition's watermark there."""
-    keys: dict[int, str] = {}
+    """Visits at instant *at* by ``QUORUM`` customers on every partition (event ids ``{label}-{partition}``,
+    then ``{label}-{partition}.{n}``): moves every partition's watermark there, since no single customer can."""
+    keys: dict[int, list[str]] = {partition: [] for partition in range(PARTITIONS)}
     for number in itertools.count():
         customer = f"sentinel-{number}"
-        keys.setdefault(partition_of(customer.encode()), customer)
-        if len(keys) == PARTITIONS:
+        chosen = keys[partition_of(customer.encode())]
+        if len(chosen) < QUORUM:
+            chosen.append(customer)
+        if all(len(customers) == QUORUM for customers in keys.values()):
             break
     return [
         orjson.dumps(
             {
                 "schema_version": 1,
-                "event_id": f"{label}-{partition}",
+                "event_id": f"{label}-{partition}" + (f".{n}" if n else ""),
                 "occurred_at": at,
                 "customer_id": customer,
                 "channel": "web",
@@ -49,7 +55,8 @@ def sentinels(label: str, at: str) -> list[bytes]:
                 "actor": "customer",
             }
         )
-        for partition, customer in sorted(keys.items())
+        for partition, customers in sorted(keys.items())
+        for n, customer in enumerate(customers)
     ]
 
 

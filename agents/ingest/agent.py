@@ -6,6 +6,7 @@ A forwarded record keeps the Kafka timestamp of its raw record, so downstream la
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +24,10 @@ def install(app: Any, topics: Any, decoder: TouchpointDecoder, metrics: Any) -> 
     @app.agent(topics.raw, name="ingest_touchpoints")  # type: ignore[untyped-decorator]
     async def ingest_touchpoints(stream: Any) -> None:
         async for event in stream.events():
-            outcome = decoder(event.value)
+            # The record's broker timestamp (Faust gives seconds) bounds how far ahead its event may be;
+            # a record without one is held to this worker's clock.
+            stamp = event.message.timestamp
+            outcome = decoder(event.value, stamp if stamp and stamp > 0 else time.time())
             if isinstance(outcome, Accepted):
                 accepted_counter.labels(outcome.event["channel"], outcome.event["type"]).inc()
                 # Keep the raw record's timestamp: the journey measures event-to-alert time from it.

@@ -40,6 +40,8 @@ def dead_letter_record(
         "source": {"topic": topic, "partition": partition, "offset": offset},
         "rejected_at": rejected_at.isoformat(),
     }
+    if rejected.details:
+        record["details"] = rejected.details
     return orjson.dumps(record)
 
 

@@ -8,6 +8,7 @@ dead-letter contract and a sentence naming the failing field.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -25,15 +26,46 @@ NOT_JSON: Final = "not_json"
 NOT_OBJECT: Final = "not_object"
 SCHEMA: Final = "schema"
 TIMESTAMP: Final = "timestamp"
+#: Dated further ahead of its record's broker timestamp than ``time.max_future_skew_seconds``.
+FUTURE: Final = "future"
 INTERNAL: Final = "internal"
+#: Refused by the journey, which knows the customer: older than the customer's history allows.
+TOO_OLD: Final = "too_old"
+#: The journey already applied this event id for the customer, with other content.
+CONFLICTING_DUPLICATE: Final = "conflicting_duplicate"
+#: A timer tick without a valid proof of origin, or with a clock far from the worker's.
+FORGED_CONTROL: Final = "forged_control"
+#: An operator action for an alert the customer has no open record of.
+UNKNOWN_ALERT: Final = "unknown_alert"
+#: An operator action whose ``at`` is too far from its record's timestamp.
+STALE_ACTION: Final = "stale_action"
 
-REASONS: Final = (EMPTY, TOO_LARGE, NOT_UTF8, NOT_JSON, NOT_OBJECT, SCHEMA, TIMESTAMP, INTERNAL)
+REASONS: Final = (
+    EMPTY,
+    TOO_LARGE,
+    NOT_UTF8,
+    NOT_JSON,
+    NOT_OBJECT,
+    SCHEMA,
+    TIMESTAMP,
+    FUTURE,
+    INTERNAL,
+    TOO_OLD,
+    CONFLICTING_DUPLICATE,
+    FORGED_CONTROL,
+    UNKNOWN_ALERT,
+    STALE_ACTION,
+)
 
 DEFAULT_MAX_BYTES: Final = 64 * 1024
 # Touchpoints older than this are almost surely a unit or parsing bug upstream
 # (CDNOW-style historical backfills from the 1990s still fit).
 EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
+DEFAULT_MAX_FUTURE_SKEW: Final = 300
+#: Customer ids starting with these are refused: Touchpoint makes such keys itself (``id:`` from
+#: identifiers, ``\x00`` for the worker's control records), and a producer must not collide with them.
+RESERVED_PREFIXES: Final = ("id:", "\x00")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +87,22 @@ class Rejected:
     reason: str
     message: str
     field: str | None = None
+    #: Facts for the dead-letter record's ``details`` (schemas/dead_letter.v1.json), when the reason has some.
+    details: dict[str, str] | None = None
 
 
 Outcome = Accepted | Rejected
 
 _PY_LIST = re.compile(r"\['([^\]]*)'\]")
+_PATTERN_MEANINGS: Final = {
+    "phone": "must be a phone number: an optional +, then at least 3 digits (spaces and ( ) . - allowed)",
+    "email": "must be an e-mail address like name@example.com",
+    "currency": "must be an ISO 4217 code of three capital letters, like EUR",
+    "customer_id": "must contain a visible character",
+    "device_id": "must contain a visible character",
+    "loyalty_id": "must contain a visible character",
+    "openid": "must contain a visible character",
+}
 
 
 class TouchpointDecoder:
@@ -75,18 +118,36 @@ class TouchpointDecoder:
         max_bytes: int = DEFAULT_MAX_BYTES,
         earliest: datetime = EARLIEST,
         latest: datetime = LATEST,
+        max_future_skew: int = DEFAULT_MAX_FUTURE_SKEW,
     ) -> None:
         self._validate = schemas.validator("touchpoint")
         self._salt = identity_salt
         self.max_bytes = max_bytes
         self._earliest = earliest
         self._latest = latest
+        self._max_future_skew = max_future_skew
 
-    def __call__(self, raw: bytes | None) -> Outcome:
+    def __call__(self, raw: bytes | None, received_at: float | None = None) -> Outcome:
+        """Decode *raw*; *received_at* (epoch seconds) is its record's broker timestamp, if known.
+
+        With *received_at*, an event dated more than ``max_future_skew`` seconds after it is
+        refused as ``future``: no producer's clock may move the partition's time ahead.
+        """
         try:
-            return self._decode(raw)
+            outcome = self._decode(raw)
         except Exception as exc:  # a bug here must dead-letter the record, not stop the partition
             return Rejected(INTERNAL, f"internal error while decoding: {type(exc).__name__}: {exc}")
+        if received_at is not None and isinstance(outcome, Accepted):
+            ahead = outcome.occurred_at.timestamp() - received_at
+            if ahead > self._max_future_skew:
+                stamp = datetime.fromtimestamp(received_at, UTC).isoformat(timespec="seconds")
+                return Rejected(
+                    FUTURE,
+                    f"occurred_at {outcome.event['occurred_at']} is {describe_duration(ahead)} ahead of "
+                    f"the record's timestamp {stamp} (at most {describe_duration(self._max_future_skew)})",
+                    "occurred_at",
+                )
+        return outcome
 
     def _decode(self, raw: bytes | None) -> Outcome:
         if raw is None:
@@ -122,16 +183,57 @@ class TouchpointDecoder:
                 "occurred_at",
             )
         event["occurred_at"] = occurred_at.isoformat()
+        changed = False
         identifiers = event.get("identifiers")
         if identifiers is not None:
-            identifiers = {kind: normalise_identifier(kind, value) for kind, value in identifiers.items()}
-            event["identifiers"] = identifiers
+            normalised = {kind: normalise_identifier(kind, value) for kind, value in identifiers.items()}
+            changed = normalised != identifiers
+            identifiers = event["identifiers"] = normalised
         customer_id = event.get("customer_id")
         if customer_id is not None:
-            customer_id = event["customer_id"] = customer_id.strip()
-        else:
+            given = customer_id
+            customer_id = event["customer_id"] = unicodedata.normalize("NFC", customer_id.strip())
+            changed = changed or customer_id != given
+            if customer_id.startswith(RESERVED_PREFIXES):
+                return Rejected(SCHEMA, _unsafe_message("customer_id", customer_id), "customer_id")
+        if changed:
+            # Normalising must not carry a record out of its contract (a phone "1()" becomes "1", an
+            # e-mail of 200 "İ" doubles in length when lower-cased): check the normalised form again.
+            try:
+                self._validate(event)
+            except schemas.ValidationError as exc:
+                rejected = _schema_rejection(exc, event)
+                return Rejected(rejected.reason, f"after normalisation, {rejected.message}", rejected.field)
+        if customer_id is None:
             customer_id = event["customer_id"] = derived_customer_id(identifiers or {}, self._salt)
         return Accepted(customer_id, occurred_at, event, orjson.dumps(event))
+
+
+def describe_duration(seconds: float) -> str:
+    """``1 year 3 days``, ``5 minutes``, ``42 seconds``: a skew as people say it."""
+    seconds = abs(seconds)
+    parts: list[str] = []
+    for name, size in (("year", 365 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count:.0f} {name}{'' if count == 1 else 's'}")
+        if len(parts) == 2:
+            break
+    if not parts:
+        parts.append(f"{seconds:.0f} second{'' if round(seconds) == 1 else 's'}")
+    return " ".join(parts)
+
+
+def unsafe_character(text: str) -> tuple[int, str] | None:
+    """The first character that must not appear in an id (control, bidi override, zero-width), if any."""
+    match = UNSAFE_CHARACTERS.search(text)
+    return None if match is None else (match.start(), match.group())
+
+
+#: The character class of the contract's ``not`` patterns: C0/C1 controls, bidi controls, invisibles.
+UNSAFE_CHARACTERS: Final = re.compile(
+    "[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 
 
 def _not_json(raw: bytes, exc: orjson.JSONDecodeError) -> Rejected:
@@ -189,6 +291,13 @@ def _schema_rejection(exc: schemas.ValidationError, document: dict[str, Any]) ->
         if unknown:
             message = f"unknown field(s): {', '.join(unknown)}"
             field = unknown[0]
+    elif exc.rule == "not" and field is not None and isinstance(exc.value, str):
+        message = _unsafe_message(field, exc.value)
+    elif exc.rule == "pattern" and field is not None:
+        # The contract's patterns are for machines; say what they mean.
+        meaning = _PATTERN_MEANINGS.get(field.rpartition(".")[2] if "." in field else field)
+        if meaning is not None:
+            message = f"{field} {meaning}"
     # "must be one of ['app', 'web']" → "must be one of app, web": for people, not Python.
     message = _PY_LIST.sub(lambda match: match.group(1).replace("', '", ", "), message)
     if field == "occurred_at" and "occurred_at" in document:
@@ -199,3 +308,18 @@ def _schema_rejection(exc: schemas.ValidationError, document: dict[str, Any]) ->
             field,
         )
     return Rejected(SCHEMA, message, field)
+
+
+def _unsafe_message(field: str, value: str) -> str:
+    found = unsafe_character(value)
+    if found is not None:
+        position, character = found
+        name = unicodedata.name(character, "a control character")
+        return (
+            f"{field} contains U+{ord(character):04X} ({name}) at position {position}: control, "
+            "bidi-override and zero-width characters are not allowed"
+        )
+    prefix = next((p for p in RESERVED_PREFIXES if value.startswith(p)), value[:3])
+    return (
+        f"{field} must not start with {prefix!r}: that prefix is reserved for keys Touchpoint derives itself"
+    )

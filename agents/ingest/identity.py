@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
 #: Strongest first: a loyalty card is issued to one person; a device is shared.
 IDENTIFIER_STRENGTH: tuple[str, ...] = ("loyalty_id", "email", "phone", "openid", "device_id")
@@ -20,13 +21,14 @@ _PHONE_NOISE = re.compile(r"[\s().\-]")
 def normalise_identifier(kind: str, value: str) -> str:
     """Return the canonical form of one identifier.
 
-    E-mail is lower-cased (mailbox names are case-insensitive in practice), phone
-    numbers lose spacing and punctuation but keep a leading ``+``; opaque ids are
-    only trimmed, because their case may be significant.
+    Every value is Unicode NFC-normalised first, so the composed and decomposed spellings
+    of ``josé`` are one identifier. E-mail is then lower-cased (mailbox names are
+    case-insensitive in practice), phone numbers lose spacing and punctuation but keep a
+    leading ``+``; opaque ids are only trimmed, because their case may be significant.
     """
-    value = value.strip()
+    value = unicodedata.normalize("NFC", value.strip())
     if kind == "email":
-        return value.lower()
+        return unicodedata.normalize("NFC", value.lower())
     if kind == "phone":
         return _PHONE_NOISE.sub("", value)
     return value

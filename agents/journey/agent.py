@@ -4,10 +4,17 @@ Deadlines (a customer lapsing without any new event) fire in two ways, both
 inside the partition's own stream so that the table is only ever written by the
 partition's owner, in order:
 
-- when the partition's event-time watermark (its newest event time, less the
-  allowed lateness) passes them, so a replay of history gives the same results;
+- when the partition's event-time watermark (the newest time reached by at least
+  ``time.watermark_quorum`` distinct customers, less the allowed lateness) passes
+  them, so a replay of history gives the same results and no single record can
+  drag every customer's deadlines forward (agents/journey/watermark.py);
 - in live mode, when a partition has gone quiet, by a wall-clock sweep that
-  sends a tick record into that partition of ``touchpoints.by-customer``.
+  sends a signed tick record into that partition of ``touchpoints.by-customer``
+  (agents/journey/control.py); a tick without a valid proof is dead-lettered.
+
+Records the journey refuses (a conflicting duplicate, an event too old for its
+customer, a forged tick, an action for an unknown alert or with a stale ``at``)
+go to the dead-letter topic with their reason, like ingest's.
 
 Gauges over the owned customers (stages, table keys, open inquiries and SLA
 cases) move by the difference each tracker call makes, and are recounted from
@@ -30,16 +37,15 @@ from agents.config import Config
 from agents.ingest.agent import send_dead_letter
 from agents.ingest.decode import INTERNAL, SCHEMA, Rejected
 from agents.journey.after_hours import after_hours_slot
+from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
 from agents.journey.deadlines import DeadlineIndex
 from agents.journey.state import CustomerState, summarize
 from agents.journey.track import JourneyTracker, Outputs
+from agents.journey.watermark import PartitionClock
 from streams.state_writer import StateWriter
 from streams.tables import stored_items
-from streams.topics import CONTROL_KEY_PREFIX
 
 log = logging.getLogger(__name__)
-
-TICK_KEY = CONTROL_KEY_PREFIX + b"tick"
 
 
 def install(
@@ -50,14 +56,18 @@ def install(
     tracker: JourneyTracker,
     config: Config,
     metrics: Any,
+    control_secret: bytes,
 ) -> Any:
     """Register ``track_journey``, its deadline sweep and its recovery hook on *app*.
 
     Every state change goes through *states*: readable at once, written to the table's changelog
     only once the outputs derived from it are acknowledged (see ``streams.state_writer``).
+    *control_secret* signs and checks the timer ticks; every worker of the app needs the same one.
     """
     index = DeadlineIndex()
-    watermarks: dict[int, int] = {}
+    clocks: dict[int, PartitionClock] = {}
+    quorum = config.time.watermark_quorum
+    skew = config.time.max_future_skew
     last_event_at: dict[int, float] = {}
     lateness = int(config.deadlines.allowed_lateness_seconds)
     validate_action = schemas.validator("alert_action")
@@ -123,17 +133,20 @@ def install(
                 metrics.DEADLINE_LAG.observe(max(now - due, 0.0))
             await states.put(key, state, partition, await publish(outputs))
 
+    async def refuse(event: Any, rejected: Rejected) -> None:
+        metrics.DEAD_LETTERS.labels(rejected.reason).inc()
+        await send_dead_letter(topics.dead_letter, event, rejected)
+
     async def apply_action(event: Any, key: bytes, partition: int) -> None:
         action = orjson.loads(event.value)
         validate_action(action)
         state = states.get(key)
         before = _open_counts(state)
-        outputs = (
-            tracker.act(state, key.decode(), action) if state is not None else Outputs(unknown_alert=True)
-        )
-        outcome = "unknown_alert" if outputs.unknown_alert else "applied"
+        outputs = tracker.act(state, key.decode(), action, _received_at(event))
+        outcome = outputs.refused.reason if outputs.refused is not None else "applied"
         metrics.ALERT_ACTIONS.labels(action["action"], outcome).inc()
-        if outputs.unknown_alert or state is None:
+        if outputs.refused is not None or state is None:
+            await refuse(event, outputs.refused or Rejected(INTERNAL, "no state for the action"))
             return
         count_open(before, state)
         index.schedule(partition, key, state.wake_at)
@@ -149,12 +162,22 @@ def install(
                     await apply_action(event, key, partition)
                     continue
                 if key.startswith(CONTROL_KEY_PREFIX):
-                    await fire_due(partition, int(orjson.loads(event.value)["now"]), "wall_clock")
+                    tick = verify_tick(control_secret, partition, event.value, time.time(), skew)
+                    if isinstance(tick, Rejected):
+                        await refuse(event, tick)
+                    else:
+                        await fire_due(partition, tick, "wall_clock")
                     continue
                 touchpoint = orjson.loads(event.value)
+                if touchpoint["customer_id"].encode() != key:
+                    # Ingest keys each record by its customer: a mismatch was written past ingest.
+                    await refuse(event, Rejected(SCHEMA, "the record's customer_id does not match its key"))
+                    continue
                 known = states.get(key)
                 before = _open_counts(known)
-                step = tracker.track(known, touchpoint["customer_id"], touchpoint, partition)
+                step = tracker.track(
+                    known, touchpoint["customer_id"], touchpoint, partition, _received_at(event)
+                )
                 occurred = datetime.fromisoformat(touchpoint["occurred_at"])
             except Exception as exc:  # anything here is a bug or a foreign record: keep it, keep going
                 log.warning(
@@ -164,7 +187,14 @@ def install(
                     event.message.offset,
                     exc,
                 )
-                await _dead_letter(topics, event, exc)
+                reason = SCHEMA if isinstance(exc, schemas.ValidationError) else INTERNAL
+                await refuse(
+                    event,
+                    Rejected(reason, f"journey could not apply the record: {type(exc).__name__}: {exc}"),
+                )
+                continue
+            if step.refused is not None:
+                await refuse(event, step.refused)
                 continue
             if step.duplicate:
                 metrics.DUPLICATES.inc()
@@ -195,9 +225,12 @@ def install(
             await states.put(key, step.state, partition, sent)
             index.schedule(partition, key, step.state.wake_at)
             last_event_at[partition] = time.monotonic()
-            watermark = max(watermarks.get(partition, 0), step.instant)
-            watermarks[partition] = watermark
-            await fire_due(partition, watermark - lateness, "watermark")
+            clock = clocks.get(partition)
+            if clock is None:
+                clock = clocks[partition] = PartitionClock(quorum)
+            watermark = clock.observe(key, step.instant)
+            if watermark is not None:
+                await fire_due(partition, watermark - lateness, "watermark")
 
     def caught_up(partition: int) -> bool:
         # A partition with a backlog is not quiet, only slow: its own events will move its watermark.
@@ -219,7 +252,7 @@ def install(
             due = index.next_due(partition)
             quiet = last_event_at.get(partition, 0.0) <= quiet_since
             if due is not None and due <= now and quiet and caught_up(partition):
-                tick = orjson.dumps({"now": now})
+                tick = sign_tick(control_secret, partition, now)
                 await topics.by_customer.send(key=TICK_KEY, value=tick, partition=partition)
 
     @table.on_recover  # type: ignore[untyped-decorator]
@@ -265,7 +298,7 @@ def _open_counts(state: CustomerState | None) -> tuple[int, int]:
     return len(state.inquiries_open), len(state.sla_cases)
 
 
-async def _dead_letter(topics: Any, event: Any, exc: Exception) -> None:
-    reason = SCHEMA if isinstance(exc, schemas.ValidationError) else INTERNAL
-    rejected = Rejected(reason, f"journey could not apply the record: {type(exc).__name__}: {exc}")
-    await send_dead_letter(topics.dead_letter, event, rejected)
+def _received_at(event: Any) -> float | None:
+    """The record's broker timestamp in epoch seconds (Faust gives seconds), or None when it has none."""
+    stamp: float | None = event.message.timestamp
+    return stamp if stamp and stamp > 0 else None

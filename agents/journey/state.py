@@ -3,17 +3,18 @@
 Plain data, mutated in place by the tracker. Instants are integer epoch
 seconds (UTC); purchase days are the customer's local calendar day numbers.
 Every collection is bounded, so a customer's changelog record stays small
-(target: under 1 KB after 50 touchpoints); ``encode`` uses short keys and omits
-empty fields for the same reason.
+(target: under 1 KB after 50 touchpoints); ``encode`` writes MessagePack with short
+keys and leaves empty fields out for the same reason (a third smaller than JSON:
+instants take 5 bytes instead of 10 digits, digests stay binary).
 """
 
 from __future__ import annotations
 
-import base64
 import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgpack
 import orjson
 
 __all__ = ["CustomerState", "StateSummary", "summarize"]
@@ -47,7 +48,7 @@ _KEYS: dict[str, str] = {
     "inquiries_open": "io",
     "recently_answered": "ra",
     "referrals": "rf",
-    "recent_ids": "ids",
+    "recent_events": "dd",
     "stage": "st",
     "stage_since": "sts",
     "value_tier": "vt",
@@ -108,8 +109,9 @@ class CustomerState:
     #: conversation id → latest reply instant, a few recent ones: a late inquiry must not reopen them.
     recently_answered: dict[str, int] = field(default_factory=dict)
     referrals: int = 0
-    #: CRC-32 of recent event ids, newest last: redeliveries within the window are dropped.
-    recent_ids: list[int] = field(default_factory=list)
+    #: Recent events, oldest first: 64-bit keyed digest of the event id → 32-bit digest of its content.
+    #: A redelivery within the window is dropped; the same id with other content is refused.
+    recent_events: dict[int, int] = field(default_factory=dict)
     stage: str = ""
     stage_since: int = 0
     value_tier: str = ""
@@ -144,31 +146,32 @@ class CustomerState:
         return self.satisfaction_sum / self.satisfaction_weight if self.satisfaction_weight > 0 else None
 
     def encode(self) -> bytes:
-        """Compact JSON for the changelog: short keys, empty and zero fields left out."""
+        """Compact MessagePack for the changelog: short keys, empty and zero fields left out."""
         document: dict[str, Any] = {}
         for name, short in _KEYS.items():
             value = getattr(self, name)
             if value or (name == "partition" and value == 0):
                 document[short] = value
-        if self.recent_ids:
-            # 4 bytes per id instead of up to 11 digits: the ring is the largest field otherwise.
-            document["ids"] = base64.b64encode(
-                struct.pack(f">{len(self.recent_ids)}I", *self.recent_ids)
-            ).decode()
-        return orjson.dumps(document)
+        if self.recent_events:
+            # 12 bytes per event, packed: the window is the largest field otherwise.
+            flat = [number for pair in self.recent_events.items() for number in pair]
+            document["dd"] = struct.pack(">" + "QI" * len(self.recent_events), *flat)
+        packed: bytes = msgpack.packb(document)
+        return packed
 
     @classmethod
     def decode(cls, data: bytes) -> CustomerState:
-        fields = {_NAMES[short]: value for short, value in orjson.loads(data).items()}
-        packed = fields.get("recent_ids")
-        if isinstance(packed, str):
-            raw = base64.b64decode(packed)
-            fields["recent_ids"] = list(struct.unpack(f">{len(raw) // 4}I", raw))
+        document = _load(data)
+        fields = {_NAMES[short]: value for short, value in document.items()}
+        packed = fields.get("recent_events")
+        if isinstance(packed, bytes):
+            numbers = struct.unpack(">" + "QI" * (len(packed) // 12), packed)
+            fields["recent_events"] = dict(zip(numbers[::2], numbers[1::2], strict=True))
         return cls(**fields)
 
     def to_json(self) -> dict[str, Any]:
         """Readable form for the lookup API: long names, derived figures included."""
-        document = {name: getattr(self, name) for name in _KEYS if name not in {"recent_ids", "partition"}}
+        document = {name: getattr(self, name) for name in _KEYS if name not in {"recent_events", "partition"}}
         document["net_value"] = round(self.net_value, 2)
         document["satisfaction"] = self.satisfaction
         document["distinct_purchase_days"] = self.distinct_purchase_days
@@ -192,7 +195,7 @@ def summarize(state: CustomerState | bytes) -> StateSummary:
         return StateSummary(
             state.partition, state.stage, state.wake_at, len(state.inquiries_open), len(state.sla_cases)
         )
-    document = orjson.loads(state)
+    document = _load(state)
     return StateSummary(
         document.get(_KEYS["partition"], -1),
         document.get(_KEYS["stage"], ""),
@@ -200,3 +203,15 @@ def summarize(state: CustomerState | bytes) -> StateSummary:
         len(document.get(_KEYS["inquiries_open"], ())),
         len(document.get(_KEYS["sla_cases"], ())),
     )
+
+
+def _load(data: bytes) -> dict[str, Any]:
+    """The short-keyed document of an encoded state, MessagePack or the JSON of earlier versions."""
+    if data[:1] != b"{":
+        loaded: dict[str, Any] = msgpack.unpackb(data)
+        return loaded
+    document: dict[str, Any] = orjson.loads(data)
+    # JSON states kept CRC-32s of event ids ("ids"), which cannot be compared with today's digests:
+    # such a customer's dedupe window starts empty once.
+    document.pop("ids", None)
+    return document

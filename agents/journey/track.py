@@ -8,10 +8,12 @@ publish. The live agent and ``touchpoint replay`` call exactly these.
 from __future__ import annotations
 
 import bisect
-import zlib
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from agents.alerts import sla
 from agents.alerts.alert import ACKNOWLEDGED, CRITICAL, OPEN, RESOLVED, Alert, make_alert_id, raise_severity
@@ -19,8 +21,17 @@ from agents.config import Config
 from agents.detectors.base import Context, Finding
 from agents.detectors.churn_risk import Models
 from agents.detectors.registry import build_detectors
+from agents.ingest.decode import (
+    CONFLICTING_DUPLICATE,
+    FUTURE,
+    STALE_ACTION,
+    TOO_OLD,
+    UNKNOWN_ALERT,
+    Rejected,
+    describe_duration,
+)
 from agents.journey import lifecycle
-from agents.journey.outputs import ModelView, Transition, encode_enriched
+from agents.journey.outputs import ModelView, Transition, encode_enriched, iso
 from agents.journey.state import CustomerState
 from agents.models.customer import CustomerModel
 
@@ -49,6 +60,8 @@ class Outputs:
     resolved: list[tuple[Alert, int]] = field(default_factory=list)
     #: An action named an alert this customer has no record of (already resolved or never raised).
     unknown_alert: bool = False
+    #: Why the input was refused instead of applied, if it was: it belongs in the dead-letter topic.
+    refused: Rejected | None = None
 
     def extend(self, other: Outputs) -> None:
         self.transitions.extend(other.transitions)
@@ -78,6 +91,8 @@ class JourneyTracker:
     def __init__(self, config: Config, identity_salt: bytes) -> None:
         self.config = config
         self._salt = identity_salt
+        # A key of its own for event-id digests (domain separation from the identity hashes).
+        self._dedupe_key = hashlib.blake2b(b"touchpoint-dedupe|" + identity_salt, digest_size=32).digest()
         self._lifecycle = config.lifecycle
         self._window = config.state.dedupe_window
         self._memory = config.state.answered_memory
@@ -86,6 +101,9 @@ class JourneyTracker:
         self._tiers = [(tier.min_value, tier.name) for tier in reversed(config.value_tiers)]
         self._bots_answer = config.sla.bot_replies_count
         self._lateness = int(config.deadlines.allowed_lateness_seconds)
+        self._skew = config.time.max_future_skew
+        self._max_age = config.time.max_event_age
+        self._max_snooze = round(config.alerts.max_snooze_minutes * 60)
         settings = config.model
         self.model = CustomerModel(
             settings.params,
@@ -106,19 +124,58 @@ class JourneyTracker:
         self._top_tier_boost: bool = config.detectors["top_tier_boost"]
 
     def track(
-        self, state: CustomerState | None, customer_id: str, event: dict[str, Any], partition: int
+        self,
+        state: CustomerState | None,
+        customer_id: str,
+        event: dict[str, Any],
+        partition: int,
+        received_at: float | None = None,
     ) -> Step:
-        """Apply *event* (a normalised touchpoint) to *state* (None for a new customer)."""
-        marker = zlib.crc32(event["event_id"].encode())
-        if state is None:
-            state = CustomerState(partition=partition)
-        elif marker in state.recent_ids:
-            return Step(state=state, duplicate=True)
-        state.recent_ids.append(marker)
-        if len(state.recent_ids) > self._window:
-            del state.recent_ids[0]
+        """Apply *event* (a normalised touchpoint) to *state* (None for a new customer).
+
+        A redelivery is dropped (``duplicate``); the same event id with other content, or an event
+        too far before the customer's history, is ``refused`` and changes nothing. So is one dated
+        further ahead of *received_at* (its record's broker timestamp, epoch seconds) than the skew
+        bound: ingest refuses those already, this catches records written past it.
+        """
+        marker = self.event_digest(event["event_id"])
+        content = content_digest(event)
         occurred = datetime.fromisoformat(event["occurred_at"])
         instant = int(occurred.timestamp())
+        if received_at is not None and instant - received_at > self._skew:
+            message = (
+                f"occurred_at {event['occurred_at']} is {describe_duration(instant - received_at)} ahead of "
+                f"the record's timestamp {iso(int(received_at))} (at most {describe_duration(self._skew)})"
+            )
+            return Step(
+                state=state or CustomerState(partition=partition),
+                refused=Rejected(FUTURE, message, "occurred_at"),
+            )
+        if state is None:
+            state = CustomerState(partition=partition)
+        else:
+            kept = state.recent_events.get(marker)
+            if kept == content:
+                return Step(state=state, duplicate=True)
+            if kept is not None:
+                message = (
+                    f"event_id {event['event_id']!r} was already applied for this customer with other "
+                    f"content (content digest {kept:08x}, this record {content:08x})"
+                )
+                details = {"kept_digest": f"{kept:08x}", "refused_digest": f"{content:08x}"}
+                refused = Rejected(CONFLICTING_DUPLICATE, message, "event_id", details)
+                return Step(state=state, refused=refused)
+            if state.events and instant < state.first_seen - self._max_age:
+                message = (
+                    f"occurred_at {event['occurred_at']} is {describe_duration(state.first_seen - instant)} "
+                    f"before this customer's first event ({iso(state.first_seen)}); at most "
+                    f"{describe_duration(self._max_age)} earlier is applied (time.max_event_age_days)"
+                )
+                return Step(state=state, refused=Rejected(TOO_OLD, message, "occurred_at"))
+        events = state.recent_events
+        events[marker] = content
+        if len(events) > self._window:
+            del events[next(iter(events))]
         offset = occurred.utcoffset()
         local_day = (instant + (int(offset.total_seconds()) if offset else 0)) // lifecycle.DAY
         new_customer = state.events == 0
@@ -180,16 +237,50 @@ class JourneyTracker:
             state.wake_at = self._next_wake(state, due)
         return out
 
-    def act(self, state: CustomerState, customer_id: str, action: dict[str, Any]) -> Outputs:
-        """Apply an operator's action (schemas/alert_action.v1.json) to one of the customer's alerts."""
+    def event_digest(self, event_id: str) -> int:
+        """64 bits of a keyed BLAKE2b of *event_id*: the customer's dedupe memory compares these.
+
+        Keyed, so nobody can craft two ids that collide; 64 bits, so chance collisions do not
+        matter in practice (docs: delivery guarantees).
+        """
+        digest = hashlib.blake2b(event_id.encode(), digest_size=8, key=self._dedupe_key).digest()
+        return int.from_bytes(digest, "big")
+
+    def act(
+        self,
+        state: CustomerState | None,
+        customer_id: str,
+        action: dict[str, Any],
+        received_at: float | None = None,
+    ) -> Outputs:
+        """Apply an operator's action (schemas/alert_action.v1.json) to one of the customer's alerts.
+
+        *received_at* is the action record's broker timestamp (epoch seconds): an action whose ``at``
+        is further from it than ``time.max_future_skew_seconds`` is refused as ``stale_action``.
+        A snooze longer than ``alerts.max_snooze_minutes`` is clamped, and the alert says so.
+        """
         out = Outputs()
         alert_id = action["alert_id"]
-        data = state.alerts_open.get(alert_id)
-        if data is None:
+        at = int(datetime.fromisoformat(action["at"].upper()).timestamp())
+        if received_at is not None and abs(at - received_at) > self._skew:
+            side = "after" if at > received_at else "before"
+            out.refused = Rejected(
+                STALE_ACTION,
+                f"action at {action['at']} is {describe_duration(at - received_at)} {side} its record's "
+                f"timestamp {iso(int(received_at))} (at most {describe_duration(self._skew)})",
+                "at",
+            )
+            return out
+        data = None if state is None else state.alerts_open.get(alert_id)
+        if state is None or data is None:
             out.unknown_alert = True
+            out.refused = Rejected(
+                UNKNOWN_ALERT,
+                f"no open alert {alert_id!r} for this customer (never raised, already resolved or forgotten)",
+                "alert_id",
+            )
             return out
         alert = self._revive(alert_id, customer_id, data)
-        at = int(datetime.fromisoformat(action["at"].upper()).timestamp())
         by = action["by"]
         kind = action["action"]
         if kind == "resolve":
@@ -197,9 +288,13 @@ class JourneyTracker:
             del state.alerts_open[alert_id]
             out.resolved.append((updated, at - alert.detected_at))
         else:
-            details = {"snoozed_until": action["until"]} if kind == "snooze" else {}
+            details: dict[str, Any] = {}
             if kind == "snooze":
-                until = int(datetime.fromisoformat(action["until"].upper()).timestamp())
+                requested = int(datetime.fromisoformat(action["until"].upper()).timestamp())
+                until = min(requested, at + self._max_snooze)
+                details["snoozed_until"] = action["until"] if until == requested else iso(until)
+                if until < requested:
+                    details["snooze_clamped_from"] = action["until"]
                 state.snoozed[alert.type] = max(state.snoozed.get(alert.type, 0), until)
             updated = alert.with_status(ACKNOWLEDGED, at, by, **details)
             state.alerts_open[alert_id] = updated.compact()
@@ -571,6 +666,12 @@ class JourneyTracker:
         for score in scores:
             state.satisfaction_sum += weight * score
             state.satisfaction_weight += weight
+
+
+def content_digest(event: dict[str, Any]) -> int:
+    """32 bits of BLAKE2b of the event's canonical JSON: tells a redelivery from a conflicting one."""
+    canonical = orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+    return int.from_bytes(hashlib.blake2b(canonical, digest_size=4).digest(), "big")
 
 
 def _cents(amount: float) -> float:

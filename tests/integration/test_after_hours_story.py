@@ -176,28 +176,33 @@ async def test_unanswered_after_hours_inquiry_alerts_on_call_then_ack_and_late_r
     assert second["severity"] == "critical", "the product viewed today still shows intent"
 
 
-async def test_an_action_for_an_unknown_alert_is_counted_not_applied(
+async def test_an_action_for_an_unknown_alert_is_refused_counted_and_fails_the_command(
     live: tuple[EmbeddedBroker, WorkerProcess],
 ) -> None:
     import urllib.request
 
     broker, worker = live
-    subprocess.run(
-        [
-            sys.executable, "-m", "streams.cli", "alerts", "resolve",
-            "first_response_breach/nobody/0123456789ab", "--broker", broker.url,
-        ],
-        check=True,
+    unknown = "first_response_breach/nobody/0123456789ab"
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "alerts", "resolve", unknown, "--broker", broker.url],
+        capture_output=True,
+        text=True,
         timeout=60,
-    )  # fmt: skip
+    )
+    assert result.returncode == 1, result.stderr
+    assert f"resolve refused: no open alert '{unknown}' for this customer" in result.stderr
     deadline = time.monotonic() + 60
-    line = 'touchpoint_alert_actions_total{action="resolve",outcome="unknown_alert"} 1.0'
+    lines = (
+        'touchpoint_alert_actions_total{action="resolve",outcome="unknown_alert"} 1.0',
+        'touchpoint_dead_letters_total{reason="unknown_alert"} 1.0',
+    )
     while time.monotonic() < deadline:
         with urllib.request.urlopen(f"{worker.base_url}/metrics", timeout=5) as response:
-            if line in response.read().decode():
+            text = response.read().decode()
+            if all(line in text for line in lines):
                 return
         time.sleep(0.2)
-    raise AssertionError(f"metric not seen: {line}")
+    raise AssertionError(f"metrics not seen: {lines}")
 
 
 async def test_deadlines_move_with_their_partition_when_a_second_worker_joins(tmp_path: Path) -> None:

@@ -231,7 +231,7 @@ async def test_a_new_worker_recovers_every_customer_and_every_timer_from_the_cha
     replayed = _replay(
         journey.tmp, "replay-b", journey.traffic + journey.sentinels + sentinels, journey.rules
     )
-    await produce(journey.broker.bootstrap, topics.RAW, sentinels)
+    await produce(journey.broker.bootstrap, topics.RAW, sentinels, event_time_stamps=True)  # dated 2027
     transitions = await collect(
         journey.broker.bootstrap, topics.TRANSITIONS, lambda _k, _v: True, count=len(replayed.transitions)
     )

@@ -59,12 +59,11 @@ def test_accepted_events_are_written_in_event_time_order_with_file_order_breakin
     assert ids == ["early", "late", "tie-a", "tie-b"]
 
 
-def test_rejections_carry_the_line_number_and_the_event_time_watermark(history: Path, tmp_path: Path) -> None:
+def test_rejections_carry_the_line_number(history: Path, tmp_path: Path) -> None:
     summary = replay(history, tmp_path / "out", DECODER, TRACKER)
     dead = [orjson.loads(line) for line in (tmp_path / "out/dead-letter.jsonl").read_bytes().splitlines()]
     assert [(d["reason"], d["source"]["offset"]) for d in dead] == [("not_json", 1), ("not_object", 6)]
     assert dead[0]["source"]["topic"] == "file:history.jsonl"
-    assert dead[0]["rejected_at"] == "2026-01-05T11:00:00+00:00"
     assert dead[1]["payload"] == "[1]", "a Windows line ending is not part of the record"
     assert (summary.records, summary.accepted, dict(summary.rejected)) == (
         6,
@@ -97,3 +96,30 @@ def test_replay_writes_enriched_events_and_transitions_too(history: Path, tmp_pa
     assert len(enriched) == 4
     assert [(t["from"], t["to"], t["cause"]) for t in transitions] == [(None, "prospect", "visit")]
     assert (summary.customers, dict(summary.stages)) == (1, {"prospect": 1})
+
+
+def test_rejections_carry_the_event_time_two_customers_have_reached_in_file_order(tmp_path: Path) -> None:
+    def visit(event_id: str, customer: str, occurred_at: str) -> bytes:
+        document = orjson.loads(touchpoint(event_id, occurred_at))
+        return orjson.dumps({**document, "customer_id": customer})
+
+    path = tmp_path / "history.jsonl"
+    lines = [
+        b"not json",  # nothing attested yet: the epoch
+        visit("a", "c-1", "2026-01-05T11:00:00+00:00"),
+        visit("b", "c-2", "2026-01-05T10:30:00+00:00"),
+        b"not json",  # both customers have reached 10:30
+        visit("c", "c-1", "2099-01-01T00:00:00+00:00"),
+        b"not json",  # one customer's 2099 moves nothing
+        visit("d", "c-3", "2026-01-05T12:00:00+00:00"),
+        b"not json",  # c-3 at 12:00 attests c-1's 11:00 and beyond: 12:00
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    replay(path, tmp_path / "out", DECODER, TRACKER)
+    dead = [orjson.loads(line) for line in (tmp_path / "out/dead-letter.jsonl").read_bytes().splitlines()]
+    assert [d["rejected_at"] for d in dead] == [
+        "1970-01-01T00:00:00+00:00",
+        "2026-01-05T10:30:00+00:00",
+        "2026-01-05T10:30:00+00:00",
+        "2026-01-05T12:00:00+00:00",
+    ]

@@ -263,8 +263,53 @@ def test_an_action_on_an_alert_the_customer_does_not_have_is_unknown() -> None:
     before = desk.current.encode()
     out = desk.act("acknowledge", stranger, "2026-01-05 20:04")
     assert out.unknown_alert
+    assert out.refused is not None
+    assert (out.refused.reason, out.refused.field) == ("unknown_alert", "alert_id")
     assert (out.alerts, out.acknowledged, out.resolved) == ([], [], [])
     assert desk.current.encode() == before
+
+
+@pytest.mark.parametrize(
+    ("when", "side"),
+    [("1970-01-01 01:00", "before"), ("2026-01-05 20:11", "after"), ("2026-01-05 19:59", "before")],
+)
+def test_an_action_whose_at_is_far_from_its_record_timestamp_is_refused_as_stale(
+    when: str, side: str
+) -> None:
+    desk, breach = evening_breach()
+    before = desk.current.encode()
+    out = desk.act(
+        "resolve", breach, when, by="head-of-support (forged)", received_at=epoch("2026-01-05 20:05")
+    )
+    assert out.refused is not None
+    assert (out.refused.reason, out.refused.field) == ("stale_action", "at")
+    assert (
+        f" {side} its record's timestamp 2026-01-05T19:05:00+00:00 (at most 5 minutes)" in out.refused.message
+    )
+    assert (out.alerts, out.resolved) == ([], [])
+    assert desk.current.encode() == before
+
+
+def test_an_action_within_the_skew_of_its_record_timestamp_is_applied() -> None:
+    desk, breach = evening_breach()
+    out = desk.act("acknowledge", breach, "2026-01-05 20:09", received_at=epoch("2026-01-05 20:05"))
+    assert out.refused is None
+    assert [alert.status for alert in out.alerts] == [ACKNOWLEDGED]
+
+
+def test_a_snooze_longer_than_the_limit_is_clamped_and_the_alert_says_so() -> None:
+    desk, breach = evening_breach()
+    out = desk.act("snooze", breach, "2026-01-05 20:05", until="2099-01-01 00:00")
+    [snoozed] = out.alerts
+    assert snoozed.details["snoozed_until"] == "2026-01-12T19:05:00+00:00"  # at + 7 days (10080 minutes)
+    assert snoozed.details["snooze_clamped_from"] == "2099-01-01T00:00:00+01:00"
+    schemas.validator("alert")(orjson.loads(snoozed.encode()))
+    # Silenced for the week, not for good: an evening inquiry a week later alerts again.
+    desk.send(asks("2026-01-12 21:30", "conv-9"))
+    desk.wait("2026-01-12 23:00")
+    assert [a.detected_at for a in desk.of_type(AFTER_HOURS_UNANSWERED) if a.status == OPEN][-1] == epoch(
+        "2026-01-12 22:00"
+    )
 
 
 def test_a_snooze_acknowledges_and_silences_the_type_until_then() -> None:

@@ -109,9 +109,18 @@ class Desk:
         return out
 
     def act(
-        self, action: str, alert: Alert | str, when: str, by: str = "anna@support", **extra: str
+        self,
+        action: str,
+        alert: Alert | str,
+        when: str,
+        by: str = "anna@support",
+        received_at: float | None = None,
+        **extra: str,
     ) -> Outputs:
-        """An operator acts on an alert at *when* (Berlin time); *until* for a snooze, also Berlin time."""
+        """An operator acts on an alert at *when* (Berlin time); *until* for a snooze, also Berlin time.
+
+        *received_at*: the action record's broker timestamp (epoch seconds), None for none.
+        """
         record: dict[str, Any] = {
             "schema_version": 1,
             "alert_id": alert if isinstance(alert, str) else alert.alert_id,
@@ -122,8 +131,9 @@ class Desk:
         record.update({key: berlin(value) for key, value in extra.items()})
         schemas.validator("alert_action")(record)
         out = Outputs()
-        acted = self.tracker.act(self.current, self.customer_id, record)
+        acted = self.tracker.act(self.current, self.customer_id, record, received_at)
         out.unknown_alert = acted.unknown_alert
+        out.refused = acted.refused
         self._keep(acted, out)
         return out
 
@@ -819,7 +829,8 @@ def test_a_burst_of_new_conversations_keeps_the_cases_bounded_and_still_alerts()
         at = start + number * 60  # one new conversation a minute for a day and more
         desk.send(inquiry(0, f"conv-{number}", occurred_at=datetime.fromtimestamp(at, BERLIN).isoformat()))
         assert_bounded(desk.current)
-    assert len(desk.current.encode()) < 5_000
+    # The worst case: every bounded collection full. The dedupe window alone is 16 x 12 bytes (256 in base64).
+    assert len(desk.current.encode()) < 5_200
     assert len(desk.of_type(FIRST_RESPONSE_BREACH)) > 5
     assert len(desk.of_type(AFTER_HOURS_UNANSWERED)) > 10
 

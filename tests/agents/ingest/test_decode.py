@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -192,3 +192,133 @@ def test_arbitrary_json_objects_never_raise_and_accepted_ones_satisfy_the_schema
     else:
         assert outcome.reason in REASONS
         assert outcome.reason != "internal"
+
+
+# --- ids that can't hurt, normalisation inside the contract, bounded event time ---------------------------
+
+HOSTILE_IDS = [
+    pytest.param("cust\u001b[2J\u001b[31mPWNED", "U+001B", id="ANSI escape"),
+    pytest.param("cust\u202eevil", "U+202E", id="right-to-left override"),
+    pytest.param("cu\u200bst", "U+200B", id="zero-width space"),
+    pytest.param("cust\n", "U+000A", id="newline"),
+    pytest.param("\u0000tick", "U+0000", id="the control prefix"),
+    pytest.param("cust\u0085", "U+0085", id="C1 control"),
+]
+
+
+@pytest.mark.parametrize(("customer_id", "code"), HOSTILE_IDS)
+def test_ids_with_control_bidi_or_invisible_characters_are_refused_naming_the_field(
+    customer_id: str, code: str
+) -> None:
+    outcome = DECODER(event(customer_id=customer_id))
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == ("schema", "customer_id")
+    assert code in outcome.message
+
+
+@pytest.mark.parametrize(
+    "field", ["event_id", "location", "conversation_id"], ids=["event_id", "location", "conversation_id"]
+)
+def test_other_id_fields_refuse_control_characters_too(field: str) -> None:
+    outcome = DECODER(event(**{field: "a\u001bb"}))
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == ("schema", field)
+
+
+@pytest.mark.parametrize("kind", ["email", "device_id", "loyalty_id", "openid"])
+def test_identifiers_refuse_control_characters(kind: str) -> None:
+    value = "a\u202eb@example.com" if kind == "email" else "a\u202eb"
+    outcome = DECODER(event(customer_id=None, identifiers={kind: value}))
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == ("schema", f"identifiers.{kind}")
+
+
+def test_a_customer_id_in_the_derived_key_space_is_refused() -> None:
+    outcome = DECODER(event(customer_id="id:phone:00000000000000000000"))
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == ("schema", "customer_id")
+    assert "reserved" in outcome.message
+
+
+def test_nfc_and_nfd_spellings_are_one_customer_and_one_identifier() -> None:
+    composed, decomposed = "jos\u00e9@example.com", "jose\u0301@example.com"
+    by_identifier = [
+        DECODER(event(customer_id=None, identifiers={"email": e})) for e in (composed, decomposed)
+    ]
+    by_id = [DECODER(event(customer_id=e.split("@")[0])) for e in (composed, decomposed)]
+    for first, second in (by_identifier, by_id):
+        assert isinstance(first, Accepted)
+        assert isinstance(second, Accepted)
+        assert first.customer_id == second.customer_id
+        assert first.body == second.body
+
+
+@pytest.mark.parametrize(
+    "identifiers",
+    [
+        pytest.param({"phone": "1()"}, id="phone shorter than the contract after stripping"),
+        pytest.param(
+            {"email": "\u0130" * 200 + "@x.de"}, id="e-mail longer than the contract after lower-casing"
+        ),
+    ],
+)
+def test_normalisation_never_carries_a_record_out_of_its_contract(identifiers: dict[str, str]) -> None:
+    raw = orjson.dumps({**BASE, "identifiers": identifiers})
+    schemas.validator("touchpoint")(orjson.loads(raw))  # valid as sent
+    outcome = DECODER(raw)
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == "schema"
+    assert outcome.message.startswith("after normalisation, ")
+    assert outcome.field is not None
+    assert outcome.field.startswith("identifiers.")
+
+
+IDENTIFIER_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "phone": st.from_regex(r"\A\s*\+?[0-9][0-9 ().\-]{2,30}\s*\Z") | IDENTIFIER_TEXT,
+            "email": st.emails() | IDENTIFIER_TEXT.map(lambda text: f"{text}@ex.de"),
+            "device_id": IDENTIFIER_TEXT,
+            "loyalty_id": IDENTIFIER_TEXT,
+        },
+    ),
+    st.none() | IDENTIFIER_TEXT,
+)
+def test_every_accepted_record_still_satisfies_its_contract_after_normalisation(
+    identifiers: dict[str, str], customer_id: str | None
+) -> None:
+    document = {**BASE, "customer_id": customer_id, "identifiers": identifiers or None}
+    outcome = DECODER(orjson.dumps({key: value for key, value in document.items() if value is not None}))
+    if isinstance(outcome, Accepted):
+        schemas.validator("touchpoint")(outcome.event)
+        assert orjson.loads(outcome.body) == outcome.event
+    else:
+        assert outcome.reason in ("schema", "timestamp")
+
+
+def test_an_event_dated_far_ahead_of_its_record_is_refused_as_future_with_the_skew() -> None:
+    received = datetime(2026, 12, 3, 10, 0, tzinfo=UTC).timestamp()
+    outcome = DECODER(event(occurred_at="2099-01-01T00:00:00Z"), received_at=received)
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == ("future", "occurred_at")
+    assert "72 years" in outcome.message
+    assert "ahead of the record's timestamp 2026-12-03T10:00:00+00:00 (at most 5 minutes)" in outcome.message
+
+
+def test_an_event_a_little_ahead_of_its_record_is_accepted_and_the_bound_is_exact() -> None:
+    received = datetime(2026, 1, 5, 18, 30, tzinfo=UTC).timestamp()  # BASE is 18:30 UTC
+    decoder = TouchpointDecoder(identity_salt=b"test-salt", max_future_skew=60)
+    assert isinstance(decoder(event(), received_at=received - 60), Accepted)
+    late_clock = decoder(event(), received_at=received - 61)
+    assert isinstance(late_clock, Rejected)
+    assert late_clock.reason == "future"
+    assert isinstance(decoder(event(occurred_at="1999-01-01T00:00:00Z"), received_at=received), Accepted)
+
+
+def test_without_a_record_timestamp_no_event_is_future() -> None:
+    assert isinstance(DECODER(event(occurred_at="2099-01-01T00:00:00Z")), Accepted)

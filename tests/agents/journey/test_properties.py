@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter
 from typing import Any
 
@@ -13,12 +12,12 @@ from hypothesis import strategies as st
 import schemas
 from agents.journey import lifecycle
 from agents.journey.state import CustomerState
-from tests.agents.journey.histories import CONFIG, histories, instant_of, replay
+from tests.agents.journey.histories import CONFIG, TRACKER, histories, instant_of, replay
 
 pytestmark = pytest.mark.unit
 
 
-def test_generated_events_satisfy_the_touchpoint_contract_and_have_distinct_dedupe_markers() -> None:
+def test_generated_events_satisfy_the_touchpoint_contract_and_have_distinct_dedupe_digests() -> None:
     validate = schemas.validator("touchpoint")
 
     @settings(max_examples=50, deadline=None)
@@ -28,7 +27,7 @@ def test_generated_events_satisfy_the_touchpoint_contract_and_have_distinct_dedu
             validate(event)
 
     check()
-    assert len({zlib.crc32(f"ev-{n}".encode()) for n in range(60)}) == 60
+    assert len({TRACKER.event_digest(f"ev-{n}") for n in range(60)}) == 60
 
 
 @settings(max_examples=150, deadline=None)

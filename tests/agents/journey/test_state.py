@@ -6,6 +6,7 @@ import itertools
 from collections import defaultdict
 from typing import Any
 
+import msgpack
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -66,7 +67,7 @@ states = st.builds(
     inquiries_open=st.dictionaries(keys, instants, max_size=4),
     recently_answered=st.dictionaries(keys, instants, max_size=4),
     referrals=small,
-    recent_ids=st.lists(st.integers(0, 2**32 - 1), max_size=32),
+    recent_events=st.dictionaries(st.integers(0, 2**64 - 1), st.integers(0, 2**32 - 1), max_size=32),
     stage=st.sampled_from(("", "prospect", "loyal", "lapsed")),
     stage_since=instants,
     value_tier=st.sampled_from(("", "bronze", "platinum")),
@@ -107,8 +108,24 @@ def test_tracked_states_summarize_alike_encoded_or_not(events: list[dict[str, An
 def test_a_fresh_state_encodes_to_its_partition_only_and_decodes_equal() -> None:
     for partition in (0, 5):
         state = CustomerState(partition=partition)
-        assert orjson.loads(state.encode()) == {"p": partition}
+        assert msgpack.unpackb(state.encode()) == {"p": partition}
         assert CustomerState.decode(state.encode()) == state
+
+
+def test_a_json_state_of_an_earlier_version_still_decodes_with_an_empty_dedupe_window() -> None:
+    # Changelogs written before the MessagePack codec hold JSON, with CRC-32s of event ids under "ids".
+    earlier = orjson.dumps(
+        {"p": 3, "n": 2, "f": 1767600000, "l": 1767603600, "st": "prospect", "ids": "AAAAAQ=="}
+    )
+    state = CustomerState.decode(earlier)
+    assert (state.partition, state.events, state.stage, state.recent_events) == (3, 2, "prospect", {})
+    assert summarize(earlier) == summarize(state)
+
+
+def test_the_dedupe_window_round_trips_its_full_width_digests() -> None:
+    state = CustomerState(recent_events={2**64 - 1: 2**32 - 1, 0: 0, 12345678901234567890: 7})
+    restored = CustomerState.decode(state.encode())
+    assert list(restored.recent_events.items()) == list(state.recent_events.items())
 
 
 def test_tracking_goes_on_identically_after_a_round_trip() -> None:
@@ -204,7 +221,7 @@ def test_remembered_collections_stay_bounded_by_the_rules_after_1000_events(rule
     journey.send(*long_history(1_000))
     state, bounds = journey.current, config.state
     assert state.events == 1_000
-    assert len(state.recent_ids) == bounds.dedupe_window
+    assert len(state.recent_events) == bounds.dedupe_window
     assert len(state.recently_answered) == bounds.answered_memory
     assert len(state.recently_resolved) == bounds.answered_memory
     assert len(state.purchase_days) == bounds.max_purchase_days

@@ -291,16 +291,60 @@ def test_referrals_are_counted() -> None:
 # --- duplicates -------------------------------------------------------------------------------------------
 
 
-def test_a_duplicate_event_id_is_dropped_and_leaves_the_state_unchanged() -> None:
+def test_a_redelivered_event_is_dropped_and_leaves_the_state_unchanged() -> None:
     first = purchase(0, 100.0, event_id="ev-dup")
     journey = journey_of(first, visit(1))
     before = journey.current.encode()
-    redelivered = purchase(7, 999.0, event_id="ev-dup")  # same id: the producer's redelivery
-    [step] = journey.send(redelivered)
+    [step] = journey.send(dict(first))  # the same record again: a redelivery
     assert step.duplicate
+    assert step.refused is None
     assert (step.transitions, step.enriched) == ([], None)
     assert step.state is journey.current
     assert journey.current.encode() == before
+
+
+def test_the_same_event_id_with_other_content_is_refused_as_a_conflicting_duplicate() -> None:
+    journey = journey_of(purchase(0, 100.0, event_id="ev-dup"), visit(1))
+    before = journey.current.encode()
+    [step] = journey.send(purchase(7, 999.0, event_id="ev-dup"))  # same id, another purchase
+    assert not step.duplicate
+    assert step.refused is not None
+    assert (step.refused.reason, step.refused.field) == ("conflicting_duplicate", "event_id")
+    assert "'ev-dup' was already applied for this customer with other content" in step.refused.message
+    assert (step.transitions, step.alerts, step.enriched) == ([], [], None)
+    assert journey.current.encode() == before
+    assert journey.current.purchase_value == 100.0
+
+
+def test_ids_whose_crc32_collide_are_two_events() -> None:
+    # CRC-32("order-29685295") == CRC-32("order-32060020"): the old dedupe merged these two purchases.
+    import zlib
+
+    assert zlib.crc32(b"order-29685295") == zlib.crc32(b"order-32060020")
+    journey = journey_of(purchase(0, 100.0, event_id="order-29685295"))
+    [step] = journey.send(purchase(1, 200.0, event_id="order-32060020"))
+    assert not step.duplicate
+    assert step.refused is None
+    assert (journey.current.purchase_count, journey.current.purchase_value) == (2, 300.0)
+
+
+def test_an_event_far_older_than_the_customers_history_is_refused_as_too_old() -> None:
+    journey = journey_of(*(purchase(30.0 * month, 50.0) for month in range(4)))
+    before = journey.current.encode()
+    [step] = journey.send(purchase(-20_000, 5.0, event_id="ev-1971"))  # ~55 years earlier
+    assert step.refused is not None
+    assert (step.refused.reason, step.refused.field) == ("too_old", "occurred_at")
+    assert "before this customer's first event" in step.refused.message
+    assert journey.current.encode() == before
+
+
+def test_a_late_event_within_the_allowed_age_still_counts() -> None:
+    journey = journey_of(purchase(400, 50.0), purchase(430, 50.0))
+    [step] = journey.send(purchase(100, 20.0, event_id="ev-late"))  # 300 days before the first: allowed
+    assert step.refused is None
+    assert not step.duplicate
+    assert journey.current.purchase_count == 3
+    assert journey.current.first_purchase < journey.current.last_purchase
 
 
 def test_a_redelivery_beyond_the_dedupe_window_is_applied_again() -> None:

@@ -1,0 +1,64 @@
+"""How far a partition's event time has come, as no single customer can say alone.
+
+Deadlines of every customer on a partition fire when the partition's event time
+passes them. If that time were simply the newest event seen, one record dated
+2099 would fire every pending deadline of the partition at once. Here it is the
+newest time reached by at least ``quorum`` distinct customers: with the default
+quorum of 2, a record can move the partition's time only up to a time another
+customer has already reached, never beyond it.
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+
+__all__ = ["PartitionClock"]
+
+
+class PartitionClock:
+    """The newest event time that at least ``quorum`` distinct customers have reached.
+
+    Keeps only the ``quorum`` customers with the latest clocks: exact, because a
+    customer's clock only moves forward and the k-th latest clock never falls.
+
+    >>> clock = PartitionClock(quorum=2)
+    >>> clock.observe("anna", 100), clock.observe("anna", 4_000_000_000)
+    (None, None)
+    >>> clock.observe("ben", 200)
+    200
+    >>> clock.observe("carl", 150), clock.observe("ben", 300)
+    (200, 300)
+    """
+
+    __slots__ = ("_quorum", "_top")
+
+    def __init__(self, quorum: int = 2) -> None:
+        if quorum < 1:
+            raise ValueError(f"quorum must be at least 1, got {quorum}")
+        self._quorum = quorum
+        #: (instant, customer), latest first: at most quorum distinct customers.
+        self._top: list[tuple[int, str | bytes]] = []
+
+    @property
+    def time(self) -> int | None:
+        """The attested time, or None until ``quorum`` customers have been seen."""
+        top = self._top
+        return top[-1][0] if len(top) == self._quorum else None
+
+    def observe(self, customer: str | bytes, instant: int) -> int | None:
+        """Count *customer*'s event at *instant*; return the attested time afterwards."""
+        top = self._top
+        for index, (seen, who) in enumerate(top):
+            if who == customer:
+                if instant > seen:
+                    top[index] = (instant, customer)
+                    top.sort(key=itemgetter(0), reverse=True)
+                return self.time
+        if len(top) < self._quorum:
+            top.append((instant, customer))
+        elif instant > top[-1][0]:
+            top[-1] = (instant, customer)
+        else:
+            return self.time
+        top.sort(key=itemgetter(0), reverse=True)
+        return self.time

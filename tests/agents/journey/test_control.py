@@ -1,0 +1,57 @@
+"""Timer ticks carry a proof of origin and a clock the receiving worker accepts."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from agents.ingest.decode import Rejected
+from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
+
+pytestmark = pytest.mark.unit
+
+SECRET = b"a shared secret of the app's workers"
+NOW = 1_767_607_800.25  # 2026-01-05 10:10:00.25 UTC
+
+
+def test_a_tick_signed_by_a_worker_is_accepted_by_any_worker_with_the_secret() -> None:
+    assert verify_tick(SECRET, 3, sign_tick(SECRET, 3, NOW), NOW + 1.5, skew=300) == int(NOW)
+
+
+def test_the_tick_key_is_in_the_control_key_space_no_customer_can_enter() -> None:
+    assert TICK_KEY.startswith(CONTROL_KEY_PREFIX)
+    assert CONTROL_KEY_PREFIX == b"\x00"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(orjson.dumps({"now": 4102444800}), id="the old unsigned tick"),
+        pytest.param(sign_tick(b"another secret", 3, NOW), id="signed with another secret"),
+        pytest.param(sign_tick(SECRET, 2, NOW), id="signed for another partition"),
+        pytest.param(
+            orjson.dumps({**orjson.loads(sign_tick(SECRET, 3, NOW)), "now_ms": 4_102_444_800_000}),
+            id="clock changed after signing",
+        ),
+        pytest.param(b"not json", id="garbage"),
+        pytest.param(None, id="no value"),
+        pytest.param(orjson.dumps({"now_ms": "1", "mac": 5}), id="wrong types"),
+    ],
+)
+def test_a_tick_without_a_valid_proof_is_refused_as_forged(value: bytes | None) -> None:
+    outcome = verify_tick(SECRET, 3, value, NOW, skew=300)
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == "forged_control"
+    assert "proof of origin" in outcome.message
+
+
+@pytest.mark.parametrize(("offset", "side"), [(301, "ahead of"), (-301, "behind")])
+def test_a_genuine_tick_far_from_the_receivers_clock_is_refused(offset: float, side: str) -> None:
+    outcome = verify_tick(SECRET, 3, sign_tick(SECRET, 3, NOW + offset), NOW, skew=300)
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == "forged_control"
+    assert f"5 minutes {side} this worker's clock" in outcome.message
+
+
+def test_a_genuine_tick_just_within_the_bound_is_accepted() -> None:
+    assert verify_tick(SECRET, 0, sign_tick(SECRET, 0, NOW + 300), NOW, skew=300) == int(NOW + 300)

@@ -1,0 +1,185 @@
+"""One stray record changes only its own customer's outputs, whatever it carries (replay, the live core).
+
+The property the trust of an operations team rests on: insert any single record, with
+any timestamp and any content, anywhere into a valid stream, and every other customer's
+transitions, alerts and enriched events stay as they were. Replay runs the same journey
+core as the live worker; the live worker is checked against the real broker in
+tests/integration/test_trust.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta, timezone
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agents.config import default_config
+from agents.ingest.decode import Accepted, TouchpointDecoder
+from agents.journey.track import JourneyTracker
+from streams.replay import replay
+from streams.simulator import SimulationSpec, generate
+
+pytestmark = pytest.mark.unit
+
+SALT = b"isolation"
+DECODER = TouchpointDecoder(identity_salt=SALT)
+TRACKER = JourneyTracker(default_config(), SALT)
+#: Outputs that belong to one customer: (file, field naming the customer).
+PER_CUSTOMER = (
+    ("alerts.jsonl", "customer_id"),
+    ("transitions.jsonl", "customer_id"),
+    ("enriched.jsonl", None),
+)
+
+
+@cache
+def stream(seed: int) -> tuple[bytes, ...]:
+    """A valid stream: simulator traffic of 40 customers, malformed records and redeliveries included."""
+    return tuple(itertools.islice(generate(SimulationSpec(customers=40, seed=seed)), 700))
+
+
+def owner(raw: bytes) -> str | None:
+    """The customer a record belongs to once accepted, or None when ingest refuses it."""
+    outcome = DECODER(raw)
+    return outcome.customer_id if isinstance(outcome, Accepted) else None
+
+
+def outputs_by_customer(out: Path) -> dict[str, dict[str, list[bytes]]]:
+    by_customer: dict[str, dict[str, list[bytes]]] = defaultdict(lambda: defaultdict(list))
+    for name, _ in PER_CUSTOMER:
+        for line in (out / name).read_bytes().splitlines():
+            document = orjson.loads(line)
+            customer = document.get("customer_id") or document["touchpoint"]["customer_id"]
+            by_customer[customer][name].append(line)
+    return by_customer
+
+
+def run(
+    records: list[bytes], directory: Path, as_of: date | None = None
+) -> dict[str, dict[str, list[bytes]]]:
+    path = directory / "input.jsonl"
+    path.write_bytes(b"\n".join(records) + b"\n")
+    replay(path, directory / "out", DECODER, TRACKER, as_of)
+    return outputs_by_customer(directory / "out")
+
+
+zones = st.sampled_from([timezone(timedelta(hours=hours)) for hours in (-12, -5, 0, 1, 5.5, 14)])
+instants = st.datetimes(
+    min_value=datetime(1970, 1, 2), max_value=datetime(2099, 12, 30), timezones=zones
+) | st.datetimes(min_value=datetime(2026, 1, 4), max_value=datetime(2026, 1, 20), timezones=zones)
+words = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=12)
+
+
+@st.composite
+def stray_touchpoints(draw: st.DrawFn, known: list[str]) -> bytes:
+    """A well-formed touchpoint with any timestamp, for a customer of the stream or a new one."""
+    kind = draw(
+        st.sampled_from(
+            ["purchase", "inquiry", "reply", "complaint", "resolution", "feedback", "visit", "refund"]
+        )
+    )
+    event: dict[str, Any] = {
+        "schema_version": 1,
+        "event_id": draw(st.sampled_from(["stray-1", "ev-1-1", "ev-1-2"]) | words),
+        "occurred_at": draw(instants).isoformat(),
+        "channel": draw(st.sampled_from(["app", "web", "phone", "chat", "store", "email", "social"])),
+        "type": kind,
+        "actor": draw(st.sampled_from(["customer", "agent", "bot", "system"])),
+    }
+    reference = draw(st.sampled_from(["known", "new", "identifiers"]))
+    if reference == "known":
+        event["customer_id"] = draw(st.sampled_from(known))
+    elif reference == "new":
+        event["customer_id"] = "stray-customer"
+    else:
+        event["identifiers"] = {
+            "email": draw(st.sampled_from(["stray@example.com", "Anna.Berg@example.com"]))
+        }
+    if draw(st.booleans()):
+        event["conversation_id"] = draw(st.sampled_from(["conv-1", "stray-conv"]))
+    attributes: dict[str, Any] = {}
+    if kind in ("purchase", "refund"):
+        attributes = {
+            "amount": draw(st.integers(0, 10**9)),
+            "currency": draw(st.sampled_from(["EUR", "JPY"])),
+        }
+    elif kind in ("complaint", "resolution"):
+        attributes = {"issue_id": draw(st.sampled_from(["issue-1", "stray-issue"]))}
+    elif kind == "feedback":
+        attributes = {"csat": draw(st.integers(1, 5))}
+    if attributes:
+        event["attributes"] = attributes
+    return orjson.dumps(event)
+
+
+@st.composite
+def insertions(draw: st.DrawFn) -> tuple[list[bytes], int, bytes]:
+    records = list(stream(draw(st.sampled_from([1, 2]))))
+    known = sorted({customer for raw in records[:200] if (customer := owner(raw)) is not None})
+    stray = draw(
+        stray_touchpoints(known)
+        | st.binary(max_size=64)
+        | st.sampled_from(records).map(lambda raw: raw.replace(b"2026-01", b"2099-01"))
+    )
+    return records, draw(st.integers(0, len(records))), stray
+
+
+def others(outputs: dict[str, dict[str, list[bytes]]], stray_owner: str | None) -> dict[str, Any]:
+    return {customer: dict(files) for customer, files in outputs.items() if customer != stray_owner}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(insertions())
+def test_one_stray_record_changes_no_other_customers_outputs_up_to_a_given_day(
+    tmp_path_factory: pytest.TempPathFactory, case: tuple[list[bytes], int, bytes]
+) -> None:
+    records, position, stray = case
+    directory = tmp_path_factory.mktemp("isolation")
+    end = date(2026, 1, 20)  # an explicit end, as `--as-of`: nothing but the stream decides any time
+    (directory / "with").mkdir()
+    (directory / "without").mkdir()
+    before = run(records, directory / "without", end)
+    after = run([*records[:position], stray, *records[position:]], directory / "with", end)
+    stray_owner = owner(stray)
+    assert others(after, stray_owner) == others(before, stray_owner)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(insertions())
+def test_one_stray_record_can_move_the_replays_end_no_further_than_the_stream_itself_reached(
+    tmp_path_factory: pytest.TempPathFactory, case: tuple[list[bytes], int, bytes]
+) -> None:
+    # Without an explicit end the replay ends where a quorum of customers got to. A stray record can
+    # give the last customer of the stream its second witness, so deadlines up to the stream's own
+    # newest event may fire for others too; nothing changes before that, and nothing fires beyond it.
+    records, position, stray = case
+    directory = tmp_path_factory.mktemp("isolation")
+    (directory / "with").mkdir()
+    (directory / "without").mkdir()
+    before = run(records, directory / "without")
+    after = run([*records[:position], stray, *records[position:]], directory / "with")
+    newest = max(
+        outcome.occurred_at for raw in records if isinstance(outcome := DECODER(raw), Accepted)
+    ).astimezone(UTC)
+    stray_owner = owner(stray)
+    old, new = others(before, stray_owner), others(after, stray_owner)
+    assert old.keys() == new.keys()
+    for customer, files in new.items():
+        for name, lines in files.items():
+            kept = old[customer].get(name, [])
+            assert lines[: len(kept)] == kept, f"{customer}: {name} changed"
+            for extra in lines[len(kept) :]:
+                document = orjson.loads(extra)
+                assert name != "enriched.jsonl", f"{customer}: an enriched event appeared"
+                moment = document.get("status_changed_at") or document.get("detected_at") or document["at"]
+                assert datetime.fromisoformat(moment) <= newest, (
+                    f"{customer}: {extra!r} fired beyond the stream"
+                )
