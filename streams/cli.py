@@ -698,5 +698,15 @@ def check_config(file: Path | None) -> None:
     click.echo(f"{file or 'defaults'}: OK", err=True)
 
 
+# ----------------------------------------------------------------------------- ops processes
+# Defined in their own packages; the modules import nothing heavy until a command runs.
+from streams.notify.cli import notify  # noqa: E402
+from streams.webconsole.cli import console, hash_password  # noqa: E402
+
+main.add_command(notify)
+main.add_command(console)
+main.add_command(hash_password)
+
+
 if __name__ == "__main__":
     main()
