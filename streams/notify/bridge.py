@@ -146,6 +146,8 @@ class NotifyBridge:
 
     async def partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         gone = {(tp.topic, tp.partition) for tp in revoked}
+        if not gone:
+            return
         await self._commit(only=gone)
         for partition in gone:
             self.ledger.revoke(partition)
