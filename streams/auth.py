@@ -90,15 +90,15 @@ def _known_scheme(hashed: str) -> bool:
 
 
 def parse_users(text: str, source: str = "users") -> dict[str, str]:
-    """``name:hash`` entries, one per line or comma-separated; ``#`` starts a comment.
+    """``name:hash`` entries separated by line breaks or spaces (argon2 hashes contain commas); a line starting
+    with ``#`` is a comment.
 
     Raises AuthError naming the entry's position (never its hash) when one is malformed.
     """
     users: dict[str, str] = {}
-    entries = [part.strip() for line in text.splitlines() for part in line.split(",")]
+    lines = (line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    entries = [part for line in lines for part in line.split()]
     for number, entry in enumerate(entries, start=1):
-        if not entry or entry.startswith("#"):
-            continue
         name, sep, hashed = entry.partition(":")
         name, hashed = name.strip(), hashed.strip()
         if not sep or not name or not _known_scheme(hashed):
@@ -137,7 +137,8 @@ class Credentials:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], prefix: str) -> Credentials:
-        """``{prefix}USERS`` (or ``_USERS_FILE``): name:hash entries; ``{prefix}TOKEN`` (or ``_TOKEN_FILE``):
+        """``{prefix}USERS`` (or ``_USERS_FILE``): name:hash entries, space- or line-separated; ``{prefix}TOKEN``
+        (or ``_TOKEN_FILE``):
         one or more tokens, comma-separated."""
         users_text = read_secret(environ, f"{prefix}USERS")
         users = parse_users(users_text, f"{prefix}USERS") if users_text else {}

@@ -46,7 +46,7 @@ import click
 def console(broker: str | None, log_level: str | None, config: Path | None, **options: Any) -> None:
     """The ops console: a live inbox of alerts in the browser, with actions and customer views.
 
-    Sign-in: operators' bcrypt/argon2 hashes in TOUCHPOINT_CONSOLE_USERS (name:hash, comma-separated,
+    Sign-in: operators' bcrypt/argon2 hashes in TOUCHPOINT_CONSOLE_USERS (name:hash entries separated by spaces,
     or a file in TOUCHPOINT_CONSOLE_USERS_FILE; make hashes with `touchpoint hash-password`) and/or
     shared tokens in TOUCHPOINT_CONSOLE_TOKEN(_FILE). Without any, it listens on loopback only.
     """
