@@ -18,6 +18,7 @@ their contents in ``repr``.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -45,8 +46,6 @@ __all__ = [
 ]
 
 _ARGON2: Final = PasswordHasher()
-#: Verified when the name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH: Final = bcrypt.hashpw(b"touchpoint-no-such-user", bcrypt.gensalt(rounds=10)).decode()
 #: Longest password accepted; bcrypt reads 72 bytes at most and refuses more.
 MAX_PASSWORD_BYTES: Final = 72
 
@@ -83,6 +82,12 @@ def verify_password(password: str, hashed: str) -> bool:
         except ValueError:
             return False
     return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the name is unknown, so a wrong name costs as long as a wrong password (made once)."""
+    return bcrypt.hashpw(b"touchpoint-no-such-user", bcrypt.gensalt(rounds=12)).decode()
 
 
 def _known_scheme(hashed: str) -> bool:
@@ -153,7 +158,7 @@ class Credentials:
         """True when *name* is an operator and *password* is theirs. Slow on purpose: call off the loop."""
         hashed = self.users.get(name)
         if hashed is None:
-            verify_password(password, _DUMMY_HASH)  # same cost as a known name: names do not leak by timing
+            verify_password(password, _dummy_hash())  # same cost as a known name: names do not leak by timing
             return False
         return verify_password(password, hashed)
 

@@ -32,6 +32,22 @@
     var empty = table.querySelector("tbody.empty");
     if (empty && empty.textContent.trim()) empty.hidden = table.tBodies[0].rows.length > 0;
   }
+  // The server's order: active first, then by severity, newest first.
+  var SEVERITY = { critical: 0, warning: 1, info: 2 };
+  function rank(row) {
+    var time = row.querySelector("time[data-at]");
+    return [row.dataset.status === "resolved" ? 1 : 0, SEVERITY[row.dataset.severity] || 3,
+            -Number(time ? time.dataset.at : 0)];
+  }
+  function before(a, b) {
+    for (var i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i];
+    return false;
+  }
+  function placeFor(body, row) {
+    var key = rank(row);
+    for (var i = 0; i < body.rows.length; i++) if (before(key, rank(body.rows[i]))) return body.rows[i];
+    return null;
+  }
   function apply(table, change) {
     var body = table.tBodies[0];
     var old = rowOf(table, change.id);
@@ -42,7 +58,7 @@
       holder.innerHTML = change.html;
       var row = holder.firstElementChild;
       row.classList.add("fresh");
-      if (old) old.replaceWith(row); else body.insertBefore(row, body.firstChild);
+      if (old) old.replaceWith(row); else body.insertBefore(row, placeFor(body, row));
     }
     showEmpty(table);
     tick();
