@@ -219,14 +219,15 @@ class NotifyBridge:
                 postable_alert(alert, console_url=self.notify.console_url, now=now, resend=self.resend)
                 for alert in latest.values()
             ]
-            if await self._deliver(posts) is None:
+            delivered = await self._deliver(posts)
+            if delivered is None:
                 return  # stopping: nothing marked handled, nothing committed
-            accepted = time.time()
-            for alert in latest.values():
-                kind = "firing" if alert["status"] != "resolved" else "resolved"
-                metrics.ALERTS_SENT.labels(kind).inc()
-            for record in records:
-                metrics.DELIVERY_SECONDS.observe(max(accepted - record.timestamp / 1000, 0.0))
+            if delivered == ACCEPTED:
+                accepted = time.time()
+                for alert in latest.values():
+                    metrics.ALERTS_SENT.labels("firing" if alert["status"] != "resolved" else "resolved").inc()
+                for record in records:
+                    metrics.DELIVERY_SECONDS.observe(max(accepted - record.timestamp / 1000, 0.0))
         for partition, offset, found in handled:
             self.ledger.handled(partition, offset, found)
         metrics.ACTIVE_ALERTS.set(self.ledger.active_count())
@@ -237,7 +238,7 @@ class NotifyBridge:
         if expired:
             at = datetime.now(UTC)
             posts = [expired_alert(a, console_url=self.notify.console_url, now=at) for a in expired]
-            if await self._deliver(posts) is not None:
+            if await self._deliver(posts) == ACCEPTED:
                 metrics.ALERTS_SENT.labels("expired").inc(len(posts))
             metrics.ACTIVE_ALERTS.set(self.ledger.active_count())
         if now >= self._resend_at:
@@ -257,9 +258,11 @@ class NotifyBridge:
                 postable_alert(a, console_url=self.notify.console_url, now=at, resend=self.resend)
                 for a in chunk
             ]
-            if await self._deliver(posts) is None:
+            outcome = await self._deliver(posts)
+            if outcome is None:
                 return
-            metrics.ALERTS_SENT.labels("resend").inc(len(posts))
+            if outcome == ACCEPTED:
+                metrics.ALERTS_SENT.labels("resend").inc(len(posts))
 
     async def _deliver(self, posts: list[dict[str, Any]]) -> str | None:
         """Post until an Alertmanager accepts (or refuses for good); None when stopping first."""
