@@ -225,7 +225,9 @@ class NotifyBridge:
             if delivered == ACCEPTED:
                 accepted = time.time()
                 for alert in latest.values():
-                    metrics.ALERTS_SENT.labels("firing" if alert["status"] != "resolved" else "resolved").inc()
+                    metrics.ALERTS_SENT.labels(
+                        "firing" if alert["status"] != "resolved" else "resolved"
+                    ).inc()
                 for record in records:
                     metrics.DELIVERY_SECONDS.observe(max(accepted - record.timestamp / 1000, 0.0))
         for partition, offset, found in handled:
