@@ -149,6 +149,12 @@ def worker(**options: Any) -> None:
 @click.option(
     "--duration", type=click.FloatRange(min=1), default=None, help="Stop after N seconds (default: Ctrl-C)."
 )
+@click.option(
+    "--console-port",
+    type=int,
+    default=None,
+    help="Ops console port (default 6070 if free; 0: any free port).",
+)
 @CONFIG_OPTION
 @MODEL_OPTION
 def run(
@@ -160,10 +166,11 @@ def run(
     web_port: int | None,
     data_dir: Path | None,
     duration: float | None,
+    console_port: int | None,
     config: Path | None,
     model: Path | None,
 ) -> None:
-    """The main job. Without a broker: embedded broker + worker + simulated traffic, shown live.
+    """The main job. Without a broker: embedded broker + worker + ops console + simulated traffic, shown live.
 
     With --broker (or TOUCHPOINT_BROKER): only the worker, against that cluster.
     """
@@ -177,6 +184,8 @@ def run(
 
         run_worker(settings)
         return
+    from streams.console import next_steps
+    from streams.services import ServiceFailed
     from streams.supervisor import WorkerFailed, WorkerProcess
 
     workdir = data_dir or Path(tempfile.mkdtemp(prefix="touchpoint-run-"))
@@ -198,26 +207,32 @@ def run(
         # The embedded run makes its own secret for the worker's timer ticks; it never leaves the process env.
         extra_env={"TOUCHPOINT_CONTROL_SECRET": settings.control_secret or secrets.token_hex(32)},
     )
+    console_process = _console_process(broker_process.url, worker_process.base_url, console_port, workdir)
     try:
         print(f"touchpoint · embedded broker {broker_process.bootstrap} · logs in {workdir}", file=out)
         print(f"starting worker (metrics on {worker_process.base_url}/metrics) …", file=out, flush=True)
         started = time.monotonic()
         worker_process.start().wait_ready()
+        console_process.start().wait_ready()
+        console_url = console_process.ready_url.removesuffix("/healthz")
+        print(f"ops console on {console_url} (alerts live in the browser)", file=out, flush=True)
         print(
             f"worker ready in {time.monotonic() - started:.1f}s · simulating {customers:,} customers at "
             f"{rate:,.0f} events/s · {'Ctrl-C to stop' if duration is None else f'for {duration:.0f}s'}",
             file=out,
             flush=True,
         )
+        hints = next_steps(broker_process.url, console_url)
         sent = _run_async(
             lambda stop: _simulate_and_watch(
-                broker_process.bootstrap, customers, rate, seed, malformed_share, duration, stop, out
+                broker_process.bootstrap, customers, rate, seed, malformed_share, duration, stop, out, hints
             )
         )
         print(f"stopping … {sent:,} events sent", file=out, flush=True)
-    except WorkerFailed as exc:
+    except (WorkerFailed, ServiceFailed) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
+        console_process.stop()
         worker_process.stop()
         broker_process.stop()
     print("stopped cleanly", file=out)
@@ -232,6 +247,7 @@ async def _simulate_and_watch(
     duration: float | None,
     stop: asyncio.Event,
     out: TextIO,
+    hints: list[str] | None = None,
 ) -> int:
     from streams.console import watch
     from streams.simulator import SimulationSpec, generate
@@ -241,7 +257,7 @@ async def _simulate_and_watch(
     spec = SimulationSpec(customers=customers, seed=seed, start=start, malformed_share=malformed_share)
     if duration is not None:
         asyncio.get_running_loop().call_later(duration, stop.set)
-    viewer = asyncio.create_task(watch(bootstrap, out, stop))
+    viewer = asyncio.create_task(watch(bootstrap, out, stop, hints=hints))
     try:
         # Simulated producers stamp records with their simulated clock, which runs ahead of the wall clock.
         sent = await produce(
@@ -252,6 +268,24 @@ async def _simulate_and_watch(
         stop.set()
         await viewer
     return sent
+
+
+def _console_process(broker_url: str, worker_url: str, port: int | None, workdir: Path) -> Any:
+    """The ops console for `touchpoint run`, on loopback (see docs/console.md)."""
+    from streams.ops_settings import DEFAULT_CONSOLE_PORT
+    from streams.services import ServiceProcess
+
+    if port is None:
+        port = DEFAULT_CONSOLE_PORT if _port_free(DEFAULT_CONSOLE_PORT) else 0
+    port = port or free_port()
+    args = ["console", "--broker", broker_url, "--port", str(port), "--worker-url", worker_url]
+    # On loopback whatever TOUCHPOINT_CONSOLE_HOST says: the demo is for this machine. Sign-in as configured.
+    return ServiceProcess(
+        args,
+        f"http://127.0.0.1:{port}/healthz",
+        workdir / "console.log",
+        env={"TOUCHPOINT_CONSOLE_HOST": "127.0.0.1"},
+    )
 
 
 def _port_free(port: int) -> bool:
@@ -786,6 +820,16 @@ def check_config(file: Path | None) -> None:
     effective = effective_config(data, str(file) if file else "<defaults>")
     click.echo(orjson.dumps(effective, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
     click.echo(f"{file or 'defaults'}: OK", err=True)
+
+
+# ----------------------------------------------------------------------------- ops processes
+# Defined in their own packages; the modules import nothing heavy until a command runs.
+from streams.notify.cli import notify  # noqa: E402
+from streams.webconsole.cli import console, hash_password  # noqa: E402
+
+main.add_command(notify)
+main.add_command(console)
+main.add_command(hash_password)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,11 @@ DETAILS_PER_TICK = 2
 class LiveView:
     """Counts output records and renders one summary line per tick."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, hints: list[str] | None = None) -> None:
         self.out = out
+        #: Where to go next, printed under the first alerts shown: the console, tailing, acting.
+        self.hints = hints or []
+        self._hinted = False
         self.by_channel: Counter[str] = Counter()
         self.by_reason: Counter[str] = Counter()
         self.stage_changes: Counter[str] = Counter()
@@ -66,8 +69,10 @@ class LiveView:
                 self._alert_lines.append(
                     safe(
                         f"  {mark} {document.get('type')} [{document.get('severity')}, {status}] "
-                        f"{str(document.get('summary', ''))[:110]}"
+                        f"{document.get('alert_id')}",
                     )
+                    + "\n      "
+                    + safe(str(document.get("summary", ""))[:110])
                 )
         elif record.topic == topics.TRANSITIONS:
             self.stage_changes[safe(str(document.get("to", "?")))] += 1
@@ -107,17 +112,33 @@ class LiveView:
             print(f"  alerts raised {sum(self.alerts.values()):,} → {raised}", file=self.out)
         for detail in self._alert_lines + self._details:
             print(detail, file=self.out)
-        self._alert_lines.clear()
         if self._details_dropped:
             print(f"  … and {self._details_dropped:,} more dead-letters", file=self.out)
+        if self._alert_lines and not self._hinted:
+            self._hinted = True
+            for hint in self.hints:
+                print(f"  → {hint}", file=self.out)
+        self._alert_lines.clear()
         self._details.clear()
         self._details_dropped = 0
         self.out.flush()
 
 
-async def watch(bootstrap: str, out: TextIO, stop: asyncio.Event, interval: float = 2.0) -> LiveView:
+def next_steps(broker_url: str, console_url: str | None) -> list[str]:
+    """What an operator can do with the alerts shown: open the console, follow a topic, act on one."""
+    steps = [f"open the alerts in the console: {console_url}"] if console_url else []
+    return [
+        *steps,
+        f"follow one type: touchpoint tail alerts.after_hours_unanswered --broker {broker_url} --from-end",
+        f"act on one: touchpoint alerts ack|resolve|snooze ALERT_ID --by NAME --broker {broker_url}",
+    ]
+
+
+async def watch(
+    bootstrap: str, out: TextIO, stop: asyncio.Event, interval: float = 2.0, hints: list[str] | None = None
+) -> LiveView:
     """Follow the output topics and print a summary every *interval* seconds until *stop* is set."""
-    view = LiveView(out)
+    view = LiveView(out, hints)
 
     async def follow() -> None:
         outputs = (

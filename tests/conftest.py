@@ -41,6 +41,26 @@ def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> 
             print(f"worker exited with {code}; log tail:\n{process.log_tail()}")
 
 
+@pytest.fixture(scope="session")
+def after_hours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedBroker, WorkerProcess]]:
+    """A broker and worker of their own with story 1's rules (tests/after_hours.py): SLA alerts within seconds.
+
+    Separate from the session worker, whose default calendar would make such alerts depend on the time of day.
+    """
+    from tests.after_hours import RULES
+
+    tmp = tmp_path_factory.mktemp("after-hours")
+    rules = tmp / "rules.toml"
+    rules.write_text(RULES)
+    with EmbeddedBroker(log_path=tmp / "broker.log") as running:
+        process = WorkerProcess(running.url, free_port(), tmp / "worker", extra_args=["--config", str(rules)])
+        try:
+            process.start().wait_ready()
+            yield running, process
+        finally:
+            process.stop()
+
+
 @pytest.fixture
 def run_id() -> str:
     """A prefix that makes this test's event ids unique on the shared topics."""

@@ -23,6 +23,9 @@ def test_every_topic_is_in_the_readme(topic: str) -> None:
 
 def _metric_names() -> list[str]:
     assert metrics.EVENTS_ACCEPTED  # importing streams.metrics registers them
+    import streams.notify.metrics  # the notify bridge's and the console's own, registered the same way
+    import streams.webconsole.metrics  # noqa: F401
+
     names = []
     for collector in REGISTRY.collect():
         if collector.name.startswith("touchpoint_"):

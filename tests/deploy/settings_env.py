@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from streams.ops_settings import ENV_NAMES, SECRET_ENV_NAMES
 from streams.settings import ENV_PREFIX, Settings
 
-#: TOUCHPOINT_<FIELD> for every setting read from the environment.
-SETTINGS_ENV = frozenset(
-    ENV_PREFIX + spec.name.upper() for spec in fields(Settings) if spec.name != "faust_overrides"
+#: TOUCHPOINT_<FIELD> for every setting read from the environment: the worker's, notify's and the console's.
+SETTINGS_ENV = (
+    frozenset(ENV_PREFIX + spec.name.upper() for spec in fields(Settings) if spec.name != "faust_overrides")
+    | ENV_NAMES
+    | SECRET_ENV_NAMES
 )
 
 

@@ -62,7 +62,16 @@ def code_topics() -> dict[str, str]:
 
 
 def test_the_stack_has_kafka_topics_two_workers_prometheus_grafana_and_a_demo_simulator() -> None:
-    for name in ("kafka", "topics", "prometheus", "grafana", "simulator"):
+    for name in (
+        "kafka",
+        "topics",
+        "prometheus",
+        "grafana",
+        "simulator",
+        "alertmanager",
+        "notify",
+        "console",
+    ):
         assert name in SERVICES, f"service {name} missing"
     assert len(WORKERS) >= 2, f"workers: {WORKERS}"
     assert SERVICES["simulator"].get("profiles") == ["demo"]
@@ -82,7 +91,7 @@ def test_kafka_is_the_official_image_pinned_in_kraft_mode() -> None:
     assert SERVICES["topics"]["image"] == kafka["image"]
 
 
-@pytest.mark.parametrize("name", ["kafka", "prometheus", "grafana"])
+@pytest.mark.parametrize("name", ["kafka", "prometheus", "grafana", "alertmanager"])
 def test_third_party_images_are_pinned(name: str) -> None:
     image = SERVICES[name]["image"]
     _, _, tag = image.rpartition(":")
@@ -138,6 +147,7 @@ def test_prometheus_scrapes_every_worker_on_its_web_port_and_loads_the_rules() -
     targets = {
         target
         for job in config["scrape_configs"]
+        if job["job_name"] == "touchpoint"
         for static in job.get("static_configs", [])
         for target in static["targets"]
     }
@@ -167,3 +177,74 @@ def test_published_host_ports_do_not_clash() -> None:
         web_port = environment(worker)["TOUCHPOINT_WEB_PORT"]
         published = [str(mapping).rsplit(":", 1)[1] for mapping in SERVICES[worker].get("ports", [])]
         assert published == [web_port], f"{worker} publishes {published}, its web port is {web_port}"
+
+
+def _scrape_targets(job: str) -> set[str]:
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    return {
+        target
+        for scrape in config["scrape_configs"]
+        if scrape["job_name"] == job
+        for static in scrape.get("static_configs", [])
+        for target in static["targets"]
+    }
+
+
+def test_prometheus_sends_its_alerts_to_the_alertmanager_service() -> None:
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        target
+        for manager in config["alerting"]["alertmanagers"]
+        for static in manager["static_configs"]
+        for target in static["targets"]
+    }
+    assert targets == {"alertmanager:9093"}
+    assert "alertmanager" in SERVICES
+
+
+def test_alertmanager_loads_the_shipped_routing_tree() -> None:
+    alertmanager = SERVICES["alertmanager"]
+    config_flag = next(arg for arg in alertmanager["command"] if arg.startswith("--config.file="))
+    mounts = dict(volume.split(":")[1::-1] for volume in alertmanager["volumes"])
+    source = mounts[config_flag.split("=", 1)[1]]
+    assert (ROOT / source).resolve() == ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
+
+
+@pytest.mark.parametrize("service", ["notify", "console"])
+def test_notify_and_console_use_real_settings_and_the_workers_broker_and_app_id(service: str) -> None:
+    env = environment(service)
+    unknown = unknown_settings(list(env))
+    assert not unknown, f"{service}: {sorted(unknown)} are not settings"
+    worker = environment(WORKERS[0])
+    assert env["TOUCHPOINT_BROKER"] == worker["TOUCHPOINT_BROKER"]
+    assert env.get("TOUCHPOINT_APP_ID", "touchpoint") == worker["TOUCHPOINT_APP_ID"]
+    assert SERVICES[service]["command"] == [service]
+
+
+def test_notify_posts_to_alertmanager_links_to_the_console_and_is_scraped() -> None:
+    from streams.ops_settings import NotifySettings, load
+
+    settings = load(NotifySettings, environment("notify"))
+    assert settings.alertmanagers == ("http://alertmanager:9093",)
+    console_port = environment("console")["TOUCHPOINT_CONSOLE_PORT"]
+    assert settings.console_url == f"http://localhost:{console_port}"
+    assert f"{console_port}:{console_port}" in SERVICES["console"]["ports"]
+    assert _scrape_targets("touchpoint-notify") == {f"notify:{settings.notify_web_port}"}
+    assert settings.notify_web_host == "0.0.0.0", "Prometheus scrapes it from another container"
+
+
+def test_the_console_requires_sign_in_reads_a_worker_and_is_scraped() -> None:
+    from streams.auth import Credentials, check_bind, verify_password
+    from streams.ops_settings import ConsoleSettings, load
+
+    env = environment("console")
+    settings = load(ConsoleSettings, env)
+    # Compose doubles every `$` of the hash; the container sees single ones.
+    credentials = Credentials.from_env(
+        {k: v.replace("$$", "$") for k, v in env.items()}, "TOUCHPOINT_CONSOLE_"
+    )
+    check_bind(settings.console_host, credentials, "the console", "")  # raises without a credential
+    assert verify_password("admin", credentials.users["admin"]), "the documented demo sign-in"
+    worker_host = settings.console_worker_url.split("//")[1].split(":")[0]
+    assert worker_host in WORKERS
+    assert _scrape_targets("touchpoint-console") == {f"console:{settings.console_port}"}

@@ -145,7 +145,11 @@ def test_the_state_volume_claim_is_mounted_at_the_data_dir() -> None:
 def test_services_select_the_workers_and_the_headless_one_is_the_statefulsets() -> None:
     labels = POD["metadata"]["labels"]
     assert STATEFULSET["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    services = {document["metadata"]["name"]: document for document in of_kind("Service")}
+    services = {
+        document["metadata"]["name"]: document
+        for document in of_kind("Service")
+        if document["spec"]["selector"].get("app.kubernetes.io/component") == "worker"
+    }
     headless = services[STATEFULSET["spec"]["serviceName"]]
     assert headless["spec"]["clusterIP"] == "None"
     for name, service in services.items():
@@ -176,3 +180,81 @@ def test_the_prometheus_rule_carries_exactly_the_shipped_rules() -> None:
     (rule,) = of_kind("PrometheusRule")
     shipped = yaml.safe_load((K8S.parent / "prometheus" / "rules.yml").read_text())
     assert rule["spec"] == shipped, "deploy/k8s/prometheusrule.yaml differs from deploy/prometheus/rules.yml"
+
+
+def _deployment(component: str) -> dict[str, Any]:
+    (found,) = [
+        d
+        for d in of_kind("Deployment")
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == component
+    ]
+    return found
+
+
+def _container_env(deployment: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return container, {item["name"]: str(item.get("value", "")) for item in container["env"]}
+
+
+def _service_for(component: str) -> dict[str, Any]:
+    (found,) = [
+        s for s in of_kind("Service") if s["spec"]["selector"].get("app.kubernetes.io/component") == component
+    ]
+    return found
+
+
+@pytest.mark.parametrize("component", ["notify", "console"])
+def test_notify_and_console_use_real_settings_the_workers_broker_and_the_workers_image(
+    component: str,
+) -> None:
+    container, env = _container_env(_deployment(component))
+    unknown = unknown_settings(list(env))
+    assert not unknown, f"{component}: {sorted(unknown)} are not settings"
+    assert env["TOUCHPOINT_BROKER"] == LITERAL_ENV["TOUCHPOINT_BROKER"]
+    assert env.get("TOUCHPOINT_APP_ID", "touchpoint") == LITERAL_ENV["TOUCHPOINT_APP_ID"]
+    assert container["image"] == WORKER["image"]
+    assert container["args"] == [component]
+    labels = _deployment(component)["spec"]["template"]["metadata"]["labels"]
+    assert _deployment(component)["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_notify_posts_to_the_alertmanager_service_and_probes_its_own_port() -> None:
+    from streams.ops_settings import NotifySettings, load
+
+    container, env = _container_env(_deployment("notify"))
+    settings = load(NotifySettings, env)
+    service = _service_for("alertmanager")
+    port = service["spec"]["ports"][0]["port"]
+    assert settings.alertmanagers == (f"http://{service['metadata']['name']}:{port}",)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports[container["readinessProbe"]["httpGet"]["port"]] == settings.notify_web_port
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    annotations = _deployment("notify")["spec"]["template"]["metadata"]["annotations"]
+    assert int(annotations["prometheus.io/port"]) == settings.notify_web_port
+
+
+def test_the_console_requires_sign_in_from_a_secret_and_reads_customers_from_the_workers() -> None:
+    from streams.ops_settings import ConsoleSettings, load
+
+    container, env = _container_env(_deployment("console"))
+    settings = load(ConsoleSettings, env)
+    secrets = {item["name"] for item in container["env"] if "secretKeyRef" in item.get("valueFrom", {})}
+    assert settings.console_host not in {"127.0.0.1", "localhost"}
+    assert secrets & {"TOUCHPOINT_CONSOLE_USERS", "TOUCHPOINT_CONSOLE_TOKEN"}, (
+        "beyond loopback it needs sign-in"
+    )
+    assert "TOUCHPOINT_CONSOLE_SESSION_SECRET" in secrets, "replicas must accept each other's sessions"
+    workers = {s["metadata"]["name"]: s for s in of_kind("Service")}
+    host, port = settings.console_worker_url.split("//")[1].split(":")
+    assert host in workers
+    assert int(port) == int(LITERAL_ENV["TOUCHPOINT_WEB_PORT"])
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert _service_for("console")["spec"]["ports"][0]["port"] == settings.console_port
+
+
+def test_the_alertmanager_configmap_carries_exactly_the_shipped_routing_tree() -> None:
+    (config,) = [c for c in of_kind("ConfigMap") if c["metadata"]["name"] == "touchpoint-alertmanager"]
+    shipped = (K8S.parent / "alertmanager" / "alertmanager.yml").read_text()
+    assert config["data"]["alertmanager.yml"] == shipped, (
+        "deploy/k8s/alertmanager.yaml differs from deploy/alertmanager/"
+    )

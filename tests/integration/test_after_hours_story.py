@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,47 +21,15 @@ import schemas
 from streams import topics
 from streams.broker import EmbeddedBroker, free_port
 from streams.supervisor import WorkerProcess
+from tests.after_hours import ON_CALL_SECONDS, RULES
 from tests.kafka_helpers import collect, produce
 
 pytestmark = pytest.mark.integration
 
-ON_CALL_SECONDS = 6
-RULES = f"""
-# Support is never open, so every inquiry is after hours; on call must answer within {ON_CALL_SECONDS} s.
-[calendars.default]
-timezone = "Europe/Berlin"
-hours = {{}}
-
-[calendar_selection]
-channels = {{}}
-
-[sla]
-warn_before_minutes = 0
-
-[sla.channels.chat]
-target_minutes = 15
-after_hours = "on_call"
-on_call_minutes = {ON_CALL_SECONDS / 60}
-
-[alerts.cooldown_minutes]
-default = 0
-"""
-
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedBroker, WorkerProcess]]:
-    tmp = tmp_path_factory.mktemp("story1")
-    rules = tmp / "rules.toml"
-    rules.write_text(RULES)
-    with EmbeddedBroker(log_path=tmp / "broker.log") as broker:
-        worker = WorkerProcess(
-            broker.url, free_port(), tmp / "worker", extra_args=["--config", str(rules)]
-        ).start()
-        try:
-            worker.wait_ready()
-            yield broker, worker
-        finally:
-            worker.stop()
+def live(after_hours: tuple[EmbeddedBroker, WorkerProcess]) -> tuple[EmbeddedBroker, WorkerProcess]:
+    return after_hours
 
 
 def _event(customer: str, event_id: str, kind: str, actor: str, **extra: object) -> bytes:

@@ -122,8 +122,13 @@ def prometheus(worker: WorkerProcess, tmp_path_factory: pytest.TempPathFactory) 
     config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
     config["rule_files"] = [str(DEPLOY / rules) for rules in config["rule_files"]]
-    (job,) = config["scrape_configs"]
+    # The worker job only (notify and the console do not run here), and alerts to a loopback port nobody
+    # listens on: the alerting block loads, and nothing leaves this machine.
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "touchpoint"]
+    config["scrape_configs"] = [job]
     job["static_configs"] = [{"targets": [f"127.0.0.1:{worker.web_port}"]}]
+    for manager in config.get("alerting", {}).get("alertmanagers", []):
+        manager["static_configs"] = [{"targets": [f"127.0.0.1:{free_port()}"]}]
     (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
     server = Prometheus(
         binary, directory / "prometheus.yml", directory / "data", directory / "prometheus.log"

@@ -39,6 +39,7 @@ def test_run_shows_live_traffic_and_dead_letters_then_stops_without_leaving_proc
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "worker ready" in out
+    assert re.search(r"ops console on http://127\.0\.0\.1:\d+ ", out), out
     accepted = [int(n.replace(",", "")) for n in re.findall(r"accepted ([\d,]+) \(", out)]
     assert accepted, out
     assert accepted[-1] > 0, out
