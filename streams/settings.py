@@ -1,6 +1,6 @@
 """Worker settings: one frozen object, read from the environment (``TOUCHPOINT_*``) and CLI options.
 
-Each field is documented once, here; the README's configuration table mirrors it.
+Each field is documented once, here; the configuration table in docs/configuration.md mirrors it.
 """
 
 from __future__ import annotations

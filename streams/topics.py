@@ -30,7 +30,7 @@ def alert_topic(alert_type: str) -> str:
     return f"alerts.{alert_type}"
 
 
-#: Topics the worker owns, in data-flow order (the README's topic table follows it).
+#: Topics the worker owns, in data-flow order (the topic table in docs/topics.md follows it).
 ALL: Final = (RAW, BY_CUSTOMER, DEAD_LETTER, ENRICHED, TRANSITIONS, ACTIONS, *map(alert_topic, ALERT_TYPES))
 
 #: Keys starting with this byte on touchpoints.by-customer are the worker's own timer ticks, not customers.
