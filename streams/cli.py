@@ -46,11 +46,17 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _load_rules(path: Path | None, model: Path | None = None) -> Config:
-    """The rules file, validated, or a one-line error naming the file, the key and what is wrong."""
+    """The rules file, validated, or an error with one line per problem naming the file, the key and what."""
     try:
         return load_config(path, model)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(_problems(exc)) from None
+
+
+def _problems(exc: ConfigError) -> str:
+    if len(exc.problems) <= 1:
+        return str(exc)
+    return f"{len(exc.problems)} problems:\n" + "\n".join(f"  {problem}" for problem in exc.problems)
 
 
 def _require_broker(broker: str | None) -> str:

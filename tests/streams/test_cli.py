@@ -145,3 +145,23 @@ def test_a_bad_rules_file_is_one_line_naming_the_file_the_key_and_the_problem(
         expected == "not valid TOML"
         and _error_lines(result.output)[0].startswith(f"Error: {rules}: not valid TOML")
     )
+
+
+def test_check_config_reports_every_problem_at_once_one_line_each(cli: CliRunner, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        "[lifecycle]\ndefault_gap_days = -3\n"
+        "[alerts.cooldown_minutes]\nlong_wiat = 5\n"
+        '[calendars.support]\ntimezone = "UTC"\nhours = { mon = ["09:60-17:00"] }\n'
+    )
+    result = cli.invoke(main, ["check-config", str(rules)])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Error: 3 problems:"
+    assert lines[1].startswith(
+        f"  {rules}: calendars.support.hours.mon[0]: must be an opening interval HH:MM-HH:MM"
+    )
+    assert lines[2] == f"  {rules}: lifecycle.default_gap_days: must be bigger than 0"
+    assert lines[3].startswith(f"  {rules}: alerts.cooldown_minutes.long_wiat: unknown alert type")
+    assert len(lines) == 4
