@@ -6,9 +6,10 @@ the validated values names and types for the pure core.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -182,6 +183,22 @@ class Config:
         return self.value_tiers[-1].name
 
 
+@functools.cache
+def config_schema() -> dict[str, Any]:
+    """schemas/config.v1.json with the sections of the installed detector plug-ins added under ``detectors``."""
+    from agents.detectors import registry  # the detectors import this module: imported late, no cycle
+
+    base = schemas.load_schema("config")
+    installed = registry.plugins()
+    if not installed:
+        return base
+    schema: dict[str, Any] = _copy(base)
+    sections = schema["properties"]["detectors"]["properties"]
+    for plugin in installed:
+        sections[plugin.type] = registry.config_schema(plugin)
+    return schema
+
+
 def effective_config(data: Mapping[str, Any], source: str = "<defaults>") -> dict[str, Any]:
     """Validate *data* and return it with every default filled in; ConfigError lists every problem."""
     filled, problems, _readable = _checked(data, source)
@@ -195,10 +212,15 @@ def _checked(data: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list
 
     The problems are those the schema finds, then the cross-key ones of every part that is well formed.
     """
-    schema = schemas.load_schema("config")
+    from agents.detectors.registry import check_plugins
+
+    broken = check_plugins()
+    if broken:
+        return dict(data), [f"{source}: {problem}" for problem in broken], False
+    schema = config_schema()
     filled: dict[str, Any] = _with_defaults(schema, dict(data))
     try:
-        schemas.validator("config")(filled)  # the common case, a valid file, at compiled speed
+        _compiled_schema()(filled)  # the common case, a valid file, at compiled speed
         shape = []
     except schemas.ValidationError:
         shape = schema_problems(schema, filled)
@@ -241,10 +263,10 @@ def _threshold_problems(filled: Mapping[str, Any]) -> list[str]:
 
 def _alert_type_problems(filled: Mapping[str, Any]) -> list[str]:
     from agents.alerts.sla import SLA_ALERT_TYPES
-    from agents.detectors.registry import DETECTORS
+    from agents.detectors.registry import all_detectors
 
     problems = []
-    alert_types = (*SLA_ALERT_TYPES, *DETECTORS)
+    alert_types = (*SLA_ALERT_TYPES, *all_detectors())
     known = f"alert types are {', '.join(alert_types)}"
     for name in filled["alerts"]["cooldown_minutes"]:
         if name != "default" and name not in alert_types:
@@ -259,6 +281,17 @@ def _alert_type_problems(filled: Mapping[str, Any]) -> list[str]:
                     f"(or `complaint`: any open complaint); {known}"
                 )
     return problems
+
+
+@functools.cache
+def _compiled_schema() -> Callable[[Any], Any]:
+    import fastjsonschema
+
+    return (
+        schemas.validator("config")
+        if config_schema() is schemas.load_schema("config")
+        else fastjsonschema.compile(config_schema())
+    )
 
 
 #: What each pattern of the config schema asks for, in words: a raw regex helps nobody.

@@ -704,5 +704,47 @@ def check_config(file: Path | None) -> None:
     click.echo(f"{file or 'defaults'}: OK", err=True)
 
 
+# ----------------------------------------------------------------------------- detectors
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().split("\n", 1)[0]
+
+
+@main.command("detectors")
+@CONFIG_OPTION
+def list_detectors(config: Path | None) -> None:
+    """List every detector: the built-ins and the plug-ins installed through the entry point group
+    touchpoint.detectors, whether the rules file enables each, and what it raises.
+
+    Exits non-zero, naming the problem, if an installed plug-in cannot be used.
+    """
+    from agents.detectors import registry
+
+    problems = registry.check_plugins()
+    rules = None if problems else _load_rules(_settings(config=config).config)
+    rows = []
+    for alert_type, target in registry.DETECTORS.items():
+        enabled = "-" if rules is None else "yes" if rules.detectors[alert_type]["enabled"] else "no"
+        rows.append((alert_type, "built-in", enabled, _first_line(registry.load_class(target).__doc__)))
+    for plugin in registry.plugins():
+        source = f"plug-in {plugin.distribution or plugin.target}"
+        try:
+            cls = registry.plugin_class(plugin)
+        except registry.PluginError:
+            rows.append((plugin.type, source, "-", "cannot be used (below)"))
+            continue
+        enabled = "-" if rules is None else "yes" if rules.detectors[plugin.type]["enabled"] else "no"
+        rows.append((plugin.type, source, enabled, _first_line(cls.__doc__)))
+    widths = [
+        max(len(row[column]) for row in [("type", "source", "enabled", ""), *rows]) for column in range(3)
+    ]
+    click.echo(f"{'type':<{widths[0]}}  {'source':<{widths[1]}}  {'enabled':<{widths[2]}}  what it raises")
+    for row in rows:
+        click.echo(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip())
+    if problems:
+        raise click.ClickException("\n".join(problems))
+
+
 if __name__ == "__main__":
     main()

@@ -118,7 +118,7 @@ async def watch(bootstrap: str, out: TextIO, stop: asyncio.Event, interval: floa
             topics.BY_CUSTOMER,
             topics.DEAD_LETTER,
             topics.TRANSITIONS,
-            *map(topics.alert_topic, topics.ALERT_TYPES),
+            *map(topics.alert_topic, topics.alert_types()),
         )
         async for record in consume(bootstrap, outputs, stop=stop):
             view.observe(record)

@@ -13,7 +13,7 @@ from streams.cli import main
 
 pytestmark = pytest.mark.unit
 
-COMMANDS = ["run", "worker", "simulate", "produce", "tail", "replay", "check-config"]
+COMMANDS = ["run", "worker", "simulate", "produce", "tail", "replay", "check-config", "detectors"]
 
 
 @pytest.fixture
@@ -165,3 +165,20 @@ def test_check_config_reports_every_problem_at_once_one_line_each(cli: CliRunner
     assert lines[2] == f"  {rules}: lifecycle.default_gap_days: must be bigger than 0"
     assert lines[3].startswith(f"  {rules}: alerts.cooldown_minutes.long_wiat: unknown alert type")
     assert len(lines) == 4
+
+
+def test_detectors_lists_every_built_in_and_whether_the_rules_file_enables_it(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    from agents.detectors.registry import DETECTORS
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[detectors.long_wait]\nenabled = false\n")
+    result = cli.invoke(main, ["detectors", "--config", str(rules)])
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["type", "source", "enabled", "what", "it", "raises"]
+    assert [row.split()[0] for row in rows] == list(DETECTORS)
+    enabled = {row.split()[0]: row.split()[2] for row in rows}
+    assert enabled == {kind: "no" if kind == "long_wait" else "yes" for kind in DETECTORS}
+    assert all(row.split()[1] == "built-in" and len(row.split()) > 3 for row in rows)
