@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import time
 from collections import Counter
 from datetime import datetime
@@ -25,10 +26,16 @@ DETAILS_PER_TICK = 2
 
 
 class LiveView:
-    """Counts output records and renders one summary line per tick."""
+    """Counts output records and renders one summary line per tick.
 
-    def __init__(self, out: TextIO) -> None:
+    Example lines (an alert's summary, a dead-letter's message) are cut to *width* columns;
+    by default the terminal's width, and not cut at all when *out* is not a terminal (a log file
+    keeps them whole).
+    """
+
+    def __init__(self, out: TextIO, width: int | None = None) -> None:
         self.out = out
+        self.width = width if width is not None else _terminal_width(out)
         self.by_channel: Counter[str] = Counter()
         self.by_reason: Counter[str] = Counter()
         self.stage_changes: Counter[str] = Counter()
@@ -61,8 +68,10 @@ class LiveView:
             if len(self._alert_lines) < DETAILS_PER_TICK:
                 mark = "⚠" if status == "open" else "✓"
                 self._alert_lines.append(
-                    f"  {mark} {document.get('type')} [{document.get('severity')}, {status}] "
-                    f"{document.get('summary', '')[:110]}"
+                    self._fit(
+                        f"  {mark} {document.get('type')} [{document.get('severity')}, {status}] "
+                        f"{document.get('summary', '')}"
+                    )
                 )
         elif record.topic == topics.TRANSITIONS:
             self.stage_changes[document.get("to", "?")] += 1
@@ -72,11 +81,18 @@ class LiveView:
             if len(self._details) < DETAILS_PER_TICK:
                 source = document.get("source", {})
                 where = f"{source.get('topic')}:{source.get('partition')}@{source.get('offset')}"
-                self._details.append(
-                    f"  ✗ dead-letter {reason:<10} {document.get('message', '')[:90]} ({where})"
-                )
+                message = document.get("message", "")
+                line = f"  ✗ dead-letter {reason:<10} {message} ({where})"
+                if self.width and len(line) > self.width:
+                    # The source is what an operator looks up: cut the message, keep where it came from.
+                    room = max(self.width - len(line) + len(message) - 1, 10)
+                    line = f"  ✗ dead-letter {reason:<10} {message[:room]}… ({where})"
+                self._details.append(self._fit(line))
             else:
                 self._details_dropped += 1
+
+    def _fit(self, line: str) -> str:
+        return line if not self.width or len(line) <= self.width else line[: self.width - 1] + "…"
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -107,6 +123,15 @@ class LiveView:
         self._details.clear()
         self._details_dropped = 0
         self.out.flush()
+
+
+def _terminal_width(out: TextIO) -> int:
+    """Columns of the terminal *out* writes to; 0 (no limit) when it is not a terminal."""
+    try:
+        interactive = out.isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    return shutil.get_terminal_size().columns if interactive else 0
 
 
 async def watch(bootstrap: str, out: TextIO, stop: asyncio.Event, interval: float = 2.0) -> LiveView:

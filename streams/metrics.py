@@ -75,6 +75,9 @@ JOURNEY_TOUCHPOINTS: Final = Counter(
 
 for _stage in STAGES:
     CUSTOMERS.labels(_stage)
+    for _from in ("none", *STAGES):
+        if _from != _stage:
+            LIFECYCLE_TRANSITIONS.labels(_from, _stage)
 for _trigger in ("watermark", "wall_clock"):
     DEADLINES_FIRED.labels(_trigger)
 
@@ -128,6 +131,11 @@ for _type in alert_types():
     ALERTS_ACKNOWLEDGED.labels(_type)
     for _by in ("operator", "auto"):
         ALERTS_RESOLVED.labels(_type, _by)
+    TIME_TO_ACKNOWLEDGE.labels(_type)
+    TIME_TO_RESOLVE.labels(_type)
+for _action in load_schema("alert_action")["properties"]["action"]["enum"]:
+    for _outcome in ("applied", "unknown_alert"):
+        ALERT_ACTIONS.labels(_action, _outcome)
 
 # --- Latency, backlog and ownership ------------------------------------------------------------------
 
