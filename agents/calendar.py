@@ -341,14 +341,21 @@ def calendars_from_config(filled: Mapping[str, Any], source: str) -> Calendars:
     Applies the merge rule from the schema (a ``calendars`` table without ``default`` is laid over the
     built-in calendars; one with ``default`` replaces them) and the checks a JSON Schema cannot make:
     time zones, holiday countries and subdivisions, intervals, dates, channel names and the calendar
-    names a selection refers to. Raises ConfigError ``"<source>: <key>: <what is wrong>"``.
+    names a selection refers to. Raises ConfigError with one ``"<source>: <key>: <what is wrong>"`` per
+    problem, for every calendar and selection at once.
     """
     spec = schemas.load_schema("config")["properties"]
     built_in: dict[str, Any] = spec["calendars"]["default"]
     item_spec: Mapping[str, Any] = spec["calendars"]["additionalProperties"]["properties"]
     given: Mapping[str, Any] = filled.get("calendars", built_in)
     tables = dict(given) if "default" in given else {**built_in, **given}
-    calendars = {name: _calendar(name, table, item_spec, source) for name, table in tables.items()}
+    calendars = {}
+    problems: list[str] = []
+    for name, table in tables.items():
+        try:
+            calendars[name] = _calendar(name, table, item_spec, source)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
 
     selection_spec = spec["calendar_selection"]["properties"]
     selection: Mapping[str, Any] = filled.get("calendar_selection", {})
@@ -359,17 +366,19 @@ def calendars_from_config(filled: Mapping[str, Any], source: str) -> Calendars:
         for key, name in mapping.items():
             where = f"calendar_selection.{part}.{key}"
             if part == "channels" and key not in known_channels:
-                raise ConfigError(
+                problems.append(
                     f"{source}: {where}: unknown channel; channels are {', '.join(known_channels)}"
                 )
-            if name not in calendars:
+            if name not in tables:
                 hint = ""
                 if "default" in given and name in built_in:
                     hint = f" (a [calendars] table that defines 'default' replaces the built-in calendars, so define '{name}' too or change this entry)"
-                raise ConfigError(
-                    f"{source}: {where}: no calendar named {name!r}; defined: {', '.join(sorted(calendars))}{hint}"
+                problems.append(
+                    f"{source}: {where}: no calendar named {name!r}; defined: {', '.join(sorted(tables))}{hint}"
                 )
         mappings[part] = dict(mapping)
+    if problems:
+        raise ConfigError(*problems)
     return Calendars(calendars, mappings["locations"], mappings["channels"])
 
 

@@ -6,9 +6,10 @@ the validated values names and types for the pure core.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,11 @@ __all__ = [
 
 
 class ConfigError(ValueError):
-    """The rules file cannot be used: names the file, the key and what is wrong."""
+    """The rules file cannot be used: one line per problem, each naming the file, the key and what is wrong."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems: tuple[str, ...] = problems
 
 
 @dataclass(frozen=True)
@@ -195,31 +200,190 @@ class Config:
         return self.value_tiers[-1].name
 
 
+@functools.cache
+def config_schema() -> dict[str, Any]:
+    """schemas/config.v1.json with the sections of the installed detector plug-ins added under ``detectors``."""
+    from agents.detectors import registry  # the detectors import this module: imported late, no cycle
+
+    base = schemas.load_schema("config")
+    installed = registry.plugins()
+    if not installed:
+        return base
+    schema: dict[str, Any] = _copy(base)
+    sections = schema["properties"]["detectors"]["properties"]
+    for plugin in installed:
+        sections[plugin.type] = registry.config_schema(plugin)
+    return schema
+
+
 def effective_config(data: Mapping[str, Any], source: str = "<defaults>") -> dict[str, Any]:
-    """Validate *data* and return it with every default filled in."""
-    filled: dict[str, Any] = _with_defaults(schemas.load_schema("config"), dict(data))
+    """Validate *data* and return it with every default filled in; ConfigError lists every problem."""
+    filled, problems, _readable = _checked(data, source)
+    if problems:
+        raise ConfigError(*problems)
+    return filled
+
+
+def _checked(data: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list[str], bool]:
+    """*data* merged over the defaults, its problems, and whether its shape is valid (the rest can read it).
+
+    The problems are those the schema finds, then the cross-key ones of every part that is well formed.
+    """
+    from agents.detectors.registry import check_plugins
+
+    broken = check_plugins()
+    if broken:
+        return dict(data), [f"{source}: {problem}" for problem in broken], False
+    schema = config_schema()
+    filled: dict[str, Any] = _with_defaults(schema, dict(data))
     try:
-        schemas.validator("config")(filled)
-    except schemas.ValidationError as exc:
-        key = str(exc.name).removeprefix("data").lstrip(".") or "(top level)"
-        message = str(exc.message).removeprefix(str(exc.name)).strip()
-        if exc.rule == "additionalProperties" and isinstance(exc.value, dict):
-            allowed = exc.definition.get("properties", {})
-            message = "unknown key(s): " + ", ".join(sorted(k for k in exc.value if k not in allowed))
-        raise ConfigError(f"{source}: {key}: {message}") from None
+        _compiled_schema()(filled)  # the common case, a valid file, at compiled speed
+        shape = []
+    except schemas.ValidationError:
+        shape = schema_problems(schema, filled)
+    problems = [f"{source}: {problem}" for problem in [*shape, *_cross_key_problems(filled)]]
+    return filled, problems, not shape
+
+
+def _cross_key_problems(filled: Mapping[str, Any]) -> list[str]:
+    """What a JSON Schema cannot say: orderings, uniqueness, and names that must be alert types."""
+    problems = []
+    for check in (_tier_problems, _threshold_problems, _alert_type_problems):
+        try:
+            problems.extend(check(filled))
+        except (KeyError, TypeError, AttributeError):
+            continue  # that part is malformed, and the schema's problems already say where
+    return problems
+
+
+def _tier_problems(filled: Mapping[str, Any]) -> list[str]:
+    problems = []
     tiers = filled["value_tiers"]
     minimums = [tier["min_value"] for tier in tiers]
     if any(later <= earlier for earlier, later in itertools.pairwise(minimums)):
-        raise ConfigError(f"{source}: value_tiers: min_value must increase strictly, lowest tier first")
+        problems.append("value_tiers: min_value must increase strictly, lowest tier first")
     if len({tier["name"] for tier in tiers}) != len(tiers):
-        raise ConfigError(f"{source}: value_tiers: tier names must be unique")
+        problems.append("value_tiers: tier names must be unique")
+    return problems
+
+
+def _threshold_problems(filled: Mapping[str, Any]) -> list[str]:
+    problems = []
     lifecycle = filled["lifecycle"]
     if lifecycle["lapsed_multiplier"] < lifecycle["at_risk_multiplier"]:
-        raise ConfigError(f"{source}: lifecycle.lapsed_multiplier: must not be below at_risk_multiplier")
+        problems.append("lifecycle.lapsed_multiplier: must not be below at_risk_multiplier")
     model = filled["model"]
     if model["lapsed_below"] > model["at_risk_below"]:
-        raise ConfigError(f"{source}: model.lapsed_below: must not exceed at_risk_below")
-    return filled
+        problems.append("model.lapsed_below: must not exceed at_risk_below")
+    return problems
+
+
+def _alert_type_problems(filled: Mapping[str, Any]) -> list[str]:
+    from agents.alerts.sla import SLA_ALERT_TYPES
+    from agents.detectors.registry import all_detectors
+
+    problems = []
+    alert_types = (*SLA_ALERT_TYPES, *all_detectors())
+    known = f"alert types are {', '.join(alert_types)}"
+    for name in filled["alerts"]["cooldown_minutes"]:
+        if name != "default" and name not in alert_types:
+            problems.append(f"alerts.cooldown_minutes.{name}: unknown alert type (or `default`); {known}")
+    for name, inhibitors in filled["detectors"]["inhibitions"].items():
+        if name not in alert_types:
+            problems.append(f"detectors.inhibitions.{name}: unknown alert type; {known}")
+        for index, inhibitor in enumerate(inhibitors):
+            if inhibitor != "complaint" and inhibitor not in alert_types:
+                problems.append(
+                    f"detectors.inhibitions.{name}[{index}]: unknown alert type {inhibitor!r} "
+                    f"(or `complaint`: any open complaint); {known}"
+                )
+    return problems
+
+
+@functools.cache
+def _compiled_schema() -> Callable[[Any], Any]:
+    import fastjsonschema
+
+    return (
+        schemas.validator("config")
+        if config_schema() is schemas.load_schema("config")
+        else fastjsonschema.compile(config_schema())
+    )
+
+
+#: What each pattern of the config schema asks for, in words: a raw regex helps nobody.
+PATTERN_MEANINGS: dict[str, str] = {
+    "^[A-Z]{3}$": "a three-letter currency code in capitals, e.g. EUR",
+    "^[a-z][a-z0-9_]*$": "lower-case letters, digits and _, starting with a letter",
+    "^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$": (
+        "an opening interval HH:MM-HH:MM on the 24-hour clock, e.g. 09:00-17:30: hours 00-23, "
+        "minutes 00-59, 24:00 only as an end; an end before the start runs past midnight (22:00-02:00)"
+    ),
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "a date YYYY-MM-DD",
+}
+
+
+def schema_problems(schema: Mapping[str, Any], data: Any) -> list[str]:
+    """Every place *data* breaks *schema*, as ``<key>: <what is wrong>``, in document order."""
+    import jsonschema
+
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(
+        validator.iter_errors(data), key=lambda error: [str(part) for part in error.absolute_path]
+    )
+    problems = []
+    for error in errors:
+        problem = f"{_key(error.absolute_path)}: {_describe(error)}"
+        if problem not in problems:
+            problems.append(problem)
+    return problems
+
+
+def _key(path: Any) -> str:
+    key = ""
+    for part in path:
+        key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else str(part)
+    return key or "(top level)"
+
+
+def _describe(error: Any) -> str:
+    """One error in the words fastjsonschema uses for the live contracts, patterns explained."""
+    kind, expected, value = error.validator, error.validator_value, error.instance
+    if "propertyNames" in error.schema_path:
+        allowed = error.schema.get("enum")
+        if allowed is not None:
+            return f"unknown key {value!r}; keys are {', '.join(map(str, allowed))}"
+        meaning = PATTERN_MEANINGS.get(error.schema.get("pattern", ""))
+        return f"key {value!r} must be {meaning}" if meaning else f"key {value!r}: {error.message}"
+    if kind == "additionalProperties" and isinstance(value, dict):
+        allowed = error.schema.get("properties", {})
+        return "unknown key(s): " + ", ".join(sorted(key for key in value if key not in allowed))
+    if kind == "required" and isinstance(value, dict):
+        return f"must contain {[key for key in expected if key not in value]} properties"
+    if kind == "type":
+        names = expected if isinstance(expected, list) else [expected]
+        return "must be " + " or ".join(str(name) for name in names)
+    if kind == "pattern":
+        meaning = PATTERN_MEANINGS.get(expected)
+        return f"must be {meaning}; got {value!r}" if meaning else f"must match pattern {expected}"
+    words = {
+        "minimum": "must be bigger than or equal to",
+        "exclusiveMinimum": "must be bigger than",
+        "maximum": "must be smaller than or equal to",
+        "exclusiveMaximum": "must be smaller than",
+        "minItems": "must contain at least",
+        "maxItems": "must contain at most",
+    }
+    if kind in words:
+        unit = " items" if kind in ("minItems", "maxItems") else ""
+        return (
+            f"{words[kind]} {expected:g}{unit}"
+            if isinstance(expected, float)
+            else f"{words[kind]} {expected}{unit}"
+        )
+    if kind == "enum":
+        return "must be one of " + ", ".join(repr(item) for item in expected)
+    return str(error.message)
 
 
 def config_from_mapping(
@@ -228,19 +392,37 @@ def config_from_mapping(
     """The validated configuration; *model_params* (``--model``) overrides the rules file's ``model.params``."""
     from agents.calendar import calendars_from_config  # it raises our ConfigError: imported late, no cycle
 
-    filled = effective_config(data, source)
+    filled, problems, readable = _checked(data, source)
+    if not readable:
+        raise ConfigError(*problems)
+    # Past the schema, collect the problems of every part before giving up: one run shows them all.
+    calendars = model = None
+    try:
+        calendars = calendars_from_config(filled, source)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    try:
+        model = model_config(filled["model"], source, model_params)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if problems or calendars is None or model is None:
+        raise ConfigError(*problems)
     sla = filled["sla"]
     return Config(
-        calendars=calendars_from_config(filled, source),
+        calendars=calendars,
         sla=SlaConfig(
-            channels={name: ChannelPolicy(**policy) for name, policy in sla["channels"].items()},
+            channels={
+                name: ChannelPolicy(**{key: value for key, value in policy.items() if key != "enabled"})
+                for name, policy in sla["channels"].items()
+                if policy.get("enabled", True)
+            },
             bot_replies_count=sla["bot_replies_count"],
             warn_before_minutes=sla["warn_before_minutes"],
             intent_topics=frozenset(topic.lower() for topic in sla["intent_topics"]),
         ),
         alerts=AlertConfig(**filled["alerts"]),
         detectors=filled["detectors"],
-        model=model_config(filled["model"], source, model_params),
+        model=model,
         currency=CurrencyConfig(**filled["currency"]),
         lifecycle=LifecycleConfig(**filled["lifecycle"]),
         value_tiers=tuple(ValueTier(**tier) for tier in filled["value_tiers"]),
@@ -270,15 +452,40 @@ def load_config(path: Path | None, model_params: Path | None = None) -> Config:
     return config_from_mapping(data, str(path), model_params)
 
 
-def _with_defaults(schema: Mapping[str, Any], value: Any) -> Any:
+#: Sections a given value replaces whole instead of merging into the defaults (calendars have their own
+#: rule, in agents.calendar: a table defining ``default`` replaces the built-ins, any other is laid over them).
+REPLACED_WHOLE = frozenset({("calendars",)})
+
+
+def _with_defaults(schema: Mapping[str, Any], value: Any, path: tuple[str, ...] = ()) -> Any:
+    """*value* with the schema's defaults filled in; a partial table is merged key by key into its default.
+
+    An empty table given explicitly (``channels = {}``) clears its default instead: the one way to say "none".
+    """
     if not isinstance(value, dict) or schema.get("type") != "object":
         return value
+    default = schema.get("default")
+    if path and path not in REPLACED_WHOLE and isinstance(default, dict) and default and value:
+        value = _merged(default, value)
     result = dict(value)
     for name, spec in schema.get("properties", {}).items():
         if name not in result and "default" in spec:
             result[name] = _copy(spec["default"])
         if name in result:
-            result[name] = _with_defaults(spec, result[name])
+            result[name] = _with_defaults(spec, result[name], (*path, name))
+    return result
+
+
+def _merged(default: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """*given* laid over *default*: tables merge key by key, anything else (lists too) replaces."""
+    result: dict[str, Any] = _copy(dict(default))
+    for key, value in given.items():
+        below = result.get(key)
+        # An empty table clears what it replaces; a non-empty one merges into it.
+        if isinstance(below, dict) and isinstance(value, dict) and value:
+            result[key] = _merged(below, value)
+        else:
+            result[key] = value
     return result
 
 

@@ -72,6 +72,9 @@ def create_app(settings: Settings) -> TouchpointApp:
     app.settings = settings
     app.streams = topics.declare(app, settings.partitions)
     app.customers = tables.customer_to_state(app, settings.partitions)
+    # The restore counters exist from start-up, before a rebalance first restores anything.
+    metrics.STATE_RESTORED_RECORDS.labels(app.customers.name)
+    metrics.STATE_RESTORED_KEYS.labels(app.customers.name)
     decoder = TouchpointDecoder(
         identity_salt=salt, max_bytes=settings.max_event_bytes, max_future_skew=config.time.max_future_skew
     )

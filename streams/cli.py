@@ -48,11 +48,17 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _load_rules(path: Path | None, model: Path | None = None) -> Config:
-    """The rules file, validated, or a one-line error naming the file, the key and what is wrong."""
+    """The rules file, validated, or an error with one line per problem naming the file, the key and what."""
     try:
         return load_config(path, model)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(_problems(exc)) from None
+
+
+def _problems(exc: ConfigError) -> str:
+    if len(exc.problems) <= 1:
+        return str(exc)
+    return f"{len(exc.problems)} problems:\n" + "\n".join(f"  {problem}" for problem in exc.problems)
 
 
 def _require_broker(broker: str | None) -> str:
@@ -65,6 +71,52 @@ def _require_broker(broker: str | None) -> str:
     if not port.isdigit() or not kafka_api_versions_ok(host or "127.0.0.1", int(port), timeout=3.0):
         raise click.ClickException(f"no Kafka broker answers at {bootstrap}")
     return bootstrap
+
+
+@contextlib.contextmanager
+def _progress(length: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr while it is a terminal; nothing at all when piped or redirected.
+
+    Yields ``advance(n)``: n more units done. A *length* of 0 (unknown) shows nothing either.
+    """
+    if not _interactive() or length <= 0:
+        yield lambda _n: None
+        return
+    # Redrawn every 0.2 % at most: a bar updated per record must not cost more than the record.
+    steps = max(1, length // 500)
+    with click.progressbar(
+        length=length, label=label, file=sys.stderr, show_eta=True, update_min_steps=steps
+    ) as bar:
+        yield bar.update
+
+
+def _interactive() -> bool:
+    return sys.stderr.isatty()
+
+
+class _StageProgress:
+    """One progress bar per stage of a long job (``progress(stage, done, total)``), on a terminal only."""
+
+    def __init__(self, labels: dict[str, str]) -> None:
+        self._labels = labels
+        self._stage: str | None = None
+        self._bar: Any = None
+        self._done = 0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self._stage:
+            self.close()
+            self._stage, self._done = stage, 0
+            self._bar = click.progressbar(length=total, label=self._labels.get(stage, stage), file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.update(done - self._done)
+        self._done = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.update(self._bar.length - self._done)
+            self._bar.__exit__(None, None, None)
+            self._bar = None
 
 
 def _run_async(coroutine_factory: Callable[[asyncio.Event], Any]) -> Any:
@@ -102,7 +154,10 @@ def main() -> None:
 @click.option("--broker", default=None, help=BROKER_HELP)
 @click.option("--app-id", default=None, help="Consumer group / state namespace (env TOUCHPOINT_APP_ID).")
 @click.option(
-    "--web-port", type=int, default=None, help="Port for /metrics and /ready (env TOUCHPOINT_WEB_PORT)."
+    "--web-port",
+    type=int,
+    default=None,
+    help="Port for /metrics, /ready and lookups (env TOUCHPOINT_WEB_PORT; 0: any free port).",
 )
 @click.option("--web-host", default=None, help="Interface for the web server (env TOUCHPOINT_WEB_HOST).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Worker state directory.")
@@ -121,7 +176,18 @@ def worker(**options: Any) -> None:
             "no broker given: pass --broker or set TOUCHPOINT_BROKER (`touchpoint run` starts an embedded one)"
         )
     _load_rules(settings.config, settings.model)
+    _start_worker(settings)
+
+
+def _start_worker(settings: Settings) -> None:
+    """Run the worker against the configured broker; web port 0 becomes a free port, said on stderr."""
     _require_broker(settings.broker)
+    if settings.web_port == 0:
+        # Chosen here, not by the web server: the port is also the address other workers forward lookups to.
+        settings = settings.replace(web_port=free_port(settings.web_host))
+        click.echo(
+            f"web server on http://{settings.web_host}:{settings.web_port} (/metrics, /ready)", err=True
+        )
     from streams.worker import run_worker  # imports faust: keep the other commands fast to start
 
     run_worker(settings)
@@ -139,7 +205,13 @@ def worker(**options: Any) -> None:
     "--rate", type=click.FloatRange(min=0.1), default=200.0, show_default=True, help="Events per second."
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Simulation seed.")
-@click.option("--malformed-share", type=click.FloatRange(0, 1), default=0.01, show_default=True)
+@click.option(
+    "--malformed-share",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="Share of deliberately malformed records, to show the dead-letter path.",
+)
 @click.option(
     "--web-port", type=int, default=None, help="Worker web port (default 6066 if free; 0: any free port)."
 )
@@ -174,15 +246,10 @@ def run(
 
     With --broker (or TOUCHPOINT_BROKER): only the worker, against that cluster.
     """
-    settings = _settings(
-        broker=broker, web_port=web_port or None, data_dir=data_dir, config=config, model=model
-    )
+    settings = _settings(broker=broker, web_port=web_port, data_dir=data_dir, config=config, model=model)
     _load_rules(settings.config, settings.model)
     if not settings.embedded:
-        _require_broker(settings.broker)
-        from streams.worker import run_worker
-
-        run_worker(settings)
+        _start_worker(settings)
         return
     from streams.console import next_steps
     from streams.services import ServiceFailed
@@ -303,7 +370,9 @@ def _port_free(port: int) -> bool:
 
 
 @main.command()
-@click.option("--customers", type=click.IntRange(1), default=1000, show_default=True)
+@click.option(
+    "--customers", type=click.IntRange(1), default=1000, show_default=True, help="Simulated customers."
+)
 @click.option(
     "--events",
     type=click.IntRange(1),
@@ -314,7 +383,13 @@ def _port_free(port: int) -> bool:
     "--rate", type=click.FloatRange(min=0.1), default=None, help="Events/s (default: as fast as possible)."
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same records.")
-@click.option("--malformed-share", type=click.FloatRange(0, 1), default=0.01, show_default=True)
+@click.option(
+    "--malformed-share",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="Share of deliberately malformed records, to show the dead-letter path.",
+)
 @click.option(
     "--start",
     type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
@@ -329,7 +404,7 @@ def _port_free(port: int) -> bool:
     help="Write JSONL here instead of to a broker.",
 )
 @click.option("--broker", default=None, help=BROKER_HELP)
-@click.option("--topic", default=topics.RAW, show_default=True)
+@click.option("--topic", default=topics.RAW, show_default=True, help="Topic to send the records to.")
 def simulate(
     customers: int,
     events: int | None,
@@ -358,17 +433,27 @@ def simulate(
         if broker:
             raise click.UsageError("give either --out or --broker, not both")
         written = 0
-        with out_path.open("wb") as handle:
+        with out_path.open("wb") as handle, _progress(events or 0, "simulating") as advance:
             for record in records:
                 handle.write(record.replace(b"\n", b" ") + b"\n")  # a record must stay one line
                 written += 1
+                advance(1)
         click.echo(f"wrote {written:,} records to {out_path}", err=True)
         return
     bootstrap = _require_broker(broker)
     started = time.monotonic()
-    sent = _run_async(
-        lambda stop: produce(bootstrap, topic, records, rate=rate, stop=stop, event_time_stamps=True)
-    )
+    with _progress(events or 0, f"sending to {topic}") as advance:
+        sent = _run_async(
+            lambda stop: produce(
+                bootstrap,
+                topic,
+                records,
+                rate=rate,
+                stop=stop,
+                on_sent=lambda _value: advance(1),
+                event_time_stamps=True,
+            )
+        )
     elapsed = time.monotonic() - started
     click.echo(
         f"sent {sent:,} records to {topic} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)", err=True
@@ -381,7 +466,7 @@ def simulate(
 @main.command("produce")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--broker", default=None, help=BROKER_HELP)
-@click.option("--topic", default=topics.RAW, show_default=True)
+@click.option("--topic", default=topics.RAW, show_default=True, help="Topic to send the lines to.")
 @click.option(
     "--rate", type=click.FloatRange(min=0.1), default=None, help="Events/s (default: as fast as possible)."
 )
@@ -394,12 +479,10 @@ def produce_file(file: Path, broker: str | None, topic: str, rate: float | None)
         size = file.stat().st_size
     except OSError as exc:
         raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
-    with click.progressbar(
-        length=size, label=f"producing {file.name}", file=sys.stderr, show_eta=True
-    ) as bar:
+    with _progress(size, f"producing {file.name}") as bar:
 
         def advance(value: bytes) -> None:
-            bar.update(len(value) + 1)
+            bar(len(value) + 1)
 
         started = time.monotonic()
         sent = _run_async(
@@ -424,7 +507,12 @@ def produce_file(file: Path, broker: str | None, topic: str, rate: float | None)
 @main.command()
 @click.argument("topic", nargs=-1, required=True)
 @click.option("--broker", default=None, help=BROKER_HELP)
-@click.option("--from-beginning/--from-end", default=True, show_default=True)
+@click.option(
+    "--from-beginning/--from-end",
+    default=True,
+    show_default=True,
+    help="Start at the oldest record kept, or only show records that arrive from now on.",
+)
 @click.option("--count", "limit", type=click.IntRange(1), default=None, help="Stop after N records.")
 @click.option("--idle-timeout", type=float, default=None, help="Stop after N seconds without records.")
 @click.option("--pretty/--compact", default=False, help="Indent JSON values.")
@@ -504,10 +592,20 @@ def replay_file(
     rules = _load_rules(settings.config, settings.model)
     salt = settings.identity_salt.encode()
     decoder = TouchpointDecoder(identity_salt=salt, max_bytes=settings.max_event_bytes)
+    progress = _StageProgress({"reading": f"reading {file.name}", "applying": "applying touchpoints"})
     try:
-        summary = replay(file, out_dir, decoder, JourneyTracker(rules, salt), as_of.date() if as_of else None)
+        summary = replay(
+            file,
+            out_dir,
+            decoder,
+            JourneyTracker(rules, salt),
+            as_of.date() if as_of else None,
+            progress=progress if _interactive() else None,
+        )
     except OSError as exc:
         raise click.ClickException(f"{exc.filename or file}: {exc.strerror}") from None
+    finally:
+        progress.close()
     click.echo(summary.describe())
 
 
@@ -723,17 +821,17 @@ def fit_models(
     """
     from agents.models import bgnbd, gamma_gamma
     from agents.models.history import HistoryError, load_history
-    from agents.models.params import ModelParams, best_customer_threshold, params_document
+    from agents.models.params import ModelParams, best_customer_threshold, fit_problem, params_document
 
     settings = _settings(config=config)
     model_settings = _load_rules(settings.config).model
 
     size = history.stat().st_size
-    with click.progressbar(length=size, label=f"reading {history.name}", file=sys.stderr) as bar:
+    with _progress(size, f"reading {history.name}") as bar:
         seen = [0]
 
         def advance(progress: Any) -> None:
-            bar.update(progress.bytes_read - seen[0])
+            bar(progress.bytes_read - seen[0])
             seen[0] = progress.bytes_read
 
         try:
@@ -752,13 +850,13 @@ def fit_models(
     if len(loaded.bad_rows) > 10:
         click.echo(f"… and {len(loaded.bad_rows) - 10:,} more unparseable rows skipped", err=True)
     summary = loaded.summary
-    churn = bgnbd.fit(summary.x, summary.t_x, summary.T)
-    spend = gamma_gamma.fit(summary.x, summary.m_x)
-    if spend.params.q <= 1:
-        raise click.ClickException(
-            f"the fitted spend model has q={spend.params.q:.3f} <= 1 (no finite mean spend): "
-            "too few repeat buyers or extreme amounts to value customers"
-        )
+    if _interactive():
+        click.echo(f"fitting the models to {len(summary):,} customers …", err=True)
+    try:
+        churn = bgnbd.fit(summary.x, summary.t_x, summary.T)
+        spend = gamma_gamma.fit(summary.x, summary.m_x)
+    except ValueError as exc:  # a fit that went non-finite cannot even be held as parameters
+        raise click.ClickException(f"no parameters written: the fit failed: {exc}") from None
     quantile = model_settings.best_customer_quantile
     threshold = best_customer_threshold(
         churn.params,
@@ -769,6 +867,12 @@ def fit_models(
         period_days=model_settings.clv_period_days,
         discount_rate=model_settings.discount_rate,
     )
+    problem = fit_problem(churn, spend, threshold)
+    if problem is not None:
+        raise click.ClickException(
+            f"no parameters written: degenerate fit on {len(summary):,} customers "
+            f"({summary.repeat_buyers:,} repeat buyers): {problem}"
+        )
     fitted = ModelParams(churn.params, spend.params, summary.unit, threshold)
     result = params_document(
         fitted,
@@ -783,7 +887,7 @@ def fit_models(
             "converged": spend.converged,
         },
     )
-    out_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    _write_params(out_path, result)
     p = churn.params
     g = spend.params
     click.echo(
@@ -803,6 +907,27 @@ def fit_models(
     click.echo(f"parameters written to {out_path}; run the worker with --model {out_path}")
 
 
+def _write_params(path: Path, document: dict[str, Any]) -> None:
+    """Write *document* as the worker will read it, or not at all: checked first, then replaced atomically."""
+    import os
+
+    import schemas
+
+    try:
+        schemas.validator("model_params")(orjson.loads(orjson.dumps(document)))
+    except schemas.ValidationError as exc:
+        raise click.ClickException(
+            f"no parameters written: the worker would refuse them: {exc.message}"
+        ) from None
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
+
+
 # ----------------------------------------------------------------------------- check-config
 
 
@@ -820,6 +945,48 @@ def check_config(file: Path | None) -> None:
     effective = effective_config(data, str(file) if file else "<defaults>")
     click.echo(orjson.dumps(effective, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
     click.echo(f"{file or 'defaults'}: OK", err=True)
+
+
+# ----------------------------------------------------------------------------- detectors
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().split("\n", 1)[0]
+
+
+@main.command("detectors")
+@CONFIG_OPTION
+def list_detectors(config: Path | None) -> None:
+    """List every detector: the built-ins and the plug-ins installed through the entry point group
+    touchpoint.detectors, whether the rules file enables each, and what it raises.
+
+    Exits non-zero, naming the problem, if an installed plug-in cannot be used.
+    """
+    from agents.detectors import registry
+
+    problems = registry.check_plugins()
+    rules = None if problems else _load_rules(_settings(config=config).config)
+    rows = []
+    for alert_type, target in registry.DETECTORS.items():
+        enabled = "-" if rules is None else "yes" if rules.detectors[alert_type]["enabled"] else "no"
+        rows.append((alert_type, "built-in", enabled, _first_line(registry.load_class(target).__doc__)))
+    for plugin in registry.plugins():
+        source = f"plug-in {plugin.distribution or plugin.target}"
+        try:
+            cls = registry.plugin_class(plugin)
+        except registry.PluginError:
+            rows.append((plugin.type, source, "-", "cannot be used (below)"))
+            continue
+        enabled = "-" if rules is None else "yes" if rules.detectors[plugin.type]["enabled"] else "no"
+        rows.append((plugin.type, source, enabled, _first_line(cls.__doc__)))
+    widths = [
+        max(len(row[column]) for row in [("type", "source", "enabled", ""), *rows]) for column in range(3)
+    ]
+    click.echo(f"{'type':<{widths[0]}}  {'source':<{widths[1]}}  {'enabled':<{widths[2]}}  what it raises")
+    for row in rows:
+        click.echo(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip())
+    if problems:
+        raise click.ClickException("\n".join(problems))
 
 
 # ----------------------------------------------------------------------------- ops processes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import time
 from collections import Counter
 from datetime import datetime
@@ -26,13 +27,19 @@ DETAILS_PER_TICK = 2
 
 
 class LiveView:
-    """Counts output records and renders one summary line per tick."""
+    """Counts output records and renders one summary line per tick.
 
-    def __init__(self, out: TextIO, hints: list[str] | None = None) -> None:
+    Example lines (an alert's summary, a dead-letter's message) are cut to *width* columns;
+    by default the terminal's width, and not cut at all when *out* is not a terminal (a log file
+    keeps them whole).
+    """
+
+    def __init__(self, out: TextIO, hints: list[str] | None = None, width: int | None = None) -> None:
         self.out = out
         #: Where to go next, printed under the first alerts shown: the console, tailing, acting.
         self.hints = hints or []
         self._hinted = False
+        self.width = width if width is not None else _terminal_width(out)
         self.by_channel: Counter[str] = Counter()
         self.by_reason: Counter[str] = Counter()
         self.stage_changes: Counter[str] = Counter()
@@ -66,13 +73,14 @@ class LiveView:
                 self.alerts[safe(str(document.get("type", "?")))] += 1
             if len(self._alert_lines) < DETAILS_PER_TICK:
                 mark = "⚠" if status == "open" else "✓"
+                # The id stays whole on its own line (an operator copies it); the summary is cut to fit.
                 self._alert_lines.append(
                     safe(
                         f"  {mark} {document.get('type')} [{document.get('severity')}, {status}] "
-                        f"{document.get('alert_id')}",
+                        f"{document.get('alert_id')}"
                     )
-                    + "\n      "
-                    + safe(str(document.get("summary", ""))[:110])
+                    + "\n"
+                    + self._fit(safe(f"      {document.get('summary', '')}"))
                 )
         elif record.topic == topics.TRANSITIONS:
             self.stage_changes[safe(str(document.get("to", "?")))] += 1
@@ -83,11 +91,18 @@ class LiveView:
                 source = document.get("source")
                 source = source if isinstance(source, dict) else {}
                 where = f"{source.get('topic')}:{source.get('partition')}@{source.get('offset')}"
-                self._details.append(
-                    safe(f"  ✗ dead-letter {reason:<10} {str(document.get('message', ''))[:90]} ({where})")
-                )
+                message = safe(str(document.get("message", "")))
+                line = f"  ✗ dead-letter {reason:<10} {message} ({where})"
+                if self.width and len(line) > self.width:
+                    # The source is what an operator looks up: cut the message, keep where it came from.
+                    room = max(self.width - len(line) + len(message) - 1, 10)
+                    line = f"  ✗ dead-letter {reason:<10} {message[:room]}… ({where})"
+                self._details.append(self._fit(safe(line)))
             else:
                 self._details_dropped += 1
+
+    def _fit(self, line: str) -> str:
+        return line if not self.width or len(line) <= self.width else line[: self.width - 1] + "…"
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -134,6 +149,15 @@ def next_steps(broker_url: str, console_url: str | None) -> list[str]:
     ]
 
 
+def _terminal_width(out: TextIO) -> int:
+    """Columns of the terminal *out* writes to; 0 (no limit) when it is not a terminal."""
+    try:
+        interactive = out.isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    return shutil.get_terminal_size().columns if interactive else 0
+
+
 async def watch(
     bootstrap: str, out: TextIO, stop: asyncio.Event, interval: float = 2.0, hints: list[str] | None = None
 ) -> LiveView:
@@ -145,7 +169,7 @@ async def watch(
             topics.BY_CUSTOMER,
             topics.DEAD_LETTER,
             topics.TRANSITIONS,
-            *map(topics.alert_topic, topics.ALERT_TYPES),
+            *map(topics.alert_topic, topics.alert_types()),
         )
         async for record in consume(bootstrap, outputs, stop=stop):
             view.observe(record)

@@ -75,10 +75,13 @@ JOURNEY_TOUCHPOINTS: Final = Counter(
 
 for _stage in STAGES:
     CUSTOMERS.labels(_stage)
+    for _from in ("none", *STAGES):
+        if _from != _stage:
+            LIFECYCLE_TRANSITIONS.labels(_from, _stage)
 for _trigger in ("watermark", "wall_clock"):
     DEADLINES_FIRED.labels(_trigger)
 
-from streams.topics import ALERT_TYPES  # noqa: E402 - beside the metrics that use it
+from streams.topics import alert_types  # noqa: E402 - beside the metrics that use it
 
 ALERTS_RAISED: Final = Counter(
     "touchpoint_alerts_raised",
@@ -120,7 +123,7 @@ DEADLINE_LAG: Final = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60),
 )
 
-for _type in ALERT_TYPES:
+for _type in alert_types():
     for _severity in ("info", "warning", "critical"):
         ALERTS_RAISED.labels(_type, _severity)
     for _reason in ("cooldown", "snoozed", "inhibited"):
@@ -128,6 +131,11 @@ for _type in ALERT_TYPES:
     ALERTS_ACKNOWLEDGED.labels(_type)
     for _by in ("operator", "auto"):
         ALERTS_RESOLVED.labels(_type, _by)
+    TIME_TO_ACKNOWLEDGE.labels(_type)
+    TIME_TO_RESOLVE.labels(_type)
+for _action in load_schema("alert_action")["properties"]["action"]["enum"]:
+    for _outcome in ("applied", "unknown_alert"):
+        ALERT_ACTIONS.labels(_action, _outcome)
 
 # --- Latency, backlog and ownership ------------------------------------------------------------------
 
@@ -213,7 +221,7 @@ AFTER_HOURS_INQUIRIES: Final = Counter(
 )
 
 HOURS: Final[tuple[str, ...]] = tuple(f"{hour:02d}" for hour in range(24))
-for _type in ALERT_TYPES:
+for _type in alert_types():
     EVENT_TO_ALERT.labels(_type)
 for _weekday in WEEKDAYS:
     for _hour in HOURS:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -47,10 +48,17 @@ OUTPUT_FILES = {
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+#: ``progress(stage, done, total)``: how far a replay has come, for a progress display.
+Progress = Callable[[str, int, int], None]
+#: Records between two progress reports.
+PROGRESS_EVERY = 2048
+
 
 @dataclass
 class ReplaySummary:
     records: int = 0
+    #: Empty lines in the file, skipped (not records).
+    blank_lines: int = 0
     accepted: int = 0
     duplicates: int = 0
     transitions: int = 0
@@ -76,6 +84,11 @@ class ReplaySummary:
         refusals = self.rejected + self.refused
         lines = [
             f"replayed {self.records:,} records in {self.seconds:.2f} s ({self.events_per_second:,.0f} records/s)",
+            *(
+                [f"  blank lines  {self.blank_lines:>10,}  (skipped, not records)"]
+                if self.blank_lines
+                else []
+            ),
             f"  accepted     {self.accepted:>10,}  → {self.outputs['touchpoints.by-customer']}",
             f"  dead-letters {sum(refusals.values()):>10,}  → {self.outputs['touchpoints.dead-letter']}",
         ]
@@ -105,11 +118,14 @@ def replay(
     decoder: TouchpointDecoder,
     tracker: JourneyTracker,
     as_of: date | None = None,
+    progress: Progress | None = None,
 ) -> ReplaySummary:
     """Process every record of *path* and write one JSONL file per output topic into *out_dir*.
 
     Deadlines fire as the event-time watermark (the newest time reached by a quorum of
     customers, less the allowed lateness) passes them, as on a live partition; none fire past it.
+    *progress* hears ``("reading", bytes read, file size)``, then ``("applying", touchpoints
+    applied, touchpoints)``, every few thousand records.
     """
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -121,9 +137,19 @@ def replay(
     # rejected_at: the file's event time so far, as at least `quorum` customers attest it (file order).
     arrival = PartitionClock(quorum)
     accepted: list[tuple[datetime, int, Accepted]] = []
+    size = path.stat().st_size if progress else 0
+    read = 0
+
+    def blank(_line: int) -> None:
+        summary.blank_lines += 1
+
     with summary.outputs["touchpoints.dead-letter"].open("wb") as dead_letters:
-        for line_number, raw in read_records(path):
+        for line_number, raw in read_records(path, on_blank=blank):
             summary.records += 1
+            if progress is not None:
+                read += len(raw) + 1
+                if summary.records % PROGRESS_EVERY == 0:
+                    progress("reading", read, size)
             outcome = decoder(raw)
             if isinstance(outcome, Rejected):
                 summary.rejected[outcome.reason] += 1
@@ -148,7 +174,7 @@ def replay(
         accepted.sort(key=lambda item: (item[0], item[1]))
         with summary.outputs["touchpoints.by-customer"].open("wb") as by_customer:
             by_customer.writelines(item[2].body + b"\n" for item in accepted)
-        _track(accepted, tracker, summary, source, dead_letters)
+        _track(accepted, tracker, summary, source, dead_letters, progress)
     summary.accepted = len(accepted)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -164,6 +190,7 @@ def _track(
     summary: ReplaySummary,
     source: str,
     dead_letters: BinaryIO,
+    progress: Progress | None = None,
 ) -> None:
     """Apply the accepted touchpoints in order; write every output, then the customers file.
 
@@ -194,7 +221,9 @@ def _track(
                 alerts.write(alert.encode() + b"\n")
                 summary.alerts[f"{alert.type} {alert.status}"] += 1
 
-        for _, line_number, item in accepted:
+        for applied, (_, line_number, item) in enumerate(accepted, 1):
+            if progress is not None and applied % PROGRESS_EVERY == 0:
+                progress("applying", applied, len(accepted))
             customer_id = item.customer_id
             step = tracker.track(states.get(customer_id), customer_id, item.event, 0)
             if step.refused is not None:

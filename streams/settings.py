@@ -1,6 +1,6 @@
 """Worker settings: one frozen object, read from the environment (``TOUCHPOINT_*``) and CLI options.
 
-Each field is documented once, here; the README's configuration table mirrors it.
+Each field is documented once, here; the configuration table in docs/configuration.md mirrors it.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ class Settings:
     partitions: int = 4
     #: Replication factor for topics the worker creates (1 on the embedded broker, 3 in production).
     replication_factor: int = 1
-    #: Interface and port of the worker's web server (/metrics, /ready, /customers/{id}).
+    #: Interface and port of the worker's web server (/metrics, /ready, /customers/{id}); port 0: any free
+    #: port, chosen when the worker starts.
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     #: Worker state (table files, Faust's own bookkeeping).
@@ -111,8 +112,8 @@ class Settings:
             raise SettingsError(f"partitions must be at least 1, got {self.partitions}")
         if self.replication_factor < 1:
             raise SettingsError(f"replication_factor must be at least 1, got {self.replication_factor}")
-        if not 0 < self.web_port < 65536:
-            raise SettingsError(f"web_port must be 1..65535, got {self.web_port}")
+        if not 0 <= self.web_port < 65536:
+            raise SettingsError(f"web_port must be 0..65535 (0: any free port), got {self.web_port}")
         if self.store not in STORES:
             raise SettingsError(f"store must be {' or '.join(STORES)}, got {self.store!r}")
         if self.state_restore not in STATE_RESTORES:

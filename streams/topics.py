@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from agents.alerts.sla import SLA_ALERT_TYPES
-from agents.detectors.registry import DETECTORS
+from agents.detectors.registry import DETECTORS, plugin_types
 from streams.direct import DirectTopic
 
 #: Raw touchpoints from any producer: UTF-8 JSON per schemas/touchpoint.v1.json, any key.
@@ -30,7 +30,12 @@ def alert_topic(alert_type: str) -> str:
     return f"alerts.{alert_type}"
 
 
-#: Topics the worker owns, in data-flow order (the README's topic table follows it).
+def alert_types() -> tuple[str, ...]:
+    """Every alert type this installation can raise: ALERT_TYPES, then the installed detector plug-ins'."""
+    return (*ALERT_TYPES, *(kind for kind in plugin_types() if kind not in ALERT_TYPES))
+
+
+#: Topics the worker owns, in data-flow order (the topic table in docs/topics.md follows it).
 ALL: Final = (RAW, BY_CUSTOMER, DEAD_LETTER, ENRICHED, TRANSITIONS, ACTIONS, *map(alert_topic, ALERT_TYPES))
 
 
@@ -77,5 +82,5 @@ def declare(app: Any, partitions: int) -> Topics:
         transitions=output(TRANSITIONS),
         actions=topic(ACTIONS),
         journey_inputs=topic(BY_CUSTOMER, ACTIONS),
-        alerts={alert_type: output(alert_topic(alert_type)) for alert_type in ALERT_TYPES},
+        alerts={alert_type: output(alert_topic(alert_type)) for alert_type in alert_types()},
     )

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +78,19 @@ class BGNBDFit:
     n_customers: int
     converged: bool
     message: str
+    #: Parameters the optimiser pushed outside SEARCH_RANGE: the data cannot pin them down.
+    at_bounds: tuple[str, ...] = ()
+
+
+#: Where a fitted parameter is believable. Beyond it the likelihood keeps improving as a parameter runs
+#: off towards 0 or infinity (no heterogeneity left to fit, say): the fit is degenerate, not a finding.
+SEARCH_RANGE: Final = (1e-5, 1e5)
+
+
+def at_bounds(names: tuple[str, ...], theta: Any) -> tuple[str, ...]:
+    """The *names* whose log-scale optimiser values *theta* lie outside SEARCH_RANGE (or are not finite)."""
+    low, high = math.log(SEARCH_RANGE[0]), math.log(SEARCH_RANGE[1])
+    return tuple(name for name, value in zip(names, theta, strict=True) if not low < float(value) < high)
 
 
 def _arrays(
@@ -212,6 +225,7 @@ def fit(
         n_customers=int(n),
         converged=bool(first.success or polished.success),
         message=str(best.message),
+        at_bounds=at_bounds(("r", "alpha", "a", "b"), best.x),
     )
 
 

@@ -77,6 +77,8 @@ class GammaGammaFit:
     n_customers: int
     converged: bool
     message: str
+    #: Parameters the optimiser pushed outside bgnbd.SEARCH_RANGE (γ relative to the mean spend).
+    at_bounds: tuple[str, ...] = ()
 
 
 def _arrays(x: npt.ArrayLike, m_x: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -162,6 +164,7 @@ def fit(x: npt.ArrayLike, m_x: npt.ArrayLike, *, initial: GammaGammaParams | Non
         n_customers=int(n),
         converged=bool(first.success or polished.success),
         message=str(best.message),
+        at_bounds=bgnbd.at_bounds(("p", "q", "gamma"), best.x),
     )
 
 

@@ -331,6 +331,28 @@ class History:
 
     summary: Summary
     bad_rows: list[BadRow] = field(default_factory=list)
+    #: The first and last purchase day in the whole file (None without a purchase).
+    first_day: date | None = None
+    last_day: date | None = None
+
+    def check_calibration_end(self) -> None:
+        """HistoryError unless the calibration end lies within the history's purchase days.
+
+        After the last purchase day, the quiet days the file does not cover would read as customers
+        leaving; before the first, there is nobody to fit.
+        """
+        end = self.summary.calibration_end
+        if self.last_day is not None and end > self.last_day:
+            raise HistoryError(
+                f"calibration end {end} is after the last purchase in the history ({self.last_day}): "
+                "the model would take the days the file does not cover for customers leaving; "
+                f"give a day from {self.first_day} to {self.last_day}"
+            )
+        if self.first_day is not None and end < self.first_day:
+            raise HistoryError(
+                f"calibration end {end} is before the first purchase in the history ({self.first_day}); "
+                f"give a day from {self.first_day} to {self.last_day}"
+            )
 
 
 def load_history(
@@ -346,8 +368,21 @@ def load_history(
 ) -> History:
     """Read and summarise *path* in one pass; HistoryError if it cannot support a fit (unless told not to check)."""
     bad_rows: list[BadRow] = []
+    span: dict[str, date] = {}
+
+    def spanned(rows: Iterator[Transaction]) -> Iterator[Transaction]:
+        for row in rows:
+            day = row[1]
+            if "first" not in span or day < span["first"]:
+                span["first"] = day
+            if "last" not in span or day > span["last"]:
+                span["last"] = day
+            yield row
+
     rows = read_transactions(path, fmt=fmt, strict=strict, bad_rows=bad_rows, progress=progress)
-    summary = summarise(rows, calibration_end=calibration_end, unit=unit, holdout_end=holdout_end)
+    summary = summarise(spanned(rows), calibration_end=calibration_end, unit=unit, holdout_end=holdout_end)
+    history = History(summary, bad_rows, span.get("first"), span.get("last"))
     if require_fittable:
+        history.check_calibration_end()
         summary.check_fittable()
-    return History(summary, bad_rows)
+    return history

@@ -9,6 +9,7 @@ your own, but stages and value tiers only follow the model once a fitted file is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -18,8 +19,8 @@ import orjson
 
 import schemas
 from agents.models import gamma_gamma
-from agents.models.bgnbd import BGNBDParams
-from agents.models.gamma_gamma import GammaGammaParams
+from agents.models.bgnbd import SEARCH_RANGE, BGNBDFit, BGNBDParams
+from agents.models.gamma_gamma import GammaGammaFit, GammaGammaParams
 from agents.models.history import Summary
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ModelParams",
     "ParamsError",
     "best_customer_threshold",
+    "fit_problem",
     "load_params",
     "params_document",
 ]
@@ -126,17 +128,48 @@ def best_customer_threshold(
     """The CLV at *quantile* of the summarised population, each valued as the worker values it.
 
     As in :meth:`agents.models.customer.CustomerModel.clv`: at the last purchase (``T = t_x``),
-    with the mean spend over all purchase days.
+    with the mean spend over all purchase days. NaN when a degenerate fit gives no finite CLV
+    (fit_problem says so).
     """
-    values = gamma_gamma.clv(
-        purchases,
-        spend,
-        summary.x,
-        summary.t_x,
-        summary.t_x,
-        summary.spend_total / (summary.x + 1),
-        periods=periods,
-        discount_rate=discount_rate,
-        period_length=period_days / DAYS_PER_UNIT[summary.unit],
-    )
-    return round(float(np.quantile(values, quantile)), 2)
+    # A degenerate fit can overflow here; fit_problem reports it, numpy's warnings would only repeat it.
+    with np.errstate(all="ignore"):
+        values = gamma_gamma.clv(
+            purchases,
+            spend,
+            summary.x,
+            summary.t_x,
+            summary.t_x,
+            summary.spend_total / (summary.x + 1),
+            periods=periods,
+            discount_rate=discount_rate,
+            period_length=period_days / DAYS_PER_UNIT[summary.unit],
+        )
+        threshold = float(np.quantile(values, quantile))
+    return round(threshold, 2) if math.isfinite(threshold) else math.nan
+
+
+def fit_problem(churn: BGNBDFit, spend: GammaGammaFit, best_customer_clv: float) -> str | None:
+    """Why a fit must not be used, in one line, or None when it is sound.
+
+    Degenerate: an optimiser that did not converge, a parameter run off to the edge of the search
+    (the data cannot pin it down), a spend model with no finite mean (q <= 1), or a value that is not
+    a finite number. The worker would refuse such a file, or accept nonsense from it.
+    """
+    problems = []
+    for model, fitted in (("BG/NBD", churn), ("Gamma-Gamma", spend)):
+        if not fitted.converged:
+            problems.append(f"{model} did not converge ({fitted.message.strip().rstrip('.')})")
+        if fitted.at_bounds:
+            values = ", ".join(f"{name}={getattr(fitted.params, name):.4g}" for name in fitted.at_bounds)
+            them = "it" if len(fitted.at_bounds) == 1 else "them"
+            problems.append(
+                f"{model} {values} ran to the edge of the search ({SEARCH_RANGE[0]:.0e} to "
+                f"{SEARCH_RANGE[1]:.0e}): the history cannot pin {them} down"
+            )
+        if not math.isfinite(fitted.log_likelihood):
+            problems.append(f"{model} log-likelihood is {fitted.log_likelihood}")
+    if spend.params.q <= 1:
+        problems.append(f"Gamma-Gamma q={spend.params.q:.3f} <= 1 means no finite mean spend")
+    if not math.isfinite(best_customer_clv):
+        problems.append("the best-customer CLV threshold is not a finite number")
+    return "; ".join(problems) or None

@@ -87,7 +87,13 @@ def console(broker: str | None, log_level: str | None, config: Path | None, **op
 
 
 @click.command("hash-password")
-@click.option("--scheme", type=click.Choice(["bcrypt", "argon2"]), default="bcrypt", show_default=True)
+@click.option(
+    "--scheme",
+    type=click.Choice(["bcrypt", "argon2"]),
+    default="bcrypt",
+    show_default=True,
+    help="Hash function: bcrypt, or argon2 (argon2id).",
+)
 @click.option("--name", default=None, help="Print name:hash, ready for TOUCHPOINT_CONSOLE_USERS.")
 def hash_password(scheme: str, name: str | None) -> None:
     """Hash a password read from the terminal (or one line of stdin) for TOUCHPOINT_CONSOLE_USERS."""

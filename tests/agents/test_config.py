@@ -211,7 +211,10 @@ INVALID_FILES = [
         id="negative rate",
     ),
     pytest.param(
-        '[currency]\nbase = "euro"\n', "currency.base", "must match pattern", id="base not a currency code"
+        '[currency]\nbase = "euro"\n',
+        "currency.base",
+        "must be a three-letter currency code in capitals, e.g. EUR; got 'euro'",
+        id="base not a currency code",
     ),
     pytest.param(
         "[lifecycle]\nloyal_min_satisfaction = 1.5\n",
@@ -247,7 +250,7 @@ INVALID_FILES = [
     pytest.param(
         '[[value_tiers]]\nname = "Gold Club"\nmin_value = 0\n',
         "value_tiers[0].name",
-        "must match pattern",
+        "must be lower-case letters, digits and _, starting with a letter",
         id="tier name not an identifier",
     ),
     pytest.param(
@@ -347,3 +350,142 @@ def test_the_base_currency_wins_over_a_rate_listed_for_it() -> None:
     config = config_from_mapping({"currency": {"base": "USD", "rates": {"USD": 2.0, "EUR": 1.1}}})
     assert config.currency.to_base(10.0, "USD") == 10.0
     assert config.currency.to_base(10.0, "EUR") == pytest.approx(11.0)
+
+
+# --- partial overrides merge key by key --------------------------------------------------------------------
+
+
+def test_one_channels_sla_target_keeps_every_other_channel_and_its_own_after_hours_policy() -> None:
+    defaults = default_config().sla.channels
+    channels = config_from_mapping({"sla": {"channels": {"chat": {"target_minutes": 10}}}}).sla.channels
+    assert channels["chat"] == dataclasses.replace(defaults["chat"], target_minutes=10)
+    assert channels["chat"].after_hours == "on_call"
+    assert {name: policy for name, policy in channels.items() if name != "chat"} == {
+        name: policy for name, policy in defaults.items() if name != "chat"
+    }
+
+
+def test_a_channels_sla_is_switched_off_alone_and_an_empty_table_clears_them_all() -> None:
+    without_phone = config_from_mapping({"sla": {"channels": {"phone": {"enabled": False}}}}).sla.channels
+    assert sorted(without_phone) == sorted(set(default_config().sla.channels) - {"phone"})
+    assert config_from_mapping({"sla": {"channels": {}}}).sla.channels == {}
+
+
+def test_a_new_channel_policy_needs_its_target() -> None:
+    with pytest.raises(
+        ConfigError, match=r"sla\.channels\.store: must contain \['target_minutes'\] properties"
+    ):
+        config_from_mapping({"sla": {"channels": {"store": {"after_hours": "on_call"}}}})
+
+
+def test_a_cooldown_for_one_type_keeps_the_default_for_the_others() -> None:
+    alerts = config_from_mapping({"alerts": {"cooldown_minutes": {"long_wait": 5}}}).alerts
+    assert alerts.cooldown_minutes == {"default": 60, "long_wait": 5}
+    assert alerts.cooldown_seconds("long_wait") == 300
+    assert alerts.cooldown_seconds("churn_risk") == 3600
+
+
+def test_an_inhibition_for_one_type_keeps_the_default_inhibitions_and_a_list_replaces_whole() -> None:
+    default = default_config().detectors["inhibitions"]
+    added = config_from_mapping({"detectors": {"inhibitions": {"long_wait": ["complaint"]}}})
+    assert added.detectors["inhibitions"] == {**default, "long_wait": ["complaint"]}
+    replaced = config_from_mapping({"detectors": {"inhibitions": {"advocate_opportunity": ["complaint"]}}})
+    assert replaced.detectors["inhibitions"] == {"advocate_opportunity": ["complaint"]}
+
+
+def test_the_effective_configuration_shows_the_merged_tables() -> None:
+    effective = effective_config({"sla": {"channels": {"chat": {"target_minutes": 10}}}})
+    assert effective["sla"]["channels"]["chat"] == {
+        "enabled": True,
+        "target_minutes": 10,
+        "after_hours": "on_call",
+        "on_call_minutes": 30,
+        "after_hours_target_minutes": 30,
+    }
+    assert effective["sla"]["channels"]["email"]["target_minutes"] == 240
+
+
+# --- every problem at once ----------------------------------------------------------------------------------
+
+
+def test_every_problem_of_a_rules_file_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        "[lifecycle]\ndefault_gap_days = 0\nbogus = 1\n"
+        '[currency]\nbase = "euro"\n'
+        "[state]\ndedupe_window = 2.5\n",
+        "utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert list(caught.value.problems) == [
+        f"{path}: currency.base: must be a three-letter currency code in capitals, e.g. EUR; got 'euro'",
+        f"{path}: lifecycle: unknown key(s): bogus",
+        f"{path}: lifecycle.default_gap_days: must be bigger than 0",
+        f"{path}: state.dedupe_window: must be integer",
+    ]
+    assert str(caught.value) == "\n".join(caught.value.problems)
+
+
+def test_cross_key_problems_and_calendar_problems_are_reported_together() -> None:
+    rules = {
+        "lifecycle": {"at_risk_multiplier": 3.0, "lapsed_multiplier": 2.5},
+        "model": {"at_risk_below": 0.2, "lapsed_below": 0.5},
+        "calendars": {
+            "support": {"timezone": "Mars/Olympus", "hours": {}},
+            "night": {"timezone": "UTC", "hours": {"mon": ["09:00-09:00"]}},
+        },
+        "calendar_selection": {"channels": {"chat": "nowhere"}},
+    }
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping(rules, "rules.toml")
+    assert [problem.split(": ")[1] for problem in caught.value.problems] == [
+        "lifecycle.lapsed_multiplier",
+        "model.lapsed_below",
+        "calendars.support.timezone",
+        "calendars.night.hours.mon[0]",
+        "calendar_selection.channels.chat",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rules", "problem"),
+    [
+        pytest.param(
+            {"alerts": {"cooldown_minutes": {"long_wiat": 5}}},
+            "alerts.cooldown_minutes.long_wiat: unknown alert type (or `default`); alert types are "
+            "after_hours_unanswered, first_response_breach",
+            id="cooldown for an unknown type",
+        ),
+        pytest.param(
+            {"detectors": {"inhibitions": {"advocate": ["complaint"]}}},
+            "detectors.inhibitions.advocate: unknown alert type; alert types are",
+            id="inhibition of an unknown type",
+        ),
+        pytest.param(
+            {"detectors": {"inhibitions": {"advocate_opportunity": ["complaints"]}}},
+            "detectors.inhibitions.advocate_opportunity[0]: unknown alert type 'complaints' (or `complaint`",
+            id="inhibited by an unknown type",
+        ),
+    ],
+)
+def test_an_unknown_alert_type_is_refused_where_alert_types_are_named(
+    rules: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping(rules, "rules.toml")
+    assert problem in str(caught.value)
+
+
+def test_every_alert_type_is_accepted_for_cooldowns_and_inhibitions() -> None:
+    from agents.alerts.sla import SLA_ALERT_TYPES
+    from agents.detectors.registry import DETECTORS
+
+    types = [*SLA_ALERT_TYPES, *DETECTORS]
+    config = config_from_mapping(
+        {
+            "alerts": {"cooldown_minutes": dict.fromkeys(types, 1)},
+            "detectors": {"inhibitions": {kind: ["complaint", *types] for kind in types}},
+        }
+    )
+    assert set(config.alerts.cooldown_minutes) == {"default", *types}

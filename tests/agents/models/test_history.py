@@ -46,6 +46,9 @@ def purchase(customer: str | None, when: str, amount: object, **extra: object) -
     return json.dumps(event)
 
 
+LAST_REPEAT = date(2024, 1, 15)  # the last purchase day of repeat_buyers_csv
+
+
 def repeat_buyers_csv(path: Path, customers: int = 12) -> Path:
     lines = []
     for i in range(customers):
@@ -195,7 +198,7 @@ def test_summary_follows_the_cdnow_convention() -> None:
 
 def test_load_history_summarises_in_one_pass(tmp_path: Path) -> None:
     path = repeat_buyers_csv(tmp_path / "h.csv")
-    history = load_history(path, calibration_end=END, unit="days")
+    history = load_history(path, calibration_end=LAST_REPEAT, unit="days")
     assert len(history.summary) == 12
     assert history.summary.repeat_buyers == 6
     assert history.bad_rows == []
@@ -204,14 +207,47 @@ def test_load_history_summarises_in_one_pass(tmp_path: Path) -> None:
 def test_no_repeat_buyers_is_a_history_error(tmp_path: Path) -> None:
     path = write(tmp_path / "h.csv", [f"c{i},2024-01-0{1 + i % 5},10" for i in range(20)])
     with pytest.raises(HistoryError, match="no repeat buyers among 20 customers"):
-        load_history(path, calibration_end=END)
+        load_history(path, calibration_end=date(2024, 1, 5))
 
 
 def test_too_few_customers_is_a_history_error(tmp_path: Path) -> None:
     path = repeat_buyers_csv(tmp_path / "h.csv", customers=9)
     with pytest.raises(HistoryError, match=r"9 customers .* at least 10"):
-        load_history(path, calibration_end=END)
+        load_history(path, calibration_end=LAST_REPEAT)
     assert len(load_history(path, calibration_end=END, require_fittable=False).summary) == 9
+
+
+@pytest.mark.parametrize(
+    ("end", "problem"),
+    [
+        pytest.param(
+            date(2024, 1, 16),
+            "calibration end 2024-01-16 is after the last purchase in the history (2024-01-15)",
+            id="a day after the last purchase",
+        ),
+        pytest.param(
+            date(2023, 12, 31),
+            "calibration end 2023-12-31 is before the first purchase in the history (2024-01-01)",
+            id="a day before the first purchase",
+        ),
+    ],
+)
+def test_a_calibration_end_outside_the_history_is_refused_with_its_span(
+    tmp_path: Path, end: date, problem: str
+) -> None:
+    path = repeat_buyers_csv(tmp_path / "h.csv")
+    with pytest.raises(HistoryError) as caught:
+        load_history(path, calibration_end=end)
+    assert str(caught.value).startswith(problem)
+    assert str(caught.value).endswith("give a day from 2024-01-01 to 2024-01-15")
+
+
+@pytest.mark.parametrize("end", [date(2024, 1, 1), LAST_REPEAT], ids=["first day", "last day"])
+def test_a_calibration_end_on_the_first_or_last_purchase_day_is_accepted(tmp_path: Path, end: date) -> None:
+    path = repeat_buyers_csv(tmp_path / "h.csv")
+    history = load_history(path, calibration_end=end, require_fittable=False)
+    history.check_calibration_end()
+    assert (history.first_day, history.last_day) == (date(2024, 1, 1), LAST_REPEAT)
 
 
 def test_summarise_rejects_a_bad_unit_or_holdout() -> None:
