@@ -99,6 +99,7 @@ _PATTERN_MEANINGS: Final = {
     "email": "must be an e-mail address like name@example.com",
     "currency": "must be an ISO 4217 code of three capital letters, like EUR",
     "customer_id": "must contain a visible character",
+    "event_id": "must not be empty",
     "device_id": "must contain a visible character",
     "loyalty_id": "must contain a visible character",
     "openid": "must contain a visible character",
@@ -230,7 +231,7 @@ def unsafe_character(text: str) -> tuple[int, str] | None:
     return None if match is None else (match.start(), match.group())
 
 
-#: The character class of the contract's ``not`` patterns: C0/C1 controls, bidi controls, invisibles.
+#: The characters the contract's id patterns exclude: C0/C1 controls, bidi controls, invisibles.
 UNSAFE_CHARACTERS: Final = re.compile(
     "[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 )
@@ -291,7 +292,12 @@ def _schema_rejection(exc: schemas.ValidationError, document: dict[str, Any]) ->
         if unknown:
             message = f"unknown field(s): {', '.join(unknown)}"
             field = unknown[0]
-    elif exc.rule == "not" and field is not None and isinstance(exc.value, str):
+    elif (
+        exc.rule == "pattern"
+        and field is not None
+        and isinstance(exc.value, str)
+        and unsafe_character(exc.value)
+    ):
         message = _unsafe_message(field, exc.value)
     elif exc.rule == "pattern" and field is not None:
         # The contract's patterns are for machines; say what they mean.
