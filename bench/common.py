@@ -29,6 +29,14 @@ async def output_span(
     Broker timestamps are the producer's create time, so the span excludes
     start-up and measures processing only.
     """
+    seen, first, last = await output_times(bootstrap, topics, expected, time_limit)
+    return seen, last - first
+
+
+async def output_times(
+    bootstrap: str, topics: Iterable[str], expected: int, time_limit: float
+) -> tuple[int, float, float]:
+    """Read *topics* until *expected* records; return (count, first and last timestamp, epoch seconds)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100)
     await consumer.start()
     try:
@@ -47,7 +55,7 @@ async def output_span(
                     seen += 1
                     first = min(first, message.timestamp / 1000)
                     last = max(last, message.timestamp / 1000)
-        return seen, last - first
+        return seen, first, last
     finally:
         await consumer.stop()
 

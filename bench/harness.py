@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,22 +118,31 @@ def simulator_records(events: int, seed: int, customers: int | None = None) -> t
     return records, Stream(len(records), customers, len(applied), mean)
 
 
-async def _create(bootstrap: str, names: Iterable[str], partitions: int) -> None:
+async def _create(
+    bootstrap: str, names: Iterable[str], partitions: int, configs: Mapping[str, str] | None = None
+) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        new = [NewTopic(n, partitions, 1) for n in names if n not in existing]
+        new = [
+            NewTopic(n, partitions, 1, topic_configs=dict(configs or {})) for n in names if n not in existing
+        ]
         if new:
             await admin.create_topics(new)
     finally:
         await admin.close()
 
 
-def preproduce(bootstrap: str, records: Sequence[bytes], partitions: int | None = None) -> None:
-    """Create the raw topic with the worker's partition count, then send *records* keyed by customer."""
+def preproduce(
+    bootstrap: str,
+    records: Sequence[bytes],
+    partitions: int | None = None,
+    configs: Mapping[str, str] | None = None,
+) -> None:
+    """Create the raw topic with the worker's partition count (and *configs*), then send *records* keyed by customer."""
     partitions = partitions or Settings().partitions
-    asyncio.run(_create(bootstrap, [topics.RAW], partitions))
+    asyncio.run(_create(bootstrap, [topics.RAW], partitions, configs))
     asyncio.run(produce(bootstrap, topics.RAW, records))
 
 

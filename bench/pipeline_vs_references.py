@@ -1,4 +1,4 @@
-"""Pipeline throughput beside its two references, in the same run, on the same pre-produced stream.
+"""Pipeline throughput beside its references, in the same run, on the same pre-produced stream.
 
     .venv/bin/python bench/pipeline_vs_references.py --events 50000 --runs 3
 
@@ -10,14 +10,20 @@ then, one after the other on that topic:
 * naive: the one-table Faust app (bench/naive_faust.py), its own process, with the worker's
   Faust settings and Worker class (so the ratio compares work done, not configuration);
   with --plain-faust also as plain Faust runs it (faust.Worker, producer linger 0);
+* quix (unless --no-quix): Quix Streams (bench/quix_count.py), its own process in its own
+  virtualenv (bench/.venv-quix, made on first use with quixstreams 3.x from the package index),
+  counting records per customer in its RocksDB state and sending each count to an output topic;
 * with --journey-only, on a broker of its own: the worker on ingest's output (the accepted
   records pre-produced to `touchpoints.by-customer`), which prices the ingest hop;
 * pipeline: the product, one worker (ingest → journey → all detectors → every output).
 
 Each is timed from its first processed record to its last (start-up excluded: the worker's and
-the naive app's own counters are polled), with the CPU time its process spent meanwhile. The
-order of naive and pipeline alternates between runs. Reported: medians of the rates and of the
-per-run ratios pipeline/naive and pipeline/ceiling. After the last run the topics are read back:
+the naive app's own counters are polled; Quix by the broker timestamps of its first count and
+of its last count or state write, its CPU sampled every 20 ms), with the CPU time its process
+spent meanwhile. The order of naive, pipeline and quix rotates between runs. The raw topic is
+created with explicit retention configs, which Quix needs on the embedded broker
+(bench/references.py). Reported: medians of the rates and of the per-run ratios pipeline/naive,
+pipeline/ceiling, pipeline/quix and naive/quix. After the last run the topics are read back:
 changelog records and output records written per raw record, and the state bytes per customer.
 """
 
@@ -30,7 +36,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
 from common import record
 from harness import (
     CHANGELOG,
@@ -46,13 +51,15 @@ from harness import (
     topic_sizes,
     worker_config,
 )
-from references import ceiling, naive
+from references import QUIX_TOPIC_CONFIGS, ceiling, naive, quix, quix_python
 
+from agents.journey.state import CustomerState
 from streams import topics
 from streams.broker import EmbeddedBroker, free_port
+from streams.settings import Settings
 from streams.supervisor import WorkerProcess
 
-#: Quix Streams, per-customer count in its state store, measured when issue 8 was filed (not run here).
+#: Quix Streams, per-customer count in its state store, measured when issue 8 was filed (for --no-quix).
 QUIX_STREAMS = 34_600
 
 
@@ -61,6 +68,9 @@ class Run:
     ceiling: Span
     naive: Span
     pipeline: Span
+    quix: Span | None = None
+    #: Changelog records Quix wrote over the run (its state is written per checkpoint, not per record).
+    quix_changelog: int = 0
     tableless: Span | None = None
     plain: Span | None = None
     journey: Span | None = None
@@ -78,21 +88,25 @@ def pipeline(broker: EmbeddedBroker, stream: Stream, workdir: Path) -> tuple[Spa
 
 
 def one_run(
-    events: int, seed: int, naive_first: bool, read_back: bool, tableless: bool, plain: bool, journey: bool
+    events: int, seed: int, order: list[str], read_back: bool, tableless: bool, plain: bool, journey: bool
 ) -> tuple[Run, Stream]:
     records, stream = simulator_records(events, seed)
     with tempfile.TemporaryDirectory(prefix="tp-bench-") as tmp, EmbeddedBroker() as broker:
         workdir = Path(tmp)
-        preproduce(broker.bootstrap, records)
+        preproduce(broker.bootstrap, records, configs=QUIX_TOPIC_CONFIGS)
         top = ceiling(broker.bootstrap, stream)
         print(f"  ceiling  {top.rate:>9,.0f} records/s  {top.cpu_us:6.1f} µs CPU/record", flush=True)
         spans: dict[str, Span] = {}
         writes: dict[str, tuple[int, int]] = {}
         states: dict[bytes, bytes] = {}
-        order = ["naive", "pipeline"] if naive_first else ["pipeline", "naive"]
+        quix_changelog = 0
         for name in order + (["tableless"] if tableless else []) + (["plain"] if plain else []):
             if name == "naive":
                 spans[name] = naive(broker.url, stream, workdir / "naive", broker.pid)
+            elif name == "quix":
+                spans[name], quix_changelog = quix(
+                    broker.bootstrap, stream, workdir / "quix", broker.pid, partitions=Settings().partitions
+                )
             elif name == "plain":
                 spans[name] = naive(
                     broker.url,
@@ -127,6 +141,8 @@ def one_run(
         ceiling=top,
         naive=spans["naive"],
         pipeline=spans["pipeline"],
+        quix=spans.get("quix"),
+        quix_changelog=quix_changelog,
         tableless=spans.get("tableless"),
         plain=spans.get("plain"),
         journey=spans.get("journey"),
@@ -160,7 +176,7 @@ def _writes_text(run: Run, stream: Stream) -> str:
     }
     sends = sum(per.values()) + changelog[0]
     sizes = sorted(len(v) for v in run.states.values())
-    around_50 = sorted(len(v) for v in run.states.values() if 45 <= orjson.loads(v).get("n", 0) <= 55)
+    around_50 = sorted(len(v) for v in run.states.values() if 45 <= CustomerState.decode(v).events <= 55)
     return (
         f"per applied event: {changelog[0] / stream.applied:.2f} changelog records"
         f" ({changelog[1] / stream.applied:,.0f} B); per raw record: {sends / stream.records:.2f} records sent ("
@@ -190,16 +206,27 @@ def main() -> None:
         action="store_true",
         help="also run the worker on by-customer pre-produced (ingest idle), on its own broker: the hop's cost",
     )
+    parser.add_argument(
+        "--quix",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run Quix Streams' per-customer count beside the others (default: on; its virtualenv is made on first use)",
+    )
     parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
     args = parser.parse_args()
+    quix_version = quix_python()[1] if args.quix else ""
     runs: list[Run] = []
     stream: Stream | None = None
+    contenders = ["naive", "pipeline"] + (["quix"] if args.quix else [])
     for number in range(args.runs):
         print(f"run {number + 1} of {args.runs}", flush=True)
+        # Each goes first, middle and last in turn, so drift over a run (a busier broker, a warmer
+        # machine) does not favour one of them.
+        shift = number % len(contenders)
         run, stream = one_run(
             args.events,
             seed=number + 1,
-            naive_first=number % 2 == 0,
+            order=contenders[shift:] + contenders[:shift],
             read_back=number == args.runs - 1,
             tableless=args.tableless,
             plain=args.plain_faust,
@@ -216,9 +243,21 @@ def main() -> None:
         f" {rate['naive']:,.0f}/s ({cpu['naive']:.0f} µs); aiokafka+orjson ceiling {rate['ceiling']:,.0f}/s"
         f" ({cpu['ceiling']:.1f} µs); pipeline/naive {statistics.median(vs_naive):.2f}x"
         f" (runs {', '.join(f'{v:.2f}' for v in vs_naive)}), pipeline/ceiling"
-        f" {statistics.median(vs_ceiling):.3f}x; medians of {args.runs}; for context Quix Streams"
-        f" {QUIX_STREAMS:,}/s (issue 8, not run here)"
+        f" {statistics.median(vs_ceiling):.3f}x; medians of {args.runs}"
     )
+    if args.quix:
+        quixes = [r.quix for r in runs if r.quix is not None]
+        vs_quix = [r.pipeline.rate / r.quix.rate for r in runs if r.quix is not None]
+        naive_vs_quix = [r.naive.rate / r.quix.rate for r in runs if r.quix is not None]
+        summary += (
+            f"; Quix Streams {quix_version} (count per customer in RocksDB state, each count sent,"
+            f" {statistics.median(r.quix_changelog for r in runs) / stream.records:.2f} changelog records per record)"
+            f" {statistics.median(s.rate for s in quixes):,.0f}/s ({statistics.median(s.cpu_us for s in quixes):.0f} µs),"
+            f" pipeline/quix {statistics.median(vs_quix):.3f}x (runs {', '.join(f'{v:.3f}' for v in vs_quix)}),"
+            f" naive/quix {statistics.median(naive_vs_quix):.2f}x (runs {', '.join(f'{v:.2f}' for v in naive_vs_quix)})"
+        )
+    else:
+        summary += f"; for context Quix Streams {QUIX_STREAMS:,}/s (issue 8, not run here)"
     if args.plain_faust:
         plain = [r.plain for r in runs if r.plain is not None]
         vs_plain = [r.pipeline.rate / r.plain.rate for r in runs if r.plain is not None]
@@ -248,6 +287,7 @@ def main() -> None:
         command += " --tableless" if args.tableless else ""
         command += " --plain-faust" if args.plain_faust else ""
         command += " --journey-only" if args.journey_only else ""
+        command += "" if args.quix else " --no-quix"
         workload = (
             f"{args.events:,} simulator records ({stream.mean_bytes:.0f} B mean, {stream.customers:,} customers,"
             f" {stream.applied:,} applied), pre-produced to touchpoints, 1 worker; {worker_config()}"
