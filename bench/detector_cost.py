@@ -19,9 +19,9 @@ from collections import Counter
 from common import record
 
 from agents.config import default_config
+from agents.domain.state import CustomerState
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.deadlines import DeadlineIndex
-from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker
 from streams.settings import Settings
 from streams.simulator import SimulationSpec, generate

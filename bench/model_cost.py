@@ -22,7 +22,7 @@ from common import record
 from detector_cost import arguments, run, simulated_events
 
 from agents.config import config_from_mapping, default_config
-from agents.journey.state import CustomerState
+from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
 from agents.models.params import DEFAULT_PARAMS, params_document
 from streams.settings import Settings

@@ -61,9 +61,9 @@ from aiokafka.partitioner import murmur2
 from common import record
 
 from agents.config import default_config
+from agents.domain.state import CustomerState
 from agents.ingest.decode import TouchpointDecoder
 from agents.ingest.identity import derived_customer_id
-from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker
 from streams.broker import EmbeddedBroker, free_port
 from streams.replay import replay

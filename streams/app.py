@@ -9,10 +9,10 @@ from typing import Any
 import faust
 
 from agents.config import load_config
+from agents.domain.state import CustomerState
 from agents.ingest import agent as ingest_agent
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey import agent as journey_agent
-from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker
 from streams import metrics, recovery, tables, topics, web, worker_metrics
 from streams.settings import Settings

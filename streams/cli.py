@@ -619,7 +619,7 @@ def alerts() -> None:
 
 def _send_action(alert_id: str, action: str, by: str, broker: str | None, wait: float, **extra: str) -> None:
     """Publish the action, then wait for the worker's answer: the alert republished, or a refusal."""
-    from agents.alerts.alert import parse_alert_id
+    from agents.domain.alert import parse_alert_id
 
     try:
         alert_type, customer_id = parse_alert_id(alert_id)
@@ -962,19 +962,19 @@ def list_detectors(config: Path | None) -> None:
 
     Exits non-zero, naming the problem, if an installed plug-in cannot be used.
     """
-    from agents.detectors import registry
+    from agents import catalogue
 
-    problems = registry.check_plugins()
+    problems = catalogue.check_plugins()
     rules = None if problems else _load_rules(_settings(config=config).config)
     rows = []
-    for alert_type, target in registry.DETECTORS.items():
+    for alert_type, target in catalogue.DETECTORS.items():
         enabled = "-" if rules is None else "yes" if rules.detectors[alert_type]["enabled"] else "no"
-        rows.append((alert_type, "built-in", enabled, _first_line(registry.load_class(target).__doc__)))
-    for plugin in registry.plugins():
+        rows.append((alert_type, "built-in", enabled, _first_line(catalogue.load_class(target).__doc__)))
+    for plugin in catalogue.plugins():
         source = f"plug-in {plugin.distribution or plugin.target}"
         try:
-            cls = registry.plugin_class(plugin)
-        except registry.PluginError:
+            cls = catalogue.plugin_class(plugin)
+        except catalogue.PluginError:
             rows.append((plugin.type, source, "-", "cannot be used (below)"))
             continue
         enabled = "-" if rules is None else "yes" if rules.detectors[plugin.type]["enabled"] else "no"

@@ -26,13 +26,14 @@ from typing import BinaryIO
 
 import orjson
 
+from agents.domain.instants import DAY, day_number
+from agents.domain.refusal import Rejected
+from agents.domain.state import CustomerState
 from agents.ingest.dead_letter import dead_letter_record
-from agents.ingest.decode import Accepted, Rejected, TouchpointDecoder
+from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.deadlines import DeadlineIndex
-from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker, Outputs
 from agents.journey.watermark import PartitionClock
-from agents.models.customer import DAY, day_number
 from streams.files import read_records
 from streams.heap import collector_paused
 

@@ -8,7 +8,7 @@ from typing import Any
 from faust.serializers import codecs
 from faust.stores.base import SerializedStore
 
-from agents.journey.state import CustomerState
+from agents.domain.state import CustomerState
 
 #: Faust codec name for CustomerState values.
 CUSTOMER_STATE_CODEC = "customer-state"

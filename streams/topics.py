@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from agents.alerts.sla import SLA_ALERT_TYPES
-from agents.detectors.registry import DETECTORS, plugin_types
+from agents.catalogue import DETECTORS, plugin_types
+from agents.domain.alert import SLA_ALERT_TYPES
 from streams.direct import DirectTopic
 
 #: Raw touchpoints from any producer: UTF-8 JSON per schemas/touchpoint.v1.json, any key.

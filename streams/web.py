@@ -10,7 +10,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agents.models.customer import DAY, CustomerModel, day_number
+from agents.domain.instants import DAY, day_number
+from agents.models.customer import CustomerModel
 
 
 def install(app: Any, customers: Any, states: Any, model: CustomerModel) -> None:

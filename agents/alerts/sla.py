@@ -15,14 +15,20 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
-from agents.alerts.alert import CRITICAL, INFO, WARNING, Alert, make_alert_id, raise_severity
 from agents.calendar import Calendars
 from agents.config import SlaConfig
-
-AFTER_HOURS_UNANSWERED: Final = "after_hours_unanswered"
-FIRST_RESPONSE_BREACH: Final = "first_response_breach"
-FIRST_RESPONSE_DUE_SOON: Final = "first_response_due_soon"
-SLA_ALERT_TYPES: Final = (AFTER_HOURS_UNANSWERED, FIRST_RESPONSE_BREACH, FIRST_RESPONSE_DUE_SOON)
+from agents.domain.alert import (
+    AFTER_HOURS_UNANSWERED,
+    CRITICAL,
+    FIRST_RESPONSE_BREACH,
+    FIRST_RESPONSE_DUE_SOON,
+    INFO,
+    WARNING,
+    Alert,
+    make_alert_id,
+    raise_severity,
+)
+from agents.domain.instants import local_time
 
 # Case flags (a bit set keeps the state small).
 AFTER_HOURS: Final = 1
@@ -165,7 +171,7 @@ def describe(alert: Alert, zone: tzinfo = UTC) -> Alert:
     The customer's state keeps only the facts of an open alert; the text is
     rebuilt here when a status change republishes it, byte for byte the same.
     """
-    local = datetime.fromtimestamp(alert.occurred_at, zone).strftime("%a %d %b %H:%M %Z")
+    local = local_time(alert.occurred_at, zone)
     topic = alert.details.get("topic")
     about = f" about {topic}" if topic else ""
     deadline = int(datetime.fromisoformat(alert.details["deadline"]).timestamp())

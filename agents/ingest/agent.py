@@ -10,8 +10,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from agents.domain.refusal import Rejected
 from agents.ingest.dead_letter import dead_letter_record
-from agents.ingest.decode import Accepted, Rejected, TouchpointDecoder
+from agents.ingest.decode import Accepted, TouchpointDecoder
 
 
 def install(app: Any, topics: Any, decoder: TouchpointDecoder, metrics: Any) -> Any:

@@ -32,14 +32,14 @@ import orjson
 from faust.types import TP
 
 import schemas
-from agents.alerts.alert import OPEN
 from agents.config import Config
+from agents.domain.alert import OPEN
+from agents.domain.refusal import INTERNAL, SCHEMA, Rejected
+from agents.domain.state import CustomerState, summarize
 from agents.ingest.agent import send_dead_letter
-from agents.ingest.decode import INTERNAL, SCHEMA, Rejected
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
 from agents.journey.deadlines import DeadlineIndex
-from agents.journey.state import CustomerState, summarize
 from agents.journey.track import JourneyTracker, Outputs
 from agents.journey.watermark import PartitionClock
 from streams.state_writer import StateWriter

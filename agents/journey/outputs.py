@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from agents.journey.state import CustomerState
-
-
-def iso(instant: int) -> str:
-    """Epoch seconds → RFC 3339 in UTC."""
-    return datetime.fromtimestamp(instant, UTC).isoformat()
+from agents.domain.instants import iso
+from agents.domain.state import CustomerState
 
 
 @dataclass(frozen=True, slots=True)

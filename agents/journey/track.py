@@ -15,24 +15,34 @@ from typing import Any
 
 import orjson
 
+from agents import lifecycle
 from agents.alerts import sla
-from agents.alerts.alert import ACKNOWLEDGED, CRITICAL, OPEN, RESOLVED, Alert, make_alert_id, raise_severity
 from agents.config import Config
 from agents.detectors.base import Context, Finding
 from agents.detectors.churn_risk import Models
 from agents.detectors.registry import build_detectors
-from agents.ingest.decode import (
+from agents.domain.alert import (
+    ACKNOWLEDGED,
+    CRITICAL,
+    FIRST_RESPONSE_DUE_SOON,
+    OPEN,
+    RESOLVED,
+    SLA_ALERT_TYPES,
+    Alert,
+    make_alert_id,
+    raise_severity,
+)
+from agents.domain.instants import DAY, describe_duration, iso
+from agents.domain.refusal import (
     CONFLICTING_DUPLICATE,
     FUTURE,
     STALE_ACTION,
     TOO_OLD,
     UNKNOWN_ALERT,
     Rejected,
-    describe_duration,
 )
-from agents.journey import lifecycle
-from agents.journey.outputs import ModelView, Transition, encode_enriched, iso
-from agents.journey.state import CustomerState
+from agents.domain.state import CustomerState
+from agents.journey.outputs import ModelView, Transition, encode_enriched
 from agents.models.customer import CustomerModel
 
 INACTIVITY = "inactivity"
@@ -97,7 +107,7 @@ class JourneyTracker:
         self._window = config.state.dedupe_window
         self._memory = config.state.answered_memory
         self._max_days = config.state.max_purchase_days
-        self._half_life = config.state.satisfaction_half_life_days * lifecycle.DAY
+        self._half_life = config.state.satisfaction_half_life_days * DAY
         self._tiers = [(tier.min_value, tier.name) for tier in reversed(config.value_tiers)]
         self._bots_answer = config.sla.bot_replies_count
         self._lateness = int(config.deadlines.allowed_lateness_seconds)
@@ -177,7 +187,7 @@ class JourneyTracker:
         if len(events) > self._window:
             del events[next(iter(events))]
         offset = occurred.utcoffset()
-        local_day = (instant + (int(offset.total_seconds()) if offset else 0)) // lifecycle.DAY
+        local_day = (instant + (int(offset.total_seconds()) if offset else 0)) // DAY
         new_customer = state.events == 0
         # The customer's clock never runs backwards: a late event is applied "now", at the latest instant seen.
         now = instant if new_customer else max(state.last_seen, instant)
@@ -206,7 +216,7 @@ class JourneyTracker:
             self._detect(state, customer_id, event, occurred, instant, local_day, step)
         self._forget_old(state, now)
         state.wake_at = self._next_wake(state, now)
-        alive = self.model.p_alive_on(state, now // lifecycle.DAY)
+        alive = self.model.p_alive_on(state, now // DAY)
         view = ModelView(alive, self.model.is_best_customer(state.clv)) if alive is not None else None
         step.enriched = encode_enriched(event, state, self._salt, view)
         return step
@@ -325,7 +335,7 @@ class JourneyTracker:
         if case.warn_at and not case.flags & sla.WARNED and case.warn_at <= due:
             case.flags |= sla.WARNED
             warning = sla.case_alert(
-                sla.FIRST_RESPONSE_DUE_SOON,
+                FIRST_RESPONSE_DUE_SOON,
                 customer_id,
                 case,
                 case.warn_at,
@@ -350,7 +360,7 @@ class JourneyTracker:
             )
             if self._raise(state, breach, out):
                 # The breach supersedes its early warning: close the warning so no consumer keeps it open.
-                warning_id = make_alert_id(sla.FIRST_RESPONSE_DUE_SOON, customer_id, (case.event_id,))
+                warning_id = make_alert_id(FIRST_RESPONSE_DUE_SOON, customer_id, (case.event_id,))
                 kept = state.alerts_open.pop(warning_id, None)
                 if kept is not None:
                     warning = self._revive(warning_id, customer_id, kept)
@@ -380,7 +390,7 @@ class JourneyTracker:
             out.suppressed.append((alert.type, "cooldown"))
             return False
         state.alert_last[alert.type] = alert.detected_at if last is None else max(last, alert.detected_at)
-        state.alerts_open[alert.alert_id] = alert.compact(keep_text=alert.type not in sla.SLA_ALERT_TYPES)
+        state.alerts_open[alert.alert_id] = alert.compact(keep_text=alert.type not in SLA_ALERT_TYPES)
         while len(state.alerts_open) > self.config.alerts.max_open_per_customer:
             oldest = min(state.alerts_open, key=lambda key: state.alerts_open[key][2])
             del state.alerts_open[oldest]
@@ -456,7 +466,7 @@ class JourneyTracker:
 
     def _forget_old(self, state: CustomerState, now: int) -> None:
         """Bound what alerting keeps: old alerts and settled cases go, unanswered inquiries are capped."""
-        horizon = now - round(self.config.alerts.retain_days * lifecycle.DAY)
+        horizon = now - round(self.config.alerts.retain_days * DAY)
         for alert_id in [key for key, data in state.alerts_open.items() if data[2] < horizon]:
             del state.alerts_open[alert_id]
         while len(state.complaints_open) > MAX_OPEN_COMPLAINTS:
@@ -573,7 +583,7 @@ class JourneyTracker:
             self._fire_case(state, customer_id, case, instant, out)
         del state.sla_cases[conversation]
         response = instant - case.opened_at
-        for alert_type in (sla.FIRST_RESPONSE_DUE_SOON, case.breach_type):
+        for alert_type in (FIRST_RESPONSE_DUE_SOON, case.breach_type):
             alert_id = make_alert_id(alert_type, customer_id, (case.event_id,))
             kept = state.alerts_open.pop(alert_id, None)
             if kept is not None:

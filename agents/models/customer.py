@@ -30,20 +30,14 @@ from typing import Any, Final
 
 from scipy import special
 
-from agents.journey.state import CustomerState
+from agents.domain.state import CustomerState
 from agents.models.params import ModelParams
 
-__all__ = ["DAY", "CustomerModel", "Summary", "day_number"]
+__all__ = ["CustomerModel", "Summary"]
 
-DAY: Final = 86_400
 _EPOCH_DAY: Final = date(1970, 1, 1)
 #: Horizon of the expected-purchases figure in the customer view.
 VIEW_HORIZON_DAYS: Final = 90
-
-
-def day_number(day: date) -> int:
-    """Days since 1970-01-01."""
-    return (day - _EPOCH_DAY).days
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ def test_the_pure_modules_are_the_ones_we_expect() -> None:
     assert {
         "agents.ingest.decode",
         "agents.journey.track",
-        "agents.journey.lifecycle",
+        "agents.lifecycle",
         "agents.config",
     } <= set(PURE_MODULES)
 

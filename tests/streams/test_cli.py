@@ -173,7 +173,7 @@ def test_check_config_reports_every_problem_at_once_one_line_each(cli: CliRunner
 def test_detectors_lists_every_built_in_and_whether_the_rules_file_enables_it(
     cli: CliRunner, tmp_path: Path
 ) -> None:
-    from agents.detectors.registry import DETECTORS
+    from agents.catalogue import DETECTORS
 
     rules = tmp_path / "rules.toml"
     rules.write_text("[detectors.long_wait]\nenabled = false\n")

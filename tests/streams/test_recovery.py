@@ -12,7 +12,7 @@ from faust.types import TP
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.journey.state import CustomerState, summarize
+from agents.domain.state import CustomerState, summarize
 from streams.recovery import LatestPerKey, _Change, _Decoding, _Message, apply_in_chunks
 from streams.tables import customer_to_state, stored_items
 

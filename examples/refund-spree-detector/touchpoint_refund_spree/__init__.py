@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Final
 
-from agents.detectors.base import DAY, Context, EventOnly, Finding, describe_span
+from agents.detectors.base import Context, EventOnly, Finding, describe_span
+from agents.domain.instants import DAY
 
 TYPE: Final = "refund_spree"
 

@@ -18,16 +18,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas
-from agents.alerts.alert import CRITICAL, INFO, OPEN, RESOLVED, WARNING, Alert, parse_alert_id
-from agents.alerts.sla import (
+from agents.alerts.sla import BREACHED, HANDLED
+from agents.config import Config, config_from_mapping, default_config
+from agents.domain.alert import (
     AFTER_HOURS_UNANSWERED,
-    BREACHED,
+    CRITICAL,
     FIRST_RESPONSE_BREACH,
     FIRST_RESPONSE_DUE_SOON,
-    HANDLED,
+    INFO,
+    OPEN,
+    RESOLVED,
+    WARNING,
+    Alert,
+    parse_alert_id,
 )
-from agents.config import Config, config_from_mapping, default_config
-from agents.journey.state import CustomerState
+from agents.domain.state import CustomerState
 from agents.journey.track import AUTO_REPLY, AUTO_SUPERSEDED, MAX_OPEN_INQUIRIES, JourneyTracker, Outputs
 from tests.agents.journey.touchpoints import SALT, inquiry, purchase, reply, touchpoint
 

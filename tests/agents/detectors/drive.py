@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 
 import schemas
-from agents.alerts.alert import Alert, make_alert_id
 from agents.config import Config, default_config
 from agents.detectors.base import Context, Detector, Finding
-from agents.journey.state import CustomerState
+from agents.domain.alert import Alert, make_alert_id
+from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
 from tests.agents.journey.touchpoints import DAY, SALT
 

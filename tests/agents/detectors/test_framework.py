@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 import schemas
-from agents.alerts.alert import parse_alert_id
 from agents.config import config_from_mapping
 from agents.detectors.base import Context, Finding
-from agents.journey.state import CustomerState
+from agents.domain.alert import parse_alert_id
+from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
 
 pytestmark = pytest.mark.unit

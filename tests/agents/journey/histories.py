@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from agents.config import config_from_mapping
-from agents.journey.state import CustomerState
+from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
 from tests.agents.journey.touchpoints import SALT, T0
 

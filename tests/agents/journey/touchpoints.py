@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from agents.config import Config, default_config
+from agents.domain.state import CustomerState
 from agents.journey.outputs import Transition
-from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker, Step
 
 SALT = b"test-salt"

@@ -9,9 +9,12 @@ import orjson
 import pytest
 
 import schemas
-from agents.alerts.alert import (
+from agents.alerts.sla import describe
+from agents.domain.alert import (
     ACKNOWLEDGED,
+    AFTER_HOURS_UNANSWERED,
     CRITICAL,
+    FIRST_RESPONSE_DUE_SOON,
     INFO,
     OPEN,
     RESOLVED,
@@ -21,7 +24,6 @@ from agents.alerts.alert import (
     parse_alert_id,
     raise_severity,
 )
-from agents.alerts.sla import AFTER_HOURS_UNANSWERED, FIRST_RESPONSE_DUE_SOON, describe
 from tests.agents.alerts.test_sla import BERLIN, Desk, answers, asks, epoch
 
 pytestmark = pytest.mark.unit

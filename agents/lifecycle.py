@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from agents.config import LifecycleConfig
-from agents.journey.state import CustomerState
+from agents.domain.instants import DAY
+from agents.domain.state import CustomerState
 from agents.models.customer import CustomerModel
 
 PROSPECT: Final = "prospect"
@@ -31,8 +32,6 @@ LAPSED: Final = "lapsed"
 
 #: Every stage, in ladder order (the metrics and the docs list them this way).
 STAGES: Final = (PROSPECT, FIRST_TIME, REPEAT, LOYAL, ADVOCATE, AT_RISK, LAPSED)
-
-DAY: Final = 86_400
 
 
 @dataclass(frozen=True, slots=True)

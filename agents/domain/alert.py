@@ -15,12 +15,19 @@ from typing import Any, Final
 
 import orjson
 
-from agents.journey.outputs import iso
+from agents.domain.instants import iso
 
 INFO: Final = "info"
 WARNING: Final = "warning"
 CRITICAL: Final = "critical"
 SEVERITIES: Final = (INFO, WARNING, CRITICAL)
+
+#: The alert types the journey raises itself, for first-response SLAs (agents/alerts/sla.py); the
+#: detectors' types are their own (agents/catalogue.py).
+AFTER_HOURS_UNANSWERED: Final = "after_hours_unanswered"
+FIRST_RESPONSE_BREACH: Final = "first_response_breach"
+FIRST_RESPONSE_DUE_SOON: Final = "first_response_due_soon"
+SLA_ALERT_TYPES: Final = (AFTER_HOURS_UNANSWERED, FIRST_RESPONSE_BREACH, FIRST_RESPONSE_DUE_SOON)
 
 OPEN: Final = "open"
 ACKNOWLEDGED: Final = "acknowledged"

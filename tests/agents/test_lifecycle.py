@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from agents import lifecycle
 from agents.config import config_from_mapping, default_config
-from agents.journey import lifecycle
-from agents.journey.lifecycle import (
+from agents.domain.state import CustomerState
+from agents.journey.track import INACTIVITY, WIN_BACK
+from agents.lifecycle import (
     ADVOCATE,
     AT_RISK,
     FIRST_TIME,
@@ -20,8 +22,6 @@ from agents.journey.lifecycle import (
     classify,
     next_stage_deadline,
 )
-from agents.journey.state import CustomerState
-from agents.journey.track import INACTIVITY, WIN_BACK
 from tests.agents.journey.touchpoints import (
     DAY,
     Journey,

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.config import config_from_mapping, default_config
+from agents.domain.state import CustomerState, summarize
 from agents.ingest.decode import Accepted, TouchpointDecoder
-from agents.journey.state import CustomerState, summarize
 from agents.journey.track import JourneyTracker
 from streams.simulator import SimulationSpec, generate
 from tests.agents.journey.histories import histories, replay
