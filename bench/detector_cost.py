@@ -76,7 +76,7 @@ def main() -> None:
     for _ in range(args.runs):
         on = JourneyTracker(default_config(), salt)
         off = JourneyTracker(default_config(), salt)
-        off._detectors = []
+        off.detection.detectors = []
         cost_on, rates = run(events, on)
         cost_off, _ = run(events, off)
         with_all.append(cost_on)

@@ -48,7 +48,7 @@ class NoModel:
 def without_models(salt: bytes) -> JourneyTracker:
     tracker = JourneyTracker(default_config(), salt)
     tracker.model = NoModel()  # type: ignore[assignment]
-    tracker._detectors = [d for d in tracker._detectors if d.type not in MODEL_DETECTORS]
+    tracker.detection.detectors = [d for d in tracker.detection.detectors if d.type not in MODEL_DETECTORS]
     return tracker
 
 

@@ -78,7 +78,8 @@ PARTS = textwrap.dedent(
     import itertools, json, sys, time, unicodedata
     from agents.config import default_config
     from agents.ingest.decode import Accepted, TouchpointDecoder
-    from agents.journey.track import JourneyTracker, content_digest
+    from agents.journey.admission import content_digest
+    from agents.journey.track import JourneyTracker
     from agents.journey.watermark import PartitionClock
     from streams.simulator import SimulationSpec, generate
 

@@ -195,3 +195,16 @@ def describe(alert: Alert, zone: tzinfo = UTC) -> Alert:
     if "top_value_tier" in alert.reasons:
         summary += " Top-tier customer."
     return replace(alert, summary=summary, suggested_action=action)
+
+
+def revive(alert_id: str, customer_id: str, data: list[Any], calendars: Calendars) -> Alert:
+    """An open alert back from the customer's state (``Alert.compact``), with its text.
+
+    A detector's alert keeps its text; a first-response alert rebuilds its text from its facts,
+    its times read on the calendar of its channel and location.
+    """
+    alert = Alert.from_compact(alert_id, customer_id, data)
+    if alert.summary:
+        return alert
+    zone = calendars.for_touchpoint(alert.channel or "web", alert.location).zone
+    return describe(alert, zone)

@@ -17,14 +17,18 @@ customer, a forged tick, an action for an unknown alert or with a stale ``at``)
 go to the dead-letter topic with their reason, like ingest's.
 
 Gauges over the owned customers (stages, table keys, open inquiries and SLA
-cases) move by the difference each tracker call makes, and are recounted from
+cases) move by the difference each change makes, and are recounted from
 the table after every recovery, for exactly the partitions this worker owns.
+
+The decisions are ``agents.journey.step.JourneyStep``'s, the same as ``touchpoint replay``'s;
+this module decodes, looks up, writes state, sends and counts.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -34,14 +38,14 @@ from faust.types import TP
 import schemas
 from agents.config import Config
 from agents.domain.alert import OPEN
+from agents.domain.outputs import Outputs
 from agents.domain.refusal import INTERNAL, SCHEMA, Rejected
 from agents.domain.state import CustomerState, summarize
 from agents.ingest.agent import send_dead_letter
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
-from agents.journey.deadlines import DeadlineIndex
-from agents.journey.track import JourneyTracker, Outputs
-from agents.journey.watermark import PartitionClock
+from agents.journey.step import DEADLINE, DUPLICATE, Change, JourneyStep
+from agents.journey.track import JourneyTracker
 from streams.state_writer import StateWriter
 from streams.tables import stored_items
 
@@ -64,23 +68,13 @@ def install(
     only once the outputs derived from it are acknowledged (see ``streams.state_writer``).
     *control_secret* signs and checks the timer ticks; every worker of the app needs the same one.
     """
-    index = DeadlineIndex()
-    clocks: dict[int, PartitionClock] = {}
-    quorum = config.time.watermark_quorum
+    journey = JourneyStep(tracker, states.get)
     skew = config.time.max_future_skew
     last_event_at: dict[int, float] = {}
-    lateness = int(config.deadlines.allowed_lateness_seconds)
     validate_action = schemas.validator("alert_action")
     calendars = config.calendars
     table_keys = metrics.TABLE_KEYS.labels(table.name)
     table_keys.set(0)
-
-    def count_open(before: tuple[int, int], state: CustomerState) -> None:
-        inquiries, cases = _open_counts(state)
-        if inquiries != before[0]:
-            metrics.OPEN_INQUIRIES.inc(inquiries - before[0])
-        if cases != before[1]:
-            metrics.OPEN_SLA_CASES.inc(cases - before[1])
 
     async def publish(
         outputs: Outputs, cause: str | None = None, produced_at: float | None = None
@@ -118,20 +112,22 @@ def install(
             metrics.TIME_TO_RESOLVE.labels(alert.type).observe(max(seconds, 0))
         return sent
 
-    async def fire_due(partition: int, until: int, trigger: str) -> None:
-        now = time.time()
-        for key, due in index.pop_due(partition, until):
-            state = states.get(key)
-            if state is None:
-                continue
-            before = _open_counts(state)
-            outputs = tracker.advance(state, key.decode(), until)
-            count_open(before, state)
-            index.schedule(partition, key, state.wake_at)
-            metrics.DEADLINES_FIRED.labels(trigger).inc()
-            if abs(now - due) < 3600:  # live traffic: event time near the wall clock
-                metrics.DEADLINE_LAG.observe(max(now - due, 0.0))
-            await states.put(key, state, partition, await publish(outputs))
+    def count_open(change: Change) -> None:
+        if change.inquiries_opened:
+            metrics.OPEN_INQUIRIES.inc(change.inquiries_opened)
+        if change.cases_opened:
+            metrics.OPEN_SLA_CASES.inc(change.cases_opened)
+
+    async def write(changes: Iterable[Change]) -> None:
+        """Publish each deadline's or action's outputs, then hold back its state until they are sent."""
+        for change in changes:
+            count_open(change)
+            if change.cause == DEADLINE:
+                metrics.DEADLINES_FIRED.labels(change.trigger).inc()
+                lag = time.time() - (change.due or 0)
+                if abs(lag) < 3600:  # live traffic: event time near the wall clock
+                    metrics.DEADLINE_LAG.observe(max(lag, 0.0))
+            await states.put(change.key, change.state, change.partition, await publish(change.outputs))
 
     async def refuse(event: Any, rejected: Rejected) -> None:
         metrics.DEAD_LETTERS.labels(rejected.reason).inc()
@@ -140,17 +136,48 @@ def install(
     async def apply_action(event: Any, key: bytes, partition: int) -> None:
         action = orjson.loads(event.value)
         validate_action(action)
-        state = states.get(key)
-        before = _open_counts(state)
-        outputs = tracker.act(state, key.decode(), action, _received_at(event))
-        outcome = outputs.refused.reason if outputs.refused is not None else "applied"
+        change = journey.action(key, partition, action, _received_at(event))
+        outcome = change.refused.reason if change.refused is not None else "applied"
         metrics.ALERT_ACTIONS.labels(action["action"], outcome).inc()
-        if outputs.refused is not None or state is None:
-            await refuse(event, outputs.refused or Rejected(INTERNAL, "no state for the action"))
+        if change.refused is not None:
+            await refuse(event, change.refused)
             return
-        count_open(before, state)
-        index.schedule(partition, key, state.wake_at)
-        await states.put(key, state, partition, await publish(outputs))
+        await write((change,))
+
+    async def apply_touchpoint(event: Any, touchpoint: dict[str, Any], change: Change) -> None:
+        if change.refused is not None:
+            await refuse(event, change.refused)
+            return
+        if change.cause == DUPLICATE:
+            metrics.DUPLICATES.inc()
+            # Rewrite the state as it is: after a crash the local store can hold a change whose
+            # changelog record never arrived, and this redelivery is the only event that shows it.
+            await states.put(change.key, change.state, change.partition)
+            return
+        occurred = datetime.fromisoformat(touchpoint["occurred_at"])
+        # Counted together, with no await between: a scrape always sees count == journey events.
+        metrics.JOURNEY_TOUCHPOINTS.inc()
+        metrics.PROCESSING_LAG.observe(max(time.time() - occurred.timestamp(), 0.0))
+        if not change.known:
+            table_keys.inc()
+        count_open(change)
+        slot = after_hours_slot(touchpoint, occurred, calendars)
+        if slot is not None:
+            metrics.AFTER_HOURS_INQUIRIES.labels(*slot).inc()
+        if change.unpriced:
+            metrics.UNPRICED_AMOUNTS.inc()
+        # The by-customer record carries its raw record's timestamp (see the ingest agent).
+        produced_at = event.message.timestamp
+        if not produced_at or produced_at <= 0:
+            produced_at = None  # no timestamp on the record: nothing to measure from
+        sent = await publish(change.outputs, touchpoint["event_id"], produced_at)
+        sent.append(await topics.enriched.send(key=change.key, value=change.enriched))
+        # The state reaches the changelog only after these outputs: if a crash loses them, the state
+        # (and its dedupe ring) is lost with them and the redelivered event is applied again,
+        # publishing the same bytes; the other order could keep the state and drop the outputs.
+        await states.put(change.key, change.state, change.partition, sent)
+        last_event_at[change.partition] = time.monotonic()
+        await write(journey.due(change.partition))
 
     @app.agent(topics.journey_inputs, name="track_journey")  # type: ignore[untyped-decorator]
     async def track_journey(stream: Any) -> None:
@@ -166,19 +193,14 @@ def install(
                     if isinstance(tick, Rejected):
                         await refuse(event, tick)
                     else:
-                        await fire_due(partition, tick, "wall_clock")
+                        await write(journey.tick(partition, tick))
                     continue
                 touchpoint = orjson.loads(event.value)
                 if touchpoint["customer_id"].encode() != key:
                     # Ingest keys each record by its customer: a mismatch was written past ingest.
                     await refuse(event, Rejected(SCHEMA, "the record's customer_id does not match its key"))
                     continue
-                known = states.get(key)
-                before = _open_counts(known)
-                step = tracker.track(
-                    known, touchpoint["customer_id"], touchpoint, partition, _received_at(event)
-                )
-                occurred = datetime.fromisoformat(touchpoint["occurred_at"])
+                change = journey.touchpoint(key, partition, touchpoint, _received_at(event))
             except Exception as exc:  # anything here is a bug or a foreign record: keep it, keep going
                 log.warning(
                     "journey could not apply %s:%s@%s: %s",
@@ -193,44 +215,7 @@ def install(
                     Rejected(reason, f"journey could not apply the record: {type(exc).__name__}: {exc}"),
                 )
                 continue
-            if step.refused is not None:
-                await refuse(event, step.refused)
-                continue
-            if step.duplicate:
-                metrics.DUPLICATES.inc()
-                # Rewrite the state as it is: after a crash the local store can hold a change whose
-                # changelog record never arrived, and this redelivery is the only event that shows it.
-                await states.put(key, step.state, partition)
-                continue
-            # Counted together, with no await between: a scrape always sees count == journey events.
-            metrics.JOURNEY_TOUCHPOINTS.inc()
-            metrics.PROCESSING_LAG.observe(max(time.time() - occurred.timestamp(), 0.0))
-            if known is None:
-                table_keys.inc()
-            count_open(before, step.state)
-            slot = after_hours_slot(touchpoint, occurred, calendars)
-            if slot is not None:
-                metrics.AFTER_HOURS_INQUIRIES.labels(*slot).inc()
-            if step.unpriced:
-                metrics.UNPRICED_AMOUNTS.inc()
-            # The by-customer record carries its raw record's timestamp (see the ingest agent).
-            produced_at = event.message.timestamp
-            if not produced_at or produced_at <= 0:
-                produced_at = None  # no timestamp on the record: nothing to measure from
-            sent = await publish(step, touchpoint["event_id"], produced_at)
-            sent.append(await topics.enriched.send(key=key, value=step.enriched))
-            # The state reaches the changelog only after these outputs: if a crash loses them, the state
-            # (and its dedupe ring) is lost with them and the redelivered event is applied again,
-            # publishing the same bytes; the other order could keep the state and drop the outputs.
-            await states.put(key, step.state, partition, sent)
-            index.schedule(partition, key, step.state.wake_at)
-            last_event_at[partition] = time.monotonic()
-            clock = clocks.get(partition)
-            if clock is None:
-                clock = clocks[partition] = PartitionClock(quorum)
-            watermark = clock.observe(key, step.instant)
-            if watermark is not None:
-                await fire_due(partition, watermark - lateness, "watermark")
+            await apply_touchpoint(event, touchpoint, change)
 
     def caught_up(partition: int) -> bool:
         # A partition with a backlog is not quiet, only slow: its own events will move its watermark.
@@ -248,10 +233,9 @@ def install(
             return
         now = time.time()
         quiet_since = time.monotonic() - config.deadlines.quiet_seconds
-        for partition in index.partitions():
-            due = index.next_due(partition)
+        for partition in journey.overdue(now):
             quiet = last_event_at.get(partition, 0.0) <= quiet_since
-            if due is not None and due <= now and quiet and caught_up(partition):
+            if quiet and caught_up(partition):
                 tick = sign_tick(control_secret, partition, now)
                 await topics.by_customer.send(key=TICK_KEY, value=tick, partition=partition)
 
@@ -264,7 +248,7 @@ def install(
             if tp.topic == table.changelog_topic.get_topic_name()
         }
         states.retain(owned)
-        index.clear()
+        journey.forget_deadlines()
         counts = dict.fromkeys(metrics.STAGES, 0)
         inquiries = cases = 0
         # States can be in their encoded form (RocksDB, or restored in bulk: streams/tables.py):
@@ -272,7 +256,7 @@ def install(
         for key, state in stored_items(table):
             summary = summarize(state)
             if summary.partition in owned:
-                index.schedule(summary.partition, key, summary.wake_at)
+                journey.schedule(summary.partition, key, summary.wake_at)
                 counts[summary.stage] = counts.get(summary.stage, 0) + 1
                 inquiries += summary.inquiries_open
                 cases += summary.sla_cases
@@ -284,18 +268,11 @@ def install(
         log.info(
             "journey: %d customers, %d deadlines in partitions %s",
             sum(counts.values()),
-            len(index),
+            journey.deadlines(),
             sorted(owned),
         )
 
     return track_journey
-
-
-def _open_counts(state: CustomerState | None) -> tuple[int, int]:
-    """Unanswered inquiries and first-response cases of one customer (0, 0 for a new one)."""
-    if state is None:
-        return 0, 0
-    return len(state.inquiries_open), len(state.sla_cases)
 
 
 def _received_at(event: Any) -> float | None:

@@ -80,7 +80,7 @@ def tracker_with_stub(config: Any = None) -> JourneyTracker:
     tracker = JourneyTracker(
         config or config_from_mapping({"alerts": {"cooldown_minutes": {"default": 0}}}), b"salt"
     )
-    tracker._detectors = [Stub()]
+    tracker.detection.detectors = [Stub()]
     return tracker
 
 

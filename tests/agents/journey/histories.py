@@ -22,7 +22,7 @@ CONFIG = config_from_mapping(
     }
 )
 TRACKER = JourneyTracker(CONFIG, SALT)
-TRACKER._detectors = []  # order-independence of the journey itself; detectors are tested on their own
+TRACKER.detection.detectors = []  # order-independence of the journey itself; detectors are tested on their own
 CUSTOMERS = ("cust-a", "cust-b", "cust-c")
 CHANNELS = ("app", "web", "phone", "chat", "store", "email", "social")
 TYPES = (

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from agents.config import Config, default_config
+from agents.domain.outputs import Transition
 from agents.domain.state import CustomerState
-from agents.journey.outputs import Transition
 from agents.journey.track import JourneyTracker, Step
 
 SALT = b"test-salt"
@@ -125,7 +125,7 @@ class Journey:
     def __post_init__(self) -> None:
         self.tracker = JourneyTracker(self.config, SALT)
         # These tests are about the SLA and lifecycle rules alone; the detectors have their own suite.
-        self.tracker._detectors = []
+        self.tracker.detection.detectors = []
 
     def send(self, *events: dict[str, Any]) -> list[Step]:
         steps = []

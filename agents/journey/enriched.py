@@ -1,4 +1,4 @@
-"""The journey's output records: lifecycle transitions and enriched events (schemas/*.v1.json)."""
+"""Enriched events: each touchpoint with a snapshot of its customer, identifiers masked (schemas/enriched.v1.json)."""
 
 from __future__ import annotations
 
@@ -10,32 +10,6 @@ import orjson
 
 from agents.domain.instants import iso
 from agents.domain.state import CustomerState
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """A customer moved from one lifecycle stage to another."""
-
-    customer_id: str
-    from_stage: str | None
-    to_stage: str
-    at: int
-    #: The event type that caused it, ``win_back``, or ``inactivity`` when time alone did.
-    cause: str
-    event_id: str | None
-
-    def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "schema_version": 1,
-                "customer_id": self.customer_id,
-                "from": self.from_stage,
-                "to": self.to_stage,
-                "at": iso(self.at),
-                "cause": self.cause,
-                "event_id": self.event_id,
-            }
-        )
 
 
 def mask_identifiers(identifiers: dict[str, str], salt: bytes) -> dict[str, str]:
