@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 import faust
+from faust.types import TableT
 
 from agents.config import load_config
 from agents.domain.state import CustomerState
@@ -17,7 +18,7 @@ from agents.journey.track import JourneyTracker
 from streams import metrics, recovery, tables, topics, web, worker_metrics
 from streams.settings import Settings
 from streams.state_writer import StateWriter
-from streams.transport import Transport
+from streams.transport import Transport, read_to_end
 
 __all__ = ["TouchpointApp", "create_app"]
 
@@ -29,7 +30,7 @@ class TouchpointApp(faust.App):
 
     settings: Settings
     streams: topics.Topics
-    customers: Any
+    customers: TableT[bytes, CustomerState]
     states: StateWriter[CustomerState]
 
     def __init__(self, *args: Any, **options: Any) -> None:
@@ -92,7 +93,15 @@ def create_app(settings: Settings) -> TouchpointApp:
             "are refused as forged_control by the partition's next owner."
         )
     journey_agent.install(
-        app, app.streams, app.customers, app.states, tracker, config, metrics, control_secret
+        app,
+        app.streams,
+        app.customers,
+        app.states,
+        tracker,
+        config,
+        metrics,
+        control_secret,
+        caught_up=read_to_end(app, app.streams.by_customer.get_topic_name()),
     )
     web.install(app, app.customers, app.states, tracker.model)
     worker_metrics.install(app, metrics)

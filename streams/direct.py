@@ -16,6 +16,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
+from faust.types import AppT, TopicT
 
 __all__ = ["DirectTopic"]
 
@@ -26,7 +27,7 @@ class DirectTopic:
     Declaring and naming are the Faust topic's own; only sending takes the short path.
     """
 
-    def __init__(self, app: Any, topic: Any) -> None:
+    def __init__(self, app: AppT, topic: TopicT) -> None:
         self._app = app
         self.topic = topic
         self.name: str = topic.get_topic_name()
@@ -46,7 +47,7 @@ class DirectTopic:
         timestamp: float | None = None,
     ) -> asyncio.Future[Any]:
         """Hand the record to the producer (waits only while its buffer is full)."""
-        producer = self._app.producer._ensure_producer()
+        producer = self._app.producer._ensure_producer()  # type: ignore[attr-defined]
         try:
             future: asyncio.Future[Any] = await producer.send(
                 self.name,

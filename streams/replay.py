@@ -241,7 +241,7 @@ def _track(
                 continue
             states[item.customer_id] = change.state
             write((change,))
-            enriched.write(change.enriched + b"\n")  # type: ignore[operator]
+            enriched.write(change.enriched + b"\n")
             write(journey.due(0))
         if summary.as_of is not None:
             write(journey.tick(0, (day_number(summary.as_of) + 1) * DAY - 1, AS_OF))

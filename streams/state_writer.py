@@ -28,11 +28,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from faust.types import AppT, TableT
+
 from streams.direct import DirectTopic
+from streams.tables import stored_items
 
 __all__ = ["StateWriter", "drain_all"]
 
@@ -59,8 +62,8 @@ class StateWriter(Generic[V]):
 
     def __init__(
         self,
-        app: Any,
-        table: Any,
+        app: AppT,
+        table: TableT[bytes, Any],
         encode: Callable[[V], bytes],
         send_changelog: Callable[[int, bytes, bytes], Awaitable[Any]] | None = None,
         decode: Callable[[bytes], V] | None = None,
@@ -97,7 +100,8 @@ class StateWriter(Generic[V]):
             decoded = self._decode(stored)
             self._table.data[key] = decoded  # the same value: a local cache, not a write
             return decoded
-        return stored  # type: ignore[no-any-return]
+        found: V | None = stored
+        return found
 
     async def put(
         self, key: bytes, value: V, partition: int, outputs: Iterable[asyncio.Future[Any]] = ()
@@ -164,6 +168,10 @@ class StateWriter(Generic[V]):
             written += count
         return written
 
+    def stored_items(self) -> Iterator[tuple[bytes, V | bytes]]:
+        """Every (key, value) of the table's local store; a value the store keeps encoded comes as bytes."""
+        return stored_items(self._table)
+
     def retain(self, owned: set[int]) -> None:
         """Drop queued writes of partitions other than *owned* (after a rebalance; Faust drains first)."""
         if not self._queue:
@@ -190,11 +198,11 @@ class StateWriter(Generic[V]):
             del self._newest[write.key]
 
 
-def _changelog_sender(app: Any, table: Any) -> Callable[[int, bytes, bytes], Awaitable[Any]]:
+def _changelog_sender(app: AppT, table: TableT[bytes, Any]) -> Callable[[int, bytes, bytes], Awaitable[Any]]:
     """Send one changelog record of *table* straight to the producer (see ``streams.direct``)."""
     topic = DirectTopic(app, table.changelog_topic)
     # Keeps RocksDB's record of the changelog offsets its files hold, as for Faust's own writes.
-    on_sent = table._on_changelog_sent
+    on_sent = table._on_changelog_sent  # type: ignore[attr-defined]
 
     def record_offset(future: asyncio.Future[Any]) -> None:
         if not future.cancelled() and future.exception() is None:
@@ -208,7 +216,7 @@ def _changelog_sender(app: Any, table: Any) -> Callable[[int, bytes, bytes], Awa
     return send
 
 
-def _local_writer(table: Any) -> Callable[[_Write[Any]], None]:
+def _local_writer(table: TableT[bytes, Any]) -> Callable[[_Write[Any]], None]:
     """How a released write reaches the table's local store."""
     store = table.data
     if hasattr(store, "_db_for_partition"):
@@ -216,7 +224,7 @@ def _local_writer(table: Any) -> Callable[[_Write[Any]], None]:
         # must never be ahead of the outputs either; write the bytes encoded when the change was made.
         # Faust's own Store._set takes the partition from the current event, which a release has none of.
         def write_durable(write: _Write[Any]) -> None:
-            store._key_index[write.key] = write.partition
+            store._key_index[write.key] = write.partition  # type: ignore[attr-defined]
             store._db_for_partition(write.partition).put(write.key, write.encoded)
 
         return write_durable
@@ -227,7 +235,7 @@ def _local_writer(table: Any) -> Callable[[_Write[Any]], None]:
     return write_in_memory
 
 
-async def drain_all(app: Any) -> int:
+async def drain_all(app: AppT) -> int:
     """Drain every StateWriter of *app*; return how many writes were released."""
     written = 0
     for writer in app.__dict__.get(_WRITERS_ATTRIBUTE, ()):

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
+import faust
 from faust.serializers import codecs
 from faust.stores.base import SerializedStore
+from faust.types import TableT
 
 from agents.domain.state import CustomerState
+
+V = TypeVar("V")
 
 #: Faust codec name for CustomerState values.
 CUSTOMER_STATE_CODEC = "customer-state"
@@ -44,7 +48,7 @@ class _CustomerStateValue:
         return value  # already a CustomerState: the codec built it
 
 
-def customer_to_state(app: Any, partitions: int) -> Any:
+def customer_to_state(app: faust.App, partitions: int) -> TableT[bytes, CustomerState]:
     """customer id (bytes) → CustomerState; changelog-backed, co-partitioned with touchpoints.by-customer."""
     return app.Table(
         "customer_to_state",
@@ -55,7 +59,7 @@ def customer_to_state(app: Any, partitions: int) -> Any:
     )
 
 
-def stored_items(table: Any) -> Iterator[tuple[bytes, CustomerState | bytes]]:
+def stored_items(table: TableT[bytes, V]) -> Iterator[tuple[bytes, V | bytes]]:
     """Every (key, state) of *table*'s local store; a state the store keeps encoded comes as bytes.
 
     For a walk over every customer (after a rebalance): RocksDB keeps encoded states, and

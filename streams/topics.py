@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
+
+import faust
+from faust.types import TopicT
 
 from agents.catalogue import DETECTORS, plugin_types
 from agents.domain.alert import SLA_ALERT_TYPES
@@ -43,25 +46,25 @@ ALL: Final = (RAW, BY_CUSTOMER, DEAD_LETTER, ENRICHED, TRANSITIONS, ACTIONS, *ma
 class Topics:
     """The topics of one app: Faust topics where the app reads, ``DirectTopic``s where it only writes."""
 
-    raw: Any
-    by_customer: Any
-    dead_letter: Any
-    enriched: Any
-    transitions: Any
-    actions: Any
+    raw: TopicT
+    by_customer: DirectTopic
+    dead_letter: DirectTopic
+    enriched: DirectTopic
+    transitions: DirectTopic
+    actions: TopicT
     #: Both inputs of the journey agent, co-partitioned: customer-keyed touchpoints and alert actions.
-    journey_inputs: Any
-    alerts: dict[str, Any]
+    journey_inputs: TopicT
+    alerts: dict[str, DirectTopic]
 
-    def all(self) -> tuple[Any, ...]:
+    def all(self) -> tuple[TopicT | DirectTopic, ...]:
         fixed = (self.raw, self.by_customer, self.dead_letter, self.enriched, self.transitions, self.actions)
         return (*fixed, *self.alerts.values())
 
 
-def declare(app: Any, partitions: int) -> Topics:
+def declare(app: faust.App, partitions: int) -> Topics:
     """Create the Faust topic objects; values and keys stay bytes (orjson does the JSON)."""
 
-    def topic(*names: str) -> Any:
+    def topic(*names: str) -> TopicT:
         return app.topic(
             *names,
             key_type=bytes,

@@ -24,17 +24,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import aiokafka
+import faust
 from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
 from streams.state_writer import drain_all
 
-__all__ = ["Transport"]
+__all__ = ["Transport", "read_to_end"]
 
 #: Fetch wait of the end-offset probe: the most a broker may hold one probe fetch (Tansu can
 #: hold fetches for the full wait). With a record at end - 1 it answers at once (a few ms).
@@ -215,3 +216,22 @@ class Transport(driver.Transport):
 
     Consumer = _Consumer
     Producer = _Producer
+
+
+def read_to_end(app: faust.App, topic: str) -> Callable[[int], bool]:
+    """``caught_up(partition)``: whether *app*'s consumer has read *topic*'s partition to its end.
+
+    A partition with a backlog is not quiet, only slow: its own events will move it on.
+    """
+
+    def caught_up(partition: int) -> bool:
+        tp = TP(topic, partition)
+        consumer = app.consumer
+        try:
+            highwater = consumer.highwater(tp)
+        except Exception:
+            return False
+        read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
+        return highwater is not None and (read if read is not None else -1) >= highwater - 1
+
+    return caught_up

@@ -26,47 +26,123 @@ this module decodes, looks up, writes state, sends and counts.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+import faust
 import orjson
-from faust.types import TP
+from faust.types import AgentT, EventT, StreamT, TableT, TopicT
+from prometheus_client import Counter, Gauge, Histogram
 
 import schemas
 from agents.config import Config
 from agents.domain.alert import OPEN
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import INTERNAL, SCHEMA, Rejected
-from agents.domain.state import CustomerState, summarize
+from agents.domain.state import summarize
 from agents.ingest.agent import send_dead_letter
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
 from agents.journey.step import DEADLINE, DUPLICATE, Change, JourneyStep
 from agents.journey.track import JourneyTracker
-from streams.state_writer import StateWriter
-from streams.tables import stored_items
+from agents.ports import Sink, StateStore
+
+__all__ = ["JourneyMetrics", "JourneyTopics", "install"]
 
 log = logging.getLogger(__name__)
 
 
+class JourneyTopics(Protocol):
+    @property
+    def journey_inputs(self) -> TopicT:
+        """Customer-keyed touchpoints and alert actions, co-partitioned: the agent's input."""
+        ...
+
+    @property
+    def actions(self) -> TopicT: ...
+    @property
+    def by_customer(self) -> Sink: ...
+    @property
+    def dead_letter(self) -> Sink: ...
+    @property
+    def enriched(self) -> Sink: ...
+    @property
+    def transitions(self) -> Sink: ...
+    @property
+    def alerts(self) -> Mapping[str, Sink]: ...
+
+
+class JourneyMetrics(Protocol):
+    """The metrics the journey agent moves (streams/metrics.py; docs/metrics.md)."""
+
+    @property
+    def STAGES(self) -> tuple[str, ...]: ...
+    @property
+    def TABLE_KEYS(self) -> Gauge: ...
+    @property
+    def CUSTOMERS(self) -> Gauge: ...
+    @property
+    def OPEN_INQUIRIES(self) -> Gauge: ...
+    @property
+    def OPEN_SLA_CASES(self) -> Gauge: ...
+    @property
+    def JOURNEY_TOUCHPOINTS(self) -> Counter: ...
+    @property
+    def DUPLICATES(self) -> Counter: ...
+    @property
+    def DEAD_LETTERS(self) -> Counter: ...
+    @property
+    def UNPRICED_AMOUNTS(self) -> Counter: ...
+    @property
+    def AFTER_HOURS_INQUIRIES(self) -> Counter: ...
+    @property
+    def LIFECYCLE_TRANSITIONS(self) -> Counter: ...
+    @property
+    def ALERTS_RAISED(self) -> Counter: ...
+    @property
+    def ALERTS_SUPPRESSED(self) -> Counter: ...
+    @property
+    def ALERTS_ACKNOWLEDGED(self) -> Counter: ...
+    @property
+    def ALERTS_RESOLVED(self) -> Counter: ...
+    @property
+    def ALERT_ACTIONS(self) -> Counter: ...
+    @property
+    def DEADLINES_FIRED(self) -> Counter: ...
+    @property
+    def TIME_TO_ACKNOWLEDGE(self) -> Histogram: ...
+    @property
+    def TIME_TO_RESOLVE(self) -> Histogram: ...
+    @property
+    def DEADLINE_LAG(self) -> Histogram: ...
+    @property
+    def PROCESSING_LAG(self) -> Histogram: ...
+    @property
+    def EVENT_TO_ALERT(self) -> Histogram: ...
+
+
 def install(
-    app: Any,
-    topics: Any,
-    table: Any,
-    states: StateWriter[CustomerState],
+    app: faust.App,
+    topics: JourneyTopics,
+    table: TableT[bytes, Any],
+    states: StateStore,
     tracker: JourneyTracker,
     config: Config,
-    metrics: Any,
+    metrics: JourneyMetrics,
     control_secret: bytes,
-) -> Any:
+    caught_up: Callable[[int], bool],
+) -> AgentT[bytes]:
     """Register ``track_journey``, its deadline sweep and its recovery hook on *app*.
 
     Every state change goes through *states*: readable at once, written to the table's changelog
     only once the outputs derived from it are acknowledged (see ``streams.state_writer``).
     *control_secret* signs and checks the timer ticks; every worker of the app needs the same one.
+    *caught_up(partition)* says whether this worker has read the partition's input to its end: only
+    then is a quiet partition moved on by a tick.
     """
     journey = JourneyStep(tracker, states.get)
     skew = config.time.max_future_skew
@@ -78,12 +154,12 @@ def install(
 
     async def publish(
         outputs: Outputs, cause: str | None = None, produced_at: float | None = None
-    ) -> list[Any]:
+    ) -> list[asyncio.Future[Any]]:
         """Send *outputs*; return the futures of their delivery.
 
         cause, produced_at: the touchpoint being applied and its raw record's timestamp, if any.
         """
-        sent: list[Any] = []
+        sent: list[asyncio.Future[Any]] = []
         for transition in outputs.transitions:
             metrics.LIFECYCLE_TRANSITIONS.labels(transition.from_stage or "none", transition.to_stage).inc()
             if transition.from_stage:
@@ -129,11 +205,11 @@ def install(
                     metrics.DEADLINE_LAG.observe(max(lag, 0.0))
             await states.put(change.key, change.state, change.partition, await publish(change.outputs))
 
-    async def refuse(event: Any, rejected: Rejected) -> None:
+    async def refuse(event: EventT[Any], rejected: Rejected) -> None:
         metrics.DEAD_LETTERS.labels(rejected.reason).inc()
         await send_dead_letter(topics.dead_letter, event, rejected)
 
-    async def apply_action(event: Any, key: bytes, partition: int) -> None:
+    async def apply_action(event: EventT[Any], key: bytes, partition: int) -> None:
         action = orjson.loads(event.value)
         validate_action(action)
         change = journey.action(key, partition, action, _received_at(event))
@@ -144,7 +220,7 @@ def install(
             return
         await write((change,))
 
-    async def apply_touchpoint(event: Any, touchpoint: dict[str, Any], change: Change) -> None:
+    async def apply_touchpoint(event: EventT[Any], touchpoint: dict[str, Any], change: Change) -> None:
         if change.refused is not None:
             await refuse(event, change.refused)
             return
@@ -166,11 +242,9 @@ def install(
             metrics.AFTER_HOURS_INQUIRIES.labels(*slot).inc()
         if change.unpriced:
             metrics.UNPRICED_AMOUNTS.inc()
-        # The by-customer record carries its raw record's timestamp (see the ingest agent).
-        produced_at = event.message.timestamp
-        if not produced_at or produced_at <= 0:
-            produced_at = None  # no timestamp on the record: nothing to measure from
-        sent = await publish(change.outputs, touchpoint["event_id"], produced_at)
+        # The by-customer record carries its raw record's timestamp (see the ingest agent); without
+        # one there is nothing to measure from.
+        sent = await publish(change.outputs, touchpoint["event_id"], _received_at(event))
         sent.append(await topics.enriched.send(key=change.key, value=change.enriched))
         # The state reaches the changelog only after these outputs: if a crash loses them, the state
         # (and its dedupe ring) is lost with them and the redelivered event is applied again,
@@ -179,8 +253,8 @@ def install(
         last_event_at[change.partition] = time.monotonic()
         await write(journey.due(change.partition))
 
-    @app.agent(topics.journey_inputs, name="track_journey")  # type: ignore[untyped-decorator]
-    async def track_journey(stream: Any) -> None:
+    @app.agent(topics.journey_inputs, name="track_journey")
+    async def track_journey(stream: StreamT[bytes]) -> None:
         async for event in stream.events():
             key: bytes = event.key or b""
             partition: int = event.message.partition
@@ -217,16 +291,6 @@ def install(
                 continue
             await apply_touchpoint(event, touchpoint, change)
 
-    def caught_up(partition: int) -> bool:
-        # A partition with a backlog is not quiet, only slow: its own events will move its watermark.
-        tp = TP(topics.by_customer.get_topic_name(), partition)
-        try:
-            highwater = app.consumer.highwater(tp)
-        except Exception:
-            return False
-        read = app.consumer._read_offset.get(tp)
-        return highwater is not None and (read if read is not None else -1) >= highwater - 1
-
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def sweep_deadlines() -> None:
         if not config.deadlines.wall_clock_sweep:
@@ -239,7 +303,7 @@ def install(
                 tick = sign_tick(control_secret, partition, now)
                 await topics.by_customer.send(key=TICK_KEY, value=tick, partition=partition)
 
-    @table.on_recover  # type: ignore[untyped-decorator]
+    @table.on_recover
     async def rebuild_after_recovery() -> None:
         # After every rebalance: timers and stage counts for exactly the partitions this worker now owns.
         owned = {
@@ -253,7 +317,7 @@ def install(
         inquiries = cases = 0
         # States can be in their encoded form (RocksDB, or restored in bulk: streams/tables.py):
         # summarize reads what is needed here without decoding the rest.
-        for key, state in stored_items(table):
+        for key, state in states.stored_items():
             summary = summarize(state)
             if summary.partition in owned:
                 journey.schedule(summary.partition, key, summary.wake_at)
@@ -275,7 +339,7 @@ def install(
     return track_journey
 
 
-def _received_at(event: Any) -> float | None:
+def _received_at(event: EventT[Any]) -> float | None:
     """The record's broker timestamp in epoch seconds (Faust gives seconds), or None when it has none."""
     stamp: float | None = event.message.timestamp
     return stamp if stamp and stamp > 0 else None

@@ -58,8 +58,8 @@ class Change:
     #: How many unanswered conversations and first-response cases this change opened (negative: closed).
     inquiries_opened: int = 0
     cases_opened: int = 0
-    #: A touchpoint's enriched event; None for any other change.
-    enriched: bytes | None = None
+    #: A touchpoint's enriched event; empty for any other change.
+    enriched: bytes = b""
     #: A touchpoint with an amount in a currency without a configured rate.
     unpriced: bool = False
     #: A deadline's own instant, and what fired it (WATERMARK, WALL_CLOCK or a caller's word).
@@ -102,7 +102,7 @@ class JourneyStep:
         if step.duplicate:
             return Change(key, partition, DUPLICATE, step.state, Outputs(), known is not None)
         change = _change(key, partition, TOUCHPOINT, step.state, step, before, known is not None)
-        change.enriched = step.enriched
+        change.enriched = step.enriched or b""
         change.unpriced = step.unpriced
         self._index.schedule(partition, key, step.state.wake_at)
         clock = self._clocks.get(partition)
