@@ -1,7 +1,7 @@
 """The seams between the thin agents and the app that runs them: where they send, where states live.
 
 The agents (``agents/*/agent.py``) are written against these Protocols; ``streams/`` implements
-them (``streams.direct.DirectTopic``, ``streams.state_writer.StateWriter``), and
+them (``streams.runtime.direct.DirectTopic``, ``streams.runtime.state_writer.StateWriter``), and
 mypy checks the fit where ``streams/app.py`` wires them together. Nothing here runs: it imports
 no stream engine.
 """

@@ -38,9 +38,9 @@ from deadline_lag import RULES
 from harness import cpu_times, percentile, worker_config
 from latency import LONG_WAIT, LONG_WAITS_PER_S, Run, _traffic
 
-from streams.broker import EmbeddedBroker, free_port
-from streams.services import ServiceProcess
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.services import ServiceProcess
+from streams.local.supervisor import WorkerProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' Alertmanager and webhook helpers
 from tests.alertmanager_helpers import AlertmanagerProcess, WebhookReceiver, alertmanager_binary

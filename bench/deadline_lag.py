@@ -30,8 +30,8 @@ from aiokafka.structs import TopicPartition
 from common import record
 
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
 
 DEADLINE_SECONDS = 12
 RULES = f"""

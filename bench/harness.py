@@ -25,9 +25,9 @@ from aiokafka.structs import TopicPartition
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from streams import topics
 from streams.kafka import produce
+from streams.local.supervisor import WorkerProcess
 from streams.settings import Settings
 from streams.simulator import SimulationSpec, generate
-from streams.supervisor import WorkerProcess
 
 #: Counters that together count each raw record once: applied, dropped as a duplicate, dead-lettered.
 PROCESSED = (

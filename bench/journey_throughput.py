@@ -27,10 +27,10 @@ from common import output_span, record
 
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
 from streams.settings import Settings
 from streams.simulator import SimulationSpec, generate
-from streams.supervisor import WorkerProcess
 
 CHANGELOG = "touchpoint-customer_to_state-changelog"
 

@@ -38,10 +38,10 @@ from deadline_lag import DEADLINE_SECONDS, RULES
 from harness import cpu_times, hooked_env, machine_cpu_seconds, percentile, worker_config
 
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
 from streams.kafka import routing_key
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
 from streams.simulator import SimulationSpec, generate
-from streams.supervisor import WorkerProcess
 
 LONG_WAITS_PER_S = 10
 INQUIRIES_PER_S = 5

@@ -49,8 +49,8 @@ from harness import (
 from references import ceiling, naive
 
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
 
 #: Quix Streams, per-customer count in its state store, measured when issue 8 was filed (not run here).
 QUIX_STREAMS = 34_600

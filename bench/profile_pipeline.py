@@ -51,8 +51,8 @@ from harness import (
     worker_config,
 )
 
-from streams.broker import EmbeddedBroker, free_port
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
 
 #: Everything after this line in --out is kept when the file is regenerated.
 NOTES = "<!-- notes: kept when this file is regenerated -->"
@@ -74,7 +74,7 @@ OPERATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "publish_message",
             "faust/transport/producer.py",
             "aiokafka/producer/",
-            "streams/direct.py",
+            "streams/runtime/direct.py",
         ),
     ),
     ("ingest decode, validate, normalise (ours)", ("TouchpointDecoder",)),

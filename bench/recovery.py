@@ -65,11 +65,11 @@ from agents.domain.state import CustomerState
 from agents.ingest.decode import TouchpointDecoder
 from agents.ingest.identity import derived_customer_id
 from agents.journey.track import JourneyTracker
-from streams.broker import EmbeddedBroker, free_port
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import Recovery, WorkerFailed, WorkerProcess
 from streams.replay import replay
 from streams.settings import Settings
 from streams.simulator import SimulationSpec, generate
-from streams.supervisor import Recovery, WorkerFailed, WorkerProcess
 
 APP_ID = "touchpoint"
 TABLE = "customer_to_state"

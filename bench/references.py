@@ -26,7 +26,7 @@ from aiokafka.structs import TopicPartition
 from harness import Span, Stream, measure
 
 from streams import topics
-from streams.broker import die_with_parent, free_port
+from streams.local.broker import die_with_parent, free_port
 from streams.settings import Settings
 
 HERE = Path(__file__).resolve().parent

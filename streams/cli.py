@@ -20,8 +20,8 @@ import orjson
 
 from agents.config import Config, ConfigError, effective_config, load_config
 from streams import topics
-from streams.broker import BrokerError, EmbeddedBroker, free_port, kafka_api_versions_ok
 from streams.kafka import BrokerUnreachable, bootstrap_servers, consume, produce
+from streams.local.broker import BrokerError, EmbeddedBroker, free_port, kafka_api_versions_ok
 from streams.settings import Settings, SettingsError
 from streams.terminal import safe
 
@@ -252,8 +252,8 @@ def run(
         _start_worker(settings)
         return
     from streams.console import next_steps
-    from streams.services import ServiceFailed
-    from streams.supervisor import WorkerFailed, WorkerProcess
+    from streams.local.services import ServiceFailed
+    from streams.local.supervisor import WorkerFailed, WorkerProcess
 
     workdir = data_dir or Path(tempfile.mkdtemp(prefix="touchpoint-run-"))
     # 0 means any free port; so does a busy default, since the demo should start anywhere.
@@ -339,8 +339,8 @@ async def _simulate_and_watch(
 
 def _console_process(broker_url: str, worker_url: str, port: int | None, workdir: Path) -> Any:
     """The ops console for `touchpoint run`, on loopback (see docs/console.md)."""
+    from streams.local.services import ServiceProcess
     from streams.ops_settings import DEFAULT_CONSOLE_PORT
-    from streams.services import ServiceProcess
 
     if port is None:
         port = DEFAULT_CONSOLE_PORT if _port_free(DEFAULT_CONSOLE_PORT) else 0

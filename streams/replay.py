@@ -34,17 +34,22 @@ from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.step import DUPLICATE, Change, JourneyStep
 from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
+from streams import topics
 from streams.files import read_records
-from streams.heap import collector_paused
+from streams.runtime.heap import collector_paused
 
+#: Every alert topic (alerts.<type>), written to one file.
+ALERTS = topics.alert_topic("*")
+#: Not a topic: each customer's final state and model figures.
+CUSTOMERS = "customers"
 #: Output topic → file written in the output directory.
 OUTPUT_FILES = {
-    "touchpoints.by-customer": "by-customer.jsonl",
-    "touchpoints.dead-letter": "dead-letter.jsonl",
-    "touchpoints.enriched": "enriched.jsonl",
-    "lifecycle.transitions": "transitions.jsonl",
-    "alerts.*": "alerts.jsonl",
-    "customers": "customers.jsonl",
+    topics.BY_CUSTOMER: "by-customer.jsonl",
+    topics.DEAD_LETTER: "dead-letter.jsonl",
+    topics.ENRICHED: "enriched.jsonl",
+    topics.TRANSITIONS: "transitions.jsonl",
+    ALERTS: "alerts.jsonl",
+    CUSTOMERS: "customers.jsonl",
 }
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -92,22 +97,22 @@ class ReplaySummary:
                 if self.blank_lines
                 else []
             ),
-            f"  accepted     {self.accepted:>10,}  → {self.outputs['touchpoints.by-customer']}",
-            f"  dead-letters {sum(refusals.values()):>10,}  → {self.outputs['touchpoints.dead-letter']}",
+            f"  accepted     {self.accepted:>10,}  → {self.outputs[topics.BY_CUSTOMER]}",
+            f"  dead-letters {sum(refusals.values()):>10,}  → {self.outputs[topics.DEAD_LETTER]}",
         ]
         lines.extend(f"    {reason:<21} {count:>10,}" for reason, count in sorted(refusals.items()))
         lines.append(f"  duplicates   {self.duplicates:>10,}  (dropped)")
         lines.append(
             f"  enriched     {self.accepted - self.duplicates - sum(self.refused.values()):>10,}  → "
-            f"{self.outputs['touchpoints.enriched']}"
+            f"{self.outputs[topics.ENRICHED]}"
         )
-        lines.append(f"  transitions  {self.transitions:>10,}  → {self.outputs['lifecycle.transitions']}")
+        lines.append(f"  transitions  {self.transitions:>10,}  → {self.outputs[topics.TRANSITIONS]}")
         lines.append(
-            f"  alerts       {sum(self.alerts.values()):>10,}  → {self.outputs['alerts.*']}  (records, incl. status changes)"
+            f"  alerts       {sum(self.alerts.values()):>10,}  → {self.outputs[ALERTS]}  (records, incl. status changes)"
         )
         lines.extend(f"    {kind:<28} {count:>6,}" for kind, count in sorted(self.alerts.items()))
         stages = ", ".join(f"{stage} {count:,}" for stage, count in self.stages.most_common())
-        lines.append(f"  customers    {self.customers:>10,}  → {self.outputs['customers']}  ({stages})")
+        lines.append(f"  customers    {self.customers:>10,}  → {self.outputs[CUSTOMERS]}  ({stages})")
         if self.as_of is not None:
             lines.append(f"  as of {self.as_of}: {self.after_as_of:,} later touchpoints not applied")
         return "\n".join(lines)
@@ -146,7 +151,7 @@ def replay(
     def blank(_line: int) -> None:
         summary.blank_lines += 1
 
-    with summary.outputs["touchpoints.dead-letter"].open("wb") as dead_letters:
+    with summary.outputs[topics.DEAD_LETTER].open("wb") as dead_letters:
         for line_number, raw in read_records(path, on_blank=blank):
             summary.records += 1
             if progress is not None:
@@ -175,7 +180,7 @@ def replay(
             summary.after_as_of = len(accepted) - len(applied)
             accepted = applied
         accepted.sort(key=lambda item: (item[0], item[1]))
-        with summary.outputs["touchpoints.by-customer"].open("wb") as by_customer:
+        with summary.outputs[topics.BY_CUSTOMER].open("wb") as by_customer:
             by_customer.writelines(item[2].body + b"\n" for item in accepted)
         _track(accepted, tracker, summary, source, dead_letters, progress)
     summary.accepted = len(accepted)
@@ -203,9 +208,9 @@ def _track(
     states = summary.states
     journey = JourneyStep(tracker, lambda key: states.get(key.decode()))
     with (
-        summary.outputs["touchpoints.enriched"].open("wb") as enriched,
-        summary.outputs["lifecycle.transitions"].open("wb") as transitions,
-        summary.outputs["alerts.*"].open("wb") as alerts,
+        summary.outputs[topics.ENRICHED].open("wb") as enriched,
+        summary.outputs[topics.TRANSITIONS].open("wb") as transitions,
+        summary.outputs[ALERTS].open("wb") as alerts,
     ):
 
         def write(changes: Iterable[Change]) -> None:
@@ -251,7 +256,7 @@ def _track(
     summary.customers = len(states)
     summary.stages.update(state.stage for state in states.values())
     day = day_number(summary.as_of) if summary.as_of is not None else watermark // DAY
-    with summary.outputs["customers"].open("wb") as customers:
+    with summary.outputs[CUSTOMERS].open("wb") as customers:
         for customer_id in sorted(states):
             state = states[customer_id]
             view = {

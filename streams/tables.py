@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import faust
 from faust.serializers import codecs
-from faust.stores.base import SerializedStore
 from faust.types import TableT
 
 from agents.domain.state import CustomerState
-
-V = TypeVar("V")
 
 #: Faust codec name for CustomerState values.
 CUSTOMER_STATE_CODEC = "customer-state"
@@ -37,7 +33,7 @@ class _CustomerStateValue:
     class _options:
         serializer = CUSTOMER_STATE_CODEC
 
-    #: A bulk restore (streams.recovery) leaves values encoded in the memory store; the StateWriter
+    #: A bulk restore (streams.runtime.recovery) leaves values encoded in the memory store; the StateWriter
     #: decodes each on its first read, and the journey's rebuild reads what it needs from the bytes
     #: (agents.journey.state.summarize). A state in memory costs ~5 KB as objects and ~0.7 KB as
     #: bytes, and most customers of a large table are not touched for days.
@@ -57,15 +53,3 @@ def customer_to_state(app: faust.App, partitions: int) -> TableT[bytes, Customer
         value_type=_CustomerStateValue,
         help="Per-customer journey state.",
     )
-
-
-def stored_items(table: TableT[bytes, V]) -> Iterator[tuple[bytes, V | bytes]]:
-    """Every (key, state) of *table*'s local store; a state the store keeps encoded comes as bytes.
-
-    For a walk over every customer (after a rebalance): RocksDB keeps encoded states, and
-    decoding each one there would cost more than everything else the walk does.
-    """
-    store = table.data
-    if isinstance(store, SerializedStore):
-        return store._iteritems()
-    return iter(table.items())

@@ -4,7 +4,7 @@ Offsets come from the Faust consumer without extra requests to the broker:
 
 * the end offset is ``Consumer.highwater(tp)``, the high watermark of the latest fetch response
   for the partition. On the embedded Tansu broker this value is exact: only its ListOffsets answer
-  has the "start of the last batch + 1" quirk (see streams/transport.py), and that is not used here;
+  has the "start of the last batch + 1" quirk (see streams/runtime/transport.py), and that is not used here;
 * the committed offset is the one the consumer loaded when it was assigned the partition and has
   committed since (``Consumer._committed_offset``: Faust keeps it for its own commit bookkeeping and
   drops it when the partition is revoked).

@@ -139,7 +139,7 @@ def install(
     """Register ``track_journey``, its deadline sweep and its recovery hook on *app*.
 
     Every state change goes through *states*: readable at once, written to the table's changelog
-    only once the outputs derived from it are acknowledged (see ``streams.state_writer``).
+    only once the outputs derived from it are acknowledged (see ``streams.runtime.state_writer``).
     *control_secret* signs and checks the timer ticks; every worker of the app needs the same one.
     *caught_up(partition)* says whether this worker has read the partition's input to its end: only
     then is a quiet partition moved on by a tick.

@@ -24,8 +24,8 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams import metrics, topics
-from streams.broker import EmbeddedBroker, die_with_parent, free_port
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, die_with_parent, free_port
+from streams.local.supervisor import WorkerProcess
 from tests.deploy.tools import prometheus_binary
 from tests.kafka_helpers import produce
 

@@ -30,9 +30,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from agents.config import default_config
 from agents.journey.after_hours import after_hours_slot
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
 from streams.settings import Settings
-from streams.supervisor import WorkerProcess
 from tests.kafka_helpers import collect
 
 pytestmark = pytest.mark.integration

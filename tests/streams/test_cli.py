@@ -11,8 +11,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from streams.broker import free_port
 from streams.cli import main
+from streams.local.broker import free_port
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.heap import collector_paused
+from streams.runtime.heap import collector_paused
 
 pytestmark = pytest.mark.unit
 

@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.domain.state import CustomerState, summarize
-from streams.recovery import LatestPerKey, _Change, _Decoding, _Message, apply_in_chunks
-from streams.tables import customer_to_state, stored_items
+from streams.runtime.recovery import LatestPerKey, _Change, _Decoding, _Message, apply_in_chunks
+from streams.runtime.state_writer import stored_items
+from streams.tables import customer_to_state
 
 pytestmark = pytest.mark.unit
 
@@ -81,7 +82,7 @@ def test_the_rocksdb_store_gets_raw_bytes_and_the_last_offset_as_persisted(tmp_p
 def test_large_restores_are_applied_in_chunks_that_let_the_event_loop_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("streams.recovery.APPLY_CHUNK", 2)
+    monkeypatch.setattr("streams.runtime.recovery.APPLY_CHUNK", 2)
     app, table = _table(tmp_path, "memory")
     records = [(0, offset, f'"k{offset}"'.encode(), b"1") for offset in range(7)]
     ticks = 0

@@ -3,7 +3,7 @@
 The producer's ``flush`` (Faust flushes before every offset commit and on
 rebalance) also drains the app's ``StateWriter``s, so that no offset is
 committed before the state changes of its events reach the changelog; see
-``streams.state_writer``.
+``streams.runtime.state_writer``.
 
 Two adjustments for Tansu, both harmless on Apache Kafka:
 
@@ -33,7 +33,7 @@ from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
-from streams.state_writer import drain_all
+from streams.runtime.state_writer import drain_all
 
 __all__ = ["Transport", "read_to_end"]
 

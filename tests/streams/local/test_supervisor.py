@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from streams.supervisor import parse_recoveries
+from streams.local.supervisor import parse_recoveries
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ customers keep their partitions standing still for minutes.
 
 ``BulkRecovery`` runs first, for the active partitions. A plain consumer reads
 each range to its end (the end offsets Faust has just taken, exact on the
-embedded broker too, see ``streams.transport``), keeps only the last record of
+embedded broker too, see ``streams.runtime.transport``), keeps only the last record of
 each key, and hands those to the table's store in offset order through the
 store's own ``apply_changelog_batch``, so memory and RocksDB stores keep their
 bookkeeping and RocksDB its persisted offsets. It then moves Faust's start
@@ -38,8 +38,8 @@ from faust.tables.recovery import Recovery
 from faust.types import TP
 
 from streams import metrics
-from streams.heap import collector_paused
-from streams.transport import start_plain_consumer
+from streams.runtime.heap import collector_paused
+from streams.runtime.transport import start_plain_consumer
 
 __all__ = ["BulkRecovery", "LatestPerKey", "TableManager", "apply_in_chunks"]
 
@@ -171,7 +171,7 @@ class BulkRecovery(Recovery):
         # decides afterwards from these offsets whether anything is left to read.
         await super()._build_offsets(consumer, tps, destination, title)
         if title == "active" and self.bulk and tps and not self.app.in_transaction:
-            # Millions of objects that all survive (see streams.heap); restored states are freed by
+            # Millions of objects that all survive (see streams.runtime.heap); restored states are freed by
             # reference counting when replaced, so keeping them out of later passes loses nothing.
             with collector_paused(freeze_survivors=True):
                 await self._restore_in_bulk(set(tps), destination)

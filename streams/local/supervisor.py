@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.broker import die_with_parent
+from streams.local.broker import die_with_parent
 
 __all__ = ["Recovery", "WorkerFailed", "WorkerProcess", "parse_recoveries"]
 

@@ -9,7 +9,7 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError
 from faust.exceptions import ProducerSendError
 
-from streams.direct import DirectTopic
+from streams.runtime.direct import DirectTopic
 
 pytestmark = pytest.mark.unit
 

@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
-from streams.broker import die_with_parent
+from streams.local.broker import die_with_parent
 
 __all__ = ["ServiceFailed", "ServiceProcess"]
 

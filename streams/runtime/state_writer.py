@@ -16,7 +16,7 @@ committed only after ``drain`` (the transport's producer calls it on every
 flush, and Faust flushes before each commit and on rebalance), so a committed
 offset still implies that the state and the outputs of its events are written.
 
-Changelog records are sent straight to the aiokafka producer (``streams.direct``),
+Changelog records are sent straight to the aiokafka producer (``streams.runtime.direct``),
 not through Faust's ``send_soon`` buffer: that buffer's ``flush`` gives up after 0.1 s without a
 message going out, and misses the message its task is publishing, so on a busy
 worker an offset could be committed before the changelog record of its event
@@ -32,12 +32,12 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from faust.stores.base import SerializedStore
 from faust.types import AppT, TableT
 
-from streams.direct import DirectTopic
-from streams.tables import stored_items
+from streams.runtime.direct import DirectTopic
 
-__all__ = ["StateWriter", "drain_all"]
+__all__ = ["StateWriter", "drain_all", "stored_items"]
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class StateWriter(Generic[V]):
 
 
 def _changelog_sender(app: AppT, table: TableT[bytes, Any]) -> Callable[[int, bytes, bytes], Awaitable[Any]]:
-    """Send one changelog record of *table* straight to the producer (see ``streams.direct``)."""
+    """Send one changelog record of *table* straight to the producer (see ``streams.runtime.direct``)."""
     topic = DirectTopic(app, table.changelog_topic)
     # Keeps RocksDB's record of the changelog offsets its files hold, as for Faust's own writes.
     on_sent = table._on_changelog_sent  # type: ignore[attr-defined]
@@ -241,3 +241,15 @@ async def drain_all(app: AppT) -> int:
     for writer in app.__dict__.get(_WRITERS_ATTRIBUTE, ()):
         written += await writer.drain()
     return written
+
+
+def stored_items(table: TableT[bytes, V]) -> Iterator[tuple[bytes, V | bytes]]:
+    """Every (key, state) of *table*'s local store; a state the store keeps encoded comes as bytes.
+
+    For a walk over every customer (after a rebalance): RocksDB keeps encoded states, and
+    decoding each one there would cost more than everything else the walk does.
+    """
+    store = table.data
+    if isinstance(store, SerializedStore):
+        return store._iteritems()
+    return iter(table.items())

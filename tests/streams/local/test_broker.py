@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import BrokerError, EmbeddedBroker, kafka_api_versions_ok
+from streams.local.broker import BrokerError, EmbeddedBroker, kafka_api_versions_ok
 
 pytestmark = pytest.mark.integration
 
@@ -49,12 +49,12 @@ def test_broker_dies_with_its_owner_even_on_kill_9() -> None:
         [
             sys.executable,
             "-c",
-            "import time; from streams.broker import EmbeddedBroker; b = EmbeddedBroker().start();"
+            "import time; from streams.local.broker import EmbeddedBroker; b = EmbeddedBroker().start();"
             "print(b.pid, flush=True); time.sleep(120)",
         ],
         stdout=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )
     assert owner.stdout is not None
     broker_pid = int(owner.stdout.readline())

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from streams.state_writer import StateWriter, drain_all
+from streams.runtime.state_writer import StateWriter, drain_all
 
 pytestmark = pytest.mark.unit
 
