@@ -95,7 +95,7 @@ LOOP_CALLBACK = "Handle._run (asyncio/events.py"
 ROOT_FRAMES = (
     "<frozen runpy>",
     "(click/",
-    "streams/cli.py",
+    "streams/cli/",
     "streams/worker.py",
     "mode/worker.py",
     "mode/threads.py",
@@ -276,7 +276,7 @@ def summary(prof: Profile, variants: dict[str, Variant], stream: Stream, command
     lines += [f"| {c / total:.1%} | `{_frame(f)}` |" for f, c in leaf.most_common(25)]
     lines += ["", "## Top frames including callees (below the event loop)", "", "| total | frame |"]
     lines += ["| ---: | --- |"]
-    skip = ("(asyncio/", "(click/", "<frozen runpy>", "streams/cli.py", "streams/worker.py", "mode/worker.py")
+    skip = ("(asyncio/", "(click/", "<frozen runpy>", "streams/cli/", "streams/worker.py", "mode/worker.py")
     shown = [(f, c) for f, c in inclusive.most_common() if not any(s in f for s in skip)]
     lines += [f"| {c / total:.1%} | `{_frame(f)}` |" for f, c in shown[:30]]
     lines += [

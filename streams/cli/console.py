@@ -51,12 +51,12 @@ def console(broker: str | None, log_level: str | None, config: Path | None, **op
     shared tokens in TOUCHPOINT_CONSOLE_TOKEN(_FILE). Without any, it listens on loopback only.
     """
     from streams.auth import AuthError, Credentials, SessionSigner, check_bind, read_secret
-    from streams.cli import _load_rules, _require_broker, _run_async, _settings
+    from streams.cli.common import load_rules, load_settings, require_broker, run_async
     from streams.ops_settings import ConsoleSettings, load
     from streams.settings import ENV_PREFIX, SettingsError
 
-    settings = _settings(broker=broker, log_level=log_level, config=config)
-    rules = _load_rules(settings.config)
+    settings = load_settings(broker=broker, log_level=log_level, config=config)
+    rules = load_rules(settings.config)
     if "TOUCHPOINT_CONSOLE_HISTORY_DAYS" not in os.environ:
         options["console_history_days"] = rules.alerts.retain_days
     try:
@@ -71,7 +71,7 @@ def console(broker: str | None, log_level: str | None, config: Path | None, **op
         secret = read_secret(os.environ, f"{ENV_PREFIX}CONSOLE_SESSION_SECRET")
     except (SettingsError, AuthError) as exc:
         raise click.UsageError(str(exc)) from None
-    bootstrap = _require_broker(settings.broker)
+    bootstrap = require_broker(settings.broker)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
@@ -83,7 +83,7 @@ def console(broker: str | None, log_level: str | None, config: Path | None, **op
         how = "sign-in required" if credentials.required else "no sign-in (loopback only)"
         click.echo(f"console on {url} ({how}) · Ctrl-C to stop", err=True)
 
-    _run_async(lambda stop: run_console(console_settings, credentials, signer, bootstrap, stop, ready))
+    run_async(lambda stop: run_console(console_settings, credentials, signer, bootstrap, stop, ready))
 
 
 @click.command("hash-password")

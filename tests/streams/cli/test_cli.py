@@ -283,14 +283,14 @@ def test_long_commands_show_progress_on_a_terminal(
 ) -> None:
     import sys
 
-    import streams.cli
+    import streams.cli.progress
     import streams.replay
 
     events = _events(tmp_path / "events.jsonl", 50)
     history = _few_repeat_buyers_csv(tmp_path / "history.csv")
     terminal = _Terminal()
     monkeypatch.setattr(streams.replay, "PROGRESS_EVERY", 5)
-    monkeypatch.setattr(streams.cli, "_interactive", lambda: True)
+    monkeypatch.setattr(streams.cli.progress, "interactive", lambda: True)
     monkeypatch.setattr(sys, "stderr", terminal)
     arguments = [arg.format(events=events, tmp=tmp_path, history=history) for arg in args]
     with contextlib.suppress(

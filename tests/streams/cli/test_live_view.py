@@ -7,7 +7,7 @@ import io
 import orjson
 import pytest
 
-from streams.console import LiveView
+from streams.cli.live_view import LiveView
 from streams.kafka import Record
 
 pytestmark = pytest.mark.unit

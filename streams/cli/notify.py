@@ -54,17 +54,17 @@ def notify(
     are committed only once Alertmanager accepted; while it is down, the bridge retries
     and loses nothing.
     """
-    from streams.cli import _load_rules, _require_broker, _run_async, _settings
+    from streams.cli.common import load_rules, load_settings, require_broker, run_async
     from streams.ops_settings import NotifySettings, load
     from streams.settings import SettingsError
 
-    settings = _settings(broker=broker, app_id=app_id, log_level=log_level, config=config)
+    settings = load_settings(broker=broker, app_id=app_id, log_level=log_level, config=config)
     try:
         notify_settings = load(NotifySettings, **options)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
-    rules = _load_rules(settings.config)
-    _require_broker(settings.broker)
+    rules = load_rules(settings.config)
+    require_broker(settings.broker)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
@@ -77,4 +77,4 @@ def notify(
         f"{notify_settings.notify_web_port}/metrics",
         err=True,
     )
-    _run_async(lambda stop: run_notify(settings, notify_settings, rules.alerts.retain_days, stop))
+    run_async(lambda stop: run_notify(settings, notify_settings, rules.alerts.retain_days, stop))

@@ -7,10 +7,10 @@ import io
 import orjson
 import pytest
 
-from streams.cli import _format_record
-from streams.console import LiveView
+from streams.cli.live_view import LiveView
+from streams.cli.records import format_record
+from streams.cli.terminal import safe
 from streams.kafka import Record
-from streams.terminal import safe
 
 pytestmark = pytest.mark.unit
 
@@ -34,7 +34,7 @@ def test_control_bidi_and_invisible_characters_are_shown_as_escapes() -> None:
 def test_tail_escapes_hostile_keys_and_values(pretty: bool) -> None:
     value = orjson.dumps({"customer_id": HOSTILE, "note": "a\nb"})
     record = Record("touchpoints", 0, 7, HOSTILE.encode(), value, 0)
-    line = _format_record(record, pretty)
+    line = format_record(record, pretty)
     assert printable(line)
     assert "\\x1b[2J" in line
     assert "\\u202e" in line

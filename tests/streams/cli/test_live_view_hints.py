@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 import schemas
-from streams.console import LiveView, next_steps
+from streams.cli.live_view import LiveView, next_steps
 from streams.kafka import Record
 
 pytestmark = pytest.mark.unit

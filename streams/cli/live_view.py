@@ -18,9 +18,9 @@ from typing import TextIO
 import orjson
 
 from streams import topics
+from streams.cli.terminal import safe
 from streams.kafka import Record, consume
 from streams.metrics import CHANNELS
-from streams.terminal import safe
 
 #: At most this many dead-letter details per summary, so a flood of bad input stays readable.
 DETAILS_PER_TICK = 2
