@@ -24,7 +24,7 @@ from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.deadlines import DeadlineIndex
 from agents.journey.track import JourneyTracker
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate
+from streams.sim import SimulationSpec, generate
 
 
 def run(events: list[Accepted], tracker: JourneyTracker) -> tuple[float, Counter[str]]:

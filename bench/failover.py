@@ -42,7 +42,7 @@ from streams import topics
 from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import Recovery, WorkerProcess
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate
+from streams.sim import SimulationSpec, generate
 
 APP_ID = "touchpoint"
 CHANGELOG = f"{APP_ID}-customer_to_state-changelog"

@@ -27,7 +27,7 @@ from streams import topics
 from streams.kafka import produce
 from streams.local.supervisor import WorkerProcess
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate
+from streams.sim import SimulationSpec, generate
 
 #: Counters that together count each raw record once: applied, dropped as a duplicate, dead-lettered.
 PROCESSED = (

@@ -24,7 +24,7 @@ from streams import topics
 from streams.kafka import produce
 from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import WorkerProcess
-from streams.simulator import SimulationSpec, generate
+from streams.sim import SimulationSpec, generate
 
 
 def one_run(events: int, seed: int) -> float:

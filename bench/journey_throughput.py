@@ -30,7 +30,7 @@ from streams import topics
 from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import WorkerProcess
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate
+from streams.sim import SimulationSpec, generate
 
 CHANGELOG = "touchpoint-customer_to_state-changelog"
 

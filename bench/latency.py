@@ -41,7 +41,7 @@ from streams import topics
 from streams.kafka import routing_key
 from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import WorkerProcess
-from streams.simulator import SimulationSpec, generate
+from streams.sim import SimulationSpec, generate
 
 LONG_WAITS_PER_S = 10
 INQUIRIES_PER_S = 5

@@ -69,7 +69,7 @@ from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import Recovery, WorkerFailed, WorkerProcess
 from streams.replay import replay
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate
+from streams.sim import SimulationSpec, generate
 
 APP_ID = "touchpoint"
 TABLE = "customer_to_state"

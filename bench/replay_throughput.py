@@ -46,7 +46,7 @@ from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from streams.replay import replay
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate
+from streams.sim import SimulationSpec, generate
 
 #: py-spy samples per second for --profile.
 PROFILE_RATE = 200

@@ -149,7 +149,7 @@ async def _simulate_and_watch(
     hints: list[str] | None = None,
 ) -> int:
     from streams.cli.live_view import watch
-    from streams.simulator import SimulationSpec, generate
+    from streams.sim import SimulationSpec, generate
 
     # Start the simulated clock now, so event times and the wall clock agree at first (a time-lapse from there).
     start = datetime.now(UTC).replace(second=0, microsecond=0)

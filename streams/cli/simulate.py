@@ -64,7 +64,7 @@ def simulate(
     topic: str,
 ) -> None:
     """Generate realistic omnichannel traffic to a topic or a JSONL file."""
-    from streams.simulator import SimulationSpec, generate
+    from streams.sim import SimulationSpec, generate
 
     spec = SimulationSpec(customers=customers, seed=seed, malformed_share=malformed_share)
     if start is not None:

@@ -44,7 +44,7 @@ from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import Recovery, WorkerProcess
 from streams.replay import ReplaySummary, replay
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate_events
+from streams.sim import SimulationSpec, generate_events
 from tests.kafka_helpers import PARTITIONS, partition_of, sentinels, wait_for
 
 pytestmark = pytest.mark.integration

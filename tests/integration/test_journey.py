@@ -30,7 +30,7 @@ from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import WorkerProcess
 from streams.replay import replay
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate_events
+from streams.sim import SimulationSpec, generate_events
 from tests.kafka_helpers import collect
 from tests.kafka_helpers import sentinels as watermark_sentinels
 

@@ -16,7 +16,7 @@ from agents.config import config_from_mapping, default_config
 from agents.domain.state import CustomerState, summarize
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.track import JourneyTracker
-from streams.simulator import SimulationSpec, generate
+from streams.sim import SimulationSpec, generate
 from tests.agents.journey.histories import histories, replay
 from tests.agents.journey.touchpoints import (
     SALT,

@@ -15,12 +15,12 @@ import orjson
 import pytest
 
 import schemas
-from streams.simulator import SimulationSpec, generate, generate_events
+from streams.sim import SimulationSpec, generate, generate_events
 
 pytestmark = pytest.mark.unit
 
 BERLIN = ZoneInfo("Europe/Berlin")
-SIMULATOR_SOURCE = Path(__file__).resolve().parents[2] / "streams" / "simulator.py"
+SIMULATOR_SOURCES = sorted((Path(__file__).resolve().parents[3] / "streams" / "sim").glob("*.py"))
 
 
 def take(spec: SimulationSpec, count: int) -> list[bytes]:
@@ -278,9 +278,11 @@ def test_the_spec_rejects_a_naive_start_and_an_impossible_share() -> None:
 
 def test_the_simulator_imports_nothing_but_the_standard_library_and_orjson() -> None:
     imported: set[str] = set()
-    for node in ast.walk(ast.parse(SIMULATOR_SOURCE.read_text())):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-    assert imported - set(sys.stdlib_module_names) == {"orjson"}
+    for source in SIMULATOR_SOURCES:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+    outside = {name.split(".")[0] for name in imported if name.split(".")[:2] != ["streams", "sim"]}
+    assert outside - set(sys.stdlib_module_names) == {"orjson"}
