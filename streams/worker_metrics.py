@@ -25,6 +25,8 @@ import faust
 from faust.types import TP
 from prometheus_client import Gauge
 
+from streams.runtime.faust_private import committed_offset
+
 log = logging.getLogger(__name__)
 
 #: Seconds between consumer-lag refreshes.
@@ -118,7 +120,7 @@ def install(app: faust.App, metrics: WorkerMetrics) -> None:
                 highwater = consumer.highwater(tp)
             except Exception:  # revoked between the two reads: unknown this round
                 highwater = None
-            lags[(tp.topic, tp.partition)] = lag(highwater, consumer._committed_offset.get(tp))  # type: ignore[attr-defined]
+            lags[(tp.topic, tp.partition)] = lag(highwater, committed_offset(consumer, tp))
         consumer_lag.update(lags)
 
     def safe_refresh() -> None:

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
 
+from streams.runtime.faust_private import refresh_metadata
 from streams.settings import Settings
 
 #: Partitions of every topic the worker creates (the default settings).
@@ -113,7 +114,7 @@ async def collect(
         partitions = None
         deadline = time.monotonic() + timeout
         while not partitions:
-            await consumer._client.force_metadata_update()
+            await refresh_metadata(consumer)
             partitions = consumer.partitions_for_topic(topic)
             if not partitions and time.monotonic() > deadline:
                 raise AssertionError(f"topic {topic} never appeared")

@@ -18,6 +18,8 @@ from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
 from faust.types import AppT, TopicT
 
+from streams.runtime.faust_private import direct_producer
+
 __all__ = ["DirectTopic"]
 
 
@@ -47,7 +49,7 @@ class DirectTopic:
         timestamp: float | None = None,
     ) -> asyncio.Future[Any]:
         """Hand the record to the producer (waits only while its buffer is full)."""
-        producer = self._app.producer._ensure_producer()  # type: ignore[attr-defined]
+        producer = direct_producer(self._app)
         try:
             future: asyncio.Future[Any] = await producer.send(
                 self.name,

@@ -38,6 +38,7 @@ from faust.tables.recovery import Recovery
 from faust.types import TP
 
 from streams import metrics
+from streams.runtime.faust_private import has_changelog_event_callback
 from streams.runtime.heap import collector_paused
 from streams.runtime.transport import start_plain_consumer
 
@@ -184,7 +185,7 @@ class BulkRecovery(Recovery):
             applied = offsets.get(tp)
             start = (-1 if applied is None else applied) + 1
             # A table with an on_changelog_event callback must see every record: Faust's path.
-            if table is None or end is None or end < start or table._on_changelog_event is not None:
+            if table is None or end is None or end < start or has_changelog_event_callback(table):
                 continue
             ranges[tp] = _Range(table, self.app, start, end)
         return ranges

@@ -36,6 +36,7 @@ from faust.stores.base import SerializedStore
 from faust.types import AppT, TableT
 
 from streams.runtime.direct import DirectTopic
+from streams.runtime.faust_private import changelog_sent, durable_writer, encoded_items
 
 __all__ = ["StateWriter", "drain_all", "stored_items"]
 
@@ -202,7 +203,7 @@ def _changelog_sender(app: AppT, table: TableT[bytes, Any]) -> Callable[[int, by
     """Send one changelog record of *table* straight to the producer (see ``streams.runtime.direct``)."""
     topic = DirectTopic(app, table.changelog_topic)
     # Keeps RocksDB's record of the changelog offsets its files hold, as for Faust's own writes.
-    on_sent = table._on_changelog_sent  # type: ignore[attr-defined]
+    on_sent = changelog_sent(table)
 
     def record_offset(future: asyncio.Future[Any]) -> None:
         if not future.cancelled() and future.exception() is None:
@@ -219,13 +220,13 @@ def _changelog_sender(app: AppT, table: TableT[bytes, Any]) -> Callable[[int, by
 def _local_writer(table: TableT[bytes, Any]) -> Callable[[_Write[Any]], None]:
     """How a released write reaches the table's local store."""
     store = table.data
-    if hasattr(store, "_db_for_partition"):
+    durable = durable_writer(store)
+    if durable is not None:
         # RocksDB: the local copy survives a restart and is trusted by the next start's recovery, so it
         # must never be ahead of the outputs either; write the bytes encoded when the change was made.
         # Faust's own Store._set takes the partition from the current event, which a release has none of.
         def write_durable(write: _Write[Any]) -> None:
-            store._key_index[write.key] = write.partition  # type: ignore[attr-defined]
-            store._db_for_partition(write.partition).put(write.key, write.encoded)
+            durable(write.key, write.encoded, write.partition)
 
         return write_durable
 
@@ -251,5 +252,5 @@ def stored_items(table: TableT[bytes, V]) -> Iterator[tuple[bytes, V | bytes]]:
     """
     store = table.data
     if isinstance(store, SerializedStore):
-        return store._iteritems()
+        return encoded_items(store)
     return iter(table.items())

@@ -33,6 +33,7 @@ from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
+from streams.runtime.faust_private import read_offset, set_fetch_max_wait
 from streams.runtime.state_writer import drain_all
 
 __all__ = ["Transport", "read_to_end"]
@@ -51,7 +52,7 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # Read by AIOKafkaConsumer.start() when it builds its Fetcher, which happens after this.
-        consumer._fetch_max_wait_ms = self.app.settings.fetch_max_wait_ms  # type: ignore[attr-defined]
+        set_fetch_max_wait(consumer, self.app.settings.fetch_max_wait_ms)  # type: ignore[attr-defined]
         return consumer
 
     async def on_thread_stop(self) -> None:
@@ -231,7 +232,7 @@ def read_to_end(app: faust.App, topic: str) -> Callable[[int], bool]:
             highwater = consumer.highwater(tp)
         except Exception:
             return False
-        read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
+        read = read_offset(consumer, tp)
         return highwater is not None and (read if read is not None else -1) >= highwater - 1
 
     return caught_up

@@ -43,6 +43,7 @@ from streams.kafka import Record, produce
 from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import Recovery, WorkerProcess
 from streams.replay import ReplaySummary, replay
+from streams.runtime.faust_private import refresh_metadata
 from streams.settings import Settings
 from streams.sim import SimulationSpec, generate_events
 from tests.kafka_helpers import PARTITIONS, partition_of, sentinels, wait_for
@@ -198,7 +199,7 @@ async def _read(
         deadline = time.monotonic() + timeout
         for name in names:
             while not consumer.partitions_for_topic(name):
-                await consumer._client.force_metadata_update()
+                await refresh_metadata(consumer)
                 if consumer.partitions_for_topic(name):
                     break
                 if time.monotonic() > deadline:
