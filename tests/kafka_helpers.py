@@ -68,9 +68,26 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval:
         result = probe()
         if result is not None and result is not False:
             return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        _give_up_after(deadline, what, timeout, result)
         time.sleep(interval)
+
+
+async def eventually(
+    what: str, probe: Callable[[], T], done: Callable[[T], bool], timeout: float, interval: float = 0.2
+) -> T:
+    """Poll *probe* until *done* holds for its result, without blocking the loop; fail after *timeout*."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if done(result):
+            return result
+        _give_up_after(deadline, what, timeout, result)
+        await asyncio.sleep(interval)
+
+
+def _give_up_after(deadline: float, what: str, timeout: float, last: object) -> None:
+    if time.monotonic() > deadline:
+        pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 async def produce(bootstrap: str, topic: str, values: Iterable[bytes | None]) -> list[tuple[int, int]]:

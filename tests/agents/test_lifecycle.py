@@ -9,6 +9,7 @@ import pytest
 
 from agents import lifecycle
 from agents.config import config_from_mapping, default_config
+from agents.domain.instants import DAY
 from agents.domain.state import CustomerState
 from agents.journey.track import INACTIVITY, WIN_BACK
 from agents.lifecycle import (
@@ -23,7 +24,6 @@ from agents.lifecycle import (
     next_stage_deadline,
 )
 from tests.agents.journey.touchpoints import (
-    DAY,
     Journey,
     complaint,
     feedback,

@@ -16,9 +16,10 @@ import orjson
 import schemas
 from agents.config import Config, default_config
 from agents.detectors.base import Context, Detector, Finding
+from agents.domain.instants import DAY
 from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
-from tests.agents.journey.touchpoints import DAY, SALT
+from tests.agents.journey.touchpoints import SALT
 
 CONFIG = default_config()
 #: One minute, in the days the touchpoint helpers count in.

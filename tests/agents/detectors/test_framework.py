@@ -10,12 +10,12 @@ import schemas
 from agents.config import config_from_mapping
 from agents.detectors.base import Context, Finding
 from agents.domain.alert import parse_alert_id
+from agents.domain.instants import DAY
 from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
 
 pytestmark = pytest.mark.unit
 
-DAY = 86_400
 T0 = 1_767_600_000  # 2026-01-05, a Monday
 
 

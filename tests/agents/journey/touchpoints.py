@@ -13,7 +13,6 @@ from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker, Step
 
 SALT = b"test-salt"
-DAY = 86_400
 #: Day 0 of every story: Monday 5 January 2026, 10:00 UTC.
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
