@@ -35,7 +35,7 @@ class _CustomerStateValue:
 
     #: A bulk restore (streams.runtime.recovery) leaves values encoded in the memory store; the StateWriter
     #: decodes each on its first read, and the journey's rebuild reads what it needs from the bytes
-    #: (agents.journey.state.summarize). A state in memory costs ~5 KB as objects and ~0.7 KB as
+    #: (agents.domain.state.summarize). A state in memory costs ~5 KB as objects and ~0.7 KB as
     #: bytes, and most customers of a large table are not touched for days.
     restore_encoded = True
 

@@ -5,7 +5,7 @@ left at 17:30, nobody answers, and a competitor who follows up at 20:00 wins the
 sale. Per channel, an inquiry that arrives while the channel's calendar is open
 must be answered within a target of business time; one that arrives after
 hours either within an on-call target (wall time) or within a target counted
-from the next opening. Pure functions; the tracker keeps the cases in the
+from the next opening. Pure functions; agents/alerts/sla_cases.py keeps the cases in the
 customer's state and turns due deadlines into alerts.
 """
 

@@ -123,7 +123,7 @@ class CustomerState:
     last_view_day: int = 0
     #: conversation id → first-response case (agents.alerts.sla.Case as a list).
     sla_cases: dict[str, list[Any]] = field(default_factory=dict)
-    #: alert id → the open or acknowledged alert (agents.alerts.alert.Alert.compact()).
+    #: alert id → the open or acknowledged alert (agents.domain.alert.Alert.compact()).
     alerts_open: dict[str, list[Any]] = field(default_factory=dict)
     #: alert type → when the latest one was raised (event time), for the cooldown.
     alert_last: dict[str, int] = field(default_factory=dict)

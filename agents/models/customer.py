@@ -4,7 +4,7 @@ Plain scalar arithmetic (``math`` and one scipy special function), cheap enough 
 every event; the vectorised forms in :mod:`agents.models.bgnbd` and
 :mod:`agents.models.gamma_gamma` are the reference the tests hold these to.
 
-From a :class:`~agents.journey.state.CustomerState` the model reads the CDNOW summary
+From a :class:`~agents.domain.state.CustomerState` the model reads the CDNOW summary
 (:mod:`agents.models.history`) on *day* (a day number, days since 1970-01-01):
 
 * ``x``   = distinct purchase days − 1,
