@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 
 import schemas
-from agents.config import ConfigError
+from agents.domain.errors import ConfigError
 
 __all__ = [
     "WEEKDAYS",

@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import schemas
+from agents import catalogue
+from agents.calendar import Calendars, calendars_from_config
+from agents.domain.alert import SLA_ALERT_TYPES
+from agents.domain.errors import ConfigError
 
 if TYPE_CHECKING:
-    from agents.calendar import Calendars
     from agents.models.params import ModelParams
 
 __all__ = [
@@ -25,17 +28,10 @@ __all__ = [
     "ConfigError",
     "config_from_mapping",
     "default_config",
+    "detector_settings",
     "effective_config",
     "load_config",
 ]
-
-
-class ConfigError(ValueError):
-    """The rules file cannot be used: one line per problem, each naming the file, the key and what is wrong."""
-
-    def __init__(self, *problems: str) -> None:
-        super().__init__("\n".join(problems))
-        self.problems: tuple[str, ...] = problems
 
 
 @dataclass(frozen=True)
@@ -203,16 +199,14 @@ class Config:
 @functools.cache
 def config_schema() -> dict[str, Any]:
     """schemas/config.v1.json with the sections of the installed detector plug-ins added under ``detectors``."""
-    from agents.detectors import registry  # the detectors import this module: imported late, no cycle
-
     base = schemas.load_schema("config")
-    installed = registry.plugins()
+    installed = catalogue.plugins()
     if not installed:
         return base
     schema: dict[str, Any] = _copy(base)
     sections = schema["properties"]["detectors"]["properties"]
     for plugin in installed:
-        sections[plugin.type] = registry.config_schema(plugin)
+        sections[plugin.type] = catalogue.config_schema(plugin)
     return schema
 
 
@@ -224,14 +218,24 @@ def effective_config(data: Mapping[str, Any], source: str = "<defaults>") -> dic
     return filled
 
 
+def detector_settings(alert_type: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """One detector's section of the rules file, validated, every default filled in.
+
+    A detector's constructor reads its options through this, so one built from a partial
+    section (a test, a plug-in's caller) behaves as the worker's, and a bad one is a ConfigError.
+    """
+    settings: dict[str, Any] = effective_config({"detectors": {alert_type: dict(options)}})["detectors"][
+        alert_type
+    ]
+    return settings
+
+
 def _checked(data: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list[str], bool]:
     """*data* merged over the defaults, its problems, and whether its shape is valid (the rest can read it).
 
     The problems are those the schema finds, then the cross-key ones of every part that is well formed.
     """
-    from agents.detectors.registry import check_plugins
-
-    broken = check_plugins()
+    broken = catalogue.check_plugins()
     if broken:
         return dict(data), [f"{source}: {problem}" for problem in broken], False
     schema = config_schema()
@@ -279,11 +283,8 @@ def _threshold_problems(filled: Mapping[str, Any]) -> list[str]:
 
 
 def _alert_type_problems(filled: Mapping[str, Any]) -> list[str]:
-    from agents.alerts.sla import SLA_ALERT_TYPES
-    from agents.detectors.registry import all_detectors
-
     problems = []
-    alert_types = (*SLA_ALERT_TYPES, *all_detectors())
+    alert_types = (*SLA_ALERT_TYPES, *catalogue.all_detectors())
     known = f"alert types are {', '.join(alert_types)}"
     for name in filled["alerts"]["cooldown_minutes"]:
         if name != "default" and name not in alert_types:
@@ -390,8 +391,6 @@ def config_from_mapping(
     data: Mapping[str, Any], source: str = "<defaults>", model_params: Path | None = None
 ) -> Config:
     """The validated configuration; *model_params* (``--model``) overrides the rules file's ``model.params``."""
-    from agents.calendar import calendars_from_config  # it raises our ConfigError: imported late, no cycle
-
     filled, problems, readable = _checked(data, source)
     if not readable:
         raise ConfigError(*problems)

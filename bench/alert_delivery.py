@@ -38,9 +38,10 @@ from deadline_lag import RULES
 from harness import cpu_times, percentile, worker_config
 from latency import LONG_WAIT, LONG_WAITS_PER_S, Run, _traffic
 
-from streams.broker import EmbeddedBroker, free_port
-from streams.services import ServiceProcess
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.services import ServiceProcess
+from streams.local.supervisor import WorkerProcess
+from streams.runtime.faust_private import refresh_metadata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' Alertmanager and webhook helpers
 from tests.alertmanager_helpers import AlertmanagerProcess, WebhookReceiver, alertmanager_binary
@@ -78,7 +79,7 @@ async def _follow_alerts(bootstrap: str, seen: Seen, stop: asyncio.Event) -> Non
     await consumer.start()
     try:
         for _ in range(100):
-            await consumer._client.force_metadata_update()
+            await refresh_metadata(consumer)
             if consumer.partitions_for_topic(LONG_WAIT):
                 break
             await asyncio.sleep(0.2)

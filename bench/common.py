@@ -14,6 +14,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from streams.runtime.faust_private import refresh_metadata
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
@@ -42,7 +44,7 @@ async def output_times(
     try:
         partitions = []
         for topic in topics:
-            await consumer._client.force_metadata_update()
+            await refresh_metadata(consumer)
             ids = consumer.partitions_for_topic(topic) or set()
             partitions.extend(TopicPartition(topic, p) for p in ids)
         consumer.assign(partitions)

@@ -30,8 +30,9 @@ from aiokafka.structs import TopicPartition
 from common import record
 
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
+from streams.runtime.faust_private import refresh_metadata
 
 DEADLINE_SECONDS = 12
 RULES = f"""
@@ -93,7 +94,7 @@ async def _measure(bootstrap: str, seconds: float, rate: int) -> tuple[list[floa
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
     await consumer.start()
     name = topics.alert_topic("after_hours_unanswered")
-    await consumer._client.force_metadata_update()
+    await refresh_metadata(consumer)
     partitions = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
     consumer.assign(partitions)
     await consumer.seek_to_beginning(*partitions)

@@ -19,12 +19,12 @@ from collections import Counter
 from common import record
 
 from agents.config import default_config
+from agents.domain.state import CustomerState
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.deadlines import DeadlineIndex
-from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate
+from streams.sim import SimulationSpec, generate
 
 
 def run(events: list[Accepted], tracker: JourneyTracker) -> tuple[float, Counter[str]]:
@@ -76,7 +76,7 @@ def main() -> None:
     for _ in range(args.runs):
         on = JourneyTracker(default_config(), salt)
         off = JourneyTracker(default_config(), salt)
-        off._detectors = []
+        off.detection.detectors = []
         cost_on, rates = run(events, on)
         cost_off, _ = run(events, off)
         with_all.append(cost_on)

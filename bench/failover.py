@@ -39,10 +39,10 @@ from common import record
 
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import Recovery, WorkerProcess
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate
-from streams.supervisor import Recovery, WorkerProcess
+from streams.sim import SimulationSpec, generate
 
 APP_ID = "touchpoint"
 CHANGELOG = f"{APP_ID}-customer_to_state-changelog"
@@ -117,7 +117,7 @@ async def _first_output_after(bootstrap: str, partitions: set[int], after_ms: fl
     try:
         tps = [TopicPartition(topics.ENRICHED, p) for p in sorted(partitions)]
         consumer.assign(tps)
-        # The broker's end offsets may be a little short (see streams/transport.py): a few records early.
+        # The broker's end offsets may be a little short (see streams/runtime/transport.py): a few records early.
         for tp, end in (await consumer.end_offsets(tps)).items():
             consumer.seek(tp, max(end - 1000, 0))
         deadline = time.monotonic() + limit

@@ -25,9 +25,10 @@ from aiokafka.structs import TopicPartition
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from streams import topics
 from streams.kafka import produce
+from streams.local.supervisor import WorkerProcess
+from streams.runtime.faust_private import refresh_metadata
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate
-from streams.supervisor import WorkerProcess
+from streams.sim import SimulationSpec, generate
 
 #: Counters that together count each raw record once: applied, dropped as a duplicate, dead-lettered.
 PROCESSED = (
@@ -298,7 +299,7 @@ async def topic_sizes(bootstrap: str, names: Iterable[str]) -> dict[str, tuple[i
     await consumer.start()
     sizes: dict[str, tuple[int, int]] = {}
     try:
-        await consumer._client.force_metadata_update()
+        await refresh_metadata(consumer)
         partitions = [
             TopicPartition(name, p) for name in names for p in consumer.partitions_for_topic(name) or ()
         ]
@@ -324,7 +325,7 @@ async def latest_values(bootstrap: str, topic: str) -> dict[bytes, bytes]:
     await consumer.start()
     latest: dict[bytes, bytes] = {}
     try:
-        await consumer._client.force_metadata_update()
+        await refresh_metadata(consumer)
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:
             return latest

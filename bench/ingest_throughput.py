@@ -21,10 +21,10 @@ from pathlib import Path
 from common import output_span, record
 
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
 from streams.kafka import produce
-from streams.simulator import SimulationSpec, generate
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
+from streams.sim import SimulationSpec, generate
 
 
 def one_run(events: int, seed: int) -> float:

@@ -27,10 +27,11 @@ from common import output_span, record
 
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
+from streams.runtime.faust_private import refresh_metadata
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate
-from streams.supervisor import WorkerProcess
+from streams.sim import SimulationSpec, generate
 
 CHANGELOG = "touchpoint-customer_to_state-changelog"
 
@@ -51,7 +52,7 @@ async def _latest_states(bootstrap: str) -> dict[bytes, bytes]:
     await consumer.start()
     latest: dict[bytes, bytes] = {}
     try:
-        await consumer._client.force_metadata_update()
+        await refresh_metadata(consumer)
         partitions = [TopicPartition(CHANGELOG, p) for p in consumer.partitions_for_topic(CHANGELOG) or ()]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)

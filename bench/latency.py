@@ -38,10 +38,11 @@ from deadline_lag import DEADLINE_SECONDS, RULES
 from harness import cpu_times, hooked_env, machine_cpu_seconds, percentile, worker_config
 
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
 from streams.kafka import routing_key
-from streams.simulator import SimulationSpec, generate
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
+from streams.runtime.faust_private import refresh_metadata
+from streams.sim import SimulationSpec, generate
 
 LONG_WAITS_PER_S = 10
 INQUIRIES_PER_S = 5
@@ -136,7 +137,7 @@ async def _traffic(bootstrap: str, run: Run, rate: int, seconds: float, pid: int
 
 async def _partitions(consumer: AIOKafkaConsumer, names: list[str]) -> list[TopicPartition]:
     for _ in range(100):
-        await consumer._client.force_metadata_update()
+        await refresh_metadata(consumer)
         found = [TopicPartition(n, p) for n in names for p in consumer.partitions_for_topic(n) or ()]
         if {tp.topic for tp in found} == set(names):
             return found

@@ -22,7 +22,7 @@ from common import record
 from detector_cost import arguments, run, simulated_events
 
 from agents.config import config_from_mapping, default_config
-from agents.journey.state import CustomerState
+from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
 from agents.models.params import DEFAULT_PARAMS, params_document
 from streams.settings import Settings
@@ -48,7 +48,7 @@ class NoModel:
 def without_models(salt: bytes) -> JourneyTracker:
     tracker = JourneyTracker(default_config(), salt)
     tracker.model = NoModel()  # type: ignore[assignment]
-    tracker._detectors = [d for d in tracker._detectors if d.type not in MODEL_DETECTORS]
+    tracker.detection.detectors = [d for d in tracker.detection.detectors if d.type not in MODEL_DETECTORS]
     return tracker
 
 

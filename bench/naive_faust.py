@@ -3,7 +3,7 @@
     python bench/naive_faust.py --broker kafka://127.0.0.1:9092 --web-port 6070 --data-dir /tmp/naive
 
 It reads the raw `touchpoints` topic (keyed by customer) with the worker's Faust settings
-(session timeout, fetch max wait via streams.transport, producer linger, partitions, earliest
+(session timeout, fetch max wait via streams.runtime.transport, producer linger, partitions, earliest
 offsets) and the worker's Worker class and log level, and nothing else: per record, orjson.loads and ``counts[key] += 1`` in a changelog-backed
 memory Table. GET /count answers {"count": records processed}. With --no-table the agent only
 counts in a local variable (Faust's per-record cost without a table). --sends N adds N output
@@ -24,8 +24,8 @@ from aiokafka import AIOKafkaProducer
 import streams.worker
 from streams import topics
 from streams.kafka import bootstrap_servers
+from streams.runtime.transport import Transport
 from streams.settings import Settings
-from streams.transport import Transport
 
 #: Where --sends writes: one record per send, the input record as it came.
 OUTPUT = "naive.out"

@@ -53,11 +53,11 @@ from harness import (
 )
 from references import QUIX_TOPIC_CONFIGS, ceiling, naive, quix, quix_python
 
-from agents.journey.state import CustomerState
+from agents.domain.state import CustomerState
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
 from streams.settings import Settings
-from streams.supervisor import WorkerProcess
 
 #: Quix Streams, per-customer count in its state store, measured when issue 8 was filed (for --no-quix).
 QUIX_STREAMS = 34_600

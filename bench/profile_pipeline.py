@@ -51,8 +51,8 @@ from harness import (
     worker_config,
 )
 
-from streams.broker import EmbeddedBroker, free_port
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
 
 #: Everything after this line in --out is kept when the file is regenerated.
 NOTES = "<!-- notes: kept when this file is regenerated -->"
@@ -74,7 +74,7 @@ OPERATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "publish_message",
             "faust/transport/producer.py",
             "aiokafka/producer/",
-            "streams/direct.py",
+            "streams/runtime/direct.py",
         ),
     ),
     ("ingest decode, validate, normalise (ours)", ("TouchpointDecoder",)),
@@ -95,7 +95,7 @@ LOOP_CALLBACK = "Handle._run (asyncio/events.py"
 ROOT_FRAMES = (
     "<frozen runpy>",
     "(click/",
-    "streams/cli.py",
+    "streams/cli/",
     "streams/worker.py",
     "mode/worker.py",
     "mode/threads.py",
@@ -276,7 +276,7 @@ def summary(prof: Profile, variants: dict[str, Variant], stream: Stream, command
     lines += [f"| {c / total:.1%} | `{_frame(f)}` |" for f, c in leaf.most_common(25)]
     lines += ["", "## Top frames including callees (below the event loop)", "", "| total | frame |"]
     lines += ["| ---: | --- |"]
-    skip = ("(asyncio/", "(click/", "<frozen runpy>", "streams/cli.py", "streams/worker.py", "mode/worker.py")
+    skip = ("(asyncio/", "(click/", "<frozen runpy>", "streams/cli/", "streams/worker.py", "mode/worker.py")
     shown = [(f, c) for f, c in inclusive.most_common() if not any(s in f for s in skip)]
     lines += [f"| {c / total:.1%} | `{_frame(f)}` |" for f, c in shown[:30]]
     lines += [

@@ -61,15 +61,15 @@ from aiokafka.partitioner import murmur2
 from common import record
 
 from agents.config import default_config
+from agents.domain.state import CustomerState
 from agents.ingest.decode import TouchpointDecoder
 from agents.ingest.identity import derived_customer_id
-from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker
-from streams.broker import EmbeddedBroker, free_port
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import Recovery, WorkerFailed, WorkerProcess
 from streams.replay import replay
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate
-from streams.supervisor import Recovery, WorkerFailed, WorkerProcess
+from streams.sim import SimulationSpec, generate
 
 APP_ID = "touchpoint"
 TABLE = "customer_to_state"

@@ -31,7 +31,8 @@ from common import output_times
 from harness import START_LIMIT_S, Span, Stream, cpu_times, measure
 
 from streams import topics
-from streams.broker import die_with_parent, free_port
+from streams.local.broker import die_with_parent, free_port
+from streams.runtime.faust_private import refresh_metadata
 from streams.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -45,7 +46,7 @@ async def _ceiling(bootstrap: str, expected: int) -> Span:
     )
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()
+        await refresh_metadata(consumer)
         partitions = [TopicPartition(topics.RAW, p) for p in consumer.partitions_for_topic(topics.RAW) or ()]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)

@@ -46,7 +46,7 @@ from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from streams.replay import replay
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate
+from streams.sim import SimulationSpec, generate
 
 #: py-spy samples per second for --profile.
 PROFILE_RATE = 200
@@ -310,9 +310,9 @@ def leaf(match: Match) -> Rule:
 TRACK = fn("JourneyTracker.track", "agents/journey/track.py")
 ADVANCE = fn("JourneyTracker.advance", "agents/journey/track.py")
 DECODE = fn("TouchpointDecoder.__call__", "agents/ingest/decode.py")
-ENRICHED = fn("encode_enriched", "agents/journey/outputs.py")
-TRANSITION = fn("Transition.encode", "agents/journey/outputs.py")
-ALERT = fn("Alert.encode", "agents/alerts/alert.py")
+ENRICHED = fn("encode_enriched", "agents/journey/enriched.py")
+TRANSITION = fn("Transition.encode", "agents/domain/outputs.py")
+ALERT = fn("Alert.encode", "agents/domain/alert.py")
 DEAD_LETTER = fn("dead_letter_record", "agents/ingest/dead_letter.py")
 
 
@@ -325,9 +325,9 @@ def categories(lines: ReplayLines) -> list[tuple[int, str, Rule]]:
         (1, "normalise (TouchpointDecoder._normalise)", has(fn("TouchpointDecoder._normalise", "decode.py"))),
         (0, "sort by event time (accepted.sort)", has(replay_line(lines.sort))),
         (0, "journey (JourneyTracker.track)", has(TRACK)),
-        (1, "detectors on the event (JourneyTracker._detect)", has(fn("JourneyTracker._detect", "track.py"))),
+        (1, "detectors on the event (Detection.observe)", has(fn("Detection.observe", "detection.py"))),
         (1, "models (agents/models/)", within(TRACK, in_file("agents/models/"))),
-        (1, "lifecycle (agents/journey/lifecycle.py)", within(TRACK, in_file("agents/journey/lifecycle.py"))),
+        (1, "lifecycle (agents/lifecycle.py)", within(TRACK, in_file("agents/lifecycle.py"))),
         (1, "deadlines due before the event (advance)", within(TRACK, ADVANCE)),
         (1, "enriched encoding (encode_enriched)", within(TRACK, ENRICHED)),
         (0, "deadlines fired, all (JourneyTracker.advance)", has(ADVANCE)),

@@ -33,8 +33,8 @@ from harness import (
     worker_config,
 )
 
-from streams.broker import EmbeddedBroker, free_port
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
 
 
 @dataclass(frozen=True)

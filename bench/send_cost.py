@@ -31,7 +31,7 @@ from common import record
 from harness import LINGER_5MS, NO_LINGER, Span, hooked_env, preproduce, simulator_records, worker_config
 from references import naive
 
-from streams.broker import EmbeddedBroker
+from streams.local.broker import EmbeddedBroker
 
 #: name → (table, naive_faust.py arguments, environment); Faust reads PRODUCER_LINGER (seconds) itself.
 VARIANTS: dict[str, tuple[bool, list[str], dict[str, str]]] = {

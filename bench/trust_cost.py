@@ -31,7 +31,7 @@ CHILD = textwrap.dedent(
     from agents.config import default_config
     from agents.ingest.decode import Accepted, TouchpointDecoder
     from agents.journey.track import JourneyTracker
-    from streams.simulator import SimulationSpec, generate
+    from streams.sim import SimulationSpec, generate
 
     events = int(sys.argv[1])
     records = list(itertools.islice(generate(SimulationSpec(customers=events // 50, seed=5)), events))
@@ -78,9 +78,10 @@ PARTS = textwrap.dedent(
     import itertools, json, sys, time, unicodedata
     from agents.config import default_config
     from agents.ingest.decode import Accepted, TouchpointDecoder
-    from agents.journey.track import JourneyTracker, content_digest
+    from agents.journey.admission import content_digest
+    from agents.journey.track import JourneyTracker
     from agents.journey.watermark import PartitionClock
-    from streams.simulator import SimulationSpec, generate
+    from streams.sim import SimulationSpec, generate
 
     events = int(sys.argv[1])
     records = list(itertools.islice(generate(SimulationSpec(customers=events // 50, seed=5)), events))

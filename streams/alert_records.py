@@ -14,8 +14,8 @@ from typing import Any, Final
 import orjson
 
 import schemas
-from agents.alerts.alert import parse_alert_id
-from agents.ingest.decode import EMPTY, NOT_JSON, NOT_OBJECT, SCHEMA, Rejected
+from agents.domain.alert import parse_alert_id
+from agents.domain.refusal import EMPTY, NOT_JSON, NOT_OBJECT, SCHEMA, Rejected
 
 #: Statuses of an alert someone still has to act on.
 ACTIVE_STATUSES: Final = frozenset({"open", "acknowledged"})

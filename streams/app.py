@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.types import TableT, TopicT
 
 from agents.config import load_config
+from agents.domain.state import CustomerState
 from agents.ingest import agent as ingest_agent
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey import agent as journey_agent
-from agents.journey.state import CustomerState
 from agents.journey.track import JourneyTracker
-from streams import metrics, recovery, tables, topics, web, worker_metrics
+from streams import metrics, tables, topics, web, worker_metrics
+from streams.runtime import recovery
+from streams.runtime.direct import DirectTopic
+from streams.runtime.state_writer import StateWriter
+from streams.runtime.transport import Transport, read_to_end
 from streams.settings import Settings
-from streams.state_writer import StateWriter
-from streams.transport import Transport
 
-__all__ = ["TouchpointApp", "create_app"]
+__all__ = ["Topics", "TouchpointApp", "create_app", "make_topics"]
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +32,64 @@ class TouchpointApp(faust.App):
     """A Faust app that carries its Settings, uses the tunable-fetch transport and restores tables in bulk."""
 
     settings: Settings
-    streams: topics.Topics
-    customers: Any
+    streams: Topics
+    customers: TableT[bytes, CustomerState]
     states: StateWriter[CustomerState]
 
     def __init__(self, *args: Any, **options: Any) -> None:
-        # Tables come back from their changelogs in bulk after a rebalance (streams.recovery).
+        # Tables come back from their changelogs in bulk after a rebalance (streams.runtime.recovery).
         options.setdefault("TableManager", recovery.TableManager)
         super().__init__(*args, **options)
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topics of one app: Faust topics where the app reads, ``DirectTopic``s where it only writes."""
+
+    raw: TopicT
+    by_customer: DirectTopic
+    dead_letter: DirectTopic
+    enriched: DirectTopic
+    transitions: DirectTopic
+    actions: TopicT
+    #: Both inputs of the journey agent, co-partitioned: customer-keyed touchpoints and alert actions.
+    journey_inputs: TopicT
+    alerts: dict[str, DirectTopic]
+
+    def all(self) -> tuple[TopicT | DirectTopic, ...]:
+        fixed = (self.raw, self.by_customer, self.dead_letter, self.enriched, self.transitions, self.actions)
+        return (*fixed, *self.alerts.values())
+
+
+def make_topics(app: faust.App, partitions: int) -> Topics:
+    """Create the Faust topic objects; values and keys stay bytes (orjson does the JSON)."""
+
+    def topic(*names: str) -> TopicT:
+        return app.topic(
+            *names,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=partitions,
+        )
+
+    def output(name: str) -> DirectTopic:
+        return DirectTopic(app, topic(name))
+
+    return Topics(
+        raw=topic(topics.RAW),
+        by_customer=output(topics.BY_CUSTOMER),
+        dead_letter=output(topics.DEAD_LETTER),
+        enriched=output(topics.ENRICHED),
+        transitions=output(topics.TRANSITIONS),
+        actions=topic(topics.ACTIONS),
+        journey_inputs=topic(topics.BY_CUSTOMER, topics.ACTIONS),
+        alerts={alert_type: output(topics.alert_topic(alert_type)) for alert_type in topics.alert_types()},
+    )
 
 
 def create_app(settings: Settings) -> TouchpointApp:
@@ -70,7 +121,7 @@ def create_app(settings: Settings) -> TouchpointApp:
     config = load_config(settings.config, settings.model)
     salt = settings.identity_salt.encode()
     app.settings = settings
-    app.streams = topics.declare(app, settings.partitions)
+    app.streams = make_topics(app, settings.partitions)
     app.customers = tables.customer_to_state(app, settings.partitions)
     # The restore counters exist from start-up, before a rebalance first restores anything.
     metrics.STATE_RESTORED_RECORDS.labels(app.customers.name)
@@ -92,7 +143,15 @@ def create_app(settings: Settings) -> TouchpointApp:
             "are refused as forged_control by the partition's next owner."
         )
     journey_agent.install(
-        app, app.streams, app.customers, app.states, tracker, config, metrics, control_secret
+        app,
+        app.streams,
+        app.customers,
+        app.states,
+        tracker,
+        config,
+        metrics,
+        control_secret,
+        caught_up=read_to_end(app, app.streams.by_customer.get_topic_name()),
     )
     web.install(app, app.customers, app.states, tracker.model)
     worker_metrics.install(app, metrics)

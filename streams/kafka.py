@@ -17,6 +17,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.structs import TopicPartition
 
+from streams.runtime.faust_private import refresh_metadata
+
 __all__ = [
     "BrokerUnreachable",
     "Record",
@@ -205,7 +207,7 @@ async def _partitions_for(client: AIOKafkaConsumer, topic: str, wait: float = 10
     deadline = time.monotonic() + wait
     while True:
         with suppress(KafkaError):
-            await client._client.force_metadata_update()
+            await refresh_metadata(client)
         ids = client.partitions_for_topic(topic)
         if ids:
             return set(ids)

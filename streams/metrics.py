@@ -10,7 +10,7 @@ from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from agents.ingest.decode import REASONS
+from agents.domain.refusal import REASONS
 from schemas import load_schema
 
 _touchpoint = load_schema("touchpoint")["properties"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,27 +26,35 @@ from typing import BinaryIO
 
 import orjson
 
+from agents.domain.instants import DAY, day_number
+from agents.domain.refusal import Rejected
+from agents.domain.state import CustomerState
 from agents.ingest.dead_letter import dead_letter_record
-from agents.ingest.decode import Accepted, Rejected, TouchpointDecoder
-from agents.journey.deadlines import DeadlineIndex
-from agents.journey.state import CustomerState
-from agents.journey.track import JourneyTracker, Outputs
+from agents.ingest.decode import Accepted, TouchpointDecoder
+from agents.journey.step import DUPLICATE, Change, JourneyStep
+from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
-from agents.models.customer import DAY, day_number
+from streams import topics
 from streams.files import read_records
-from streams.heap import collector_paused
+from streams.runtime.heap import collector_paused
 
+#: Every alert topic (alerts.<type>), written to one file.
+ALERTS = topics.alert_topic("*")
+#: Not a topic: each customer's final state and model figures.
+CUSTOMERS = "customers"
 #: Output topic → file written in the output directory.
 OUTPUT_FILES = {
-    "touchpoints.by-customer": "by-customer.jsonl",
-    "touchpoints.dead-letter": "dead-letter.jsonl",
-    "touchpoints.enriched": "enriched.jsonl",
-    "lifecycle.transitions": "transitions.jsonl",
-    "alerts.*": "alerts.jsonl",
-    "customers": "customers.jsonl",
+    topics.BY_CUSTOMER: "by-customer.jsonl",
+    topics.DEAD_LETTER: "dead-letter.jsonl",
+    topics.ENRICHED: "enriched.jsonl",
+    topics.TRANSITIONS: "transitions.jsonl",
+    ALERTS: "alerts.jsonl",
+    CUSTOMERS: "customers.jsonl",
 }
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: What fires the last deadlines of a replay with ``as_of``: the end of that day.
+AS_OF = "as_of"
 
 #: ``progress(stage, done, total)``: how far a replay has come, for a progress display.
 Progress = Callable[[str, int, int], None]
@@ -89,22 +97,22 @@ class ReplaySummary:
                 if self.blank_lines
                 else []
             ),
-            f"  accepted     {self.accepted:>10,}  → {self.outputs['touchpoints.by-customer']}",
-            f"  dead-letters {sum(refusals.values()):>10,}  → {self.outputs['touchpoints.dead-letter']}",
+            f"  accepted     {self.accepted:>10,}  → {self.outputs[topics.BY_CUSTOMER]}",
+            f"  dead-letters {sum(refusals.values()):>10,}  → {self.outputs[topics.DEAD_LETTER]}",
         ]
         lines.extend(f"    {reason:<21} {count:>10,}" for reason, count in sorted(refusals.items()))
         lines.append(f"  duplicates   {self.duplicates:>10,}  (dropped)")
         lines.append(
             f"  enriched     {self.accepted - self.duplicates - sum(self.refused.values()):>10,}  → "
-            f"{self.outputs['touchpoints.enriched']}"
+            f"{self.outputs[topics.ENRICHED]}"
         )
-        lines.append(f"  transitions  {self.transitions:>10,}  → {self.outputs['lifecycle.transitions']}")
+        lines.append(f"  transitions  {self.transitions:>10,}  → {self.outputs[topics.TRANSITIONS]}")
         lines.append(
-            f"  alerts       {sum(self.alerts.values()):>10,}  → {self.outputs['alerts.*']}  (records, incl. status changes)"
+            f"  alerts       {sum(self.alerts.values()):>10,}  → {self.outputs[ALERTS]}  (records, incl. status changes)"
         )
         lines.extend(f"    {kind:<28} {count:>6,}" for kind, count in sorted(self.alerts.items()))
         stages = ", ".join(f"{stage} {count:,}" for stage, count in self.stages.most_common())
-        lines.append(f"  customers    {self.customers:>10,}  → {self.outputs['customers']}  ({stages})")
+        lines.append(f"  customers    {self.customers:>10,}  → {self.outputs[CUSTOMERS]}  ({stages})")
         if self.as_of is not None:
             lines.append(f"  as of {self.as_of}: {self.after_as_of:,} later touchpoints not applied")
         return "\n".join(lines)
@@ -143,7 +151,7 @@ def replay(
     def blank(_line: int) -> None:
         summary.blank_lines += 1
 
-    with summary.outputs["touchpoints.dead-letter"].open("wb") as dead_letters:
+    with summary.outputs[topics.DEAD_LETTER].open("wb") as dead_letters:
         for line_number, raw in read_records(path, on_blank=blank):
             summary.records += 1
             if progress is not None:
@@ -172,7 +180,7 @@ def replay(
             summary.after_as_of = len(accepted) - len(applied)
             accepted = applied
         accepted.sort(key=lambda item: (item[0], item[1]))
-        with summary.outputs["touchpoints.by-customer"].open("wb") as by_customer:
+        with summary.outputs[topics.BY_CUSTOMER].open("wb") as by_customer:
             by_customer.writelines(item[2].body + b"\n" for item in accepted)
         _track(accepted, tracker, summary, source, dead_letters, progress)
     summary.accepted = len(accepted)
@@ -192,74 +200,63 @@ def _track(
     dead_letters: BinaryIO,
     progress: Progress | None = None,
 ) -> None:
-    """Apply the accepted touchpoints in order; write every output, then the customers file.
+    """Apply the accepted touchpoints in order, as one partition; write every output, then the customers file.
 
     Touchpoints the journey refuses (a conflicting duplicate, one too old for its customer) are
     appended to the dead-letter file, as the live worker sends them to the dead-letter topic.
     """
     states = summary.states
-    index = DeadlineIndex()
-    lateness = int(tracker.config.deadlines.allowed_lateness_seconds)
-    clock = PartitionClock(tracker.config.time.watermark_quorum)
+    journey = JourneyStep(tracker, lambda key: states.get(key.decode()))
     with (
-        summary.outputs["touchpoints.enriched"].open("wb") as enriched,
-        summary.outputs["lifecycle.transitions"].open("wb") as transitions,
-        summary.outputs["alerts.*"].open("wb") as alerts,
+        summary.outputs[topics.ENRICHED].open("wb") as enriched,
+        summary.outputs[topics.TRANSITIONS].open("wb") as transitions,
+        summary.outputs[ALERTS].open("wb") as alerts,
     ):
 
-        def fire(until: int) -> None:
-            for key, _due in index.pop_due(0, until):
-                state = states[key.decode()]
-                write(tracker.advance(state, key.decode(), until))
-                index.schedule(0, key, state.wake_at)
-
-        def write(outputs: Outputs) -> None:
-            for transition in outputs.transitions:
-                transitions.write(transition.encode() + b"\n")
-            summary.transitions += len(outputs.transitions)
-            for alert in outputs.alerts:
-                alerts.write(alert.encode() + b"\n")
-                summary.alerts[f"{alert.type} {alert.status}"] += 1
+        def write(changes: Iterable[Change]) -> None:
+            for change in changes:
+                outputs = change.outputs
+                for transition in outputs.transitions:
+                    transitions.write(transition.encode() + b"\n")
+                summary.transitions += len(outputs.transitions)
+                for alert in outputs.alerts:
+                    alerts.write(alert.encode() + b"\n")
+                    summary.alerts[f"{alert.type} {alert.status}"] += 1
 
         for applied, (_, line_number, item) in enumerate(accepted, 1):
             if progress is not None and applied % PROGRESS_EVERY == 0:
                 progress("applying", applied, len(accepted))
-            customer_id = item.customer_id
-            step = tracker.track(states.get(customer_id), customer_id, item.event, 0)
-            if step.refused is not None:
-                summary.refused[step.refused.reason] += 1
+            change = journey.touchpoint(item.customer_id.encode(), 0, item.event)
+            if change.refused is not None:
+                summary.refused[change.refused.reason] += 1
                 dead_letters.write(
                     dead_letter_record(
                         item.body,
-                        step.refused,
+                        change.refused,
                         topic=source,
                         partition=0,
                         offset=line_number,
-                        rejected_at=_instant(clock.time),
+                        rejected_at=_instant(journey.clock(0)),
                     )
                     + b"\n"
                 )
                 continue
-            if step.duplicate:
+            if change.cause == DUPLICATE:
                 summary.duplicates += 1
                 continue
-            states[customer_id] = step.state
-            write(step)
-            enriched.write(step.enriched + b"\n")  # type: ignore[operator]
-            index.schedule(0, customer_id.encode(), step.state.wake_at)
-            watermark = clock.observe(customer_id, step.instant)
-            if watermark is not None:
-                fire(watermark - lateness)
+            states[item.customer_id] = change.state
+            write((change,))
+            enriched.write(change.enriched + b"\n")
+            write(journey.due(0))
         if summary.as_of is not None:
-            fire((day_number(summary.as_of) + 1) * DAY - 1)
+            write(journey.tick(0, (day_number(summary.as_of) + 1) * DAY - 1, AS_OF))
     # With a single customer nothing is attested by a quorum: read the models at that customer's own time.
-    watermark = (
-        clock.time if clock.time is not None else max((s.last_seen for s in states.values()), default=0)
-    )
+    clock = journey.clock(0)
+    watermark = clock if clock is not None else max((s.last_seen for s in states.values()), default=0)
     summary.customers = len(states)
     summary.stages.update(state.stage for state in states.values())
     day = day_number(summary.as_of) if summary.as_of is not None else watermark // DAY
-    with summary.outputs["customers"].open("wb") as customers:
+    with summary.outputs[CUSTOMERS].open("wb") as customers:
         for customer_id in sorted(states):
             state = states[customer_id]
             view = {

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
+import faust
 from faust.serializers import codecs
-from faust.stores.base import SerializedStore
+from faust.types import TableT
 
-from agents.journey.state import CustomerState
+from agents.domain.state import CustomerState
 
 #: Faust codec name for CustomerState values.
 CUSTOMER_STATE_CODEC = "customer-state"
@@ -33,9 +33,9 @@ class _CustomerStateValue:
     class _options:
         serializer = CUSTOMER_STATE_CODEC
 
-    #: A bulk restore (streams.recovery) leaves values encoded in the memory store; the StateWriter
+    #: A bulk restore (streams.runtime.recovery) leaves values encoded in the memory store; the StateWriter
     #: decodes each on its first read, and the journey's rebuild reads what it needs from the bytes
-    #: (agents.journey.state.summarize). A state in memory costs ~5 KB as objects and ~0.7 KB as
+    #: (agents.domain.state.summarize). A state in memory costs ~5 KB as objects and ~0.7 KB as
     #: bytes, and most customers of a large table are not touched for days.
     restore_encoded = True
 
@@ -44,7 +44,7 @@ class _CustomerStateValue:
         return value  # already a CustomerState: the codec built it
 
 
-def customer_to_state(app: Any, partitions: int) -> Any:
+def customer_to_state(app: faust.App, partitions: int) -> TableT[bytes, CustomerState]:
     """customer id (bytes) → CustomerState; changelog-backed, co-partitioned with touchpoints.by-customer."""
     return app.Table(
         "customer_to_state",
@@ -53,15 +53,3 @@ def customer_to_state(app: Any, partitions: int) -> Any:
         value_type=_CustomerStateValue,
         help="Per-customer journey state.",
     )
-
-
-def stored_items(table: Any) -> Iterator[tuple[bytes, CustomerState | bytes]]:
-    """Every (key, state) of *table*'s local store; a state the store keeps encoded comes as bytes.
-
-    For a walk over every customer (after a rebalance): RocksDB keeps encoded states, and
-    decoding each one there would cost more than everything else the walk does.
-    """
-    store = table.data
-    if isinstance(store, SerializedStore):
-        return store._iteritems()
-    return iter(table.items())

@@ -1,13 +1,15 @@
-"""Every topic the product reads or writes, by name, in one place."""
+"""Every topic the product reads or writes, by name, in one place.
+
+Names only, no stream engine: the CLI, replay, the notify bridge and the console read them
+too. The worker's Faust topic objects are declared from them in ``streams.app``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from agents.alerts.sla import SLA_ALERT_TYPES
-from agents.detectors.registry import DETECTORS, plugin_types
-from streams.direct import DirectTopic
+from agents.catalogue import DETECTORS, plugin_types
+from agents.domain.alert import SLA_ALERT_TYPES
 
 #: Raw touchpoints from any producer: UTF-8 JSON per schemas/touchpoint.v1.json, any key.
 RAW: Final = "touchpoints"
@@ -37,50 +39,3 @@ def alert_types() -> tuple[str, ...]:
 
 #: Topics the worker owns, in data-flow order (the topic table in docs/topics.md follows it).
 ALL: Final = (RAW, BY_CUSTOMER, DEAD_LETTER, ENRICHED, TRANSITIONS, ACTIONS, *map(alert_topic, ALERT_TYPES))
-
-
-@dataclass(frozen=True)
-class Topics:
-    """The topics of one app: Faust topics where the app reads, ``DirectTopic``s where it only writes."""
-
-    raw: Any
-    by_customer: Any
-    dead_letter: Any
-    enriched: Any
-    transitions: Any
-    actions: Any
-    #: Both inputs of the journey agent, co-partitioned: customer-keyed touchpoints and alert actions.
-    journey_inputs: Any
-    alerts: dict[str, Any]
-
-    def all(self) -> tuple[Any, ...]:
-        fixed = (self.raw, self.by_customer, self.dead_letter, self.enriched, self.transitions, self.actions)
-        return (*fixed, *self.alerts.values())
-
-
-def declare(app: Any, partitions: int) -> Topics:
-    """Create the Faust topic objects; values and keys stay bytes (orjson does the JSON)."""
-
-    def topic(*names: str) -> Any:
-        return app.topic(
-            *names,
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-            partitions=partitions,
-        )
-
-    def output(name: str) -> DirectTopic:
-        return DirectTopic(app, topic(name))
-
-    return Topics(
-        raw=topic(RAW),
-        by_customer=output(BY_CUSTOMER),
-        dead_letter=output(DEAD_LETTER),
-        enriched=output(ENRICHED),
-        transitions=output(TRANSITIONS),
-        actions=topic(ACTIONS),
-        journey_inputs=topic(BY_CUSTOMER, ACTIONS),
-        alerts={alert_type: output(alert_topic(alert_type)) for alert_type in alert_types()},
-    )

@@ -6,19 +6,26 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from typing import Any
 
+import faust
+from faust.types import TableT
+from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agents.models.customer import DAY, CustomerModel, day_number
+from agents.domain.instants import DAY, day_number
+from agents.domain.state import CustomerState
+from agents.models.customer import CustomerModel
+from agents.ports import StateStore
 
 
-def install(app: Any, customers: Any, states: Any, model: CustomerModel) -> None:
+def install(
+    app: faust.App, customers: TableT[bytes, CustomerState], states: StateStore, model: CustomerModel
+) -> None:
     """Register the web views on *app*: *customers* is the customer_to_state table, *states* its writer."""
 
-    @app.page("/customers/{customer_id}")  # type: ignore[untyped-decorator]
-    @app.table_route(table=customers, match_info="customer_id")  # type: ignore[untyped-decorator]
-    async def customer(web: Any, request: Any, customer_id: str) -> Any:
+    @app.page("/customers/{customer_id}")
+    @app.table_route(table=customers, match_info="customer_id")
+    async def customer(web: View, request: Request, customer_id: str) -> Response:
         # table_route forwards the request to the worker that owns the key's partition.
         raw_day = request.query.get("as_of")
         try:
@@ -30,14 +37,14 @@ def install(app: Any, customers: Any, states: Any, model: CustomerModel) -> None
             return web.json({"error": "unknown customer", "customer_id": customer_id}, status=404)
         return web.json({"customer_id": customer_id, **state.to_json(), "model": model.view(state, day)})
 
-    @app.page("/metrics")  # type: ignore[untyped-decorator]
-    async def metrics(web: Any, request: Any) -> Any:
+    @app.page("/metrics")
+    async def metrics(web: View, request: Request) -> Response:
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
-    @app.page("/ready")  # type: ignore[untyped-decorator]
-    async def ready(web: Any, request: Any) -> Any:
+    @app.page("/ready")
+    async def ready(web: View, request: Request) -> Response:
         assignment = app.consumer.assignment() if app.consumer else set()
-        recovered = app.tables.recovery.completed.is_set()
+        recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
         is_ready = bool(assignment) and not app.rebalancing and recovered
         body = {
             "ready": is_ready,

@@ -4,7 +4,7 @@ Offsets come from the Faust consumer without extra requests to the broker:
 
 * the end offset is ``Consumer.highwater(tp)``, the high watermark of the latest fetch response
   for the partition. On the embedded Tansu broker this value is exact: only its ListOffsets answer
-  has the "start of the last batch + 1" quirk (see streams/transport.py), and that is not used here;
+  has the "start of the last batch + 1" quirk (see streams/runtime/transport.py), and that is not used here;
 * the committed offset is the one the consumer loaded when it was assigned the partition and has
   committed since (``Consumer._committed_offset``: Faust keeps it for its own commit bookkeeping and
   drops it when the partition is revoked).
@@ -19,9 +19,13 @@ import logging
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from importlib import metadata
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
+import faust
 from faust.types import TP
+from prometheus_client import Gauge
+
+from streams.runtime.faust_private import committed_offset
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +79,16 @@ def count_by_topic(owned: Iterable[TP], topics: Collection[str]) -> dict[str, in
     return {topic: counts.get(topic, 0) for topic in topics}
 
 
-def install(app: Any, metrics: Any) -> None:
+class WorkerMetrics(Protocol):
+    @property
+    def WORKER_INFO(self) -> Gauge: ...
+    @property
+    def PARTITIONS_OWNED(self) -> Gauge: ...
+    @property
+    def CONSUMER_LAG(self) -> Gauge: ...
+
+
+def install(app: faust.App, metrics: WorkerMetrics) -> None:
     """Export *app*'s identity, owned partitions and consumer lag; call after the agents and tables exist."""
     inputs = sorted({name for agent in app.agents.values() for name in agent.get_topic_names()})
     changelogs = sorted(table.changelog_topic.get_topic_name() for table in app.tables.values())
@@ -107,7 +120,7 @@ def install(app: Any, metrics: Any) -> None:
                 highwater = consumer.highwater(tp)
             except Exception:  # revoked between the two reads: unknown this round
                 highwater = None
-            lags[(tp.topic, tp.partition)] = lag(highwater, consumer._committed_offset.get(tp))
+            lags[(tp.topic, tp.partition)] = lag(highwater, committed_offset(consumer, tp))
         consumer_lag.update(lags)
 
     def safe_refresh() -> None:
@@ -116,7 +129,8 @@ def install(app: Any, metrics: Any) -> None:
         except Exception as exc:  # a metric must never stop the worker (nor fail a rebalance)
             log.warning("could not refresh partition metrics: %r", exc)
 
-    @app.on_partitions_assigned.connect  # type: ignore[untyped-decorator]
+    # mode types a receiver as taking a `signal` keyword; this one takes it with the rest of **kwargs.
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_partitions_assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
         safe_refresh()  # partitions owned now, and no lag series left for partitions another worker took
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from streams.broker import die_with_parent, free_port
+from streams.local.broker import die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where scripts/install-browser-and-alertmanager writes why it could not install the packages.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import EmbeddedBroker, free_port
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
 
 # Every worker the tests start shares one secret for its timer ticks, as the workers of one app must.
 os.environ.setdefault("TOUCHPOINT_CONTROL_SECRET", secrets.token_hex(32))

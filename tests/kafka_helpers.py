@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
 
+from streams.runtime.faust_private import refresh_metadata
 from streams.settings import Settings
 
 #: Partitions of every topic the worker creates (the default settings).
@@ -67,9 +68,26 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval:
         result = probe()
         if result is not None and result is not False:
             return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        _give_up_after(deadline, what, timeout, result)
         time.sleep(interval)
+
+
+async def eventually(
+    what: str, probe: Callable[[], T], done: Callable[[T], bool], timeout: float, interval: float = 0.2
+) -> T:
+    """Poll *probe* until *done* holds for its result, without blocking the loop; fail after *timeout*."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if done(result):
+            return result
+        _give_up_after(deadline, what, timeout, result)
+        await asyncio.sleep(interval)
+
+
+def _give_up_after(deadline: float, what: str, timeout: float, last: object) -> None:
+    if time.monotonic() > deadline:
+        pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 async def produce(bootstrap: str, topic: str, values: Iterable[bytes | None]) -> list[tuple[int, int]]:
@@ -113,7 +131,7 @@ async def collect(
         partitions = None
         deadline = time.monotonic() + timeout
         while not partitions:
-            await consumer._client.force_metadata_update()
+            await refresh_metadata(consumer)
             partitions = consumer.partitions_for_topic(topic)
             if not partitions and time.monotonic() > deadline:
                 raise AssertionError(f"topic {topic} never appeared")

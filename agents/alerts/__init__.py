@@ -1,1 +1,1 @@
-"""Alerts: the record, its lifecycle (cooldown, actions, auto-resolve) and the rules that raise them."""
+"""An alert's life in the customer's state: first-response SLAs and their cases, the gate, operators' actions."""

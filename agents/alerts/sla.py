@@ -5,7 +5,7 @@ left at 17:30, nobody answers, and a competitor who follows up at 20:00 wins the
 sale. Per channel, an inquiry that arrives while the channel's calendar is open
 must be answered within a target of business time; one that arrives after
 hours either within an on-call target (wall time) or within a target counted
-from the next opening. Pure functions; the tracker keeps the cases in the
+from the next opening. Pure functions; agents/alerts/sla_cases.py keeps the cases in the
 customer's state and turns due deadlines into alerts.
 """
 
@@ -15,14 +15,20 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
-from agents.alerts.alert import CRITICAL, INFO, WARNING, Alert, make_alert_id, raise_severity
 from agents.calendar import Calendars
 from agents.config import SlaConfig
-
-AFTER_HOURS_UNANSWERED: Final = "after_hours_unanswered"
-FIRST_RESPONSE_BREACH: Final = "first_response_breach"
-FIRST_RESPONSE_DUE_SOON: Final = "first_response_due_soon"
-SLA_ALERT_TYPES: Final = (AFTER_HOURS_UNANSWERED, FIRST_RESPONSE_BREACH, FIRST_RESPONSE_DUE_SOON)
+from agents.domain.alert import (
+    AFTER_HOURS_UNANSWERED,
+    CRITICAL,
+    FIRST_RESPONSE_BREACH,
+    FIRST_RESPONSE_DUE_SOON,
+    INFO,
+    WARNING,
+    Alert,
+    make_alert_id,
+    raise_severity,
+)
+from agents.domain.instants import local_time
 
 # Case flags (a bit set keeps the state small).
 AFTER_HOURS: Final = 1
@@ -165,7 +171,7 @@ def describe(alert: Alert, zone: tzinfo = UTC) -> Alert:
     The customer's state keeps only the facts of an open alert; the text is
     rebuilt here when a status change republishes it, byte for byte the same.
     """
-    local = datetime.fromtimestamp(alert.occurred_at, zone).strftime("%a %d %b %H:%M %Z")
+    local = local_time(alert.occurred_at, zone)
     topic = alert.details.get("topic")
     about = f" about {topic}" if topic else ""
     deadline = int(datetime.fromisoformat(alert.details["deadline"]).timestamp())
@@ -189,3 +195,16 @@ def describe(alert: Alert, zone: tzinfo = UTC) -> Alert:
     if "top_value_tier" in alert.reasons:
         summary += " Top-tier customer."
     return replace(alert, summary=summary, suggested_action=action)
+
+
+def revive(alert_id: str, customer_id: str, data: list[Any], calendars: Calendars) -> Alert:
+    """An open alert back from the customer's state (``Alert.compact``), with its text.
+
+    A detector's alert keeps its text; a first-response alert rebuilds its text from its facts,
+    its times read on the calendar of its channel and location.
+    """
+    alert = Alert.from_compact(alert_id, customer_id, data)
+    if alert.summary:
+        return alert
+    zone = calendars.for_touchpoint(alert.channel or "web", alert.location).zone
+    return describe(alert, zone)

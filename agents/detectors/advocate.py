@@ -17,13 +17,13 @@ apply on top.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Final
 
-from agents.alerts.alert import INFO
-from agents.config import effective_config
-from agents.detectors.base import DAY, Context, EventOnly, Finding
-from agents.journey import lifecycle
+from agents import lifecycle
+from agents.config import detector_settings
+from agents.detectors.base import Context, EventOnly, Finding
+from agents.domain.alert import INFO
+from agents.domain.instants import DAY, local_time
 
 TYPE: Final = "advocate_opportunity"
 #: Stages whose satisfied customers are worth asking.
@@ -42,7 +42,7 @@ class AdvocateOpportunity(EventOnly):
     type: str = TYPE
 
     def __init__(self, options: Mapping[str, Any]) -> None:
-        settings = effective_config({"detectors": {TYPE: dict(options)}})["detectors"][TYPE]
+        settings = detector_settings(TYPE, options)
         self.min_nps: int = settings["min_nps"]
         self.min_satisfaction: float = settings["min_satisfaction"]
         self.every = round(settings["every_days"] * DAY)
@@ -84,7 +84,7 @@ class AdvocateOpportunity(EventOnly):
         event = context.event
         who = f"Customer {context.customer_id}"
         if "promoter" in reasons:
-            at = datetime.fromtimestamp(context.instant, context.zone).strftime("%a %d %b %H:%M %Z")
+            at = local_time(context.instant, context.zone)
             summary = f"{who} gave an NPS of {details['nps']} on {event['channel']} at {at}"
             if "satisfaction" in details:
                 summary += f" and is {_AS[details['stage']]} with nothing open"

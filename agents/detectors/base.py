@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from agents.calendar import Calendars
-from agents.journey.state import CustomerState
-
-DAY: Final = 86_400
+from agents.domain.instants import DAY
+from agents.domain.state import CustomerState
 
 
 def describe_span(seconds: int) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from agents.alerts.alert import CRITICAL
 from agents.detectors.base import Context, Finding
 from agents.detectors.churn_risk import (
     ChurnClock,
@@ -28,7 +27,8 @@ from agents.detectors.churn_risk import (
     pending,
     track_episode,
 )
-from agents.journey.state import CustomerState
+from agents.domain.alert import CRITICAL
+from agents.domain.state import CustomerState
 
 TYPE: Final = "best_customer_at_risk"
 

@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from agents.alerts.alert import CRITICAL, WARNING
-from agents.alerts.sla import SLA_ALERT_TYPES
-from agents.config import LifecycleConfig, effective_config
-from agents.detectors.base import DAY, Context, Finding
-from agents.journey import lifecycle
-from agents.journey.state import CustomerState
+from agents import lifecycle
+from agents.config import LifecycleConfig, detector_settings
+from agents.detectors.base import Context, Finding
+from agents.domain.alert import CRITICAL, SLA_ALERT_TYPES, WARNING
+from agents.domain.instants import DAY
+from agents.domain.state import CustomerState
 from agents.models.customer import CustomerModel
 
 TYPE: Final = "churn_risk"
@@ -60,7 +60,7 @@ class ChurnClock:
     """When a customer becomes a churn risk, and why they are one at a given instant."""
 
     def __init__(self, options: Mapping[str, Any], models: Models) -> None:
-        settings = effective_config({"detectors": {TYPE: dict(options)}})["detectors"][TYPE]
+        settings = detector_settings(TYPE, options)
         self.threshold: float = settings["p_alive_below"]
         self.overdue: bool = settings["overdue"]
         self.window = round(settings["signals_within_days"] * DAY)

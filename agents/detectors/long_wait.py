@@ -11,13 +11,12 @@ ordered history would have judged it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Final
 
-from agents.alerts.alert import CRITICAL, WARNING
-from agents.config import effective_config
-from agents.detectors.base import DAY, Context, EventOnly, Finding
-from agents.journey.outputs import iso
+from agents.config import detector_settings
+from agents.detectors.base import Context, EventOnly, Finding
+from agents.domain.alert import CRITICAL, WARNING
+from agents.domain.instants import DAY, iso, local_time
 
 TYPE: Final = "long_wait"
 #: Long waits remembered per customer, the newest ones: enough to see a repeat within the window.
@@ -35,7 +34,7 @@ class LongWait(EventOnly):
     type: str = TYPE
 
     def __init__(self, options: Mapping[str, Any]) -> None:
-        settings = effective_config({"detectors": {TYPE: dict(options)}})["detectors"][TYPE]
+        settings = detector_settings(TYPE, options)
         self.standard: float = settings["wait_seconds"]
         self.channels: frozenset[str] = frozenset(settings["channels"])
         self.window_days: float = settings["repeat_within_days"]
@@ -60,7 +59,7 @@ class LongWait(EventOnly):
     def _finding(self, context: Context, wait: float, earlier: list[int]) -> Finding:
         event = context.event
         channel = event["channel"]
-        at = datetime.fromtimestamp(context.instant, context.zone).strftime("%a %d %b %H:%M %Z")
+        at = local_time(context.instant, context.zone)
         summary = (
             f"Customer {context.customer_id} waited {_duration(wait)} in the {channel} queue at {at}, "
             f"over the {_duration(self.standard)} standard"

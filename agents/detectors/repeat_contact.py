@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Final
 
 from agents.alerts import sla
-from agents.alerts.alert import CRITICAL, WARNING, raise_severity
-from agents.config import effective_config
-from agents.detectors.base import DAY, Context, EventOnly, Finding, describe_span
-from agents.journey.outputs import iso
-from agents.journey.state import CustomerState
+from agents.config import detector_settings
+from agents.detectors.base import Context, EventOnly, Finding, describe_span
+from agents.domain.alert import CRITICAL, WARNING, raise_severity
+from agents.domain.instants import DAY, iso, local_time
+from agents.domain.state import CustomerState
 
 __all__ = ["MAX_ISSUES", "RepeatContactUnresolved"]
 
@@ -55,7 +54,7 @@ class RepeatContactUnresolved(EventOnly):
     type = TYPE
 
     def __init__(self, options: Mapping[str, Any]) -> None:
-        settings = effective_config({"detectors": {TYPE: dict(options)}})["detectors"][TYPE]
+        settings = detector_settings(TYPE, options)
         self.contacts = int(settings["contacts"])
         self.window_days: float = settings["window_days"]
         self.window = round(self.window_days * DAY)
@@ -133,7 +132,7 @@ class RepeatContactUnresolved(EventOnly):
         is_topic = issue.startswith(_TOPIC)
         about = f"'{issue.removeprefix(_TOPIC)}'" if is_topic else f"issue {issue}"
         times = f"{'at least ' if saturated else ''}{count} times"
-        when = datetime.fromtimestamp(context.instant, context.zone).strftime("%a %d %b %H:%M %Z")
+        when = local_time(context.instant, context.zone)
         summary = (
             f"Customer {context.customer_id} has contacted us {times} in {describe_span(latest - first)} about "
             f"{about} and it is still not resolved (this time a {_NOUNS[event['type']]} by "

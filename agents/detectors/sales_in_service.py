@@ -14,13 +14,13 @@ support contact. An open complaint counts at any age. Keeps no memory.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Final
 
 from agents.alerts import sla
-from agents.alerts.alert import WARNING
-from agents.config import effective_config
+from agents.config import detector_settings
 from agents.detectors.base import Context, EventOnly, Finding, describe_span
+from agents.domain.alert import WARNING
+from agents.domain.instants import local_time
 
 __all__ = ["SalesInService"]
 
@@ -45,7 +45,7 @@ class SalesInService(EventOnly):
     type: str = TYPE
 
     def __init__(self, options: Mapping[str, Any]) -> None:
-        effective_config({"detectors": {TYPE: dict(options)}})  # validates: there are no thresholds
+        detector_settings(TYPE, options)  # validates: there are no thresholds
 
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         """A warning for an offer made while service is pending; memory is always None."""
@@ -99,7 +99,7 @@ class SalesInService(EventOnly):
             if own:
                 reasons.append("same_conversation")
             details["open_conversations"] = conversations
-        when = datetime.fromtimestamp(at, context.zone).strftime("%a %d %b %H:%M %Z")
+        when = local_time(at, context.zone)
         summary = (
             f"Customer {context.customer_id} was made offer {offer} on {event['channel']} at {when} while "
             f"{' and '.join(parts)}: sold to during a service contact."

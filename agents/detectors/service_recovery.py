@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from typing import Any, Final
 
-from agents.alerts.alert import CRITICAL, WARNING
-from agents.config import effective_config
-from agents.detectors.base import DAY, Context, Finding, describe_span
-from agents.journey.outputs import iso
-from agents.journey.state import CustomerState
+from agents.config import detector_settings
+from agents.detectors.base import Context, Finding, describe_span
+from agents.domain.alert import CRITICAL, WARNING
+from agents.domain.instants import DAY, iso, local_time
+from agents.domain.state import CustomerState
 
 __all__ = ["ESCALATED_DAYS", "MAX_CASES", "RECOVERED_CSAT", "REFUND_WINDOW_DAYS", "ServiceRecovery"]
 
@@ -74,7 +74,7 @@ class ServiceRecovery:
     type: str = TYPE
 
     def __init__(self, options: Mapping[str, Any]) -> None:
-        settings = effective_config({"detectors": {TYPE: dict(options)}})["detectors"][TYPE]
+        settings = detector_settings(TYPE, options)
         self.max_csat: int = settings["max_csat"]
         self.max_nps: int = settings["max_nps"]
         self.hours: float = settings["escalate_after_business_hours"]
@@ -186,7 +186,7 @@ class ServiceRecovery:
         evidence: tuple[str, ...] = (event["event_id"],)
         if case is not None and case[2] != event["event_id"]:
             evidence = (case[2], event["event_id"])
-        happened = happened or f"{_phrase(what, subject, channel)} on {_local(at, context.zone)}"
+        happened = happened or f"{_phrase(what, subject, channel)} on {local_time(at, context.zone)}"
         summary = f"Customer {context.customer_id} {happened}."
         details: dict[str, Any] = {}
         if subject:
@@ -195,7 +195,7 @@ class ServiceRecovery:
             summary += " The case has already been escalated."
         elif case is not None:
             summary += (
-                f" Unless it is resolved by {_local(case[1], context.zone)} "
+                f" Unless it is resolved by {local_time(case[1], context.zone)} "
                 f"({self.hours:g} business hours), it escalates."
             )
             details["escalates_at"] = iso(case[1])
@@ -229,7 +229,7 @@ class ServiceRecovery:
             if isinstance(amount, int | float)
             else "was refunded"
         )
-        refunded += f" by {context.event['channel']} on {_local(at, context.zone)}"
+        refunded += f" by {context.event['channel']} on {local_time(at, context.zone)}"
         if state.complaints_open:
             issue = max(state.complaints_open, key=lambda name: (state.complaints_open[name], name))
             case = cases.get(issue)
@@ -335,7 +335,3 @@ def _reasons(what: str) -> tuple[str, ...]:
     if "NPS" in what:
         reasons.append("low_nps")
     return tuple(reasons)
-
-
-def _local(instant: int, zone: tzinfo) -> str:
-    return datetime.fromtimestamp(instant, zone).strftime("%a %d %b %H:%M %Z")

@@ -15,12 +15,12 @@ raise nothing more: someone already has a critical alert to act on.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Final
 
-from agents.alerts.alert import CRITICAL, WARNING
-from agents.config import effective_config
+from agents.config import detector_settings
 from agents.detectors.base import Context, EventOnly, Finding
+from agents.domain.alert import CRITICAL, WARNING
+from agents.domain.instants import local_time
 
 TYPE: Final = "excessive_transfers"
 #: Contacts remembered per customer, most recent last; older ones are forgotten.
@@ -45,7 +45,7 @@ class ExcessiveTransfers(EventOnly):
     type: str = TYPE
 
     def __init__(self, options: Mapping[str, Any]) -> None:
-        settings = effective_config({"detectors": {TYPE: dict(options)}})["detectors"][TYPE]
+        settings = detector_settings(TYPE, options)
         self.threshold: int = settings["transfers"]
         self.cold_alerts: bool = settings["cold_transfer_alerts"]
 
@@ -90,7 +90,7 @@ class ExcessiveTransfers(EventOnly):
         if cold:
             reasons.append("cold_transfer")
         channel = event["channel"]
-        at = datetime.fromtimestamp(context.instant, context.zone).strftime("%a %d %b %H:%M %Z")
+        at = local_time(context.instant, context.zone)
         who = f"Customer {context.customer_id}"
         if count < self.threshold:
             summary = (

@@ -86,8 +86,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from agents.alerts.alert import CRITICAL, WARNING
 from agents.detectors.base import Context, EventOnly, Finding
+from agents.domain.alert import CRITICAL, WARNING
 
 __all__ = ["USAGE_PATTERN_CHANGE", "UsagePatternChange"]
 

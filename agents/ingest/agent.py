@@ -8,44 +8,63 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+import faust
+from faust.types import AgentT, EventT, StreamT, TopicT
+from prometheus_client import Counter
+
+from agents.domain.refusal import Rejected
 from agents.ingest.dead_letter import dead_letter_record
-from agents.ingest.decode import Accepted, Rejected, TouchpointDecoder
+from agents.ingest.decode import Accepted, TouchpointDecoder
+from agents.ports import Sink
+
+__all__ = ["IngestMetrics", "IngestTopics", "install", "send_dead_letter"]
 
 
-def install(app: Any, topics: Any, decoder: TouchpointDecoder, metrics: Any) -> Any:
+class IngestTopics(Protocol):
+    @property
+    def raw(self) -> TopicT: ...
+    @property
+    def by_customer(self) -> Sink: ...
+    @property
+    def dead_letter(self) -> Sink: ...
+
+
+class IngestMetrics(Protocol):
+    @property
+    def EVENTS_ACCEPTED(self) -> Counter: ...
+    @property
+    def DEAD_LETTERS(self) -> Counter: ...
+
+
+def install(
+    app: faust.App, topics: IngestTopics, decoder: TouchpointDecoder, metrics: IngestMetrics
+) -> AgentT[bytes]:
     """Register the ``ingest_touchpoints`` agent on *app* and return it."""
-    by_customer = topics.by_customer
-    dead_letter = topics.dead_letter
-    accepted_counter = metrics.EVENTS_ACCEPTED
-    dead_letter_counter = metrics.DEAD_LETTERS
 
-    @app.agent(topics.raw, name="ingest_touchpoints")  # type: ignore[untyped-decorator]
-    async def ingest_touchpoints(stream: Any) -> None:
+    @app.agent(topics.raw, name="ingest_touchpoints")
+    async def ingest_touchpoints(stream: StreamT[bytes]) -> None:
         async for event in stream.events():
             # The record's broker timestamp (Faust gives seconds) bounds how far ahead its event may be;
             # a record without one is held to this worker's clock.
-            stamp = event.message.timestamp
-            outcome = decoder(event.value, stamp if stamp and stamp > 0 else time.time())
+            stamp = _timestamp(event)
+            outcome = decoder(event.value, stamp or time.time())
             if isinstance(outcome, Accepted):
-                accepted_counter.labels(outcome.event["channel"], outcome.event["type"]).inc()
+                metrics.EVENTS_ACCEPTED.labels(outcome.event["channel"], outcome.event["type"]).inc()
                 # Keep the raw record's timestamp: the journey measures event-to-alert time from it.
                 # None (no timestamp) lets the producer stamp the current time.
-                timestamp = event.message.timestamp
-                await by_customer.send(
-                    key=outcome.customer_id.encode(),
-                    value=outcome.body,
-                    timestamp=timestamp if timestamp and timestamp > 0 else None,
+                await topics.by_customer.send(
+                    key=outcome.customer_id.encode(), value=outcome.body, timestamp=stamp
                 )
             else:
-                dead_letter_counter.labels(outcome.reason).inc()
-                await send_dead_letter(dead_letter, event, outcome)
+                metrics.DEAD_LETTERS.labels(outcome.reason).inc()
+                await send_dead_letter(topics.dead_letter, event, outcome)
 
     return ingest_touchpoints
 
 
-async def send_dead_letter(topic: Any, event: Any, rejected: Rejected) -> None:
+async def send_dead_letter(topic: Sink, event: EventT[Any], rejected: Rejected) -> None:
     """Publish the dead-letter record of *event* (a Faust event) to *topic*, keyed by its source position."""
     message = event.message
     await topic.send(
@@ -59,3 +78,9 @@ async def send_dead_letter(topic: Any, event: Any, rejected: Rejected) -> None:
             rejected_at=datetime.now(UTC),
         ),
     )
+
+
+def _timestamp(event: EventT[Any]) -> float | None:
+    """The record's broker timestamp in epoch seconds (Faust gives seconds), or None when it has none."""
+    stamp: float | None = event.message.timestamp
+    return stamp if stamp and stamp > 0 else None

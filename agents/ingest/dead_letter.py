@@ -8,7 +8,7 @@ from typing import Final
 
 import orjson
 
-from agents.ingest.decode import Rejected
+from agents.domain.refusal import Rejected
 
 #: Enough to see what a producer sent without copying a 10 MB mistake into Kafka.
 DEFAULT_PAYLOAD_LIMIT: Final = 16 * 1024

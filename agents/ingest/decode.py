@@ -16,46 +16,20 @@ from typing import Any, Final
 import orjson
 
 import schemas
-from agents.ingest.identity import derived_customer_id, normalise_identifier
-
-#: Reason codes, as enumerated in schemas/dead_letter.v1.json.
-EMPTY: Final = "empty"
-TOO_LARGE: Final = "too_large"
-NOT_UTF8: Final = "not_utf8"
-NOT_JSON: Final = "not_json"
-NOT_OBJECT: Final = "not_object"
-SCHEMA: Final = "schema"
-TIMESTAMP: Final = "timestamp"
-#: Dated further ahead of its record's broker timestamp than ``time.max_future_skew_seconds``.
-FUTURE: Final = "future"
-INTERNAL: Final = "internal"
-#: Refused by the journey, which knows the customer: older than the customer's history allows.
-TOO_OLD: Final = "too_old"
-#: The journey already applied this event id for the customer, with other content.
-CONFLICTING_DUPLICATE: Final = "conflicting_duplicate"
-#: A timer tick without a valid proof of origin, or with a clock far from the worker's.
-FORGED_CONTROL: Final = "forged_control"
-#: An operator action for an alert the customer has no open record of.
-UNKNOWN_ALERT: Final = "unknown_alert"
-#: An operator action whose ``at`` is too far from its record's timestamp.
-STALE_ACTION: Final = "stale_action"
-
-REASONS: Final = (
+from agents.domain.instants import describe_duration
+from agents.domain.refusal import (
     EMPTY,
-    TOO_LARGE,
-    NOT_UTF8,
-    NOT_JSON,
-    NOT_OBJECT,
-    SCHEMA,
-    TIMESTAMP,
     FUTURE,
     INTERNAL,
-    TOO_OLD,
-    CONFLICTING_DUPLICATE,
-    FORGED_CONTROL,
-    UNKNOWN_ALERT,
-    STALE_ACTION,
+    NOT_JSON,
+    NOT_OBJECT,
+    NOT_UTF8,
+    SCHEMA,
+    TIMESTAMP,
+    TOO_LARGE,
+    Rejected,
 )
+from agents.ingest.identity import derived_customer_id, normalise_identifier
 
 DEFAULT_MAX_BYTES: Final = 64 * 1024
 # Touchpoints older than this are almost surely a unit or parsing bug upstream
@@ -78,17 +52,6 @@ class Accepted:
     event: dict[str, Any]
     #: The normalised event as compact JSON, ready to publish.
     body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """Why a record cannot be accepted."""
-
-    reason: str
-    message: str
-    field: str | None = None
-    #: Facts for the dead-letter record's ``details`` (schemas/dead_letter.v1.json), when the reason has some.
-    details: dict[str, str] | None = None
 
 
 Outcome = Accepted | Rejected
@@ -208,21 +171,6 @@ class TouchpointDecoder:
         if customer_id is None:
             customer_id = event["customer_id"] = derived_customer_id(identifiers or {}, self._salt)
         return Accepted(customer_id, occurred_at, event, orjson.dumps(event))
-
-
-def describe_duration(seconds: float) -> str:
-    """``1 year 3 days``, ``5 minutes``, ``42 seconds``: a skew as people say it."""
-    seconds = abs(seconds)
-    parts: list[str] = []
-    for name, size in (("year", 365 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count:.0f} {name}{'' if count == 1 else 's'}")
-        if len(parts) == 2:
-            break
-    if not parts:
-        parts.append(f"{seconds:.0f} second{'' if round(seconds) == 1 else 's'}")
-    return " ".join(parts)
 
 
 def unsafe_character(text: str) -> tuple[int, str] | None:

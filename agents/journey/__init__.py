@@ -1,1 +1,1 @@
-"""The customer journey: per-customer state, lifecycle stages, enriched events, timers."""
+"""The customer journey: one customer's decisions (track.py), a partition's step shared by the worker and replay (step.py)."""

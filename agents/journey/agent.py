@@ -17,79 +17,149 @@ customer, a forged tick, an action for an unknown alert or with a stale ``at``)
 go to the dead-letter topic with their reason, like ingest's.
 
 Gauges over the owned customers (stages, table keys, open inquiries and SLA
-cases) move by the difference each tracker call makes, and are recounted from
+cases) move by the difference each change makes, and are recounted from
 the table after every recovery, for exactly the partitions this worker owns.
+
+The decisions are ``agents.journey.step.JourneyStep``'s, the same as ``touchpoint replay``'s;
+this module decodes, looks up, writes state, sends and counts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+import faust
 import orjson
-from faust.types import TP
+from faust.types import AgentT, EventT, StreamT, TableT, TopicT
+from prometheus_client import Counter, Gauge, Histogram
 
 import schemas
-from agents.alerts.alert import OPEN
 from agents.config import Config
+from agents.domain.alert import OPEN
+from agents.domain.outputs import Outputs
+from agents.domain.refusal import INTERNAL, SCHEMA, Rejected
+from agents.domain.state import summarize
 from agents.ingest.agent import send_dead_letter
-from agents.ingest.decode import INTERNAL, SCHEMA, Rejected
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
-from agents.journey.deadlines import DeadlineIndex
-from agents.journey.state import CustomerState, summarize
-from agents.journey.track import JourneyTracker, Outputs
-from agents.journey.watermark import PartitionClock
-from streams.state_writer import StateWriter
-from streams.tables import stored_items
+from agents.journey.step import DEADLINE, DUPLICATE, Change, JourneyStep
+from agents.journey.track import JourneyTracker
+from agents.ports import Sink, StateStore
+
+__all__ = ["JourneyMetrics", "JourneyTopics", "install"]
 
 log = logging.getLogger(__name__)
 
 
+class JourneyTopics(Protocol):
+    @property
+    def journey_inputs(self) -> TopicT:
+        """Customer-keyed touchpoints and alert actions, co-partitioned: the agent's input."""
+        ...
+
+    @property
+    def actions(self) -> TopicT: ...
+    @property
+    def by_customer(self) -> Sink: ...
+    @property
+    def dead_letter(self) -> Sink: ...
+    @property
+    def enriched(self) -> Sink: ...
+    @property
+    def transitions(self) -> Sink: ...
+    @property
+    def alerts(self) -> Mapping[str, Sink]: ...
+
+
+class JourneyMetrics(Protocol):
+    """The metrics the journey agent moves (streams/metrics.py; docs/metrics.md)."""
+
+    @property
+    def STAGES(self) -> tuple[str, ...]: ...
+    @property
+    def TABLE_KEYS(self) -> Gauge: ...
+    @property
+    def CUSTOMERS(self) -> Gauge: ...
+    @property
+    def OPEN_INQUIRIES(self) -> Gauge: ...
+    @property
+    def OPEN_SLA_CASES(self) -> Gauge: ...
+    @property
+    def JOURNEY_TOUCHPOINTS(self) -> Counter: ...
+    @property
+    def DUPLICATES(self) -> Counter: ...
+    @property
+    def DEAD_LETTERS(self) -> Counter: ...
+    @property
+    def UNPRICED_AMOUNTS(self) -> Counter: ...
+    @property
+    def AFTER_HOURS_INQUIRIES(self) -> Counter: ...
+    @property
+    def LIFECYCLE_TRANSITIONS(self) -> Counter: ...
+    @property
+    def ALERTS_RAISED(self) -> Counter: ...
+    @property
+    def ALERTS_SUPPRESSED(self) -> Counter: ...
+    @property
+    def ALERTS_ACKNOWLEDGED(self) -> Counter: ...
+    @property
+    def ALERTS_RESOLVED(self) -> Counter: ...
+    @property
+    def ALERT_ACTIONS(self) -> Counter: ...
+    @property
+    def DEADLINES_FIRED(self) -> Counter: ...
+    @property
+    def TIME_TO_ACKNOWLEDGE(self) -> Histogram: ...
+    @property
+    def TIME_TO_RESOLVE(self) -> Histogram: ...
+    @property
+    def DEADLINE_LAG(self) -> Histogram: ...
+    @property
+    def PROCESSING_LAG(self) -> Histogram: ...
+    @property
+    def EVENT_TO_ALERT(self) -> Histogram: ...
+
+
 def install(
-    app: Any,
-    topics: Any,
-    table: Any,
-    states: StateWriter[CustomerState],
+    app: faust.App,
+    topics: JourneyTopics,
+    table: TableT[bytes, Any],
+    states: StateStore,
     tracker: JourneyTracker,
     config: Config,
-    metrics: Any,
+    metrics: JourneyMetrics,
     control_secret: bytes,
-) -> Any:
+    caught_up: Callable[[int], bool],
+) -> AgentT[bytes]:
     """Register ``track_journey``, its deadline sweep and its recovery hook on *app*.
 
     Every state change goes through *states*: readable at once, written to the table's changelog
-    only once the outputs derived from it are acknowledged (see ``streams.state_writer``).
+    only once the outputs derived from it are acknowledged (see ``streams.runtime.state_writer``).
     *control_secret* signs and checks the timer ticks; every worker of the app needs the same one.
+    *caught_up(partition)* says whether this worker has read the partition's input to its end: only
+    then is a quiet partition moved on by a tick.
     """
-    index = DeadlineIndex()
-    clocks: dict[int, PartitionClock] = {}
-    quorum = config.time.watermark_quorum
+    journey = JourneyStep(tracker, states.get)
     skew = config.time.max_future_skew
     last_event_at: dict[int, float] = {}
-    lateness = int(config.deadlines.allowed_lateness_seconds)
     validate_action = schemas.validator("alert_action")
     calendars = config.calendars
     table_keys = metrics.TABLE_KEYS.labels(table.name)
     table_keys.set(0)
 
-    def count_open(before: tuple[int, int], state: CustomerState) -> None:
-        inquiries, cases = _open_counts(state)
-        if inquiries != before[0]:
-            metrics.OPEN_INQUIRIES.inc(inquiries - before[0])
-        if cases != before[1]:
-            metrics.OPEN_SLA_CASES.inc(cases - before[1])
-
     async def publish(
         outputs: Outputs, cause: str | None = None, produced_at: float | None = None
-    ) -> list[Any]:
+    ) -> list[asyncio.Future[Any]]:
         """Send *outputs*; return the futures of their delivery.
 
         cause, produced_at: the touchpoint being applied and its raw record's timestamp, if any.
         """
-        sent: list[Any] = []
+        sent: list[asyncio.Future[Any]] = []
         for transition in outputs.transitions:
             metrics.LIFECYCLE_TRANSITIONS.labels(transition.from_stage or "none", transition.to_stage).inc()
             if transition.from_stage:
@@ -118,42 +188,73 @@ def install(
             metrics.TIME_TO_RESOLVE.labels(alert.type).observe(max(seconds, 0))
         return sent
 
-    async def fire_due(partition: int, until: int, trigger: str) -> None:
-        now = time.time()
-        for key, due in index.pop_due(partition, until):
-            state = states.get(key)
-            if state is None:
-                continue
-            before = _open_counts(state)
-            outputs = tracker.advance(state, key.decode(), until)
-            count_open(before, state)
-            index.schedule(partition, key, state.wake_at)
-            metrics.DEADLINES_FIRED.labels(trigger).inc()
-            if abs(now - due) < 3600:  # live traffic: event time near the wall clock
-                metrics.DEADLINE_LAG.observe(max(now - due, 0.0))
-            await states.put(key, state, partition, await publish(outputs))
+    def count_open(change: Change) -> None:
+        if change.inquiries_opened:
+            metrics.OPEN_INQUIRIES.inc(change.inquiries_opened)
+        if change.cases_opened:
+            metrics.OPEN_SLA_CASES.inc(change.cases_opened)
 
-    async def refuse(event: Any, rejected: Rejected) -> None:
+    async def write(changes: Iterable[Change]) -> None:
+        """Publish each deadline's or action's outputs, then hold back its state until they are sent."""
+        for change in changes:
+            count_open(change)
+            if change.cause == DEADLINE:
+                metrics.DEADLINES_FIRED.labels(change.trigger).inc()
+                lag = time.time() - (change.due or 0)
+                if abs(lag) < 3600:  # live traffic: event time near the wall clock
+                    metrics.DEADLINE_LAG.observe(max(lag, 0.0))
+            await states.put(change.key, change.state, change.partition, await publish(change.outputs))
+
+    async def refuse(event: EventT[Any], rejected: Rejected) -> None:
         metrics.DEAD_LETTERS.labels(rejected.reason).inc()
         await send_dead_letter(topics.dead_letter, event, rejected)
 
-    async def apply_action(event: Any, key: bytes, partition: int) -> None:
+    async def apply_action(event: EventT[Any], key: bytes, partition: int) -> None:
         action = orjson.loads(event.value)
         validate_action(action)
-        state = states.get(key)
-        before = _open_counts(state)
-        outputs = tracker.act(state, key.decode(), action, _received_at(event))
-        outcome = outputs.refused.reason if outputs.refused is not None else "applied"
+        change = journey.action(key, partition, action, _received_at(event))
+        outcome = change.refused.reason if change.refused is not None else "applied"
         metrics.ALERT_ACTIONS.labels(action["action"], outcome).inc()
-        if outputs.refused is not None or state is None:
-            await refuse(event, outputs.refused or Rejected(INTERNAL, "no state for the action"))
+        if change.refused is not None:
+            await refuse(event, change.refused)
             return
-        count_open(before, state)
-        index.schedule(partition, key, state.wake_at)
-        await states.put(key, state, partition, await publish(outputs))
+        await write((change,))
 
-    @app.agent(topics.journey_inputs, name="track_journey")  # type: ignore[untyped-decorator]
-    async def track_journey(stream: Any) -> None:
+    async def apply_touchpoint(event: EventT[Any], touchpoint: dict[str, Any], change: Change) -> None:
+        if change.refused is not None:
+            await refuse(event, change.refused)
+            return
+        if change.cause == DUPLICATE:
+            metrics.DUPLICATES.inc()
+            # Rewrite the state as it is: after a crash the local store can hold a change whose
+            # changelog record never arrived, and this redelivery is the only event that shows it.
+            await states.put(change.key, change.state, change.partition)
+            return
+        occurred = datetime.fromisoformat(touchpoint["occurred_at"])
+        # Counted together, with no await between: a scrape always sees count == journey events.
+        metrics.JOURNEY_TOUCHPOINTS.inc()
+        metrics.PROCESSING_LAG.observe(max(time.time() - occurred.timestamp(), 0.0))
+        if not change.known:
+            table_keys.inc()
+        count_open(change)
+        slot = after_hours_slot(touchpoint, occurred, calendars)
+        if slot is not None:
+            metrics.AFTER_HOURS_INQUIRIES.labels(*slot).inc()
+        if change.unpriced:
+            metrics.UNPRICED_AMOUNTS.inc()
+        # The by-customer record carries its raw record's timestamp (see the ingest agent); without
+        # one there is nothing to measure from.
+        sent = await publish(change.outputs, touchpoint["event_id"], _received_at(event))
+        sent.append(await topics.enriched.send(key=change.key, value=change.enriched))
+        # The state reaches the changelog only after these outputs: if a crash loses them, the state
+        # (and its dedupe ring) is lost with them and the redelivered event is applied again,
+        # publishing the same bytes; the other order could keep the state and drop the outputs.
+        await states.put(change.key, change.state, change.partition, sent)
+        last_event_at[change.partition] = time.monotonic()
+        await write(journey.due(change.partition))
+
+    @app.agent(topics.journey_inputs, name="track_journey")
+    async def track_journey(stream: StreamT[bytes]) -> None:
         async for event in stream.events():
             key: bytes = event.key or b""
             partition: int = event.message.partition
@@ -166,19 +267,14 @@ def install(
                     if isinstance(tick, Rejected):
                         await refuse(event, tick)
                     else:
-                        await fire_due(partition, tick, "wall_clock")
+                        await write(journey.tick(partition, tick))
                     continue
                 touchpoint = orjson.loads(event.value)
                 if touchpoint["customer_id"].encode() != key:
                     # Ingest keys each record by its customer: a mismatch was written past ingest.
                     await refuse(event, Rejected(SCHEMA, "the record's customer_id does not match its key"))
                     continue
-                known = states.get(key)
-                before = _open_counts(known)
-                step = tracker.track(
-                    known, touchpoint["customer_id"], touchpoint, partition, _received_at(event)
-                )
-                occurred = datetime.fromisoformat(touchpoint["occurred_at"])
+                change = journey.touchpoint(key, partition, touchpoint, _received_at(event))
             except Exception as exc:  # anything here is a bug or a foreign record: keep it, keep going
                 log.warning(
                     "journey could not apply %s:%s@%s: %s",
@@ -193,54 +289,7 @@ def install(
                     Rejected(reason, f"journey could not apply the record: {type(exc).__name__}: {exc}"),
                 )
                 continue
-            if step.refused is not None:
-                await refuse(event, step.refused)
-                continue
-            if step.duplicate:
-                metrics.DUPLICATES.inc()
-                # Rewrite the state as it is: after a crash the local store can hold a change whose
-                # changelog record never arrived, and this redelivery is the only event that shows it.
-                await states.put(key, step.state, partition)
-                continue
-            # Counted together, with no await between: a scrape always sees count == journey events.
-            metrics.JOURNEY_TOUCHPOINTS.inc()
-            metrics.PROCESSING_LAG.observe(max(time.time() - occurred.timestamp(), 0.0))
-            if known is None:
-                table_keys.inc()
-            count_open(before, step.state)
-            slot = after_hours_slot(touchpoint, occurred, calendars)
-            if slot is not None:
-                metrics.AFTER_HOURS_INQUIRIES.labels(*slot).inc()
-            if step.unpriced:
-                metrics.UNPRICED_AMOUNTS.inc()
-            # The by-customer record carries its raw record's timestamp (see the ingest agent).
-            produced_at = event.message.timestamp
-            if not produced_at or produced_at <= 0:
-                produced_at = None  # no timestamp on the record: nothing to measure from
-            sent = await publish(step, touchpoint["event_id"], produced_at)
-            sent.append(await topics.enriched.send(key=key, value=step.enriched))
-            # The state reaches the changelog only after these outputs: if a crash loses them, the state
-            # (and its dedupe ring) is lost with them and the redelivered event is applied again,
-            # publishing the same bytes; the other order could keep the state and drop the outputs.
-            await states.put(key, step.state, partition, sent)
-            index.schedule(partition, key, step.state.wake_at)
-            last_event_at[partition] = time.monotonic()
-            clock = clocks.get(partition)
-            if clock is None:
-                clock = clocks[partition] = PartitionClock(quorum)
-            watermark = clock.observe(key, step.instant)
-            if watermark is not None:
-                await fire_due(partition, watermark - lateness, "watermark")
-
-    def caught_up(partition: int) -> bool:
-        # A partition with a backlog is not quiet, only slow: its own events will move its watermark.
-        tp = TP(topics.by_customer.get_topic_name(), partition)
-        try:
-            highwater = app.consumer.highwater(tp)
-        except Exception:
-            return False
-        read = app.consumer._read_offset.get(tp)
-        return highwater is not None and (read if read is not None else -1) >= highwater - 1
+            await apply_touchpoint(event, touchpoint, change)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def sweep_deadlines() -> None:
@@ -248,14 +297,13 @@ def install(
             return
         now = time.time()
         quiet_since = time.monotonic() - config.deadlines.quiet_seconds
-        for partition in index.partitions():
-            due = index.next_due(partition)
+        for partition in journey.overdue(now):
             quiet = last_event_at.get(partition, 0.0) <= quiet_since
-            if due is not None and due <= now and quiet and caught_up(partition):
+            if quiet and caught_up(partition):
                 tick = sign_tick(control_secret, partition, now)
                 await topics.by_customer.send(key=TICK_KEY, value=tick, partition=partition)
 
-    @table.on_recover  # type: ignore[untyped-decorator]
+    @table.on_recover
     async def rebuild_after_recovery() -> None:
         # After every rebalance: timers and stage counts for exactly the partitions this worker now owns.
         owned = {
@@ -264,15 +312,15 @@ def install(
             if tp.topic == table.changelog_topic.get_topic_name()
         }
         states.retain(owned)
-        index.clear()
+        journey.forget_deadlines()
         counts = dict.fromkeys(metrics.STAGES, 0)
         inquiries = cases = 0
         # States can be in their encoded form (RocksDB, or restored in bulk: streams/tables.py):
         # summarize reads what is needed here without decoding the rest.
-        for key, state in stored_items(table):
+        for key, state in states.stored_items():
             summary = summarize(state)
             if summary.partition in owned:
-                index.schedule(summary.partition, key, summary.wake_at)
+                journey.schedule(summary.partition, key, summary.wake_at)
                 counts[summary.stage] = counts.get(summary.stage, 0) + 1
                 inquiries += summary.inquiries_open
                 cases += summary.sla_cases
@@ -284,21 +332,14 @@ def install(
         log.info(
             "journey: %d customers, %d deadlines in partitions %s",
             sum(counts.values()),
-            len(index),
+            journey.deadlines(),
             sorted(owned),
         )
 
     return track_journey
 
 
-def _open_counts(state: CustomerState | None) -> tuple[int, int]:
-    """Unanswered inquiries and first-response cases of one customer (0, 0 for a new one)."""
-    if state is None:
-        return 0, 0
-    return len(state.inquiries_open), len(state.sla_cases)
-
-
-def _received_at(event: Any) -> float | None:
+def _received_at(event: EventT[Any]) -> float | None:
     """The record's broker timestamp in epoch seconds (Faust gives seconds), or None when it has none."""
     stamp: float | None = event.message.timestamp
     return stamp if stamp and stamp > 0 else None

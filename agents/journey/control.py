@@ -16,7 +16,8 @@ from typing import Any, Final
 
 import orjson
 
-from agents.ingest.decode import FORGED_CONTROL, Rejected, describe_duration
+from agents.domain.instants import describe_duration
+from agents.domain.refusal import FORGED_CONTROL, Rejected
 
 __all__ = ["CONTROL_KEY_PREFIX", "TICK_KEY", "sign_tick", "verify_tick"]
 

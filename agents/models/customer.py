@@ -4,7 +4,7 @@ Plain scalar arithmetic (``math`` and one scipy special function), cheap enough 
 every event; the vectorised forms in :mod:`agents.models.bgnbd` and
 :mod:`agents.models.gamma_gamma` are the reference the tests hold these to.
 
-From a :class:`~agents.journey.state.CustomerState` the model reads the CDNOW summary
+From a :class:`~agents.domain.state.CustomerState` the model reads the CDNOW summary
 (:mod:`agents.models.history`) on *day* (a day number, days since 1970-01-01):
 
 * ``x``   = distinct purchase days − 1,
@@ -30,20 +30,14 @@ from typing import Any, Final
 
 from scipy import special
 
-from agents.journey.state import CustomerState
+from agents.domain.state import CustomerState
 from agents.models.params import ModelParams
 
-__all__ = ["DAY", "CustomerModel", "Summary", "day_number"]
+__all__ = ["CustomerModel", "Summary"]
 
-DAY: Final = 86_400
 _EPOCH_DAY: Final = date(1970, 1, 1)
 #: Horizon of the expected-purchases figure in the customer view.
 VIEW_HORIZON_DAYS: Final = 90
-
-
-def day_number(day: date) -> int:
-    """Days since 1970-01-01."""
-    return (day - _EPOCH_DAY).days
 
 
 @dataclass(frozen=True, slots=True)

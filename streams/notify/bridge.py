@@ -28,8 +28,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from agents.domain.refusal import Rejected
 from agents.ingest.dead_letter import dead_letter_record
-from agents.ingest.decode import Rejected
 from streams import topics
 from streams.alert_records import decode_alert
 from streams.kafka import bootstrap_servers, producer

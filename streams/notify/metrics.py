@@ -10,7 +10,7 @@ from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from agents.ingest.decode import REASONS
+from agents.domain.refusal import REASONS
 
 #: What an accepted post carried: a new or changed active alert, a resolution, an alert ended because the
 #: worker no longer keeps it, or a re-post of an unchanged active alert.

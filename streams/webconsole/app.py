@@ -28,7 +28,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import schemas
-from agents.alerts.alert import parse_alert_id
+from agents.domain.alert import parse_alert_id
 from streams import topics
 from streams.auth import Credentials, SessionSigner, is_loopback
 from streams.ops_settings import ConsoleSettings

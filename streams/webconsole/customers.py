@@ -21,6 +21,7 @@ from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
 
 from streams import topics
+from streams.runtime.faust_private import refresh_metadata
 
 #: Most recent touchpoints shown.
 RECENT: Final = 20
@@ -68,7 +69,7 @@ async def recent_touchpoints(
     try:
         partitions = consumer.partitions_for_topic(topics.ENRICHED)
         if not partitions:
-            await consumer._client.force_metadata_update()
+            await refresh_metadata(consumer)
             partitions = consumer.partitions_for_topic(topics.ENRICHED)
         if not partitions:
             return []

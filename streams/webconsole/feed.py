@@ -15,7 +15,7 @@ from typing import Final
 
 from aiokafka.errors import KafkaError
 
-from agents.ingest.decode import Rejected
+from agents.domain.refusal import Rejected
 from streams import topics
 from streams.alert_records import decode_alert, instant
 from streams.kafka import BrokerUnreachable, consume

@@ -10,7 +10,7 @@ from typing import Final
 
 from prometheus_client import Counter, Gauge
 
-from agents.ingest.decode import REASONS
+from agents.domain.refusal import REASONS
 
 ACTIONS: Final = ("acknowledge", "resolve", "snooze")
 SIGN_IN_OUTCOMES: Final = ("accepted", "refused")

@@ -478,8 +478,8 @@ def test_an_unknown_alert_type_is_refused_where_alert_types_are_named(
 
 
 def test_every_alert_type_is_accepted_for_cooldowns_and_inhibitions() -> None:
-    from agents.alerts.sla import SLA_ALERT_TYPES
-    from agents.detectors.registry import DETECTORS
+    from agents.catalogue import DETECTORS
+    from agents.domain.alert import SLA_ALERT_TYPES
 
     types = [*SLA_ALERT_TYPES, *DETECTORS]
     config = config_from_mapping(

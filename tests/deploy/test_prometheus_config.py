@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agents.alerts.sla import FIRST_RESPONSE_DUE_SOON, SLA_ALERT_TYPES
+from agents.domain.alert import FIRST_RESPONSE_DUE_SOON, SLA_ALERT_TYPES
 from tests.deploy.promql import unknown_series
 from tests.deploy.tools import prometheus_binary
 

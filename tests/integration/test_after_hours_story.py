@@ -19,8 +19,8 @@ import pytest
 
 import schemas
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
 from tests.after_hours import ON_CALL_SECONDS, RULES
 from tests.kafka_helpers import collect, produce
 

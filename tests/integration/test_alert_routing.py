@@ -19,9 +19,9 @@ import orjson
 import pytest
 
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
-from streams.services import ServiceProcess
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.services import ServiceProcess
+from streams.local.supervisor import WorkerProcess
 from tests.after_hours import ALERT_TYPE, agent_reply, unanswered_inquiry
 from tests.alertmanager_helpers import (
     AlertmanagerProcess,

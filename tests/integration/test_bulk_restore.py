@@ -21,9 +21,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faust.types import TP
 
-from streams import metrics, recovery
+from streams import metrics
 from streams.app import TouchpointApp
-from streams.broker import EmbeddedBroker
+from streams.local.broker import EmbeddedBroker
+from streams.runtime import recovery
 
 pytestmark = pytest.mark.integration
 
@@ -118,7 +119,7 @@ def test_a_partition_whose_end_never_comes_is_left_to_faust_and_the_others_are_d
     restore.active_highwaters[stalled] += 50  # records that never arrive
     monkeypatch.setattr(recovery, "STALL_TIMEOUT_S", 1.0)
 
-    with caplog.at_level(logging.WARNING, logger="streams.recovery"):
+    with caplog.at_level(logging.WARNING, logger="streams.runtime.recovery"):
         asyncio.run(restore._restore_in_bulk(set(tps), offsets))
 
     assert offsets[stalled] == -1, "Faust must read the stalled partition from where it was"
@@ -152,7 +153,10 @@ def test_an_interrupted_restore_keeps_the_partitions_it_finished_and_leaves_the_
         applied.append(changes[0].message.partition)
 
     monkeypatch.setattr(recovery, "apply_in_chunks", apply_then_rebalance)
-    with caplog.at_level(logging.WARNING, logger="streams.recovery"), pytest.raises(asyncio.CancelledError):
+    with (
+        caplog.at_level(logging.WARNING, logger="streams.runtime.recovery"),
+        pytest.raises(asyncio.CancelledError),
+    ):
         asyncio.run(restore._restore_in_bulk(set(tps), offsets))
 
     (done,) = applied

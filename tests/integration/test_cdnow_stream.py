@@ -29,9 +29,9 @@ from agents.models import bgnbd
 from agents.models.history import Summary, load_history
 from agents.models.params import DEFAULT_PARAMS
 from streams import topics
-from streams.broker import EmbeddedBroker
 from streams.cli import main
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker
+from streams.local.supervisor import WorkerProcess
 from tests.agents.models.conftest import Cdnow, cdnow, cdnow_csv  # noqa: F401 - fixtures used below
 from tests.kafka_helpers import produce
 

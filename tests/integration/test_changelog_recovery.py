@@ -2,7 +2,7 @@
 
 Tansu reports a partition's end offset as the base offset of its last record
 batch + 1. Faust's recovery stops at that offset, so without the correction in
-``streams.transport`` a new worker silently loses the tail of every changelog
+``streams.runtime.transport`` a new worker silently loses the tail of every changelog
 partition. Here one worker fills a table with 20,000 keys; a second worker, with
 an empty data dir, must recover all of them from the changelog alone.
 """
@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streams.broker import EmbeddedBroker, free_port
+from streams.local.broker import EmbeddedBroker, free_port
 from tests.kafka_helpers import wait_for
 
 pytestmark = pytest.mark.integration

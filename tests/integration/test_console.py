@@ -20,9 +20,9 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from streams import topics
 from streams.auth import hash_password
-from streams.broker import EmbeddedBroker, free_port
-from streams.services import ServiceProcess
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.services import ServiceProcess
+from streams.local.supervisor import WorkerProcess
 from tests.after_hours import ALERT_TYPE, unanswered_inquiry
 from tests.kafka_helpers import collect, produce
 

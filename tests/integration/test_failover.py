@@ -39,12 +39,13 @@ from agents.config import load_config
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
 from streams.kafka import Record, produce
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import Recovery, WorkerProcess
 from streams.replay import ReplaySummary, replay
+from streams.runtime.faust_private import refresh_metadata
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate_events
-from streams.supervisor import Recovery, WorkerProcess
+from streams.sim import SimulationSpec, generate_events
 from tests.kafka_helpers import PARTITIONS, partition_of, sentinels, wait_for
 
 pytestmark = pytest.mark.integration
@@ -198,7 +199,7 @@ async def _read(
         deadline = time.monotonic() + timeout
         for name in names:
             while not consumer.partitions_for_topic(name):
-                await consumer._client.force_metadata_update()
+                await refresh_metadata(consumer)
                 if consumer.partitions_for_topic(name):
                     break
                 if time.monotonic() > deadline:
@@ -638,7 +639,7 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_counts_nothing_twice(
         restored = asyncio.run(_distinct_keys(broker.bootstrap, takeover.ranges))
         if not standbys:  # without a standby copy, the dead partitions' state came from the changelog
             assert {partition_of(key) for key in restored} >= dead
-            # ... read in bulk (streams/recovery.py), not record by record.
+            # ... read in bulk (streams/runtime/recovery.py), not record by record.
             assert counter(survivor, BULK_RESTORED_KEYS) - bulk_keys_before >= len(restored)
         print(
             f"[{label}] failover: {first_output - killed_at:.1f}s from the kill to the first touchpoint"

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams import topics
-from streams.broker import EmbeddedBroker, die_with_parent
+from streams.local.broker import EmbeddedBroker, die_with_parent
 from tests.kafka_helpers import wait_for
 
 pytestmark = pytest.mark.integration

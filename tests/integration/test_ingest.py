@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from streams import topics
-from streams.broker import EmbeddedBroker
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker
+from streams.local.supervisor import WorkerProcess
 from tests.kafka_helpers import collect, produce
 
 pytestmark = pytest.mark.integration

@@ -25,12 +25,12 @@ from agents.config import load_config
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
 from streams.kafka import produce
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
 from streams.replay import replay
 from streams.settings import Settings
-from streams.simulator import SimulationSpec, generate_events
-from streams.supervisor import WorkerProcess
+from streams.sim import SimulationSpec, generate_events
 from tests.kafka_helpers import collect
 from tests.kafka_helpers import sentinels as watermark_sentinels
 

@@ -7,14 +7,13 @@ binary is installed (./scripts/test installs it as root or with passwordless sud
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,10 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams import metrics, topics
-from streams.broker import EmbeddedBroker, die_with_parent, free_port
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker, die_with_parent, free_port
+from streams.local.supervisor import WorkerProcess
 from tests.deploy.tools import prometheus_binary
-from tests.kafka_helpers import produce
+from tests.kafka_helpers import eventually, produce
 
 pytestmark = pytest.mark.integration
 
@@ -141,20 +140,6 @@ def prometheus(worker: WorkerProcess, tmp_path_factory: pytest.TempPathFactory) 
         assert code == 0, f"prometheus exited with {code}:\n{server.log_tail()}"
 
 
-async def wait_for(
-    what: str, probe: Callable[[], Any], done: Callable[[Any], bool], timeout: float = TIMEOUT
-) -> Any:
-    """Poll *probe* until *done* holds for its result; fail with the last result after *timeout*."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if done(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached after {timeout:.0f}s; last: {result!r}")
-        await asyncio.sleep(0.2)
-
-
 def worker_counts(worker: WorkerProcess) -> dict[str, float]:
     """This test's series, read straight from the worker's /metrics."""
     with urllib.request.urlopen(f"{worker.base_url}/metrics", timeout=5) as response:
@@ -197,16 +182,18 @@ def delta(prometheus: Prometheus, query: str, since: float) -> dict[str, float]:
 async def test_prometheus_reports_exactly_the_events_and_dead_letters_this_test_produced(
     prometheus: Prometheus, worker: WorkerProcess, broker: EmbeddedBroker, run_id: str
 ) -> None:
-    await wait_for(
+    await eventually(
         "worker target up",
         lambda: prometheus.query(f'up{{job="touchpoint",instance="127.0.0.1:{worker.web_port}"}}')[1],
         lambda values: list(values.values()) == [1.0],
+        timeout=TIMEOUT,
     )
     # A baseline Prometheus agrees on with the worker, so the counts after it are this test's alone.
-    baseline = await wait_for(
+    baseline = await eventually(
         "Prometheus caught up with the worker's counters",
         lambda: (worker_counts(worker), prometheus_counts(prometheus)),
         lambda pair: pair[0] == pair[1][1],
+        timeout=TIMEOUT,
     )
     since = baseline[1][0]
 
@@ -227,27 +214,31 @@ async def test_prometheus_reports_exactly_the_events_and_dead_letters_this_test_
     await produce(broker.bootstrap, topics.RAW, records)
 
     produced = sum(PAGE_VIEWS.values())
-    by_channel = await wait_for(
+    by_channel = await eventually(
         "page views per channel in Prometheus",
         lambda: delta(prometheus, PAGE_VIEWS_BY_CHANNEL, since),
         lambda values: all(values.get(channel, 0) >= count for channel, count in PAGE_VIEWS.items()),
+        timeout=TIMEOUT,
     )
     assert by_channel == {channel: float(count) for channel, count in PAGE_VIEWS.items()}
-    assert await wait_for(
+    assert await eventually(
         "all accepted events in Prometheus",
         lambda: delta(prometheus, ALL_EVENTS, since),
         lambda values: values.get("all", 0) >= produced,
+        timeout=TIMEOUT,
     ) == {"all": float(produced)}
-    assert await wait_for(
+    assert await eventually(
         "not_json dead-letters in Prometheus",
         lambda: delta(prometheus, NOT_JSON_DEAD_LETTERS, since),
         lambda values: values.get("all", 0) >= NOT_JSON,
+        timeout=TIMEOUT,
     ) == {"all": float(NOT_JSON)}
     # And what Prometheus holds is what the worker serves.
-    after = await wait_for(
+    after = await eventually(
         "Prometheus caught up with the worker again",
         lambda: (worker_counts(worker), prometheus_counts(prometheus)),
         lambda pair: pair[0] == pair[1][1],
+        timeout=TIMEOUT,
     )
     assert after[0]["events"] - baseline[0]["events"] == produced
 
@@ -264,12 +255,13 @@ async def test_prometheus_loads_every_shipped_rule_and_evaluates_it_healthily(pr
         return {rule["name"]: rule for group in prometheus.api("rules")["groups"] for rule in group["rules"]}
 
     # A rule's health is "unknown" until its first evaluation, then "ok" or "err".
-    rules = await wait_for(
+    rules = await eventually(
         "every shipped rule loaded and evaluated",
         loaded,
         lambda rules: (
             set(rules) == set(expected) and all(rule["health"] != "unknown" for rule in rules.values())
         ),
+        timeout=TIMEOUT,
     )
     for name, rule in rules.items():
         assert rule["health"] == "ok", f"{name}: {rule['health']} {rule.get('lastError')}"

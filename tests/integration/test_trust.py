@@ -20,8 +20,8 @@ import orjson
 import pytest
 
 from streams import topics
-from streams.broker import EmbeddedBroker
-from streams.supervisor import WorkerProcess
+from streams.local.broker import EmbeddedBroker
+from streams.local.supervisor import WorkerProcess
 from tests.kafka_helpers import PARTITIONS, collect, partition_of, produce, sentinels, wait_for
 
 pytestmark = pytest.mark.integration

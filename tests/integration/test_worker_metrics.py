@@ -10,11 +10,10 @@ to see the partition-bound metrics follow a rebalance.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -30,10 +29,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from agents.config import default_config
 from agents.journey.after_hours import after_hours_slot
 from streams import topics
-from streams.broker import EmbeddedBroker, free_port
+from streams.local.broker import EmbeddedBroker, free_port
+from streams.local.supervisor import WorkerProcess
 from streams.settings import Settings
-from streams.supervisor import WorkerProcess
-from tests.kafka_helpers import collect
+from tests.kafka_helpers import collect, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -79,18 +78,6 @@ def lags(samples: Samples) -> dict[tuple[str, str], float]:
         (dict(pairs)["topic"], dict(pairs)["partition"]): found
         for pairs, found in series(samples, "touchpoint_consumer_lag_records").items()
     }
-
-
-async def eventually(what: str, probe: Callable[[], T], done: Callable[[T], bool]) -> T:
-    """Poll *probe* until *done* holds for its result; fail with the last result after TIMEOUT."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        result = probe()
-        if done(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached after {TIMEOUT:.0f}s; last: {result!r}")
-        await asyncio.sleep(0.2)
 
 
 def touchpoint(customer: str, event_id: str, kind: str, occurred_at: str, **fields: Any) -> dict[str, Any]:
@@ -170,6 +157,7 @@ async def test_worker_metrics_measure_lag_latency_ownership_and_open_work(
         "the session worker owns every partition",
         lambda: scrape(worker),
         lambda s: all(value(s, "touchpoint_partitions_owned", topic=t) == PARTITIONS for t in INPUTS),
+        timeout=TIMEOUT,
     )
     assert value(samples, "touchpoint_partitions_owned", topic=CHANGELOG) == PARTITIONS
     ready = worker.readiness() or {}
@@ -192,6 +180,7 @@ async def test_worker_metrics_measure_lag_latency_ownership_and_open_work(
         "consumer lag 0 on every input partition",
         lambda: scrape(worker),
         lambda s: lags(s) and set(lags(s).values()) == {0.0},
+        timeout=TIMEOUT,
     )
     assert set(lags(samples)) == {(t, str(p)) for t in INPUTS for p in range(PARTITIONS)}
     before = scrape(worker)
@@ -309,6 +298,7 @@ async def test_worker_metrics_measure_lag_latency_ownership_and_open_work(
         "every held-back state write written",
         lambda: scrape(worker).get(("touchpoint_state_writes_held", ())),  # None: not exported
         lambda held: held == 0,
+        timeout=TIMEOUT,
     )
 
     # And the consumer lag settles at 0 again.
@@ -319,6 +309,7 @@ async def test_worker_metrics_measure_lag_latency_ownership_and_open_work(
             set(found) == {(t, str(p)) for t in INPUTS for p in range(PARTITIONS)}
             and set(found.values()) == {0.0}
         ),
+        timeout=TIMEOUT,
     )
 
 
@@ -363,7 +354,9 @@ async def test_partition_metrics_follow_a_rebalance(tmp_path: Path) -> None:
                 keys = [value(s, "touchpoint_table_keys", table="customer_to_state") for s in (a, b)]
                 return sum(owned_by) == PARTITIONS and 0 not in owned_by and sum(keys) == len(customers)
 
-            a, b, _, _ = await eventually("both workers report their own partitions", both, settled)
+            a, b, _, _ = await eventually(
+                "both workers report their own partitions", both, settled, timeout=TIMEOUT
+            )
             for topic in (*INPUTS, CHANGELOG):
                 counts = [value(s, "touchpoint_partitions_owned", topic=topic) for s in (a, b)]
                 assert sum(counts) == PARTITIONS, (topic, counts)

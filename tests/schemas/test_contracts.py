@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 import schemas
-from agents.ingest.decode import Accepted, Rejected, TouchpointDecoder
+from agents.domain.refusal import Rejected
+from agents.ingest.decode import Accepted, TouchpointDecoder
 
 pytestmark = pytest.mark.unit
 
@@ -71,7 +72,7 @@ def test_invalid_touchpoint_example_is_also_refused_by_a_generic_validator(examp
 
 
 def test_dead_letter_reasons_in_the_schema_are_exactly_the_decoder_reasons() -> None:
-    from agents.ingest.decode import REASONS
+    from agents.domain.refusal import REASONS
 
     assert set(schemas.load_schema("dead_letter")["properties"]["reason"]["enum"]) == set(REASONS)
 

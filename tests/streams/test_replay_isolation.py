@@ -25,7 +25,7 @@ from agents.config import default_config
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from streams.replay import replay
-from streams.simulator import SimulationSpec, generate
+from streams.sim import SimulationSpec, generate
 
 pytestmark = pytest.mark.unit
 

@@ -8,10 +8,10 @@ once per window, with the refunds as evidence.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, ClassVar, Final
 
-from agents.detectors.base import DAY, Context, EventOnly, Finding, describe_span
+from agents.detectors.base import Context, EventOnly, Finding, describe_span
+from agents.domain.instants import DAY, local_time
 
 TYPE: Final = "refund_spree"
 
@@ -65,7 +65,7 @@ class RefundSpree(EventOnly):
 
     def _finding(self, context: Context, recent: list[list[Any]]) -> Finding:
         span = describe_span(recent[-1][0] - recent[0][0])
-        at = datetime.fromtimestamp(context.instant, context.zone).strftime("%a %d %b %H:%M %Z")
+        at = local_time(context.instant, context.zone)
         return Finding(
             severity="warning",
             evidence=tuple(event_id for _, event_id in recent),

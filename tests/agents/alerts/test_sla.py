@@ -18,17 +18,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas
-from agents.alerts.alert import CRITICAL, INFO, OPEN, RESOLVED, WARNING, Alert, parse_alert_id
-from agents.alerts.sla import (
+from agents.alerts.sla import BREACHED, HANDLED
+from agents.alerts.sla_cases import AUTO_REPLY, AUTO_SUPERSEDED
+from agents.config import Config, config_from_mapping, default_config
+from agents.domain.alert import (
     AFTER_HOURS_UNANSWERED,
-    BREACHED,
+    CRITICAL,
     FIRST_RESPONSE_BREACH,
     FIRST_RESPONSE_DUE_SOON,
-    HANDLED,
+    INFO,
+    OPEN,
+    RESOLVED,
+    WARNING,
+    Alert,
+    parse_alert_id,
 )
-from agents.config import Config, config_from_mapping, default_config
-from agents.journey.state import CustomerState
-from agents.journey.track import AUTO_REPLY, AUTO_SUPERSEDED, MAX_OPEN_INQUIRIES, JourneyTracker, Outputs
+from agents.domain.outputs import Outputs
+from agents.domain.state import CustomerState
+from agents.journey.retention import MAX_OPEN_INQUIRIES
+from agents.journey.track import JourneyTracker
 from tests.agents.journey.touchpoints import SALT, inquiry, purchase, reply, touchpoint
 
 pytestmark = pytest.mark.unit
@@ -85,7 +93,7 @@ class Desk:
     def __post_init__(self) -> None:
         self.tracker = JourneyTracker(self.config, SALT)
         # These tests are about the SLA and lifecycle rules alone; the detectors have their own suite.
-        self.tracker._detectors = []
+        self.tracker.detection.detectors = []
         self._lateness = int(self.config.deadlines.allowed_lateness_seconds)
 
     def send(self, *events: dict[str, Any]) -> Outputs:

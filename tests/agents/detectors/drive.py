@@ -2,7 +2,7 @@
 
 Each module subclasses ``Desk`` to give it its detector by default. The detector's memory is
 round-tripped through JSON between events as the changelog does, due escalations fire before the next
-event as the tracker fires them, and every finding is checked as the alert the tracker would make of it.
+event as the tracker fires them, and every finding is checked as the alert the tracker makes of it.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import Any
 import orjson
 
 import schemas
-from agents.alerts.alert import Alert, make_alert_id
 from agents.config import Config, default_config
 from agents.detectors.base import Context, Detector, Finding
-from agents.journey.state import CustomerState
+from agents.domain.instants import DAY
+from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
-from tests.agents.journey.touchpoints import DAY, SALT
+from tests.agents.journey.touchpoints import SALT
 
 CONFIG = default_config()
 #: One minute, in the days the touchpoint helpers count in.
@@ -53,28 +53,6 @@ def context_for(state: CustomerState, event: dict[str, Any], config: Config = CO
         calendars=config.calendars,
         zone=config.calendars.for_touchpoint(event["channel"], event.get("location")).zone,
     )
-
-
-def check_alert(type_: str, customer: str, state: CustomerState, finding: Finding) -> None:
-    """The alert of *type_* the tracker would make of *finding* satisfies the alert contract."""
-    alert = Alert(
-        alert_id=make_alert_id(type_, customer, finding.evidence),
-        type=type_,
-        severity=finding.severity,
-        customer_id=customer,
-        occurred_at=finding.occurred_at,
-        detected_at=finding.detected_at,
-        summary=finding.summary,
-        reasons=finding.reasons,
-        evidence=finding.evidence,
-        stage=state.stage,
-        value_tier=state.value_tier,
-        suggested_action=finding.suggested_action,
-        channel=finding.channel,
-        location=finding.location,
-        details=finding.details,
-    )
-    schemas.validator("alert")(orjson.loads(alert.encode()))
 
 
 @dataclass
@@ -132,7 +110,9 @@ class Desk:
             assert memory is None, "this rule keeps no memory"
         self.memories[customer] = orjson.loads(orjson.dumps(memory))  # as the changelog keeps it
         for finding in findings:
-            check_alert(self.detector.type, customer, self.states[customer], finding)
+            # The alert the tracker makes of the finding satisfies the alert contract.
+            alert = self.tracker.detection.alert(self.detector.type, customer, finding, self.states[customer])
+            schemas.validator("alert")(orjson.loads(alert.encode()))
 
     @property
     def memory(self) -> Any:

@@ -15,16 +15,16 @@ import orjson
 import pytest
 from hypothesis import given, settings
 
-from agents.alerts.alert import INFO, make_alert_id
+from agents import lifecycle
 from agents.detectors.advocate import TYPE, AdvocateOpportunity
 from agents.detectors.base import Detector, Finding
 from agents.detectors.registry import build_detectors
-from agents.journey import lifecycle
+from agents.domain.alert import INFO, make_alert_id
+from agents.domain.instants import DAY
 from tests.agents.detectors import drive
 from tests.agents.detectors.drive import CONFIG
 from tests.agents.journey.histories import histories
 from tests.agents.journey.touchpoints import (
-    DAY,
     complaint,
     feedback,
     inquiry,

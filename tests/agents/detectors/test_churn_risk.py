@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
-from agents.alerts.alert import CRITICAL, WARNING
+from agents import lifecycle
 from agents.config import config_from_mapping
 from agents.detectors.best_customer import BestCustomerAtRisk
 from agents.detectors.churn_risk import ChurnRisk, Models
-from agents.journey import lifecycle
+from agents.domain.alert import CRITICAL, WARNING
+from agents.domain.instants import DAY
 from agents.journey.track import JourneyTracker
-from agents.models.customer import DAY, CustomerModel
+from agents.models.customer import CustomerModel
 from tests.agents.detectors.drive import CONFIG, Desk
 from tests.agents.journey.touchpoints import (
     SALT,

@@ -7,15 +7,15 @@ from typing import Any
 import pytest
 
 import schemas
-from agents.alerts.alert import parse_alert_id
 from agents.config import config_from_mapping
 from agents.detectors.base import Context, Finding
-from agents.journey.state import CustomerState
+from agents.domain.alert import parse_alert_id
+from agents.domain.instants import DAY
+from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
 
 pytestmark = pytest.mark.unit
 
-DAY = 86_400
 T0 = 1_767_600_000  # 2026-01-05, a Monday
 
 
@@ -80,7 +80,7 @@ def tracker_with_stub(config: Any = None) -> JourneyTracker:
     tracker = JourneyTracker(
         config or config_from_mapping({"alerts": {"cooldown_minutes": {"default": 0}}}), b"salt"
     )
-    tracker._detectors = [Stub()]
+    tracker.detection.detectors = [Stub()]
     return tracker
 
 

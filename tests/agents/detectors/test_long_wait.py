@@ -13,10 +13,10 @@ import orjson
 import pytest
 from hypothesis import given, settings
 
-from agents.alerts.alert import CRITICAL, WARNING, make_alert_id
 from agents.detectors.base import Detector
 from agents.detectors.long_wait import MAX_WAITS, TYPE, LongWait
 from agents.detectors.registry import build_detectors
+from agents.domain.alert import CRITICAL, WARNING, make_alert_id
 from tests.agents.detectors import drive
 from tests.agents.detectors.drive import CONFIG, located
 from tests.agents.journey.histories import histories

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.alerts.alert import CRITICAL, WARNING
 from agents.config import config_from_mapping
 from agents.detectors.base import Detector
 from agents.detectors.registry import build_detectors
 from agents.detectors.repeat_contact import EXTRA_CONTACTS, MAX_ISSUES, TYPE, RepeatContactUnresolved
+from agents.domain.alert import CRITICAL, WARNING
 from agents.journey.track import JourneyTracker
 from tests.agents.detectors import drive
 from tests.agents.detectors.drive import CONFIG, context_for, located

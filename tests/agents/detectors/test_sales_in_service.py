@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from agents.alerts.alert import WARNING
 from agents.detectors.base import Detector
 from agents.detectors.registry import build_detectors
 from agents.detectors.sales_in_service import TYPE, SalesInService
+from agents.domain.alert import WARNING
 from tests.agents.detectors import drive
 from tests.agents.detectors.drive import CONFIG
 from tests.agents.journey.histories import histories

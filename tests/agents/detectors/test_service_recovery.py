@@ -16,11 +16,11 @@ import orjson
 import pytest
 from hypothesis import given, settings
 
-from agents.alerts.alert import CRITICAL, WARNING, make_alert_id
 from agents.config import config_from_mapping
 from agents.detectors.base import Detector
 from agents.detectors.registry import build_detectors
 from agents.detectors.service_recovery import MAX_CASES, PLAYBOOK, TYPE, ServiceRecovery
+from agents.domain.alert import CRITICAL, WARNING, make_alert_id
 from tests.agents.detectors import drive
 from tests.agents.detectors.drive import CONFIG, at, located
 from tests.agents.journey.histories import histories

@@ -13,11 +13,11 @@ import orjson
 import pytest
 from hypothesis import given, settings
 
-from agents.alerts.alert import CRITICAL, WARNING, make_alert_id
 from agents.detectors.base import Detector
 from agents.detectors.registry import build_detectors
 from agents.detectors.transfers import MAX_CONTACTS, TYPE, ExcessiveTransfers
-from agents.journey.state import CustomerState
+from agents.domain.alert import CRITICAL, WARNING, make_alert_id
+from agents.domain.state import CustomerState
 from tests.agents.detectors import drive
 from tests.agents.detectors.drive import CONFIG, MINUTE, context_for, located
 from tests.agents.journey.histories import histories

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.alerts.alert import CRITICAL, WARNING
 from agents.config import default_config
 from agents.detectors.base import Context, Finding
 from agents.detectors.registry import build_detectors
@@ -24,7 +23,8 @@ from agents.detectors.usage_pattern import (
     USAGE_PATTERN_CHANGE,
     UsagePatternChange,
 )
-from agents.journey.state import CustomerState
+from agents.domain.alert import CRITICAL, WARNING
+from agents.domain.state import CustomerState
 
 pytestmark = pytest.mark.unit
 

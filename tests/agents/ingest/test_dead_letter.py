@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 import schemas
+from agents.domain.refusal import Rejected
 from agents.ingest.dead_letter import dead_letter_record
-from agents.ingest.decode import Rejected
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas
-from agents.ingest.decode import REASONS, Accepted, Rejected, TouchpointDecoder
+from agents.domain.refusal import REASONS, Rejected
+from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.ingest.identity import derived_customer_id
 
 pytestmark = pytest.mark.unit

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from agents.config import config_from_mapping
-from agents.journey.state import CustomerState
+from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
 from tests.agents.journey.touchpoints import SALT, T0
 
@@ -22,7 +22,7 @@ CONFIG = config_from_mapping(
     }
 )
 TRACKER = JourneyTracker(CONFIG, SALT)
-TRACKER._detectors = []  # order-independence of the journey itself; detectors are tested on their own
+TRACKER.detection.detectors = []  # order-independence of the journey itself; detectors are tested on their own
 CUSTOMERS = ("cust-a", "cust-b", "cust-c")
 CHANNELS = ("app", "web", "phone", "chat", "store", "email", "social")
 TYPES = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from agents.ingest.decode import Rejected
+from agents.domain.refusal import Rejected
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
 
 pytestmark = pytest.mark.unit

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas
-from agents.journey import lifecycle
-from agents.journey.state import CustomerState
+from agents import lifecycle
+from agents.domain.state import CustomerState
 from tests.agents.journey.histories import CONFIG, TRACKER, histories, instant_of, replay
 
 pytestmark = pytest.mark.unit

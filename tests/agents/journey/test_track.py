@@ -10,8 +10,8 @@ import pytest
 
 import schemas
 from agents.config import config_from_mapping
-from agents.journey.lifecycle import LAPSED
 from agents.journey.track import INACTIVITY, WIN_BACK, JourneyTracker
+from agents.lifecycle import LAPSED
 from tests.agents.journey.touchpoints import (
     SALT,
     Journey,

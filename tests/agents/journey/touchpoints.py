@@ -8,12 +8,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from agents.config import Config, default_config
-from agents.journey.outputs import Transition
-from agents.journey.state import CustomerState
+from agents.domain.outputs import Transition
+from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker, Step
 
 SALT = b"test-salt"
-DAY = 86_400
 #: Day 0 of every story: Monday 5 January 2026, 10:00 UTC.
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
@@ -125,7 +124,7 @@ class Journey:
     def __post_init__(self) -> None:
         self.tracker = JourneyTracker(self.config, SALT)
         # These tests are about the SLA and lifecycle rules alone; the detectors have their own suite.
-        self.tracker._detectors = []
+        self.tracker.detection.detectors = []
 
     def send(self, *events: dict[str, Any]) -> list[Step]:
         steps = []

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.journey.state import CustomerState
+from agents.domain.instants import day_number
+from agents.domain.state import CustomerState
 from agents.models import bgnbd, gamma_gamma
-from agents.models.customer import CustomerModel, day_number
+from agents.models.customer import CustomerModel
 from agents.models.history import Transaction, summarise
 from agents.models.params import DEFAULT_PARAMS, ModelParams
 

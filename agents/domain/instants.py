@@ -1,0 +1,42 @@
+"""Instants (integer epoch seconds, UTC), days, and the words people read them in."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, tzinfo
+from typing import Final
+
+__all__ = ["DAY", "day_number", "describe_duration", "iso", "local_time"]
+
+#: Seconds in a day: day numbers are ``instant // DAY``, days since 1970-01-01.
+DAY: Final = 86_400
+_EPOCH_DAY: Final = date(1970, 1, 1)
+
+
+def iso(instant: int) -> str:
+    """Epoch seconds → RFC 3339 in UTC."""
+    return datetime.fromtimestamp(instant, UTC).isoformat()
+
+
+def day_number(day: date) -> int:
+    """Days since 1970-01-01."""
+    return (day - _EPOCH_DAY).days
+
+
+def local_time(instant: int, zone: tzinfo) -> str:
+    """*instant* on the local clock of *zone*, as an alert's summary says it: ``Mon 05 Jan 19:30 CET``."""
+    return datetime.fromtimestamp(instant, zone).strftime("%a %d %b %H:%M %Z")
+
+
+def describe_duration(seconds: float) -> str:
+    """``1 year 3 days``, ``5 minutes``, ``42 seconds``: a skew as people say it."""
+    seconds = abs(seconds)
+    parts: list[str] = []
+    for name, size in (("year", 365 * DAY), ("day", DAY), ("hour", 3600), ("minute", 60)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count:.0f} {name}{'' if count == 1 else 's'}")
+        if len(parts) == 2:
+            break
+    if not parts:
+        parts.append(f"{seconds:.0f} second{'' if round(seconds) == 1 else 's'}")
+    return " ".join(parts)

@@ -1,0 +1,217 @@
+"""One customer's journey state, as kept in the ``customer_to_state`` table.
+
+Plain data, mutated in place by the tracker. Instants are integer epoch
+seconds (UTC); purchase days are the customer's local calendar day numbers.
+Every collection is bounded, so a customer's changelog record stays small
+(target: under 1 KB after 50 touchpoints); ``encode`` writes MessagePack with short
+keys and leaves empty fields out for the same reason (a third smaller than JSON:
+instants take 5 bytes instead of 10 digits, digests stay binary).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+import orjson
+
+__all__ = ["CustomerState", "StateSummary", "summarize"]
+
+# Short names in the encoded form; the long names are the attributes.
+_KEYS: dict[str, str] = {
+    "partition": "p",
+    "events": "n",
+    "first_seen": "f",
+    "last_seen": "l",
+    "channels": "ch",
+    "purchase_count": "pc",
+    "purchase_value": "pv",
+    "purchase_days": "pd",
+    "purchase_days_folded": "pdf",
+    "first_purchase": "fp",
+    "first_purchase_day": "fd",
+    "last_purchase": "lp",
+    "unpriced_purchases": "up",
+    "refund_count": "rc",
+    "refund_value": "rv",
+    "complaints_open": "co",
+    "complaints_total": "ct",
+    "complaints_resolved": "cr",
+    "recently_resolved": "rr",
+    "csat": "cs",
+    "nps": "np",
+    "satisfaction_sum": "ss",
+    "satisfaction_weight": "sw",
+    "satisfaction_at": "sa",
+    "inquiries_open": "io",
+    "recently_answered": "ra",
+    "referrals": "rf",
+    "recent_events": "dd",
+    "stage": "st",
+    "stage_since": "sts",
+    "value_tier": "vt",
+    "clv": "cv",
+    "wake_at": "w",
+    "last_view_day": "lv",
+    "sla_cases": "sc",
+    "alerts_open": "ao",
+    "alert_last": "al",
+    "snoozed": "sn",
+    "detector_memory": "dm",
+}
+_NAMES = {short: name for name, short in _KEYS.items()}
+
+
+@dataclass(slots=True)
+class CustomerState:
+    """Everything the product knows about one customer, across channels and time."""
+
+    #: Partition of the customer's key, so timers can be rebuilt per partition after a restart.
+    partition: int = -1
+    #: Distinct touchpoints applied (duplicates excluded).
+    events: int = 0
+    first_seen: int = 0
+    last_seen: int = 0
+    #: channel → [touchpoints, last touch].
+    channels: dict[str, list[int]] = field(default_factory=dict)
+    purchase_count: int = 0
+    #: Sum of purchase amounts in the base currency.
+    purchase_value: float = 0.0
+    #: Sorted distinct local purchase days (days since 1970-01-01), the newest ones.
+    purchase_days: list[int] = field(default_factory=list)
+    #: Older distinct purchase days dropped from purchase_days to bound its size.
+    purchase_days_folded: int = 0
+    first_purchase: int = 0
+    #: Local day of the first purchase (days since 1970-01-01): the origin of the churn model's clock.
+    first_purchase_day: int = 0
+    last_purchase: int = 0
+    #: Purchases in a currency without a configured rate (counted, but no value).
+    unpriced_purchases: int = 0
+    refund_count: int = 0
+    refund_value: float = 0.0
+    #: issue id → latest complaint instant, for issues not resolved since.
+    complaints_open: dict[str, int] = field(default_factory=dict)
+    complaints_total: int = 0
+    complaints_resolved: int = 0
+    #: issue id → resolution instant, a few recent ones: a late complaint must not reopen them.
+    recently_resolved: dict[str, int] = field(default_factory=dict)
+    #: Latest CSAT (1-5) and NPS (0-10) by event time, as [score, instant].
+    csat: list[int] | None = None
+    nps: list[int] | None = None
+    #: Time-decayed weighted mean of feedback in 0..1: sum and weight at satisfaction_at.
+    satisfaction_sum: float = 0.0
+    satisfaction_weight: float = 0.0
+    satisfaction_at: int = 0
+    #: conversation id → latest unanswered inquiry instant.
+    inquiries_open: dict[str, int] = field(default_factory=dict)
+    #: conversation id → latest reply instant, a few recent ones: a late inquiry must not reopen them.
+    recently_answered: dict[str, int] = field(default_factory=dict)
+    referrals: int = 0
+    #: Recent events, oldest first: 64-bit keyed digest of the event id → 32-bit digest of its content.
+    #: A redelivery within the window is dropped; the same id with other content is refused.
+    recent_events: dict[int, int] = field(default_factory=dict)
+    stage: str = ""
+    stage_since: int = 0
+    value_tier: str = ""
+    #: Customer lifetime value estimated at the latest purchase (base currency, to the cent).
+    clv: float = 0.0
+    #: Next instant at which the passage of time alone may change something (a stage, an SLA deadline).
+    wake_at: int | None = None
+    #: Local day of the latest product view (purchase intent for SLA alerts).
+    last_view_day: int = 0
+    #: conversation id → first-response case (agents.alerts.sla.Case as a list).
+    sla_cases: dict[str, list[Any]] = field(default_factory=dict)
+    #: alert id → the open or acknowledged alert (agents.domain.alert.Alert.compact()).
+    alerts_open: dict[str, list[Any]] = field(default_factory=dict)
+    #: alert type → when the latest one was raised (event time), for the cooldown.
+    alert_last: dict[str, int] = field(default_factory=dict)
+    #: alert type → snoozed until (epoch seconds).
+    snoozed: dict[str, int] = field(default_factory=dict)
+    #: detector type → that detector's own small memory (see agents/detectors/base.py).
+    detector_memory: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def net_value(self) -> float:
+        return self.purchase_value - self.refund_value
+
+    @property
+    def distinct_purchase_days(self) -> int:
+        return self.purchase_days_folded + len(self.purchase_days)
+
+    @property
+    def satisfaction(self) -> float | None:
+        """Rolling satisfaction in 0..1, or None without any feedback."""
+        return self.satisfaction_sum / self.satisfaction_weight if self.satisfaction_weight > 0 else None
+
+    def encode(self) -> bytes:
+        """Compact MessagePack for the changelog: short keys, empty and zero fields left out."""
+        document: dict[str, Any] = {}
+        for name, short in _KEYS.items():
+            value = getattr(self, name)
+            if value or (name == "partition" and value == 0):
+                document[short] = value
+        if self.recent_events:
+            # 12 bytes per event, packed: the window is the largest field otherwise.
+            flat = [number for pair in self.recent_events.items() for number in pair]
+            document["dd"] = struct.pack(">" + "QI" * len(self.recent_events), *flat)
+        packed: bytes = msgpack.packb(document)
+        return packed
+
+    @classmethod
+    def decode(cls, data: bytes) -> CustomerState:
+        document = _load(data)
+        fields = {_NAMES[short]: value for short, value in document.items()}
+        packed = fields.get("recent_events")
+        if isinstance(packed, bytes):
+            numbers = struct.unpack(">" + "QI" * (len(packed) // 12), packed)
+            fields["recent_events"] = dict(zip(numbers[::2], numbers[1::2], strict=True))
+        return cls(**fields)
+
+    def to_json(self) -> dict[str, Any]:
+        """Readable form for the lookup API: long names, derived figures included."""
+        document = {name: getattr(self, name) for name in _KEYS if name not in {"recent_events", "partition"}}
+        document["net_value"] = round(self.net_value, 2)
+        document["satisfaction"] = self.satisfaction
+        document["distinct_purchase_days"] = self.distinct_purchase_days
+        return document
+
+
+@dataclass(frozen=True, slots=True)
+class StateSummary:
+    """What a worker keeps track of for every customer it owns, without the rest of the state."""
+
+    partition: int
+    stage: str
+    wake_at: int | None
+    inquiries_open: int
+    sla_cases: int
+
+
+def summarize(state: CustomerState | bytes) -> StateSummary:
+    """The summary of a state, or of its encoded form without building the state (a third of the cost)."""
+    if isinstance(state, CustomerState):
+        return StateSummary(
+            state.partition, state.stage, state.wake_at, len(state.inquiries_open), len(state.sla_cases)
+        )
+    document = _load(state)
+    return StateSummary(
+        document.get(_KEYS["partition"], -1),
+        document.get(_KEYS["stage"], ""),
+        document.get(_KEYS["wake_at"]),
+        len(document.get(_KEYS["inquiries_open"], ())),
+        len(document.get(_KEYS["sla_cases"], ())),
+    )
+
+
+def _load(data: bytes) -> dict[str, Any]:
+    """The short-keyed document of an encoded state, MessagePack or the JSON of earlier versions."""
+    if data[:1] != b"{":
+        loaded: dict[str, Any] = msgpack.unpackb(data)
+        return loaded
+    document: dict[str, Any] = orjson.loads(data)
+    # JSON states kept CRC-32s of event ids ("ids"), which cannot be compared with today's digests:
+    # such a customer's dedupe window starts empty once.
+    document.pop("ids", None)
+    return document

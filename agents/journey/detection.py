@@ -1,0 +1,112 @@
+"""Running the detectors on a customer's state: each touchpoint, and each escalation as it comes due.
+
+A detector keeps its own small memory in the state and says what it found (a ``Finding``); here
+a finding becomes an alert of the detector's type, with the deterministic id and the customer's
+context, raised a level for a top-tier customer when the rules file says so, and goes through the
+alert gate like every other alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from agents.alerts.gating import AlertGate
+from agents.calendar import Calendars
+from agents.detectors.base import Context, Detector, Finding
+from agents.domain.alert import Alert, make_alert_id, raise_severity
+from agents.domain.outputs import Outputs
+from agents.domain.state import CustomerState
+
+__all__ = ["Detection", "finding_alert"]
+
+#: The reason a top-tier customer's alert carries when its severity was raised for it.
+TOP_VALUE_TIER = "top_value_tier"
+
+
+class Detection:
+    """The enabled detectors of one configuration, run on customers' states."""
+
+    def __init__(
+        self, detectors: Sequence[Detector], calendars: Calendars, boosted_tier: str | None, gate: AlertGate
+    ) -> None:
+        #: In the order they run (the catalogue's order).
+        self.detectors: list[Detector] = list(detectors)
+        self._calendars = calendars
+        self._boosted_tier = boosted_tier
+        self._gate = gate
+
+    def observe(
+        self,
+        state: CustomerState,
+        customer_id: str,
+        event: dict[str, Any],
+        occurred: datetime,
+        instant: int,
+        day: int,
+        out: Outputs,
+    ) -> None:
+        """Show every detector *event* (applied to *state* already) and raise what they find."""
+        zone = self._calendars.for_touchpoint(event["channel"], event.get("location")).zone
+        context = Context(customer_id, event, instant, day, occurred.hour, state, self._calendars, zone)
+        for detector in self.detectors:
+            memory, findings = detector.observe(state.detector_memory.get(detector.type), context)
+            _remember(state, detector.type, memory)
+            for finding in findings:
+                self._gate.raise_alert(state, self.alert(detector.type, customer_id, finding, state), out)
+
+    def fire_due(self, state: CustomerState, customer_id: str, due: int, out: Outputs) -> None:
+        """Let every detector with an escalation due at or before *due* fire it."""
+        for detector in self.detectors:
+            memory = state.detector_memory.get(detector.type)
+            when = detector.due(memory) if memory is not None else None
+            if when is not None and when <= due:
+                memory, findings = detector.fire(memory, customer_id, due, state)
+                _remember(state, detector.type, memory)
+                for finding in findings:
+                    self._gate.raise_alert(state, self.alert(detector.type, customer_id, finding, state), out)
+
+    def due(self, state: CustomerState) -> Iterator[int | None]:
+        """When each detector next needs the customer's clock (None: never)."""
+        memory = state.detector_memory
+        return (detector.due(memory[detector.type]) for detector in self.detectors if detector.type in memory)
+
+    def alert(self, alert_type: str, customer_id: str, finding: Finding, state: CustomerState) -> Alert:
+        """The alert a detector's *finding* about the customer (in *state*) becomes."""
+        return finding_alert(alert_type, customer_id, finding, state, self._boosted_tier)
+
+
+def finding_alert(
+    alert_type: str, customer_id: str, finding: Finding, state: CustomerState, boosted_tier: str | None
+) -> Alert:
+    """The alert of *alert_type* a *finding* becomes; a customer in *boosted_tier* gets it a level higher."""
+    severity, reasons, summary = finding.severity, finding.reasons, finding.summary
+    if boosted_tier is not None and state.value_tier == boosted_tier and TOP_VALUE_TIER not in reasons:
+        severity = raise_severity(severity)
+        reasons = (*reasons, TOP_VALUE_TIER)
+        summary = f"{summary} Top-tier customer: severity raised."
+    return Alert(
+        alert_id=make_alert_id(alert_type, customer_id, finding.evidence),
+        type=alert_type,
+        severity=severity,
+        customer_id=customer_id,
+        occurred_at=finding.occurred_at,
+        detected_at=finding.detected_at,
+        summary=summary,
+        reasons=reasons,
+        evidence=finding.evidence,
+        stage=state.stage,
+        value_tier=state.value_tier,
+        suggested_action=finding.suggested_action,
+        channel=finding.channel,
+        location=finding.location,
+        details=finding.details,
+    )
+
+
+def _remember(state: CustomerState, detector_type: str, memory: Any) -> None:
+    if memory is None or memory == {} or memory == []:
+        state.detector_memory.pop(detector_type, None)
+    else:
+        state.detector_memory[detector_type] = memory

@@ -1,0 +1,51 @@
+"""What a customer's state keeps, and for how long: every collection is bounded.
+
+Old alerts and settled first-response cases go after ``alerts.retain_days``; unanswered
+conversations and unresolved issues are capped (the oldest forgotten first); cooldowns and
+snoozes end. With every collection bounded, a customer's changelog record stays small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from agents.alerts import sla
+from agents.domain.instants import DAY
+from agents.domain.state import CustomerState
+
+__all__ = ["MAX_OPEN_COMPLAINTS", "MAX_OPEN_INQUIRIES", "earliest", "forget_old"]
+
+#: Unanswered conversations remembered per customer; the oldest beyond this are forgotten.
+MAX_OPEN_INQUIRIES: Final = 8
+#: Unresolved issues remembered per customer; the oldest beyond this are forgotten.
+MAX_OPEN_COMPLAINTS: Final = 8
+
+
+def forget_old(state: CustomerState, now: int, retain_days: float) -> None:
+    """Bound what alerting keeps: old alerts and settled cases go, unanswered inquiries are capped."""
+    horizon = now - round(retain_days * DAY)
+    for alert_id in [key for key, data in state.alerts_open.items() if data[2] < horizon]:
+        del state.alerts_open[alert_id]
+    while len(state.complaints_open) > MAX_OPEN_COMPLAINTS:
+        del state.complaints_open[min(state.complaints_open, key=state.complaints_open.__getitem__)]
+    while len(state.inquiries_open) > MAX_OPEN_INQUIRIES:
+        del state.inquiries_open[min(state.inquiries_open, key=state.inquiries_open.__getitem__)]
+    settled = sla.BREACHED | sla.HANDLED
+    # A settled case of a conversation no longer remembered goes too (a pending one still fires first).
+    for conversation in [
+        c
+        for c, data in state.sla_cases.items()
+        if data[4] & settled and (data[1] < horizon or c not in state.inquiries_open)
+    ]:
+        del state.sla_cases[conversation]
+    for alert_type in [t for t, at in state.alert_last.items() if at < horizon]:
+        del state.alert_last[alert_type]
+    for alert_type in [t for t, until in state.snoozed.items() if until < now]:
+        del state.snoozed[alert_type]
+
+
+def earliest(instants: Iterable[int | None]) -> int | None:
+    """The first of *instants* (None where there is none): when the customer next needs the clock."""
+    present = [instant for instant in instants if instant is not None]
+    return min(present) if present else None

@@ -1,0 +1,112 @@
+"""``touchpoint produce`` and ``touchpoint tail``: records onto a topic, and read back from topics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from streams import topics
+from streams.cli import progress
+from streams.cli.common import BROKER_HELP, require_broker, run_async
+from streams.cli.terminal import safe
+from streams.kafka import consume, produce
+
+
+@click.command("produce")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--broker", default=None, help=BROKER_HELP)
+@click.option("--topic", default=topics.RAW, show_default=True, help="Topic to send the lines to.")
+@click.option(
+    "--rate", type=click.FloatRange(min=0.1), default=None, help="Events/s (default: as fast as possible)."
+)
+def produce_file(file: Path, broker: str | None, topic: str, rate: float | None) -> None:
+    """Send each line of FILE (JSONL) as one record to the touchpoints topic."""
+    from streams.files import read_records
+
+    bootstrap = require_broker(broker)
+    try:
+        size = file.stat().st_size
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
+    with progress.bar(size, f"producing {file.name}") as bar:
+
+        def advance(value: bytes) -> None:
+            bar(len(value) + 1)
+
+        started = time.monotonic()
+        sent = run_async(
+            lambda stop: produce(
+                bootstrap,
+                topic,
+                (raw for _, raw in read_records(file)),
+                rate=rate,
+                on_sent=advance,
+                stop=stop,
+            )
+        )
+    elapsed = time.monotonic() - started
+    click.echo(
+        f"sent {sent:,} records to {topic} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)", err=True
+    )
+
+
+# ----------------------------------------------------------------------------- tail
+
+
+@click.command()
+@click.argument("topic", nargs=-1, required=True)
+@click.option("--broker", default=None, help=BROKER_HELP)
+@click.option(
+    "--from-beginning/--from-end",
+    default=True,
+    show_default=True,
+    help="Start at the oldest record kept, or only show records that arrive from now on.",
+)
+@click.option("--count", "limit", type=click.IntRange(1), default=None, help="Stop after N records.")
+@click.option("--idle-timeout", type=float, default=None, help="Stop after N seconds without records.")
+@click.option("--pretty/--compact", default=False, help="Indent JSON values.")
+def tail(
+    topic: tuple[str, ...],
+    broker: str | None,
+    from_beginning: bool,
+    limit: int | None,
+    idle_timeout: float | None,
+    pretty: bool,
+) -> None:
+    """Follow TOPIC(s) and print each record: topic, partition@offset, key, value."""
+    bootstrap = require_broker(broker)
+
+    async def follow(stop: asyncio.Event) -> None:
+        shown = 0
+        async for record in consume(
+            bootstrap, topic, from_beginning=from_beginning, idle_timeout=idle_timeout, stop=stop
+        ):
+            click.echo(format_record(record, pretty))
+            shown += 1
+            if limit is not None and shown >= limit:
+                return
+
+    with contextlib.suppress(BrokenPipeError):
+        run_async(follow)
+
+
+def format_record(record: Any, pretty: bool) -> str:
+    """One record as a line (or an indented block): whatever its bytes, nothing that drives a terminal."""
+    key = record.key.decode("utf-8", "replace") if record.key is not None else "-"
+    header = safe(f"{record.topic} [{record.partition}]@{record.offset} key={key}")
+    if record.value is None:
+        return f"{header}  (null)"
+    try:
+        value = orjson.loads(record.value)
+        body = safe(
+            orjson.dumps(value, option=orjson.OPT_INDENT_2 if pretty else 0).decode(), keep_newlines=True
+        )
+    except orjson.JSONDecodeError:
+        body = repr(record.value[:500])
+    return f"{header}\n{body}" if pretty else f"{header}  {body}"

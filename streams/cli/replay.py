@@ -1,0 +1,60 @@
+"""``touchpoint replay``: a JSONL file through the worker's processing core, offline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from streams.cli import progress
+from streams.cli.common import CONFIG_OPTION, MODEL_OPTION, load_rules, load_settings
+
+
+@click.command("replay")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Output directory.",
+)
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="State at the end of this day: later touchpoints are not applied; models read on this day.",
+)
+@CONFIG_OPTION
+@MODEL_OPTION
+def replay_file(
+    file: Path, out_dir: Path, as_of: datetime | None, config: Path | None, model: Path | None
+) -> None:
+    """Process FILE (JSONL) offline, no broker, in event-time order; one JSONL per output topic in --out.
+
+    Also writes customers.jsonl: each customer's stage, value and model figures (P(alive), CLV …).
+    """
+    from agents.ingest.decode import TouchpointDecoder
+    from agents.journey.track import JourneyTracker
+    from streams.replay import replay
+
+    settings = load_settings(config=config, model=model)
+    rules = load_rules(settings.config, settings.model)
+    salt = settings.identity_salt.encode()
+    decoder = TouchpointDecoder(identity_salt=salt, max_bytes=settings.max_event_bytes)
+    stages = progress.StageProgress({"reading": f"reading {file.name}", "applying": "applying touchpoints"})
+    try:
+        summary = replay(
+            file,
+            out_dir,
+            decoder,
+            JourneyTracker(rules, salt),
+            as_of.date() if as_of else None,
+            progress=stages if progress.interactive() else None,
+        )
+    except OSError as exc:
+        raise click.ClickException(f"{exc.filename or file}: {exc.strerror}") from None
+    finally:
+        stages.close()
+    click.echo(summary.describe())

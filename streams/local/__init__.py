@@ -1,0 +1,1 @@
+"""The product on one machine: the embedded broker and the processes `touchpoint run` supervises."""

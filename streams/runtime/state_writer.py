@@ -1,0 +1,256 @@
+"""Table writes that reach the changelog only after the outputs derived from them.
+
+A customer's state carries the ids of the events already applied (the dedupe
+ring), so after a crash a redelivered event is dropped when the restored state
+holds it. If that state reached the changelog while the event's outputs (an
+alert, a transition, the enriched event) were still in the producer's buffer, a
+kill -9 keeps the state and loses the outputs for good. Sending the outputs
+first is not enough: the producer batches per partition, and the changelog's
+batch can be delivered before the output's.
+
+``StateWriter`` closes that gap without waiting per event. A write is visible to
+the next read at once (``get``), but its changelog record, and with a durable
+store its local copy, is written only once every output sent for it is
+acknowledged by the broker, in the order the writes were made. Offsets are
+committed only after ``drain`` (the transport's producer calls it on every
+flush, and Faust flushes before each commit and on rebalance), so a committed
+offset still implies that the state and the outputs of its events are written.
+
+Changelog records are sent straight to the aiokafka producer (``streams.runtime.direct``),
+not through Faust's ``send_soon`` buffer: that buffer's ``flush`` gives up after 0.1 s without a
+message going out, and misses the message its task is publishing, so on a busy
+worker an offset could be committed before the changelog record of its event
+was even produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from faust.stores.base import SerializedStore
+from faust.types import AppT, TableT
+
+from streams.runtime.direct import DirectTopic
+from streams.runtime.faust_private import changelog_sent, durable_writer, encoded_items
+
+__all__ = ["StateWriter", "drain_all", "stored_items"]
+
+log = logging.getLogger(__name__)
+
+V = TypeVar("V")
+
+#: The writers of each app, drained by the transport's producer before every flush completes.
+_WRITERS_ATTRIBUTE = "_touchpoint_state_writers"
+
+
+@dataclass(slots=True)
+class _Write(Generic[V]):
+    key: bytes
+    value: V
+    encoded: bytes
+    partition: int
+    outputs: list[asyncio.Future[Any]]
+    number: int
+
+
+class StateWriter(Generic[V]):
+    """Writes of one Faust table, each held back until its outputs are acknowledged."""
+
+    def __init__(
+        self,
+        app: AppT,
+        table: TableT[bytes, Any],
+        encode: Callable[[V], bytes],
+        send_changelog: Callable[[int, bytes, bytes], Awaitable[Any]] | None = None,
+        decode: Callable[[bytes], V] | None = None,
+    ) -> None:
+        self._table = table
+        self._encode = encode
+        self._decode = decode
+        self._send_changelog = send_changelog or _changelog_sender(app, table)
+        self._releasing = asyncio.Lock()
+        self._queue: deque[_Write[V]] = deque()
+        # Newest value of each key with a write still queued, and how many of its writes are queued.
+        self._newest: dict[bytes, V] = {}
+        self._queued: dict[bytes, int] = {}
+        self._written = 0  # number of writes made so far: the next write's number
+        self._local_write = _local_writer(table)
+        writers: list[StateWriter[Any]] = app.__dict__.setdefault(_WRITERS_ATTRIBUTE, [])
+        writers.append(self)
+
+    def __len__(self) -> int:
+        """Writes whose outputs are not all acknowledged yet."""
+        return len(self._queue)
+
+    def get(self, key: bytes) -> V | None:
+        """The newest value of *key*, written or still held back.
+
+        A value the memory store holds in its encoded form (restored in bulk, see
+        ``streams.tables``) is decoded here, once: the decoded one replaces it in the store.
+        """
+        value = self._newest.get(key)
+        if value is not None:
+            return value
+        stored = self._table.get(key)
+        if isinstance(stored, bytes) and self._decode is not None:
+            decoded = self._decode(stored)
+            self._table.data[key] = decoded  # the same value: a local cache, not a write
+            return decoded
+        found: V | None = stored
+        return found
+
+    async def put(
+        self, key: bytes, value: V, partition: int, outputs: Iterable[asyncio.Future[Any]] = ()
+    ) -> None:
+        """Write *value*: readable now, in the changelog once every future in *outputs* is done.
+
+        The value is encoded now: the caller may keep mutating the object for later events.
+        Writes made earlier whose outputs are done meanwhile are released on the way.
+        """
+        pending = [output for output in outputs if not output.done()]
+        self._newest[key] = value
+        self._queued[key] = self._queued.get(key, 0) + 1
+        self._written += 1
+        self._queue.append(_Write(key, value, self._encode(value), partition, pending, self._written))
+        if self._ready():
+            await self.release()
+
+    def _ready(self) -> bool:
+        """Whether the oldest queued write can be released."""
+        return bool(self._queue) and all(output.done() for output in self._queue[0].outputs)
+
+    async def release(self) -> int:
+        """Write, in order, every queued value whose outputs are all acknowledged; return how many."""
+        released = 0
+        queue = self._queue
+        # One releaser at a time (the agent and a commit's drain): the sends must leave in queue order.
+        async with self._releasing:
+            while queue:
+                head = queue[0]
+                if any(not output.done() for output in head.outputs):
+                    break
+                failed = next(
+                    (o.exception() for o in head.outputs if not o.cancelled() and o.exception()), None
+                )
+                if failed is not None:
+                    # The producer could not deliver an output: the state must not get ahead of it. The
+                    # producer's error crashes the worker; the events are then processed again.
+                    log.error(
+                        "not writing the state of %r: an output was not delivered: %r", head.key, failed
+                    )
+                    break
+                queue.popleft()
+                await self._store(head)
+                released += 1
+        return released
+
+    async def drain(self) -> int:
+        """Wait for the outputs of every write queued now and write them; return how many were written.
+
+        Writes queued while this waits are left to the next release: under steady traffic the queue
+        is never empty, and a commit must not wait for events after its offsets.
+        """
+        if not self._queue:
+            return 0
+        last = self._queue[-1].number
+        written = 0
+        while self._queue and self._queue[0].number <= last:
+            head = self._queue[0]
+            if head.outputs:
+                await asyncio.wait(head.outputs)
+            count = await self.release()
+            if not count and self._queue and self._queue[0] is head:
+                raise RuntimeError(f"state of {head.key!r} held back: an output was not delivered")
+            written += count
+        return written
+
+    def stored_items(self) -> Iterator[tuple[bytes, V | bytes]]:
+        """Every (key, value) of the table's local store; a value the store keeps encoded comes as bytes."""
+        return stored_items(self._table)
+
+    def retain(self, owned: set[int]) -> None:
+        """Drop queued writes of partitions other than *owned* (after a rebalance; Faust drains first)."""
+        if not self._queue:
+            return
+        kept = deque(write for write in self._queue if write.partition in owned)
+        dropped = len(self._queue) - len(kept)
+        self._queue = kept
+        self._newest.clear()
+        self._queued.clear()
+        for write in kept:
+            self._newest[write.key] = write.value
+            self._queued[write.key] = self._queued.get(write.key, 0) + 1
+        if dropped:
+            log.warning("dropped %d unwritten state changes of partitions not in %s", dropped, sorted(owned))
+
+    async def _store(self, write: _Write[V]) -> None:
+        self._local_write(write)
+        await self._send_changelog(write.partition, write.key, write.encoded)
+        left = self._queued[write.key] - 1
+        if left:
+            self._queued[write.key] = left
+        else:
+            del self._queued[write.key]
+            del self._newest[write.key]
+
+
+def _changelog_sender(app: AppT, table: TableT[bytes, Any]) -> Callable[[int, bytes, bytes], Awaitable[Any]]:
+    """Send one changelog record of *table* straight to the producer (see ``streams.runtime.direct``)."""
+    topic = DirectTopic(app, table.changelog_topic)
+    # Keeps RocksDB's record of the changelog offsets its files hold, as for Faust's own writes.
+    on_sent = changelog_sent(table)
+
+    def record_offset(future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            on_sent(future)
+
+    async def send(partition: int, key: bytes, value: bytes) -> Any:
+        future = await topic.send(key=key, value=value, partition=partition)
+        future.add_done_callback(record_offset)
+        return future
+
+    return send
+
+
+def _local_writer(table: TableT[bytes, Any]) -> Callable[[_Write[Any]], None]:
+    """How a released write reaches the table's local store."""
+    store = table.data
+    durable = durable_writer(store)
+    if durable is not None:
+        # RocksDB: the local copy survives a restart and is trusted by the next start's recovery, so it
+        # must never be ahead of the outputs either; write the bytes encoded when the change was made.
+        # Faust's own Store._set takes the partition from the current event, which a release has none of.
+        def write_durable(write: _Write[Any]) -> None:
+            durable(write.key, write.encoded, write.partition)
+
+        return write_durable
+
+    def write_in_memory(write: _Write[Any]) -> None:
+        store[write.key] = write.value
+
+    return write_in_memory
+
+
+async def drain_all(app: AppT) -> int:
+    """Drain every StateWriter of *app*; return how many writes were released."""
+    written = 0
+    for writer in app.__dict__.get(_WRITERS_ATTRIBUTE, ()):
+        written += await writer.drain()
+    return written
+
+
+def stored_items(table: TableT[bytes, V]) -> Iterator[tuple[bytes, V | bytes]]:
+    """Every (key, state) of *table*'s local store; a state the store keeps encoded comes as bytes.
+
+    For a walk over every customer (after a rebalance): RocksDB keeps encoded states, and
+    decoding each one there would cost more than everything else the walk does.
+    """
+    store = table.data
+    if isinstance(store, SerializedStore):
+        return encoded_items(store)
+    return iter(table.items())

@@ -1,0 +1,328 @@
+"""The CLI: help everywhere, and every error is one clear line with a non-zero exit."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from streams.cli import main
+from streams.local.broker import free_port
+
+pytestmark = pytest.mark.unit
+
+COMMANDS = ["run", "worker", "simulate", "produce", "tail", "replay", "check-config", "detectors"]
+
+
+@pytest.fixture
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.mark.parametrize("command", [[], *([name] for name in COMMANDS)], ids=["touchpoint", *COMMANDS])
+def test_every_command_has_help(cli: CliRunner, command: list[str]) -> None:
+    result = cli.invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_top_level_help_lists_every_command(cli: CliRunner) -> None:
+    output = cli.invoke(main, ["--help"]).output
+    assert all(name in output for name in COMMANDS)
+
+
+def _error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("Error:")]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tail", "touchpoints"],
+        ["worker"],
+        ["produce", "{file}"],
+        ["simulate", "--events", "5"],
+    ],
+    ids=["tail", "worker", "produce", "simulate"],
+)
+def test_unreachable_broker_is_a_one_line_error(cli: CliRunner, args: list[str], tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text("{}\n")
+    port = free_port()
+    result = cli.invoke(
+        main, [a.format(file=events) for a in args] + ["--broker", f"kafka://127.0.0.1:{port}"]
+    )
+    assert result.exit_code == 1
+    assert _error_lines(result.output) == [f"Error: no Kafka broker answers at 127.0.0.1:{port}"]
+
+
+def test_worker_without_a_broker_explains_how_to_give_one(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOUCHPOINT_BROKER", raising=False)
+    result = cli.invoke(main, ["worker"])
+    assert result.exit_code == 2
+    assert "TOUCHPOINT_BROKER" in _error_lines(result.output)[0]
+
+
+@pytest.mark.parametrize("command", ["replay", "produce"])
+def test_missing_input_file_is_a_one_line_error(cli: CliRunner, command: str, tmp_path: Path) -> None:
+    args = [command, str(tmp_path / "nope.jsonl")] + (
+        ["--out", str(tmp_path / "o")] if command == "replay" else []
+    )
+    result = cli.invoke(main, args)
+    assert result.exit_code == 2
+    assert len(_error_lines(result.output)) == 1
+    assert "does not exist" in result.output
+
+
+def test_unknown_option_is_a_usage_error(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["replay", "--frobnicate"])
+    assert result.exit_code == 2
+    assert "No such option" in result.output
+
+
+def test_bad_setting_in_the_environment_is_a_usage_error(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOUCHPOINT_PARTITIONS", "lots")
+    result = cli.invoke(main, ["worker", "--broker", "kafka://127.0.0.1:1"])
+    assert result.exit_code == 2
+    assert "TOUCHPOINT_PARTITIONS must be a int" in result.output
+
+
+def test_replay_prints_a_summary_and_writes_both_files(cli: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"schema_version":1,"event_id":"e","occurred_at":"2026-01-05T10:00:00Z","customer_id":"c",'
+        '"channel":"web","type":"visit","actor":"customer"}\nnonsense\n'
+    )
+    result = cli.invoke(main, ["replay", str(source), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "replayed 2 records" in result.output
+    assert (tmp_path / "out/by-customer.jsonl").read_text().count("\n") == 1
+    assert (tmp_path / "out/dead-letter.jsonl").read_text().count("\n") == 1
+
+
+def test_check_config_prints_the_effective_configuration_with_defaults(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[lifecycle]\ndefault_gap_days = 30\n\n[currency]\nrates = { USD = 0.9 }\n")
+    result = cli.invoke(main, ["check-config", str(rules)])
+    assert result.exit_code == 0, result.output
+    effective = json.loads(result.stdout)
+    assert effective["lifecycle"]["default_gap_days"] == 30
+    assert effective["lifecycle"]["lapse_window_days"] == 365, "defaults filled in"
+    assert effective["currency"] == {"base": "EUR", "rates": {"USD": 0.9}}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[lifecycle]\ndefault_gap_dayz = 30\n", "lifecycle: unknown key(s): default_gap_dayz"),
+        ("[lifecycle]\ndefault_gap_days = -3\n", "lifecycle.default_gap_days: must be bigger than 0"),
+        ("[lifecycle\n", "not valid TOML"),
+    ],
+    ids=["unknown key", "bad value", "bad TOML"],
+)
+@pytest.mark.parametrize("command", ["check-config", "replay", "worker"])
+def test_a_bad_rules_file_is_one_line_naming_the_file_the_key_and_the_problem(
+    cli: CliRunner, tmp_path: Path, text: str, expected: str, command: str
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(text)
+    args = {
+        "check-config": ["check-config", str(rules)],
+        "replay": ["replay", str(rules), "--out", str(tmp_path / "out"), "--config", str(rules)],
+        "worker": ["worker", "--broker", "kafka://127.0.0.1:1", "--config", str(rules)],
+    }[command]
+    result = cli.invoke(main, args)
+    assert result.exit_code == 1
+    assert _error_lines(result.output) == [f"Error: {rules}: {expected}"] or (
+        expected == "not valid TOML"
+        and _error_lines(result.output)[0].startswith(f"Error: {rules}: not valid TOML")
+    )
+
+
+def test_check_config_reports_every_problem_at_once_one_line_each(cli: CliRunner, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        "[lifecycle]\ndefault_gap_days = -3\n"
+        "[alerts.cooldown_minutes]\nlong_wiat = 5\n"
+        '[calendars.support]\ntimezone = "UTC"\nhours = { mon = ["09:60-17:00"] }\n'
+    )
+    result = cli.invoke(main, ["check-config", str(rules)])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Error: 3 problems:"
+    assert lines[1].startswith(
+        f"  {rules}: calendars.support.hours.mon[0]: must be an opening interval HH:MM-HH:MM"
+    )
+    assert lines[2] == f"  {rules}: lifecycle.default_gap_days: must be bigger than 0"
+    assert lines[3].startswith(f"  {rules}: alerts.cooldown_minutes.long_wiat: unknown alert type")
+    assert len(lines) == 4
+
+
+def test_detectors_lists_every_built_in_and_whether_the_rules_file_enables_it(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    from agents.catalogue import DETECTORS
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[detectors.long_wait]\nenabled = false\n")
+    result = cli.invoke(main, ["detectors", "--config", str(rules)])
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["type", "source", "enabled", "what", "it", "raises"]
+    assert [row.split()[0] for row in rows] == list(DETECTORS)
+    enabled = {row.split()[0]: row.split()[2] for row in rows}
+    assert enabled == {kind: "no" if kind == "long_wait" else "yes" for kind in DETECTORS}
+    assert all(row.split()[1] == "built-in" and len(row.split()) > 3 for row in rows)
+
+
+def _few_repeat_buyers_csv(path: Path) -> Path:
+    """300 customers with one or two purchases each and wildly mixed amounts: nothing for BG/NBD to pin down."""
+    import random
+    from datetime import date, timedelta
+
+    rng = random.Random(0)
+    lines = ["customer_id,date,amount"]
+    for customer in range(300):
+        day = date(2025, 1, 1) + timedelta(days=rng.randrange(200))
+        for _ in range(rng.choice([1, 1, 1, 2])):
+            lines.append(f"c{customer},{day.isoformat()},{rng.choice([5, 5000, 20])}")
+            day += timedelta(days=rng.choice([1, 2, 100]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_fit_refuses_a_degenerate_fit_in_one_line_writing_nothing_and_warning_nothing(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    import warnings
+
+    history = _few_repeat_buyers_csv(tmp_path / "history.csv")
+    out = tmp_path / "params.json"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = cli.invoke(main, ["fit", str(history), "--out", str(out), "--calibration-end", "2025-09-30"])
+    assert result.exit_code == 1
+    [error] = _error_lines(result.output)
+    assert error.startswith("Error: no parameters written: degenerate fit on 300 customers (")
+    assert "ran to the edge of the search" in error
+    assert "the best-customer CLV threshold is not a finite number" in error
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [history]
+    assert [str(warning.message) for warning in caught] == []
+
+
+def test_fit_refuses_a_calibration_end_after_the_history(cli: CliRunner, tmp_path: Path) -> None:
+    history = _few_repeat_buyers_csv(tmp_path / "history.csv")
+    out = tmp_path / "params.json"
+    result = cli.invoke(main, ["fit", str(history), "--out", str(out), "--calibration-end", "2027-01-01"])
+    assert result.exit_code == 1
+    [error] = _error_lines(result.output)
+    assert error.startswith("Error: calibration end 2027-01-01 is after the last purchase in the history (")
+    assert not out.exists()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _events(path: Path, count: int, blank_every: int = 0) -> Path:
+    lines = []
+    for number in range(count):
+        lines.append(
+            f'{{"schema_version":1,"event_id":"e{number}","occurred_at":"2026-01-05T10:{number % 60:02d}:00+01:00",'
+            f'"customer_id":"c{number % 7}","channel":"web","type":"visit","actor":"customer"}}'
+        )
+        if blank_every and number % blank_every == 0:
+            lines.append("")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_replay_is_silent_on_stderr_when_piped_and_counts_the_blank_lines_it_skipped(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    source = _events(tmp_path / "events.jsonl", 10, blank_every=4)
+    result = cli.invoke(main, ["replay", str(source), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert "replayed 10 records" in result.stdout
+    assert "  blank lines           3  (skipped, not records)" in result.stdout.splitlines()
+    clean = cli.invoke(
+        main, ["replay", str(_events(tmp_path / "clean.jsonl", 10)), "--out", str(tmp_path / "o")]
+    )
+    assert "blank lines" not in clean.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "labels"),
+    [
+        (["replay", "{events}", "--out", "{tmp}/out"], ["reading events.jsonl", "applying touchpoints"]),
+        (["simulate", "--events", "3000", "--out", "{tmp}/sim.jsonl"], ["simulating"]),
+        (
+            ["fit", "{history}", "--out", "{tmp}/p.json", "--calibration-end", "2025-09-30"],
+            ["reading history.csv"],
+        ),
+    ],
+    ids=["replay", "simulate", "fit"],
+)
+def test_long_commands_show_progress_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str], labels: list[str]
+) -> None:
+    import sys
+
+    import streams.cli.progress
+    import streams.replay
+
+    events = _events(tmp_path / "events.jsonl", 50)
+    history = _few_repeat_buyers_csv(tmp_path / "history.csv")
+    terminal = _Terminal()
+    monkeypatch.setattr(streams.replay, "PROGRESS_EVERY", 5)
+    monkeypatch.setattr(streams.cli.progress, "interactive", lambda: True)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    arguments = [arg.format(events=events, tmp=tmp_path, history=history) for arg in args]
+    with contextlib.suppress(
+        click.ClickException
+    ):  # the fit itself is refused: only its progress counts here
+        main.main(arguments, standalone_mode=False)
+    shown = terminal.getvalue()
+    for label in labels:
+        assert f"{label}  [" in shown, shown
+    assert "100%" in shown
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+    found: list[tuple[tuple[str, ...], click.Command]] = [(path, group)]
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            found.extend(_commands(command, (*path, name)))
+        else:
+            found.append(((*path, name), command))
+    return found
+
+
+@pytest.mark.parametrize(
+    "command",
+    [command for _, command in _commands(main)],
+    ids=[" ".join(path) or "touchpoint" for path, _ in _commands(main)],
+)
+def test_every_option_of_every_command_has_help(command: click.Command) -> None:
+    assert command.help, f"{command.name} has no help"
+    undocumented = [
+        "/".join(parameter.opts)
+        for parameter in command.params
+        if isinstance(parameter, click.Option) and not parameter.help
+    ]
+    assert undocumented == []
