@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,10 @@ from streams import topics
 from streams.cli import progress
 from streams.cli.common import BROKER_HELP, require_broker, run_async
 from streams.kafka import produce
+
+if TYPE_CHECKING:
+    from streams.sim import Simulator
+    from streams.sim.truth import Situation
 
 
 @click.command()
@@ -50,6 +55,13 @@ from streams.kafka import produce
     default=None,
     help="Write JSONL here instead of to a broker.",
 )
+@click.option(
+    "--truth",
+    "truth_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the story situations the traffic contains (customer, situation, when, evidence) as JSONL here.",
+)
 @click.option("--broker", default=None, help=BROKER_HELP)
 @click.option("--topic", default=topics.RAW, show_default=True, help="Topic to send the records to.")
 def simulate(
@@ -60,11 +72,17 @@ def simulate(
     malformed_share: float,
     start: datetime | None,
     out_path: Path | None,
+    truth_path: Path | None,
     broker: str | None,
     topic: str,
 ) -> None:
-    """Generate realistic omnichannel traffic to a topic or a JSONL file."""
-    from streams.sim import SimulationSpec, generate
+    """Generate realistic omnichannel traffic to a topic or a JSONL file.
+
+    With --truth, the situations the simulator created on purpose (an after-hours question
+    nobody answered, an issue that keeps coming back, a stolen card …) are written beside the
+    traffic, for bench/alert_quality.py to score alerts against.
+    """
+    from streams.sim import SimulationSpec, Simulator
 
     spec = SimulationSpec(customers=customers, seed=seed, malformed_share=malformed_share)
     if start is not None:
@@ -73,35 +91,79 @@ def simulate(
         )
     if events is None and rate is None:
         events = 10_000
-    records: Iterator[bytes] = generate(spec)
+    if out_path is not None and broker:
+        raise click.UsageError("give either --out or --broker, not both")
+    simulator = Simulator(spec)
+    witness = _TruthWriter(simulator, truth_path)
+    records: Iterator[bytes] = witness.follow(simulator.run())
     if events is not None:
         records = itertools.islice(records, events)
-    if out_path is not None:
-        if broker:
-            raise click.UsageError("give either --out or --broker, not both")
-        written = 0
-        with out_path.open("wb") as handle, progress.bar(events or 0, "simulating") as advance:
-            for record in records:
-                handle.write(record.replace(b"\n", b" ") + b"\n")  # a record must stay one line
-                written += 1
-                advance(1)
-        click.echo(f"wrote {written:,} records to {out_path}", err=True)
-        return
-    bootstrap = require_broker(broker)
-    started = time.monotonic()
-    with progress.bar(events or 0, f"sending to {topic}") as advance:
-        sent = run_async(
-            lambda stop: produce(
-                bootstrap,
-                topic,
-                records,
-                rate=rate,
-                stop=stop,
-                on_sent=lambda _value: advance(1),
-                event_time_stamps=True,
+    try:
+        if out_path is not None:
+            written = 0
+            with out_path.open("wb") as handle, progress.bar(events or 0, "simulating") as advance:
+                for record in records:
+                    handle.write(record.replace(b"\n", b" ") + b"\n")  # a record must stay one line
+                    written += 1
+                    advance(1)
+            click.echo(f"wrote {written:,} records to {out_path}", err=True)
+            return
+        bootstrap = require_broker(broker)
+        started = time.monotonic()
+        with progress.bar(events or 0, f"sending to {topic}") as advance:
+            sent = run_async(
+                lambda stop: produce(
+                    bootstrap,
+                    topic,
+                    records,
+                    rate=rate,
+                    stop=stop,
+                    on_sent=lambda _value: advance(1),
+                    event_time_stamps=True,
+                )
             )
+        elapsed = time.monotonic() - started
+        click.echo(
+            f"sent {sent:,} records to {topic} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)",
+            err=True,
         )
-    elapsed = time.monotonic() - started
-    click.echo(
-        f"sent {sent:,} records to {topic} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)", err=True
-    )
+    finally:
+        witness.close()
+
+
+class _TruthWriter:
+    """Writes the simulator's situations to --truth as the run passes them, and the rest at the end."""
+
+    #: Records between two looks at which situations are settled.
+    EVERY = 4096
+
+    def __init__(self, simulator: Simulator, path: Path | None) -> None:
+        self._truth = simulator.truth
+        self._handle = path.open("wb") if path is not None else None
+        self._path = path
+        self._last: int | None = None
+        self.written = 0
+
+    def follow(self, run: Iterator[tuple[int, bytes]]) -> Iterator[bytes]:
+        """The records of *run*, noting how far it got; settled situations are written on the way."""
+        from streams.sim.truth import SETTLE_MS
+
+        for count, (instant, record) in enumerate(run, 1):
+            self._last = instant
+            yield record
+            if self._handle is not None and count % self.EVERY == 0:
+                self._write(self._truth.take(instant, settled_before=instant - SETTLE_MS))
+
+    def close(self) -> None:
+        if self._handle is None:
+            return
+        if self._last is not None:
+            self._write(self._truth.take(self._last))
+        self._handle.close()
+        click.echo(f"wrote {self.written:,} situations to {self._path}", err=True)
+
+    def _write(self, situations: Iterator[Situation]) -> None:
+        assert self._handle is not None
+        for situation in situations:
+            self._handle.write(situation.encode() + b"\n")
+            self.written += 1

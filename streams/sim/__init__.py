@@ -29,6 +29,9 @@ What a caller cannot guess:
   record's id.
 * Memory is O(customers) plus the journeys in flight; nothing depends on how
   many records are taken.
+* ``Simulator(spec).run()`` is the same stream with the run at hand: its ``truth`` holds the
+  story situations created so far (streams/sim/truth.py), for ``touchpoint simulate --truth``.
+  Recording them draws no random number, so the traffic is the same whether it is read or not.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from streams.sim.clock import EPOCH
 from streams.sim.engine import Simulator
 from streams.sim.spec import SimulationSpec
 
-__all__ = ["SimulationSpec", "generate", "generate_events"]
+__all__ = ["SimulationSpec", "Simulator", "generate", "generate_events"]
 
 
 def generate(spec: SimulationSpec) -> Iterator[bytes]:

@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streams.sim.personas import Persona
+
+if TYPE_CHECKING:
+    from streams.sim.truth import Situation
 
 
 class Customer:
     """Mutable per-customer state; slots keep 100k of them small."""
 
     __slots__ = (
+        "advocate_at",
         "churn_at",
         "churned",
         "cid",
+        "complaints",
         "favourites",
         "idx",
         "issue_amount",
         "issue_at",
+        "issue_case",
         "issue_contacts",
+        "issue_events",
         "issue_give_up",
         "issue_id",
+        "issue_repeat",
         "issue_resolve_at",
         "issue_topic",
         "known",
+        "last_purchase",
         "persona",
+        "purchases",
+        "questions",
         "refund_amount",
         "refund_at",
         "refund_channel",
@@ -58,6 +69,15 @@ class Customer:
         self.refund_order = ""
         self.refund_amount = 0.0
         self.refund_channel = ""
+        # What the ground truth needs to know (streams/sim/witness.py); never read by the journeys.
+        self.purchases = 0
+        self.last_purchase: dict[str, Any] | None = None
+        self.issue_events: list[dict[str, Any]] = []  # complaints about the open issue
+        self.issue_case: Situation | None = None  # its service-recovery situation, until resolved
+        self.issue_repeat: Situation | None = None  # its repeat-contact situation, from the third contact
+        self.complaints: dict[str, list[int]] = {}  # issue -> [first complaint, resolution or 0], ms
+        self.questions: list[list[int]] = []  # service questions: [asked, answered or 0], ms
+        self.advocate_at = -(10**15)  # when the customer was last a would-be advocate
 
 
 Ref = tuple[str, Any]  # ("customer_id", "cust-…") or ("identifiers", {...})
