@@ -107,6 +107,8 @@ class Situation:
     details: dict[str, Any]
     #: The customer id the product gave the situation's first event (identifiers hash for an unknown one).
     product_customer: str = ""
+    #: The customer ids the product gave the events that explain it (an interrupted question …).
+    related_customers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -358,6 +360,8 @@ def _why_false(alert: Alert) -> str:
 def _why_missed(situation: Situation) -> str:
     if situation.product_customer.startswith("id:"):
         return "customer known only by an identifier there"
+    if any(owner != situation.product_customer for owner in situation.related_customers):
+        return "what it interrupted was filed under another identity"
     cause = situation.details.get("cause")
     return str(cause) if cause else "not raised"
 
@@ -402,6 +406,7 @@ def _situation(line: bytes, owners: dict[str, str]) -> Situation:
     document = orjson.loads(line)
     evidence = tuple(document["evidence"])
     owner = next((owners[e] for e in evidence if e in owners), document["customer"])
+    related = tuple(owners[e] for e in document.get("related", ()) if e in owners)
     return Situation(
         document["customer"],
         document["situation"],
@@ -409,6 +414,7 @@ def _situation(line: bytes, owners: dict[str, str]) -> Situation:
         evidence,
         document["details"],
         owner,
+        related,
     )
 
 

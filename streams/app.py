@@ -11,6 +11,8 @@ import faust
 from faust.types import TableT, TopicT
 
 from agents.config import load_config
+from agents.coordination import agent as coordination_agent
+from agents.coordination.coordinator import Coordinator
 from agents.domain.state import CustomerState
 from agents.ingest import agent as ingest_agent
 from agents.ingest.decode import TouchpointDecoder
@@ -20,7 +22,7 @@ from streams import metrics, tables, topics, web, worker_metrics
 from streams.runtime import recovery
 from streams.runtime.direct import DirectTopic
 from streams.runtime.state_writer import StateWriter
-from streams.runtime.transport import Transport, read_to_end
+from streams.runtime.transport import Transport, read_to_end, start_plain_consumer
 from streams.settings import Settings
 
 __all__ = ["Topics", "TouchpointApp", "create_app", "make_topics"]
@@ -58,27 +60,36 @@ class Topics:
     #: Both inputs of the journey agent, co-partitioned: customer-keyed touchpoints and alert actions.
     journey_inputs: TopicT
     alerts: dict[str, DirectTopic]
+    #: One partition each: what every journey partition reports to the coordinator (written by the
+    #: journey, read by the coordinator), and the best-customer thresholds it publishes (compacted).
+    progress: DirectTopic
+    progress_input: TopicT
+    best_customers: DirectTopic
 
     def all(self) -> tuple[TopicT | DirectTopic, ...]:
         fixed = (self.raw, self.by_customer, self.dead_letter, self.enriched, self.transitions, self.actions)
-        return (*fixed, *self.alerts.values())
+        return (*fixed, *self.alerts.values(), self.progress, self.best_customers)
 
 
 def make_topics(app: faust.App, partitions: int) -> Topics:
     """Create the Faust topic objects; values and keys stay bytes (orjson does the JSON)."""
 
-    def topic(*names: str) -> TopicT:
+    def topic(*names: str, count: int = partitions, **options: Any) -> TopicT:
         return app.topic(
             *names,
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
             value_serializer="raw",
-            partitions=partitions,
+            partitions=count,
+            **options,
         )
 
     def output(name: str) -> DirectTopic:
         return DirectTopic(app, topic(name))
+
+    # Internal: Faust declares them, with their one partition, before the group subscribes to them.
+    progress = topic(topics.PROGRESS, count=1, internal=True)
 
     return Topics(
         raw=topic(topics.RAW),
@@ -89,6 +100,11 @@ def make_topics(app: faust.App, partitions: int) -> Topics:
         actions=topic(topics.ACTIONS),
         journey_inputs=topic(topics.BY_CUSTOMER, topics.ACTIONS),
         alerts={alert_type: output(topics.alert_topic(alert_type)) for alert_type in topics.alert_types()},
+        progress=DirectTopic(app, progress),
+        progress_input=progress,
+        best_customers=DirectTopic(
+            app, topic(topics.BEST_CUSTOMERS, count=1, compacting=True, internal=True)
+        ),
     )
 
 
@@ -142,6 +158,16 @@ def create_app(settings: Settings) -> TouchpointApp:
             "only. Set the same secret on every worker of the app, or ticks sent before a rebalance "
             "are refused as forged_control by the partition's next owner."
         )
+    coordinator = Coordinator(config, settings.partitions)
+    _, thresholds_ready = coordination_agent.install(
+        app,
+        app.streams,
+        tables.coordinator_state(app),
+        coordinator,
+        tracker,
+        metrics,
+        follow=lambda: start_plain_consumer(app, "best-customers"),
+    )
     journey_agent.install(
         app,
         app.streams,
@@ -152,6 +178,7 @@ def create_app(settings: Settings) -> TouchpointApp:
         metrics,
         control_secret,
         caught_up=read_to_end(app, app.streams.by_customer.get_topic_name()),
+        thresholds_ready=thresholds_ready,
     )
     web.install(app, app.customers, app.states, tracker.model)
     worker_metrics.install(app, metrics)

@@ -81,6 +81,7 @@ for _stage in STAGES:
 for _trigger in ("watermark", "wall_clock"):
     DEADLINES_FIRED.labels(_trigger)
 
+from agents.alerts.closing import AUTO_REASONS  # noqa: E402 - beside the metrics that use it
 from streams.topics import alert_types  # noqa: E402 - beside the metrics that use it
 
 ALERTS_RAISED: Final = Counter(
@@ -101,8 +102,34 @@ ALERTS_RESOLVED: Final = Counter(
     "Alerts resolved, by an operator or automatically when the condition cleared.",
     ["type", "by"],
 )
+ALERTS_CLOSED_AUTOMATICALLY: Final = Counter(
+    "touchpoint_alerts_closed_automatically",
+    "Alerts the worker resolved itself, by type and reason: the cause cleared (first_reply, resolution, "
+    "recovered, purchase, referral, complaint, service_closed; settled for a warning digest), a newer alert "
+    "replaced it (superseded), or its time ran out (expired; displaced: too many open for the customer).",
+    ["type", "reason"],
+)
 ALERT_ACTIONS: Final = Counter(
     "touchpoint_alert_actions", "Operator actions received, by action and outcome.", ["action", "outcome"]
+)
+BEST_CUSTOMER_THRESHOLD: Final = Gauge(
+    "touchpoint_best_customer_clv_threshold",
+    "The best-customer CLV threshold of the latest population boundary this worker knows (the top decile "
+    "of current buyers; NaN before any, or with too few buyers), or the fixed one.",
+)
+BEST_CUSTOMER_POPULATION: Final = Gauge(
+    "touchpoint_best_customer_population",
+    "Current buyers in the population of the latest boundary this worker knows.",
+)
+BEST_CUSTOMER_BOUNDARY: Final = Gauge(
+    "touchpoint_best_customer_boundary_timestamp_seconds",
+    "The latest population boundary whose threshold this worker knows (epoch seconds of event time).",
+)
+BEST_CUSTOMER_THRESHOLD_LATE: Final = Counter(
+    "touchpoint_best_customer_threshold_late",
+    "Decisions that used an earlier boundary's best-customer threshold because the one in effect had not "
+    "reached this worker yet (a partition's clock further behind than model.best_customers."
+    "effective_after_hours): the only way the live worker can judge differently from replay.",
 )
 _RESPONSE_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200)
 TIME_TO_ACKNOWLEDGE: Final = Histogram(
@@ -131,6 +158,8 @@ for _type in alert_types():
     ALERTS_ACKNOWLEDGED.labels(_type)
     for _by in ("operator", "auto"):
         ALERTS_RESOLVED.labels(_type, _by)
+    for _reason in AUTO_REASONS:
+        ALERTS_CLOSED_AUTOMATICALLY.labels(_type, _reason)
     TIME_TO_ACKNOWLEDGE.labels(_type)
     TIME_TO_RESOLVE.labels(_type)
 for _action in load_schema("alert_action")["properties"]["action"]["enum"]:

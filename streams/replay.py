@@ -26,6 +26,8 @@ from typing import BinaryIO
 
 import orjson
 
+from agents.coordination.coordinator import Coordinator
+from agents.domain.alert import Alert
 from agents.domain.instants import DAY, day_number
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
@@ -207,11 +209,18 @@ def _track(
     """
     states = summary.states
     journey = JourneyStep(tracker, lambda key: states.get(key.decode()))
+    # One partition: every digest interval and population boundary is complete as soon as it is passed.
+    coordinator = Coordinator(tracker.config, partitions=1)
     with (
         summary.outputs[topics.ENRICHED].open("wb") as enriched,
         summary.outputs[topics.TRANSITIONS].open("wb") as transitions,
         summary.outputs[ALERTS].open("wb") as alerts,
     ):
+
+        def publish(outputs: Iterable[Alert]) -> None:
+            for alert in outputs:
+                alerts.write(alert.encode() + b"\n")
+                summary.alerts[f"{alert.type} {alert.status}"] += 1
 
         def write(changes: Iterable[Change]) -> None:
             for change in changes:
@@ -219,9 +228,17 @@ def _track(
                 for transition in outputs.transitions:
                     transitions.write(transition.encode() + b"\n")
                 summary.transitions += len(outputs.transitions)
-                for alert in outputs.alerts:
-                    alerts.write(alert.encode() + b"\n")
-                    summary.alerts[f"{alert.type} {alert.status}"] += 1
+                publish(outputs.alerts)
+                for item in outputs.due_soon:
+                    coordinator.due_soon(item)
+                for item_id, at in outputs.answered:
+                    coordinator.answered(item_id, at)
+            progress = journey.report(0)
+            if progress is not None:
+                coordinated = coordinator.passed(progress)
+                publish(coordinated.alerts)
+                for boundary, threshold, _ in coordinated.thresholds:
+                    tracker.learn_threshold(boundary, threshold)
 
         for applied, (_, line_number, item) in enumerate(accepted, 1):
             if progress is not None and applied % PROGRESS_EVERY == 0:

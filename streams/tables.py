@@ -53,3 +53,15 @@ def customer_to_state(app: faust.App, partitions: int) -> TableT[bytes, Customer
         value_type=_CustomerStateValue,
         help="Per-customer journey state.",
     )
+
+
+def coordinator_state(app: faust.App) -> TableT[bytes, bytes]:
+    """The coordinator's state (agents/coordination/), one key, one partition: what it kept for the next owner."""
+    return app.Table(
+        "coordinator_state",
+        partitions=1,
+        key_type=bytes,
+        value_type=bytes,
+        schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        help="The coordinator's digests in progress and population reports.",
+    )

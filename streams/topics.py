@@ -24,6 +24,12 @@ TRANSITIONS: Final = "lifecycle.transitions"
 
 #: Operators' acknowledge / resolve / snooze: schemas/alert_action.v1.json, keyed by customer id.
 ACTIONS: Final = "alerts.actions"
+#: Internal, one partition: each journey partition's first-response warnings and the progress of its clock,
+#: with its buyers' value sketch at each population boundary, in order, for the coordinator
+#: (agents/coordination/): warning digests and the best-customer threshold.
+PROGRESS: Final = "journey.progress"
+#: Internal, one partition, compacted: the best-customer threshold of each population boundary, read by every worker.
+BEST_CUSTOMERS: Final = "model.best-customers"
 #: Alert types; each has its own topic ``alerts.<type>`` (schemas/alert.v1.json), so a team subscribes to what it owns.
 ALERT_TYPES: Final = (*SLA_ALERT_TYPES, *DETECTORS)
 
@@ -38,4 +44,14 @@ def alert_types() -> tuple[str, ...]:
 
 
 #: Topics the worker owns, in data-flow order (the topic table in docs/topics.md follows it).
-ALL: Final = (RAW, BY_CUSTOMER, DEAD_LETTER, ENRICHED, TRANSITIONS, ACTIONS, *map(alert_topic, ALERT_TYPES))
+ALL: Final = (
+    RAW,
+    BY_CUSTOMER,
+    DEAD_LETTER,
+    ENRICHED,
+    TRANSITIONS,
+    ACTIONS,
+    *map(alert_topic, ALERT_TYPES),
+    PROGRESS,
+    BEST_CUSTOMERS,
+)

@@ -20,6 +20,10 @@ Gauges over the owned customers (stages, table keys, open inquiries and SLA
 cases) move by the difference each change makes, and are recounted from
 the table after every recovery, for exactly the partitions this worker owns.
 
+What the coordinator needs from each partition (agents/coordination/) goes to
+``journey.progress`` in order: the first-response warnings of the changes, then,
+once a partition's deadlines have fired, whether its clock passed a mark.
+
 The decisions are ``agents.journey.step.JourneyStep``'s, the same as ``touchpoint replay``'s;
 this module decodes, looks up, writes state, sends and counts.
 """
@@ -29,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -39,7 +43,9 @@ from faust.types import AgentT, EventT, StreamT, TableT, TopicT
 from prometheus_client import Counter, Gauge, Histogram
 
 import schemas
+from agents.alerts.closing import auto_reason
 from agents.config import Config
+from agents.coordination.progress import encode_signals
 from agents.domain.alert import OPEN
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import INTERNAL, SCHEMA, Rejected
@@ -54,6 +60,9 @@ from agents.ports import Sink, StateStore
 __all__ = ["JourneyMetrics", "JourneyTopics", "install"]
 
 log = logging.getLogger(__name__)
+
+#: How long a recovering worker waits to have read the best-customer thresholds before it goes on.
+THRESHOLDS_WAIT_S = 30.0
 
 
 class JourneyTopics(Protocol):
@@ -74,6 +83,8 @@ class JourneyTopics(Protocol):
     def transitions(self) -> Sink: ...
     @property
     def alerts(self) -> Mapping[str, Sink]: ...
+    @property
+    def progress(self) -> Sink: ...
 
 
 class JourneyMetrics(Protocol):
@@ -110,6 +121,8 @@ class JourneyMetrics(Protocol):
     @property
     def ALERTS_RESOLVED(self) -> Counter: ...
     @property
+    def ALERTS_CLOSED_AUTOMATICALLY(self) -> Counter: ...
+    @property
     def ALERT_ACTIONS(self) -> Counter: ...
     @property
     def DEADLINES_FIRED(self) -> Counter: ...
@@ -135,6 +148,7 @@ def install(
     metrics: JourneyMetrics,
     control_secret: bytes,
     caught_up: Callable[[int], bool],
+    thresholds_ready: Callable[[], Awaitable[None]] | None = None,
 ) -> AgentT[bytes]:
     """Register ``track_journey``, its deadline sweep and its recovery hook on *app*.
 
@@ -142,7 +156,8 @@ def install(
     only once the outputs derived from it are acknowledged (see ``streams.runtime.state_writer``).
     *control_secret* signs and checks the timer ticks; every worker of the app needs the same one.
     *caught_up(partition)* says whether this worker has read the partition's input to its end: only
-    then is a quiet partition moved on by a tick.
+    then is a quiet partition moved on by a tick. *thresholds_ready()* returns once the worker knows the
+    best-customer thresholds published so far (agents/coordination/agent.py); nothing is applied before.
     """
     journey = JourneyStep(tracker, states.get)
     skew = config.time.max_future_skew
@@ -153,9 +168,9 @@ def install(
     table_keys.set(0)
 
     async def publish(
-        outputs: Outputs, cause: str | None = None, produced_at: float | None = None
+        outputs: Outputs, partition: int, cause: str | None = None, produced_at: float | None = None
     ) -> list[asyncio.Future[Any]]:
-        """Send *outputs*; return the futures of their delivery.
+        """Send *outputs* of a change in *partition*; return the futures of their delivery.
 
         cause, produced_at: the touchpoint being applied and its raw record's timestamp, if any.
         """
@@ -183,10 +198,22 @@ def install(
             metrics.ALERTS_ACKNOWLEDGED.labels(alert.type).inc()
             metrics.TIME_TO_ACKNOWLEDGE.labels(alert.type).observe(max(seconds, 0))
         for alert, seconds in outputs.resolved:
-            by = "auto" if (alert.status_changed_by or "").startswith("auto:") else "operator"
-            metrics.ALERTS_RESOLVED.labels(alert.type, by).inc()
+            automatic = auto_reason(alert.status_changed_by)
+            metrics.ALERTS_RESOLVED.labels(alert.type, "operator" if automatic is None else "auto").inc()
+            if automatic is not None:
+                metrics.ALERTS_CLOSED_AUTOMATICALLY.labels(alert.type, automatic).inc()
             metrics.TIME_TO_RESOLVE.labels(alert.type).observe(max(seconds, 0))
+        if outputs.due_soon or outputs.answered:
+            for record in encode_signals(partition, outputs.due_soon, outputs.answered, None):
+                sent.append(await topics.progress.send(key=None, value=record, partition=0))
         return sent
+
+    async def report(partition: int) -> None:
+        """Tell the coordinator if the partition's clock passed a mark (after its deadlines fired)."""
+        progress = journey.report(partition)
+        if progress is not None:
+            for record in encode_signals(partition, (), (), progress):
+                await topics.progress.send(key=None, value=record, partition=0)
 
     def count_open(change: Change) -> None:
         if change.inquiries_opened:
@@ -203,7 +230,9 @@ def install(
                 lag = time.time() - (change.due or 0)
                 if abs(lag) < 3600:  # live traffic: event time near the wall clock
                     metrics.DEADLINE_LAG.observe(max(lag, 0.0))
-            await states.put(change.key, change.state, change.partition, await publish(change.outputs))
+            await states.put(
+                change.key, change.state, change.partition, await publish(change.outputs, change.partition)
+            )
 
     async def refuse(event: EventT[Any], rejected: Rejected) -> None:
         metrics.DEAD_LETTERS.labels(rejected.reason).inc()
@@ -244,7 +273,7 @@ def install(
             metrics.UNPRICED_AMOUNTS.inc()
         # The by-customer record carries its raw record's timestamp (see the ingest agent); without
         # one there is nothing to measure from.
-        sent = await publish(change.outputs, touchpoint["event_id"], _received_at(event))
+        sent = await publish(change.outputs, change.partition, touchpoint["event_id"], _received_at(event))
         sent.append(await topics.enriched.send(key=change.key, value=change.enriched))
         # The state reaches the changelog only after these outputs: if a crash loses them, the state
         # (and its dedupe ring) is lost with them and the redelivered event is applied again,
@@ -252,6 +281,7 @@ def install(
         await states.put(change.key, change.state, change.partition, sent)
         last_event_at[change.partition] = time.monotonic()
         await write(journey.due(change.partition))
+        await report(change.partition)
 
     @app.agent(topics.journey_inputs, name="track_journey")
     async def track_journey(stream: StreamT[bytes]) -> None:
@@ -268,6 +298,7 @@ def install(
                         await refuse(event, tick)
                     else:
                         await write(journey.tick(partition, tick))
+                        await report(partition)
                     continue
                 touchpoint = orjson.loads(event.value)
                 if touchpoint["customer_id"].encode() != key:
@@ -311,8 +342,17 @@ def install(
             for tp in app.assignor.assigned_actives()
             if tp.topic == table.changelog_topic.get_topic_name()
         }
+        if thresholds_ready is not None:
+            try:
+                await asyncio.wait_for(thresholds_ready(), THRESHOLDS_WAIT_S)
+            except TimeoutError:
+                log.warning(
+                    "journey: the best-customer thresholds were not read within %.0f s; going on without them",
+                    THRESHOLDS_WAIT_S,
+                )
         states.retain(owned)
         journey.forget_deadlines()
+        journey.own(owned)
         counts = dict.fromkeys(metrics.STAGES, 0)
         inquiries = cases = 0
         # States can be in their encoded form (RocksDB, or restored in bulk: streams/tables.py):
@@ -320,7 +360,7 @@ def install(
         for key, state in states.stored_items():
             summary = summarize(state)
             if summary.partition in owned:
-                journey.schedule(summary.partition, key, summary.wake_at)
+                journey.restore(key, summary)
                 counts[summary.stage] = counts.get(summary.stage, 0) + 1
                 inquiries += summary.inquiries_open
                 cases += summary.sla_cases

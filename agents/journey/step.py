@@ -11,6 +11,10 @@ Every call returns ``Change``s: one customer's state after one decision and what
 it. Apply them in order, each before asking for the next: a state is the customer's one object,
 and the next change may move it on. The step reads states through *lookup* and never writes
 them; its caller does (the worker's table through held-back writes, replay's dictionary).
+
+After the deadlines of a partition have fired (``due``, ``tick``), ``report`` says whether its clock
+crossed a mark the coordinator must hear of (agents/coordination/): the digests of the
+warnings and the best-customer threshold need every partition's progress.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from agents.coordination.progress import PartitionProgress, Progress
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import Rejected
-from agents.domain.state import CustomerState
+from agents.domain.state import CustomerState, StateSummary, history
 from agents.journey.deadlines import DeadlineIndex
 from agents.journey.track import JourneyTracker, Step
 from agents.journey.watermark import PartitionClock
@@ -84,6 +89,10 @@ class JourneyStep:
         self._lateness = int(tracker.config.deadlines.allowed_lateness_seconds)
         #: Per partition, the instant its clock has newly reached and whose deadlines are not fired yet.
         self._pending: dict[int, int] = {}
+        #: Per partition, the instant up to which its deadlines have fired.
+        self._fired: dict[int, int] = {}
+        self.progress = PartitionProgress(tracker.config)
+        self._owned: set[int] = set()
 
     def touchpoint(
         self, key: bytes, partition: int, event: dict[str, Any], received_at: float | None = None
@@ -105,6 +114,9 @@ class JourneyStep:
         change.enriched = step.enriched or b""
         change.unpriced = step.unpriced
         self._index.schedule(partition, key, step.state.wake_at)
+        state = step.state
+        if state.clv_history:
+            self.progress.buyer(partition, key, state.first_purchase, history(state.clv_history))
         clock = self._clocks.get(partition)
         if clock is None:
             clock = self._clocks[partition] = PartitionClock(self._quorum)
@@ -145,17 +157,39 @@ class JourneyStep:
         """Make *wake_at* the next deadline of customer *key* (after a rebalance, from the table)."""
         self._index.schedule(partition, key, wake_at)
 
+    def restore(self, key: bytes, summary: StateSummary) -> None:
+        """Take up a customer the table holds (after a rebalance): its next deadline and, for a buyer, its values."""
+        self._index.schedule(summary.partition, key, summary.wake_at)
+        if summary.clv_history:
+            self.progress.buyer(summary.partition, key, summary.first_purchase, summary.clv_history)
+
     def forget_deadlines(self) -> None:
-        """Drop every deadline (before rebuilding them for the partitions now owned)."""
+        """Drop every deadline and partition clock report (before rebuilding for the partitions now owned)."""
         self._index.clear()
+        self.progress.forget()
+        self._fired.clear()
+
+    def own(self, partitions: set[int]) -> None:
+        """The partitions this process owns now: each must report its progress, even with no customer."""
+        self._owned = set(partitions)
 
     def overdue(self, now: float) -> list[int]:
-        """The partitions with a deadline at or before *now*."""
-        return [
+        """The partitions with a deadline, or a progress mark, at or before *now*."""
+        due_now = {
             partition
             for partition in self._index.partitions()
             if (due := self._index.next_due(partition)) is not None and due <= now
-        ]
+        }
+        for partition in self._owned:
+            mark = self.progress.next_mark(partition)
+            if mark is None or mark <= now:
+                due_now.add(partition)
+        return sorted(due_now)
+
+    def report(self, partition: int) -> Progress | None:
+        """What *partition*'s clock passing its fired deadlines means for the coordinator, if anything new."""
+        fired = self._fired.get(partition)
+        return None if fired is None else self.progress.passed(partition, fired)
 
     def deadlines(self) -> int:
         """How many customers have a deadline."""
@@ -172,6 +206,7 @@ class JourneyStep:
             change = _change(key, partition, DEADLINE, state, outputs, before, True)
             change.due, change.trigger = due, trigger
             yield change
+        self._fired[partition] = max(self._fired.get(partition, until), until)
 
 
 def _change(

@@ -109,12 +109,16 @@ class Basics(Witness):
             topic = rng.choice(("repair", "warranty", "delivery"))
             self._open_issue(customer, self.start + int(rng.uniform(0.0, 10.0) * DAY), topic, price, rng)
         if customer.known and self.misuse_rng.random() < misuse.MISUSE_SHARE:
-            self._misuse(customer, now)
+            customer.misuse_at = misuse.when(self.misuse_rng, now)
         return customer
 
-    def _misuse(self, c: Customer, joined: int) -> None:
-        """Story 6: schedule someone else's purchases with c's card (drawn from the misuse stream only)."""
-        plan = misuse.plan(self.misuse_rng, self.clock, joined)
+    def _misuse(self, c: Customer, t: int) -> None:
+        """Story 6: someone else's purchases with c's card from the next day (the misuse stream only)."""
+        if c.purchases < misuse.MISUSE_HISTORY:
+            c.misuse_at = t + misuse.MISUSE_POSTPONE_DAYS * DAY
+            return
+        c.misuse_at = 0
+        plan = misuse.plan(self.misuse_rng, self.clock, t)
         events = []
         for number, purchase in enumerate(plan, 1):
             attributes = {"amount": purchase.amount, "currency": "EUR", "sku": purchase.sku,

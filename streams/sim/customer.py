@@ -33,7 +33,9 @@ class Customer:
         "issue_topic",
         "known",
         "last_purchase",
+        "misuse_at",
         "persona",
+        "purchase_days",
         "purchases",
         "questions",
         "refund_amount",
@@ -71,13 +73,19 @@ class Customer:
         self.refund_channel = ""
         # What the ground truth needs to know (streams/sim/witness.py); never read by the journeys.
         self.purchases = 0
+        self.purchase_days: set[int] = set()  # local days with a purchase
         self.last_purchase: dict[str, Any] | None = None
         self.issue_events: list[dict[str, Any]] = []  # complaints about the open issue
         self.issue_case: Situation | None = None  # its service-recovery situation, until resolved
         self.issue_repeat: Situation | None = None  # its repeat-contact situation, from the third contact
-        self.complaints: dict[str, list[int]] = {}  # issue -> [first complaint, resolution or 0], ms
-        self.questions: list[list[int]] = []  # service questions: [asked, answered or 0], ms
+        self.complaints: dict[
+            str, list[Any]
+        ] = {}  # issue -> [first complaint, resolution or 0 (ms), its event]
+        self.questions: list[
+            tuple[int, int, dict[str, Any]]
+        ] = []  # service questions: asked, answered or 0, event
         self.advocate_at = -(10**15)  # when the customer was last a would-be advocate
+        self.misuse_at = 0  # when someone else may start using the card (streams/sim/misuse.py); 0: never
 
 
 Ref = tuple[str, Any]  # ("customer_id", "cust-…") or ("identifiers", {...})

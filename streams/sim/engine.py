@@ -112,6 +112,8 @@ class Simulator(Service):
     def _session(self, c: Customer, t: int) -> int:
         """Play one journey of c starting at t; return when the customer is free again."""
         self.now = t
+        if c.misuse_at and t >= c.misuse_at:
+            self._misuse(c, t)  # pushes the thief's purchases; changes nothing of this session
         if c.churn_at and not c.churned and t >= c.churn_at:
             c.churned = True
             self._witness_churn(c, t, "churn_date")

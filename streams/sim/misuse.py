@@ -1,11 +1,12 @@
 """Story 6, the card that was not the customer's any more: someone else shops with it.
 
-A few known customers have their card or account taken over at some point of the run. The
-thief buys expensive, resellable goods, two or three times within hours: either in a store of
-another city during opening hours, or online in the small hours. The purchases carry the
-customer's id (the card identifies them), so they land in the customer's journey, where the
-usage pattern suddenly changes. The plan is drawn from its own random stream, so the rest of
-the traffic is the same with or without it.
+A few known customers have their card or account taken over, some weeks after they join the
+run, once they have a few purchases of their own (a card with a history, whose pattern can
+change). The thief buys expensive, resellable goods, two or three times within hours, the day
+after: either in a store of another city during opening hours, or online in the small hours.
+The purchases carry the customer's id (the card identifies them), so they land in the
+customer's journey, where the usage pattern suddenly changes. Everything here is drawn from
+its own random stream, so the rest of the traffic is the same with or without it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from typing import Final
 from streams.sim.clock import DAY, HOUR, MINUTE, Clock
 
 #: Share of known customers whose card is misused once, some weeks into their history.
-MISUSE_SHARE: Final = 0.03
-#: Days after a customer joins the run before the misuse: long enough to have a baseline.
-MISUSE_AFTER_DAYS: Final = (12.0, 45.0)
+MISUSE_SHARE: Final = 0.08
+#: Days after a customer joins the run before the misuse may happen.
+MISUSE_AFTER_DAYS: Final = (10.0, 40.0)
+#: Purchases of their own a customer has made before their card is worth stealing; until then it waits a week.
+MISUSE_HISTORY: Final = 3
+MISUSE_POSTPONE_DAYS: Final = 7
 #: Stores of other cities, where the customer never shops.
 FAR_STORES: Final = ("store-hamburg-altona", "store-muenchen-schwabing", "store-koeln-ehrenfeld")
 #: What a thief buys: (sku prefix, price range in EUR).
@@ -37,9 +41,14 @@ class Purchase:
     amount: float
 
 
-def plan(rng: random.Random, clock: Clock, joined: int) -> list[Purchase]:
-    """The purchases of one misuse for a customer who joined the run at *joined* (ms)."""
-    day = joined + int(rng.uniform(*MISUSE_AFTER_DAYS) * DAY)
+def when(rng: random.Random, joined: int) -> int:
+    """When the misuse of a customer who joined the run at *joined* (ms) may happen."""
+    return joined + int(rng.uniform(*MISUSE_AFTER_DAYS) * DAY)
+
+
+def plan(rng: random.Random, clock: Clock, after: int) -> list[Purchase]:
+    """The purchases of one misuse, on the day after *after* (ms)."""
+    day = after + DAY
     local = clock.local(day)
     midnight = local - local % DAY
     count = rng.choice((2, 2, 3))

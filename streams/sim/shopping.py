@@ -75,6 +75,7 @@ class Shopping(Conversations):
             attributes["offer_id"] = offer_id
         t = self._push(t, ref, channel, "purchase", "customer", location, None, attributes)
         c.purchases += 1
+        c.purchase_days.add(self.clock.local(t) // DAY)
         c.last_purchase = self.pushed
         self._after_purchase(c, t, channel, order, amount, category)
         return t

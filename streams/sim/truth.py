@@ -29,9 +29,9 @@ type meant to find it:
   whether and when the issue was resolved (business hours after the complaint).
 * ``usage_pattern_change``: someone else used the customer's card (story 6): purchases in a
   far-away store or online at night, several times the customer's usual basket.
-* ``advocate_opportunity``: a delighted repeat customer (inner satisfaction at least
-  ``ADVOCATE_SATISFACTION``, two or more purchases) gave a promoter score; once per
-  ``ADVOCATE_EVERY_DAYS``.
+* ``advocate_opportunity``: a satisfied repeat customer (inner satisfaction at least
+  ``ADVOCATE_SATISFACTION``, above the population's typical mood, and two or more purchases)
+  gave a promoter score; once per ``ADVOCATE_EVERY_DAYS``.
 * ``churn_risk``: a customer who had bought stopped being a customer: their churn date came,
   they gave up on an issue, or their satisfaction fell too low.
 
@@ -64,7 +64,7 @@ SHOPPING_TOPICS: Final = frozenset({"price", "discount", "stock"})
 UNHAPPY_CSAT: Final = 2
 UNHAPPY_NPS: Final = 6
 #: A would-be advocate is this satisfied inside, has bought at least twice and says so with NPS 9-10.
-ADVOCATE_SATISFACTION: Final = 0.8
+ADVOCATE_SATISFACTION: Final = 0.7
 PROMOTER_NPS: Final = 9
 ADVOCATE_EVERY_DAYS: Final = 90
 
@@ -93,18 +93,20 @@ class Situation:
     #: The events that make it up (the simulator's own dicts: ``event_id`` is filled in at emission).
     events: list[dict[str, Any]]
     details: dict[str, Any] = field(default_factory=dict)
+    #: Earlier events that explain it without being part of it (the open question an offer interrupted).
+    related: list[dict[str, Any]] = field(default_factory=list)
 
     def encode(self) -> bytes:
-        evidence = [event["event_id"] for event in self.events if event.get("event_id")]
-        return orjson.dumps(
-            {
-                "customer": self.customer,
-                "situation": self.kind,
-                "at": (EPOCH + timedelta(milliseconds=self.at)).isoformat(),
-                "evidence": evidence,
-                "details": self.details,
-            }
-        )
+        document: dict[str, Any] = {
+            "customer": self.customer,
+            "situation": self.kind,
+            "at": (EPOCH + timedelta(milliseconds=self.at)).isoformat(),
+            "evidence": _ids(self.events),
+            "details": self.details,
+        }
+        if self.related:
+            document["related"] = _ids(self.related)
+        return orjson.dumps(document)
 
 
 class Truth:
@@ -114,9 +116,15 @@ class Truth:
         self._situations: list[Situation] = []
 
     def record(
-        self, customer: str, kind: str, at: int, events: list[dict[str, Any]], **details: Any
+        self,
+        customer: str,
+        kind: str,
+        at: int,
+        events: list[dict[str, Any]],
+        related: list[dict[str, Any]] | None = None,
+        **details: Any,
     ) -> Situation:
-        situation = Situation(customer, kind, at, list(events), details)
+        situation = Situation(customer, kind, at, list(events), details, list(related or ()))
         self._situations.append(situation)
         return situation
 
@@ -133,6 +141,11 @@ class Truth:
 
     def __len__(self) -> int:
         return len(self._situations)
+
+
+def _ids(events: list[dict[str, Any]]) -> list[str]:
+    """The ids of the events the run emitted (an id is filled in at emission)."""
+    return [event["event_id"] for event in events if event.get("event_id")]
 
 
 #: A situation is written once the run is this far past it: until then a resolution may still add to it.

@@ -54,7 +54,7 @@ class Witness:
             promise = PROMISED[channel] * MINUTE
             deadline = self.clock.add_business(asked, promise, TEAM_DAYS, TEAM_OPEN, TEAM_CLOSE)
         if service:
-            c.questions.append([asked, replied or 0])
+            c.questions.append((asked, replied or 0, inquiry))
             del c.questions[:-_REMEMBERED]
         if replied is not None and replied <= deadline:
             return
@@ -69,7 +69,7 @@ class Witness:
         c.issue_events.append(complaint)
         issue = c.issue_id
         if issue not in c.complaints:
-            c.complaints[issue] = [at, 0]
+            c.complaints[issue] = [at, 0, complaint]
             while len(c.complaints) > _REMEMBERED:
                 del c.complaints[next(iter(c.complaints))]
             c.issue_case = self.truth.record(
@@ -105,7 +105,7 @@ class Witness:
         if (
             promoter
             and c.satisfaction >= ADVOCATE_SATISFACTION
-            and c.purchases >= 2
+            and len(c.purchase_days) >= 2
             and at - c.advocate_at >= ADVOCATE_EVERY_DAYS * DAY
         ):
             c.advocate_at = at
@@ -114,18 +114,23 @@ class Witness:
     def _witness_offer(self, c: Customer, offer: dict[str, Any], at: int) -> None:
         """An offer: selling during service if a complaint is open or a service question waits."""
         complaints = [
-            issue
-            for issue, (first, resolved) in c.complaints.items()
+            first_complaint
+            for first, resolved, first_complaint in c.complaints.values()
             if first <= at and (not resolved or resolved > at)
         ]
         horizon = at - SERVICE_CONTACT_DAYS * DAY
-        questions = [q for q in c.questions if horizon <= q[0] <= at and (not q[1] or q[1] > at)]
+        questions = [
+            question
+            for asked, answered, question in c.questions
+            if horizon <= asked <= at and (not answered or answered > at)
+        ]
         if complaints or questions:
             self.truth.record(
                 c.cid,
                 "sales_in_service",
                 at,
                 [offer],
+                related=[*complaints, *questions],
                 open_complaints=len(complaints),
                 open_questions=len(questions),
             )

@@ -45,6 +45,25 @@ wall_clock_sweep = false
 # watermark must trail by more than that skew for live and replay to agree: the whole span here.
 # Live traffic, produced as it happens, needs seconds.
 allowed_lateness_seconds = 2592000
+
+[model.best_customers]
+# A fixed threshold: the backfill's partitions run weeks apart, further than the population threshold's
+# effective_after_hours, so live would judge some events by an earlier boundary than replay does (counted
+# in touchpoint_best_customer_threshold_late_total). tests/integration/test_best_customers.py checks the
+# population's threshold itself, across one and two workers.
+threshold = 150
+
+# Two weeks of a small population are too short for these two stories as the defaults tell them (a card
+# stolen from a customer with a purchase history, a promoter who bought twice); looser rules make both
+# appear, so the comparison covers every alert type.
+[detectors.advocate_opportunity]
+min_purchase_days = 0
+
+[detectors.usage_pattern_change]
+min_history = 3
+min_purchases = 1
+amount_factor = 1.5
+rare_share = 0.1
 """
 
 
