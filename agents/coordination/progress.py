@@ -33,6 +33,9 @@ __all__ = [
 MARK_WITHOUT_DIGESTS: Final = 3600
 #: Boundaries a partition reports when its clock starts afresh (a restart): the latest few.
 FRESH_BOUNDARIES: Final = 2
+#: Values kept per buyer until the boundaries that need them are reported: a bound on memory for a
+#: customer buying many times while the partition's clock stands still.
+KEPT_VALUES: Final = 64
 
 #: Kinds of record on the coordination channel.
 DUE_SOON: Final = "due_soon"
@@ -98,9 +101,29 @@ class PartitionProgress:
     def buyer(
         self, partition: int, key: bytes, first_purchase: int, history: tuple[tuple[int, float], ...]
     ) -> None:
-        """Remember a customer's first purchase and recent values (call after every change of a buyer)."""
-        if history:
-            self._buyers.setdefault(partition, {})[key] = (first_purchase, history)
+        """Remember a customer's first purchase and recent values (call after every change of a buyer).
+
+        The customer's state keeps only its latest few values (``CLV_HISTORY``), but the partition's
+        clock may pass a boundary long after the customer's own (a backfill, allowed lateness): the
+        value a boundary needs is kept here until that boundary is reported, so the sketch does not
+        depend on how many purchases were applied before the clock passed it. Only a rebalance,
+        which rebuilds this from the states, falls back on their latest few.
+        """
+        if not history:
+            return
+        buyers = self._buyers.setdefault(partition, {})
+        known = buyers.get(key)
+        if known is not None:
+            merged = dict(known[1])
+            merged.update(history)
+            history = tuple(sorted(merged.items()))
+        sketched = self._sketched.get(partition)
+        if sketched is not None:
+            # Boundaries after the last one reported need the latest value before each: the latest
+            # before that boundary, and everything since.
+            older = [entry for entry in history if entry[0] < sketched]
+            history = tuple(older[-1:] + [entry for entry in history if entry[0] >= sketched])
+        buyers[key] = (first_purchase, history[-KEPT_VALUES:])
 
     def forget(self) -> None:
         """Forget everything (before rebuilding for the partitions owned after a rebalance)."""

@@ -123,8 +123,10 @@ def contribution(history: Iterable[Sequence[Any]], boundary: int, window: int) -
 
     *history* is ``CustomerState.clv_history`` ([instant, CLV] of the latest purchases, oldest first).
     None when the customer had bought nothing before *boundary* as far as remembered (a customer with
-    more than ``CLV_HISTORY`` purchase instants since the boundary counts as none: the partition's
-    clock lags that far only after a long outage), or not within *window* seconds of it.
+    more than ``CLV_HISTORY`` purchase instants since the boundary counts as none: the journey keeps
+    older values until their boundaries are reported, agents/coordination/progress.py, so this
+    happens only to a partition rebuilt after a rebalance while its clock lagged), or not within
+    *window* seconds of it.
     """
     entries = list(history)
     before = [entry for entry in entries if entry[0] < boundary]

@@ -203,3 +203,26 @@ def test_on_simulator_traffic_between_five_and_fifteen_percent_of_buyers_are_bes
     share = sum(customer["best_customer"] for customer in buyers) / len(buyers)
     assert len(buyers) >= 200
     assert 0.05 <= share <= 0.15
+
+
+def test_a_boundary_counts_a_buyers_value_even_after_more_purchases_than_the_state_keeps() -> None:
+    # The partition's clock passes a boundary long after its customers did (a backfill, allowed
+    # lateness); a buyer has meanwhile bought more often than their state remembers values.
+    from agents.coordination.progress import PartitionProgress
+    from agents.models.population import CLV_HISTORY
+
+    progress = PartitionProgress(default_config())
+    assert progress.passed(0, 10 * DAY + 60) is not None  # reports day 10's boundary: nobody yet
+    before = (10 * DAY + 3600, 100.0)  # the last purchase before day 11's boundary
+    after = [(11 * DAY + 3600 * hour, 500.0 + hour) for hour in range(1, CLV_HISTORY + 3)]
+    values = [before, *after]
+    for count in range(1, len(values) + 1):
+        # After each purchase the state hands over its latest few values only.
+        progress.buyer(0, b"cust-1", before[0], tuple(values[:count][-CLV_HISTORY:]))
+    report = progress.passed(0, 12 * DAY + 60)
+    assert report is not None
+    at_day_11 = ValueSketch.from_json(report.sketches[11 * DAY])
+    at_day_12 = ValueSketch.from_json(report.sketches[12 * DAY])
+    assert (at_day_11.count, at_day_12.count) == (1, 1)
+    assert abs((at_day_11.quantile(0.5) or 0) - 100.0) <= ALPHA * 100.0
+    assert abs((at_day_12.quantile(0.5) or 0) - after[-1][1]) <= ALPHA * after[-1][1]
