@@ -47,7 +47,7 @@ from common import record
 
 from agents.config import config_from_mapping, config_schema
 from agents.ingest.decode import TouchpointDecoder
-from agents.ingest.identity import derived_customer_id
+from agents.ingest.identity import derived_customer_id, normalise_identifier
 from agents.journey.track import JourneyTracker
 from streams.replay import replay
 from streams.settings import Settings
@@ -73,6 +73,7 @@ class Quality:
     #: Over identified persons; over every person (some never identify, and nothing links their identifiers).
     profiles_per_person: float = 0.0
     profiles_per_any_person: float = 0.0
+    best_profiles_per_person: float = 0.0
     split_persons: int = 0
     unidentified_split: int = 0
     attributed_right: int = 0
@@ -124,8 +125,9 @@ def main() -> None:
         results = []
         for label, rules in modes:
             out = work / label.replace(" ", "-")
-            tracker = JourneyTracker(config_from_mapping(rules), salt)
-            summary = replay(traffic, out, TouchpointDecoder(identity_salt=salt), tracker)
+            config = config_from_mapping(rules)
+            decoder = TouchpointDecoder(identity_salt=salt, identity=config.identity)
+            summary = replay(traffic, out, decoder, JourneyTracker(config, salt))
             quality = measure(label, traffic, out, truth, salt)
             quality.records, quality.seconds = summary.records, summary.seconds
             results.append(quality)
@@ -162,6 +164,7 @@ def measure(label: str, traffic: Path, out: Path, truth: dict[str, str], salt: b
     # Who each customer id is, and when each identifier was first claimed by an event naming a customer.
     customer_person: dict[str, Counter[str]] = defaultdict(Counter)
     claimed_at: dict[str, float] = {}
+    first_claimant: dict[str, tuple[float, str]] = {}
     known_since: dict[str, float] = {}
     for raw in traffic.read_bytes().splitlines():
         try:
@@ -177,10 +180,11 @@ def measure(label: str, traffic: Path, out: Path, truth: dict[str, str], salt: b
         known_since[person] = min(known_since.get(person, at), at)
         for kind, value in (event.get("identifiers") or {}).items():
             try:
-                key = derived_customer_id({kind: value}, salt)
+                key = derived_customer_id({kind: normalise_identifier(kind, value)}, salt)
             except (ValueError, TypeError):
                 continue
             claimed_at[key] = min(claimed_at.get(key, at), at)
+            first_claimant[key] = min(first_claimant.get(key, (at, customer.strip())), (at, customer.strip()))
     owner = {customer: counts.most_common(1)[0][0] for customer, counts in customer_person.items()}
 
     # Where each event was applied, then where that profile ended up through the merges.
@@ -206,10 +210,13 @@ def measure(label: str, traffic: Path, out: Path, truth: dict[str, str], salt: b
     events_of: dict[str, Counter[str]] = defaultdict(Counter)  # profile as applied → persons
     profiles_of: dict[str, set[str]] = defaultdict(set)  # person → final profiles
     final_events: dict[str, Counter[str]] = defaultdict(Counter)  # final profile → persons
+    # The best any resolution could do on this traffic: every link it makes, known from its first event.
+    best_of: dict[str, set[str]] = defaultdict(set)
     for event_id, profile in applied.items():
         person = truth.get(event_id)
         if person is None:
             continue
+        best_of[person].add(first_claimant.get(profile, (0, profile))[1])
         quality.events += 1
         quality.anonymous += profile.startswith("id:")
         events_of[profile][person] += 1
@@ -237,6 +244,7 @@ def measure(label: str, traffic: Path, out: Path, truth: dict[str, str], salt: b
     quality.profiles = len(final_events)
     quality.profiles_per_person = sum(len(profiles_of[p]) for p in identified) / max(len(identified), 1)
     quality.profiles_per_any_person = sum(map(len, profiles_of.values())) / max(len(profiles_of), 1)
+    quality.best_profiles_per_person = sum(len(best_of[p]) for p in identified) / max(len(identified), 1)
     quality.split_persons = sum(1 for p in identified if len(profiles_of[p]) > 1)
     quality.unidentified_split = sum(
         1 for p, profiles in profiles_of.items() if p not in identified and len(profiles) > 1
@@ -296,6 +304,10 @@ def table(results: list[Quality]) -> str:
         ("profiles at the end", lambda q: f"{q.profiles:,}"),
         ("profiles per identified person (≤ 1.02)", lambda q: f"{q.profiles_per_person:.3f}"),
         (
+            "  the best possible on this traffic (every link it makes, known at once)",
+            lambda q: f"{q.best_profiles_per_person:.3f}",
+        ),
+        (
             "  identified persons split over several profiles",
             lambda q: f"{q.split_persons:,} ({percent(q.split_persons, q.identified)})",
         ),
@@ -330,7 +342,8 @@ def summary_line(results: list[Quality]) -> str:
     for q in results:
         parts.append(
             f"{q.label}: {q.profiles_per_person:.3f} profiles per identified person ({q.split_persons:,} of "
-            f"{q.identified:,} split; every person {q.profiles_per_any_person:.3f}, {q.profiles:,} profiles), "
+            f"{q.identified:,} split; best possible {q.best_profiles_per_person:.3f}; every person "
+            f"{q.profiles_per_any_person:.3f}, {q.profiles:,} profiles), "
             f"{percent(q.attributed_right, q.events)} of events attributed right, "
             f"{q.merges:,} merges, {q.false_merges} false ({q.mixed_merges} holding another person's event), "
             f"{q.alerts_on_hashes:,} of {q.alerts_raised:,} alerts on a hash ({q.alerts_on_linked_hash} after "

@@ -47,9 +47,10 @@ class Basics:
         self.rng = random.Random(f"touchpoint-journeys-{spec.seed}")
         self.bad_rng = random.Random(f"touchpoint-malformed-{spec.seed}")
         self.dup_rng = random.Random(f"touchpoint-duplicates-{spec.seed}")
-        # Which sessions happen on a household's shared tablet: its own stream, drawn only for household
-        # members, so the households change the device ids in a run and nothing else.
-        self.household_rng = random.Random(f"touchpoint-households-{spec.seed}")
+        # Who is who: which sessions happen on a household's shared tablet, which unidentified writers an agent
+        # verifies. A stream of its own, so that identity changes identifiers and adds identify events in a run,
+        # and nothing else.
+        self.identity_rng = random.Random(f"touchpoint-households-{spec.seed}")
         #: The customer whose journey is being played: the person behind every event pushed meanwhile.
         self.person = 0
         self.current: Customer | None = None
@@ -116,7 +117,7 @@ class Basics:
         if not c.known or self.rng.random() < ANONYMOUS[channel]:
             tablet = None
             if c.tablet is not None and channel in identities.TABLET_CHANNELS:
-                tablet = c.tablet if self.household_rng.random() < identities.TABLET_SESSIONS else None
+                tablet = c.tablet if self.identity_rng.random() < identities.TABLET_SESSIONS else None
             return identities.anonymous_ref(self.seed, c, channel, tablet)
         return "customer_id", c.cid
 
@@ -168,7 +169,7 @@ class Basics:
         tablet = (
             c.tablet is not None and channel in identities.TABLET_CHANNELS and c.tablet not in c.announced
         )
-        if tablet and self.household_rng.random() < identities.TABLET_SESSIONS:
+        if tablet and self.identity_rng.random() < identities.TABLET_SESSIONS:
             value = c.tablet or value
         if value in c.announced:
             return
@@ -223,6 +224,15 @@ class Basics:
         heapq.heappush(self.pending, (t, next(self.seq), event, millis, self.person))
         c.known = True
         return t
+
+    def _verify(self, t: int, ref: Ref, channel: str, team: str, conversation: str) -> None:
+        """An agent answering an unidentified writer who is a customer asks who they are (an order number,
+        the account's e-mail) and links what the conversation carries, most of the time."""
+        c = self.current
+        if c is None or not c.known or ref[0] != "identifiers":
+            return
+        if self.identity_rng.random() < identities.VERIFIED:
+            self._identify(t + 20 * SECOND, c, ref, channel, "agent", (), team, conversation)
 
     def _lognormal(self, median: float, sigma: float) -> int:
         """A log-normal duration in ms around `median` seconds."""

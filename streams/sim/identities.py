@@ -91,6 +91,10 @@ TABLET_CHANNELS: Final = frozenset({"app", "web"})
 TABLET_SESSIONS: Final = 0.5
 
 
+#: Share of unidentified customers an agent verifies while answering them in writing (chat, e-mail, social).
+VERIFIED: Final = 0.6
+
+
 def household_tablet(seed: int, idx: int) -> str | None:
     """The device id of the tablet customer *idx* shares with their partner, or None outside a household."""
     couple = (idx + 1) // 2
