@@ -237,3 +237,22 @@ def test_an_event_naming_one_customer_with_anothers_email_takes_nothing_from_her
     assert profiles["cust-bob"].events == 1
     [conflict] = journey.published.conflicts
     assert conflict.customers == ("cust-anna", "cust-bob")
+
+
+def test_a_first_response_case_opened_anonymously_keeps_its_deadline_under_the_customer() -> None:
+    journey = partition()
+    journey.send(touch("q-2", "2026-01-06T10:00:00+01:00", "inquiry", ids=DEVICE, channel="chat",
+                       conversation_id="conv-2", location="team-sales", attributes={"topic": "discount"}))  # fmt: skip
+    assert journey.states[DEVICE_KEY].sla_cases, "the chat inquiry opened a first-response case"
+    journey.send(touch("login", "2026-01-06T10:02:00+01:00", "identify", who="cust-anna", ids=DEVICE))
+    assert "conv-2" in journey.profiles()["cust-anna"].sla_cases
+    tick(journey, instant("2026-01-06T10:20:00+01:00"))
+
+    due = {a.type: a for a in journey.published.alerts if a.type.startswith("first_response")}
+    assert set(due) == {"first_response_due_soon", "first_response_breach"}, "the clock kept running"
+    assert {a.customer_id for a in due.values()} == {"cust-anna"}
+    assert not [a for a in journey.published.alerts if a.customer_id == DEVICE_KEY]
+    # Later anonymous touchpoints of the merged-away key go to her; it never names a profile again.
+    journey.send(touch("v-9", "2026-01-06T11:00:00+01:00", "visit", ids=DEVICE))
+    assert DEVICE_KEY not in journey.profiles()
+    assert journey.profiles()["cust-anna"].events == 3
