@@ -142,7 +142,10 @@ async def record_timestamp(bootstrap: str, topic: str, event_id: str) -> int:
         while time.monotonic() < deadline:
             for records in (await consumer.getmany(timeout_ms=300)).values():
                 for record in records:
-                    if record.value is not None and orjson.loads(record.value).get("event_id") == event_id:
+                    # Touchpoints only: identity's signed records on the topic start with byte 0x00.
+                    if record.value is None or not record.value.startswith(b"{"):
+                        continue
+                    if orjson.loads(record.value).get("event_id") == event_id:
                         return int(record.timestamp)
     finally:
         await consumer.stop()
