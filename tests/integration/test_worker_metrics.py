@@ -288,8 +288,10 @@ async def test_worker_metrics_measure_lag_latency_ownership_and_open_work(
     )
 
     # New customers: the asker, two waiters and four after-hours askers; the gauge agrees with the stages.
+    # (Absolute values differ by the identifiers' records that other tests' identity claims left in the table.)
     assert moved("touchpoint_table_keys", table="customer_to_state") == 7
-    assert value(after, "touchpoint_table_keys", table="customer_to_state") == total(
+    assert moved_total("touchpoint_customers") == 7
+    assert value(after, "touchpoint_table_keys", table="customer_to_state") >= total(
         after, "touchpoint_customers"
     )
     # Open work: Saturday's chat and the holiday's chat have a case each; the store inquiry has none.
