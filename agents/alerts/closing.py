@@ -51,6 +51,8 @@ AUTO_REASONS: Final = (
     "superseded",
     "expired",
     "displaced",
+    "merged",
+    "split",
     "other",
 )
 

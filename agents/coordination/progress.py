@@ -125,6 +125,10 @@ class PartitionProgress:
             history = tuple(older[-1:] + [entry for entry in history if entry[0] >= sketched])
         buyers[key] = (first_purchase, history[-KEPT_VALUES:])
 
+    def drop(self, partition: int, key: bytes) -> None:
+        """The customer *key* is no buyer of this partition any more (a profile merged into its customer)."""
+        self._buyers.get(partition, {}).pop(key, None)
+
     def forget(self) -> None:
         """Forget everything (before rebuilding for the partitions owned after a rebalance)."""
         self._buyers.clear()

@@ -30,6 +30,7 @@ from agents.config import detector_settings
 from agents.detectors.base import Context, EventOnly, Finding
 from agents.domain.alert import INFO, Alert
 from agents.domain.instants import DAY, local_time
+from agents.domain.state import CustomerState
 
 TYPE: Final = "advocate_opportunity"
 #: Stages whose satisfied customers are worth asking.
@@ -60,6 +61,11 @@ class AdvocateOpportunity(EventOnly):
         if context.instant < alert.detected_at:
             return None
         return str(context.event["type"])
+
+    def merge(self, memory: Any, other: Any, state: CustomerState) -> Any:
+        """Two customers' memories as one (an anonymous profile merged in): the later finding counts."""
+        found = [at for at in (memory, other) if isinstance(at, int)]
+        return max(found) if found else None
 
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         last = memory if isinstance(memory, int) else None

@@ -14,6 +14,11 @@ Every alert ends (agents/alerts/closing.py). A detector whose alerts have a natu
 event (a resolution, a purchase) says so with ``cleared_by`` and ``clears`` (``Clears``); a
 finding that escalates an earlier one names it in ``supersedes``; the rest expire after their
 type's ``alerts.expire_after_hours``.
+
+When an anonymous profile is merged into its customer (agents/identity/), each detector's two
+memories become one. A detector may define ``merge(memory, other, state) -> memory`` for that
+(*state* is the merged customer's); without it, the customer's own memory is kept, or the
+profile's when the customer has none.
 """
 
 from __future__ import annotations

@@ -68,6 +68,21 @@ class RepeatContactUnresolved(EventOnly):
         self.window = round(self.window_days * DAY)
         self.escalate = bool(settings["escalate_each_contact"])
 
+    def merge(self, memory: Any, other: Any, state: CustomerState) -> Any:
+        """Both memories' contacts per issue, as one customer's (a contact counted once, by event id)."""
+        issues: dict[str, list[list[Any]]] = {}
+        for kept in (memory, other):
+            for issue, entries in (kept if isinstance(kept, dict) else {}).items():
+                known = issues.setdefault(issue, [])
+                seen = {entry[1] for entry in known}
+                known.extend(list(entry) for entry in entries if entry[1] not in seen)
+        for issue, entries in issues.items():
+            entries.sort(key=lambda entry: (entry[0], entry[1]))
+            issues[issue] = entries[-self._keep(issue) :]
+        while len(issues) > MAX_ISSUES:
+            del issues[min(issues, key=lambda name: (issues[name][-1][0], name))]
+        return issues or None
+
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         """Count a contact, clear a resolved issue, forget contacts that left the window."""
         event = context.event
@@ -127,7 +142,7 @@ class RepeatContactUnresolved(EventOnly):
         if any(entry[1] == event_id or (marker and entry[2] == marker) for entry in entries):
             return None  # a redelivery, or another message of a contact already counted
         threshold = self._threshold(issue)
-        keep = threshold + (EXTRA_CONTACTS if self.escalate else 0)
+        keep = self._keep(issue)
         before = len(entries)
         entries.append([context.instant, event_id, marker])
         entries.sort(key=lambda entry: (entry[0], entry[1]))
@@ -145,6 +160,10 @@ class RepeatContactUnresolved(EventOnly):
                 previous = tuple(entry[1] for entry in kept[here - threshold : here])
                 finding = replace(finding, supersedes=(previous,))
         return finding
+
+    def _keep(self, issue: str) -> int:
+        """Contacts kept per issue: enough to count the repetition and the escalations after it."""
+        return self._threshold(issue) + (EXTRA_CONTACTS if self.escalate else 0)
 
     def _threshold(self, issue: str) -> int:
         """Contacts that make a repetition: more for a topic, a weaker sign of one issue than an issue id."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
@@ -56,6 +57,14 @@ if TYPE_CHECKING:
     help="Write JSONL here instead of to a broker.",
 )
 @click.option(
+    "--persons",
+    "persons_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write which simulated person made each event (JSONL: event_id, person): the ground truth "
+    "of identity resolution, kept out of the events themselves.",
+)
+@click.option(
     "--truth",
     "truth_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -72,6 +81,7 @@ def simulate(
     malformed_share: float,
     start: datetime | None,
     out_path: Path | None,
+    persons_path: Path | None,
     truth_path: Path | None,
     broker: str | None,
     topic: str,
@@ -82,7 +92,7 @@ def simulate(
     nobody answered, an issue that keeps coming back, a stolen card …) are written beside the
     traffic, for bench/alert_quality.py to score alerts against.
     """
-    from streams.sim import SimulationSpec, Simulator
+    from streams.sim import SimulationSpec, Simulator, person_name
 
     spec = SimulationSpec(customers=customers, seed=seed, malformed_share=malformed_share)
     if start is not None:
@@ -95,40 +105,73 @@ def simulate(
         raise click.UsageError("give either --out or --broker, not both")
     simulator = Simulator(spec)
     witness = _TruthWriter(simulator, truth_path)
-    records: Iterator[bytes] = witness.follow(simulator.run())
+    labelled: Iterator[tuple[bytes, str | None]] = (
+        (record, None if person is None else person_name(person))
+        for record, person in witness.follow(simulator.run_with_persons())
+    )
     if events is not None:
-        records = itertools.islice(records, events)
+        labelled = itertools.islice(labelled, events)
     try:
-        if out_path is not None:
-            written = 0
-            with out_path.open("wb") as handle, progress.bar(events or 0, "simulating") as advance:
-                for record in records:
-                    handle.write(record.replace(b"\n", b" ") + b"\n")  # a record must stay one line
-                    written += 1
-                    advance(1)
-            click.echo(f"wrote {written:,} records to {out_path}", err=True)
-            return
-        bootstrap = require_broker(broker)
-        started = time.monotonic()
-        with progress.bar(events or 0, f"sending to {topic}") as advance:
-            sent = run_async(
-                lambda stop: produce(
-                    bootstrap,
-                    topic,
-                    records,
-                    rate=rate,
-                    stop=stop,
-                    on_sent=lambda _value: advance(1),
-                    event_time_stamps=True,
-                )
-            )
-        elapsed = time.monotonic() - started
-        click.echo(
-            f"sent {sent:,} records to {topic} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)",
-            err=True,
-        )
+        with contextlib.ExitStack() as files:
+            persons = files.enter_context(persons_path.open("wb")) if persons_path is not None else None
+            _emit(labelled, persons, out_path, broker, topic, rate, events)
     finally:
         witness.close()
+
+
+def _emit(
+    labelled: Iterator[tuple[bytes, str | None]],
+    persons: BinaryIO | None,
+    out_path: Path | None,
+    broker: str | None,
+    topic: str,
+    rate: float | None,
+    events: int | None,
+) -> None:
+    records: Iterator[bytes] = (record for record, _ in labelled)
+    if persons is not None:
+        records = _noting_persons(labelled, persons)
+    if out_path is not None:
+        written = 0
+        with out_path.open("wb") as handle, progress.bar(events or 0, "simulating") as advance:
+            for record in records:
+                handle.write(record.replace(b"\n", b" ") + b"\n")  # a record must stay one line
+                written += 1
+                advance(1)
+        click.echo(f"wrote {written:,} records to {out_path}", err=True)
+        return
+    bootstrap = require_broker(broker)
+    started = time.monotonic()
+    with progress.bar(events or 0, f"sending to {topic}") as advance:
+        sent = run_async(
+            lambda stop: produce(
+                bootstrap,
+                topic,
+                records,
+                rate=rate,
+                stop=stop,
+                on_sent=lambda _value: advance(1),
+                event_time_stamps=True,
+            )
+        )
+    elapsed = time.monotonic() - started
+    click.echo(
+        f"sent {sent:,} records to {topic} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)", err=True
+    )
+
+
+def _noting_persons(labelled: Iterator[tuple[bytes, str | None]], persons: BinaryIO) -> Iterator[bytes]:
+    """The records of *labelled*, writing each valid event's person to *persons* once per event id."""
+    import orjson
+
+    seen: set[str] = set()
+    for record, person in labelled:
+        if person is not None:
+            event_id = orjson.loads(record)["event_id"]
+            if event_id not in seen:  # a redelivery repeats its original, person included
+                seen.add(event_id)
+                persons.write(orjson.dumps({"event_id": event_id, "person": person}) + b"\n")
+        yield record
 
 
 class _TruthWriter:
@@ -144,13 +187,13 @@ class _TruthWriter:
         self._last: int | None = None
         self.written = 0
 
-    def follow(self, run: Iterator[tuple[int, bytes]]) -> Iterator[bytes]:
-        """The records of *run*, noting how far it got; settled situations are written on the way."""
+    def follow(self, run: Iterator[tuple[int, bytes, int | None]]) -> Iterator[tuple[bytes, int | None]]:
+        """The records of *run* with their persons, noting how far it got; settled situations are written on the way."""
         from streams.sim.truth import SETTLE_MS
 
-        for count, (instant, record) in enumerate(run, 1):
+        for count, (instant, record, person) in enumerate(run, 1):
             self._last = instant
-            yield record
+            yield record, person
             if self._handle is not None and count % self.EVERY == 0:
                 self._write(self._truth.take(instant, settled_before=instant - SETTLE_MS))
 

@@ -42,6 +42,7 @@ class Conversations(Basics):
             t = self._push(t + delay, ref, "chat", "reply", "agent", team, conversation,
                            {"topic": topic, "agent_id": self._agent()})  # fmt: skip
             self._witness_first_response(c, inquiry, "chat", asked, t, service)
+            self._verify(t, ref, "chat", team, conversation)
             if rng.random() < 0.3:
                 t = self._push(t + self._lognormal(40.0, 0.6), ref, "chat", "inquiry", "customer", team,
                                conversation, {"topic": topic})  # fmt: skip
@@ -59,6 +60,7 @@ class Conversations(Basics):
             morning = self._next_staffed(t) + self._lognormal(50 * 60.0, 0.8)
             replied = self._push(morning, ref, "chat", "reply", "agent", team, conversation,
                                  {"topic": topic, "agent_id": self._agent()})  # fmt: skip
+            self._verify(morning, ref, "chat", team, conversation)
         self._witness_first_response(c, inquiry, "chat", asked, replied, service)
         self._experience(c, 0.3)
         return t, False
@@ -194,6 +196,7 @@ class Conversations(Basics):
             reply = self._next_staffed(reply) + self._lognormal(45 * 60.0, 0.8)
         replied = self._push(reply, ref, channel, "reply", "agent", team, conversation,
                              attributes | {"agent_id": self._agent()})  # fmt: skip
+        self._verify(replied, ref, channel, team, conversation)
         if inquiry is not None:
             self._witness_first_response(c, inquiry, channel, t, replied, service)
         return replied

@@ -15,6 +15,7 @@ class Customer:
 
     __slots__ = (
         "advocate_at",
+        "announced",
         "churn_at",
         "churned",
         "cid",
@@ -45,6 +46,7 @@ class Customer:
         "satisfaction",
         "slot",
         "store",
+        "tablet",
     )
 
     def __init__(
@@ -86,7 +88,10 @@ class Customer:
         ] = []  # service questions: asked, answered or 0, event
         self.advocate_at = -(10**15)  # when the customer was last a would-be advocate
         self.misuse_at = 0  # when someone else may start using the card (streams/sim/misuse.py); 0: never
+        self.tablet: str | None = None  # the device shared with a partner at home, if any
+        self.announced: set[str] = set()  # identifiers an identify event has linked to cid so far
 
 
 Ref = tuple[str, Any]  # ("customer_id", "cust-…") or ("identifiers", {...})
-Pending = tuple[int, int, dict[str, Any] | bytes, bool]
+#: (instant, sequence, event or a redelivery's bytes, millisecond channel, the person who made it).
+Pending = tuple[int, int, dict[str, Any] | bytes, bool, int]
