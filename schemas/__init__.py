@@ -34,6 +34,8 @@ SCHEMA_FILES: dict[str, str] = {
     "alert": "alert.v1.json",
     "alert_action": "alert_action.v1.json",
     "model_params": "model_params.v1.json",
+    "erasure_request": "erasure_request.v1.json",
+    "erasure": "erasure.v1.json",
 }
 
 

@@ -7,6 +7,7 @@ the live agent sends and counts it, the offline replay writes it to files, in th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import orjson
 
@@ -14,7 +15,7 @@ from agents.domain.alert import Alert
 from agents.domain.instants import iso
 from agents.domain.refusal import Rejected
 
-__all__ = ["Outputs", "Transition"]
+__all__ = ["Erasure", "Outputs", "Transition"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,37 @@ class Transition:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """A customer forgotten on request: the confirmation on ``privacy.erasures`` (schemas/erasure.v1.json)."""
+
+    request_id: str
+    customer_id: str
+    #: As the request gave it (RFC 3339), and as an instant.
+    requested_at: str
+    erased_at: float
+    by: str
+    reason: str
+    #: Whether there was any state of the customer to delete.
+    found: bool
+    alerts_resolved: int
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "schema_version": 1,
+                "request_id": self.request_id,
+                "customer_id": self.customer_id,
+                "requested_at": self.requested_at,
+                "erased_at": datetime.fromtimestamp(self.erased_at, UTC).isoformat(),
+                "by": self.by,
+                "reason": self.reason,
+                "found": self.found,
+                "alerts_resolved": self.alerts_resolved,
+            }
+        )
+
+
 @dataclass(slots=True)
 class Outputs:
     """What one call of the journey asks the agent to publish and count."""
@@ -59,6 +91,8 @@ class Outputs:
     unknown_alert: bool = False
     #: Why the input was refused instead of applied, if it was: it belongs in the dead-letter topic.
     refused: Rejected | None = None
+    #: The customer was forgotten on request: publish this, delete their state.
+    erasure: Erasure | None = None
 
     def extend(self, other: Outputs) -> None:
         self.transitions.extend(other.transitions)

@@ -29,7 +29,7 @@ from agents.domain.refusal import (
     TOO_LARGE,
     Rejected,
 )
-from agents.ingest.identity import derived_customer_id, normalise_identifier
+from agents.ingest.identity import derived_customer_id, hash_identifiers, normalise_identifier
 
 DEFAULT_MAX_BYTES: Final = 64 * 1024
 # Touchpoints older than this are almost surely a unit or parsing bug upstream
@@ -44,7 +44,7 @@ RESERVED_PREFIXES: Final = ("id:", "\x00")
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """A valid touchpoint, normalised, with its customer key."""
+    """A valid touchpoint, normalised, with its customer key; its identifiers are keyed hashes."""
 
     customer_id: str
     #: Aware, keeping the producer's own UTC offset (business hours depend on it).
@@ -170,6 +170,9 @@ class TouchpointDecoder:
                 return Rejected(rejected.reason, f"after normalisation, {rejected.message}", rejected.field)
         if customer_id is None:
             customer_id = event["customer_id"] = derived_customer_id(identifiers or {}, self._salt)
+        if identifiers:
+            # Raw identifiers end here: past ingest each is its keyed hash, per kind.
+            event["identifiers"] = hash_identifiers(identifiers, self._salt)
         return Accepted(customer_id, occurred_at, event, orjson.dumps(event))
 
 

@@ -16,6 +16,11 @@ Records the journey refuses (a conflicting duplicate, an event too old for its
 customer, a forged tick, an action for an unknown alert or with a stale ``at``)
 go to the dead-letter topic with their reason, like ingest's.
 
+An erasure request (``privacy.erasure-requests``) forgets its customer: the state is deleted
+(a tombstone on the changelog, once the outputs before it are sent), open alerts are resolved
+as ``auto:erased``, the confirmation goes to ``privacy.erasures``, and each erasure hook runs
+(for state other components keep per customer, such as identity links).
+
 Gauges over the owned customers (stages, table keys, open inquiries and SLA
 cases) move by the difference each change makes, and are recounted from
 the table after every recovery, for exactly the partitions this worker owns.
@@ -29,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -47,9 +52,9 @@ from agents.domain.state import summarize
 from agents.ingest.agent import send_dead_letter
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
-from agents.journey.step import DEADLINE, DUPLICATE, Change, JourneyStep
+from agents.journey.step import DEADLINE, DUPLICATE, FORGOTTEN, Change, JourneyStep
 from agents.journey.track import JourneyTracker
-from agents.ports import Sink, StateStore
+from agents.ports import ErasureHook, Sink, StateStore
 
 __all__ = ["JourneyMetrics", "JourneyTopics", "install"]
 
@@ -64,6 +69,10 @@ class JourneyTopics(Protocol):
 
     @property
     def actions(self) -> TopicT: ...
+    @property
+    def erasure_requests(self) -> TopicT: ...
+    @property
+    def erasures(self) -> Sink: ...
     @property
     def by_customer(self) -> Sink: ...
     @property
@@ -112,6 +121,10 @@ class JourneyMetrics(Protocol):
     @property
     def ALERT_ACTIONS(self) -> Counter: ...
     @property
+    def ERASURES(self) -> Counter: ...
+    @property
+    def ERASED_TOUCHPOINTS(self) -> Counter: ...
+    @property
     def DEADLINES_FIRED(self) -> Counter: ...
     @property
     def TIME_TO_ACKNOWLEDGE(self) -> Histogram: ...
@@ -135,6 +148,7 @@ def install(
     metrics: JourneyMetrics,
     control_secret: bytes,
     caught_up: Callable[[int], bool],
+    erasure_hooks: Sequence[ErasureHook] = (),
 ) -> AgentT[bytes]:
     """Register ``track_journey``, its deadline sweep and its recovery hook on *app*.
 
@@ -142,12 +156,13 @@ def install(
     only once the outputs derived from it are acknowledged (see ``streams.runtime.state_writer``).
     *control_secret* signs and checks the timer ticks; every worker of the app needs the same one.
     *caught_up(partition)* says whether this worker has read the partition's input to its end: only
-    then is a quiet partition moved on by a tick.
+    then is a quiet partition moved on by a tick. *erasure_hooks* run after each erasure.
     """
     journey = JourneyStep(tracker, states.get)
     skew = config.time.max_future_skew
     last_event_at: dict[int, float] = {}
     validate_action = schemas.validator("alert_action")
+    validate_erasure = schemas.validator("erasure_request")
     calendars = config.calendars
     table_keys = metrics.TABLE_KEYS.labels(table.name)
     table_keys.set(0)
@@ -220,9 +235,40 @@ def install(
             return
         await write((change,))
 
+    async def apply_erasure(event: EventT[Any], key: bytes, partition: int) -> None:
+        request = orjson.loads(event.value)
+        validate_erasure(request)
+        if request["customer_id"].encode() != key:
+            await refuse(
+                event, Rejected(SCHEMA, "the request's customer_id does not match its key", "customer_id")
+            )
+            return
+        previous = states.get(key)
+        change = journey.erase(key, partition, request, time.time())
+        count_open(change)
+        if previous is not None:
+            table_keys.dec()
+            if previous.stage:
+                metrics.CUSTOMERS.labels(previous.stage).dec()
+        sent = await publish(change.outputs)
+        erasure = change.outputs.erasure
+        assert erasure is not None  # an erasure change always carries its confirmation
+        sent.append(await topics.erasures.send(key=key, value=erasure.encode()))
+        # The tombstone follows the outputs, as every state write does: a crash before they are sent
+        # redelivers the request, which is applied again.
+        await states.delete(key, partition, sent)
+        for hook in erasure_hooks:
+            await hook(key, partition)
+        metrics.ERASURES.labels("true" if erasure.found else "false").inc()
+        log.info("erased a customer on request %s (partition %d)", erasure.request_id, partition)
+
     async def apply_touchpoint(event: EventT[Any], touchpoint: dict[str, Any], change: Change) -> None:
         if change.refused is not None:
             await refuse(event, change.refused)
+            return
+        if change.cause == FORGOTTEN:
+            # Dated before its customer's erasure: dropped without a trace, not even a dead letter.
+            metrics.ERASED_TOUCHPOINTS.inc()
             return
         if change.cause == DUPLICATE:
             metrics.DUPLICATES.inc()
@@ -261,6 +307,9 @@ def install(
             try:
                 if event.message.topic == topics.actions.get_topic_name():
                     await apply_action(event, key, partition)
+                    continue
+                if event.message.topic == topics.erasure_requests.get_topic_name():
+                    await apply_erasure(event, key, partition)
                     continue
                 if key.startswith(CONTROL_KEY_PREFIX):
                     tick = verify_tick(control_secret, partition, event.value, time.time(), skew)

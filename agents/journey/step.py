@@ -17,22 +17,38 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
 from agents.journey.deadlines import DeadlineIndex
+from agents.journey.erasure import requested_instant
 from agents.journey.track import JourneyTracker, Step
 from agents.journey.watermark import PartitionClock
 
-__all__ = ["ACTION", "DEADLINE", "DUPLICATE", "TOUCHPOINT", "Change", "JourneyStep", "StateLookup"]
+__all__ = [
+    "ACTION",
+    "DEADLINE",
+    "DUPLICATE",
+    "ERASURE",
+    "FORGOTTEN",
+    "TOUCHPOINT",
+    "Change",
+    "JourneyStep",
+    "StateLookup",
+]
 
 #: What a change comes from.
 TOUCHPOINT: Final = "touchpoint"
 DUPLICATE: Final = "duplicate"
 DEADLINE: Final = "deadline"
 ACTION: Final = "action"
+#: A customer forgotten on request: delete the state (``erased``), publish the outputs.
+ERASURE: Final = "erasure"
+#: A touchpoint dated at or before its customer's erasure: dropped, nothing published, nothing kept.
+FORGOTTEN: Final = "forgotten"
 
 #: What fired a deadline: the partition's event time, a wall-clock tick, or the end of a replay's day.
 WATERMARK: Final = "watermark"
@@ -65,6 +81,8 @@ class Change:
     #: A deadline's own instant, and what fired it (WATERMARK, WALL_CLOCK or a caller's word).
     due: int | None = None
     trigger: str | None = None
+    #: The customer was forgotten: delete the state instead of writing it.
+    erased: bool = False
 
     @property
     def refused(self) -> Rejected | None:
@@ -84,6 +102,8 @@ class JourneyStep:
         self._lateness = int(tracker.config.deadlines.allowed_lateness_seconds)
         #: Per partition, the instant its clock has newly reached and whose deadlines are not fired yet.
         self._pending: dict[int, int] = {}
+        #: Customers forgotten on request → the request's instant: their older touchpoints are dropped.
+        self._erased: dict[bytes, int] = {}
 
     def touchpoint(
         self, key: bytes, partition: int, event: dict[str, Any], received_at: float | None = None
@@ -94,6 +114,10 @@ class JourneyStep:
         touchpoint changes nothing (``refused`` says why); a redelivery is a DUPLICATE change with
         no outputs, whose state the worker writes again as it is.
         """
+        erased_at = self._erased.get(key)
+        if erased_at is not None and _instant(event) <= erased_at:
+            # Late or redelivered after the erasure: it must not bring the customer back.
+            return Change(key, partition, FORGOTTEN, CustomerState(partition=partition), Outputs(), False)
         known = self._lookup(key)
         before = _open_counts(known)
         step = self.tracker.track(known, key.decode(), event, partition, received_at)
@@ -135,6 +159,23 @@ class JourneyStep:
             return Change(key, partition, ACTION, blank, outputs, state is not None)
         self._index.schedule(partition, key, state.wake_at)
         return _change(key, partition, ACTION, state, outputs, before, True)
+
+    def erase(self, key: bytes, partition: int, request: dict[str, Any], erased_at: float) -> Change:
+        """Forget customer *key* (schemas/erasure_request.v1.json): the change deletes the state.
+
+        Their deadlines end here, and their touchpoints dated at or before the request are dropped
+        from now on. *erased_at* is the worker's clock (replay: the request's instant).
+        """
+        state = self._lookup(key)
+        before = _open_counts(state)
+        outputs = self.tracker.erase(state, key.decode(), request, erased_at)
+        self._index.schedule(partition, key, None)
+        requested = requested_instant(request)
+        self._erased[key] = max(requested, self._erased.get(key, requested))
+        blank = CustomerState(partition=partition)
+        change = Change(key, partition, ERASURE, blank, outputs, state is not None, erased=True)
+        change.inquiries_opened, change.cases_opened = -before[0], -before[1]
+        return change
 
     def clock(self, partition: int) -> int | None:
         """*partition*'s event time as a quorum of customers attests it (None: not yet attested)."""
@@ -185,6 +226,10 @@ def _change(
 ) -> Change:
     inquiries, cases = _open_counts(state)
     return Change(key, partition, cause, state, outputs, known, inquiries - before[0], cases - before[1])
+
+
+def _instant(event: dict[str, Any]) -> int:
+    return int(datetime.fromisoformat(event["occurred_at"]).timestamp())
 
 
 def _open_counts(state: CustomerState | None) -> tuple[int, int]:

@@ -26,6 +26,7 @@ from agents.domain.instants import DAY
 from agents.domain.outputs import Outputs, Transition
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
+from agents.journey import erasure
 from agents.journey.admission import Admission, Duplicate
 from agents.journey.detection import Detection
 from agents.journey.enriched import ModelView, encode_enriched
@@ -161,7 +162,7 @@ class JourneyTracker:
         state.wake_at = self._next_wake(state, now)
         alive = self.model.p_alive_on(state, now // DAY)
         view = ModelView(alive, self.model.is_best_customer(state.clv)) if alive is not None else None
-        step.enriched = encode_enriched(event, state, self._salt, view)
+        step.enriched = encode_enriched(event, state, self._salt, view, self.config.enriched.attributes)
         return step
 
     def advance(self, state: CustomerState, customer_id: str, until: int) -> Outputs:
@@ -197,6 +198,12 @@ class JourneyTracker:
         if out.refused is None and state is not None:
             state.wake_at = self._next_wake(state, state.last_seen)
         return out
+
+    def erase(
+        self, state: CustomerState | None, customer_id: str, request: dict[str, Any], erased_at: float
+    ) -> Outputs:
+        """Forget the customer (schemas/erasure_request.v1.json): what to publish; the caller deletes *state*."""
+        return erasure.erase(state, customer_id, request, erased_at, self.config.calendars)
 
     def event_digest(self, event_id: str) -> int:
         """The digest the customer's dedupe memory keeps of *event_id* (see agents.journey.admission)."""

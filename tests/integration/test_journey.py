@@ -61,9 +61,9 @@ class Replayed:
 def _replay(tmp: Path, name: str, records: list[bytes], rules: Path) -> Replayed:
     source = tmp / f"{name}.jsonl"
     source.write_bytes(b"".join(record + b"\n" for record in records))
-    settings = Settings()
+    settings = Settings.from_env()  # the workers' identity key (tests/conftest.py)
     config = load_config(rules)
-    salt = settings.identity_salt.encode()
+    salt = settings.identity_key
     out = tmp / name
     replay(source, out, TouchpointDecoder(identity_salt=salt), JourneyTracker(config, salt))
     return Replayed(

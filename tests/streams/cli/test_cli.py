@@ -44,7 +44,7 @@ def _error_lines(output: str) -> list[str]:
     "args",
     [
         ["tail", "touchpoints"],
-        ["worker"],
+        ["worker", "--development"],
         ["produce", "{file}"],
         ["simulate", "--events", "5"],
     ],
