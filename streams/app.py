@@ -37,6 +37,7 @@ class TouchpointApp(faust.App):
     settings: Settings
     streams: Topics
     customers: TableT[bytes, CustomerState]
+    erased: TableT[bytes, int]
     states: StateWriter[CustomerState]
 
     def __init__(self, *args: Any, **options: Any) -> None:
@@ -155,6 +156,7 @@ def create_app(settings: Settings) -> TouchpointApp:
     app.settings = settings
     app.streams = make_topics(app, settings.partitions)
     app.customers = tables.customer_to_state(app, settings.partitions)
+    app.erased = tables.erased_customers(app, settings.partitions)
     # The restore counters exist from start-up, before a rebalance first restores anything.
     metrics.STATE_RESTORED_RECORDS.labels(app.customers.name)
     metrics.STATE_RESTORED_KEYS.labels(app.customers.name)
@@ -184,6 +186,7 @@ def create_app(settings: Settings) -> TouchpointApp:
         metrics,
         control_secret,
         caught_up=read_to_end(app, app.streams.by_customer.get_topic_name()),
+        erased=app.erased,
     )
     web.install(app, app.customers, app.states, tracker.model, settings.web_tokens())
     worker_metrics.install(app, metrics)

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, errors
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
@@ -72,8 +72,27 @@ async def start_client(client: AIOKafkaProducer | AIOKafkaConsumer, target: Conn
     except Exception as exc:  # connection refused, TLS handshake, SASL sign-in: one clean line each
         with suppress(Exception):
             await client.stop()
-        reason = redaction.redact(f"{type(exc).__name__}: {exc}")
-        raise BrokerUnreachable(f"cannot connect to Kafka at {target.describe()}: {reason}") from None
+        raise BrokerUnreachable(
+            f"cannot connect to Kafka at {target.describe()}: {_reason(exc, target)}"
+        ) from None
+
+
+#: What aiokafka raises when a broker refuses a SASL sign-in (a SCRAM refusal surfaces as a KeyError).
+_SIGN_IN_REFUSED = (
+    KeyError,
+    errors.SaslAuthenticationFailed,
+    errors.UnsupportedSaslMechanismError,
+    errors.IllegalSaslStateError,
+)
+
+
+def _reason(exc: Exception, target: Connection) -> str:
+    if target.security.sasl_mechanism and isinstance(exc, _SIGN_IN_REFUSED):
+        return (
+            f"the broker refused the sign-in ({type(exc).__name__}); check the user name, the password "
+            "and that the broker offers this mechanism"
+        )
+    return redaction.redact(f"{type(exc).__name__}: {exc}")
 
 
 def bootstrap_servers(url: str) -> str:

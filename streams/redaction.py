@@ -5,9 +5,11 @@ errors name variables and files, never values), and a second time here: every se
 process has read is remembered, and ``RedactingFormatter`` masks it in every formatted line,
 arguments and tracebacks included, whatever library wrote it.
 
-Record contents: aiokafka's producer logs each record it sends at debug level, key and value
-(``Sending (key=… value=…) to …``); raw touchpoints carry phone numbers and e-mail addresses.
-``hide_record_contents`` rewrites that line to the sizes only.
+Record contents: at debug level aiokafka logs each record its producer sends, key and value
+(``Sending (key=… value=…) to …``), and every request and response on the wire with the first
+100 bytes of each byte field: the start of a produced or fetched record batch (keys and values),
+and the SASL exchange (a PLAIN password, a SCRAM proof). Raw touchpoints carry phone numbers and
+e-mail addresses. ``hide_record_contents`` rewrites those lines to sizes and message names only.
 """
 
 from __future__ import annotations
@@ -66,16 +68,23 @@ class RedactingFormatter(logging.Formatter):
 #: aiokafka's producer, at debug level: ``log.debug("Sending (key=%s value=%s) to %s", key, value, tp)``.
 _SEND_LOGGER: Final = "aiokafka.producer.producer"
 _SEND_MESSAGE: Final = "Sending (key=%s value=%s) to %s"
+#: aiokafka's connection, at debug level: every request and response, with the message's fields.
+_WIRE_LOGGER: Final = "aiokafka.conn"
+_WIRE_MESSAGES: Final = frozenset({"Request to %s:%d %d: %s", "Response from %s:%d %d: %s"})
 
 
 class RecordContentFilter(logging.Filter):
-    """Rewrites aiokafka's per-record debug line to the record's sizes: never its key or value."""
+    """Rewrites aiokafka's per-record and per-request debug lines: sizes and message names, no contents."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg == _SEND_MESSAGE and isinstance(record.args, tuple) and len(record.args) == 3:
-            key, value, tp = record.args
+        args = record.args
+        if record.msg == _SEND_MESSAGE and isinstance(args, tuple) and len(args) == 3:
+            key, value, tp = args
             record.msg = "Sending a record (key %s, value %s) to %s"
             record.args = (_size(key), _size(value), tp)
+        elif record.msg in _WIRE_MESSAGES and isinstance(args, tuple) and len(args) == 4:
+            # The message's name (ProduceRequest_v7, SaslAuthenticateResponse_v1 …) without its fields.
+            record.args = (*args[:3], type(args[3]).__name__)
         return True
 
 
@@ -88,10 +97,11 @@ def _size(data: object) -> str:
 
 
 def hide_record_contents() -> None:
-    """Keep record keys and values out of the Kafka client's debug log (idempotent)."""
-    logger = logging.getLogger(_SEND_LOGGER)
-    if not any(isinstance(existing, RecordContentFilter) for existing in logger.filters):
-        logger.addFilter(RecordContentFilter())
+    """Keep record keys and values, and the SASL exchange, out of the Kafka client's debug log (idempotent)."""
+    for name in (_SEND_LOGGER, _WIRE_LOGGER):
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, RecordContentFilter) for existing in logger.filters):
+            logger.addFilter(RecordContentFilter())
 
 
 def install(logger: logging.Logger | None = None) -> None:

@@ -245,7 +245,8 @@ def _track(
     are not written.
     """
     states = summary.states
-    journey = JourneyStep(tracker, lambda key: states.get(key.decode()))
+    forgotten: dict[bytes, int] = {}
+    journey = JourneyStep(tracker, lambda key: states.get(key.decode()), forgotten.get)
     # Erasures by instant, applied once event time passes them: after every touchpoint dated up to then.
     pending = sorted(
         erasures or (), key=lambda request: (requested_instant(request), str(request["customer_id"]))
@@ -278,6 +279,8 @@ def _track(
                 customer = str(request["customer_id"])
                 change = journey.erase(customer.encode(), 0, request, requested_instant(request))
                 states.pop(customer, None)
+                if change.forget_until is not None:
+                    forgotten[change.key] = change.forget_until
                 summary.erased += 1
                 if not any(str(later["customer_id"]) == customer for later in pending):
                     to_erase.discard(customer)

@@ -85,6 +85,15 @@ CHANGELOG_CONFIG: Final = {
 }
 
 
+#: The table of erased customers (customer key → instant of their erasure), so that a touchpoint dated
+#: before an erasure, redelivered or late, never brings the customer back, even after a restart.
+#: Compacted, and deleted after the erasures' own retention: by then no such touchpoint can arrive.
+ERASED_CUSTOMERS_CONFIG: Final = {
+    "cleanup.policy": "compact,delete",
+    "retention.ms": str(RETENTION_DAYS[ERASURES] * DAY_MS),
+}
+
+
 def retention_days(topic: str) -> int:
     """Days *topic* keeps its records (an alert topic: those of ``alerts.*``)."""
     if topic in RETENTION_DAYS:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -148,6 +148,7 @@ def install(
     metrics: JourneyMetrics,
     control_secret: bytes,
     caught_up: Callable[[int], bool],
+    erased: MutableMapping[bytes, int] | None = None,
     erasure_hooks: Sequence[ErasureHook] = (),
 ) -> AgentT[bytes]:
     """Register ``track_journey``, its deadline sweep and its recovery hook on *app*.
@@ -156,9 +157,11 @@ def install(
     only once the outputs derived from it are acknowledged (see ``streams.runtime.state_writer``).
     *control_secret* signs and checks the timer ticks; every worker of the app needs the same one.
     *caught_up(partition)* says whether this worker has read the partition's input to its end: only
-    then is a quiet partition moved on by a tick. *erasure_hooks* run after each erasure.
+    then is a quiet partition moved on by a tick. *erased* keeps each erased customer's instant (a
+    changelog-backed table co-partitioned with the customers'); *erasure_hooks* run after each erasure.
     """
-    journey = JourneyStep(tracker, states.get)
+    forgotten: MutableMapping[bytes, int] = {} if erased is None else erased
+    journey = JourneyStep(tracker, states.get, forgotten.get)
     skew = config.time.max_future_skew
     last_event_at: dict[int, float] = {}
     validate_action = schemas.validator("alert_action")
@@ -250,6 +253,8 @@ def install(
             table_keys.dec()
             if previous.stage:
                 metrics.CUSTOMERS.labels(previous.stage).dec()
+        if change.forget_until is not None:
+            forgotten[key] = change.forget_until  # written to its changelog in this event's partition
         sent = await publish(change.outputs)
         erasure = change.outputs.erasure
         assert erasure is not None  # an erasure change always carries its confirmation

@@ -36,6 +36,7 @@ __all__ = [
     "FORGOTTEN",
     "TOUCHPOINT",
     "Change",
+    "ErasureLookup",
     "JourneyStep",
     "StateLookup",
 ]
@@ -56,6 +57,8 @@ WALL_CLOCK: Final = "wall_clock"
 
 #: A customer's current state by key (None: no state yet).
 StateLookup = Callable[[bytes], CustomerState | None]
+#: When a customer was forgotten on request, by key (epoch seconds; None: never, or long enough ago).
+ErasureLookup = Callable[[bytes], int | None]
 
 
 @dataclass(slots=True)
@@ -81,8 +84,10 @@ class Change:
     #: A deadline's own instant, and what fired it (WATERMARK, WALL_CLOCK or a caller's word).
     due: int | None = None
     trigger: str | None = None
-    #: The customer was forgotten: delete the state instead of writing it.
+    #: The customer was forgotten: delete the state instead of writing it, and remember until when
+    #: their touchpoints are dropped (the request's instant, epoch seconds).
     erased: bool = False
+    forget_until: int | None = None
 
     @property
     def refused(self) -> Rejected | None:
@@ -93,17 +98,20 @@ class Change:
 class JourneyStep:
     """The journey of the partitions one process owns: customers' decisions, deadlines and clocks."""
 
-    def __init__(self, tracker: JourneyTracker, lookup: StateLookup) -> None:
+    def __init__(
+        self, tracker: JourneyTracker, lookup: StateLookup, erased_at: ErasureLookup | None = None
+    ) -> None:
         self.tracker = tracker
         self._lookup = lookup
+        #: Where the caller keeps each erasure (``Change.forget_until``), durably in the worker: a
+        #: redelivery after a restart must not bring the customer back either.
+        self._erased_at = erased_at or _never
         self._index = DeadlineIndex()
         self._clocks: dict[int, PartitionClock] = {}
         self._quorum = tracker.config.time.watermark_quorum
         self._lateness = int(tracker.config.deadlines.allowed_lateness_seconds)
         #: Per partition, the instant its clock has newly reached and whose deadlines are not fired yet.
         self._pending: dict[int, int] = {}
-        #: Customers forgotten on request → the request's instant: their older touchpoints are dropped.
-        self._erased: dict[bytes, int] = {}
 
     def touchpoint(
         self, key: bytes, partition: int, event: dict[str, Any], received_at: float | None = None
@@ -114,7 +122,7 @@ class JourneyStep:
         touchpoint changes nothing (``refused`` says why); a redelivery is a DUPLICATE change with
         no outputs, whose state the worker writes again as it is.
         """
-        erased_at = self._erased.get(key)
+        erased_at = self._erased_at(key)
         if erased_at is not None and _instant(event) <= erased_at:
             # Late or redelivered after the erasure: it must not bring the customer back.
             return Change(key, partition, FORGOTTEN, CustomerState(partition=partition), Outputs(), False)
@@ -163,17 +171,19 @@ class JourneyStep:
     def erase(self, key: bytes, partition: int, request: dict[str, Any], erased_at: float) -> Change:
         """Forget customer *key* (schemas/erasure_request.v1.json): the change deletes the state.
 
-        Their deadlines end here, and their touchpoints dated at or before the request are dropped
-        from now on. *erased_at* is the worker's clock (replay: the request's instant).
+        Their deadlines end here, and once the caller keeps ``forget_until`` where *erased_at* of the
+        constructor finds it, their touchpoints dated at or before the request are dropped.
+        *erased_at* here is the worker's clock (replay: the request's instant).
         """
         state = self._lookup(key)
         before = _open_counts(state)
         outputs = self.tracker.erase(state, key.decode(), request, erased_at)
         self._index.schedule(partition, key, None)
         requested = requested_instant(request)
-        self._erased[key] = max(requested, self._erased.get(key, requested))
+        earlier = self._erased_at(key)
         blank = CustomerState(partition=partition)
         change = Change(key, partition, ERASURE, blank, outputs, state is not None, erased=True)
+        change.forget_until = max(requested, earlier) if earlier is not None else requested
         change.inquiries_opened, change.cases_opened = -before[0], -before[1]
         return change
 
@@ -226,6 +236,10 @@ def _change(
 ) -> Change:
     inquiries, cases = _open_counts(state)
     return Change(key, partition, cause, state, outputs, known, inquiries - before[0], cases - before[1])
+
+
+def _never(_key: bytes) -> int | None:
+    return None
 
 
 def _instant(event: dict[str, Any]) -> int:

