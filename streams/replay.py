@@ -355,7 +355,8 @@ def read_erasures(path: Path) -> list[dict[str, object]]:
     """
     request, confirmation = schemas.validator("erasure_request"), schemas.validator("erasure")
     found: list[dict[str, object]] = []
-    for number, raw in read_records(path):
+    for index, raw in read_records(path):
+        number = index + 1  # as editors count lines
         try:
             document = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
