@@ -19,6 +19,7 @@ from streams.cli.common import (
     BROKER_HELP,
     CONFIG_OPTION,
     MODEL_OPTION,
+    kafka_options,
     load_rules,
     load_settings,
     port_free,
@@ -63,6 +64,7 @@ from streams.settings import Settings
 )
 @CONFIG_OPTION
 @MODEL_OPTION
+@kafka_options
 def run(
     broker: str | None,
     customers: int,
@@ -75,12 +77,16 @@ def run(
     console_port: int | None,
     config: Path | None,
     model: Path | None,
+    kafka: dict[str, Any],
 ) -> None:
     """The main job. Without a broker: embedded broker + worker + ops console + simulated traffic, shown live.
 
-    With --broker (or TOUCHPOINT_BROKER): only the worker, against that cluster.
+    With --broker (or TOUCHPOINT_BROKER): only the worker, against that cluster (the Kafka options
+    apply to it). The embedded run makes an identity key in its data directory and keeps it.
     """
-    settings = load_settings(broker=broker, web_port=web_port, data_dir=data_dir, config=config, model=model)
+    settings = load_settings(
+        broker=broker, web_port=web_port, data_dir=data_dir, config=config, model=model, **kafka
+    )
     load_rules(settings.config, settings.model)
     if not settings.embedded:
         start_worker(settings)

@@ -197,3 +197,38 @@ def test_faust_reads_none_of_its_own_environment_and_names_an_ignored_credential
     assert app.conf.web_bind == "127.0.0.1"
     assert "BROKER_CREDENTIALS is set but ignored" in caplog.text
     assert PASSWORD not in caplog.text
+
+
+async def test_oauthbearer_reads_its_token_from_a_file_on_every_connection(tmp_path: Path) -> None:
+    import faust
+
+    from streams.app import faust_credentials
+
+    token = _file(tmp_path, "token", "first-token-value")
+    security = KafkaSecurity(sasl_mechanism="OAUTHBEARER", oauth_token_file=token).checked()
+    options = security.client_options()
+    assert (options["security_protocol"], options["sasl_mechanism"]) == ("SASL_PLAINTEXT", "OAUTHBEARER")
+    assert await options["sasl_oauth_token_provider"].token() == "first-token-value"
+    token.write_text("refreshed-token-value\n")  # a sidecar renewed it
+    credentials = faust_credentials(security)
+    assert isinstance(credentials, faust.OAuthCredentials)
+    assert await credentials.oauth_cb.token() == "refreshed-token-value"
+
+
+def test_the_worker_gets_the_same_sasl_login_and_tls_context_as_the_cli(tmp_path: Path) -> None:
+    import faust
+
+    from streams.app import faust_credentials
+
+    security = KafkaSecurity(
+        tls=True,
+        sasl_mechanism="SCRAM-SHA-256",
+        sasl_username="touchpoint-worker",
+        sasl_password=Secret(PASSWORD),
+    )
+    credentials = faust_credentials(security)
+    assert isinstance(credentials, faust.SASLCredentials)
+    assert (credentials.mechanism.value, credentials.protocol.value) == ("SCRAM-SHA-256", "SASL_SSL")
+    assert PASSWORD not in repr(credentials)
+    assert isinstance(faust_credentials(KafkaSecurity(tls=True)), faust.SSLCredentials)
+    assert faust_credentials(KafkaSecurity()) is None
