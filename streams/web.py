@@ -19,6 +19,7 @@ from typing import Final, cast
 import faust
 from aiohttp import web as aiohttp_web
 from aiohttp.typedefs import Middleware
+from faust.exceptions import ConsumerNotStarted
 from faust.types import TableT
 from faust.web import Request, Response, View
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
@@ -78,7 +79,10 @@ def install(
 
     @app.page("/ready")
     async def ready(web: View, request: Request) -> Response:
-        assignment = app.consumer.assignment() if app.consumer else set()
+        try:
+            assignment = app.consumer.assignment()
+        except ConsumerNotStarted:  # asked before the consumer thread is up: not ready yet
+            assignment = set()
         recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
         is_ready = bool(assignment) and not app.rebalancing and recovered
         body = {
