@@ -42,7 +42,10 @@ def missing_stunnel() -> str:
 
 @dataclass(frozen=True)
 class Certificates:
-    """PEM files: the CA, the broker's certificate for 127.0.0.1/localhost, and a client's with an encrypted key."""
+    """PEM files: the CA, the broker's certificate for 127.0.0.1/localhost, and a client's with an encrypted key.
+
+    ``misnamed_cert``/``misnamed_key``: a broker certificate the same CA signed for another host name.
+    """
 
     ca: Path
     server_cert: Path
@@ -50,6 +53,8 @@ class Certificates:
     client_cert: Path
     client_key: Path
     client_key_password: str
+    misnamed_cert: Path
+    misnamed_key: Path
 
 
 def _name(common: str) -> x509.Name:
@@ -121,6 +126,9 @@ def make_certificates(directory: Path, client_key_password: str) -> Certificates
         [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
     )
     client, client_key = issue("touchpoint-worker", ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    misnamed, misnamed_key = issue(
+        "broker.example", ExtendedKeyUsageOID.SERVER_AUTH, [x509.DNSName("broker.example")]
+    )
     files = Certificates(
         ca=directory / "ca.pem",
         server_cert=directory / "broker.pem",
@@ -128,12 +136,16 @@ def make_certificates(directory: Path, client_key_password: str) -> Certificates
         client_cert=directory / "client.pem",
         client_key=directory / "client.key",
         client_key_password=client_key_password,
+        misnamed_cert=directory / "misnamed.pem",
+        misnamed_key=directory / "misnamed.key",
     )
     files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     files.server_cert.write_bytes(server.public_bytes(serialization.Encoding.PEM))
     _write_key(files.server_key, server_key)
     files.client_cert.write_bytes(client.public_bytes(serialization.Encoding.PEM))
     _write_key(files.client_key, client_key, client_key_password)
+    files.misnamed_cert.write_bytes(misnamed.public_bytes(serialization.Encoding.PEM))
+    _write_key(files.misnamed_key, misnamed_key)
     return files
 
 
@@ -141,12 +153,19 @@ class TlsTerminator:
     """stunnel on a free loopback port: TLS with client certificates required, forwarded to *backend_port*."""
 
     def __init__(
-        self, certificates: Certificates, backend_port: int, workdir: Path, port: int | None = None
+        self,
+        certificates: Certificates,
+        backend_port: int,
+        workdir: Path,
+        port: int | None = None,
+        misnamed: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.backend_port = backend_port
         self.workdir = workdir
         self.certificates = certificates
+        #: Show the certificate made for another host name (to test clients' hostname checks).
+        self.misnamed = misnamed
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> TlsTerminator:
@@ -155,6 +174,12 @@ class TlsTerminator:
             raise RuntimeError(missing_stunnel())
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "stunnel.conf"
+        files = self.certificates
+        cert, key = (
+            (files.misnamed_cert, files.misnamed_key)
+            if self.misnamed
+            else (files.server_cert, files.server_key)
+        )
         config.write_text(
             "foreground = yes\n"
             "pid =\n"
@@ -163,8 +188,8 @@ class TlsTerminator:
             "[kafka]\n"
             f"accept = 127.0.0.1:{self.port}\n"
             f"connect = 127.0.0.1:{self.backend_port}\n"
-            f"cert = {self.certificates.server_cert}\n"
-            f"key = {self.certificates.server_key}\n"
+            f"cert = {cert}\n"
+            f"key = {key}\n"
             f"CAfile = {self.certificates.ca}\n"
             # Mutual TLS: a client must show a certificate the CA signed.
             "verify = 2\n"
@@ -189,6 +214,7 @@ class TlsTerminator:
         import ssl
 
         context = ssl.create_default_context(cafile=str(self.certificates.ca))
+        context.check_hostname = not self.misnamed
         context.load_cert_chain(
             str(self.certificates.client_cert),
             str(self.certificates.client_key),

@@ -36,6 +36,8 @@ class TlsCluster:
     secrets: dict[str, str]
     #: The environment of a CLI client with the same TLS settings.
     client_env: dict[str, str]
+    #: The embedded broker's own (plaintext, loopback) port, behind the TLS terminator.
+    broker_port: int
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +78,9 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsCluster]:
         )
         try:
             worker.start().wait_ready()
-            yield TlsCluster(certificates, f"kafka://127.0.0.1:{tls_port}", worker, held, client_env)
+            yield TlsCluster(
+                certificates, f"kafka://127.0.0.1:{tls_port}", worker, held, client_env, broker.port
+            )
         finally:
             worker.stop()
     finally:
@@ -178,6 +182,32 @@ def test_a_client_without_tls_gets_a_one_line_error(tls: TlsCluster) -> None:
     assert code == 1
     errors = [line for line in output.splitlines() if line.startswith("Error:")]
     assert errors == [f"Error: no Kafka broker answers at {tls.broker_url.removeprefix('kafka://')}"], output
+
+
+def test_a_broker_certificate_for_another_host_is_refused_unless_hostname_checking_is_off(
+    tls: TlsCluster, tmp_path: Path
+) -> None:
+    misnamed = TlsTerminator(tls.certificates, tls.broker_port, tmp_path / "stunnel", misnamed=True).start()
+    try:
+        url = f"kafka://127.0.0.1:{misnamed.port}"
+        code, output = _cli(tls.client_env, "tail", "touchpoints", "--broker", url, "--idle-timeout", "1")
+        assert code == 1, output
+        errors = [line for line in output.splitlines() if line.startswith("Error:")]
+        assert errors == [f"Error: no Kafka broker answers at 127.0.0.1:{misnamed.port} over SSL"], output
+        # The same CA signed it: with the name check off, the chain alone is enough.
+        code, output = _cli(
+            tls.client_env,
+            "tail",
+            "touchpoints",
+            "--broker",
+            url,
+            "--kafka-no-check-hostname",
+            "--idle-timeout",
+            "1",
+        )
+        assert code == 0, output
+    finally:
+        misnamed.stop()
 
 
 def test_a_wrong_client_key_password_is_an_error_that_does_not_quote_it(
