@@ -22,6 +22,13 @@ ENRICHED: Final = "touchpoints.enriched"
 #: Lifecycle stage changes: schemas/lifecycle_transition.v1.json, keyed by customer id.
 TRANSITIONS: Final = "lifecycle.transitions"
 
+#: Anonymous profiles merged into customers, and operators' splits: schemas/identity_merge.v1.json, keyed by customer id.
+IDENTITY_MERGES: Final = "identity.merges"
+#: Identifiers claimed by more than one customer: schemas/identity_conflict.v1.json, keyed by identifier key.
+IDENTITY_CONFLICTS: Final = "identity.conflicts"
+#: Operators' splits of a merge: schemas/identity_action.v1.json, keyed by the identifier key.
+IDENTITY_ACTIONS: Final = "identity.actions"
+
 #: Operators' acknowledge / resolve / snooze: schemas/alert_action.v1.json, keyed by customer id.
 ACTIONS: Final = "alerts.actions"
 #: Requests to forget a customer: schemas/erasure_request.v1.json, keyed by customer id.
@@ -48,6 +55,9 @@ ALL: Final = (
     DEAD_LETTER,
     ENRICHED,
     TRANSITIONS,
+    IDENTITY_MERGES,
+    IDENTITY_CONFLICTS,
+    IDENTITY_ACTIONS,
     ACTIONS,
     ERASURE_REQUESTS,
     ERASURES,
@@ -67,6 +77,9 @@ RETENTION_DAYS: Final = {
     DEAD_LETTER: 7,
     ENRICHED: 30,
     TRANSITIONS: 30,
+    IDENTITY_MERGES: 30,
+    IDENTITY_CONFLICTS: 30,
+    IDENTITY_ACTIONS: 30,
     ACTIONS: 30,
     ERASURE_REQUESTS: 7,
     ERASURES: 30,

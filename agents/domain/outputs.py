@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import orjson
 
 from agents.domain.alert import Alert
+from agents.domain.identity import Conflict, Forward, Merge
 from agents.domain.instants import iso
 from agents.domain.refusal import Rejected
 
@@ -93,6 +94,11 @@ class Outputs:
     refused: Rejected | None = None
     #: The customer was forgotten on request: publish this, delete their state.
     erasure: Erasure | None = None
+    #: Identity: merges and splits (identity.merges), conflicts (identity.conflicts), and records to send
+    #: on to another key (a touchpoint routed to its customer, a profile on its way into one).
+    merges: list[Merge] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    forwards: list[Forward] = field(default_factory=list)
 
     def extend(self, other: Outputs) -> None:
         self.transitions.extend(other.transitions)
@@ -100,3 +106,6 @@ class Outputs:
         self.suppressed.extend(other.suppressed)
         self.acknowledged.extend(other.acknowledged)
         self.resolved.extend(other.resolved)
+        self.merges.extend(other.merges)
+        self.conflicts.extend(other.conflicts)
+        self.forwards.extend(other.forwards)

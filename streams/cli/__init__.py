@@ -13,6 +13,7 @@ from streams.cli.alerts import alerts
 from streams.cli.console import console, hash_password
 from streams.cli.erase import erase
 from streams.cli.fit import fit_models
+from streams.cli.identity import identity
 from streams.cli.notify import notify
 from streams.cli.records import produce_file, tail
 from streams.cli.replay import replay_file
@@ -43,6 +44,7 @@ for command in (
     replay_file,
     alerts,
     erase,
+    identity,
     fit_models,
     check_config,
     list_detectors,

@@ -64,7 +64,9 @@ def replay_file(
         erasures = read_erasures(erasures_file) if erasures_file else []
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    decoder = TouchpointDecoder(identity_salt=salt, max_bytes=settings.max_event_bytes)
+    decoder = TouchpointDecoder(
+        identity_salt=salt, max_bytes=settings.max_event_bytes, identity=rules.identity
+    )
     stages = progress.StageProgress({"reading": f"reading {file.name}", "applying": "applying touchpoints"})
     try:
         summary = replay(
