@@ -44,7 +44,7 @@ from agents.domain.state import CustomerState
 from agents.ingest.dead_letter import dead_letter_record
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.erasure import requested_instant
-from agents.journey.step import DUPLICATE, FORGOTTEN, ROUTED, Change, JourneyStep
+from agents.journey.step import DUPLICATE, FORGOTTEN, ROUTED, UNCHANGED, Change, JourneyStep
 from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
 from streams import topics
@@ -280,7 +280,7 @@ def _track(
 
         def write(changes: Iterable[Change]) -> None:
             for change in changes:
-                if change.cause != ROUTED:
+                if change.cause not in (ROUTED, UNCHANGED):
                     states[change.key.decode()] = change.state
                 outputs = change.outputs
                 waiting.extend(outputs.forwards)

@@ -63,7 +63,7 @@ from agents.identity.keys import is_identifier_key
 from agents.ingest.agent import send_dead_letter
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
-from agents.journey.step import DEADLINE, DUPLICATE, FORGOTTEN, ROUTED, Change, JourneyStep
+from agents.journey.step import DEADLINE, DUPLICATE, FORGOTTEN, ROUTED, UNCHANGED, Change, JourneyStep
 from agents.journey.track import JourneyTracker
 from agents.ports import ErasureHook, Sink, StateStore
 
@@ -271,7 +271,7 @@ def install(
     async def write(changes: Iterable[Change], produced_at: float | None = None) -> None:
         """Publish each change's outputs, then hold back its state until they are sent."""
         for change in changes:
-            if change.cause == ROUTED:
+            if change.cause in (ROUTED, UNCHANGED):
                 await publish(change.outputs, produced_at=produced_at)
                 continue
             count_open(change)

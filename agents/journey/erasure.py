@@ -1,7 +1,9 @@
 """Forgetting a customer on request (schemas/erasure_request.v1.json): what goes, and what is said about it.
 
 The customer's state goes whole (with it their dedupe memory, cases, open alerts and detector
-memories); each open or acknowledged alert is republished once more as resolved by
+memories). With identity resolution on, each identifier the customer's touchpoints carried (and
+each whose profile merged into them) gets an ``Unlink`` on its own partition: its record forgets the
+customer key, and the profile merged into them (agents/journey/step.py). Each open or acknowledged alert is republished once more as resolved by
 ``auto:erased``, so whoever routes it (Alertmanager, the console) closes it, with its text
 replaced: the last record about the customer carries no more than it must. The confirmation
 (``Erasure``) tells downstream services to forget the customer too.
@@ -20,15 +22,19 @@ from typing import Any, Final
 from agents.alerts import sla
 from agents.calendar import Calendars
 from agents.domain.alert import RESOLVED
+from agents.domain.identity import IDENTIFIER_STRENGTH, Forward, Unlink
 from agents.domain.outputs import Erasure, Outputs
 from agents.domain.state import CustomerState
+from agents.ingest.identity import HASHED
 
-__all__ = ["ERASED_BY", "erase", "requested_instant"]
+__all__ = ["ERASED_BY", "MAX_CLAIMED", "carried_keys", "erase", "note_claims", "requested_instant", "unlinks"]
 
 #: Who resolves the alerts of an erased customer.
 ERASED_BY: Final = "auto:erased"
 _SUMMARY: Final = "Resolved: the customer was erased on request; nothing more is kept about them."
 _ACTION: Final = "Erase any copy of this alert you keep (see privacy.erasures)."
+#: How many identifier keys a customer's state keeps for its erasure: more than any one person uses.
+MAX_CLAIMED: Final = 16
 
 
 def requested_instant(request: dict[str, Any]) -> int:
@@ -68,3 +74,35 @@ def erase(
         alerts_resolved=len(out.alerts),
     )
     return out
+
+
+def carried_keys(identifiers: dict[str, str]) -> list[str]:
+    """The identifier keys (``id:<kind>:<digest>``) of an ingested event's hashed identifiers.
+
+    Ingest hashes each identifier with the digest of its key (agents/ingest/identity.py), so the key
+    follows without the identity key. A value that is no hash names no key.
+    """
+    return [
+        f"id:{kind}:{value[len(HASHED) :]}"
+        for kind in IDENTIFIER_STRENGTH
+        if (value := identifiers.get(kind)) and value.startswith(HASHED)
+    ]
+
+
+def note_claims(state: CustomerState, event: dict[str, Any]) -> None:
+    """Keep the identifier keys *event* carried in *state* (newest last, bounded): the erasure's addresses."""
+    for key in carried_keys(event.get("identifiers") or {}):
+        if key in state.claimed:
+            if state.claimed[-1] == key:
+                continue
+            state.claimed.remove(key)
+        state.claimed.append(key)
+    del state.claimed[:-MAX_CLAIMED]
+
+
+def unlinks(state: CustomerState | None, customer_id: str, at: int) -> list[Forward]:
+    """An ``Unlink`` to every identifier *state* claimed or merged a profile from, so each forgets *customer_id*."""
+    if state is None:
+        return []
+    keys = dict.fromkeys([*(entry[0] for entry in state.merges), *state.claimed])
+    return [Forward(key, control=Unlink(key, customer_id, at)) for key in keys if key != customer_id]

@@ -38,6 +38,7 @@ from agents.domain.identity import (
     Merge,
     MergeIn,
     Split,
+    Unlink,
     Unmerge,
 )
 from agents.domain.outputs import Outputs
@@ -45,7 +46,7 @@ from agents.domain.refusal import UNKNOWN_MERGE, Rejected
 from agents.domain.state import CustomerState
 from agents.identity.resolution import IdentityResolver
 from agents.journey.deadlines import DeadlineIndex
-from agents.journey.erasure import requested_instant
+from agents.journey.erasure import note_claims, requested_instant, unlinks
 from agents.journey.track import JourneyTracker, Step
 from agents.journey.watermark import PartitionClock
 
@@ -58,6 +59,7 @@ __all__ = [
     "IDENTITY",
     "ROUTED",
     "TOUCHPOINT",
+    "UNCHANGED",
     "Change",
     "ErasureLookup",
     "JourneyStep",
@@ -75,8 +77,10 @@ ERASURE: Final = "erasure"
 FORGOTTEN: Final = "forgotten"
 #: A touchpoint or an action sent on to the customer its identifier is linked to: nothing changed here.
 ROUTED: Final = "routed"
-#: A claim, a merge, a split: identity changed.
+#: A claim, a merge, a split, an erased customer unlinked: identity changed.
 IDENTITY: Final = "identity"
+#: Nothing to write: an erased customer's unlink reached an identifier that never knew them.
+UNCHANGED: Final = "unchanged"
 
 #: What fired a deadline: the partition's event time, a wall-clock tick, or the end of a replay's day.
 WATERMARK: Final = "watermark"
@@ -173,6 +177,8 @@ class JourneyStep:
             return Change(key, partition, TOUCHPOINT, step.state, step, known is not None)
         if step.duplicate:
             return Change(key, partition, DUPLICATE, step.state, Outputs(), known is not None)
+        if self.resolver is not None and not key.startswith(b"id:"):
+            note_claims(step.state, event)
         change = _change(key, partition, TOUCHPOINT, step.state, step, before, known is not None)
         change.enriched = step.enriched or b""
         change.unpriced = step.unpriced
@@ -229,6 +235,8 @@ class JourneyStep:
         outputs = self.tracker.erase(state, key.decode(), request, erased_at)
         self._index.schedule(partition, key, None)
         requested = requested_instant(request)
+        # Their identifiers forget them too, each on its own partition.
+        outputs.forwards.extend(unlinks(state, key.decode(), requested))
         earlier = self._erased_at(key)
         blank = CustomerState(partition=partition)
         change = Change(key, partition, ERASURE, blank, outputs, state is not None, erased=True)
@@ -244,6 +252,8 @@ class JourneyStep:
             return self._merge_in(key, partition, message)
         if isinstance(message, Unmerge):
             return self._unmerge(key, partition, message)
+        if isinstance(message, Unlink):
+            return self._unlink(key, partition, message)
         return self._split(key, partition, message)
 
     def _claim(self, key: bytes, partition: int, claim: Claim) -> Change:
@@ -357,6 +367,16 @@ class JourneyStep:
         outputs = self.tracker.unmerge(state, key.decode(), message)
         self._index.schedule(partition, key, state.wake_at)
         return _change(key, partition, IDENTITY, state, outputs, before, known is not None)
+
+    def _unlink(self, key: bytes, partition: int, unlink: Unlink) -> Change:
+        """An erased customer's way to identifier *key*: its record forgets them (agents/journey/erasure.py)."""
+        state = self._lookup(key)
+        record = IdentityRecord.from_list(state.identity) if state is not None and state.identity else None
+        if state is None or record is None or not IdentityResolver.unlink(record, unlink.customer):
+            blank = state or CustomerState(partition=partition)
+            return Change(key, partition, UNCHANGED, blank, Outputs(), state is not None)
+        state.identity = record.to_list()
+        return _change(key, partition, IDENTITY, state, Outputs(), _open_counts(state), True)
 
     def clock(self, partition: int) -> int | None:
         """*partition*'s event time as a quorum of customers attests it (None: not yet attested)."""

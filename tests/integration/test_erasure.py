@@ -4,6 +4,8 @@ A customer with state and an open alert is erased with ``touchpoint erase``: the
 on privacy.erasures, resolves the alert as ``auto:erased``, answers 404 for the customer, drops a
 late touchpoint dated before the erasure, and after a restart still answers 404 and emits nothing
 that names the customer, until a new touchpoint arrives. Another customer is untouched throughout.
+Their identity links go with them: the e-mail address they logged in with, whose anonymous events
+went to them before, forms a profile of its own afterwards.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from agents.identity.keys import identifier_key
 from streams import topics
 from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import WorkerProcess
 from streams.runtime.faust_private import refresh_metadata
+from streams.settings import Settings
 from tests.kafka_helpers import collect, produce, wait_for
 
 pytestmark = pytest.mark.integration
@@ -71,20 +75,36 @@ def _status(worker: WorkerProcess, path: str, token: str | None = TOKEN) -> int:
 
 
 def _touchpoint(
-    customer: str, event_id: str, at: datetime, kind: str = "visit", **attributes: object
+    customer: str | None,
+    event_id: str,
+    at: datetime,
+    kind: str = "visit",
+    identifiers: dict[str, str] | None = None,
+    **attributes: object,
 ) -> bytes:
     event: dict[str, object] = {
         "schema_version": 1,
         "event_id": event_id,
         "occurred_at": at.isoformat(),
-        "customer_id": customer,
         "channel": "phone",
         "type": kind,
         "actor": "customer",
     }
+    if customer is not None:
+        event["customer_id"] = customer
+    if identifiers is not None:
+        event["identifiers"] = identifiers
     if attributes:
         event["attributes"] = attributes
     return orjson.dumps(event)
+
+
+def _enriched_customer(bootstrap: str, event_id: str) -> str:
+    """The customer the worker filed touchpoint *event_id* under, read from touchpoints.enriched."""
+    [(_, value)] = asyncio.run(
+        collect(bootstrap, topics.ENRICHED, lambda k, v: f'"{event_id}"'.encode() in (v or b""), 1)
+    )
+    return str(orjson.loads(value or b"")["touchpoint"]["customer_id"])
 
 
 async def _ends(bootstrap: str, names: list[str]) -> dict[TopicPartition, int]:
@@ -144,14 +164,21 @@ def test_an_erased_customer_is_gone_through_a_restart_and_comes_back_only_with_a
 ) -> None:
     bootstrap, worker = cluster.broker.bootstrap, cluster.worker
     erased, kept = f"{run_id}-erased", f"{run_id}-kept"
+    email = {"email": f"{run_id}@example.com"}
+    email_key = identifier_key("email", email["email"], Settings.from_env().identity_key)
     now = datetime.now(UTC).replace(microsecond=0)
     first = now - timedelta(minutes=10)
+    asyncio.run(
+        produce(bootstrap, topics.RAW, [_touchpoint(erased, f"{run_id}-1", first, "identify", email)])
+    )
+    assert _enriched_customer(bootstrap, f"{run_id}-1") == erased
+    # Linked: an anonymous touchpoint with their e-mail address goes to them.
     asyncio.run(
         produce(
             bootstrap,
             topics.RAW,
             [
-                _touchpoint(erased, f"{run_id}-1", first),
+                _touchpoint(None, f"{run_id}-anonymous", first + timedelta(seconds=30), identifiers=email),
                 _touchpoint(
                     erased, f"{run_id}-2", first + timedelta(minutes=1), "queue_wait", wait_seconds=95
                 ),
@@ -164,6 +191,7 @@ def test_an_erased_customer_is_gone_through_a_restart_and_comes_back_only_with_a
     )
     alert = orjson.loads(raised or b"")
     assert alert["status"] == "open"
+    assert _enriched_customer(bootstrap, f"{run_id}-anonymous") == erased
     wait_for("both customers' state", lambda: _status(worker, f"/customers/{erased}") == 200, 30)
     wait_for("the other customer", lambda: _status(worker, f"/customers/{kept}") == 200, 30)
 
@@ -237,6 +265,18 @@ def test_an_erased_customer_is_gone_through_a_restart_and_comes_back_only_with_a
         (topic, key) for topic, key, value in emitted if erased.encode() in (key or b"") + (value or b"")
     ]
     assert naming == [], [(t, v) for t, k, v in emitted if erased.encode() in (k or b"") + (v or b"")]
+
+    # Their e-mail address is linked to nobody now: its anonymous touchpoints, even dated after the
+    # erasure, form a profile of their own (a link left behind would file this one under them).
+    asyncio.run(
+        produce(
+            bootstrap,
+            topics.RAW,
+            [_touchpoint(None, f"{run_id}-after", datetime.now(UTC), identifiers=email)],
+        )
+    )
+    assert _enriched_customer(bootstrap, f"{run_id}-after") == email_key
+    assert _status(worker, f"/customers/{erased}") == 404
 
     # Until a new touchpoint arrives, dated after the erasure: then they are a new customer.
     later = datetime.now(UTC)
