@@ -32,7 +32,9 @@ from streams.settings import Settings
     default=None,
     metavar="KIND=VALUE",
     help="Name the customer by an identifier instead (email=…, phone=…): the customer key is derived "
-    "with TOUCHPOINT_IDENTITY_SALT, as the workers derive it.",
+    "with TOUCHPOINT_IDENTITY_SALT, as the workers derive it. With identity resolution on, that is the "
+    "identifier's own key: its anonymous profile and its links go; a customer it is linked to is erased "
+    "by their id.",
 )
 @click.option(
     "--by", default=None, help="Who asks for the erasure (default: $USER); kept in the audit trail."
