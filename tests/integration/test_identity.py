@@ -31,7 +31,7 @@ from tests.kafka_helpers import collect, produce
 
 pytestmark = pytest.mark.integration
 
-SALT = Settings().identity_salt.encode()
+SALT = Settings.from_env().identity_key
 
 
 def _touch(event_id: str, kind: str, *, who: str | None = None, ids: dict[str, str] | None = None,
