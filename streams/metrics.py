@@ -131,6 +131,17 @@ BEST_CUSTOMER_THRESHOLD_LATE: Final = Counter(
     "reached this worker yet (a partition's clock further behind than model.best_customers."
     "effective_after_hours): the only way the live worker can judge differently from replay.",
 )
+ERASURES: Final = Counter(
+    "touchpoint_erasures",
+    "Customers forgotten on request (privacy.erasure-requests); found: whether the worker held their state.",
+    ["found"],
+)
+ERASED_TOUCHPOINTS: Final = Counter(
+    "touchpoint_erased_touchpoints",
+    "Touchpoints dropped because they are dated at or before their customer's erasure.",
+)
+for _found in ("true", "false"):
+    ERASURES.labels(_found)
 _RESPONSE_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200)
 TIME_TO_ACKNOWLEDGE: Final = Histogram(
     "touchpoint_alert_time_to_acknowledge_seconds",

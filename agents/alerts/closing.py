@@ -53,6 +53,7 @@ AUTO_REASONS: Final = (
     "displaced",
     "merged",
     "split",
+    "erased",
     "other",
 )
 
