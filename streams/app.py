@@ -100,7 +100,13 @@ def make_topics(app: faust.App, partitions: int) -> Topics:
     def topic(*names: str, count: int = partitions, **options: Any) -> TopicT:
         # Applied when the worker creates the topic; an existing topic keeps its own. A compacted
         # topic keeps the latest record of each key instead of deleting by age.
-        config = topics.topic_config(names[0]) if len(names) == 1 and not options.get("compacting") else None
+        config = (
+            {"cleanup.policy": "compact"}
+            if options.get("compacting")
+            else topics.topic_config(names[0])
+            if len(names) == 1
+            else None
+        )
         return app.topic(
             *names,
             key_type=bytes,

@@ -83,4 +83,6 @@ def coordinator_state(app: faust.App) -> TableT[bytes, bytes]:
         value_type=bytes,
         schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
         help="The coordinator's digests in progress and population reports.",
+        # Its one key's latest value is all a next owner needs.
+        extra_topic_configs={"cleanup.policy": "compact"},
     )
