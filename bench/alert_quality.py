@@ -167,9 +167,12 @@ def main() -> None:
         replayed = args.replayed
         if replayed is None:
             replayed = work / "out"
-            salt = Settings().identity_salt.encode()
-            tracker = JourneyTracker(load_config(args.config, args.model), salt)
-            replay(traffic, replayed, TouchpointDecoder(identity_salt=salt), tracker)
+            salt = Settings.from_env().identity_key
+            config = load_config(args.config, args.model)
+            tracker = JourneyTracker(config, salt)
+            replay(
+                traffic, replayed, TouchpointDecoder(identity_salt=salt, identity=config.identity), tracker
+            )
         report = evaluate(traffic, truth, replayed, args.customers)
     print(report.markdown())
     if not args.no_record:

@@ -74,12 +74,15 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[bytes]
     records += sentinels("sentinel", (timed[-1][0] + timedelta(days=32)).isoformat())
     source = directory / "traffic.jsonl"
     source.write_bytes(b"".join(record + b"\n" for record in records))
-    salt = Settings().identity_salt.encode()
-    tracker = JourneyTracker(load_config(rules), salt)
+    salt = Settings.from_env().identity_key  # the workers' identity key (tests/conftest.py)
+    config = load_config(rules)
+    tracker = JourneyTracker(config, salt)
     best = tracker.config.model.best_customers
     recorded = Recorded(round(best.every_hours * 3600), round(best.effective_after_hours * 3600))
     tracker.best_customers = tracker.model.best_customers = recorded
-    replay(source, directory / "replay", TouchpointDecoder(identity_salt=salt), tracker)
+    replay(
+        source, directory / "replay", TouchpointDecoder(identity_salt=salt, identity=config.identity), tracker
+    )
     return rules, records, recorded.history
 
 
