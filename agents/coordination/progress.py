@@ -17,7 +17,7 @@ import orjson
 
 from agents.config import Config
 from agents.domain.alert import DueSoon
-from agents.models.population import ValueSketch, contribution
+from agents.models.population import KEPT_THRESHOLDS, ValueSketch, contribution
 
 __all__ = [
     "ANSWERED",
@@ -33,6 +33,11 @@ __all__ = [
 MARK_WITHOUT_DIGESTS: Final = 3600
 #: Boundaries a partition reports when its clock starts afresh (a restart): the latest few.
 FRESH_BOUNDARIES: Final = 2
+#: Boundaries one report carries at most. A clock that jumps (a backfill after a pause, a customer's
+#: events years apart) passes any number of boundaries at once; every worker keeps only the latest
+#: KEPT_THRESHOLDS thresholds, so older ones would be dropped on arrival, and reporting them would
+#: only make the record grow with the jump (one sketch per boundary) past what Kafka accepts.
+REPORTED_BOUNDARIES: Final = KEPT_THRESHOLDS
 #: Values kept per buyer until the boundaries that need them are reported: a bound on memory for a
 #: customer buying many times while the partition's clock stands still.
 KEPT_VALUES: Final = 64
@@ -157,6 +162,7 @@ class PartitionProgress:
             start = (
                 boundary - (FRESH_BOUNDARIES - 1) * self.every if sketched is None else sketched + self.every
             )
+            start = max(start, boundary - (REPORTED_BOUNDARIES - 1) * self.every)
             for at in range(start, boundary + 1, self.every):
                 sketches[at] = self.sketch(partition, at).to_json()
             self._sketched[partition] = boundary

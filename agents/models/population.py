@@ -214,6 +214,8 @@ class PopulationMerge:
     empty_before: dict[int, int] = field(default_factory=dict)
     #: The boundaries merged already, the newest ones: [threshold or None, current buyers].
     merged: dict[int, list[Any]] = field(default_factory=dict)
+    #: partition → the latest boundary it reported: it will never report an earlier one.
+    reported: dict[int, int] = field(default_factory=dict)
 
     def report(
         self, partition: int, sketches: Mapping[int, Mapping[str, Any]], empty_before: int | None
@@ -225,6 +227,8 @@ class PopulationMerge:
             if boundary in self.merged:
                 continue
             self.reports.setdefault(boundary, {}).setdefault(partition, dict(sketch))
+        if sketches:
+            self.reported[partition] = max(self.reported.get(partition, max(sketches)), max(sketches))
         done = []
         for boundary in sorted(self.reports):
             reports = self.reports[boundary]
@@ -243,15 +247,38 @@ class PopulationMerge:
             done.append((boundary, threshold, total.count))
         for boundary, _, _ in done:
             del self.reports[boundary]
+        self._forget_incomplete()
         while len(self.merged) > KEPT_THRESHOLDS:
             del self.merged[min(self.merged)]
         return done
+
+    def _forget_incomplete(self) -> None:
+        """Drop the boundaries that can no longer complete or matter, so the state stays bounded.
+
+        A partition whose clock jumped reports only its latest boundaries
+        (agents/coordination/progress.py): an earlier boundary it skipped never completes. Nor
+        does a boundary older than every threshold a worker keeps matter any more. Without this,
+        the sketches waiting here (one per partition and boundary) would grow with every jump.
+        """
+        for boundary in list(self.reports):
+            reports = self.reports[boundary]
+            skipped = any(
+                p not in reports
+                and boundary > self.empty_before.get(p, -1)
+                and self.reported.get(p, boundary) > boundary
+                for p in range(self.partitions)
+            )
+            if skipped or (len(self.merged) >= KEPT_THRESHOLDS and boundary < min(self.merged)):
+                del self.reports[boundary]
+        while len(self.reports) > KEPT_THRESHOLDS:
+            del self.reports[min(self.reports)]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "reports": {str(b): {str(p): s for p, s in r.items()} for b, r in self.reports.items()},
             "empty_before": {str(p): at for p, at in self.empty_before.items()},
             "merged": {str(b): t for b, t in self.merged.items()},
+            "reported": {str(p): b for p, b in self.reported.items()},
         }
 
     def load(self, document: Mapping[str, Any]) -> None:
@@ -260,3 +287,4 @@ class PopulationMerge:
         }
         self.empty_before = {int(p): int(at) for p, at in document.get("empty_before", {}).items()}
         self.merged = {int(b): list(t) for b, t in document.get("merged", {}).items()}
+        self.reported = {int(p): int(b) for p, b in document.get("reported", {}).items()}

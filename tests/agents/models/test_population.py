@@ -226,3 +226,47 @@ def test_a_boundary_counts_a_buyers_value_even_after_more_purchases_than_the_sta
     assert (at_day_11.count, at_day_12.count) == (1, 1)
     assert abs((at_day_11.quantile(0.5) or 0) - 100.0) <= ALPHA * 100.0
     assert abs((at_day_12.quantile(0.5) or 0) - after[-1][1]) <= ALPHA * after[-1][1]
+
+
+def test_a_clock_jumping_years_ahead_keeps_the_progress_record_and_the_coordinators_state_small() -> None:
+    # Both travel as one Kafka record each (journey.progress, the coordinator's table): their size
+    # must not grow with how far a partition's clock jumps or how long another partition stays behind.
+    from agents.coordination.coordinator import Coordinator
+    from agents.coordination.progress import PartitionProgress, encode_signals
+
+    config = default_config()
+    progress = PartitionProgress(config)
+    coordinator = Coordinator(config, 2)
+    start = 1_700_000_000
+    rng = random.Random(7)
+    sizes = []
+    for years in (1, 5, 25):
+        for i in range(300):
+            at = start + i * 60
+            progress.buyer(0, b"buyer-%d" % i, start, ((at, rng.lognormvariate(5, 2)),))
+        progress.passed(0, start + 2 * DAY)
+        report = progress.passed(0, start + years * 365 * DAY)
+        assert report is not None
+        records = list(encode_signals(0, [], [], report))
+        for record in records:
+            coordinator.apply(record)  # partition 1 never reports: every boundary stays incomplete
+        state = orjson.dumps(coordinator.to_json())
+        sizes.append((max(map(len, records)), len(state)))
+        start += years * 365 * DAY
+    (small_record, small_state), *rest = sizes
+    for record, state in rest:
+        assert record < 2 * small_record + 10_000
+        assert state < 2 * small_state + 10_000
+    assert max(state for _, state in sizes) < 200_000
+
+
+def test_a_boundary_one_partition_skipped_is_dropped_and_later_ones_still_complete() -> None:
+    merge = PopulationMerge(2, 0.9, 1, ALPHA)
+    sketch = ValueSketch(ALPHA)
+    sketch.add(10.0)
+    assert merge.report(1, {DAY: sketch.to_json()}, 0) == []
+    # Partition 0's clock jumped: it reports only its latest boundaries, never DAY.
+    done = merge.report(0, {30 * DAY: sketch.to_json()}, 0)
+    assert done == []
+    assert DAY not in merge.reports
+    assert [b for b, _, _ in merge.report(1, {30 * DAY: sketch.to_json()}, 0)] == [30 * DAY]
