@@ -217,6 +217,12 @@ STATE_RESTORED_RECORDS: Final = Counter(
     "Changelog records read by bulk state restores after a rebalance, by table.",
     ["table"],
 )
+RECORDS_TOO_LARGE: Final = Counter(
+    "touchpoint_records_too_large",
+    "Records the worker did not send because they exceed the producer's maximum request size "
+    "(logged with their size), by topic: a defect to report, counted instead of stopping the worker.",
+    ["topic"],
+)
 STATE_RESTORED_KEYS: Final = Counter(
     "touchpoint_state_restored_keys",
     "Keys written to a table's store by bulk state restores (the last record of each key), by table.",

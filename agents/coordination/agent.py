@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 #: The one key of the coordinator's table and of the thresholds topic.
 STATE_KEY: Final = b"state"
 THRESHOLD_KEY: Final = b"threshold"
+#: Room for the key, headers and batch framing of the state's changelog record.
+STATE_RECORD_OVERHEAD: Final = 1024
 
 
 class ThresholdLearner(Protocol):
@@ -72,6 +74,8 @@ class CoordinationMetrics(Protocol):
     def BEST_CUSTOMER_BOUNDARY(self) -> Gauge: ...
     @property
     def BEST_CUSTOMER_THRESHOLD_LATE(self) -> Counter: ...
+    @property
+    def RECORDS_TOO_LARGE(self) -> Counter: ...
 
 
 def install(
@@ -137,7 +141,15 @@ def install(
                 # Every recent boundary in each record: compaction keeps the last, and a starting worker needs them all.
                 known = {str(b): merged for b, merged in coordinator.population.merged.items()}
                 await topics.best_customers.send(key=THRESHOLD_KEY, value=orjson.dumps(known))
-            table[STATE_KEY] = orjson.dumps(coordinator.to_json())
+            state = orjson.dumps(coordinator.to_json())
+            if len(state) < app.conf.producer_max_request_size - STATE_RECORD_OVERHEAD:
+                table[STATE_KEY] = state
+            else:
+                # Bounded by design (agents/models/population.py); were it not, a changelog record
+                # past the producer's limit would stop the worker. The next owner then resumes from
+                # the last state that fitted.
+                metrics.RECORDS_TOO_LARGE.labels(table.changelog_topic.get_topic_name()).inc()
+                log.error("the coordinator's state (%d bytes) is too large to keep; not stored", len(state))
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_best_customer_thresholds() -> None:
