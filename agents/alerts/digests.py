@@ -38,8 +38,11 @@ __all__ = ["QUEUE", "SETTLED", "WarningDigests"]
 
 #: How a digest ends: every inquiry on it was answered or has breached.
 SETTLED: Final = "auto:settled"
-#: Inquiries named in a digest's summary; ``details.items`` lists them all.
+#: Inquiries named in a digest's summary.
 NAMED: Final = 5
+#: Inquiries a digest lists in ``details.items`` (the most urgent; ``details.count`` says how many in
+#: all): one record must stay far below Kafka's request size however busy a queue is.
+LISTED: Final = 100
 #: The prefix of a digest's ``customer_id``: a digest is about a queue, not a customer.
 QUEUE: Final = "queue:"
 
@@ -154,7 +157,7 @@ class WarningDigests:
             detected_at=end,
             summary=summary,
             reasons=tuple(reasons),
-            evidence=tuple(item.evidence for item in still),
+            evidence=tuple(item.evidence for item in still[:LISTED]),
             stage="",
             value_tier="",
             suggested_action=(
@@ -167,6 +170,7 @@ class WarningDigests:
                 "digest": True,
                 "interval": {"start": interval[0], "end": interval[1]},
                 "deadline": iso(still[0].deadline),
+                "count": count,
                 "items": [
                     {
                         "alert_id": item.item_id,
@@ -179,7 +183,7 @@ class WarningDigests:
                         "reasons": list(item.reasons),
                         "customer": {"stage": item.stage, "value_tier": item.value_tier},
                     }
-                    for item in still
+                    for item in still[:LISTED]
                 ],
             },
         )

@@ -174,3 +174,17 @@ def test_the_coordinators_state_survives_a_restart_mid_interval() -> None:
     again.load(orjson.loads(orjson.dumps(hub.to_json())))
     [digest] = passed(again, 1, 5)
     assert [entry["customer_id"] for entry in digest.details["items"]] == ["cust-1"]
+
+
+def test_a_busy_queues_digest_lists_the_most_urgent_hundred_and_counts_them_all() -> None:
+    from agents.alerts.digests import LISTED
+
+    hub = coordinator(1)
+    for number in range(5 * LISTED):
+        hub.due_soon(item(f"cust-{number:04d}", 1 + number / (10 * LISTED)))
+    (digest,) = passed(hub, 0, 5)
+    valid(digest)
+    assert digest.details["count"] == 5 * LISTED
+    assert len(digest.details["items"]) == LISTED
+    assert digest.details["items"][0]["customer_id"] == "cust-0000"
+    assert len(digest.encode()) < 100_000
