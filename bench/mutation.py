@@ -139,6 +139,14 @@ EQUIVALENT: dict[str, str] = {
     "agents.calendar.x__calendar__mutmut_6": "the only default of a calendar's keys is closures = [], which the code also falls back to",
     "agents.calendar.x__calendar__mutmut_7": "the only default of a calendar's keys is closures = [], which the code also falls back to",
     "agents.calendar.x__calendar__mutmut_95": "unreachable: the country and subdivision are checked against the holidays library's own lists first",
+    "agents.config.x_config_from_mapping__mutmut_9": "both names are reassigned or a problem is raised before either is read",
+    "agents.config.x_config_from_mapping__mutmut_26": "calendars or model is None only after its ConfigError added a problem, so `problems` alone decides",
+    "agents.config.x_config_from_mapping__mutmut_69": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
+    "agents.config.x_config_from_mapping__mutmut_71": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
+    "agents.config.x_config_from_mapping__mutmut_74": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
+    "agents.config.x_load_config__mutmut_10": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
+    "agents.detectors.registry.x_load_class__mutmut_3": "an entry point's value has one colon, so partition and rpartition split it alike",
+    "agents.detectors.registry.x_build_detectors__mutmut_32": "None and False are both false: a class without uses_models is built without models either way",
     "agents.ingest.decode.x__not_json__mutmut_3": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.ingest.decode.x__schema_rejection__mutmut_18": (
         "fastjsonschema names the failing field once in its message, so replacing every occurrence or "

@@ -46,6 +46,16 @@ class RefundSpree(EventOnly):
         return memory, []
 
 
+class NoSchemaAttribute(EventOnly):
+    type = "bare"
+
+    def __init__(self, options: Any) -> None:
+        self.options = options
+
+    def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
+        return memory, []
+
+
 class NoSchema(RefundSpree):
     type: ClassVar[str] = "no_schema"
     config_schema: ClassVar[dict[str, Any]] = {}
@@ -122,6 +132,9 @@ def test_a_plugins_section_gets_enabled_and_keeps_its_own_keys_and_defaults() ->
             "refunds": {"type": "integer", "minimum": 2, "default": 3},
             "enabled": {"description": "Run this detector.", "type": "boolean", "default": True},
         },
+    }
+    assert config_schema(plugin("bare", "NoSchemaAttribute"))["properties"] == {
+        "enabled": {"description": "Run this detector.", "type": "boolean", "default": True}
     }
     assert config_schema(plugin("no_schema", "NoSchema"))["properties"] == {
         "enabled": {"description": "Run this detector.", "type": "boolean", "default": True}
@@ -217,6 +230,22 @@ def test_installed_plugins_are_read_from_the_entry_point_group_sorted_by_type(
         )
         assert list(all_detectors()) == [*DETECTORS, "alpha", "zeta"]
         assert registry.plugin_types() == ("alpha", "zeta")
-        assert len(check_plugins()) == 2, "neither class's type matches its entry point's name"
+        assert check_plugins() == [
+            f"detector plug-in 'alpha' ({HERE}:NoSchema): the class's `type` is 'no_schema', not 'alpha'",
+            f"detector plug-in 'zeta' ({HERE}:RefundSpree, touchpoint-example 0.2.0): the class's `type` is "
+            "'refund_spree', not 'zeta'",
+        ]
+        with pytest.raises(PluginError, match="not 'alpha'"):
+            build_detectors({}, {"alpha": f"{HERE}:NoSchema"})
     finally:
         registry.plugins.cache_clear()
+
+
+def test_an_installed_plugin_is_built_after_the_built_ins_once_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(registry, "plugins", lambda: (plugin("refund_spree", "RefundSpree"),))
+    built = build_detectors({"refund_spree": {"refunds": 4}}, models=MODELS)
+    assert [detector.type for detector in built] == [*DETECTORS, "refund_spree"]
+    assert built[-1].options == {"refunds": 4}  # type: ignore[attr-defined]
+    assert build_detectors({"refund_spree": {"enabled": False}})[-1].type == "advocate_opportunity"
