@@ -147,6 +147,10 @@ EQUIVALENT: dict[str, str] = {
     "agents.config.x_load_config__mutmut_10": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.detectors.registry.x_load_class__mutmut_3": "an entry point's value has one colon, so partition and rpartition split it alike",
     "agents.detectors.registry.x_build_detectors__mutmut_32": "None and False are both false: a class without uses_models is built without models either way",
+    "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_5": "keep_evidence=None is false like False: the same memory",
+    "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_10": "the memory also keeps the purchase's event id, which this detector never reads (it reads churn_risk's): only bytes differ",
+    "agents.detectors.best_customer.xǁBestCustomerAtRiskǁfire__mutmut_17": "P(alive) is known for every customer with a purchase day, and only those have a due day to fire on",
+    "agents.detectors.best_customer.xǁBestCustomerAtRiskǁfire__mutmut_23": "P(alive) is known for every customer with a purchase day, and only those have a due day to fire on",
     "agents.ingest.decode.x__not_json__mutmut_3": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.ingest.decode.x__schema_rejection__mutmut_18": (
         "fastjsonschema names the failing field once in its message, so replacing every occurrence or "

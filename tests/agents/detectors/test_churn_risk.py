@@ -353,3 +353,39 @@ def test_a_best_customers_signal_uses_the_churn_and_long_wait_thresholds_exactly
     desk = Desk(best())
     desk.send(*big_spender())
     assert bool(desk.send(event)) is raised
+
+
+def test_a_best_customer_alert_carries_the_events_channel_and_location() -> None:
+    desk = Desk(best())
+    desk.send(*big_spender())
+    [finding] = desk.send({**complaint(64), "location": "store-berlin-mitte"})
+    assert (finding.channel, finding.location) == ("email", "store-berlin-mitte")
+
+
+def test_a_best_customer_slipping_away_is_told_once_per_last_purchase() -> None:
+    desk = Desk(best(overdue=False))
+    desk.send(*big_spender())
+    assert len(desk.advance(10**10)) == 1
+    desk.send(visit(400))
+    assert desk.advance(10**11) == []
+
+
+def test_without_long_wait_settings_a_best_customer_uses_the_twenty_second_standard_on_phone_and_chat() -> (
+    None
+):
+    bare = BestCustomerAtRisk({}, Models(MODEL, CONFIG.lifecycle, {}))
+    assert (bare.wait_seconds, bare.wait_channels) == (20, frozenset({"phone", "chat"}))
+    desk = Desk(bare)
+    desk.send(*big_spender())
+    assert desk.send(touchpoint("queue_wait", 64, channel="phone", wait_seconds=20)) == []
+    [finding] = desk.send(touchpoint("queue_wait", 64.1, channel="chat", wait_seconds=21))
+    assert finding.reasons[:2] == ("best_customer", "long_wait")
+
+
+def test_a_best_customer_follows_the_long_wait_rules_of_the_rules_file() -> None:
+    detectors = {**CONFIG.detectors, "long_wait": {"wait_seconds": 60, "channels": ["store"]}}
+    desk = Desk(BestCustomerAtRisk({}, Models(MODEL, CONFIG.lifecycle, detectors)))
+    desk.send(*big_spender())
+    assert desk.send(touchpoint("queue_wait", 64, channel="phone", wait_seconds=600)) == []
+    assert desk.send(touchpoint("queue_wait", 64.1, channel="store", wait_seconds=60)) == []
+    assert len(desk.send(touchpoint("queue_wait", 64.2, channel="store", wait_seconds=61))) == 1
