@@ -96,7 +96,16 @@ TARGETS: tuple[Target, ...] = (
     _own("agents/journey/lifecycle.py"),
     _own("agents/journey/outputs.py"),
     _own("agents/journey/state.py"),
-    _own("agents/journey/track.py"),
+    Target(
+        "agents/journey/track.py",
+        ("tests/agents/journey/test_track.py",),
+        # The tracker's SLA cases, alert lifecycle and detector gating are told in these, through the tracker.
+        (
+            "tests/agents/alerts/test_sla.py",
+            "tests/agents/alerts/test_alert.py",
+            "tests/agents/detectors/test_framework.py",
+        ),
+    ),
     _own("agents/models/bgnbd.py"),
     _own("agents/models/customer.py"),
     _own("agents/models/gamma_gamma.py"),
