@@ -323,3 +323,161 @@ def test_an_event_a_little_ahead_of_its_record_is_accepted_and_the_bound_is_exac
 
 def test_without_a_record_timestamp_no_event_is_future() -> None:
     assert isinstance(DECODER(event(occurred_at="2099-01-01T00:00:00Z")), Accepted)
+
+
+# --- every rejection, word for word: the message is what a producer's owner reads ---------------------------
+
+EXACT = [
+    pytest.param(None, "empty", "record has no value (null)", None, id="null value"),
+    pytest.param(b" \n", "empty", "payload is empty or only whitespace", None, id="whitespace"),
+    pytest.param(b"[1]", "not_object", "payload is a JSON array, expected an object", None, id="array"),
+    pytest.param(b'"x"', "not_object", "payload is a JSON string, expected an object", None, id="string"),
+    pytest.param(b"true", "not_object", "payload is a JSON boolean, expected an object", None, id="boolean"),
+    pytest.param(b"null", "not_object", "payload is a JSON null, expected an object", None, id="json null"),
+    pytest.param(b"3.5", "not_object", "payload is a JSON number, expected an object", None, id="number"),
+    pytest.param(
+        b'{"a":',
+        "not_json",
+        "payload is not JSON: unexpected end of data: line 1 column 6 (char 5)",
+        None,
+        id="cut",
+    ),
+    pytest.param(
+        b'{"a":"\xfc"}',
+        "not_utf8",
+        "payload is not valid UTF-8 (byte 0xfc at position 6)",
+        None,
+        id="latin-1",
+    ),
+    pytest.param(
+        event(customer_id=None),
+        "schema",
+        "needs a customer reference: customer_id or identifiers",
+        None,
+        id="no customer reference (anyOf at the top)",
+    ),
+    pytest.param(
+        event(customer_id=None, event_id=None, type=None),
+        "schema",
+        "is missing required field(s): event_id, type",
+        "event_id",
+        id="missing fields are named before the missing customer reference",
+    ),
+    pytest.param(
+        event(event_id=None),
+        "schema",
+        "is missing required field(s): event_id",
+        "event_id",
+        id="a missing field, with a customer reference",
+    ),
+    pytest.param(
+        event(type="purchase", attributes={}),
+        "schema",
+        "attributes is missing required field(s): amount, currency",
+        "attributes.amount",
+        id="two nested required fields",
+    ),
+    pytest.param(
+        event(customer_id=None, identifiers={"twitter": "x"}),
+        "schema",
+        "identifiers must not contain {'twitter'} properties",
+        "identifiers",
+        id="an unknown identifier kind",
+    ),
+    pytest.param(
+        event(type="purchase", attributes={"amount": 3}),
+        "schema",
+        "attributes is missing required field(s): currency",
+        "attributes.currency",
+        id="a nested required field",
+    ),
+    pytest.param(
+        event(type="purchase"),
+        "schema",
+        "is missing required field(s): attributes",
+        "attributes",
+        id="a type's required attributes",
+    ),
+    pytest.param(
+        event(type="feedback", attributes={}),
+        "schema",
+        "attributes needs one of: csat, nps",
+        "attributes",
+        id="one of several attributes (anyOf on a field)",
+    ),
+    pytest.param(
+        event(zzz=1, aaa=2), "schema", "unknown field(s): aaa, zzz", "aaa", id="unknown fields, sorted"
+    ),
+    pytest.param(
+        event(channel="fax"),
+        "schema",
+        "channel must be one of app, web, phone, chat, store, email, social",
+        "channel",
+        id="an enum, listed for people",
+    ),
+    pytest.param(
+        event(occurred_at="2026-01-05T19:30:00"),
+        "timestamp",
+        "occurred_at must be RFC 3339 with a UTC offset, e.g. 2026-01-05T19:30:00+01:00 (got '2026-01-05T19:30:00')",
+        "occurred_at",
+        id="no offset",
+    ),
+    pytest.param(
+        event(occurred_at="2026-02-30T10:00:00+01:00"),
+        "timestamp",
+        "occurred_at '2026-02-30T10:00:00+01:00' is not a valid instant: day is out of range for month",
+        "occurred_at",
+        id="an impossible date",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "reason", "message", "field"), EXACT)
+def test_each_rejection_gives_its_reason_its_exact_message_and_its_field(
+    raw: bytes | None, reason: str, message: str, field: str | None
+) -> None:
+    assert DECODER(raw) == Rejected(reason, message, field)
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "accepted"),
+    [
+        pytest.param("1969-12-31T23:59:59+00:00", False, id="a second before 1970"),
+        pytest.param("1970-01-01T00:00:00+00:00", True, id="the first second of 1970"),
+        pytest.param("2099-12-31T23:59:59+00:00", True, id="the last second before 2100"),
+        pytest.param("2100-01-01T00:00:00+00:00", False, id="the first second of 2100"),
+    ],
+)
+def test_event_times_from_1970_up_to_but_not_including_2100_are_accepted(
+    occurred_at: str, accepted: bool
+) -> None:
+    outcome = DECODER(event(occurred_at=occurred_at))
+    if accepted:
+        assert isinstance(outcome, Accepted)
+    else:
+        assert outcome == Rejected(
+            "timestamp",
+            f"occurred_at {occurred_at!r} is outside the accepted range 1970-01-01 .. 2100-01-01",
+            "occurred_at",
+        )
+
+
+def test_a_payload_of_exactly_the_size_limit_is_accepted_and_one_byte_more_is_not() -> None:
+    raw = event()
+    limit = len(raw)
+    decoder = TouchpointDecoder(identity_salt=b"test-salt", max_bytes=limit)
+    assert isinstance(decoder(raw), Accepted)
+    assert decoder(raw + b" ") == Rejected(
+        "too_large", f"payload is {limit + 1} bytes, over the {limit}-byte limit"
+    )
+    assert TouchpointDecoder(identity_salt=b"s").max_bytes == 64 * 1024
+
+
+def test_a_bug_in_the_decoder_dead_letters_the_record_as_internal_instead_of_raising() -> None:
+    decoder = TouchpointDecoder(identity_salt=b"test-salt")
+
+    def broken(_document: Any) -> None:
+        raise KeyError("properties")
+
+    decoder._validate = broken
+    assert decoder(event()) == Rejected("internal", "internal error while decoding: KeyError: 'properties'")
