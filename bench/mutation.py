@@ -147,6 +147,15 @@ EQUIVALENT: dict[str, str] = {
         "unless capped by lapse_window_days, which then caps lapsed_days too), so no value of that term, "
         "divided or multiplied, can change the result"
     ),
+    "agents.domain.alert.xǁAlertǁfrom_compact__mutmut_7": (
+        "compact() writes 11 facts, or 13 with the text: a slice to 14 of 13 items is the same 2 items"
+    ),
+    "agents.domain.state.xǁCustomerStateǁdecode__mutmut_26": (
+        "the packed window unpacks as (digest, content) pairs: the two halves are always the same length, "
+        "so strict never has anything to refuse"
+    ),
+    "agents.domain.state.xǁCustomerStateǁdecode__mutmut_29": "as decode__mutmut_26: strict left out",
+    "agents.domain.state.xǁCustomerStateǁdecode__mutmut_33": "as decode__mutmut_26: strict=False",
     "agents.calendar.x_parse_interval__mutmut_30": "start == end is refused just before, so `end < start` and `end <= start` agree",
     "agents.calendar.xǁBusinessCalendarǁ__post_init____mutmut_38": "only a shortcut: a never-open calendar walks the ten-year horizon and still finds nothing",
     "agents.calendar.xǁBusinessCalendarǁnext_opening__mutmut_8": "when the span starts at the instant, either branch returns that instant",
@@ -189,7 +198,7 @@ EQUIVALENT: dict[str, str] = {
     "agents.config.x_config_from_mapping__mutmut_71": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
     "agents.config.x_config_from_mapping__mutmut_74": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
     "agents.config.x_load_config__mutmut_10": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
-    "agents.detectors.registry.x_load_class__mutmut_3": "an entry point's value has one colon, so partition and rpartition split it alike",
+    "agents.catalogue.x_load_class__mutmut_3": "an entry point's value has one colon, so partition and rpartition split it alike",
     "agents.detectors.registry.x_build_detectors__mutmut_32": "None and False are both false: a class without uses_models is built without models either way",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_5": "keep_evidence=None is false like False: the same memory",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_10": "the memory also keeps the purchase's event id, which this detector never reads (it reads churn_risk's): only bytes differ",
