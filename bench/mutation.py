@@ -156,6 +156,44 @@ EQUIVALENT: dict[str, str] = {
     ),
     "agents.domain.state.xǁCustomerStateǁdecode__mutmut_29": "as decode__mutmut_26: strict left out",
     "agents.domain.state.xǁCustomerStateǁdecode__mutmut_33": "as decode__mutmut_26: strict=False",
+    "agents.journey.deadlines.xǁDeadlineIndexǁschedule__mutmut_10": (
+        "only a shortcut: the same deadline pushed twice is one live entry, the second is skipped when popped"
+    ),
+    "agents.journey.deadlines.xǁDeadlineIndexǁschedule__mutmut_22": (
+        "when the heap is compacted: memory, not results (compaction rebuilds the same live deadlines)"
+    ),
+    "agents.journey.deadlines.xǁDeadlineIndexǁschedule__mutmut_23": "as schedule__mutmut_22: when to compact",
+    "agents.journey.deadlines.xǁDeadlineIndexǁschedule__mutmut_24": "as schedule__mutmut_22: when to compact",
+    "agents.journey.deadlines.xǁDeadlineIndexǁschedule__mutmut_26": "as schedule__mutmut_22: when to compact",
+    "agents.journey.deadlines.xǁDeadlineIndexǁnext_due__mutmut_5": (
+        "a partition has a heap only after schedule() made its dict, so the default is never used"
+    ),
+    "agents.journey.deadlines.xǁDeadlineIndexǁnext_due__mutmut_7": "as next_due__mutmut_5",
+    "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_4": (
+        "the same customer at the same instant: the entry is replaced by an equal one"
+    ),
+    "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_6": (
+        "sorting by the whole (instant, customer) only orders tied instants differently; which of the tied "
+        "customers is kept changes no quorum-th latest clock (checked by the property test)"
+    ),
+    "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_8": "as observe__mutmut_6",
+    "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_15": (
+        "a new customer tied with the last kept one replaces it with an equal instant"
+    ),
+    "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_22": "as observe__mutmut_6",
+    "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_24": "as observe__mutmut_6",
+    "agents.journey.control.x_verify_tick__mutmut_4": "no value and b'XXXX' are both not JSON: the same refusal",
+    "agents.journey.control.x_verify_tick__mutmut_25": "None is false like False: the same refusal",
+    "agents.journey.control.x_verify_tick__mutmut_46": (
+        "an offset of 0 is never beyond the skew bound, so >= and > pick the same side"
+    ),
+    "agents.journey.control.x_verify_tick__mutmut_47": (
+        "the skew bound is at least 1 s (schemas/config.v1.json), so a refused tick ahead is more than 1 s ahead"
+    ),
+    "agents.journey.control.x_verify_tick__mutmut_57": (
+        "a tick accepted is within the skew of a clock after 1970: its positive milliseconds truncate "
+        "the same with / as with //"
+    ),
     "agents.calendar.x_parse_interval__mutmut_30": "start == end is refused just before, so `end < start` and `end <= start` agree",
     "agents.calendar.xǁBusinessCalendarǁ__post_init____mutmut_38": "only a shortcut: a never-open calendar walks the ten-year horizon and still finds nothing",
     "agents.calendar.xǁBusinessCalendarǁnext_opening__mutmut_8": "when the span starts at the instant, either branch returns that instant",

@@ -90,3 +90,29 @@ def test_a_bad_last_byte_of_a_whole_payload_is_not_a_cut_and_goes_as_base64() ->
     document = record(raw)
     assert (document["payload_encoding"], document["payload_truncated"]) == ("base64", False)
     assert base64.b64decode(str(document["payload"])) == raw
+
+
+def test_a_payload_of_exactly_the_limit_ending_in_a_broken_character_is_not_a_cut_and_goes_as_base64() -> (
+    None
+):
+    # Nothing was cut, so the broken character is what the producer sent: kept byte for byte.
+    raw = b"a" * 9 + "é".encode()[:1]
+    document = record(raw, limit=10)
+    assert (document["payload_encoding"], document["payload_truncated"]) == ("base64", False)
+    assert base64.b64decode(str(document["payload"])) == raw
+
+
+def test_the_facts_of_a_refusal_are_kept_as_its_details() -> None:
+    duplicate = Rejected(
+        "conflicting_duplicate",
+        "event id order-1 was applied with other content",
+        "event_id",
+        {"kept_digest": "1f0c9a2e", "refused_digest": "8b7e0d11"},
+    )
+    encoded = dead_letter_record(
+        b"{}", duplicate, topic="touchpoints.by-customer", partition=1, offset=52, rejected_at=WHEN
+    )
+    document = orjson.loads(encoded)
+    schemas.validator("dead_letter")(document)
+    assert document["details"] == {"kept_digest": "1f0c9a2e", "refused_digest": "8b7e0d11"}
+    assert "details" not in record(b"{}"), "a refusal without facts has no details"
