@@ -60,6 +60,15 @@ def _own(module: str, test: str | None = None) -> Target:
     return Target(module, (name,))
 
 
+#: The tracker's tests: the modules split out of the journey tracker (admission, folding, detection,
+#: retention, alert gating and actions) have no tests of their own and are told through the tracker.
+TRACKER = (
+    "tests/agents/journey/test_track.py",
+    "tests/agents/journey/test_step.py",
+    "tests/agents/alerts/test_sla.py",
+    "tests/agents/detectors/test_framework.py",
+)
+
 #: Every module of the pure core. Left out: the thin Faust agents (agents/*/agent.py), which do I/O
 #: only and are exercised by the integration tests, and agents/ports.py, Protocols with no code to mutate.
 NOT_MUTATED = ("agents/ports.py",)
@@ -91,8 +100,9 @@ TARGETS: tuple[Target, ...] = (
     # An alert's life in the customer's state.
     _own("agents/alerts/sla.py"),
     Target("agents/alerts/sla_cases.py", ("tests/agents/alerts/test_sla.py",)),
-    _own("agents/alerts/gating.py"),
-    _own("agents/alerts/actions.py"),
+    # Split out of the tracker: told through it, by the tracker's own tests.
+    Target("agents/alerts/gating.py", TRACKER),
+    Target("agents/alerts/actions.py", TRACKER),
     # The detectors.
     _own("agents/detectors/base.py", "tests/agents/detectors/test_framework.py"),
     _own("agents/detectors/registry.py"),
@@ -114,7 +124,7 @@ TARGETS: tuple[Target, ...] = (
     _own("agents/ingest/dead_letter.py"),
     _own("agents/ingest/identity.py"),
     # The journey.
-    _own("agents/journey/admission.py"),
+    Target("agents/journey/admission.py", TRACKER),
     Target(
         "agents/journey/after_hours.py",
         ("tests/agents/journey/test_after_hours.py",),
@@ -125,10 +135,10 @@ TARGETS: tuple[Target, ...] = (
     ),
     _own("agents/journey/control.py"),
     _own("agents/journey/deadlines.py"),
-    _own("agents/journey/detection.py"),
+    Target("agents/journey/detection.py", TRACKER),
     _own("agents/journey/enriched.py"),
-    _own("agents/journey/folding.py"),
-    _own("agents/journey/retention.py"),
+    Target("agents/journey/folding.py", TRACKER),
+    Target("agents/journey/retention.py", TRACKER),
     _own("agents/journey/step.py"),
     Target(
         "agents/journey/track.py",
@@ -341,6 +351,7 @@ def main() -> None:
 
 def run_target(target: Target, jobs: int) -> Outcome:
     started = time.monotonic()
+    commit = _commit()
     work = WORK / target.module.removesuffix(".py").replace("/", "_")
     _prepare(work, target)
     tests = [*target.tests, *target.extra, *(f"--deselect={test}" for test in target.deselect)]
@@ -407,14 +418,24 @@ def run_target(target: Target, jobs: int) -> Outcome:
         print(f"warning: {name} is listed as equivalent but no longer exists", file=sys.stderr)
     outcome.seconds = time.monotonic() - started
     outcome.date = datetime.now(UTC).date().isoformat()
-    outcome.commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
-    ).stdout.strip()
+    outcome.commit = commit
     outcome.mutmut = subprocess.run(
         [mutmut, "--version"], capture_output=True, text=True, cwd=work, check=False
     ).stdout.strip()
     outcome.machine = f"{platform.machine()}, {os.cpu_count()} cores"
     return outcome
+
+
+def _commit() -> str:
+    """The commit the copy is taken from, with "+changes" when the copied folders differ from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], capture_output=True, text=True, cwd=ROOT, check=False
+        ).stdout.strip()
+
+    changed = git("status", "--porcelain", "--", *COPIED)
+    return git("rev-parse", "--short", "HEAD") + ("+changes" if changed else "")
 
 
 def _prefix(module: str) -> str:
@@ -536,6 +557,16 @@ def _outcome(data: dict[str, object]) -> Outcome:
     outcome = Outcome(str(data["module"]), list(data["tests"]), list(data["extra"]))
     for key, value in data.items():
         setattr(outcome, key, value)
+    # A survivor judged equivalent after its run is shown as such: the judgement, not the measurement, changed.
+    judged = [entry for entry in outcome.survivors if entry["mutant"] in EQUIVALENT]
+    outcome.survivors = [entry for entry in outcome.survivors if entry["mutant"] not in EQUIVALENT]
+    outcome.equivalent = [
+        *outcome.equivalent,
+        *(
+            {"mutant": entry["mutant"], "why": EQUIVALENT[entry["mutant"]], "diff": entry["diff"]}
+            for entry in judged
+        ),
+    ]
     return outcome
 
 
