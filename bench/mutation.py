@@ -246,9 +246,22 @@ EQUIVALENT: dict[str, str] = {
     "agents.calendar.x__calendar__mutmut_95": "unreachable: the country and subdivision are checked against the holidays library's own lists first",
     "agents.config.x_config_from_mapping__mutmut_9": "both names are reassigned or a problem is raised before either is read",
     "agents.config.x_config_from_mapping__mutmut_26": "calendars or model is None only after its ConfigError added a problem, so `problems` alone decides",
-    "agents.config.x_config_from_mapping__mutmut_69": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
     "agents.config.x_config_from_mapping__mutmut_71": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
-    "agents.config.x_config_from_mapping__mutmut_74": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
+    "agents.config.x_config_from_mapping__mutmut_73": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
+    "agents.config.x_config_from_mapping__mutmut_76": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
+    "agents.config.x_load_config__mutmut_8": (
+        "no encoding means the locale's, which is UTF-8 here (C.UTF-8) and in the image: the same decoding"
+    ),
+    "agents.config.x_model_config__mutmut_11": (
+        "joining an absolute path returns it, and Path('<defaults>').parent is '.': either way the same path"
+    ),
+    "agents.config.x_model_config__mutmut_14": "as model_config__mutmut_11: Path('<defaults>').parent is '.'",
+    "agents.config.x_model_config__mutmut_15": "as model_config__mutmut_11: Path('<defaults>').parent is '.'",
+    "agents.config.x__describe__mutmut_20": (
+        "a propertyNames schema without a pattern: no meaning is found under '', None or 'XXXX' alike"
+    ),
+    "agents.config.x__describe__mutmut_22": "as _describe__mutmut_20",
+    "agents.config.x__describe__mutmut_25": "as _describe__mutmut_20",
     "agents.config.x_load_config__mutmut_10": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.catalogue.x_load_class__mutmut_3": "an entry point's value has one colon, so partition and rpartition split it alike",
     "agents.detectors.registry.x_build_detectors__mutmut_32": "None and False are both false: a class without uses_models is built without models either way",

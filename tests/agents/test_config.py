@@ -18,6 +18,7 @@ from agents.config import (
     CurrencyConfig,
     config_from_mapping,
     default_config,
+    detector_settings,
     effective_config,
     load_config,
     schema_problems,
@@ -791,3 +792,49 @@ def test_a_broken_plugin_stops_the_configuration_before_anything_else(
     with pytest.raises(ConfigError) as caught:
         config_from_mapping({"lifecycle": {"bogus": 1}}, "rules.toml")
     assert caught.value.problems == ("rules.toml: detector plug-in 'x' (m:C): cannot load m:C",)
+
+
+def test_the_time_bounds_and_the_calendars_come_from_the_rules_file() -> None:
+    config = config_from_mapping(
+        {
+            "time": {"max_future_skew_seconds": 60, "max_event_age_days": 2, "watermark_quorum": 3},
+            "calendar_selection": {"channels": {"chat": "stores"}},
+        }
+    )
+    assert (config.time.max_future_skew, config.time.max_event_age, config.time.watermark_quorum) == (
+        60,
+        172_800,
+        3,
+    )
+    assert sorted(config.calendars.by_name) == ["default", "stores"]
+    assert config.calendars.for_touchpoint("chat", None) is config.calendars["stores"]
+    assert config.calendars.for_touchpoint("email", None) is config.calendars.default
+
+
+def test_a_detectors_options_are_checked_and_completed_with_its_defaults() -> None:
+    assert detector_settings("long_wait", {"wait_seconds": 45}) == {
+        "enabled": True,
+        "wait_seconds": 45,
+        "channels": ["phone", "chat"],
+        "repeat_within_days": 7,
+    }
+    with pytest.raises(ConfigError) as caught:
+        detector_settings("long_wait", {"wait_seconds": -1, "colour": "red"})
+    assert caught.value.problems == (
+        "<defaults>: detectors.long_wait: unknown key(s): colour",
+        "<defaults>: detectors.long_wait.wait_seconds: must be bigger than or equal to 0",
+    )
+
+
+def test_a_closed_table_without_named_keys_refuses_every_key() -> None:
+    assert schema_problems({"type": "object", "additionalProperties": False}, {"b": 1, "a": 2}) == [
+        "(top level): unknown key(s): a, b"
+    ]
+
+
+def test_a_bound_written_as_a_float_is_said_without_a_trailing_zero_and_a_whole_one_in_full() -> None:
+    schema = {"type": "object", "properties": {"a": {"maximum": 1.0}, "b": {"minimum": 1_000_000}}}
+    assert schema_problems(schema, {"a": 2, "b": 0}) == [
+        "a: must be smaller than or equal to 1",
+        "b: must be bigger than or equal to 1000000",
+    ]
