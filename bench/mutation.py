@@ -273,6 +273,30 @@ EQUIVALENT: dict[str, str] = {
     "agents.ingest.dead_letter.x__as_text__mutmut_3": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.ingest.dead_letter.x__as_text__mutmut_10": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.ingest.decode.x__not_json__mutmut_3": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
+    "agents.ingest.decode.xǁTouchpointDecoderǁ_normalise__mutmut_29": (
+        "None is false like False: an event is checked again only when normalising changed it"
+    ),
+    "agents.ingest.decode.xǁTouchpointDecoderǁ_normalise__mutmut_30": (
+        "checking an unchanged event again, already valid, finds nothing: only time"
+    ),
+    "agents.ingest.decode.xǁTouchpointDecoderǁ_normalise__mutmut_51": (
+        "as _normalise__mutmut_30: the event is checked again, and only a changed one can fail"
+    ),
+    "agents.ingest.decode.xǁTouchpointDecoderǁ_normalise__mutmut_82": (
+        "after normalisation only identifiers and customer_id can fail, and their rejection never reads the document"
+    ),
+    "agents.ingest.decode.x__unsafe_message__mutmut_17": (
+        "the message is made only for a value with an unsafe character or a reserved prefix: the default "
+        "prefix is never used"
+    ),
+    "agents.ingest.decode.x__unsafe_message__mutmut_19": "as _unsafe_message__mutmut_17",
+    "agents.ingest.decode.x__unsafe_message__mutmut_21": "as _unsafe_message__mutmut_17",
+    "agents.ingest.decode.x__schema_rejection__mutmut_124": (
+        "rpartition('.') of a name without a dot gives the name itself: the same key"
+    ),
+    "agents.ingest.decode.x__schema_rejection__mutmut_126": (
+        "fields with a pattern are at most one level deep (identifiers.phone): partition and rpartition agree"
+    ),
     "agents.ingest.decode.x__schema_rejection__mutmut_18": (
         "fastjsonschema names the failing field once in its message, so replacing every occurrence or "
         "the first is the same"

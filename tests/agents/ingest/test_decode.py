@@ -481,3 +481,100 @@ def test_a_bug_in_the_decoder_dead_letters_the_record_as_internal_instead_of_rai
 
     decoder._validate = broken
     assert decoder(event()) == Rejected("internal", "internal error while decoding: KeyError: 'properties'")
+
+
+# --- what a refused id is told, word for word -------------------------------------------------------------------
+
+NOT_ALLOWED = "control, bidi-override and zero-width characters are not allowed"
+
+
+@pytest.mark.parametrize(
+    ("customer_id", "message"),
+    [
+        pytest.param(
+            "cust\u202eevil",
+            f"customer_id contains U+202E (RIGHT-TO-LEFT OVERRIDE) at position 4: {NOT_ALLOWED}",
+            id="a named character",
+        ),
+        pytest.param(
+            "cust\u001b[2J",
+            f"customer_id contains U+001B (a control character) at position 4: {NOT_ALLOWED}",
+            id="a control character has no name",
+        ),
+        pytest.param(
+            "id:phone:0000",
+            "customer_id must not start with 'id:': that prefix is reserved for keys Touchpoint derives itself",
+            id="the derived key space",
+        ),
+        pytest.param("   ", "customer_id must contain a visible character", id="blank"),
+    ],
+)
+def test_a_refused_customer_id_is_told_what_is_wrong_and_where(customer_id: str, message: str) -> None:
+    assert DECODER(event(customer_id=customer_id)) == Rejected("schema", message, "customer_id")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "meaning"),
+    [
+        pytest.param(
+            {"customer_id": None, "identifiers": {"phone": "ab"}},
+            "identifiers.phone",
+            "must be a phone number: an optional +, then at least 3 digits (spaces and ( ) . - allowed)",
+            id="a phone number",
+        ),
+        pytest.param(
+            {"customer_id": None, "identifiers": {"email": "nope"}},
+            "identifiers.email",
+            "must be an e-mail address like name@example.com",
+            id="an e-mail address",
+        ),
+        pytest.param(
+            {"type": "purchase", "attributes": {"amount": 1, "currency": "eur"}},
+            "attributes.currency",
+            "must be an ISO 4217 code of three capital letters, like EUR",
+            id="a currency",
+        ),
+    ],
+)
+def test_a_nested_field_that_breaks_its_pattern_is_told_what_the_pattern_means(
+    changes: dict[str, Any], field: str, meaning: str
+) -> None:
+    assert DECODER(event(**changes)) == Rejected("schema", f"{field} {meaning}", field)
+
+
+def test_a_customer_id_that_grows_past_its_limit_when_normalised_is_refused_after_normalisation() -> None:
+    # U+0958 is excluded from composition: NFC writes it as two code points, so 65 of them become 130.
+    outcome = DECODER(event(customer_id="\u0958" * 65))
+    assert outcome == Rejected(
+        "schema",
+        "after normalisation, customer_id must be shorter than or equal to 128 characters",
+        "customer_id",
+    )
+    assert isinstance(DECODER(event(customer_id="\u0958" * 64)), Accepted)
+
+
+def test_the_derived_key_is_the_keyed_hash_under_the_decoders_own_salt() -> None:
+    decoder = TouchpointDecoder(identity_salt=b"another-salt")
+    outcome = decoder(event(customer_id=None, identifiers={"phone": "+49 30 123"}))
+    assert isinstance(outcome, Accepted)
+    assert outcome.customer_id == derived_customer_id({"phone": "+4930123"}, b"another-salt")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        pytest.param(
+            {"customer_id": "\u001b" + "a" * 200},
+            "customer_id",
+            "customer_id must be shorter than or equal to 128 characters",
+            id="too long, with a control character in it",
+        ),
+        pytest.param(
+            {"event_id": ""}, "event_id", "event_id must be longer than or equal to 1 characters", id="empty"
+        ),
+    ],
+)
+def test_an_id_that_breaks_a_rule_other_than_its_pattern_is_told_that_rule(
+    changes: dict[str, Any], field: str, message: str
+) -> None:
+    assert DECODER(event(**changes)) == Rejected("schema", message, field)
