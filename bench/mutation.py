@@ -192,6 +192,20 @@ EQUIVALENT: dict[str, str] = {
     ),
     "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_22": "as observe__mutmut_6",
     "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_24": "as observe__mutmut_6",
+    "agents.journey.track.xǁJourneyTrackerǁtrack__mutmut_27": (
+        "a duplicate is known only from a customer's state, so the new state after `or` is never built"
+    ),
+    "agents.journey.track.xǁJourneyTrackerǁtrack__mutmut_48": (
+        "a new customer's last_seen is 0, so max(last_seen, instant) is the instant either way"
+    ),
+    "agents.journey.track.xǁJourneyTrackerǁact__mutmut_10": (
+        "recomputing the wake-up after a refused action, which changed nothing, gives the same one"
+    ),
+    "agents.journey.track.xǁJourneyTrackerǁact__mutmut_11": (
+        "an action only takes deadlines away: the wake-up left earlier finds nothing due, fires nothing and is "
+        "recomputed then (only the stored wake-up instant differs)"
+    ),
+    "agents.journey.track.xǁJourneyTrackerǁact__mutmut_12": "as act__mutmut_11",
     "agents.journey.control.x_verify_tick__mutmut_4": "no value and b'XXXX' are both not JSON: the same refusal",
     "agents.journey.control.x_verify_tick__mutmut_25": "None is false like False: the same refusal",
     "agents.journey.control.x_verify_tick__mutmut_46": (
