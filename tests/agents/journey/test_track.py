@@ -12,6 +12,7 @@ import pytest
 import schemas
 from agents.config import config_from_mapping
 from agents.domain.instants import DAY, day_number, iso
+from agents.domain.refusal import STALE_ACTION, UNKNOWN_ALERT, Rejected
 from agents.journey.track import INACTIVITY, WIN_BACK, JourneyTracker
 from agents.lifecycle import LAPSED
 from agents.models.customer import CustomerModel
@@ -630,3 +631,81 @@ def test_the_clv_horizon_and_discount_come_from_the_rules(model: dict[str, Any])
         discount_rate=settings.discount_rate,
     ).clv(configured.current)
     assert configured.current.clv == round(expected, 2) != default
+
+
+def act(
+    journey: Journey, alert_id: str, kind: str, at: int, received_at: float | None = None, **more: Any
+) -> Any:
+    action = {**acknowledge(alert_id, at), "action": kind, **more}
+    return journey.tracker.act(journey.current, "cust-1", action, received_at)
+
+
+@pytest.mark.parametrize(
+    ("drift", "refusal"),
+    [
+        (300, None),
+        (-300, None),
+        (
+            301,
+            "action at 2026-01-06T10:05:01+00:00 is 5 minutes after its record's timestamp "
+            "2026-01-06T10:00:00+00:00 (at most 5 minutes)",
+        ),
+        (
+            -301,
+            "action at 2026-01-06T09:54:59+00:00 is 5 minutes before its record's timestamp "
+            "2026-01-06T10:00:00+00:00 (at most 5 minutes)",
+        ),
+    ],
+)
+def test_an_action_may_be_dated_up_to_the_skew_bound_either_side_of_its_record(
+    drift: int, refusal: str | None
+) -> None:
+    journey, alert_id = first_response_breach()
+    outcome = act(journey, alert_id, "acknowledge", instant(1) + drift, received_at=instant(1))
+    if refusal is None:
+        assert outcome.refused is None
+    else:
+        assert outcome.refused == Rejected(STALE_ACTION, refusal, "at")
+        assert outcome.alerts == []
+
+
+def test_an_action_on_no_open_alert_is_refused_naming_the_alert() -> None:
+    journey, _ = first_response_breach()
+    outcome = act(journey, "long_wait/cust-1/000000000000", "resolve", instant(1))
+    assert outcome.unknown_alert is True
+    assert outcome.refused == Rejected(
+        UNKNOWN_ALERT,
+        "no open alert 'long_wait/cust-1/000000000000' for this customer "
+        "(never raised, already resolved or forgotten)",
+        "alert_id",
+    )
+
+
+def test_a_resolved_alert_leaves_the_open_alerts_and_says_who_resolved_it_when() -> None:
+    journey, alert_id = first_response_breach()
+    outcome = act(journey, alert_id, "resolve", instant(2))
+    [resolved] = outcome.alerts
+    assert (resolved.alert_id, resolved.status) == (alert_id, "resolved")
+    assert (resolved.status_changed_at, resolved.status_changed_by) == (instant(2), "ops")
+    assert outcome.resolved == [(resolved, instant(2) - resolved.detected_at)]
+    assert outcome.acknowledged == []
+    assert alert_id not in journey.current.alerts_open
+
+
+def test_an_alert_counts_as_acknowledged_once_and_a_snooze_within_the_maximum_is_kept_as_asked() -> None:
+    journey, alert_id = first_response_breach()
+    first = act(journey, alert_id, "acknowledge", instant(1))
+    [acknowledged] = first.alerts
+    assert (acknowledged.status, acknowledged.status_changed_at, acknowledged.status_changed_by) == (
+        "acknowledged",
+        instant(1),
+        "ops",
+    )
+    assert first.acknowledged == [(acknowledged, instant(1) - acknowledged.detected_at)]
+    until = iso(instant(1) + 600)
+    snoozed = act(journey, alert_id, "snooze", instant(1), until=until)
+    assert snoozed.acknowledged == [], "already acknowledged"
+    [again] = snoozed.alerts
+    assert again.details["snoozed_until"] == until
+    assert "snooze_clamped_from" not in again.details
+    assert journey.current.snoozed[again.type] == instant(1) + 600
