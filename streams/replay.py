@@ -16,22 +16,24 @@ the day, and the customers file reads the models on that day.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 
+from agents.domain.identity import MERGE, Forward
 from agents.domain.instants import DAY, day_number
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
 from agents.ingest.dead_letter import dead_letter_record
 from agents.ingest.decode import Accepted, TouchpointDecoder
-from agents.journey.step import DUPLICATE, Change, JourneyStep
+from agents.journey.step import DUPLICATE, ROUTED, Change, JourneyStep
 from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
 from streams import topics
@@ -49,6 +51,8 @@ OUTPUT_FILES = {
     topics.ENRICHED: "enriched.jsonl",
     topics.TRANSITIONS: "transitions.jsonl",
     ALERTS: "alerts.jsonl",
+    topics.IDENTITY_MERGES: "merges.jsonl",
+    topics.IDENTITY_CONFLICTS: "conflicts.jsonl",
     CUSTOMERS: "customers.jsonl",
 }
 
@@ -70,6 +74,9 @@ class ReplaySummary:
     accepted: int = 0
     duplicates: int = 0
     transitions: int = 0
+    #: Identity: anonymous profiles merged into customers, identifiers claimed by several customers.
+    merges: int = 0
+    conflicts: int = 0
     alerts: Counter[str] = field(default_factory=Counter)
     customers: int = 0
     #: Touchpoints after the as-of day, not applied.
@@ -81,7 +88,7 @@ class ReplaySummary:
     refused: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     outputs: dict[str, Path] = field(default_factory=dict)
-    #: Every customer's final state, by customer id.
+    #: Every key's final state, by key: customers, anonymous profiles, identifiers' records.
     states: dict[str, CustomerState] = field(default_factory=dict, repr=False)
 
     @property
@@ -111,6 +118,8 @@ class ReplaySummary:
             f"  alerts       {sum(self.alerts.values()):>10,}  → {self.outputs[ALERTS]}  (records, incl. status changes)"
         )
         lines.extend(f"    {kind:<28} {count:>6,}" for kind, count in sorted(self.alerts.items()))
+        lines.append(f"  merges       {self.merges:>10,}  → {self.outputs[topics.IDENTITY_MERGES]}")
+        lines.append(f"  conflicts    {self.conflicts:>10,}  → {self.outputs[topics.IDENTITY_CONFLICTS]}")
         stages = ", ".join(f"{stage} {count:,}" for stage, count in self.stages.most_common())
         lines.append(f"  customers    {self.customers:>10,}  → {self.outputs[CUSTOMERS]}  ({stages})")
         if self.as_of is not None:
@@ -203,18 +212,29 @@ def _track(
     """Apply the accepted touchpoints in order, as one partition; write every output, then the customers file.
 
     Touchpoints the journey refuses (a conflicting duplicate, one too old for its customer) are
-    appended to the dead-letter file, as the live worker sends them to the dead-letter topic.
+    appended to the dead-letter file, as the live worker sends them to the dead-letter topic. What the
+    live worker sends back into the flow (a touchpoint routed to its customer, an identifier's claim, a
+    profile merging into its customer) is applied here at once, before the next touchpoint.
     """
     states = summary.states
     journey = JourneyStep(tracker, lambda key: states.get(key.decode()))
-    with (
-        summary.outputs[topics.ENRICHED].open("wb") as enriched,
-        summary.outputs[topics.TRANSITIONS].open("wb") as transitions,
-        summary.outputs[ALERTS].open("wb") as alerts,
-    ):
+    with contextlib.ExitStack() as files:
+        enriched, transitions, alerts, merges, conflicts = (
+            files.enter_context(summary.outputs[name].open("wb"))
+            for name in (
+                topics.ENRICHED,
+                topics.TRANSITIONS,
+                ALERTS,
+                topics.IDENTITY_MERGES,
+                topics.IDENTITY_CONFLICTS,
+            )
+        )
+        waiting: deque[Forward] = deque()
 
         def write(changes: Iterable[Change]) -> None:
             for change in changes:
+                if change.cause != ROUTED:
+                    states[change.key.decode()] = change.state
                 outputs = change.outputs
                 for transition in outputs.transitions:
                     transitions.write(transition.encode() + b"\n")
@@ -222,43 +242,71 @@ def _track(
                 for alert in outputs.alerts:
                     alerts.write(alert.encode() + b"\n")
                     summary.alerts[f"{alert.type} {alert.status}"] += 1
+                for merge in outputs.merges:
+                    merges.write(merge.encode() + b"\n")
+                summary.merges += sum(merge.action == MERGE for merge in outputs.merges)
+                for conflict in outputs.conflicts:
+                    conflicts.write(conflict.encode() + b"\n")
+                summary.conflicts += len(outputs.conflicts)
+                waiting.extend(outputs.forwards)
+
+        def refuse(body: bytes, refused: Rejected, line_number: int) -> None:
+            summary.refused[refused.reason] += 1
+            record = dead_letter_record(
+                body,
+                refused,
+                topic=source,
+                partition=0,
+                offset=line_number,
+                rejected_at=_instant(journey.clock(0)),
+            )
+            dead_letters.write(record + b"\n")
+
+        def apply(key: str, event: dict[str, Any], body: bytes, line_number: int) -> None:
+            change = journey.touchpoint(key.encode(), 0, event)
+            if change.refused is not None:
+                refuse(body, change.refused, line_number)
+            elif change.cause == DUPLICATE:
+                summary.duplicates += 1
+            else:
+                write((change,))
+                if change.cause != ROUTED:
+                    enriched.write(change.enriched + b"\n")
+                    write(journey.due(0))
+
+        def forward(line_number: int) -> None:
+            while waiting:
+                sent = waiting.popleft()
+                if sent.touchpoint is not None:
+                    apply(sent.key, sent.touchpoint, orjson.dumps(sent.touchpoint), line_number)
+                elif sent.control is not None:
+                    write((journey.identity(sent.key.encode(), 0, sent.control),))
+                elif sent.action is not None:
+                    change = journey.action(sent.key.encode(), 0, sent.action)
+                    if change.refused is None:
+                        write((change,))
 
         for applied, (_, line_number, item) in enumerate(accepted, 1):
             if progress is not None and applied % PROGRESS_EVERY == 0:
                 progress("applying", applied, len(accepted))
-            change = journey.touchpoint(item.customer_id.encode(), 0, item.event)
-            if change.refused is not None:
-                summary.refused[change.refused.reason] += 1
-                dead_letters.write(
-                    dead_letter_record(
-                        item.body,
-                        change.refused,
-                        topic=source,
-                        partition=0,
-                        offset=line_number,
-                        rejected_at=_instant(journey.clock(0)),
-                    )
-                    + b"\n"
-                )
-                continue
-            if change.cause == DUPLICATE:
-                summary.duplicates += 1
-                continue
-            states[item.customer_id] = change.state
-            write((change,))
-            enriched.write(change.enriched + b"\n")
-            write(journey.due(0))
+            apply(item.customer_id, item.event, item.body, line_number)
+            forward(line_number)
+            for claim in item.claims:
+                write((journey.identity(claim.key.encode(), 0, claim),))
+                forward(line_number)
         if summary.as_of is not None:
             write(journey.tick(0, (day_number(summary.as_of) + 1) * DAY - 1, AS_OF))
+            forward(0)
+    profiles = {key: state for key, state in states.items() if state.is_profile}
     # With a single customer nothing is attested by a quorum: read the models at that customer's own time.
     clock = journey.clock(0)
-    watermark = clock if clock is not None else max((s.last_seen for s in states.values()), default=0)
-    summary.customers = len(states)
-    summary.stages.update(state.stage for state in states.values())
+    watermark = clock if clock is not None else max((s.last_seen for s in profiles.values()), default=0)
+    summary.customers = len(profiles)
+    summary.stages.update(state.stage for state in profiles.values())
     day = day_number(summary.as_of) if summary.as_of is not None else watermark // DAY
     with summary.outputs[CUSTOMERS].open("wb") as customers:
-        for customer_id in sorted(states):
-            state = states[customer_id]
+        for customer_id in sorted(profiles):
+            state = profiles[customer_id]
             view = {
                 "customer_id": customer_id,
                 "stage": state.stage,

@@ -2,6 +2,9 @@
 
 A forwarded record keeps the Kafka timestamp of its raw record, so downstream latency
 (``touchpoint_event_to_alert_seconds``) is measured from when the touchpoint was produced.
+An event naming its customer and carrying identifiers also sends one signed claim per identifier
+to that identifier's key (agents/identity/control.py), after the touchpoint: on the identifier's
+partition, the claim and the identifier's anonymous touchpoints meet in the order sent here.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from faust.types import AgentT, EventT, StreamT, TopicT
 from prometheus_client import Counter
 
 from agents.domain.refusal import Rejected
+from agents.identity.control import encode_control
 from agents.ingest.dead_letter import dead_letter_record
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.ports import Sink
@@ -39,9 +43,13 @@ class IngestMetrics(Protocol):
 
 
 def install(
-    app: faust.App, topics: IngestTopics, decoder: TouchpointDecoder, metrics: IngestMetrics
+    app: faust.App,
+    topics: IngestTopics,
+    decoder: TouchpointDecoder,
+    metrics: IngestMetrics,
+    control_secret: bytes,
 ) -> AgentT[bytes]:
-    """Register the ``ingest_touchpoints`` agent on *app* and return it."""
+    """Register the ``ingest_touchpoints`` agent on *app* and return it; *control_secret* signs claims."""
 
     @app.agent(topics.raw, name="ingest_touchpoints")
     async def ingest_touchpoints(stream: StreamT[bytes]) -> None:
@@ -57,6 +65,10 @@ def install(
                 await topics.by_customer.send(
                     key=outcome.customer_id.encode(), value=outcome.body, timestamp=stamp
                 )
+                for claim in outcome.claims:
+                    key = claim.key.encode()
+                    value = encode_control(control_secret, key, claim)
+                    await topics.by_customer.send(key=key, value=value, timestamp=stamp)
             else:
                 metrics.DEAD_LETTERS.labels(outcome.reason).inc()
                 await send_dead_letter(topics.dead_letter, event, outcome)

@@ -13,8 +13,16 @@ partition's owner, in order:
   (agents/journey/control.py); a tick without a valid proof is dead-lettered.
 
 Records the journey refuses (a conflicting duplicate, an event too old for its
-customer, a forged tick, an action for an unknown alert or with a stale ``at``)
-go to the dead-letter topic with their reason, like ingest's.
+customer, a forged tick or identity record, an action for an unknown alert or with a
+stale ``at``, a split of a merge that never was) go to the dead-letter topic with
+their reason, like ingest's.
+
+Identity (agents/identity/, docs/identity.md) runs in the same pass: a touchpoint keyed by
+a linked identifier is sent on to its customer; signed identity records on
+``touchpoints.by-customer`` (claims from ingest, profiles on their way into their customer)
+and operators' splits on ``identity.actions`` change identifiers' records and profiles, and
+whatever moves to another key is sent back to ``touchpoints.by-customer``: state moves
+between partitions only as records, never by reading another worker's table.
 
 Gauges over the owned customers (stages, table keys, open inquiries and SLA
 cases) move by the difference each change makes, and are recounted from
@@ -41,13 +49,16 @@ from prometheus_client import Counter, Gauge, Histogram
 import schemas
 from agents.config import Config
 from agents.domain.alert import OPEN
+from agents.domain.identity import Split
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import INTERNAL, SCHEMA, Rejected
 from agents.domain.state import summarize
+from agents.identity.control import decode_control, encode_control, is_control
+from agents.identity.keys import is_identifier_key
 from agents.ingest.agent import send_dead_letter
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
-from agents.journey.step import DEADLINE, DUPLICATE, Change, JourneyStep
+from agents.journey.step import DEADLINE, DUPLICATE, ROUTED, Change, JourneyStep
 from agents.journey.track import JourneyTracker
 from agents.ports import Sink, StateStore
 
@@ -64,6 +75,17 @@ class JourneyTopics(Protocol):
 
     @property
     def actions(self) -> TopicT: ...
+    @property
+    def identity_actions(self) -> TopicT: ...
+    @property
+    def merges(self) -> Sink: ...
+    @property
+    def conflicts(self) -> Sink: ...
+    @property
+    def actions_out(self) -> Sink:
+        """alerts.actions, to send an action on to an alert that moved with a merge."""
+        ...
+
     @property
     def by_customer(self) -> Sink: ...
     @property
@@ -123,6 +145,12 @@ class JourneyMetrics(Protocol):
     def PROCESSING_LAG(self) -> Histogram: ...
     @property
     def EVENT_TO_ALERT(self) -> Histogram: ...
+    @property
+    def IDENTITY_CLAIMS(self) -> Counter: ...
+    @property
+    def IDENTITY_MERGES(self) -> Counter: ...
+    @property
+    def IDENTITY_ROUTED(self) -> Counter: ...
 
 
 def install(
@@ -148,6 +176,7 @@ def install(
     skew = config.time.max_future_skew
     last_event_at: dict[int, float] = {}
     validate_action = schemas.validator("alert_action")
+    validate_split = schemas.validator("identity_action")
     calendars = config.calendars
     table_keys = metrics.TABLE_KEYS.labels(table.name)
     table_keys.set(0)
@@ -177,6 +206,25 @@ def install(
             )
             if raised and produced_at is not None and cause in alert.evidence:
                 metrics.EVENT_TO_ALERT.labels(alert.type).observe(max(time.time() - produced_at, 0.0))
+        for merge in outputs.merges:
+            metrics.IDENTITY_MERGES.labels(merge.action).inc()
+            sent.append(await topics.merges.send(key=merge.into.encode(), value=merge.encode()))
+        for conflict in outputs.conflicts:
+            sent.append(
+                await topics.conflicts.send(key=conflict.identifier.encode(), value=conflict.encode())
+            )
+        for forward in outputs.forwards:
+            key = forward.key.encode()
+            if forward.touchpoint is not None:
+                metrics.IDENTITY_ROUTED.labels(_route(forward.key)).inc()
+                value = orjson.dumps(forward.touchpoint)
+                sent.append(await topics.by_customer.send(key=key, value=value, timestamp=produced_at))
+            elif forward.control is not None:
+                value = encode_control(control_secret, key, forward.control)
+                sent.append(await topics.by_customer.send(key=key, value=value))
+            elif forward.action is not None:
+                metrics.IDENTITY_ROUTED.labels("action").inc()
+                sent.append(await topics.actions_out.send(key=key, value=orjson.dumps(forward.action)))
         for alert_type, reason in outputs.suppressed:
             metrics.ALERTS_SUPPRESSED.labels(alert_type, reason).inc()
         for alert, seconds in outputs.acknowledged:
@@ -193,10 +241,21 @@ def install(
             metrics.OPEN_INQUIRIES.inc(change.inquiries_opened)
         if change.cases_opened:
             metrics.OPEN_SLA_CASES.inc(change.cases_opened)
+        if change.ended:
+            metrics.CUSTOMERS.labels(change.ended).dec()
+        if change.restored:
+            metrics.CUSTOMERS.labels(change.restored).inc()
+        if change.claim is not None:
+            metrics.IDENTITY_CLAIMS.labels(change.claim).inc()
+        if not change.known and change.cause != ROUTED:
+            table_keys.inc()
 
-    async def write(changes: Iterable[Change]) -> None:
-        """Publish each deadline's or action's outputs, then hold back its state until they are sent."""
+    async def write(changes: Iterable[Change], produced_at: float | None = None) -> None:
+        """Publish each change's outputs, then hold back its state until they are sent."""
         for change in changes:
+            if change.cause == ROUTED:
+                await publish(change.outputs, produced_at=produced_at)
+                continue
             count_open(change)
             if change.cause == DEADLINE:
                 metrics.DEADLINES_FIRED.labels(change.trigger).inc()
@@ -213,6 +272,9 @@ def install(
         action = orjson.loads(event.value)
         validate_action(action)
         change = journey.action(key, partition, action, _received_at(event))
+        if change.cause == ROUTED:
+            await write((change,))  # counted where it is applied
+            return
         outcome = change.refused.reason if change.refused is not None else "applied"
         metrics.ALERT_ACTIONS.labels(action["action"], outcome).inc()
         if change.refused is not None:
@@ -220,9 +282,30 @@ def install(
             return
         await write((change,))
 
+    async def apply_split(event: EventT[Any], key: bytes, partition: int) -> None:
+        request = orjson.loads(event.value)
+        validate_split(request)
+        at = int(datetime.fromisoformat(request["at"].upper()).timestamp())
+        split = Split(request["from"], request["into"], request["by"], at, request.get("reason"))
+        change = journey.identity(key, partition, split)
+        if change.refused is not None:
+            await refuse(event, change.refused)
+            return
+        await write((change,))
+
+    async def apply_control(event: EventT[Any], key: bytes, partition: int) -> None:
+        message = decode_control(control_secret, key, event.value)
+        if isinstance(message, Rejected):
+            await refuse(event, message)
+            return
+        await write((journey.identity(key, partition, message),))
+
     async def apply_touchpoint(event: EventT[Any], touchpoint: dict[str, Any], change: Change) -> None:
         if change.refused is not None:
             await refuse(event, change.refused)
+            return
+        if change.cause == ROUTED:
+            await write((change,), _received_at(event))
             return
         if change.cause == DUPLICATE:
             metrics.DUPLICATES.inc()
@@ -234,8 +317,6 @@ def install(
         # Counted together, with no await between: a scrape always sees count == journey events.
         metrics.JOURNEY_TOUCHPOINTS.inc()
         metrics.PROCESSING_LAG.observe(max(time.time() - occurred.timestamp(), 0.0))
-        if not change.known:
-            table_keys.inc()
         count_open(change)
         slot = after_hours_slot(touchpoint, occurred, calendars)
         if slot is not None:
@@ -261,6 +342,12 @@ def install(
             try:
                 if event.message.topic == topics.actions.get_topic_name():
                     await apply_action(event, key, partition)
+                    continue
+                if event.message.topic == topics.identity_actions.get_topic_name():
+                    await apply_split(event, key, partition)
+                    continue
+                if is_control(event.value):
+                    await apply_control(event, key, partition)
                     continue
                 if key.startswith(CONTROL_KEY_PREFIX):
                     tick = verify_tick(control_secret, partition, event.value, time.time(), skew)
@@ -317,16 +404,19 @@ def install(
         inquiries = cases = 0
         # States can be in their encoded form (RocksDB, or restored in bulk: streams/tables.py):
         # summarize reads what is needed here without decoding the rest.
+        keys = 0
         for key, state in states.stored_items():
             summary = summarize(state)
             if summary.partition in owned:
+                keys += 1
                 journey.schedule(summary.partition, key, summary.wake_at)
-                counts[summary.stage] = counts.get(summary.stage, 0) + 1
+                if summary.stage:  # an identifier's record alone is no customer
+                    counts[summary.stage] = counts.get(summary.stage, 0) + 1
                 inquiries += summary.inquiries_open
                 cases += summary.sla_cases
         for stage, count in counts.items():
             metrics.CUSTOMERS.labels(stage).set(count)
-        table_keys.set(sum(counts.values()))
+        table_keys.set(keys)
         metrics.OPEN_INQUIRIES.set(inquiries)
         metrics.OPEN_SLA_CASES.set(cases)
         log.info(
@@ -337,6 +427,13 @@ def install(
         )
 
     return track_journey
+
+
+def _route(key: str) -> str:
+    """Where a routed touchpoint went, for counting: a customer, or its own conversation."""
+    if key.startswith("id:") and not is_identifier_key(key):
+        return "conversation"
+    return "customer"
 
 
 def _received_at(event: EventT[Any]) -> float | None:
