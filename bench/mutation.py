@@ -69,6 +69,13 @@ TRACKER = (
     "tests/agents/detectors/test_framework.py",
 )
 
+#: Identity resolution's tests: the graph, the journeys it changes and the merge properties.
+IDENTITY = (
+    "tests/agents/identity/test_graph.py",
+    "tests/agents/identity/test_journeys.py",
+    "tests/agents/identity/test_merge_properties.py",
+)
+
 #: Every module of the pure core. Left out: the thin Faust agents (agents/*/agent.py), which do I/O
 #: only and are exercised by the integration tests, and agents/ports.py, Protocols with no code to mutate.
 NOT_MUTATED = ("agents/ports.py",)
@@ -85,6 +92,7 @@ TARGETS: tuple[Target, ...] = (
         ("tests/schemas/test_contracts.py",),
     ),
     _own("agents/domain/state.py"),
+    Target("agents/domain/identity.py", IDENTITY),
     # Rules, calendars, the stage machine, which detectors exist.
     _own("agents/calendar.py"),
     _own("agents/catalogue.py"),
@@ -103,6 +111,8 @@ TARGETS: tuple[Target, ...] = (
     # Split out of the tracker: told through it, by the tracker's own tests.
     Target("agents/alerts/gating.py", TRACKER),
     Target("agents/alerts/actions.py", TRACKER),
+    # Alerts moved by a merge or a split: told through identity resolution's journeys.
+    Target("agents/alerts/moves.py", IDENTITY),
     # The detectors.
     _own("agents/detectors/base.py", "tests/agents/detectors/test_framework.py"),
     _own("agents/detectors/registry.py"),
@@ -115,6 +125,12 @@ TARGETS: tuple[Target, ...] = (
     _own("agents/detectors/service_recovery.py"),
     _own("agents/detectors/transfers.py"),
     _own("agents/detectors/usage_pattern.py"),
+    # Identity resolution.
+    Target("agents/identity/blocked.py", IDENTITY),
+    Target("agents/identity/control.py", IDENTITY),
+    Target("agents/identity/keys.py", IDENTITY),
+    Target("agents/identity/merging.py", IDENTITY),
+    Target("agents/identity/resolution.py", IDENTITY),
     # Ingest.
     Target(
         "agents/ingest/decode.py",
