@@ -26,6 +26,7 @@ def test_every_reason_code_is_spelled_as_the_dead_letter_topic_carries_it() -> N
         "forged_control",
         "unknown_alert",
         "stale_action",
+        "unknown_merge",
     )
     named = {
         name: value for name, value in vars(refusal).items() if name.isupper() and isinstance(value, str)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from agents.config import config_from_mapping, default_config
 from agents.domain.state import CustomerState, summarize
+from agents.identity.merging import Ledger
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from streams.sim import SimulationSpec, generate
@@ -257,10 +258,14 @@ def test_the_lookup_form_has_long_names_and_derived_figures_but_no_worker_fields
         satisfaction_weight=2.0,
         recent_events={1: 10, 2: 20},
         stage="repeat",
+        merges=[Ledger("id:device_id:0123456789abcdef0123", 1_768_000_000, "ev-9").to_list()],
     )
     document = state.to_json()
     assert "partition" not in document
     assert "recent_events" not in document
+    assert document["merged_from"] == ["id:device_id:0123456789abcdef0123"], (
+        "the profiles merged in, not the ledger"
+    )
     assert document["net_value"] == 100.46
     assert document["satisfaction"] == 0.75
     assert document["distinct_purchase_days"] == 3
@@ -270,6 +275,8 @@ def test_the_lookup_form_has_long_names_and_derived_figures_but_no_worker_fields
         [20_458, 20_460],
     )
     assert set(document) == {
-        name for name in CustomerState.__dataclass_fields__ if name not in {"recent_events", "partition"}
-    } | {"net_value", "satisfaction", "distinct_purchase_days"}
+        name
+        for name in CustomerState.__dataclass_fields__
+        if name not in {"recent_events", "partition", "merges", "identity"}
+    } | {"net_value", "satisfaction", "distinct_purchase_days", "merged_from"}
     assert orjson.loads(orjson.dumps(document)) == document, "JSON-ready"
