@@ -157,3 +157,11 @@ def test_a_file_that_cannot_be_written_leaves_no_partial_file_and_says_why(tmp_p
         write_params(path, params_document(DEFAULT_PARAMS))
     assert str(caught.value) == f"cannot write {path}: Is a directory"
     assert [entry.name for entry in tmp_path.iterdir()] == ["model.params"]
+
+
+def test_a_file_in_a_folder_that_does_not_exist_is_refused_saying_why(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "model.params"
+    with pytest.raises(FitError) as caught:
+        write_params(path, params_document(DEFAULT_PARAMS))
+    assert str(caught.value) == f"cannot write {path}: No such file or directory"
+    assert list(tmp_path.iterdir()) == []
