@@ -154,7 +154,7 @@ TARGETS: tuple[Target, ...] = (
     Target("agents/journey/detection.py", TRACKER),
     _own("agents/journey/enriched.py"),
     Target("agents/journey/folding.py", TRACKER),
-    Target("agents/journey/retention.py", TRACKER),
+    Target("agents/journey/retention.py", ("tests/agents/journey/test_retention.py", *TRACKER)),
     _own("agents/journey/step.py"),
     Target(
         "agents/journey/track.py",
