@@ -709,3 +709,33 @@ def test_an_alert_counts_as_acknowledged_once_and_a_snooze_within_the_maximum_is
     assert again.details["snoozed_until"] == until
     assert "snooze_clamped_from" not in again.details
     assert journey.current.snoozed[again.type] == instant(1) + 600
+
+
+# --- the alert gate, through the tracker ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("past_deadline", "suppressed"), [(0, False), (1, True)])
+def test_a_snooze_holds_back_its_type_until_the_instant_it_ends(past_deadline: int, suppressed: bool) -> None:
+    journey = journey_of(purchase(0), inquiry(0.01, "conv-1"), rules={})
+    journey.tracker.advance(journey.current, "cust-1", instant(0.03))
+    [breach] = [key for key in journey.current.alerts_open if key.startswith("first_response_breach/")]
+    journey.send(inquiry(0.06, "conv-2"))
+    deadline = journey.current.sla_cases["conv-2"][1]
+    act(journey, breach, "snooze", instant(0.061), until=iso(deadline + past_deadline))
+    fired = journey.tracker.advance(journey.current, "cust-1", deadline)
+    breaches = [alert.detected_at for alert in fired.alerts if alert.type == "first_response_breach"]
+    held = [entry for entry in fired.suppressed if entry[0] == "first_response_breach"]
+    if suppressed:
+        assert (breaches, held) == ([], [("first_response_breach", "snoozed")])
+    else:
+        assert (breaches, held) == ([deadline], [])
+
+
+def test_two_alerts_of_a_type_found_at_the_same_instant_are_one_alert_and_one_cooldown() -> None:
+    journey = journey_of(purchase(0), inquiry(0.01, "conv-1"), inquiry(0.01, "conv-2"), rules={})
+    fired = journey.tracker.advance(journey.current, "cust-1", instant(0.1))
+    breaches = [alert for alert in fired.alerts if alert.type == "first_response_breach"]
+    assert len(breaches) == 1
+    assert [entry for entry in fired.suppressed if entry[0] == "first_response_breach"] == [
+        ("first_response_breach", "cooldown")
+    ]
