@@ -9,12 +9,16 @@ no stream engine.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from agents.domain.state import CustomerState
 
-__all__ = ["Sink", "StateStore"]
+__all__ = ["ErasureHook", "Sink", "StateStore"]
+
+#: Called with (customer key, partition) when a customer is forgotten on request, after their state is
+#: deleted: where a component co-partitioned with the customer table deletes what it keeps of them.
+ErasureHook = Callable[[bytes, int], Awaitable[None]]
 
 
 class Sink(Protocol):
@@ -47,6 +51,10 @@ class StateStore(Protocol):
         outputs: Iterable[asyncio.Future[Any]] = (),
     ) -> None:
         """Write *value*: readable now, durable once every future in *outputs* is done."""
+        ...
+
+    async def delete(self, key: bytes, partition: int, outputs: Iterable[asyncio.Future[Any]] = ()) -> None:
+        """Delete *key*: gone for ``get`` now; a tombstone on the changelog once *outputs* are done."""
         ...
 
     def retain(self, owned: set[int]) -> None:

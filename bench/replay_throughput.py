@@ -70,7 +70,7 @@ def main() -> None:
         "--replay-only", nargs=3, metavar=("SOURCE", "OUT_DIR", "SUMMARY"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
-    salt = Settings().identity_salt.encode()
+    salt = Settings.from_env().identity_key
     if args.replay_only:
         source, out_dir, summary_path = (Path(p) for p in args.replay_only)
         _replay_only(source, out_dir, summary_path, salt)

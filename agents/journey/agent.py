@@ -24,6 +24,11 @@ and operators' splits on ``identity.actions`` change identifiers' records and pr
 whatever moves to another key is sent back to ``touchpoints.by-customer``: state moves
 between partitions only as records, never by reading another worker's table.
 
+An erasure request (``privacy.erasure-requests``) forgets its customer: the state is deleted
+(a tombstone on the changelog, once the outputs before it are sent), open alerts are resolved
+as ``auto:erased``, the confirmation goes to ``privacy.erasures``, and each erasure hook runs
+(for state other components keep per customer, such as identity links).
+
 Gauges over the owned customers (stages, table keys, open inquiries and SLA
 cases) move by the difference each change makes, and are recounted from
 the table after every recovery, for exactly the partitions this worker owns.
@@ -37,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -58,9 +63,9 @@ from agents.identity.keys import is_identifier_key
 from agents.ingest.agent import send_dead_letter
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
-from agents.journey.step import DEADLINE, DUPLICATE, ROUTED, Change, JourneyStep
+from agents.journey.step import DEADLINE, DUPLICATE, FORGOTTEN, ROUTED, UNCHANGED, Change, JourneyStep
 from agents.journey.track import JourneyTracker
-from agents.ports import Sink, StateStore
+from agents.ports import ErasureHook, Sink, StateStore
 
 __all__ = ["JourneyMetrics", "JourneyTopics", "install"]
 
@@ -75,6 +80,10 @@ class JourneyTopics(Protocol):
 
     @property
     def actions(self) -> TopicT: ...
+    @property
+    def erasure_requests(self) -> TopicT: ...
+    @property
+    def erasures(self) -> Sink: ...
     @property
     def identity_actions(self) -> TopicT: ...
     @property
@@ -134,6 +143,10 @@ class JourneyMetrics(Protocol):
     @property
     def ALERT_ACTIONS(self) -> Counter: ...
     @property
+    def ERASURES(self) -> Counter: ...
+    @property
+    def ERASED_TOUCHPOINTS(self) -> Counter: ...
+    @property
     def DEADLINES_FIRED(self) -> Counter: ...
     @property
     def TIME_TO_ACKNOWLEDGE(self) -> Histogram: ...
@@ -163,6 +176,8 @@ def install(
     metrics: JourneyMetrics,
     control_secret: bytes,
     caught_up: Callable[[int], bool],
+    erased: MutableMapping[bytes, int] | None = None,
+    erasure_hooks: Sequence[ErasureHook] = (),
 ) -> AgentT[bytes]:
     """Register ``track_journey``, its deadline sweep and its recovery hook on *app*.
 
@@ -170,12 +185,15 @@ def install(
     only once the outputs derived from it are acknowledged (see ``streams.runtime.state_writer``).
     *control_secret* signs and checks the timer ticks; every worker of the app needs the same one.
     *caught_up(partition)* says whether this worker has read the partition's input to its end: only
-    then is a quiet partition moved on by a tick.
+    then is a quiet partition moved on by a tick. *erased* keeps each erased customer's instant (a
+    changelog-backed table co-partitioned with the customers'); *erasure_hooks* run after each erasure.
     """
-    journey = JourneyStep(tracker, states.get)
+    forgotten: MutableMapping[bytes, int] = {} if erased is None else erased
+    journey = JourneyStep(tracker, states.get, forgotten.get)
     skew = config.time.max_future_skew
     last_event_at: dict[int, float] = {}
     validate_action = schemas.validator("alert_action")
+    validate_erasure = schemas.validator("erasure_request")
     validate_split = schemas.validator("identity_action")
     calendars = config.calendars
     table_keys = metrics.TABLE_KEYS.labels(table.name)
@@ -253,7 +271,7 @@ def install(
     async def write(changes: Iterable[Change], produced_at: float | None = None) -> None:
         """Publish each change's outputs, then hold back its state until they are sent."""
         for change in changes:
-            if change.cause == ROUTED:
+            if change.cause in (ROUTED, UNCHANGED):
                 await publish(change.outputs, produced_at=produced_at)
                 continue
             count_open(change)
@@ -282,6 +300,35 @@ def install(
             return
         await write((change,))
 
+    async def apply_erasure(event: EventT[Any], key: bytes, partition: int) -> None:
+        request = orjson.loads(event.value)
+        validate_erasure(request)
+        if request["customer_id"].encode() != key:
+            await refuse(
+                event, Rejected(SCHEMA, "the request's customer_id does not match its key", "customer_id")
+            )
+            return
+        previous = states.get(key)
+        change = journey.erase(key, partition, request, time.time())
+        count_open(change)
+        if previous is not None:
+            table_keys.dec()
+            if previous.stage:
+                metrics.CUSTOMERS.labels(previous.stage).dec()
+        if change.forget_until is not None:
+            forgotten[key] = change.forget_until  # written to its changelog in this event's partition
+        sent = await publish(change.outputs)
+        erasure = change.outputs.erasure
+        assert erasure is not None  # an erasure change always carries its confirmation
+        sent.append(await topics.erasures.send(key=key, value=erasure.encode()))
+        # The tombstone follows the outputs, as every state write does: a crash before they are sent
+        # redelivers the request, which is applied again.
+        await states.delete(key, partition, sent)
+        for hook in erasure_hooks:
+            await hook(key, partition)
+        metrics.ERASURES.labels("true" if erasure.found else "false").inc()
+        log.info("erased a customer on request %s (partition %d)", erasure.request_id, partition)
+
     async def apply_split(event: EventT[Any], key: bytes, partition: int) -> None:
         request = orjson.loads(event.value)
         validate_split(request)
@@ -303,6 +350,10 @@ def install(
     async def apply_touchpoint(event: EventT[Any], touchpoint: dict[str, Any], change: Change) -> None:
         if change.refused is not None:
             await refuse(event, change.refused)
+            return
+        if change.cause == FORGOTTEN:
+            # Dated before its customer's erasure: dropped without a trace, not even a dead letter.
+            metrics.ERASED_TOUCHPOINTS.inc()
             return
         if change.cause == ROUTED:
             await write((change,), _received_at(event))
@@ -342,6 +393,9 @@ def install(
             try:
                 if event.message.topic == topics.actions.get_topic_name():
                     await apply_action(event, key, partition)
+                    continue
+                if event.message.topic == topics.erasure_requests.get_topic_name():
+                    await apply_erasure(event, key, partition)
                     continue
                 if event.message.topic == topics.identity_actions.get_topic_name():
                     await apply_split(event, key, partition)

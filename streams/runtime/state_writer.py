@@ -48,11 +48,16 @@ V = TypeVar("V")
 _WRITERS_ATTRIBUTE = "_touchpoint_state_writers"
 
 
+#: The value of a deletion in the queue: ``get`` answers None, the changelog gets a tombstone.
+_DELETED: Any = object()
+
+
 @dataclass(slots=True)
 class _Write(Generic[V]):
     key: bytes
     value: V
-    encoded: bytes
+    #: None for a deletion: a tombstone (null value) on the changelog.
+    encoded: bytes | None
     partition: int
     outputs: list[asyncio.Future[Any]]
     number: int
@@ -66,7 +71,7 @@ class StateWriter(Generic[V]):
         app: AppT,
         table: TableT[bytes, Any],
         encode: Callable[[V], bytes],
-        send_changelog: Callable[[int, bytes, bytes], Awaitable[Any]] | None = None,
+        send_changelog: Callable[[int, bytes, bytes | None], Awaitable[Any]] | None = None,
         decode: Callable[[bytes], V] | None = None,
     ) -> None:
         self._table = table
@@ -95,7 +100,7 @@ class StateWriter(Generic[V]):
         """
         value = self._newest.get(key)
         if value is not None:
-            return value
+            return None if value is _DELETED else value
         stored = self._table.get(key)
         if isinstance(stored, bytes) and self._decode is not None:
             decoded = self._decode(stored)
@@ -117,6 +122,17 @@ class StateWriter(Generic[V]):
         self._queued[key] = self._queued.get(key, 0) + 1
         self._written += 1
         self._queue.append(_Write(key, value, self._encode(value), partition, pending, self._written))
+        if self._ready():
+            await self.release()
+
+    async def delete(self, key: bytes, partition: int, outputs: Iterable[asyncio.Future[Any]] = ()) -> None:
+        """Delete *key*: gone for ``get`` now; from the store, and as a tombstone on the changelog, once
+        every future in *outputs* is done (a forgotten customer, in order with the writes before)."""
+        pending = [output for output in outputs if not output.done()]
+        self._newest[key] = _DELETED
+        self._queued[key] = self._queued.get(key, 0) + 1
+        self._written += 1
+        self._queue.append(_Write(key, _DELETED, None, partition, pending, self._written))
         if self._ready():
             await self.release()
 
@@ -183,7 +199,7 @@ class StateWriter(Generic[V]):
         self._newest.clear()
         self._queued.clear()
         for write in kept:
-            self._newest[write.key] = write.value
+            self._newest[write.key] = write.value  # _DELETED for a queued deletion
             self._queued[write.key] = self._queued.get(write.key, 0) + 1
         if dropped:
             log.warning("dropped %d unwritten state changes of partitions not in %s", dropped, sorted(owned))
@@ -199,7 +215,9 @@ class StateWriter(Generic[V]):
             del self._newest[write.key]
 
 
-def _changelog_sender(app: AppT, table: TableT[bytes, Any]) -> Callable[[int, bytes, bytes], Awaitable[Any]]:
+def _changelog_sender(
+    app: AppT, table: TableT[bytes, Any]
+) -> Callable[[int, bytes, bytes | None], Awaitable[Any]]:
     """Send one changelog record of *table* straight to the producer (see ``streams.runtime.direct``)."""
     topic = DirectTopic(app, table.changelog_topic)
     # Keeps RocksDB's record of the changelog offsets its files hold, as for Faust's own writes.
@@ -209,7 +227,7 @@ def _changelog_sender(app: AppT, table: TableT[bytes, Any]) -> Callable[[int, by
         if not future.cancelled() and future.exception() is None:
             on_sent(future)
 
-    async def send(partition: int, key: bytes, value: bytes) -> Any:
+    async def send(partition: int, key: bytes, value: bytes | None) -> Any:
         future = await topic.send(key=key, value=value, partition=partition)
         future.add_done_callback(record_offset)
         return future
@@ -231,7 +249,10 @@ def _local_writer(table: TableT[bytes, Any]) -> Callable[[_Write[Any]], None]:
         return write_durable
 
     def write_in_memory(write: _Write[Any]) -> None:
-        store[write.key] = write.value
+        if write.encoded is None:
+            store.pop(write.key, None)
+        else:
+            store[write.key] = write.value
 
     return write_in_memory
 
