@@ -152,6 +152,10 @@ TARGETS: tuple[Target, ...] = (
     _own("agents/journey/control.py"),
     _own("agents/journey/deadlines.py"),
     Target("agents/journey/detection.py", TRACKER),
+    Target(
+        "agents/journey/erasure.py",
+        ("tests/agents/identity/test_erasure.py", "tests/agents/journey/test_step.py"),
+    ),
     _own("agents/journey/enriched.py"),
     Target("agents/journey/folding.py", TRACKER),
     Target("agents/journey/retention.py", ("tests/agents/journey/test_retention.py", *TRACKER)),
