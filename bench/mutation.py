@@ -226,6 +226,12 @@ EQUIVALENT: dict[str, str] = {
         "recomputed then (only the stored wake-up instant differs)"
     ),
     "agents.journey.track.xǁJourneyTrackerǁact__mutmut_12": "as act__mutmut_11",
+    "agents.alerts.actions.xǁAlertActionsǁapply__mutmut_21": (
+        "an action is refused only when its at is more than the skew from its record, never equal to it"
+    ),
+    "agents.alerts.actions.xǁAlertActionsǁapply__mutmut_126": (
+        "a snooze's end is an instant after 1970: max with 0 or with 1 gives it alike"
+    ),
     "agents.journey.control.x_verify_tick__mutmut_4": "no value and b'XXXX' are both not JSON: the same refusal",
     "agents.journey.control.x_verify_tick__mutmut_25": "None is false like False: the same refusal",
     "agents.journey.control.x_verify_tick__mutmut_46": (

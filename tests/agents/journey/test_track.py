@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 import schemas
+from agents.alerts.sla import HANDLED
 from agents.config import config_from_mapping
 from agents.domain.instants import DAY, day_number, iso
 from agents.domain.refusal import STALE_ACTION, UNKNOWN_ALERT, Rejected
@@ -739,3 +740,20 @@ def test_two_alerts_of_a_type_found_at_the_same_instant_are_one_alert_and_one_co
     assert [entry for entry in fired.suppressed if entry[0] == "first_response_breach"] == [
         ("first_response_breach", "cooldown")
     ]
+
+
+def test_a_snooze_keeps_the_time_as_written_and_a_shorter_one_does_not_cut_a_longer_one() -> None:
+    journey, alert_id = first_response_breach()
+    [long] = act(journey, alert_id, "snooze", instant(1), until="2026-01-06T12:00:00Z").alerts
+    assert long.details["snoozed_until"] == "2026-01-06T12:00:00Z"
+    act(journey, alert_id, "snooze", instant(1), until=iso(instant(1) + 60))
+    assert journey.current.snoozed[long.type] == instant(1) + 2 * 3600
+
+
+def test_a_resolved_alert_closes_its_conversations_case_and_an_acknowledged_one_marks_it_handled() -> None:
+    acknowledged, alert_id = first_response_breach()
+    act(acknowledged, alert_id, "acknowledge", instant(1))
+    assert acknowledged.current.sla_cases["conv-1"][4] & HANDLED
+    resolved, alert_id = first_response_breach()
+    act(resolved, alert_id, "resolve", instant(1))
+    assert "conv-1" not in resolved.current.sla_cases, "a new question there starts a new case"
