@@ -232,6 +232,9 @@ EQUIVALENT: dict[str, str] = {
     "agents.alerts.actions.xǁAlertActionsǁapply__mutmut_126": (
         "a snooze's end is an instant after 1970: max with 0 or with 1 gives it alike"
     ),
+    "agents.alerts.gating.xǁAlertGateǁraise_alert__mutmut_15": (
+        "an alert is detected after 1970: a missing snooze read as 0 or as 1 holds nothing back alike"
+    ),
     "agents.journey.control.x_verify_tick__mutmut_4": "no value and b'XXXX' are both not JSON: the same refusal",
     "agents.journey.control.x_verify_tick__mutmut_25": "None is false like False: the same refusal",
     "agents.journey.control.x_verify_tick__mutmut_46": (

@@ -757,3 +757,21 @@ def test_a_resolved_alert_closes_its_conversations_case_and_an_acknowledged_one_
     resolved, alert_id = first_response_breach()
     act(resolved, alert_id, "resolve", instant(1))
     assert "conv-1" not in resolved.current.sla_cases, "a new question there starts a new case"
+
+
+@pytest.mark.parametrize("inhibited", [False, True])
+def test_an_open_alert_of_an_inhibiting_type_holds_back_the_types_it_inhibits(inhibited: bool) -> None:
+    inhibitions = {"after_hours_unanswered": ["first_response_breach"]} if inhibited else {}
+    journey = journey_of(
+        purchase(0), inquiry(0.01, "conv-1"), rules={"detectors": {"inhibitions": inhibitions}}
+    )
+    journey.tracker.advance(journey.current, "cust-1", instant(0.1))
+    assert [key.partition("/")[0] for key in journey.current.alerts_open] == ["first_response_breach"]
+    journey.send(inquiry(0.3, "conv-2"))  # 17:12 UTC: after hours
+    fired = journey.tracker.advance(journey.current, "cust-1", instant(1))
+    raised = [alert.type for alert in fired.alerts if alert.type == "after_hours_unanswered"]
+    held = [entry for entry in fired.suppressed if entry[0] == "after_hours_unanswered"]
+    if inhibited:
+        assert (raised, held) == ([], [("after_hours_unanswered", "inhibited")])
+    else:
+        assert (raised, held) == (["after_hours_unanswered"], [])
