@@ -738,9 +738,12 @@ def test_the_sla_section_is_read_whole() -> None:
 
 
 def test_a_cooldown_falls_back_to_the_default_and_to_an_hour_without_one() -> None:
-    assert AlertConfig({"default": 5, "long_wait": 1}, 4, 7, 1440).cooldown_seconds("churn_risk") == 300
-    assert AlertConfig({"long_wait": 1}, 4, 7, 1440).cooldown_seconds("churn_risk") == 3600
-    assert AlertConfig({"long_wait": 1.5}, 4, 7, 1440).cooldown_seconds("long_wait") == 90
+    def alerts(cooldown_minutes: dict[str, float]) -> AlertConfig:
+        return dataclasses.replace(default_config().alerts, cooldown_minutes=cooldown_minutes)
+
+    assert alerts({"default": 5, "long_wait": 1}).cooldown_seconds("churn_risk") == 300
+    assert alerts({"long_wait": 1}).cooldown_seconds("churn_risk") == 3600
+    assert alerts({"long_wait": 1.5}).cooldown_seconds("long_wait") == 90
 
 
 @pytest.mark.parametrize(

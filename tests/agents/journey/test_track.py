@@ -733,7 +733,12 @@ def test_a_snooze_holds_back_its_type_until_the_instant_it_ends(past_deadline: i
 
 
 def test_two_alerts_of_a_type_found_at_the_same_instant_are_one_alert_and_one_cooldown() -> None:
-    journey = journey_of(purchase(0), inquiry(0.01, "conv-1"), inquiry(0.01, "conv-2"), rules={})
+    journey = journey_of(
+        purchase(0),
+        inquiry(0.01, "conv-1"),
+        inquiry(0.01, "conv-2"),
+        rules={"alerts": {"cooldown_minutes": {"first_response_breach": 60}}},
+    )
     fired = journey.tracker.advance(journey.current, "cust-1", instant(0.1))
     breaches = [alert for alert in fired.alerts if alert.type == "first_response_breach"]
     assert len(breaches) == 1
