@@ -235,6 +235,13 @@ EQUIVALENT: dict[str, str] = {
     "agents.alerts.gating.xǁAlertGateǁraise_alert__mutmut_15": (
         "an alert is detected after 1970: a missing snooze read as 0 or as 1 holds nothing back alike"
     ),
+    "agents.models.params.x_load_params__mutmut_18": (
+        "the parameter file's field names are lower-case: stripping 'X' as well as '.' changes none"
+    ),
+    "agents.models.params.x_best_customer_threshold__mutmut_34": (
+        "round() keeps nan as nan and an infinite threshold infinite; its one caller refuses any non-finite "
+        "threshold with the same words"
+    ),
     "agents.journey.control.x_verify_tick__mutmut_4": "no value and b'XXXX' are both not JSON: the same refusal",
     "agents.journey.control.x_verify_tick__mutmut_25": "None is false like False: the same refusal",
     "agents.journey.control.x_verify_tick__mutmut_46": (
