@@ -641,12 +641,15 @@ def _render(state: dict[str, dict[str, object]]) -> None:
             f"| `{o.module}` | {o.score:.1f} % | {o.mutants} | {o.killed} | {o.killed_fresh if o.rerun else '-'} | "
             f"{len(o.survivors)} | {len(o.equivalent)} | {extra} | {o.date}, {o.commit} |"
         )
+    unmeasured = [target.module for target in TARGETS if target.module not in state]
+    if unmeasured:
+        lines += ["", "Not measured yet: " + ", ".join(f"`{module}`" for module in unmeasured) + "."]
     total = sum(o.counted for o in outcomes)
     killed = sum(o.killed + o.killed_fresh for o in outcomes)
     if total:
         lines += [
             "",
-            f"All modules: {100 * killed / total:.1f} % of {total:,} mutants ({outcomes[0].mutmut}).",
+            f"The modules measured: {100 * killed / total:.1f} % of {total:,} mutants ({outcomes[0].mutmut}).",
         ]
     for title, key in (("Equivalent mutants", "equivalent"), ("Survivors", "survivors")):
         entries = [(o.module, entry) for o in outcomes for entry in getattr(o, key)]
