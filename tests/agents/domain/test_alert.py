@@ -384,18 +384,19 @@ def detector_alert() -> Alert:
     )
 
 
-def test_a_detectors_alert_keeps_its_words_and_drops_its_details_in_the_state() -> None:
+def test_a_detectors_alert_keeps_its_words_and_its_details_in_the_state() -> None:
     alert = detector_alert()
-    kept = alert.compact(keep_text=True)
-    assert kept[10] == {}
+    kept = alert.compact()
+    assert kept[10] == {"wait_seconds": 45}, "a detector's details say when it clears"
     assert kept[11:] == ["Customer cust-1 waited 45 s in the phone queue.", "Call the customer back."]
     revived = Alert.from_compact(alert.alert_id, "cust-1", kept)
-    assert revived == replace(alert, details={})
+    assert revived == alert
     assert revived.location == "team-support"
 
 
 def test_an_sla_alert_keeps_its_facts_and_no_words_in_the_state() -> None:
-    alert = detector_alert()
+    breach_id = make_alert_id(FIRST_RESPONSE_BREACH, "cust-1", ("ev-9",))
+    alert = replace(detector_alert(), type=FIRST_RESPONSE_BREACH, alert_id=breach_id)
     kept = alert.compact()
     assert len(kept) == 11
     assert kept[10] == {"wait_seconds": 45}
