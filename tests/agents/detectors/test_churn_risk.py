@@ -314,7 +314,9 @@ def test_a_best_customers_alert_names_their_value_and_what_just_happened(
     [finding] = desk.send(event)
     assert finding.summary == f"Best customer cust-1 (CLV 6,311.40, top decile) just had {happened}."
     assert finding.suggested_action == action
-    assert finding.details["best_customer_clv"] == round(MODEL.best_customer_clv(desk.state.last_seen) or 0.0, 2)
+    assert finding.details["best_customer_clv"] == round(
+        MODEL.best_customer_clv(desk.state.last_seen) or 0.0, 2
+    )
 
 
 def test_a_best_customer_slipping_away_is_told_with_days_and_p_alive() -> None:
