@@ -261,6 +261,8 @@ class UsagePatternChange(EventOnly):
         return base.dump(), findings
 
     def _judge(self, base: _Baseline, hour: int, location: str | None, amount: float) -> _Judgement | None:
+        if amount == 0:
+            return None  # a purchase of nothing is no bigger basket, even after purchases of nothing
         median = float(statistics.median(base.amounts))
         ratio = amount / median if median > 0 else math.inf
         if ratio < self.amount_factor:
@@ -318,7 +320,10 @@ class UsagePatternChange(EventOnly):
         this = f"this {_money(amount)} {currency} purchase {_ON_CHANNEL.get(channel, 'on ' + channel)}"
         if location is not None:
             this += f" at {location}" + (", a new location," if judgement.new_location else "")
-        this += f" at {clock} is {_count(judgement.ratio)} times that"
+        if math.isfinite(judgement.ratio):
+            this += f" at {clock} is {_count(judgement.ratio)} times that"
+        else:
+            this += f" at {clock} is the first with any spend"  # the usual basket was nothing
         summary = f"{usual}; {this} (changed: {', '.join(judgement.changed)})."
 
         reasons = [
@@ -330,7 +335,8 @@ class UsagePatternChange(EventOnly):
             "changed": list(judgement.changed),
             "local_time": clock,
             "amount": amount,
-            "times_usual": round(judgement.ratio, 1),
+            # None: the usual basket is nothing, so no multiple of it says how much more this is.
+            "times_usual": round(judgement.ratio, 1) if math.isfinite(judgement.ratio) else None,
             "baseline": {
                 "touchpoints": base.touchpoints,
                 "channel": usual_channel,
