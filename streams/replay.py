@@ -37,6 +37,8 @@ from typing import Any, BinaryIO
 import orjson
 
 import schemas
+from agents.coordination.coordinator import Coordinator
+from agents.domain.alert import Alert
 from agents.domain.identity import MERGE, Forward
 from agents.domain.instants import DAY, day_number
 from agents.domain.refusal import Rejected
@@ -258,6 +260,8 @@ def _track(
     states = summary.states
     forgotten: dict[bytes, int] = {}
     journey = JourneyStep(tracker, lambda key: states.get(key.decode()), forgotten.get)
+    # One partition: every digest interval and population boundary is complete as soon as it is passed.
+    coordinator = Coordinator(tracker.config, partitions=1)
     # Erasures by instant, applied once event time passes them: after every touchpoint dated up to then.
     pending = sorted(
         erasures or (), key=lambda request: (requested_instant(request), str(request["customer_id"]))
@@ -278,6 +282,11 @@ def _track(
         )
         waiting: deque[Forward] = deque()
 
+        def publish(outputs: Iterable[Alert]) -> None:
+            for alert in outputs:
+                alerts.write(alert.encode() + b"\n")
+                summary.alerts[f"{alert.type} {alert.status}"] += 1
+
         def write(changes: Iterable[Change]) -> None:
             for change in changes:
                 if change.cause not in (ROUTED, UNCHANGED):
@@ -289,9 +298,11 @@ def _track(
                 for transition in outputs.transitions:
                     transitions.write(transition.encode() + b"\n")
                 summary.transitions += len(outputs.transitions)
-                for alert in outputs.alerts:
-                    alerts.write(alert.encode() + b"\n")
-                    summary.alerts[f"{alert.type} {alert.status}"] += 1
+                publish(outputs.alerts)
+                for item in outputs.due_soon:
+                    coordinator.due_soon(item)
+                for item_id, at in outputs.answered:
+                    coordinator.answered(item_id, at)
                 for merge in outputs.merges:
                     if merge.into not in to_erase:
                         merges.write(merge.encode() + b"\n")
@@ -300,6 +311,12 @@ def _track(
                     if to_erase.isdisjoint(conflict.customers):
                         conflicts.write(conflict.encode() + b"\n")
                         summary.conflicts += 1
+            report = journey.report(0)
+            if report is not None:
+                coordinated = coordinator.passed(report)
+                publish(coordinated.alerts)
+                for boundary, threshold, _ in coordinated.thresholds:
+                    tracker.learn_threshold(boundary, threshold)
 
         def refuse(body: bytes, refused: Rejected, line_number: int) -> None:
             summary.refused[refused.reason] += 1

@@ -33,6 +33,10 @@ Gauges over the owned customers (stages, table keys, open inquiries and SLA
 cases) move by the difference each change makes, and are recounted from
 the table after every recovery, for exactly the partitions this worker owns.
 
+What the coordinator needs from each partition (agents/coordination/) goes to
+``journey.progress`` in order: the first-response warnings of the changes, then,
+once a partition's deadlines have fired, whether its clock passed a mark.
+
 The decisions are ``agents.journey.step.JourneyStep``'s, the same as ``touchpoint replay``'s;
 this module decodes, looks up, writes state, sends and counts.
 """
@@ -42,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -52,7 +56,9 @@ from faust.types import AgentT, EventT, StreamT, TableT, TopicT
 from prometheus_client import Counter, Gauge, Histogram
 
 import schemas
+from agents.alerts.closing import auto_reason
 from agents.config import Config
+from agents.coordination.progress import encode_signals
 from agents.domain.alert import OPEN
 from agents.domain.identity import Split
 from agents.domain.outputs import Outputs
@@ -70,6 +76,9 @@ from agents.ports import ErasureHook, Sink, StateStore
 __all__ = ["JourneyMetrics", "JourneyTopics", "install"]
 
 log = logging.getLogger(__name__)
+
+#: How long a recovering worker waits to have read the best-customer thresholds before it goes on.
+THRESHOLDS_WAIT_S = 30.0
 
 
 class JourneyTopics(Protocol):
@@ -105,6 +114,8 @@ class JourneyTopics(Protocol):
     def transitions(self) -> Sink: ...
     @property
     def alerts(self) -> Mapping[str, Sink]: ...
+    @property
+    def progress(self) -> Sink: ...
 
 
 class JourneyMetrics(Protocol):
@@ -141,6 +152,8 @@ class JourneyMetrics(Protocol):
     @property
     def ALERTS_RESOLVED(self) -> Counter: ...
     @property
+    def ALERTS_CLOSED_AUTOMATICALLY(self) -> Counter: ...
+    @property
     def ALERT_ACTIONS(self) -> Counter: ...
     @property
     def ERASURES(self) -> Counter: ...
@@ -176,6 +189,7 @@ def install(
     metrics: JourneyMetrics,
     control_secret: bytes,
     caught_up: Callable[[int], bool],
+    thresholds_ready: Callable[[], Awaitable[None]] | None = None,
     erased: MutableMapping[bytes, int] | None = None,
     erasure_hooks: Sequence[ErasureHook] = (),
 ) -> AgentT[bytes]:
@@ -185,7 +199,9 @@ def install(
     only once the outputs derived from it are acknowledged (see ``streams.runtime.state_writer``).
     *control_secret* signs and checks the timer ticks; every worker of the app needs the same one.
     *caught_up(partition)* says whether this worker has read the partition's input to its end: only
-    then is a quiet partition moved on by a tick. *erased* keeps each erased customer's instant (a
+    then is a quiet partition moved on by a tick. *thresholds_ready()* returns once the worker knows the
+    best-customer thresholds published so far (agents/coordination/agent.py); nothing is applied before.
+    *erased* keeps each erased customer's instant (a
     changelog-backed table co-partitioned with the customers'); *erasure_hooks* run after each erasure.
     """
     forgotten: MutableMapping[bytes, int] = {} if erased is None else erased
@@ -200,9 +216,9 @@ def install(
     table_keys.set(0)
 
     async def publish(
-        outputs: Outputs, cause: str | None = None, produced_at: float | None = None
+        outputs: Outputs, partition: int, cause: str | None = None, produced_at: float | None = None
     ) -> list[asyncio.Future[Any]]:
-        """Send *outputs*; return the futures of their delivery.
+        """Send *outputs* of a change in *partition*; return the futures of their delivery.
 
         cause, produced_at: the touchpoint being applied and its raw record's timestamp, if any.
         """
@@ -249,10 +265,22 @@ def install(
             metrics.ALERTS_ACKNOWLEDGED.labels(alert.type).inc()
             metrics.TIME_TO_ACKNOWLEDGE.labels(alert.type).observe(max(seconds, 0))
         for alert, seconds in outputs.resolved:
-            by = "auto" if (alert.status_changed_by or "").startswith("auto:") else "operator"
-            metrics.ALERTS_RESOLVED.labels(alert.type, by).inc()
+            automatic = auto_reason(alert.status_changed_by)
+            metrics.ALERTS_RESOLVED.labels(alert.type, "operator" if automatic is None else "auto").inc()
+            if automatic is not None:
+                metrics.ALERTS_CLOSED_AUTOMATICALLY.labels(alert.type, automatic).inc()
             metrics.TIME_TO_RESOLVE.labels(alert.type).observe(max(seconds, 0))
+        if outputs.due_soon or outputs.answered:
+            for record in encode_signals(partition, outputs.due_soon, outputs.answered, None):
+                sent.append(await topics.progress.send(key=None, value=record, partition=0))
         return sent
+
+    async def report(partition: int) -> None:
+        """Tell the coordinator if the partition's clock passed a mark (after its deadlines fired)."""
+        progress = journey.report(partition)
+        if progress is not None:
+            for record in encode_signals(partition, (), (), progress):
+                await topics.progress.send(key=None, value=record, partition=0)
 
     def count_open(change: Change) -> None:
         if change.inquiries_opened:
@@ -272,7 +300,7 @@ def install(
         """Publish each change's outputs, then hold back its state until they are sent."""
         for change in changes:
             if change.cause in (ROUTED, UNCHANGED):
-                await publish(change.outputs, produced_at=produced_at)
+                await publish(change.outputs, change.partition, produced_at=produced_at)
                 continue
             count_open(change)
             if change.cause == DEADLINE:
@@ -280,7 +308,9 @@ def install(
                 lag = time.time() - (change.due or 0)
                 if abs(lag) < 3600:  # live traffic: event time near the wall clock
                     metrics.DEADLINE_LAG.observe(max(lag, 0.0))
-            await states.put(change.key, change.state, change.partition, await publish(change.outputs))
+            await states.put(
+                change.key, change.state, change.partition, await publish(change.outputs, change.partition)
+            )
 
     async def refuse(event: EventT[Any], rejected: Rejected) -> None:
         metrics.DEAD_LETTERS.labels(rejected.reason).inc()
@@ -317,7 +347,7 @@ def install(
                 metrics.CUSTOMERS.labels(previous.stage).dec()
         if change.forget_until is not None:
             forgotten[key] = change.forget_until  # written to its changelog in this event's partition
-        sent = await publish(change.outputs)
+        sent = await publish(change.outputs, partition)
         erasure = change.outputs.erasure
         assert erasure is not None  # an erasure change always carries its confirmation
         sent.append(await topics.erasures.send(key=key, value=erasure.encode()))
@@ -376,7 +406,7 @@ def install(
             metrics.UNPRICED_AMOUNTS.inc()
         # The by-customer record carries its raw record's timestamp (see the ingest agent); without
         # one there is nothing to measure from.
-        sent = await publish(change.outputs, touchpoint["event_id"], _received_at(event))
+        sent = await publish(change.outputs, change.partition, touchpoint["event_id"], _received_at(event))
         sent.append(await topics.enriched.send(key=change.key, value=change.enriched))
         # The state reaches the changelog only after these outputs: if a crash loses them, the state
         # (and its dedupe ring) is lost with them and the redelivered event is applied again,
@@ -384,6 +414,7 @@ def install(
         await states.put(change.key, change.state, change.partition, sent)
         last_event_at[change.partition] = time.monotonic()
         await write(journey.due(change.partition))
+        await report(change.partition)
 
     @app.agent(topics.journey_inputs, name="track_journey")
     async def track_journey(stream: StreamT[bytes]) -> None:
@@ -409,6 +440,7 @@ def install(
                         await refuse(event, tick)
                     else:
                         await write(journey.tick(partition, tick))
+                        await report(partition)
                     continue
                 touchpoint = orjson.loads(event.value)
                 if touchpoint["customer_id"].encode() != key:
@@ -452,8 +484,17 @@ def install(
             for tp in app.assignor.assigned_actives()
             if tp.topic == table.changelog_topic.get_topic_name()
         }
+        if thresholds_ready is not None:
+            try:
+                await asyncio.wait_for(thresholds_ready(), THRESHOLDS_WAIT_S)
+            except TimeoutError:
+                log.warning(
+                    "journey: the best-customer thresholds were not read within %.0f s; going on without them",
+                    THRESHOLDS_WAIT_S,
+                )
         states.retain(owned)
         journey.forget_deadlines()
+        journey.own(owned)
         counts = dict.fromkeys(metrics.STAGES, 0)
         inquiries = cases = 0
         # States can be in their encoded form (RocksDB, or restored in bulk: streams/tables.py):
@@ -463,7 +504,7 @@ def install(
             summary = summarize(state)
             if summary.partition in owned:
                 keys += 1
-                journey.schedule(summary.partition, key, summary.wake_at)
+                journey.restore(key, summary)
                 if summary.stage:  # an identifier's record alone is no customer
                     counts[summary.stage] = counts.get(summary.stage, 0) + 1
                 inquiries += summary.inquiries_open
