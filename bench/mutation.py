@@ -105,9 +105,33 @@ TARGETS: tuple[Target, ...] = (
     _own("agents/models/gamma_gamma.py"),
     _own("agents/models/history.py"),
     _own("agents/models/params.py"),
+    Target(
+        "agents/models/population.py",
+        ("tests/agents/models/test_population.py",),
+        # The best-customer threshold's life from a customer's purchase to the coordinator's merge.
+        ("tests/agents/coordination/test_progress.py",),
+    ),
+    # Where the partitions meet: told through the digests and the population threshold they publish.
+    Target(
+        "agents/coordination/coordinator.py",
+        ("tests/agents/coordination/test_coordinator.py",),
+        ("tests/agents/alerts/test_digests.py", "tests/agents/models/test_population.py"),
+    ),
+    Target(
+        "agents/coordination/progress.py",
+        ("tests/agents/coordination/test_progress.py",),
+        ("tests/agents/alerts/test_digests.py", "tests/agents/models/test_population.py"),
+    ),
     # An alert's life in the customer's state.
     _own("agents/alerts/sla.py"),
     Target("agents/alerts/sla_cases.py", ("tests/agents/alerts/test_sla.py",)),
+    Target(
+        "agents/alerts/closing.py",
+        ("tests/agents/alerts/test_closing.py",),
+        # The first-response cases' ends, and the oracle that no alert is left open past its clearing.
+        ("tests/agents/alerts/test_sla.py", "tests/streams/test_alert_lifecycle.py"),
+    ),
+    _own("agents/alerts/digests.py"),
     # Split out of the tracker: told through it, by the tracker's own tests.
     Target("agents/alerts/gating.py", TRACKER),
     Target("agents/alerts/actions.py", TRACKER),
@@ -151,7 +175,12 @@ TARGETS: tuple[Target, ...] = (
     ),
     _own("agents/journey/control.py"),
     _own("agents/journey/deadlines.py"),
-    Target("agents/journey/detection.py", TRACKER),
+    Target(
+        "agents/journey/detection.py",
+        TRACKER,
+        # Alerts whose cause clears, and detector memories folded together when profiles merge.
+        ("tests/agents/alerts/test_closing.py", "tests/agents/detectors/test_merge.py"),
+    ),
     Target(
         "agents/journey/erasure.py",
         ("tests/agents/identity/test_erasure.py", "tests/agents/journey/test_step.py"),
@@ -159,7 +188,12 @@ TARGETS: tuple[Target, ...] = (
     _own("agents/journey/enriched.py"),
     Target("agents/journey/folding.py", TRACKER),
     Target("agents/journey/retention.py", ("tests/agents/journey/test_retention.py", *TRACKER)),
-    _own("agents/journey/step.py"),
+    Target(
+        "agents/journey/step.py",
+        ("tests/agents/journey/test_step.py",),
+        # Identity's records and erasure go through the step.
+        ("tests/agents/identity/test_journeys.py", "tests/agents/identity/test_erasure.py"),
+    ),
     Target(
         "agents/journey/track.py",
         ("tests/agents/journey/test_track.py",),
