@@ -32,7 +32,7 @@ from agents.domain.alert import (
     DueSoon,
     make_alert_id,
 )
-from agents.domain.instants import iso, local_time
+from agents.domain.instants import iso
 
 __all__ = ["QUEUE", "SETTLED", "WarningDigests"]
 
@@ -137,7 +137,7 @@ class WarningDigests:
         team = f"for {location}" if location else "with no team"
         count = len(still)
         named = ", ".join(
-            f"{item.customer_id} by {local_time(item.deadline, zone)[-9:-4]}"
+            f"{item.customer_id} by {datetime.fromtimestamp(item.deadline, zone):%H:%M}"
             + (f" ({item.topic})" if item.topic else "")
             for item in still[:NAMED]
         )

@@ -188,3 +188,125 @@ def test_a_busy_queues_digest_lists_the_most_urgent_hundred_and_counts_them_all(
     assert len(digest.details["items"]) == LISTED
     assert digest.details["items"][0]["customer_id"] == "cust-0000"
     assert len(digest.encode()) < 100_000
+
+
+def test_a_digest_names_each_deadline_on_the_queues_clock_in_summer_time_too() -> None:
+    # 10:00 UTC on Tuesday 7 July 2026 is 12:00 in Berlin (CEST, a four-letter zone name).
+    summer = int(datetime.fromisoformat("2026-07-07T10:00:00+00:00").timestamp()) - T0
+    hub = coordinator(1)
+    hub.due_soon(item("cust-1", summer / MINUTE + 1))  # deadline 10:11 UTC
+    [digest] = passed(hub, 0, summer / MINUTE + 5)
+    assert "cust-1 by 12:11" in digest.summary
+
+
+def test_a_digests_summary_says_what_waits_where_and_for_how_long() -> None:
+    hub = coordinator(1)
+    hub.due_soon(item("cust-1", 1, topic="discount"))  # deadline 10:11
+    hub.due_soon(item("cust-2", 2))  # deadline 10:12
+    [digest] = passed(hub, 0, 5)
+    assert digest.summary == (
+        "2 chat inquiries for store-berlin-mitte are waiting for a first answer due within 7 min: "
+        "cust-1 by 11:11 (discount), cust-2 by 11:12."
+    )
+    assert digest.occurred_at == T0 - 4 * MINUTE  # when the first of them asked
+    assert digest.details["deadline"] == "2026-01-06T10:11:00+00:00"
+    assert digest.details["interval"] == {
+        "start": "2026-01-06T10:00:00+00:00",
+        "end": "2026-01-06T10:05:00+00:00",
+    }
+    assert digest.details["items"][0]["topic"] == "discount"
+
+    hub.due_soon(item("cust-3", 6, location=None))
+    [alone] = passed(hub, 0, 10)
+    valid(alone)
+    assert alone.summary.startswith(
+        "1 chat inquiry with no team is waiting for a first answer due within 6 min: "
+    )
+    assert alone.customer_id == QUEUE + "chat:-"
+
+
+def test_a_digest_names_the_five_most_urgent_and_counts_the_rest() -> None:
+    hub = coordinator(1)
+    for number in range(7):
+        hub.due_soon(item(f"cust-{number}", 1 + number / 10))
+    [digest] = passed(hub, 0, 5)
+    named = digest.summary.split(": ", 1)[1]
+    assert named.startswith(
+        "cust-0 by 11:11, cust-1 by 11:11, cust-2 by 11:11, cust-3 by 11:11, cust-4 by 11:11"
+    )
+    assert named.endswith(" and 2 more.")
+    assert "cust-5" not in named
+
+
+def test_a_digest_is_as_severe_as_its_most_severe_item_and_keeps_their_reasons() -> None:
+    hub = coordinator(1)
+    hub.due_soon(item("cust-1", 1, severity="warning", reasons=("first_response_due_soon", "top_value_tier")))
+    hub.due_soon(item("cust-2", 2, severity="info"))
+    [digest] = passed(hub, 0, 5)
+    assert digest.severity == "warning"
+    assert digest.reasons == ("first_responses_due_soon", "top_value_tier")
+    assert digest.details["items"][0]["reasons"] == ["first_response_due_soon", "top_value_tier"]
+
+
+def test_a_warning_arriving_after_its_interval_was_published_joins_the_next_one() -> None:
+    hub = coordinator(1)
+    hub.due_soon(item("cust-1", 1))
+    [first] = passed(hub, 0, 5)
+    late = item("cust-2", 4)  # warned at 10:04, reported after 10:05 was published
+    hub.due_soon(late)
+    assert passed(hub, 0, 9.9) == []
+    [second] = passed(hub, 0, 10)
+    assert [entry["customer_id"] for entry in second.details["items"]] == ["cust-2"]
+    assert second.details["interval"]["start"] == "2026-01-06T10:05:00+00:00"
+    assert second.alert_id != first.alert_id
+
+
+def test_an_inquiry_whose_deadline_passed_before_the_interval_ended_is_left_out() -> None:
+    hub = coordinator(1)
+    hurried = DueSoon.from_json({**item("cust-1", 1).to_json(), "deadline": T0 + 5 * MINUTE})
+    hub.due_soon(hurried)  # due at the interval's very end: too late to warn about, a breach instead
+    assert passed(hub, 0, 5) == []
+
+
+def test_an_answer_for_an_inquiry_no_digest_holds_is_ignored_and_the_first_answer_counts() -> None:
+    hub = coordinator(1)
+    one, two = item("cust-1", 1), item("cust-2", 2)
+    hub.answered(one.item_id, T0)  # before its warning reached the coordinator: nothing to attach to
+    hub.due_soon(one)
+    hub.due_soon(two)
+    [digest] = passed(hub, 0, 5)
+    assert [entry["customer_id"] for entry in digest.details["items"]] == ["cust-1", "cust-2"]
+    hub.answered(one.item_id, one.deadline)  # in time, just
+    hub.answered(one.item_id, one.deadline + MINUTE)  # a later answer does not undo it
+    hub.answered(two.item_id, two.deadline + 1)  # one second late
+    [ended] = passed(hub, 0, 12)
+    assert (ended.details["answered_in_time"], ended.details["breached"]) == (1, 1)
+
+
+def test_a_digests_end_is_the_same_after_a_restart_and_each_digest_ends_once() -> None:
+    hub = coordinator(1)
+    one, two = item("cust-1", 1), item("cust-2", 6)
+    hub.due_soon(one)
+    hub.due_soon(two)
+    [first] = passed(hub, 0, 5)
+    [second] = passed(hub, 0, 10)
+    hub.answered(one.item_id, T0 + 9 * MINUTE)
+    again = coordinator(1)
+    again.load(orjson.loads(orjson.dumps(hub.to_json())))
+    ended = passed(again, 0, 16)  # both deadlines (10:11 and 10:16) passed
+    assert [(alert.alert_id, alert.status_changed_at) for alert in ended] == [
+        (first.alert_id, one.deadline),
+        (second.alert_id, two.deadline),
+    ]
+    # An end republishes the whole digest as it was published, resolved.
+    for published, end in zip((first, second), ended, strict=True):
+        valid(end)
+        assert (end.status, end.status_changed_by) == (RESOLVED, SETTLED)
+        kept = {key: value for key, value in end.to_dict().items() if not key.startswith("status")}
+        shown = {key: value for key, value in published.to_dict().items() if not key.startswith("status")}
+        assert {**kept, "details": {**kept["details"], "answered_in_time": 0, "breached": 0}} == {
+            **shown,
+            "details": {**shown["details"], "answered_in_time": 0, "breached": 0},
+        }
+    assert [alert.details["answered_in_time"] for alert in ended] == [1, 0]
+    assert passed(again, 0, 30) == []
