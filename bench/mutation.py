@@ -353,6 +353,18 @@ EQUIVALENT: dict[str, str] = {
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_10": "the memory also keeps the purchase's event id, which this detector never reads (it reads churn_risk's): only bytes differ",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁfire__mutmut_17": "P(alive) is known for every customer with a purchase day, and only those have a due day to fire on",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁfire__mutmut_23": "P(alive) is known for every customer with a purchase day, and only those have a due day to fire on",
+    "agents.alerts.digests.xǁWarningDigestsǁadvance__mutmut_12": (
+        "the pending intervals are visited earliest first: once one has not ended, no later one has"
+    ),
+    "agents.alerts.digests.xǁWarningDigestsǁ_digest__mutmut_13": (
+        "the default stands for 'not answered': end + 1 and end + 2 are both after the interval's end"
+    ),
+    "agents.alerts.digests.xǁWarningDigestsǁ_settle__mutmut_10": (
+        "the default stands for 'not answered': deadline + 1 and deadline + 2 are both after the deadline"
+    ),
+    "agents.alerts.digests.xǁWarningDigestsǁload__mutmut_41": (
+        "a horizon of 1 s or 0 s holds no interval back: an item's interval start is rounded down to a whole one"
+    ),
     "agents.ingest.dead_letter.x_dead_letter_record__mutmut_29": "codec names are case-insensitive: 'ASCII' is 'ascii'",
     "agents.ingest.dead_letter.x__as_text__mutmut_3": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.ingest.dead_letter.x__as_text__mutmut_10": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",

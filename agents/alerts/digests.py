@@ -25,7 +25,6 @@ from typing import Any, Final
 
 from agents.domain.alert import (
     FIRST_RESPONSE_DUE_SOON,
-    OPEN,
     RESOLVED,
     SEVERITIES,
     Alert,
@@ -238,6 +237,8 @@ class WarningDigests:
 
 
 def _alert_from_dict(document: dict[str, Any]) -> Alert:
+    """A published digest back from its record, to republish with its end (which sets its status)."""
+
     def instant(text: str) -> int:
         return int(datetime.fromisoformat(text).timestamp())
 
@@ -256,6 +257,5 @@ def _alert_from_dict(document: dict[str, Any]) -> Alert:
         suggested_action=document["suggested_action"],
         channel=document["channel"],
         location=document["location"],
-        status=document["status"] if document["status"] != RESOLVED else OPEN,
         details=document["details"],
     )
