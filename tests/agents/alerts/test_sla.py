@@ -31,6 +31,8 @@ from agents.domain.alert import (
     RESOLVED,
     WARNING,
     Alert,
+    DueSoon,
+    make_alert_id,
     parse_alert_id,
 )
 from agents.domain.outputs import Outputs
@@ -1093,3 +1095,67 @@ def test_no_early_warning_when_it_would_fall_at_the_question_itself() -> None:
     )
     desk.wait("2026-01-06 11:00")
     assert [kind for kind, _ in desk.raised()] == [FIRST_RESPONSE_BREACH]
+
+
+# --- warnings as items of their queue's digest (sla.warning_digest_minutes, the default) -------------------
+
+
+def test_with_digests_a_warning_is_an_item_of_its_queue_not_an_alert_about_the_customer() -> None:
+    desk = Desk(config=config_from_mapping({}))
+    desk.send(asks("2026-01-06 10:00", topic="discount"))
+    desk.wait("2026-01-06 10:04:59")
+    out = desk.wait("2026-01-06 10:05")
+    assert desk.published == []
+    [item] = out.due_soon
+    assert item == DueSoon(
+        item_id=make_alert_id(FIRST_RESPONSE_DUE_SOON, "cust-1", (item.evidence,)),
+        customer_id="cust-1",
+        channel="chat",
+        location=None,
+        evidence=item.evidence,
+        asked_at=epoch("2026-01-06 10:00"),
+        warn_at=epoch("2026-01-06 10:05"),
+        deadline=epoch("2026-01-06 10:15"),
+        severity=WARNING,
+        reasons=("no_first_response", "purchase_intent"),
+        topic="discount",
+        stage=item.stage,
+        value_tier=item.value_tier,
+    )
+    assert (item.stage, item.value_tier) == (desk.current.stage, desk.current.value_tier)
+    # The breach is still an alert about the customer, and nothing open is left to supersede.
+    desk.wait("2026-01-06 10:15")
+    [breach] = desk.published
+    assert breach.type == FIRST_RESPONSE_BREACH
+
+
+def test_with_digests_a_reply_in_time_tells_the_digest_the_inquiry_was_answered() -> None:
+    desk = Desk(config=config_from_mapping({}))
+    desk.send(asks("2026-01-06 10:00"))
+    [item] = desk.wait("2026-01-06 10:05").due_soon
+    out = desk.send(answers("2026-01-06 10:14:59"))
+    assert out.answered == [(item.item_id, epoch("2026-01-06 10:14:59"))]
+    assert desk.published == []
+
+
+@pytest.mark.parametrize(
+    ("reply_at", "why"),
+    [
+        pytest.param("2026-01-06 10:04", "answered before the warning", id="before the warning"),
+        pytest.param("2026-01-06 10:15", "answered at the deadline: a breach", id="at the deadline"),
+    ],
+)
+def test_with_digests_only_an_inquiry_warned_about_and_answered_in_time_is_reported_answered(
+    reply_at: str, why: str
+) -> None:
+    desk = Desk(config=config_from_mapping({}))
+    desk.send(asks("2026-01-06 10:00"))
+    desk.wait(reply_at)
+    assert desk.send(answers(reply_at)).answered == [], why
+
+
+def test_without_digests_a_reply_reports_nothing_answered() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-06 10:00"))
+    desk.wait("2026-01-06 10:05")
+    assert desk.send(answers("2026-01-06 10:10")).answered == []
