@@ -377,6 +377,23 @@ EQUIVALENT: dict[str, str] = {
     "agents.alerts.digests.xǁWarningDigestsǁload__mutmut_41": (
         "a horizon of 1 s or 0 s holds no interval back: an item's interval start is rounded down to a whole one"
     ),
+    "agents.coordination.progress.xǁPartitionProgressǁbuyer__mutmut_17": (
+        "values before the last boundary reported, but the latest of them, are dropped only to bound memory: "
+        "no later boundary reads them (the latest 64 values are kept either way)"
+    ),
+    "agents.coordination.progress.xǁPartitionProgressǁbuyer__mutmut_18": "as buyer__mutmut_17: memory only",
+    "agents.coordination.progress.xǁPartitionProgressǁbuyer__mutmut_22": (
+        "a value at the reported boundary itself is kept twice: the same instant and CLV, read the same"
+    ),
+    "agents.coordination.progress.xǁPartitionProgressǁbuyer__mutmut_27": (
+        "as buyer__mutmut_17: one more value from before the reported boundary, which no later one reads"
+    ),
+    "agents.coordination.progress.xǁPartitionProgressǁpassed__mutmut_5": (
+        "the same clock reading again: every mark and boundary it passed was reported, nothing changes"
+    ),
+    "agents.coordination.progress.xǁPartitionProgressǁpassed__mutmut_57": (
+        "boundaries are at least an hour apart: no boundary lies between boundary + 1 and boundary + 2"
+    ),
     "agents.ingest.dead_letter.x_dead_letter_record__mutmut_29": "codec names are case-insensitive: 'ASCII' is 'ascii'",
     "agents.ingest.dead_letter.x__as_text__mutmut_3": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.ingest.dead_letter.x__as_text__mutmut_10": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",

@@ -79,10 +79,18 @@ def test_without_digests_a_partition_still_reports_every_hour() -> None:
     assert progress.passed(0, 10 * DAY + HOUR) is not None
 
 
-def test_a_fractional_digest_interval_is_kept_to_the_second() -> None:
-    progress = PartitionProgress(config_from_mapping({"sla": {"warning_digest_minutes": 2.5}}))
+@pytest.mark.parametrize(("minutes", "seconds"), [(2.5, 150), (1, 60), (0.5, 30)])
+def test_a_short_or_fractional_digest_interval_is_kept_to_the_second(minutes: float, seconds: int) -> None:
+    progress = PartitionProgress(config_from_mapping({"sla": {"warning_digest_minutes": minutes}}))
     progress.passed(0, 10 * DAY)
-    assert progress.next_mark(0) == 10 * DAY + 150
+    assert progress.next_mark(0) == 10 * DAY + seconds
+
+
+def test_a_stale_clock_reading_changes_nothing() -> None:
+    progress = PartitionProgress(default_config())
+    progress.passed(0, 10 * DAY + 7 * MINUTE)
+    assert progress.passed(0, 10 * DAY + 2 * MINUTE) is None
+    assert progress.next_mark(0) == 10 * DAY + 10 * MINUTE
 
 
 def test_with_a_fixed_threshold_a_partition_reports_its_clock_only() -> None:
@@ -137,6 +145,7 @@ def test_a_boundarys_sketch_values_each_buyer_at_their_last_purchase_before_it_w
     assert nine.count == 2
     assert close_to(nine.quantile(0.0), 90.0, 0.05)  # the steady buyer's latest value before day 9
     assert close_to(nine.quantile(1.0), 1000.0, 0.05)
+    progress.buyer(0, b"just-lapsed", DAY, ((DAY - 10, 5.0),))  # 30 days and 10 s before day 31
     at_32 = progress.passed(0, 32 * DAY)
     assert at_32 is not None
     assert sketch_at(at_32, 31 * DAY).count == 2  # day 1 is exactly 30 days before day 31: still current
@@ -236,3 +245,21 @@ def test_the_records_carry_warnings_answers_and_progress_in_that_order() -> None
     [bare] = encode_signals(1, [], [], Progress(1, 900))
     assert orjson.loads(bare) == {"kind": PROGRESS, "partition": 1, "body": {"until": 900}}
     assert list(encode_signals(1, [], [], None)) == []
+
+
+def test_values_handed_over_after_a_boundary_was_reported_still_count_at_the_next_ones() -> None:
+    progress = PartitionProgress(default_config())
+    progress.passed(0, 10 * DAY + HOUR)  # day 10 reported
+    # A backfill: each buyer's state hands over its latest values, from before day 10 and since.
+    progress.buyer(0, b"before-and-after", 9 * DAY, ((9 * DAY, 20.0), (11 * DAY + 12 * HOUR, 45.0)))
+    progress.buyer(
+        0, b"at-midnight", 9 * DAY, ((9 * DAY, 300.0), (10 * DAY, 600.0), (12 * DAY + HOUR, 900.0))
+    )
+    report = progress.passed(0, 13 * DAY)
+    assert report is not None
+    day_11, day_12, day_13 = (sketch_at(report, day * DAY) for day in (11, 12, 13))
+    assert (day_11.count, day_12.count, day_13.count) == (2, 2, 2)
+    assert close_to(day_11.quantile(0.0), 20.0)  # before-and-after: still its day-9 value
+    assert close_to(day_11.quantile(1.0), 600.0)  # at-midnight: bought exactly at day 10's boundary
+    assert close_to(day_12.quantile(0.0), 45.0)
+    assert close_to(day_13.quantile(1.0), 900.0)
