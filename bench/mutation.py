@@ -394,6 +394,12 @@ EQUIVALENT: dict[str, str] = {
     "agents.coordination.progress.xǁPartitionProgressǁpassed__mutmut_57": (
         "boundaries are at least an hour apart: no boundary lies between boundary + 1 and boundary + 2"
     ),
+    "agents.coordination.coordinator.xǁCoordinatorǁpassed__mutmut_14": (
+        "a partition reports its sketches and when it had no buyer together or neither (PartitionProgress.passed)"
+    ),
+    "agents.coordination.coordinator.xǁCoordinatorǁpassed__mutmut_15": (
+        "a report with neither sketches nor an empty-before changes no boundary: merging it again finds nothing new"
+    ),
     "agents.ingest.dead_letter.x_dead_letter_record__mutmut_29": "codec names are case-insensitive: 'ASCII' is 'ascii'",
     "agents.ingest.dead_letter.x__as_text__mutmut_3": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.ingest.dead_letter.x__as_text__mutmut_10": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",

@@ -117,10 +117,27 @@ def test_without_digests_warnings_and_answers_are_ignored() -> None:
     assert hub.to_json()["digests"] is None
 
 
-def test_a_fractional_digest_interval_is_kept_to_the_second() -> None:
-    hub = Coordinator(config_from_mapping({"sla": {"warning_digest_minutes": 2.5}}), 1)
+@pytest.mark.parametrize(("minutes", "seconds"), [(2.5, 150), (1, 60), (0.5, 30)])
+def test_a_short_or_fractional_digest_interval_is_kept_to_the_second(minutes: float, seconds: int) -> None:
+    hub = Coordinator(config_from_mapping({"sla": {"warning_digest_minutes": minutes}}), 1)
     assert hub.digests is not None
-    assert hub.digests.interval == 150
+    assert hub.digests.interval == seconds
+
+
+def test_a_partition_whose_first_buyer_came_later_does_not_hold_an_earlier_boundary_back() -> None:
+    hub = Coordinator(config_from_mapping({"model": {"best_customers": {"min_buyers": 1}}}), 2)
+    late = PartitionProgress(default_config())
+    late.buyer(1, b"newcomer", 30 * DAY, ((30 * DAY, 10.0),))
+    for record in encode_signals(1, [], [], late.passed(1, 31 * DAY)):  # reports days 30 and 31 only
+        assert hub.apply(record).thresholds == []
+    early = PartitionProgress(default_config())
+    early.buyer(0, b"regular", 3 * DAY, ((3 * DAY, 50.0),))
+    published = [
+        result
+        for record in encode_signals(0, [], [], early.passed(0, 20 * DAY + HOUR))
+        for result in hub.apply(record).thresholds
+    ]
+    assert [(boundary, count) for boundary, _, count in published] == [(19 * DAY, 1), (20 * DAY, 1)]
 
 
 def test_the_coordinators_state_survives_a_restart_between_two_partitions_reports() -> None:
