@@ -400,6 +400,29 @@ EQUIVALENT: dict[str, str] = {
     "agents.coordination.coordinator.xǁCoordinatorǁpassed__mutmut_15": (
         "a report with neither sketches nor an empty-before changes no boundary: merging it again finds nothing new"
     ),
+    "agents.models.population.xǁValueSketchǁquantile__mutmut_16": (
+        "unreachable: the counts add up to count, so the loop returns at the rank"
+    ),
+    "agents.models.population.xǁValueSketchǁquantile__mutmut_17": "as quantile__mutmut_16: unreachable",
+    "agents.models.population.xǁPopulationThresholdǁat__mutmut_5": (
+        "the wanted boundary is not known when earlier ones are looked for, so < and <= pick the same"
+    ),
+    "agents.models.population.xǁPopulationMergeǁreport__mutmut_27": (
+        "a partition reports in the order of its clock: a report's latest boundary is never before its last one"
+    ),
+    "agents.models.population.xǁPopulationMergeǁreport__mutmut_45": (
+        "boundaries are instants after 1970: a partition with no empty-before is waited for at -1, +1 or -2 alike"
+    ),
+    "agents.models.population.xǁPopulationMergeǁreport__mutmut_46": "as report__mutmut_45",
+    "agents.models.population.xǁPopulationMergeǁ_forget_incomplete__mutmut_13": "as report__mutmut_45",
+    "agents.models.population.xǁPopulationMergeǁ_forget_incomplete__mutmut_14": "as report__mutmut_45",
+    "agents.models.population.xǁPopulationMergeǁ_forget_incomplete__mutmut_23": (
+        "a boundary older than every merged one waits only for partitions that have reported later ones (they "
+        "completed those), so it is dropped as skipped already"
+    ),
+    "agents.models.population.xǁPopulationMergeǁ_forget_incomplete__mutmut_24": (
+        "a report of a boundary merged already is never kept, so none waiting equals the oldest merged"
+    ),
     "agents.ingest.dead_letter.x_dead_letter_record__mutmut_29": "codec names are case-insensitive: 'ASCII' is 'ascii'",
     "agents.ingest.dead_letter.x__as_text__mutmut_3": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.ingest.dead_letter.x__as_text__mutmut_10": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",

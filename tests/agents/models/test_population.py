@@ -412,6 +412,81 @@ def test_the_coordinator_keeps_only_the_latest_boundaries_merged_and_waiting() -
         merge.report(1, {day * DAY: sketch.to_json()}, empty_before=0)
     assert sorted(merge.merged) == [day * DAY for day in days][-KEPT_THRESHOLDS:]
     assert merge.reports == {}
+    later = (days[-1] + 1) * DAY
+    merge.report(0, {later: sketch.to_json()}, empty_before=0)
+    merge.report(1, {later: sketch.to_json()}, empty_before=0)
+    assert sorted(merge.merged) == [*(day * DAY for day in days), later][-KEPT_THRESHOLDS:]
     # A boundary older than every threshold kept can no longer matter: it is not waited for.
     assert merge.report(0, {2 * DAY: sketch.to_json()}, empty_before=0) == []
     assert merge.reports == {}
+
+
+def test_a_sketch_is_one_percent_accurate_unless_told_otherwise_and_merging_adds_the_zeros_too() -> None:
+    assert ValueSketch().alpha == 0.01
+    one, other = ValueSketch(ALPHA), ValueSketch(ALPHA)
+    for value in (0.0, 0.0, 5.0):
+        one.add(value)
+    for value in (0.0, 7.0):
+        other.add(value)
+    one.merge(other)
+    assert (one.zeros, one.count) == (3, 5)
+    assert one.quantile(0.5) == 0.0  # rank 2 of 0, 0, 0, 5, 7
+    assert ValueSketch.from_json({"alpha": 0.02}).to_json() == {"alpha": 0.02, "zeros": 0, "bins": {}}
+
+
+def test_after_a_restart_boundaries_reported_again_are_not_published_again() -> None:
+    # A worker restarting reports its latest boundaries afresh (agents/coordination/progress.py).
+    merge = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    sketch = ValueSketch(ALPHA)
+    sketch.add(75.0)
+    merge.report(0, {DAY: sketch.to_json()}, empty_before=0)
+    assert [b for b, _, _ in merge.report(1, {DAY: sketch.to_json()}, empty_before=0)] == [DAY]
+    again = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    again.load(orjson.loads(orjson.dumps(merge.to_json())))
+    assert again.report(0, {DAY: sketch.to_json(), 2 * DAY: sketch.to_json()}, empty_before=0) == []
+    assert [b for b, _, _ in again.report(1, {DAY: sketch.to_json(), 2 * DAY: sketch.to_json()}, 0)] == [
+        2 * DAY
+    ]
+
+
+def test_after_a_restart_a_partition_empty_until_later_still_holds_nothing_back() -> None:
+    merge = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    merge.report(1, {}, empty_before=30 * DAY)
+    again = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    again.load(orjson.loads(orjson.dumps(merge.to_json())))
+    sketch = ValueSketch(ALPHA)
+    sketch.add(75.0)
+    assert [b for b, _, _ in again.report(0, {20 * DAY: sketch.to_json()}, empty_before=0)] == [20 * DAY]
+
+
+def test_after_a_restart_a_boundary_a_partition_skipped_is_still_dropped() -> None:
+    merge = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    sketch = ValueSketch(ALPHA)
+    sketch.add(10.0)
+    merge.report(0, {30 * DAY: sketch.to_json()}, empty_before=0)  # partition 0 jumped past day 1
+    again = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    again.load(orjson.loads(orjson.dumps(merge.to_json())))
+    assert again.report(1, {DAY: sketch.to_json()}, empty_before=0) == []
+    assert DAY not in again.reports
+
+
+def test_a_later_boundary_completes_while_an_earlier_one_still_waits() -> None:
+    merge = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    sketch = ValueSketch(ALPHA)
+    sketch.add(10.0)
+    assert merge.report(0, {DAY: sketch.to_json(), 30 * DAY: sketch.to_json()}, empty_before=0) == []
+    # Partition 1 jumped: it reports day 30 only; day 30 completes, day 1 never will.
+    assert [b for b, _, _ in merge.report(1, {30 * DAY: sketch.to_json()}, empty_before=0)] == [30 * DAY]
+    assert merge.reports == {}
+
+
+def test_a_partition_whose_first_buyer_came_at_the_boundary_is_not_waited_for_there() -> None:
+    merge = PopulationMerge(partitions=3, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    sketch = ValueSketch(ALPHA)
+    sketch.add(10.0)
+    # Partition 2 bought first at exactly day 20: empty at day 20's boundary. It is at day 31 already.
+    merge.report(2, {31 * DAY: sketch.to_json()}, empty_before=20 * DAY)
+    assert merge.report(0, {20 * DAY: sketch.to_json()}, empty_before=0) == []  # partition 1 lags
+    assert 20 * DAY in merge.reports  # not given up: partition 2 never had to report it
+    [(boundary, _, buyers)] = merge.report(1, {20 * DAY: sketch.to_json()}, empty_before=0)
+    assert (boundary, buyers) == (20 * DAY, 2)
