@@ -507,3 +507,16 @@ def test_a_digests_times_are_on_the_clock_of_its_queues_calendar() -> None:
     by_queue = {d.customer_id: d.summary for d in hub.passed(Progress(0, T0 + INTERVAL)).alerts}
     assert "cust-1 by 05:11" in by_queue[QUEUE + "chat:-"]  # the chat channel's calendar
     assert "cust-2 by 19:11" in by_queue[QUEUE + "chat:team-tokyo"]  # the team's own
+
+
+def test_after_a_restart_a_late_warning_still_joins_the_next_interval_not_the_one_published() -> None:
+    hub = coordinator(1)
+    hub.due_soon(item("cust-1", 1))
+    [first] = passed(hub, 0, 5)
+    again = coordinator(1)
+    again.load(orjson.loads(orjson.dumps(hub.to_json())))
+    again.due_soon(item("cust-2", 3))  # late for 10:00-10:05, published before the restart
+    assert passed(again, 0, 6) == []
+    [second] = passed(again, 0, 10)
+    assert second.alert_id != first.alert_id  # never the published digest's id again
+    assert second.details["interval"]["start"] == "2026-01-06T10:05:00+00:00"
