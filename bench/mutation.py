@@ -423,6 +423,10 @@ EQUIVALENT: dict[str, str] = {
     "agents.models.population.xǁPopulationMergeǁ_forget_incomplete__mutmut_24": (
         "a report of a boundary merged already is never kept, so none waiting equals the oldest merged"
     ),
+    "agents.alerts.closing.x_close__mutmut_3": (
+        "every caller closes an alert the customer has open (detection, supersede, expire_due, make_room): "
+        "the default of pop is never needed"
+    ),
     "agents.ingest.dead_letter.x_dead_letter_record__mutmut_29": "codec names are case-insensitive: 'ASCII' is 'ascii'",
     "agents.ingest.dead_letter.x__as_text__mutmut_3": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.ingest.dead_letter.x__as_text__mutmut_10": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",

@@ -500,7 +500,7 @@ def test_an_alert_never_supersedes_itself_and_only_open_alerts_are_superseded() 
 
 def test_the_oldest_detected_gives_way_even_to_a_newcomer_detected_earlier_and_ties_go_by_id() -> None:
     rules = closing(max_open_per_customer=2)
-    first, second = long_wait("cust-1", 10), long_wait("cust-1", 20)
+    first, second = long_wait("cust-1", 5), long_wait("cust-1", 30)  # ids sort the other way round
     # Detected late (a backfilled wait): older than both, but it is the one coming in.
     newcomer = long_wait("cust-1", 1)
     state = holding(first, second, newcomer)
