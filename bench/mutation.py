@@ -427,6 +427,19 @@ EQUIVALENT: dict[str, str] = {
         "every caller closes an alert the customer has open (detection, supersede, expire_due, make_room): "
         "the default of pop is never needed"
     ),
+    "agents.alerts.sla_cases.xǁFirstResponseCasesǁclose__mutmut_82": (
+        "a follow-up case without a topic gets {'topic': None}: read as no topic by the case and its text alike"
+    ),
+    "agents.alerts.sla_cases.xǁFirstResponseCasesǁfire__mutmut_1": (
+        "None is false like False: a case reported unchanged is not written back, the same"
+    ),
+    "agents.alerts.sla_cases.xǁFirstResponseCasesǁfire__mutmut_2": (
+        "a case reported changed when it is not is written back as it was: the same state"
+    ),
+    "agents.alerts.sla_cases.xǁFirstResponseCasesǁfire__mutmut_5": "as fire__mutmut_2: written back unchanged",
+    "agents.alerts.sla_cases.xǁFirstResponseCasesǁhandled__mutmut_4": (
+        "an alert's evidence names one inquiry, whose case is the only one it can match: nothing is left to visit"
+    ),
     "agents.ingest.dead_letter.x_dead_letter_record__mutmut_29": "codec names are case-insensitive: 'ASCII' is 'ascii'",
     "agents.ingest.dead_letter.x__as_text__mutmut_3": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.ingest.dead_letter.x__as_text__mutmut_10": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
