@@ -25,14 +25,13 @@ from typing import Any, Final
 
 from agents.domain.alert import (
     FIRST_RESPONSE_DUE_SOON,
-    OPEN,
     RESOLVED,
     SEVERITIES,
     Alert,
     DueSoon,
     make_alert_id,
 )
-from agents.domain.instants import iso, local_time
+from agents.domain.instants import iso
 
 __all__ = ["QUEUE", "SETTLED", "WarningDigests"]
 
@@ -137,7 +136,7 @@ class WarningDigests:
         team = f"for {location}" if location else "with no team"
         count = len(still)
         named = ", ".join(
-            f"{item.customer_id} by {local_time(item.deadline, zone)[-9:-4]}"
+            f"{item.customer_id} by {datetime.fromtimestamp(item.deadline, zone):%H:%M}"
             + (f" ({item.topic})" if item.topic else "")
             for item in still[:NAMED]
         )
@@ -238,6 +237,8 @@ class WarningDigests:
 
 
 def _alert_from_dict(document: dict[str, Any]) -> Alert:
+    """A published digest back from its record, to republish with its end (which sets its status)."""
+
     def instant(text: str) -> int:
         return int(datetime.fromisoformat(text).timestamp())
 
@@ -256,6 +257,5 @@ def _alert_from_dict(document: dict[str, Any]) -> Alert:
         suggested_action=document["suggested_action"],
         channel=document["channel"],
         location=document["location"],
-        status=document["status"] if document["status"] != RESOLVED else OPEN,
         details=document["details"],
     )

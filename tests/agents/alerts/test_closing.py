@@ -9,14 +9,14 @@ time pass with nothing happening. Day 0 is Monday 5 January 2026, 10:00 UTC (11:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 import pytest
 
 import schemas
-from agents.alerts.closing import DISPLACED, EXPIRED, SUPERSEDED
+from agents.alerts.closing import DISPLACED, EXPIRED, SUPERSEDED, Closing, auto_reason
 from agents.config import Config, config_from_mapping
 from agents.domain.alert import ACKNOWLEDGED, OPEN, RESOLVED, Alert
 from agents.domain.outputs import Outputs
@@ -417,3 +417,103 @@ def test_an_operator_resolving_first_leaves_nothing_for_the_clearing_to_do() -> 
     before = len(told.published)
     told.send(resolution(0.2, "tv-1"))
     assert [a.alert_id for a in told.published[before:]] == []
+
+
+# --- the clearing rules themselves, on a customer's open alerts ----------------------------------------------
+
+
+def long_wait(customer: str, minute: int) -> Alert:
+    """An open long-wait alert raised *minute* minutes after 10:00 UTC on day 0."""
+    return Alert(
+        alert_id=f"long_wait/{customer}/wait-{minute}",
+        type="long_wait",
+        severity="warning",
+        customer_id=customer,
+        occurred_at=instant(0) + 60 * minute,
+        detected_at=instant(0) + 60 * minute,
+        summary=f"Waited 45 s in the phone queue ({minute}).",
+        reasons=("long_wait",),
+        evidence=(f"wait-{minute}",),
+        stage="active",
+        value_tier="silver",
+        suggested_action="Call back.",
+        channel="phone",
+    )
+
+
+def closing(**alerts: Any) -> Closing:
+    config = config_from_mapping({**RULES, "alerts": alerts})
+    return Closing(config.alerts, config.calendars)
+
+
+def holding(*alerts: Alert) -> CustomerState:
+    state = CustomerState()
+    for alert in alerts:
+        state.alerts_open[alert.alert_id] = alert.compact()
+    return state
+
+
+def test_only_the_workers_own_ends_have_a_reason_and_a_plugins_reason_counts_as_other() -> None:
+    assert auto_reason(EXPIRED) == "expired"
+    assert auto_reason("auto:first_reply") == "first_reply"
+    assert auto_reason("auto:vip_lounge_visit") == "other"  # a plug-in detector's own clearing
+    assert auto_reason("anna@support") is None
+    assert auto_reason("autoexpired") is None
+    assert auto_reason(None) is None
+    assert auto_reason("") is None
+
+
+def test_alerts_expire_each_at_its_own_time_the_earliest_first_and_say_how_long_they_were_open() -> None:
+    rules = closing(expire_after_hours={"long_wait": 2})
+    early, late, fresh = long_wait("cust-1", 30), long_wait("cust-1", 5), long_wait("cust-1", 200)
+    state = holding(early, late, fresh)
+    assert rules.due(state) == late.detected_at + 2 * 3600
+    out = Outputs()
+    rules.expire_due(state, "cust-1", early.detected_at + 2 * 3600, out)  # exactly early's expiry
+    assert [(a.alert_id, a.status, a.status_changed_by, a.status_changed_at) for a in out.alerts] == [
+        (late.alert_id, RESOLVED, EXPIRED, late.detected_at + 7200),
+        (early.alert_id, RESOLVED, EXPIRED, early.detected_at + 7200),
+    ]
+    assert [seconds for _, seconds in out.resolved] == [7200, 7200]
+    assert out.alerts[0].summary == late.summary  # the whole alert, republished
+    assert list(state.alerts_open) == [fresh.alert_id]
+    assert rules.due(state) == fresh.detected_at + 7200
+    assert rules.due(CustomerState()) is None
+
+
+def test_an_alert_never_supersedes_itself_and_only_open_alerts_are_superseded() -> None:
+    rules = closing()
+    old, new = long_wait("cust-1", 0), long_wait("cust-1", 30)
+    state = holding(old, new)
+    out = Outputs()
+    rules.supersede(state, "cust-1", [new.alert_id, "long_wait/cust-1/gone", old.alert_id], new, out)
+    [ended] = out.alerts
+    assert (ended.alert_id, ended.status_changed_by, ended.status_changed_at) == (
+        old.alert_id,
+        SUPERSEDED,
+        new.detected_at,
+    )
+    assert ended.details["superseded_by"] == new.alert_id
+    assert out.resolved == [(ended, new.detected_at - old.detected_at)]
+    assert list(state.alerts_open) == [new.alert_id]
+
+
+def test_the_oldest_detected_gives_way_even_to_a_newcomer_detected_earlier_and_ties_go_by_id() -> None:
+    rules = closing(max_open_per_customer=2)
+    first, second = long_wait("cust-1", 5), long_wait("cust-1", 30)  # ids sort the other way round
+    # Detected late (a backfilled wait): older than both, but it is the one coming in.
+    newcomer = long_wait("cust-1", 1)
+    state = holding(first, second, newcomer)
+    out = Outputs()
+    rules.make_room(state, newcomer, out)
+    assert [(a.alert_id, a.status_changed_by, a.details["displaced_by"]) for a in out.alerts] == [
+        (first.alert_id, DISPLACED, newcomer.alert_id)
+    ]
+    assert set(state.alerts_open) == {second.alert_id, newcomer.alert_id}
+    # Two detected at the same instant: the smaller id gives way first.
+    twin_a = long_wait("cust-2", 40)
+    twin_b = replace(twin_a, alert_id="long_wait/cust-2/wait-39")
+    state = holding(twin_a, twin_b, long_wait("cust-2", 50))
+    out = Outputs()
+    rules.make_room(state, long_wait("cust-2", 50), out)
+    assert [a.alert_id for a in out.alerts] == ["long_wait/cust-2/wait-39"]

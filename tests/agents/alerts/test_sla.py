@@ -31,6 +31,8 @@ from agents.domain.alert import (
     RESOLVED,
     WARNING,
     Alert,
+    DueSoon,
+    make_alert_id,
     parse_alert_id,
 )
 from agents.domain.outputs import Outputs
@@ -1093,3 +1095,135 @@ def test_no_early_warning_when_it_would_fall_at_the_question_itself() -> None:
     )
     desk.wait("2026-01-06 11:00")
     assert [kind for kind, _ in desk.raised()] == [FIRST_RESPONSE_BREACH]
+
+
+# --- warnings as items of their queue's digest (sla.warning_digest_minutes, the default) -------------------
+
+
+def test_with_digests_a_warning_is_an_item_of_its_queue_not_an_alert_about_the_customer() -> None:
+    desk = Desk(config=config_from_mapping({}))
+    desk.send(asks("2026-01-06 10:00", topic="discount"))
+    desk.wait("2026-01-06 10:04:59")
+    out = desk.wait("2026-01-06 10:05")
+    assert desk.published == []
+    [item] = out.due_soon
+    assert item == DueSoon(
+        item_id=make_alert_id(FIRST_RESPONSE_DUE_SOON, "cust-1", (item.evidence,)),
+        customer_id="cust-1",
+        channel="chat",
+        location=None,
+        evidence=item.evidence,
+        asked_at=epoch("2026-01-06 10:00"),
+        warn_at=epoch("2026-01-06 10:05"),
+        deadline=epoch("2026-01-06 10:15"),
+        severity=WARNING,
+        reasons=("no_first_response", "purchase_intent"),
+        topic="discount",
+        stage=item.stage,
+        value_tier=item.value_tier,
+    )
+    assert (item.stage, item.value_tier) == (desk.current.stage, desk.current.value_tier)
+    # The breach is still an alert about the customer, and nothing open is left to supersede.
+    desk.wait("2026-01-06 10:15")
+    [breach] = desk.published
+    assert breach.type == FIRST_RESPONSE_BREACH
+
+
+def test_with_digests_a_reply_in_time_tells_the_digest_the_inquiry_was_answered() -> None:
+    desk = Desk(config=config_from_mapping({}))
+    desk.send(asks("2026-01-06 10:00"))
+    [item] = desk.wait("2026-01-06 10:05").due_soon
+    out = desk.send(answers("2026-01-06 10:14:59"))
+    assert out.answered == [(item.item_id, epoch("2026-01-06 10:14:59"))]
+    assert desk.published == []
+
+
+@pytest.mark.parametrize(
+    ("reply_at", "why"),
+    [
+        pytest.param("2026-01-06 10:04", "answered before the warning", id="before the warning"),
+        pytest.param("2026-01-06 10:15", "answered at the deadline: a breach", id="at the deadline"),
+    ],
+)
+def test_with_digests_only_an_inquiry_warned_about_and_answered_in_time_is_reported_answered(
+    reply_at: str, why: str
+) -> None:
+    desk = Desk(config=config_from_mapping({}))
+    desk.send(asks("2026-01-06 10:00"))
+    desk.wait(reply_at)
+    assert desk.send(answers(reply_at)).answered == [], why
+
+
+def test_without_digests_a_reply_reports_nothing_answered() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-06 10:00"))
+    desk.wait("2026-01-06 10:05")
+    assert desk.send(answers("2026-01-06 10:10")).answered == []
+
+
+def test_a_question_waiting_behind_a_late_reply_keeps_its_team_topic_and_purchase_intent() -> None:
+    def question(when: str) -> dict[str, Any]:
+        return at_team(asks(when, topic="discount"), "team-night")
+
+    in_order, out_of_order = Desk(), Desk()
+    in_order.send(question("2026-01-06 10:00"), answers("2026-01-06 10:05"), question("2026-01-06 19:30"))
+    out_of_order.send(question("2026-01-06 10:00"), question("2026-01-06 19:30"), answers("2026-01-06 10:05"))
+    evenings = []
+    for desk in (in_order, out_of_order):
+        desk.wait("2026-01-07 12:00")
+        evenings.append(desk.published[-1])
+    expected, got = evenings
+    assert (got.type, got.location, got.reasons, got.severity, got.summary) == (
+        expected.type,
+        "team-night",
+        ("no_first_response", "after_hours", "purchase_intent"),
+        expected.severity,
+        expected.summary,
+    )
+    assert "about discount" in got.summary
+
+
+def test_a_reply_in_the_same_second_as_the_question_answers_it() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-06 10:00"), answers("2026-01-06 10:00"))
+    desk.wait("2026-01-06 12:00")
+    assert desk.published == []
+    assert desk.current.sla_cases == {}
+
+
+def test_a_reply_exactly_at_the_deadline_delivered_before_the_clock_got_there_missed_it() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-06 10:00"))
+    desk.wait("2026-01-06 10:05")  # warned; the clock stands before the 10:15 deadline
+    desk.send(answers("2026-01-06 10:15"))
+    assert [(a.type, a.status) for a in desk.of_type(FIRST_RESPONSE_BREACH)] == [
+        (FIRST_RESPONSE_BREACH, OPEN),
+        (FIRST_RESPONSE_BREACH, RESOLVED),
+    ]
+
+
+def test_a_cases_alerts_tell_the_time_on_the_clock_of_its_teams_or_channels_calendar() -> None:
+    config = rules(
+        calendars={
+            "new_york": {
+                "timezone": "America/New_York",
+                "hours": {"tue": ["00:00-24:00"], "wed": ["00:00-24:00"]},
+            },
+            "tokyo": {"timezone": "Asia/Tokyo", "hours": {"tue": ["00:00-24:00"], "wed": ["00:00-24:00"]}},
+        },
+        calendar_selection={"channels": {"chat": "new_york"}, "locations": {"team-tokyo": "tokyo"}},
+    )
+    by_channel, by_team = Desk(config=config), Desk(config=config)
+    by_channel.send(asks("2026-01-06 16:00"))  # 15:00 UTC: 10:00 in New York
+    by_team.send(at_team(asks("2026-01-06 16:00"), "team-tokyo"))  # midnight in Tokyo
+    for desk in (by_channel, by_team):
+        desk.wait("2026-01-06 16:10")
+    assert "at Tue 06 Jan 10:00 EST" in by_channel.published[0].summary
+    assert "at Wed 07 Jan 00:00 JST" in by_team.published[0].summary
+
+
+def test_with_digests_a_teams_warning_is_an_item_of_the_teams_queue() -> None:
+    desk = Desk(config=config_from_mapping({}))
+    desk.send(at_team(asks("2026-01-06 10:00")))
+    [item] = desk.wait("2026-01-06 10:05").due_soon
+    assert (item.location, item.queue) == ("team-support", "chat:team-support")

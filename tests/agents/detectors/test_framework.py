@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 import schemas
+from agents.alerts.closing import Closing
+from agents.alerts.gating import AlertGate
 from agents.config import config_from_mapping
 from agents.detectors.base import Context, Finding
-from agents.domain.alert import parse_alert_id
+from agents.domain.alert import Alert, parse_alert_id
 from agents.domain.instants import DAY
+from agents.domain.outputs import Outputs
 from agents.domain.state import CustomerState
+from agents.journey.detection import Detection, finding_alert
 from agents.journey.track import JourneyTracker
 
 pytestmark = pytest.mark.unit
@@ -215,3 +220,128 @@ def test_an_event_only_detector_never_schedules_and_fires_nothing() -> None:
     assert rule.due({"anything": 1}) is None
     state = CustomerState()
     assert rule.fire({"kept": True}, "cust-1", T0, state) == ({"kept": True}, [])
+
+
+# --- the detection's own rules: memories, merges, clearing ----------------------------------------------------
+
+
+class Keeper:
+    """Remembers the touchpoint types it saw, as given; clears its alerts on a 'resolution' of the same issue."""
+
+    cleared_by = frozenset({"resolution"})
+
+    def __init__(self, type: str, merges: bool = False) -> None:
+        self.type = type
+        self.asked: list[str] = []
+        if merges:
+            self.merge = lambda mine, theirs, state: sorted({*(mine or []), *theirs})
+
+    def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
+        kind = context.event["type"]
+        if kind == "purchase":
+            return {}, []  # forgets everything: an empty memory
+        if kind == "refund":
+            return [], []
+        return [*(memory or []), kind], []
+
+    def due(self, memory: Any) -> int | None:
+        return None
+
+    def fire(
+        self, memory: Any, customer_id: str, now: int, state: CustomerState
+    ) -> tuple[Any, list[Finding]]:
+        return memory, []
+
+    def clears(self, alert: Alert, context: Context) -> str | None:
+        self.asked.append(alert.alert_id)
+        return "resolution" if context.event.get("attributes", {}).get("issue_id") == "tv" else None
+
+
+def detection(*detectors: Any, boosted: str | None = None) -> Detection:
+    config = config_from_mapping({})
+    gate = AlertGate(config.alerts, {}, Closing(config.alerts, config.calendars))
+    return Detection(detectors, config.calendars, boosted, gate)
+
+
+def seen(run: Detection, state: CustomerState, kind: str, number: int = 1, **extra: Any) -> Outputs:
+    from datetime import UTC, datetime
+
+    touchpoint = event(number, kind, at=T0 + number, **extra)
+    context = run.context(
+        state, "cust-1", touchpoint, datetime.fromtimestamp(T0 + number, UTC), T0 + number, 0
+    )
+    out = Outputs()
+    run.clear(context, out)
+    run.observe(context, out)
+    return out
+
+
+def test_a_memory_emptied_or_given_up_leaves_the_customers_state() -> None:
+    keeper = Keeper("long_wait")
+    run = detection(keeper)
+    state = CustomerState()
+    seen(run, state, "visit")
+    assert state.detector_memory == {"long_wait": ["visit"]}
+    for emptying in ("purchase", "refund"):
+        seen(run, state, "visit")
+        seen(run, state, emptying)
+        assert state.detector_memory == {}, emptying
+    assert list(run.due(state)) == []
+
+
+def test_a_merged_profiles_memory_is_folded_in_by_the_detectors_merge_or_kept_when_the_customer_has_none() -> (
+    None
+):
+    folding, plain = Keeper("long_wait", merges=True), Keeper("excessive_transfers")
+    run = detection(folding, plain)
+    customer = CustomerState(detector_memory={"long_wait": ["visit"], "excessive_transfers": ["mine"]})
+    profile = CustomerState(detector_memory={"long_wait": ["page_view"], "excessive_transfers": ["theirs"]})
+    run.merge(customer, profile)
+    assert customer.detector_memory == {"long_wait": ["page_view", "visit"], "excessive_transfers": ["mine"]}
+    newcomer = CustomerState()
+    run.merge(newcomer, profile)
+    assert newcomer.detector_memory == {"long_wait": ["page_view"], "excessive_transfers": ["theirs"]}
+    untouched = CustomerState(detector_memory={"long_wait": ["visit"]})
+    run.merge(untouched, CustomerState())
+    assert untouched.detector_memory == {"long_wait": ["visit"]}
+
+
+def test_only_a_touchpoint_its_detector_is_cleared_by_is_shown_an_open_alert() -> None:
+    keeper = Keeper("long_wait")
+    run = detection(keeper)
+    state = CustomerState()
+    alert = run.alert(
+        "long_wait",
+        "cust-1",
+        Finding("warning", ("ev-0",), ("long_wait",), "Waited.", "Call back.", T0, T0),
+        state,
+    )
+    state.alerts_open[alert.alert_id] = alert.compact()
+    state.alerts_open["repeat_contact_unresolved/cust-1/x"] = alert.compact()  # no such detector here
+    seen(run, state, "visit", 1)
+    assert keeper.asked == []  # a visit clears nothing: not even asked
+    out = seen(run, state, "resolution", 2, attributes={"issue_id": "other"})
+    assert (keeper.asked, out.alerts) == ([alert.alert_id], [])
+    out = seen(run, state, "resolution", 3, attributes={"issue_id": "tv"})
+    [ended] = out.alerts
+    assert (ended.alert_id, ended.status_changed_by, ended.status_changed_at) == (
+        alert.alert_id,
+        "auto:resolution",
+        T0 + 3,
+    )
+    assert list(state.alerts_open) == ["repeat_contact_unresolved/cust-1/x"]
+
+
+def test_a_finding_already_about_a_top_tier_customer_is_not_raised_twice() -> None:
+    state = CustomerState(value_tier="gold")
+    finding = Finding("info", ("ev-1",), ("stub", "top_value_tier"), "Seen.", "Say hello.", T0, T0)
+    alert = finding_alert("advocate_opportunity", "cust-1", finding, state, "gold")
+    assert (alert.severity, alert.reasons, alert.summary) == ("info", ("stub", "top_value_tier"), "Seen.")
+    boosted = finding_alert(
+        "advocate_opportunity", "cust-1", replace(finding, reasons=("stub",)), state, "gold"
+    )
+    assert (boosted.severity, boosted.reasons) == ("warning", ("stub", "top_value_tier"))
+    other_tier = finding_alert(
+        "advocate_opportunity", "cust-1", replace(finding, reasons=("stub",)), state, "platinum"
+    )
+    assert other_tier.severity == "info"

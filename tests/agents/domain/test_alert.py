@@ -403,3 +403,35 @@ def test_an_sla_alert_keeps_its_facts_and_no_words_in_the_state() -> None:
     revived = Alert.from_compact(alert.alert_id, "cust-1", kept)
     assert (revived.summary, revived.suggested_action) == ("", "")
     assert revived == replace(alert, summary="", suggested_action="")
+
+
+def test_an_inquiry_waits_in_the_queue_of_its_channel_and_team() -> None:
+    from agents.domain.alert import queue_of
+
+    assert queue_of("chat", "team-sales") == "chat:team-sales"
+    assert queue_of("email", None) == "email:-"
+
+
+def test_a_digest_item_travels_as_json_and_comes_back_the_same() -> None:
+    from agents.domain.alert import DueSoon
+
+    item = DueSoon(
+        item_id="first_response_due_soon/cust-1/ev-1",
+        customer_id="cust-1",
+        channel="chat",
+        location="team-sales",
+        evidence="ev-1",
+        asked_at=100,
+        warn_at=400,
+        deadline=700,
+        severity="warning",
+        reasons=("no_first_response", "purchase_intent"),
+        topic="discount",
+        stage="active",
+        value_tier="gold",
+    )
+    document = orjson.loads(orjson.dumps(item.to_json()))
+    assert document["reasons"] == ["no_first_response", "purchase_intent"]
+    assert document["deadline"] == 700
+    assert DueSoon.from_json(document) == item
+    assert item.queue == "chat:team-sales"

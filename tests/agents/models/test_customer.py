@@ -151,3 +151,106 @@ def test_the_view_reads_the_models_on_the_day_asked() -> None:
         float(bgnbd.p_alive(DEFAULT_PARAMS.purchases, 1, 59 / 7, view["T"])[()])
     )
     assert 0 < view["expected_purchases_90_days"] < 5
+
+
+def test_clv_follows_the_horizon_and_discount_of_the_rules() -> None:
+    state = buyer(("2025-02-01", 40.0), ("2025-03-15", 60.0), ("2025-06-01", 20.0))
+    x, t_x = 2, (day_number(date(2025, 6, 1)) - day_number(date(2025, 2, 1))) / 7
+    model = CustomerModel(DEFAULT_PARAMS, clv_periods=4, clv_period_days=91.0, discount_rate=0.05)
+    reference = gamma_gamma.clv(
+        DEFAULT_PARAMS.purchases,
+        DEFAULT_PARAMS.spend,
+        x,
+        t_x,
+        t_x,
+        120.0 / 3,
+        periods=4,
+        discount_rate=0.05,
+        period_length=91.0 / 7,
+    )
+    assert model.clv(state) == pytest.approx(float(np.asarray(reference)[()]), rel=1e-9)
+    assert model.clv(state) < MODEL.clv(state)  # a year at 5 % a quarter is worth less than at 1 % a month
+
+
+def test_a_one_time_buyer_is_expected_to_spend_the_populations_mean_and_a_repeat_buyer_their_own_shrunk_to_it() -> (
+    None
+):
+    spend = DEFAULT_PARAMS.spend
+    assert MODEL.expected_spend(0, 1000.0) == spend.population_mean
+    reference = float(np.asarray(gamma_gamma.expected_spend(spend, 3, 80.0))[()])
+    assert MODEL.expected_spend(3, 80.0) == pytest.approx(reference, rel=1e-12)
+
+
+def test_nothing_is_expected_in_no_time() -> None:
+    assert MODEL.expected_purchases(3, 10.0, 20.0, 0.0) == 0.0
+    assert MODEL.expected_purchases(3, 10.0, 20.0, -1.0) == 0.0
+
+
+def test_a_customer_silent_for_ages_after_many_purchases_is_certainly_gone() -> None:
+    assert MODEL.p_alive(200, 1.0, 1e6) == 0.0  # odds of e^700 and more: no overflow, just 0
+
+
+def test_with_a_equal_to_one_expected_purchases_are_the_limit_from_either_side() -> None:
+    def model(a: float) -> CustomerModel:
+        purchases = bgnbd.BGNBDParams(r=0.9, alpha=35.0, a=a, b=3.1)
+        return CustomerModel(
+            ModelParams(purchases=purchases, spend=DAILY.params.spend, unit="days", best_customer_clv=500.0)
+        )
+
+    at_one = model(1.0).expected_purchases(4, 60.0, 90.0, 30.0)
+    below, above = (model(a).expected_purchases(4, 60.0, 90.0, 30.0) for a in (1 - 1e-4, 1 + 1e-4))
+    assert min(below, above) - 1e-4 <= at_one <= max(below, above) + 1e-4
+    assert at_one > 0
+
+
+def test_a_day_before_the_last_purchase_reads_as_that_day() -> None:
+    state = buyer(("2025-01-01", 10.0), ("2025-03-01", 10.0))
+    late = MODEL.summary(state, day_number(date(2025, 2, 1)))
+    on_the_day = MODEL.summary(state, day_number(date(2025, 3, 1)))
+    assert late == on_the_day
+    assert on_the_day is not None
+    assert on_the_day.T == on_the_day.t_x == (date(2025, 3, 1) - date(2025, 1, 1)).days / 7
+
+
+def test_several_purchases_on_one_day_are_one_purchase_day() -> None:
+    state = buyer(("2025-01-01", 10.0), ("2025-01-01", 15.0))
+    summary = MODEL.summary(state, day_number(date(2025, 2, 1)))
+    assert summary is not None
+    assert (summary.x, summary.t_x) == (0, 0.0)
+    assert summary.T == 31 / 7
+
+
+def test_the_view_of_someone_who_never_bought_shows_no_model_reading_but_the_threshold() -> None:
+    view = DAILY.view(CustomerState(), day_number(date(2026, 1, 5)))
+    assert view == {
+        "as_of": "2026-01-05",
+        "unit": "days",
+        "params": DAILY.params.source,
+        "best_customer_clv": 500.0,
+        "x": None,
+        "t_x": None,
+        "T": None,
+        "p_alive": None,
+        "clv": 0.0,
+        "best_customer": False,
+    }
+
+
+def test_the_view_judges_the_best_customer_at_the_end_of_the_day_asked() -> None:
+    from agents.models.population import PopulationThreshold
+
+    model = CustomerModel(DEFAULT_PARAMS)
+    threshold = PopulationThreshold(every=86_400, delay=3600)
+    model.best_customers = threshold
+    day = day_number(date(2026, 1, 5))
+    threshold.learn(day * 86_400, 123.456)  # in effect from 01:00 that day
+    state = buyer(("2025-12-01", 40.0), ("2025-12-20", 60.0))
+    state.clv = 150.0
+    view = model.view(state, day)
+    assert (view["best_customer_clv"], view["clv"], view["best_customer"]) == (123.46, 150.0, True)
+    assert view["expected_purchases_90_days"] == pytest.approx(
+        model.expected_purchases(view["x"], view["t_x"], view["T"], 90 / 7)
+    )
+    assert model.view(state, day - 1)["best_customer_clv"] is None  # the day before: not known yet
+    assert model.best_customer_clv(day * 86_400 + 3599) is None
+    assert model.best_customer_clv(day * 86_400 + 3600) == 123.456

@@ -17,6 +17,7 @@ from agents.config import config_from_mapping, default_config
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from agents.models.population import (
+    KEPT_THRESHOLDS,
     FixedThreshold,
     PopulationMerge,
     PopulationThreshold,
@@ -270,3 +271,222 @@ def test_a_boundary_one_partition_skipped_is_dropped_and_later_ones_still_comple
     assert done == []
     assert DAY not in merge.reports
     assert [b for b, _, _ in merge.report(1, {30 * DAY: sketch.to_json()}, 0)] == [30 * DAY]
+
+
+def test_a_sketchs_accuracy_must_be_a_fraction() -> None:
+    for alpha in (0.0, 1.0, -0.1):
+        with pytest.raises(ValueError, match=r"relative accuracy must be within \(0, 1\)"):
+            ValueSketch(alpha)
+
+
+def test_an_empty_sketch_has_no_quantile_and_values_of_nothing_count_as_zero() -> None:
+    sketch = ValueSketch(ALPHA)
+    assert sketch.quantile(0.9) is None
+    sketch.add(0.0)
+    sketch.add(-3.0)  # a CLV that rounds below nothing
+    sketch.add(250.0, count=3)
+    assert (sketch.count, sketch.zeros) == (5, 2)
+    assert sketch.quantile(0.0) == 0.0
+    assert sketch.quantile(0.25) == 0.0  # rank 1 of 0…4: the second zero
+    assert abs((sketch.quantile(0.5) or 0) - 250.0) <= ALPHA * 250.0  # rank 2: the first of the three
+    again = ValueSketch.from_json(orjson.loads(orjson.dumps(sketch.to_json())))
+    assert (again.alpha, again.zeros, again.bins, again.count) == (ALPHA, 2, sketch.bins, 5)
+
+
+def test_the_quantile_is_the_value_at_rank_floor_q_times_n_minus_one() -> None:
+    sketch = ValueSketch(ALPHA)
+    values = [10.0, 20.0, 40.0, 80.0, 160.0]
+    for value in values:
+        sketch.add(value)
+    for q, expected in ((0.0, 10.0), (0.24, 10.0), (0.25, 20.0), (0.74, 40.0), (0.75, 80.0), (1.0, 160.0)):
+        estimate = sketch.quantile(q)
+        assert estimate is not None
+        assert abs(estimate - expected) <= ALPHA * expected, q
+
+
+def test_each_bucket_holds_values_within_its_relative_width_and_its_value_is_within_alpha_of_them() -> None:
+    sketch = ValueSketch(0.05)
+    gamma = 1.05 / 0.95
+    for key in (-3, 0, 1, 7, 40):
+        upper = gamma**key
+        lower = gamma ** (key - 1)
+        assert sketch.key(upper * (1 - 1e-9)) == key
+        assert sketch.key(lower * (1 + 1e-9)) == key
+        assert sketch.key(upper * (1 + 1e-9)) == key + 1  # just above the bucket: the next one
+        for value in (lower * (1 + 1e-9), upper):
+            assert abs(sketch.value(key) - value) <= 0.05 * value + 1e-12
+
+
+def test_a_purchase_at_the_boundary_counts_from_the_next_one_and_the_window_includes_its_last_day() -> None:
+    history = [[10 * DAY, 50.0], [20 * DAY, 80.0]]
+    assert contribution(history, 20 * DAY, window=365 * DAY) == 50.0  # bought at the boundary: not before it
+    assert contribution(history, 50 * DAY, window=30 * DAY) == 80.0  # exactly 30 days before: within
+    assert contribution(history, 50 * DAY + 1, window=30 * DAY) is None
+    assert contribution([], 50 * DAY, window=30 * DAY) is None
+
+
+def test_nobody_with_a_clv_of_nothing_is_a_best_customer_and_nobody_at_all_without_a_threshold() -> None:
+    fixed = FixedThreshold(0.0)
+    assert fixed.at(123) == 0.0
+    assert not fixed.is_best(0.0, 0)
+    assert fixed.is_best(0.01, 0)
+    unknown = PopulationThreshold(every=DAY, delay=3600)
+    assert not unknown.is_best(1e9, 10 * DAY)
+    assert unknown.late == 0  # nothing known, so nothing stood in
+
+
+def test_a_late_threshold_is_counted_each_time_it_stands_in() -> None:
+    counted: list[int] = []
+    threshold = PopulationThreshold(every=DAY, delay=3600, on_late=lambda: counted.append(1))
+    threshold.learn(DAY, 100.0)
+    threshold.learn(3 * DAY, None)  # too few buyers that day: nobody
+    assert threshold.at(2 * DAY + 3600) == 100.0
+    assert threshold.at(2 * DAY + 7200) == 100.0
+    assert (threshold.late, len(counted)) == (2, 2)
+    assert threshold.at(3 * DAY + 3600) is None
+    assert threshold.late == 2
+
+
+def test_a_worker_keeps_only_the_latest_thresholds() -> None:
+    threshold = PopulationThreshold(every=DAY, delay=3600)
+    for day in range(1, KEPT_THRESHOLDS + 3):
+        threshold.learn(day * DAY, float(day))
+    assert sorted(threshold.known) == [day * DAY for day in range(3, KEPT_THRESHOLDS + 3)]
+
+
+def test_min_buyers_buyers_are_enough_for_a_threshold() -> None:
+    merge = PopulationMerge(partitions=1, quantile=0.9, min_buyers=3, alpha=ALPHA)
+    sketch = ValueSketch(ALPHA)
+    for value in (10.0, 20.0, 30.0):
+        sketch.add(value)
+    [(_, threshold, buyers)] = merge.report(0, {DAY: sketch.to_json()}, empty_before=0)
+    assert buyers == 3
+    assert threshold is not None
+    assert abs(threshold - 20.0) <= ALPHA * 20.0  # rank ⌊0.9·2⌋ = 1
+
+
+def test_a_partition_empty_until_later_never_moves_that_back_and_holds_back_only_boundaries_after_it() -> (
+    None
+):
+    merge = PopulationMerge(partitions=2, quantile=0.5, min_buyers=1, alpha=ALPHA)
+    one = ValueSketch(ALPHA)
+    one.add(40.0)
+    assert merge.report(1, {}, empty_before=10 * DAY) == []
+    assert merge.report(1, {}, empty_before=5 * DAY) == []  # an older report: it still had none before day 10
+    # A purchase at day 10 counts from the next boundary on: partition 1's sketch at day 10 is empty.
+    done = merge.report(0, {8 * DAY: one.to_json(), 10 * DAY: one.to_json()}, empty_before=0)
+    assert [(b, n) for b, _, n in done] == [(8 * DAY, 1), (10 * DAY, 1)]
+    assert merge.report(0, {11 * DAY: one.to_json()}, empty_before=0) == []  # day 11 needs partition 1's
+    [(boundary, _, buyers)] = merge.report(1, {11 * DAY: one.to_json()}, empty_before=9 * DAY)
+    assert (boundary, buyers) == (11 * DAY, 2)
+
+
+def test_a_boundary_is_merged_once_and_the_merge_survives_a_restart() -> None:
+    merge = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    sketch = ValueSketch(ALPHA)
+    sketch.add(75.0)
+    assert merge.report(0, {DAY: sketch.to_json(), 2 * DAY: sketch.to_json()}, empty_before=0) == []
+    again = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    again.load(orjson.loads(orjson.dumps(merge.to_json())))
+    done = again.report(1, {DAY: sketch.to_json()}, empty_before=0)
+    assert [(b, n) for b, _, n in done] == [(DAY, 2)]
+    assert again.report(1, {DAY: sketch.to_json()}, empty_before=0) == []  # merged already: not again
+    assert [(b, n) for b, _, n in again.report(1, {2 * DAY: sketch.to_json()}, empty_before=0)] == [
+        (2 * DAY, 2)
+    ]
+    assert again.to_json()["merged"] == {str(DAY): [done[0][1], 2], str(2 * DAY): [done[0][1], 2]}
+    fresh = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    fresh.load({})
+    assert (fresh.reports, fresh.merged, fresh.empty_before, fresh.reported) == ({}, {}, {}, {})
+
+
+def test_the_coordinator_keeps_only_the_latest_boundaries_merged_and_waiting() -> None:
+    merge = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    sketch = ValueSketch(ALPHA)
+    sketch.add(75.0)
+    days = range(1, KEPT_THRESHOLDS + 6)
+    for day in days:  # partition 1 has not reported any of them yet
+        merge.report(0, {day * DAY: sketch.to_json()}, empty_before=0)
+    assert sorted(merge.reports) == [day * DAY for day in days][-KEPT_THRESHOLDS:]
+    for day in days:
+        merge.report(1, {day * DAY: sketch.to_json()}, empty_before=0)
+    assert sorted(merge.merged) == [day * DAY for day in days][-KEPT_THRESHOLDS:]
+    assert merge.reports == {}
+    later = (days[-1] + 1) * DAY
+    merge.report(0, {later: sketch.to_json()}, empty_before=0)
+    merge.report(1, {later: sketch.to_json()}, empty_before=0)
+    assert sorted(merge.merged) == [*(day * DAY for day in days), later][-KEPT_THRESHOLDS:]
+    # A boundary older than every threshold kept can no longer matter: it is not waited for.
+    assert merge.report(0, {2 * DAY: sketch.to_json()}, empty_before=0) == []
+    assert merge.reports == {}
+
+
+def test_a_sketch_is_one_percent_accurate_unless_told_otherwise_and_merging_adds_the_zeros_too() -> None:
+    assert ValueSketch().alpha == 0.01
+    one, other = ValueSketch(ALPHA), ValueSketch(ALPHA)
+    for value in (0.0, 0.0, 5.0):
+        one.add(value)
+    for value in (0.0, 7.0):
+        other.add(value)
+    one.merge(other)
+    assert (one.zeros, one.count) == (3, 5)
+    assert one.quantile(0.5) == 0.0  # rank 2 of 0, 0, 0, 5, 7
+    assert ValueSketch.from_json({"alpha": 0.02}).to_json() == {"alpha": 0.02, "zeros": 0, "bins": {}}
+
+
+def test_after_a_restart_boundaries_reported_again_are_not_published_again() -> None:
+    # A worker restarting reports its latest boundaries afresh (agents/coordination/progress.py).
+    merge = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    sketch = ValueSketch(ALPHA)
+    sketch.add(75.0)
+    merge.report(0, {DAY: sketch.to_json()}, empty_before=0)
+    assert [b for b, _, _ in merge.report(1, {DAY: sketch.to_json()}, empty_before=0)] == [DAY]
+    again = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    again.load(orjson.loads(orjson.dumps(merge.to_json())))
+    assert again.report(0, {DAY: sketch.to_json(), 2 * DAY: sketch.to_json()}, empty_before=0) == []
+    assert [b for b, _, _ in again.report(1, {DAY: sketch.to_json(), 2 * DAY: sketch.to_json()}, 0)] == [
+        2 * DAY
+    ]
+
+
+def test_after_a_restart_a_partition_empty_until_later_still_holds_nothing_back() -> None:
+    merge = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    merge.report(1, {}, empty_before=30 * DAY)
+    again = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    again.load(orjson.loads(orjson.dumps(merge.to_json())))
+    sketch = ValueSketch(ALPHA)
+    sketch.add(75.0)
+    assert [b for b, _, _ in again.report(0, {20 * DAY: sketch.to_json()}, empty_before=0)] == [20 * DAY]
+
+
+def test_after_a_restart_a_boundary_a_partition_skipped_is_still_dropped() -> None:
+    merge = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    sketch = ValueSketch(ALPHA)
+    sketch.add(10.0)
+    merge.report(0, {30 * DAY: sketch.to_json()}, empty_before=0)  # partition 0 jumped past day 1
+    again = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    again.load(orjson.loads(orjson.dumps(merge.to_json())))
+    assert again.report(1, {DAY: sketch.to_json()}, empty_before=0) == []
+    assert DAY not in again.reports
+
+
+def test_a_later_boundary_completes_while_an_earlier_one_still_waits() -> None:
+    merge = PopulationMerge(partitions=2, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    sketch = ValueSketch(ALPHA)
+    sketch.add(10.0)
+    assert merge.report(0, {DAY: sketch.to_json(), 30 * DAY: sketch.to_json()}, empty_before=0) == []
+    # Partition 1 jumped: it reports day 30 only; day 30 completes, day 1 never will.
+    assert [b for b, _, _ in merge.report(1, {30 * DAY: sketch.to_json()}, empty_before=0)] == [30 * DAY]
+    assert merge.reports == {}
+
+
+def test_a_partition_whose_first_buyer_came_at_the_boundary_is_not_waited_for_there() -> None:
+    merge = PopulationMerge(partitions=3, quantile=0.9, min_buyers=1, alpha=ALPHA)
+    sketch = ValueSketch(ALPHA)
+    sketch.add(10.0)
+    # Partition 2 bought first at exactly day 20: empty at day 20's boundary. It is at day 31 already.
+    merge.report(2, {31 * DAY: sketch.to_json()}, empty_before=20 * DAY)
+    assert merge.report(0, {20 * DAY: sketch.to_json()}, empty_before=0) == []  # partition 1 lags
+    assert 20 * DAY in merge.reports  # not given up: partition 2 never had to report it
+    [(boundary, _, buyers)] = merge.report(1, {20 * DAY: sketch.to_json()}, empty_before=0)
+    assert (boundary, buyers) == (20 * DAY, 2)

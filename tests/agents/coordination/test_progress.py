@@ -1,0 +1,265 @@
+"""A partition's side of the coordination: when its clock passing a mark is reported, and what it carries.
+
+A partition reports when its clock crosses a digest interval (or, without digests, an hour) and at
+every population boundary, with the sketch of its buyers' values at each boundary it passed. The
+records travel in order on one channel to the coordinator (agents/coordination/coordinator.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from agents.config import Config, config_from_mapping, default_config
+from agents.coordination.progress import (
+    ANSWERED,
+    DUE_SOON,
+    FRESH_BOUNDARIES,
+    PROGRESS,
+    REPORTED_BOUNDARIES,
+    PartitionProgress,
+    Progress,
+    decode_signal,
+    encode_signals,
+)
+from agents.domain.alert import DueSoon
+from agents.models.population import ValueSketch
+
+pytestmark = pytest.mark.unit
+
+MINUTE = 60
+HOUR = 3600
+DAY = 86_400
+ALPHA = 0.01
+
+
+def config(**best: Any) -> Config:
+    return config_from_mapping({"model": {"best_customers": best}}) if best else default_config()
+
+
+def sketch_at(report: Progress, boundary: int) -> ValueSketch:
+    return ValueSketch.from_json(report.sketches[boundary])
+
+
+def close_to(value: float | None, expected: float, alpha: float = ALPHA) -> bool:
+    return value is not None and abs(value - expected) <= alpha * expected
+
+
+def test_a_partition_reports_when_its_clock_first_moves_and_then_once_per_digest_interval() -> None:
+    progress = PartitionProgress(default_config())  # five-minute digests
+    start = 10 * DAY + 1 * MINUTE
+    assert progress.next_mark(0) is None  # its clock has not started
+    first = progress.passed(0, start)
+    assert first is not None
+    assert (first.partition, first.until) == (0, start)
+    assert progress.next_mark(0) == 10 * DAY + 5 * MINUTE
+    assert progress.passed(0, start + 3 * MINUTE) is None  # still within 10:00-10:05 of day 10
+    assert progress.passed(0, start) is None  # a clock never goes back
+    again = progress.passed(0, 10 * DAY + 5 * MINUTE)  # exactly at the mark
+    assert again is not None
+    assert again.until == 10 * DAY + 5 * MINUTE
+    assert (dict(again.sketches), again.empty_before) == ({}, None)  # no new population boundary
+    assert progress.next_mark(0) == 10 * DAY + 10 * MINUTE
+    # Each partition has its own clock.
+    assert progress.passed(1, start) is not None
+    assert progress.next_mark(1) == 10 * DAY + 5 * MINUTE
+
+
+def test_without_digests_a_partition_still_reports_every_hour() -> None:
+    progress = PartitionProgress(
+        config_from_mapping(
+            {"sla": {"warning_digest_minutes": 0}, "model": {"best_customers": {"threshold": 500}}}
+        )
+    )
+    assert progress.passed(0, 10 * DAY + MINUTE) is not None
+    assert progress.passed(0, 10 * DAY + 59 * MINUTE) is None
+    assert progress.next_mark(0) == 10 * DAY + HOUR
+    assert progress.passed(0, 10 * DAY + HOUR) is not None
+
+
+@pytest.mark.parametrize(("minutes", "seconds"), [(2.5, 150), (1, 60), (0.5, 30)])
+def test_a_short_or_fractional_digest_interval_is_kept_to_the_second(minutes: float, seconds: int) -> None:
+    progress = PartitionProgress(config_from_mapping({"sla": {"warning_digest_minutes": minutes}}))
+    progress.passed(0, 10 * DAY)
+    assert progress.next_mark(0) == 10 * DAY + seconds
+
+
+def test_a_stale_clock_reading_changes_nothing() -> None:
+    progress = PartitionProgress(default_config())
+    progress.passed(0, 10 * DAY + 7 * MINUTE)
+    assert progress.passed(0, 10 * DAY + 2 * MINUTE) is None
+    assert progress.next_mark(0) == 10 * DAY + 10 * MINUTE
+
+
+def test_with_a_fixed_threshold_a_partition_reports_its_clock_only() -> None:
+    progress = PartitionProgress(config(threshold=500))
+    progress.buyer(0, b"cust-1", 5 * DAY, ((5 * DAY, 300.0),))
+    for until in (11 * DAY - 2 * MINUTE, 11 * DAY + 1):  # before and after a population boundary
+        report = progress.passed(0, until)
+        assert report is not None
+        assert (dict(report.sketches), report.empty_before) == ({}, None)
+
+
+def test_a_fresh_partition_reports_the_latest_boundaries_and_then_each_one_it_passes() -> None:
+    progress = PartitionProgress(default_config())  # a boundary every day at midnight UTC
+    first = progress.passed(0, 10 * DAY + HOUR)
+    assert first is not None
+    assert sorted(first.sketches) == [(10 - step) * DAY for step in reversed(range(FRESH_BOUNDARIES))]
+    mark = progress.passed(0, 10 * DAY + 2 * HOUR)  # a mark, but no boundary
+    assert mark is not None
+    assert (dict(mark.sketches), mark.empty_before) == ({}, None)
+    later = progress.passed(0, 13 * DAY)  # exactly at a boundary: it has passed it
+    assert later is not None
+    assert sorted(later.sketches) == [11 * DAY, 12 * DAY, 13 * DAY]
+
+
+def test_a_clock_jumping_far_ahead_reports_only_the_boundaries_a_worker_keeps() -> None:
+    progress = PartitionProgress(default_config())
+    progress.passed(0, 10 * DAY + HOUR)
+    jump = progress.passed(0, 400 * DAY + HOUR)
+    assert jump is not None
+    assert sorted(jump.sketches) == [(400 - step) * DAY for step in reversed(range(REPORTED_BOUNDARIES))]
+
+
+def test_population_boundaries_follow_every_hours() -> None:
+    progress = PartitionProgress(config(every_hours=6))
+    first = progress.passed(0, 10 * DAY + 7 * HOUR)
+    assert first is not None
+    assert sorted(first.sketches) == [10 * DAY, 10 * DAY + 6 * HOUR]
+    later = progress.passed(0, 10 * DAY + 12 * HOUR)
+    assert later is not None
+    assert sorted(later.sketches) == [10 * DAY + 12 * HOUR]
+
+
+def test_a_boundarys_sketch_values_each_buyer_at_their_last_purchase_before_it_within_the_window() -> None:
+    progress = PartitionProgress(config(window_days=30, relative_accuracy=0.05))
+    progress.buyer(0, b"steady", 2 * DAY, ((2 * DAY, 40.0), (8 * DAY + HOUR, 90.0)))
+    progress.buyer(0, b"lapsed", 1 * DAY, ((1 * DAY, 1000.0),))  # 31 days before day 32
+    progress.passed(0, 5 * DAY)
+    at_9 = progress.passed(0, 9 * DAY)
+    assert at_9 is not None
+    nine = sketch_at(at_9, 9 * DAY)
+    assert nine.alpha == 0.05  # the rules file's relative accuracy
+    assert nine.count == 2
+    assert close_to(nine.quantile(0.0), 90.0, 0.05)  # the steady buyer's latest value before day 9
+    assert close_to(nine.quantile(1.0), 1000.0, 0.05)
+    progress.buyer(0, b"just-lapsed", DAY, ((DAY - 10, 5.0),))  # 30 days and 10 s before day 31
+    at_32 = progress.passed(0, 32 * DAY)
+    assert at_32 is not None
+    assert sketch_at(at_32, 31 * DAY).count == 2  # day 1 is exactly 30 days before day 31: still current
+    late = sketch_at(at_32, 32 * DAY)
+    assert late.count == 1  # the lapsed buyer's purchase is 31 days old at day 32
+    assert close_to(late.quantile(0.5), 90.0, 0.05)
+
+
+def test_a_partition_says_before_when_it_had_no_buyer() -> None:
+    progress = PartitionProgress(default_config())
+    nobody = progress.passed(0, 3 * DAY + HOUR)
+    assert nobody is not None
+    assert nobody.empty_before == 3 * DAY + HOUR  # no buyer yet: empty up to its clock
+    progress.buyer(0, b"later", 4 * DAY + HOUR, ((4 * DAY + HOUR, 60.0),))
+    progress.buyer(0, b"earlier", 3 * DAY + 2 * HOUR, ((3 * DAY + 2 * HOUR, 30.0),))
+    progress.buyer(0, b"no-purchase", DAY, ())  # nothing bought: no buyer
+    report = progress.passed(0, 5 * DAY)
+    assert report is not None
+    assert report.empty_before == 3 * DAY + 2 * HOUR
+    assert sketch_at(report, 5 * DAY).count == 2
+
+
+def test_a_buyer_merged_away_leaves_the_partitions_sketch() -> None:
+    progress = PartitionProgress(default_config())
+    progress.buyer(0, b"profile", DAY, ((DAY, 50.0),))
+    progress.buyer(0, b"customer", DAY, ((DAY, 70.0),))
+    progress.drop(0, b"profile")
+    progress.drop(1, b"customer")  # another partition's: nothing to drop there
+    report = progress.passed(0, 3 * DAY)
+    assert report is not None
+    whole = sketch_at(report, 3 * DAY)
+    assert whole.count == 1
+    assert close_to(whole.quantile(0.5), 70.0)
+
+
+def test_after_a_rebalance_a_forgotten_partition_reports_afresh() -> None:
+    progress = PartitionProgress(default_config())
+    progress.buyer(0, b"cust-1", DAY, ((DAY, 50.0),))
+    progress.passed(0, 5 * DAY + HOUR)
+    progress.forget()
+    assert progress.next_mark(0) is None
+    again = progress.passed(0, 5 * DAY + HOUR)  # the same instant counts as new after forgetting
+    assert again is not None
+    assert sorted(again.sketches) == [4 * DAY, 5 * DAY]
+    assert sketch_at(again, 5 * DAY).count == 0  # its buyers are rebuilt from the table, not remembered
+
+
+def test_a_buyers_values_are_kept_until_the_boundaries_that_need_them_are_reported() -> None:
+    progress = PartitionProgress(default_config())
+    progress.passed(0, 10 * DAY + HOUR)
+    # Two purchases before day 11, then the state hands over only the latest value each time.
+    progress.buyer(0, b"cust-1", 10 * DAY + 2 * HOUR, ((10 * DAY + 2 * HOUR, 20.0),))
+    progress.buyer(0, b"cust-1", 10 * DAY + 2 * HOUR, ((11 * DAY + 2 * HOUR, 45.0),))
+    progress.buyer(0, b"cust-1", 10 * DAY + 2 * HOUR, ((12 * DAY + 2 * HOUR, 80.0),))
+    report = progress.passed(0, 13 * DAY)
+    assert report is not None
+    values = [sketch_at(report, day * DAY).quantile(0.5) for day in (11, 12, 13)]
+    assert all(close_to(value, expected) for value, expected in zip(values, (20.0, 45.0, 80.0), strict=True))
+
+
+def test_the_records_carry_warnings_answers_and_progress_in_that_order() -> None:
+    item = DueSoon(
+        item_id="first_response_due_soon/cust-1/ev-1",
+        customer_id="cust-1",
+        channel="chat",
+        location=None,
+        evidence="ev-1",
+        asked_at=100,
+        warn_at=400,
+        deadline=700,
+        severity="info",
+        reasons=("first_response_due_soon",),
+        topic=None,
+        stage="prospect",
+        value_tier="bronze",
+    )
+    sketch = ValueSketch(ALPHA)
+    sketch.add(12.5)
+    records = list(
+        encode_signals(
+            3,
+            [item],
+            [(item.item_id, 650)],
+            Progress(3, 900, {DAY: sketch.to_json()}, empty_before=500),
+        )
+    )
+    decoded = [decode_signal(record) for record in records]
+    assert [(kind, partition) for kind, partition, _ in decoded] == [
+        (DUE_SOON, 3),
+        (ANSWERED, 3),
+        (PROGRESS, 3),
+    ]
+    assert DueSoon.from_json(decoded[0][2]) == item
+    assert decoded[1][2] == {"item_id": item.item_id, "at": 650}
+    assert decoded[2][2] == {"until": 900, "sketches": {str(DAY): sketch.to_json()}, "empty_before": 500}
+    # A bare progress report carries its clock only.
+    [bare] = encode_signals(1, [], [], Progress(1, 900))
+    assert orjson.loads(bare) == {"kind": PROGRESS, "partition": 1, "body": {"until": 900}}
+    assert list(encode_signals(1, [], [], None)) == []
+
+
+def test_values_handed_over_after_a_boundary_was_reported_still_count_at_the_next_ones() -> None:
+    progress = PartitionProgress(default_config())
+    progress.passed(0, 10 * DAY + HOUR)  # day 10 reported
+    # A backfill: each buyer's state hands over its latest values, from before day 10 and since.
+    progress.buyer(0, b"before-and-after", 9 * DAY, ((9 * DAY, 20.0), (11 * DAY + 12 * HOUR, 45.0)))
+    progress.buyer(
+        0, b"at-midnight", 9 * DAY, ((9 * DAY, 300.0), (10 * DAY, 600.0), (12 * DAY + HOUR, 900.0))
+    )
+    report = progress.passed(0, 13 * DAY)
+    assert report is not None
+    day_11, day_12, day_13 = (sketch_at(report, day * DAY) for day in (11, 12, 13))
+    assert (day_11.count, day_12.count, day_13.count) == (2, 2, 2)
+    assert close_to(day_11.quantile(0.0), 20.0)  # before-and-after: still its day-9 value
+    assert close_to(day_11.quantile(1.0), 600.0)  # at-midnight: bought exactly at day 10's boundary
+    assert close_to(day_12.quantile(0.0), 45.0)
+    assert close_to(day_13.quantile(1.0), 900.0)
