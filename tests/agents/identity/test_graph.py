@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agents.config import config_from_mapping
@@ -11,6 +13,8 @@ from agents.identity.blocked import BlockedValues
 from agents.identity.control import decode_control, encode_control, is_control
 from agents.identity.keys import IdentityKeys, identifier_key, is_identifier_key, unlinkable_key
 from agents.identity.resolution import ALREADY, BARRED, IdentityResolver, KindLimit
+from agents.ingest.identity import identifier_digest
+from agents.journey.enriched import mask_identifiers
 
 pytestmark = pytest.mark.unit
 
@@ -104,6 +108,42 @@ def test_keys_are_keyed_hashes_that_never_show_the_value() -> None:
     assert key != identifier_key("phone", "+4930123456", b"another deployment")
     assert is_identifier_key(key)
     assert unlinkable_key({"event_id": "e", "conversation_id": "secret"}, SALT).count("secret") == 0
+
+
+def test_an_identifiers_key_carries_the_hash_enriched_events_show() -> None:
+    # Operators join an enriched event's masked identifier (h:<digest>) to the graph's key by this hash.
+    key = identifier_key("email", "anna@example.com", SALT)
+    assert key == "id:email:" + identifier_digest("email", "anna@example.com", SALT)
+    assert mask_identifiers({"email": "anna@example.com"}, SALT) == {"email": "h:" + key.split(":")[2]}
+
+
+def test_every_profile_key_is_a_20_digit_keyed_hash_under_its_scope() -> None:
+    event = {"event_id": "e-1", "conversation_id": "conv-9"}
+    for key in (
+        identifier_key("device_id", "dev-1", SALT),
+        unlinkable_key(event, SALT),
+        unlinkable_key({"event_id": "e-1"}, SALT),
+    ):
+        assert re.fullmatch(r"id:(device_id|conversation|event):[0-9a-f]{20}", key), key
+    # Keyed with the deployment's salt: another deployment's keys for the same conversation differ.
+    assert unlinkable_key(event, SALT) != unlinkable_key(event, b"another deployment")
+    assert unlinkable_key({"event_id": "e-1"}, SALT) != unlinkable_key({"event_id": "e-1"}, b"another")
+
+
+@pytest.mark.parametrize(
+    ("key", "names_an_identifier"),
+    [
+        ("cust-1", False),
+        ("email:anna", False),
+        ("id:email:0123456789abcdef0123", True),
+        ("id:loyalty_id:0123456789abcdef0123", True),
+        ("id:conversation:0123456789abcdef0123", False),
+        ("id:event:0123456789abcdef0123", False),
+        ("id:fax:0123456789abcdef0123", False),
+    ],
+)
+def test_only_an_identifiers_own_key_names_an_identifier(key: str, names_an_identifier: bool) -> None:
+    assert is_identifier_key(key) is names_an_identifier
 
 
 def test_an_event_naming_its_customer_claims_every_identifier_but_placeholders() -> None:
