@@ -87,7 +87,7 @@ class ExcessiveTransfers(EventOnly):
     def _judge(self, entry: list[Any], context: Context) -> Finding | None:
         """The finding for the transfer just counted in *entry*, if it crosses a step (marks *entry*)."""
         event = context.event
-        kind = (event.get("attributes") or {}).get("transfer_kind")
+        kind: str = event["attributes"]["transfer_kind"]  # warm or cold: required on a transfer (the schema)
         cold = kind == "cold"
         count: int = entry[_COUNT]
         reasons: list[str] = []
@@ -118,11 +118,10 @@ class ExcessiveTransfers(EventOnly):
                 "now on: stay on the line and explain the case to the next agent."
             )
         else:
-            latest = f"the latest {kind} at {at}" if kind else f"the latest at {at}"
             still = "now " if severity == CRITICAL else ""
             summary = (
                 f"{who} has {still}been passed through {count + 1} agents in one {channel} contact "
-                f"({count} transfer{'s' if count != 1 else ''}, {latest})."
+                f"({count} transfer{'s' if count != 1 else ''}, the latest {kind} at {at})."
             )
             action = (
                 "Stop transferring: have one owner (a team lead if need be) take the case and call the "
@@ -134,9 +133,8 @@ class ExcessiveTransfers(EventOnly):
             "transfers": count,
             "agents": count + 1,
             "threshold": self.threshold,
+            "transfer_kind": kind,
         }
-        if kind:
-            details["transfer_kind"] = kind
         return Finding(
             severity=severity,
             evidence=(event["event_id"],),

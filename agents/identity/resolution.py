@@ -116,8 +116,7 @@ class IdentityResolver:
         restored = record.merged
         del record.claimants[split.into]
         record.barred.append(split.into)
-        if record.status == LINKED:
-            record.status = UNLINKED
+        _recount(record)
         record.merged, record.merged_event, record.merged_at = None, None, 0
         record.alerts = {}
         return restored
@@ -133,7 +132,12 @@ class IdentityResolver:
             record.alerts = {}
         record.claimants.pop(customer, None)
         record.barred = [barred for barred in record.barred if barred != customer]
-        if record.status in (LINKED, SHARED):
-            left = len(record.claimants)
-            record.status = UNLINKED if left == 0 else LINKED if left == 1 else SHARED
+        _recount(record)
         return True
+
+
+def _recount(record: IdentityRecord) -> None:
+    """The status of a linked or shared identifier after a claimant left: by who is left (over its limit stays)."""
+    if record.status in (LINKED, SHARED):
+        left = len(record.claimants)
+        record.status = UNLINKED if left == 0 else LINKED if left == 1 else SHARED

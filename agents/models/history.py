@@ -112,12 +112,8 @@ class Transaction(NamedTuple):
 
 
 def _parse_date(text: str) -> date:
-    text = text.strip()
-    if len(text) == 8 and text.isdigit():
-        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    if len(text) == 10:
-        return date.fromisoformat(text)
-    return datetime.fromisoformat(text).date()
+    # Python 3.11's fromisoformat reads YYYY-MM-DD, YYYYMMDD and timestamps alike.
+    return datetime.fromisoformat(text.strip()).date()
 
 
 def _parse_amount(value: object) -> float:

@@ -243,6 +243,7 @@ def test_two_long_waits_in_the_same_second_make_the_second_a_repeat() -> None:
     [
         pytest.param(1.5, "90 min", id="under two hours: minutes"),
         pytest.param(2, "2 h", id="exactly two hours: hours"),
+        pytest.param(3.5, "4 h", id="hours, rounded"),
         pytest.param(47, "47 h", id="under two days: hours"),
         pytest.param(48, "2 days", id="exactly two days: days"),
         pytest.param(6 * 24 + 13, "7 days", id="days, rounded"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents import catalogue
-from agents.catalogue import DETECTORS
+from agents.catalogue import DETECTORS, PluginError
 from agents.config import default_config
 from agents.detectors import registry
 from agents.detectors.churn_risk import Models
@@ -56,3 +56,18 @@ def test_an_installed_plugin_is_built_after_the_built_ins_once_checked(
     assert [detector.type for detector in built] == [*DETECTORS, "refund_spree"]
     assert built[-1].options == {"refunds": 4}  # type: ignore[attr-defined]
     assert build_detectors({"refund_spree": {"enabled": False}})[-1].type == "advocate_opportunity"
+
+
+def test_an_installed_plugin_that_breaks_the_contract_is_refused_not_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Registered as refund_spree, its class says it raises something_else: running it would publish
+    # alerts on a topic nobody configured.
+    installed = (plugin("refund_spree", "WrongType"),)
+    monkeypatch.setattr(catalogue, "plugins", lambda: installed)
+    monkeypatch.setattr(registry, "plugins", lambda: installed)
+    with pytest.raises(PluginError, match=r"the class's `type` is 'something_else', not 'refund_spree'"):
+        build_detectors({}, {"refund_spree": f"{HERE}:WrongType"})
+    # Named with another target than the one installed, the class is loaded as given, unchecked.
+    [built] = build_detectors({}, {"refund_spree": f"{HERE}:RefundSpree"})
+    assert isinstance(built, RefundSpree)

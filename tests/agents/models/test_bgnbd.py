@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import special
+from scipy import integrate, special, stats
 
 from agents.models import bgnbd
 from agents.models.bgnbd import BGNBDParams
@@ -136,3 +136,114 @@ def test_fit_recovers_simulated_parameters() -> None:
         assert got == pytest.approx(want, rel=0.25)
     # The optimum beats the truth on the same data.
     assert fitted.log_likelihood >= float(bgnbd.log_likelihood(truth, x, t_x, T).sum())
+
+
+# --- against published figures and independent computations ------------------------------------------------------
+
+# The paper's CDNOW estimates; the published figures below come from Hardie's spreadsheet of the paper, computed
+# with the unrounded estimates, hence the tolerances.
+
+
+def test_the_papers_example_customer_expects_1_226_purchases_in_the_next_39_weeks() -> None:
+    # x = 2 repeat purchases, the last at week 30.43, observed for 38.86 weeks.
+    assert float(bgnbd.expected_purchases(CDNOW, 39.0, 2, 30.43, 38.86)) == pytest.approx(1.226, abs=5e-4)
+
+
+def test_a_new_customers_expected_purchases_are_the_papers() -> None:
+    weeks = [0.1429, 1.0, 3.0, 31.8571, 32.0, 78.0]
+    published = [0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576]
+    np.testing.assert_allclose(bgnbd.expected_purchases_new(CDNOW, weeks), published, rtol=2e-3, atol=6e-5)
+
+
+def paper_eq7(params: BGNBDParams, t: float) -> float:
+    """Eq. 7 as printed: E[X(t)] for a new customer."""
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    series = special.hyp2f1(r, b, a + b - 1, t / (alpha + t))
+    return float((a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * series))
+
+
+@pytest.mark.parametrize("params", [CDNOW, BGNBDParams(1.5, 10.0, 2.0, 4.0), BGNBDParams(0.4, 2.0, 3.5, 0.6)])
+def test_a_new_customers_expected_purchases_equal_the_printed_eq7(params: BGNBDParams) -> None:
+    for t in (0.5, 10.0, 52.0, 300.0):
+        assert float(bgnbd.expected_purchases_new(params, t)) == pytest.approx(paper_eq7(params, t), rel=1e-9)
+
+
+#: Away from the paper's estimates, so that no parameter's term hides behind another.
+ODD = BGNBDParams(r=0.7, alpha=3.5, a=1.3, b=2.8)
+
+
+def by_integration(params: BGNBDParams, x: int, t_x: float, T: float) -> tuple[float, float]:
+    """(likelihood, P(alive)) of one customer from the model's story, integrating over purchase rate and dropout.
+
+    Given λ and p: alive throughout, x purchases then none up to T: (1-p)^x λ^x e^(-λT); or dropped out right
+    after the x-th purchase at t_x: p (1-p)^(x-1) λ^x e^(-λ t_x). λ ~ Gamma(r, α) (rate α), p ~ Beta(a, b).
+    """
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    log_norm = r * math.log(alpha) - math.lgamma(r) - special.betaln(a, b)
+
+    def density(lam: float, p: float) -> float:
+        return math.exp(
+            log_norm
+            + (r + x - 1) * math.log(lam)
+            - alpha * lam
+            + (a - 1) * math.log(p)
+            + (b - 1) * math.log1p(-p)
+        )
+
+    def alive(lam: float, p: float) -> float:
+        return (1 - p) ** x * math.exp(-lam * T) * density(lam, p)
+
+    def dropped(lam: float, p: float) -> float:
+        return p * (1 - p) ** (x - 1) * math.exp(-lam * t_x) * density(lam, p) if x > 0 else 0.0
+
+    kept, _ = integrate.dblquad(alive, 0, 1, 0, np.inf, epsabs=0, epsrel=1e-10)
+    gone, _ = integrate.dblquad(dropped, 0, 1, 0, np.inf, epsabs=0, epsrel=1e-10) if x > 0 else (0.0, 0.0)
+    return kept + gone, kept / (kept + gone)
+
+
+@pytest.mark.parametrize(("x", "t_x", "T"), [(0, 0.0, 10.0), (1, 2.0, 10.0), (4, 7.5, 9.0)])
+def test_the_likelihood_and_p_alive_are_the_models_integrated_over_rate_and_dropout(
+    x: int, t_x: float, T: float
+) -> None:
+    likelihood, alive = by_integration(ODD, x, t_x, T)
+    assert float(bgnbd.log_likelihood(ODD, x, t_x, T)) == pytest.approx(math.log(likelihood), rel=1e-8)
+    assert float(bgnbd.p_alive(ODD, x, t_x, T)) == pytest.approx(alive, rel=1e-8)
+
+
+def by_dropout(params: BGNBDParams, t: float, x: int, T: float) -> float:
+    """E[Y(t) | alive at T, x] from the model's story, as a mean over the customer's dropout probability.
+
+    Alive with rate λ and dropout p, a customer buys min(Poisson(λt), Geometric(p)) times: (1 - e^(-λpt))/p on
+    average. Given x purchases and alive at T, λ ~ Gamma(r+x, α+T) and p ~ Beta(a, b+x); the mean over λ is
+    (1 - ((α+T)/(α+T+pt))^(r+x))/p, integrated here over the density of p.
+    """
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    scale = alpha + T
+    dropout = stats.beta(a, b + x)
+
+    def per_dropout(p: float) -> float:
+        return float((1 - (scale / (scale + p * t)) ** (r + x)) / p * dropout.pdf(p))
+
+    upper = min(1.0, dropout.mean() + 60 * dropout.std())
+    value, _ = integrate.quad(
+        per_dropout, 0, upper, points=[dropout.mean()], epsabs=0, epsrel=1e-11, limit=200
+    )
+    return value
+
+
+@pytest.mark.parametrize(
+    ("params", "x", "t_x", "T", "t"),
+    [
+        pytest.param(ODD, 4, 7.5, 9.0, 30.0, id="ordinary"),
+        pytest.param(ODD, 0, 0.0, 9.0, 30.0, id="no repeat purchase"),
+        pytest.param(BGNBDParams(2.0, 4.0, 2.0, 1e3), 3, 5.0, 6.0, 40.0, id="little dropout"),
+        pytest.param(BGNBDParams(0.5, 4.0, 0.4, 0.9), 1, 3.0, 6.0, 300.0, id="much dropout, long horizon"),
+    ],
+)
+def test_expected_purchases_are_p_alive_times_the_mean_over_dropout(
+    params: BGNBDParams, x: int, t_x: float, T: float, t: float
+) -> None:
+    expected = float(bgnbd.expected_purchases(params, t, x, t_x, T))
+    assert expected == pytest.approx(
+        float(bgnbd.p_alive(params, x, t_x, T)) * by_dropout(params, t, x, T), rel=1e-8
+    )

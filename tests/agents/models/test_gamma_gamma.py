@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate
+from scipy import integrate, stats
 
 from agents.models import bgnbd, gamma_gamma
 from agents.models.bgnbd import BGNBDParams
@@ -119,3 +119,150 @@ def test_expected_spend_refuses_a_mean_spend_that_is_not_finite_and_non_negative
         gamma_gamma.expected_spend(SPEND, [1], [m_x])
     # Where x is 0 the mean spend is not read: the population mean, whatever was passed.
     assert gamma_gamma.expected_spend(SPEND, [0], [m_x])[0] == pytest.approx(SPEND.population_mean)
+
+
+# --- against independent computations -----------------------------------------------------------------------------
+
+
+def spend_posterior(params: GammaGammaParams, x: int, m_x: float) -> tuple[float, float]:
+    """(density of m_x, E[M | x, m_x]) from the model's story, integrating over the customer's ν.
+
+    Given ν, the mean of x values Gamma(p, ν) is Gamma(p x, x ν); ν ~ Gamma(q, γ) (rate γ); a customer's mean
+    transaction value is p / ν.
+    """
+    p, q, gamma = params.p, params.q, params.gamma
+    prior = stats.gamma(q, scale=1 / gamma)
+
+    def joint(nu: float) -> float:
+        return float(stats.gamma.pdf(m_x, p * x, scale=1 / (x * nu)) * prior.pdf(nu))
+
+    density, _ = integrate.quad(joint, 0, np.inf, epsabs=0, epsrel=1e-11, limit=200)
+    weighted, _ = integrate.quad(lambda nu: p / nu * joint(nu), 0, np.inf, epsabs=0, epsrel=1e-11, limit=200)
+    return density, weighted / density
+
+
+#: Away from the paper's estimates, so that no parameter's term hides behind another.
+ODD = GammaGammaParams(p=2.5, q=3.2, gamma=40.0)
+
+
+@pytest.mark.parametrize(("x", "m_x"), [(1, 12.0), (3, 35.5), (8, 80.0)])
+def test_the_likelihood_and_expected_spend_are_the_models_integrated_over_the_customers_rate(
+    x: int, m_x: float
+) -> None:
+    density, mean = spend_posterior(ODD, x, m_x)
+    assert float(gamma_gamma.log_likelihood(ODD, x, m_x)) == pytest.approx(math.log(density), rel=1e-8)
+    assert float(gamma_gamma.expected_spend(ODD, x, m_x)) == pytest.approx(mean, rel=1e-8)
+
+
+def test_a_customer_we_know_nothing_of_spends_the_population_mean() -> None:
+    assert ODD.population_mean == pytest.approx(2.5 * 40.0 / 2.2)
+    # E[p/ν] over the prior alone.
+    mean, _ = integrate.quad(
+        lambda nu: ODD.p / nu * stats.gamma.pdf(nu, ODD.q, scale=1 / ODD.gamma), 0, np.inf
+    )
+    assert ODD.population_mean == pytest.approx(mean, rel=1e-8)
+    assert GammaGammaParams(p=1.0, q=1.0, gamma=1.0).population_mean == math.inf
+
+
+def test_clv_without_dropout_is_a_discounted_annuity_of_the_purchase_rate() -> None:
+    # With no dropout (b huge) a customer buys (r + x) / (α + T) per time unit for ever: each period of length Δ
+    # brings (r + x) Δ / (α + T) purchases of E[M] each, and H periods at rate d are worth that times
+    # (1 - (1 + d)^-H) / d.
+    purchases = BGNBDParams(r=2.0, alpha=4.0, a=2.0, b=1e9)
+    x, t_x, T, m_x = 3, 5.0, 6.0, 40.0
+    per_period = (2.0 + 3) * 4.345 / (4.0 + 6.0) * float(gamma_gamma.expected_spend(SPEND, x, m_x))
+    for periods, rate in ((12, 0.01), (6, 0.05), (1, 0.5)):
+        annuity = (1 - (1 + rate) ** -periods) / rate
+        value = gamma_gamma.clv(
+            purchases, SPEND, x, t_x, T, m_x, periods=periods, discount_rate=rate, period_length=4.345
+        )
+        assert float(value) == pytest.approx(per_period * annuity, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"periods": -1, "discount_rate": 0.01}, r"^periods must be >= 0$"),
+        ({"periods": 12, "discount_rate": -1.0}, r"^discount_rate must be finite and > -1$"),
+        ({"periods": 12, "discount_rate": math.nan}, r"^discount_rate must be finite and > -1$"),
+        (
+            {"periods": 12, "discount_rate": 0.01, "period_length": 0.0},
+            r"^period_length must be finite and > 0$",
+        ),
+        (
+            {"periods": 12, "discount_rate": 0.01, "period_length": math.inf},
+            r"^period_length must be finite and > 0$",
+        ),
+    ],
+)
+def test_clv_refuses_a_horizon_rate_or_period_it_cannot_use(settings: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        gamma_gamma.clv(CDNOW_PURCHASES, SPEND, 2, 20.0, 39.0, 30.0, **settings)  # type: ignore[arg-type]
+
+
+def test_clv_at_the_edges_of_what_it_accepts() -> None:
+    args = (CDNOW_PURCHASES, SPEND, 2, 20.0, 39.0, 30.0)
+    # A discount rate just above -1 makes later money worth more; a tiny period still counts.
+    assert float(gamma_gamma.clv(*args, periods=2, discount_rate=-0.5)) > float(
+        gamma_gamma.clv(*args, periods=2, discount_rate=0.0)
+    )
+    assert float(gamma_gamma.clv(*args, periods=1, discount_rate=0.0, period_length=1e-9)) > 0.0
+
+
+@pytest.mark.parametrize("x", [-1.0, math.inf, math.nan])
+def test_a_transaction_count_that_is_not_finite_and_non_negative_is_refused(x: float) -> None:
+    with pytest.raises(ValueError, match=r"^x must be finite and >= 0$"):
+        gamma_gamma.expected_spend(SPEND, [x], [10.0])
+
+
+def test_simulated_mean_spends_follow_the_model() -> None:
+    rng = np.random.default_rng(7)
+    x = np.repeat([0.0, 1.0, 5.0], 40_000)
+    m_x = gamma_gamma.simulate(ODD, x, rng)
+    assert np.all(np.isnan(m_x[x == 0]))
+    assert np.all(m_x[x > 0] > 0)
+    # The mean of x values has the population mean E[p/ν] = pγ/(q-1), whatever x.
+    for count in (1.0, 5.0):
+        drawn = m_x[x == count]
+        assert float(np.mean(drawn)) == pytest.approx(ODD.population_mean, rel=0.03)
+    # Averaging 5 values narrows a customer's spread: the variance of the mean is smaller for x = 5.
+    assert float(np.var(m_x[x == 5.0])) < float(np.var(m_x[x == 1.0]))
+
+
+def test_fit_reports_its_optimum_and_refuses_too_little_data() -> None:
+    rng = np.random.default_rng(11)
+    x = rng.integers(1, 10, size=400).astype(float)
+    m_x = gamma_gamma.simulate(ODD, x, rng)
+    fitted = gamma_gamma.fit(x, m_x)
+    assert fitted.converged
+    assert fitted.at_bounds == ()
+    assert fitted.message
+    # The reported log-likelihood is the data's at the reported parameters, and a small step any way lowers it.
+    assert fitted.log_likelihood == pytest.approx(
+        float(gamma_gamma.log_likelihood(fitted.params, x, m_x).sum()), rel=1e-10
+    )
+    best = fitted.params
+    for step in (0.99, 1.01):
+        for nudged in (
+            GammaGammaParams(best.p * step, best.q, best.gamma),
+            GammaGammaParams(best.p, best.q * step, best.gamma),
+            GammaGammaParams(best.p, best.q, best.gamma * step),
+        ):
+            assert float(gamma_gamma.log_likelihood(nudged, x, m_x).sum()) < fitted.log_likelihood
+    # Started elsewhere, it finds the same optimum.
+    again = gamma_gamma.fit(x, m_x, initial=GammaGammaParams(20.0, 10.0, 500.0))
+    assert again.params.p == pytest.approx(best.p, rel=1e-4)
+    assert again.log_likelihood == pytest.approx(fitted.log_likelihood, rel=1e-9)
+    with pytest.raises(
+        ValueError,
+        match=r"^need at least 2 customers with repeat purchases of positive value to fit Gamma-Gamma$",
+    ):
+        gamma_gamma.fit([3, 0, 2], [10.0, 5.0, 0.0])
+    assert gamma_gamma.fit([3, 2, 0, 1], [10.0, 12.0, 5.0, 0.0]).n_customers == 2
+
+
+def test_a_fit_with_no_spread_between_customers_reports_the_parameters_at_their_bounds() -> None:
+    # Every customer spends exactly the same: no spread within or between customers is left to fit, and the
+    # shapes p and q run off towards infinity (γ, a scale, stays finite).
+    fitted = gamma_gamma.fit([1, 2, 3], [20.0] * 3)
+    assert fitted.at_bounds == ("p", "q")

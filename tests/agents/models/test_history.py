@@ -255,3 +255,223 @@ def test_summarise_rejects_a_bad_unit_or_holdout() -> None:
         summarise([], calibration_end=END, unit="months")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="holdout_end"):
         summarise([], calibration_end=END, holdout_end=END)
+
+
+# --- formats, exactly ---------------------------------------------------------------------------------------------
+
+
+def test_compact_and_iso_dates_read_the_same_day(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "h.csv",
+        ["a,20241231,1", "a,2024-12-30,1", "a,2024-12-29T23:59:59-05:00,1", "a,2024-12-28 08:00,1"],
+    )
+    assert [t.day for t in read_transactions(path)] == [
+        date(2024, 12, 31),
+        date(2024, 12, 30),
+        date(2024, 12, 29),
+        date(2024, 12, 28),
+    ]
+
+
+def test_a_free_item_counts_and_a_fraction_of_a_unit_too(tmp_path: Path) -> None:
+    path = write(tmp_path / "h.csv", ["a,2024-01-02,0", "a,2024-01-03,0.5", "a,2024-01-04,0.0"])
+    assert [t.amount for t in read_transactions(path, strict=True)] == [0.0, 0.5, 0.0]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".ndjson", ".json", ".JSONL"])
+def test_a_file_named_as_json_lines_is_read_as_such_even_if_its_first_line_is_cut(
+    tmp_path: Path, suffix: str
+) -> None:
+    # Copied from the middle of a log: the first line lost its start.
+    cut = purchase("a", "2024-01-02T10:00:00Z", 1)[20:]
+    path = write(tmp_path / f"events{suffix}", [cut, purchase("b", "2024-01-03T10:00:00Z", 2)])
+    bad: list[BadRow] = []
+    assert list(read_transactions(path, bad_rows=bad)) == [Transaction("b", date(2024, 1, 3), 2.0)]
+    assert [(row.line, row.reason) for row in bad] == [(1, "invalid JSON")]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".txt", ".tsv", ".CSV"])
+def test_a_file_named_as_csv_is_read_as_csv_even_if_it_starts_like_json(tmp_path: Path, suffix: str) -> None:
+    # Customer ids that are GUIDs in braces, as some shop systems export them.
+    guid = "{3F2504E0-4F89-11D3-9A0C-0305E82C3301}"
+    path = write(tmp_path / f"export{suffix}", [f"{guid},2024-01-02,10"])
+    assert list(read_transactions(path, strict=True)) == [Transaction(guid, date(2024, 1, 2), 10.0)]
+
+
+def test_the_format_of_an_unnamed_file_is_sniffed_past_a_byte_order_mark_and_blank_lines(
+    tmp_path: Path,
+) -> None:
+    jsonl = tmp_path / "events.log"
+    jsonl.write_bytes(b"\xef\xbb\xbf\n \t\r\n" + purchase("a", "2024-01-02T10:00:00Z", 1).encode() + b"\n")
+    assert list(read_transactions(jsonl, strict=True)) == [Transaction("a", date(2024, 1, 2), 1.0)]
+    csv = write(tmp_path / "export.dat", ["a,2024-01-02,1"])
+    assert list(read_transactions(csv, strict=True)) == [Transaction("a", date(2024, 1, 2), 1.0)]
+
+
+def test_a_format_given_is_not_second_guessed(tmp_path: Path) -> None:
+    path = write(tmp_path / "export.txt", [purchase("a", "2024-01-02T10:00:00Z", 1)])
+    assert list(read_transactions(path, fmt="jsonl")) == [Transaction("a", date(2024, 1, 2), 1.0)]
+    history = load_history(path, calibration_end=END, fmt="jsonl", require_fittable=False)
+    assert history.summary.customer_ids == ("a",)
+
+
+# --- bad rows, word for word --------------------------------------------------------------------------------------
+
+
+def test_a_header_is_only_the_first_row(tmp_path: Path) -> None:
+    # Two exports concatenated: the second header is a bad row, not a new column order.
+    path = write(
+        tmp_path / "h.csv",
+        ["customer_id,date,amount", "a,2024-01-02,10", "amount,date,customer_id", "b,2024-01-03,2"],
+    )
+    bad: list[BadRow] = []
+    assert list(read_transactions(path, bad_rows=bad)) == [
+        Transaction("a", date(2024, 1, 2), 10.0),
+        Transaction("b", date(2024, 1, 3), 2.0),
+    ]
+    assert [(row.line, row.reason) for row in bad] == [(3, "bad date 'date'")]
+    data_first = write(tmp_path / "d.csv", ["a,2024-01-02,10", "customer_id,date,amount"])
+    bad = []
+    assert len(list(read_transactions(data_first, bad_rows=bad))) == 1
+    assert [(row.line, row.reason) for row in bad] == [(2, "bad date 'date'")]
+
+
+def test_csv_bad_rows_say_why_and_the_rest_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_bytes(
+        b"a,2024-01-02,10\r\n"
+        b",2024-01-02,10\r\n"
+        b"b,2024-01-02,ten\r\n"
+        b"c\xff,2024-01-02,1\r\n"
+        b"d,2024-01-03,inf\r\n"
+        b"e,2024-01-04,3\r\n"
+    )
+    bad: list[BadRow] = []
+    assert [t.customer_id for t in read_transactions(path, bad_rows=bad)] == ["a", "e"]
+    assert [(row.line, row.reason, row.text) for row in bad] == [
+        (2, "empty customer_id", ",2024-01-02,10"),
+        (3, "bad amount 'ten' (could not convert string to float: 'ten')", "b,2024-01-02,ten"),
+        (4, "not UTF-8", "c\ufffd,2024-01-02,1"),
+        (5, "bad amount 'inf' (amount must be a finite number >= 0)", "d,2024-01-03,inf"),
+    ]
+
+
+def test_a_bad_rows_text_is_cut_to_200_characters(tmp_path: Path) -> None:
+    path = write(tmp_path / "h.csv", ["a," + "x" * 300 + ",1"])
+    bad: list[BadRow] = []
+    assert list(read_transactions(path, bad_rows=bad)) == []
+    assert [row.text for row in bad] == [("a," + "x" * 300)[:200]]
+
+
+def test_jsonl_bad_rows_say_why_and_the_rest_is_read(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "e.jsonl",
+        [
+            "[1, 2]",
+            "{not json",
+            purchase("a", "2024-01-02T10:00:00Z", True),
+            purchase("b", "2024-01-02T10:00:00Z", None),
+            purchase("c", "2024-01-02T10:00:00Z", 1, attributes=None),
+            purchase("d", "2024-01-02T10:00:00Z", 1, attributes={"currency": "EUR"}),
+            purchase("e", "2024-01-02T10:00:00Z", -2),
+            purchase("f", "2024-01-02T10:00:00Z", 2),
+        ],
+    )
+    bad: list[BadRow] = []
+    assert [t.customer_id for t in read_transactions(path, bad_rows=bad)] == ["f"]
+    assert [(row.line, row.reason) for row in bad] == [
+        (1, "not a JSON object"),
+        (2, "invalid JSON"),
+        (3, "bad attributes.amount (amount is not a number)"),
+        (4, "bad attributes.amount (amount is not a number)"),
+        (5, "bad attributes.amount (missing attributes.amount)"),
+        (6, "bad attributes.amount (missing attributes.amount)"),
+        (7, "bad attributes.amount (amount must be a finite number >= 0)"),
+    ]
+
+
+def test_a_file_that_cannot_be_read_says_why(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(HistoryError) as caught:
+        list(read_transactions(missing))
+    assert str(caught.value) == f"cannot read purchase history {missing}: No such file or directory"
+
+
+def test_progress_of_an_empty_file_is_reported_once_with_nothing_read(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    seen: list[Progress] = []
+    assert list(read_transactions(path, progress=seen.append)) == []
+    assert seen == [Progress(0, 0, 0)]
+
+
+def test_progress_always_knows_the_files_size(tmp_path: Path) -> None:
+    path = write(tmp_path / "h.csv", [f"c{i},2024-01-01,1" for i in range(5)])
+    seen: list[Progress] = []
+    list(read_transactions(path, progress=seen.append, progress_every=2))
+    size = path.stat().st_size
+    assert [(p.lines, p.total_bytes) for p in seen] == [(2, size), (4, size), (5, size)]
+
+
+# --- the summary, exactly -----------------------------------------------------------------------------------------
+
+
+def test_the_summary_keeps_its_settings_and_every_customers_total_spend() -> None:
+    rows = [
+        Transaction("a", date(2024, 1, 1), 10.0),
+        Transaction("a", date(2024, 1, 9), 30.0),  # one repeat day: m_x is its amount
+        Transaction("a", date(2024, 2, 1), 5.0),  # holdout
+        Transaction("a", date(2024, 2, 3), 5.0),  # holdout, another day
+        Transaction("a", date(2024, 2, 29), 5.0),  # holdout, its last day
+        Transaction("a", date(2024, 3, 1), 5.0),  # after the holdout
+        Transaction("b", date(2024, 1, 5), 7.5),
+    ]
+    summary = summarise(rows, calibration_end=END, unit="days", holdout_end=date(2024, 2, 29))
+    assert (summary.calibration_end, summary.holdout_end, summary.unit) == (END, date(2024, 2, 29), "days")
+    assert summary.x.tolist() == [1, 0]
+    assert summary.m_x[0] == 30.0
+    assert summary.spend_total.tolist() == [40.0, 7.5]
+    assert summary.x_holdout is not None
+    assert summary.x_holdout.tolist() == [3, 0]
+    assert summarise(rows, calibration_end=END).unit == "weeks"
+    with pytest.raises(ValueError, match=r"^holdout_end must be after calibration_end$"):
+        summarise(rows, calibration_end=END, holdout_end=date(2024, 1, 1))
+
+
+def test_ten_customers_are_enough_to_fit(tmp_path: Path) -> None:
+    path = repeat_buyers_csv(tmp_path / "h.csv", customers=10)
+    assert len(load_history(path, calibration_end=LAST_REPEAT).summary) == 10
+
+
+def test_load_history_passes_on_its_settings(tmp_path: Path) -> None:
+    lines = [
+        "c9,2024-01-15,5",
+        *[line for line in repeat_buyers_csv(tmp_path / "r.csv").read_text().splitlines()],
+    ]
+    path = write(tmp_path / "h.csv", [*lines, "c0,2024-01-20,5", "c1,someday,5", "c2,2024-01-02,5"])
+    seen: list[Progress] = []
+    history = load_history(
+        path, calibration_end=LAST_REPEAT, unit="days", holdout_end=date(2024, 1, 31), progress=seen.append
+    )
+    assert [(row.line, row.reason) for row in history.bad_rows] == [(21, "bad date 'someday'")]
+    assert seen[-1].lines == 22
+    # The span is over every purchase in the file, in any order: not the first and last rows.
+    assert (history.first_day, history.last_day) == (date(2024, 1, 1), date(2024, 1, 20))
+    summary = history.summary
+    assert (summary.unit, summary.holdout_end) == ("days", date(2024, 1, 31))
+    assert summary.T[summary.customer_ids.index("c9")] == 14.0
+    assert summary.x_holdout is not None
+    assert summary.x_holdout[summary.customer_ids.index("c0")] == 1
+    with pytest.raises(HistoryRowError, match=r"h\.csv:21: bad date 'someday'"):
+        load_history(path, calibration_end=LAST_REPEAT, strict=True)
+
+
+def test_a_calibration_end_after_the_last_purchase_says_what_it_would_do(tmp_path: Path) -> None:
+    path = repeat_buyers_csv(tmp_path / "h.csv")
+    with pytest.raises(HistoryError) as caught:
+        load_history(path, calibration_end=date(2024, 1, 16))
+    assert str(caught.value) == (
+        "calibration end 2024-01-16 is after the last purchase in the history (2024-01-15): "
+        "the model would take the days the file does not cover for customers leaving; "
+        "give a day from 2024-01-01 to 2024-01-15"
+    )
