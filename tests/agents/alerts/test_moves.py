@@ -76,13 +76,13 @@ def unanswered(customer: str) -> Alert:
 
 def test_an_alert_moves_to_the_id_its_evidence_gives_under_the_customer() -> None:
     alert = waited(PROFILE)
-    new_id = moves.moved_id(alert.alert_id, alert.compact(keep_text=True), CUSTOMER)
+    new_id = moves.moved_id(alert.alert_id, alert.compact(), CUSTOMER)
     assert new_id == waited(CUSTOMER).alert_id
     assert new_id.startswith(f"long_wait/{CUSTOMER}/")
 
 
 def test_a_moved_detector_alert_names_the_customer_in_its_summary_and_action() -> None:
-    kept = moves.moved(waited(PROFILE).compact(keep_text=True), PROFILE, CUSTOMER)
+    kept = moves.moved(waited(PROFILE).compact(), PROFILE, CUSTOMER)
     alert = Alert.from_compact(waited(CUSTOMER).alert_id, CUSTOMER, kept)
     assert alert.summary == "Customer cust-anna waited 25 min in the phone queue at Mon 05 Jan 10:00 CET."
     assert alert.suggested_action == "Call cust-anna back and apologise for the wait."
@@ -90,7 +90,7 @@ def test_a_moved_detector_alert_names_the_customer_in_its_summary_and_action() -
 
 
 def test_moving_leaves_the_profiles_own_facts_untouched() -> None:
-    facts = waited(PROFILE).compact(keep_text=True)
+    facts = waited(PROFILE).compact()
     kept = moves.moved(facts, PROFILE, CUSTOMER)
     assert kept[:11] == facts[:11]
     assert facts[11].startswith(f"Customer {PROFILE} "), "a copy is changed, not the profile's"
@@ -106,7 +106,7 @@ def test_the_alert_left_behind_is_resolved_by_the_merge_and_says_where_it_went()
     closed = moves.closed(
         alert.alert_id,
         PROFILE,
-        alert.compact(keep_text=True),
+        alert.compact(),
         at,
         moves.AUTO_MERGED,
         CALENDARS,
@@ -119,7 +119,9 @@ def test_the_alert_left_behind_is_resolved_by_the_merge_and_says_where_it_went()
         "auto:merged",
     )
     # A detector's alert keeps its text, not its details (those stay with the alert published first).
-    assert closed.details == {"merged_into": new_id}
+    assert closed.details == {"wait_seconds": 1500, "merged_into": new_id}, (
+        "its own details kept, and where it went"
+    )
     assert closed.summary == alert.summary
 
 
@@ -136,7 +138,7 @@ def test_a_first_response_alert_left_behind_is_described_for_the_profile() -> No
 def test_the_moved_alert_is_published_under_the_customer_with_the_status_it_had() -> None:
     old = waited(PROFILE, status=ACKNOWLEDGED)
     new_id = waited(CUSTOMER).alert_id
-    kept = moves.moved(old.compact(keep_text=True), PROFILE, CUSTOMER)
+    kept = moves.moved(old.compact(), PROFILE, CUSTOMER)
     at = epoch("2026-01-06 08:30")
     reopened = moves.reopened(
         new_id, CUSTOMER, kept, at, moves.AUTO_MERGED, CALENDARS, merged_from=old.alert_id
@@ -144,7 +146,7 @@ def test_the_moved_alert_is_published_under_the_customer_with_the_status_it_had(
     assert (reopened.alert_id, reopened.customer_id) == (new_id, CUSTOMER)
     assert reopened.status == ACKNOWLEDGED, "an acknowledged alert stays acknowledged"
     assert (reopened.status_changed_at, reopened.status_changed_by) == (at, "auto:merged")
-    assert reopened.details == {"merged_from": old.alert_id}
+    assert reopened.details == {"wait_seconds": 1500, "merged_from": old.alert_id}
     assert reopened.summary.startswith("Customer cust-anna waited 25 min")
 
 
