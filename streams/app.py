@@ -18,6 +18,7 @@ from agents.journey import agent as journey_agent
 from agents.journey.track import JourneyTracker
 from streams import metrics, tables, topics, web, worker_metrics
 from streams.runtime import recovery
+from streams.runtime.batches import BatchHost
 from streams.runtime.direct import DirectTopic
 from streams.runtime.state_writer import StateWriter
 from streams.runtime.transport import Transport, read_to_end
@@ -35,6 +36,7 @@ class TouchpointApp(faust.App):
     streams: Topics
     customers: TableT[bytes, CustomerState]
     states: StateWriter[CustomerState]
+    batches: BatchHost
 
     def __init__(self, *args: Any, **options: Any) -> None:
         # Tables come back from their changelogs in bulk after a rebalance (streams.runtime.recovery).
@@ -129,10 +131,14 @@ def create_app(settings: Settings) -> TouchpointApp:
     decoder = TouchpointDecoder(
         identity_salt=salt, max_bytes=settings.max_event_bytes, max_future_skew=config.time.max_future_skew
     )
-    ingest_agent.install(app, app.streams, decoder, metrics)
+    # The agents take their records a fetch at a time, beneath Faust's per-message path.
+    app.batches = BatchHost(app)
+    ingest_agent.install(app.batches, app.streams, decoder, metrics)
     tracker = JourneyTracker(config, salt)
     app.states = StateWriter(app, app.customers, CustomerState.encode, decode=CustomerState.decode)
     states = app.states
+    # Each customer's state changed by a fetch is written once, after that fetch's outputs.
+    app.batches.after_flush(states.write_staged)
     metrics.STATE_WRITES_HELD.set_function(lambda: len(states))
     control_secret = settings.control_secret.encode()
     if not control_secret:
@@ -144,6 +150,7 @@ def create_app(settings: Settings) -> TouchpointApp:
         )
     journey_agent.install(
         app,
+        app.batches,
         app.streams,
         app.customers,
         app.states,

@@ -1,5 +1,7 @@
 """The ingest agent: raw touchpoints in, customer-keyed events or dead-letters out.
 
+It takes the raw records a partition's batch at a time (``agents.ports.Batches``) and adds
+what it publishes to the batch's outbox, which the worker sends once the batch is applied.
 A forwarded record keeps the Kafka timestamp of its raw record, so downstream latency
 (``touchpoint_event_to_alert_seconds``) is measured from when the touchpoint was produced.
 """
@@ -7,24 +9,26 @@ A forwarded record keeps the Kafka timestamp of its raw record, so downstream la
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import faust
-from faust.types import AgentT, EventT, StreamT, TopicT
 from prometheus_client import Counter
 
 from agents.domain.refusal import Rejected
 from agents.ingest.dead_letter import dead_letter_record
 from agents.ingest.decode import Accepted, TouchpointDecoder
-from agents.ports import Sink
+from agents.ports import Batches, BatchHandler, Outbox, Record, Sink, received_at
 
-__all__ = ["IngestMetrics", "IngestTopics", "install", "send_dead_letter"]
+__all__ = ["IngestMetrics", "IngestTopics", "add_dead_letter", "install"]
 
 
 class IngestTopics(Protocol):
     @property
-    def raw(self) -> TopicT: ...
+    def raw(self) -> Any:
+        """The Faust topic of raw touchpoints: the agent's input."""
+        ...
+
     @property
     def by_customer(self) -> Sink: ...
     @property
@@ -39,48 +43,43 @@ class IngestMetrics(Protocol):
 
 
 def install(
-    app: faust.App, topics: IngestTopics, decoder: TouchpointDecoder, metrics: IngestMetrics
-) -> AgentT[bytes]:
-    """Register the ``ingest_touchpoints`` agent on *app* and return it."""
+    batches: Batches, topics: IngestTopics, decoder: TouchpointDecoder, metrics: IngestMetrics
+) -> BatchHandler:
+    """Route the raw topic's records to ``ingest_touchpoints`` and return it."""
+    outbox = batches.outbox
+    by_customer = topics.by_customer.get_topic_name()
+    dead_letter = topics.dead_letter.get_topic_name()
 
-    @app.agent(topics.raw, name="ingest_touchpoints")
-    async def ingest_touchpoints(stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
-            # The record's broker timestamp (Faust gives seconds) bounds how far ahead its event may be;
-            # a record without one is held to this worker's clock.
-            stamp = _timestamp(event)
-            outcome = decoder(event.value, stamp or time.time())
+    def ingest_touchpoints(partition: int, records: Sequence[Record]) -> None:
+        for record in records:
+            # The record's broker timestamp bounds how far ahead its event may be; a record without
+            # one is held to this worker's clock.
+            stamp = received_at(record)
+            outcome = decoder(record.value, stamp or time.time())
             if isinstance(outcome, Accepted):
                 metrics.EVENTS_ACCEPTED.labels(outcome.event["channel"], outcome.event["type"]).inc()
                 # Keep the raw record's timestamp: the journey measures event-to-alert time from it.
                 # None (no timestamp) lets the producer stamp the current time.
-                await topics.by_customer.send(
-                    key=outcome.customer_id.encode(), value=outcome.body, timestamp=stamp
-                )
+                outbox.add(by_customer, key=outcome.customer_id.encode(), value=outcome.body, timestamp=stamp)
             else:
                 metrics.DEAD_LETTERS.labels(outcome.reason).inc()
-                await send_dead_letter(topics.dead_letter, event, outcome)
+                add_dead_letter(outbox, dead_letter, record, outcome)
 
+    batches.route(topics.raw, ingest_touchpoints)
     return ingest_touchpoints
 
 
-async def send_dead_letter(topic: Sink, event: EventT[Any], rejected: Rejected) -> None:
-    """Publish the dead-letter record of *event* (a Faust event) to *topic*, keyed by its source position."""
-    message = event.message
-    await topic.send(
-        key=f"{message.topic}:{message.partition}:{message.offset}".encode(),
+def add_dead_letter(outbox: Outbox, topic: str, record: Record, rejected: Rejected) -> None:
+    """Publish the dead-letter record of *record* to *topic*, keyed by its source position."""
+    outbox.add(
+        topic,
+        key=f"{record.topic}:{record.partition}:{record.offset}".encode(),
         value=dead_letter_record(
-            event.value,
+            record.value,
             rejected,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
             rejected_at=datetime.now(UTC),
         ),
     )
-
-
-def _timestamp(event: EventT[Any]) -> float | None:
-    """The record's broker timestamp in epoch seconds (Faust gives seconds), or None when it has none."""
-    stamp: float | None = event.message.timestamp
-    return stamp if stamp and stamp > 0 else None

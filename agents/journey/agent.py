@@ -21,21 +21,23 @@ cases) move by the difference each change makes, and are recounted from
 the table after every recovery, for exactly the partitions this worker owns.
 
 The decisions are ``agents.journey.step.JourneyStep``'s, the same as ``touchpoint replay``'s;
-this module decodes, looks up, writes state, sends and counts.
+this module decodes, looks up, stages states, publishes and counts. It takes its records a
+partition's batch at a time (``agents.ports.Batches``): what a batch publishes goes into the
+batch's outbox, and each customer's state changed in the batch is written once, after the
+batch's outputs are acknowledged (``agents.ports.StateStore.stage``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 import faust
 import orjson
-from faust.types import AgentT, EventT, StreamT, TableT, TopicT
+from faust.types import TableT, TopicT
 from prometheus_client import Counter, Gauge, Histogram
 
 import schemas
@@ -44,12 +46,12 @@ from agents.domain.alert import OPEN
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import INTERNAL, SCHEMA, Rejected
 from agents.domain.state import summarize
-from agents.ingest.agent import send_dead_letter
+from agents.ingest.agent import add_dead_letter
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
 from agents.journey.step import DEADLINE, DUPLICATE, Change, JourneyStep
 from agents.journey.track import JourneyTracker
-from agents.ports import Sink, StateStore
+from agents.ports import Batches, BatchHandler, Record, Sink, StateStore, received_at
 
 __all__ = ["JourneyMetrics", "JourneyTopics", "install"]
 
@@ -127,6 +129,7 @@ class JourneyMetrics(Protocol):
 
 def install(
     app: faust.App,
+    batches: Batches,
     topics: JourneyTopics,
     table: TableT[bytes, Any],
     states: StateStore,
@@ -135,8 +138,8 @@ def install(
     metrics: JourneyMetrics,
     control_secret: bytes,
     caught_up: Callable[[int], bool],
-) -> AgentT[bytes]:
-    """Register ``track_journey``, its deadline sweep and its recovery hook on *app*.
+) -> BatchHandler:
+    """Route the journey's inputs to ``track_journey``; register its deadline sweep and recovery hook on *app*.
 
     Every state change goes through *states*: readable at once, written to the table's changelog
     only once the outputs derived from it are acknowledged (see ``streams.runtime.state_writer``).
@@ -145,36 +148,35 @@ def install(
     then is a quiet partition moved on by a tick.
     """
     journey = JourneyStep(tracker, states.get)
+    outbox = batches.outbox
     skew = config.time.max_future_skew
     last_event_at: dict[int, float] = {}
     validate_action = schemas.validator("alert_action")
     calendars = config.calendars
     table_keys = metrics.TABLE_KEYS.labels(table.name)
     table_keys.set(0)
+    actions = topics.actions.get_topic_name()
+    enriched = topics.enriched.get_topic_name()
+    transitions = topics.transitions.get_topic_name()
+    dead_letter = topics.dead_letter.get_topic_name()
+    alert_topics = {alert_type: sink.get_topic_name() for alert_type, sink in topics.alerts.items()}
 
-    async def publish(
-        outputs: Outputs, cause: str | None = None, produced_at: float | None = None
-    ) -> list[asyncio.Future[Any]]:
-        """Send *outputs*; return the futures of their delivery.
+    def publish(outputs: Outputs, cause: str | None = None, produced_at: float | None = None) -> None:
+        """Add *outputs* to the batch's outbox and count them.
 
         cause, produced_at: the touchpoint being applied and its raw record's timestamp, if any.
         """
-        sent: list[asyncio.Future[Any]] = []
         for transition in outputs.transitions:
             metrics.LIFECYCLE_TRANSITIONS.labels(transition.from_stage or "none", transition.to_stage).inc()
             if transition.from_stage:
                 metrics.CUSTOMERS.labels(transition.from_stage).dec()
             metrics.CUSTOMERS.labels(transition.to_stage).inc()
-            sent.append(
-                await topics.transitions.send(key=transition.customer_id.encode(), value=transition.encode())
-            )
+            outbox.add(transitions, key=transition.customer_id.encode(), value=transition.encode())
         for alert in outputs.alerts:
             raised = alert.status == OPEN and alert.status_changed_at is None
             if raised:
                 metrics.ALERTS_RAISED.labels(alert.type, alert.severity).inc()
-            sent.append(
-                await topics.alerts[alert.type].send(key=alert.customer_id.encode(), value=alert.encode())
-            )
+            outbox.add(alert_topics[alert.type], key=alert.customer_id.encode(), value=alert.encode())
             if raised and produced_at is not None and cause in alert.evidence:
                 metrics.EVENT_TO_ALERT.labels(alert.type).observe(max(time.time() - produced_at, 0.0))
         for alert_type, reason in outputs.suppressed:
@@ -186,7 +188,6 @@ def install(
             by = "auto" if (alert.status_changed_by or "").startswith("auto:") else "operator"
             metrics.ALERTS_RESOLVED.labels(alert.type, by).inc()
             metrics.TIME_TO_RESOLVE.labels(alert.type).observe(max(seconds, 0))
-        return sent
 
     def count_open(change: Change) -> None:
         if change.inquiries_opened:
@@ -194,8 +195,8 @@ def install(
         if change.cases_opened:
             metrics.OPEN_SLA_CASES.inc(change.cases_opened)
 
-    async def write(changes: Iterable[Change]) -> None:
-        """Publish each deadline's or action's outputs, then hold back its state until they are sent."""
+    def write(changes: Iterable[Change]) -> None:
+        """Publish each deadline's or action's outputs and stage its state (written after them)."""
         for change in changes:
             count_open(change)
             if change.cause == DEADLINE:
@@ -203,32 +204,33 @@ def install(
                 lag = time.time() - (change.due or 0)
                 if abs(lag) < 3600:  # live traffic: event time near the wall clock
                     metrics.DEADLINE_LAG.observe(max(lag, 0.0))
-            await states.put(change.key, change.state, change.partition, await publish(change.outputs))
+            publish(change.outputs)
+            states.stage(change.key, change.state, change.partition)
 
-    async def refuse(event: EventT[Any], rejected: Rejected) -> None:
+    def refuse(record: Record, rejected: Rejected) -> None:
         metrics.DEAD_LETTERS.labels(rejected.reason).inc()
-        await send_dead_letter(topics.dead_letter, event, rejected)
+        add_dead_letter(outbox, dead_letter, record, rejected)
 
-    async def apply_action(event: EventT[Any], key: bytes, partition: int) -> None:
-        action = orjson.loads(event.value)
+    def apply_action(record: Record, key: bytes, partition: int) -> None:
+        action = orjson.loads(record.value or b"")
         validate_action(action)
-        change = journey.action(key, partition, action, _received_at(event))
+        change = journey.action(key, partition, action, received_at(record))
         outcome = change.refused.reason if change.refused is not None else "applied"
         metrics.ALERT_ACTIONS.labels(action["action"], outcome).inc()
         if change.refused is not None:
-            await refuse(event, change.refused)
+            refuse(record, change.refused)
             return
-        await write((change,))
+        write((change,))
 
-    async def apply_touchpoint(event: EventT[Any], touchpoint: dict[str, Any], change: Change) -> None:
+    def apply_touchpoint(record: Record, touchpoint: dict[str, Any], change: Change) -> None:
         if change.refused is not None:
-            await refuse(event, change.refused)
+            refuse(record, change.refused)
             return
         if change.cause == DUPLICATE:
             metrics.DUPLICATES.inc()
             # Rewrite the state as it is: after a crash the local store can hold a change whose
             # changelog record never arrived, and this redelivery is the only event that shows it.
-            await states.put(change.key, change.state, change.partition)
+            states.stage(change.key, change.state, change.partition)
             return
         occurred = datetime.fromisoformat(touchpoint["occurred_at"])
         # Counted together, with no await between: a scrape always sees count == journey events.
@@ -244,52 +246,50 @@ def install(
             metrics.UNPRICED_AMOUNTS.inc()
         # The by-customer record carries its raw record's timestamp (see the ingest agent); without
         # one there is nothing to measure from.
-        sent = await publish(change.outputs, touchpoint["event_id"], _received_at(event))
-        sent.append(await topics.enriched.send(key=change.key, value=change.enriched))
-        # The state reaches the changelog only after these outputs: if a crash loses them, the state
-        # (and its dedupe ring) is lost with them and the redelivered event is applied again,
+        publish(change.outputs, touchpoint["event_id"], received_at(record))
+        outbox.add(enriched, key=change.key, value=change.enriched)
+        # The state reaches the changelog only after the batch's outputs: if a crash loses them, the
+        # state (and its dedupe ring) is lost with them and the redelivered event is applied again,
         # publishing the same bytes; the other order could keep the state and drop the outputs.
-        await states.put(change.key, change.state, change.partition, sent)
+        states.stage(change.key, change.state, change.partition)
         last_event_at[change.partition] = time.monotonic()
-        await write(journey.due(change.partition))
+        write(journey.due(change.partition))
 
-    @app.agent(topics.journey_inputs, name="track_journey")
-    async def track_journey(stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
-            key: bytes = event.key or b""
-            partition: int = event.message.partition
+    def apply(record: Record, partition: int) -> None:
+        key: bytes = record.key or b""
+        if record.topic == actions:
+            apply_action(record, key, partition)
+            return
+        if key.startswith(CONTROL_KEY_PREFIX):
+            tick = verify_tick(control_secret, partition, record.value, time.time(), skew)
+            if isinstance(tick, Rejected):
+                refuse(record, tick)
+            else:
+                write(journey.tick(partition, tick))
+            return
+        touchpoint = orjson.loads(record.value or b"")
+        if touchpoint["customer_id"].encode() != key:
+            # Ingest keys each record by its customer: a mismatch was written past ingest.
+            refuse(record, Rejected(SCHEMA, "the record's customer_id does not match its key"))
+            return
+        change = journey.touchpoint(key, partition, touchpoint, received_at(record))
+        apply_touchpoint(record, touchpoint, change)
+
+    def track_journey(partition: int, records: Sequence[Record]) -> None:
+        for record in records:
             try:
-                if event.message.topic == topics.actions.get_topic_name():
-                    await apply_action(event, key, partition)
-                    continue
-                if key.startswith(CONTROL_KEY_PREFIX):
-                    tick = verify_tick(control_secret, partition, event.value, time.time(), skew)
-                    if isinstance(tick, Rejected):
-                        await refuse(event, tick)
-                    else:
-                        await write(journey.tick(partition, tick))
-                    continue
-                touchpoint = orjson.loads(event.value)
-                if touchpoint["customer_id"].encode() != key:
-                    # Ingest keys each record by its customer: a mismatch was written past ingest.
-                    await refuse(event, Rejected(SCHEMA, "the record's customer_id does not match its key"))
-                    continue
-                change = journey.touchpoint(key, partition, touchpoint, _received_at(event))
+                apply(record, partition)
             except Exception as exc:  # anything here is a bug or a foreign record: keep it, keep going
                 log.warning(
-                    "journey could not apply %s:%s@%s: %s",
-                    event.message.topic,
-                    partition,
-                    event.message.offset,
-                    exc,
+                    "journey could not apply %s:%s@%s: %s", record.topic, partition, record.offset, exc
                 )
                 reason = SCHEMA if isinstance(exc, schemas.ValidationError) else INTERNAL
-                await refuse(
-                    event,
+                refuse(
+                    record,
                     Rejected(reason, f"journey could not apply the record: {type(exc).__name__}: {exc}"),
                 )
-                continue
-            await apply_touchpoint(event, touchpoint, change)
+
+    batches.route(topics.journey_inputs, track_journey)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def sweep_deadlines() -> None:
@@ -337,9 +337,3 @@ def install(
         )
 
     return track_journey
-
-
-def _received_at(event: EventT[Any]) -> float | None:
-    """The record's broker timestamp in epoch seconds (Faust gives seconds), or None when it has none."""
-    stamp: float | None = event.message.timestamp
-    return stamp if stamp and stamp > 0 else None

@@ -1,4 +1,8 @@
-"""Faust's aiokafka transport, adjusted for held-back state writes and the embedded Tansu broker.
+"""Faust's aiokafka transport, adjusted for batches, held-back state writes and the embedded Tansu broker.
+
+The consumer hands the records of the batch host's topics to the host, a fetch at a
+time, before Faust makes a message of each (``streams.runtime.batches``), and a rebalance
+waits for a fetch being applied before it commits.
 
 The producer's ``flush`` (Faust flushes before every offset commit and on
 rebalance) also drains the app's ``StateWriter``s, so that no offset is
@@ -33,6 +37,7 @@ from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
+from streams.runtime.batches import batch_host
 from streams.runtime.faust_private import read_offset, set_fetch_max_wait
 from streams.runtime.state_writer import drain_all
 
@@ -202,6 +207,22 @@ async def start_plain_consumer(app: Any, purpose: str, **options: Any) -> aiokaf
 class _Consumer(driver.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:  # noqa: ASYNC109 - Faust's signature
+        """Fetch records; the batch host applies those of its topics, Faust gets the rest."""
+        host = batch_host(self.app)
+        generation = self.app.consumer_generation_id
+        records = await super()._getmany(active_partitions, timeout)
+        if host is None or not records:
+            return records
+        return await host.deliver(self, records, generation)
+
+    async def wait_empty(self) -> None:
+        """Wait for the fetch the batch host is applying, then for Faust's own messages."""
+        host = batch_host(self.app)
+        if host is not None:
+            await host.wait_idle()
+        await super().wait_empty()
 
 
 class _Producer(driver.Producer):

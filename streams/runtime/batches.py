@@ -1,0 +1,123 @@
+"""Records handed to the worker's steps a partition's batch at a time, beneath Faust's per-message path.
+
+Faust delivers each record on its own: a message object, a conductor callback, a channel queue,
+a stream iterator with a task per wait, an event, an acknowledgement. That costs more CPU per
+record than all the product's own work (bench/PROFILE.md). The ``BatchHost`` takes the records
+of the topics routed to it off the consumer's fetch result, before Faust turns them into
+messages, and for each fetch:
+
+1. gives each routed partition's records, in offset order, to that topic's handler, which
+   applies them one after the other, synchronously, and adds what they publish to one
+   ``Outbox`` (``streams.runtime.outbox``) and what they change to its state writers;
+2. hands the outbox to the producer, a batch per topic partition;
+3. runs the hooks registered with ``after_flush`` with those batches: the state writers queue
+   each customer's state changed in the fetch once, held back until the batches are acknowledged;
+4. marks the records' offsets as processed, where Faust's commit finds them.
+
+Faust keeps everything else: group membership and assignment (the routed topics are subscribed
+through its conductor, co-partitioned like an agent's), offset commits (its producer flush before
+every commit writes the held-back states first, see ``streams.runtime.transport``), tables and
+changelogs, recovery, timers, the web server. Records of other topics (changelogs read by Faust's
+own recovery) take Faust's way as before. A rebalance waits for a fetch being applied to finish
+(``wait_idle``); records of a fetch not yet applied when the rebalance began are left unacknowledged
+and are read again by the partition's next owner, as Faust's own buffered messages are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from faust.transport.consumer import Consumer
+from faust.types import TP, AppT, TopicT
+
+from agents.ports import BatchHandler
+from streams.runtime.faust_private import acknowledge_through
+from streams.runtime.outbox import Outbox, Sent
+
+__all__ = ["AfterFlush", "BatchHandler", "BatchHost", "batch_host"]
+
+#: ``hook(sent)``: after the outbox was handed to the producer, with its batches.
+AfterFlush = Callable[[list[Sent]], Awaitable[Any]]
+
+#: Attribute of the app that holds its host; the transport's consumer looks for it there.
+_HOST_ATTRIBUTE = "_touchpoint_batch_host"
+
+
+class BatchHost:
+    """The topics whose records a worker applies in batches, and what to do after each batch."""
+
+    def __init__(self, app: AppT, outbox: Outbox | None = None) -> None:
+        self._app = app
+        self.outbox = outbox if outbox is not None else Outbox(app)
+        self._routes: dict[str, BatchHandler] = {}
+        self._after: list[AfterFlush] = []
+        self._idle = asyncio.Event()
+        self._idle.set()
+        setattr(app, _HOST_ATTRIBUTE, self)
+
+    def route(self, topic: TopicT, handler: BatchHandler) -> None:
+        """Subscribe to *topic* (every name it has) and give its records to *handler*, a partition at a time."""
+        for name in topic.topics:
+            if name in self._routes:
+                raise ValueError(f"{name} is already routed")
+            self._routes[name] = handler
+        self._app.topics.add(topic)
+
+    def after_flush(self, hook: AfterFlush) -> None:
+        """Run *hook* after each batch's outbox is handed to the producer, before its offsets are marked."""
+        self._after.append(hook)
+
+    def routes(self, topic: str) -> bool:
+        return topic in self._routes
+
+    async def deliver(
+        self, consumer: Consumer, records: Mapping[TP, list[Any]], generation: int
+    ) -> dict[TP, list[Any]]:
+        """Apply the routed records of one fetch; return the others, for Faust's own path.
+
+        *generation* is the consumer group generation the fetch was made in: after a rebalance
+        its records may belong to another worker, and are dropped unapplied.
+        """
+        rest: dict[TP, list[Any]] = {}
+        routed: list[tuple[TP, list[Any]]] = []
+        for tp, batch in records.items():
+            if tp.topic in self._routes:
+                if batch:
+                    routed.append((tp, batch))
+            else:
+                rest[tp] = batch
+        if not routed:
+            return rest
+        self._idle.clear()
+        try:
+            applied: list[tuple[TP, list[Any]]] = []
+            for tp, batch in routed:
+                if not consumer.flow_active or self._app.consumer_generation_id != generation:
+                    break  # a rebalance began: the next owner reads these again
+                self._routes[tp.topic](tp.partition, batch)
+                applied.append((tp, batch))
+            sent = await self.outbox.flush()
+            for hook in self._after:
+                await hook(sent)
+            inbound = self._app.monitor.stream_inbound_time
+            now = time.monotonic()
+            for tp, batch in applied:
+                acknowledge_through(consumer, tp, batch[0].offset, batch[-1].offset)
+                # Faust's livelock check reads when a partition's stream last took a record.
+                inbound[tp] = now
+        finally:
+            self._idle.set()
+        return rest
+
+    async def wait_idle(self) -> None:
+        """Return once no fetch is being applied (a rebalance waits for this before committing)."""
+        await self._idle.wait()
+
+
+def batch_host(app: AppT) -> BatchHost | None:
+    """The app's host, if it has one."""
+    host: BatchHost | None = getattr(app, _HOST_ATTRIBUTE, None)
+    return host
