@@ -76,6 +76,18 @@ class Batches(Protocol):
         """Give the records of *topic* (a Faust topic, one or more names) to *handler*."""
         ...
 
+    def partition_of(self, topic: str, key: bytes) -> int | None:
+        """The partition of *topic* a record with *key* goes to (None while the topic's size is unknown)."""
+        ...
+
+    def owns(self, topic: str, partition: int) -> bool:
+        """Whether this worker owns *partition* of *topic* while the current batch is applied."""
+        ...
+
+    def co_partitioned(self, topic: str, other: str) -> bool:
+        """Whether *topic* and *other* have as many partitions (so each partition of both has one owner)."""
+        ...
+
 
 class Sink(Protocol):
     """An output topic: ``send`` hands the record over and returns the future of its acknowledgement."""

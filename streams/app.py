@@ -133,7 +133,6 @@ def create_app(settings: Settings) -> TouchpointApp:
     )
     # The agents take their records a fetch at a time, beneath Faust's per-message path.
     app.batches = BatchHost(app)
-    ingest_agent.install(app.batches, app.streams, decoder, metrics)
     tracker = JourneyTracker(config, salt)
     app.states = StateWriter(app, app.customers, CustomerState.encode, decode=CustomerState.decode)
     states = app.states
@@ -148,7 +147,7 @@ def create_app(settings: Settings) -> TouchpointApp:
             "only. Set the same secret on every worker of the app, or ticks sent before a rebalance "
             "are refused as forged_control by the partition's next owner."
         )
-    journey_agent.install(
+    journey = journey_agent.install(
         app,
         app.batches,
         app.streams,
@@ -160,6 +159,8 @@ def create_app(settings: Settings) -> TouchpointApp:
         control_secret,
         caught_up=read_to_end(app, app.streams.by_customer.get_topic_name()),
     )
+    # Touchpoints of customers whose state this worker owns are applied as ingest reads them.
+    ingest_agent.install(app.batches, app.streams, decoder, metrics, journey.shortcut)
     web.install(app, app.customers, app.states, tracker.model)
     worker_metrics.install(app, metrics)
 

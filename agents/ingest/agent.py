@@ -4,12 +4,19 @@ It takes the raw records a partition's batch at a time (``agents.ports.Batches``
 what it publishes to the batch's outbox, which the worker sends once the batch is applied.
 A forwarded record keeps the Kafka timestamp of its raw record, so downstream latency
 (``touchpoint_event_to_alert_seconds``) is measured from when the touchpoint was produced.
+
+When a raw record was read in the very partition its customer's state lives in (a producer
+keying by customer, the raw topic co-partitioned with ``touchpoints.by-customer``), the
+touchpoint is handed to the journey at once (*shortcut*) instead of being read back from that
+topic: one consume per record instead of two. Every record of such a partition is, so a
+customer's touchpoints keep their order. The forwarded copy still goes out, marked with the
+journey's verdict, for every other consumer of the topic.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -20,7 +27,12 @@ from agents.ingest.dead_letter import dead_letter_record
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.ports import Batches, BatchHandler, Outbox, Record, Sink, received_at
 
-__all__ = ["IngestMetrics", "IngestTopics", "add_dead_letter", "install"]
+__all__ = ["IngestMetrics", "IngestTopics", "Shortcut", "add_dead_letter", "install"]
+
+#: ``shortcut(partition, accepted, received_at)``: apply an accepted touchpoint of a customer whose
+#: state lives in *partition* of by-customer, here and now; returns the headers that mark its
+#: forwarded copy with the journey's verdict (applied, or refused and why).
+Shortcut = Callable[[int, Accepted, float | None], Sequence[tuple[str, bytes]]]
 
 
 class IngestTopics(Protocol):
@@ -43,12 +55,33 @@ class IngestMetrics(Protocol):
 
 
 def install(
-    batches: Batches, topics: IngestTopics, decoder: TouchpointDecoder, metrics: IngestMetrics
+    batches: Batches,
+    topics: IngestTopics,
+    decoder: TouchpointDecoder,
+    metrics: IngestMetrics,
+    shortcut: Shortcut | None = None,
 ) -> BatchHandler:
     """Route the raw topic's records to ``ingest_touchpoints`` and return it."""
     outbox = batches.outbox
     by_customer = topics.by_customer.get_topic_name()
     dead_letter = topics.dead_letter.get_topic_name()
+
+    def forward(source: Record, accepted: Accepted, stamp: float | None) -> None:
+        key = accepted.customer_id.encode()
+        partition = batches.partition_of(by_customer, key)
+        headers: Sequence[tuple[str, bytes]] = ()
+        # Only records read in the customer's own partition: the journey of that partition sees all of
+        # them in this order, none overtaken by an earlier one still on its way through by-customer.
+        if (
+            shortcut is not None
+            and partition == source.partition
+            and batches.co_partitioned(source.topic, by_customer)
+            and batches.owns(by_customer, partition)
+        ):
+            headers = shortcut(partition, accepted, stamp)
+        outbox.add(
+            by_customer, key=key, value=accepted.body, partition=partition, timestamp=stamp, headers=headers
+        )
 
     def ingest_touchpoints(partition: int, records: Sequence[Record]) -> None:
         for record in records:
@@ -60,7 +93,7 @@ def install(
                 metrics.EVENTS_ACCEPTED.labels(outcome.event["channel"], outcome.event["type"]).inc()
                 # Keep the raw record's timestamp: the journey measures event-to-alert time from it.
                 # None (no timestamp) lets the producer stamp the current time.
-                outbox.add(by_customer, key=outcome.customer_id.encode(), value=outcome.body, timestamp=stamp)
+                forward(record, outcome, stamp)
             else:
                 metrics.DEAD_LETTERS.labels(outcome.reason).inc()
                 add_dead_letter(outbox, dead_letter, record, outcome)

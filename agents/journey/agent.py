@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -46,16 +47,25 @@ from agents.domain.alert import OPEN
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import INTERNAL, SCHEMA, Rejected
 from agents.domain.state import summarize
-from agents.ingest.agent import add_dead_letter
+from agents.ingest.agent import Shortcut, add_dead_letter
+from agents.ingest.decode import Accepted
 from agents.journey.after_hours import after_hours_slot
-from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
+from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, Verdicts, sign_tick, verify_tick
 from agents.journey.step import DEADLINE, DUPLICATE, Change, JourneyStep
 from agents.journey.track import JourneyTracker
 from agents.ports import Batches, BatchHandler, Record, Sink, StateStore, received_at
 
-__all__ = ["JourneyMetrics", "JourneyTopics", "install"]
+__all__ = ["Journey", "JourneyMetrics", "JourneyTopics", "install"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Journey:
+    """The journey agent as installed: its batch handler, and its entry for touchpoints ingest applies at once."""
+
+    track_journey: BatchHandler
+    shortcut: Shortcut
 
 
 class JourneyTopics(Protocol):
@@ -138,7 +148,7 @@ def install(
     metrics: JourneyMetrics,
     control_secret: bytes,
     caught_up: Callable[[int], bool],
-) -> BatchHandler:
+) -> Journey:
     """Route the journey's inputs to ``track_journey``; register its deadline sweep and recovery hook on *app*.
 
     Every state change goes through *states*: readable at once, written to the table's changelog
@@ -148,6 +158,7 @@ def install(
     then is a quiet partition moved on by a tick.
     """
     journey = JourneyStep(tracker, states.get)
+    verdicts = Verdicts(control_secret)
     outbox = batches.outbox
     skew = config.time.max_future_skew
     last_event_at: dict[int, float] = {}
@@ -222,16 +233,19 @@ def install(
             return
         write((change,))
 
-    def apply_touchpoint(record: Record, touchpoint: dict[str, Any], change: Change) -> None:
+    def apply_touchpoint(
+        key: bytes, partition: int, touchpoint: dict[str, Any], stamp: float | None
+    ) -> Change:
+        """Apply a touchpoint, publish and count its outcome; a refusal is left to the caller."""
+        change = journey.touchpoint(key, partition, touchpoint, stamp)
         if change.refused is not None:
-            refuse(record, change.refused)
-            return
+            return change
         if change.cause == DUPLICATE:
             metrics.DUPLICATES.inc()
             # Rewrite the state as it is: after a crash the local store can hold a change whose
             # changelog record never arrived, and this redelivery is the only event that shows it.
             states.stage(change.key, change.state, change.partition)
-            return
+            return change
         occurred = datetime.fromisoformat(touchpoint["occurred_at"])
         # Counted together, with no await between: a scrape always sees count == journey events.
         metrics.JOURNEY_TOUCHPOINTS.inc()
@@ -246,7 +260,7 @@ def install(
             metrics.UNPRICED_AMOUNTS.inc()
         # The by-customer record carries its raw record's timestamp (see the ingest agent); without
         # one there is nothing to measure from.
-        publish(change.outputs, touchpoint["event_id"], received_at(record))
+        publish(change.outputs, touchpoint["event_id"], stamp)
         outbox.add(enriched, key=change.key, value=change.enriched)
         # The state reaches the changelog only after the batch's outputs: if a crash loses them, the
         # state (and its dedupe ring) is lost with them and the redelivered event is applied again,
@@ -254,6 +268,7 @@ def install(
         states.stage(change.key, change.state, change.partition)
         last_event_at[change.partition] = time.monotonic()
         write(journey.due(change.partition))
+        return change
 
     def apply(record: Record, partition: int) -> None:
         key: bytes = record.key or b""
@@ -267,13 +282,41 @@ def install(
             else:
                 write(journey.tick(partition, tick))
             return
+        if record.headers:
+            # Decided by ingest's worker when it read the raw record (see shortcut).
+            verdict = verdicts.read(record.key, record.value, record.headers)
+            if verdict is True:
+                return
+            if isinstance(verdict, Rejected):
+                refuse(record, verdict)
+                return
         touchpoint = orjson.loads(record.value or b"")
         if touchpoint["customer_id"].encode() != key:
             # Ingest keys each record by its customer: a mismatch was written past ingest.
             refuse(record, Rejected(SCHEMA, "the record's customer_id does not match its key"))
             return
-        change = journey.touchpoint(key, partition, touchpoint, received_at(record))
-        apply_touchpoint(record, touchpoint, change)
+        change = apply_touchpoint(key, partition, touchpoint, received_at(record))
+        if change.refused is not None:
+            refuse(record, change.refused)
+
+    def shortcut(partition: int, accepted: Accepted, stamp: float | None) -> Sequence[tuple[str, bytes]]:
+        """Apply a touchpoint ingest accepted, for a customer of *partition*; the headers of its copy.
+
+        The copy says whether it was applied or refused: a refusal goes to the dead-letter topic
+        from the copy's own place in by-customer, when the journey reads it there, like the
+        refusal of any other forwarded record, and in the customer's order.
+        """
+        key = accepted.customer_id.encode()
+        try:
+            change = apply_touchpoint(key, partition, accepted.event, stamp)
+        except Exception as exc:  # a bug or a foreign record: kept, as in track_journey
+            log.warning("journey could not apply %s at ingest: %s", accepted.event.get("event_id"), exc)
+            reason = SCHEMA if isinstance(exc, schemas.ValidationError) else INTERNAL
+            failed = Rejected(reason, f"journey could not apply the record: {type(exc).__name__}: {exc}")
+            return verdicts.refused(key, accepted.body, failed)
+        if change.refused is not None:
+            return verdicts.refused(key, accepted.body, change.refused)
+        return verdicts.applied(key, accepted.body)
 
     def track_journey(partition: int, records: Sequence[Record]) -> None:
         for record in records:
@@ -290,6 +333,7 @@ def install(
                 )
 
     batches.route(topics.journey_inputs, track_journey)
+    agent = Journey(track_journey, shortcut)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def sweep_deadlines() -> None:
@@ -336,4 +380,4 @@ def install(
             sorted(owned),
         )
 
-    return track_journey
+    return agent

@@ -54,6 +54,8 @@ class BatchHost:
         self.outbox = outbox if outbox is not None else Outbox(app)
         self._routes: dict[str, BatchHandler] = {}
         self._after: list[AfterFlush] = []
+        #: The partitions this worker owns, as of the fetch being applied.
+        self._assigned: frozenset[TP] = frozenset()
         self._idle = asyncio.Event()
         self._idle.set()
         setattr(app, _HOST_ATTRIBUTE, self)
@@ -70,8 +72,23 @@ class BatchHost:
         """Run *hook* after each batch's outbox is handed to the producer, before its offsets are marked."""
         self._after.append(hook)
 
-    def routes(self, topic: str) -> bool:
-        return topic in self._routes
+    def topic_names(self) -> list[str]:
+        """The topics routed here: the worker's inputs."""
+        return sorted(self._routes)
+
+    def partition_of(self, topic: str, key: bytes) -> int | None:
+        """The partition of *topic* a record with *key* goes to, if the topic's size is known yet."""
+        return self.outbox.partition_of(topic, key)
+
+    def owns(self, topic: str, partition: int) -> bool:
+        """Whether this worker owns *partition* of *topic* while the current fetch is applied."""
+        return TP(topic, partition) in self._assigned
+
+    def co_partitioned(self, topic: str, other: str) -> bool:
+        """Whether both topics have as many partitions, by the producer's metadata (False while unknown)."""
+        sizes = self.outbox.partitions
+        size = sizes.get(topic)
+        return size is not None and size == sizes.get(other)
 
     async def deliver(
         self, consumer: Consumer, records: Mapping[TP, list[Any]], generation: int
@@ -92,6 +109,9 @@ class BatchHost:
         if not routed:
             return rest
         self._idle.clear()
+        self._assigned = frozenset(consumer.assignment())
+        # Handlers place records by key: know the size of every topic they read before they run.
+        await self.outbox.learn(self._routes)
         try:
             applied: list[tuple[TP, list[Any]]] = []
             for tp, batch in routed:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -73,7 +73,8 @@ class Outbox:
         self._open: dict[tuple[str, int], list[BatchBuilder]] = {}
         #: Records waiting for their topic's partition count (first records to a topic not yet known).
         self._unplaced: list[tuple[str, bytes | None, bytes, float | None, Headers]] = []
-        self._partitions: dict[str, int] = {}
+        #: Partitions per topic, as far as known.
+        self.partitions: dict[str, int] = {}
         self._records = 0
 
     def __len__(self) -> int:
@@ -93,12 +94,23 @@ class Outbox:
         """Add a record for *topic*: *partition* (None: by its key), *timestamp* in epoch seconds (None: now)."""
         self._records += 1
         if partition is None:
-            count = self._partitions.get(topic)
+            count = self.partitions.get(topic)
             if count is None:
                 self._unplaced.append((topic, key, value, timestamp, headers))
                 return
             partition = partition_for(key, count) if key is not None else random.randrange(count)
         self._append(topic, partition, key, value, timestamp, headers)
+
+    async def learn(self, topics: Iterable[str]) -> None:
+        """Know how many partitions each of *topics* has (asks the broker for those not known yet)."""
+        for topic in topics:
+            if topic not in self.partitions:
+                self.partitions[topic] = len(await direct_producer(self._app).partitions_for(topic))
+
+    def partition_of(self, topic: str, key: bytes) -> int | None:
+        """The partition a record of *topic* with *key* goes to (None until the topic's size is known)."""
+        count = self.partitions.get(topic)
+        return None if count is None else partition_for(key, count)
 
     def _append(
         self,
@@ -132,9 +144,9 @@ class Outbox:
         if self._unplaced:
             unplaced, self._unplaced = self._unplaced, []
             for topic in {item[0] for item in unplaced}:
-                self._partitions[topic] = len(await producer.partitions_for(topic))
+                self.partitions[topic] = len(await producer.partitions_for(topic))
             for topic, key, value, timestamp, headers in unplaced:
-                count = self._partitions[topic]
+                count = self.partitions[topic]
                 partition = partition_for(key, count) if key is not None else random.randrange(count)
                 self._append(topic, partition, key, value, timestamp, headers)
         opened, self._open = self._open, {}
