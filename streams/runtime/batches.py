@@ -42,6 +42,9 @@ __all__ = ["AfterFlush", "BatchHandler", "BatchHost", "batch_host"]
 #: ``hook(sent)``: after the outbox was handed to the producer, with its batches.
 AfterFlush = Callable[[list[Sent]], Awaitable[Any]]
 
+#: Most records applied between two flushes: a backlog is fetched tens of thousands of records at a
+#: time, and its outputs, state writes and offsets should not wait for all of them.
+CHUNK_RECORDS = 2000
 #: Attribute of the app that holds its host; the transport's consumer looks for it there.
 _HOST_ATTRIBUTE = "_touchpoint_batch_host"
 
@@ -110,27 +113,46 @@ class BatchHost:
             return rest
         self._idle.clear()
         self._assigned = frozenset(consumer.assignment())
-        # Handlers place records by key: know the size of every topic they read before they run.
-        await self.outbox.learn(self._routes)
         try:
-            applied: list[tuple[TP, list[Any]]] = []
+            # Handlers place records by key: know the size of every topic they read before they run.
+            await self.outbox.learn(self._routes)
+            chunk: list[tuple[TP, list[Any]]] = []
+            size = 0
             for tp, batch in routed:
-                if not consumer.flow_active or self._app.consumer_generation_id != generation:
-                    break  # a rebalance began: the next owner reads these again
-                self._routes[tp.topic](tp.partition, batch)
-                applied.append((tp, batch))
-            sent = await self.outbox.flush()
-            for hook in self._after:
-                await hook(sent)
-            inbound = self._app.monitor.stream_inbound_time
-            now = time.monotonic()
-            for tp, batch in applied:
-                acknowledge_through(consumer, tp, batch[0].offset, batch[-1].offset)
-                # Faust's livelock check reads when a partition's stream last took a record.
-                inbound[tp] = now
+                for start in range(0, len(batch), CHUNK_RECORDS):
+                    part = batch[start : start + CHUNK_RECORDS]
+                    chunk.append((tp, part))
+                    size += len(part)
+                    if size >= CHUNK_RECORDS:
+                        if not await self._apply(consumer, chunk, generation):
+                            return rest
+                        chunk, size = [], 0
+            if chunk:
+                await self._apply(consumer, chunk, generation)
         finally:
             self._idle.set()
         return rest
+
+    async def _apply(self, consumer: Consumer, chunk: list[tuple[TP, list[Any]]], generation: int) -> bool:
+        """Apply *chunk*, send what it publishes, write its states, mark its offsets; False: a rebalance began."""
+        applied: list[tuple[TP, list[Any]]] = []
+        stopped = False
+        for tp, batch in chunk:
+            if not consumer.flow_active or self._app.consumer_generation_id != generation:
+                stopped = True  # a rebalance began: the next owner reads the rest again
+                break
+            self._routes[tp.topic](tp.partition, batch)
+            applied.append((tp, batch))
+        sent = await self.outbox.flush()
+        for hook in self._after:
+            await hook(sent)
+        inbound = self._app.monitor.stream_inbound_time
+        now = time.monotonic()
+        for tp, batch in applied:
+            acknowledge_through(consumer, tp, batch[0].offset, batch[-1].offset)
+            # Faust's livelock check reads when a partition's stream last took a record.
+            inbound[tp] = now
+        return not stopped
 
     async def wait_idle(self) -> None:
         """Return once no fetch is being applied (a rebalance waits for this before committing)."""
