@@ -141,6 +141,11 @@ class JourneyStep:
         clock = self._clocks.get(partition)
         return None if clock is None else clock.time
 
+    def clock_snapshot(self, partition: int) -> list[tuple[int, str | bytes]]:
+        """What *partition*'s clock knows, to combine with other partitions' (``PartitionClock.combined``)."""
+        clock = self._clocks.get(partition)
+        return [] if clock is None else clock.snapshot()
+
     def schedule(self, partition: int, key: bytes, wake_at: int | None) -> None:
         """Make *wake_at* the next deadline of customer *key* (after a rebalance, from the table)."""
         self._index.schedule(partition, key, wake_at)

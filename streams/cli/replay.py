@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -26,14 +27,28 @@ from streams.cli.common import CONFIG_OPTION, MODEL_OPTION, load_rules, load_set
     default=None,
     help="State at the end of this day: later touchpoints are not applied; models read on this day.",
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes to share the work (default: one per core, at most one per partition). "
+    "The output is the same with any number.",
+)
 @CONFIG_OPTION
 @MODEL_OPTION
 def replay_file(
-    file: Path, out_dir: Path, as_of: datetime | None, config: Path | None, model: Path | None
+    file: Path,
+    out_dir: Path,
+    as_of: datetime | None,
+    processes: int | None,
+    config: Path | None,
+    model: Path | None,
 ) -> None:
     """Process FILE (JSONL) offline, no broker, in event-time order; one JSONL per output topic in --out.
 
     Also writes customers.jsonl: each customer's stage, value and model figures (P(alive), CLV …).
+    Customers are spread over the worker's partitions (TOUCHPOINT_PARTITIONS), each with its own
+    clock, as in the live worker.
     """
     from agents.ingest.decode import TouchpointDecoder
     from agents.journey.track import JourneyTracker
@@ -52,9 +67,18 @@ def replay_file(
             JourneyTracker(rules, salt),
             as_of.date() if as_of else None,
             progress=stages if progress.interactive() else None,
+            processes=processes or _cores(),
+            partitions=settings.partitions,
         )
     except OSError as exc:
         raise click.ClickException(f"{exc.filename or file}: {exc.strerror}") from None
     finally:
         stages.close()
     click.echo(summary.describe())
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -22,18 +22,17 @@ import asyncio
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
 from faust.exceptions import ProducerSendError
 from faust.types import AppT
 
 from streams.runtime.faust_private import direct_producer
+from streams.topics import partition_for
 
-__all__ = ["BATCH_BYTES", "Outbox", "Sent", "partition_for"]
+__all__ = ["BATCH_BYTES", "Outbox", "Sent"]
 
 #: Largest record batch the outbox builds. The producer keeps one batch per partition in flight, so
 #: bigger batches mean fewer round trips per fetch; Kafka's default limit for a batch is 1 MiB.
@@ -42,13 +41,6 @@ BATCH_BYTES = 512 * 1024
 COMPRESSION_CODES = {None: 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 #: Headers of a record: (name, value) pairs.
 Headers = Sequence[tuple[str, bytes]]
-
-
-@lru_cache(maxsize=1 << 16)
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition the producer's default partitioner picks for *key* among *partitions* (murmur2)."""
-    hashed: int = murmur2(key)
-    return (hashed & 0x7FFFFFFF) % partitions
 
 
 @dataclass(slots=True)
