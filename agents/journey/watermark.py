@@ -68,9 +68,8 @@ class PartitionClock:
                 if instant > latest.get(customer, instant - 1):
                     latest[customer] = instant
         clock = cls(quorum)
-        clock._top = sorted(
-            ((instant, who) for who, instant in latest.items()), key=itemgetter(0), reverse=True
-        )[:quorum]
+        for customer, instant in latest.items():
+            clock.observe(customer, instant)
         return clock
 
     def observe(self, customer: str | bytes, instant: int) -> int | None:
