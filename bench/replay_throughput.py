@@ -1,19 +1,22 @@
-"""Replay throughput: `touchpoint replay` over simulator traffic, offline, in one process.
+"""Replay throughput and memory: `touchpoint replay` over simulator traffic, offline, in 1 and more processes.
 
-    .venv/bin/python bench/replay_throughput.py --events 200000 --runs 3
+    .venv/bin/python bench/replay_throughput.py --events 1000000 --runs 1 --processes 1,2
     .venv/bin/python bench/replay_throughput.py --events 200000 --runs 1 --profile
 
 Writes the simulator's records (1 % malformed, 20 customers per 1,000 events) to a
-temporary JSONL file once, then replays it --runs times through the same code the
-CLI runs (decode, sort by event time, journey, SLA alerts, all four outputs written)
-and reports records/s, median of the runs.
+temporary JSONL file once, then replays it --runs times for each --processes count
+through the same code the CLI runs (decode, external sort by event time, the journey of
+every partition, SLA alerts, all outputs written), each replay in a fresh child process.
+Reports records/s (median of the runs), the CPU the replay used (all its processes) per
+record, and its peak memory: the resident set of the child and all its processes together,
+sampled every 50 ms. The outputs of every process count are checked to be the same bytes.
 
-With --profile (needs py-spy), one more replay of the same file runs in a child process of
-this script under ``py-spy record --format raw`` (blocking sampling, idle included, so the
-samples cover the wall time). Only the samples inside ``replay()`` count: writing the input
-and building the decoder and tracker are outside the profiled span. Their inclusive shares
-for a fixed set of categories (decode, schema validation, journey, detectors, models,
-deadlines, output encoding and writes, …) are converted to µs per record with the
+With --profile (needs py-spy), one more replay of the same file, in one process, runs in a
+child under ``py-spy record --format raw`` (blocking sampling, idle included, so the samples
+cover the wall time). Only the samples inside ``replay()`` count: writing the input and
+building the decoder and tracker are outside the profiled span. Their inclusive shares for
+a fixed set of categories (decode, schema validation, sorted runs, journey, detectors,
+models, deadlines, output encoding and writes, …) are converted to µs per record with the
 profiled run's own seconds per record (py-spy slows it down: its rate is printed next to
 the unprofiled one, and its CPU/wall ratio shows whether it waited for a core), followed by
 the top frames by own time. Frames are matched by qualified name, as py-spy prints them on
@@ -23,16 +26,19 @@ Python 3.11+.
 from __future__ import annotations
 
 import argparse
-import ast
+import filecmp
 import itertools
 import json
 import math
+import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -44,12 +50,30 @@ from common import ROOT, record
 from agents.config import default_config
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
-from streams.replay import replay
+from streams.replay import OUTPUT_FILES, replay
 from streams.settings import Settings
 from streams.sim import SimulationSpec, generate
 
 #: py-spy samples per second for --profile.
 PROFILE_RATE = 200
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class Run:
+    processes: int
+    records: int
+    seconds: float
+    cpu_seconds: float
+    peak_rss: int
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu_seconds / self.records * 1e6
 
 
 def main() -> None:
@@ -58,55 +82,90 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--processes", default="1,2", help="comma-separated process counts to replay with (default: 1,2)"
+    )
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="also replay once under py-spy and print where the time goes per record",
+        help="also replay once under py-spy, in one process, and print where the time goes per record",
     )
     parser.add_argument("--profile-rate", type=int, default=PROFILE_RATE, help="py-spy samples per second")
-    # The child the profile samples: replay SOURCE into OUT_DIR, write {records, seconds, cpu_seconds} to SUMMARY.
+    # The child: replay SOURCE into OUT_DIR with N processes, write {records, seconds, cpu_seconds} to SUMMARY.
     parser.add_argument(
-        "--replay-only", nargs=3, metavar=("SOURCE", "OUT_DIR", "SUMMARY"), help=argparse.SUPPRESS
+        "--replay-only", nargs=4, metavar=("SOURCE", "OUT_DIR", "SUMMARY", "N"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     salt = Settings().identity_salt.encode()
     if args.replay_only:
-        source, out_dir, summary_path = (Path(p) for p in args.replay_only)
-        _replay_only(source, out_dir, summary_path, salt)
+        source, out_dir, summary_path = (Path(p) for p in args.replay_only[:3])
+        _replay_only(source, out_dir, summary_path, salt, int(args.replay_only[3]))
         return
+    counts = [int(n) for n in args.processes.split(",") if n]
+    runs: dict[int, list[Run]] = {n: [] for n in counts}
     with tempfile.TemporaryDirectory(prefix="tp-bench-") as workdir:
         source = Path(workdir) / "traffic.jsonl"
         spec = SimulationSpec(customers=max(100, args.events // 50), seed=1)
+        print(f"writing {args.events:,} simulator records …", flush=True)
         with source.open("wb") as handle:
             for value in itertools.islice(generate(spec), args.events):
                 handle.write(value.replace(b"\n", b" ") + b"\n")
-        rates = []
-        for run in range(args.runs):
-            tracker = JourneyTracker(default_config(), salt)
-            summary = replay(
-                source, Path(workdir) / f"out-{run}", TouchpointDecoder(identity_salt=salt), tracker
-            )
-            rates.append(summary.events_per_second)
-            print(
-                f"run {run + 1}: {summary.events_per_second:,.0f} records/s ({summary.records:,} in {summary.seconds:.1f} s)"
-            )
+        size = source.stat().st_size
+        first: Path | None = None
+        for number in range(args.runs):
+            # Alternating, so drift over the runs (a busier machine) does not favour one count.
+            for processes in counts if number % 2 == 0 else counts[::-1]:
+                out = Path(workdir) / f"out-{processes}"
+                shutil.rmtree(out, ignore_errors=True)
+                run = replay_in_child(source, out, processes)
+                runs[processes].append(run)
+                print(
+                    f"run {number + 1}, {processes} process{'es' if processes > 1 else ''}:"
+                    f" {run.rate:,.0f} records/s ({run.records:,} in {run.seconds:.1f} s),"
+                    f" {run.cpu_us:.1f} µs CPU/record, peak RSS {run.peak_rss / 2**20:,.0f} MB",
+                    flush=True,
+                )
+                if first is None:
+                    first = Path(workdir) / "first"
+                    out.rename(first)
+                else:
+                    different = [n for n in OUTPUT_FILES.values() if not filecmp.cmp(first / n, out / n, shallow=False)]
+                    if different:
+                        sys.exit(f"{processes} processes wrote other bytes than the first replay: {different}")
         # With --profile and --runs 0 there is no throughput to report, only the profile.
-        timed = bool(rates) or not args.profile
-        if timed:
-            median = statistics.median(rates)
-            print(f"median of {args.runs}: {median:,.0f} records/s", flush=True)
+        timed = args.runs > 0
         if args.profile:
             prof = profile_replay(source, Path(workdir), args.profile_rate)
-    if timed and not args.no_record:
-        record(
-            "replay throughput",
-            f"{args.events:,} simulator records",
-            f"{median:,.0f} records/s (median of {args.runs}: {', '.join(f'{r:,.0f}' for r in rates)})",
-            f"python bench/replay_throughput.py --events {args.events} --runs {args.runs}",
-        )
+    if timed:
+        base = statistics.median(r.rate for r in runs[counts[0]])
+        parts = []
+        for processes in counts:
+            rates = [r.rate for r in runs[processes]]
+            median = statistics.median(rates)
+            cpu = statistics.median(r.cpu_us for r in runs[processes])
+            peak = max(r.peak_rss for r in runs[processes])
+            text = (
+                f"{processes} process{'es' if processes > 1 else ''}: {median:,.0f} records/s"
+                f" (runs {', '.join(f'{r:,.0f}' for r in rates)}), {cpu:.1f} µs CPU/record,"
+                f" peak RSS {peak / 2**20:,.0f} MB"
+            )
+            if processes != counts[0]:
+                text += f", {median / base:.2f}x {counts[0]} process{'es' if counts[0] > 1 else ''}"
+            parts.append(text)
+        summary = "; ".join(parts) + "; outputs byte-identical across process counts"
+        print(summary)
+        if not args.no_record:
+            record(
+                "replay throughput",
+                f"{args.events:,} simulator records ({size / 2**20:,.0f} MB, {spec.customers:,} customers)",
+                summary,
+                f"python bench/replay_throughput.py --events {args.events} --runs {args.runs}"
+                f" --processes {args.processes}",
+            )
     if args.profile:
-        text, result = report(prof, median if rates else None, args.runs)
+        median_one = statistics.median(r.rate for r in runs[counts[0]]) if timed else None
+        text, result = report(prof, median_one, args.runs)
         print(text)
         if not args.no_record:
             command = f"python bench/replay_throughput.py --events {args.events} --runs {args.runs} --profile"
@@ -114,19 +173,68 @@ def main() -> None:
                 command += f" --profile-rate {args.profile_rate}"
             record(
                 "replay profile",
-                f"{args.events:,} simulator records, one replay in a child under py-spy at {args.profile_rate} Hz",
+                f"{args.events:,} simulator records, one replay in one process in a child under py-spy at {args.profile_rate} Hz",
                 result,
                 command,
             )
 
 
-def _replay_only(source: Path, out_dir: Path, summary_path: Path, salt: bytes) -> None:
-    """The profiled child: decoder and tracker are built before replay(), outside the profiled frames."""
+def replay_in_child(source: Path, out_dir: Path, processes: int) -> Run:
+    """Replay *source* in a fresh child process; its seconds, CPU (all its processes) and peak memory."""
+    summary_path = out_dir.with_suffix(".summary.json")
+    command = [sys.executable, str(Path(__file__).resolve()), "--replay-only"]
+    command += [str(source), str(out_dir), str(summary_path), str(processes)]
+    child = subprocess.Popen(command, cwd=ROOT)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], tree_rss(child.pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    code = child.wait()
+    done.set()
+    sampler.join()
+    if code != 0:
+        sys.exit(f"the replay child failed with exit code {code}")
+    measured = json.loads(summary_path.read_text())
+    return Run(processes, measured["records"], measured["seconds"], measured["cpu_seconds"], peak[0])
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of *pid* and every process below it, now."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * _PAGE
+        except OSError:
+            pass
+        pending.extend(children.get(current, ()))
+    return total
+
+
+def _replay_only(source: Path, out_dir: Path, summary_path: Path, salt: bytes, processes: int = 1) -> None:
+    """The child: decoder and tracker are built before replay(), outside the timed (and profiled) frames."""
     decoder = TouchpointDecoder(identity_salt=salt)
     tracker = JourneyTracker(default_config(), salt)
     cpu = time.process_time()
-    summary = replay(source, out_dir, decoder, tracker)
-    cpu = time.process_time() - cpu
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    summary = replay(source, out_dir, decoder, tracker, processes=processes)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = time.process_time() - cpu + (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
     summary_path.write_text(
         json.dumps({"records": summary.records, "seconds": summary.seconds, "cpu_seconds": cpu})
     )
@@ -184,7 +292,7 @@ def profile_replay(source: Path, workdir: Path, rate: int) -> ReplayProfile:
     raw = workdir / "profile-samples.txt"
     summary_path = workdir / "profile-summary.json"
     child = [sys.executable, str(Path(__file__).resolve()), "--replay-only"]
-    child += [str(source), str(workdir / "out-profile"), str(summary_path)]
+    child += [str(source), str(workdir / "out-profile"), str(summary_path), "1"]
     command = [_py_spy(), "record", "--rate", str(rate), "--format", "raw", "--idle"]
     command += ["--output", str(raw), "--", *child]
     print(f"profiling one replay under py-spy at {rate} Hz …", flush=True)
