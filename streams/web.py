@@ -8,6 +8,7 @@ import time
 from datetime import date
 
 import faust
+from faust.exceptions import ConsumerNotStarted
 from faust.types import TableT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -43,7 +44,10 @@ def install(
 
     @app.page("/ready")
     async def ready(web: View, request: Request) -> Response:
-        assignment = app.consumer.assignment() if app.consumer else set()
+        try:
+            assignment = app.consumer.assignment()
+        except ConsumerNotStarted:  # asked before the consumer thread is up: not ready yet
+            assignment = set()
         recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
         is_ready = bool(assignment) and not app.rebalancing and recovered
         body = {

@@ -137,11 +137,16 @@ class WorkerProcess(CommandProcess):
         """The worker's /ready document, or None when it does not answer yet."""
         try:
             with urllib.request.urlopen(f"{self.base_url}/ready", timeout=2) as response:
-                return json.loads(response.read())  # type: ignore[no-any-return]
+                body = response.read()
         except urllib.error.HTTPError as exc:
-            return json.loads(exc.read() or b"{}")  # type: ignore[no-any-return]
-        except (OSError, ValueError):
+            body = exc.read() or b"{}"  # 503 carries the same document
+        except OSError:
             return None
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return None  # e.g. a 500 page while the worker is still starting
+        return document if isinstance(document, dict) else None
 
     def metrics(self) -> dict[str, float]:
         """The worker's /metrics samples, ``name`` or ``name{label="value",…}`` → value; {} if it does not answer."""

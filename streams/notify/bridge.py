@@ -154,6 +154,13 @@ class NotifyBridge:
         self._deferred = [r for r in self._deferred if (r.topic, r.partition) not in gone]
         metrics.ACTIVE_ALERTS.set(self.ledger.active_count())
 
+    def partitions(self) -> list[str]:
+        """The alert partitions this member owns now, ``topic:partition``: replicas own disjoint sets."""
+        consumer = self._consumer
+        if consumer is None:
+            return []
+        return sorted(f"{tp.topic}:{tp.partition}" for tp in consumer.assignment())
+
     # ------------------------------------------------------------------ main loop
 
     async def run(self) -> None:
@@ -329,13 +336,17 @@ class NotifyBridge:
 
 
 async def serve_metrics(bridge: NotifyBridge, host: str, port: int) -> web.AppRunner:
-    """/metrics and /ready (200 once the bridge has joined its group) on host:port."""
+    """/metrics and /ready (200 once the bridge has joined its group, with the partitions it owns) on host:port."""
 
     async def metrics_view(_request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     async def ready_view(_request: web.Request) -> web.Response:
-        body = {"ready": bridge.ready.is_set(), "active_alerts": bridge.ledger.active_count()}
+        body = {
+            "ready": bridge.ready.is_set(),
+            "active_alerts": bridge.ledger.active_count(),
+            "partitions": bridge.partitions(),
+        }
         return web.json_response(body, status=200 if bridge.ready.is_set() else 503)
 
     app = web.Application()

@@ -28,10 +28,13 @@ _SUFFIXES = {
 
 @cache
 def exported_series() -> frozenset[str]:
-    """Every series name the worker's /metrics can contain (``touchpoint_*`` plus process and Python)."""
+    """Every series name the worker's or the notify bridge's /metrics can contain (``touchpoint_*`` plus process
+    and Python)."""
     import streams.metrics  # registers the worker's metrics with the default registry
+    import streams.notify.metrics  # and the notify bridge's
 
     assert streams.metrics.EVENTS_ACCEPTED
+    assert streams.notify.metrics.POST_FAILURES
     names: set[str] = set()
     for family in REGISTRY.collect():
         names.update(family.name + suffix for suffix in _SUFFIXES.get(family.type, ("",)))
@@ -56,5 +59,5 @@ def series_in(expr: str) -> set[str]:
 
 
 def unknown_series(expr: str) -> set[str]:
-    """Names in *expr* that neither the worker nor Prometheus itself produces."""
+    """Names in *expr* that neither the worker, the notify bridge nor Prometheus itself produces."""
     return {name for name in series_in(expr) if name not in exported_series() | SYNTHETIC_SERIES}

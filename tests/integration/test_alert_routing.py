@@ -8,6 +8,7 @@ stopped (and a bridge killed) in the middle loses no alert.
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka.partitioner import murmur2
 
 from streams import topics
 from streams.local.broker import EmbeddedBroker, free_port
@@ -52,7 +54,12 @@ class Stack:
 
     def start_notify(self) -> ServiceProcess:
         self.notify_port = free_port()
-        self.notify = ServiceProcess(
+        self.notify = self.bridge(self.notify_port, "notify.log")
+        return self.notify.start().wait_ready()
+
+    def bridge(self, port: int, log_name: str) -> ServiceProcess:
+        """A `touchpoint notify` member of the one bridge group, its /metrics and /ready on *port*."""
+        return ServiceProcess(
             [
                 "notify",
                 "--broker",
@@ -64,17 +71,17 @@ class Stack:
                 "--resend-seconds",
                 str(RESEND_SECONDS),
                 "--web-port",
-                str(self.notify_port),
+                str(port),
                 "--log-level",
                 "info",
             ],
-            f"http://127.0.0.1:{self.notify_port}/ready",
-            self.tmp / "notify.log",
+            f"http://127.0.0.1:{port}/ready",
+            self.tmp / log_name,
         )
-        return self.notify.start().wait_ready()
 
-    def notify_metric(self, name: str) -> float:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.notify_port}/metrics", timeout=5) as response:
+    def notify_metric(self, name: str, port: int | None = None) -> float:
+        url = f"http://127.0.0.1:{port or self.notify_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
             for line in response.read().decode().splitlines():
                 if line.split(" ")[0] == name:
                     return float(line.rsplit(" ", 1)[1])
@@ -229,3 +236,77 @@ async def test_a_record_on_an_alert_topic_that_is_no_alert_is_dead_lettered(stac
     assert record["reason"] == "schema"
     assert record["source"] == {"topic": "alerts.long_wait", "partition": partition, "offset": offset}
     assert stack.notify_metric('touchpoint_notify_invalid_records_total{reason="schema"}') >= 1
+
+
+def _owned_partitions(port: int) -> set[str] | None:
+    """The alert partitions the bridge on *port* owns, or None while it rebalances or does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
+            document = orjson.loads(response.read())
+    except (OSError, ValueError):
+        return None
+    return set(document["partitions"]) if document.get("ready") and document["partitions"] else None
+
+
+def _partition_of(customer: str, partitions: int) -> int:
+    # The worker's producer places an alert like Kafka's default partitioner: murmur2 of the key.
+    return int(murmur2(customer.encode()) & 0x7FFFFFFF) % partitions
+
+
+async def test_two_bridges_share_the_alert_partitions_and_the_survivor_takes_over_a_dead_one(
+    stack: Stack,
+) -> None:
+    everything = wait_for(
+        "the first bridge to own every partition", lambda: _owned_partitions(stack.notify_port), 60
+    )
+    topic = topics.alert_topic(ALERT_TYPE)
+    count = len({p for p in everything if p.startswith(f"{topic}:")})
+    second_port = free_port()
+    second = stack.bridge(second_port, "notify-2.log")
+    second.start().wait_ready()
+    try:
+
+        def split() -> tuple[set[str], set[str]] | None:
+            first, other = _owned_partitions(stack.notify_port), _owned_partitions(second_port)
+            if first and other and not first & other and first | other == everything:
+                return first, other
+            return None
+
+        first, other = wait_for("the two bridges to split the partitions between them", split, timeout=90)
+        # Customers whose alerts land on each bridge's partitions, so that both must deliver.
+        mine: list[str] = []
+        theirs: list[str] = []
+        while len(mine) < 2 or len(theirs) < 2:
+            customer = _customer("pair")
+            owner = mine if f"{topic}:{_partition_of(customer, count)}" in first else theirs
+            owner.append(customer)
+        firing_before = stack.notify_metric('touchpoint_notify_alerts_total{kind="firing"}', second_port)
+        pair = mine[:2] + theirs[:2]
+        await produce(stack.broker.bootstrap, topics.RAW, [r for c in pair for r in unanswered_inquiry(c)])
+        everyone_fired = [_of(customer, "firing") for customer in pair]
+        stack.hook.wait_for(
+            "every customer's alert firing", lambda: all(fired(stack.hook) for fired in everyone_fired), 90
+        )
+        assert (
+            stack.notify_metric('touchpoint_notify_alerts_total{kind="firing"}', second_port)
+            >= firing_before + 2
+        )
+
+        # The second bridge dies without a goodbye: the first takes its partitions over and delivers what lands there.
+        second.kill()
+        wait_for(
+            "the survivor to own every partition",
+            lambda: _owned_partitions(stack.notify_port) == everything,
+            90,
+        )
+        orphan = next(
+            c
+            for c in iter(lambda: _customer("orphan"), None)
+            if f"{topic}:{_partition_of(c, count)}" in other
+        )
+        await produce(stack.broker.bootstrap, topics.RAW, unanswered_inquiry(orphan))
+        stack.hook.wait_for(
+            "the alert on the dead bridge's partition", lambda: _of(orphan, "firing")(stack.hook), 90
+        )
+    finally:
+        second.stop()

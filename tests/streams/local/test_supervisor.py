@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 
-from streams.local.supervisor import parse_recoveries
+from streams.local.supervisor import WorkerProcess, parse_recoveries
 
 pytestmark = pytest.mark.unit
 
@@ -57,3 +60,35 @@ def test_completed_recoveries_with_their_offsets_and_duration() -> None:
 
 def test_no_recovery_without_its_completion() -> None:
     assert parse_recoveries(LOG.splitlines()[:20]) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, b'{"ready": true}', {"ready": True}),
+        (503, b'{"ready": false, "rebalancing": true}', {"ready": False, "rebalancing": True}),
+        (500, b"500 Internal Server Error\n\nServer got itself in trouble", None),
+        (200, b"[1, 2]", None),
+    ],
+)
+def test_readiness_reads_the_ready_document_and_treats_anything_else_as_not_answering(
+    tmp_path: Path, status: int, body: bytes, expected: dict[str, object] | None
+) -> None:
+    class Ready(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Ready)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        worker = WorkerProcess("127.0.0.1:1", server.server_address[1], tmp_path)
+        assert worker.readiness() == expected
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -132,12 +132,14 @@ async def test_drain_waits_for_the_outputs_of_the_writes_queued_when_called() ->
     loop = asyncio.get_running_loop()
     output = loop.create_future()
     await states.put(b"c1", Value("a"), 0, [output])
-    loop.call_later(0.01, output.set_result, None)
     late = loop.create_future()
 
     async def write_while_draining() -> None:
         await asyncio.sleep(0)
         await states.put(b"c2", Value("b"), 0, [late])
+        # Only now is c1's output delivered: the drain, not this put, must be the one to write c1
+        # (a timer here let a loaded machine deliver it first, and the put wrote c1 itself).
+        output.set_result(None)
 
     written, _ = await asyncio.gather(drain_all(app), write_while_draining())
     assert written == 1
