@@ -26,6 +26,7 @@ Python 3.11+.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import filecmp
 import itertools
 import json
@@ -130,9 +131,13 @@ def main() -> None:
                     first = Path(workdir) / "first"
                     out.rename(first)
                 else:
-                    different = [n for n in OUTPUT_FILES.values() if not filecmp.cmp(first / n, out / n, shallow=False)]
+                    different = [
+                        n for n in OUTPUT_FILES.values() if not filecmp.cmp(first / n, out / n, shallow=False)
+                    ]
                     if different:
-                        sys.exit(f"{processes} processes wrote other bytes than the first replay: {different}")
+                        sys.exit(
+                            f"{processes} processes wrote other bytes than the first replay: {different}"
+                        )
         # With --profile and --runs 0 there is no throughput to report, only the profile.
         timed = args.runs > 0
         if args.profile:
@@ -218,10 +223,8 @@ def tree_rss(pid: int) -> int:
     total, pending = 0, [pid]
     while pending:
         current = pending.pop()
-        try:
+        with contextlib.suppress(OSError):  # ended meanwhile
             total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * _PAGE
-        except OSError:
-            pass
         pending.extend(children.get(current, ()))
     return total
 
@@ -234,7 +237,12 @@ def _replay_only(source: Path, out_dir: Path, summary_path: Path, salt: bytes, p
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     summary = replay(source, out_dir, decoder, tracker, processes=processes)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = time.process_time() - cpu + (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    cpu = (
+        time.process_time()
+        - cpu
+        + (after.ru_utime + after.ru_stime)
+        - (children.ru_utime + children.ru_stime)
+    )
     summary_path.write_text(
         json.dumps({"records": summary.records, "seconds": summary.seconds, "cpu_seconds": cpu})
     )
@@ -242,7 +250,7 @@ def _replay_only(source: Path, out_dir: Path, summary_path: Path, salt: bytes, p
 
 # --- profile ------------------------------------------------------------------------------------
 
-REPLAY_FILE = "streams/replay.py"
+REPLAY_FILE = "streams/replay/__init__.py"
 _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
@@ -330,43 +338,6 @@ def profile_replay(source: Path, workdir: Path, rate: int) -> ReplayProfile:
     )
 
 
-@dataclass(frozen=True)
-class ReplayLines:
-    """Lines of streams/replay.py where work happens in C, invisible to py-spy without --native."""
-
-    sort: frozenset[int]
-    #: ``.write(…)`` / ``.writelines(…)`` calls and the ``with ….open(…)`` lines (open, flush and close).
-    writes: frozenset[int]
-    #: The body of the ``with`` block writing the customers file.
-    customers: frozenset[int]
-
-
-def replay_lines() -> ReplayLines:
-    path = Path(replay.__code__.co_filename)
-    tree = ast.parse(path.read_text(), str(path))
-    sort: set[int] = set()
-    writes: set[int] = set()
-    customers: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            span = range(node.lineno, (node.end_lineno or node.lineno) + 1)
-            if node.func.attr == "sort":
-                sort.update(span)
-            elif node.func.attr in ("write", "writelines"):
-                writes.update(span)
-        elif isinstance(node, ast.With):
-            opened = [item.context_expr for item in node.items]
-            if any(isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) for e in opened):
-                # Opening, and on leaving the block flushing and closing: charged to these lines.
-                writes.update([node.lineno, *(e.lineno for e in opened)])
-            # with summary.outputs["customers"].open("wb") as customers: …
-            if any(
-                isinstance(n, ast.Constant) and n.value == "customers" for e in opened for n in ast.walk(e)
-            ):
-                customers.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
-    return ReplayLines(frozenset(sort), frozenset(writes), frozenset(customers))
-
-
 Stack = tuple[Frame, ...]
 Rule = Callable[[Stack], bool]
 Match = Callable[[Frame], bool]
@@ -379,10 +350,6 @@ def fn(name: str, file: str) -> Match:
 
 def in_file(fragment: str) -> Match:
     return lambda frame: fragment in frame.file
-
-
-def replay_line(lines: frozenset[int]) -> Match:
-    return lambda frame: frame.file.endswith(REPLAY_FILE) and frame.line in lines
 
 
 def _validation(frame: Frame) -> bool:
@@ -422,33 +389,40 @@ ENRICHED = fn("encode_enriched", "agents/journey/enriched.py")
 TRANSITION = fn("Transition.encode", "agents/domain/outputs.py")
 ALERT = fn("Alert.encode", "agents/domain/alert.py")
 DEAD_LETTER = fn("dead_letter_record", "agents/ingest/dead_letter.py")
+SHARD_FILE = "streams/replay/shard.py"
+RUNS = in_file("streams/replay/runs.py")
 
 
-def categories(lines: ReplayLines) -> list[tuple[int, str, Rule]]:
+def categories() -> list[tuple[int, str, Rule]]:
     """(depth, label, rule): inclusive; a row of depth d > 0 lies within the nearest row above of depth d - 1."""
     return [
-        (0, "read input (streams/files.py)", has(in_file("streams/files.py"))),
+        (
+            0,
+            "read input (streams/replay/sources.py _records)",
+            has(fn("_records", "streams/replay/sources.py")),
+        ),
         (0, "ingest decode (TouchpointDecoder.__call__)", has(DECODE)),
         (1, "JSON-schema validation (schemas.validator)", within(DECODE, _validation)),
         (1, "normalise (TouchpointDecoder._normalise)", has(fn("TouchpointDecoder._normalise", "decode.py"))),
-        (0, "sort by event time (accepted.sort)", has(replay_line(lines.sort))),
+        (0, "sorted runs: sort, write, read, merge (streams/replay/runs.py)", has(RUNS, in_file("heapq"))),
         (0, "journey (JourneyTracker.track)", has(TRACK)),
         (1, "detectors on the event (Detection.observe)", has(fn("Detection.observe", "detection.py"))),
         (1, "models (agents/models/)", within(TRACK, in_file("agents/models/"))),
         (1, "lifecycle (agents/lifecycle.py)", within(TRACK, in_file("agents/lifecycle.py"))),
         (1, "deadlines due before the event (advance)", within(TRACK, ADVANCE)),
         (1, "enriched encoding (encode_enriched)", within(TRACK, ENRICHED)),
+        (0, "identity (claims, merges, routing: agents/identity/)", has(in_file("agents/identity/"))),
         (0, "deadlines fired, all (JourneyTracker.advance)", has(ADVANCE)),
         (1, "inside track, before the event", within(TRACK, ADVANCE)),
-        (1, "by the watermark (replay's fire)", within(fn("_track.<locals>.fire", REPLAY_FILE), ADVANCE)),
+        (1, "at the replay's end (Shard.end)", within(fn("Shard.end", SHARD_FILE), ADVANCE)),
         (0, "deadline index (agents/journey/deadlines.py)", has(in_file("agents/journey/deadlines.py"))),
         (0, "output encoding (the four below)", has(ENRICHED, TRANSITION, ALERT, DEAD_LETTER)),
         (1, "enriched (encode_enriched)", has(ENRICHED)),
         (1, "transitions (Transition.encode)", has(TRANSITION)),
         (1, "alerts (Alert.encode)", has(ALERT)),
         (1, "dead letters (dead_letter_record)", has(DEAD_LETTER)),
-        (0, "output writes (write/writelines, open/close)", leaf(replay_line(lines.writes))),
-        (0, "customers file (model view, dumps, write)", has(replay_line(lines.customers))),
+        (0, "output writes (Lines.write, streams/replay/parts.py)", has(in_file("streams/replay/parts.py"))),
+        (0, "customers file (Shard.customers)", has(fn("Shard.customers", SHARD_FILE))),
     ]
 
 
@@ -459,7 +433,7 @@ def report(prof: ReplayProfile, unprofiled: float | None, runs: int) -> tuple[st
         sys.exit(f"py-spy took no sample inside replay() ({prof.spy_summary or 'no summary'})")
     per_record = prof.seconds / prof.records * 1e6
     rate = prof.records / prof.seconds
-    rules = categories(replay_lines())
+    rules = categories()
     rows = [(depth, label, sum(c for s, c in prof.stacks.items() if rule(s))) for depth, label, rule in rules]
     top_rules = [rule for depth, _, rule in rules if depth == 0]
     rest = sum(c for s, c in prof.stacks.items() if not any(rule(s) for rule in top_rules))
@@ -492,10 +466,10 @@ def report(prof: ReplayProfile, unprofiled: float | None, runs: int) -> tuple[st
         "wall-clock shares lean towards the phase that waited (all decoding happens before the journey).",
         "Categories are inclusive and overlap: indented rows lie within the row above; deadlines and",
         "encoding overlap the journey. ± is the 95 % sampling interval. Work in C (orjson, sort, file",
-        "writes) is charged to the Python line that calls it.",
+        "writes) is charged to the Python frame that calls it.",
         "",
         f"{'category':<58} {'share':>6} {'µs/rec':>7} {'±':>5}",
-        f"{'total: replay() (streams/replay.py)':<58} {1:>6.1%} {per_record:>7.1f}",
+        f"{'total: replay() (streams/replay/)':<58} {1:>6.1%} {per_record:>7.1f}",
     ]
     for depth, label, count in rows:
         name = "  " * (depth + 1) + label
@@ -519,7 +493,7 @@ def report(prof: ReplayProfile, unprofiled: float | None, runs: int) -> tuple[st
         f" normalise {v('normalise')}), journey {v('journey')} (detectors {v('detectors')}, models {v('models')},"
         f" lifecycle {v('lifecycle')}), deadlines {v('deadlines fired')}, output encoding {v('output encoding')},"
         f" deadline index {v('deadline index')}, writes {v('output writes')}, read {v('read input')},"
-        f" sort {v('sort')}, customers file"
+        f" sorted runs {v('sorted runs')}, identity {v('identity')}, customers file"
         f" {v('customers file')}; {total:,} samples"
     )
     return "\n".join(out), result
