@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from agents import catalogue
 from agents.calendar import Calendars, calendars_from_config
 from agents.domain.alert import SLA_ALERT_TYPES
 from agents.domain.errors import ConfigError
+from agents.identity.resolution import KindLimit
 
 if TYPE_CHECKING:
     from agents.models.params import ModelParams
@@ -144,6 +146,27 @@ class ModelConfig:
     best_customer_quantile: float
 
 
+@dataclass(frozen=True)
+class IdentityConfig:
+    """Identity resolution (schemas/config.v1.json, ``identity``; docs/identity.md)."""
+
+    enabled: bool
+    #: kind (or ``any``) → placeholder patterns added to the built-in ones.
+    blocked: Mapping[str, tuple[str, ...]]
+    limits: Mapping[str, KindLimit]
+
+
+def identity_config(section: Mapping[str, Any]) -> IdentityConfig:
+    return IdentityConfig(
+        enabled=section["enabled"],
+        blocked={kind: tuple(patterns) for kind, patterns in section["blocked"].items()},
+        limits={
+            kind: KindLimit(limit["customers"], round(limit["window_days"] * 86400) or None)
+            for kind, limit in section["limits"].items()
+        },
+    )
+
+
 def _resolve(choice: str, model_choice: str, fitted: bool) -> bool:
     return fitted if choice == "auto" else choice == model_choice
 
@@ -188,6 +211,7 @@ class Config:
     #: The detectors section as validated, defaults filled: each detector reads its own part.
     detectors: Mapping[str, Any]
     model: ModelConfig
+    identity: IdentityConfig
     #: Where it came from, for messages.
     source: str = "<defaults>"
 
@@ -252,7 +276,7 @@ def _checked(data: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list
 def _cross_key_problems(filled: Mapping[str, Any]) -> list[str]:
     """What a JSON Schema cannot say: orderings, uniqueness, and names that must be alert types."""
     problems = []
-    for check in (_tier_problems, _threshold_problems, _alert_type_problems):
+    for check in (_tier_problems, _threshold_problems, _alert_type_problems, _pattern_problems):
         try:
             problems.extend(check(filled))
         except (KeyError, TypeError, AttributeError):
@@ -298,6 +322,17 @@ def _alert_type_problems(filled: Mapping[str, Any]) -> list[str]:
                     f"detectors.inhibitions.{name}[{index}]: unknown alert type {inhibitor!r} "
                     f"(or `complaint`: any open complaint); {known}"
                 )
+    return problems
+
+
+def _pattern_problems(filled: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for kind, patterns in filled["identity"]["blocked"].items():
+        for index, pattern in enumerate(patterns):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problems.append(f"identity.blocked.{kind}[{index}]: not a regular expression: {exc}")
     return problems
 
 
@@ -428,6 +463,7 @@ def config_from_mapping(
         state=StateConfig(**filled["state"]),
         time=TimeConfig(**filled["time"]),
         deadlines=DeadlineConfig(**filled["deadlines"]),
+        identity=identity_config(filled["identity"]),
         source=source,
     )
 

@@ -33,6 +33,9 @@ SCHEMA_FILES: dict[str, str] = {
     "lifecycle_transition": "lifecycle_transition.v1.json",
     "alert": "alert.v1.json",
     "alert_action": "alert_action.v1.json",
+    "identity_merge": "identity_merge.v1.json",
+    "identity_conflict": "identity_conflict.v1.json",
+    "identity_action": "identity_action.v1.json",
     "model_params": "model_params.v1.json",
 }
 

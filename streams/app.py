@@ -57,13 +57,20 @@ class Topics:
     enriched: DirectTopic
     transitions: DirectTopic
     actions: TopicT
-    #: Both inputs of the journey agent, co-partitioned: customer-keyed touchpoints and alert actions.
+    #: alerts.actions again, to write to: an action following an alert that moved with a merge.
+    actions_out: DirectTopic
+    #: Operators' splits of a merge (read), merges and splits, and conflicts (written).
+    identity_actions: TopicT
+    merges: DirectTopic
+    conflicts: DirectTopic
+    #: The inputs of the journey agent, co-partitioned: customer-keyed touchpoints, alert actions, splits.
     journey_inputs: TopicT
     alerts: dict[str, DirectTopic]
 
     def all(self) -> tuple[TopicT | DirectTopic, ...]:
         fixed = (self.raw, self.by_customer, self.dead_letter, self.enriched, self.transitions, self.actions)
-        return (*fixed, *self.alerts.values())
+        identity = (self.identity_actions, self.merges, self.conflicts)
+        return (*fixed, *identity, *self.alerts.values())
 
 
 def make_topics(app: faust.App, partitions: int) -> Topics:
@@ -89,7 +96,11 @@ def make_topics(app: faust.App, partitions: int) -> Topics:
         enriched=output(topics.ENRICHED),
         transitions=output(topics.TRANSITIONS),
         actions=topic(topics.ACTIONS),
-        journey_inputs=topic(topics.BY_CUSTOMER, topics.ACTIONS),
+        actions_out=output(topics.ACTIONS),
+        identity_actions=topic(topics.IDENTITY_ACTIONS),
+        merges=output(topics.IDENTITY_MERGES),
+        conflicts=output(topics.IDENTITY_CONFLICTS),
+        journey_inputs=topic(topics.BY_CUSTOMER, topics.ACTIONS, topics.IDENTITY_ACTIONS),
         alerts={alert_type: output(topics.alert_topic(alert_type)) for alert_type in topics.alert_types()},
     )
 
@@ -129,7 +140,10 @@ def create_app(settings: Settings) -> TouchpointApp:
     metrics.STATE_RESTORED_RECORDS.labels(app.customers.name)
     metrics.STATE_RESTORED_KEYS.labels(app.customers.name)
     decoder = TouchpointDecoder(
-        identity_salt=salt, max_bytes=settings.max_event_bytes, max_future_skew=config.time.max_future_skew
+        identity_salt=salt,
+        max_bytes=settings.max_event_bytes,
+        max_future_skew=config.time.max_future_skew,
+        identity=config.identity,
     )
     # The agents take their records a fetch at a time, beneath Faust's per-message path.
     app.batches = BatchHost(app)
@@ -143,9 +157,10 @@ def create_app(settings: Settings) -> TouchpointApp:
     if not control_secret:
         control_secret = secrets.token_bytes(32)
         log.warning(
-            "TOUCHPOINT_CONTROL_SECRET is not set: timer ticks are signed with a secret of this worker "
-            "only. Set the same secret on every worker of the app, or ticks sent before a rebalance "
-            "are refused as forged_control by the partition's next owner."
+            "TOUCHPOINT_CONTROL_SECRET is not set: timer ticks and identity records are signed with a "
+            "secret of this worker only. Set the same secret on every worker of the app, or records sent "
+            "by another worker (or before a rebalance) are refused as forged_control by the partition's "
+            "next owner."
         )
     journey = journey_agent.install(
         app,
@@ -160,7 +175,9 @@ def create_app(settings: Settings) -> TouchpointApp:
         caught_up=read_to_end(app, app.streams.by_customer.get_topic_name()),
     )
     # Touchpoints of customers whose state this worker owns are applied as ingest reads them.
-    ingest_agent.install(app.batches, app.streams, decoder, metrics, journey.shortcut)
+    ingest_agent.install(
+        app.batches, app.streams, decoder, metrics, control_secret, journey.shortcut, journey.claim_shortcut
+    )
     web.install(app, app.customers, app.states, tracker.model)
     worker_metrics.install(app, metrics)
 

@@ -226,3 +226,30 @@ for _type in alert_types():
 for _weekday in WEEKDAYS:
     for _hour in HOURS:
         AFTER_HOURS_INQUIRIES.labels(_weekday, _hour)
+
+IDENTITY_CLAIMS: Final = Counter(
+    "touchpoint_identity_claims",
+    "Identifiers claimed by an event naming a customer, by what the claim did: linked (the first claim; its "
+    "anonymous profile, if any, merged), already (claimed by that customer before), shared or over_limit (a "
+    "further customer, or more than the kind's limit: a conflict, no merge), barred (split by an operator).",
+    ["outcome"],
+)
+IDENTITY_MERGES: Final = Counter(
+    "touchpoint_identity_merges",
+    "Anonymous profiles merged into a customer (merge) and merges undone by an operator (split).",
+    ["action"],
+)
+IDENTITY_ROUTED: Final = Counter(
+    "touchpoint_identity_routed",
+    "Touchpoints keyed by an identifier sent on to where identity resolution puts them: its customer, or "
+    "their own conversation (an identifier over its limit); and actions following an alert that moved.",
+    ["to"],
+)
+IDENTITY_CLAIM_OUTCOMES: Final[tuple[str, ...]] = ("linked", "already", "shared", "over_limit", "barred")
+IDENTITY_ROUTES: Final[tuple[str, ...]] = ("customer", "conversation", "action")
+for _outcome in IDENTITY_CLAIM_OUTCOMES:
+    IDENTITY_CLAIMS.labels(_outcome)
+for _action in ("merge", "split"):
+    IDENTITY_MERGES.labels(_action)
+for _route in IDENTITY_ROUTES:
+    IDENTITY_ROUTED.labels(_route)

@@ -24,6 +24,13 @@ ENRICHED: Final = "touchpoints.enriched"
 #: Lifecycle stage changes: schemas/lifecycle_transition.v1.json, keyed by customer id.
 TRANSITIONS: Final = "lifecycle.transitions"
 
+#: Anonymous profiles merged into customers, and operators' splits: schemas/identity_merge.v1.json, keyed by customer id.
+IDENTITY_MERGES: Final = "identity.merges"
+#: Identifiers claimed by more than one customer: schemas/identity_conflict.v1.json, keyed by identifier key.
+IDENTITY_CONFLICTS: Final = "identity.conflicts"
+#: Operators' splits of a merge: schemas/identity_action.v1.json, keyed by the identifier key.
+IDENTITY_ACTIONS: Final = "identity.actions"
+
 #: Operators' acknowledge / resolve / snooze: schemas/alert_action.v1.json, keyed by customer id.
 ACTIONS: Final = "alerts.actions"
 #: Alert types; each has its own topic ``alerts.<type>`` (schemas/alert.v1.json), so a team subscribes to what it owns.
@@ -40,7 +47,18 @@ def alert_types() -> tuple[str, ...]:
 
 
 #: Topics the worker owns, in data-flow order (the topic table in docs/topics.md follows it).
-ALL: Final = (RAW, BY_CUSTOMER, DEAD_LETTER, ENRICHED, TRANSITIONS, ACTIONS, *map(alert_topic, ALERT_TYPES))
+ALL: Final = (
+    RAW,
+    BY_CUSTOMER,
+    DEAD_LETTER,
+    ENRICHED,
+    TRANSITIONS,
+    IDENTITY_MERGES,
+    IDENTITY_CONFLICTS,
+    IDENTITY_ACTIONS,
+    ACTIONS,
+    *map(alert_topic, ALERT_TYPES),
+)
 
 
 @lru_cache(maxsize=1 << 16)

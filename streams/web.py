@@ -13,6 +13,7 @@ from faust.types import TableT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from agents.domain.identity import IdentityRecord
 from agents.domain.instants import DAY, day_number
 from agents.domain.state import CustomerState
 from agents.models.customer import CustomerModel
@@ -34,7 +35,13 @@ def install(
         except ValueError:
             return web.json({"error": "as_of must be a date, YYYY-MM-DD", "as_of": raw_day}, status=400)
         state = states.get(customer_id.encode())
-        if state is None:
+        if state is not None and not state.is_profile and state.identity is not None:
+            # An identifier's record: its profile, if it had one, lives on in the customer it merged into.
+            into = IdentityRecord.from_list(state.identity).first_claimant
+            if into is not None:
+                body = {"error": "merged", "customer_id": customer_id, "merged_into": into}
+                return web.json(body, status=404)
+        if state is None or not state.is_profile:
             return web.json({"error": "unknown customer", "customer_id": customer_id}, status=404)
         return web.json({"customer_id": customer_id, **state.to_json(), "model": model.view(state, day)})
 

@@ -24,6 +24,7 @@ from agents.config import detector_settings
 from agents.detectors.base import Context, EventOnly, Finding
 from agents.domain.alert import INFO
 from agents.domain.instants import DAY, local_time
+from agents.domain.state import CustomerState
 
 TYPE: Final = "advocate_opportunity"
 #: Stages whose satisfied customers are worth asking.
@@ -46,6 +47,11 @@ class AdvocateOpportunity(EventOnly):
         self.min_nps: int = settings["min_nps"]
         self.min_satisfaction: float = settings["min_satisfaction"]
         self.every = round(settings["every_days"] * DAY)
+
+    def merge(self, memory: Any, other: Any, state: CustomerState) -> Any:
+        """Two customers' memories as one (an anonymous profile merged in): the later finding counts."""
+        found = [at for at in (memory, other) if isinstance(at, int)]
+        return max(found) if found else None
 
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         last = memory if isinstance(memory, int) else None

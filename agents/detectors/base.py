@@ -9,6 +9,11 @@ cooldown, so a detector only says what it saw and why it matters.
 A detector that escalates with time (service recovery not resolved within 24
 business hours) returns ``due`` instants; the tracker calls ``fire`` when one
 comes, on the same durable per-customer timers as SLA deadlines.
+
+When an anonymous profile is merged into its customer (agents/identity/), each detector's two
+memories become one. A detector may define ``merge(memory, other, state) -> memory`` for that
+(*state* is the merged customer's); without it, the customer's own memory is kept, or the
+profile's when the customer has none.
 """
 
 from __future__ import annotations

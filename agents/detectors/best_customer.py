@@ -24,6 +24,7 @@ from agents.detectors.churn_risk import (
     Models,
     fired,
     last_purchase_evidence,
+    merge_episodes,
     pending,
     track_episode,
 )
@@ -50,6 +51,10 @@ class BestCustomerAtRisk:
         long_wait = detectors.get("long_wait", {})
         self.wait_seconds: float = long_wait.get("wait_seconds", 20)
         self.wait_channels = frozenset(long_wait.get("channels", ("phone", "chat")))
+
+    def merge(self, memory: Any, other: Any, state: CustomerState) -> Any:
+        """The episode of the merged history's last purchase (see churn_risk)."""
+        return merge_episodes(memory, other, state, self.clock)
 
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         memory = track_episode(memory, context, self.clock, keep_evidence=False)

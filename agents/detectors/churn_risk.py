@@ -134,6 +134,10 @@ class ChurnRisk:
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         return track_episode(memory, context, self.clock, keep_evidence=True), []
 
+    def merge(self, memory: Any, other: Any, state: CustomerState) -> Any:
+        """The episode of the merged history's last purchase, due again from the merged state."""
+        return merge_episodes(memory, other, state, self.clock)
+
     def due(self, memory: Any) -> int | None:
         return pending(memory)
 
@@ -186,6 +190,22 @@ def track_episode(memory: Any, context: Context, clock: ChurnClock, *, keep_evid
     memory[_DAYS] = days
     memory[_DUE] = clock.due(state) or NONE
     return memory
+
+
+def merge_episodes(memory: Any, other: Any, state: CustomerState, clock: ChurnClock) -> Any:
+    """One customer's episode from two (an anonymous profile merged in): the one of the later last purchase.
+
+    Its due instant is computed again from the merged state, whose purchase history changed, unless it
+    has fired already.
+    """
+    episodes = [kept for kept in (memory, other) if isinstance(kept, list) and len(kept) >= 3]
+    if not episodes or state.purchase_count == 0:
+        return None
+    episode = [*max(episodes, key=lambda kept: kept[_LAST])]
+    if episode[_DUE] != FIRED:
+        episode[_DAYS] = state.distinct_purchase_days
+        episode[_DUE] = clock.due(state) or NONE
+    return episode
 
 
 def pending(memory: Any) -> int | None:

@@ -17,6 +17,7 @@ from agents.config import detector_settings
 from agents.detectors.base import Context, EventOnly, Finding
 from agents.domain.alert import CRITICAL, WARNING
 from agents.domain.instants import DAY, iso, local_time
+from agents.domain.state import CustomerState
 
 TYPE: Final = "long_wait"
 #: Long waits remembered per customer, the newest ones: enough to see a repeat within the window.
@@ -39,6 +40,13 @@ class LongWait(EventOnly):
         self.channels: frozenset[str] = frozenset(settings["channels"])
         self.window_days: float = settings["repeat_within_days"]
         self.window = round(self.window_days * DAY)
+
+    def merge(self, memory: Any, other: Any, state: CustomerState) -> Any:
+        """Both memories' long waits, as one customer's."""
+        waits = sorted(
+            {at for kept in (memory, other) if isinstance(kept, list) for at in kept if isinstance(at, int)}
+        )
+        return waits[-MAX_WAITS:] or None
 
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         waits = (

@@ -61,6 +61,21 @@ class RepeatContactUnresolved(EventOnly):
         self.escalate = bool(settings["escalate_each_contact"])
         self.keep = self.contacts + (EXTRA_CONTACTS if self.escalate else 0)
 
+    def merge(self, memory: Any, other: Any, state: CustomerState) -> Any:
+        """Both memories' contacts per issue, as one customer's (a contact counted once, by event id)."""
+        issues: dict[str, list[list[Any]]] = {}
+        for kept in (memory, other):
+            for issue, entries in (kept if isinstance(kept, dict) else {}).items():
+                known = issues.setdefault(issue, [])
+                seen = {entry[1] for entry in known}
+                known.extend(list(entry) for entry in entries if entry[1] not in seen)
+        for issue, entries in issues.items():
+            entries.sort(key=lambda entry: (entry[0], entry[1]))
+            issues[issue] = entries[-self.keep :]
+        while len(issues) > MAX_ISSUES:
+            del issues[min(issues, key=lambda name: (issues[name][-1][0], name))]
+        return issues or None
+
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         """Count a contact, clear a resolved issue, forget contacts that left the window."""
         event = context.event

@@ -79,6 +79,19 @@ class ServiceRecovery:
         self.max_nps: int = settings["max_nps"]
         self.hours: float = settings["escalate_after_business_hours"]
 
+    def merge(self, memory: Any, other: Any, state: CustomerState) -> Any:
+        """Both memories' cases, as one customer's: a subject open in both keeps its first signal's clock."""
+        cases, latest = _load(memory)
+        their_cases, their_latest = _load(other)
+        for subject, case in their_cases.items():
+            if subject not in cases or case[0] < cases[subject][0]:
+                cases[subject] = case
+        while len(cases) > MAX_CASES:
+            del cases[min(cases, key=lambda subject: (cases[subject][0], subject))]
+        if their_latest is not None and (latest is None or their_latest[0] > latest[0]):
+            latest = their_latest
+        return _dump(cases, latest)
+
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         """Open a case (with its warning) for a signal; close the cases a resolution or good CSAT recovers."""
         cases, latest = _load(memory)

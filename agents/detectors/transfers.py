@@ -21,6 +21,7 @@ from agents.config import detector_settings
 from agents.detectors.base import Context, EventOnly, Finding
 from agents.domain.alert import CRITICAL, WARNING
 from agents.domain.instants import local_time
+from agents.domain.state import CustomerState
 
 TYPE: Final = "excessive_transfers"
 #: Contacts remembered per customer, most recent last; older ones are forgotten.
@@ -48,6 +49,20 @@ class ExcessiveTransfers(EventOnly):
         settings = detector_settings(TYPE, options)
         self.threshold: int = settings["transfers"]
         self.cold_alerts: bool = settings["cold_transfer_alerts"]
+
+    def merge(self, memory: Any, other: Any, state: CustomerState) -> Any:
+        """Both memories' contacts, as one customer's: a contact in both adds its transfers up."""
+        contacts: dict[str, list[Any]] = {}
+        for entry in [*_entries(memory), *_entries(other)]:
+            mine = contacts.get(entry[_KEY])
+            if mine is None:
+                contacts[entry[_KEY]] = list(entry)
+            else:
+                mine[_COUNT] += entry[_COUNT]
+                mine[_FLAGS] |= entry[_FLAGS]
+                mine[_LATEST] = max(mine[_LATEST], entry[_LATEST])
+        entries = sorted(contacts.values(), key=lambda entry: (entry[_LATEST], entry[_KEY]))
+        return entries[-MAX_CONTACTS:] or None
 
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         entries = _entries(memory)

@@ -225,6 +225,30 @@ class UsagePatternChange(EventOnly):
         self._decay_at = max(DECAY_AT, 2 * self.min_history + 8)
         self._min_amounts = min(self.min_history, MAX_AMOUNTS)
 
+    def merge(self, memory: Any, other: Any, state: Any) -> Any:
+        """Both baselines as one customer's: counts added, amounts of the kept currency, then bounded."""
+        mine, theirs = _Baseline.load(memory), _Baseline.load(other)
+        if not theirs.touchpoints:
+            return memory
+        if not mine.touchpoints:
+            return other
+        for counts, more in ((mine.channels, theirs.channels), (mine.bands, theirs.bands)):
+            for name, count in more.items():
+                counts[name] = counts.get(name, 0) + count
+        for name, count in theirs.locations.items():
+            mine.locations[name] = mine.locations.get(name, 0) + count
+        mine.other += theirs.other
+        while len(mine.locations) > MAX_LOCATIONS:
+            least = min(mine.locations, key=mine.locations.__getitem__)
+            mine.other += mine.locations.pop(least)
+        if theirs.amounts and (not mine.amounts or theirs.currency == mine.currency):
+            mine.currency = theirs.currency
+            mine.amounts = [*theirs.amounts, *mine.amounts][-MAX_AMOUNTS:]
+        while mine.touchpoints > self._decay_at:
+            mine.channels, mine.bands = _halved(mine.channels), _halved(mine.bands)
+            mine.locations, mine.other = _halved(mine.locations), mine.other // 2
+        return mine.dump()
+
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         event = context.event
         purchase = event.get("type") == "purchase"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from agents.domain.alert import Alert
+from agents.domain.identity import Conflict, Forward, Merge
 from agents.domain.instants import iso
 from agents.domain.refusal import Rejected
 
@@ -59,6 +60,11 @@ class Outputs:
     unknown_alert: bool = False
     #: Why the input was refused instead of applied, if it was: it belongs in the dead-letter topic.
     refused: Rejected | None = None
+    #: Identity: merges and splits (identity.merges), conflicts (identity.conflicts), and records to send
+    #: on to another key (a touchpoint routed to its customer, a profile on its way into one).
+    merges: list[Merge] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    forwards: list[Forward] = field(default_factory=list)
 
     def extend(self, other: Outputs) -> None:
         self.transitions.extend(other.transitions)
@@ -66,3 +72,6 @@ class Outputs:
         self.suppressed.extend(other.suppressed)
         self.acknowledged.extend(other.acknowledged)
         self.resolved.extend(other.resolved)
+        self.merges.extend(other.merges)
+        self.conflicts.extend(other.conflicts)
+        self.forwards.extend(other.forwards)

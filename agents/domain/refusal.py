@@ -31,6 +31,8 @@ FORGED_CONTROL: Final = "forged_control"
 UNKNOWN_ALERT: Final = "unknown_alert"
 #: An operator action whose ``at`` is too far from its record's timestamp.
 STALE_ACTION: Final = "stale_action"
+#: An operator's split of an identifier from a customer it was never merged into (or was split from already).
+UNKNOWN_MERGE: Final = "unknown_merge"
 
 REASONS: Final = (
     EMPTY,
@@ -47,6 +49,7 @@ REASONS: Final = (
     FORGED_CONTROL,
     UNKNOWN_ALERT,
     STALE_ACTION,
+    UNKNOWN_MERGE,
 )
 
 

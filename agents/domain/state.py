@@ -60,6 +60,8 @@ _KEYS: dict[str, str] = {
     "alert_last": "al",
     "snoozed": "sn",
     "detector_memory": "dm",
+    "merges": "mg",
+    "identity": "id",
 }
 _NAMES = {short: name for name, short in _KEYS.items()}
 
@@ -131,6 +133,17 @@ class CustomerState:
     snoozed: dict[str, int] = field(default_factory=dict)
     #: detector type → that detector's own small memory (see agents/detectors/base.py).
     detector_memory: dict[str, Any] = field(default_factory=dict)
+    #: The latest anonymous profiles merged into this customer, oldest first (agents.identity.merging.Ledger
+    #: entries as lists): what a split needs to take back exactly what each merge brought.
+    merges: list[list[Any]] = field(default_factory=list)
+    #: Under an identifier's key (``id:<kind>:<hash>``): the identity graph's record of that identifier
+    #: (agents.domain.identity.IdentityRecord as a list), beside its anonymous profile while there is one.
+    identity: list[Any] | None = None
+
+    @property
+    def is_profile(self) -> bool:
+        """Whether this state is a customer's or an anonymous profile's (not only an identifier's record)."""
+        return self.events > 0
 
     @property
     def net_value(self) -> float:
@@ -171,8 +184,13 @@ class CustomerState:
 
     def to_json(self) -> dict[str, Any]:
         """Readable form for the lookup API: long names, derived figures included."""
-        document = {name: getattr(self, name) for name in _KEYS if name not in {"recent_events", "partition"}}
+        document = {
+            name: getattr(self, name)
+            for name in _KEYS
+            if name not in {"recent_events", "partition", "merges", "identity"}
+        }
         document["net_value"] = round(self.net_value, 2)
+        document["merged_from"] = [entry[0] for entry in self.merges]
         document["satisfaction"] = self.satisfaction
         document["distinct_purchase_days"] = self.distinct_purchase_days
         return document

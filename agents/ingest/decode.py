@@ -11,11 +11,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 import schemas
+from agents.domain.identity import Claim
 from agents.domain.instants import describe_duration
 from agents.domain.refusal import (
     EMPTY,
@@ -29,7 +30,12 @@ from agents.domain.refusal import (
     TOO_LARGE,
     Rejected,
 )
+from agents.identity.blocked import BlockedValues
+from agents.identity.keys import IdentityKeys
 from agents.ingest.identity import derived_customer_id, normalise_identifier
+
+if TYPE_CHECKING:
+    from agents.config import IdentityConfig
 
 DEFAULT_MAX_BYTES: Final = 64 * 1024
 # Touchpoints older than this are almost surely a unit or parsing bug upstream
@@ -52,6 +58,8 @@ class Accepted:
     event: dict[str, Any]
     #: The normalised event as compact JSON, ready to publish.
     body: bytes
+    #: The identifiers an event naming its customer claims for that customer (identity resolution).
+    claims: tuple[Claim, ...] = ()
 
 
 Outcome = Accepted | Rejected
@@ -83,9 +91,15 @@ class TouchpointDecoder:
         earliest: datetime = EARLIEST,
         latest: datetime = LATEST,
         max_future_skew: int = DEFAULT_MAX_FUTURE_SKEW,
+        identity: IdentityConfig | None = None,
     ) -> None:
+        """*identity*: the rules file's section (None: resolution on, built-in placeholders only)."""
         self._validate = schemas.validator("touchpoint")
         self._salt = identity_salt
+        self._keys: IdentityKeys | None = None
+        if identity is None or identity.enabled:
+            blocked = BlockedValues(identity.blocked if identity is not None else None)
+            self._keys = IdentityKeys(identity_salt, blocked)
         self.max_bytes = max_bytes
         self._earliest = earliest
         self._latest = latest
@@ -168,9 +182,17 @@ class TouchpointDecoder:
             except schemas.ValidationError as exc:
                 rejected = _schema_rejection(exc, event)
                 return Rejected(rejected.reason, f"after normalisation, {rejected.message}", rejected.field)
+        claims: tuple[Claim, ...] = ()
         if customer_id is None:
-            customer_id = event["customer_id"] = derived_customer_id(identifiers or {}, self._salt)
-        return Accepted(customer_id, occurred_at, event, orjson.dumps(event))
+            if self._keys is None:
+                customer_id = derived_customer_id(identifiers or {}, self._salt)
+            else:
+                customer_id = self._keys.profile_key(identifiers or {}, event)
+            event["customer_id"] = customer_id
+        elif identifiers and self._keys is not None:
+            at = int(occurred_at.timestamp())
+            claims = self._keys.claims(customer_id, identifiers, event["event_id"], at)
+        return Accepted(customer_id, occurred_at, event, orjson.dumps(event), claims)
 
 
 def unsafe_character(text: str) -> tuple[int, str] | None:

@@ -12,8 +12,9 @@ import hashlib
 import re
 import unicodedata
 
-#: Strongest first: a loyalty card is issued to one person; a device is shared.
-IDENTIFIER_STRENGTH: tuple[str, ...] = ("loyalty_id", "email", "phone", "openid", "device_id")
+from agents.domain.identity import IDENTIFIER_STRENGTH
+
+__all__ = ["IDENTIFIER_STRENGTH", "derived_customer_id", "normalise_identifier"]
 
 _PHONE_NOISE = re.compile(r"[\s().\-]")
 

@@ -13,8 +13,16 @@ partition's owner, in order:
   (agents/journey/control.py); a tick without a valid proof is dead-lettered.
 
 Records the journey refuses (a conflicting duplicate, an event too old for its
-customer, a forged tick, an action for an unknown alert or with a stale ``at``)
-go to the dead-letter topic with their reason, like ingest's.
+customer, a forged tick or identity record, an action for an unknown alert or with a
+stale ``at``, a split of a merge that never was) go to the dead-letter topic with
+their reason, like ingest's.
+
+Identity (agents/identity/, docs/identity.md) runs in the same pass: a touchpoint keyed by
+a linked identifier is sent on to its customer; signed identity records on
+``touchpoints.by-customer`` (claims from ingest, profiles on their way into their customer)
+and operators' splits on ``identity.actions`` change identifiers' records and profiles, and
+whatever moves to another key is sent back to ``touchpoints.by-customer``: state moves
+between partitions only as records, never by reading another worker's table.
 
 Gauges over the owned customers (stages, table keys, open inquiries and SLA
 cases) move by the difference each change makes, and are recounted from
@@ -44,14 +52,17 @@ from prometheus_client import Counter, Gauge, Histogram
 import schemas
 from agents.config import Config
 from agents.domain.alert import OPEN
+from agents.domain.identity import Claim, Split
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import INTERNAL, SCHEMA, Rejected
 from agents.domain.state import summarize
-from agents.ingest.agent import Shortcut, add_dead_letter
+from agents.identity.control import decode_control, encode_control, is_control
+from agents.identity.keys import is_identifier_key
+from agents.ingest.agent import ClaimShortcut, Shortcut, add_dead_letter
 from agents.ingest.decode import Accepted
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, Verdicts, sign_tick, verify_tick
-from agents.journey.step import DEADLINE, DUPLICATE, Change, JourneyStep
+from agents.journey.step import DEADLINE, DUPLICATE, ROUTED, Change, JourneyStep
 from agents.journey.track import JourneyTracker
 from agents.ports import Batches, BatchHandler, Record, Sink, StateStore, received_at
 
@@ -66,6 +77,7 @@ class Journey:
 
     track_journey: BatchHandler
     shortcut: Shortcut
+    claim_shortcut: ClaimShortcut
 
 
 class JourneyTopics(Protocol):
@@ -76,6 +88,17 @@ class JourneyTopics(Protocol):
 
     @property
     def actions(self) -> TopicT: ...
+    @property
+    def identity_actions(self) -> TopicT: ...
+    @property
+    def merges(self) -> Sink: ...
+    @property
+    def conflicts(self) -> Sink: ...
+    @property
+    def actions_out(self) -> Sink:
+        """alerts.actions, to send an action on to an alert that moved with a merge."""
+        ...
+
     @property
     def by_customer(self) -> Sink: ...
     @property
@@ -135,6 +158,12 @@ class JourneyMetrics(Protocol):
     def PROCESSING_LAG(self) -> Histogram: ...
     @property
     def EVENT_TO_ALERT(self) -> Histogram: ...
+    @property
+    def IDENTITY_CLAIMS(self) -> Counter: ...
+    @property
+    def IDENTITY_MERGES(self) -> Counter: ...
+    @property
+    def IDENTITY_ROUTED(self) -> Counter: ...
 
 
 def install(
@@ -163,6 +192,7 @@ def install(
     skew = config.time.max_future_skew
     last_event_at: dict[int, float] = {}
     validate_action = schemas.validator("alert_action")
+    validate_split = schemas.validator("identity_action")
     calendars = config.calendars
     table_keys = metrics.TABLE_KEYS.labels(table.name)
     table_keys.set(0)
@@ -170,6 +200,11 @@ def install(
     enriched = topics.enriched.get_topic_name()
     transitions = topics.transitions.get_topic_name()
     dead_letter = topics.dead_letter.get_topic_name()
+    by_customer = topics.by_customer.get_topic_name()
+    identity_actions = topics.identity_actions.get_topic_name()
+    actions_out = topics.actions_out.get_topic_name()
+    merges = topics.merges.get_topic_name()
+    conflicts = topics.conflicts.get_topic_name()
     alert_topics = {alert_type: sink.get_topic_name() for alert_type, sink in topics.alerts.items()}
 
     def publish(outputs: Outputs, cause: str | None = None, produced_at: float | None = None) -> None:
@@ -190,6 +225,23 @@ def install(
             outbox.add(alert_topics[alert.type], key=alert.customer_id.encode(), value=alert.encode())
             if raised and produced_at is not None and cause in alert.evidence:
                 metrics.EVENT_TO_ALERT.labels(alert.type).observe(max(time.time() - produced_at, 0.0))
+        for merge in outputs.merges:
+            metrics.IDENTITY_MERGES.labels(merge.action).inc()
+            outbox.add(merges, key=merge.into.encode(), value=merge.encode())
+        for conflict in outputs.conflicts:
+            outbox.add(conflicts, key=conflict.identifier.encode(), value=conflict.encode())
+        for forward in outputs.forwards:
+            key = forward.key.encode()
+            if forward.touchpoint is not None:
+                metrics.IDENTITY_ROUTED.labels(_route(forward.key)).inc()
+                value = orjson.dumps(forward.touchpoint)
+                outbox.add(by_customer, key=key, value=value, timestamp=produced_at)
+            elif forward.control is not None:
+                value = encode_control(control_secret, key, forward.control)
+                outbox.add(by_customer, key=key, value=value)
+            elif forward.action is not None:
+                metrics.IDENTITY_ROUTED.labels("action").inc()
+                outbox.add(actions_out, key=key, value=orjson.dumps(forward.action))
         for alert_type, reason in outputs.suppressed:
             metrics.ALERTS_SUPPRESSED.labels(alert_type, reason).inc()
         for alert, seconds in outputs.acknowledged:
@@ -205,10 +257,21 @@ def install(
             metrics.OPEN_INQUIRIES.inc(change.inquiries_opened)
         if change.cases_opened:
             metrics.OPEN_SLA_CASES.inc(change.cases_opened)
+        if change.ended:
+            metrics.CUSTOMERS.labels(change.ended).dec()
+        if change.restored:
+            metrics.CUSTOMERS.labels(change.restored).inc()
+        if change.claim is not None:
+            metrics.IDENTITY_CLAIMS.labels(change.claim).inc()
+        if not change.known and change.cause != ROUTED:
+            table_keys.inc()
 
-    def write(changes: Iterable[Change]) -> None:
-        """Publish each deadline's or action's outputs and stage its state (written after them)."""
+    def write(changes: Iterable[Change], produced_at: float | None = None) -> None:
+        """Publish each change's outputs and stage its state (written after them)."""
         for change in changes:
+            if change.cause == ROUTED:
+                publish(change.outputs, produced_at=produced_at)
+                continue
             count_open(change)
             if change.cause == DEADLINE:
                 metrics.DEADLINES_FIRED.labels(change.trigger).inc()
@@ -226,6 +289,9 @@ def install(
         action = orjson.loads(record.value or b"")
         validate_action(action)
         change = journey.action(key, partition, action, received_at(record))
+        if change.cause == ROUTED:
+            write((change,))  # counted where it is applied
+            return
         outcome = change.refused.reason if change.refused is not None else "applied"
         metrics.ALERT_ACTIONS.labels(action["action"], outcome).inc()
         if change.refused is not None:
@@ -233,12 +299,33 @@ def install(
             return
         write((change,))
 
+    def apply_split(record: Record, key: bytes, partition: int) -> None:
+        request = orjson.loads(record.value or b"")
+        validate_split(request)
+        at = int(datetime.fromisoformat(request["at"].upper()).timestamp())
+        split = Split(request["from"], request["into"], request["by"], at, request.get("reason"))
+        change = journey.identity(key, partition, split)
+        if change.refused is not None:
+            refuse(record, change.refused)
+            return
+        write((change,))
+
+    def apply_control(record: Record, key: bytes, partition: int) -> None:
+        message = decode_control(control_secret, key, record.value)
+        if isinstance(message, Rejected):
+            refuse(record, message)
+            return
+        write((journey.identity(key, partition, message),))
+
     def apply_touchpoint(
         key: bytes, partition: int, touchpoint: dict[str, Any], stamp: float | None
     ) -> Change:
         """Apply a touchpoint, publish and count its outcome; a refusal is left to the caller."""
         change = journey.touchpoint(key, partition, touchpoint, stamp)
         if change.refused is not None:
+            return change
+        if change.cause == ROUTED:
+            write((change,), stamp)
             return change
         if change.cause == DUPLICATE:
             metrics.DUPLICATES.inc()
@@ -250,8 +337,6 @@ def install(
         # Counted together, with no await between: a scrape always sees count == journey events.
         metrics.JOURNEY_TOUCHPOINTS.inc()
         metrics.PROCESSING_LAG.observe(max(time.time() - occurred.timestamp(), 0.0))
-        if not change.known:
-            table_keys.inc()
         count_open(change)
         slot = after_hours_slot(touchpoint, occurred, calendars)
         if slot is not None:
@@ -275,6 +360,9 @@ def install(
         if record.topic == actions:
             apply_action(record, key, partition)
             return
+        if record.topic == identity_actions:
+            apply_split(record, key, partition)
+            return
         if key.startswith(CONTROL_KEY_PREFIX):
             tick = verify_tick(control_secret, partition, record.value, time.time(), skew)
             if isinstance(tick, Rejected):
@@ -290,6 +378,9 @@ def install(
             if isinstance(verdict, Rejected):
                 refuse(record, verdict)
                 return
+        if is_control(record.value):
+            apply_control(record, key, partition)
+            return
         touchpoint = orjson.loads(record.value or b"")
         if touchpoint["customer_id"].encode() != key:
             # Ingest keys each record by its customer: a mismatch was written past ingest.
@@ -318,6 +409,17 @@ def install(
             return verdicts.refused(key, accepted.body, change.refused)
         return verdicts.applied(key, accepted.body)
 
+    def claim_shortcut(partition: int, claim: Claim, value: bytes) -> Sequence[tuple[str, bytes]]:
+        """Apply a claim ingest made, for an identifier of *partition*; the headers of its signed copy."""
+        key = claim.key.encode()
+        try:
+            write((journey.identity(key, partition, claim),))
+        except Exception as exc:  # a bug: kept, as in track_journey
+            log.warning("journey could not apply the claim of %s at ingest: %s", claim.event_id, exc)
+            failed = Rejected(INTERNAL, f"journey could not apply the record: {type(exc).__name__}: {exc}")
+            return verdicts.refused(key, value, failed)
+        return verdicts.applied(key, value)
+
     def track_journey(partition: int, records: Sequence[Record]) -> None:
         for record in records:
             try:
@@ -333,7 +435,7 @@ def install(
                 )
 
     batches.route(topics.journey_inputs, track_journey)
-    agent = Journey(track_journey, shortcut)
+    agent = Journey(track_journey, shortcut, claim_shortcut)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def sweep_deadlines() -> None:
@@ -361,16 +463,19 @@ def install(
         inquiries = cases = 0
         # States can be in their encoded form (RocksDB, or restored in bulk: streams/tables.py):
         # summarize reads what is needed here without decoding the rest.
+        keys = 0
         for key, state in states.stored_items():
             summary = summarize(state)
             if summary.partition in owned:
+                keys += 1
                 journey.schedule(summary.partition, key, summary.wake_at)
-                counts[summary.stage] = counts.get(summary.stage, 0) + 1
+                if summary.stage:  # an identifier's record alone is no customer
+                    counts[summary.stage] = counts.get(summary.stage, 0) + 1
                 inquiries += summary.inquiries_open
                 cases += summary.sla_cases
         for stage, count in counts.items():
             metrics.CUSTOMERS.labels(stage).set(count)
-        table_keys.set(sum(counts.values()))
+        table_keys.set(keys)
         metrics.OPEN_INQUIRIES.set(inquiries)
         metrics.OPEN_SLA_CASES.set(cases)
         log.info(
@@ -381,3 +486,10 @@ def install(
         )
 
     return agent
+
+
+def _route(key: str) -> str:
+    """Where a routed touchpoint went, for counting: a customer, or its own conversation."""
+    if key.startswith("id:") and not is_identifier_key(key):
+        return "conversation"
+    return "customer"

@@ -67,6 +67,19 @@ class Detection:
                 for finding in findings:
                     self._gate.raise_alert(state, self.alert(detector.type, customer_id, finding, state), out)
 
+    def merge(self, state: CustomerState, merged: CustomerState) -> None:
+        """Fold the detector memories of *merged* (an anonymous profile) into *state*'s (already merged)."""
+        for detector in self.detectors:
+            theirs = merged.detector_memory.get(detector.type)
+            if theirs is None:
+                continue
+            mine = state.detector_memory.get(detector.type)
+            combine = getattr(detector, "merge", None)
+            if combine is not None:
+                _remember(state, detector.type, combine(mine, theirs, state))
+            elif mine is None:
+                _remember(state, detector.type, theirs)
+
     def due(self, state: CustomerState) -> Iterator[int | None]:
         """When each detector next needs the customer's clock (None: never)."""
         memory = state.detector_memory

@@ -7,6 +7,13 @@ operators' actions. The clock of a partition is its event time as at least
 (agents/journey/watermark.py), so no single record can fire other customers' deadlines; in live
 mode a quiet partition is moved on by signed wall-clock ticks (``tick``).
 
+Identity is decided here too (agents/identity/): a touchpoint keyed by an identifier that is
+linked goes on to its customer (a ROUTED change, nothing written here); the identity records on
+``touchpoints.by-customer`` (a claim, a profile on its way into its customer, a split's way back)
+and operators' splits change the identifier's record and the profiles concerned (IDENTITY
+changes). What moves to another key is in ``outputs.forwards``: the worker sends it on to the
+topic, replay applies it next.
+
 Every call returns ``Change``s: one customer's state after one decision and what to publish for
 it. Apply them in order, each before asking for the next: a state is the customer's one object,
 and the next change may move it on. The step reads states through *lookup* and never writes
@@ -19,20 +26,48 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from agents.alerts import moves
+from agents.domain.identity import (
+    MERGE,
+    SPLIT,
+    Claim,
+    Control,
+    Forward,
+    IdentityRecord,
+    Merge,
+    MergeIn,
+    Split,
+    Unmerge,
+)
 from agents.domain.outputs import Outputs
-from agents.domain.refusal import Rejected
+from agents.domain.refusal import UNKNOWN_MERGE, Rejected
 from agents.domain.state import CustomerState
+from agents.identity.resolution import IdentityResolver
 from agents.journey.deadlines import DeadlineIndex
 from agents.journey.track import JourneyTracker, Step
 from agents.journey.watermark import PartitionClock
 
-__all__ = ["ACTION", "DEADLINE", "DUPLICATE", "TOUCHPOINT", "Change", "JourneyStep", "StateLookup"]
+__all__ = [
+    "ACTION",
+    "DEADLINE",
+    "DUPLICATE",
+    "IDENTITY",
+    "ROUTED",
+    "TOUCHPOINT",
+    "Change",
+    "JourneyStep",
+    "StateLookup",
+]
 
 #: What a change comes from.
 TOUCHPOINT: Final = "touchpoint"
 DUPLICATE: Final = "duplicate"
 DEADLINE: Final = "deadline"
 ACTION: Final = "action"
+#: A touchpoint or an action sent on to the customer its identifier is linked to: nothing changed here.
+ROUTED: Final = "routed"
+#: A claim, a merge, a split: identity changed.
+IDENTITY: Final = "identity"
 
 #: What fired a deadline: the partition's event time, a wall-clock tick, or the end of a replay's day.
 WATERMARK: Final = "watermark"
@@ -65,6 +100,11 @@ class Change:
     #: A deadline's own instant, and what fired it (WATERMARK, WALL_CLOCK or a caller's word).
     due: int | None = None
     trigger: str | None = None
+    #: A claim's outcome (agents.identity.resolution), for counting.
+    claim: str | None = None
+    #: The stage of a profile this change ended (merged away) or brought back (split), for the stage gauges.
+    ended: str | None = None
+    restored: str | None = None
 
     @property
     def refused(self) -> Rejected | None:
@@ -78,6 +118,8 @@ class JourneyStep:
     def __init__(self, tracker: JourneyTracker, lookup: StateLookup) -> None:
         self.tracker = tracker
         self._lookup = lookup
+        #: None: identity resolution is off, and identifier-keyed profiles are plain customers.
+        self.resolver: IdentityResolver | None = tracker.resolver
         self._index = DeadlineIndex()
         self._clocks: dict[int, PartitionClock] = {}
         self._quorum = tracker.config.time.watermark_quorum
@@ -95,6 +137,12 @@ class JourneyStep:
         no outputs, whose state the worker writes again as it is.
         """
         known = self._lookup(key)
+        if known is not None and known.identity is not None and self.resolver is not None:
+            record = IdentityRecord.from_list(known.identity)
+            destination = self.resolver.route(record, key.decode(), event)
+            if destination is not None:
+                routed = Forward(destination, touchpoint={**event, "customer_id": destination})
+                return Change(key, partition, ROUTED, known, Outputs(forwards=[routed]))
         before = _open_counts(known)
         step = self.tracker.track(known, key.decode(), event, partition, received_at)
         if step.refused is not None:
@@ -128,6 +176,15 @@ class JourneyStep:
     ) -> Change:
         """Apply an operator's *action* (validated against schemas/alert_action.v1.json) for customer *key*."""
         state = self._lookup(key)
+        alert_id = action["alert_id"]
+        if state is not None and state.identity is not None and alert_id not in state.alerts_open:
+            # An alert that moved with its profile: the action follows it to its id under the customer.
+            record = IdentityRecord.from_list(state.identity)
+            into = record.first_claimant
+            moved = record.alerts.get(alert_id)
+            if into is not None and moved is not None:
+                routed = Forward(into, action={**action, "alert_id": moved})
+                return Change(key, partition, ROUTED, state, Outputs(forwards=[routed]))
         before = _open_counts(state)
         outputs = self.tracker.act(state, key.decode(), action, received_at)
         if outputs.refused is not None or state is None:
@@ -135,6 +192,128 @@ class JourneyStep:
             return Change(key, partition, ACTION, blank, outputs, state is not None)
         self._index.schedule(partition, key, state.wake_at)
         return _change(key, partition, ACTION, state, outputs, before, True)
+
+    def identity(self, key: bytes, partition: int, message: Control | Split) -> Change:
+        """Apply an identity record to *key*: a claim of its identifier, a profile merging in, a split."""
+        if isinstance(message, Claim):
+            return self._claim(key, partition, message)
+        if isinstance(message, MergeIn):
+            return self._merge_in(key, partition, message)
+        if isinstance(message, Unmerge):
+            return self._unmerge(key, partition, message)
+        return self._split(key, partition, message)
+
+    def _claim(self, key: bytes, partition: int, claim: Claim) -> Change:
+        """An event naming a customer carried identifier *key*: link it, merge its profile, or note a conflict."""
+        assert self.resolver is not None, "claims are made only with identity resolution on"
+        state = self._lookup(key)
+        before = _open_counts(state)
+        record = IdentityRecord.from_list(state.identity) if state and state.identity else IdentityRecord()
+        outcome = self.resolver.claim(record, claim)
+        out = Outputs()
+        if outcome.conflict is not None:
+            out.conflicts.append(outcome.conflict)
+        ended = None
+        if outcome.links and state is not None and state.is_profile:
+            ended = state.stage
+            snapshot = _profile(state)
+            moved = {
+                old: moves.moved_id(old, data, claim.customer) for old, data in state.alerts_open.items()
+            }
+            record.merged, record.merged_event, record.merged_at = snapshot, claim.event_id, claim.at
+            record.alerts = moved
+            calendars = self.tracker.config.calendars
+            for old, data in state.alerts_open.items():
+                alert = moves.closed(
+                    old, key.decode(), data, claim.at, moves.AUTO_MERGED, calendars, merged_into=moved[old]
+                )
+                out.alerts.append(alert)
+            merge = Merge(MERGE, key.decode(), claim.customer, claim.event_id, claim.at, tuple(moved.items()))
+            out.merges.append(merge)
+            merging = MergeIn(claim.customer, key.decode(), claim.event_id, claim.at, snapshot)
+            out.forwards.append(Forward(claim.customer, control=merging))
+            state = None  # the merged-away key keeps only the identifier's record: never a profile again
+        if state is None:
+            state = CustomerState(partition=partition)
+        state.identity = record.to_list()
+        self._index.schedule(partition, key, state.wake_at)
+        change = _change(key, partition, IDENTITY, state, out, before, self._lookup(key) is not None)
+        change.claim, change.ended = outcome.outcome, ended
+        return change
+
+    def _merge_in(self, key: bytes, partition: int, message: MergeIn) -> Change:
+        """An anonymous profile arrives at its customer *key*: merge it in."""
+        known = self._lookup(key)
+        before = _open_counts(known)
+        state = known if known is not None else CustomerState(partition=partition)
+        outputs = self.tracker.merge(state, key.decode(), message)
+        self._index.schedule(partition, key, state.wake_at)
+        change = _change(key, partition, IDENTITY, state, outputs, before, known is not None)
+        if known is None or not known.is_profile:
+            change.restored = state.stage  # a customer whose first state is the merged profile
+        return change
+
+    def _split(self, key: bytes, partition: int, split: Split) -> Change:
+        """An operator splits identifier *key* from the customer it was merged into: its profile comes back."""
+        state = self._lookup(key)
+        record = IdentityRecord.from_list(state.identity) if state and state.identity else None
+        if record is None or self.resolver is None or not self.resolver.can_split(record, split):
+            refused = Rejected(
+                UNKNOWN_MERGE,
+                f"{split.from_key} was not merged into {split.into} (or was split from it already)",
+                "into",
+            )
+            return Change(
+                key,
+                partition,
+                IDENTITY,
+                state or CustomerState(partition=partition),
+                Outputs(refused=refused),
+                state is not None,
+            )
+        before = _open_counts(state)
+        moved = dict(record.alerts)
+        snapshot = self.resolver.split(record, split)
+        out = Outputs()
+        restored = None
+        if snapshot is not None:
+            profile = CustomerState.decode(snapshot)
+            profile.partition = partition
+            calendars = self.tracker.config.calendars
+            for old, data in profile.alerts_open.items():
+                alert = moves.reopened(
+                    old,
+                    split.from_key,
+                    data,
+                    split.at,
+                    moves.AUTO_SPLIT,
+                    calendars,
+                    split_from=moved.get(old),
+                )
+                out.alerts.append(alert)
+            out.forwards.append(
+                Forward(split.into, control=Unmerge(split.into, split.from_key, snapshot, split.by, split.at))
+            )
+            state, restored = profile, profile.stage
+        assert state is not None
+        state.identity = record.to_list()
+        pairs = tuple((new, old) for old, new in moved.items())
+        out.merges.append(
+            Merge(SPLIT, split.from_key, split.into, None, split.at, pairs, split.by, split.reason)
+        )
+        self._index.schedule(partition, key, state.wake_at)
+        change = _change(key, partition, IDENTITY, state, out, before, True)
+        change.restored = restored
+        return change
+
+    def _unmerge(self, key: bytes, partition: int, message: Unmerge) -> Change:
+        """After a split, the customer *key* gives back what the merge brought."""
+        known = self._lookup(key)
+        before = _open_counts(known)
+        state = known if known is not None else CustomerState(partition=partition)
+        outputs = self.tracker.unmerge(state, key.decode(), message)
+        self._index.schedule(partition, key, state.wake_at)
+        return _change(key, partition, IDENTITY, state, outputs, before, known is not None)
 
     def clock(self, partition: int) -> int | None:
         """*partition*'s event time as a quorum of customers attests it (None: not yet attested)."""
@@ -190,6 +369,15 @@ def _change(
 ) -> Change:
     inquiries, cases = _open_counts(state)
     return Change(key, partition, cause, state, outputs, known, inquiries - before[0], cases - before[1])
+
+
+def _profile(state: CustomerState) -> bytes:
+    """The encoded profile part of an identifier's state (its identity record left out)."""
+    identity, state.identity = state.identity, None
+    try:
+        return state.encode()
+    finally:
+        state.identity = identity
 
 
 def _open_counts(state: CustomerState | None) -> tuple[int, int]:

@@ -16,16 +16,20 @@ from datetime import datetime
 from typing import Any, Final
 
 from agents import lifecycle
+from agents.alerts import moves
 from agents.alerts.actions import AlertActions
 from agents.alerts.gating import AlertGate
 from agents.alerts.sla_cases import FirstResponseCases
 from agents.config import Config
 from agents.detectors.churn_risk import Models
 from agents.detectors.registry import build_detectors
+from agents.domain.identity import MergeIn, Unmerge
 from agents.domain.instants import DAY
 from agents.domain.outputs import Outputs, Transition
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
+from agents.identity.merging import MAX_LEDGER, Ledger, combine, subtract
+from agents.identity.resolution import IdentityResolver
 from agents.journey.admission import Admission, Duplicate
 from agents.journey.detection import Detection
 from agents.journey.enriched import ModelView, encode_enriched
@@ -33,12 +37,15 @@ from agents.journey.folding import Folding, cents
 from agents.journey.retention import earliest, forget_old
 from agents.models.customer import CustomerModel
 
-__all__ = ["INACTIVITY", "WIN_BACK", "JourneyTracker", "Step"]
+__all__ = ["INACTIVITY", "MERGE", "SPLIT", "WIN_BACK", "JourneyTracker", "Step"]
 
 #: The cause of a transition that time alone made (no touchpoint).
 INACTIVITY: Final = "inactivity"
 #: The cause of a lapsed customer's purchase: a win-back.
 WIN_BACK: Final = "win_back"
+#: The causes of a transition an identity change made: an anonymous profile merged in, or split off.
+MERGE: Final = "merge"
+SPLIT: Final = "split"
 
 
 @dataclass(slots=True)
@@ -98,6 +105,10 @@ class JourneyTracker:
         )
         boosted = config.top_tier if config.detectors["top_tier_boost"] else None
         self.detection = Detection(detectors, config.calendars, boosted, gate)
+        #: Identity resolution's decisions (None when ``identity.enabled`` is off).
+        self.resolver = (
+            IdentityResolver(config.identity.limits, identity_salt) if config.identity.enabled else None
+        )
 
     def track(
         self,
@@ -197,6 +208,97 @@ class JourneyTracker:
         if out.refused is None and state is not None:
             state.wake_at = self._next_wake(state, state.last_seen)
         return out
+
+    def merge(self, state: CustomerState, customer_id: str, message: MergeIn) -> Outputs:
+        """Merge the anonymous profile in *message* into *state* (the customer's; blank if it had none).
+
+        Everything the profile held becomes the customer's: counts, money, channels, feedback, open
+        inquiries and first-response cases (their deadlines run on), detector memories and open alerts
+        (published again under the customer's ids). The stage is read again; a change is a transition
+        with cause ``merge``. A merge already applied (a redelivery) changes nothing.
+        """
+        out = Outputs()
+        if any(entry[0] == message.from_key and entry[2] == message.event_id for entry in state.merges):
+            return out
+        merged = CustomerState.decode(message.state)
+        entry = Ledger(message.from_key, message.at, message.event_id)
+        settings = self.config.state
+        combine(
+            state,
+            merged,
+            entry,
+            dedupe_window=settings.dedupe_window,
+            answered_memory=settings.answered_memory,
+            max_purchase_days=settings.max_purchase_days,
+            half_life=settings.satisfaction_half_life_days * DAY,
+        )
+        calendars = self.config.calendars
+        for old_id, data in merged.alerts_open.items():
+            new_id = moves.moved_id(old_id, data, customer_id)
+            entry.alerts.append([old_id, new_id])
+            if new_id not in state.alerts_open:
+                kept = moves.moved(data, message.from_key, customer_id)
+                state.alerts_open[new_id] = kept
+                out.alerts.append(
+                    moves.reopened(
+                        new_id,
+                        customer_id,
+                        kept,
+                        message.at,
+                        moves.AUTO_MERGED,
+                        calendars,
+                        merged_from=old_id,
+                    )
+                )
+        # A reply one side got may answer the other side's question: those cases close (and their alerts).
+        for conversation, case in list(state.sla_cases.items()):
+            answered = state.recently_answered.get(conversation)
+            if answered is not None and answered >= case[0]:
+                self._cases.close(state, customer_id, conversation, answered, out)
+        self.detection.merge(state, merged)
+        state.merges.append(entry.to_list())
+        del state.merges[:-MAX_LEDGER]
+        self._settle(state, customer_id, MERGE, message.event_id, out)
+        return out
+
+    def unmerge(self, state: CustomerState, customer_id: str, message: Unmerge) -> Outputs:
+        """Take back from *state* what merging the profile in *message* brought (an operator's split).
+
+        The alerts that came with it are resolved here (``auto:split``); the profile's own key gets them
+        back. Detector memories stay as they are: they cannot be told apart any more.
+        """
+        out = Outputs()
+        merged = CustomerState.decode(message.state)
+        position = next(
+            (i for i in reversed(range(len(state.merges))) if state.merges[i][0] == message.from_key), None
+        )
+        entry = Ledger.from_list(state.merges.pop(position)) if position is not None else None
+        subtract(state, merged, entry, self.config.state.satisfaction_half_life_days * DAY)
+        calendars = self.config.calendars
+        for old_id, data in merged.alerts_open.items():
+            new_id = moves.moved_id(old_id, data, customer_id)
+            kept = state.alerts_open.pop(new_id, None)
+            if kept is not None:
+                alert = moves.closed(
+                    new_id, customer_id, kept, message.at, moves.AUTO_SPLIT, calendars, split_to=old_id
+                )
+                out.alerts.append(alert)
+        self._settle(state, customer_id, SPLIT, None, out)
+        return out
+
+    def _settle(
+        self, state: CustomerState, customer_id: str, cause: str, event_id: str | None, out: Outputs
+    ) -> None:
+        """After an identity change: value, stage (a change is a transition with *cause*), tier, bounds, wake-up."""
+        now = state.last_seen
+        state.clv = cents(self.model.clv(state)) if state.purchase_count else 0.0
+        stage = lifecycle.classify(state, now, self._lifecycle, self._stages)
+        if stage != state.stage:
+            out.transitions.append(Transition(customer_id, state.stage or None, stage, now, cause, event_id))
+            state.stage, state.stage_since = stage, now
+        state.value_tier = self._tier(state.clv if self._tiers_from_clv else state.net_value)
+        forget_old(state, now, self._retain_days)
+        state.wake_at = self._next_wake(state, now)
 
     def event_digest(self, event_id: str) -> int:
         """The digest the customer's dedupe memory keeps of *event_id* (see agents.journey.admission)."""

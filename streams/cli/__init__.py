@@ -12,6 +12,7 @@ import click
 from streams.cli.alerts import alerts
 from streams.cli.console import console, hash_password
 from streams.cli.fit import fit_models
+from streams.cli.identity import identity
 from streams.cli.notify import notify
 from streams.cli.records import produce_file, tail
 from streams.cli.replay import replay_file
@@ -41,6 +42,7 @@ for command in (
     tail,
     replay_file,
     alerts,
+    identity,
     fit_models,
     check_config,
     list_detectors,

@@ -57,7 +57,9 @@ def replay_file(
     settings = load_settings(config=config, model=model)
     rules = load_rules(settings.config, settings.model)
     salt = settings.identity_salt.encode()
-    decoder = TouchpointDecoder(identity_salt=salt, max_bytes=settings.max_event_bytes)
+    decoder = TouchpointDecoder(
+        identity_salt=salt, max_bytes=settings.max_event_bytes, identity=rules.identity
+    )
     stages = progress.StageProgress({"reading": f"reading {file.name}", "applying": "applying touchpoints"})
     try:
         summary = replay(

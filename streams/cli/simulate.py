@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 
@@ -50,6 +52,14 @@ from streams.kafka import produce
     default=None,
     help="Write JSONL here instead of to a broker.",
 )
+@click.option(
+    "--persons",
+    "persons_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write which simulated person made each event (JSONL: event_id, person): the ground truth "
+    "of identity resolution, kept out of the events themselves.",
+)
 @click.option("--broker", default=None, help=BROKER_HELP)
 @click.option("--topic", default=topics.RAW, show_default=True, help="Topic to send the records to.")
 def simulate(
@@ -60,11 +70,12 @@ def simulate(
     malformed_share: float,
     start: datetime | None,
     out_path: Path | None,
+    persons_path: Path | None,
     broker: str | None,
     topic: str,
 ) -> None:
     """Generate realistic omnichannel traffic to a topic or a JSONL file."""
-    from streams.sim import SimulationSpec, generate
+    from streams.sim import SimulationSpec, generate_with_persons
 
     spec = SimulationSpec(customers=customers, seed=seed, malformed_share=malformed_share)
     if start is not None:
@@ -73,12 +84,29 @@ def simulate(
         )
     if events is None and rate is None:
         events = 10_000
-    records: Iterator[bytes] = generate(spec)
+    if out_path is not None and broker:
+        raise click.UsageError("give either --out or --broker, not both")
+    labelled: Iterator[tuple[bytes, str | None]] = generate_with_persons(spec)
     if events is not None:
-        records = itertools.islice(records, events)
+        labelled = itertools.islice(labelled, events)
+    with contextlib.ExitStack() as files:
+        persons = files.enter_context(persons_path.open("wb")) if persons_path is not None else None
+        _emit(labelled, persons, out_path, broker, topic, rate, events)
+
+
+def _emit(
+    labelled: Iterator[tuple[bytes, str | None]],
+    persons: BinaryIO | None,
+    out_path: Path | None,
+    broker: str | None,
+    topic: str,
+    rate: float | None,
+    events: int | None,
+) -> None:
+    records: Iterator[bytes] = (record for record, _ in labelled)
+    if persons is not None:
+        records = _noting_persons(labelled, persons)
     if out_path is not None:
-        if broker:
-            raise click.UsageError("give either --out or --broker, not both")
         written = 0
         with out_path.open("wb") as handle, progress.bar(events or 0, "simulating") as advance:
             for record in records:
@@ -105,3 +133,17 @@ def simulate(
     click.echo(
         f"sent {sent:,} records to {topic} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)", err=True
     )
+
+
+def _noting_persons(labelled: Iterator[tuple[bytes, str | None]], persons: BinaryIO) -> Iterator[bytes]:
+    """The records of *labelled*, writing each valid event's person to *persons* once per event id."""
+    import orjson
+
+    seen: set[str] = set()
+    for record, person in labelled:
+        if person is not None:
+            event_id = orjson.loads(record)["event_id"]
+            if event_id not in seen:  # a redelivery repeats its original, person included
+                seen.add(event_id)
+                persons.write(orjson.dumps({"event_id": event_id, "person": person}) + b"\n")
+        yield record

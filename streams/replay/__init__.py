@@ -71,10 +71,20 @@ OUTPUT_FILES = {
     topics.ENRICHED: "enriched.jsonl",
     topics.TRANSITIONS: "transitions.jsonl",
     ALERTS: "alerts.jsonl",
+    topics.IDENTITY_MERGES: "merges.jsonl",
+    topics.IDENTITY_CONFLICTS: "conflicts.jsonl",
     CUSTOMERS: "customers.jsonl",
 }
 #: Files written in touchpoint order (the customers file is in customer order).
-_ORDERED = (topics.BY_CUSTOMER, topics.DEAD_LETTER, topics.ENRICHED, topics.TRANSITIONS, ALERTS)
+_ORDERED = (
+    topics.BY_CUSTOMER,
+    topics.DEAD_LETTER,
+    topics.ENRICHED,
+    topics.TRANSITIONS,
+    ALERTS,
+    topics.IDENTITY_MERGES,
+    topics.IDENTITY_CONFLICTS,
+)
 
 #: Partitions customers are spread over, as the live worker's default (TOUCHPOINT_PARTITIONS).
 PARTITIONS: Final = 4
@@ -95,6 +105,9 @@ class ReplaySummary:
     accepted: int = 0
     duplicates: int = 0
     transitions: int = 0
+    #: Identity: anonymous profiles merged into customers, identifiers claimed by several customers.
+    merges: int = 0
+    conflicts: int = 0
     alerts: Counter[str] = field(default_factory=Counter)
     customers: int = 0
     #: Touchpoints after the as-of day, not applied.
@@ -106,7 +119,7 @@ class ReplaySummary:
     refused: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     outputs: dict[str, Path] = field(default_factory=dict)
-    #: Every customer's final state, by customer id.
+    #: Every key's final state, by key: customers, anonymous profiles, identifiers' records.
     states: dict[str, CustomerState] = field(default_factory=dict, repr=False)
 
     @property
@@ -136,6 +149,8 @@ class ReplaySummary:
             f"  alerts       {sum(self.alerts.values()):>10,}  → {self.outputs[ALERTS]}  (records, incl. status changes)"
         )
         lines.extend(f"    {kind:<28} {count:>6,}" for kind, count in sorted(self.alerts.items()))
+        lines.append(f"  merges       {self.merges:>10,}  → {self.outputs[topics.IDENTITY_MERGES]}")
+        lines.append(f"  conflicts    {self.conflicts:>10,}  → {self.outputs[topics.IDENTITY_CONFLICTS]}")
         stages = ", ".join(f"{stage} {count:,}" for stage, count in self.stages.most_common())
         lines.append(f"  customers    {self.customers:>10,}  → {self.outputs[CUSTOMERS]}  ({stages})")
         if self.as_of is not None:
@@ -185,9 +200,14 @@ def replay(
             summary.after_as_of += part.after_as_of
         with summary.outputs[topics.DEAD_LETTER].open("wb") as dead_letters:
             _write_refusals(decoded, f"file:{path.name}", tracker.config.time.watermark_quorum, dead_letters)
-        applied = job.apply(decoded, processes, summary)
+        # Identity records move state between partitions, applied at once (streams.replay.shard): with
+        # identity resolution on, the partitions are applied in one process (decoding stays parallel).
+        appliers = 1 if tracker.resolver is not None else processes
+        applied = job.apply(decoded, appliers, summary)
     summary.duplicates = applied.duplicates
     summary.transitions = applied.transitions
+    summary.merges = applied.merges
+    summary.conflicts = applied.conflicts
     summary.alerts = applied.alerts
     summary.refused = applied.refused
     summary.customers = applied.customers
@@ -286,7 +306,9 @@ class _Job:
                     )
                     for name in _ORDERED
                 }
-                shard = Shard(self.tracker, Lines(files, tagged=False), f"file:{self.path.name}")
+                shard = Shard(
+                    self.tracker, Lines(files, tagged=False), f"file:{self.path.name}", self.partitions
+                )
                 done = 0
 
                 def applied(count: int) -> None:
@@ -329,6 +351,8 @@ class _Job:
             assert isinstance(result, Applied)
             total_applied.duplicates += result.duplicates
             total_applied.transitions += result.transitions
+            total_applied.merges += result.merges
+            total_applied.conflicts += result.conflicts
             total_applied.alerts.update(result.alerts)
             total_applied.refused.update(result.refused)
             total_applied.customers += result.customers
@@ -347,7 +371,7 @@ class _Job:
         folder.mkdir()
         with ExitStack() as stack:
             files = {name: stack.enter_context((folder / OUTPUT_FILES[name]).open("wb")) for name in _ORDERED}
-            shard = Shard(self.tracker, Lines(files, tagged=True), f"file:{self.path.name}")
+            shard = Shard(self.tracker, Lines(files, tagged=True), f"file:{self.path.name}", self.partitions)
             shard.apply(
                 merged(path for partition in owned for path in runs.get(partition, ())), count, self.every
             )

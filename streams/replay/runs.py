@@ -17,9 +17,10 @@ from typing import Final
 
 __all__ = ["BLOCK_ROWS", "RUN_ROWS", "Row", "merged", "read_run", "write_run"]
 
-#: (event time in µs since the epoch, line number, partition, customer id, normalised touchpoint JSON).
+#: (event time in µs since the epoch, line number, partition, customer id, normalised touchpoint JSON,
+#: the identity claims it makes as (identifier key, customer, event id, at)).
 #: The first two order a replay: event time, then file order; no two rows share them.
-Row = tuple[int, int, int, str, bytes]
+Row = tuple[int, int, int, str, bytes, tuple[tuple[str, str, str, int], ...]]
 
 #: Touchpoints a decoder keeps before it sorts them into a run: the memory a replay's input needs.
 RUN_ROWS: Final = 100_000

@@ -196,9 +196,9 @@ def decode_range(
                 continue
             decoded.accepted += 1
             partition = partition_for(accepted.customer_id.encode(), partitions)
-            rows.append(
-                ((occurred - _EPOCH) // _MICROSECOND, number, partition, accepted.customer_id, accepted.body)
-            )
+            claims = tuple((c.key, c.customer, c.event_id, c.at) for c in accepted.claims)
+            micros = (occurred - _EPOCH) // _MICROSECOND
+            rows.append((micros, number, partition, accepted.customer_id, accepted.body, claims))
             if len(rows) >= RUN_ROWS:
                 flush_rows()
         if rows:

@@ -29,6 +29,10 @@ What a caller cannot guess:
   record's id.
 * Memory is O(customers) plus the journeys in flight; nothing depends on how
   many records are taken.
+* Every event is made by one simulated person, whatever identifiers it carries
+  (``generate_with_persons``): the ground truth identity resolution is measured
+  against. Some couples share a tablet at home (``identities.HOUSEHOLD_SHARE``),
+  so one device id belongs to two people.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from streams.sim.clock import EPOCH
 from streams.sim.engine import Simulator
 from streams.sim.spec import SimulationSpec
 
-__all__ = ["SimulationSpec", "generate", "generate_events"]
+__all__ = ["SimulationSpec", "generate", "generate_events", "generate_with_persons", "person_name"]
 
 
 def generate(spec: SimulationSpec) -> Iterator[bytes]:
@@ -57,3 +61,20 @@ def generate_events(spec: SimulationSpec) -> Iterator[tuple[datetime, bytes]]:
     epoch = EPOCH
     millis = timedelta(milliseconds=1)
     return ((epoch + t * millis, record) for t, record in Simulator(spec).run())
+
+
+def person_name(number: int) -> str:
+    """How the ground truth names simulated person *number* (whose customer id is ``cust-<number>``)."""
+    return f"person-{number:06d}"
+
+
+def generate_with_persons(spec: SimulationSpec) -> Iterator[tuple[bytes, str | None]]:
+    """Same stream as generate(), with the person who made each record (None for a malformed one).
+
+    A redelivered record has its original's person. The person is not in the record: it is what
+    identity resolution should find out, written by ``touchpoint simulate --persons`` to a side file.
+    """
+    return (
+        (record, None if person is None else person_name(person))
+        for _, record, person in Simulator(spec).run_with_persons()
+    )

@@ -47,6 +47,13 @@ class Basics:
         self.rng = random.Random(f"touchpoint-journeys-{spec.seed}")
         self.bad_rng = random.Random(f"touchpoint-malformed-{spec.seed}")
         self.dup_rng = random.Random(f"touchpoint-duplicates-{spec.seed}")
+        # Who is who: which sessions happen on a household's shared tablet, which unidentified writers an agent
+        # verifies. A stream of its own, so that identity changes identifiers and adds identify events in a run,
+        # and nothing else.
+        self.identity_rng = random.Random(f"touchpoint-households-{spec.seed}")
+        #: The customer whose journey is being played: the person behind every event pushed meanwhile.
+        self.person = 0
+        self.current: Customer | None = None
         self.seq = itertools.count()
         self.conversations = itertools.count(1)
         self.orders = itertools.count(1)
@@ -88,6 +95,7 @@ class Basics:
         prospects = persona.prospect_share if newcomer_prospects is None else newcomer_prospects
         known = rng.random() >= prospects
         customer = Customer(slot, idx, persona, known, satisfaction, rng.choice(self.stores))
+        customer.tablet = identities.household_tablet(self.seed, idx)
         weights = [c.popularity * (c.median_price / 100.0) ** (persona.big_ticket - 1.0) for c in CATEGORIES]
         first, second = rng.choices(range(len(CATEGORIES)), weights, k=2)
         customer.favourites = (first, second)
@@ -107,7 +115,10 @@ class Basics:
 
     def _ref(self, c: Customer, channel: str) -> Ref:
         if not c.known or self.rng.random() < ANONYMOUS[channel]:
-            return identities.anonymous_ref(self.seed, c, channel)
+            tablet = None
+            if c.tablet is not None and channel in identities.TABLET_CHANNELS:
+                tablet = c.tablet if self.identity_rng.random() < identities.TABLET_SESSIONS else None
+            return identities.anonymous_ref(self.seed, c, channel, tablet)
         return "customer_id", c.cid
 
     def _push(
@@ -141,8 +152,30 @@ class Basics:
             event["conversation_id"] = conversation
         if attributes is not None:
             event["attributes"] = attributes
-        heapq.heappush(self.pending, (t, next(self.seq), event, millis))
+        if ref[0] == "customer_id" and actor == "customer" and self.current is not None:
+            self._announce(t, self.current, channel, location)
+        heapq.heappush(self.pending, (t, next(self.seq), event, millis, self.person))
         return t
+
+    def _announce(self, t: int, c: Customer, channel: str, location: str | None) -> None:
+        """Before a known customer's first identified touch of a channel, the identify that links its identifier.
+
+        The log-in on a device (a household member sometimes on the shared tablet), the CRM recognising a
+        caller's number or a sender's address, a social account connected: once per identifier and person.
+        """
+        kind = identities.ANONYMOUS_KEY[channel]
+        email, phone, device, _loyalty, openid = identities.identifiers(self.seed, c.idx)
+        value = {"device_id": device, "openid": openid, "email": email, "phone": phone}[kind]
+        tablet = (
+            c.tablet is not None and channel in identities.TABLET_CHANNELS and c.tablet not in c.announced
+        )
+        if tablet and self.identity_rng.random() < identities.TABLET_SESSIONS:
+            value = c.tablet or value
+        if value in c.announced:
+            return
+        c.announced.add(value)
+        actor = "system" if channel in ("email", "phone") else "customer"
+        self._identify(t, c, ("identifiers", {kind: value}), channel, actor, location=location)
 
     def _identify(
         self,
@@ -170,6 +203,7 @@ class Basics:
         identifiers = dict(ref[1]) if ref[0] == "identifiers" else {}
         for key in extra:
             identifiers[key] = values[key]
+        c.announced.update(identifiers.values())
         millis = channel in MILLIS_CHANNELS
         if not millis:
             t = -(-t // SECOND) * SECOND
@@ -187,9 +221,18 @@ class Basics:
             event["location"] = location
         if conversation is not None:
             event["conversation_id"] = conversation
-        heapq.heappush(self.pending, (t, next(self.seq), event, millis))
+        heapq.heappush(self.pending, (t, next(self.seq), event, millis, self.person))
         c.known = True
         return t
+
+    def _verify(self, t: int, ref: Ref, channel: str, team: str, conversation: str) -> None:
+        """An agent answering an unidentified writer who is a customer asks who they are (an order number,
+        the account's e-mail) and links what the conversation carries, most of the time."""
+        c = self.current
+        if c is None or not c.known or ref[0] != "identifiers":
+            return
+        if self.identity_rng.random() < identities.VERIFIED:
+            self._identify(t + 20 * SECOND, c, ref, channel, "agent", (), team, conversation)
 
     def _lognormal(self, median: float, sigma: float) -> int:
         """A log-normal duration in ms around `median` seconds."""

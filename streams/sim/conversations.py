@@ -37,6 +37,7 @@ class Conversations(Basics):
             delay = self._lognormal(50.0, 0.8) if rng.random() < 0.92 else self._lognormal(1200.0, 0.5)
             t = self._push(t + delay, ref, "chat", "reply", "agent", team, conversation,
                            {"topic": topic, "agent_id": self._agent()})  # fmt: skip
+            self._verify(t, ref, "chat", team, conversation)
             if rng.random() < 0.3:
                 t = self._push(t + self._lognormal(40.0, 0.6), ref, "chat", "inquiry", "customer", team,
                                conversation, {"topic": topic})  # fmt: skip
@@ -53,6 +54,7 @@ class Conversations(Basics):
             morning = self._next_staffed(t) + self._lognormal(50 * 60.0, 0.8)
             self._push(morning, ref, "chat", "reply", "agent", team, conversation,
                        {"topic": topic, "agent_id": self._agent()})  # fmt: skip
+            self._verify(morning, ref, "chat", team, conversation)
         self._experience(c, 0.3)
         return t, False
 
@@ -145,5 +147,7 @@ class Conversations(Basics):
         reply = t + self._lognormal(typical, 0.8)
         if not self._staffed(reply):
             reply = self._next_staffed(reply) + self._lognormal(45 * 60.0, 0.8)
-        return self._push(reply, ref, channel, "reply", "agent", team, conversation,
-                          attributes | {"agent_id": self._agent()})  # fmt: skip
+        reply = self._push(reply, ref, channel, "reply", "agent", team, conversation,
+                           attributes | {"agent_id": self._agent()})  # fmt: skip
+        self._verify(reply, ref, channel, team, conversation)
+        return reply

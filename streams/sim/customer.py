@@ -11,6 +11,7 @@ class Customer:
     """Mutable per-customer state; slots keep 100k of them small."""
 
     __slots__ = (
+        "announced",
         "churn_at",
         "churned",
         "cid",
@@ -32,6 +33,7 @@ class Customer:
         "satisfaction",
         "slot",
         "store",
+        "tablet",
     )
 
     def __init__(
@@ -58,7 +60,10 @@ class Customer:
         self.refund_order = ""
         self.refund_amount = 0.0
         self.refund_channel = ""
+        self.tablet: str | None = None  # the device shared with a partner at home, if any
+        self.announced: set[str] = set()  # identifiers an identify event has linked to cid so far
 
 
 Ref = tuple[str, Any]  # ("customer_id", "cust-…") or ("identifiers", {...})
-Pending = tuple[int, int, dict[str, Any] | bytes, bool]
+#: (instant, sequence, event or a redelivery's bytes, millisecond channel, the person who made it).
+Pending = tuple[int, int, dict[str, Any] | bytes, bool, int]

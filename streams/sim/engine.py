@@ -66,6 +66,15 @@ class Simulator(Service):
 
     def run(self) -> Iterator[tuple[int, bytes]]:
         """Yield (instant in ms, record) forever."""
+        return ((t, record) for t, record, _ in self.run_with_persons())
+
+    def run_with_persons(self) -> Iterator[tuple[int, bytes, int | None]]:
+        """Yield (instant in ms, record, person) forever: the number of the simulated person who made it.
+
+        The ground truth of identity resolution: a person is one customer number (``cust-<number>``)
+        whatever identifiers their events carry. None for a malformed record; a redelivery has its
+        original's person.
+        """
         pending = self.pending
         schedule = self.schedule
         customers = self.customers
@@ -80,7 +89,7 @@ class Simulator(Service):
         emitted = 0
         while True:
             if pending and pending[0][0] <= schedule[0][0]:
-                t, _, item, millis = heappop(pending)
+                t, _, item, millis, person = heappop(pending)
                 duplicate = isinstance(item, bytes)
                 if isinstance(item, bytes):
                     record = item  # a redelivery: same bytes, same event_id
@@ -93,17 +102,19 @@ class Simulator(Service):
                     event = item
                 if malformed_share:
                     if malformed_share >= 1.0:
-                        yield t, malformed(self.bad_rng, self.seed, self.malformed_ids, event, record)
+                        yield t, malformed(self.bad_rng, self.seed, self.malformed_ids, event, record), None
                         continue
                     # A geometric number of insertions before each record makes malformed_share the expected
                     # fraction of all records emitted.
                     while bad_random() < malformed_share:
-                        yield t, malformed(self.bad_rng, self.seed, self.malformed_ids, event, record)
-                yield t, record
+                        yield t, malformed(self.bad_rng, self.seed, self.malformed_ids, event, record), None
+                yield t, record, person
                 if not duplicate and dup_random() < DUPLICATE_SHARE:
-                    heappush(pending, (t, next(self.seq), record, False))
+                    heappush(pending, (t, next(self.seq), record, False, person))
             else:
                 t, slot = schedule[0]
+                self.current = customers[slot]
+                self.person = self.current.idx
                 end = self._session(customers[slot], t)
                 heapq.heapreplace(schedule, (self._next_key(customers[slot], end), slot))
 

@@ -69,9 +69,37 @@ def identifiers(seed: int, idx: int) -> tuple[str, str, str, str, str]:
     return email, phone, device, loyalty, openid
 
 
-def anonymous_ref(seed: int, c: Customer, channel: str) -> Ref:
-    """How an unidentified customer shows up on *channel*: the one identifier that channel carries."""
+def anonymous_ref(seed: int, c: Customer, channel: str, tablet: str | None = None) -> Ref:
+    """How an unidentified customer shows up on *channel*: the one identifier that channel carries.
+
+    *tablet*: the household's shared device, when this session is on it (app and web only).
+    """
     email, phone, device, _loyalty, openid = identifiers(seed, c.idx)
     key = ANONYMOUS_KEY[channel]
+    if tablet is not None and key == "device_id":
+        return "identifiers", {key: tablet}
     value = {"device_id": device, "openid": openid, "email": email, "phone": phone}[key]
     return "identifiers", {key: value}
+
+
+# Households: two customers who share a tablet at home. Customer numbers 2n-1 and 2n form a couple; this
+# share of couples share a tablet, on which about half of their app and web sessions happen. A log-in on
+# the tablet links it to whoever logs in, so a household that both log in on shows identity resolution
+# one device claimed by two customers: it must never fuse the two.
+HOUSEHOLD_SHARE: Final = 0.06
+TABLET_CHANNELS: Final = frozenset({"app", "web"})
+TABLET_SESSIONS: Final = 0.5
+
+
+#: Share of unidentified customers an agent verifies while answering them in writing (chat, e-mail, social).
+VERIFIED: Final = 0.6
+
+
+def household_tablet(seed: int, idx: int) -> str | None:
+    """The device id of the tablet customer *idx* shares with their partner, or None outside a household."""
+    couple = (idx + 1) // 2
+    digest = hashlib.blake2b(f"{seed}:household:{couple}".encode(), digest_size=16).digest()
+    if int.from_bytes(digest[:4], "big") >= HOUSEHOLD_SHARE * 2**32:
+        return None
+    hexa = digest.hex()
+    return f"{hexa[:8]}-{hexa[8:12]}-4{hexa[13:16]}-b{hexa[17:20]}-{hexa[20:32]}"

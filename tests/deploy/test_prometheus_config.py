@@ -93,7 +93,9 @@ def test_every_alert_is_unit_tested_firing_and_not_firing(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(ALERTS))
 def test_every_alert_reads_only_series_the_worker_or_the_bridge_exports(name: str) -> None:
     missing = unknown_series(ALERTS[name]["expr"])
-    assert not missing, f"alert {name} reads {sorted(missing)}, which neither the worker nor the notify bridge exports"
+    assert not missing, (
+        f"alert {name} reads {sorted(missing)}, which neither the worker nor the notify bridge exports"
+    )
 
 
 def test_every_alert_selects_the_scraped_job() -> None:

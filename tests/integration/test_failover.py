@@ -78,6 +78,12 @@ allowed_lateness_seconds = 2592000
 # packs up to 30 events of one customer into a few seconds of traffic, more than the default 16; a ring
 # larger than any customer's whole history makes the outcome independent of where the kill lands.
 dedupe_window = {window}
+
+[identity]
+# Off: every output here is compared byte for byte with the replay's. With identity resolution a merge
+# or a routed touchpoint crosses partitions through the topic, and when it lands among the customer's own
+# touchpoints may differ live (tests/integration/test_journey.py holds merges to the replay instead).
+enabled = false
 """
 
 #: A read of the outputs stops waiting for what it expects after this long without a new record.
@@ -123,8 +129,9 @@ def expect(tmp: Path, customers: int, events: int, seed: int, window: int) -> Ex
     source.write_bytes(b"".join(record + b"\n" for record in traffic + tail))
     settings = Settings()
     salt = settings.identity_salt.encode()
-    decoder = TouchpointDecoder(identity_salt=salt)
-    summary = replay(source, tmp / "replay", decoder, JourneyTracker(load_config(rules), salt))
+    config = load_config(rules)
+    decoder = TouchpointDecoder(identity_salt=salt, identity=config.identity)
+    summary = replay(source, tmp / "replay", decoder, JourneyTracker(config, salt))
 
     totals: dict[str, Totals] = defaultdict(Totals)
     seen: set[tuple[str, str]] = set()

@@ -326,3 +326,20 @@ def test_every_option_of_every_command_has_help(command: click.Command) -> None:
         if isinstance(parameter, click.Option) and not parameter.help
     ]
     assert undocumented == []
+
+
+def test_simulate_writes_who_made_each_event_beside_the_traffic(cli: CliRunner, tmp_path: Path) -> None:
+    out, persons = tmp_path / "sim.jsonl", tmp_path / "persons.jsonl"
+    result = cli.invoke(main, ["simulate", "--events", "2000", "--out", str(out), "--persons", str(persons)])
+    assert result.exit_code == 0, result.output
+    events = {}
+    for line in out.read_bytes().splitlines():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            event = json.loads(line)
+            events[event["event_id"]] = event
+    truth = [json.loads(line) for line in persons.read_text().splitlines()]
+    assert len({row["event_id"] for row in truth}) == len(truth), "one line per event, redeliveries once"
+    assert all(row["person"].startswith("person-") for row in truth)
+    assert {row["event_id"] for row in truth} <= set(events)
+    assert len(truth) > 1900, "every valid event has its person"
+    assert all("person" not in event for event in events.values()), "the ground truth stays out of the events"

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 import schemas
-from streams.sim import SimulationSpec, generate, generate_events
+from streams.sim import SimulationSpec, generate, generate_events, generate_with_persons
 
 pytestmark = pytest.mark.unit
 
@@ -286,3 +286,58 @@ def test_the_simulator_imports_nothing_but_the_standard_library_and_orjson() -> 
                 imported.add(node.module)
     outside = {name.split(".")[0] for name in imported if name.split(".")[:2] != ["streams", "sim"]}
     assert outside - set(sys.stdlib_module_names) == {"orjson"}
+
+
+@pytest.fixture(scope="module")
+def people() -> list[tuple[dict[str, Any], str]]:
+    """The valid events of 60,000 records of 2,000 customers, each with the person who made it."""
+    labelled = itertools.islice(generate_with_persons(SimulationSpec(customers=2000)), 60_000)
+    return [(orjson.loads(record), person) for record, person in labelled if person is not None]
+
+
+def test_every_valid_event_has_a_person_and_every_customer_id_names_one_person(
+    people: list[tuple[dict[str, Any], str]],
+) -> None:
+    persons_of: defaultdict[str, set[str]] = defaultdict(set)
+    for event, person in people:
+        if "customer_id" in event:
+            persons_of[event["customer_id"]].add(person)
+    assert persons_of
+    assert all(len(persons) == 1 for persons in persons_of.values())
+    # A redelivery is its original's person; malformed records have none.
+    records = list(itertools.islice(generate_with_persons(SimulationSpec(malformed_share=0.05)), 5_000))
+    assert any(person is None for _, person in records)
+    assert all(parse_valid(record) is not None for record, person in records if person is not None)
+
+
+def test_identify_events_link_the_identifiers_a_person_shows_up_with_unidentified(
+    people: list[tuple[dict[str, Any], str]],
+) -> None:
+    linked: defaultdict[str, set[str]] = defaultdict(set)
+    anonymous: defaultdict[str, set[str]] = defaultdict(set)
+    for event, person in people:
+        values = set((event.get("identifiers") or {}).values())
+        (linked if "customer_id" in event else anonymous)[person] |= values
+    # Of persons the company knows: a prospect who never signs up is never linked to anything.
+    known = [person for person in anonymous if person in linked]
+    shown = sum(len(anonymous[person]) for person in known)
+    covered = sum(len(anonymous[person] & linked[person]) for person in known)
+    assert covered / shown > 0.75, "most identifiers a customer shows up with unidentified get linked"
+    assert covered < shown, "some never are: a public social account, a number the CRM never matched"
+
+
+def test_some_couples_share_a_tablet_that_both_use_and_log_in_on(
+    people: list[tuple[dict[str, Any], str]],
+) -> None:
+    users: defaultdict[str, set[str]] = defaultdict(set)
+    claimants: defaultdict[str, set[str]] = defaultdict(set)
+    for event, person in people:
+        device = (event.get("identifiers") or {}).get("device_id")
+        if device is not None:
+            users[device].add(person)
+            if "customer_id" in event:
+                claimants[device].add(event["customer_id"])
+    shared = [device for device, persons in users.items() if len(persons) > 1]
+    assert shared, "a household tablet is used by both partners"
+    assert all(len(users[device]) == 2 for device in shared), "only within a household"
+    assert any(len(claimants[device]) == 2 for device in shared), "both partners log in on one"

@@ -1,0 +1,1 @@
+"""Identity resolution: one person, one profile, never two people fused (docs/identity.md)."""

@@ -1,0 +1,120 @@
+"""The identity graph's decisions about one identifier: who claims it, and where its anonymous events go.
+
+Decided per event, in the order the identifier's partition sees them (a streaming take on the limits,
+priorities and blocked values of batch identity-resolution settings):
+
+- The first customer to claim an identifier links it: its anonymous profile merges into that
+  customer, and its later anonymous events go there.
+- Another customer's claim never merges anything and never takes the identifier from the first:
+  two known customers are never merged, and no single record, mistaken or hostile, can move what is
+  already a customer's. It is recorded as a conflict on ``identity.conflicts``, and the identifier is
+  *shared*; its anonymous events keep going to the first customer, whom an operator can split it
+  from (docs/identity.md says why this and not a profile of its own).
+- More customers within the kind's window than its limit allows (``identity.limits``, at least 2 by
+  default, so that one record can never do it): the identifier is *over its limit* (a shop's demo
+  tablet, a team mailbox). It stops routing to anyone and forms no profile: each of its anonymous
+  conversations stands alone.
+- An operator's split bars the customer: its claims never link the identifier again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from agents.domain.identity import (
+    LINKED,
+    OVER_LIMIT,
+    SHARED,
+    UNLINKED,
+    Claim,
+    Conflict,
+    IdentityRecord,
+    Split,
+)
+from agents.identity.keys import unlinkable_key
+
+__all__ = ["ALREADY", "BARRED", "ClaimOutcome", "IdentityResolver", "KindLimit"]
+
+#: Outcomes of a claim besides the statuses (LINKED, SHARED, OVER_LIMIT).
+ALREADY: Final = "already"
+BARRED: Final = "barred"
+
+
+@dataclass(frozen=True, slots=True)
+class KindLimit:
+    """At most *customers* may claim an identifier of a kind within *window* seconds (None: ever)."""
+
+    customers: int
+    window: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimOutcome:
+    """What one claim did: LINKED (the first claim: merge the profile), ALREADY, BARRED, SHARED or OVER_LIMIT."""
+
+    outcome: str
+    conflict: Conflict | None = None
+
+    @property
+    def links(self) -> bool:
+        return self.outcome == LINKED
+
+
+class IdentityResolver:
+    """The limits of one configuration, applied to identifiers' records."""
+
+    def __init__(self, limits: Mapping[str, KindLimit], salt: bytes) -> None:
+        self._limits = dict(limits)
+        self._salt = salt
+
+    def route(self, record: IdentityRecord, key: str, event: dict[str, Any]) -> str | None:
+        """Where an anonymous touchpoint keyed by identifier *key* goes; None: to the identifier's own profile."""
+        status = record.status
+        if status in (LINKED, SHARED):
+            return record.first_claimant
+        if status == OVER_LIMIT:
+            return unlinkable_key(event, self._salt)
+        return None
+
+    def claim(self, record: IdentityRecord, claim: Claim) -> ClaimOutcome:
+        """Apply *claim* to *record* (mutated) and say what it did."""
+        customer = claim.customer
+        if customer in record.barred:
+            return ClaimOutcome(BARRED)
+        if customer in record.claimants:
+            return ClaimOutcome(ALREADY)
+        if record.status == OVER_LIMIT:
+            return ClaimOutcome(OVER_LIMIT)  # recorded once, when it went over; nothing changes any more
+        if record.status == UNLINKED:
+            record.claimants[customer] = claim.at
+            record.status = LINKED
+            return ClaimOutcome(LINKED)
+        record.claimants[customer] = claim.at
+        limit = self._limits.get(claim.key.split(":")[1], KindLimit(1, None))
+        window = limit.window
+        within = sum(1 for at in record.claimants.values() if window is None or abs(at - claim.at) <= window)
+        record.status = OVER_LIMIT if within > limit.customers else SHARED
+        conflict = Conflict(claim.key, tuple(record.claimants), claim.event_id, claim.at, record.status)
+        while len(record.claimants) > limit.customers + 1:
+            # Bounded: the first (linked) claimant stays, the oldest of the others goes.
+            del record.claimants[list(record.claimants)[1]]
+        return ClaimOutcome(record.status, conflict)
+
+    @staticmethod
+    def can_split(record: IdentityRecord, split: Split) -> bool:
+        """Whether *split* names the customer this identifier was linked (and its profile merged) to."""
+        return record.first_claimant == split.into and split.into not in record.barred
+
+    @staticmethod
+    def split(record: IdentityRecord, split: Split) -> bytes | None:
+        """Unlink *record* from ``split.into`` and bar it; return the profile as it was at the merge, if any."""
+        restored = record.merged
+        del record.claimants[split.into]
+        record.barred.append(split.into)
+        if record.status == LINKED:
+            record.status = UNLINKED
+        record.merged, record.merged_event, record.merged_at = None, None, 0
+        record.alerts = {}
+        return restored
