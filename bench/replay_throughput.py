@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import filecmp
 import itertools
 import json
@@ -86,6 +87,12 @@ def main() -> None:
     parser.add_argument(
         "--processes", default="1,2", help="comma-separated process counts to replay with (default: 1,2)"
     )
+    parser.add_argument(
+        "--identity",
+        choices=("on", "off"),
+        default="on",
+        help="identity resolution, on by default as in the product; off shows the partitions applied in parallel",
+    )
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument(
         "--profile",
@@ -93,15 +100,18 @@ def main() -> None:
         help="also replay once under py-spy, in one process, and print where the time goes per record",
     )
     parser.add_argument("--profile-rate", type=int, default=PROFILE_RATE, help="py-spy samples per second")
-    # The child: replay SOURCE into OUT_DIR with N processes, write {records, seconds, cpu_seconds} to SUMMARY.
+    # The child: replay SOURCE into OUT_DIR with N processes, identity on or off, write
+    # {records, seconds, cpu_seconds} to SUMMARY.
     parser.add_argument(
-        "--replay-only", nargs=4, metavar=("SOURCE", "OUT_DIR", "SUMMARY", "N"), help=argparse.SUPPRESS
+        "--replay-only", nargs="+", metavar="SOURCE OUT_DIR SUMMARY N [IDENTITY]", help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     salt = Settings().identity_salt.encode()
     if args.replay_only:
         source, out_dir, summary_path = (Path(p) for p in args.replay_only[:3])
-        _replay_only(source, out_dir, summary_path, salt, int(args.replay_only[3]))
+        _replay_only(
+            source, out_dir, summary_path, salt, int(args.replay_only[3]), args.replay_only[4] == "on"
+        )
         return
     counts = [int(n) for n in args.processes.split(",") if n]
     runs: dict[int, list[Run]] = {n: [] for n in counts}
@@ -119,7 +129,7 @@ def main() -> None:
             for processes in counts if number % 2 == 0 else counts[::-1]:
                 out = Path(workdir) / f"out-{processes}"
                 shutil.rmtree(out, ignore_errors=True)
-                run = replay_in_child(source, out, processes)
+                run = replay_in_child(source, out, processes, args.identity == "on")
                 runs[processes].append(run)
                 print(
                     f"run {number + 1}, {processes} process{'es' if processes > 1 else ''}:"
@@ -141,7 +151,7 @@ def main() -> None:
         # With --profile and --runs 0 there is no throughput to report, only the profile.
         timed = args.runs > 0
         if args.profile:
-            prof = profile_replay(source, Path(workdir), args.profile_rate)
+            prof = profile_replay(source, Path(workdir), args.profile_rate, args.identity == "on")
     if timed:
         base = statistics.median(r.rate for r in runs[counts[0]])
         parts = []
@@ -163,10 +173,16 @@ def main() -> None:
         if not args.no_record:
             record(
                 "replay throughput",
-                f"{args.events:,} simulator records ({size / 2**20:,.0f} MB, {spec.customers:,} customers)",
+                f"{args.events:,} simulator records ({size / 2**20:,.0f} MB, {spec.customers:,} customers),"
+                f" identity resolution {args.identity}"
+                + (
+                    " (more processes share decoding; the partitions are applied in one)"
+                    if args.identity == "on"
+                    else ""
+                ),
                 summary,
                 f"python bench/replay_throughput.py --events {args.events} --runs {args.runs}"
-                f" --processes {args.processes}",
+                f" --processes {args.processes}" + (" --identity off" if args.identity == "off" else ""),
             )
     if args.profile:
         median_one = statistics.median(r.rate for r in runs[counts[0]]) if timed else None
@@ -174,6 +190,8 @@ def main() -> None:
         print(text)
         if not args.no_record:
             command = f"python bench/replay_throughput.py --events {args.events} --runs {args.runs} --profile"
+            if args.identity == "off":
+                command += " --identity off"
             if args.profile_rate != PROFILE_RATE:
                 command += f" --profile-rate {args.profile_rate}"
             record(
@@ -184,11 +202,11 @@ def main() -> None:
             )
 
 
-def replay_in_child(source: Path, out_dir: Path, processes: int) -> Run:
+def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool) -> Run:
     """Replay *source* in a fresh child process; its seconds, CPU (all its processes) and peak memory."""
     summary_path = out_dir.with_suffix(".summary.json")
     command = [sys.executable, str(Path(__file__).resolve()), "--replay-only"]
-    command += [str(source), str(out_dir), str(summary_path), str(processes)]
+    command += [str(source), str(out_dir), str(summary_path), str(processes), "on" if identity else "off"]
     child = subprocess.Popen(command, cwd=ROOT)
     peak = [0]
     done = threading.Event()
@@ -229,10 +247,16 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def _replay_only(source: Path, out_dir: Path, summary_path: Path, salt: bytes, processes: int = 1) -> None:
+def _replay_only(
+    source: Path, out_dir: Path, summary_path: Path, salt: bytes, processes: int = 1, identity: bool = True
+) -> None:
     """The child: decoder and tracker are built before replay(), outside the timed (and profiled) frames."""
-    decoder = TouchpointDecoder(identity_salt=salt)
-    tracker = JourneyTracker(default_config(), salt)
+    config = default_config()
+    if not identity:
+        config = dataclasses.replace(config, identity=dataclasses.replace(config.identity, enabled=False))
+    # As `touchpoint replay` builds them: ingest makes identity claims when resolution is on.
+    decoder = TouchpointDecoder(identity_salt=salt, identity=config.identity)
+    tracker = JourneyTracker(config, salt)
     cpu = time.process_time()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     summary = replay(source, out_dir, decoder, tracker, processes=processes)
@@ -295,12 +319,12 @@ def _py_spy() -> str:
     return found
 
 
-def profile_replay(source: Path, workdir: Path, rate: int) -> ReplayProfile:
+def profile_replay(source: Path, workdir: Path, rate: int, identity: bool) -> ReplayProfile:
     """Replay *source* once in a child of this script under py-spy; keep the samples inside replay()."""
     raw = workdir / "profile-samples.txt"
     summary_path = workdir / "profile-summary.json"
     child = [sys.executable, str(Path(__file__).resolve()), "--replay-only"]
-    child += [str(source), str(workdir / "out-profile"), str(summary_path), "1"]
+    child += [str(source), str(workdir / "out-profile"), str(summary_path), "1", "on" if identity else "off"]
     command = [_py_spy(), "record", "--rate", str(rate), "--format", "raw", "--idle"]
     command += ["--output", str(raw), "--", *child]
     print(f"profiling one replay under py-spy at {rate} Hz …", flush=True)
