@@ -175,9 +175,7 @@ def create_app(settings: Settings) -> TouchpointApp:
         caught_up=read_to_end(app, app.streams.by_customer.get_topic_name()),
     )
     # Touchpoints of customers whose state this worker owns are applied as ingest reads them.
-    ingest_agent.install(
-        app.batches, app.streams, decoder, metrics, control_secret, journey.shortcut, journey.claim_shortcut
-    )
+    ingest_agent.install(app.batches, app.streams, decoder, metrics, control_secret, journey.shortcut)
     web.install(app, app.customers, app.states, tracker.model)
     worker_metrics.install(app, metrics)
 

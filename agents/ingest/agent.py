@@ -14,8 +14,9 @@ journey's verdict, for every other consumer of the topic.
 
 An event naming its customer and carrying identifiers also sends one signed claim per identifier
 to that identifier's key (agents/identity/control.py), after the touchpoint: on the identifier's
-partition, the claim and the identifier's anonymous touchpoints meet in the order sent here (a claim
-read in its identifier's own partition is applied at once, like a touchpoint, for the same reason).
+partition, the claim and the identifier's anonymous touchpoints meet in the order sent here. So records
+keyed by an identifier (claims, anonymous touchpoints) always take the topic, never the shortcut: a
+claim made in another partition would otherwise be overtaken by a touchpoint applied at once.
 """
 
 from __future__ import annotations
@@ -30,19 +31,17 @@ from prometheus_client import Counter
 from agents.domain.identity import Claim
 from agents.domain.refusal import Rejected
 from agents.identity.control import encode_control
+from agents.identity.keys import PREFIX as IDENTIFIER_PREFIX
 from agents.ingest.dead_letter import dead_letter_record
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.ports import Batches, BatchHandler, Outbox, Record, Sink, received_at
 
-__all__ = ["ClaimShortcut", "IngestMetrics", "IngestTopics", "Shortcut", "add_dead_letter", "install"]
+__all__ = ["IngestMetrics", "IngestTopics", "Shortcut", "add_dead_letter", "install"]
 
 #: ``shortcut(partition, accepted, received_at)``: apply an accepted touchpoint of a customer whose
 #: state lives in *partition* of by-customer, here and now; returns the headers that mark its
 #: forwarded copy with the journey's verdict (applied, or refused and why).
 Shortcut = Callable[[int, Accepted, float | None], Sequence[tuple[str, bytes]]]
-#: ``claim_shortcut(partition, claim, value)``: the same for an identity claim of an identifier whose
-#: record lives in *partition*; *value* is the claim's signed record, as forwarded.
-ClaimShortcut = Callable[[int, Claim, bytes], Sequence[tuple[str, bytes]]]
 
 
 class IngestTopics(Protocol):
@@ -71,41 +70,34 @@ def install(
     metrics: IngestMetrics,
     control_secret: bytes,
     shortcut: Shortcut | None = None,
-    claim_shortcut: ClaimShortcut | None = None,
 ) -> BatchHandler:
     """Route the raw topic's records to ``ingest_touchpoints`` and return it; *control_secret* signs claims."""
     outbox = batches.outbox
     by_customer = topics.by_customer.get_topic_name()
     dead_letter = topics.dead_letter.get_topic_name()
 
-    def applies_here(source: Record, partition: int | None) -> bool:
-        # Only records read in the key's own partition: the journey of that partition sees all of
-        # them in this order, none overtaken by an earlier one still on its way through by-customer.
-        return (
-            partition == source.partition
-            and batches.co_partitioned(source.topic, by_customer)
-            and batches.owns(by_customer, partition)
-        )
-
     def forward(source: Record, accepted: Accepted, stamp: float | None) -> None:
         key = accepted.customer_id.encode()
         partition = batches.partition_of(by_customer, key)
         headers: Sequence[tuple[str, bytes]] = ()
-        if shortcut is not None and partition is not None and applies_here(source, partition):
+        # Only records read in the customer's own partition: the journey of that partition sees all of
+        # them in this order, none overtaken by an earlier one still on its way through by-customer.
+        if (
+            shortcut is not None
+            and partition == source.partition
+            and not accepted.customer_id.startswith(IDENTIFIER_PREFIX)
+            and batches.co_partitioned(source.topic, by_customer)
+            and batches.owns(by_customer, partition)
+        ):
             headers = shortcut(partition, accepted, stamp)
         outbox.add(
             by_customer, key=key, value=accepted.body, partition=partition, timestamp=stamp, headers=headers
         )
 
-    def send_claim(source: Record, claim: Claim, stamp: float | None) -> None:
-        # After the touchpoint, to the identifier's key: applied at once too when that key's state is here.
+    def send_claim(claim: Claim, stamp: float | None) -> None:
+        # After the touchpoint, to the identifier's key, through the topic (see the module's docstring).
         key = claim.key.encode()
-        value = encode_control(control_secret, key, claim)
-        partition = batches.partition_of(by_customer, key)
-        headers: Sequence[tuple[str, bytes]] = ()
-        if claim_shortcut is not None and partition is not None and applies_here(source, partition):
-            headers = claim_shortcut(partition, claim, value)
-        outbox.add(by_customer, key=key, value=value, partition=partition, timestamp=stamp, headers=headers)
+        outbox.add(by_customer, key=key, value=encode_control(control_secret, key, claim), timestamp=stamp)
 
     def ingest_touchpoints(partition: int, records: Sequence[Record]) -> None:
         for record in records:
@@ -119,7 +111,7 @@ def install(
                 # None (no timestamp) lets the producer stamp the current time.
                 forward(record, outcome, stamp)
                 for claim in outcome.claims:
-                    send_claim(record, claim, stamp)
+                    send_claim(claim, stamp)
             else:
                 metrics.DEAD_LETTERS.labels(outcome.reason).inc()
                 add_dead_letter(outbox, dead_letter, record, outcome)

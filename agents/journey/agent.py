@@ -52,13 +52,13 @@ from prometheus_client import Counter, Gauge, Histogram
 import schemas
 from agents.config import Config
 from agents.domain.alert import OPEN
-from agents.domain.identity import Claim, Split
+from agents.domain.identity import Split
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import INTERNAL, SCHEMA, Rejected
 from agents.domain.state import summarize
 from agents.identity.control import decode_control, encode_control, is_control
 from agents.identity.keys import is_identifier_key
-from agents.ingest.agent import ClaimShortcut, Shortcut, add_dead_letter
+from agents.ingest.agent import Shortcut, add_dead_letter
 from agents.ingest.decode import Accepted
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, Verdicts, sign_tick, verify_tick
@@ -77,7 +77,6 @@ class Journey:
 
     track_journey: BatchHandler
     shortcut: Shortcut
-    claim_shortcut: ClaimShortcut
 
 
 class JourneyTopics(Protocol):
@@ -409,17 +408,6 @@ def install(
             return verdicts.refused(key, accepted.body, change.refused)
         return verdicts.applied(key, accepted.body)
 
-    def claim_shortcut(partition: int, claim: Claim, value: bytes) -> Sequence[tuple[str, bytes]]:
-        """Apply a claim ingest made, for an identifier of *partition*; the headers of its signed copy."""
-        key = claim.key.encode()
-        try:
-            write((journey.identity(key, partition, claim),))
-        except Exception as exc:  # a bug: kept, as in track_journey
-            log.warning("journey could not apply the claim of %s at ingest: %s", claim.event_id, exc)
-            failed = Rejected(INTERNAL, f"journey could not apply the record: {type(exc).__name__}: {exc}")
-            return verdicts.refused(key, value, failed)
-        return verdicts.applied(key, value)
-
     def track_journey(partition: int, records: Sequence[Record]) -> None:
         for record in records:
             try:
@@ -435,7 +423,7 @@ def install(
                 )
 
     batches.route(topics.journey_inputs, track_journey)
-    agent = Journey(track_journey, shortcut, claim_shortcut)
+    agent = Journey(track_journey, shortcut)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def sweep_deadlines() -> None:
