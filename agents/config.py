@@ -78,6 +78,12 @@ class StateConfig:
 
 
 @dataclass(frozen=True)
+class EnrichedConfig:
+    #: Attribute names an enriched touchpoint keeps; every other attribute is left out.
+    attributes: frozenset[str]
+
+
+@dataclass(frozen=True)
 class TimeConfig:
     max_future_skew_seconds: float
     max_event_age_days: float
@@ -203,6 +209,7 @@ class Config:
     lifecycle: LifecycleConfig
     value_tiers: tuple[ValueTier, ...]
     state: StateConfig
+    enriched: EnrichedConfig
     time: TimeConfig
     deadlines: DeadlineConfig
     calendars: Calendars
@@ -461,6 +468,7 @@ def config_from_mapping(
         lifecycle=LifecycleConfig(**filled["lifecycle"]),
         value_tiers=tuple(ValueTier(**tier) for tier in filled["value_tiers"]),
         state=StateConfig(**filled["state"]),
+        enriched=EnrichedConfig(attributes=frozenset(filled["enriched"]["attributes"])),
         time=TimeConfig(**filled["time"]),
         deadlines=DeadlineConfig(**filled["deadlines"]),
         identity=identity_config(filled["identity"]),

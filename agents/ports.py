@@ -11,12 +11,26 @@ no stream engine.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from agents.domain.state import CustomerState
 
-__all__ = ["BatchHandler", "Batches", "Outbox", "Record", "Sink", "StateStore", "received_at"]
+__all__ = [
+    "BatchHandler",
+    "Batches",
+    "ErasedStore",
+    "ErasureHook",
+    "Outbox",
+    "Record",
+    "Sink",
+    "StateStore",
+    "received_at",
+]
+
+#: Called with (customer key, partition) when a customer is forgotten on request, after their state is
+#: deleted: where a component co-partitioned with the customer table deletes what it keeps of them.
+ErasureHook = Callable[[bytes, int], Awaitable[None]]
 
 
 class Record(Protocol):
@@ -64,12 +78,23 @@ class Outbox(Protocol):
 BatchHandler = Callable[[int, Sequence[Record]], None]
 
 
+class ErasedStore(Protocol):
+    """Each erased customer's instant (epoch seconds), by customer key: read now, written after the batch."""
+
+    def get(self, key: bytes) -> int | None: ...
+    def stage(self, key: bytes, value: int, partition: int) -> None: ...
+
+
 class Batches(Protocol):
     """Where an agent registers for records a batch at a time, and where its batches' records go."""
 
     @property
     def outbox(self) -> Outbox:
         """Collects what the records of one fetch publish; sent when the fetch is applied."""
+        ...
+
+    def after_flush(self, hook: Callable[[Any], Awaitable[Any]]) -> None:
+        """Run *hook* after each batch's outbox is handed to the producer, before its offsets are marked."""
         ...
 
     def route(self, topic: Any, handler: BatchHandler) -> None:
@@ -123,6 +148,14 @@ class StateStore(Protocol):
 
     def stage(self, key: bytes, value: CustomerState, partition: int) -> None:
         """Make *value* the newest state of *key* now; it is written once, after the current batch's outputs."""
+        ...
+
+    def stage_delete(self, key: bytes, partition: int) -> None:
+        """Delete *key* now for ``get``; its tombstone is written once, after the current batch's outputs."""
+        ...
+
+    async def delete(self, key: bytes, partition: int, outputs: Iterable[asyncio.Future[Any]] = ()) -> None:
+        """Delete *key*: gone for ``get`` now; a tombstone on the changelog once *outputs* are done."""
         ...
 
     def retain(self, owned: set[int]) -> None:

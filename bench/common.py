@@ -19,8 +19,10 @@ from streams.runtime.faust_private import refresh_metadata
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
-# Workers started by a benchmark share one secret for their timer ticks, as the workers of one app must.
+# Workers started by a benchmark share one secret for their timer ticks, as the workers of one app must,
+# and one identity key (a worker refuses to start without one).
 os.environ.setdefault("TOUCHPOINT_CONTROL_SECRET", secrets.token_hex(32))
+os.environ.setdefault("TOUCHPOINT_IDENTITY_SALT", secrets.token_hex(32))
 
 
 async def output_span(

@@ -70,7 +70,7 @@ def simulated_events(count: int, salt: bytes) -> list[Accepted]:
 
 def main() -> None:
     args = arguments(__doc__)
-    salt = Settings().identity_salt.encode()
+    salt = Settings.from_env().identity_key
     events = simulated_events(args.events, salt)
     with_all, without, rates = [], [], Counter[str]()
     for _ in range(args.runs):

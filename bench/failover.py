@@ -70,7 +70,7 @@ class Result:
 
 def _workload(customers: int, events: int, trickle: int, seed: int) -> tuple[list[Accepted], list[Accepted]]:
     """One visit per customer, then *events* simulator events; and *trickle* later events for the failover."""
-    decoder = TouchpointDecoder(identity_salt=Settings().identity_salt.encode())
+    decoder = TouchpointDecoder(identity_salt=Settings.from_env().identity_key)
     spec = SimulationSpec(customers=customers, seed=seed, malformed_share=0.0)
     before = (spec.start - timedelta(days=1)).isoformat()
     visits = (

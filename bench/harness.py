@@ -109,7 +109,7 @@ def simulator_records(events: int, seed: int, customers: int | None = None) -> t
     """*events* simulator records (1 % malformed, duplicates included) for *customers* (default events / 10)."""
     customers = customers or max(100, events // 10)
     records = list(itertools.islice(generate(SimulationSpec(customers=customers, seed=seed)), events))
-    decoder = TouchpointDecoder(identity_salt=Settings().identity_salt.encode())
+    decoder = TouchpointDecoder(identity_salt=Settings.from_env().identity_key)
     applied = {
         (outcome.customer_id, outcome.event["event_id"])
         for outcome in map(decoder, records)
@@ -149,7 +149,7 @@ def preproduce(
 
 def accepted(records: Iterable[bytes]) -> list[tuple[bytes, bytes]]:
     """(customer key, normalised body) of each record ingest accepts: what it sends to by-customer."""
-    decoder = TouchpointDecoder(identity_salt=Settings().identity_salt.encode())
+    decoder = TouchpointDecoder(identity_salt=Settings.from_env().identity_key)
     return [
         (outcome.customer_id.encode(), outcome.body)
         for outcome in map(decoder, records)

@@ -107,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     if (args.traffic is None) != (args.persons is None):
         parser.error("--traffic and --persons go together")
-    salt = Settings().identity_salt.encode()
+    salt = Settings.from_env().identity_key
     with tempfile.TemporaryDirectory(prefix="tp-identity-") as workdir:
         work = Path(workdir)
         if args.traffic is None:

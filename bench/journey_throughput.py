@@ -68,7 +68,7 @@ async def _latest_states(bootstrap: str) -> dict[bytes, bytes]:
 
 
 def one_run(events: int, seed: int) -> tuple[float, dict[bytes, bytes]]:
-    decoder = TouchpointDecoder(identity_salt=Settings().identity_salt.encode())
+    decoder = TouchpointDecoder(identity_salt=Settings.from_env().identity_key)
     spec = SimulationSpec(customers=max(100, events // 25), seed=seed, malformed_share=0.0)
     accepted = [o for o in map(decoder, itertools.islice(generate(spec), events)) if isinstance(o, Accepted)]
     with tempfile.TemporaryDirectory(prefix="tp-bench-") as workdir, EmbeddedBroker() as broker:

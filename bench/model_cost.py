@@ -61,7 +61,7 @@ def clv_cost(tracker: JourneyTracker, states: list[CustomerState]) -> float:
 
 def main() -> None:
     args = arguments(__doc__)
-    salt = Settings().identity_salt.encode()
+    salt = Settings.from_env().identity_key
     events = simulated_events(args.events, salt)
     with tempfile.TemporaryDirectory() as tmp:
         params = Path(tmp) / "params.json"

@@ -142,7 +142,7 @@ class Workload:
 
 
 def build_workload(args: argparse.Namespace) -> Workload:
-    salt = Settings().identity_salt.encode()
+    salt = Settings.from_env().identity_key
     started = time.perf_counter()
     print(
         f"building the state pool: replay of {args.pool_events:,} simulator events"

@@ -106,7 +106,7 @@ def main() -> None:
         "--replay-only", nargs="+", metavar="SOURCE OUT_DIR SUMMARY N [IDENTITY]", help=argparse.SUPPRESS
     )
     args = parser.parse_args()
-    salt = Settings().identity_salt.encode()
+    salt = Settings.from_env().identity_key
     if args.replay_only:
         source, out_dir, summary_path = (Path(p) for p in args.replay_only[:3])
         _replay_only(

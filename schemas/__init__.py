@@ -37,6 +37,8 @@ SCHEMA_FILES: dict[str, str] = {
     "identity_conflict": "identity_conflict.v1.json",
     "identity_action": "identity_action.v1.json",
     "model_params": "model_params.v1.json",
+    "erasure_request": "erasure_request.v1.json",
+    "erasure": "erasure.v1.json",
 }
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 from faust.types import TableT, TopicT
+from faust.types.auth import CredentialsT
 
 from agents.config import load_config
 from agents.domain.state import CustomerState
@@ -17,6 +19,7 @@ from agents.ingest.decode import TouchpointDecoder
 from agents.journey import agent as journey_agent
 from agents.journey.track import JourneyTracker
 from streams import metrics, tables, topics, web, worker_metrics
+from streams.kafka_security import FileTokenProvider, KafkaSecurity
 from streams.runtime import recovery
 from streams.runtime.batches import BatchHost
 from streams.runtime.direct import DirectTopic
@@ -35,6 +38,7 @@ class TouchpointApp(faust.App):
     settings: Settings
     streams: Topics
     customers: TableT[bytes, CustomerState]
+    erased: TableT[bytes, int]
     states: StateWriter[CustomerState]
     batches: BatchHost
 
@@ -57,18 +61,30 @@ class Topics:
     enriched: DirectTopic
     transitions: DirectTopic
     actions: TopicT
+    erasure_requests: TopicT
+    erasures: DirectTopic
     #: alerts.actions again, to write to: an action following an alert that moved with a merge.
     actions_out: DirectTopic
     #: Operators' splits of a merge (read), merges and splits, and conflicts (written).
     identity_actions: TopicT
     merges: DirectTopic
     conflicts: DirectTopic
-    #: The inputs of the journey agent, co-partitioned: customer-keyed touchpoints, alert actions, splits.
+    #: The inputs of the journey agent, co-partitioned: customer-keyed touchpoints, alert actions,
+    #: erasure requests and splits.
     journey_inputs: TopicT
     alerts: dict[str, DirectTopic]
 
     def all(self) -> tuple[TopicT | DirectTopic, ...]:
-        fixed = (self.raw, self.by_customer, self.dead_letter, self.enriched, self.transitions, self.actions)
+        fixed = (
+            self.raw,
+            self.by_customer,
+            self.dead_letter,
+            self.enriched,
+            self.transitions,
+            self.actions,
+            self.erasure_requests,
+            self.erasures,
+        )
         identity = (self.identity_actions, self.merges, self.conflicts)
         return (*fixed, *identity, *self.alerts.values())
 
@@ -84,6 +100,8 @@ def make_topics(app: faust.App, partitions: int) -> Topics:
             key_serializer="raw",
             value_serializer="raw",
             partitions=partitions,
+            # Applied when the worker creates the topic; an existing topic keeps its own.
+            config=topics.topic_config(names[0]) if len(names) == 1 else None,
         )
 
     def output(name: str) -> DirectTopic:
@@ -96,11 +114,15 @@ def make_topics(app: faust.App, partitions: int) -> Topics:
         enriched=output(topics.ENRICHED),
         transitions=output(topics.TRANSITIONS),
         actions=topic(topics.ACTIONS),
+        erasure_requests=topic(topics.ERASURE_REQUESTS),
+        erasures=output(topics.ERASURES),
         actions_out=output(topics.ACTIONS),
         identity_actions=topic(topics.IDENTITY_ACTIONS),
         merges=output(topics.IDENTITY_MERGES),
         conflicts=output(topics.IDENTITY_CONFLICTS),
-        journey_inputs=topic(topics.BY_CUSTOMER, topics.ACTIONS, topics.IDENTITY_ACTIONS),
+        journey_inputs=topic(
+            topics.BY_CUSTOMER, topics.ACTIONS, topics.ERASURE_REQUESTS, topics.IDENTITY_ACTIONS
+        ),
         alerts={alert_type: output(topics.alert_topic(alert_type)) for alert_type in topics.alert_types()},
     )
 
@@ -109,10 +131,18 @@ def create_app(settings: Settings) -> TouchpointApp:
     """Build the worker's Faust app from *settings* (the broker must already be known)."""
     if settings.embedded:
         raise ValueError("create_app needs a broker URL; start the embedded broker first")
+    # A worker with the public development key would publish hashes anyone can reverse.
+    settings.check_identity_key()
     heartbeat = min(3.0, settings.session_timeout_s / 3)
+    _warn_about_faust_environment()
+    views = settings.web_faust_views
     app = TouchpointApp(
         settings.app_id,
+        # Faust would read every one of its settings from the environment too (BROKER_CREDENTIALS=user:pass
+        # stopped start-up with the password in the message): the worker is configured by TOUCHPOINT_* only.
+        env={},
         broker=settings.broker,
+        broker_credentials=faust_credentials(settings.kafka_security),
         store=f"{settings.store}://",  # rocksdb: the rocksdict driver, files under data_dir
         table_standby_replicas=settings.standby_replicas,
         autodiscover=False,
@@ -128,14 +158,20 @@ def create_app(settings: Settings) -> TouchpointApp:
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        # Faust's own views show the cluster's layout and table contents: off unless asked for.
+        web_router_enabled=views,
+        web_tables_enabled=views,
+        web_graph_enabled=views,
+        web_stats_enabled=views,
         **dict(settings.faust_overrides),
     )
     # A bad rules or model file stops start-up here, with file, key and reason.
     config = load_config(settings.config, settings.model)
-    salt = settings.identity_salt.encode()
+    salt = settings.identity_key
     app.settings = settings
     app.streams = make_topics(app, settings.partitions)
     app.customers = tables.customer_to_state(app, settings.partitions)
+    app.erased = tables.erased_customers(app, settings.partitions)
     # The restore counters exist from start-up, before a rebalance first restores anything.
     metrics.STATE_RESTORED_RECORDS.labels(app.customers.name)
     metrics.STATE_RESTORED_KEYS.labels(app.customers.name)
@@ -153,7 +189,11 @@ def create_app(settings: Settings) -> TouchpointApp:
     # Each customer's state changed by a fetch is written once, after that fetch's outputs.
     app.batches.after_flush(states.write_staged)
     metrics.STATE_WRITES_HELD.set_function(lambda: len(states))
-    control_secret = settings.control_secret.encode()
+    # Erasure instants are written as the states are: once per fetch, after its outputs.
+    erased = StateWriter(app, app.erased, _encode_instant, decode=int)
+    app.batches.after_flush(erased.write_staged)
+    control_secret = settings.control_secret.reveal().encode()
+
     if not control_secret:
         control_secret = secrets.token_bytes(32)
         log.warning(
@@ -173,10 +213,12 @@ def create_app(settings: Settings) -> TouchpointApp:
         metrics,
         control_secret,
         caught_up=read_to_end(app, app.streams.by_customer.get_topic_name()),
+        erased=erased,
     )
     # Touchpoints of customers whose state this worker owns are applied as ingest reads them.
     ingest_agent.install(app.batches, app.streams, decoder, metrics, control_secret, journey.shortcut)
-    web.install(app, app.customers, app.states, tracker.model)
+    web.install(app, app.customers, app.states, tracker.model, settings.web_tokens())
+
     worker_metrics.install(app, metrics)
 
     @app.task  # type: ignore[untyped-decorator]
@@ -186,3 +228,43 @@ def create_app(settings: Settings) -> TouchpointApp:
             await topic.maybe_declare()
 
     return app
+
+
+def faust_credentials(security: KafkaSecurity) -> CredentialsT | None:
+    """Faust's ``broker_credentials`` for *security*: the same TLS context and SASL login as the CLI's."""
+    context = security.ssl_context()
+    mechanism = security.sasl_mechanism
+    if mechanism == "OAUTHBEARER" and security.oauth_token_file is not None:
+        return faust.OAuthCredentials(
+            oauth_cb=FileTokenProvider(security.oauth_token_file), ssl_context=context
+        )
+    if mechanism:
+        return faust.SASLCredentials(
+            username=security.sasl_username,
+            password=security.sasl_password.reveal(),
+            ssl_context=context,
+            mechanism=mechanism,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+#: Faust settings that carry credentials when read from the environment; named in a warning, never shown.
+_FAUST_CREDENTIAL_VARIABLES = ("BROKER_CREDENTIALS", "APP_BROKER_CREDENTIALS", "SSL_CONTEXT")
+
+
+def _warn_about_faust_environment() -> None:
+    for name in _FAUST_CREDENTIAL_VARIABLES:
+        if os.environ.get(name):
+            log.warning(
+                "%s is set but ignored: the worker reads TOUCHPOINT_* settings only. For SASL use "
+                "TOUCHPOINT_KAFKA_SASL_MECHANISM, _USERNAME and _PASSWORD (or _PASSWORD_FILE); for TLS "
+                "TOUCHPOINT_KAFKA_TLS and TOUCHPOINT_KAFKA_CA_FILE (docs/configuration.md)",
+                name,
+            )
+
+
+def _encode_instant(instant: int) -> bytes:
+    """An erasure instant as the erased-customers table's JSON value serializer writes it."""
+    return str(instant).encode()

@@ -26,12 +26,13 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 
 import bcrypt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from streams.secrets import Secret, SecretError
 
 __all__ = [
     "AuthError",
@@ -115,17 +116,15 @@ def parse_users(text: str, source: str = "users") -> dict[str, str]:
 
 
 def read_secret(environ: Mapping[str, str], name: str) -> str | None:
-    """The secret in ``$NAME``, else in the file named by ``$NAME_FILE`` (trailing newline dropped)."""
-    value = environ.get(name)
-    if value:
-        return value
-    path = environ.get(f"{name}_FILE")
-    if not path:
-        return None
+    """The secret in ``$NAME``, else in the file named by ``$NAME_FILE`` (trailing newline dropped).
+
+    The value is masked in every log line of this process from now on (streams/redaction.py).
+    """
     try:
-        return Path(path).read_text("utf-8").rstrip("\r\n") or None
-    except OSError as exc:
-        raise AuthError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from None
+        value = Secret.from_env(environ, name).reveal()
+    except SecretError as exc:
+        raise AuthError(str(exc)) from None
+    return value or None
 
 
 @dataclass(frozen=True)

@@ -1,37 +1,98 @@
 """Plain Kafka clients (aiokafka) for the CLI: produce a stream of records, read topics.
 
-These are the tools' clients, not the worker's; the worker's I/O goes through Faust.
+These are the tools' clients, not the worker's; the worker's I/O goes through Faust. Each takes
+a ``Connection`` (the brokers and their TLS and SASL settings) or, on a plaintext cluster, just
+the bootstrap servers. Record keys and values never reach the client's log (streams/redaction.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, errors
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
+from agents.ingest.identity import derived_customer_id, normalise_identifier
+from streams import redaction
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
 from streams.runtime.faust_private import refresh_metadata
 
 __all__ = [
     "BrokerUnreachable",
+    "Connection",
     "Record",
     "bootstrap_servers",
+    "connection",
     "consume",
     "produce",
     "producer",
     "routing_key",
 ]
 
+redaction.hide_record_contents()
+
 
 class BrokerUnreachable(ConnectionError):
-    """No broker answered at the configured address."""
+    """No broker answered at the configured address, or it refused the connection's TLS or sign-in."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The brokers to bootstrap from, and how to reach them (TLS, SASL)."""
+
+    bootstrap: str
+    security: KafkaSecurity = field(default=PLAINTEXT)
+
+    def client_options(self) -> dict[str, Any]:
+        """aiokafka's keyword arguments: the bootstrap servers and the security settings."""
+        return {"bootstrap_servers": self.bootstrap, **self.security.client_options()}
+
+    def describe(self) -> str:
+        return f"{self.bootstrap} over {self.security.describe()}"
+
+
+def connection(target: Connection | str) -> Connection:
+    """*target* as a Connection: a bare ``host:port`` list is a plaintext cluster."""
+    return target if isinstance(target, Connection) else Connection(target)
+
+
+async def start_client(client: AIOKafkaProducer | AIOKafkaConsumer, target: Connection) -> None:
+    """Start *client*, or stop it and raise BrokerUnreachable with a one-line reason (never a secret)."""
+    try:
+        await client.start()
+    except Exception as exc:  # connection refused, TLS handshake, SASL sign-in: one clean line each
+        with suppress(Exception):
+            await client.stop()
+        raise BrokerUnreachable(
+            f"cannot connect to Kafka at {target.describe()}: {_reason(exc, target)}"
+        ) from None
+
+
+#: What aiokafka raises when a broker refuses a SASL sign-in (a SCRAM refusal surfaces as a KeyError).
+_SIGN_IN_REFUSED = (
+    KeyError,
+    errors.SaslAuthenticationFailed,
+    errors.UnsupportedSaslMechanismError,
+    errors.IllegalSaslStateError,
+)
+
+
+def _reason(exc: Exception, target: Connection) -> str:
+    if target.security.sasl_mechanism and isinstance(exc, _SIGN_IN_REFUSED):
+        return (
+            f"the broker refused the sign-in ({type(exc).__name__}); check the user name, the password "
+            "and that the broker offers this mechanism"
+        )
+    return redaction.redact(f"{type(exc).__name__}: {exc}")
 
 
 def bootstrap_servers(url: str) -> str:
@@ -42,16 +103,18 @@ def bootstrap_servers(url: str) -> str:
     return ",".join(part for part in url.replace(";", ",").split(",") if part)
 
 
-def routing_key(value: bytes) -> bytes | None:
-    """Best-effort key for a raw touchpoint: its customer reference, so one customer's events stay in order.
+def routing_key(value: bytes, identity_key: bytes) -> bytes | None:
+    """Best-effort key for a raw touchpoint: its customer key, so one customer's events stay in order.
 
-    Keyless records are spread over partitions and ingested concurrently, which
-    reorders a customer's events. Anything unparseable goes keyless.
+    A ``customer_id`` is the key; an event known only by identifiers is keyed by the customer key
+    ingest derives from them (``id:<kind>:<keyed hash>`` under *identity_key*), never by a raw phone
+    number or e-mail address. Keyless records are spread over partitions and ingested
+    concurrently, which reorders a customer's events. Anything unparseable goes keyless.
     """
-    return _key_and_time(value)[0]
+    return _key_and_time(value, identity_key)[0]
 
 
-def _key_and_time(value: bytes) -> tuple[bytes | None, int | None]:
+def _key_and_time(value: bytes, identity_key: bytes) -> tuple[bytes | None, int | None]:
     """The routing key of a raw touchpoint and its event time in epoch ms, each None when unreadable."""
     try:
         document = orjson.loads(value)
@@ -65,7 +128,7 @@ def _key_and_time(value: bytes) -> tuple[bytes | None, int | None]:
     if isinstance(customer, str):
         key = customer.strip().encode()
     elif isinstance(identifiers, dict):
-        key = orjson.dumps(identifiers, option=orjson.OPT_SORT_KEYS)
+        key = _identifier_key(identifiers, identity_key)
     stamp = None
     occurred = document.get("occurred_at")
     if isinstance(occurred, str):
@@ -76,15 +139,24 @@ def _key_and_time(value: bytes) -> tuple[bytes | None, int | None]:
     return key, stamp
 
 
-@asynccontextmanager
-async def producer(bootstrap: str, **options: object) -> AsyncIterator[AIOKafkaProducer]:
-    """A started producer, flushed and stopped on exit."""
-    client = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, **options)
+def _identifier_key(identifiers: dict[Any, Any], identity_key: bytes) -> bytes | None:
+    usable = {
+        kind: normalise_identifier(kind, value)
+        for kind, value in identifiers.items()
+        if isinstance(kind, str) and isinstance(value, str) and value.strip()
+    }
     try:
-        await client.start()
-    except KafkaConnectionError as exc:
-        await client.stop()
-        raise BrokerUnreachable(f"cannot reach a Kafka broker at {bootstrap}: {exc}") from None
+        return derived_customer_id(usable, identity_key).encode()
+    except ValueError:  # no kind the contract knows: ingest refuses it anyway
+        return None
+
+
+@asynccontextmanager
+async def producer(target: Connection | str, **options: object) -> AsyncIterator[AIOKafkaProducer]:
+    """A started producer, flushed and stopped on exit."""
+    target = connection(target)
+    client = AIOKafkaProducer(linger_ms=5, **{**target.client_options(), **options})
+    await start_client(client, target)
     try:
         yield client
         await client.flush()
@@ -93,7 +165,7 @@ async def producer(bootstrap: str, **options: object) -> AsyncIterator[AIOKafkaP
 
 
 async def produce(
-    bootstrap: str,
+    target: Connection | str,
     topic: str,
     records: Iterable[bytes],
     *,
@@ -101,9 +173,14 @@ async def produce(
     on_sent: Callable[[bytes], None] | None = None,
     stop: asyncio.Event | None = None,
     event_time_stamps: bool = False,
+    identity_key: bytes | None = None,
 ) -> int:
     """Send *records* to *topic*, keyed by customer where possible; paced to *rate* per second when given.
 
+    A record known only by identifiers is keyed by the customer key derived under *identity_key*
+    (the workers' ``TOUCHPOINT_IDENTITY_SALT``, so the raw record's key is the customer's key
+    downstream); without one, under a random key of this call, which keeps one customer's events
+    together for this run without revealing the identifier.
     With *event_time_stamps*, each record's Kafka timestamp is its event's ``occurred_at``, as a
     producer in the simulated world would stamp it: the simulator runs its clock faster than the
     wall clock, and the worker refuses events dated ahead of their record's timestamp.
@@ -112,7 +189,8 @@ async def produce(
     sent = 0
     pending: list[asyncio.Future[object]] = []
     started = time.monotonic()
-    async with producer(bootstrap) as client:
+    key_of = identity_key or secrets.token_bytes(32)
+    async with producer(target) as client:
         for value in records:
             if stop is not None and stop.is_set():
                 break
@@ -121,7 +199,7 @@ async def produce(
                 delay = started + sent / rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            key, stamp = _key_and_time(value)
+            key, stamp = _key_and_time(value, key_of)
             pending.append(
                 await client.send(topic, value, key=key, timestamp_ms=stamp if event_time_stamps else None)
             )
@@ -146,7 +224,7 @@ class Record:
 
 
 async def consume(
-    bootstrap: str,
+    target: Connection | str,
     topics: Iterable[str],
     *,
     from_beginning: bool = True,
@@ -161,17 +239,14 @@ async def consume(
     *on_positioned* is awaited once every partition's starting offset is fixed: what it
     writes is read back, nothing written before it (with ``from_beginning=False``).
     """
+    target = connection(target)
     client = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=100,
+        **target.client_options(),
     )
-    try:
-        await client.start()
-    except KafkaConnectionError as exc:
-        await client.stop()
-        raise BrokerUnreachable(f"cannot reach a Kafka broker at {bootstrap}: {exc}") from None
+    await start_client(client, target)
     try:
         partitions: list[TopicPartition] = []
         for topic in topics:

@@ -104,6 +104,17 @@ ALERTS_RESOLVED: Final = Counter(
 ALERT_ACTIONS: Final = Counter(
     "touchpoint_alert_actions", "Operator actions received, by action and outcome.", ["action", "outcome"]
 )
+ERASURES: Final = Counter(
+    "touchpoint_erasures",
+    "Customers forgotten on request (privacy.erasure-requests); found: whether the worker held their state.",
+    ["found"],
+)
+ERASED_TOUCHPOINTS: Final = Counter(
+    "touchpoint_erased_touchpoints",
+    "Touchpoints dropped because they are dated at or before their customer's erasure.",
+)
+for _found in ("true", "false"):
+    ERASURES.labels(_found)
 _RESPONSE_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200)
 TIME_TO_ACKNOWLEDGE: Final = Histogram(
     "touchpoint_alert_time_to_acknowledge_seconds",

@@ -10,11 +10,19 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["Settings", "SettingsError"]
+from streams.kafka_security import KafkaSecurity, KafkaSecurityError
+from streams.secrets import Secret, SecretError
+
+__all__ = ["DEVELOPMENT_IDENTITY_SALT", "Settings", "SettingsError"]
 
 ENV_PREFIX = "TOUCHPOINT_"
+#: The identity key of development runs. Public (it is in the source), so a hash made with it can be
+#: reversed by trying every phone number: a worker refuses it unless told it is a development run.
+DEVELOPMENT_IDENTITY_SALT: Final = "touchpoint-default-salt"
+#: Length bounds of the identity key, bytes: BLAKE2b takes keys of at most 64 bytes.
+IDENTITY_KEY_BYTES: Final = (16, 64)
 #: Table stores a worker can use, by Settings.store value.
 STORES = ("memory", "rocksdb")
 #: Ways to restore table state from the changelog, by Settings.state_restore value.
@@ -65,13 +73,42 @@ class Settings:
     session_timeout_s: float = 6.0
     #: Largest raw touchpoint accepted, bytes; larger ones are dead-lettered as ``too_large``.
     max_event_bytes: int = 64 * 1024
-    #: Key for the hash that turns an identifier (e-mail, phone …) into a customer key.
-    #: Change it only with an empty state: keys derived before and after would differ.
-    identity_salt: str = field(default="touchpoint-default-salt", repr=False)
+    #: Key of the hash that turns an identifier (e-mail, phone …) into a customer key and a masked
+    #: ``h:`` value (secret: environment or file only). 16 to 64 bytes. Unset: a worker refuses to
+    #: start unless ``development`` is on, when the public development key is used. Changing it changes
+    #: every derived key (docs/security.md, rotation).
+    identity_salt: Secret = field(default_factory=Secret, repr=False)
     #: Secret the workers of one app share to sign their timer ticks (HMAC-SHA256). Unset: each worker
     #: makes one of its own, which is enough for one worker; several need the same one, or a tick sent
     #: just before a rebalance is refused as forged by the partition's next owner.
-    control_secret: str = field(default="", repr=False)
+    control_secret: Secret = field(default_factory=Secret, repr=False)
+    #: A development run: the worker accepts the public development identity key (and says so).
+    development: bool = False
+    #: Bearer token(s), comma-separated, that every request to the worker's web server needs except
+    #: /metrics and /ready (secret). Required when web_host is not loopback.
+    web_token: Secret = field(default_factory=Secret, repr=False)
+    #: Serve Faust's own views (/router, /table, /graph, statistics) behind the token; off by default:
+    #: they show the cluster's layout and table contents.
+    web_faust_views: bool = False
+    #: Kafka over TLS. Implied by a CA or client certificate.
+    kafka_tls: bool = False
+    #: CA certificate(s) (PEM) that signed the brokers' certificates; unset: the system's CAs.
+    kafka_ca_file: Path | None = None
+    #: Client certificate and key (PEM) for mutual TLS.
+    kafka_cert_file: Path | None = None
+    kafka_key_file: Path | None = None
+    #: Password of an encrypted client key (secret).
+    kafka_key_password: Secret = field(default_factory=Secret, repr=False)
+    #: Check that a broker's certificate names the host connected to. Turn off only for brokers reached
+    #: by an address their certificates do not list; the chain is still checked against the CA.
+    kafka_check_hostname: bool = True
+    #: SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER; empty: no SASL.
+    kafka_sasl_mechanism: str = ""
+    kafka_sasl_username: str = ""
+    #: SASL password (secret).
+    kafka_sasl_password: Secret = field(default_factory=Secret, repr=False)
+    #: OAUTHBEARER: a file holding the current token, read again on every connection.
+    kafka_oauth_token_file: Path | None = None
     #: The rules file (TOML, schemas/config.v1.json); unset: documented defaults.
     config: Path | None = None
     #: Fitted model parameters from ``touchpoint fit`` (overrides the rules file's model.params).
@@ -84,6 +121,63 @@ class Settings:
         """True when no broker was configured and the embedded one should be used."""
         return not self.broker
 
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """TLS and SASL for every Kafka connection (checked in ``validated``)."""
+        return KafkaSecurity(
+            tls=self.kafka_tls,
+            ca_file=self.kafka_ca_file,
+            cert_file=self.kafka_cert_file,
+            key_file=self.kafka_key_file,
+            key_password=self.kafka_key_password,
+            check_hostname=self.kafka_check_hostname,
+            sasl_mechanism=self.kafka_sasl_mechanism.upper(),
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password,
+            oauth_token_file=self.kafka_oauth_token_file,
+        )
+
+    @property
+    def identity_key(self) -> bytes:
+        """The key of the identifier hashes: the configured secret, else the public development key."""
+        try:
+            configured = self.identity_salt.reveal()
+        except SecretError as exc:
+            raise SettingsError(str(exc)) from None
+        return (configured or DEVELOPMENT_IDENTITY_SALT).encode()
+
+    def check_identity_key(self) -> None:
+        """Refuse the public development key outside a development run, and keys BLAKE2b cannot take."""
+        key = self.identity_key
+        if key == DEVELOPMENT_IDENTITY_SALT.encode():
+            if self.development:
+                return
+            raise SettingsError(
+                "no identity key: TOUCHPOINT_IDENTITY_SALT (or TOUCHPOINT_IDENTITY_SALT_FILE) is not set, "
+                "and the built-in development key is public, so anyone could reverse the hashed phone "
+                "numbers and e-mail addresses. Set a secret of your own before the first start "
+                "(openssl rand -hex 32), or pass --development (TOUCHPOINT_DEVELOPMENT=true) for a "
+                "development run"
+            )
+        low, high = IDENTITY_KEY_BYTES
+        if not low <= len(key) <= high:
+            raise SettingsError(
+                f"{self.identity_salt.source}: the identity key must be {low} to {high} bytes, "
+                f"it has {len(key)} (openssl rand -hex 32 makes one of 64)"
+            )
+
+    def web_tokens(self) -> tuple[str, ...]:
+        """The worker's bearer tokens (several during a rotation); () when none is configured."""
+        try:
+            text = self.web_token.reveal()
+        except SecretError as exc:
+            raise SettingsError(str(exc)) from None
+        tokens = tuple(token.strip() for token in text.split(",") if token.strip())
+        for token in tokens:
+            if len(token) < 16:
+                raise SettingsError(f"{self.web_token.source}: a token must have at least 16 characters")
+        return tokens
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``TOUCHPOINT_<FIELD>`` variables, then *overrides* (None means unset)."""
@@ -92,7 +186,12 @@ class Settings:
         for spec in fields(cls):
             if spec.name == "faust_overrides":
                 continue
-            raw = environ.get(ENV_PREFIX + spec.name.upper())
+            variable = ENV_PREFIX + spec.name.upper()
+            if spec.name in SECRET_FIELDS:
+                # Secrets come from the environment or a file only, never from an option.
+                values[spec.name] = Secret.from_env(environ, variable)
+                continue
+            raw = environ.get(variable)
             if raw is not None and raw != "":
                 values[spec.name] = _parse(spec.name, spec.type, raw)
         types = {spec.name: spec.type for spec in fields(cls)}
@@ -101,6 +200,8 @@ class Settings:
                 continue
             if name not in types:
                 raise SettingsError(f"unknown setting {name!r}")
+            if name in SECRET_FIELDS and not isinstance(value, Secret):
+                raise SettingsError(f"{name} is a secret: set {ENV_PREFIX}{name.upper()} or _FILE instead")
             values[name] = _parse(name, types[name], value) if isinstance(value, str) else value
         return cls(**values).validated()
 
@@ -130,7 +231,25 @@ class Settings:
             raise SettingsError(f"log_level must be debug, info, warning or error, got {self.log_level!r}")
         if self.broker and not self.broker.startswith(("kafka://", "aiokafka://")):
             raise SettingsError(f"broker must look like kafka://host:port, got {self.broker!r}")
+        if "@" in self.broker:
+            # Not quoted: the part before "@" may be a password.
+            raise SettingsError(
+                "broker must not carry credentials (user:password@host): set TOUCHPOINT_KAFKA_SASL_USERNAME "
+                "and TOUCHPOINT_KAFKA_SASL_PASSWORD (or _FILE) instead"
+            )
+        try:
+            self.kafka_security.checked()
+        except KafkaSecurityError as exc:
+            raise SettingsError(str(exc)) from None
         return self
+
+
+#: Settings that are secrets: read from ``TOUCHPOINT_<NAME>`` or the file in ``TOUCHPOINT_<NAME>_FILE``.
+SECRET_FIELDS: Final = frozenset(
+    {"identity_salt", "control_secret", "web_token", "kafka_key_password", "kafka_sasl_password"}
+)
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off"})
 
 
 def _parse(name: str, annotation: Any, raw: str) -> Any:
@@ -142,6 +261,12 @@ def _parse(name: str, annotation: Any, raw: str) -> Any:
             return float(raw)
         if kind in {"Path", "Path | None"}:
             return Path(raw)
+        if kind == "bool":
+            if raw.strip().lower() in _TRUE:
+                return True
+            if raw.strip().lower() in _FALSE:
+                return False
+            raise ValueError(raw)
     except ValueError:
         raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be a {kind}, got {raw!r}") from None
     return raw

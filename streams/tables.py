@@ -9,6 +9,7 @@ from faust.serializers import codecs
 from faust.types import TableT
 
 from agents.domain.state import CustomerState
+from streams import topics
 
 #: Faust codec name for CustomerState values.
 CUSTOMER_STATE_CODEC = "customer-state"
@@ -52,4 +53,22 @@ def customer_to_state(app: faust.App, partitions: int) -> TableT[bytes, Customer
         key_type=bytes,
         value_type=_CustomerStateValue,
         help="Per-customer journey state.",
+        # Compacted with bounded tombstone retention and compaction lag: an erased customer's states go.
+        extra_topic_configs=dict(topics.CHANGELOG_CONFIG),
+    )
+
+
+def erased_customers(app: faust.App, partitions: int) -> TableT[bytes, int]:
+    """customer id (bytes) → when they were erased (epoch seconds); co-partitioned with the customer table.
+
+    Written by the journey agent for each erasure, read for each touchpoint: one dated at or before
+    its customer's erasure is dropped (agents/journey/step.py).
+    """
+    return app.Table(
+        "erased_customers",
+        partitions=partitions,
+        key_type=bytes,
+        value_type=int,
+        help="Customers forgotten on request, and when.",
+        extra_topic_configs=dict(topics.ERASED_CUSTOMERS_CONFIG),
     )

@@ -33,6 +33,10 @@ IDENTITY_ACTIONS: Final = "identity.actions"
 
 #: Operators' acknowledge / resolve / snooze: schemas/alert_action.v1.json, keyed by customer id.
 ACTIONS: Final = "alerts.actions"
+#: Requests to forget a customer: schemas/erasure_request.v1.json, keyed by customer id.
+ERASURE_REQUESTS: Final = "privacy.erasure-requests"
+#: Confirmations that a customer was forgotten, for downstream services: schemas/erasure.v1.json.
+ERASURES: Final = "privacy.erasures"
 #: Alert types; each has its own topic ``alerts.<type>`` (schemas/alert.v1.json), so a team subscribes to what it owns.
 ALERT_TYPES: Final = (*SLA_ALERT_TYPES, *DETECTORS)
 
@@ -57,8 +61,66 @@ ALL: Final = (
     IDENTITY_CONFLICTS,
     IDENTITY_ACTIONS,
     ACTIONS,
+    ERASURE_REQUESTS,
+    ERASURES,
     *map(alert_topic, ALERT_TYPES),
 )
+
+
+DAY_MS: Final = 86_400_000
+
+#: Days each topic keeps its records (Kafka's ``retention.ms``), as the worker and docker-compose create
+#: them. Short where raw personal data lies (the producers' topic, the dead-letters, which keep refused
+#: records as they came) and where records are only the worker's own input; a month for what other
+#: services read. docs/operations.md lists them, with how to change them on a cluster.
+RETENTION_DAYS: Final = {
+    RAW: 7,
+    BY_CUSTOMER: 7,
+    DEAD_LETTER: 7,
+    ENRICHED: 30,
+    TRANSITIONS: 30,
+    IDENTITY_MERGES: 30,
+    IDENTITY_CONFLICTS: 30,
+    IDENTITY_ACTIONS: 30,
+    ACTIONS: 30,
+    ERASURE_REQUESTS: 7,
+    ERASURES: 30,
+    "alerts.*": 30,
+}
+
+#: The customer table's changelog: compacted (the latest state of each customer is kept), a deleted
+#: customer's tombstone kept a day (long enough for every worker's restore to see it), and every
+#: record eligible for compaction within a week, so an erased customer's old states are gone from the
+#: broker's disks within about eight days.
+CHANGELOG_CONFIG: Final = {
+    "cleanup.policy": "compact",
+    "delete.retention.ms": str(1 * DAY_MS),
+    "max.compaction.lag.ms": str(7 * DAY_MS),
+    "segment.ms": str(1 * DAY_MS),
+}
+
+
+#: The table of erased customers (customer key → instant of their erasure), so that a touchpoint dated
+#: before an erasure, redelivered or late, never brings the customer back, even after a restart.
+#: Compacted, and deleted after the erasures' own retention: by then no such touchpoint can arrive.
+ERASED_CUSTOMERS_CONFIG: Final = {
+    "cleanup.policy": "compact,delete",
+    "retention.ms": str(RETENTION_DAYS[ERASURES] * DAY_MS),
+}
+
+
+def retention_days(topic: str) -> int:
+    """Days *topic* keeps its records (an alert topic: those of ``alerts.*``)."""
+    if topic in RETENTION_DAYS:
+        return RETENTION_DAYS[topic]
+    if topic.startswith("alerts."):
+        return RETENTION_DAYS["alerts.*"]
+    raise KeyError(f"no retention for topic {topic!r}")
+
+
+def topic_config(topic: str) -> dict[str, str]:
+    """The configuration *topic* is created with: time-based deletion after its retention."""
+    return {"cleanup.policy": "delete", "retention.ms": str(retention_days(topic) * DAY_MS)}
 
 
 @lru_cache(maxsize=1 << 16)

@@ -1,16 +1,28 @@
 """Web views on each worker's port: /metrics for Prometheus, /ready for orchestrators and tests, and
 /customers/{id}[?as_of=YYYY-MM-DD] for one customer's state and the models' reading of it on that day
-(default: today, UTC)."""
+(default: today, UTC).
+
+Every route but /metrics and /ready needs ``Authorization: Bearer <token>`` once a token is
+configured (``TOUCHPOINT_WEB_TOKEN``), and a worker refuses to listen beyond loopback without one
+(streams/auth.py, the console's rules). Without a token the worker answers only to loopback host
+names, so a web page elsewhere cannot reach it through DNS rebinding. A lookup forwarded to the
+partition's owner carries the caller's header along: every worker of an app shares the token.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import Final, cast
 
 import faust
+from aiohttp import web as aiohttp_web
+from aiohttp.typedefs import Middleware
 from faust.exceptions import ConsumerNotStarted
 from faust.types import TableT
 from faust.web import Request, Response, View
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.domain.identity import IdentityRecord
@@ -18,12 +30,35 @@ from agents.domain.instants import DAY, day_number
 from agents.domain.state import CustomerState
 from agents.models.customer import CustomerModel
 from agents.ports import StateStore
+from streams.auth import Credentials, check_bind, is_loopback
+
+__all__ = ["OPEN_PATHS", "install"]
+
+#: Answered without a token: Prometheus' scrape and the orchestrators' probes. Neither names a customer.
+OPEN_PATHS: Final = frozenset({"/metrics", "/ready"})
+
+_Handler = Callable[[aiohttp_web.Request], Awaitable[aiohttp_web.StreamResponse]]
 
 
 def install(
-    app: faust.App, customers: TableT[bytes, CustomerState], states: StateStore, model: CustomerModel
+    app: faust.App,
+    customers: TableT[bytes, CustomerState],
+    states: StateStore,
+    model: CustomerModel,
+    tokens: tuple[str, ...] = (),
 ) -> None:
-    """Register the web views on *app*: *customers* is the customer_to_state table, *states* its writer."""
+    """Register the web views on *app*: *customers* is the customer_to_state table, *states* its writer.
+
+    *tokens* are the bearer tokens the views need (none: loopback only, enforced here).
+    """
+    credentials = Credentials(tokens=tokens)
+    check_bind(
+        str(app.conf.web_bind),
+        credentials,
+        "the worker's web server (customer state)",
+        "Set TOUCHPOINT_WEB_TOKEN (or TOUCHPOINT_WEB_TOKEN_FILE) to a secret of 16 characters or more",
+    )
+    cast(AiohttpWeb, app.web).web_app.middlewares.append(_authenticate(credentials))
 
     @app.page("/customers/{customer_id}")
     @app.table_route(table=customers, match_info="customer_id")
@@ -64,3 +99,30 @@ def install(
             "partitions": sorted(f"{tp.topic}:{tp.partition}" for tp in assignment),
         }
         return web.json(body, status=200 if is_ready else 503)
+
+
+def _authenticate(credentials: Credentials) -> Middleware:
+    @aiohttp_web.middleware
+    async def authenticate(request: aiohttp_web.Request, handler: _Handler) -> aiohttp_web.StreamResponse:
+        if request.path in OPEN_PATHS:
+            return await handler(request)
+        if not credentials.required:
+            host = (
+                request.host.rsplit(":", 1)[0]
+                if not request.host.startswith("[")
+                else request.host[1:].split("]")[0]
+            )
+            if not is_loopback(host):
+                return aiohttp_web.json_response(
+                    {"error": "this worker answers only to localhost names"}, status=421
+                )
+            return await handler(request)
+        if credentials.check_bearer(request.headers.get("Authorization")):
+            return await handler(request)
+        return aiohttp_web.json_response(
+            {"error": "a bearer token is required (Authorization: Bearer <TOUCHPOINT_WEB_TOKEN>)"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="touchpoint"'},
+        )
+
+    return authenticate

@@ -6,6 +6,7 @@ import logging
 
 import faust
 
+from streams import redaction
 from streams.app import create_app
 from streams.settings import Settings
 
@@ -21,6 +22,8 @@ class Worker(faust.Worker):
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         self.spinner = None
         logger.setLevel(level)
+        # Whatever Faust, mode or aiokafka log, at any level: no secret, no record contents.
+        redaction.install(logger)
 
 
 def run_worker(settings: Settings) -> None:

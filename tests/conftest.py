@@ -18,8 +18,10 @@ import pytest
 from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import WorkerProcess
 
-# Every worker the tests start shares one secret for its timer ticks, as the workers of one app must.
+# Every worker the tests start shares one secret for its timer ticks, as the workers of one app must,
+# and one identity key (a worker refuses to start without one): replay in a test uses the same.
 os.environ.setdefault("TOUCHPOINT_CONTROL_SECRET", secrets.token_hex(32))
+os.environ.setdefault("TOUCHPOINT_IDENTITY_SALT", secrets.token_hex(32))
 
 
 @pytest.fixture(scope="session")

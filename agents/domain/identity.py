@@ -4,7 +4,7 @@ An identifier (an e-mail, a phone number, a device …) is known only by its key
 ``id:<kind>:<keyed hash>``, never by its value. The same key names the anonymous profile of that
 identifier, so the identifier's record (``IdentityRecord``) lives in that profile's state, on the
 same partition: one owner, one write. Everything else here travels between partitions as records
-on ``touchpoints.by-customer`` (``Claim``, ``MergeIn``, ``Unmerge``) or is published (``Merge`` on
+on ``touchpoints.by-customer`` (``Claim``, ``MergeIn``, ``Unmerge``, ``Unlink``) or is published (``Merge`` on
 ``identity.merges``, ``Conflict`` on ``identity.conflicts``).
 """
 
@@ -31,6 +31,7 @@ __all__ = [
     "Merge",
     "MergeIn",
     "Split",
+    "Unlink",
     "Unmerge",
 ]
 
@@ -194,8 +195,18 @@ class Unmerge:
     at: int
 
 
+@dataclass(frozen=True, slots=True)
+class Unlink:
+    """A customer was erased: on its way to identifier *key*, whose record must forget *customer*."""
+
+    key: str
+    customer: str
+    #: The erasure's instant (epoch seconds).
+    at: int
+
+
 #: The records that move identity between partitions.
-Control = Claim | MergeIn | Unmerge
+Control = Claim | MergeIn | Unmerge | Unlink
 
 
 @dataclass(frozen=True, slots=True)

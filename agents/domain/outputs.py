@@ -7,6 +7,7 @@ the live agent sends and counts it, the offline replay writes it to files, in th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import orjson
 
@@ -15,7 +16,7 @@ from agents.domain.identity import Conflict, Forward, Merge
 from agents.domain.instants import iso
 from agents.domain.refusal import Rejected
 
-__all__ = ["Outputs", "Transition"]
+__all__ = ["Erasure", "Outputs", "Transition"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,37 @@ class Transition:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """A customer forgotten on request: the confirmation on ``privacy.erasures`` (schemas/erasure.v1.json)."""
+
+    request_id: str
+    customer_id: str
+    #: As the request gave it (RFC 3339), and as an instant.
+    requested_at: str
+    erased_at: float
+    by: str
+    reason: str
+    #: Whether there was any state of the customer to delete.
+    found: bool
+    alerts_resolved: int
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "schema_version": 1,
+                "request_id": self.request_id,
+                "customer_id": self.customer_id,
+                "requested_at": self.requested_at,
+                "erased_at": datetime.fromtimestamp(self.erased_at, UTC).isoformat(),
+                "by": self.by,
+                "reason": self.reason,
+                "found": self.found,
+                "alerts_resolved": self.alerts_resolved,
+            }
+        )
+
+
 @dataclass(slots=True)
 class Outputs:
     """What one call of the journey asks the agent to publish and count."""
@@ -60,6 +92,8 @@ class Outputs:
     unknown_alert: bool = False
     #: Why the input was refused instead of applied, if it was: it belongs in the dead-letter topic.
     refused: Rejected | None = None
+    #: The customer was forgotten on request: publish this, delete their state.
+    erasure: Erasure | None = None
     #: Identity: merges and splits (identity.merges), conflicts (identity.conflicts), and records to send
     #: on to another key (a touchpoint routed to its customer, a profile on its way into one).
     merges: list[Merge] = field(default_factory=list)

@@ -62,6 +62,7 @@ _KEYS: dict[str, str] = {
     "detector_memory": "dm",
     "merges": "mg",
     "identity": "id",
+    "claimed": "ic",
 }
 _NAMES = {short: name for name, short in _KEYS.items()}
 
@@ -139,6 +140,9 @@ class CustomerState:
     #: Under an identifier's key (``id:<kind>:<hash>``): the identity graph's record of that identifier
     #: (agents.domain.identity.IdentityRecord as a list), beside its anonymous profile while there is one.
     identity: list[Any] | None = None
+    #: The identifier keys (``id:<kind>:<hash>``) this customer's touchpoints carried, newest last and
+    #: bounded: where an erasure goes to unlink them (agents/journey/erasure.py).
+    claimed: list[str] = field(default_factory=list)
 
     @property
     def is_profile(self) -> bool:
@@ -187,7 +191,7 @@ class CustomerState:
         document = {
             name: getattr(self, name)
             for name in _KEYS
-            if name not in {"recent_events", "partition", "merges", "identity"}
+            if name not in {"recent_events", "partition", "merges", "identity", "claimed"}
         }
         document["net_value"] = round(self.net_value, 2)
         document["merged_from"] = [entry[0] for entry in self.merges]

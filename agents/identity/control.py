@@ -1,4 +1,5 @@
-"""Identity records on ``touchpoints.by-customer``: a claim, a profile merging into its customer, a split's way back.
+"""Identity records on ``touchpoints.by-customer``: a claim, a profile merging into its customer, a split's way
+back, an erased customer's way to the identifiers it claimed.
 
 They travel between partitions on the same topic as the touchpoints, so that on an identifier's
 partition a claim and the identifier's anonymous touchpoints are applied in the order ingest sent
@@ -18,7 +19,7 @@ from typing import Any, Final
 
 import msgpack
 
-from agents.domain.identity import Claim, Control, MergeIn, Unmerge
+from agents.domain.identity import Claim, Control, MergeIn, Unlink, Unmerge
 from agents.domain.refusal import FORGED_CONTROL, Rejected
 
 __all__ = ["CONTROL_VALUE_PREFIX", "decode_control", "encode_control", "is_control"]
@@ -44,6 +45,8 @@ def encode_control(secret: bytes, key: bytes, message: Control) -> bytes:
         fields = ["claim", message.key, message.customer, message.event_id, message.at]
     elif isinstance(message, MergeIn):
         fields = ["merge", message.into, message.from_key, message.event_id, message.at, message.state]
+    elif isinstance(message, Unlink):
+        fields = ["unlink", message.key, message.customer, message.at]
     else:
         fields = ["unmerge", message.into, message.from_key, message.state, message.by, message.at]
     payload: bytes = msgpack.packb(fields)
@@ -71,6 +74,9 @@ def decode_control(secret: bytes, key: bytes, value: bytes | None) -> Control | 
         elif kind == "unmerge":
             message = Unmerge(*fields)
             target = message.into
+        elif kind == "unlink":
+            message = Unlink(*fields)
+            target = message.key
         else:
             raise ValueError(kind)
     except (ValueError, TypeError, msgpack.UnpackException):

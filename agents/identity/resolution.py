@@ -15,6 +15,9 @@ priorities and blocked values of batch identity-resolution settings):
   tablet, a team mailbox). It stops routing to anyone and forms no profile: each of its anonymous
   conversations stands alone.
 - An operator's split bars the customer: its claims never link the identifier again.
+- An erased customer is forgotten: their claim goes (and the bar of a split from them), and with
+  it, when they were the linked one, the profile merged into them. One claimant left links the
+  identifier to it; none leaves it unlinked, so its anonymous events form a profile of their own again.
 """
 
 from __future__ import annotations
@@ -118,3 +121,19 @@ class IdentityResolver:
         record.merged, record.merged_event, record.merged_at = None, None, 0
         record.alerts = {}
         return restored
+
+    @staticmethod
+    def unlink(record: IdentityRecord, customer: str) -> bool:
+        """Forget erased *customer* in *record* (mutated); False when the record never named them."""
+        if customer not in record.claimants and customer not in record.barred:
+            return False
+        if record.first_claimant == customer:
+            # The profile merged into them, and its alerts' new ids, were theirs.
+            record.merged, record.merged_event, record.merged_at = None, None, 0
+            record.alerts = {}
+        record.claimants.pop(customer, None)
+        record.barred = [barred for barred in record.barred if barred != customer]
+        if record.status in (LINKED, SHARED):
+            left = len(record.claimants)
+            record.status = UNLINKED if left == 0 else LINKED if left == 1 else SHARED
+        return True

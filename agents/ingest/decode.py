@@ -32,7 +32,7 @@ from agents.domain.refusal import (
 )
 from agents.identity.blocked import BlockedValues
 from agents.identity.keys import IdentityKeys
-from agents.ingest.identity import derived_customer_id, normalise_identifier
+from agents.ingest.identity import derived_customer_id, hash_identifiers, normalise_identifier
 
 if TYPE_CHECKING:
     from agents.config import IdentityConfig
@@ -50,7 +50,7 @@ RESERVED_PREFIXES: Final = ("id:", "\x00")
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """A valid touchpoint, normalised, with its customer key."""
+    """A valid touchpoint, normalised, with its customer key; its identifiers are keyed hashes."""
 
     customer_id: str
     #: Aware, keeping the producer's own UTC offset (business hours depend on it).
@@ -192,6 +192,9 @@ class TouchpointDecoder:
         elif identifiers and self._keys is not None:
             at = int(occurred_at.timestamp())
             claims = self._keys.claims(customer_id, identifiers, event["event_id"], at)
+        if identifiers:
+            # Raw identifiers end here: past ingest each is its keyed hash, per kind (claims hold keys too).
+            event["identifiers"] = hash_identifiers(identifiers, self._salt)
         return Accepted(customer_id, occurred_at, event, orjson.dumps(event), claims)
 
 

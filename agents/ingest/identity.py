@@ -1,9 +1,11 @@
-"""Customer keys and identifier normalisation.
+"""Customer keys, identifier normalisation, and the keyed hashes that replace raw identifiers.
 
 An event may name its customer only by identifiers (phone, e-mail, device …).
 Until identities are resolved properly, such an event is keyed by a keyed hash
 of its strongest identifier, so the same person lands on the same partition and
-the raw identifier never becomes a Kafka key.
+the raw identifier never becomes a Kafka key. Past ingest every identifier is its
+keyed hash (``h:`` + 20 hex digits, per kind): equal identifiers still match, and
+without the key nobody can turn one back into a phone number by trying them all.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from typing import Final
 
 from agents.domain.identity import IDENTIFIER_STRENGTH
 
@@ -35,16 +38,29 @@ def normalise_identifier(kind: str, value: str) -> str:
     return value
 
 
+#: Prefix of a hashed identifier.
+HASHED: Final = "h:"
+
+
+def identifier_digest(kind: str, value: str, salt: bytes) -> str:
+    """20 hex digits of a BLAKE2b of ``kind:value`` keyed with *salt* (the deployment's identity key)."""
+    return hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=10, key=salt).hexdigest()
+
+
+def hash_identifiers(identifiers: dict[str, str], salt: bytes) -> dict[str, str]:
+    """Each normalised identifier replaced by its keyed hash ``h:<digest>``, per kind."""
+    return {kind: HASHED + identifier_digest(kind, value, salt) for kind, value in identifiers.items()}
+
+
 def derived_customer_id(identifiers: dict[str, str], salt: bytes) -> str:
-    """Return a stable customer key from the strongest identifier present.
+    """Return a stable customer key from the strongest identifier present: ``id:<kind>:<digest>``.
 
     Keyed BLAKE2b: without the salt a phone number cannot be recovered from the
-    key by enumerating the number space.
+    key by enumerating the number space. The digest is the identifier's ``h:`` hash.
     """
     for kind in IDENTIFIER_STRENGTH:
         value = identifiers.get(kind)
         if value:
-            digest = hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=10, key=salt).hexdigest()
-            return f"id:{kind}:{digest}"
+            return f"id:{kind}:{identifier_digest(kind, value, salt)}"
     # Unknown identifier kinds are rejected by the schema, so one of the above is present.
     raise ValueError(f"no usable identifier in {sorted(identifiers)}")

@@ -24,6 +24,11 @@ and operators' splits on ``identity.actions`` change identifiers' records and pr
 whatever moves to another key is sent back to ``touchpoints.by-customer``: state moves
 between partitions only as records, never by reading another worker's table.
 
+An erasure request (``privacy.erasure-requests``) forgets its customer: the state is deleted
+(a tombstone on the changelog, once the outputs before it are sent), open alerts are resolved
+as ``auto:erased``, the confirmation goes to ``privacy.erasures``, and each erasure hook runs
+(for state other components keep per customer, such as identity links).
+
 Gauges over the owned customers (stages, table keys, open inquiries and SLA
 cases) move by the difference each change makes, and are recounted from
 the table after every recovery, for exactly the partitions this worker owns.
@@ -62,9 +67,18 @@ from agents.ingest.agent import Shortcut, add_dead_letter
 from agents.ingest.decode import Accepted
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, Verdicts, sign_tick, verify_tick
-from agents.journey.step import DEADLINE, DUPLICATE, ROUTED, Change, JourneyStep
+from agents.journey.step import DEADLINE, DUPLICATE, FORGOTTEN, ROUTED, UNCHANGED, Change, JourneyStep
 from agents.journey.track import JourneyTracker
-from agents.ports import Batches, BatchHandler, Record, Sink, StateStore, received_at
+from agents.ports import (
+    Batches,
+    BatchHandler,
+    ErasedStore,
+    ErasureHook,
+    Record,
+    Sink,
+    StateStore,
+    received_at,
+)
 
 __all__ = ["Journey", "JourneyMetrics", "JourneyTopics", "install"]
 
@@ -87,6 +101,10 @@ class JourneyTopics(Protocol):
 
     @property
     def actions(self) -> TopicT: ...
+    @property
+    def erasure_requests(self) -> TopicT: ...
+    @property
+    def erasures(self) -> Sink: ...
     @property
     def identity_actions(self) -> TopicT: ...
     @property
@@ -146,6 +164,10 @@ class JourneyMetrics(Protocol):
     @property
     def ALERT_ACTIONS(self) -> Counter: ...
     @property
+    def ERASURES(self) -> Counter: ...
+    @property
+    def ERASED_TOUCHPOINTS(self) -> Counter: ...
+    @property
     def DEADLINES_FIRED(self) -> Counter: ...
     @property
     def TIME_TO_ACKNOWLEDGE(self) -> Histogram: ...
@@ -176,21 +198,32 @@ def install(
     metrics: JourneyMetrics,
     control_secret: bytes,
     caught_up: Callable[[int], bool],
+    erased: ErasedStore | None = None,
+    erasure_hooks: Sequence[ErasureHook] = (),
 ) -> Journey:
     """Route the journey's inputs to ``track_journey``; register its deadline sweep and recovery hook on *app*.
+
 
     Every state change goes through *states*: readable at once, written to the table's changelog
     only once the outputs derived from it are acknowledged (see ``streams.runtime.state_writer``).
     *control_secret* signs and checks the timer ticks; every worker of the app needs the same one.
     *caught_up(partition)* says whether this worker has read the partition's input to its end: only
-    then is a quiet partition moved on by a tick.
+    then is a quiet partition moved on by a tick. *erased* keeps each erased customer's instant (a
+    changelog-backed table co-partitioned with the customers'); *erasure_hooks* run after each erasure.
     """
-    journey = JourneyStep(tracker, states.get)
+    forgotten: ErasedStore = _Forgotten() if erased is None else erased
+    journey = JourneyStep(tracker, states.get, forgotten.get)
     verdicts = Verdicts(control_secret)
     outbox = batches.outbox
+    erasures = topics.erasures.get_topic_name()
+    erasure_requests = topics.erasure_requests.get_topic_name()
+    #: (customer key, partition) of the erasures applied in the current batch, for the hooks after it.
+    erased_now: list[tuple[bytes, int]] = []
+
     skew = config.time.max_future_skew
     last_event_at: dict[int, float] = {}
     validate_action = schemas.validator("alert_action")
+    validate_erasure = schemas.validator("erasure_request")
     validate_split = schemas.validator("identity_action")
     calendars = config.calendars
     table_keys = metrics.TABLE_KEYS.labels(table.name)
@@ -268,8 +301,9 @@ def install(
     def write(changes: Iterable[Change], produced_at: float | None = None) -> None:
         """Publish each change's outputs and stage its state (written after them)."""
         for change in changes:
-            if change.cause == ROUTED:
+            if change.cause in (ROUTED, UNCHANGED):
                 publish(change.outputs, produced_at=produced_at)
+
                 continue
             count_open(change)
             if change.cause == DEADLINE:
@@ -298,8 +332,50 @@ def install(
             return
         write((change,))
 
+    def apply_erasure(record: Record, key: bytes, partition: int) -> None:
+        request = orjson.loads(record.value or b"")
+        validate_erasure(request)
+        if request["customer_id"].encode() != key:
+            refuse(
+                record, Rejected(SCHEMA, "the request's customer_id does not match its key", "customer_id")
+            )
+            return
+        previous = states.get(key)
+        change = journey.erase(key, partition, request, time.time())
+        count_open(change)
+        if previous is not None:
+            table_keys.dec()
+            if previous.stage:
+                metrics.CUSTOMERS.labels(previous.stage).dec()
+        if change.forget_until is not None:
+            # Written after the batch's outputs, in this record's partition, as the states are.
+            forgotten.stage(key, change.forget_until, partition)
+        publish(change.outputs)
+        erasure = change.outputs.erasure
+        assert erasure is not None  # an erasure change always carries its confirmation
+        outbox.add(erasures, key=key, value=erasure.encode())
+        # The tombstone follows the batch's outputs, as every state write does: a crash before they are
+        # sent redelivers the request, which is applied again.
+        states.stage_delete(key, partition)
+        if erasure_hooks:
+            erased_now.append((key, partition))
+        metrics.ERASURES.labels("true" if erasure.found else "false").inc()
+        log.info("erased a customer on request %s (partition %d)", erasure.request_id, partition)
+
+    async def run_erasure_hooks(_sent: object) -> None:
+        """After the batch's outputs are handed over and its state writes queued: each erasure's hooks."""
+        applied = list(erased_now)
+        erased_now.clear()
+        for key, partition in applied:
+            for hook in erasure_hooks:
+                await hook(key, partition)
+
+    if erasure_hooks:
+        batches.after_flush(run_erasure_hooks)
+
     def apply_split(record: Record, key: bytes, partition: int) -> None:
         request = orjson.loads(record.value or b"")
+
         validate_split(request)
         at = int(datetime.fromisoformat(request["at"].upper()).timestamp())
         split = Split(request["from"], request["into"], request["by"], at, request.get("reason"))
@@ -322,6 +398,10 @@ def install(
         """Apply a touchpoint, publish and count its outcome; a refusal is left to the caller."""
         change = journey.touchpoint(key, partition, touchpoint, stamp)
         if change.refused is not None:
+            return change
+        if change.cause == FORGOTTEN:
+            # Dated before its customer's erasure: dropped without a trace, not even a dead letter.
+            metrics.ERASED_TOUCHPOINTS.inc()
             return change
         if change.cause == ROUTED:
             write((change,), stamp)
@@ -358,6 +438,9 @@ def install(
         key: bytes = record.key or b""
         if record.topic == actions:
             apply_action(record, key, partition)
+            return
+        if record.topic == erasure_requests:
+            apply_erasure(record, key, partition)
             return
         if record.topic == identity_actions:
             apply_split(record, key, partition)
@@ -412,6 +495,7 @@ def install(
         for record in records:
             try:
                 apply(record, partition)
+
             except Exception as exc:  # anything here is a bug or a foreign record: keep it, keep going
                 log.warning(
                     "journey could not apply %s:%s@%s: %s", record.topic, partition, record.offset, exc
@@ -481,3 +565,10 @@ def _route(key: str) -> str:
     if key.startswith("id:") and not is_identifier_key(key):
         return "conversation"
     return "customer"
+
+
+class _Forgotten(dict[bytes, int]):
+    """Erasure instants kept in memory only (a worker without the erased-customers table: tests)."""
+
+    def stage(self, key: bytes, value: int, partition: int) -> None:
+        self[key] = value

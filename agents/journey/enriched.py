@@ -1,21 +1,30 @@
-"""Enriched events: each touchpoint with a snapshot of its customer, identifiers masked (schemas/enriched.v1.json)."""
+"""Enriched events: each touchpoint with a snapshot of its customer (schemas/enriched.v1.json).
+
+Identifiers arrive hashed from ingest and stay so; one that is not (a record written past
+ingest) is hashed here. Attributes are kept only when the rules file allows them
+(``enriched.attributes``): free text stays inside the worker.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from agents.domain.instants import iso
 from agents.domain.state import CustomerState
+from agents.ingest.identity import HASHED, identifier_digest
+
+_HASH: Final = re.compile(r"h:[0-9a-f]{20}")
 
 
 def mask_identifiers(identifiers: dict[str, str], salt: bytes) -> dict[str, str]:
-    """Replace each raw identifier by a stable keyed hash: joinable across events, not readable."""
+    """Each identifier as its keyed hash: joinable across events, not readable. Hashes pass unchanged."""
     return {
-        kind: "h:" + hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=10, key=salt).hexdigest()
+        kind: value if _HASH.fullmatch(value) else HASHED + identifier_digest(kind, value, salt)
         for kind, value in identifiers.items()
     }
 
@@ -48,11 +57,24 @@ def customer_snapshot(state: CustomerState, model: ModelView | None = None) -> d
 
 
 def encode_enriched(
-    event: dict[str, Any], state: CustomerState, salt: bytes, model: ModelView | None = None
+    event: dict[str, Any],
+    state: CustomerState,
+    salt: bytes,
+    model: ModelView | None = None,
+    attributes: Collection[str] | None = None,
 ) -> bytes:
+    """The enriched record of *event*; *attributes* names the attributes it keeps (None: all)."""
     identifiers = event.get("identifiers")
     if identifiers:
         event = {**event, "identifiers": mask_identifiers(identifiers, salt)}
+    kept = event.get("attributes")
+    if kept and attributes is not None:
+        allowed = {name: value for name, value in kept.items() if name in attributes}
+        event = (
+            {**event, "attributes": allowed}
+            if allowed
+            else {k: v for k, v in event.items() if k != "attributes"}
+        )
     return orjson.dumps(
         {"schema_version": 1, "touchpoint": event, "customer": customer_snapshot(state, model)}
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 from agents.alerts import moves
@@ -37,6 +38,7 @@ from agents.domain.identity import (
     Merge,
     MergeIn,
     Split,
+    Unlink,
     Unmerge,
 )
 from agents.domain.outputs import Outputs
@@ -44,6 +46,7 @@ from agents.domain.refusal import UNKNOWN_MERGE, Rejected
 from agents.domain.state import CustomerState
 from agents.identity.resolution import IdentityResolver
 from agents.journey.deadlines import DeadlineIndex
+from agents.journey.erasure import note_claims, requested_instant, unlinks
 from agents.journey.track import JourneyTracker, Step
 from agents.journey.watermark import PartitionClock
 
@@ -51,10 +54,14 @@ __all__ = [
     "ACTION",
     "DEADLINE",
     "DUPLICATE",
+    "ERASURE",
+    "FORGOTTEN",
     "IDENTITY",
     "ROUTED",
     "TOUCHPOINT",
+    "UNCHANGED",
     "Change",
+    "ErasureLookup",
     "JourneyStep",
     "StateLookup",
 ]
@@ -64,10 +71,16 @@ TOUCHPOINT: Final = "touchpoint"
 DUPLICATE: Final = "duplicate"
 DEADLINE: Final = "deadline"
 ACTION: Final = "action"
+#: A customer forgotten on request: delete the state (``erased``), publish the outputs.
+ERASURE: Final = "erasure"
+#: A touchpoint dated at or before its customer's erasure: dropped, nothing published, nothing kept.
+FORGOTTEN: Final = "forgotten"
 #: A touchpoint or an action sent on to the customer its identifier is linked to: nothing changed here.
 ROUTED: Final = "routed"
-#: A claim, a merge, a split: identity changed.
+#: A claim, a merge, a split, an erased customer unlinked: identity changed.
 IDENTITY: Final = "identity"
+#: Nothing to write: an erased customer's unlink reached an identifier that never knew them.
+UNCHANGED: Final = "unchanged"
 
 #: What fired a deadline: the partition's event time, a wall-clock tick, or the end of a replay's day.
 WATERMARK: Final = "watermark"
@@ -75,6 +88,8 @@ WALL_CLOCK: Final = "wall_clock"
 
 #: A customer's current state by key (None: no state yet).
 StateLookup = Callable[[bytes], CustomerState | None]
+#: When a customer was forgotten on request, by key (epoch seconds; None: never, or long enough ago).
+ErasureLookup = Callable[[bytes], int | None]
 
 
 @dataclass(slots=True)
@@ -100,6 +115,10 @@ class Change:
     #: A deadline's own instant, and what fired it (WATERMARK, WALL_CLOCK or a caller's word).
     due: int | None = None
     trigger: str | None = None
+    #: The customer was forgotten: delete the state instead of writing it, and remember until when
+    #: their touchpoints are dropped (the request's instant, epoch seconds).
+    erased: bool = False
+    forget_until: int | None = None
     #: A claim's outcome (agents.identity.resolution), for counting.
     claim: str | None = None
     #: The stage of a profile this change ended (merged away) or brought back (split), for the stage gauges.
@@ -115,9 +134,14 @@ class Change:
 class JourneyStep:
     """The journey of the partitions one process owns: customers' decisions, deadlines and clocks."""
 
-    def __init__(self, tracker: JourneyTracker, lookup: StateLookup) -> None:
+    def __init__(
+        self, tracker: JourneyTracker, lookup: StateLookup, erased_at: ErasureLookup | None = None
+    ) -> None:
         self.tracker = tracker
         self._lookup = lookup
+        #: Where the caller keeps each erasure (``Change.forget_until``), durably in the worker: a
+        #: redelivery after a restart must not bring the customer back either.
+        self._erased_at = erased_at or _never
         #: None: identity resolution is off, and identifier-keyed profiles are plain customers.
         self.resolver: IdentityResolver | None = tracker.resolver
         self._index = DeadlineIndex()
@@ -136,6 +160,10 @@ class JourneyStep:
         touchpoint changes nothing (``refused`` says why); a redelivery is a DUPLICATE change with
         no outputs, whose state the worker writes again as it is.
         """
+        erased_at = self._erased_at(key)
+        if erased_at is not None and _instant(event) <= erased_at:
+            # Late or redelivered after the erasure: it must not bring the customer back.
+            return Change(key, partition, FORGOTTEN, CustomerState(partition=partition), Outputs(), False)
         known = self._lookup(key)
         if known is not None and known.identity is not None and self.resolver is not None:
             record = IdentityRecord.from_list(known.identity)
@@ -149,6 +177,8 @@ class JourneyStep:
             return Change(key, partition, TOUCHPOINT, step.state, step, known is not None)
         if step.duplicate:
             return Change(key, partition, DUPLICATE, step.state, Outputs(), known is not None)
+        if self.resolver is not None and not key.startswith(b"id:"):
+            note_claims(step.state, event)
         change = _change(key, partition, TOUCHPOINT, step.state, step, before, known is not None)
         change.enriched = step.enriched or b""
         change.unpriced = step.unpriced
@@ -193,6 +223,27 @@ class JourneyStep:
         self._index.schedule(partition, key, state.wake_at)
         return _change(key, partition, ACTION, state, outputs, before, True)
 
+    def erase(self, key: bytes, partition: int, request: dict[str, Any], erased_at: float) -> Change:
+        """Forget customer *key* (schemas/erasure_request.v1.json): the change deletes the state.
+
+        Their deadlines end here, and once the caller keeps ``forget_until`` where *erased_at* of the
+        constructor finds it, their touchpoints dated at or before the request are dropped.
+        *erased_at* here is the worker's clock (replay: the request's instant).
+        """
+        state = self._lookup(key)
+        before = _open_counts(state)
+        outputs = self.tracker.erase(state, key.decode(), request, erased_at)
+        self._index.schedule(partition, key, None)
+        requested = requested_instant(request)
+        # Their identifiers forget them too, each on its own partition.
+        outputs.forwards.extend(unlinks(state, key.decode(), requested))
+        earlier = self._erased_at(key)
+        blank = CustomerState(partition=partition)
+        change = Change(key, partition, ERASURE, blank, outputs, state is not None, erased=True)
+        change.forget_until = max(requested, earlier) if earlier is not None else requested
+        change.inquiries_opened, change.cases_opened = -before[0], -before[1]
+        return change
+
     def identity(self, key: bytes, partition: int, message: Control | Split) -> Change:
         """Apply an identity record to *key*: a claim of its identifier, a profile merging in, a split."""
         if isinstance(message, Claim):
@@ -201,6 +252,8 @@ class JourneyStep:
             return self._merge_in(key, partition, message)
         if isinstance(message, Unmerge):
             return self._unmerge(key, partition, message)
+        if isinstance(message, Unlink):
+            return self._unlink(key, partition, message)
         return self._split(key, partition, message)
 
     def _claim(self, key: bytes, partition: int, claim: Claim) -> Change:
@@ -315,6 +368,16 @@ class JourneyStep:
         self._index.schedule(partition, key, state.wake_at)
         return _change(key, partition, IDENTITY, state, outputs, before, known is not None)
 
+    def _unlink(self, key: bytes, partition: int, unlink: Unlink) -> Change:
+        """An erased customer's way to identifier *key*: its record forgets them (agents/journey/erasure.py)."""
+        state = self._lookup(key)
+        record = IdentityRecord.from_list(state.identity) if state is not None and state.identity else None
+        if state is None or record is None or not IdentityResolver.unlink(record, unlink.customer):
+            blank = state or CustomerState(partition=partition)
+            return Change(key, partition, UNCHANGED, blank, Outputs(), state is not None)
+        state.identity = record.to_list()
+        return _change(key, partition, IDENTITY, state, Outputs(), _open_counts(state), True)
+
     def clock(self, partition: int) -> int | None:
         """*partition*'s event time as a quorum of customers attests it (None: not yet attested)."""
         clock = self._clocks.get(partition)
@@ -369,6 +432,14 @@ def _change(
 ) -> Change:
     inquiries, cases = _open_counts(state)
     return Change(key, partition, cause, state, outputs, known, inquiries - before[0], cases - before[1])
+
+
+def _never(_key: bytes) -> int | None:
+    return None
+
+
+def _instant(event: dict[str, Any]) -> int:
+    return int(datetime.fromisoformat(event["occurred_at"]).timestamp())
 
 
 def _profile(state: CustomerState) -> bytes:

@@ -30,6 +30,7 @@ from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
 from agents.identity.merging import MAX_LEDGER, Ledger, combine, subtract
 from agents.identity.resolution import IdentityResolver
+from agents.journey import erasure
 from agents.journey.admission import Admission, Duplicate
 from agents.journey.detection import Detection
 from agents.journey.enriched import ModelView, encode_enriched
@@ -172,7 +173,7 @@ class JourneyTracker:
         state.wake_at = self._next_wake(state, now)
         alive = self.model.p_alive_on(state, now // DAY)
         view = ModelView(alive, self.model.is_best_customer(state.clv)) if alive is not None else None
-        step.enriched = encode_enriched(event, state, self._salt, view)
+        step.enriched = encode_enriched(event, state, self._salt, view, self.config.enriched.attributes)
         return step
 
     def advance(self, state: CustomerState, customer_id: str, until: int) -> Outputs:
@@ -208,6 +209,12 @@ class JourneyTracker:
         if out.refused is None and state is not None:
             state.wake_at = self._next_wake(state, state.last_seen)
         return out
+
+    def erase(
+        self, state: CustomerState | None, customer_id: str, request: dict[str, Any], erased_at: float
+    ) -> Outputs:
+        """Forget the customer (schemas/erasure_request.v1.json): what to publish; the caller deletes *state*."""
+        return erasure.erase(state, customer_id, request, erased_at, self.config.calendars)
 
     def merge(self, state: CustomerState, customer_id: str, message: MergeIn) -> Outputs:
         """Merge the anonymous profile in *message* into *state* (the customer's; blank if it had none).

@@ -11,6 +11,7 @@ import click
 
 from streams.cli.alerts import alerts
 from streams.cli.console import console, hash_password
+from streams.cli.erase import erase
 from streams.cli.fit import fit_models
 from streams.cli.identity import identity
 from streams.cli.notify import notify
@@ -42,6 +43,7 @@ for command in (
     tail,
     replay_file,
     alerts,
+    erase,
     identity,
     fit_models,
     check_config,

@@ -10,9 +10,9 @@ import click
 import orjson
 
 from streams import topics
-from streams.cli.common import BROKER_HELP, require_broker, run_async
+from streams.cli.common import BROKER_HELP, kafka_options, require_broker, run_async
 from streams.cli.terminal import safe
-from streams.kafka import consume
+from streams.kafka import Connection, consume
 
 
 @click.group()
@@ -20,7 +20,15 @@ def alerts() -> None:
     """Act on alerts: acknowledge, resolve or snooze one (published to alerts.actions)."""
 
 
-def _send_action(alert_id: str, action: str, by: str, broker: str | None, wait: float, **extra: str) -> None:
+def _send_action(
+    alert_id: str,
+    action: str,
+    by: str,
+    broker: str | None,
+    kafka: dict[str, Any],
+    wait: float,
+    **extra: str,
+) -> None:
     """Publish the action, then wait for the worker's answer: the alert republished, or a refusal."""
     from agents.domain.alert import parse_alert_id
 
@@ -43,7 +51,7 @@ def _send_action(alert_id: str, action: str, by: str, broker: str | None, wait: 
         schemas.validator("alert_action")(record)
     except schemas.ValidationError as exc:
         raise click.UsageError(safe(f"invalid action: {exc.message}")) from None
-    bootstrap = require_broker(broker)
+    bootstrap = require_broker(broker, kafka)
     outcome = run_async(lambda stop: _act_and_confirm(bootstrap, record, alert_type, customer_id, wait, stop))
     if outcome is None:
         raise click.ClickException(
@@ -63,7 +71,7 @@ def _send_action(alert_id: str, action: str, by: str, broker: str | None, wait: 
 
 
 async def _act_and_confirm(
-    bootstrap: str,
+    bootstrap: Connection,
     record: dict[str, Any],
     alert_type: str,
     customer_id: str,
@@ -125,12 +133,13 @@ _WAIT = click.option(
 @_BY
 @_WAIT
 @click.option("--broker", default=None, help=BROKER_HELP)
-def alerts_ack(alert_id: str, by: str | None, wait: float, broker: str | None) -> None:
+@kafka_options
+def alerts_ack(alert_id: str, by: str | None, wait: float, broker: str | None, kafka: dict[str, Any]) -> None:
     """Acknowledge ALERT_ID: someone owns it; nothing more is raised for its case.
 
     Exits non-zero when the worker refuses it (no such open alert) or does not answer.
     """
-    _send_action(alert_id, "acknowledge", by or _who(), broker, wait)
+    _send_action(alert_id, "acknowledge", by or _who(), broker, kafka, wait)
 
 
 @alerts.command("resolve")
@@ -139,9 +148,12 @@ def alerts_ack(alert_id: str, by: str | None, wait: float, broker: str | None) -
 @click.option("--note", default=None, help="What was done.")
 @_WAIT
 @click.option("--broker", default=None, help=BROKER_HELP)
-def alerts_resolve(alert_id: str, by: str | None, note: str | None, wait: float, broker: str | None) -> None:
+@kafka_options
+def alerts_resolve(
+    alert_id: str, by: str | None, note: str | None, wait: float, broker: str | None, kafka: dict[str, Any]
+) -> None:
     """Resolve ALERT_ID. Exits non-zero when the worker refuses it or does not answer."""
-    _send_action(alert_id, "resolve", by or _who(), broker, wait, **({"note": note} if note else {}))
+    _send_action(alert_id, "resolve", by or _who(), broker, kafka, wait, **({"note": note} if note else {}))
 
 
 @alerts.command("snooze")
@@ -156,10 +168,13 @@ def alerts_resolve(alert_id: str, by: str | None, note: str | None, wait: float,
 @_BY
 @_WAIT
 @click.option("--broker", default=None, help=BROKER_HELP)
-def alerts_snooze(alert_id: str, minutes: int, by: str | None, wait: float, broker: str | None) -> None:
+@kafka_options
+def alerts_snooze(
+    alert_id: str, minutes: int, by: str | None, wait: float, broker: str | None, kafka: dict[str, Any]
+) -> None:
     """Snooze ALERT_ID: acknowledge it and hold alerts of its type for the customer for --minutes."""
     until = (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
-    _send_action(alert_id, "snooze", by or _who(), broker, wait, until=until)
+    _send_action(alert_id, "snooze", by or _who(), broker, kafka, wait, until=until)
 
 
 def _who() -> str:

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from agents.config import Config, ConfigError, load_config
-from streams.kafka import BrokerUnreachable, bootstrap_servers
+from streams.kafka import BrokerUnreachable, Connection, bootstrap_servers
+from streams.kafka_security import MECHANISMS, KafkaSecurityError
 from streams.local.broker import kafka_api_versions_ok
 from streams.settings import Settings, SettingsError
 
 __all__ = [
     "BROKER_HELP",
     "CONFIG_OPTION",
+    "KAFKA_OPTION_NAMES",
     "MODEL_OPTION",
+    "client_identity_key",
+    "connection_of",
+    "kafka_options",
     "load_rules",
     "load_settings",
     "port_free",
@@ -42,9 +48,89 @@ MODEL_OPTION = click.option(
 )
 
 
+_PEM = click.Path(exists=True, dir_okay=False, path_type=Path)
+#: How every command that talks to Kafka connects: TLS and SASL (secrets from the environment only).
+_KAFKA_OPTIONS = (
+    click.option(
+        "--kafka-tls/--no-kafka-tls",
+        "kafka_tls",
+        default=None,
+        help="Kafka over TLS (env TOUCHPOINT_KAFKA_TLS; implied by a CA or client certificate).",
+    ),
+    click.option(
+        "--kafka-ca-file",
+        type=_PEM,
+        default=None,
+        help="CA of the brokers' certificates, PEM (env …_CA_FILE).",
+    ),
+    click.option(
+        "--kafka-cert-file", type=_PEM, default=None, help="Client certificate for mutual TLS, PEM."
+    ),
+    click.option(
+        "--kafka-key-file",
+        type=_PEM,
+        default=None,
+        help="Its private key, PEM; a password in TOUCHPOINT_KAFKA_KEY_PASSWORD(_FILE).",
+    ),
+    click.option(
+        "--kafka-check-hostname/--kafka-no-check-hostname",
+        "kafka_check_hostname",
+        default=None,
+        help="Check that broker certificates name the host [on].",
+    ),
+    click.option(
+        "--kafka-sasl-mechanism",
+        type=click.Choice(MECHANISMS, case_sensitive=False),
+        default=None,
+        help="SASL sign-in (env TOUCHPOINT_KAFKA_SASL_MECHANISM).",
+    ),
+    click.option(
+        "--kafka-sasl-username",
+        default=None,
+        help="SASL user; the password only from TOUCHPOINT_KAFKA_SASL_PASSWORD(_FILE).",
+    ),
+)
+#: The settings those options set, passed on as the ``kafka`` argument.
+KAFKA_OPTION_NAMES = (
+    "kafka_tls",
+    "kafka_ca_file",
+    "kafka_cert_file",
+    "kafka_key_file",
+    "kafka_check_hostname",
+    "kafka_sasl_mechanism",
+    "kafka_sasl_username",
+)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def kafka_options(command: _F) -> _F:
+    """Add the Kafka TLS and SASL options to *command*; it receives them as one ``kafka`` mapping."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kafka = {name: kwargs.pop(name, None) for name in KAFKA_OPTION_NAMES}
+        return command(*args, kafka=kafka, **kwargs)
+
+    decorated: Any = wrapper
+    for option in reversed(_KAFKA_OPTIONS):
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]
+
+
 def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings.from_env(**overrides)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def client_identity_key(settings: Settings) -> bytes | None:
+    """The identity key for keying raw records, when this machine has the workers' (else None)."""
+    if not settings.identity_salt:
+        return None
+    try:
+        return settings.identity_key
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -63,16 +149,32 @@ def _problems(exc: ConfigError) -> str:
     return f"{len(exc.problems)} problems:\n" + "\n".join(f"  {problem}" for problem in exc.problems)
 
 
-def require_broker(broker: str | None) -> str:
-    """The bootstrap servers of the configured broker, checked to answer, or a one-line error."""
-    url = broker or load_settings().broker
-    if not url:
+def require_broker(broker: str | None, kafka: Mapping[str, Any] | None = None) -> Connection:
+    """The configured brokers and their TLS and SASL settings, checked to answer, or a one-line error.
+
+    *kafka* holds the Kafka options of the command (``kafka_options``); the environment fills the rest.
+    """
+    settings = load_settings(broker=broker, **(kafka or {}))
+    return connection_of(settings)
+
+
+def connection_of(settings: Settings) -> Connection:
+    """The Connection of *settings*' broker, checked to answer (over TLS when configured)."""
+    if not settings.broker:
         raise click.UsageError("no broker given: pass --broker kafka://HOST:PORT or set TOUCHPOINT_BROKER")
-    bootstrap = bootstrap_servers(url)
+    bootstrap = bootstrap_servers(settings.broker)
+    security = settings.kafka_security
+    try:
+        context = security.ssl_context()
+    except KafkaSecurityError as exc:
+        raise click.UsageError(str(exc)) from None
     host, _, port = bootstrap.split(",")[0].rpartition(":")
-    if not port.isdigit() or not kafka_api_versions_ok(host or "127.0.0.1", int(port), timeout=3.0):
-        raise click.ClickException(f"no Kafka broker answers at {bootstrap}")
-    return bootstrap
+    if not port.isdigit() or not kafka_api_versions_ok(
+        host or "127.0.0.1", int(port), timeout=3.0, ssl_context=context
+    ):
+        over = "" if security.protocol == "PLAINTEXT" else f" over {security.protocol}"
+        raise click.ClickException(f"no Kafka broker answers at {bootstrap}{over}")
+    return Connection(bootstrap, security)
 
 
 def run_async(coroutine_factory: Callable[[asyncio.Event], Any]) -> Any:

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from streams.cli.common import kafka_options
+
 
 @click.command("console")
 @click.option(
@@ -43,19 +45,23 @@ import click
     default=None,
     help="Rules file (env TOUCHPOINT_CONSOLE_HISTORY_DAYS defaults to its alerts.retain_days).",
 )
-def console(broker: str | None, log_level: str | None, config: Path | None, **options: Any) -> None:
+@kafka_options
+def console(
+    broker: str | None, log_level: str | None, config: Path | None, kafka: dict[str, Any], **options: Any
+) -> None:
     """The ops console: a live inbox of alerts in the browser, with actions and customer views.
 
     Sign-in: operators' bcrypt/argon2 hashes in TOUCHPOINT_CONSOLE_USERS (name:hash entries separated by spaces,
     or a file in TOUCHPOINT_CONSOLE_USERS_FILE; make hashes with `touchpoint hash-password`) and/or
     shared tokens in TOUCHPOINT_CONSOLE_TOKEN(_FILE). Without any, it listens on loopback only.
     """
+    from streams import redaction
     from streams.auth import AuthError, Credentials, SessionSigner, check_bind, read_secret
-    from streams.cli.common import load_rules, load_settings, require_broker, run_async
+    from streams.cli.common import connection_of, load_rules, load_settings, run_async
     from streams.ops_settings import ConsoleSettings, load
     from streams.settings import ENV_PREFIX, SettingsError
 
-    settings = load_settings(broker=broker, log_level=log_level, config=config)
+    settings = load_settings(broker=broker, log_level=log_level, config=config, **kafka)
     rules = load_rules(settings.config)
     if "TOUCHPOINT_CONSOLE_HISTORY_DAYS" not in os.environ:
         options["console_history_days"] = rules.alerts.retain_days
@@ -69,13 +75,15 @@ def console(broker: str | None, log_level: str | None, config: Path | None, **op
             "Set TOUCHPOINT_CONSOLE_USERS (name:hash, see `touchpoint hash-password`) or TOUCHPOINT_CONSOLE_TOKEN",
         )
         secret = read_secret(os.environ, f"{ENV_PREFIX}CONSOLE_SESSION_SECRET")
+        worker_tokens = settings.web_tokens()
     except (SettingsError, AuthError) as exc:
         raise click.UsageError(str(exc)) from None
-    bootstrap = require_broker(settings.broker)
+    bootstrap = connection_of(settings)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
     )
+    redaction.install()
     signer = SessionSigner(secret.encode() if secret else None)
     from streams.webconsole.app import run_console
 
@@ -83,7 +91,12 @@ def console(broker: str | None, log_level: str | None, config: Path | None, **op
         how = "sign-in required" if credentials.required else "no sign-in (loopback only)"
         click.echo(f"console on {url} ({how}) · Ctrl-C to stop", err=True)
 
-    run_async(lambda stop: run_console(console_settings, credentials, signer, bootstrap, stop, ready))
+    worker_token = worker_tokens[0] if worker_tokens else ""
+    run_async(
+        lambda stop: run_console(
+            console_settings, credentials, signer, bootstrap, stop, ready, worker_token=worker_token
+        )
+    )
 
 
 @click.command("hash-password")

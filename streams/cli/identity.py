@@ -10,9 +10,9 @@ import click
 import orjson
 
 from streams import topics
-from streams.cli.common import BROKER_HELP, require_broker, run_async
+from streams.cli.common import BROKER_HELP, kafka_options, require_broker, run_async
 from streams.cli.terminal import safe
-from streams.kafka import consume
+from streams.kafka import Connection, consume
 
 
 @click.group()
@@ -33,8 +33,15 @@ def identity() -> None:
     help="Seconds to wait for the worker to confirm or refuse the split.",
 )
 @click.option("--broker", default=None, help=BROKER_HELP)
+@kafka_options
 def identity_split(
-    from_key: str, into: str, by: str | None, reason: str | None, wait: float, broker: str | None
+    from_key: str,
+    into: str,
+    by: str | None,
+    reason: str | None,
+    wait: float,
+    broker: str | None,
+    kafka: dict[str, Any],
 ) -> None:
     """Split the anonymous profile FROM (an id:<kind>:<hash> key, as identity.merges names it) from CUSTOMER.
 
@@ -59,7 +66,7 @@ def identity_split(
         schemas.validator("identity_action")(record)
     except schemas.ValidationError as exc:
         raise click.UsageError(safe(f"invalid split: {exc.message}")) from None
-    bootstrap = require_broker(broker)
+    bootstrap = require_broker(broker, kafka)
     outcome = run_async(lambda stop: _split_and_confirm(bootstrap, record, wait, stop))
     if outcome is None:
         raise click.ClickException(
@@ -76,7 +83,7 @@ def identity_split(
 
 
 async def _split_and_confirm(
-    bootstrap: str, record: dict[str, Any], wait: float, stop: asyncio.Event
+    bootstrap: Connection, record: dict[str, Any], wait: float, stop: asyncio.Event
 ) -> dict[str, Any] | None:
     """Send *record* to identity.actions; return the split the worker published, or its dead letter."""
     from streams.kafka import producer

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from streams.cli.common import kafka_options
+
 
 @click.command("notify")
 @click.option(
@@ -45,8 +47,14 @@ import click
     default=None,
     help="Rules file (env TOUCHPOINT_CONFIG): alerts.retain_days bounds how long an alert stays active.",
 )
+@kafka_options
 def notify(
-    broker: str | None, app_id: str | None, log_level: str | None, config: Path | None, **options: Any
+    broker: str | None,
+    app_id: str | None,
+    log_level: str | None,
+    config: Path | None,
+    kafka: dict[str, Any],
+    **options: Any,
 ) -> None:
     """Post alerts to Prometheus Alertmanager (API v2): open ones firing, resolved ones ended.
 
@@ -54,21 +62,23 @@ def notify(
     are committed only once Alertmanager accepted; while it is down, the bridge retries
     and loses nothing.
     """
-    from streams.cli.common import load_rules, load_settings, require_broker, run_async
+    from streams import redaction
+    from streams.cli.common import connection_of, load_rules, load_settings, run_async
     from streams.ops_settings import NotifySettings, load
     from streams.settings import SettingsError
 
-    settings = load_settings(broker=broker, app_id=app_id, log_level=log_level, config=config)
+    settings = load_settings(broker=broker, app_id=app_id, log_level=log_level, config=config, **kafka)
     try:
         notify_settings = load(NotifySettings, **options)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
     rules = load_rules(settings.config)
-    require_broker(settings.broker)
+    connection_of(settings)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
     )
+    redaction.install()
     from streams.notify.bridge import redact, run_notify
 
     targets = ", ".join(redact(url) for url in notify_settings.alertmanagers)

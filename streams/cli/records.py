@@ -13,7 +13,15 @@ import orjson
 
 from streams import topics
 from streams.cli import progress
-from streams.cli.common import BROKER_HELP, require_broker, run_async
+from streams.cli.common import (
+    BROKER_HELP,
+    client_identity_key,
+    connection_of,
+    kafka_options,
+    load_settings,
+    require_broker,
+    run_async,
+)
 from streams.cli.terminal import safe
 from streams.kafka import consume, produce
 
@@ -25,11 +33,20 @@ from streams.kafka import consume, produce
 @click.option(
     "--rate", type=click.FloatRange(min=0.1), default=None, help="Events/s (default: as fast as possible)."
 )
-def produce_file(file: Path, broker: str | None, topic: str, rate: float | None) -> None:
-    """Send each line of FILE (JSONL) as one record to the touchpoints topic."""
+@kafka_options
+def produce_file(
+    file: Path, broker: str | None, topic: str, rate: float | None, kafka: dict[str, Any]
+) -> None:
+    """Send each line of FILE (JSONL) as one record to the touchpoints topic.
+
+    Each record is keyed by its customer: the customer_id, or the customer key ingest derives from
+    its identifiers (with the workers' TOUCHPOINT_IDENTITY_SALT when set), never a raw identifier.
+    """
     from streams.files import read_records
 
-    bootstrap = require_broker(broker)
+    settings = load_settings(broker=broker, **kafka)
+    bootstrap = connection_of(settings)
+    identity_key = client_identity_key(settings)
     try:
         size = file.stat().st_size
     except OSError as exc:
@@ -48,6 +65,7 @@ def produce_file(file: Path, broker: str | None, topic: str, rate: float | None)
                 rate=rate,
                 on_sent=advance,
                 stop=stop,
+                identity_key=identity_key,
             )
         )
     elapsed = time.monotonic() - started
@@ -71,6 +89,7 @@ def produce_file(file: Path, broker: str | None, topic: str, rate: float | None)
 @click.option("--count", "limit", type=click.IntRange(1), default=None, help="Stop after N records.")
 @click.option("--idle-timeout", type=float, default=None, help="Stop after N seconds without records.")
 @click.option("--pretty/--compact", default=False, help="Indent JSON values.")
+@kafka_options
 def tail(
     topic: tuple[str, ...],
     broker: str | None,
@@ -78,9 +97,10 @@ def tail(
     limit: int | None,
     idle_timeout: float | None,
     pretty: bool,
+    kafka: dict[str, Any],
 ) -> None:
     """Follow TOPIC(s) and print each record: topic, partition@offset, key, value."""
-    bootstrap = require_broker(broker)
+    bootstrap = require_broker(broker, kafka)
 
     async def follow(stop: asyncio.Event) -> None:
         shown = 0

@@ -10,6 +10,7 @@ import click
 
 from streams.cli import progress
 from streams.cli.common import CONFIG_OPTION, MODEL_OPTION, load_rules, load_settings
+from streams.settings import SettingsError
 
 
 @click.command("replay")
@@ -34,6 +35,14 @@ from streams.cli.common import CONFIG_OPTION, MODEL_OPTION, load_rules, load_set
     help="Processes to share the work (default: one per core, at most one per partition). "
     "The output is the same with any number.",
 )
+@click.option(
+    "--erasures",
+    "erasures_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Erasure requests or privacy.erasures records (JSONL) to honour: nothing about an erased "
+    "customer up to their erasure is written.",
+)
 @CONFIG_OPTION
 @MODEL_OPTION
 def replay_file(
@@ -41,6 +50,7 @@ def replay_file(
     out_dir: Path,
     as_of: datetime | None,
     processes: int | None,
+    erasures_file: Path | None,
     config: Path | None,
     model: Path | None,
 ) -> None:
@@ -49,14 +59,22 @@ def replay_file(
     Also writes customers.jsonl: each customer's stage, value and model figures (P(alive), CLV …).
     Customers are spread over the worker's partitions (TOUCHPOINT_PARTITIONS), each with its own
     clock, as in the live worker.
+    Identifiers appear in the output only as keyed hashes (TOUCHPOINT_IDENTITY_SALT, as the workers').
     """
     from agents.ingest.decode import TouchpointDecoder
     from agents.journey.track import JourneyTracker
-    from streams.replay import replay
+    from streams.replay import read_erasures, replay
 
     settings = load_settings(config=config, model=model)
     rules = load_rules(settings.config, settings.model)
-    salt = settings.identity_salt.encode()
+    try:
+        salt = settings.identity_key
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        erasures = read_erasures(erasures_file) if erasures_file else []
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
     decoder = TouchpointDecoder(
         identity_salt=salt, max_bytes=settings.max_event_bytes, identity=rules.identity
     )
@@ -71,12 +89,19 @@ def replay_file(
             progress=stages if progress.interactive() else None,
             processes=processes or _cores(),
             partitions=settings.partitions,
+            erasures=erasures,
         )
     except OSError as exc:
         raise click.ClickException(f"{exc.filename or file}: {exc.strerror}") from None
     finally:
         stages.close()
     click.echo(summary.describe())
+    if summary.identified and not settings.identity_salt:
+        click.echo(
+            "note: TOUCHPOINT_IDENTITY_SALT is not set, so identifiers were hashed with the public development "
+            "key, which anyone can reverse: set the workers' key before sharing these files",
+            err=True,
+        )
 
 
 def _cores() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from streams.cli.common import (
     BROKER_HELP,
     CONFIG_OPTION,
     MODEL_OPTION,
+    kafka_options,
     load_rules,
     load_settings,
     port_free,
@@ -26,6 +28,7 @@ from streams.cli.common import (
 from streams.cli.worker import start_worker
 from streams.kafka import produce
 from streams.local.broker import BrokerError, EmbeddedBroker, free_port
+from streams.settings import Settings
 
 
 @click.command()
@@ -61,6 +64,7 @@ from streams.local.broker import BrokerError, EmbeddedBroker, free_port
 )
 @CONFIG_OPTION
 @MODEL_OPTION
+@kafka_options
 def run(
     broker: str | None,
     customers: int,
@@ -73,12 +77,16 @@ def run(
     console_port: int | None,
     config: Path | None,
     model: Path | None,
+    kafka: dict[str, Any],
 ) -> None:
     """The main job. Without a broker: embedded broker + worker + ops console + simulated traffic, shown live.
 
-    With --broker (or TOUCHPOINT_BROKER): only the worker, against that cluster.
+    With --broker (or TOUCHPOINT_BROKER): only the worker, against that cluster (the Kafka options
+    apply to it). The embedded run makes an identity key in its data directory and keeps it.
     """
-    settings = load_settings(broker=broker, web_port=web_port, data_dir=data_dir, config=config, model=model)
+    settings = load_settings(
+        broker=broker, web_port=web_port, data_dir=data_dir, config=config, model=model, **kafka
+    )
     load_rules(settings.config, settings.model)
     if not settings.embedded:
         start_worker(settings)
@@ -95,6 +103,7 @@ def run(
         broker_process = EmbeddedBroker(log_path=workdir / "broker.log").start()
     except BrokerError as exc:
         raise click.ClickException(str(exc)) from None
+    identity_key = _identity_key_file(settings, workdir)
     worker_process = WorkerProcess(
         broker_process.url,
         port,
@@ -103,8 +112,13 @@ def run(
             *(["--config", str(settings.config.resolve())] if settings.config else []),
             *(["--model", str(settings.model.resolve())] if settings.model else []),
         ],
-        # The embedded run makes its own secret for the worker's timer ticks; it never leaves the process env.
-        extra_env={"TOUCHPOINT_CONTROL_SECRET": settings.control_secret or secrets.token_hex(32)},
+        extra_env={
+            # The embedded run makes its own secret for the worker's timer ticks; it never leaves the process env.
+            "TOUCHPOINT_CONTROL_SECRET": settings.control_secret.reveal() or secrets.token_hex(32),
+            # A key of this data directory, kept for the next run with the same --data-dir.
+            "TOUCHPOINT_IDENTITY_SALT": "",
+            "TOUCHPOINT_IDENTITY_SALT_FILE": str(identity_key),
+        },
     )
     console_process = _console_process(broker_process.url, worker_process.base_url, console_port, workdir)
     try:
@@ -122,9 +136,19 @@ def run(
             flush=True,
         )
         hints = next_steps(broker_process.url, console_url)
+        key = identity_key.read_bytes().strip()
         sent = run_async(
             lambda stop: _simulate_and_watch(
-                broker_process.bootstrap, customers, rate, seed, malformed_share, duration, stop, out, hints
+                broker_process.bootstrap,
+                customers,
+                rate,
+                seed,
+                malformed_share,
+                duration,
+                stop,
+                out,
+                hints,
+                key,
             )
         )
         print(f"stopping … {sent:,} events sent", file=out, flush=True)
@@ -147,6 +171,7 @@ async def _simulate_and_watch(
     stop: asyncio.Event,
     out: TextIO,
     hints: list[str] | None = None,
+    identity_key: bytes | None = None,
 ) -> int:
     from streams.cli.live_view import watch
     from streams.sim import SimulationSpec, generate
@@ -160,13 +185,45 @@ async def _simulate_and_watch(
     try:
         # Simulated producers stamp records with their simulated clock, which runs ahead of the wall clock.
         sent = await produce(
-            bootstrap, topics.RAW, generate(spec), rate=rate, stop=stop, event_time_stamps=True
+            bootstrap,
+            topics.RAW,
+            generate(spec),
+            rate=rate,
+            stop=stop,
+            event_time_stamps=True,
+            identity_key=identity_key,
         )
         await stop.wait()
     finally:
         stop.set()
         await viewer
     return sent
+
+
+#: The embedded run's identity key, in its data directory (readable by its owner only).
+IDENTITY_KEY_FILE = "identity.key"
+
+
+def _identity_key_file(settings: Settings, workdir: Path) -> Path:
+    """A file with the identity key of this run: the configured one, or one made once for *workdir* and kept.
+
+    Kept, so a second run with the same --data-dir hashes identifiers as the first did.
+    """
+    path = workdir / IDENTITY_KEY_FILE
+    configured = settings.identity_salt.reveal()
+    if configured:
+        path.unlink(missing_ok=True)
+        _write_private(path, configured)
+    elif not path.exists():
+        _write_private(path, secrets.token_hex(32))
+    return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text + "\n")
 
 
 def _console_process(broker_url: str, worker_url: str, port: int | None, workdir: Path) -> Any:

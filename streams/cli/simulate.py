@@ -8,13 +8,20 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import click
 
 from streams import topics
 from streams.cli import progress
-from streams.cli.common import BROKER_HELP, require_broker, run_async
+from streams.cli.common import (
+    BROKER_HELP,
+    client_identity_key,
+    connection_of,
+    kafka_options,
+    load_settings,
+    run_async,
+)
 from streams.kafka import produce
 
 
@@ -62,6 +69,7 @@ from streams.kafka import produce
 )
 @click.option("--broker", default=None, help=BROKER_HELP)
 @click.option("--topic", default=topics.RAW, show_default=True, help="Topic to send the records to.")
+@kafka_options
 def simulate(
     customers: int,
     events: int | None,
@@ -73,8 +81,12 @@ def simulate(
     persons_path: Path | None,
     broker: str | None,
     topic: str,
+    kafka: dict[str, Any],
 ) -> None:
-    """Generate realistic omnichannel traffic to a topic or a JSONL file."""
+    """Generate realistic omnichannel traffic to a topic or a JSONL file.
+
+    Records go to the topic keyed by customer (see `touchpoint produce`), never by a raw identifier.
+    """
     from streams.sim import SimulationSpec, generate_with_persons
 
     spec = SimulationSpec(customers=customers, seed=seed, malformed_share=malformed_share)
@@ -91,7 +103,7 @@ def simulate(
         labelled = itertools.islice(labelled, events)
     with contextlib.ExitStack() as files:
         persons = files.enter_context(persons_path.open("wb")) if persons_path is not None else None
-        _emit(labelled, persons, out_path, broker, topic, rate, events)
+        _emit(labelled, persons, out_path, broker, topic, rate, events, kafka)
 
 
 def _emit(
@@ -102,6 +114,7 @@ def _emit(
     topic: str,
     rate: float | None,
     events: int | None,
+    kafka: dict[str, Any],
 ) -> None:
     records: Iterator[bytes] = (record for record, _ in labelled)
     if persons is not None:
@@ -115,7 +128,9 @@ def _emit(
                 advance(1)
         click.echo(f"wrote {written:,} records to {out_path}", err=True)
         return
-    bootstrap = require_broker(broker)
+    settings = load_settings(broker=broker, **kafka)
+    bootstrap = connection_of(settings)
+    identity_key = client_identity_key(settings)
     started = time.monotonic()
     with progress.bar(events or 0, f"sending to {topic}") as advance:
         sent = run_async(
@@ -127,6 +142,7 @@ def _emit(
                 stop=stop,
                 on_sent=lambda _value: advance(1),
                 event_time_stamps=True,
+                identity_key=identity_key,
             )
         )
     elapsed = time.monotonic() - started

@@ -13,6 +13,7 @@ import ctypes
 import os
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -36,19 +37,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def kafka_api_versions_ok(host: str, port: int, timeout: float = 1.0) -> bool:
+def kafka_api_versions_ok(
+    host: str, port: int, timeout: float = 1.0, ssl_context: ssl.SSLContext | None = None
+) -> bool:
     """Return True when a Kafka ApiVersions request on host:port gets a well-formed answer.
 
     A listening socket is not enough: the broker accepts connections before it
     can serve requests, and clients that connect too early fail their first call.
+    With *ssl_context*, the request goes over TLS (a TLS listener answers nothing else).
     """
     correlation_id = 0x7470  # arbitrary; checked in the response
     client_id = b"touchpoint-probe"
     body = struct.pack(">hhih", 18, 0, correlation_id, len(client_id)) + client_id
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(struct.pack(">i", len(body)) + body)
-            header = _recv_exactly(sock, 10)
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            sock = ssl_context.wrap_socket(raw, server_hostname=host) if ssl_context is not None else raw
+            with sock:
+                sock.sendall(struct.pack(">i", len(body)) + body)
+                header = _recv_exactly(sock, 10)
     except OSError:
         return False
     if header is None:
@@ -100,11 +106,20 @@ class EmbeddedBroker:
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        log_path: Path | None = None,
+        *,
+        advertised_port: int | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path
+        #: The port clients are told to use: another than ``port`` behind a proxy that terminates TLS.
+        self.advertised_port = advertised_port or self.port
+        self.extra_args = extra_args
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -128,6 +143,7 @@ class EmbeddedBroker:
             return self
         binary = _broker_binary()
         listener = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port}"
         # The log stays open for the broker's lifetime and is closed in stop().
         if self.log_path is None:
             self._log = tempfile.TemporaryFile(prefix="tansu-")  # noqa: SIM115
@@ -136,7 +152,15 @@ class EmbeddedBroker:
             self._log = self.log_path.open("wb")
         try:
             self._process = subprocess.Popen(
-                [binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener],
+                [
+                    binary,
+                    "broker",
+                    "--listener-url",
+                    listener,
+                    "--advertised-listener-url",
+                    advertised,
+                    *self.extra_args,
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,

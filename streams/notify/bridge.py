@@ -32,7 +32,7 @@ from agents.domain.refusal import Rejected
 from agents.ingest.dead_letter import dead_letter_record
 from streams import topics
 from streams.alert_records import decode_alert
-from streams.kafka import bootstrap_servers, producer
+from streams.kafka import Connection, bootstrap_servers, producer, start_client
 from streams.notify import metrics
 from streams.notify.alertmanager import expired_alert, postable_alert
 from streams.notify.ledger import Ledger, Partition
@@ -165,10 +165,10 @@ class NotifyBridge:
 
     async def run(self) -> None:
         settings = self.settings
-        bootstrap = bootstrap_servers(settings.broker)
+        bootstrap = Connection(bootstrap_servers(settings.broker), settings.kafka_security)
         session_ms = int(settings.session_timeout_s * 1000)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **bootstrap.client_options(),
             group_id=f"{settings.app_id}-notify",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -180,7 +180,7 @@ class NotifyBridge:
         consumer.subscribe(
             topics=[topics.alert_topic(t) for t in topics.ALERT_TYPES], listener=_Rebalance(self)
         )
-        await consumer.start()
+        await start_client(consumer, bootstrap)
         self._consumer = consumer
         timeout = aiohttp.ClientTimeout(total=POST_TIMEOUT_S)
         try:

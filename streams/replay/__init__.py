@@ -16,6 +16,15 @@ With ``as_of`` (a date) replay answers "what did we know at the end of that day"
 touchpoints on later (local) days are not applied, deadlines fire up to the end of
 the day, and the customers file reads the models on that day.
 
+Erasures (``erasures``: erasure requests or the workers' confirmations) are honoured. Each
+goes through the journey step at its ``requested_at``, in event-time order, in its customer's
+partition, so everyone else's outputs are the ones the worker made; and nothing about an
+erased customer up to their erasure is written to any file (a newer touchpoint starts a new
+customer, written as usual). ``erasures.jsonl`` lists each erasure applied.
+
+Every file holds identifiers only as keyed hashes, as every topic past ingest does, except
+the dead-letters, which keep refused records as they came.
+
 A year of history fits: decoding sorts the accepted touchpoints into runs on disk
 (``streams.replay.runs``), so memory grows with the customers, not the records. With
 ``processes`` above one, ranges of the file are decoded in parallel and the partitions are
@@ -30,7 +39,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -39,19 +48,25 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
+import orjson
+
+import schemas
 from agents.domain.instants import DAY, day_number
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
 from agents.ingest.dead_letter import dead_letter_record
 from agents.ingest.decode import TouchpointDecoder
+from agents.journey.erasure import requested_instant
 from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
 from streams import topics
+from streams.files import read_records
 from streams.replay.parts import Lines, merge_parts, merge_sorted
 from streams.replay.runs import merged
-from streams.replay.shard import ALERTS, AS_OF, CUSTOMERS, Applied, Shard
+from streams.replay.shard import ALERTS, AS_OF, CUSTOMERS, Applied, Erasure, Shard
 from streams.replay.sources import Decoded, Range, decode_range, read_refusals, split
 from streams.runtime.heap import collector_paused
+from streams.topics import partition_for
 
 __all__ = [
     "ALERTS",
@@ -61,6 +76,7 @@ __all__ = [
     "PARTITIONS",
     "Progress",
     "ReplaySummary",
+    "read_erasures",
     "replay",
 ]
 
@@ -73,6 +89,7 @@ OUTPUT_FILES = {
     ALERTS: "alerts.jsonl",
     topics.IDENTITY_MERGES: "merges.jsonl",
     topics.IDENTITY_CONFLICTS: "conflicts.jsonl",
+    topics.ERASURES: "erasures.jsonl",
     CUSTOMERS: "customers.jsonl",
 }
 #: Files written in touchpoint order (the customers file is in customer order).
@@ -84,6 +101,7 @@ _ORDERED = (
     ALERTS,
     topics.IDENTITY_MERGES,
     topics.IDENTITY_CONFLICTS,
+    topics.ERASURES,
 )
 
 #: Partitions customers are spread over, as the live worker's default (TOUCHPOINT_PARTITIONS).
@@ -103,6 +121,11 @@ class ReplaySummary:
     #: Empty lines in the file, skipped (not records).
     blank_lines: int = 0
     accepted: int = 0
+    #: Accepted touchpoints that named their customer by identifiers (written hashed).
+    identified: int = 0
+    #: Customers forgotten on request, and touchpoints of theirs left out (up to their erasure).
+    erased: int = 0
+    erased_touchpoints: int = 0
     duplicates: int = 0
     transitions: int = 0
     #: Identity: anonymous profiles merged into customers, identifiers claimed by several customers.
@@ -151,6 +174,11 @@ class ReplaySummary:
         lines.extend(f"    {kind:<28} {count:>6,}" for kind, count in sorted(self.alerts.items()))
         lines.append(f"  merges       {self.merges:>10,}  → {self.outputs[topics.IDENTITY_MERGES]}")
         lines.append(f"  conflicts    {self.conflicts:>10,}  → {self.outputs[topics.IDENTITY_CONFLICTS]}")
+        if self.erased:
+            lines.append(
+                f"  erasures     {self.erased:>10,}  → {self.outputs[topics.ERASURES]}  "
+                f"({self.erased_touchpoints:,} touchpoints of erased customers left out)"
+            )
         stages = ", ".join(f"{stage} {count:,}" for stage, count in self.stages.most_common())
         lines.append(f"  customers    {self.customers:>10,}  → {self.outputs[CUSTOMERS]}  ({stages})")
         if self.as_of is not None:
@@ -170,6 +198,7 @@ def replay(
     *,
     processes: int = 1,
     partitions: int = PARTITIONS,
+    erasures: Iterable[dict[str, object]] = (),
 ) -> ReplaySummary:
     """Process every record of *path* and write one JSONL file per output topic into *out_dir*.
 
@@ -177,7 +206,9 @@ def replay(
     of its customers, less the allowed lateness) passes them, as on a live partition, and at the
     end as far as the replay's watermark (all partitions together) has come; none fire past it.
     *progress* hears ``("reading", bytes read, file size)``, then ``("applying", touchpoints
-    applied, touchpoints)``, every few thousand records. With *processes* above one the work is
+    applied, touchpoints)``, every few thousand records. *erasures* (validated erasure requests or
+    confirmations) are applied at their instants, and nothing about an erased customer up to their
+    erasure is written. With *processes* above one the work is
     shared by that many processes (at most one per partition), the output is the same, and the
     summary has no ``states``.
     """
@@ -187,7 +218,12 @@ def replay(
         outputs={topic: out_dir / name for topic, name in OUTPUT_FILES.items()}, as_of=as_of
     )
     processes = max(1, min(processes, partitions))
+    ordered = sorted(erasures, key=lambda request: (requested_instant(request), str(request["customer_id"])))
     job = _Job(path, decoder, tracker, as_of, partitions, PROGRESS_EVERY, progress)
+    job.erasures = [
+        (requested_instant(request), str(request["customer_id"]), index, request)
+        for index, request in enumerate(ordered)
+    ]
     with tempfile.TemporaryDirectory(prefix=".replay-", dir=out_dir) as workdir:
         job.workdir = Path(workdir)
         ranges = split(path, processes)
@@ -197,6 +233,7 @@ def replay(
             summary.blank_lines += part.blank_lines
             summary.rejected.update(part.rejected)
             summary.accepted += part.accepted
+            summary.identified += part.identified
             summary.after_as_of += part.after_as_of
         with summary.outputs[topics.DEAD_LETTER].open("wb") as dead_letters:
             _write_refusals(decoded, f"file:{path.name}", tracker.config.time.watermark_quorum, dead_letters)
@@ -210,6 +247,8 @@ def replay(
     summary.conflicts = applied.conflicts
     summary.alerts = applied.alerts
     summary.refused = applied.refused
+    summary.erased = applied.erased
+    summary.erased_touchpoints = applied.erased_touchpoints
     summary.customers = applied.customers
     summary.stages = applied.stages
     summary.seconds = time.perf_counter() - started
@@ -250,6 +289,10 @@ class _Job:
     progress: Progress | None
     workdir: Path = Path()
     size: int = 0
+    #: Every erasure, in (instant, customer) order.
+    erasures: list[Erasure] = field(default_factory=list)
+    #: The event time (µs) of the last touchpoint applied, all partitions together.
+    last_micros: int = 0
 
     def decode(self, ranges: list[Range]) -> list[Decoded]:
         self.size = self.path.stat().st_size
@@ -292,6 +335,7 @@ class _Job:
 
     def apply(self, decoded: list[Decoded], processes: int, summary: ReplaySummary) -> Applied:
         runs: dict[int, list[Path]] = {}
+        self.last_micros = max((part.last_micros for part in decoded), default=0)
         for part in decoded:
             for partition, paths in part.runs.items():
                 runs.setdefault(partition, []).extend(map(Path, paths))
@@ -307,7 +351,11 @@ class _Job:
                     for name in _ORDERED
                 }
                 shard = Shard(
-                    self.tracker, Lines(files, tagged=False), f"file:{self.path.name}", self.partitions
+                    self.tracker,
+                    Lines(files, tagged=False),
+                    f"file:{self.path.name}",
+                    self.partitions,
+                    self.erasures,
                 )
                 done = 0
 
@@ -322,7 +370,7 @@ class _Job:
                     self.every,
                 )
                 until, latest = self._final_clock(shard.clocks()), shard.latest_seen()
-                shard.end(shards[0], self.as_of, until)
+                shard.end(shards[0], self.as_of, until, self.last_micros)
                 with outputs[CUSTOMERS].open("wb") as customers:
                     day = self._day(until, latest)
                     customers.writelines(line + b"\n" for _, line in shard.customers(day))
@@ -355,6 +403,8 @@ class _Job:
             total_applied.conflicts += result.conflicts
             total_applied.alerts.update(result.alerts)
             total_applied.refused.update(result.refused)
+            total_applied.erased += result.erased
+            total_applied.erased_touchpoints += result.erased_touchpoints
             total_applied.customers += result.customers
             total_applied.stages.update(result.stages)
         return total_applied
@@ -371,14 +421,18 @@ class _Job:
         folder.mkdir()
         with ExitStack() as stack:
             files = {name: stack.enter_context((folder / OUTPUT_FILES[name]).open("wb")) for name in _ORDERED}
-            shard = Shard(self.tracker, Lines(files, tagged=True), f"file:{self.path.name}", self.partitions)
+            mine = set(owned)
+            erasures = [e for e in self.erasures if partition_for(e[1].encode(), self.partitions) in mine]
+            shard = Shard(
+                self.tracker, Lines(files, tagged=True), f"file:{self.path.name}", self.partitions, erasures
+            )
             shard.apply(
                 merged(path for partition in owned for path in runs.get(partition, ())), count, self.every
             )
             # Every process's clocks, combined: where the replay as a whole has come to.
             barrier.send((shard.clocks(), shard.latest_seen()))
             until, latest = barrier.recv()
-            shard.end(owned, self.as_of, until)
+            shard.end(owned, self.as_of, until, self.last_micros)
         with (folder / OUTPUT_FILES[CUSTOMERS]).open("wb") as customers:
             day = self._day(until, latest)
             customers.writelines(
@@ -484,3 +538,30 @@ class _Barrier:
 
     def recv(self) -> Any:
         return self._connection.recv()
+
+
+def read_erasures(path: Path) -> list[dict[str, object]]:
+    """Erasure requests or confirmations, one JSON object a line (blank lines skipped).
+
+    Raises ValueError naming the line of the first record that is neither
+    (schemas/erasure_request.v1.json, schemas/erasure.v1.json).
+    """
+    request, confirmation = schemas.validator("erasure_request"), schemas.validator("erasure")
+    found: list[dict[str, object]] = []
+    for index, raw in read_records(path):
+        number = index + 1  # as editors count lines
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"{path.name}:{number}: not JSON: {exc}") from None
+        try:
+            request(document)
+        except schemas.ValidationError:
+            try:
+                confirmation(document)
+            except schemas.ValidationError as exc:
+                raise ValueError(
+                    f"{path.name}:{number}: not an erasure request or confirmation: {exc.message}"
+                ) from None
+        found.append(document)
+    return found

@@ -9,7 +9,7 @@ it. The journey step is ``agents.journey.step.JourneyStep``, the live worker's.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final
@@ -21,7 +21,7 @@ from agents.domain.instants import DAY, day_number
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
 from agents.ingest.dead_letter import dead_letter_record
-from agents.journey.step import DUPLICATE, ROUTED, Change, JourneyStep
+from agents.journey.step import DUPLICATE, FORGOTTEN, ROUTED, UNCHANGED, Change, JourneyStep
 from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
 from streams import topics
@@ -29,7 +29,7 @@ from streams.replay.parts import END, Lines
 from streams.replay.runs import Row
 from streams.topics import partition_for
 
-__all__ = ["ALERTS", "AS_OF", "CUSTOMERS", "FINAL", "Applied", "Shard"]
+__all__ = ["ALERTS", "AS_OF", "CUSTOMERS", "FINAL", "Applied", "Erasure", "Shard"]
 
 #: Every alert topic (alerts.<type>), written to one file.
 ALERTS: Final = topics.alert_topic("*")
@@ -41,6 +41,12 @@ AS_OF: Final = "as_of"
 FINAL: Final = "final"
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: The line number an erasure's output is tagged with (plus its place among all erasures): after every
+#: touchpoint of its instant, before the next instant's.
+_ERASURE_LINE: Final = 1 << 39
+
+#: (instant in epoch seconds, customer id, its place among the replay's erasures, the request).
+Erasure = tuple[int, str, int, dict[str, Any]]
 
 
 @dataclass
@@ -55,6 +61,9 @@ class Applied:
     alerts: Counter[str] = field(default_factory=Counter)
     #: Accepted by ingest, refused by the journey (conflicting duplicates, too old for the customer).
     refused: Counter[str] = field(default_factory=Counter)
+    #: Customers forgotten on request, and touchpoints of theirs left out (up to their erasure).
+    erased: int = 0
+    erased_touchpoints: int = 0
     customers: int = 0
     stages: Counter[str] = field(default_factory=Counter)
 
@@ -68,12 +77,26 @@ class Shard:
     partition (``partitions``), and replay applies them in one process.
     """
 
-    def __init__(self, tracker: JourneyTracker, lines: Lines, source: str, partitions: int) -> None:
+    def __init__(
+        self,
+        tracker: JourneyTracker,
+        lines: Lines,
+        source: str,
+        partitions: int,
+        erasures: Sequence[Erasure] = (),
+    ) -> None:
+        """*erasures*: those of the customers of the partitions applied here, in (instant, customer) order."""
         self.tracker = tracker
         #: Every key's final state, by key: customers, anonymous profiles, identifiers' records.
         self.states: dict[str, CustomerState] = {}
         states = self.states
-        self.journey = JourneyStep(tracker, lambda key: states.get(key.decode()))
+        self._forgotten: dict[bytes, int] = {}
+        self.journey = JourneyStep(tracker, lambda key: states.get(key.decode()), self._forgotten.get)
+        self._count = partitions
+        self._erasures = list(erasures)
+        self._next_erasure = 0
+        #: Customers with an erasure still ahead, and how many: nothing about them is written until then.
+        self._to_erase = Counter(customer for _, customer, _, _ in erasures)
         self.partitions: set[int] = set()
         self.applied = Applied()
         self._lines = lines
@@ -86,12 +109,17 @@ class Shard:
     ) -> None:
         """Apply *rows* (in event-time order); *progress(n)* hears of every *every* rows applied."""
         lines, write, touchpoint, forward = self._lines, self._lines.write, self._touchpoint, self._forward
+        erasures, to_erase, forgotten = self._erasures, self._to_erase, self._forgotten
         for count, (micros, number, partition, customer_id, body, claims) in enumerate(rows, 1):
             if progress is not None and count % every == 0:
                 progress(every)
+            if self._next_erasure < len(erasures) and erasures[self._next_erasure][0] * 1_000_000 < micros:
+                self._erase_until(micros)
             self.partitions.add(partition)
             lines.at(micros, number)
-            write(topics.BY_CUSTOMER, body)
+            until = forgotten.get(customer_id.encode())
+            if customer_id not in to_erase and (until is None or micros > until * 1_000_000):
+                write(topics.BY_CUSTOMER, body)
             touchpoint(customer_id, partition, orjson.loads(body), body, number)
             if self._waiting:
                 forward(number)
@@ -110,14 +138,24 @@ class Shard:
     ) -> None:
         journey, applied = self.journey, self.applied
         change = journey.touchpoint(customer_id.encode(), partition, event)
+        if change.cause == FORGOTTEN:
+            applied.erased_touchpoints += 1
+            return
+        erased = customer_id in self._to_erase and change.cause != ROUTED
+        if erased:
+            applied.erased_touchpoints += 1
         if change.refused is not None:
-            self._refuse(body, change.refused, partition, number)
+            if erased:
+                applied.refused[change.refused.reason] += 1
+            else:
+                self._refuse(body, change.refused, partition, number)
         elif change.cause == DUPLICATE:
             applied.duplicates += 1
         else:
             self._write((change,))
             if change.cause != ROUTED:
-                self._lines.write(topics.ENRICHED, change.enriched)
+                if not erased:
+                    self._lines.write(topics.ENRICHED, change.enriched)
                 self._write(journey.due(partition))
 
     def _refuse(self, body: bytes, refused: Rejected, partition: int, number: int) -> None:
@@ -146,6 +184,35 @@ class Shard:
                 if change.refused is None:
                     self._write((change,))
 
+    def _erase_until(self, micros: int) -> None:
+        """Apply every erasure dated before *micros* (µs), as its partition would on its way there."""
+        erasures = self._erasures
+        while self._next_erasure < len(erasures) and erasures[self._next_erasure][0] * 1_000_000 < micros:
+            erasure = erasures[self._next_erasure]
+            self._erase(erasure, min(max(erasure[0] * 1_000_000, 0), END))
+            self._next_erasure += 1
+
+    def _erase(self, erasure: Erasure, micros: int) -> None:
+        """Apply *erasure*; its output is tagged as at *micros*, after every touchpoint of that instant."""
+        instant, customer, index, request = erasure
+        key = customer.encode()
+        partition = partition_for(key, self._count)
+        self.partitions.add(partition)
+        self._lines.at(micros, _ERASURE_LINE + index)
+        change = self.journey.erase(key, partition, request, instant)
+        self.states.pop(customer, None)
+        if change.forget_until is not None:
+            self._forgotten[key] = change.forget_until
+        self.applied.erased += 1
+        self._to_erase[customer] -= 1
+        if not self._to_erase[customer]:
+            del self._to_erase[customer]
+        if change.outputs.erasure is not None:
+            self._lines.write(topics.ERASURES, change.outputs.erasure.encode())
+        # Their identifiers forget them too (agents/journey/erasure.py).
+        self._waiting.extend(change.outputs.forwards)
+        self._forward(0)
+
     def clocks(self) -> list[list[tuple[int, str | bytes]]]:
         """What the clock of each partition applied here knows (to combine with the other processes')."""
         return [self.journey.clock_snapshot(partition) for partition in sorted(self.partitions)]
@@ -154,19 +221,32 @@ class Shard:
         """The latest instant any customer here has reached (0 for none)."""
         return max((state.last_seen for state in self.states.values() if state.is_profile), default=0)
 
-    def end(self, partitions: Iterable[int], as_of: date | None, clock: int | None) -> None:
+    def end(
+        self, partitions: Iterable[int], as_of: date | None, clock: int | None, last_micros: int = 0
+    ) -> None:
         """Fire what the end of the replay passes on each of *partitions*: up to the end of the *as_of* day,
-        or, without one, up to the replay's *clock* (all partitions together) less the allowed lateness."""
+        or, without one, up to the replay's *clock* (all partitions together) less the allowed lateness.
+
+        *last_micros*: the event time of the replay's last touchpoint (all partitions together), which
+        the erasures dated before it had been applied by, as in one process.
+        """
+        self._erase_until(last_micros)
         if as_of is not None:
-            until, trigger = (day_number(as_of) + 1) * DAY - 1, AS_OF
+            until: int | None = (day_number(as_of) + 1) * DAY - 1
+            trigger = AS_OF
         elif clock is not None:
             until, trigger = clock - int(self.tracker.config.deadlines.allowed_lateness_seconds), FINAL
         else:
-            return
-        for partition in sorted(partitions):
-            self._lines.at(END, partition)
-            self._write(self.journey.tick(partition, until, trigger))
-            self._forward(0)
+            until, trigger = None, FINAL
+        if until is not None:
+            for partition in sorted(partitions):
+                self._lines.at(END, partition)
+                self._write(self.journey.tick(partition, until, trigger))
+                self._forward(0)
+        # Erasures after the last touchpoint (or the as-of day) are honoured all the same.
+        while self._next_erasure < len(self._erasures):
+            self._erase(self._erasures[self._next_erasure], END)
+            self._next_erasure += 1
 
     def customers(self, day: int) -> Iterable[tuple[str, bytes]]:
         """(customer id, customers-file line) of every customer here, by customer id, with the models read on *day*."""
@@ -193,10 +273,13 @@ class Shard:
         return self.applied
 
     def _write(self, changes: Iterable[Change]) -> None:
-        write, applied, states = self._lines.write, self.applied, self.states
+        write, applied, states, to_erase = self._lines.write, self.applied, self.states, self._to_erase
         for change in changes:
-            if change.cause != ROUTED:
+            if change.cause not in (ROUTED, UNCHANGED):
                 states[change.key.decode()] = change.state
+            self._waiting.extend(change.outputs.forwards)
+            if to_erase and change.key.decode() in to_erase:
+                continue  # nothing about a customer is written before their erasure
             outputs = change.outputs
             for transition in outputs.transitions:
                 write(topics.TRANSITIONS, transition.encode())
@@ -205,12 +288,13 @@ class Shard:
                 write(ALERTS, alert.encode())
                 applied.alerts[f"{alert.type} {alert.status}"] += 1
             for merge in outputs.merges:
-                write(topics.IDENTITY_MERGES, merge.encode())
-                applied.merges += merge.action == MERGE
+                if merge.into not in to_erase:
+                    write(topics.IDENTITY_MERGES, merge.encode())
+                    applied.merges += merge.action == MERGE
             for conflict in outputs.conflicts:
-                write(topics.IDENTITY_CONFLICTS, conflict.encode())
-            applied.conflicts += len(outputs.conflicts)
-            self._waiting.extend(outputs.forwards)
+                if to_erase.keys().isdisjoint(conflict.customers):
+                    write(topics.IDENTITY_CONFLICTS, conflict.encode())
+                    applied.conflicts += 1
 
 
 def _instant(seconds: int | None) -> datetime:

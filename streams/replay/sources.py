@@ -57,7 +57,11 @@ class Decoded:
     rejected: Counter[str] = field(default_factory=Counter)
     #: Touchpoints kept for the journey (those after the as-of day are not).
     accepted: int = 0
+    #: Accepted touchpoints that named their customer by identifiers.
+    identified: int = 0
     after_as_of: int = 0
+    #: The event time (µs since the epoch) of the latest touchpoint kept.
+    last_micros: int = 0
     #: The range's arrival clock at its end.
     clock: list[tuple[int, str | bytes]] = field(default_factory=list)
     #: Sorted run files by partition.
@@ -189,6 +193,8 @@ def decode_range(
                     flush_refusals(refused)
                 continue
             accepted: Accepted = outcome
+            if "identifiers" in accepted.event:
+                decoded.identified += 1
             occurred = accepted.occurred_at
             clock.observe(accepted.customer_id, int(occurred.timestamp()))
             if as_of is not None and occurred.date() > as_of:
@@ -198,6 +204,7 @@ def decode_range(
             partition = partition_for(accepted.customer_id.encode(), partitions)
             claims = tuple((c.key, c.customer, c.event_id, c.at) for c in accepted.claims)
             micros = (occurred - _EPOCH) // _MICROSECOND
+            decoded.last_micros = max(decoded.last_micros, micros)
             rows.append((micros, number, partition, accepted.customer_id, accepted.body, claims))
             if len(rows) >= RUN_ROWS:
                 flush_rows()

@@ -44,7 +44,7 @@ class DirectTopic:
         self,
         *,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         partition: int | None = None,
         timestamp: float | None = None,
     ) -> asyncio.Future[Any]:

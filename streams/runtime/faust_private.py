@@ -311,14 +311,19 @@ def has_changelog_event_callback(table: CollectionT) -> bool:
     return table._on_changelog_event is not None  # type: ignore[attr-defined]
 
 
-def durable_writer(store: MutableMapping[bytes, Any]) -> Callable[[bytes, bytes, int], None] | None:
-    """``write(key, encoded, partition)`` into RocksDB's database of the partition; None for other stores."""
+def durable_writer(store: MutableMapping[bytes, Any]) -> Callable[[bytes, bytes | None, int], None] | None:
+    """``write(key, encoded, partition)`` into RocksDB's database of the partition (None: delete the key);
+    None for other stores."""
     if not hasattr(store, "_db_for_partition"):
         return None
     index = store._key_index  # type: ignore[attr-defined]
     database_of = store._db_for_partition
 
-    def write(key: bytes, encoded: bytes, partition: int) -> None:
+    def write(key: bytes, encoded: bytes | None, partition: int) -> None:
+        if encoded is None:
+            index.pop(key, None)
+            database_of(partition).delete(key)
+            return
         index[key] = partition
         database_of(partition).put(key, encoded)
 

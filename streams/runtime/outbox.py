@@ -64,7 +64,7 @@ class Outbox:
         self._compression = COMPRESSION_CODES[app.conf.producer_compression_type]
         self._open: dict[tuple[str, int], list[BatchBuilder]] = {}
         #: Records waiting for their topic's partition count (first records to a topic not yet known).
-        self._unplaced: list[tuple[str, bytes | None, bytes, float | None, Headers]] = []
+        self._unplaced: list[tuple[str, bytes | None, bytes | None, float | None, Headers]] = []
         #: Partitions per topic, as far as known.
         self.partitions: dict[str, int] = {}
         self._records = 0
@@ -78,12 +78,14 @@ class Outbox:
         topic: str,
         *,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         partition: int | None = None,
         timestamp: float | None = None,
         headers: Headers = (),
     ) -> None:
-        """Add a record for *topic*: *partition* (None: by its key), *timestamp* in epoch seconds (None: now)."""
+        """Add a record for *topic*: *partition* (None: by its key), *timestamp* in epoch seconds (None: now).
+
+        A *value* of None is a tombstone (a deleted key on a compacted topic)."""
         self._records += 1
         if partition is None:
             count = self.partitions.get(topic)
@@ -109,7 +111,7 @@ class Outbox:
         topic: str,
         partition: int,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         timestamp: float | None,
         headers: Headers,
     ) -> None:

@@ -52,11 +52,16 @@ V = TypeVar("V")
 _WRITERS_ATTRIBUTE = "_touchpoint_state_writers"
 
 
+#: The value of a deletion in the queue: ``get`` answers None, the changelog gets a tombstone.
+_DELETED: Any = object()
+
+
 @dataclass(slots=True)
 class _Write(Generic[V]):
     key: bytes
     value: V
-    encoded: bytes
+    #: None for a deletion: a tombstone (null value) on the changelog.
+    encoded: bytes | None
     partition: int
     outputs: list[asyncio.Future[Any]]
     number: int
@@ -70,7 +75,7 @@ class StateWriter(Generic[V]):
         app: AppT,
         table: TableT[bytes, Any],
         encode: Callable[[V], bytes],
-        send_changelog: Callable[[int, bytes, bytes], Awaitable[Any]] | None = None,
+        send_changelog: Callable[[int, bytes, bytes | None], Awaitable[Any]] | None = None,
         decode: Callable[[bytes], V] | None = None,
     ) -> None:
         """*send_changelog(partition, key, encoded)* sends one record; by default released writes go to the
@@ -105,7 +110,7 @@ class StateWriter(Generic[V]):
         """
         value = self._newest.get(key)
         if value is not None:
-            return value
+            return None if value is _DELETED else value
         stored = self._table.get(key)
         if isinstance(stored, bytes) and self._decode is not None:
             decoded = self._decode(stored)
@@ -151,9 +156,23 @@ class StateWriter(Generic[V]):
         if self._ready():
             await self.release()
 
+    def stage_delete(self, key: bytes, partition: int) -> None:
+        """Delete *key* now for ``get``; its tombstone is written at the next ``write_staged``, in order."""
+        self.stage(key, _DELETED, partition)
+
     def _enqueue(self, key: bytes, value: V, partition: int, outputs: list[asyncio.Future[Any]]) -> None:
         self._written += 1
-        self._queue.append(_Write(key, value, self._encode(value), partition, outputs, self._written))
+        encoded = None if value is _DELETED else self._encode(value)
+        self._queue.append(_Write(key, value, encoded, partition, outputs, self._written))
+
+    async def delete(self, key: bytes, partition: int, outputs: Iterable[asyncio.Future[Any]] = ()) -> None:
+        """Delete *key*: gone for ``get`` now; from the store, and as a tombstone on the changelog, once
+        every future in *outputs* is done (a forgotten customer, in order with the writes before)."""
+        self._newest[key] = _DELETED
+        self._queued[key] = self._queued.get(key, 0) + 1
+        self._enqueue(key, _DELETED, partition, [output for output in outputs if not output.done()])
+        if self._ready():
+            await self.release()
 
     def _ready(self) -> bool:
         """Whether the oldest queued write can be released."""
@@ -225,7 +244,7 @@ class StateWriter(Generic[V]):
         self._newest.clear()
         self._queued.clear()
         for write in kept:
-            self._newest[write.key] = write.value
+            self._newest[write.key] = write.value  # _DELETED for a queued deletion
             self._queued[write.key] = self._queued.get(write.key, 0) + 1
         for key, value in newest.items():
             self._newest[key] = value
@@ -248,7 +267,7 @@ class StateWriter(Generic[V]):
 
 
 def _one_by_one(
-    send: Callable[[int, bytes, bytes], Awaitable[Any]],
+    send: Callable[[int, bytes, bytes | None], Awaitable[Any]],
 ) -> Callable[[list[_Write[Any]]], Awaitable[None]]:
     async def send_each(writes: list[_Write[Any]]) -> None:
         for write in writes:
@@ -309,7 +328,10 @@ def _local_writer(table: TableT[bytes, Any]) -> Callable[[_Write[Any]], None]:
         return write_durable
 
     def write_in_memory(write: _Write[Any]) -> None:
-        store[write.key] = write.value
+        if write.encoded is None:
+            store.pop(write.key, None)
+        else:
+            store[write.key] = write.value
 
     return write_in_memory
 

@@ -31,6 +31,7 @@ import schemas
 from agents.domain.alert import parse_alert_id
 from streams import topics
 from streams.auth import Credentials, SessionSigner, is_loopback
+from streams.kafka import Connection
 from streams.ops_settings import ConsoleSettings
 from streams.webconsole import metrics
 from streams.webconsole.customers import CustomerUnavailable, customer_state, recent_touchpoints
@@ -58,11 +59,13 @@ class Console:
     signer: SessionSigner
     inbox: Inbox
     hub: Hub
-    bootstrap: str
+    bootstrap: Connection
     send_action: Sender
     #: Who acts when no sign-in is configured (a console on loopback): the local user.
     default_operator: str
     http: aiohttp.ClientSession | None = None
+    #: The workers' bearer token (TOUCHPOINT_WEB_TOKEN), for customer state; "" when they need none.
+    worker_token: str = dataclasses.field(default="", repr=False)
     row: RowCache = dataclasses.field(default_factory=lambda: RowCache())
 
 
@@ -490,7 +493,9 @@ def create_app(console: Console) -> web.Application:
     app[CONSOLE] = console
 
     async def http_session(app: web.Application) -> Any:
-        console.http = aiohttp.ClientSession()
+        # The session speaks only to the workers: their token goes with every request.
+        token = {"Authorization": f"Bearer {console.worker_token}"} if console.worker_token else None
+        console.http = aiohttp.ClientSession(headers=token)
         yield
         await console.http.close()
 
@@ -513,11 +518,12 @@ async def run_console(
     settings: ConsoleSettings,
     credentials: Credentials,
     signer: SessionSigner,
-    bootstrap: str,
+    bootstrap: Connection,
     stop: asyncio.Event,
     on_ready: Callable[[str], None] | None = None,
+    worker_token: str = "",
 ) -> None:
-    """Serve the console until *stop* is set."""
+    """Serve the console until *stop* is set; *worker_token* is the workers' bearer token, if any."""
     from streams.kafka import producer
     from streams.webconsole.feed import follow_alerts
 
@@ -527,7 +533,17 @@ async def run_console(
         async def send_action(key: bytes, value: bytes) -> None:
             await actions.send_and_wait(topics.ACTIONS, value, key=key)
 
-        console = Console(settings, credentials, signer, inbox, hub, bootstrap, send_action, _local_user())
+        console = Console(
+            settings,
+            credentials,
+            signer,
+            inbox,
+            hub,
+            bootstrap,
+            send_action,
+            _local_user(),
+            worker_token=worker_token,
+        )
         runner = web.AppRunner(create_app(console), access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, settings.console_host, settings.console_port)

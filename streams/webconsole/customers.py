@@ -21,6 +21,7 @@ from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
 
 from streams import topics
+from streams.kafka import Connection, connection, start_client
 from streams.runtime.faust_private import refresh_metadata
 
 #: Most recent touchpoints shown.
@@ -56,15 +57,16 @@ def partition_for(key: bytes, partitions: int) -> int:
 
 
 async def recent_touchpoints(
-    bootstrap: str, customer_id: str, scan: int, limit: int = RECENT
+    bootstrap: Connection | str, customer_id: str, scan: int, limit: int = RECENT
 ) -> list[dict[str, Any]]:
     """The customer's last *limit* enriched touchpoints among the last *scan* records of their partition,
     newest first."""
     if scan <= 0:
         return []
     key = customer_id.encode()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100)
-    await consumer.start()
+    target = connection(bootstrap)
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, fetch_max_wait_ms=100, **target.client_options())
+    await start_client(consumer, target)
     found: deque[dict[str, Any]] = deque(maxlen=limit)
     try:
         partitions = consumer.partitions_for_topic(topics.ENRICHED)

@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError
 from agents.domain.refusal import Rejected
 from streams import topics
 from streams.alert_records import decode_alert, instant
-from streams.kafka import BrokerUnreachable, consume
+from streams.kafka import BrokerUnreachable, Connection, consume
 from streams.webconsole import metrics
 from streams.webconsole.inbox import Entry, Inbox
 
@@ -67,7 +67,7 @@ class Hub:
 
 
 async def follow_alerts(
-    bootstrap: str, inbox: Inbox, hub: Hub, history_seconds: float, stop: asyncio.Event
+    bootstrap: Connection | str, inbox: Inbox, hub: Hub, history_seconds: float, stop: asyncio.Event
 ) -> None:
     """Read every alert topic into *inbox* until *stop*; reconnects after broker errors."""
     names = [topics.alert_topic(alert_type) for alert_type in topics.ALERT_TYPES]

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import fields
 
 from streams.ops_settings import ENV_NAMES, SECRET_ENV_NAMES
-from streams.settings import ENV_PREFIX, Settings
+from streams.secrets import FILE_SUFFIX
+from streams.settings import ENV_PREFIX, SECRET_FIELDS, Settings
 
-#: TOUCHPOINT_<FIELD> for every setting read from the environment: the worker's, notify's and the console's.
+#: TOUCHPOINT_<FIELD> for every setting read from the environment: the worker's, notify's and the console's,
+#: and TOUCHPOINT_<FIELD>_FILE for each secret.
 SETTINGS_ENV = (
     frozenset(ENV_PREFIX + spec.name.upper() for spec in fields(Settings) if spec.name != "faust_overrides")
+    | frozenset(ENV_PREFIX + name.upper() + FILE_SUFFIX for name in SECRET_FIELDS)
     | ENV_NAMES
     | SECRET_ENV_NAMES
 )

@@ -36,7 +36,7 @@ def expand(text: str, env: dict[str, str]) -> str:
 
 def created_topics() -> dict[str, tuple[int, list[str]]]:
     """topic → (partitions, extra kafka-topics.sh arguments), from the `topics` service's script."""
-    script = "\n".join(SERVICES["topics"]["command"])
+    script = "\n".join(SERVICES["topics"]["command"]).replace("\\\n", " ")  # continued lines joined
     env = environment("topics")
     created: dict[str, tuple[int, list[str]]] = {}
     for line in script.splitlines():
@@ -47,18 +47,50 @@ def created_topics() -> dict[str, tuple[int, list[str]]]:
     return created
 
 
+def mounted_secrets(env: dict[str, str], directory: Path) -> dict[str, str]:
+    """*env* with each /run/secrets/<name> file replaced by a stand-in file under *directory*."""
+    resolved = {}
+    for name, value in env.items():
+        if value.startswith("/run/secrets/"):
+            stand_in = directory / Path(value).name
+            stand_in.write_text("stand-in-secret-" + "x" * 32 + "\n")
+            value = str(stand_in)
+        resolved[name] = value
+    return resolved
+
+
+@cache
+def worker_app() -> Any:
+    """The real app of a worker with the compose settings (secrets stand-ins)."""
+    import tempfile
+
+    from streams.app import create_app
+
+    directory = Path(tempfile.mkdtemp(prefix="compose-secrets-"))
+    return create_app(Settings.from_env(mounted_secrets(environment(WORKERS[0]), directory)))
+
+
 @cache
 def code_topics() -> dict[str, str]:
     """Every topic a worker with the compose settings reads or writes → what it is, from the real app."""
-    from streams.app import create_app
-
-    env = environment(WORKERS[0])
-    app = create_app(Settings.from_env(env))
+    app = worker_app()
     used = {topic.get_topic_name(): "stream" for topic in app.streams.all()}
     used.update({table.changelog_topic.get_topic_name(): "changelog" for table in app.tables.values()})
     leader: Any = app._leader_assignor  # Faust's group-leader election topic, created by every worker
     used[leader._leader_topic_name] = "leader"
     return used
+
+
+def code_topic_configs() -> dict[str, dict[str, str]]:
+    """The configuration the worker creates each of its topics with."""
+    app = worker_app()
+    configs: dict[str, dict[str, str]] = {}
+    for topic in app.streams.all():
+        faust_topic = getattr(topic, "topic", topic)  # a DirectTopic wraps a Faust topic
+        configs[faust_topic.get_topic_name()] = dict(faust_topic.config)
+    for table in app.tables.values():
+        configs[table.changelog_topic.get_topic_name()] = dict(table.changelog_topic.config)
+    return configs
 
 
 def test_the_stack_has_kafka_topics_two_workers_prometheus_grafana_and_a_demo_simulator() -> None:
@@ -132,12 +164,77 @@ def test_every_topic_the_code_uses_is_created() -> None:
     assert not extra, f"the topics service creates {sorted(extra)}, which no code uses"
 
 
+def _configs(extra: list[str]) -> dict[str, str]:
+    values = [extra[i + 1] for i, flag in enumerate(extra) if flag == "--config"]
+    return dict(value.split("=", 1) for value in values)
+
+
 def test_table_changelogs_are_compacted() -> None:
     created = created_topics()
     for topic, kind in code_topics().items():
         if kind == "changelog":
             _, extra = created[topic]
-            assert "cleanup.policy=compact" in extra, f"{topic} must be compacted: {extra}"
+            assert "compact" in _configs(extra)["cleanup.policy"].split(","), (
+                f"{topic} must be compacted: {extra}"
+            )
+
+
+def test_every_topic_has_the_retention_the_workers_create_it_with() -> None:
+    from streams import topics
+
+    created = created_topics()
+    configs = code_topic_configs()
+    for topic, kind in code_topics().items():
+        if kind == "leader":
+            continue
+        assert _configs(created[topic][1]) == configs[topic], f"{topic}: compose and the worker differ"
+        if kind == "stream":
+            assert configs[topic] == topics.topic_config(topic)
+    assert configs["touchpoint-customer_to_state-changelog"]["delete.retention.ms"] == str(topics.DAY_MS)
+
+
+def test_every_published_port_is_bound_to_loopback() -> None:
+    for name, service in SERVICES.items():
+        for mapping in service.get("ports", []):
+            assert str(mapping).startswith("127.0.0.1:"), f"{name} publishes {mapping} on every interface"
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_workers_take_their_keys_and_token_from_secrets_never_from_a_literal(worker: str) -> None:
+    env = environment(worker)
+    mounted = set(SERVICES[worker].get("secrets", []))
+    for name in ("IDENTITY_SALT", "CONTROL_SECRET", "WEB_TOKEN", "KAFKA_SASL_PASSWORD"):
+        assert f"TOUCHPOINT_{name}" not in env, f"{worker}: TOUCHPOINT_{name} as a literal"
+        path = env[f"TOUCHPOINT_{name}_FILE"]
+        assert path.startswith("/run/secrets/"), path
+        assert Path(path).name in mounted, f"{worker}: {path} is not a secret it mounts"
+    for secret in COMPOSE["secrets"].values():
+        assert secret["file"].startswith("./secrets/")
+
+
+def test_every_kafka_client_signs_in_and_kafka_offers_sasl_on_every_client_listener() -> None:
+    kafka = environment("kafka")
+    protocols = dict(pair.split(":") for pair in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    advertised = [entry.split("://")[0] for entry in kafka["KAFKA_ADVERTISED_LISTENERS"].split(",")]
+    assert all(protocols[name].startswith("SASL_") for name in advertised), protocols
+    assert "PLAIN" in kafka["KAFKA_SASL_ENABLED_MECHANISMS"].split(",")
+    jaas = "\n".join(SERVICES["kafka"]["command"])
+    for service in [*WORKERS, "notify", "console", "simulator"]:
+        env = environment(service)
+        settings = Settings.from_env(
+            {k: v for k, v in env.items() if not k.endswith("_FILE")}, **_sasl_password()
+        )
+        security = settings.kafka_security
+        assert security.protocol == "SASL_PLAINTEXT", service
+        assert f"user_{security.sasl_username}=" in jaas, f"{service} signs in as a user Kafka does not know"
+        assert env["TOUCHPOINT_KAFKA_SASL_PASSWORD_FILE"] == "/run/secrets/kafka-touchpoint-password"
+        assert "kafka-touchpoint-password" in SERVICES[service]["secrets"]
+
+
+def _sasl_password() -> dict[str, Any]:
+    from streams.secrets import Secret
+
+    return {"kafka_sasl_password": Secret("stand-in")}
 
 
 def test_prometheus_scrapes_every_worker_on_its_web_port_and_loads_the_rules() -> None:
@@ -228,7 +325,7 @@ def test_notify_posts_to_alertmanager_links_to_the_console_and_is_scraped() -> N
     assert settings.alertmanagers == ("http://alertmanager:9093",)
     console_port = environment("console")["TOUCHPOINT_CONSOLE_PORT"]
     assert settings.console_url == f"http://localhost:{console_port}"
-    assert f"{console_port}:{console_port}" in SERVICES["console"]["ports"]
+    assert f"127.0.0.1:{console_port}:{console_port}" in SERVICES["console"]["ports"]
     assert _scrape_targets("touchpoint-notify") == {f"notify:{settings.notify_web_port}"}
     assert settings.notify_web_host == "0.0.0.0", "Prometheus scrapes it from another container"
 

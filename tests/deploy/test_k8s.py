@@ -258,3 +258,50 @@ def test_the_alertmanager_configmap_carries_exactly_the_shipped_routing_tree() -
     assert config["data"]["alertmanager.yml"] == shipped, (
         "deploy/k8s/alertmanager.yaml differs from deploy/alertmanager/"
     )
+
+
+def test_the_workers_take_their_secrets_from_kubernetes_secrets_never_from_literals() -> None:
+    from streams.settings import SECRET_FIELDS
+
+    literal = set(LITERAL_ENV)
+    for field in SECRET_FIELDS:
+        assert f"TOUCHPOINT_{field.upper()}" not in literal, f"{field} as a literal value"
+    from_secrets = {
+        item["name"]: item["valueFrom"]["secretKeyRef"]["name"]
+        for item in ENV
+        if "secretKeyRef" in item.get("valueFrom", {})
+    }
+    for name in ("TOUCHPOINT_IDENTITY_SALT", "TOUCHPOINT_CONTROL_SECRET", "TOUCHPOINT_WEB_TOKEN"):
+        assert from_secrets.get(name) == "touchpoint", f"{name} is not from the Secret touchpoint"
+
+
+def test_every_touchpoint_process_speaks_tls_and_sasl_to_kafka_with_files_it_mounts() -> None:
+    for deployment in [STATEFULSET, *of_kind("Deployment")]:
+        pod = deployment["spec"]["template"]["spec"]
+        for container in pod["containers"]:
+            if container.get("args", [""])[0] not in {"worker", "notify", "console"}:
+                continue
+            env = {item["name"]: str(item["value"]) for item in container["env"] if "value" in item}
+            settings = Settings.from_env(env)
+            assert settings.kafka_security.protocol == "SASL_SSL", container["name"]
+            mounts = {Path(mount["mountPath"]) for mount in container["volumeMounts"]}
+            for variable in ("TOUCHPOINT_KAFKA_CA_FILE", "TOUCHPOINT_KAFKA_SASL_PASSWORD_FILE"):
+                assert Path(env[variable]).parent in mounts, f"{container['name']}: {variable} not mounted"
+            assert pod["securityContext"].get("fsGroup") == 10001, "the secret files are readable by the user"
+
+
+def test_a_network_policy_lets_only_workers_the_console_and_monitoring_reach_the_web_port() -> None:
+    policies = {document["metadata"]["name"]: document for document in of_kind("NetworkPolicy")}
+    worker = policies["touchpoint-worker"]["spec"]
+    assert worker["podSelector"]["matchLabels"].items() <= POD["metadata"]["labels"].items()
+    assert worker["policyTypes"] == ["Ingress"]
+    [rule] = worker["ingress"]
+    assert [port["port"] for port in rule["ports"]] == [int(LITERAL_ENV["TOUCHPOINT_WEB_PORT"])]
+    components = {
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for peer in rule["from"]
+        if "podSelector" in peer
+    }
+    assert components == {"worker", "console"}
+    assert any("namespaceSelector" in peer for peer in rule["from"]), "Prometheus scrapes from its namespace"
+    assert {"touchpoint-console", "touchpoint-notify", "touchpoint-alertmanager"} <= set(policies)

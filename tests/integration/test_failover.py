@@ -127,8 +127,8 @@ def expect(tmp: Path, customers: int, events: int, seed: int, window: int) -> Ex
     tail = sentinels("sentinel", (timed[-1][0] + timedelta(days=46 + 30)).isoformat())
     source = tmp / "traffic.jsonl"
     source.write_bytes(b"".join(record + b"\n" for record in traffic + tail))
-    settings = Settings()
-    salt = settings.identity_salt.encode()
+    settings = Settings.from_env()  # the workers' identity key (tests/conftest.py)
+    salt = settings.identity_key
     config = load_config(rules)
     decoder = TouchpointDecoder(identity_salt=salt, identity=config.identity)
     summary = replay(source, tmp / "replay", decoder, JourneyTracker(config, salt))

@@ -84,9 +84,9 @@ class Replayed:
 def _replay(tmp: Path, name: str, records: list[bytes], rules: Path) -> Replayed:
     source = tmp / f"{name}.jsonl"
     source.write_bytes(b"".join(record + b"\n" for record in records))
-    settings = Settings()
+    settings = Settings.from_env()  # the workers' identity key (tests/conftest.py)
     config = load_config(rules)
-    salt = settings.identity_salt.encode()
+    salt = settings.identity_key
     out = tmp / name
     summary = replay(
         source,
@@ -374,7 +374,7 @@ async def test_a_new_worker_recovers_every_customer_and_every_timer_from_the_cha
     await _assert_alerts_match(journey.broker.bootstrap, replayed)
 
     # Links survived too: the merged identifiers' anonymous touchpoints still go to their customers.
-    decoder = TouchpointDecoder(identity_salt=Settings().identity_salt.encode())
+    decoder = TouchpointDecoder(identity_salt=Settings.from_env().identity_key)
     merged = {orjson.loads(line)["from"]: orjson.loads(line)["into"] for line in journey.replayed.merges}
     identifiers: dict[str, dict[str, str]] = {}
     for raw in journey.traffic:

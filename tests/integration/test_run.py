@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -25,6 +26,13 @@ def _processes_mentioning(text: str) -> list[str]:
 
 
 def test_run_shows_live_traffic_and_dead_letters_then_stops_without_leaving_processes(tmp_path: Path) -> None:
+    # A fresh machine has no identity key: the run makes one for its data directory (a worker refuses
+    # to start with the public one, so the traffic below shows the made one in use).
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"TOUCHPOINT_IDENTITY_SALT", "TOUCHPOINT_IDENTITY_SALT_FILE"}
+    }
     result = subprocess.run(
         [
             sys.executable, "-m", "streams.cli", "run",
@@ -35,6 +43,7 @@ def test_run_shows_live_traffic_and_dead_letters_then_stops_without_leaving_proc
         text=True,
         timeout=180,
         cwd=Path(__file__).resolve().parents[2],
+        env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
@@ -47,6 +56,9 @@ def test_run_shows_live_traffic_and_dead_letters_then_stops_without_leaving_proc
     assert re.search(r"dead-letters [1-9]", out), out
     assert "✗ dead-letter" in out
     assert out.rstrip().endswith("stopped cleanly")
+    key = tmp_path / "identity.key"
+    assert key.stat().st_mode & 0o777 == 0o600, "readable by its owner only"
+    assert re.fullmatch(r"[0-9a-f]{64}\n", key.read_text())
     bootstrap = re.search(r"embedded broker (\S+)", out)
     assert bootstrap
     assert _processes_mentioning(bootstrap.group(1)) == [], "broker still running"

@@ -37,7 +37,7 @@ from tests.kafka_helpers import collect, eventually
 pytestmark = pytest.mark.integration
 
 PARTITIONS = Settings().partitions
-INPUTS = (topics.RAW, topics.BY_CUSTOMER, topics.ACTIONS, topics.IDENTITY_ACTIONS)
+INPUTS = (topics.RAW, topics.BY_CUSTOMER, topics.ACTIONS, topics.ERASURE_REQUESTS, topics.IDENTITY_ACTIONS)
 CHANGELOG = "touchpoint-customer_to_state-changelog"
 TIMEOUT = 60.0
 

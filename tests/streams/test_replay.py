@@ -123,3 +123,121 @@ def test_rejections_carry_the_event_time_two_customers_have_reached_in_file_orde
         "2026-01-05T10:30:00+00:00",
         "2026-01-05T12:00:00+00:00",
     ]
+
+
+def _visit(event_id: str, customer: str, occurred_at: str) -> bytes:
+    return orjson.dumps({**orjson.loads(touchpoint(event_id, occurred_at)), "customer_id": customer})
+
+
+def test_replay_honours_erasures_nothing_about_the_customer_before_it_and_others_unchanged(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "history.jsonl"
+    lines = [
+        _visit("gone-1", "c-gone", "2026-01-05T09:00:00+00:00"),
+        _visit("kept-1", "c-kept", "2026-01-05T09:30:00+00:00"),
+        _visit("gone-2", "c-gone", "2026-01-05T10:00:00+00:00"),
+        _visit("kept-2", "c-kept", "2026-01-05T11:00:00+00:00"),
+        _visit("back-1", "c-gone", "2026-01-05T12:00:00+00:00"),  # after the erasure: a new customer
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    erasure = {
+        "schema_version": 1,
+        "request_id": "dsr-1",
+        "customer_id": "c-gone",
+        "requested_at": "2026-01-05T10:30:00+00:00",
+        "by": "privacy-office",
+        "reason": "gdpr-art-17",
+    }
+    without = replay(path, tmp_path / "plain", DECODER, TRACKER)
+    summary = replay(path, tmp_path / "erased", DECODER, TRACKER, erasures=[erasure])
+    out = tmp_path / "erased"
+    for name in ("by-customer.jsonl", "enriched.jsonl", "transitions.jsonl", "alerts.jsonl"):
+        text = (out / name).read_text()
+        assert "gone-1" not in text
+        assert "gone-2" not in text
+    assert "back-1" in (out / "enriched.jsonl").read_text()
+    [confirmation] = [orjson.loads(line) for line in (out / "erasures.jsonl").read_bytes().splitlines()]
+    assert (confirmation["customer_id"], confirmation["found"], confirmation["request_id"]) == (
+        "c-gone",
+        True,
+        "dsr-1",
+    )
+    assert (summary.erased, summary.erased_touchpoints) == (1, 2)
+    assert summary.states["c-gone"].events == 1, "only the touchpoint after the erasure"
+    # The customer kept is untouched: the same lines as without the erasure.
+    for name in ("enriched.jsonl", "transitions.jsonl"):
+
+        def kept(root: Path, file: str = name) -> list[bytes]:
+            return [line for line in (root / file).read_bytes().splitlines() if b"c-kept" in line]
+
+        assert kept(out) == kept(tmp_path / "plain")
+    assert without.erased == 0
+
+
+def test_replay_erases_identity_links_too_the_device_of_an_erased_customer_stands_alone_again(
+    tmp_path: Path,
+) -> None:
+    device = {"device_id": "066b6a26-b3b8-4451-b145-bad22bea452c"}
+
+    def on_device(event_id: str, occurred_at: str, customer: str | None = None) -> bytes:
+        event = {**orjson.loads(touchpoint(event_id, occurred_at)), "identifiers": device}
+        if customer is None:
+            del event["customer_id"]
+        else:
+            event["customer_id"] = customer
+        return orjson.dumps(event)
+
+    path = tmp_path / "history.jsonl"
+    lines = [
+        on_device("anonymous-1", "2026-01-05T08:00:00+00:00"),
+        on_device("login", "2026-01-05T09:00:00+00:00", customer="c-gone"),  # merges the device's profile
+        on_device("anonymous-2", "2026-01-05T09:30:00+00:00"),  # linked: goes to c-gone
+        on_device("anonymous-3", "2026-01-05T11:00:00+00:00"),  # after the erasure
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    erasure = {
+        "schema_version": 1,
+        "request_id": "dsr-2",
+        "customer_id": "c-gone",
+        "requested_at": "2026-01-05T10:00:00+00:00",
+        "by": "privacy-office",
+        "reason": "gdpr-art-17",
+    }
+    plain = replay(path, tmp_path / "plain", DECODER, TRACKER)
+    assert "c-gone" in (tmp_path / "plain" / "merges.jsonl").read_text(), (
+        "the check below would prove nothing"
+    )
+    assert plain.states["c-gone"].events == 4, "linked: every use of the device is theirs"
+    summary = replay(path, tmp_path / "erased", DECODER, TRACKER, erasures=[erasure])
+    out = tmp_path / "erased"
+    for name in ("enriched.jsonl", "transitions.jsonl", "alerts.jsonl", "merges.jsonl", "conflicts.jsonl"):
+        assert "c-gone" not in (out / name).read_text(), name
+    assert [key for key, state in summary.states.items() if b"c-gone" in state.encode()] == []
+    [after] = [
+        orjson.loads(line)
+        for line in (out / "enriched.jsonl").read_bytes().splitlines()
+        if b"anonymous-3" in line
+    ]
+    assert after["touchpoint"]["customer_id"].startswith("id:device_id:"), "a profile of its own again"
+
+
+def test_the_erasures_file_takes_requests_and_confirmations_and_names_a_bad_line(tmp_path: Path) -> None:
+    from streams.replay import read_erasures
+
+    request = {
+        "schema_version": 1,
+        "request_id": "r",
+        "customer_id": "c",
+        "requested_at": "2026-01-05T10:30:00Z",
+        "by": "x",
+        "reason": "y",
+    }
+    confirmation = {**request, "erased_at": "2026-01-05T10:30:01+00:00", "found": True, "alerts_resolved": 0}
+    good = tmp_path / "erasures.jsonl"
+    good.write_bytes(orjson.dumps(request) + b"\n\n" + orjson.dumps(confirmation) + b"\n")
+    assert len(read_erasures(good)) == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(orjson.dumps(request) + b'\n{"customer_id": "c"}\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: not an erasure request or confirmation"):
+        read_erasures(bad)

@@ -90,7 +90,7 @@ def test_the_app_keeps_its_customer_table_in_the_configured_store(store: str, tm
     from streams.app import create_app
 
     settings = Settings(
-        broker="kafka://127.0.0.1:9092", data_dir=tmp_path, store=store, standby_replicas=1
+        broker="kafka://127.0.0.1:9092", data_dir=tmp_path, store=store, standby_replicas=1, development=True
     ).validated()
     app = create_app(settings)
     assert app.conf.table_standby_replicas == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -18,7 +19,7 @@ from agents.domain.identity import Control, Forward, Merge, Split
 from agents.domain.outputs import Outputs
 from agents.domain.state import CustomerState
 from agents.ingest.decode import Accepted, TouchpointDecoder
-from agents.journey.step import ROUTED, Change, JourneyStep
+from agents.journey.step import ROUTED, UNCHANGED, Change, JourneyStep
 from agents.journey.track import JourneyTracker
 
 
@@ -33,7 +34,9 @@ class Partition:
     refused: list[Change] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.step = JourneyStep(self.tracker, lambda key: self.states.get(key.decode()))
+        #: Erased customers' keys → the instant of their erasure (the worker's ``erased_customers``).
+        self.erased: dict[bytes, int] = {}
+        self.step = JourneyStep(self.tracker, lambda key: self.states.get(key.decode()), self.erased.get)
         self._waiting: deque[Forward] = deque()
 
     def send(self, *events: dict[str, Any] | bytes) -> None:
@@ -53,6 +56,25 @@ class Partition:
         self._settle()
         return change
 
+    def erase(self, customer: str, at: str) -> Change:
+        """Forget *customer* on request at *at* (RFC 3339), then apply what that sends on (its unlinks)."""
+        request = {
+            "schema_version": 1,
+            "request_id": f"dsr-{customer}",
+            "customer_id": customer,
+            "requested_at": at,
+            "by": "privacy-office",
+            "reason": "gdpr-art-17",
+        }
+        change = self.step.erase(customer.encode(), 0, request, datetime.fromisoformat(at).timestamp())
+        self.states.pop(customer, None)
+        if change.forget_until is not None:
+            self.erased[change.key] = change.forget_until
+        self.published.extend(change.outputs)
+        self._waiting.extend(change.outputs.forwards)
+        self._settle()
+        return change
+
     def profiles(self) -> dict[str, CustomerState]:
         return {key: state for key, state in self.states.items() if state.is_profile}
 
@@ -64,7 +86,7 @@ class Partition:
         if change.refused is not None:
             self.refused.append(change)
             return
-        if change.cause != ROUTED:
+        if change.cause not in (ROUTED, UNCHANGED):
             self.states[change.key.decode()] = change.state
         self.published.extend(change.outputs)
         self._waiting.extend(change.outputs.forwards)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 import schemas
 from agents.domain.refusal import REASONS, Rejected
 from agents.ingest.decode import Accepted, TouchpointDecoder
-from agents.ingest.identity import derived_customer_id
+from agents.ingest.identity import derived_customer_id, hash_identifiers
 
 pytestmark = pytest.mark.unit
 
@@ -100,7 +101,7 @@ def test_z_suffix_is_read_as_utc() -> None:
     assert outcome.occurred_at.utcoffset() == timedelta(0)
 
 
-def test_identifiers_are_trimmed_and_email_and_phone_canonicalised() -> None:
+def test_identifiers_are_trimmed_and_email_and_phone_canonicalised_before_they_are_hashed() -> None:
     outcome = DECODER(
         event(
             customer_id=None,
@@ -112,11 +113,32 @@ def test_identifiers_are_trimmed_and_email_and_phone_canonicalised() -> None:
         )
     )
     assert isinstance(outcome, Accepted)
-    assert outcome.event["identifiers"] == {
-        "email": "anna.berg@example.com",
-        "phone": "+493012345" + "6",
-        "device_id": "Dev-A",
-    }
+    assert outcome.event["identifiers"] == hash_identifiers(
+        {"email": "anna.berg@example.com", "phone": "+493012345" + "6", "device_id": "Dev-A"}, b"test-salt"
+    )
+
+
+def test_no_raw_identifier_leaves_ingest_only_its_keyed_hash_per_kind() -> None:
+    raw = event(
+        customer_id="cust-7", identifiers={"email": "anna.berg@example.com", "phone": "+4930 1234567"}
+    )
+    outcome = DECODER(raw)
+    assert isinstance(outcome, Accepted)
+    hashed = outcome.event["identifiers"]
+    assert set(hashed) == {"email", "phone"}
+    assert all(re.fullmatch(r"h:[0-9a-f]{20}", value) for value in hashed.values())
+    assert b"anna.berg" not in outcome.body
+    assert b"1234567" not in outcome.body
+    # Keyed: the same e-mail under another deployment's key is another hash.
+    other = TouchpointDecoder(identity_salt=b"other-salt")(raw)
+    assert isinstance(other, Accepted)
+    assert other.event["identifiers"]["email"] != hashed["email"]
+
+
+def test_the_derived_customer_key_and_the_identifier_hash_share_their_digest() -> None:
+    outcome = DECODER(event(customer_id=None, identifiers={"phone": "+4930123456"}))
+    assert isinstance(outcome, Accepted)
+    assert outcome.customer_id == "id:phone:" + outcome.event["identifiers"]["phone"].removeprefix("h:")
 
 
 def test_event_without_customer_id_is_keyed_by_its_strongest_identifier() -> None:
@@ -296,7 +318,10 @@ def test_every_accepted_record_still_satisfies_its_contract_after_normalisation(
     document = {**BASE, "customer_id": customer_id, "identifiers": identifiers or None}
     outcome = DECODER(orjson.dumps({key: value for key, value in document.items() if value is not None}))
     if isinstance(outcome, Accepted):
-        schemas.validator("touchpoint")(outcome.event)
+        # Past ingest identifiers are hashes; everything else is still the contract.
+        hashed = outcome.event.get("identifiers", {})
+        assert all(re.fullmatch(r"h:[0-9a-f]{20}", value) for value in hashed.values())
+        schemas.validator("touchpoint")({k: v for k, v in outcome.event.items() if k != "identifiers"})
         assert orjson.loads(outcome.body) == outcome.event
     else:
         assert outcome.reason in ("schema", "timestamp")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from agents.config import default_config
 from agents.domain.alert import FIRST_RESPONSE_BREACH, FIRST_RESPONSE_DUE_SOON, OPEN, RESOLVED
 from agents.domain.refusal import CONFLICTING_DUPLICATE, UNKNOWN_ALERT
 from agents.domain.state import CustomerState
+from agents.journey.erasure import ERASED_BY
 from agents.journey.step import (
     ACTION,
     DEADLINE,
     DUPLICATE,
+    ERASURE,
+    FORGOTTEN,
     TOUCHPOINT,
     WALL_CLOCK,
     WATERMARK,
@@ -35,7 +40,7 @@ class Partition:
 
     def send(self, event: dict[str, object]) -> tuple[Change, list[Change]]:
         change = self.step.touchpoint(str(event["customer_id"]).encode(), 0, event)
-        if change.refused is None:
+        if change.refused is None and change.cause != FORGOTTEN:
             self.states[change.key] = change.state
         return change, list(self.step.due(0))
 
@@ -109,3 +114,80 @@ def test_an_action_for_a_customer_without_state_is_refused() -> None:
     assert (change.cause, change.known) == (ACTION, False)
     assert change.refused is not None
     assert change.refused.reason == UNKNOWN_ALERT
+
+
+def _erasure(customer: str, day: float) -> dict[str, object]:
+    return {
+        "schema_version": 1,
+        "request_id": f"dsr-{customer}",
+        "customer_id": customer,
+        "requested_at": (T0 + timedelta(days=day)).isoformat(),
+        "by": "privacy-office",
+        "reason": "gdpr-art-17",
+    }
+
+
+class ErasingPartition(Partition):
+    """A partition that also keeps its erasures, as the worker's table and replay's dictionary do."""
+
+    def __init__(self) -> None:
+        self.states = {}
+        self.erased: dict[bytes, int] = {}
+        self.step = JourneyStep(JourneyTracker(default_config(), SALT), self.states.get, self.erased.get)
+
+    def erase(self, customer: str, day: float) -> Change:
+        change = self.step.erase(customer.encode(), 0, _erasure(customer, day), instant(day))
+        self.states.pop(change.key, None)
+        if change.forget_until is not None:
+            self.erased[change.key] = change.forget_until
+        return change
+
+
+def test_an_erasure_resolves_open_alerts_as_auto_erased_confirms_and_asks_for_the_state_to_go() -> None:
+    partition = ErasingPartition()
+    partition.send(inquiry(0, customer="cust-1"))
+    partition.send(visit(HOUR, customer="cust-2"))
+    partition.send(visit(HOUR, customer="cust-3"))  # the breach is raised: cust-1 has an open alert
+    change = partition.erase("cust-1", 2 * HOUR)
+    assert (change.cause, change.erased, change.known, change.forget_until) == (
+        ERASURE,
+        True,
+        True,
+        instant(2 * HOUR),
+    )
+    resolved = change.outputs.alerts
+    assert [(alert.type, alert.status, alert.status_changed_by) for alert in resolved] == [
+        (FIRST_RESPONSE_BREACH, RESOLVED, ERASED_BY)
+    ]
+    assert "cust-1" not in resolved[0].summary
+    erasure = change.outputs.erasure
+    assert erasure is not None
+    assert (erasure.customer_id, erasure.by, erasure.found, erasure.alerts_resolved) == (
+        "cust-1",
+        "privacy-office",
+        True,
+        1,
+    )
+    assert (change.inquiries_opened, change.cases_opened) == (-1, -1)
+
+
+def test_after_an_erasure_no_deadline_fires_and_older_touchpoints_are_forgotten_newer_ones_start_anew() -> (
+    None
+):
+    partition = ErasingPartition()
+    partition.send(inquiry(0, customer="cust-1"))
+    partition.erase("cust-1", 0.5 * HOUR)
+    partition.send(visit(HOUR, customer="cust-2"))
+    _, fired = partition.send(visit(HOUR, customer="cust-3"))
+    assert [change.key for change in fired] == [], "the erased customer's deadline is gone"
+    late, _ = partition.send(visit(0.25 * HOUR, customer="cust-1"))
+    assert (late.cause, late.outputs.transitions, late.enriched) == (FORGOTTEN, [], b"")
+    assert b"cust-1" not in partition.states
+    fresh, _ = partition.send(visit(2 * HOUR, customer="cust-1"))
+    assert (fresh.cause, fresh.known) == (TOUCHPOINT, False)
+
+
+def test_erasing_a_customer_without_state_still_confirms_it() -> None:
+    change = ErasingPartition().erase("cust-404", 0)
+    assert change.outputs.erasure is not None
+    assert (change.outputs.erasure.found, change.outputs.alerts, change.known) == (False, [], False)

@@ -44,7 +44,7 @@ def _error_lines(output: str) -> list[str]:
     "args",
     [
         ["tail", "touchpoints"],
-        ["worker"],
+        ["worker", "--development"],
         ["produce", "{file}"],
         ["simulate", "--events", "5"],
     ],
@@ -326,6 +326,49 @@ def test_every_option_of_every_command_has_help(command: click.Command) -> None:
         if isinstance(parameter, click.Option) and not parameter.help
     ]
     assert undocumented == []
+
+
+def test_a_worker_refuses_the_public_identity_key_unless_it_is_a_development_run(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOUCHPOINT_IDENTITY_SALT", raising=False)
+    monkeypatch.delenv("TOUCHPOINT_IDENTITY_SALT_FILE", raising=False)
+    port = free_port()
+    result = cli.invoke(main, ["worker", "--broker", f"kafka://127.0.0.1:{port}"])
+    assert result.exit_code == 2
+    assert "no identity key" in _error_lines(result.output)[0]
+    # A development run goes on (to the missing broker).
+    result = cli.invoke(main, ["worker", "--development", "--broker", f"kafka://127.0.0.1:{port}"])
+    assert _error_lines(result.output) == [f"Error: no Kafka broker answers at 127.0.0.1:{port}"]
+
+
+def test_a_worker_refuses_to_listen_beyond_loopback_without_a_token(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOUCHPOINT_IDENTITY_SALT", "k" * 32)
+    monkeypatch.delenv("TOUCHPOINT_WEB_TOKEN", raising=False)
+    port = free_port()
+    args = ["worker", "--web-host", "0.0.0.0", "--broker", f"kafka://127.0.0.1:{port}"]
+    result = cli.invoke(main, args)
+    assert result.exit_code == 2
+    [error] = _error_lines(result.output)
+    assert "refusing to serve the worker's web server" in error
+    assert "TOUCHPOINT_WEB_TOKEN" in error
+    monkeypatch.setenv("TOUCHPOINT_WEB_TOKEN", "t" * 32)
+    result = cli.invoke(main, args)
+    assert _error_lines(result.output) == [f"Error: no Kafka broker answers at 127.0.0.1:{port}"]
+
+
+def test_erase_names_one_customer_by_id_or_by_identifier_with_the_workers_key(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOUCHPOINT_IDENTITY_SALT", raising=False)
+    assert "give either CUSTOMER_ID or --identifier" in cli.invoke(main, ["erase", "--reason", "x"]).output
+    result = cli.invoke(main, ["erase", "--identifier", "email=anna@example.com", "--reason", "x"])
+    assert result.exit_code == 2
+    assert "needs the workers' identity key" in result.output
+    result = cli.invoke(main, ["erase", "--identifier", "fax=123", "--reason", "x"])
+    assert "KIND one of" in result.output
 
 
 def test_simulate_writes_who_made_each_event_beside_the_traffic(cli: CliRunner, tmp_path: Path) -> None:

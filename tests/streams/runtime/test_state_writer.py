@@ -27,13 +27,13 @@ class Table:
     """The two things a StateWriter uses of a Faust table: its local store and its changelog."""
 
     data: dict[bytes, Any] = field(default_factory=dict)
-    changelog: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    changelog: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
     send_delays: list[int] = field(default_factory=list)
 
     def get(self, key: bytes) -> Any:
         return self.data.get(key)
 
-    async def send_changelog(self, partition: int, key: bytes, value: bytes) -> None:
+    async def send_changelog(self, partition: int, key: bytes, value: bytes | None) -> None:
         # A real send can yield, for longer on some calls than on others: the order must hold anyway.
         for _ in range(self.send_delays.pop(0) if self.send_delays else 1):
             await asyncio.sleep(0)
@@ -53,6 +53,9 @@ class DurableStore:
         class Db:
             def put(self, key: bytes, value: bytes) -> None:
                 db[key] = value
+
+            def delete(self, key: bytes) -> None:
+                db.pop(key, None)
 
         return Db()
 
@@ -266,3 +269,31 @@ async def test_a_batch_whose_outputs_failed_writes_none_of_its_states() -> None:
     with pytest.raises(RuntimeError, match="not delivered"):
         await states.drain()
     assert table.changelog == []
+
+
+async def test_a_deletion_is_gone_at_once_and_a_tombstone_follows_its_outputs_in_order() -> None:
+    table = Table()
+    states = writer(table)
+    confirmation = asyncio.get_running_loop().create_future()
+    await states.put(b"c1", Value("kept until erased"), 1)
+    assert table.data == {b"c1": Value("kept until erased")}
+    await states.delete(b"c1", 1, [confirmation])
+    assert states.get(b"c1") is None, "gone for every read from now on"
+    assert table.data == {b"c1": Value("kept until erased")}, "held back until the confirmation is sent"
+    confirmation.set_result(None)
+    assert await states.drain() == 1
+    assert table.data == {}
+    assert table.changelog == [(1, b"c1", b"kept until erased"), (1, b"c1", None)]
+    await states.put(b"c1", Value("a new customer"), 1)
+    assert states.get(b"c1") == Value("a new customer")
+
+
+async def test_a_deletion_leaves_a_durable_store_too() -> None:
+    store = DurableStore()
+    table = Table()
+    table.data = store  # type: ignore[assignment]
+    states = writer(table)
+    await states.put(b"c1", Value("a"), 2)
+    await states.delete(b"c1", 2)
+    assert store.dbs == {2: {}}
+    assert store._key_index == {}
