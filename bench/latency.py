@@ -42,6 +42,7 @@ from streams.kafka import routing_key
 from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import WorkerProcess
 from streams.runtime.faust_private import refresh_metadata
+from streams.settings import Settings
 from streams.sim import SimulationSpec, generate
 
 LONG_WAITS_PER_S = 10
@@ -109,6 +110,8 @@ async def _traffic(bootstrap: str, run: Run, rate: int, seconds: float, pid: int
     total = int(rate * seconds)
     wait_every = max(1, rate // LONG_WAITS_PER_S)
     inquiry_every = max(1, rate // INQUIRIES_PER_S)
+    # The workers' identity key (as the simulator's producer keys records: streams.kafka.routing_key).
+    identity_key = Settings.from_env().identity_key
     started = time.time()
     cpu_before, machine_before = sum(cpu_times(pid)), machine_cpu_seconds()
     try:
@@ -124,7 +127,7 @@ async def _traffic(bootstrap: str, run: Run, rate: int, seconds: float, pid: int
                 run.inquiries += 1
             else:
                 value = _restamped(next(background))
-            await producer.send(topics.RAW, value, key=routing_key(value))
+            await producer.send(topics.RAW, value, key=routing_key(value, identity_key))
             run.sent += 1
         await producer.flush()
     finally:
