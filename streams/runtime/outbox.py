@@ -19,6 +19,7 @@ still means that the records sent for its events are acknowledged.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.structs import TopicPartition
 from faust.exceptions import ProducerSendError
 from faust.types import AppT
 
@@ -39,6 +41,10 @@ __all__ = ["BATCH_BYTES", "Outbox", "Sent"]
 BATCH_BYTES = 512 * 1024
 #: Kafka's codes for the record batch compression a Faust app may be configured with.
 COMPRESSION_CODES = {None: 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+#: The Kafka client's producer log: its ``send`` logs every record there at debug level. The outbox adds
+#: records to batches without ``send``, so it logs the same line there itself (streams/redaction.py
+#: replaces the record's contents with their sizes).
+_client_log = logging.getLogger("aiokafka.producer.producer")
 #: Headers of a record: (name, value) pairs.
 Headers = Sequence[tuple[str, bytes]]
 
@@ -115,6 +121,8 @@ class Outbox:
         timestamp: float | None,
         headers: Headers,
     ) -> None:
+        if _client_log.isEnabledFor(logging.DEBUG):
+            _client_log.debug("Sending (key=%s value=%s) to %s", key, value, TopicPartition(topic, partition))
         builders = self._open.get((topic, partition))
         if builders is None:
             builders = self._open[(topic, partition)] = [self._builder()]
