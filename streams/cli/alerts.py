@@ -7,12 +7,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
-import orjson
 
 from streams import topics
-from streams.cli.common import BROKER_HELP, kafka_options, require_broker, run_async
+from streams.cli.common import (
+    BROKER_HELP,
+    kafka_options,
+    operator_name,
+    request_and_await_answer,
+    require_broker,
+    run_async,
+)
 from streams.cli.terminal import safe
-from streams.kafka import Connection, consume
+from streams.kafka import Connection
 
 
 @click.group()
@@ -79,43 +85,20 @@ async def _act_and_confirm(
     stop: asyncio.Event,
 ) -> dict[str, Any] | None:
     """Send *record* to alerts.actions; return the alert the worker republished, or its dead letter."""
-    from streams.kafka import producer
-
-    sent: dict[str, str] = {}
-
-    async with producer(bootstrap) as client:
-
-        async def publish() -> None:
-            metadata = await client.send_and_wait(
-                topics.ACTIONS, orjson.dumps(record), key=customer_id.encode()
-            )
-            sent["source"] = f"{topics.ACTIONS}:{metadata.partition}:{metadata.offset}"
-
-        watched = (topics.alert_topic(alert_type), topics.DEAD_LETTER)
-        try:
-            async with asyncio.timeout(wait):
-                async for answer in consume(
-                    bootstrap, watched, from_beginning=False, stop=stop, on_positioned=publish
-                ):
-                    if answer.value is None:
-                        continue
-                    if answer.topic == topics.DEAD_LETTER:
-                        if answer.key is not None and answer.key.decode(errors="replace") == sent.get(
-                            "source"
-                        ):
-                            document: dict[str, Any] = orjson.loads(answer.value)
-                            return document
-                        continue
-                    alert = orjson.loads(answer.value)
-                    if (
-                        alert.get("alert_id") == record["alert_id"]
-                        and alert.get("status_changed_by") == record["by"]
-                        and alert.get("status") in ("acknowledged", "resolved")
-                    ):
-                        return alert  # type: ignore[no-any-return]
-        except TimeoutError:
-            return None
-    return None
+    return await request_and_await_answer(
+        bootstrap,
+        topics.ACTIONS,
+        record,
+        customer_id.encode(),
+        (topics.alert_topic(alert_type),),
+        lambda alert: (
+            alert.get("alert_id") == record["alert_id"]
+            and alert.get("status_changed_by") == record["by"]
+            and alert.get("status") in ("acknowledged", "resolved")
+        ),
+        wait,
+        stop,
+    )
 
 
 _BY = click.option("--by", default=None, help="Who acts (default: $USER).")
@@ -139,7 +122,7 @@ def alerts_ack(alert_id: str, by: str | None, wait: float, broker: str | None, k
 
     Exits non-zero when the worker refuses it (no such open alert) or does not answer.
     """
-    _send_action(alert_id, "acknowledge", by or _who(), broker, kafka, wait)
+    _send_action(alert_id, "acknowledge", by or operator_name(), broker, kafka, wait)
 
 
 @alerts.command("resolve")
@@ -153,7 +136,9 @@ def alerts_resolve(
     alert_id: str, by: str | None, note: str | None, wait: float, broker: str | None, kafka: dict[str, Any]
 ) -> None:
     """Resolve ALERT_ID. Exits non-zero when the worker refuses it or does not answer."""
-    _send_action(alert_id, "resolve", by or _who(), broker, kafka, wait, **({"note": note} if note else {}))
+    _send_action(
+        alert_id, "resolve", by or operator_name(), broker, kafka, wait, **({"note": note} if note else {})
+    )
 
 
 @alerts.command("snooze")
@@ -174,13 +159,4 @@ def alerts_snooze(
 ) -> None:
     """Snooze ALERT_ID: acknowledge it and hold alerts of its type for the customer for --minutes."""
     until = (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
-    _send_action(alert_id, "snooze", by or _who(), broker, kafka, wait, until=until)
-
-
-def _who() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "operator"
+    _send_action(alert_id, "snooze", by or operator_name(), broker, kafka, wait, until=until)

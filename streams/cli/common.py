@@ -203,3 +203,64 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def operator_name() -> str:
+    """Who acts when ``--by`` is not given: the signed-in user, else "operator"."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "operator"
+
+
+async def request_and_await_answer(
+    target: Connection,
+    topic: str,
+    record: dict[str, Any],
+    key: bytes,
+    answers: tuple[str, ...],
+    is_answer: Callable[[dict[str, Any]], bool],
+    wait: float,
+    stop: asyncio.Event,
+) -> dict[str, Any] | None:
+    """Send *record* to *topic* once the reader is positioned; return the first record on *answers* that
+    *is_answer* accepts, or the dead letter of the record sent, or None after *wait* seconds."""
+    import orjson
+
+    from streams import topics
+    from streams.kafka import consume, producer
+
+    sent: dict[str, str] = {}
+    async with producer(target) as client:
+
+        async def publish() -> None:
+            metadata = await client.send_and_wait(topic, orjson.dumps(record), key=key)
+            sent["source"] = f"{topic}:{metadata.partition}:{metadata.offset}"
+
+        try:
+            async with asyncio.timeout(wait):
+                async for answer in consume(
+                    target,
+                    (*answers, topics.DEAD_LETTER),
+                    from_beginning=False,
+                    stop=stop,
+                    on_positioned=publish,
+                ):
+                    if answer.value is None:
+                        continue
+                    if answer.topic == topics.DEAD_LETTER:
+                        # A dead letter's key is the source of the record it refused.
+                        if answer.key is not None and answer.key.decode(errors="replace") == sent.get(
+                            "source"
+                        ):
+                            refused: dict[str, Any] = orjson.loads(answer.value)
+                            return refused
+                        continue
+                    document: dict[str, Any] = orjson.loads(answer.value)
+                    if is_answer(document):
+                        return document
+        except TimeoutError:
+            return None
+    return None

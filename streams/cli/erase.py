@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import click
-import orjson
 
 from streams import topics
 from streams.cli.common import (
@@ -18,10 +16,12 @@ from streams.cli.common import (
     connection_of,
     kafka_options,
     load_settings,
+    operator_name,
+    request_and_await_answer,
     run_async,
 )
 from streams.cli.terminal import safe
-from streams.kafka import Connection, consume
+from streams.kafka import Connection
 from streams.settings import Settings
 
 
@@ -75,7 +75,7 @@ def erase(
         "request_id": request_id or str(uuid.uuid4()),
         "customer_id": key,
         "requested_at": datetime.now(UTC).isoformat(),
-        "by": by or _who(),
+        "by": by or operator_name(),
         "reason": reason,
     }
     try:
@@ -123,42 +123,13 @@ async def _request_and_confirm(
     target: Connection, request: dict[str, Any], wait: float, stop: asyncio.Event
 ) -> dict[str, Any] | None:
     """Send *request*; return the worker's confirmation, its dead letter, or None after *wait* seconds."""
-    from streams.kafka import producer
-
-    sent: dict[str, str] = {}
-    async with producer(target) as client:
-
-        async def publish() -> None:
-            metadata = await client.send_and_wait(
-                topics.ERASURE_REQUESTS, orjson.dumps(request), key=str(request["customer_id"]).encode()
-            )
-            sent["source"] = f"{topics.ERASURE_REQUESTS}:{metadata.partition}:{metadata.offset}"
-
-        watched = (topics.ERASURES, topics.DEAD_LETTER)
-        try:
-            async with asyncio.timeout(wait):
-                async for answer in consume(
-                    target, watched, from_beginning=False, stop=stop, on_positioned=publish
-                ):
-                    if answer.value is None:
-                        continue
-                    if answer.topic == topics.DEAD_LETTER:
-                        if answer.key is not None and answer.key.decode(errors="replace") == sent.get(
-                            "source"
-                        ):
-                            refused: dict[str, Any] = orjson.loads(answer.value)
-                            return refused
-                        continue
-                    confirmation: dict[str, Any] = orjson.loads(answer.value)
-                    if confirmation.get("request_id") == request["request_id"]:
-                        return confirmation
-        except TimeoutError:
-            return None
-    return None
-
-
-def _who() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "operator"
+    return await request_and_await_answer(
+        target,
+        topics.ERASURE_REQUESTS,
+        request,
+        str(request["customer_id"]).encode(),
+        (topics.ERASURES,),
+        lambda confirmation: confirmation.get("request_id") == request["request_id"],
+        wait,
+        stop,
+    )

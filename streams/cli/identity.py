@@ -7,12 +7,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-import orjson
 
 from streams import topics
-from streams.cli.common import BROKER_HELP, kafka_options, require_broker, run_async
+from streams.cli.common import (
+    BROKER_HELP,
+    kafka_options,
+    operator_name,
+    request_and_await_answer,
+    require_broker,
+    run_async,
+)
 from streams.cli.terminal import safe
-from streams.kafka import Connection, consume
+from streams.kafka import Connection
 
 
 @click.group()
@@ -57,7 +63,7 @@ def identity_split(
         "action": "split",
         "from": from_key,
         "into": into,
-        "by": by or _who(),
+        "by": by or operator_name(),
         "at": datetime.now(UTC).isoformat(),
     }
     if reason:
@@ -86,47 +92,17 @@ async def _split_and_confirm(
     bootstrap: Connection, record: dict[str, Any], wait: float, stop: asyncio.Event
 ) -> dict[str, Any] | None:
     """Send *record* to identity.actions; return the split the worker published, or its dead letter."""
-    from streams.kafka import producer
-
-    sent: dict[str, str] = {}
-    async with producer(bootstrap) as client:
-
-        async def publish() -> None:
-            metadata = await client.send_and_wait(
-                topics.IDENTITY_ACTIONS, orjson.dumps(record), key=record["from"].encode()
-            )
-            sent["source"] = f"{topics.IDENTITY_ACTIONS}:{metadata.partition}:{metadata.offset}"
-
-        watched = (topics.IDENTITY_MERGES, topics.DEAD_LETTER)
-        try:
-            async with asyncio.timeout(wait):
-                async for answer in consume(
-                    bootstrap, watched, from_beginning=False, stop=stop, on_positioned=publish
-                ):
-                    if answer.value is None:
-                        continue
-                    if answer.topic == topics.DEAD_LETTER:
-                        key = answer.key.decode(errors="replace") if answer.key is not None else None
-                        if key == sent.get("source"):
-                            letter: dict[str, Any] = orjson.loads(answer.value)
-                            return letter
-                        continue
-                    merge = orjson.loads(answer.value)
-                    if (
-                        merge.get("action") == "split"
-                        and merge.get("from") == record["from"]
-                        and merge.get("by") == record["by"]
-                    ):
-                        return merge  # type: ignore[no-any-return]
-        except TimeoutError:
-            return None
-    return None
-
-
-def _who() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "operator"
+    return await request_and_await_answer(
+        bootstrap,
+        topics.IDENTITY_ACTIONS,
+        record,
+        record["from"].encode(),
+        (topics.IDENTITY_MERGES,),
+        lambda merge: (
+            merge.get("action") == "split"
+            and merge.get("from") == record["from"]
+            and merge.get("by") == record["by"]
+        ),
+        wait,
+        stop,
+    )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import textwrap
 import timeit
 import tomllib
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import holidays
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -622,3 +623,269 @@ def test_is_open_and_a_deadline_within_a_week_are_cheap_enough_to_compute_per_ev
     # Generous bounds (the measured costs are a few microseconds) so a loaded CI machine does not flake.
     assert is_open < 20e-6
     assert deadline < 100e-6
+
+
+# --- intervals: every malformed one refused, for the right reason --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("09:59-10:00", (599, 600), id="the last minute of an hour"),
+        pytest.param("00:00-00:01", (0, 1), id="the first minute of the day"),
+        pytest.param("23:59-24:00", (1439, 1440), id="the last minute of the day"),
+        pytest.param("23:00-00:30", (1380, 1470), id="an end before the start runs past midnight"),
+        pytest.param("09:00-08:59", (540, 1979), id="almost a whole day, overnight"),
+    ],
+)
+def test_a_well_formed_interval_is_read_in_local_minutes(text: str, expected: tuple[int, int]) -> None:
+    assert parse_interval(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["09:60-10:00", "09:00-09:60", "09:00-10:60", "23:60-24:00", "24:00-24:00", "09:00-24:30"],
+)
+def test_minutes_past_59_and_times_past_24_00_are_malformed(text: str) -> None:
+    with pytest.raises(ValueError, match=f"^malformed interval '{text}': times run from 00:00 to 23:59"):
+        parse_interval(text)
+
+
+# --- the constructor refuses what it cannot work with ---------------------------------------------------------
+
+
+def on_monday(*intervals: tuple[int, int]) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """Weekly hours: *intervals* on Monday, closed the other six days."""
+    return (tuple(intervals),) + ((),) * 6
+
+
+MONDAY_NINE_TO_FIVE = on_monday((540, 1020))
+
+
+@pytest.mark.parametrize(
+    ("weekly", "country", "subdivision", "message"),
+    [
+        pytest.param(
+            ((),) * 6, None, None, "weekly needs 7 days of intervals (Monday first), got 6", id="six days"
+        ),
+        pytest.param(
+            on_monday((1440, 1500)),
+            None,
+            None,
+            "bad interval (1440, 1500): 0 <= start < 1440 and start < end <= start + 1440",
+            id="a start at 24:00",
+        ),
+        pytest.param(
+            on_monday((-1, 600)),
+            None,
+            None,
+            "bad interval (-1, 600): 0 <= start < 1440 and start < end <= start + 1440",
+            id="a negative start",
+        ),
+        pytest.param(
+            on_monday((600, 600)),
+            None,
+            None,
+            "bad interval (600, 600): 0 <= start < 1440 and start < end <= start + 1440",
+            id="an empty interval",
+        ),
+        pytest.param(
+            on_monday((600, 2041)),
+            None,
+            None,
+            "bad interval (600, 2041): 0 <= start < 1440 and start < end <= start + 1440",
+            id="longer than a day",
+        ),
+        pytest.param(
+            MONDAY_NINE_TO_FIVE, None, "BE", "a subdivision needs a country", id="subdivision alone"
+        ),
+    ],
+)
+def test_a_calendar_that_cannot_work_is_refused_at_construction(
+    weekly: Any, country: str | None, subdivision: str | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=r"^[a-z]") as caught:
+        BusinessCalendar("x", BERLIN, weekly, country, subdivision)
+    assert str(caught.value) == message
+
+
+def test_a_country_the_holidays_library_does_not_know_is_refused_with_its_words() -> None:
+    with pytest.raises(ValueError, match="Country XX not available"):
+        BusinessCalendar("x", BERLIN, MONDAY_NINE_TO_FIVE, "XX")
+
+
+def test_an_interval_of_exactly_a_day_is_allowed() -> None:
+    all_monday = BusinessCalendar("x", UTC_ZONE, on_monday((0, 1440)))
+    assert (
+        all_monday.business_seconds(at("2026-01-05T00:00:00+00:00"), at("2026-01-06T00:00:00+00:00"))
+        == 86_400
+    )
+
+
+UTC_ZONE = ZoneInfo("UTC")
+
+
+class NoOffset(tzinfo):
+    """A tzinfo that gives no UTC offset: a datetime with it is naive after all."""
+
+    def utcoffset(self, dt: datetime | None) -> None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "nowhere"
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
+
+def test_a_datetime_whose_tzinfo_gives_no_offset_is_refused_as_naive() -> None:
+    with pytest.raises(
+        ValueError, match=r"naive datetime 2026-01-05T10:00:00: its tzinfo gives no UTC offset"
+    ):
+        SUPPORT.is_open(datetime(2026, 1, 5, 10, 0, tzinfo=NoOffset()))
+
+
+def test_business_time_is_exact_to_the_microsecond() -> None:
+    start = at("2026-01-05T10:00:00", BERLIN)
+    assert SUPPORT.business_seconds(start, start + timedelta(microseconds=1)) == 1e-6
+    assert SUPPORT.add_business_time(start, timedelta(microseconds=1)) == start + timedelta(microseconds=1)
+
+
+# --- the horizon: a calendar closed for ten years in a row is never open ----------------------------------------
+
+
+def test_an_opening_after_six_closed_years_is_found_and_one_beyond_ten_years_is_not() -> None:
+    start = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
+    mondays = [start.date() + timedelta(weeks=week) for week in range(11 * 53)]
+    six_years = BusinessCalendar("x", UTC_ZONE, MONDAY_NINE_TO_FIVE, closures=frozenset(mondays[: 6 * 52]))
+    opening = six_years.next_opening(start)
+    assert opening == datetime.combine(mondays[6 * 52], datetime.min.time(), UTC) + timedelta(hours=9)
+    closed_for_good = BusinessCalendar("x", UTC_ZONE, MONDAY_NINE_TO_FIVE, closures=frozenset(mondays))
+    assert closed_for_good.next_opening(start) is None
+    assert closed_for_good.add_business_time(start, 60) is None
+
+
+def test_a_long_business_time_runs_on_for_more_than_ten_years_of_open_days() -> None:
+    start = at("2026-01-05T09:00:00+00:00")
+    always = BusinessCalendar("x", UTC_ZONE, (((0, 1440),),) * 7)
+    deadline = always.add_business_time(start, timedelta(days=4000))
+    assert deadline == start + timedelta(days=4000)
+
+
+# --- calendars from the rules file: defaults, and every message whole -----------------------------------------
+
+
+def test_calendars_from_an_empty_mapping_are_the_built_in_ones_with_the_default_selection() -> None:
+    calendars = calendars_from_config({}, SOURCE)
+    assert sorted(calendars.by_name) == ["default", "stores"]
+    assert calendars.for_touchpoint("store", None) is calendars["stores"]
+    assert calendars.for_touchpoint("chat", "team-support") is calendars["default"]
+    assert repr(calendars) == "Calendars(['default', 'stores'])"
+
+
+def test_a_calendar_given_without_hours_or_closures_is_never_open_and_closes_no_date() -> None:
+    calendars = calendars_from_config({"calendars": {"quiet": {"timezone": "UTC"}}}, SOURCE)
+    assert calendars["quiet"].next_opening(at("2026-01-05T10:00:00+00:00")) is None
+    assert calendars["quiet"].closures == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        pytest.param(
+            {"timezone": 5, "hours": {}},
+            "rules.toml: calendars.bad.timezone: unknown time zone 5",
+            id="a number",
+        ),
+        pytest.param(
+            {"timezone": "", "hours": {}},
+            "rules.toml: calendars.bad.timezone: unknown time zone ''",
+            id="empty",
+        ),
+        pytest.param(
+            {"timezone": "UTC", "hours": {"mon": [930]}},
+            "rules.toml: calendars.bad.hours.mon[0]: malformed interval '930': expected 'HH:MM-HH:MM', "
+            "e.g. '09:00-17:30'",
+            id="an interval that is not text",
+        ),
+        pytest.param(
+            {"timezone": "UTC", "hours": {"monday": []}},
+            "rules.toml: calendars.bad.hours: unknown weekday 'monday'; weekdays are mon, tue, wed, thu, fri, sat, sun",
+            id="a weekday spelt out",
+        ),
+        pytest.param(
+            {"timezone": "UTC", "hours": {}, "closures": [20260101]},
+            "rules.toml: calendars.bad.closures[0]: not a date 20260101; expected YYYY-MM-DD",
+            id="a closure that is not text",
+        ),
+        pytest.param(
+            {"timezone": "UTC", "hours": {}, "country": "DE", "subdivision": "XX"},
+            "rules.toml: calendars.bad.subdivision: unknown subdivision 'XX' of DE; known: "
+            + ", ".join(holidays.list_supported_countries()["DE"]),
+            id="every known subdivision listed",
+        ),
+    ],
+)
+def test_a_calendar_mistake_is_said_whole(table: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        calendars_from_config({"calendars": {"bad": table}}, SOURCE)
+    assert str(caught.value) == message
+
+
+def test_a_selection_of_a_missing_calendar_is_said_whole_with_a_hint_only_where_it_helps() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load('[calendar_selection]\nchannels = { chat = "support", fax = "default" }')
+    assert caught.value.problems == (
+        "rules.toml: calendar_selection.channels.chat: no calendar named 'support'; defined: default, stores",
+        "rules.toml: calendar_selection.channels.fax: unknown channel; channels are app, web, phone, chat, "
+        "store, email, social",
+    )
+    with pytest.raises(ConfigError) as replaced:
+        load(
+            '[calendars.default]\ntimezone = "UTC"\nhours = {}\n[calendar_selection]\nchannels = { chat = "nowhere" }'
+        )
+    assert "rules.toml: calendar_selection.channels.chat: no calendar named 'nowhere'; defined: default" in (
+        replaced.value.problems
+    ), "no hint for a name that was never built in"
+
+
+@pytest.mark.parametrize("closed_days", [3660, 3661])
+def test_ten_years_and_a_day_of_closures_is_the_horizon_of_the_search(closed_days: int) -> None:
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    closures = frozenset(start.date() + timedelta(days=n) for n in range(closed_days))
+    daily = BusinessCalendar("x", UTC_ZONE, (((540, 1020),),) * 7, closures=closures)
+    opening = daily.next_opening(start)
+    if closed_days == 3660:
+        assert opening == start + timedelta(days=3660, hours=9)
+    else:
+        assert opening is None
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "interval", "jump"),
+    [
+        pytest.param("Europe/Berlin", "2026-03-29", "02:10-05:00", "2026-03-29T01:00:00+00:00", id="Berlin"),
+        pytest.param(
+            "Europe/Berlin", "2026-03-29", "02:59-05:00", "2026-03-29T01:00:00+00:00", id="Berlin late"
+        ),
+        pytest.param(
+            "America/New_York", "2026-03-08", "02:01-05:00", "2026-03-08T07:00:00+00:00", id="New York"
+        ),
+        pytest.param(
+            "Australia/Lord_Howe",
+            "2026-10-04",
+            "02:15-05:00",
+            "2026-10-03T15:30:00+00:00",
+            id="half-hour shift",
+        ),
+    ],
+)
+def test_an_opening_inside_a_spring_forward_gap_is_the_second_the_clock_jumps(
+    zone: str, day: str, interval: str, jump: str
+) -> None:
+    weekday = datetime.fromisoformat(day).strftime("%a").lower()
+    opens = calendar(f'{weekday} = ["{interval}"]', timezone=zone)
+    instant = at(jump)
+    assert opens.is_open(instant)
+    assert not opens.is_open(instant - timedelta(microseconds=1))
+    assert opens.next_opening(instant - timedelta(hours=3)) == instant

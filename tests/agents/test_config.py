@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 import schemas
 from agents.config import (
+    AlertConfig,
     Config,
     ConfigError,
     CurrencyConfig,
     config_from_mapping,
     default_config,
+    detector_settings,
     effective_config,
     load_config,
+    schema_problems,
 )
+from agents.models.params import DEFAULT_PARAMS, params_document
 
 pytestmark = pytest.mark.unit
 
@@ -489,3 +495,349 @@ def test_every_alert_type_is_accepted_for_cooldowns_and_inhibitions() -> None:
         }
     )
     assert set(config.alerts.cooldown_minutes) == {"default", *types}
+
+
+# --- schema problems in words: every kind of mistake --------------------------------------------------------
+
+NUMBER = {"type": "number"}
+
+
+@pytest.mark.parametrize(
+    ("schema", "data", "problems"),
+    [
+        pytest.param(
+            {"type": "object", "properties": {"a": NUMBER}}, {"a": "x"}, ["a: must be number"], id="type"
+        ),
+        pytest.param(
+            {"type": "object", "properties": {"a": {"type": ["number", "null"]}}},
+            {"a": "x"},
+            ["a: must be number or null"],
+            id="one of two types",
+        ),
+        pytest.param(
+            {"type": "object", "properties": {"a": {"minimum": 1}}},
+            {"a": 0},
+            ["a: must be bigger than or equal to 1"],
+        ),
+        pytest.param(
+            {"type": "object", "properties": {"a": {"exclusiveMinimum": 0.5}}},
+            {"a": 0},
+            ["a: must be bigger than 0.5"],
+        ),
+        pytest.param(
+            {"type": "object", "properties": {"a": {"maximum": 10}}},
+            {"a": 11},
+            ["a: must be smaller than or equal to 10"],
+        ),
+        pytest.param(
+            {"type": "object", "properties": {"a": {"exclusiveMaximum": 1}}},
+            {"a": 1},
+            ["a: must be smaller than 1"],
+        ),
+        pytest.param(
+            {"type": "object", "properties": {"a": {"minItems": 2}}},
+            {"a": [1]},
+            ["a: must contain at least 2 items"],
+        ),
+        pytest.param(
+            {"type": "object", "properties": {"a": {"maxItems": 1}}},
+            {"a": [1, 2]},
+            ["a: must contain at most 1 items"],
+        ),
+        pytest.param(
+            {"type": "object", "properties": {"a": {"enum": ["on_call", "next_opening"]}}},
+            {"a": "never"},
+            ["a: must be one of 'on_call', 'next_opening'"],
+            id="enum",
+        ),
+        pytest.param(
+            {"type": "object", "required": ["a", "b", "c"]},
+            {"b": 1},
+            ["(top level): must contain ['a', 'c'] properties"],
+            id="required",
+        ),
+        pytest.param(
+            {"type": "object", "properties": {"a": NUMBER}, "additionalProperties": False},
+            {"a": 1, "zz": 2, "bb": 3},
+            ["(top level): unknown key(s): bb, zz"],
+            id="unknown keys, sorted",
+        ),
+        pytest.param(
+            {"type": "object", "propertyNames": {"enum": ["chat", "web"]}},
+            {"fax": 1},
+            ["(top level): unknown key 'fax'; keys are chat, web"],
+            id="a key from a closed set",
+        ),
+        pytest.param(
+            {"type": "object", "propertyNames": {"pattern": "^[A-Z]{3}$"}},
+            {"usd": 1},
+            ["(top level): key 'usd' must be a three-letter currency code in capitals, e.g. EUR"],
+            id="a key with an explained pattern",
+        ),
+        pytest.param(
+            {"type": "object", "propertyNames": {"pattern": "^x"}},
+            {"y": 1},
+            ["(top level): key 'y': 'y' does not match '^x'"],
+            id="a key with any other pattern",
+        ),
+        pytest.param(
+            {"type": "object", "properties": {"a": {"pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}}},
+            {"a": "24.12.2026"},
+            ["a: must be a date YYYY-MM-DD; got '24.12.2026'"],
+            id="an explained pattern",
+        ),
+        pytest.param(
+            {"type": "object", "properties": {"a": {"pattern": "^x"}}},
+            {"a": "y"},
+            ["a: must match pattern ^x"],
+            id="any other pattern",
+        ),
+        pytest.param(
+            {"type": "object", "properties": {"a": {"minLength": 2}}},
+            {"a": "y"},
+            ["a: 'y' is too short"],
+            id="anything else, in jsonschema's words",
+        ),
+        pytest.param(
+            {"type": "object", "properties": {"a": {"type": "array", "items": NUMBER}}},
+            {"a": [1, "x", True]},
+            ["a[1]: must be number", "a[2]: must be number"],
+            id="list items by index",
+        ),
+        pytest.param(
+            {
+                "type": "object",
+                "properties": {"b": {"type": "object", "properties": {"c": NUMBER}}, "a": NUMBER},
+            },
+            {"b": {"c": "x"}, "a": "y"},
+            ["a: must be number", "b.c: must be number"],
+            id="nested keys, in document order",
+        ),
+        pytest.param({"type": "object"}, {"a": 1}, [], id="nothing wrong"),
+    ],
+)
+def test_each_kind_of_schema_problem_is_said_in_words(
+    schema: dict[str, Any], data: dict[str, Any], problems: list[str]
+) -> None:
+    assert schema_problems(schema, data) == problems
+
+
+def test_a_problem_found_twice_is_said_once() -> None:
+    schema = {"anyOf": [{"type": "object", "required": ["a"]}, {"type": "object", "required": ["a"]}]}
+    assert schema_problems(
+        {"type": "object", "properties": {"x": {"allOf": [NUMBER, NUMBER]}}}, {"x": "y"}
+    ) == ["x: must be number"]
+    assert len(schema_problems(schema, {})) == 1
+
+
+# --- the model section ---------------------------------------------------------------------------------------
+
+
+def fitted_params(tmp_path: Path, name: str = "fitted.json") -> Path:
+    path = tmp_path / name
+    path.write_bytes(orjson.dumps(params_document(DEFAULT_PARAMS)))
+    return path
+
+
+def test_without_a_fitted_file_the_model_uses_the_defaults_and_the_rule_based_stages_and_tiers() -> None:
+    model = default_config().model
+    assert model.params is DEFAULT_PARAMS
+    assert not model.stages_from_model
+    assert not model.tiers_from_clv
+    assert (model.at_risk_below, model.lapsed_below) == (0.5, 0.2)
+    assert (model.clv_periods, model.clv_period_days, model.discount_rate) == (12, 30.4375, 0.01)
+    assert model.best_customer_quantile == 0.9
+
+
+def test_the_models_settings_come_from_the_rules_file() -> None:
+    model = config_from_mapping(
+        {
+            "model": {
+                "at_risk_below": 0.4,
+                "lapsed_below": 0.1,
+                "clv_periods": 6,
+                "clv_period_days": 7,
+                "discount_rate": 0.02,
+                "best_customer_quantile": 0.8,
+            }
+        }
+    ).model
+    assert (model.at_risk_below, model.lapsed_below) == (0.4, 0.1)
+    assert (model.clv_periods, model.clv_period_days, model.discount_rate) == (6, 7, 0.02)
+    assert model.best_customer_quantile == 0.8
+
+
+@pytest.mark.parametrize(
+    ("choices", "fitted", "stages_from_model", "tiers_from_clv"),
+    [
+        pytest.param({}, False, False, False, id="auto without a fit: the rules"),
+        pytest.param({}, True, True, True, id="auto with a fit: the model"),
+        pytest.param(
+            {"stages": "model", "value_tiers_from": "clv"}, False, True, True, id="the model even unfitted"
+        ),
+        pytest.param(
+            {"stages": "cadence", "value_tiers_from": "net_value"}, True, False, False, id="the rules, fitted"
+        ),
+        pytest.param({"stages": "model", "value_tiers_from": "net_value"}, True, True, False, id="mixed"),
+    ],
+)
+def test_auto_follows_the_model_once_a_fitted_file_is_given(
+    tmp_path: Path, choices: dict[str, str], fitted: bool, stages_from_model: bool, tiers_from_clv: bool
+) -> None:
+    params = fitted_params(tmp_path) if fitted else None
+    model = config_from_mapping({"model": choices}, model_params=params).model
+    assert (model.stages_from_model, model.tiers_from_clv) == (stages_from_model, tiers_from_clv)
+    assert model.params.fitted is fitted
+
+
+def test_model_params_in_the_rules_file_are_read_relative_to_it_or_as_given(tmp_path: Path) -> None:
+    fitted = fitted_params(tmp_path)
+    relative = config_from_mapping({"model": {"params": "fitted.json"}}, str(tmp_path / "rules.toml"))
+    assert relative.model.params.source == str(fitted)
+    absolute = config_from_mapping({"model": {"params": str(fitted)}}, "/elsewhere/rules.toml")
+    assert absolute.model.params.source == str(fitted)
+    with contextlib.chdir(tmp_path):
+        from_defaults = config_from_mapping({"model": {"params": "fitted.json"}})
+    assert from_defaults.model.params.source == "fitted.json", "no rules file: relative to where we run"
+
+
+def test_a_missing_params_file_is_a_config_error_said_with_the_other_problems(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping(
+            {"model": {"params": "absent.json"}, "calendar_selection": {"channels": {"chat": "nowhere"}}},
+            str(tmp_path / "rules.toml"),
+        )
+    assert caught.value.problems == (
+        f"{tmp_path / 'rules.toml'}: calendar_selection.channels.chat: no calendar named 'nowhere'; "
+        "defined: default, stores",
+        f"{tmp_path / 'absent.json'}: cannot read model parameters: No such file or directory",
+    )
+
+
+def test_load_config_without_a_file_still_takes_the_model_parameters(tmp_path: Path) -> None:
+    fitted = fitted_params(tmp_path)
+    assert load_config(None, fitted).model.params.source == str(fitted)
+    rules = tmp_path / "rules.toml"
+    rules.write_text("# defaults\n", "utf-8")
+    assert load_config(rules, fitted).model.params.source == str(fitted)
+    assert load_config(rules).model.params is DEFAULT_PARAMS
+
+
+# --- the rest of the sections ---------------------------------------------------------------------------------
+
+
+def test_the_sla_section_is_read_whole() -> None:
+    sla = config_from_mapping(
+        {"sla": {"bot_replies_count": True, "warn_before_minutes": 5, "intent_topics": ["Price", "REFUND"]}}
+    ).sla
+    assert sla.bot_replies_count is True
+    assert sla.warn_before_minutes == 5
+    assert sla.intent_topics == frozenset({"price", "refund"})
+    default = default_config().sla
+    assert (default.bot_replies_count, default.warn_before_minutes) == (False, 10)
+
+
+def test_a_cooldown_falls_back_to_the_default_and_to_an_hour_without_one() -> None:
+    def alerts(cooldown_minutes: dict[str, float]) -> AlertConfig:
+        return dataclasses.replace(default_config().alerts, cooldown_minutes=cooldown_minutes)
+
+    assert alerts({"default": 5, "long_wait": 1}).cooldown_seconds("churn_risk") == 300
+    assert alerts({"long_wait": 1}).cooldown_seconds("churn_risk") == 3600
+    assert alerts({"long_wait": 1.5}).cooldown_seconds("long_wait") == 90
+
+
+@pytest.mark.parametrize(
+    ("rules", "accepted"),
+    [
+        pytest.param(
+            {"lifecycle": {"at_risk_multiplier": 3.0, "lapsed_multiplier": 3.0}}, True, id="equal multipliers"
+        ),
+        pytest.param(
+            {"model": {"at_risk_below": 0.3, "lapsed_below": 0.3}}, True, id="equal P(alive) thresholds"
+        ),
+        pytest.param(
+            {"model": {"at_risk_below": 0.3, "lapsed_below": 0.31}}, False, id="lapsed above at risk"
+        ),
+    ],
+)
+def test_equal_thresholds_are_allowed_and_only_an_inverted_pair_is_refused(
+    rules: dict[str, Any], accepted: bool
+) -> None:
+    if accepted:
+        config_from_mapping(rules)
+    else:
+        with pytest.raises(ConfigError, match=r"model\.lapsed_below: must not exceed at_risk_below"):
+            config_from_mapping(rules)
+
+
+def test_a_malformed_section_does_not_hide_the_problems_of_the_others() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping(
+            {"value_tiers": 5, "alerts": {"cooldown_minutes": {"long_wiat": 1}}}, "rules.toml"
+        )
+    assert caught.value.problems[0] == "rules.toml: value_tiers: must be array"
+    assert caught.value.problems[1].startswith(
+        "rules.toml: alerts.cooldown_minutes.long_wiat: unknown alert type"
+    )
+
+
+def test_a_problem_without_a_named_source_says_defaults() -> None:
+    with pytest.raises(ConfigError, match=r"^<defaults>: lifecycle: unknown key\(s\): x$"):
+        effective_config({"lifecycle": {"x": 1}})
+
+
+def test_a_broken_plugin_stops_the_configuration_before_anything_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agents import catalogue
+
+    monkeypatch.setattr(catalogue, "check_plugins", lambda: ["detector plug-in 'x' (m:C): cannot load m:C"])
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping({"lifecycle": {"bogus": 1}}, "rules.toml")
+    assert caught.value.problems == ("rules.toml: detector plug-in 'x' (m:C): cannot load m:C",)
+
+
+def test_the_time_bounds_and_the_calendars_come_from_the_rules_file() -> None:
+    config = config_from_mapping(
+        {
+            "time": {"max_future_skew_seconds": 60, "max_event_age_days": 2, "watermark_quorum": 3},
+            "calendar_selection": {"channels": {"chat": "stores"}},
+        }
+    )
+    assert (config.time.max_future_skew, config.time.max_event_age, config.time.watermark_quorum) == (
+        60,
+        172_800,
+        3,
+    )
+    assert sorted(config.calendars.by_name) == ["default", "stores"]
+    assert config.calendars.for_touchpoint("chat", None) is config.calendars["stores"]
+    assert config.calendars.for_touchpoint("email", None) is config.calendars.default
+
+
+def test_a_detectors_options_are_checked_and_completed_with_its_defaults() -> None:
+    assert detector_settings("long_wait", {"wait_seconds": 45}) == {
+        "enabled": True,
+        "wait_seconds": 45,
+        "channels": ["phone", "chat"],
+        "repeat_within_days": 7,
+    }
+    with pytest.raises(ConfigError) as caught:
+        detector_settings("long_wait", {"wait_seconds": -1, "colour": "red"})
+    assert caught.value.problems == (
+        "<defaults>: detectors.long_wait: unknown key(s): colour",
+        "<defaults>: detectors.long_wait.wait_seconds: must be bigger than or equal to 0",
+    )
+
+
+def test_a_closed_table_without_named_keys_refuses_every_key() -> None:
+    assert schema_problems({"type": "object", "additionalProperties": False}, {"b": 1, "a": 2}) == [
+        "(top level): unknown key(s): a, b"
+    ]
+
+
+def test_a_bound_written_as_a_float_is_said_without_a_trailing_zero_and_a_whole_one_in_full() -> None:
+    schema = {"type": "object", "properties": {"a": {"maximum": 1.0}, "b": {"minimum": 1_000_000}}}
+    assert schema_problems(schema, {"a": 2, "b": 0}) == [
+        "a: must be smaller than or equal to 1",
+        "b: must be bigger than or equal to 1000000",
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,8 @@ from agents.lifecycle import (
     classify,
     next_stage_deadline,
 )
+from agents.models.customer import CustomerModel
+from agents.models.params import DEFAULT_PARAMS
 from tests.agents.journey.touchpoints import (
     Journey,
     complaint,
@@ -439,3 +443,116 @@ def test_next_stage_deadline_is_strictly_after_the_given_instant() -> None:
 
 def test_stages_are_listed_in_ladder_order() -> None:
     assert lifecycle.STAGES == (PROSPECT, FIRST_TIME, REPEAT, LOYAL, ADVOCATE, AT_RISK, LAPSED)
+
+
+# --- the median gap, odd and even -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("days", "median"),
+    [
+        pytest.param([0, 10, 30, 31], 10, id="three gaps (1, 10, 20): the middle one"),
+        pytest.param([0, 4, 10, 30, 31], 5.0, id="four gaps (1, 4, 6, 20): the mean of the middle two"),
+        pytest.param([0, 7, 14], 7, id="two equal gaps"),
+    ],
+)
+def test_the_typical_gap_is_the_median_of_the_gaps_between_purchase_days(
+    days: list[int], median: float
+) -> None:
+    state = CustomerState(purchase_count=len(days), purchase_days=days)
+    assert lifecycle.typical_gap_days(state, default_config().lifecycle) == median
+
+
+def test_the_typical_gap_is_the_default_until_the_customer_has_a_cadence() -> None:
+    rules = default_config().lifecycle
+    two_days = CustomerState(purchase_count=2, purchase_days=[0, 5])
+    assert lifecycle.typical_gap_days(two_days, rules) == rules.default_gap_days
+    folded = CustomerState(purchase_count=5, purchase_days=[40], purchase_days_folded=4)
+    assert lifecycle.typical_gap_days(folded, rules) == rules.default_gap_days, (
+        "one listed day: no gap to measure"
+    )
+
+
+# --- stages from the model: P(alive) against the thresholds, exactly --------------------------------------
+
+FIRST_DAY = 20_454  # 2026-01-01, days since 1970-01-01
+MODEL = CustomerModel(DEFAULT_PARAMS)
+
+
+def repeat_buyer(days: tuple[int, ...] = (0, 7, 14)) -> CustomerState:
+    purchase_days = [FIRST_DAY + day for day in days]
+    return CustomerState(
+        purchase_count=len(days),
+        purchase_days=purchase_days,
+        first_purchase_day=purchase_days[0],
+        first_purchase=purchase_days[0] * DAY,
+        last_purchase=purchase_days[-1] * DAY,
+    )
+
+
+def stage_on(day: int, at_risk_below: float, lapsed_below: float, second: int = 0) -> str:
+    stages = lifecycle.ModelStages(MODEL, at_risk_below, lapsed_below)
+    return classify(repeat_buyer(), day * DAY + second, default_config().lifecycle, stages)
+
+
+def test_p_alive_exactly_on_a_threshold_is_not_below_it() -> None:
+    day = FIRST_DAY + 120
+    alive = MODEL.p_alive_on(repeat_buyer(), day)
+    assert alive is not None
+    above = math.nextafter(alive, 1.0)
+    assert 0.05 < alive < 0.95
+    assert stage_on(day, at_risk_below=alive, lapsed_below=alive / 2) == REPEAT
+    assert stage_on(day, at_risk_below=above, lapsed_below=alive / 2) == AT_RISK
+    assert stage_on(day, at_risk_below=above, lapsed_below=alive) == AT_RISK
+    assert stage_on(day, at_risk_below=above, lapsed_below=above) == LAPSED
+
+
+def test_the_model_reads_p_alive_on_the_whole_utc_day_of_the_clock() -> None:
+    day = FIRST_DAY + 120
+    alive = MODEL.p_alive_on(repeat_buyer(), day)
+    assert alive is not None
+    # Any second of that day reads the same day: P(alive) only falls from one day to the next.
+    assert stage_on(day, at_risk_below=alive, lapsed_below=alive / 2, second=DAY - 1) == REPEAT
+    assert stage_on(day + 1, at_risk_below=alive, lapsed_below=alive / 2) == AT_RISK
+
+
+def test_the_model_decides_only_for_repeat_buyers_with_a_known_first_day() -> None:
+    stages = lifecycle.ModelStages(MODEL, 0.5, 0.2)
+    assert stages.applies(repeat_buyer())
+    assert stages.applies(repeat_buyer((0, 1)))
+    assert not stages.applies(repeat_buyer((0,))), "one purchase day: the cadence rule"
+    unknown_first = dataclasses.replace(repeat_buyer(), first_purchase_day=0)
+    assert not stages.applies(unknown_first)
+    # A one-day buyer long silent is judged by cadence (lapsed), whatever P(alive) says (1.0 for x = 0).
+    one_day = repeat_buyer((0,))
+    rules = default_config().lifecycle
+    assert classify(one_day, (FIRST_DAY + 400) * DAY, rules, stages) == LAPSED
+    assert classify(one_day, (FIRST_DAY + 400) * DAY, rules, None) == LAPSED
+
+
+def test_model_deadlines_are_the_first_days_p_alive_falls_below_each_threshold() -> None:
+    state = repeat_buyer()
+    stages = lifecycle.ModelStages(MODEL, 0.5, 0.2)
+    rules = default_config().lifecycle
+    at_risk_day, lapsed_day = MODEL.day_below(state, 0.5), MODEL.day_below(state, 0.2)
+    assert at_risk_day is not None
+    assert lapsed_day is not None
+    assert FIRST_DAY + 14 < at_risk_day < lapsed_day
+    after_purchase = state.last_purchase
+    assert next_stage_deadline(state, after_purchase, rules, stages) == at_risk_day * DAY
+    assert next_stage_deadline(state, at_risk_day * DAY, rules, stages) == lapsed_day * DAY
+    assert next_stage_deadline(state, lapsed_day * DAY, rules, stages) is None
+    # Each deadline is the first instant of its stage.
+    assert classify(state, at_risk_day * DAY - 1, rules, stages) == REPEAT
+    assert classify(state, at_risk_day * DAY, rules, stages) == AT_RISK
+    assert classify(state, lapsed_day * DAY - 1, rules, stages) == AT_RISK
+    assert classify(state, lapsed_day * DAY, rules, stages) == LAPSED
+
+
+def test_model_stages_leave_the_ladder_above_repeat_to_the_rules() -> None:
+    stages = lifecycle.ModelStages(MODEL, 0.5, 0.2)
+    state = repeat_buyer((0, 20, 40, 60))
+    rules = default_config().lifecycle
+    assert classify(state, state.last_purchase, rules, stages) == LOYAL
+    state.referrals = 1
+    assert classify(state, state.last_purchase, rules, stages) == ADVOCATE

@@ -930,3 +930,112 @@ def test_any_week_of_questions_and_replies_gives_valid_alerts_each_raised_once(
         state = desk.current
         assert len(state.alerts_open) <= PROPERTY_RULES.alerts.max_open_per_customer
         assert len(state.inquiries_open) <= MAX_OPEN_INQUIRIES
+
+
+# --- what each alert says, word for word --------------------------------------------------------------------
+
+
+def at_team(event: dict[str, Any], location: str = "team-support") -> dict[str, Any]:
+    return {**event, "location": location}
+
+
+def test_the_evening_inquiry_alerts_say_what_happened_and_what_to_do_word_for_word() -> None:
+    desk = Desk()
+    desk.send(at_team(asks("2026-01-05 19:30", topic="discount")))
+    desk.wait("2026-01-05 21:00")
+    warning, breach = desk.of_type(FIRST_RESPONSE_DUE_SOON)[0], desk.of_type(AFTER_HOURS_UNANSWERED)[0]
+    assert warning.summary == (
+        "Customer cust-1 asked on chat at Mon 05 Jan 19:30 CET about discount; the first-response deadline "
+        "is in 10 min. They showed purchase intent."
+    )
+    assert warning.suggested_action == "Answer now to stay within the first-response target."
+    assert breach.summary == (
+        "Customer cust-1 asked on chat at Mon 05 Jan 19:30 CET about discount, after hours, and has had no "
+        "reply for 30 min. They showed purchase intent."
+    )
+    assert breach.suggested_action == (
+        "Reply now, even briefly; if nobody can, contact the customer first thing at opening. "
+        "Competitors answer evenings: say what you can offer."
+    )
+    assert breach.reasons == ("no_first_response", "after_hours", "purchase_intent")
+    assert (breach.location, warning.location) == ("team-support", "team-support")
+    assert breach.details == {"deadline": "2026-01-05T19:00:00+00:00", "topic": "discount"}
+
+
+def test_a_breach_in_opening_hours_says_how_long_without_after_hours_or_intent() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-06 10:00", topic="invoice"))
+    desk.wait("2026-01-06 11:00")
+    [breach] = desk.of_type(FIRST_RESPONSE_BREACH)
+    assert (
+        breach.summary
+        == "Customer cust-1 asked on chat at Tue 06 Jan 10:00 CET about invoice and has had no reply for 15 min."
+    )
+    assert breach.suggested_action == (
+        "Reply now and apologise for the wait; check the queue for others waiting as long."
+    )
+    assert breach.reasons == ("no_first_response",)
+    assert breach.severity == WARNING
+
+
+def test_an_inquiry_without_a_topic_is_said_without_one() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-06 10:00"))
+    desk.wait("2026-01-06 11:00")
+    [breach] = desk.of_type(FIRST_RESPONSE_BREACH)
+    assert (
+        breach.summary
+        == "Customer cust-1 asked on chat at Tue 06 Jan 10:00 CET and has had no reply for 15 min."
+    )
+    assert "topic" not in breach.details
+
+
+def test_a_top_tier_customer_is_named_as_such() -> None:
+    config = config_from_mapping({"value_tiers": [{"name": "all", "min_value": 0}]})  # one tier: the top one
+    desk = Desk(config=config)
+    desk.send(asks("2026-01-06 10:00", topic="invoice"))
+    desk.wait("2026-01-06 11:00")
+    [breach] = desk.of_type(FIRST_RESPONSE_BREACH)
+    assert breach.summary.endswith("has had no reply for 15 min. Top-tier customer.")
+    assert breach.summary.startswith("Customer cust-1 asked on chat at Tue 06 Jan 10:00 CET")
+    assert "top_value_tier" in breach.reasons
+
+
+def test_the_location_picks_the_calendar_and_stays_on_the_case() -> None:
+    config = config_from_mapping(
+        {
+            "calendars": {"night_desk": {"timezone": "Europe/Berlin", "hours": {"mon": ["18:00-23:00"]}}},
+            "calendar_selection": {"locations": {"team-night": "night_desk"}},
+        }
+    )
+    desk = Desk(config=config)
+    desk.send(at_team(asks("2026-01-05 19:30"), "team-night"))
+    [case] = desk.current.sla_cases.values()
+    assert case[1] == epoch("2026-01-05 19:45"), "open at the night desk: the 15-minute target, not on call"
+    desk.wait("2026-01-05 21:00")
+    [breach] = desk.of_type(FIRST_RESPONSE_BREACH)
+    assert breach.location == "team-night"
+
+
+def test_after_hours_and_opening_hours_targets_are_kept_apart_under_next_opening() -> None:
+    config = config_from_mapping(
+        {"sla": {"channels": {"email": {"target_minutes": 60, "after_hours_target_minutes": 20}}}}
+    )
+    desk = Desk(config=config)
+    desk.send(asks("2026-01-06 10:00", "mail-1", channel="email"))
+    desk.send(asks("2026-01-06 19:00", "mail-2", channel="email"))
+    cases = desk.current.sla_cases
+    assert cases["mail-1"][1] == epoch("2026-01-06 11:00")
+    assert cases["mail-2"][1] == epoch("2026-01-07 09:20")
+
+
+def test_no_early_warning_when_it_would_fall_at_the_question_itself() -> None:
+    config = config_from_mapping({"sla": {"channels": {"chat": {"target_minutes": 10}}}})
+    desk = Desk(config=config)
+    desk.send(asks("2026-01-06 10:00"))
+    [case] = desk.current.sla_cases.values()
+    assert case[2] == 0, (
+        "the warning (10 min before a 10-minute deadline) would be the question's own instant"
+    )
+    desk.wait("2026-01-06 11:00")
+    assert [kind for kind, _ in desk.raised()] == [FIRST_RESPONSE_BREACH]

@@ -224,3 +224,169 @@ def test_before_a_fit_stages_and_tiers_keep_the_cadence_and_net_value() -> None:
     forced = config_from_mapping({"model": {"stages": "model", "value_tiers_from": "clv"}})
     assert forced.model.stages_from_model
     assert forced.model.tiers_from_clv
+
+
+# --- what the alerts say, word for word -------------------------------------------------------------------
+
+
+def test_a_churn_risk_alert_says_p_alive_against_the_threshold_and_suggests_a_win_back_offer() -> None:
+    desk = Desk(churn(overdue=False))
+    desk.send(*weekly_buyer())
+    [finding] = desk.advance(10**10)
+    assert finding.summary == "Customer cust-1 is at risk of churning: P(alive) 49% is below 50%."
+    assert finding.suggested_action == "Send a win-back offer matched to the customer's usual purchases."
+    assert finding.details == {
+        "days_since_last_purchase": 32,
+        "p_alive": 0.4909,
+        "p_alive_threshold": 0.5,
+        "clv": 352.41,
+        "service_signals": [],
+    }
+
+
+def test_an_overdue_customer_is_told_against_their_own_cadence() -> None:
+    desk = Desk(churn())
+    desk.send(purchase(0))
+    [finding] = desk.advance(10**10)
+    assert finding.summary == (
+        "Customer cust-1 is at risk of churning: 120 days since the last purchase, usually every 60 days."
+    )
+    assert finding.details["typical_gap_days"] == 60
+
+
+@pytest.mark.parametrize(
+    ("events", "signals", "action"),
+    [
+        pytest.param(
+            [complaint(40)],
+            "open complaint",
+            "Resolve the open complaint first, then reach out personally with a retention offer.",
+            id="an open complaint comes first",
+        ),
+        pytest.param(
+            [feedback(40, nps=3), touchpoint("queue_wait", 40, channel="phone", wait_seconds=300)],
+            "recent detractor, long waits",
+            "Reach out personally: acknowledge the recent service problem and offer a reason to come back.",
+            id="other service problems",
+        ),
+    ],
+)
+def test_service_signals_are_named_and_change_the_suggestion(
+    events: list[dict[str, Any]], signals: str, action: str
+) -> None:
+    desk = Desk(churn(overdue=False, signals_within_days=400))
+    desk.send(*weekly_buyer(), *events)
+    [finding] = desk.advance(10**10)
+    assert finding.summary == (
+        f"Customer cust-1 is at risk of churning: P(alive) 49% is below 50%. Service signals: {signals}."
+    )
+    assert finding.suggested_action == action
+
+
+@pytest.mark.parametrize(
+    ("event", "happened", "action"),
+    [
+        pytest.param(
+            complaint(64),
+            "a complaint on email",
+            "Have a senior agent own the complaint today and call the customer back personally.",
+            id="complaint",
+        ),
+        pytest.param(
+            feedback(64, csat=1),
+            "detractor feedback on email",
+            "Call the customer within a day: find out what went wrong and put it right.",
+            id="detractor",
+        ),
+        pytest.param(
+            touchpoint("queue_wait", 64, channel="chat", wait_seconds=120),
+            "a long queue wait on chat",
+            "Prioritise this customer in the queue and follow up on what they contacted us about.",
+            id="long wait",
+        ),
+    ],
+)
+def test_a_best_customers_alert_names_their_value_and_what_just_happened(
+    event: dict[str, Any], happened: str, action: str
+) -> None:
+    desk = Desk(best())
+    desk.send(*big_spender())
+    [finding] = desk.send(event)
+    assert finding.summary == f"Best customer cust-1 (CLV 6,311.40, top decile) just had {happened}."
+    assert finding.suggested_action == action
+    assert finding.details["best_customer_clv"] == MODEL.best_customer_clv
+
+
+def test_a_best_customer_slipping_away_is_told_with_days_and_p_alive() -> None:
+    desk = Desk(best(overdue=False))
+    events = big_spender()
+    desk.send(*events)
+    [finding] = desk.advance(10**10)
+    assert finding.summary == (
+        "Best customer cust-1 (CLV 6,311.40, top decile) is slipping away: 30 days since the last purchase, "
+        "P(alive) 48%."
+    )
+    assert (
+        finding.suggested_action
+        == "A personal call from the account owner this week, before any automated offer."
+    )
+    assert finding.occurred_at == instant(63)
+
+
+@pytest.mark.parametrize(
+    ("event", "raised"),
+    [
+        pytest.param(feedback(64, nps=6), True, id="NPS at the detractor maximum"),
+        pytest.param(feedback(64, nps=7), False, id="NPS one above"),
+        pytest.param(feedback(64, csat=2), True, id="CSAT at the detractor maximum"),
+        pytest.param(feedback(64, csat=3), False, id="CSAT one above"),
+        pytest.param(touchpoint("queue_wait", 64, channel="phone", wait_seconds=20), False, id="a 20 s wait"),
+        pytest.param(touchpoint("queue_wait", 64, channel="phone", wait_seconds=20.5), True, id="just over"),
+        pytest.param(
+            touchpoint("queue_wait", 64, channel="email", wait_seconds=600), False, id="not a live channel"
+        ),
+        pytest.param(touchpoint("visit", 64), False, id="a visit"),
+    ],
+)
+def test_a_best_customers_signal_uses_the_churn_and_long_wait_thresholds_exactly(
+    event: dict[str, Any], raised: bool
+) -> None:
+    desk = Desk(best())
+    desk.send(*big_spender())
+    assert bool(desk.send(event)) is raised
+
+
+def test_a_best_customer_alert_carries_the_events_channel_and_location() -> None:
+    desk = Desk(best())
+    desk.send(*big_spender())
+    [finding] = desk.send({**complaint(64), "location": "store-berlin-mitte"})
+    assert (finding.channel, finding.location) == ("email", "store-berlin-mitte")
+
+
+def test_a_best_customer_slipping_away_is_told_once_per_last_purchase() -> None:
+    desk = Desk(best(overdue=False))
+    desk.send(*big_spender())
+    assert len(desk.advance(10**10)) == 1
+    desk.send(visit(400))
+    assert desk.advance(10**11) == []
+
+
+def test_without_long_wait_settings_a_best_customer_uses_the_twenty_second_standard_on_phone_and_chat() -> (
+    None
+):
+    bare = BestCustomerAtRisk({}, Models(MODEL, CONFIG.lifecycle, {}))
+    assert (bare.wait_seconds, bare.wait_channels) == (20, frozenset({"phone", "chat"}))
+    desk = Desk(bare)
+    desk.send(*big_spender())
+    assert desk.send(touchpoint("queue_wait", 64, channel="phone", wait_seconds=20)) == []
+    [finding] = desk.send(touchpoint("queue_wait", 64.1, channel="chat", wait_seconds=21))
+    assert finding.reasons[:2] == ("best_customer", "long_wait")
+
+
+def test_a_best_customer_follows_the_long_wait_rules_of_the_rules_file() -> None:
+    detectors = {**CONFIG.detectors, "long_wait": {"wait_seconds": 60, "channels": ["store"]}}
+    desk = Desk(BestCustomerAtRisk({}, Models(MODEL, CONFIG.lifecycle, detectors)))
+    desk.send(*big_spender())
+    assert desk.send(touchpoint("queue_wait", 64, channel="phone", wait_seconds=600)) == []
+    assert desk.send(touchpoint("queue_wait", 64.1, channel="store", wait_seconds=60)) == []
+    assert len(desk.send(touchpoint("queue_wait", 64.2, channel="store", wait_seconds=61))) == 1

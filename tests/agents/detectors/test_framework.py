@@ -184,3 +184,34 @@ def test_an_escalation_to_critical_is_never_held_back_by_the_cooldown() -> None:
     assert [a.severity for a in escalated.alerts] == ["critical"], (
         "warning boosted to critical passes the cooldown"
     )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (0, "under a minute"),
+        (59, "under a minute"),
+        (60, "1 minute"),
+        (89, "1 minute"),
+        (150, "2 minutes"),
+        (3599, "60 minutes"),
+        (3600, "1 hour"),
+        (5400, "2 hours"),
+        (86_399, "24 hours"),
+        (86_400, "1 day"),
+        (3 * 86_400 + 3600, "3 days"),
+    ],
+)
+def test_a_span_between_two_events_reads_in_the_largest_whole_unit(seconds: int, said: str) -> None:
+    from agents.detectors.base import describe_span
+
+    assert describe_span(seconds) == said
+
+
+def test_an_event_only_detector_never_schedules_and_fires_nothing() -> None:
+    from agents.detectors.base import EventOnly
+
+    rule = EventOnly()
+    assert rule.due({"anything": 1}) is None
+    state = CustomerState()
+    assert rule.fire({"kept": True}, "cust-1", T0, state) == ({"kept": True}, [])

@@ -201,3 +201,69 @@ def test_memory_stays_within_its_bound_on_any_history(events: list[dict[str, Any
     desk.send(*events)
     for memory in desk.memories.values():
         assert memory is None or 1 <= len(memory) <= MAX_WAITS
+
+
+# --- what the alert says -----------------------------------------------------------------------------------
+
+
+def test_a_first_long_wait_says_what_happened_and_what_to_do() -> None:
+    [finding] = Desk().send(waits(0, 45, channel="chat"))
+    assert finding.summary == (
+        "Customer cust-1 waited 45 s in the chat queue at Mon 05 Jan 11:00 CET, over the 20 s standard."
+    )
+    assert finding.suggested_action == (
+        "Call the customer back promptly and apologise for the wait; check the chat queue's staffing at this hour."
+    )
+
+
+def test_a_repeated_long_wait_says_how_soon_it_came_and_asks_for_a_senior_agent() -> None:
+    desk = Desk()
+    desk.send(waits(0, 45))
+    [finding] = desk.send(waits(0 + 40 / 1440, 150))
+    assert finding.summary == (
+        "Customer cust-1 waited 2 min in the phone queue at Mon 05 Jan 11:40 CET, over the 20 s standard, "
+        "only 40 min after another long wait."
+    )
+    assert finding.suggested_action == (
+        "Call the customer back today with a senior agent, apologise for the repeated waits and give them a "
+        "direct line or a callback slot; review the phone queue's staffing at these hours."
+    )
+
+
+def test_two_long_waits_in_the_same_second_make_the_second_a_repeat() -> None:
+    desk = Desk()
+    desk.send(waits(0, 45, conversation="call-1"))
+    [finding] = desk.send(waits(0, 50, conversation="call-2"))
+    assert finding.severity == CRITICAL
+    assert "only 0 min after another long wait" in finding.summary
+
+
+@pytest.mark.parametrize(
+    ("hours", "said"),
+    [
+        pytest.param(1.5, "90 min", id="under two hours: minutes"),
+        pytest.param(2, "2 h", id="exactly two hours: hours"),
+        pytest.param(47, "47 h", id="under two days: hours"),
+        pytest.param(48, "2 days", id="exactly two days: days"),
+        pytest.param(6 * 24 + 13, "7 days", id="days, rounded"),
+    ],
+)
+def test_the_gap_to_the_previous_long_wait_reads_in_minutes_hours_or_days(hours: float, said: str) -> None:
+    desk = Desk()
+    desk.send(waits(0, 45))
+    [finding] = desk.send(waits(hours / 24, 45))
+    assert finding.summary.endswith(f", only {said} after another long wait.")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        pytest.param(119.5, "119.5 s", id="under two minutes: seconds as given"),
+        pytest.param(120, "2 min", id="exactly two minutes: minutes"),
+        pytest.param(150, "2 min", id="minutes, rounded half to even"),
+        pytest.param(1530, "26 min", id="minutes, rounded"),
+    ],
+)
+def test_a_wait_reads_in_seconds_up_to_two_minutes_then_in_minutes(seconds: float, said: str) -> None:
+    [finding] = Desk().send(waits(0, seconds))
+    assert f"waited {said} in the phone queue" in finding.summary

@@ -258,3 +258,59 @@ def test_memory_stays_within_its_bound_on_any_history(events: list[dict[str, Any
     desk.send(*events)
     for memory in desk.memories.values():
         assert memory is None or 1 <= len(memory) <= MAX_CONTACTS
+
+
+# --- what the alerts say, word for word -------------------------------------------------------------------
+
+STOP_TRANSFERRING = (
+    "Stop transferring: have one owner (a team lead if need be) take the case and call the customer back with "
+    "its full history, so they repeat nothing; any further hand-off must be warm, the current agent briefing "
+    "the next on the line."
+)
+
+
+def test_a_cold_transfer_says_the_customer_had_to_explain_again_and_how_to_hand_over() -> None:
+    [finding] = Desk().send(transfer(1, "cold"))
+    assert finding.summary == (
+        "Customer cust-1 was transferred cold on phone at Mon 05 Jan 11:01 CET: the next agent had no "
+        "hand-over, so the customer had to explain the case again."
+    )
+    assert finding.suggested_action == (
+        "Brief the receiving agent on the case now so the customer repeats nothing, and have one agent own it "
+        "to the end, calling the customer back if the call drops; hand over warm from now on: stay on the line "
+        "and explain the case to the next agent."
+    )
+    assert finding.reasons == ("cold_transfer",)
+    assert finding.details == {
+        "contact": "call-311",
+        "transfers": 1,
+        "agents": 2,
+        "threshold": 2,
+        "transfer_kind": "cold",
+    }
+
+
+def test_too_many_transfers_count_the_agents_and_escalate_with_now() -> None:
+    desk = Desk()
+    desk.send(transfer(1))
+    [warning] = desk.send(transfer(2))
+    [critical] = desk.send(transfer(3, "cold"))
+    assert warning.summary == (
+        "Customer cust-1 has been passed through 3 agents in one phone contact "
+        "(2 transfers, the latest warm at Mon 05 Jan 11:02 CET)."
+    )
+    assert critical.summary == (
+        "Customer cust-1 has now been passed through 4 agents in one phone contact "
+        "(3 transfers, the latest cold at Mon 05 Jan 11:03 CET)."
+    )
+    assert warning.suggested_action == critical.suggested_action == STOP_TRANSFERRING
+    assert critical.reasons == ("transfers_in_one_contact", "escalated", "cold_transfer")
+    assert desk.send(transfer(4)) == [], "beyond the escalation nothing more"
+
+
+def test_a_single_transfer_threshold_says_one_transfer() -> None:
+    [finding] = Desk(detector=ExcessiveTransfers({"transfers": 1})).send(transfer(1))
+    assert finding.summary == (
+        "Customer cust-1 has been passed through 2 agents in one phone contact "
+        "(1 transfer, the latest warm at Mon 05 Jan 11:01 CET)."
+    )

@@ -359,3 +359,54 @@ def test_an_action_time_may_be_given_in_any_offset(suffix: str) -> None:
     schemas.validator("alert_action")(action)
     out = desk.tracker.act(desk.current, desk.customer_id, action)
     assert out.alerts[0].status_changed_at == epoch("2026-01-05 20:04")
+
+
+def test_an_alert_id_digests_rule_customer_and_evidence_joined_by_bars() -> None:
+    import hashlib
+
+    digest = hashlib.blake2b(b"long_wait|cust-1|ev-1|ev-2", digest_size=6).hexdigest()
+    assert make_alert_id("long_wait", "cust-1", ("ev-1", "ev-2")) == f"long_wait/cust-1/{digest}"
+
+
+def test_raising_a_severity_goes_one_level_by_default() -> None:
+    assert [raise_severity(level) for level in (INFO, WARNING, CRITICAL)] == [WARNING, CRITICAL, CRITICAL]
+
+
+def detector_alert() -> Alert:
+    return Alert(
+        alert_id=make_alert_id("long_wait", "cust-1", ("ev-9",)),
+        type="long_wait",
+        severity=WARNING,
+        customer_id="cust-1",
+        occurred_at=100,
+        detected_at=100,
+        summary="Customer cust-1 waited 45 s in the phone queue.",
+        reasons=("long_wait",),
+        evidence=("ev-9",),
+        stage="repeat",
+        value_tier="gold",
+        suggested_action="Call the customer back.",
+        channel="phone",
+        location="team-support",
+        details={"wait_seconds": 45},
+    )
+
+
+def test_a_detectors_alert_keeps_its_words_and_drops_its_details_in_the_state() -> None:
+    alert = detector_alert()
+    kept = alert.compact(keep_text=True)
+    assert kept[10] == {}
+    assert kept[11:] == ["Customer cust-1 waited 45 s in the phone queue.", "Call the customer back."]
+    revived = Alert.from_compact(alert.alert_id, "cust-1", kept)
+    assert revived == replace(alert, details={})
+    assert revived.location == "team-support"
+
+
+def test_an_sla_alert_keeps_its_facts_and_no_words_in_the_state() -> None:
+    alert = detector_alert()
+    kept = alert.compact()
+    assert len(kept) == 11
+    assert kept[10] == {"wait_seconds": 45}
+    revived = Alert.from_compact(alert.alert_id, "cust-1", kept)
+    assert (revived.summary, revived.suggested_action) == ("", "")
+    assert revived == replace(alert, summary="", suggested_action="")

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from agents.config import config_from_mapping, default_config
 from agents.domain.state import CustomerState, summarize
+from agents.identity.merging import Ledger
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from streams.sim import SimulationSpec, generate
@@ -231,3 +232,51 @@ def test_remembered_collections_stay_bounded_by_the_rules_after_1000_events(rule
     # Everything answered and resolved was closed: nothing is left open.
     assert (state.inquiries_open, state.complaints_open) == ({}, {})
     assert (state.complaints_total, state.complaints_resolved) == (125, 125)
+
+
+def test_a_record_without_the_worker_fields_summarizes_to_no_partition() -> None:
+    summary = summarize(b"{}")
+    assert (summary.partition, summary.stage, summary.wake_at, summary.inquiries_open, summary.sla_cases) == (
+        -1,
+        "",
+        None,
+        0,
+        0,
+    )
+
+
+def test_the_lookup_form_has_long_names_and_derived_figures_but_no_worker_fields() -> None:
+    state = CustomerState(
+        partition=3,
+        events=4,
+        purchase_count=2,
+        purchase_value=120.456,
+        refund_value=20.0,
+        purchase_days=[20_458, 20_460],
+        purchase_days_folded=1,
+        satisfaction_sum=1.5,
+        satisfaction_weight=2.0,
+        recent_events={1: 10, 2: 20},
+        stage="repeat",
+        merges=[Ledger("id:device_id:0123456789abcdef0123", 1_768_000_000, "ev-9").to_list()],
+    )
+    document = state.to_json()
+    assert "partition" not in document
+    assert "recent_events" not in document
+    assert document["merged_from"] == ["id:device_id:0123456789abcdef0123"], (
+        "the profiles merged in, not the ledger"
+    )
+    assert document["net_value"] == 100.46
+    assert document["satisfaction"] == 0.75
+    assert document["distinct_purchase_days"] == 3
+    assert (document["events"], document["stage"], document["purchase_days"]) == (
+        4,
+        "repeat",
+        [20_458, 20_460],
+    )
+    derived = {"net_value", "satisfaction", "distinct_purchase_days", "merged_from"}
+    # The worker's own bookkeeping (dedupe memory, partition, identity graph) stays out of the lookup.
+    assert not {"recent_events", "partition", "merges", "identity"} & set(document)
+    assert set(document) - derived <= set(CustomerState.__dataclass_fields__), "long names only"
+    assert {"events", "stage", "value_tier", "purchase_count", "clv", "alerts_open"} <= set(document)
+    assert orjson.loads(orjson.dumps(document)) == document, "JSON-ready"

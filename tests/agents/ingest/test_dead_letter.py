@@ -59,3 +59,60 @@ def test_truncation_inside_a_multibyte_character_keeps_the_text_readable() -> No
     document = record("é".encode() * 100, limit=51)
     assert document["payload_encoding"] == "utf-8"
     assert document["payload"] == "é" * 25
+
+
+def test_a_payload_of_exactly_the_limit_is_kept_whole_and_not_flagged() -> None:
+    whole = record(b"x" * 100, limit=100)
+    assert (whole["payload"], whole["payload_truncated"], whole["payload_bytes"]) == ("x" * 100, False, 100)
+    cut = record(b"x" * 101, limit=100)
+    assert (cut["payload"], cut["payload_truncated"], cut["payload_bytes"]) == ("x" * 100, True, 101)
+
+
+@pytest.mark.parametrize("kept", [1, 2, 3], ids=["1 of 4 bytes", "2 of 4 bytes", "3 of 4 bytes"])
+def test_a_four_byte_character_cut_at_the_limit_is_dropped_and_the_rest_kept_as_text(kept: int) -> None:
+    document = record(b"a" * 10 + "😀".encode() + b"tail", limit=10 + kept)
+    assert (document["payload"], document["payload_encoding"], document["payload_truncated"]) == (
+        "a" * 10,
+        "utf-8",
+        True,
+    )
+
+
+def test_a_bad_byte_before_the_cut_is_not_a_cut_character_and_goes_as_base64() -> None:
+    raw = b"a" * 10 + b"\xff" + b"bcd" + b"e" * 10
+    document = record(raw, limit=14)
+    assert document["payload_encoding"] == "base64"
+    assert base64.b64decode(str(document["payload"])) == raw[:14]
+
+
+def test_a_bad_last_byte_of_a_whole_payload_is_not_a_cut_and_goes_as_base64() -> None:
+    raw = b"{}\xe2"
+    document = record(raw)
+    assert (document["payload_encoding"], document["payload_truncated"]) == ("base64", False)
+    assert base64.b64decode(str(document["payload"])) == raw
+
+
+def test_a_payload_of_exactly_the_limit_ending_in_a_broken_character_is_not_a_cut_and_goes_as_base64() -> (
+    None
+):
+    # Nothing was cut, so the broken character is what the producer sent: kept byte for byte.
+    raw = b"a" * 9 + "é".encode()[:1]
+    document = record(raw, limit=10)
+    assert (document["payload_encoding"], document["payload_truncated"]) == ("base64", False)
+    assert base64.b64decode(str(document["payload"])) == raw
+
+
+def test_the_facts_of_a_refusal_are_kept_as_its_details() -> None:
+    duplicate = Rejected(
+        "conflicting_duplicate",
+        "event id order-1 was applied with other content",
+        "event_id",
+        {"kept_digest": "1f0c9a2e", "refused_digest": "8b7e0d11"},
+    )
+    encoded = dead_letter_record(
+        b"{}", duplicate, topic="touchpoints.by-customer", partition=1, offset=52, rejected_at=WHEN
+    )
+    document = orjson.loads(encoded)
+    schemas.validator("dead_letter")(document)
+    assert document["details"] == {"kept_digest": "1f0c9a2e", "refused_digest": "8b7e0d11"}
+    assert "details" not in record(b"{}"), "a refusal without facts has no details"

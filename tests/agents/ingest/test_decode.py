@@ -348,3 +348,258 @@ def test_an_event_a_little_ahead_of_its_record_is_accepted_and_the_bound_is_exac
 
 def test_without_a_record_timestamp_no_event_is_future() -> None:
     assert isinstance(DECODER(event(occurred_at="2099-01-01T00:00:00Z")), Accepted)
+
+
+# --- every rejection, word for word: the message is what a producer's owner reads ---------------------------
+
+EXACT = [
+    pytest.param(None, "empty", "record has no value (null)", None, id="null value"),
+    pytest.param(b" \n", "empty", "payload is empty or only whitespace", None, id="whitespace"),
+    pytest.param(b"[1]", "not_object", "payload is a JSON array, expected an object", None, id="array"),
+    pytest.param(b'"x"', "not_object", "payload is a JSON string, expected an object", None, id="string"),
+    pytest.param(b"true", "not_object", "payload is a JSON boolean, expected an object", None, id="boolean"),
+    pytest.param(b"null", "not_object", "payload is a JSON null, expected an object", None, id="json null"),
+    pytest.param(b"3.5", "not_object", "payload is a JSON number, expected an object", None, id="number"),
+    pytest.param(
+        b'{"a":',
+        "not_json",
+        "payload is not JSON: unexpected end of data: line 1 column 6 (char 5)",
+        None,
+        id="cut",
+    ),
+    pytest.param(
+        b'{"a":"\xfc"}',
+        "not_utf8",
+        "payload is not valid UTF-8 (byte 0xfc at position 6)",
+        None,
+        id="latin-1",
+    ),
+    pytest.param(
+        event(customer_id=None),
+        "schema",
+        "needs a customer reference: customer_id or identifiers",
+        None,
+        id="no customer reference (anyOf at the top)",
+    ),
+    pytest.param(
+        event(customer_id=None, event_id=None, type=None),
+        "schema",
+        "is missing required field(s): event_id, type",
+        "event_id",
+        id="missing fields are named before the missing customer reference",
+    ),
+    pytest.param(
+        event(event_id=None),
+        "schema",
+        "is missing required field(s): event_id",
+        "event_id",
+        id="a missing field, with a customer reference",
+    ),
+    pytest.param(
+        event(type="purchase", attributes={}),
+        "schema",
+        "attributes is missing required field(s): amount, currency",
+        "attributes.amount",
+        id="two nested required fields",
+    ),
+    pytest.param(
+        event(customer_id=None, identifiers={"twitter": "x"}),
+        "schema",
+        "identifiers must not contain {'twitter'} properties",
+        "identifiers",
+        id="an unknown identifier kind",
+    ),
+    pytest.param(
+        event(type="purchase", attributes={"amount": 3}),
+        "schema",
+        "attributes is missing required field(s): currency",
+        "attributes.currency",
+        id="a nested required field",
+    ),
+    pytest.param(
+        event(type="purchase"),
+        "schema",
+        "is missing required field(s): attributes",
+        "attributes",
+        id="a type's required attributes",
+    ),
+    pytest.param(
+        event(type="feedback", attributes={}),
+        "schema",
+        "attributes needs one of: csat, nps",
+        "attributes",
+        id="one of several attributes (anyOf on a field)",
+    ),
+    pytest.param(
+        event(zzz=1, aaa=2), "schema", "unknown field(s): aaa, zzz", "aaa", id="unknown fields, sorted"
+    ),
+    pytest.param(
+        event(channel="fax"),
+        "schema",
+        "channel must be one of app, web, phone, chat, store, email, social",
+        "channel",
+        id="an enum, listed for people",
+    ),
+    pytest.param(
+        event(occurred_at="2026-01-05T19:30:00"),
+        "timestamp",
+        "occurred_at must be RFC 3339 with a UTC offset, e.g. 2026-01-05T19:30:00+01:00 (got '2026-01-05T19:30:00')",
+        "occurred_at",
+        id="no offset",
+    ),
+    pytest.param(
+        event(occurred_at="2026-02-30T10:00:00+01:00"),
+        "timestamp",
+        "occurred_at '2026-02-30T10:00:00+01:00' is not a valid instant: day is out of range for month",
+        "occurred_at",
+        id="an impossible date",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "reason", "message", "field"), EXACT)
+def test_each_rejection_gives_its_reason_its_exact_message_and_its_field(
+    raw: bytes | None, reason: str, message: str, field: str | None
+) -> None:
+    assert DECODER(raw) == Rejected(reason, message, field)
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "accepted"),
+    [
+        pytest.param("1969-12-31T23:59:59+00:00", False, id="a second before 1970"),
+        pytest.param("1970-01-01T00:00:00+00:00", True, id="the first second of 1970"),
+        pytest.param("2099-12-31T23:59:59+00:00", True, id="the last second before 2100"),
+        pytest.param("2100-01-01T00:00:00+00:00", False, id="the first second of 2100"),
+    ],
+)
+def test_event_times_from_1970_up_to_but_not_including_2100_are_accepted(
+    occurred_at: str, accepted: bool
+) -> None:
+    outcome = DECODER(event(occurred_at=occurred_at))
+    if accepted:
+        assert isinstance(outcome, Accepted)
+    else:
+        assert outcome == Rejected(
+            "timestamp",
+            f"occurred_at {occurred_at!r} is outside the accepted range 1970-01-01 .. 2100-01-01",
+            "occurred_at",
+        )
+
+
+def test_a_payload_of_exactly_the_size_limit_is_accepted_and_one_byte_more_is_not() -> None:
+    raw = event()
+    limit = len(raw)
+    decoder = TouchpointDecoder(identity_salt=b"test-salt", max_bytes=limit)
+    assert isinstance(decoder(raw), Accepted)
+    assert decoder(raw + b" ") == Rejected(
+        "too_large", f"payload is {limit + 1} bytes, over the {limit}-byte limit"
+    )
+    assert TouchpointDecoder(identity_salt=b"s").max_bytes == 64 * 1024
+
+
+def test_a_bug_in_the_decoder_dead_letters_the_record_as_internal_instead_of_raising() -> None:
+    decoder = TouchpointDecoder(identity_salt=b"test-salt")
+
+    def broken(_document: Any) -> None:
+        raise KeyError("properties")
+
+    decoder._validate = broken
+    assert decoder(event()) == Rejected("internal", "internal error while decoding: KeyError: 'properties'")
+
+
+# --- what a refused id is told, word for word -------------------------------------------------------------------
+
+NOT_ALLOWED = "control, bidi-override and zero-width characters are not allowed"
+
+
+@pytest.mark.parametrize(
+    ("customer_id", "message"),
+    [
+        pytest.param(
+            "cust\u202eevil",
+            f"customer_id contains U+202E (RIGHT-TO-LEFT OVERRIDE) at position 4: {NOT_ALLOWED}",
+            id="a named character",
+        ),
+        pytest.param(
+            "cust\u001b[2J",
+            f"customer_id contains U+001B (a control character) at position 4: {NOT_ALLOWED}",
+            id="a control character has no name",
+        ),
+        pytest.param(
+            "id:phone:0000",
+            "customer_id must not start with 'id:': that prefix is reserved for keys Touchpoint derives itself",
+            id="the derived key space",
+        ),
+        pytest.param("   ", "customer_id must contain a visible character", id="blank"),
+    ],
+)
+def test_a_refused_customer_id_is_told_what_is_wrong_and_where(customer_id: str, message: str) -> None:
+    assert DECODER(event(customer_id=customer_id)) == Rejected("schema", message, "customer_id")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "meaning"),
+    [
+        pytest.param(
+            {"customer_id": None, "identifiers": {"phone": "ab"}},
+            "identifiers.phone",
+            "must be a phone number: an optional +, then at least 3 digits (spaces and ( ) . - allowed)",
+            id="a phone number",
+        ),
+        pytest.param(
+            {"customer_id": None, "identifiers": {"email": "nope"}},
+            "identifiers.email",
+            "must be an e-mail address like name@example.com",
+            id="an e-mail address",
+        ),
+        pytest.param(
+            {"type": "purchase", "attributes": {"amount": 1, "currency": "eur"}},
+            "attributes.currency",
+            "must be an ISO 4217 code of three capital letters, like EUR",
+            id="a currency",
+        ),
+    ],
+)
+def test_a_nested_field_that_breaks_its_pattern_is_told_what_the_pattern_means(
+    changes: dict[str, Any], field: str, meaning: str
+) -> None:
+    assert DECODER(event(**changes)) == Rejected("schema", f"{field} {meaning}", field)
+
+
+def test_a_customer_id_that_grows_past_its_limit_when_normalised_is_refused_after_normalisation() -> None:
+    # U+0958 is excluded from composition: NFC writes it as two code points, so 65 of them become 130.
+    outcome = DECODER(event(customer_id="\u0958" * 65))
+    assert outcome == Rejected(
+        "schema",
+        "after normalisation, customer_id must be shorter than or equal to 128 characters",
+        "customer_id",
+    )
+    assert isinstance(DECODER(event(customer_id="\u0958" * 64)), Accepted)
+
+
+def test_the_derived_key_is_the_keyed_hash_under_the_decoders_own_salt() -> None:
+    decoder = TouchpointDecoder(identity_salt=b"another-salt")
+    outcome = decoder(event(customer_id=None, identifiers={"phone": "+49 30 123"}))
+    assert isinstance(outcome, Accepted)
+    assert outcome.customer_id == derived_customer_id({"phone": "+4930123"}, b"another-salt")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        pytest.param(
+            {"customer_id": "\u001b" + "a" * 200},
+            "customer_id",
+            "customer_id must be shorter than or equal to 128 characters",
+            id="too long, with a control character in it",
+        ),
+        pytest.param(
+            {"event_id": ""}, "event_id", "event_id must be longer than or equal to 1 characters", id="empty"
+        ),
+    ],
+)
+def test_an_id_that_breaks_a_rule_other_than_its_pattern_is_told_that_rule(
+    changes: dict[str, Any], field: str, message: str
+) -> None:
+    assert DECODER(event(**changes)) == Rejected("schema", message, field)

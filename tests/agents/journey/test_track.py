@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 import pytest
 
 import schemas
+from agents.alerts.sla import HANDLED
 from agents.config import config_from_mapping
+from agents.domain.instants import DAY, day_number, iso
+from agents.domain.refusal import STALE_ACTION, UNKNOWN_ALERT, Rejected
 from agents.journey.track import INACTIVITY, WIN_BACK, JourneyTracker
 from agents.lifecycle import LAPSED
+from agents.models.customer import CustomerModel
 from tests.agents.journey.touchpoints import (
     SALT,
     Journey,
@@ -470,3 +475,308 @@ def test_a_transition_is_stamped_in_utc_whatever_the_events_offset() -> None:
     [transition] = step.transitions
     assert orjson.loads(transition.encode())["at"] == "2026-01-05T18:30:00+00:00"
     assert step.instant == transition.at == instant(0) + int(8.5 * 3600)
+
+
+# --- the tracker's own wiring: stages, tiers, days, partitions, actions ---------------------------------------
+
+REPEAT_BUYER = (0, 7, 14)
+
+
+def transitions_of(journey: Journey) -> list[tuple[str | None, str, float, str, str | None]]:
+    """(from, to, days after T0, cause, event id) of every transition, in order."""
+    return [
+        (t.from_stage, t.to_stage, round((t.at - instant(0)) / DAY, 2), t.cause, t.event_id)
+        for t in journey.transitions
+    ]
+
+
+def test_every_transition_names_the_stage_left_its_cause_and_the_event_that_caused_it() -> None:
+    events = [purchase(day) for day in REPEAT_BUYER]
+    journey = journey_of(*events, rules={"model": {"stages": "cadence"}})
+    journey.advance(instant(400))
+    assert transitions_of(journey) == [
+        (None, "first_time", 0, "purchase", events[0]["event_id"]),
+        ("first_time", "repeat", 7, "purchase", events[1]["event_id"]),
+        ("repeat", "at_risk", 28, INACTIVITY, None),
+        ("at_risk", "lapsed", 42, INACTIVITY, None),
+    ]
+
+
+def test_with_stages_from_the_model_the_customer_turns_at_risk_and_lapsed_the_day_p_alive_falls_below() -> (
+    None
+):
+    journey = journey_of(
+        *(purchase(day) for day in REPEAT_BUYER),
+        rules={"model": {"stages": "model", "at_risk_below": 0.5, "lapsed_below": 0.2}},
+    )
+    journey.advance(instant(400))
+    [to_at_risk, to_lapsed] = journey.transitions[2:]
+    assert (to_at_risk.to_stage, to_lapsed.to_stage) == ("at_risk", LAPSED)
+    model, state = journey.tracker.model, journey.current
+    for transition, threshold in ((to_at_risk, 0.5), (to_lapsed, 0.2)):
+        day = transition.at // DAY
+        assert transition.at == day * DAY, "on the UTC day P(alive) is read on"
+        alive, day_before = model.p_alive_on(state, day), model.p_alive_on(state, day - 1)
+        assert alive is not None
+        assert day_before is not None
+        assert alive < threshold <= day_before
+
+
+def test_value_tiers_follow_the_customer_lifetime_value_when_the_rules_say_so() -> None:
+    tiers = [{"name": "base", "min_value": 0}, {"name": "top", "min_value": 400}]
+    events = [purchase(day) for day in REPEAT_BUYER]  # 300 EUR spent, a CLV above 400
+    by_clv = journey_of(*events, rules={"value_tiers": tiers, "model": {"value_tiers_from": "clv"}})
+    by_value = journey_of(*events, rules={"value_tiers": tiers, "model": {"value_tiers_from": "net_value"}})
+    assert by_clv.current.clv > 400 > by_clv.current.net_value == 300
+    assert (by_clv.current.value_tier, by_value.current.value_tier) == ("top", "base")
+
+
+def test_the_clv_is_the_models_after_each_purchase_and_the_enriched_p_alive_is_read_on_the_utc_day() -> None:
+    journey = Journey(PRICED)
+    [*_, last] = journey.send(*(purchase(day) for day in REPEAT_BUYER))
+    state = journey.current
+    assert state.clv == round(journey.tracker.model.clv(state), 2) > 0
+    alive = journey.tracker.model.p_alive_on(state, instant(14) // DAY)
+    assert alive is not None
+    assert last.enriched is not None
+    assert orjson.loads(last.enriched)["customer"]["p_alive"] == round(alive, 6)
+
+
+def test_a_purchase_counts_on_the_local_day_of_its_own_offset() -> None:
+    # 01:30 in UTC+2 on Monday 5 January is 23:30 UTC on Sunday: the customer bought on Monday.
+    journey = journey_of(purchase(0, occurred_at="2026-01-05T01:30:00+02:00"))
+    assert journey.current.purchase_days == [day_number(date(2026, 1, 5))]
+
+
+def test_a_new_customers_state_lives_on_the_partition_of_its_record_even_when_refused() -> None:
+    tracker = JourneyTracker(PRICED, SALT)
+    accepted = tracker.track(None, "cust-1", visit(0), 5)
+    ahead = tracker.track(None, "cust-2", visit(1), 6, received_at=instant(0))
+    assert accepted.state.partition == 5
+    assert ahead.refused is not None
+    assert ahead.refused.reason == "future"
+    assert (ahead.state.partition, ahead.state.events) == (6, 0)
+
+
+def test_a_purchase_made_at_the_instant_of_lapsing_is_a_win_back_and_one_just_before_is_not() -> None:
+    for offset, cause in ((0, WIN_BACK), (-1, "purchase")):
+        journey = journey_of(purchase(0))
+        journey.advance(instant(400))
+        lapsed_at = journey.current.stage_since
+        assert journey.stage == LAPSED
+        late = purchase(0)
+        late["occurred_at"] = datetime.fromtimestamp(lapsed_at + offset, UTC).isoformat()
+        [step] = journey.send(late)
+        assert [(t.from_stage, t.to_stage, t.at, t.cause) for t in step.transitions] == [
+            (LAPSED, "repeat", lapsed_at + offset, cause)
+        ]
+
+
+def first_response_breach() -> tuple[Journey, str]:
+    """A customer who bought and then asked in chat, left unanswered into a breach of the first-response SLA."""
+    journey = journey_of(purchase(0), inquiry(0.01), rules={})
+    journey.tracker.advance(journey.current, "cust-1", instant(1))
+    [alert_id] = journey.current.alerts_open
+    return journey, alert_id
+
+
+def acknowledge(alert_id: str, at: int) -> dict[str, Any]:
+    return {"schema_version": 1, "alert_id": alert_id, "action": "acknowledge", "by": "ops", "at": iso(at)}
+
+
+def test_after_an_action_the_customers_stage_deadlines_still_fire() -> None:
+    journey, alert_id = first_response_breach()
+    acted = journey.tracker.act(journey.current, "cust-1", acknowledge(alert_id, instant(1)))
+    assert acted.refused is None
+    assert [alert.status for alert in acted.alerts] == ["acknowledged"]
+    journey.advance(instant(400))
+    assert [t.to_stage for t in journey.transitions[-2:]] == ["at_risk", LAPSED]
+
+
+def test_an_action_dated_away_from_its_records_timestamp_is_refused_by_the_tracker() -> None:
+    journey, alert_id = first_response_breach()
+    refused = journey.tracker.act(
+        journey.current, "cust-1", acknowledge(alert_id, instant(1)), received_at=instant(1) + 1000
+    )
+    assert refused.refused is not None
+    assert refused.refused.message == (
+        "action at 2026-01-06T10:00:00+00:00 is 16 minutes before its record's timestamp "
+        "2026-01-06T10:16:40+00:00 (at most 5 minutes)"
+    )
+    assert journey.current.alerts_open[alert_id] is not None
+
+
+def test_a_snooze_through_the_tracker_is_clamped_to_the_configured_maximum() -> None:
+    journey, alert_id = first_response_breach()
+    action = {**acknowledge(alert_id, instant(1)), "action": "snooze", "until": iso(instant(30))}
+    [snoozed] = journey.tracker.act(journey.current, "cust-1", action).alerts
+    maximum = round(PRICED.alerts.max_snooze_minutes * 60)
+    assert snoozed.details["snoozed_until"] == iso(instant(1) + maximum)
+    assert snoozed.details["snooze_clamped_from"] == iso(instant(30))
+
+
+@pytest.mark.parametrize(
+    "model",
+    [{"clv_periods": 24}, {"clv_period_days": 7}, {"discount_rate": 0.2}],
+    ids=lambda m: next(iter(m)),
+)
+def test_the_clv_horizon_and_discount_come_from_the_rules(model: dict[str, Any]) -> None:
+    events = [purchase(day) for day in REPEAT_BUYER]
+    default = journey_of(*events).current.clv
+    configured = journey_of(*events, rules={"model": model})
+    settings = configured.config.model
+    expected = CustomerModel(
+        settings.params,
+        clv_periods=settings.clv_periods,
+        clv_period_days=settings.clv_period_days,
+        discount_rate=settings.discount_rate,
+    ).clv(configured.current)
+    assert configured.current.clv == round(expected, 2) != default
+
+
+def act(
+    journey: Journey, alert_id: str, kind: str, at: int, received_at: float | None = None, **more: Any
+) -> Any:
+    action = {**acknowledge(alert_id, at), "action": kind, **more}
+    return journey.tracker.act(journey.current, "cust-1", action, received_at)
+
+
+@pytest.mark.parametrize(
+    ("drift", "refusal"),
+    [
+        (300, None),
+        (-300, None),
+        (
+            301,
+            "action at 2026-01-06T10:05:01+00:00 is 5 minutes after its record's timestamp "
+            "2026-01-06T10:00:00+00:00 (at most 5 minutes)",
+        ),
+        (
+            -301,
+            "action at 2026-01-06T09:54:59+00:00 is 5 minutes before its record's timestamp "
+            "2026-01-06T10:00:00+00:00 (at most 5 minutes)",
+        ),
+    ],
+)
+def test_an_action_may_be_dated_up_to_the_skew_bound_either_side_of_its_record(
+    drift: int, refusal: str | None
+) -> None:
+    journey, alert_id = first_response_breach()
+    outcome = act(journey, alert_id, "acknowledge", instant(1) + drift, received_at=instant(1))
+    if refusal is None:
+        assert outcome.refused is None
+    else:
+        assert outcome.refused == Rejected(STALE_ACTION, refusal, "at")
+        assert outcome.alerts == []
+
+
+def test_an_action_on_no_open_alert_is_refused_naming_the_alert() -> None:
+    journey, _ = first_response_breach()
+    outcome = act(journey, "long_wait/cust-1/000000000000", "resolve", instant(1))
+    assert outcome.unknown_alert is True
+    assert outcome.refused == Rejected(
+        UNKNOWN_ALERT,
+        "no open alert 'long_wait/cust-1/000000000000' for this customer "
+        "(never raised, already resolved or forgotten)",
+        "alert_id",
+    )
+
+
+def test_a_resolved_alert_leaves_the_open_alerts_and_says_who_resolved_it_when() -> None:
+    journey, alert_id = first_response_breach()
+    outcome = act(journey, alert_id, "resolve", instant(2))
+    [resolved] = outcome.alerts
+    assert (resolved.alert_id, resolved.status) == (alert_id, "resolved")
+    assert (resolved.status_changed_at, resolved.status_changed_by) == (instant(2), "ops")
+    assert outcome.resolved == [(resolved, instant(2) - resolved.detected_at)]
+    assert outcome.acknowledged == []
+    assert alert_id not in journey.current.alerts_open
+
+
+def test_an_alert_counts_as_acknowledged_once_and_a_snooze_within_the_maximum_is_kept_as_asked() -> None:
+    journey, alert_id = first_response_breach()
+    first = act(journey, alert_id, "acknowledge", instant(1))
+    [acknowledged] = first.alerts
+    assert (acknowledged.status, acknowledged.status_changed_at, acknowledged.status_changed_by) == (
+        "acknowledged",
+        instant(1),
+        "ops",
+    )
+    assert first.acknowledged == [(acknowledged, instant(1) - acknowledged.detected_at)]
+    until = iso(instant(1) + 600)
+    snoozed = act(journey, alert_id, "snooze", instant(1), until=until)
+    assert snoozed.acknowledged == [], "already acknowledged"
+    [again] = snoozed.alerts
+    assert again.details["snoozed_until"] == until
+    assert "snooze_clamped_from" not in again.details
+    assert journey.current.snoozed[again.type] == instant(1) + 600
+
+
+# --- the alert gate, through the tracker ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("past_deadline", "suppressed"), [(0, False), (1, True)])
+def test_a_snooze_holds_back_its_type_until_the_instant_it_ends(past_deadline: int, suppressed: bool) -> None:
+    journey = journey_of(purchase(0), inquiry(0.01, "conv-1"), rules={})
+    journey.tracker.advance(journey.current, "cust-1", instant(0.03))
+    [breach] = [key for key in journey.current.alerts_open if key.startswith("first_response_breach/")]
+    journey.send(inquiry(0.06, "conv-2"))
+    deadline = journey.current.sla_cases["conv-2"][1]
+    act(journey, breach, "snooze", instant(0.061), until=iso(deadline + past_deadline))
+    fired = journey.tracker.advance(journey.current, "cust-1", deadline)
+    breaches = [alert.detected_at for alert in fired.alerts if alert.type == "first_response_breach"]
+    held = [entry for entry in fired.suppressed if entry[0] == "first_response_breach"]
+    if suppressed:
+        assert (breaches, held) == ([], [("first_response_breach", "snoozed")])
+    else:
+        assert (breaches, held) == ([deadline], [])
+
+
+def test_two_alerts_of_a_type_found_at_the_same_instant_are_one_alert_and_one_cooldown() -> None:
+    journey = journey_of(
+        purchase(0),
+        inquiry(0.01, "conv-1"),
+        inquiry(0.01, "conv-2"),
+        rules={"alerts": {"cooldown_minutes": {"first_response_breach": 60}}},
+    )
+    fired = journey.tracker.advance(journey.current, "cust-1", instant(0.1))
+    breaches = [alert for alert in fired.alerts if alert.type == "first_response_breach"]
+    assert len(breaches) == 1
+    assert [entry for entry in fired.suppressed if entry[0] == "first_response_breach"] == [
+        ("first_response_breach", "cooldown")
+    ]
+
+
+def test_a_snooze_keeps_the_time_as_written_and_a_shorter_one_does_not_cut_a_longer_one() -> None:
+    journey, alert_id = first_response_breach()
+    [long] = act(journey, alert_id, "snooze", instant(1), until="2026-01-06T12:00:00Z").alerts
+    assert long.details["snoozed_until"] == "2026-01-06T12:00:00Z"
+    act(journey, alert_id, "snooze", instant(1), until=iso(instant(1) + 60))
+    assert journey.current.snoozed[long.type] == instant(1) + 2 * 3600
+
+
+def test_a_resolved_alert_closes_its_conversations_case_and_an_acknowledged_one_marks_it_handled() -> None:
+    acknowledged, alert_id = first_response_breach()
+    act(acknowledged, alert_id, "acknowledge", instant(1))
+    assert acknowledged.current.sla_cases["conv-1"][4] & HANDLED
+    resolved, alert_id = first_response_breach()
+    act(resolved, alert_id, "resolve", instant(1))
+    assert "conv-1" not in resolved.current.sla_cases, "a new question there starts a new case"
+
+
+@pytest.mark.parametrize("inhibited", [False, True])
+def test_an_open_alert_of_an_inhibiting_type_holds_back_the_types_it_inhibits(inhibited: bool) -> None:
+    inhibitions = {"after_hours_unanswered": ["first_response_breach"]} if inhibited else {}
+    journey = journey_of(
+        purchase(0), inquiry(0.01, "conv-1"), rules={"detectors": {"inhibitions": inhibitions}}
+    )
+    journey.tracker.advance(journey.current, "cust-1", instant(0.1))
+    assert [key.partition("/")[0] for key in journey.current.alerts_open] == ["first_response_breach"]
+    journey.send(inquiry(0.3, "conv-2"))  # 17:12 UTC: after hours
+    fired = journey.tracker.advance(journey.current, "cust-1", instant(1))
+    raised = [alert.type for alert in fired.alerts if alert.type == "after_hours_unanswered"]
+    held = [entry for entry in fired.suppressed if entry[0] == "after_hours_unanswered"]
+    if inhibited:
+        assert (raised, held) == ([], [("after_hours_unanswered", "inhibited")])
+    else:
+        assert (raised, held) == (["after_hours_unanswered"], [])

@@ -29,6 +29,12 @@ def test_the_time_is_the_newest_that_two_customers_have_reached() -> None:
     assert clock.observe("carl", 5_000_000_000) == 4_102_444_800  # two customers now say so
 
 
+def test_by_default_two_customers_must_agree() -> None:
+    clock = PartitionClock()
+    assert clock.observe("anna", 4_102_444_800) is None
+    assert clock.observe("ben", 200) == 200
+
+
 def test_a_quorum_of_one_is_the_newest_event_seen() -> None:
     clock = PartitionClock(quorum=1)
     assert [clock.observe(c, t) for c, t in [("a", 5), ("b", 3), ("a", 9)]] == [5, 5, 9]

@@ -83,3 +83,39 @@ def test_clv_discounting_lowers_value_and_zero_periods_is_zero() -> None:
     discounted = float(gamma_gamma.clv(CDNOW_PURCHASES, CDNOW_SPEND, *args, periods=24, discount_rate=0.01))
     assert 0 < discounted < plain
     assert float(gamma_gamma.clv(CDNOW_PURCHASES, CDNOW_SPEND, *args, periods=0, discount_rate=0.01)) == 0.0
+
+
+# --- what each function refuses, exactly -------------------------------------------------------------------------
+
+SPEND = GammaGammaParams(p=6.0, q=4.0, gamma=16.0)
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, math.inf, math.nan])
+def test_a_parameter_that_is_not_finite_and_positive_is_refused_by_name(value: float) -> None:
+    with pytest.raises(ValueError, match=r"^Gamma-Gamma parameter q must be finite and > 0, got "):
+        GammaGammaParams(p=1.0, q=value, gamma=1.0)
+    assert GammaGammaParams(p=1e-9, q=1e-9, gamma=1e-9).p == 1e-9
+
+
+@pytest.mark.parametrize(("x", "m_x"), [(0, 10.0), (1, 0.0), (2, math.nan)])
+def test_the_likelihood_refuses_customers_without_repeat_spend(x: int, m_x: float) -> None:
+    with pytest.raises(ValueError, match=r"^the Gamma-Gamma likelihood needs x > 0 and m_x > 0$"):
+        gamma_gamma.log_likelihood(SPEND, [x], [m_x])
+
+
+def test_expected_spend_is_defined_from_q_just_above_one() -> None:
+    with pytest.raises(
+        ValueError, match=r"^expected spend needs q > 1 \(the population mean is infinite\), got q=1.0$"
+    ):
+        gamma_gamma.expected_spend(GammaGammaParams(p=1.0, q=1.0, gamma=1.0), [1], [10.0])
+    spend = GammaGammaParams(p=1.0, q=1.5, gamma=1.0)
+    # x = 1: p (γ + x m) / (p x + q - 1) = (1 + 10) / 1.5
+    assert gamma_gamma.expected_spend(spend, [1], [10.0])[0] == pytest.approx(11 / 1.5)
+
+
+@pytest.mark.parametrize("m_x", [-1.0, math.inf, math.nan])
+def test_expected_spend_refuses_a_mean_spend_that_is_not_finite_and_non_negative(m_x: float) -> None:
+    with pytest.raises(ValueError, match=r"^m_x must be finite and >= 0 where x > 0$"):
+        gamma_gamma.expected_spend(SPEND, [1], [m_x])
+    # Where x is 0 the mean spend is not read: the population mean, whatever was passed.
+    assert gamma_gamma.expected_spend(SPEND, [0], [m_x])[0] == pytest.approx(SPEND.population_mean)

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import math
+import warnings
+from datetime import date
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 
 from agents.config import ConfigError, config_from_mapping, load_config
+from agents.domain.instants import day_number
+from agents.domain.state import CustomerState
 from agents.models.bgnbd import BGNBDFit, BGNBDParams, at_bounds
+from agents.models.customer import CustomerModel
 from agents.models.gamma_gamma import GammaGammaFit, GammaGammaParams
-from agents.models.params import DEFAULT_PARAMS, ParamsError, fit_problem, load_params, params_document
+from agents.models.history import Transaction, summarise
+from agents.models.params import (
+    DEFAULT_PARAMS,
+    ModelParams,
+    ParamsError,
+    best_customer_threshold,
+    fit_problem,
+    load_params,
+    params_document,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -38,21 +53,46 @@ def test_a_written_document_reads_back_as_the_same_fitted_parameters(tmp_path: P
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "problem"),
     [
-        (lambda d: d.pop("bgnbd"), "must contain"),
-        (lambda d: d["gamma_gamma"].update(q=0.9), "gamma_gamma.q"),
-        (lambda d: d.update(unit="months"), "unit"),
-        (lambda d: d["bgnbd"].update(r=-1), "bgnbd.r"),
+        (lambda d: d.pop("bgnbd"), "(top level): must contain ['bgnbd'] properties"),
+        (lambda d: d["gamma_gamma"].update(q=0.9), "gamma_gamma.q: must be bigger than 1"),
+        (lambda d: d.update(unit="months"), "unit: must be one of ['days', 'weeks']"),
+        (lambda d: d["bgnbd"].update(r=-1), "bgnbd.r: must be bigger than 0"),
     ],
 )
-def test_an_invalid_document_is_a_one_line_error_naming_the_field(tmp_path: Path, change, message) -> None:  # type: ignore[no-untyped-def]
+def test_an_invalid_document_is_a_one_line_error_naming_the_field(tmp_path: Path, change, problem) -> None:  # type: ignore[no-untyped-def]
     document = params_document(DEFAULT_PARAMS)
     change(document)
-    with pytest.raises(ParamsError, match=message) as raised:
-        load_params(write(tmp_path / "p.json", document))
-    assert "\n" not in str(raised.value)
-    assert str(tmp_path / "p.json") in str(raised.value)
+    path = write(tmp_path / "p.json", document)
+    with pytest.raises(ParamsError) as raised:
+        load_params(path)
+    assert str(raised.value) == f"{path}: model parameters: {problem}"
+
+
+def test_a_document_that_is_not_an_object_is_named_as_the_top_level(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.json", [1])
+    with pytest.raises(ParamsError) as raised:
+        load_params(path)
+    assert str(raised.value) == f"{path}: model parameters: (top level): must be object"
+
+
+def test_extra_fields_join_the_document_and_a_fits_diagnostics_join_their_models_section() -> None:
+    document = params_document(
+        DEFAULT_PARAMS,
+        customers=2357,
+        calibration_end="1997-09-30",
+        bgnbd={"converged": True},
+        notes={"by": "fit"},
+    )
+    assert document["bgnbd"] == {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "converged": True}
+    assert document["gamma_gamma"] == {"p": 6.25, "q": 3.74, "gamma": 15.44}
+    assert (document["customers"], document["calibration_end"], document["notes"]) == (
+        2357,
+        "1997-09-30",
+        {"by": "fit"},
+    )
+    assert params_document(DEFAULT_PARAMS, unit="days")["unit"] == "days", "a plain value replaces"
 
 
 def test_a_file_that_is_not_json_or_not_there_is_a_one_line_error(tmp_path: Path) -> None:
@@ -114,6 +154,77 @@ def spend_fit(**changes: object) -> GammaGammaFit:
 
 def test_a_sound_fit_has_no_problem() -> None:
     assert fit_problem(churn_fit(), spend_fit(), 151.28) is None
+    assert fit_problem(churn_fit(), spend_fit(params=GammaGammaParams(6.0, 1.5, 15.0)), 151.28) is None
+
+
+# --- the best-customer threshold is the worker's own CLV, at a quantile of the population -----------------
+
+HISTORIES = {
+    "anna": [("2025-01-02", 120.0), ("2025-02-10", 80.0), ("2025-04-01", 95.0), ("2025-06-20", 140.0)],
+    "ben": [("2025-03-05", 15.0)],
+    "carl": [("2025-01-20", 40.0), ("2025-01-27", 35.0)],
+    "dora": [("2025-02-01", 500.0), ("2025-08-30", 450.0)],
+    "emil": [("2025-05-05", 60.0), ("2025-05-06", 20.0), ("2025-05-07", 25.0)],
+    "fay": [("2025-07-14", 300.0)],
+    "gus": [("2025-01-05", 10.0), ("2025-03-05", 12.0), ("2025-05-05", 9.0), ("2025-07-05", 11.0)],
+}
+DAILY = ModelParams(BGNBDParams(0.9, 35.0, 1.4, 3.1), GammaGammaParams(4.0, 2.5, 30.0), "days", 500.0)
+
+
+def state_of(history: list[tuple[str, float]]) -> CustomerState:
+    state = CustomerState()
+    for text, amount in history:
+        day = day_number(date.fromisoformat(text))
+        state.purchase_count += 1
+        state.purchase_value += amount
+        state.first_purchase_day = min(state.first_purchase_day or day, day)
+        state.last_purchase = max(state.last_purchase, day * 86_400)
+        state.purchase_days = sorted({*state.purchase_days, day})
+    return state
+
+
+@pytest.mark.parametrize("params", [DEFAULT_PARAMS, DAILY], ids=["weekly", "daily"])
+@pytest.mark.parametrize("quantile", [0.5, 0.9])
+def test_the_best_customer_threshold_is_a_quantile_of_the_clv_the_worker_gives_each_customer(
+    params: ModelParams, quantile: float
+) -> None:
+    worker = CustomerModel(params, clv_periods=6, clv_period_days=30.0, discount_rate=0.02)
+    values = [worker.clv(state_of(history)) for history in HISTORIES.values()]
+    summary = summarise(
+        [Transaction(c, date.fromisoformat(d), a) for c, history in HISTORIES.items() for d, a in history],
+        calibration_end=date(2025, 9, 30),
+        unit=params.unit,
+    )
+    threshold = best_customer_threshold(
+        params.purchases,
+        params.spend,
+        summary,
+        quantile=quantile,
+        periods=6,
+        period_days=30.0,
+        discount_rate=0.02,
+    )
+    assert threshold == pytest.approx(float(np.quantile(values, quantile)), abs=0.01)
+    assert threshold == round(threshold, 2), "to the cent"
+
+
+def test_a_threshold_that_overflows_is_nan_without_a_numpy_warning() -> None:
+    summary = summarise(
+        [Transaction(c, date.fromisoformat(d), a) for c, history in HISTORIES.items() for d, a in history],
+        calibration_end=date(2025, 9, 30),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        threshold = best_customer_threshold(
+            DEFAULT_PARAMS.purchases,
+            GammaGammaParams(1e300, 1.5, 1e300),
+            summary,
+            quantile=0.9,
+            periods=12,
+            period_days=30.0,
+            discount_rate=0.01,
+        )
+    assert math.isnan(threshold)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,71 @@
+"""Instants and the words people read them in: alert summaries and refusal messages use these."""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from agents.domain.instants import DAY, day_number, describe_duration, iso, local_time
+
+pytestmark = pytest.mark.unit
+
+T0 = 1_767_607_200  # 2026-01-05T10:00:00Z, a Monday
+
+
+def test_an_instant_reads_as_rfc_3339_in_utc() -> None:
+    assert iso(T0) == "2026-01-05T10:00:00+00:00"
+    assert iso(0) == "1970-01-01T00:00:00+00:00"
+
+
+def test_a_day_is_86400_seconds_and_day_numbers_count_from_1970() -> None:
+    assert DAY == 86_400
+    assert day_number(date(1970, 1, 1)) == 0
+    assert day_number(date(2026, 1, 5)) == T0 // DAY
+    assert day_number(date(1969, 12, 31)) == -1
+
+
+@pytest.mark.parametrize(
+    ("zone", "words"),
+    [
+        pytest.param("Europe/Berlin", "Mon 05 Jan 11:00 CET", id="winter in Berlin"),
+        pytest.param("America/New_York", "Mon 05 Jan 05:00 EST", id="New York"),
+        pytest.param("UTC", "Mon 05 Jan 10:00 UTC", id="UTC"),
+    ],
+)
+def test_a_local_time_reads_as_an_alert_says_it_weekday_day_month_clock_and_zone(
+    zone: str, words: str
+) -> None:
+    assert local_time(T0, ZoneInfo(zone)) == words
+
+
+def test_a_local_time_follows_summer_time() -> None:
+    assert local_time(T0 + 180 * DAY, ZoneInfo("Europe/Berlin")) == "Sat 04 Jul 12:00 CEST"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        pytest.param(0, "0 seconds", id="nothing"),
+        pytest.param(1, "1 second", id="one second"),
+        pytest.param(1.4, "1 second", id="a second, rounded"),
+        pytest.param(42, "42 seconds", id="seconds"),
+        pytest.param(59, "59 seconds", id="just under a minute"),
+        pytest.param(60, "1 minute", id="a minute"),
+        pytest.param(61, "1 minute", id="the seconds fall away beside minutes"),
+        pytest.param(300, "5 minutes", id="minutes"),
+        pytest.param(3600, "1 hour", id="an hour"),
+        pytest.param(3660, "1 hour 1 minute", id="an hour and a minute"),
+        pytest.param(7320, "2 hours 2 minutes", id="plural both"),
+        pytest.param(DAY, "1 day", id="a day"),
+        pytest.param(DAY + 3600 + 60, "1 day 1 hour", id="two parts at most"),
+        pytest.param(3 * DAY + 60, "3 days 1 minute", id="an empty unit is skipped"),
+        pytest.param(365 * DAY, "1 year", id="a year"),
+        pytest.param(365 * DAY + 3 * DAY, "1 year 3 days", id="a year and days"),
+        pytest.param(72 * 365 * DAY + 5 * DAY + 7200, "72 years 5 days", id="years"),
+        pytest.param(-300, "5 minutes", id="the sign is the caller's to say"),
+    ],
+)
+def test_a_duration_reads_as_people_say_it_in_at_most_two_units(seconds: float, words: str) -> None:
+    assert describe_duration(seconds) == words
