@@ -18,26 +18,33 @@ Faust keeps everything else: group membership and assignment (the routed topics 
 through its conductor, co-partitioned like an agent's), offset commits (its producer flush before
 every commit writes the held-back states first, see ``streams.runtime.transport``), tables and
 changelogs, recovery, timers, the web server. Records of other topics (changelogs read by Faust's
-own recovery) take Faust's way as before. A rebalance waits for a fetch being applied to finish
-(``wait_idle``); records of a fetch not yet applied when the rebalance began are left unacknowledged
-and are read again by the partition's next owner, as Faust's own buffered messages are.
+own recovery) take Faust's way as before.
+
+A rebalance waits for a fetch being applied to finish (``wait_idle``). Records are applied only
+while the partitions stand still: not once a rebalance has begun, nor until Faust has moved every
+partition of the new assignment to its committed offset (it ends the rebalance after that), nor
+when the fetch was asked for in an earlier generation of the group (the consumer thread may answer
+it from the new assignment). The consumer has moved past the records of a fetch when the host gets
+them, so whatever it does not apply is read again: each partition still assigned is moved back to
+its first record not applied (``read_again``). Left behind, those records would never be read, and
+the offsets of the next records applied would commit past them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Set
+from typing import Any, Protocol
 
-from faust.transport.consumer import Consumer
 from faust.types import TP, AppT, TopicT
 
 from agents.ports import BatchHandler
 from streams.runtime.faust_private import acknowledge_through
 from streams.runtime.outbox import Outbox, Sent
 
-__all__ = ["AfterFlush", "BatchHandler", "BatchHost", "batch_host"]
+__all__ = ["AfterFlush", "BatchConsumer", "BatchHandler", "BatchHost", "batch_host"]
 
 #: ``hook(sent)``: after the outbox was handed to the producer, with its batches.
 AfterFlush = Callable[[list[Sent]], Awaitable[Any]]
@@ -47,6 +54,23 @@ AfterFlush = Callable[[list[Sent]], Awaitable[Any]]
 CHUNK_RECORDS = 2000
 #: Attribute of the app that holds its host; the transport's consumer looks for it there.
 _HOST_ATTRIBUTE = "_touchpoint_batch_host"
+#: Records of one partition applied together, or not at all.
+_Part = tuple[TP, list[Any]]
+
+
+class BatchConsumer(Protocol):
+    """The worker's consumer as the host uses it (``streams.runtime.transport``'s)."""
+
+    #: False from the start of a rebalance until Faust resumes the flow.
+    flow_active: bool
+
+    def assignment(self) -> Set[TP]:
+        """The partitions assigned to this worker now."""
+        ...
+
+    async def read_again(self, positions: Mapping[TP, int]) -> None:
+        """Move each partition of *positions* still assigned back to its offset: the next fetch starts there."""
+        ...
 
 
 class BatchHost:
@@ -94,15 +118,15 @@ class BatchHost:
         return size is not None and size == sizes.get(other)
 
     async def deliver(
-        self, consumer: Consumer, records: Mapping[TP, list[Any]], generation: int
+        self, consumer: BatchConsumer, records: Mapping[TP, list[Any]], generation: int
     ) -> dict[TP, list[Any]]:
         """Apply the routed records of one fetch; return the others, for Faust's own path.
 
-        *generation* is the consumer group generation the fetch was made in: after a rebalance
-        its records may belong to another worker, and are dropped unapplied.
+        *generation* is the consumer group generation the fetch was asked for in. Records
+        not applied (the partitions are moving, see the module's docstring) are read again.
         """
         rest: dict[TP, list[Any]] = {}
-        routed: list[tuple[TP, list[Any]]] = []
+        routed: list[_Part] = []
         for tp, batch in records.items():
             if tp.topic in self._routes:
                 if batch:
@@ -111,35 +135,38 @@ class BatchHost:
                 rest[tp] = batch
         if not routed:
             return rest
+        unapplied: dict[TP, int] = {}
         self._idle.clear()
         self._assigned = frozenset(consumer.assignment())
         try:
             # Handlers place records by key: know the size of every topic they read before they run.
             await self.outbox.learn(self._routes)
-            chunk: list[tuple[TP, list[Any]]] = []
-            size = 0
-            for tp, batch in routed:
-                for start in range(0, len(batch), CHUNK_RECORDS):
-                    part = batch[start : start + CHUNK_RECORDS]
-                    chunk.append((tp, part))
-                    size += len(part)
-                    if size >= CHUNK_RECORDS:
-                        if not await self._apply(consumer, chunk, generation):
-                            return rest
-                        chunk, size = [], 0
-            if chunk:
-                await self._apply(consumer, chunk, generation)
+            chunks = _chunks(routed)
+            for index, chunk in enumerate(chunks):
+                applied = await self._apply(consumer, chunk, generation)
+                if applied < len(chunk):
+                    for tp, part in itertools.chain(chunk[applied:], *chunks[index + 1 :]):
+                        unapplied.setdefault(tp, part[0].offset)
+                    break
         finally:
             self._idle.set()
+        if unapplied:
+            # After the host is idle again: a rebalance waiting for it must not wait for the consumer
+            # thread too, which may be busy with that rebalance.
+            await consumer.read_again(unapplied)
         return rest
 
-    async def _apply(self, consumer: Consumer, chunk: list[tuple[TP, list[Any]]], generation: int) -> bool:
-        """Apply *chunk*, send what it publishes, write its states, mark its offsets; False: a rebalance began."""
-        applied: list[tuple[TP, list[Any]]] = []
-        stopped = False
+    def _settled(self, consumer: BatchConsumer, generation: int) -> bool:
+        """Whether records fetched in *generation* may be applied now (see the module's docstring)."""
+        app = self._app
+        return consumer.flow_active and not app.rebalancing and app.consumer_generation_id == generation
+
+    async def _apply(self, consumer: BatchConsumer, chunk: list[_Part], generation: int) -> int:
+        """Apply *chunk*, send what it publishes, write its states, mark its offsets; return how many parts
+        were applied (fewer than all: the partitions began to move)."""
+        applied: list[_Part] = []
         for tp, batch in chunk:
-            if not consumer.flow_active or self._app.consumer_generation_id != generation:
-                stopped = True  # a rebalance began: the next owner reads the rest again
+            if not self._settled(consumer, generation):
                 break
             self._routes[tp.topic](tp.partition, batch)
             applied.append((tp, batch))
@@ -152,11 +179,26 @@ class BatchHost:
             acknowledge_through(consumer, tp, batch[0].offset, batch[-1].offset)
             # Faust's livelock check reads when a partition's stream last took a record.
             inbound[tp] = now
-        return not stopped
+        return len(applied)
 
     async def wait_idle(self) -> None:
         """Return once no fetch is being applied (a rebalance waits for this before committing)."""
         await self._idle.wait()
+
+
+def _chunks(routed: list[_Part]) -> list[list[_Part]]:
+    """*routed* in chunks of about CHUNK_RECORDS records, each partition's records in offset order."""
+    chunks: list[list[_Part]] = [[]]
+    size = 0
+    for tp, batch in routed:
+        for start in range(0, len(batch), CHUNK_RECORDS):
+            part = batch[start : start + CHUNK_RECORDS]
+            if size >= CHUNK_RECORDS:
+                chunks.append([])
+                size = 0
+            chunks[-1].append((tp, part))
+            size += len(part)
+    return chunks
 
 
 def batch_host(app: AppT) -> BatchHost | None:

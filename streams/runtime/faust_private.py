@@ -259,8 +259,10 @@ def read_offset(consumer: ConsumerT, tp: TP) -> int | None:
     return offset
 
 
-def acknowledge_through(consumer: ConsumerT, tp: TP, first: int, last: int) -> None:
+def acknowledge_through(consumer: object, tp: TP, first: int, last: int) -> None:
     """Mark *tp*'s offsets up to *last* processed, from *first* or the offset after the last one read.
+
+    *consumer* is Faust's (``faust.transport.consumer.Consumer``).
 
     Offsets the fetch skipped (a compacted or aborted range) are marked too, as Faust marks its
     gaps, so the commit moves past them. Offsets below the committed one are left out.

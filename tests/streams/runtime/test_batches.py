@@ -40,6 +40,8 @@ class Consumer:
     def __init__(self, assigned: set[TP]) -> None:
         self.flow_active = True
         self.assigned = assigned
+        #: Where the next fetch of each partition starts, as the Kafka client keeps it.
+        self.position: dict[TP, int] = {}
         self._read_offset: dict[TP, int | None] = defaultdict(lambda: None)
         self._committed_offset: dict[TP, int | None] = defaultdict(lambda: None)
         self._acked: dict[TP, list[int]] = defaultdict(list)
@@ -48,6 +50,14 @@ class Consumer:
 
     def assignment(self) -> set[TP]:
         return self.assigned
+
+    async def read_again(self, positions: dict[TP, int]) -> None:
+        self.position.update(positions)
+
+    def fetch(self, tp: TP, end: int) -> dict[TP, list[ConsumerRecord[bytes, bytes]]]:
+        """The records of *tp* from its position up to *end* (exclusive); the position moves past them."""
+        start, self.position[tp] = self.position[tp], end
+        return {tp: records(tp.topic, tp.partition, range(start, end))}
 
     def commit_offset(self, tp: TP) -> int | None:
         """The offset Faust's next commit would store for *tp*."""
@@ -62,6 +72,7 @@ class App:
         self.subscribed: list[Any] = []
         self.topics = SimpleNamespace(add=self.subscribed.append)
         self.consumer_generation_id = 7
+        self.rebalancing = False
         self.monitor = SimpleNamespace(stream_inbound_time={})
         self.producer_ = Producer()
         self.producer = SimpleNamespace(_ensure_producer=lambda: self.producer_)
@@ -153,20 +164,67 @@ async def test_a_backlog_is_applied_and_acknowledged_a_chunk_at_a_time() -> None
     assert consumer.commit_offset(RAW0) == CHUNK_RECORDS * 2 + 5
 
 
-@pytest.mark.parametrize("rebalance", ["flow stopped", "new generation"])
-async def test_a_fetch_from_before_a_rebalance_is_not_applied(rebalance: str) -> None:
+@pytest.mark.parametrize("rebalance", ["flow stopped", "new generation", "positions not settled yet"])
+async def test_a_fetch_made_while_the_partitions_move_is_read_again_not_applied(rebalance: str) -> None:
     app = App()
     host = BatchHost(app)  # type: ignore[arg-type]
     seen: list[int] = []
-    host.route(SimpleNamespace(topics=("raw",)), lambda partition, batch: seen.append(partition))
+    host.route(
+        SimpleNamespace(topics=("raw",)), lambda partition, batch: seen.extend(r.offset for r in batch)
+    )
     consumer = Consumer({RAW0})
+    consumer._committed_offset[RAW0] = consumer._read_offset[RAW0] = consumer.position[RAW0] = 100
     if rebalance == "flow stopped":
         consumer.flow_active = False
-    else:
+    elif rebalance == "new generation":
         app.consumer_generation_id = 8
-    await host.deliver(consumer, {RAW0: records("raw", 0, [0, 1])}, 7)  # type: ignore[arg-type]
+    else:
+        # Faust has the new assignment and has resumed the flow, but is still moving each partition
+        # to its committed offset: a record read now may be read again from further back.
+        app.rebalancing = True
+    await host.deliver(consumer, consumer.fetch(RAW0, 105), 7)  # type: ignore[arg-type]
     assert seen == []
     assert consumer.commit_offset(RAW0) is None
+    assert consumer.position[RAW0] == 100, "the unapplied records are fetched again"
+
+
+async def test_a_fetch_made_before_a_rebalance_returning_records_of_the_new_assignment_loses_none() -> None:
+    # The fetch was asked for before the rebalance and answered after it, from the new assignment's
+    # positions (the committed offsets): its records are not applied, and the next fetch starts
+    # where they did, not after them.
+    app = App()
+    host = BatchHost(app)  # type: ignore[arg-type]
+    seen: list[int] = []
+    host.route(
+        SimpleNamespace(topics=("raw",)), lambda partition, batch: seen.extend(r.offset for r in batch)
+    )
+    consumer = Consumer({RAW0})
+    consumer._committed_offset[RAW0] = consumer._read_offset[RAW0] = consumer.position[RAW0] = 100
+    stale = consumer.fetch(RAW0, 105)
+    app.consumer_generation_id = 8
+    await host.deliver(consumer, stale, 7)  # type: ignore[arg-type]
+    await host.deliver(consumer, consumer.fetch(RAW0, 110), 8)  # type: ignore[arg-type]
+    assert seen == list(range(100, 110))
+    assert consumer.commit_offset(RAW0) == 110
+
+
+async def test_a_rebalance_between_two_chunks_leaves_the_rest_to_be_read_again() -> None:
+    app = App()
+    host = BatchHost(app)  # type: ignore[arg-type]
+    seen: dict[int, list[int]] = defaultdict(list)
+
+    def handle(partition: int, batch: Sequence[Any]) -> None:
+        seen[partition].extend(r.offset for r in batch)
+        app.rebalancing = True  # begins while the first chunk is applied
+
+    host.route(SimpleNamespace(topics=("raw",)), handle)
+    consumer = Consumer({RAW0, RAW1})
+    consumer.position = {RAW0: 0, RAW1: 50}
+    fetched = {**consumer.fetch(RAW0, CHUNK_RECORDS + 10), **consumer.fetch(RAW1, 60)}
+    await host.deliver(consumer, fetched, 7)  # type: ignore[arg-type]
+    assert seen == {0: list(range(CHUNK_RECORDS))}
+    assert consumer.commit_offset(RAW0) == CHUNK_RECORDS
+    assert consumer.position == {RAW0: CHUNK_RECORDS, RAW1: 50}
 
 
 async def test_a_rebalance_waits_for_the_fetch_being_applied() -> None:
