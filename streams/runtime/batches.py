@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Set
 from typing import Any, Protocol
@@ -45,6 +46,8 @@ from streams.runtime.faust_private import acknowledge_through
 from streams.runtime.outbox import Outbox, Sent
 
 __all__ = ["AfterFlush", "BatchConsumer", "BatchHandler", "BatchHost", "batch_host"]
+
+log = logging.getLogger(__name__)
 
 #: ``hook(sent)``: after the outbox was handed to the producer, with its batches.
 AfterFlush = Callable[[list[Sent]], Awaitable[Any]]
@@ -151,6 +154,12 @@ class BatchHost:
         finally:
             self._idle.set()
         if unapplied:
+            log.info(
+                "Fetched while the partitions moved, read again: %s",
+                ", ".join(
+                    f"{tp.topic}[{tp.partition}] from {offset}" for tp, offset in sorted(unapplied.items())
+                ),
+            )
             # After the host is idle again: a rebalance waiting for it must not wait for the consumer
             # thread too, which may be busy with that rebalance.
             await consumer.read_again(unapplied)
