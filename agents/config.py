@@ -121,11 +121,14 @@ class SlaConfig:
     bot_replies_count: bool
     warn_before_minutes: float
     intent_topics: frozenset[str]
+    #: 0: one first_response_due_soon alert per inquiry; else the digest interval.
+    warning_digest_minutes: float = 0
 
 
 @dataclass(frozen=True)
 class AlertConfig:
     cooldown_minutes: Mapping[str, float]
+    expire_after_hours: Mapping[str, float]
     max_open_per_customer: int
     retain_days: float
     max_snooze_minutes: float
@@ -133,6 +136,11 @@ class AlertConfig:
     def cooldown_seconds(self, alert_type: str) -> int:
         minutes = self.cooldown_minutes.get(alert_type, self.cooldown_minutes.get("default", 60))
         return round(minutes * 60)
+
+    def expiry_seconds(self, alert_type: str) -> int:
+        """How long an alert of *alert_type* may stay open before the worker resolves it as expired."""
+        hours = self.expire_after_hours.get(alert_type, self.expire_after_hours.get("default", 168))
+        return round(hours * 3600)
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,20 @@ class ModelConfig:
     clv_period_days: float
     discount_rate: float
     best_customer_quantile: float
+    best_customers: BestCustomersConfig
+
+
+@dataclass(frozen=True)
+class BestCustomersConfig:
+    """Where the best-customer threshold comes from (schemas/config.v1.json, model.best_customers)."""
+
+    #: A fixed CLV threshold, or None: the population's quantile, kept as the data streams.
+    fixed: float | None
+    every_hours: float
+    effective_after_hours: float
+    min_buyers: int
+    window_days: float
+    relative_accuracy: float
 
 
 @dataclass(frozen=True)
@@ -190,6 +212,15 @@ def model_config(section: Mapping[str, Any], source: str, params_path: Path | No
         params = DEFAULT_PARAMS if path is None else load_params(path)
     except ParamsError as exc:
         raise ConfigError(str(exc)) from None
+    best = section["best_customers"]
+    choice = best["threshold"]
+    fixed: float | None
+    if isinstance(choice, int | float):
+        fixed = float(choice)
+    elif choice == "auto" and params.fitted:
+        fixed = params.best_customer_clv
+    else:
+        fixed = None
     return ModelConfig(
         params=params,
         at_risk_below=section["at_risk_below"],
@@ -200,6 +231,14 @@ def model_config(section: Mapping[str, Any], source: str, params_path: Path | No
         clv_period_days=section["clv_period_days"],
         discount_rate=section["discount_rate"],
         best_customer_quantile=section["best_customer_quantile"],
+        best_customers=BestCustomersConfig(
+            fixed=fixed,
+            every_hours=best["every_hours"],
+            effective_after_hours=best["effective_after_hours"],
+            min_buyers=best["min_buyers"],
+            window_days=best["window_days"],
+            relative_accuracy=best["relative_accuracy"],
+        ),
     )
 
 
@@ -317,9 +356,10 @@ def _alert_type_problems(filled: Mapping[str, Any]) -> list[str]:
     problems = []
     alert_types = (*SLA_ALERT_TYPES, *catalogue.all_detectors())
     known = f"alert types are {', '.join(alert_types)}"
-    for name in filled["alerts"]["cooldown_minutes"]:
-        if name != "default" and name not in alert_types:
-            problems.append(f"alerts.cooldown_minutes.{name}: unknown alert type (or `default`); {known}")
+    for section in ("cooldown_minutes", "expire_after_hours"):
+        for name in filled["alerts"][section]:
+            if name != "default" and name not in alert_types:
+                problems.append(f"alerts.{section}.{name}: unknown alert type (or `default`); {known}")
     for name, inhibitors in filled["detectors"]["inhibitions"].items():
         if name not in alert_types:
             problems.append(f"detectors.inhibitions.{name}: unknown alert type; {known}")
@@ -460,6 +500,7 @@ def config_from_mapping(
             bot_replies_count=sla["bot_replies_count"],
             warn_before_minutes=sla["warn_before_minutes"],
             intent_topics=frozenset(topic.lower() for topic in sla["intent_topics"]),
+            warning_digest_minutes=sla["warning_digest_minutes"],
         ),
         alerts=AlertConfig(**filled["alerts"]),
         detectors=filled["detectors"],

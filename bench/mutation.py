@@ -360,6 +360,33 @@ EQUIVALENT: dict[str, str] = {
         "a 'required' error always names a missing field, so with a field `field and missing` and "
         "`field or missing` agree"
     ),
+    "agents.detectors.usage_pattern.xǁ_Baselineǁrecord__mutmut_35": "_amount gives an amount and a currency together or neither, so `and` and `or` agree",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁobserve__mutmut_22": "a touchpoint always has a channel (required by touchpoint.v1), so the default is never used",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁobserve__mutmut_24": "as observe__mutmut_22: the channel's default",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁobserve__mutmut_27": "as observe__mutmut_22: the channel's default",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_judge__mutmut_15": "new_location is only read as a truth value: None and False alike",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_5": "as observe__mutmut_22: the channel's default",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_7": "as observe__mutmut_22: the channel's default",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_10": "as observe__mutmut_22: the channel's default",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_17": "a touchpoint's location is absent or a non-empty string (touchpoint.v1): both conditions hold whenever it is there",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_18": "as _finding__mutmut_17",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_32": "every channel of touchpoint.v1 has its words in _ON_CHANNEL, so the fallback for another is never used",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_34": "as _finding__mutmut_32: the fallback wording",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_36": "a purchase is judged only once the baseline holds min_history (at least 3) touchpoints, so it has a usual channel",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_38": "as _finding__mutmut_32: the fallback wording",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_39": "as _finding__mutmut_32: the fallback wording",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_40": "as _finding__mutmut_32: the fallback wording",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_50": "as _finding__mutmut_32: the fallback wording",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_52": "as _finding__mutmut_32: the fallback wording",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_54": "as _finding__mutmut_32: the fallback wording",
+    "agents.detectors.usage_pattern.xǁUsagePatternChangeǁ_finding__mutmut_55": "as _finding__mutmut_32: the fallback wording",
+    "agents.detectors.usage_pattern.x__short__mutmut_7": "at exactly 10 both branches keep 10",
+    "agents.detectors.usage_pattern.x__short__mutmut_8": "at exactly 1000 both branches keep 1000",
+    "agents.detectors.usage_pattern.x__clock__mutmut_5": "a touchpoint always has occurred_at (required by touchpoint.v1): no KeyError to suppress",
+    "agents.detectors.usage_pattern.x__money__mutmut_2": "_money is only given numbers (a median and an amount)",
+    "agents.detectors.usage_pattern.x__money__mutmut_4": 'at exactly 100 both read "100"',
+    "agents.detectors.usage_pattern.x__money__mutmut_10": "a formatted number has no X: stripping X as well as 0 strips the same",
+    "agents.detectors.usage_pattern.x__money__mutmut_11": "a formatted number has no X: stripping X as well as . strips the same",
 }
 
 

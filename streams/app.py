@@ -13,6 +13,8 @@ from faust.types import TableT, TopicT
 from faust.types.auth import CredentialsT
 
 from agents.config import load_config
+from agents.coordination import agent as coordination_agent
+from agents.coordination.coordinator import Coordinator
 from agents.domain.state import CustomerState
 from agents.ingest import agent as ingest_agent
 from agents.ingest.decode import TouchpointDecoder
@@ -24,7 +26,7 @@ from streams.runtime import recovery
 from streams.runtime.batches import BatchHost
 from streams.runtime.direct import DirectTopic
 from streams.runtime.state_writer import StateWriter
-from streams.runtime.transport import Transport, read_to_end
+from streams.runtime.transport import Transport, read_to_end, start_plain_consumer
 from streams.settings import Settings
 
 __all__ = ["Topics", "TouchpointApp", "create_app", "make_topics"]
@@ -73,6 +75,11 @@ class Topics:
     #: erasure requests and splits.
     journey_inputs: TopicT
     alerts: dict[str, DirectTopic]
+    #: One partition each: what every journey partition reports to the coordinator (written by the
+    #: journey, read by the coordinator), and the best-customer thresholds it publishes (compacted).
+    progress: DirectTopic
+    progress_input: TopicT
+    best_customers: DirectTopic
 
     def all(self) -> tuple[TopicT | DirectTopic, ...]:
         fixed = (
@@ -86,26 +93,38 @@ class Topics:
             self.erasures,
         )
         identity = (self.identity_actions, self.merges, self.conflicts)
-        return (*fixed, *identity, *self.alerts.values())
+        return (*fixed, *identity, *self.alerts.values(), self.progress, self.best_customers)
 
 
 def make_topics(app: faust.App, partitions: int) -> Topics:
     """Create the Faust topic objects; values and keys stay bytes (orjson does the JSON)."""
 
-    def topic(*names: str) -> TopicT:
+    def topic(*names: str, count: int = partitions, **options: Any) -> TopicT:
+        # Applied when the worker creates the topic; an existing topic keeps its own. A compacted
+        # topic keeps the latest record of each key instead of deleting by age.
+        config = (
+            {"cleanup.policy": "compact"}
+            if options.get("compacting")
+            else topics.topic_config(names[0])
+            if len(names) == 1
+            else None
+        )
         return app.topic(
             *names,
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
             value_serializer="raw",
-            partitions=partitions,
-            # Applied when the worker creates the topic; an existing topic keeps its own.
-            config=topics.topic_config(names[0]) if len(names) == 1 else None,
+            partitions=count,
+            config=config,
+            **options,
         )
 
     def output(name: str) -> DirectTopic:
         return DirectTopic(app, topic(name))
+
+    # Internal: Faust declares them, with their one partition, before the group subscribes to them.
+    progress = topic(topics.PROGRESS, count=1, internal=True)
 
     return Topics(
         raw=topic(topics.RAW),
@@ -124,6 +143,11 @@ def make_topics(app: faust.App, partitions: int) -> Topics:
             topics.BY_CUSTOMER, topics.ACTIONS, topics.ERASURE_REQUESTS, topics.IDENTITY_ACTIONS
         ),
         alerts={alert_type: output(topics.alert_topic(alert_type)) for alert_type in topics.alert_types()},
+        progress=DirectTopic(app, progress),
+        progress_input=progress,
+        best_customers=DirectTopic(
+            app, topic(topics.BEST_CUSTOMERS, count=1, compacting=True, internal=True)
+        ),
     )
 
 
@@ -202,6 +226,16 @@ def create_app(settings: Settings) -> TouchpointApp:
             "by another worker (or before a rebalance) are refused as forged_control by the partition's "
             "next owner."
         )
+    coordinator = Coordinator(config, settings.partitions)
+    _, thresholds_ready = coordination_agent.install(
+        app,
+        app.streams,
+        tables.coordinator_state(app),
+        coordinator,
+        tracker,
+        metrics,
+        follow=lambda: start_plain_consumer(app, "best-customers"),
+    )
     journey = journey_agent.install(
         app,
         app.batches,
@@ -213,6 +247,7 @@ def create_app(settings: Settings) -> TouchpointApp:
         metrics,
         control_secret,
         caught_up=read_to_end(app, app.streams.by_customer.get_topic_name()),
+        thresholds_ready=thresholds_ready,
         erased=erased,
     )
     # Touchpoints of customers whose state this worker owns are applied as ingest reads them.

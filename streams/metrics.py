@@ -81,6 +81,7 @@ for _stage in STAGES:
 for _trigger in ("watermark", "wall_clock"):
     DEADLINES_FIRED.labels(_trigger)
 
+from agents.alerts.closing import AUTO_REASONS  # noqa: E402 - beside the metrics that use it
 from streams.topics import alert_types  # noqa: E402 - beside the metrics that use it
 
 ALERTS_RAISED: Final = Counter(
@@ -101,8 +102,34 @@ ALERTS_RESOLVED: Final = Counter(
     "Alerts resolved, by an operator or automatically when the condition cleared.",
     ["type", "by"],
 )
+ALERTS_CLOSED_AUTOMATICALLY: Final = Counter(
+    "touchpoint_alerts_closed_automatically",
+    "Alerts the worker resolved itself, by type and reason: the cause cleared (first_reply, resolution, "
+    "recovered, purchase, referral, complaint, service_closed; settled for a warning digest), a newer alert "
+    "replaced it (superseded), or its time ran out (expired; displaced: too many open for the customer).",
+    ["type", "reason"],
+)
 ALERT_ACTIONS: Final = Counter(
     "touchpoint_alert_actions", "Operator actions received, by action and outcome.", ["action", "outcome"]
+)
+BEST_CUSTOMER_THRESHOLD: Final = Gauge(
+    "touchpoint_best_customer_clv_threshold",
+    "The best-customer CLV threshold of the latest population boundary this worker knows (the top decile "
+    "of current buyers; NaN before any, or with too few buyers), or the fixed one.",
+)
+BEST_CUSTOMER_POPULATION: Final = Gauge(
+    "touchpoint_best_customer_population",
+    "Current buyers in the population of the latest boundary this worker knows.",
+)
+BEST_CUSTOMER_BOUNDARY: Final = Gauge(
+    "touchpoint_best_customer_boundary_timestamp_seconds",
+    "The latest population boundary whose threshold this worker knows (epoch seconds of event time).",
+)
+BEST_CUSTOMER_THRESHOLD_LATE: Final = Counter(
+    "touchpoint_best_customer_threshold_late",
+    "Decisions that used an earlier boundary's best-customer threshold because the one in effect had not "
+    "reached this worker yet (a partition's clock further behind than model.best_customers."
+    "effective_after_hours): the only way the live worker can judge differently from replay.",
 )
 ERASURES: Final = Counter(
     "touchpoint_erasures",
@@ -142,6 +169,8 @@ for _type in alert_types():
     ALERTS_ACKNOWLEDGED.labels(_type)
     for _by in ("operator", "auto"):
         ALERTS_RESOLVED.labels(_type, _by)
+    for _reason in AUTO_REASONS:
+        ALERTS_CLOSED_AUTOMATICALLY.labels(_type, _reason)
     TIME_TO_ACKNOWLEDGE.labels(_type)
     TIME_TO_RESOLVE.labels(_type)
 for _action in load_schema("alert_action")["properties"]["action"]["enum"]:
@@ -187,6 +216,12 @@ STATE_RESTORED_RECORDS: Final = Counter(
     "touchpoint_state_restored_records",
     "Changelog records read by bulk state restores after a rebalance, by table.",
     ["table"],
+)
+RECORDS_TOO_LARGE: Final = Counter(
+    "touchpoint_records_too_large",
+    "Records the worker did not send because they exceed the producer's maximum request size "
+    "(logged with their size), by topic: a defect to report, counted instead of stopping the worker.",
+    ["topic"],
 )
 STATE_RESTORED_KEYS: Final = Counter(
     "touchpoint_state_restored_keys",

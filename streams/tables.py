@@ -72,3 +72,17 @@ def erased_customers(app: faust.App, partitions: int) -> TableT[bytes, int]:
         help="Customers forgotten on request, and when.",
         extra_topic_configs=dict(topics.ERASED_CUSTOMERS_CONFIG),
     )
+
+
+def coordinator_state(app: faust.App) -> TableT[bytes, bytes]:
+    """The coordinator's state (agents/coordination/), one key, one partition: what it kept for the next owner."""
+    return app.Table(
+        "coordinator_state",
+        partitions=1,
+        key_type=bytes,
+        value_type=bytes,
+        schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        help="The coordinator's digests in progress and population reports.",
+        # Its one key's latest value is all a next owner needs.
+        extra_topic_configs={"cleanup.policy": "compact"},
+    )

@@ -33,6 +33,12 @@ IDENTITY_ACTIONS: Final = "identity.actions"
 
 #: Operators' acknowledge / resolve / snooze: schemas/alert_action.v1.json, keyed by customer id.
 ACTIONS: Final = "alerts.actions"
+#: Internal, one partition: each journey partition's first-response warnings and the progress of its clock,
+#: with its buyers' value sketch at each population boundary, in order, for the coordinator
+#: (agents/coordination/): warning digests and the best-customer threshold.
+PROGRESS: Final = "journey.progress"
+#: Internal, one partition, compacted: the best-customer threshold of each population boundary, read by every worker.
+BEST_CUSTOMERS: Final = "model.best-customers"
 #: Requests to forget a customer: schemas/erasure_request.v1.json, keyed by customer id.
 ERASURE_REQUESTS: Final = "privacy.erasure-requests"
 #: Confirmations that a customer was forgotten, for downstream services: schemas/erasure.v1.json.
@@ -64,6 +70,8 @@ ALL: Final = (
     ERASURE_REQUESTS,
     ERASURES,
     *map(alert_topic, ALERT_TYPES),
+    PROGRESS,
+    BEST_CUSTOMERS,
 )
 
 
@@ -85,6 +93,8 @@ RETENTION_DAYS: Final = {
     ACTIONS: 30,
     ERASURE_REQUESTS: 7,
     ERASURES: 30,
+    # Internal: the journey partitions' reports to the coordinator (warnings name customers).
+    PROGRESS: 7,
     "alerts.*": 30,
 }
 

@@ -116,5 +116,5 @@ def test_the_quickstart_raises_the_after_hours_alert_it_promises(tmp_path: Path)
     [alert] = [alert for alert in alerts if alert["type"] == "after_hours_unanswered"]
     promised = " ".join(section.split('the summary "')[1].split('"')[0].split())
     assert alert["summary"] == promised
-    assert alert["severity"] == "critical"
+    assert alert["severity"] == section.split("severity\n`")[1].split("`")[0] == "warning"
     assert alert["evidence"] == ["ev-0001"]

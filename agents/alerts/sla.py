@@ -11,11 +11,12 @@ customer's state and turns due deadlines into alerts.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
-from agents.calendar import Calendars
+from agents.calendar import BusinessCalendar, Calendars
 from agents.config import SlaConfig
 from agents.domain.alert import (
     AFTER_HOURS_UNANSWERED,
@@ -26,7 +27,6 @@ from agents.domain.alert import (
     WARNING,
     Alert,
     make_alert_id,
-    raise_severity,
 )
 from agents.domain.instants import local_time
 
@@ -106,17 +106,43 @@ def open_case(
         # A calendar that never opens: fall back to wall time rather than never alerting.
         minutes = policy.after_hours_target_minutes if flags & AFTER_HOURS else policy.target_minutes
         deadline = int(due.timestamp()) if due is not None else instant + round(minutes * 60)
-    warn_before = round(config.warn_before_minutes * 60)
-    warn_at = deadline - warn_before if warn_before and deadline - warn_before > instant else 0
+    warn_at = _warning_time(calendar, instant, deadline, round(config.warn_before_minutes * 60))
     attributes = event.get("attributes") or {}
     topic = attributes.get("topic")
     return Case(instant, deadline, warn_at, event["event_id"], flags, channel, location, topic)
 
 
+def _warning_time(calendar: BusinessCalendar, asked: int, deadline: int, before: int) -> int:
+    """When to warn that a deadline is near (0: never): *before* it, while the channel is staffed.
+
+    A warning only helps if someone can still answer: at a moment the channel's calendar is closed
+    it waits for the next opening, and if that is not before the deadline there is no warning.
+    """
+    if not before or deadline - before <= asked:
+        return 0
+    moment = datetime.fromtimestamp(deadline - before, UTC)
+    if calendar.is_open(moment):
+        return deadline - before
+    opening = calendar.next_opening(moment)
+    if opening is None or opening.timestamp() >= deadline:
+        return 0
+    return math.ceil(opening.timestamp())
+
+
 def has_intent(event: dict[str, Any], viewed_today: bool, config: SlaConfig) -> bool:
-    """Purchase intent: asking about price, discount, stock or an order, or products viewed the same day."""
-    topic = (event.get("attributes") or {}).get("topic")
-    return viewed_today or (isinstance(topic, str) and topic.lower() in config.intent_topics)
+    """Purchase intent: asking about price, discount, stock or availability, or about a product (``sku``).
+
+    A question with no topic counts as shopping when the customer viewed products the same day. A
+    question whose topic says otherwise (a delivery, a repair, an order placed) is service, whatever
+    the customer looked at earlier that day.
+    """
+    attributes = event.get("attributes") or {}
+    topic = attributes.get("topic")
+    if isinstance(topic, str) and topic.lower() in config.intent_topics:
+        return True
+    if attributes.get("sku"):
+        return True
+    return viewed_today and not (isinstance(topic, str) and topic.strip())
 
 
 def case_alert(
@@ -128,20 +154,28 @@ def case_alert(
     value_tier: str,
     top_tier: bool,
     zone: tzinfo = UTC,
+    best_customer: bool = False,
 ) -> Alert:
-    """The alert for a case whose warning time or deadline has come; times in *zone* (the channel's calendar)."""
+    """The alert for a case whose warning time or deadline has come; times in *zone* (the channel's calendar).
+
+    A missed deadline is a warning; it is critical (someone on call should act tonight) only for
+    purchase intent from a customer who matters most: the top value tier or a best customer. The
+    early warning is info, a warning with purchase intent, never critical.
+    """
     reasons = ["no_first_response"]
     if case.flags & AFTER_HOURS:
         reasons.append("after_hours")
-    severity = INFO if alert_type == FIRST_RESPONSE_DUE_SOON else WARNING
-    if case.flags & INTENT:
+    intent = bool(case.flags & INTENT)
+    if intent:
         reasons.append("purchase_intent")
-        severity = raise_severity(severity)
     if top_tier:
         reasons.append("top_value_tier")
-        severity = raise_severity(severity)
-    if alert_type == FIRST_RESPONSE_DUE_SOON and severity == CRITICAL:
-        severity = WARNING  # a warning ahead of time is never the loudest alarm
+    if best_customer:
+        reasons.append("best_customer")
+    if alert_type == FIRST_RESPONSE_DUE_SOON:
+        severity = WARNING if intent else INFO
+    else:
+        severity = CRITICAL if intent and (top_tier or best_customer) else WARNING
     details: dict[str, Any] = {"deadline": datetime.fromtimestamp(case.deadline, UTC).isoformat()}
     if case.topic:
         details["topic"] = case.topic
@@ -192,7 +226,9 @@ def describe(alert: Alert, zone: tzinfo = UTC) -> Alert:
         action = "Reply now and apologise for the wait; check the queue for others waiting as long."
     if "purchase_intent" in alert.reasons:
         summary += " They showed purchase intent."
-    if "top_value_tier" in alert.reasons:
+    if "best_customer" in alert.reasons:
+        summary += " A best customer (top decile by value)."
+    elif "top_value_tier" in alert.reasons:
         summary += " Top-tier customer."
     return replace(alert, summary=summary, suggested_action=action)
 
@@ -204,7 +240,14 @@ def revive(alert_id: str, customer_id: str, data: list[Any], calendars: Calendar
     its times read on the calendar of its channel and location.
     """
     alert = Alert.from_compact(alert_id, customer_id, data)
-    if alert.summary:
-        return alert
+    if alert.keeps_text:
+        if alert.summary:
+            return alert
+        # Kept by an earlier version, which stored an acknowledged detector alert without its text.
+        return replace(
+            alert,
+            summary=f"{alert.type.replace('_', ' ').capitalize()} for customer {customer_id}.",
+            suggested_action="See the alert as it was first raised.",
+        )
     zone = calendars.for_touchpoint(alert.channel or "web", alert.location).zone
     return describe(alert, zone)

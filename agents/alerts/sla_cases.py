@@ -2,39 +2,50 @@
 
 The cases live in the customer's state (``sla_cases``, one per conversation, see
 ``agents.alerts.sla.Case``). A case's warning time and deadline fire as the customer's clock
-passes them, each as an alert through the gate; the breach closes its early warning. A reply
-closes the case and resolves its alerts; an operator's acknowledgement or resolution means
-someone owns it, and nothing more is raised for it.
+passes them; the breach is an alert through the gate, and closes its early warning. The warning
+is an item of its queue's digest (``Outputs.due_soon``, agents/alerts/digests.py), or, with
+``sla.warning_digest_minutes = 0``, an alert about the customer. A reply closes the case and
+resolves its alerts (and tells the digest the inquiry was answered); an operator's
+acknowledgement or resolution means someone owns it, and nothing more is raised for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from agents.alerts import sla
 from agents.alerts.gating import AlertGate
 from agents.calendar import Calendars
 from agents.config import SlaConfig
-from agents.domain.alert import FIRST_RESPONSE_DUE_SOON, RESOLVED, Alert, make_alert_id
+from agents.domain.alert import FIRST_RESPONSE_DUE_SOON, RESOLVED, Alert, DueSoon, make_alert_id
 from agents.domain.outputs import Outputs
 from agents.domain.state import CustomerState
 
-__all__ = ["AUTO_REPLY", "AUTO_SUPERSEDED", "FirstResponseCases"]
+__all__ = ["AUTO_REPLY", "FirstResponseCases"]
 
-#: Who changed an alert's status when no person did.
+#: Who changed an alert's status when no person did (agents/alerts/closing.py has the others).
 AUTO_REPLY: Final = "auto:first_reply"
-AUTO_SUPERSEDED: Final = "auto:superseded"
 
 
 class FirstResponseCases:
     """The first-response SLAs of the rules file, kept in each customer's state."""
 
-    def __init__(self, calendars: Calendars, config: SlaConfig, top_tier: str, gate: AlertGate) -> None:
+    def __init__(
+        self,
+        calendars: Calendars,
+        config: SlaConfig,
+        top_tier: str,
+        gate: AlertGate,
+        best_customer: Callable[[float, int], bool] = lambda clv, at: False,
+    ) -> None:
         self._calendars = calendars
         self._config = config
         self._top_tier = top_tier
         self._gate = gate
+        #: Whether a customer of this CLV is a best customer at that instant.
+        self._best = best_customer
+        self._digests = config.warning_digest_minutes > 0
 
     def open(
         self, state: CustomerState, conversation: str, event: dict[str, Any], instant: int, day: int
@@ -64,6 +75,10 @@ class FirstResponseCases:
             self.fire(state, customer_id, case, instant, out)
         del state.sla_cases[conversation]
         response = instant - case.opened_at
+        if self._digests and case.flags & sla.WARNED and case.warn_at and case.deadline > instant:
+            out.answered.append(
+                (make_alert_id(FIRST_RESPONSE_DUE_SOON, customer_id, (case.event_id,)), instant)
+            )
         for alert_type in (FIRST_RESPONSE_DUE_SOON, case.breach_type):
             alert_id = make_alert_id(alert_type, customer_id, (case.event_id,))
             kept = state.alerts_open.pop(alert_id, None)
@@ -103,17 +118,22 @@ class FirstResponseCases:
         zone = self._calendars.for_touchpoint(case.channel, case.location).zone
         if case.warn_at and not case.flags & sla.WARNED and case.warn_at <= due:
             case.flags |= sla.WARNED
-            warning = sla.case_alert(
-                FIRST_RESPONSE_DUE_SOON,
-                customer_id,
-                case,
-                case.warn_at,
-                state.stage,
-                state.value_tier,
-                top_tier,
-                zone,
-            )
-            self._gate.raise_alert(state, warning, out)
+            if case.deadline > due:  # still in time: a reply can prevent the breach
+                warning = sla.case_alert(
+                    FIRST_RESPONSE_DUE_SOON,
+                    customer_id,
+                    case,
+                    case.warn_at,
+                    state.stage,
+                    state.value_tier,
+                    top_tier,
+                    zone,
+                    self._best(state.clv, case.warn_at),
+                )
+                if self._digests:
+                    out.due_soon.append(_item(warning, case))
+                else:
+                    self._gate.raise_alert(state, warning, out)
             changed = True
         if case.deadline <= due:
             case.flags |= sla.BREACHED
@@ -126,17 +146,11 @@ class FirstResponseCases:
                 state.value_tier,
                 top_tier,
                 zone,
+                self._best(state.clv, case.deadline),
             )
-            if self._gate.raise_alert(state, breach, out):
-                # The breach supersedes its early warning: close the warning so no consumer keeps it open.
-                warning_id = make_alert_id(FIRST_RESPONSE_DUE_SOON, customer_id, (case.event_id,))
-                kept = state.alerts_open.pop(warning_id, None)
-                if kept is not None:
-                    warning = sla.revive(warning_id, customer_id, kept, self._calendars)
-                    closed = warning.with_status(RESOLVED, case.deadline, AUTO_SUPERSEDED)
-                    out.alerts.insert(len(out.alerts) - 1, closed)
-                    out.resolved.append((closed, case.deadline - warning.detected_at))
-            else:
+            # The breach supersedes its early warning: the warning closes, so no consumer keeps it open.
+            warning_id = make_alert_id(FIRST_RESPONSE_DUE_SOON, customer_id, (case.event_id,))
+            if not self._gate.raise_alert(state, breach, out, replaces=[warning_id]):
                 case.flags |= sla.SUPPRESSED
             changed = True
         return changed
@@ -158,3 +172,22 @@ class FirstResponseCases:
     def due(self, state: CustomerState) -> Iterator[int | None]:
         """When each of the customer's cases next needs attention (None: never)."""
         return (sla.Case.from_list(data).next_due() for data in state.sla_cases.values())
+
+
+def _item(warning: Alert, case: sla.Case) -> DueSoon:
+    """The digest item of a case's warning."""
+    return DueSoon(
+        item_id=warning.alert_id,
+        customer_id=warning.customer_id,
+        channel=case.channel,
+        location=case.location,
+        evidence=case.event_id,
+        asked_at=case.opened_at,
+        warn_at=case.warn_at,
+        deadline=case.deadline,
+        severity=warning.severity,
+        reasons=warning.reasons,
+        topic=case.topic,
+        stage=warning.stage,
+        value_tier=warning.value_tier,
+    )

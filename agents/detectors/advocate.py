@@ -4,7 +4,10 @@ A positive alert (severity info). It qualifies on either of two grounds, judged
 on the state after the event:
 
 - *promoter*: the event is feedback with an NPS of at least ``min_nps`` and the
-  customer's latest NPS (by event time) is one too, so a late, old score does not count;
+  customer's latest NPS (by event time) is one too, so a late, old score does not count,
+  from a customer who has bought on ``min_purchase_days`` days (a first-time buyer's first
+  impression is not yet loyalty: measured against the simulator's ground truth, most such
+  promoters were not would-be advocates);
 - *loyal and satisfied*: any event of a customer in the loyal or advocate stage
   whose rolling satisfaction is known and at least ``min_satisfaction``, with no
   open complaint and no unanswered inquiry.
@@ -12,6 +15,9 @@ on the state after the event:
 Never while a complaint is open, and at most once per ``every_days`` per
 customer. The tracker's inhibitions (open complaints, service-recovery alerts)
 apply on top.
+
+The alert clears when the customer refers someone (``auto:referral``: the ask worked, or was not
+needed) and when they complain (``auto:complaint``: not the moment to ask any more).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any, Final
 from agents import lifecycle
 from agents.config import detector_settings
 from agents.detectors.base import Context, EventOnly, Finding
-from agents.domain.alert import INFO
+from agents.domain.alert import INFO, Alert
 from agents.domain.instants import DAY, local_time
 from agents.domain.state import CustomerState
 
@@ -41,12 +47,20 @@ class AdvocateOpportunity(EventOnly):
     """
 
     type: str = TYPE
+    cleared_by: frozenset[str] = frozenset({"referral", "complaint"})
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         settings = detector_settings(TYPE, options)
         self.min_nps: int = settings["min_nps"]
+        self.min_purchase_days: int = settings["min_purchase_days"]
         self.min_satisfaction: float = settings["min_satisfaction"]
         self.every = round(settings["every_days"] * DAY)
+
+    def clears(self, alert: Alert, context: Context) -> str | None:
+        """A referral makes the ask moot; a complaint makes it the wrong moment."""
+        if context.instant < alert.detected_at:
+            return None
+        return str(context.event["type"])
 
     def merge(self, memory: Any, other: Any, state: CustomerState) -> Any:
         """Two customers' memories as one (an anonymous profile merged in): the later finding counts."""
@@ -69,6 +83,7 @@ class AdvocateOpportunity(EventOnly):
             and nps >= self.min_nps
             and state.nps is not None
             and state.nps[0] >= self.min_nps
+            and state.distinct_purchase_days >= self.min_purchase_days
         ):
             reasons.append("promoter")
             details["nps"] = nps

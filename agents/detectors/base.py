@@ -10,6 +10,11 @@ A detector that escalates with time (service recovery not resolved within 24
 business hours) returns ``due`` instants; the tracker calls ``fire`` when one
 comes, on the same durable per-customer timers as SLA deadlines.
 
+Every alert ends (agents/alerts/closing.py). A detector whose alerts have a natural clearing
+event (a resolution, a purchase) says so with ``cleared_by`` and ``clears`` (``Clears``); a
+finding that escalates an earlier one names it in ``supersedes``; the rest expire after their
+type's ``alerts.expire_after_hours``.
+
 When an anonymous profile is merged into its customer (agents/identity/), each detector's two
 memories become one. A detector may define ``merge(memory, other, state) -> memory`` for that
 (*state* is the merged customer's); without it, the customer's own memory is kept, or the
@@ -20,9 +25,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from agents.calendar import Calendars
+from agents.domain.alert import Alert
 from agents.domain.instants import DAY
 from agents.domain.state import CustomerState
 
@@ -75,6 +81,9 @@ class Finding:
     details: dict[str, Any] = field(default_factory=dict)
     channel: str | None = None
     location: str | None = None
+    #: The evidence of earlier findings of this detector that this one replaces (an escalation): their
+    #: alerts, if open, are resolved as ``auto:superseded``.
+    supersedes: tuple[tuple[str, ...], ...] = ()
 
 
 class Detector(Protocol):
@@ -100,6 +109,22 @@ class Detector(Protocol):
         self, memory: Any, customer_id: str, now: int, state: CustomerState
     ) -> tuple[Any, list[Finding]]:
         """Called once the instant from ``due`` has come (now >= it); same return as observe."""
+        ...
+
+
+@runtime_checkable
+class Clears(Protocol):
+    """A detector whose alerts clear on a touchpoint: the cause went away (the issue was resolved …)."""
+
+    type: str
+    #: Touchpoint types that can clear this detector's alerts; no other touchpoint is looked at.
+    cleared_by: frozenset[str]
+
+    def clears(self, alert: Alert, context: Context) -> str | None:
+        """Why this touchpoint (already applied to ``context.state``) clears the open *alert*, or None.
+
+        The reason becomes ``status_changed_by: "auto:<reason>"``, e.g. ``resolution``.
+        """
         ...
 
 

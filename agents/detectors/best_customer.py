@@ -1,9 +1,10 @@
 """Best customer at risk: one of the most valuable customers shows any sign of leaving. Always critical.
 
 "Best" is the top decile by customer lifetime value: the CLV the worker estimates at
-each purchase (agents/models/customer.py) at or above the threshold ``touchpoint fit``
-recorded for the fitted population (``best_customer_clv`` in the parameters file).
-The threshold is population-wide, so every worker and every replay agrees on who is best.
+each purchase (agents/models/customer.py) at or above the threshold in effect at that
+moment: the population's top decile among current buyers, kept as the data streams
+(agents/models/population.py), or the fixed threshold ``touchpoint fit`` recorded. The
+threshold is population-wide, so every worker and every replay agrees on who is best.
 
 Risk signals, with churn_risk's thresholds:
 
@@ -11,6 +12,10 @@ Risk signals, with churn_risk's thresholds:
   detractor maximum) or a long queue wait (over long_wait's standard on its channels);
 * in time: P(alive) below the threshold or overdue against the cadence — scheduled
   like churn_risk, once per last purchase.
+
+The alert clears with its cause (``details.signal``): the complaint's issue resolved
+(``auto:resolution``), feedback that is no longer a detractor's (``auto:recovered``), or, for
+a churn risk, a purchase (``auto:purchase``); a long wait has no clearing event and expires.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from agents.detectors.churn_risk import (
     pending,
     track_episode,
 )
-from agents.domain.alert import CRITICAL
+from agents.domain.alert import CRITICAL, Alert
 from agents.domain.state import CustomerState
 
 TYPE: Final = "best_customer_at_risk"
@@ -43,6 +48,7 @@ class BestCustomerAtRisk:
 
     type: str = TYPE
     uses_models: Final = True
+    cleared_by: frozenset[str] = frozenset({"resolution", "feedback", "purchase"})
 
     def __init__(self, options: Mapping[str, Any], models: Models) -> None:
         detectors = models.detectors
@@ -59,12 +65,20 @@ class BestCustomerAtRisk:
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         memory = track_episode(memory, context, self.clock, keep_evidence=False)
         state = context.state
-        if not self.model.is_best_customer(state.clv):
+        if not self.model.is_best_customer(state.clv, context.instant):
             return memory, []
         signal = self._signal(context.event)
         if signal is None:
             return memory, []
         risk = self.clock.risk(state, context.instant)
+        details: dict[str, Any] = {
+            **risk.details,
+            "signal": signal,
+            "best_customer_clv": _rounded(self.model.best_customer_clv(context.instant)),
+        }
+        issue = (context.event.get("attributes") or {}).get("issue_id")
+        if signal == "complaint" and isinstance(issue, str):
+            details["issue_id"] = issue
         reasons = ("best_customer", signal, *risk.churn)
         event = context.event
         summary = (
@@ -80,7 +94,7 @@ class BestCustomerAtRisk:
                 suggested_action=_ACTIONS[signal],
                 occurred_at=context.instant,
                 detected_at=context.instant,
-                details={**risk.details, "best_customer_clv": self.model.best_customer_clv},
+                details=details,
                 channel=event["channel"],
                 location=event.get("location"),
             )
@@ -93,7 +107,7 @@ class BestCustomerAtRisk:
         self, memory: Any, customer_id: str, now: int, state: CustomerState
     ) -> tuple[Any, list[Finding]]:
         memory = fired(memory)
-        if not self.model.is_best_customer(state.clv):
+        if not self.model.is_best_customer(state.clv, now):
             return memory, []
         risk = self.clock.risk(state, now)
         if not risk.churn:
@@ -113,9 +127,36 @@ class BestCustomerAtRisk:
                 suggested_action="A personal call from the account owner this week, before any automated offer.",
                 occurred_at=state.last_purchase,
                 detected_at=now,
-                details={**risk.details, "best_customer_clv": self.model.best_customer_clv},
+                details={
+                    **risk.details,
+                    "signal": "churn_risk",
+                    "best_customer_clv": _rounded(self.model.best_customer_clv(now)),
+                },
             )
         ]
+
+    def clears(self, alert: Alert, context: Context) -> str | None:
+        """The cause went away: the complaint's issue resolved, happy feedback, or a purchase after a churn risk."""
+        signal = alert.details.get("signal")
+        event = context.event
+        attributes = event.get("attributes") or {}
+        if context.instant < alert.detected_at:
+            return None  # delivered late: it happened before the alert
+        if signal == "complaint" and event["type"] == "resolution":
+            issue = alert.details.get("issue_id")
+            return "resolution" if issue is None or attributes.get("issue_id") == issue else None
+        if signal == "detractor_feedback" and event["type"] == "feedback":
+            nps, csat = attributes.get("nps"), attributes.get("csat")
+            happy = (nps is not None and nps > self.clock.nps_max) or (
+                csat is not None and csat > self.clock.csat_max
+            )
+            sad = (nps is not None and nps <= self.clock.nps_max) or (
+                csat is not None and csat <= self.clock.csat_max
+            )
+            return "recovered" if happy and not sad else None
+        if signal == "churn_risk" and event["type"] == "purchase":
+            return "purchase"
+        return None
 
     def _signal(self, event: dict[str, Any]) -> str | None:
         kind = event["type"]
@@ -145,3 +186,7 @@ _ACTIONS: Final = {
     "detractor_feedback": "Call the customer within a day: find out what went wrong and put it right.",
     "long_wait": "Prioritise this customer in the queue and follow up on what they contacted us about.",
 }
+
+
+def _rounded(threshold: float | None) -> float | None:
+    return None if threshold is None else round(threshold, 2)

@@ -9,7 +9,8 @@ an open complaint, detractor feedback or a long wait within ``signals_within_day
 — are added as reasons and make the alert critical.
 
 One alert per customer per last purchase: its evidence is that purchase's event id,
-so a redelivery or replay gives the same alert, and a new purchase starts afresh.
+so a redelivery or replay gives the same alert, and a new purchase starts afresh. That purchase
+also clears the alert (``auto:purchase``): the customer is back.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Final
 from agents import lifecycle
 from agents.config import LifecycleConfig, detector_settings
 from agents.detectors.base import Context, Finding
-from agents.domain.alert import CRITICAL, SLA_ALERT_TYPES, WARNING
+from agents.domain.alert import CRITICAL, SLA_ALERT_TYPES, WARNING, Alert
 from agents.domain.instants import DAY
 from agents.domain.state import CustomerState
 from agents.models.customer import CustomerModel
@@ -127,9 +128,14 @@ class ChurnRisk:
 
     type: str = TYPE
     uses_models: Final = True
+    cleared_by: frozenset[str] = frozenset({"purchase"})
 
     def __init__(self, options: Mapping[str, Any], models: Models) -> None:
         self.clock = ChurnClock(options, models)
+
+    def clears(self, alert: Alert, context: Context) -> str | None:
+        """A purchase after the one the alert counted from: the customer bought again."""
+        return "purchase" if context.instant > alert.occurred_at else None
 
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         return track_episode(memory, context, self.clock, keep_evidence=True), []

@@ -9,6 +9,9 @@ service one: an offer is a fair answer to it (story 1's lost sale was exactly su
 competitor). An unanswered question counts as an open service contact for three days (in its own
 conversation, for as long as it is open): an offer weeks later is marketing, not selling into a
 support contact. An open complaint counts at any age. Keeps no memory.
+
+The alert clears once the service it interrupted is over: every complaint it names resolved and
+every conversation it names answered (``auto:service_closed``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Final
 from agents.alerts import sla
 from agents.config import detector_settings
 from agents.detectors.base import Context, EventOnly, Finding, describe_span
-from agents.domain.alert import WARNING
+from agents.domain.alert import WARNING, Alert
 from agents.domain.instants import local_time
 
 __all__ = ["SalesInService"]
@@ -43,9 +46,21 @@ class SalesInService(EventOnly):
     """An offer made while a complaint is open or a service question is unanswered. No memory."""
 
     type: str = TYPE
+    cleared_by: frozenset[str] = frozenset({"resolution", "reply"})
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         detector_settings(TYPE, options)  # validates: there are no thresholds
+
+    def clears(self, alert: Alert, context: Context) -> str | None:
+        """Every complaint and conversation the alert names is resolved or answered now."""
+        state = context.state
+        issues = alert.details.get("open_issues", ())
+        conversations = alert.details.get("open_conversations", ())
+        if any(issue in state.complaints_open for issue in issues):
+            return None
+        if any(conversation in state.inquiries_open for conversation in conversations):
+            return None
+        return "service_closed"
 
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         """A warning for an offer made while service is pending; memory is always None."""

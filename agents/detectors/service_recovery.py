@@ -16,11 +16,17 @@ calendar of its channel and location, ``fire`` raises a critical alert. A case i
 of ``RECOVERED_CSAT`` or more.
 
 One case, one warning and at most one escalation: a further complaint or low feedback about a subject
-whose case is open (escalated or not) raises nothing here (``repeat_contact_unresolved`` counts the
-repetition) and keeps the first signal's clock. A refund always raises its own warning (money handed
+whose case is open raises nothing here (``repeat_contact_unresolved`` counts the repetition) and keeps
+the first signal's clock; only low feedback after the case escalated raises a warning again, naming
+the case (the customer's verdict on an escalated case is news for whoever owns it). A refund always raises its own warning (money handed
 back is news for whoever owns the case), naming the case's first signal when there is one; a refund on
 an issue with no case opens one, unless the issue is no longer open, as there is nothing left to
-resolve. An escalated case is kept, silent, until recovered or ``ESCALATED_DAYS`` after it opened.
+resolve. A refund after the issue was resolved raises nothing: it is the remedy, not a new failure.
+An escalated case is kept, silent, until recovered or ``ESCALATED_DAYS`` after it opened.
+
+A case's alerts clear when it is recovered: a ``resolution`` of its issue (any resolution for a
+case tied to no issue) at or after the signal (``auto:resolution``), or a CSAT of
+``RECOVERED_CSAT`` or more after it (``auto:recovered``). The escalation supersedes the warning.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from typing import Any, Final
 
 from agents.config import detector_settings
 from agents.detectors.base import Context, Finding, describe_span
-from agents.domain.alert import CRITICAL, WARNING
+from agents.domain.alert import CRITICAL, WARNING, Alert
 from agents.domain.instants import DAY, iso, local_time
 from agents.domain.state import CustomerState
 
@@ -72,6 +78,7 @@ class ServiceRecovery:
     """
 
     type: str = TYPE
+    cleared_by: frozenset[str] = frozenset({"resolution", "feedback"})
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         settings = detector_settings(TYPE, options)
@@ -163,12 +170,28 @@ class ServiceRecovery:
             case[1] = ESCALATED
         return _dump(cases, latest), findings
 
+    def clears(self, alert: Alert, context: Context) -> str | None:
+        """The case is recovered: its issue resolved (any resolution for no issue), or a good CSAT since."""
+        event = context.event
+        attributes: Mapping[str, Any] = event.get("attributes") or {}
+        if context.instant < alert.occurred_at:
+            return None  # delivered late: older than the signal
+        if event["type"] == "resolution":
+            issue = alert.details.get("issue_id")
+            return "resolution" if issue is None or attributes.get("issue_id") == issue else None
+        csat = attributes.get("csat")
+        if isinstance(csat, int) and csat >= RECOVERED_CSAT and context.instant > alert.occurred_at:
+            return "recovered"
+        return None
+
     def _open(self, cases: dict[str, list[Any]], subject: str, what: str, context: Context) -> list[Finding]:
         """Open the subject's case and warn; a subject with a case already raises nothing more."""
         case = cases.get(subject)
         if case is None:
             cases[subject] = self._case(context, what)
             return [self._warning(cases[subject], subject, what, context)]
+        if case[1] == ESCALATED and what != "complaint" and context.instant > case[0]:
+            return [self._warning(case, subject, what, context)]
         if case[1] != ESCALATED and context.instant < case[0]:
             cases[subject] = self._case(context, what)  # delivered late: the clock runs from the first signal
         return []
@@ -253,6 +276,9 @@ class ServiceRecovery:
         if latest is None or not 0 <= at - latest[0] <= REFUND_WINDOW_DAYS * DAY:
             return []
         complained, issue = latest
+        resolved = state.recently_resolved.get(issue)
+        if resolved is not None and complained <= resolved <= at:
+            return []  # the issue was resolved: this refund is the remedy, not another failure
         happened = f"{refunded}, {describe_span(at - complained)} after complaining about issue {issue}"
         return [self._warning(cases.get(issue), issue, "refund", context, happened)]
 
@@ -279,6 +305,7 @@ class ServiceRecovery:
             details=details,
             channel=channel,
             location=location,
+            supersedes=((event_id,),),
         )
 
     def _deadline(self, context: Context) -> int:

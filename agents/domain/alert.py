@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final
 
 import orjson
@@ -116,8 +116,17 @@ class Alert:
     def encode(self) -> bytes:
         return orjson.dumps(self.to_dict())
 
-    def compact(self, keep_text: bool = False) -> list[Any]:
-        """The facts the customer's state keeps of an open alert; its rule rebuilds the text from them."""
+    @property
+    def keeps_text(self) -> bool:
+        """Whether the customer's state keeps this alert's text: a first-response alert's is rebuilt from its facts."""
+        return self.type not in SLA_ALERT_TYPES
+
+    def compact(self) -> list[Any]:
+        """The facts the customer's state keeps of an open alert, so a status change republishes it whole.
+
+        A detector's alert keeps its summary and suggested action (its rule cannot rebuild them); a
+        first-response alert keeps only its facts, and agents/alerts/sla.py rebuilds the text.
+        """
         return [
             self.severity,
             self.occurred_at,
@@ -129,9 +138,8 @@ class Alert:
             self.channel,
             self.location,
             self.status,
-            # A rule that keeps its text does not need its facts back: details stay with the published alert.
-            {} if keep_text else self.details,
-            *((self.summary, self.suggested_action) if keep_text else ()),
+            self.details,
+            *((self.summary, self.suggested_action) if self.keeps_text else ()),
         ]
 
     @classmethod
@@ -159,3 +167,42 @@ class Alert:
             status=status,
             details=details,
         )
+
+
+def queue_of(channel: str, location: str | None) -> str:
+    """The queue an inquiry waits in: its channel and team (``chat:team-sales``; ``chat:-`` for none)."""
+    return f"{channel}:{location or '-'}"
+
+
+@dataclass(frozen=True, slots=True)
+class DueSoon:
+    """One inquiry whose first answer is due soon while its channel is staffed: an item of a digest."""
+
+    #: The inquiry's own warning id (``first_response_due_soon/<customer>/<digest>``): stable, unique.
+    item_id: str
+    customer_id: str
+    channel: str
+    location: str | None
+    #: The inquiry's event id.
+    evidence: str
+    asked_at: int
+    warn_at: int
+    deadline: int
+    severity: str
+    reasons: tuple[str, ...]
+    topic: str | None
+    stage: str
+    value_tier: str
+
+    @property
+    def queue(self) -> str:
+        return queue_of(self.channel, self.location)
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["reasons"] = list(self.reasons)
+        return document
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> DueSoon:
+        return cls(**{**document, "reasons": tuple(document["reasons"])})

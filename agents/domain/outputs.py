@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from agents.domain.alert import Alert
+from agents.domain.alert import Alert, DueSoon
 from agents.domain.identity import Conflict, Forward, Merge
 from agents.domain.instants import iso
 from agents.domain.refusal import Rejected
@@ -88,6 +88,10 @@ class Outputs:
     #: (alert, seconds from detection) for each acknowledgement and each resolution.
     acknowledged: list[tuple[Alert, int]] = field(default_factory=list)
     resolved: list[tuple[Alert, int]] = field(default_factory=list)
+    #: First-response warnings for the digests of their queues (sla.warning_digest_minutes), and the
+    #: inquiries among those warned about that got their answer: (warning id, when).
+    due_soon: list[DueSoon] = field(default_factory=list)
+    answered: list[tuple[str, int]] = field(default_factory=list)
     #: An action named an alert this customer has no record of (already resolved or never raised).
     unknown_alert: bool = False
     #: Why the input was refused instead of applied, if it was: it belongs in the dead-letter topic.
@@ -106,6 +110,8 @@ class Outputs:
         self.suppressed.extend(other.suppressed)
         self.acknowledged.extend(other.acknowledged)
         self.resolved.extend(other.resolved)
+        self.due_soon.extend(other.due_soon)
+        self.answered.extend(other.answered)
         self.merges.extend(other.merges)
         self.conflicts.extend(other.conflicts)
         self.forwards.extend(other.forwards)

@@ -17,7 +17,7 @@ from typing import Any
 import msgpack
 import orjson
 
-__all__ = ["CustomerState", "StateSummary", "summarize"]
+__all__ = ["CustomerState", "StateSummary", "history", "summarize"]
 
 # Short names in the encoded form; the long names are the attributes.
 _KEYS: dict[str, str] = {
@@ -53,6 +53,7 @@ _KEYS: dict[str, str] = {
     "stage_since": "sts",
     "value_tier": "vt",
     "clv": "cv",
+    "clv_history": "cvh",
     "wake_at": "w",
     "last_view_day": "lv",
     "sla_cases": "sc",
@@ -120,6 +121,9 @@ class CustomerState:
     value_tier: str = ""
     #: Customer lifetime value estimated at the latest purchase (base currency, to the cent).
     clv: float = 0.0
+    #: [purchase instant, CLV after it] of the latest few purchase instants, oldest first: the customer's
+    #: value at any recent boundary, for the best-customer population (agents/models/population.py).
+    clv_history: list[list[Any]] = field(default_factory=list)
     #: Next instant at which the passage of time alone may change something (a stage, an SLA deadline).
     wake_at: int | None = None
     #: Local day of the latest product view (purchase intent for SLA alerts).
@@ -209,13 +213,22 @@ class StateSummary:
     wake_at: int | None
     inquiries_open: int
     sla_cases: int
+    #: The customer's value at recent purchases (CustomerState.clv_history); empty for a non-buyer.
+    clv_history: tuple[tuple[int, float], ...] = ()
+    first_purchase: int = 0
 
 
 def summarize(state: CustomerState | bytes) -> StateSummary:
     """The summary of a state, or of its encoded form without building the state (a third of the cost)."""
     if isinstance(state, CustomerState):
         return StateSummary(
-            state.partition, state.stage, state.wake_at, len(state.inquiries_open), len(state.sla_cases)
+            state.partition,
+            state.stage,
+            state.wake_at,
+            len(state.inquiries_open),
+            len(state.sla_cases),
+            history(state.clv_history),
+            state.first_purchase,
         )
     document = _load(state)
     return StateSummary(
@@ -224,7 +237,14 @@ def summarize(state: CustomerState | bytes) -> StateSummary:
         document.get(_KEYS["wake_at"]),
         len(document.get(_KEYS["inquiries_open"], ())),
         len(document.get(_KEYS["sla_cases"], ())),
+        history(document.get(_KEYS["clv_history"], ())),
+        document.get(_KEYS["first_purchase"], 0),
     )
+
+
+def history(entries: Any) -> tuple[tuple[int, float], ...]:
+    """A customer's CLV history as an immutable value (for indexes kept beside the table)."""
+    return tuple((int(instant), float(clv)) for instant, clv in entries)
 
 
 def _load(data: bytes) -> dict[str, Any]:

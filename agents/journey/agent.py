@@ -33,6 +33,10 @@ Gauges over the owned customers (stages, table keys, open inquiries and SLA
 cases) move by the difference each change makes, and are recounted from
 the table after every recovery, for exactly the partitions this worker owns.
 
+What the coordinator needs from each partition (agents/coordination/) goes to
+``journey.progress`` in order: the first-response warnings of the changes, then,
+once a partition's deadlines have fired, whether its clock passed a mark.
+
 The decisions are ``agents.journey.step.JourneyStep``'s, the same as ``touchpoint replay``'s;
 this module decodes, looks up, stages states, publishes and counts. It takes its records a
 partition's batch at a time (``agents.ports.Batches``): what a batch publishes goes into the
@@ -42,9 +46,10 @@ batch's outputs are acknowledged (``agents.ports.StateStore.stage``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -55,7 +60,9 @@ from faust.types import TableT, TopicT
 from prometheus_client import Counter, Gauge, Histogram
 
 import schemas
+from agents.alerts.closing import auto_reason
 from agents.config import Config
+from agents.coordination.progress import encode_signals
 from agents.domain.alert import OPEN
 from agents.domain.identity import Split
 from agents.domain.outputs import Outputs
@@ -83,6 +90,9 @@ from agents.ports import (
 __all__ = ["Journey", "JourneyMetrics", "JourneyTopics", "install"]
 
 log = logging.getLogger(__name__)
+
+#: How long a recovering worker waits to have read the best-customer thresholds before it goes on.
+THRESHOLDS_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,8 @@ class JourneyTopics(Protocol):
     def transitions(self) -> Sink: ...
     @property
     def alerts(self) -> Mapping[str, Sink]: ...
+    @property
+    def progress(self) -> Sink: ...
 
 
 class JourneyMetrics(Protocol):
@@ -161,6 +173,8 @@ class JourneyMetrics(Protocol):
     def ALERTS_ACKNOWLEDGED(self) -> Counter: ...
     @property
     def ALERTS_RESOLVED(self) -> Counter: ...
+    @property
+    def ALERTS_CLOSED_AUTOMATICALLY(self) -> Counter: ...
     @property
     def ALERT_ACTIONS(self) -> Counter: ...
     @property
@@ -198,6 +212,7 @@ def install(
     metrics: JourneyMetrics,
     control_secret: bytes,
     caught_up: Callable[[int], bool],
+    thresholds_ready: Callable[[], Awaitable[None]] | None = None,
     erased: ErasedStore | None = None,
     erasure_hooks: Sequence[ErasureHook] = (),
 ) -> Journey:
@@ -208,7 +223,9 @@ def install(
     only once the outputs derived from it are acknowledged (see ``streams.runtime.state_writer``).
     *control_secret* signs and checks the timer ticks; every worker of the app needs the same one.
     *caught_up(partition)* says whether this worker has read the partition's input to its end: only
-    then is a quiet partition moved on by a tick. *erased* keeps each erased customer's instant (a
+    then is a quiet partition moved on by a tick. *thresholds_ready()* returns once the worker knows the
+    best-customer thresholds published so far (agents/coordination/agent.py); nothing is applied before.
+    *erased* keeps each erased customer's instant (a
     changelog-backed table co-partitioned with the customers'); *erasure_hooks* run after each erasure.
     """
     forgotten: ErasedStore = _Forgotten() if erased is None else erased
@@ -237,10 +254,13 @@ def install(
     actions_out = topics.actions_out.get_topic_name()
     merges = topics.merges.get_topic_name()
     conflicts = topics.conflicts.get_topic_name()
+    progress_topic = topics.progress.get_topic_name()
     alert_topics = {alert_type: sink.get_topic_name() for alert_type, sink in topics.alerts.items()}
 
-    def publish(outputs: Outputs, cause: str | None = None, produced_at: float | None = None) -> None:
-        """Add *outputs* to the batch's outbox and count them.
+    def publish(
+        outputs: Outputs, partition: int, cause: str | None = None, produced_at: float | None = None
+    ) -> None:
+        """Add *outputs* of a change in *partition* to the batch's outbox and count them.
 
         cause, produced_at: the touchpoint being applied and its raw record's timestamp, if any.
         """
@@ -280,9 +300,22 @@ def install(
             metrics.ALERTS_ACKNOWLEDGED.labels(alert.type).inc()
             metrics.TIME_TO_ACKNOWLEDGE.labels(alert.type).observe(max(seconds, 0))
         for alert, seconds in outputs.resolved:
-            by = "auto" if (alert.status_changed_by or "").startswith("auto:") else "operator"
-            metrics.ALERTS_RESOLVED.labels(alert.type, by).inc()
+            automatic = auto_reason(alert.status_changed_by)
+            metrics.ALERTS_RESOLVED.labels(alert.type, "operator" if automatic is None else "auto").inc()
+            if automatic is not None:
+                metrics.ALERTS_CLOSED_AUTOMATICALLY.labels(alert.type, automatic).inc()
             metrics.TIME_TO_RESOLVE.labels(alert.type).observe(max(seconds, 0))
+        if outputs.due_soon or outputs.answered:
+            # To the coordinator's one partition, in this partition's order, with the batch's other outputs.
+            for record in encode_signals(partition, outputs.due_soon, outputs.answered, None):
+                outbox.add(progress_topic, key=None, value=record, partition=0)
+
+    def report(partition: int) -> None:
+        """Tell the coordinator if the partition's clock passed a mark (after its deadlines fired)."""
+        progress = journey.report(partition)
+        if progress is not None:
+            for record in encode_signals(partition, (), (), progress):
+                outbox.add(progress_topic, key=None, value=record, partition=0)
 
     def count_open(change: Change) -> None:
         if change.inquiries_opened:
@@ -302,8 +335,7 @@ def install(
         """Publish each change's outputs and stage its state (written after them)."""
         for change in changes:
             if change.cause in (ROUTED, UNCHANGED):
-                publish(change.outputs, produced_at=produced_at)
-
+                publish(change.outputs, change.partition, produced_at=produced_at)
                 continue
             count_open(change)
             if change.cause == DEADLINE:
@@ -311,7 +343,7 @@ def install(
                 lag = time.time() - (change.due or 0)
                 if abs(lag) < 3600:  # live traffic: event time near the wall clock
                     metrics.DEADLINE_LAG.observe(max(lag, 0.0))
-            publish(change.outputs)
+            publish(change.outputs, change.partition)
             states.stage(change.key, change.state, change.partition)
 
     def refuse(record: Record, rejected: Rejected) -> None:
@@ -350,7 +382,7 @@ def install(
         if change.forget_until is not None:
             # Written after the batch's outputs, in this record's partition, as the states are.
             forgotten.stage(key, change.forget_until, partition)
-        publish(change.outputs)
+        publish(change.outputs, partition)
         erasure = change.outputs.erasure
         assert erasure is not None  # an erasure change always carries its confirmation
         outbox.add(erasures, key=key, value=erasure.encode())
@@ -424,7 +456,7 @@ def install(
             metrics.UNPRICED_AMOUNTS.inc()
         # The by-customer record carries its raw record's timestamp (see the ingest agent); without
         # one there is nothing to measure from.
-        publish(change.outputs, touchpoint["event_id"], stamp)
+        publish(change.outputs, change.partition, touchpoint["event_id"], stamp)
         outbox.add(enriched, key=change.key, value=change.enriched)
         # The state reaches the changelog only after the batch's outputs: if a crash loses them, the
         # state (and its dedupe ring) is lost with them and the redelivered event is applied again,
@@ -432,6 +464,7 @@ def install(
         states.stage(change.key, change.state, change.partition)
         last_event_at[change.partition] = time.monotonic()
         write(journey.due(change.partition))
+        report(change.partition)
         return change
 
     def apply(record: Record, partition: int) -> None:
@@ -451,6 +484,7 @@ def install(
                 refuse(record, tick)
             else:
                 write(journey.tick(partition, tick))
+                report(partition)
             return
         if record.headers:
             # Decided by ingest's worker when it read the raw record (see shortcut).
@@ -495,7 +529,6 @@ def install(
         for record in records:
             try:
                 apply(record, partition)
-
             except Exception as exc:  # anything here is a bug or a foreign record: keep it, keep going
                 log.warning(
                     "journey could not apply %s:%s@%s: %s", record.topic, partition, record.offset, exc
@@ -529,8 +562,17 @@ def install(
             for tp in app.assignor.assigned_actives()
             if tp.topic == table.changelog_topic.get_topic_name()
         }
+        if thresholds_ready is not None:
+            try:
+                await asyncio.wait_for(thresholds_ready(), THRESHOLDS_WAIT_S)
+            except TimeoutError:
+                log.warning(
+                    "journey: the best-customer thresholds were not read within %.0f s; going on without them",
+                    THRESHOLDS_WAIT_S,
+                )
         states.retain(owned)
         journey.forget_deadlines()
+        journey.own(owned)
         counts = dict.fromkeys(metrics.STAGES, 0)
         inquiries = cases = 0
         # States can be in their encoded form (RocksDB, or restored in bulk: streams/tables.py):
@@ -540,7 +582,7 @@ def install(
             summary = summarize(state)
             if summary.partition in owned:
                 keys += 1
-                journey.schedule(summary.partition, key, summary.wake_at)
+                journey.restore(key, summary)
                 if summary.stage:  # an identifier's record alone is no customer
                     counts[summary.stage] = counts.get(summary.stage, 0) + 1
                 inquiries += summary.inquiries_open

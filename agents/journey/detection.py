@@ -3,7 +3,8 @@
 A detector keeps its own small memory in the state and says what it found (a ``Finding``); here
 a finding becomes an alert of the detector's type, with the deterministic id and the customer's
 context, raised a level for a top-tier customer when the rules file says so, and goes through the
-alert gate like every other alert.
+alert gate like every other alert. An escalation closes the alert it escalates, and a touchpoint
+that clears the cause of an open alert closes that one (agents/alerts/closing.py).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from agents.alerts import sla
+from agents.alerts.closing import AUTO, close
 from agents.alerts.gating import AlertGate
 from agents.calendar import Calendars
-from agents.detectors.base import Context, Detector, Finding
+from agents.detectors.base import Clears, Context, Detector, Finding
 from agents.domain.alert import Alert, make_alert_id, raise_severity
 from agents.domain.outputs import Outputs
 from agents.domain.state import CustomerState
@@ -29,15 +32,21 @@ class Detection:
     """The enabled detectors of one configuration, run on customers' states."""
 
     def __init__(
-        self, detectors: Sequence[Detector], calendars: Calendars, boosted_tier: str | None, gate: AlertGate
+        self,
+        detectors: Sequence[Detector],
+        calendars: Calendars,
+        boosted_tier: str | None,
+        gate: AlertGate,
     ) -> None:
         #: In the order they run (the catalogue's order).
         self.detectors: list[Detector] = list(detectors)
         self._calendars = calendars
         self._boosted_tier = boosted_tier
         self._gate = gate
+        self._clearing: dict[str, Clears] = {d.type: d for d in detectors if isinstance(d, Clears)}
+        self._cleared_by = frozenset(kind for d in self._clearing.values() for kind in d.cleared_by)
 
-    def observe(
+    def context(
         self,
         state: CustomerState,
         customer_id: str,
@@ -45,16 +54,34 @@ class Detection:
         occurred: datetime,
         instant: int,
         day: int,
-        out: Outputs,
-    ) -> None:
-        """Show every detector *event* (applied to *state* already) and raise what they find."""
+    ) -> Context:
+        """What the detectors see of *event* (applied to *state* already)."""
         zone = self._calendars.for_touchpoint(event["channel"], event.get("location")).zone
-        context = Context(customer_id, event, instant, day, occurred.hour, state, self._calendars, zone)
+        return Context(customer_id, event, instant, day, occurred.hour, state, self._calendars, zone)
+
+    def clear(self, context: Context, out: Outputs) -> None:
+        """Close every open alert of the customer whose cause this touchpoint clears."""
+        state = context.state
+        kind = context.event["type"]
+        if not state.alerts_open or kind not in self._cleared_by:
+            return
+        for alert_id, data in list(state.alerts_open.items()):
+            detector = self._clearing.get(alert_id.partition("/")[0])
+            if detector is None or kind not in detector.cleared_by:
+                continue
+            alert = sla.revive(alert_id, context.customer_id, data, self._calendars)
+            reason = detector.clears(alert, context)
+            if reason is not None:
+                close(state, alert, context.instant, AUTO + reason, out)
+
+    def observe(self, context: Context, out: Outputs) -> None:
+        """Show every detector the touchpoint of *context* and raise what they find."""
+        state = context.state
         for detector in self.detectors:
             memory, findings = detector.observe(state.detector_memory.get(detector.type), context)
             _remember(state, detector.type, memory)
             for finding in findings:
-                self._gate.raise_alert(state, self.alert(detector.type, customer_id, finding, state), out)
+                self._raise(detector.type, context.customer_id, finding, state, out)
 
     def fire_due(self, state: CustomerState, customer_id: str, due: int, out: Outputs) -> None:
         """Let every detector with an escalation due at or before *due* fire it."""
@@ -65,7 +92,14 @@ class Detection:
                 memory, findings = detector.fire(memory, customer_id, due, state)
                 _remember(state, detector.type, memory)
                 for finding in findings:
-                    self._gate.raise_alert(state, self.alert(detector.type, customer_id, finding, state), out)
+                    self._raise(detector.type, customer_id, finding, state, out)
+
+    def _raise(
+        self, alert_type: str, customer_id: str, finding: Finding, state: CustomerState, out: Outputs
+    ) -> None:
+        alert = self.alert(alert_type, customer_id, finding, state)
+        earlier = [make_alert_id(alert_type, customer_id, evidence) for evidence in finding.supersedes]
+        self._gate.raise_alert(state, alert, out, earlier)
 
     def merge(self, state: CustomerState, merged: CustomerState) -> None:
         """Fold the detector memories of *merged* (an anonymous profile) into *state*'s (already merged)."""

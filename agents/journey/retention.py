@@ -1,8 +1,10 @@
 """What a customer's state keeps, and for how long: every collection is bounded.
 
-Old alerts and settled first-response cases go after ``alerts.retain_days``; unanswered
-conversations and unresolved issues are capped (the oldest forgotten first); cooldowns and
-snoozes end. With every collection bounded, a customer's changelog record stays small.
+Settled first-response cases and cooldown memories go after ``alerts.retain_days``; unanswered
+conversations and unresolved issues are capped (the oldest forgotten first); snoozes end. Open
+alerts are not forgotten here: each ends with its own clearing or expiry, published
+(agents/alerts/closing.py), and ``alerts.max_open_per_customer`` bounds how many there are. With
+every collection bounded, a customer's changelog record stays small.
 """
 
 from __future__ import annotations
@@ -23,10 +25,8 @@ MAX_OPEN_COMPLAINTS: Final = 8
 
 
 def forget_old(state: CustomerState, now: int, retain_days: float) -> None:
-    """Bound what alerting keeps: old alerts and settled cases go, unanswered inquiries are capped."""
+    """Bound what alerting keeps: settled cases go, unanswered inquiries are capped."""
     horizon = now - round(retain_days * DAY)
-    for alert_id in [key for key, data in state.alerts_open.items() if data[2] < horizon]:
-        del state.alerts_open[alert_id]
     while len(state.complaints_open) > MAX_OPEN_COMPLAINTS:
         del state.complaints_open[min(state.complaints_open, key=state.complaints_open.__getitem__)]
     while len(state.inquiries_open) > MAX_OPEN_INQUIRIES:

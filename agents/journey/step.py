@@ -18,6 +18,10 @@ Every call returns ``Change``s: one customer's state after one decision and what
 it. Apply them in order, each before asking for the next: a state is the customer's one object,
 and the next change may move it on. The step reads states through *lookup* and never writes
 them; its caller does (the worker's table through held-back writes, replay's dictionary).
+
+After the deadlines of a partition have fired (``due``, ``tick``), ``report`` says whether its clock
+crossed a mark the coordinator must hear of (agents/coordination/): the digests of the
+warnings and the best-customer threshold need every partition's progress.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from agents.alerts import moves
+from agents.coordination.progress import PartitionProgress, Progress
 from agents.domain.identity import (
     MERGE,
     SPLIT,
@@ -43,7 +48,7 @@ from agents.domain.identity import (
 )
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import UNKNOWN_MERGE, Rejected
-from agents.domain.state import CustomerState
+from agents.domain.state import CustomerState, StateSummary, history
 from agents.identity.resolution import IdentityResolver
 from agents.journey.deadlines import DeadlineIndex
 from agents.journey.erasure import note_claims, requested_instant, unlinks
@@ -60,6 +65,7 @@ __all__ = [
     "ROUTED",
     "TOUCHPOINT",
     "UNCHANGED",
+    "WATERMARK",
     "Change",
     "ErasureLookup",
     "JourneyStep",
@@ -150,6 +156,10 @@ class JourneyStep:
         self._lateness = int(tracker.config.deadlines.allowed_lateness_seconds)
         #: Per partition, the instant its clock has newly reached and whose deadlines are not fired yet.
         self._pending: dict[int, int] = {}
+        #: Per partition, the instant up to which its deadlines have fired.
+        self._fired: dict[int, int] = {}
+        self.progress = PartitionProgress(tracker.config)
+        self._owned: set[int] = set()
 
     def touchpoint(
         self, key: bytes, partition: int, event: dict[str, Any], received_at: float | None = None
@@ -183,6 +193,8 @@ class JourneyStep:
         change.enriched = step.enriched or b""
         change.unpriced = step.unpriced
         self._index.schedule(partition, key, step.state.wake_at)
+        state = step.state
+        self._note_buyer(partition, key, state)
         clock = self._clocks.get(partition)
         if clock is None:
             clock = self._clocks[partition] = PartitionClock(self._quorum)
@@ -234,6 +246,7 @@ class JourneyStep:
         before = _open_counts(state)
         outputs = self.tracker.erase(state, key.decode(), request, erased_at)
         self._index.schedule(partition, key, None)
+        self.progress.drop(partition, key)  # nor do they count among the best-customer population any more
         requested = requested_instant(request)
         # Their identifiers forget them too, each on its own partition.
         outputs.forwards.extend(unlinks(state, key.decode(), requested))
@@ -286,6 +299,7 @@ class JourneyStep:
             merging = MergeIn(claim.customer, key.decode(), claim.event_id, claim.at, snapshot)
             out.forwards.append(Forward(claim.customer, control=merging))
             state = None  # the merged-away key keeps only the identifier's record: never a profile again
+            self.progress.drop(partition, key)  # its purchases count with its customer's from now on
         if state is None:
             state = CustomerState(partition=partition)
         state.identity = record.to_list()
@@ -301,6 +315,7 @@ class JourneyStep:
         state = known if known is not None else CustomerState(partition=partition)
         outputs = self.tracker.merge(state, key.decode(), message)
         self._index.schedule(partition, key, state.wake_at)
+        self._note_buyer(partition, key, state)
         change = _change(key, partition, IDENTITY, state, outputs, before, known is not None)
         if known is None or not known.is_profile:
             change.restored = state.stage  # a customer whose first state is the merged profile
@@ -348,6 +363,7 @@ class JourneyStep:
                 Forward(split.into, control=Unmerge(split.into, split.from_key, snapshot, split.by, split.at))
             )
             state, restored = profile, profile.stage
+            self._note_buyer(partition, key, profile)
         assert state is not None
         state.identity = record.to_list()
         pairs = tuple((new, old) for old, new in moved.items())
@@ -366,7 +382,16 @@ class JourneyStep:
         state = known if known is not None else CustomerState(partition=partition)
         outputs = self.tracker.unmerge(state, key.decode(), message)
         self._index.schedule(partition, key, state.wake_at)
+        if state.clv_history:
+            self._note_buyer(partition, key, state)
+        else:
+            self.progress.drop(partition, key)
         return _change(key, partition, IDENTITY, state, outputs, before, known is not None)
+
+    def _note_buyer(self, partition: int, key: bytes, state: CustomerState) -> None:
+        """A buyer's values changed: the best-customer population of the partition follows."""
+        if state.clv_history:
+            self.progress.buyer(partition, key, state.first_purchase, history(state.clv_history))
 
     def _unlink(self, key: bytes, partition: int, unlink: Unlink) -> Change:
         """An erased customer's way to identifier *key*: its record forgets them (agents/journey/erasure.py)."""
@@ -377,6 +402,10 @@ class JourneyStep:
             return Change(key, partition, UNCHANGED, blank, Outputs(), state is not None)
         state.identity = record.to_list()
         return _change(key, partition, IDENTITY, state, Outputs(), _open_counts(state), True)
+
+    def pending(self, partition: int) -> int | None:
+        """How far ``due(partition)`` will fire next: the instant its clock newly reached, if any."""
+        return self._pending.get(partition)
 
     def clock(self, partition: int) -> int | None:
         """*partition*'s event time as a quorum of customers attests it (None: not yet attested)."""
@@ -392,17 +421,39 @@ class JourneyStep:
         """Make *wake_at* the next deadline of customer *key* (after a rebalance, from the table)."""
         self._index.schedule(partition, key, wake_at)
 
+    def restore(self, key: bytes, summary: StateSummary) -> None:
+        """Take up a customer the table holds (after a rebalance): its next deadline and, for a buyer, its values."""
+        self._index.schedule(summary.partition, key, summary.wake_at)
+        if summary.clv_history:
+            self.progress.buyer(summary.partition, key, summary.first_purchase, summary.clv_history)
+
     def forget_deadlines(self) -> None:
-        """Drop every deadline (before rebuilding them for the partitions now owned)."""
+        """Drop every deadline and partition clock report (before rebuilding for the partitions now owned)."""
         self._index.clear()
+        self.progress.forget()
+        self._fired.clear()
+
+    def own(self, partitions: set[int]) -> None:
+        """The partitions this process owns now: each must report its progress, even with no customer."""
+        self._owned = set(partitions)
 
     def overdue(self, now: float) -> list[int]:
-        """The partitions with a deadline at or before *now*."""
-        return [
+        """The partitions with a deadline, or a progress mark, at or before *now*."""
+        due_now = {
             partition
             for partition in self._index.partitions()
             if (due := self._index.next_due(partition)) is not None and due <= now
-        ]
+        }
+        for partition in self._owned:
+            mark = self.progress.next_mark(partition)
+            if mark is None or mark <= now:
+                due_now.add(partition)
+        return sorted(due_now)
+
+    def report(self, partition: int) -> Progress | None:
+        """What *partition*'s clock passing its fired deadlines means for the coordinator, if anything new."""
+        fired = self._fired.get(partition)
+        return None if fired is None else self.progress.passed(partition, fired)
 
     def deadlines(self) -> int:
         """How many customers have a deadline."""
@@ -419,6 +470,7 @@ class JourneyStep:
             change = _change(key, partition, DEADLINE, state, outputs, before, True)
             change.due, change.trigger = due, trigger
             yield change
+        self._fired[partition] = max(self._fired.get(partition, until), until)
 
 
 def _change(

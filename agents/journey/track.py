@@ -11,6 +11,7 @@ for a whole partition, the same way in the live worker and in ``touchpoint repla
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -18,6 +19,7 @@ from typing import Any, Final
 from agents import lifecycle
 from agents.alerts import moves
 from agents.alerts.actions import AlertActions
+from agents.alerts.closing import Closing
 from agents.alerts.gating import AlertGate
 from agents.alerts.sla_cases import FirstResponseCases
 from agents.config import Config
@@ -37,6 +39,7 @@ from agents.journey.enriched import ModelView, encode_enriched
 from agents.journey.folding import Folding, cents
 from agents.journey.retention import earliest, forget_old
 from agents.models.customer import CustomerModel
+from agents.models.population import CLV_HISTORY, FixedThreshold, PopulationThreshold
 
 __all__ = ["INACTIVITY", "MERGE", "SPLIT", "WIN_BACK", "JourneyTracker", "Step"]
 
@@ -87,14 +90,25 @@ class JourneyTracker:
             clv_period_days=settings.clv_period_days,
             discount_rate=settings.discount_rate,
         )
+        best = settings.best_customers
+        #: The population's threshold learns each boundary's value as it is known (agents/coordination/coordinator.py).
+        self.best_customers = (
+            FixedThreshold(best.fixed)
+            if best.fixed is not None
+            else PopulationThreshold(round(best.every_hours * 3600), round(best.effective_after_hours * 3600))
+        )
+        self.model.best_customers = self.best_customers
         self._stages = (
             lifecycle.ModelStages(self.model, settings.at_risk_below, settings.lapsed_below)
             if settings.stages_from_model
             else None
         )
         self._tiers_from_clv = settings.tiers_from_clv
-        gate = AlertGate(config.alerts, config.detectors["inhibitions"])
-        self._cases = FirstResponseCases(config.calendars, config.sla, config.top_tier, gate)
+        self._closing = Closing(config.alerts, config.calendars)
+        gate = AlertGate(config.alerts, config.detectors["inhibitions"], self._closing)
+        self._cases = FirstResponseCases(
+            config.calendars, config.sla, config.top_tier, gate, self.model.is_best_customer
+        )
         self._actions = AlertActions(
             config.calendars,
             self._cases,
@@ -156,6 +170,7 @@ class JourneyTracker:
         state.last_seen = now
         if event["type"] == "purchase":
             state.clv = cents(self.model.clv(state))
+            _remember_value(state, instant)
         stage = lifecycle.classify(state, now, self._lifecycle, self._stages)
         if stage != state.stage:
             kind = event["type"]
@@ -168,11 +183,13 @@ class JourneyTracker:
             state.stage, state.stage_since = stage, now
         state.value_tier = self._tier(state.clv if self._tiers_from_clv else state.net_value)
         if self.detection.detectors:
-            self.detection.observe(state, customer_id, event, occurred, instant, local_day, step)
+            context = self.detection.context(state, customer_id, event, occurred, instant, local_day)
+            self.detection.clear(context, step)
+            self.detection.observe(context, step)
         forget_old(state, now, self._retain_days)
         state.wake_at = self._next_wake(state, now)
         alive = self.model.p_alive_on(state, now // DAY)
-        view = ModelView(alive, self.model.is_best_customer(state.clv)) if alive is not None else None
+        view = ModelView(alive, self.model.is_best_customer(state.clv, now)) if alive is not None else None
         step.enriched = encode_enriched(event, state, self._salt, view, self.config.enriched.attributes)
         return step
 
@@ -183,6 +200,7 @@ class JourneyTracker:
             due = state.wake_at
             self._cases.fire_due(state, customer_id, due, out)
             self.detection.fire_due(state, customer_id, due, out)
+            self._closing.expire_due(state, customer_id, due, out)
             stage = lifecycle.classify(state, due, self._lifecycle, self._stages)
             if stage != state.stage:
                 out.transitions.append(
@@ -209,6 +227,20 @@ class JourneyTracker:
         if out.refused is None and state is not None:
             state.wake_at = self._next_wake(state, state.last_seen)
         return out
+
+    def fixed_threshold(self) -> float | None:
+        """The best-customer threshold when it is fixed (a fit or the rules file); None when it is the population's."""
+        return self.best_customers.value if isinstance(self.best_customers, FixedThreshold) else None
+
+    def on_late_threshold(self, callback: Callable[[], None]) -> None:
+        """Call *callback* whenever a decision has to use an earlier boundary's threshold (live only)."""
+        if isinstance(self.best_customers, PopulationThreshold):
+            self.best_customers.on_late = callback
+
+    def learn_threshold(self, boundary: int, threshold: float | None) -> None:
+        """The population's best-customer threshold at *boundary* is known (ignored with a fixed threshold)."""
+        if isinstance(self.best_customers, PopulationThreshold):
+            self.best_customers.learn(boundary, threshold)
 
     def erase(
         self, state: CustomerState | None, customer_id: str, request: dict[str, Any], erased_at: float
@@ -299,6 +331,11 @@ class JourneyTracker:
         """After an identity change: value, stage (a change is a transition with *cause*), tier, bounds, wake-up."""
         now = state.last_seen
         state.clv = cents(self.model.clv(state)) if state.purchase_count else 0.0
+        # The customer's value in the best-customer population changes with the purchases that came or went.
+        if state.purchase_count:
+            _remember_value(state, now)
+        else:
+            state.clv_history = []
         stage = lifecycle.classify(state, now, self._lifecycle, self._stages)
         if stage != state.stage:
             out.transitions.append(Transition(customer_id, state.stage or None, stage, now, cause, event_id))
@@ -317,6 +354,7 @@ class JourneyTracker:
                 lifecycle.next_stage_deadline(state, after, self._lifecycle, self._stages),
                 *self._cases.due(state),
                 *self.detection.due(state),
+                self._closing.due(state),
             )
         )
 
@@ -325,3 +363,11 @@ class JourneyTracker:
             if value >= minimum:
                 return name
         return self._tiers[-1][1]
+
+
+def _remember_value(state: CustomerState, instant: int) -> None:
+    """Note the CLV this purchase left, at its instant, among the customer's latest few."""
+    history = [entry for entry in state.clv_history if entry[0] != instant]
+    history.append([instant, state.clv])
+    history.sort(key=lambda entry: entry[0])
+    state.clv_history = history[-CLV_HISTORY:]

@@ -30,8 +30,10 @@ from typing import Any, Final
 
 from scipy import special
 
+from agents.domain.instants import DAY
 from agents.domain.state import CustomerState
 from agents.models.params import ModelParams
+from agents.models.population import BestCustomerThreshold, FixedThreshold
 
 __all__ = ["CustomerModel", "Summary"]
 
@@ -67,7 +69,9 @@ class CustomerModel:
         self._clv_periods = clv_periods
         self._clv_period = clv_period_days / self._scale
         self._discount = discount_rate
-        self.best_customer_clv = params.best_customer_clv
+        #: Who counts as a best customer, and when: the parameters file's threshold unless the tracker
+        #: sets the population's (agents/models/population.py).
+        self.best_customers: BestCustomerThreshold = FixedThreshold(params.best_customer_clv)
 
     # ------------------------------------------------------------------ summary
 
@@ -176,8 +180,13 @@ class CustomerModel:
             previous = cumulative
         return alive * spend * total
 
-    def is_best_customer(self, clv: float) -> bool:
-        return clv >= self.best_customer_clv
+    def is_best_customer(self, clv: float, instant: int) -> bool:
+        """Whether a customer valued at *clv* is a best customer at *instant*."""
+        return self.best_customers.is_best(clv, instant)
+
+    def best_customer_clv(self, instant: int) -> float | None:
+        """The best-customer threshold in effect at *instant* (None: nobody is one then)."""
+        return self.best_customers.at(instant)
 
     def view(self, state: CustomerState, day: int) -> dict[str, Any]:
         """The model's reading of the customer on *day*, for the lookup API and replay's customers file."""
@@ -187,6 +196,9 @@ class CustomerModel:
             "unit": self.params.unit,
             "params": self.params.source,
         }
+        end_of_day = (day + 1) * DAY - 1
+        threshold = self.best_customer_clv(end_of_day)
+        view["best_customer_clv"] = None if threshold is None else round(threshold, 2)
         if summary is None:
             return {
                 **view,
@@ -208,5 +220,5 @@ class CustomerModel:
                 summary.x, summary.t_x, summary.T, horizon
             ),
             "clv": state.clv,
-            "best_customer": self.is_best_customer(state.clv),
+            "best_customer": self.is_best_customer(state.clv, end_of_day),
         }

@@ -17,6 +17,7 @@ from typing import TextIO
 
 import orjson
 
+from agents.journey.control import CONTROL_KEY_PREFIX
 from streams import topics
 from streams.cli.terminal import safe
 from streams.kafka import Record, consume
@@ -62,9 +63,14 @@ class LiveView:
         if not isinstance(document, dict):
             return  # not one of ours: anyone can write to a topic
         if record.topic == topics.BY_CUSTOMER:
+            if record.key is not None and record.key.startswith(CONTROL_KEY_PREFIX):
+                return  # a worker's timer tick on the same partitions, not a touchpoint
             self.accepted += 1
             self.by_channel[safe(str(document.get("channel", "?")))] += 1
-            occurred = datetime.fromisoformat(document["occurred_at"])
+            try:
+                occurred = datetime.fromisoformat(str(document.get("occurred_at")))
+            except ValueError:
+                return  # not one of ours either
             if self.event_time is None or occurred > self.event_time:
                 self.event_time = occurred
         elif record.topic.startswith("alerts.") and record.topic != topics.ACTIONS:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
@@ -23,6 +23,10 @@ from streams.cli.common import (
     run_async,
 )
 from streams.kafka import produce
+
+if TYPE_CHECKING:
+    from streams.sim import Simulator
+    from streams.sim.truth import Situation
 
 
 @click.command()
@@ -67,6 +71,13 @@ from streams.kafka import produce
     help="Also write which simulated person made each event (JSONL: event_id, person): the ground truth "
     "of identity resolution, kept out of the events themselves.",
 )
+@click.option(
+    "--truth",
+    "truth_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the story situations the traffic contains (customer, situation, when, evidence) as JSONL here.",
+)
 @click.option("--broker", default=None, help=BROKER_HELP)
 @click.option("--topic", default=topics.RAW, show_default=True, help="Topic to send the records to.")
 @kafka_options
@@ -79,15 +90,19 @@ def simulate(
     start: datetime | None,
     out_path: Path | None,
     persons_path: Path | None,
+    truth_path: Path | None,
     broker: str | None,
     topic: str,
     kafka: dict[str, Any],
 ) -> None:
     """Generate realistic omnichannel traffic to a topic or a JSONL file.
 
-    Records go to the topic keyed by customer (see `touchpoint produce`), never by a raw identifier.
+    With --truth, the situations the simulator created on purpose (an after-hours question
+    nobody answered, an issue that keeps coming back, a stolen card …) are written beside the
+    traffic, for bench/alert_quality.py to score alerts against. Records go to the topic keyed by
+    customer (see `touchpoint produce`), never by a raw identifier.
     """
-    from streams.sim import SimulationSpec, generate_with_persons
+    from streams.sim import SimulationSpec, Simulator, person_name
 
     spec = SimulationSpec(customers=customers, seed=seed, malformed_share=malformed_share)
     if start is not None:
@@ -98,12 +113,20 @@ def simulate(
         events = 10_000
     if out_path is not None and broker:
         raise click.UsageError("give either --out or --broker, not both")
-    labelled: Iterator[tuple[bytes, str | None]] = generate_with_persons(spec)
+    simulator = Simulator(spec)
+    witness = _TruthWriter(simulator, truth_path)
+    labelled: Iterator[tuple[bytes, str | None]] = (
+        (record, None if person is None else person_name(person))
+        for record, person in witness.follow(simulator.run_with_persons())
+    )
     if events is not None:
         labelled = itertools.islice(labelled, events)
-    with contextlib.ExitStack() as files:
-        persons = files.enter_context(persons_path.open("wb")) if persons_path is not None else None
-        _emit(labelled, persons, out_path, broker, topic, rate, events, kafka)
+    try:
+        with contextlib.ExitStack() as files:
+            persons = files.enter_context(persons_path.open("wb")) if persons_path is not None else None
+            _emit(labelled, persons, out_path, broker, topic, rate, events, kafka)
+    finally:
+        witness.close()
 
 
 def _emit(
@@ -163,3 +186,41 @@ def _noting_persons(labelled: Iterator[tuple[bytes, str | None]], persons: Binar
                 seen.add(event_id)
                 persons.write(orjson.dumps({"event_id": event_id, "person": person}) + b"\n")
         yield record
+
+
+class _TruthWriter:
+    """Writes the simulator's situations to --truth as the run passes them, and the rest at the end."""
+
+    #: Records between two looks at which situations are settled.
+    EVERY = 4096
+
+    def __init__(self, simulator: Simulator, path: Path | None) -> None:
+        self._truth = simulator.truth
+        self._handle = path.open("wb") if path is not None else None
+        self._path = path
+        self._last: int | None = None
+        self.written = 0
+
+    def follow(self, run: Iterator[tuple[int, bytes, int | None]]) -> Iterator[tuple[bytes, int | None]]:
+        """The records of *run* with their persons, noting how far it got; settled situations are written on the way."""
+        from streams.sim.truth import SETTLE_MS
+
+        for count, (instant, record, person) in enumerate(run, 1):
+            self._last = instant
+            yield record, person
+            if self._handle is not None and count % self.EVERY == 0:
+                self._write(self._truth.take(instant, settled_before=instant - SETTLE_MS))
+
+    def close(self) -> None:
+        if self._handle is None:
+            return
+        if self._last is not None:
+            self._write(self._truth.take(self._last))
+        self._handle.close()
+        click.echo(f"wrote {self.written:,} situations to {self._path}", err=True)
+
+    def _write(self, situations: Iterator[Situation]) -> None:
+        assert self._handle is not None
+        for situation in situations:
+            self._handle.write(situation.encode() + b"\n")
+            self.written += 1

@@ -29,7 +29,10 @@ A year of history fits: decoding sorts the accepted touchpoints into runs on dis
 (``streams.replay.runs``), so memory grows with the customers, not the records. With
 ``processes`` above one, ranges of the file are decoded in parallel and the partitions are
 applied in parallel, each process writing tagged parts that are merged into the same bytes
-one process writes (``streams.replay.parts``).
+one process writes (``streams.replay.parts``). Where the partitions meet (agents/coordination/: the
+warning digests, the population's best-customer threshold) every partition's progress is needed in
+their common order, and the threshold feeds back into every partition's judgement: then decoding
+stays parallel and the partitions are applied in this process (``streams.replay.shard.needs_coordination``).
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ from streams import topics
 from streams.files import read_records
 from streams.replay.parts import Lines, merge_parts, merge_sorted
 from streams.replay.runs import merged
-from streams.replay.shard import ALERTS, AS_OF, CUSTOMERS, Applied, Erasure, Shard
+from streams.replay.shard import ALERTS, AS_OF, CUSTOMERS, Applied, Erasure, Shard, needs_coordination
 from streams.replay.sources import Decoded, Range, decode_range, read_refusals, split
 from streams.runtime.heap import collector_paused
 from streams.topics import partition_for
@@ -237,9 +240,11 @@ def replay(
             summary.after_as_of += part.after_as_of
         with summary.outputs[topics.DEAD_LETTER].open("wb") as dead_letters:
             _write_refusals(decoded, f"file:{path.name}", tracker.config.time.watermark_quorum, dead_letters)
-        # Identity records move state between partitions, applied at once (streams.replay.shard): with
-        # identity resolution on, the partitions are applied in one process (decoding stays parallel).
-        appliers = 1 if tracker.resolver is not None else processes
+        # Identity records move state between partitions, applied at once (streams.replay.shard), and the
+        # coordinator's digests and best-customer thresholds need every partition's progress in their
+        # common order (streams.replay.shard.needs_coordination): with either, the partitions are
+        # applied in one process, this one (decoding stays parallel).
+        appliers = 1 if tracker.resolver is not None or needs_coordination(tracker) else processes
         applied = job.apply(decoded, appliers, summary)
     summary.duplicates = applied.duplicates
     summary.transitions = applied.transitions

@@ -8,6 +8,7 @@ it. The journey step is ``agents.journey.step.JourneyStep``, the live worker's.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,20 +17,34 @@ from typing import Any, Final
 
 import orjson
 
+from agents.config import Config
+from agents.coordination.coordinator import Coordinator
+from agents.coordination.progress import PartitionProgress
+from agents.domain.alert import Alert
 from agents.domain.identity import MERGE, Claim, Forward
 from agents.domain.instants import DAY, day_number
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
 from agents.ingest.dead_letter import dead_letter_record
-from agents.journey.step import DUPLICATE, FORGOTTEN, ROUTED, UNCHANGED, Change, JourneyStep
+from agents.journey.step import (
+    DUPLICATE,
+    FORGOTTEN,
+    ROUTED,
+    TOUCHPOINT,
+    UNCHANGED,
+    WATERMARK,
+    Change,
+    JourneyStep,
+)
 from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
+from agents.models.population import PopulationMerge, PopulationThreshold
 from streams import topics
 from streams.replay.parts import END, Lines
 from streams.replay.runs import Row
 from streams.topics import partition_for
 
-__all__ = ["ALERTS", "AS_OF", "CUSTOMERS", "FINAL", "Applied", "Erasure", "Shard"]
+__all__ = ["ALERTS", "AS_OF", "CUSTOMERS", "FINAL", "Applied", "Erasure", "Shard", "needs_coordination"]
 
 #: Every alert topic (alerts.<type>), written to one file.
 ALERTS: Final = topics.alert_topic("*")
@@ -41,6 +56,8 @@ AS_OF: Final = "as_of"
 FINAL: Final = "final"
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: Steps of the replay's clock kept before forgetting those every partition has fired past.
+STEPS_KEPT: Final = 4096
 #: The line number an erasure's output is tagged with (plus its place among all erasures): after every
 #: touchpoint of its instant, before the next instant's.
 _ERASURE_LINE: Final = 1 << 39
@@ -103,6 +120,35 @@ class Shard:
         self._source = source
         self._count = partitions
         self._waiting: deque[Forward] = deque()
+        config = tracker.config
+        #: Where the partitions meet (agents/coordination/): the warning digests, from every partition's
+        #: warnings and progress, in the order the partitions make them, as the live coordinator has them.
+        #: Only a shard that applies every partition sees them all (see ``needs_coordination``).
+        self.coordinator = Coordinator(config, partitions)
+        #: The best-customer thresholds, though, are the replay's as a whole, learned as its one clock
+        #: passes each boundary (all partitions' customers together, as one partition): the population
+        #: is the same whatever the partitions, and so is when its threshold is known, so the partitions
+        #: change no judgement. (A live worker may learn one late, and counts it: agents/models/population.py.)
+        self.coordinator.population = None
+        best = config.model.best_customers
+        self._population = (
+            PopulationMerge(1, config.model.best_customer_quantile, best.min_buyers, best.relative_accuracy)
+            if best.fixed is None
+            else None
+        )
+        self._whole = PartitionProgress(config)
+        self._whole_clock = PartitionClock(config.time.watermark_quorum)
+        self._whole_until: int | None = None
+        self._lateness = int(config.deadlines.allowed_lateness_seconds)
+        #: Every instant the replay's clock moved to, in order, and (that instant, boundary) of each
+        #: threshold learned there; a partition's deadlines are fired in the same steps.
+        self._steps: list[int] = []
+        self._learned: list[tuple[int, int]] = []
+        self._learned_at: list[int] = []
+        #: partition → how far its deadlines have fired.
+        self._fired: dict[int, int] = {}
+        if self._population is not None:
+            self.journey.progress = _AlsoWhole(config, self._whole)
 
     def apply(
         self, rows: Iterable[Row], progress: Callable[[int], None] | None = None, every: int = 2048
@@ -125,7 +171,8 @@ class Shard:
                 forward(number)
             for claim in claims:
                 key = claim[0].encode()
-                self._write((self.journey.identity(key, self._partition(key), Claim(*claim)),))
+                claimed = self._partition(key)
+                self._write((self.journey.identity(key, claimed, Claim(*claim)),), claimed)
                 forward(number)
 
     def _partition(self, key: bytes) -> int:
@@ -152,11 +199,13 @@ class Shard:
         elif change.cause == DUPLICATE:
             applied.duplicates += 1
         else:
-            self._write((change,))
+            self._write((change,), partition)
             if change.cause != ROUTED:
                 if not erased:
                     self._lines.write(topics.ENRICHED, change.enriched)
-                self._write(journey.due(partition))
+                self._write(self._due(partition), partition)
+                if change.cause == TOUCHPOINT:
+                    self._passed_whole(self._whole_clock.observe(change.key, int(event_instant(event))))
 
     def _refuse(self, body: bytes, refused: Rejected, partition: int, number: int) -> None:
         self.applied.refused[refused.reason] += 1
@@ -178,11 +227,11 @@ class Shard:
             if sent.touchpoint is not None:
                 self._touchpoint(sent.key, partition, sent.touchpoint, orjson.dumps(sent.touchpoint), number)
             elif sent.control is not None:
-                self._write((journey.identity(key, partition, sent.control),))
+                self._write((journey.identity(key, partition, sent.control),), partition)
             elif sent.action is not None:
                 change = journey.action(key, partition, sent.action)
                 if change.refused is None:
-                    self._write((change,))
+                    self._write((change,), partition)
 
     def _erase_until(self, micros: int) -> None:
         """Apply every erasure dated before *micros* (µs), as its partition would on its way there."""
@@ -241,8 +290,9 @@ class Shard:
         if until is not None:
             for partition in sorted(partitions):
                 self._lines.at(END, partition)
-                self._write(self.journey.tick(partition, until, trigger))
+                self._write(self._due(partition, until, trigger), partition)
                 self._forward(0)
+            self._passed_whole(until + self._lateness)
         # Erasures after the last touchpoint (or the as-of day) are honoured all the same.
         while self._next_erasure < len(self._erasures):
             self._erase(self._erasures[self._next_erasure], END)
@@ -272,8 +322,10 @@ class Shard:
         self.applied.stages = Counter(state.stage for state in profiles)
         return self.applied
 
-    def _write(self, changes: Iterable[Change]) -> None:
+    def _write(self, changes: Iterable[Change], partition: int) -> None:
+        """Write what *changes* (of *partition*) publish, then tell the coordinator how far *partition* has come."""
         write, applied, states, to_erase = self._lines.write, self.applied, self.states, self._to_erase
+        coordinator = self.coordinator
         for change in changes:
             if change.cause not in (ROUTED, UNCHANGED):
                 states[change.key.decode()] = change.state
@@ -284,9 +336,11 @@ class Shard:
             for transition in outputs.transitions:
                 write(topics.TRANSITIONS, transition.encode())
             applied.transitions += len(outputs.transitions)
-            for alert in outputs.alerts:
-                write(ALERTS, alert.encode())
-                applied.alerts[f"{alert.type} {alert.status}"] += 1
+            self._publish(outputs.alerts)
+            for item in outputs.due_soon:
+                coordinator.due_soon(item)
+            for item_id, at in outputs.answered:
+                coordinator.answered(item_id, at)
             for merge in outputs.merges:
                 if merge.into not in to_erase:
                     write(topics.IDENTITY_MERGES, merge.encode())
@@ -295,6 +349,98 @@ class Shard:
                 if to_erase.keys().isdisjoint(conflict.customers):
                     write(topics.IDENTITY_CONFLICTS, conflict.encode())
                     applied.conflicts += 1
+        # As the live journey sends its progress on journey.progress after each change's outputs.
+        progress = self.journey.report(partition)
+        if progress is not None:
+            coordinated = coordinator.passed(progress)
+            self._publish(coordinated.alerts)
+            for boundary, threshold, _ in coordinated.thresholds:
+                self.tracker.learn_threshold(boundary, threshold)
+
+    def _passed_whole(self, watermark: int | None) -> None:
+        """The replay's clock is at *watermark*: learn the thresholds of the boundaries it passed."""
+        if watermark is None or self._population is None:
+            return
+        until = watermark - self._lateness
+        if self._whole_until is not None:
+            until = max(until, self._whole_until)
+        self._whole_until = until
+        progress = self._whole.passed(0, until)
+        if progress is None:
+            return
+        self._steps.append(until)
+        if not (progress.sketches or progress.empty_before is not None):
+            return
+        known = self._known()
+        for boundary, threshold, _ in self._population.report(0, progress.sketches, progress.empty_before):
+            new = known is not None and boundary not in known
+            self.tracker.learn_threshold(boundary, threshold)
+            if new and known is not None and boundary in known:
+                self._learned.append((until, boundary))
+                self._learned_at.append(until)
+        if len(self._steps) > STEPS_KEPT:
+            self._trim()
+
+    def _trim(self) -> None:
+        """Forget the steps every partition's deadlines have fired past: memory grows with the customers only."""
+        fired = [self._fired.get(partition) for partition in self.partitions]
+        if not fired or None in fired:
+            return
+        low = min(at for at in fired if at is not None)
+        cut = bisect.bisect_right(self._steps, low)
+        del self._steps[:cut]
+        cut = bisect.bisect_right(self._learned_at, low)
+        del self._learned[:cut]
+        del self._learned_at[:cut]
+
+    def _known(self) -> dict[int, float | None] | None:
+        thresholds = self.tracker.best_customers
+        return thresholds.known if isinstance(thresholds, PopulationThreshold) else None
+
+    def _due(self, partition: int, until: int | None = None, trigger: str = WATERMARK) -> list[Change]:
+        """The deadlines of *partition* its clock passed (or those up to *until*), fired in the steps of the
+        replay's clock, each judged by the thresholds known when the replay's clock passed it.
+
+        A partition's clock trails the replay's (its customers are fewer): a deadline may fire after the
+        replay's clock has gone past a boundary beyond it. In one partition it would have fired before
+        that boundary's threshold was learned, and so it does here: the partitions change no judgement.
+        """
+        journey = self.journey
+        end = journey.pending(partition) if until is None else until
+        if end is None:
+            return []
+        start = self._fired.get(partition)
+        self._fired[partition] = end if start is None else max(start, end)
+        known = self._known()
+        if known is None or not self._learned:
+            return list(journey.due(partition) if until is None else journey.tick(partition, end, trigger))
+        steps = self._steps
+        first = 0 if start is None else bisect.bisect_right(steps, start)
+        splits = steps[first : bisect.bisect_left(steps, end)]
+        changes: list[Change] = []
+        before = start
+        for split in [*splits, None]:
+            later = 0 if before is None else bisect.bisect_right(self._learned_at, before)
+            hidden = {
+                boundary: known.pop(boundary) for _, boundary in self._learned[later:] if boundary in known
+            }
+            try:
+                if split is not None:
+                    changes.extend(journey.tick(partition, split, WATERMARK))
+                elif until is None:
+                    changes.extend(journey.due(partition))
+                else:
+                    changes.extend(journey.tick(partition, end, trigger))
+            finally:
+                known.update(hidden)
+            before = split
+        return changes
+
+    def _publish(self, alerts: Iterable[Alert]) -> None:
+        write, counts = self._lines.write, self.applied.alerts
+        for alert in alerts:
+            write(ALERTS, alert.encode())
+            counts[f"{alert.type} {alert.status}"] += 1
 
 
 def _instant(seconds: int | None) -> datetime:
@@ -304,3 +450,39 @@ def _instant(seconds: int | None) -> datetime:
 def combined_clock(quorum: int, snapshots: Iterable[list[tuple[int, str | bytes]]]) -> int | None:
     """The replay's clock: the partitions' clocks together."""
     return PartitionClock.combined(quorum, *snapshots).time
+
+
+def needs_coordination(tracker: JourneyTracker) -> bool:
+    """Whether the partitions' outputs depend on each other (agents/coordination/coordinator.py).
+
+    The warning digests gather every partition's warnings, and the population's best-customer
+    threshold gathers every partition's buyers and is fed back into each partition's judgement,
+    at the point in the partitions' common order where the last of them passes its boundary.
+    Applied in several processes, a partition could not know that point without waiting for the
+    others at every record; so with either one on, replay applies every partition in one process.
+    """
+    config = tracker.config
+    return config.sla.warning_digest_minutes > 0 or config.model.best_customers.fixed is None
+
+
+def event_instant(event: dict[str, Any]) -> int:
+    """A touchpoint's instant (epoch seconds), as the journey step's clock takes it."""
+    return int(datetime.fromisoformat(event["occurred_at"]).timestamp())
+
+
+class _AlsoWhole(PartitionProgress):
+    """Each partition's buyers, as the journey step keeps them, and all of them as one partition too."""
+
+    def __init__(self, config: Config, whole: PartitionProgress) -> None:
+        super().__init__(config)
+        self._whole_progress = whole
+
+    def buyer(
+        self, partition: int, key: bytes, first_purchase: int, history: tuple[tuple[int, float], ...]
+    ) -> None:
+        super().buyer(partition, key, first_purchase, history)
+        self._whole_progress.buyer(0, key, first_purchase, history)
+
+    def drop(self, partition: int, key: bytes) -> None:
+        super().drop(partition, key)
+        self._whole_progress.drop(0, key)

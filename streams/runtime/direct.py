@@ -12,15 +12,19 @@ after the records sent for its events are acknowledged.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from faust.exceptions import ProducerSendError
 from faust.types import AppT, TopicT
 
+from streams import metrics
 from streams.runtime.faust_private import direct_producer
 
 __all__ = ["DirectTopic"]
+
+log = logging.getLogger(__name__)
 
 
 class DirectTopic:
@@ -58,6 +62,18 @@ class DirectTopic:
                 partition=partition,
                 timestamp_ms=int(timestamp * 1000) if timestamp else None,
             )
+        except MessageSizeTooLargeError:
+            # Every record the worker makes has a bounded size by design; one that is not is a
+            # defect to report, not a reason to stop every customer's processing.
+            metrics.RECORDS_TOO_LARGE.labels(self.name).inc()
+            log.error(
+                "not sent to %s: a record of %d bytes exceeds the producer's maximum request size",
+                self.name,
+                len(value or b"") + len(key or b""),
+            )
+            skipped: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            skipped.set_result(None)
+            return skipped
         except KafkaError as exc:
             raise ProducerSendError(f"Error while sending to {self.name}: {exc!r}") from exc
         return future

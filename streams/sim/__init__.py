@@ -29,6 +29,9 @@ What a caller cannot guess:
   record's id.
 * Memory is O(customers) plus the journeys in flight; nothing depends on how
   many records are taken.
+* ``Simulator(spec).run()`` is the same stream with the run at hand: its ``truth`` holds the
+  story situations created so far (streams/sim/truth.py), for ``touchpoint simulate --truth``.
+  Recording them draws no random number, so the traffic is the same whether it is read or not.
 * Every event is made by one simulated person, whatever identifiers it carries
   (``generate_with_persons``): the ground truth identity resolution is measured
   against. Some couples share a tablet at home (``identities.HOUSEHOLD_SHARE``),
@@ -44,7 +47,14 @@ from streams.sim.clock import EPOCH
 from streams.sim.engine import Simulator
 from streams.sim.spec import SimulationSpec
 
-__all__ = ["SimulationSpec", "generate", "generate_events", "generate_with_persons", "person_name"]
+__all__ = [
+    "SimulationSpec",
+    "Simulator",
+    "generate",
+    "generate_events",
+    "generate_with_persons",
+    "person_name",
+]
 
 
 def generate(spec: SimulationSpec) -> Iterator[bytes]:

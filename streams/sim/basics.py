@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from streams.sim import identities
+from streams.sim import identities, misuse
 from streams.sim.clock import (
     DAY,
     EPOCH,
@@ -27,6 +27,8 @@ from streams.sim.customer import Customer, Pending, Ref
 from streams.sim.identities import ANONYMOUS
 from streams.sim.personas import PERSONA_CHOICE, PERSONAS
 from streams.sim.spec import SimulationSpec
+from streams.sim.truth import Truth
+from streams.sim.witness import Witness
 from streams.sim.world import (
     CATEGORIES,
     MILLIS_CHANNELS,
@@ -35,7 +37,7 @@ from streams.sim.world import (
 )
 
 
-class Basics:
+class Basics(Witness):
     """One run's state (population, journeys in flight, random streams) and the steps every journey takes."""
 
     def __init__(self, spec: SimulationSpec) -> None:
@@ -47,6 +49,13 @@ class Basics:
         self.rng = random.Random(f"touchpoint-journeys-{spec.seed}")
         self.bad_rng = random.Random(f"touchpoint-malformed-{spec.seed}")
         self.dup_rng = random.Random(f"touchpoint-duplicates-{spec.seed}")
+        self.misuse_rng = random.Random(f"touchpoint-misuse-{spec.seed}")
+        #: The story situations of the run so far (streams/sim/truth.py).
+        self.truth = Truth()
+        #: The event the latest _push scheduled, for the truth to name.
+        self.pushed: dict[str, Any] = {}
+        #: When the journey being played started (ms): the instant of what it changes in a customer's mind.
+        self.now = (spec.start - EPOCH) // timedelta(milliseconds=1)
         # Who is who: which sessions happen on a household's shared tablet, which unidentified writers an agent
         # verifies. A stream of its own, so that identity changes identifiers and adds identify events in a run,
         # and nothing else.
@@ -107,7 +116,25 @@ class Basics:
             _, price = self.skus[first][rng.randrange(SKUS_PER_CATEGORY)]
             topic = rng.choice(("repair", "warranty", "delivery"))
             self._open_issue(customer, self.start + int(rng.uniform(0.0, 10.0) * DAY), topic, price, rng)
+        if customer.known and self.misuse_rng.random() < misuse.MISUSE_SHARE:
+            customer.misuse_at = misuse.when(self.misuse_rng, now)
         return customer
+
+    def _misuse(self, c: Customer, t: int) -> None:
+        """Story 6: someone else's purchases with c's card from the next day (the misuse stream only)."""
+        if c.purchases < misuse.MISUSE_HISTORY:
+            c.misuse_at = t + misuse.MISUSE_POSTPONE_DAYS * DAY
+            return
+        c.misuse_at = 0
+        plan = misuse.plan(self.misuse_rng, self.clock, t)
+        events = []
+        for number, purchase in enumerate(plan, 1):
+            attributes = {"amount": purchase.amount, "currency": "EUR", "sku": purchase.sku,
+                          "order_id": f"ord-{self.seed}-m{c.idx}-{number}"}  # fmt: skip
+            self._push(purchase.at, ("customer_id", c.cid), purchase.channel, "purchase", "customer",
+                       purchase.location, None, attributes)  # fmt: skip
+            events.append(self.pushed)
+        self._witness_misuse(c, events, plan[0].at, plan[0].location or plan[0].channel)
 
     def _replace(self, c: Customer, t: int, prospects: float) -> None:
         """Give c's slot to a new customer (a prospect with probability `prospects`) arriving at t."""
@@ -155,6 +182,7 @@ class Basics:
         if ref[0] == "customer_id" and actor == "customer" and self.current is not None:
             self._announce(t, self.current, channel, location)
         heapq.heappush(self.pending, (t, next(self.seq), event, millis, self.person))
+        self.pushed = event
         return t
 
     def _announce(self, t: int, c: Customer, channel: str, location: str | None) -> None:
@@ -298,6 +326,7 @@ class Basics:
         c.satisfaction = max(0.0, c.satisfaction + weight * (quality - c.satisfaction))
         if c.satisfaction < 0.22 and not c.churned:
             c.churned = True
+            self._witness_churn(c, self.now, "unhappy")
 
     def _open_issue(
         self, c: Customer, first_contact: int, topic: str, amount: float, rng: random.Random
@@ -309,6 +338,9 @@ class Basics:
         c.issue_at = self._awake(first_contact)
         c.issue_contacts = 0
         c.issue_give_up = 0
+        c.issue_events = []
+        c.issue_case = None
+        c.issue_repeat = None
         draw = rng.random()
         unresolved = c.persona.unresolved_share
         if draw < unresolved:

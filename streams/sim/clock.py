@@ -102,6 +102,33 @@ class Clock:
                 return max(t, self.utc(candidate))
         raise ValueError("calendar has no open day")  # unreachable with the calendars above
 
+    def add_business(
+        self, t: int, span: int, days: frozenset[int], open_minute: int, close_minute: int
+    ) -> int:
+        """The instant *span* ms of open time after t: time outside the calendar does not count."""
+        while True:
+            t = self.next_open(t, days, open_minute, close_minute)
+            closes = self.day_end(t, close_minute)
+            if t + span <= closes:
+                return t + span
+            span -= closes - t
+            t = closes
+
+    def business_hours(
+        self, start: int, end: int, days: frozenset[int], open_minute: int, close_minute: int
+    ) -> float:
+        """Hours of open time between start and end (0 when end is not after start)."""
+        total = 0
+        t = start
+        while t < end:
+            t = self.next_open(t, days, open_minute, close_minute)
+            if t >= end:
+                break
+            closes = min(self.day_end(t, close_minute), end)
+            total += closes - t
+            t = closes
+        return total / HOUR
+
     def day_end(self, t: int, minute: int) -> int:
         """Instant of local `minute` on the local day of t."""
         local = self.local(t)

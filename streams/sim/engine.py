@@ -122,8 +122,12 @@ class Simulator(Service):
 
     def _session(self, c: Customer, t: int) -> int:
         """Play one journey of c starting at t; return when the customer is free again."""
+        self.now = t
+        if c.misuse_at and t >= c.misuse_at:
+            self._misuse(c, t)  # pushes the thief's purchases; changes nothing of this session
         if c.churn_at and not c.churned and t >= c.churn_at:
             c.churned = True
+            self._witness_churn(c, t, "churn_date")
         if c.issue_at and c.issue_at <= t and (not c.refund_at or c.issue_at <= c.refund_at):
             return self._complaint(c, t)
         if c.refund_at and c.refund_at <= t:

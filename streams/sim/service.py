@@ -51,7 +51,7 @@ class Service(Shopping):
         conversation = f"conv-{self.seed}-{next(self.conversations)}"
         team = "team-social" if channel == "social" else TOPIC_TEAM[topic]
         t = self._push(t, ref, channel, "inquiry", "customer", team, conversation, {"topic": topic})
-        self._written_reply(t, ref, channel, team, conversation, {"topic": topic})
+        self._written_reply(c, t, ref, channel, team, conversation, {"topic": topic}, self.pushed)
         return t
 
     def _complaint(self, c: Customer, t: int) -> int:
@@ -85,11 +85,13 @@ class Service(Shopping):
             t = self._push(t, ref, "store", "visit", "customer", location, None, {"purpose": "service"})
             t = self._push(min(last, t + self._lognormal(180.0, 0.7)), ref, "store", "complaint", "customer",
                            location, conversation, {"issue_id": issue_id, "topic": topic})  # fmt: skip
+            self._witness_complaint(c, self.pushed, t)
             t = self._push(min(last, t + self._lognormal(120.0, 0.6)), ref, "store", "reply", "agent", location,
                            conversation, {"topic": topic, "agent_id": self._agent()})  # fmt: skip
             if resolve:
                 t = self._push(min(last, t + self._lognormal(300.0, 0.6)), ref, "store", "resolution", "agent",
                                location, conversation, {"issue_id": issue_id})  # fmt: skip
+                self._witness_resolution(c, issue_id, t)
             end, quality = t, 0.6
         if resolve:
             c.issue_id = ""
@@ -102,8 +104,8 @@ class Service(Shopping):
             # Fixed at last, but each extra contact costs goodwill.
             quality = max(0.1, 0.95 - 0.15 * (contacts - 1))
             if rng.random() < 0.5:
-                self._push(end + self._lognormal(4 * 3600.0, 0.8), ("customer_id", c.cid), "email", "feedback",
-                           "customer", None, None, self._score(c, quality) | {"issue_id": issue_id})  # fmt: skip
+                self._feedback(c, end + self._lognormal(4 * 3600.0, 0.8), ("customer_id", c.cid), "email", None,
+                               self._score(c, quality) | {"issue_id": issue_id})  # fmt: skip
             self._experience(c, quality)
             return end
         self._experience(c, min(quality, 0.35) - 0.05 * contacts)
@@ -111,12 +113,13 @@ class Service(Shopping):
             # Gives up for good (story 2): a detractor's verdict, then silence.
             c.issue_id = ""
             c.issue_at = 0
+            if not c.churned:
+                self._witness_churn(c, end, "gave_up")
             c.churned = True
             c.satisfaction = min(c.satisfaction, 0.1)
             if rng.random() < 0.6:
-                self._push(end + self._lognormal(2 * 3600.0, 0.8), ("customer_id", c.cid), "email", "feedback",
-                           "customer", None, None,
-                           {"nps": rng.randint(0, 2), "csat": 1, "issue_id": issue_id})  # fmt: skip
+                self._feedback(c, end + self._lognormal(2 * 3600.0, 0.8), ("customer_id", c.cid), "email", None,
+                               {"nps": rng.randint(0, 2), "csat": 1, "issue_id": issue_id})  # fmt: skip
             return end
         c.issue_at = self._awake(end + int(rng.uniform(1.0, 4.0) * DAY))
         return end
@@ -129,16 +132,18 @@ class Service(Shopping):
         team = "team-social" if channel == "social" else "team-support"
         t = self._push(t, ref, channel, "complaint", "customer", team, conversation,
                        {"issue_id": issue_id, "topic": topic})  # fmt: skip
+        self._witness_complaint(c, self.pushed, t)
         if channel == "chat" and self._staffed(t):
             reply: int | None = self._push(t + self._lognormal(90.0, 0.8), ref, channel, "reply", "agent", team,
                                            conversation, {"topic": topic, "agent_id": self._agent()})  # fmt: skip
         else:
-            reply = self._written_reply(t, ref, channel, team, conversation, {"topic": topic})
+            reply = self._written_reply(c, t, ref, channel, team, conversation, {"topic": topic})
         if reply is None:
             return t, 0.1
         if resolve:
-            self._push(reply + self._lognormal(600.0, 0.8), ref, channel, "resolution", "agent", team,
-                       conversation, {"issue_id": issue_id})  # fmt: skip
+            resolved = self._push(reply + self._lognormal(600.0, 0.8), ref, channel, "resolution", "agent", team,
+                                  conversation, {"issue_id": issue_id})  # fmt: skip
+            self._witness_resolution(c, issue_id, resolved)
         return t, 0.5
 
     def _refund(self, c: Customer, t: int) -> int:
@@ -160,7 +165,9 @@ class Service(Shopping):
             conversation = f"conv-{self.seed}-{next(self.conversations)}"
             t = self._push(t, ref, "email", "inquiry", "customer", "team-support", conversation,
                            {"topic": "return", "order_id": c.refund_order})  # fmt: skip
-            self._written_reply(t, ref, "email", "team-support", conversation, {"topic": "return"})
+            self._written_reply(
+                c, t, ref, "email", "team-support", conversation, {"topic": "return"}, self.pushed
+            )
             self._push(t + int(rng.uniform(1.0, 3.0) * DAY), ("customer_id", c.cid), channel, "refund", "system",
                        None, conversation, attributes)  # fmt: skip
             return t

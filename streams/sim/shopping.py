@@ -45,9 +45,9 @@ class Shopping(Conversations):
         if rng.random() < 0.08:
             survey_channel = "app" if channel == "app" else "email"
             quality = 0.8 if channel == "store" else 0.75
-            self._push(
-                t + self._lognormal(3 * 3600, 1.0), self._ref(c, survey_channel), survey_channel, "feedback",
-                "customer", None, None, self._score(c, quality) | {"order_id": order},
+            self._feedback(
+                c, t + self._lognormal(3 * 3600, 1.0), self._ref(c, survey_channel), survey_channel, None,
+                self._score(c, quality) | {"order_id": order},
             )  # fmt: skip
         if c.satisfaction > 0.75 and rng.random() < persona.referral_rate:
             referral_channel = rng.choice(("app", "social", "web"))
@@ -74,6 +74,9 @@ class Shopping(Conversations):
         if offer_id is not None:
             attributes["offer_id"] = offer_id
         t = self._push(t, ref, channel, "purchase", "customer", location, None, attributes)
+        c.purchases += 1
+        c.purchase_days.add(self.clock.local(t) // DAY)
+        c.last_purchase = self.pushed
         self._after_purchase(c, t, channel, order, amount, category)
         return t
 
@@ -148,6 +151,7 @@ class Shopping(Conversations):
         if rng.random() < 0.1:
             t = self._push(min(last, t + self._lognormal(120.0, 0.6)), ref, "store", "offer", "agent", location,
                            None, {"offer_id": rng.choice(("offer-extended-warranty", "offer-bundle"))})  # fmt: skip
+            self._witness_offer(c, self.pushed, t)
         t = min(last, t + self._lognormal(12 * 60.0, 0.7))
         if ref[0] != "customer_id":
             # No loyalty card yet: staff sign the customer up at the till.
@@ -168,6 +172,7 @@ class Shopping(Conversations):
             offer_id = f"offer-{year}-w{week:02d}-{CAMPAIGN_THEMES[week % len(CAMPAIGN_THEMES)]}"
         t = self._push(t, ("customer_id", c.cid) if c.known else identities.anonymous_ref(self.seed, c, "email"), channel,
                        "offer", "system", None, None, {"offer_id": offer_id})  # fmt: skip
+        self._witness_offer(c, self.pushed, t)
         response = c.persona.offer_response * (0.3 if c.churned else 1.0)
         if rng.random() < response:
             if c.churned:  # won back

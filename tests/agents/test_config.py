@@ -386,7 +386,12 @@ def test_a_new_channel_policy_needs_its_target() -> None:
 
 def test_a_cooldown_for_one_type_keeps_the_default_for_the_others() -> None:
     alerts = config_from_mapping({"alerts": {"cooldown_minutes": {"long_wait": 5}}}).alerts
-    assert alerts.cooldown_minutes == {"default": 60, "long_wait": 5}
+    assert alerts.cooldown_minutes == {
+        "default": 60,
+        "after_hours_unanswered": 0,
+        "first_response_breach": 0,
+        "long_wait": 5,
+    }
     assert alerts.cooldown_seconds("long_wait") == 300
     assert alerts.cooldown_seconds("churn_risk") == 3600
 

@@ -412,12 +412,13 @@ def test_loyalty_thresholds_come_from_the_rules(rules: dict[str, Any], steps: li
     assert journey.stage == stage
 
 
-def test_a_prospect_has_no_deadline() -> None:
+def test_a_prospect_has_no_stage_deadline() -> None:
     journey = Journey()
     journey.send(visit(0), inquiry(1), complaint(2))
-    assert journey.current.wake_at is None
     assert next_stage_deadline(journey.current, 0, default_config().lifecycle) is None
+    # What is left to wake for is the end of its open alerts (agents/alerts/closing.py), never a stage.
     assert journey.advance(instant(5_000)) == []
+    assert journey.current.wake_at is None
 
 
 def test_classify_is_pure_and_depends_only_on_the_state_and_the_instant() -> None:

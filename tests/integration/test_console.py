@@ -142,10 +142,11 @@ async def test_an_unanswered_inquiry_appears_live_is_acknowledged_and_leads_to_i
     alert_id = await row.get_attribute("data-id")
     assert alert_id is not None
     assert await row.get_attribute("data-status") == "open"
-    assert "critical" in await row.locator(".badge").inner_text()
+    # Purchase intent after hours from a new customer: a warning (critical is for best or top-tier customers).
+    assert "warning" in await row.locator(".badge").inner_text()
     assert "discount" in await row.locator(".summary").inner_text()
-    critical = int(await page.locator('.count[data-severity="critical"] strong').inner_text())
-    assert critical >= 1
+    warnings = int(await page.locator('.count[data-severity="warning"] strong').inner_text())
+    assert warnings >= 1
     await _shot(page, "inbox-alert-arrived")
 
     await row.locator('button[data-action="acknowledge"]').click()

@@ -229,8 +229,10 @@ async def test_a_snooze_until_2099_is_clamped_to_a_week_and_the_alert_says_so(
     broker: EmbeddedBroker, worker: WorkerProcess, run_id: str
 ) -> None:
     customer = f"{run_id}-asker"
-    # An evening chat inquiry long past: its first-response deadline has passed, so the worker raises at once.
-    asked = datetime(2026, 1, 5, 19, 30, tzinfo=UTC)
+    # Yesterday evening's chat inquiry (20:30 in Berlin, after hours): its first-response deadline has
+    # passed, so the worker raises at once, and it is recent enough not to have expired
+    # (alerts.expire_after_hours: a week), as one from months ago would have.
+    asked = (datetime.now(UTC) - timedelta(days=1)).replace(hour=19, minute=30, second=0, microsecond=0)
     inquiry = touchpoint(customer, f"{customer}-ask", "inquiry", asked, channel="chat", conversation_id="c-1")
     await produce(broker.bootstrap, topics.RAW, [inquiry])
     wanted = customer.encode()

@@ -38,6 +38,10 @@ pytestmark = pytest.mark.integration
 
 PARTITIONS = Settings().partitions
 INPUTS = (topics.RAW, topics.BY_CUSTOMER, topics.ACTIONS, topics.ERASURE_REQUESTS, topics.IDENTITY_ACTIONS)
+#: The coordinator's input: one partition, read by whichever worker owns it.
+COORDINATION = {(topics.PROGRESS, "0")}
+#: Every input partition a lone worker reads, with a consumer-lag series each.
+LAG_SERIES = {(t, str(p)) for t in INPUTS for p in range(PARTITIONS)} | COORDINATION
 CHANGELOG = "touchpoint-customer_to_state-changelog"
 TIMEOUT = 60.0
 
@@ -185,7 +189,7 @@ async def test_worker_metrics_measure_lag_latency_ownership_and_open_work(
         lambda s: lags(s) and set(lags(s).values()) == {0.0},
         timeout=TIMEOUT,
     )
-    assert set(lags(samples)) == {(t, str(p)) for t in INPUTS for p in range(PARTITIONS)}
+    assert set(lags(samples)) == LAG_SERIES
     before = scrape(worker)
 
     # --- Phase 1: an inquiry opens an inquiry and a first-response case; the reply closes both. -------
@@ -310,10 +314,7 @@ async def test_worker_metrics_measure_lag_latency_ownership_and_open_work(
     await eventually(
         "consumer lag back to 0",
         lambda: lags(scrape(worker)),
-        lambda found: (
-            set(found) == {(t, str(p)) for t in INPUTS for p in range(PARTITIONS)}
-            and set(found.values()) == {0.0}
-        ),
+        lambda found: set(found) == LAG_SERIES and set(found.values()) == {0.0},
         timeout=TIMEOUT,
     )
 
@@ -350,7 +351,7 @@ async def test_partition_metrics_follow_a_rebalance(tmp_path: Path) -> None:
                     owned = {
                         (topic, partition)
                         for topic, partition in (p.rsplit(":", 1) for p in ready["partitions"])
-                        if topic in INPUTS
+                        if topic in INPUTS or topic == topics.PROGRESS
                     }
                     # Lag series for exactly the partitions this worker owns, caught up.
                     if set(lags(samples)) != owned or set(lags(samples).values()) != {0.0}:

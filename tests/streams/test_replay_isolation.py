@@ -20,6 +20,20 @@ ways a claim must (docs/identity.md, "One record, one customer"), and in no othe
 So the customers a stray record may change are its own, the anonymous profiles of the
 identifiers it carries, and the customers claiming those identifiers after it; every other
 customer's outputs stay byte for byte the same, known or anonymous.
+
+Two outputs are not one customer's, and the tests say precisely what "another customer's outputs"
+means for them:
+
+* a queue's digest of first-response warnings (``customer_id: queue:…``) lists inquiries of many
+  customers: each listed item is its customer's output (with the digest's interval and status),
+  while the digest's tallies (how many it lists, how many were answered in time) are the queue's;
+* the best-customer threshold is a population statistic, the top decile of CLV among current
+  buyers (agents/models/population.py): a stray purchase is one more value in that population and
+  may move the threshold, and with it whether a customer at the margin counts as a best customer.
+  So the exact property is checked with a fixed threshold, and with the population's threshold
+  a weaker, still exact one: the stray record reaches other customers only through the thresholds
+  it leads to (pinned to those, the stream without it gives everyone else the same outputs), and
+  moves no threshold before the first boundary after its own instant.
 """
 
 from __future__ import annotations
@@ -36,9 +50,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.config import default_config
+from agents.config import Config, config_from_mapping
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.track import JourneyTracker
+from agents.models.population import PopulationThreshold
 from streams.replay import replay
 from streams.sim import SimulationSpec, generate
 
@@ -46,7 +61,17 @@ pytestmark = pytest.mark.unit
 
 SALT = b"isolation"
 DECODER = TouchpointDecoder(identity_salt=SALT)
-TRACKER = JourneyTracker(default_config(), SALT)
+#: Best customers from a fixed threshold: no statistic over other customers decides anyone's outputs.
+FIXED = config_from_mapping({"model": {"best_customers": {"threshold": 400}}})
+#: Best customers from the population (the default), with few enough buyers needed that 40 customers make one,
+#: and each boundary's threshold in effect a day after it: replay's clock (a quorum of 40 customers) lags
+#: hours behind the newest customer, and the property below is exact only while every decision finds the
+#: threshold of its boundary known (``late == 0`` without the stray, asserted). A decision that must use an earlier
+#: boundary's threshold instead depends on when the clock passed, which a stray record can shift: counted
+#: live as touchpoint_best_customer_threshold_late_total, and described in docs/models.md.
+POPULATION = config_from_mapping(
+    {"model": {"best_customers": {"min_buyers": 10, "effective_after_hours": 24}}}
+)
 #: Outputs that belong to one customer: (file, field naming the customer).
 PER_CUSTOMER = (
     ("alerts.jsonl", "customer_id"),
@@ -109,16 +134,57 @@ def outputs_by_customer(out: Path) -> dict[str, dict[str, list[bytes]]]:
         for line in (out / name).read_bytes().splitlines():
             document = orjson.loads(line)
             customer = document.get("customer_id") or document["touchpoint"]["customer_id"]
+            if customer.startswith("queue:"):
+                # A queue's digest: each inquiry it lists is its own customer's output.
+                for item in document["details"]["items"]:
+                    mine = {
+                        "digest": document["alert_id"],
+                        "status": document["status"],
+                        "status_changed_at": document["status_changed_at"],
+                        "item": item,
+                    }
+                    by_customer[item["customer_id"]]["digests"].append(orjson.dumps(mine))
+                continue
             by_customer[customer][name].append(line)
     return by_customer
 
 
+class Recorded(PopulationThreshold):
+    """The population's thresholds, every one learned kept (a worker keeps only the latest few)."""
+
+    def __init__(self, every: int, delay: int) -> None:
+        super().__init__(every, delay)
+        self.history: dict[int, float | None] = {}
+
+    def learn(self, boundary: int, threshold: float | None) -> None:
+        self.history[boundary] = threshold
+        super().learn(boundary, threshold)
+
+
+class Pinned(PopulationThreshold):
+    """Thresholds given beforehand, whatever the population of this run says."""
+
+    def learn(self, boundary: int, threshold: float | None) -> None:
+        pass
+
+
+def tracker(config: Config, thresholds: PopulationThreshold | None = None) -> JourneyTracker:
+    """A fresh tracker (a population's thresholds are state), optionally with *thresholds* of its own."""
+    fresh = JourneyTracker(config, SALT)
+    if thresholds is not None:
+        fresh.best_customers = fresh.model.best_customers = thresholds
+    return fresh
+
+
 def run(
-    records: list[bytes], directory: Path, as_of: date | None = None
+    records: list[bytes],
+    directory: Path,
+    as_of: date | None = None,
+    journey: JourneyTracker | None = None,
 ) -> dict[str, dict[str, list[bytes]]]:
     path = directory / "input.jsonl"
     path.write_bytes(b"\n".join(records) + b"\n")
-    replay(path, directory / "out", DECODER, TRACKER, as_of)
+    replay(path, directory / "out", DECODER, journey or tracker(FIXED), as_of)
     return outputs_by_customer(directory / "out")
 
 
@@ -212,6 +278,7 @@ def test_one_stray_record_changes_no_other_customers_outputs_up_to_a_given_day(
     after = run([*records[:position], stray, *records[position:]], directory / "with", end)
     allowed = may_change(records, position, stray)
     assert others(after, allowed) == others(before, allowed)
+    assert any(files.get("digests") for files in before.values()), "queue digests are compared item by item"
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -245,3 +312,51 @@ def test_one_stray_record_can_move_the_replays_end_no_further_than_the_stream_it
                 assert datetime.fromisoformat(moment) <= newest, (
                     f"{customer}: {extra!r} fired beyond the stream"
                 )
+
+
+def population_thresholds() -> tuple[int, int]:
+    best = POPULATION.model.best_customers
+    return round(best.every_hours * 3600), round(best.effective_after_hours * 3600)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(insertions())
+def test_with_the_populations_threshold_a_stray_record_reaches_others_only_through_the_threshold(
+    tmp_path_factory: pytest.TempPathFactory, case: tuple[list[bytes], int, bytes]
+) -> None:
+    records, position, stray = case
+    directory = tmp_path_factory.mktemp("population")
+    end = date(2026, 1, 20)
+    for name in ("with", "without", "pinned"):
+        (directory / name).mkdir()
+    every, delay = population_thresholds()
+    without_thresholds, with_thresholds = Recorded(every, delay), Recorded(every, delay)
+    before = run(records, directory / "without", end, tracker(POPULATION, without_thresholds))
+    inserted = [*records[:position], stray, *records[position:]]
+    after = run(inserted, directory / "with", end, tracker(POPULATION, with_thresholds))
+    assert any(t is not None for t in without_thresholds.history.values()), "the population has a top decile"
+    assert without_thresholds.late == 0
+    allowed = may_change(records, position, stray)
+
+    # 1. Given the thresholds the stray record led to, the stream without it gives every other
+    #    customer exactly the outputs of the stream with it: the threshold is the only way through.
+    pinned = Pinned(every, delay, known=dict(with_thresholds.history))
+    assert others(run(records, directory / "pinned", end, tracker(POPULATION, pinned)), allowed) == others(
+        after, allowed
+    )
+
+    # 2. The thresholds themselves: the same at every boundary up to the stray's own instant (a value
+    #    counts from the first boundary after its purchase); a refused record moves none.
+    outcome = DECODER(stray)
+    changed = {
+        b
+        for b in with_thresholds.history.keys() | without_thresholds.history.keys()
+        if with_thresholds.history.get(b) != without_thresholds.history.get(b)
+    }
+    if isinstance(outcome, Accepted):
+        stray_at = int(outcome.occurred_at.timestamp())
+        assert all(b > stray_at for b in changed), "a threshold moved before the stray record happened"
+    else:
+        assert changed == set(), "a refused record moved the threshold"
+    if not changed:
+        assert others(after, allowed) == others(before, allowed)

@@ -18,15 +18,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas
+from agents.alerts.closing import SUPERSEDED as AUTO_SUPERSEDED
 from agents.alerts.sla import BREACHED, HANDLED
-from agents.alerts.sla_cases import AUTO_REPLY, AUTO_SUPERSEDED
+from agents.alerts.sla_cases import AUTO_REPLY
 from agents.config import Config, config_from_mapping, default_config
 from agents.domain.alert import (
     AFTER_HOURS_UNANSWERED,
     CRITICAL,
     FIRST_RESPONSE_BREACH,
     FIRST_RESPONSE_DUE_SOON,
-    INFO,
     OPEN,
     RESOLVED,
     WARNING,
@@ -43,6 +43,17 @@ pytestmark = pytest.mark.unit
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DEFAULTS = default_config()
+#: The rules these stories run under: the defaults, with one first_response_due_soon alert per inquiry
+#: about its customer instead of a queue's digest (tests/agents/alerts/test_digests.py tells those).
+PER_INQUIRY = {"sla": {"warning_digest_minutes": 0}}
+
+
+def rules(**sections: Any) -> Config:
+    """The stories' rules with *sections* laid over them (a section replaces its part, key by key)."""
+    merged: dict[str, Any] = {"sla": dict(PER_INQUIRY["sla"])}
+    for name, section in sections.items():
+        merged[name] = {**merged.get(name, {}), **section}
+    return config_from_mapping(merged)
 
 
 def berlin(when: str) -> str:
@@ -81,7 +92,7 @@ class Desk:
     Everything published is kept, in order, and checked against the alert contract on the way.
     """
 
-    config: Config = field(default_factory=default_config)
+    config: Config = field(default_factory=rules)
     customer_id: str = "cust-1"
     state: CustomerState | None = None
     published: list[Alert] = field(default_factory=list)
@@ -177,39 +188,20 @@ class Desk:
 # --- story 1: the unanswered evening inquiry ---------------------------------------------------------------
 
 
-def test_story_1_an_evening_discount_question_warns_on_call_at_1950_and_alerts_at_2000() -> None:
+def test_story_1_an_evening_discount_question_alerts_on_call_at_2000_with_no_warning_nobody_could_act_on() -> (
+    None
+):
     desk = Desk()
     question = asks("2026-01-05 19:30", topic="discount")
     desk.send(question)
-    desk.wait("2026-01-05 19:49:59")
+    desk.wait("2026-01-05 19:59:59")
+    # Support left at 17:30: a 19:50 warning would reach nobody who could still answer in time.
     assert desk.published == []
 
-    desk.wait("2026-01-05 19:50")
-    [warning] = desk.published
-    assert warning.type == FIRST_RESPONSE_DUE_SOON
-    assert warning.severity == WARNING  # info, raised one level by the purchase intent
-    assert warning.detected_at == epoch("2026-01-05 19:50")
-    assert warning.reasons == ("no_first_response", "after_hours", "purchase_intent")
-    assert "deadline is in 10 min" in warning.summary
-
     desk.wait("2026-01-05 20:00")
-    [_, superseded, breach] = desk.published
-    # The breach supersedes the warning: it is closed at the deadline, the same alert otherwise.
-    assert (superseded.alert_id, superseded.status, superseded.status_changed_by) == (
-        warning.alert_id,
-        RESOLVED,
-        AUTO_SUPERSEDED,
-    )
-    assert superseded.status_changed_at == epoch("2026-01-05 20:00")
-    assert (superseded.summary, superseded.severity, superseded.details) == (
-        warning.summary,
-        warning.severity,
-        warning.details,
-    )
-    assert desk.resolved == [(superseded, 10 * 60)]
-    assert warning.alert_id not in desk.current.alerts_open
+    [breach] = desk.published
     assert breach.type == AFTER_HOURS_UNANSWERED
-    assert breach.severity == CRITICAL  # a warning, raised to critical by the purchase intent
+    assert breach.severity == WARNING  # purchase intent, but not one of the customers who matter most
     assert breach.status == OPEN
     assert (breach.occurred_at, breach.detected_at) == (epoch("2026-01-05 19:30"), epoch("2026-01-05 20:00"))
     assert breach.evidence == (question["event_id"],)
@@ -222,13 +214,11 @@ def test_story_1_an_evening_discount_question_warns_on_call_at_1950_and_alerts_a
     assert breach.suggested_action
 
     desk.wait("2026-01-06 12:00")
-    assert len(desk.published) == 3, "a breach is raised once"
+    assert len(desk.published) == 1, "a breach is raised once"
 
-    # The reply resolves the breach; the warning, closed already, is not resolved again.
+    # The reply resolves the breach.
     desk.send(answers("2026-01-06 12:30"))
     assert [(a.type, a.status, a.status_changed_by) for a in desk.published] == [
-        (FIRST_RESPONSE_DUE_SOON, OPEN, None),
-        (FIRST_RESPONSE_DUE_SOON, RESOLVED, AUTO_SUPERSEDED),
         (AFTER_HOURS_UNANSWERED, OPEN, None),
         (AFTER_HOURS_UNANSWERED, RESOLVED, AUTO_REPLY),
     ]
@@ -236,46 +226,89 @@ def test_story_1_an_evening_discount_question_warns_on_call_at_1950_and_alerts_a
     assert desk.current.alerts_open == {}
 
 
-def test_story_1_alert_ids_are_deterministic_and_name_their_type_and_customer() -> None:
-    question = asks("2026-01-05 19:30", topic="discount")
+def test_a_question_while_support_is_staffed_warns_ten_minutes_ahead_and_the_breach_supersedes_it() -> None:
+    desk = Desk()
+    question = asks("2026-01-06 10:00", topic="discount")
+    desk.send(question)
+    desk.wait("2026-01-06 10:04:59")
+    assert desk.published == []
+
+    desk.wait("2026-01-06 10:05")
+    [warning] = desk.published
+    assert warning.type == FIRST_RESPONSE_DUE_SOON
+    assert warning.severity == WARNING  # info, a warning for the purchase intent
+    assert warning.detected_at == epoch("2026-01-06 10:05")
+    assert warning.reasons == ("no_first_response", "purchase_intent")
+    assert "deadline is in 10 min" in warning.summary
+
+    desk.wait("2026-01-06 10:15")
+    [_, superseded, breach] = desk.published
+    # The breach supersedes the warning: it is closed at the deadline, the same alert otherwise.
+    assert (superseded.alert_id, superseded.status, superseded.status_changed_by) == (
+        warning.alert_id,
+        RESOLVED,
+        AUTO_SUPERSEDED,
+    )
+    assert superseded.status_changed_at == epoch("2026-01-06 10:15")
+    assert (superseded.summary, superseded.severity, superseded.details) == (
+        warning.summary,
+        warning.severity,
+        {**warning.details, "superseded_by": breach.alert_id},
+    )
+    assert desk.resolved == [(superseded, 10 * 60)]
+    assert warning.alert_id not in desk.current.alerts_open
+    assert (breach.type, breach.severity, breach.status) == (FIRST_RESPONSE_BREACH, WARNING, OPEN)
+
+    desk.send(answers("2026-01-06 11:00"))
+    assert [(a.type, a.status, a.status_changed_by) for a in desk.published] == [
+        (FIRST_RESPONSE_DUE_SOON, OPEN, None),
+        (FIRST_RESPONSE_DUE_SOON, RESOLVED, AUTO_SUPERSEDED),
+        (FIRST_RESPONSE_BREACH, OPEN, None),
+        (FIRST_RESPONSE_BREACH, RESOLVED, AUTO_REPLY),
+    ]
+    assert desk.current.alerts_open == {}
+
+
+def test_alert_ids_are_deterministic_and_name_their_type_and_customer() -> None:
+    question = asks("2026-01-06 10:00", topic="discount")
     first, second = Desk(), Desk()
     for desk in (first, second):
         desk.send(question)
-        desk.wait("2026-01-05 21:00")
+        desk.wait("2026-01-06 11:00")
     assert [a.alert_id for a in first.published] == [a.alert_id for a in second.published]
     assert [a.encode() for a in first.published] == [a.encode() for a in second.published]
     ids = {alert.alert_id for alert in first.published}
     assert len(ids) == 2, "the warning and the breach are different alerts"
     assert {parse_alert_id(alert_id) for alert_id in ids} == {
         (FIRST_RESPONSE_DUE_SOON, "cust-1"),
-        (AFTER_HOURS_UNANSWERED, "cust-1"),
+        (FIRST_RESPONSE_BREACH, "cust-1"),
     }
     other = Desk(customer_id="cust-2")
     other.send(question)
-    other.wait("2026-01-05 21:00")
+    other.wait("2026-01-06 11:00")
     assert ids.isdisjoint(alert.alert_id for alert in other.published)
 
 
-def test_story_1_alerts_satisfy_the_alert_contract_and_carry_the_facts() -> None:
+def test_first_response_alerts_satisfy_the_alert_contract_and_carry_the_facts() -> None:
     desk = Desk()
-    desk.send(asks("2026-01-05 19:30", topic="discount"))
-    desk.wait("2026-01-05 20:00")
+    desk.send(asks("2026-01-06 10:00", topic="discount"))
+    desk.wait("2026-01-06 10:15")
     validate = schemas.validator("alert")
     assert [(a.type, a.status) for a in desk.published] == [
         (FIRST_RESPONSE_DUE_SOON, OPEN),
         (FIRST_RESPONSE_DUE_SOON, RESOLVED),
-        (AFTER_HOURS_UNANSWERED, OPEN),
+        (FIRST_RESPONSE_BREACH, OPEN),
     ]
     for alert in desk.published:
         document = orjson.loads(alert.encode())
         validate(document)
-        assert document["occurred_at"] == "2026-01-05T18:30:00+00:00"
+        assert document["occurred_at"] == "2026-01-06T09:00:00+00:00"
         assert document["customer"] == {"stage": desk.current.stage, "value_tier": "bronze"}
         if alert.status == OPEN:
             assert document["status_changed_at"] is None
             assert document["status_changed_by"] is None
         else:  # the warning, superseded by the breach at the deadline
-            assert document["status_changed_at"] == "2026-01-05T19:00:00+00:00"
+            assert document["status_changed_at"] == "2026-01-06T09:15:00+00:00"
             assert document["status_changed_by"] == AUTO_SUPERSEDED
 
 
@@ -284,9 +317,9 @@ def test_story_1_alerts_satisfy_the_alert_contract_and_carry_the_facts() -> None
 
 def test_a_reply_one_second_before_the_deadline_raises_no_breach_and_resolves_the_warning() -> None:
     desk = Desk()
-    desk.send(asks("2026-01-05 19:30", topic="discount"))
-    desk.wait("2026-01-05 19:55")
-    out = desk.send(answers("2026-01-05 19:59:59"))
+    desk.send(asks("2026-01-06 10:00", topic="discount"))
+    desk.wait("2026-01-06 10:10")
+    out = desk.send(answers("2026-01-06 10:14:59"))
     desk.wait("2026-01-06 12:00")
     [warning, settled] = desk.published
     assert (warning.type, warning.status) == (FIRST_RESPONSE_DUE_SOON, OPEN)
@@ -295,10 +328,10 @@ def test_a_reply_one_second_before_the_deadline_raises_no_breach_and_resolves_th
         RESOLVED,
         AUTO_REPLY,
     )
-    assert settled.status_changed_at == epoch("2026-01-05 19:59:59")
-    assert settled.details["response_seconds"] == 30 * 60 - 1
+    assert settled.status_changed_at == epoch("2026-01-06 10:14:59")
+    assert settled.details["response_seconds"] == 15 * 60 - 1
     assert out.resolved == [(settled, 10 * 60 - 1)]
-    assert desk.of_type(AFTER_HOURS_UNANSWERED) == []
+    assert desk.of_type(FIRST_RESPONSE_BREACH) == []
     assert desk.current.sla_cases == {}
     assert desk.current.alerts_open == {}
 
@@ -327,19 +360,16 @@ def test_a_reply_one_second_after_the_deadline_resolves_the_breach_with_the_resp
 def test_a_late_reply_delivered_with_the_deadline_already_passed_still_resolves_the_breach() -> None:
     # Nothing moves event time for this customer between the question and the reply: the reply's own
     # arrival carries the clock (less the allowed lateness) past the deadline first, so the breach is
-    # raised, superseding the warning, and at once resolved.
+    # raised and at once resolved.
     desk = Desk()
     desk.send(asks("2026-01-05 19:30"))
     out = desk.send(answers("2026-01-05 20:10"))
     assert [(a.type, a.status, a.status_changed_by) for a in out.alerts] == [
-        (FIRST_RESPONSE_DUE_SOON, OPEN, None),
-        (FIRST_RESPONSE_DUE_SOON, RESOLVED, AUTO_SUPERSEDED),
         (AFTER_HOURS_UNANSWERED, OPEN, None),
         (AFTER_HOURS_UNANSWERED, RESOLVED, AUTO_REPLY),
     ]
-    assert out.alerts[1].status_changed_at == epoch("2026-01-05 20:00")
     assert out.alerts[-1].details["response_seconds"] == 40 * 60
-    assert out.resolved == [(out.alerts[1], 10 * 60), (out.alerts[-1], 10 * 60)]
+    assert out.resolved == [(out.alerts[-1], 10 * 60)]
     assert desk.current.alerts_open == {}
 
 
@@ -359,20 +389,9 @@ def test_a_reply_in_time_delivered_after_a_later_event_counts_within_the_allowed
     desk.send(asks("2026-01-05 19:30"), views(later_event), answers("2026-01-05 19:59:59"))
     desk.wait("2026-01-06 12:00")
     if breached:
-        assert desk.raised() == [
-            (FIRST_RESPONSE_DUE_SOON, "2026-01-05 19:50:00"),
-            (AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00"),
-        ]
+        assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00")]
         return
-    assert desk.of_type(AFTER_HOURS_UNANSWERED) == [], "no breach, neither open nor resolved"
-    [warning, settled] = desk.published
-    assert (warning.type, warning.status) == (FIRST_RESPONSE_DUE_SOON, OPEN)
-    assert (settled.alert_id, settled.status, settled.status_changed_by) == (
-        warning.alert_id,
-        RESOLVED,
-        AUTO_REPLY,
-    )
-    assert settled.details["response_seconds"] == 30 * 60 - 1
+    assert desk.published == [], "no breach, neither open nor resolved"
     assert desk.current.sla_cases == {}
     assert desk.current.alerts_open == {}
 
@@ -382,10 +401,7 @@ def test_a_reply_one_second_after_the_deadline_missed_it_even_within_the_allowed
     desk = Desk()
     desk.send(asks("2026-01-05 19:30"), answers("2026-01-05 20:00:01"))
     desk.wait("2026-01-06 12:00")
-    assert desk.raised() == [
-        (FIRST_RESPONSE_DUE_SOON, "2026-01-05 19:50:00"),
-        (AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00"),
-    ]
+    assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00")]
     breach = desk.of_type(AFTER_HOURS_UNANSWERED)
     assert [(a.status, a.status_changed_by) for a in breach] == [(OPEN, None), (RESOLVED, AUTO_REPLY)]
     assert breach[-1].details["response_seconds"] == 30 * 60 + 1
@@ -411,15 +427,15 @@ def test_a_reply_one_second_after_the_deadline_missed_it_even_within_the_allowed
             id="chat at 17:25 on the Friday before the clocks go forward: 09:10 summer time",
         ),
         pytest.param(
-            "chat", "2026-01-06 17:20", FIRST_RESPONSE_BREACH, "2026-01-07 09:05", "2026-01-07 08:55",
-            id="chat just before closing: business time carries over the night",
+            "chat", "2026-01-06 17:20", FIRST_RESPONSE_BREACH, "2026-01-07 09:05", "2026-01-07 09:00",
+            id="chat just before closing: business time carries over the night, the warning waits for 09:00",
         ),
         pytest.param(
-            "chat", "2026-01-05 19:30", AFTER_HOURS_UNANSWERED, "2026-01-05 20:00", "2026-01-05 19:50",
-            id="chat in the evening: on call, 30 wall-clock minutes",
+            "chat", "2026-01-05 19:30", AFTER_HOURS_UNANSWERED, "2026-01-05 20:00", None,
+            id="chat in the evening: on call, 30 wall-clock minutes, no warning while closed",
         ),
         pytest.param(
-            "chat", "2026-01-10 11:00", AFTER_HOURS_UNANSWERED, "2026-01-10 11:30", "2026-01-10 11:20",
+            "chat", "2026-01-10 11:00", AFTER_HOURS_UNANSWERED, "2026-01-10 11:30", None,
             id="chat on a Saturday: on call",
         ),
         pytest.param(
@@ -435,20 +451,21 @@ def test_a_reply_one_second_after_the_deadline_missed_it_even_within_the_allowed
             id="email on New Year's Day: a public holiday, counted from the next opening",
         ),
         pytest.param(
-            "app", "2026-01-05 19:30", AFTER_HOURS_UNANSWERED, "2026-01-05 20:30", "2026-01-05 20:20",
+            "app", "2026-01-05 19:30", AFTER_HOURS_UNANSWERED, "2026-01-05 20:30", None,
             id="app in the evening: on call, 60 wall-clock minutes",
         ),
     ],
 )  # fmt: skip
 def test_the_deadline_follows_the_channels_policy_and_calendar(
-    channel: str, asked: str, breach: str, deadline: str, warning: str
+    channel: str, asked: str, breach: str, deadline: str, warning: str | None
 ) -> None:
     desk = Desk()
     desk.send(asks(asked, channel=channel))
     desk.wait(epoch(deadline) - 1)
-    assert desk.raised() == [(FIRST_RESPONSE_DUE_SOON, f"{warning}:00")]
+    warned = [] if warning is None else [(FIRST_RESPONSE_DUE_SOON, f"{warning}:00")]
+    assert desk.raised() == warned
     desk.wait(deadline)
-    assert desk.raised() == [(FIRST_RESPONSE_DUE_SOON, f"{warning}:00"), (breach, f"{deadline}:00")]
+    assert desk.raised() == [*warned, (breach, f"{deadline}:00")]
     assert desk.published[-1].details["deadline"] == datetime.fromtimestamp(epoch(deadline), UTC).isoformat()
 
 
@@ -461,15 +478,14 @@ def test_an_inquiry_at_a_store_has_no_first_response_sla() -> None:
 
 
 def test_no_warning_when_warn_before_is_zero() -> None:
-    desk = Desk(config_from_mapping({"sla": {"warn_before_minutes": 0}}))
+    desk = Desk(rules(sla={"warn_before_minutes": 0}))
     desk.send(asks("2026-01-05 19:30"))
     desk.wait("2026-01-05 21:00")
     assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00")]
 
 
 def test_no_warning_when_the_warning_time_would_come_before_the_question() -> None:
-    rules = {"sla": {"warn_before_minutes": 45}}
-    desk = Desk(config_from_mapping(rules))
+    desk = Desk(rules(sla={"warn_before_minutes": 45}))
     desk.send(asks("2026-01-05 19:30"))
     desk.wait("2026-01-05 21:00")
     assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00")]
@@ -478,28 +494,27 @@ def test_no_warning_when_the_warning_time_would_come_before_the_question() -> No
 def test_a_calendar_that_never_opens_gives_an_after_hours_question_its_after_hours_target_in_wall_time() -> (
     None
 ):
-    rules = {
+    never_open = {
         "calendars": {"default": {"timezone": "Europe/Berlin", "hours": {}}},
         "calendar_selection": {"channels": {}},
         "sla": {
+            **PER_INQUIRY["sla"],
             "channels": {
                 "email": {
                     "target_minutes": 240,
                     "after_hours": "next_opening",
                     "after_hours_target_minutes": 30,
                 }
-            }
+            },
         },
     }
-    desk = Desk(config_from_mapping(rules))
+    desk = Desk(config_from_mapping(never_open))
     desk.send(asks("2026-01-06 10:00", channel="email"))
     [case] = desk.current.sla_cases.values()
     assert case[1] == epoch("2026-01-06 10:30")  # not the 240 min of business hours
     desk.wait("2026-01-06 18:00")
-    assert desk.raised() == [
-        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:20:00"),
-        (AFTER_HOURS_UNANSWERED, "2026-01-06 10:30:00"),
-    ]
+    # Never open: never staffed, so no warning either.
+    assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-06 10:30:00")]
     assert desk.published[-1].details["deadline"] == "2026-01-06T09:30:00+00:00"
     assert "after_hours" in desk.published[-1].reasons
 
@@ -521,8 +536,7 @@ def test_several_questions_in_one_conversation_are_one_case_timed_from_the_first
 
 
 def test_questions_in_different_conversations_are_different_cases() -> None:
-    rules = {"alerts": {"cooldown_minutes": {"default": 0}}}
-    desk = Desk(config_from_mapping(rules))
+    desk = Desk(rules(alerts={"cooldown_minutes": {"default": 0}}))
     desk.send(asks("2026-01-06 10:00", "conv-1"), asks("2026-01-06 10:01", "conv-2"))
     desk.wait("2026-01-06 12:00")
     assert [breach for breach in desk.raised() if breach[0] == FIRST_RESPONSE_BREACH] == [
@@ -547,7 +561,7 @@ def test_a_reply_without_a_question_does_nothing() -> None:
     ],
 )
 def test_a_bot_reply_counts_only_when_configured(bots_count: bool, breaches: int) -> None:
-    desk = Desk(config_from_mapping({"sla": {"bot_replies_count": bots_count}}))
+    desk = Desk(rules(sla={"bot_replies_count": bots_count}))
     desk.send(asks("2026-01-06 10:00"), answers("2026-01-06 10:01", actor="bot"))
     desk.wait("2026-01-06 12:00")
     assert len(desk.of_type(FIRST_RESPONSE_BREACH)) == breaches
@@ -609,12 +623,9 @@ def test_a_question_still_waiting_behind_a_late_reply_gets_the_deadline_it_would
     out_of_order.send(asks("2026-01-06 10:00"), asks("2026-01-06 19:30"), answers("2026-01-06 10:05"))
     for desk in (in_order, out_of_order):
         desk.wait("2026-01-07 12:00")
-    expected = [
-        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 19:50:00"),
-        (AFTER_HOURS_UNANSWERED, "2026-01-06 20:00:00"),
-    ]
-    assert in_order.raised()[-2:] == expected
-    assert out_of_order.raised()[-2:] == expected
+    expected = [(AFTER_HOURS_UNANSWERED, "2026-01-06 20:00:00")]
+    assert in_order.raised()[-1:] == expected
+    assert out_of_order.raised()[-1:] == expected
     evening = out_of_order.published[-1]
     assert evening.reasons == ("no_first_response", "after_hours")
     assert evening.occurred_at == epoch("2026-01-06 19:30")
@@ -624,32 +635,41 @@ def test_a_question_still_waiting_behind_a_late_reply_gets_the_deadline_it_would
 
 
 @pytest.mark.parametrize(
-    ("spent", "tier", "severity", "top"),
+    ("spent", "topic", "severity", "top"),
     [
-        pytest.param(4999.99, "gold", WARNING, False, id="gold: just under the top tier"),
-        pytest.param(5000.0, "platinum", CRITICAL, True, id="platinum: raised one level"),
+        pytest.param(4999.99, "discount", WARNING, False, id="gold asking about a discount: a warning"),
+        pytest.param(5000.0, "discount", CRITICAL, True, id="platinum asking about a discount: critical"),
+        pytest.param(5000.0, "repair", WARNING, True, id="platinum with a service question: a warning"),
     ],
 )
-def test_the_top_value_tier_raises_the_severity_one_level(
-    spent: float, tier: str, severity: str, top: bool
+def test_a_missed_deadline_is_critical_only_for_purchase_intent_from_the_top_value_tier(
+    spent: float, topic: str, severity: str, top: bool
 ) -> None:
     desk = Desk()
-    desk.send(buys("2026-01-03 12:00", spent), asks("2026-01-05 19:30"))
+    desk.send(buys("2026-01-03 12:00", spent), asks("2026-01-05 19:30", topic=topic))
     desk.wait("2026-01-05 20:00")
-    [warning, superseded, breach] = desk.published
-    assert (superseded.alert_id, superseded.status) == (warning.alert_id, RESOLVED)
-    assert superseded.severity == warning.severity
-    assert breach.value_tier == tier
+    [breach] = desk.published
+    assert breach.value_tier == ("platinum" if top else "gold")
     assert breach.severity == severity
     assert ("top_value_tier" in breach.reasons) is top
     assert ("Top-tier customer" in breach.summary) is top
-    assert warning.severity == (WARNING if top else INFO)
+
+
+def test_a_best_customer_asking_with_purchase_intent_is_critical_like_the_top_tier() -> None:
+    desk = Desk(rules(model={"best_customers": {"threshold": 100}}))
+    desk.send(buys("2026-01-03 12:00", 300.0), buys("2026-01-04 12:00", 300.0))
+    desk.send(asks("2026-01-05 19:30", topic="price"))
+    desk.wait("2026-01-05 20:00")
+    [breach] = desk.published
+    assert desk.current.clv >= 100
+    assert (breach.severity, "best_customer" in breach.reasons) == (CRITICAL, True)
+    assert "best customer" in breach.summary
 
 
 def test_a_warning_ahead_of_time_is_never_critical() -> None:
     desk = Desk()
-    desk.send(buys("2026-01-03 12:00", 9000.0), asks("2026-01-05 19:30", topic="price"))
-    desk.wait("2026-01-05 20:00")
+    desk.send(buys("2026-01-03 12:00", 9000.0), asks("2026-01-06 10:00", topic="price"))
+    desk.wait("2026-01-06 10:15")
     [warning, superseded, breach] = desk.published
     assert (warning.severity, breach.severity) == (WARNING, CRITICAL)
     assert (superseded.alert_id, superseded.status, superseded.severity) == (
@@ -657,39 +677,66 @@ def test_a_warning_ahead_of_time_is_never_critical() -> None:
         RESOLVED,
         WARNING,
     )
-    everything = ("no_first_response", "after_hours", "purchase_intent", "top_value_tier")
+    everything = ("no_first_response", "purchase_intent", "top_value_tier")
     assert warning.reasons == everything
     assert breach.reasons == everything
 
 
 @pytest.mark.parametrize(
-    ("before", "intent"),
+    ("before", "topic", "intent"),
     [
-        pytest.param([views("2026-01-05 15:00")], True, id="a product viewed the same day"),
-        pytest.param([views("2026-01-04 15:00")], False, id="a product viewed the day before"),
-        pytest.param([], False, id="nothing viewed"),
+        pytest.param([views("2026-01-05 15:00")], None, True, id="a product viewed the same day"),
+        pytest.param([views("2026-01-04 15:00")], None, False, id="a product viewed the day before"),
+        pytest.param([], None, False, id="nothing viewed"),
+        pytest.param(
+            [views("2026-01-05 15:00")],
+            "delivery",
+            False,
+            id="a delivery question is service, whatever was viewed",
+        ),
     ],
 )
-def test_products_viewed_the_same_day_show_purchase_intent(
-    before: list[dict[str, Any]], intent: bool
+def test_products_viewed_the_same_day_show_purchase_intent_unless_the_question_says_otherwise(
+    before: list[dict[str, Any]], topic: str | None, intent: bool
 ) -> None:
     desk = Desk()
-    desk.send(*before, asks("2026-01-05 19:30"))
+    asked = asks("2026-01-05 19:30") if topic is None else asks("2026-01-05 19:30", topic=topic)
+    desk.send(*before, asked)
     desk.wait("2026-01-05 20:00")
     breach = desk.published[-1]
     assert ("purchase_intent" in breach.reasons) is intent
-    assert breach.severity == (CRITICAL if intent else WARNING)
+    assert breach.severity == WARNING
 
 
-@pytest.mark.parametrize("topic", ["discount", "Price", "STOCK", "order", "availability"])
-def test_asking_about_price_discount_stock_or_an_order_shows_purchase_intent(topic: str) -> None:
+@pytest.mark.parametrize("topic", ["discount", "Price", "STOCK", "availability"])
+def test_asking_about_price_discount_stock_or_availability_shows_purchase_intent(topic: str) -> None:
     desk = Desk()
     desk.send(asks("2026-01-05 19:30", topic=topic))
     desk.wait("2026-01-05 20:00")
     assert "purchase_intent" in desk.published[-1].reasons
 
 
+@pytest.mark.parametrize("topic", ["order", "delivery", "return", "repair"])
+def test_a_question_about_an_order_placed_or_a_repair_is_service_not_shopping(topic: str) -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-05 19:30", topic=topic))
+    desk.wait("2026-01-05 20:00")
+    assert "purchase_intent" not in desk.published[-1].reasons
+
+
+def test_a_question_about_a_product_shows_purchase_intent() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-05 19:30", topic="delivery", sku="purifier-x"))
+    desk.wait("2026-01-05 20:00")
+    assert "purchase_intent" in desk.published[-1].reasons
+
+
 # --- cooldown ---------------------------------------------------------------------------------------------
+
+
+def HOUR_COOLDOWN() -> Config:
+    """A cooldown for after-hours alerts, which have none by default (each conversation is its own case)."""
+    return rules(alerts={"cooldown_minutes": {"after_hours_unanswered": 60}})
 
 
 @pytest.mark.parametrize(
@@ -703,7 +750,7 @@ def test_asking_about_price_discount_stock_or_an_order_shows_purchase_intent(top
 def test_a_second_breach_of_the_same_type_within_the_cooldown_is_suppressed(
     second_question: str, raised: bool
 ) -> None:
-    desk = Desk()
+    desk = Desk(HOUR_COOLDOWN())
     desk.send(asks("2026-01-05 19:30", "conv-1"))
     desk.wait("2026-01-05 20:00")
     desk.send(asks(second_question, "conv-2"))
@@ -713,13 +760,10 @@ def test_a_second_breach_of_the_same_type_within_the_cooldown_is_suppressed(
 
 
 def test_a_suppressed_breach_is_not_raised_later_nor_resolved_by_its_reply() -> None:
-    desk = Desk()
+    desk = Desk(HOUR_COOLDOWN())
     desk.send(asks("2026-01-05 19:30", "conv-1"), asks("2026-01-05 19:40", "conv-2"))
     desk.wait("2026-01-05 23:00")
-    assert desk.suppressed == [
-        (FIRST_RESPONSE_DUE_SOON, "cooldown"),
-        (AFTER_HOURS_UNANSWERED, "cooldown"),
-    ]
+    assert desk.suppressed == [(AFTER_HOURS_UNANSWERED, "cooldown")]
     out = desk.send(answers("2026-01-05 23:30", "conv-2"))
     assert (out.alerts, out.resolved) == ([], [])
     desk.wait("2026-01-06 12:00")
@@ -731,12 +775,13 @@ def test_a_suppressed_breach_is_not_raised_later_nor_resolved_by_its_reply() -> 
     [
         pytest.param({"default": 0}, 2, id="no cooldown"),
         pytest.param({"after_hours_unanswered": 10}, 2, id="10 min for this type"),
-        pytest.param({"default": 120}, 1, id="two hours for every type"),
-        pytest.param({"first_response_breach": 0}, 1, id="another type's cooldown does not apply"),
+        pytest.param({"default": 120}, 2, id="each unanswered conversation is its own case by default"),
+        pytest.param({"after_hours_unanswered": 120}, 1, id="two hours for this type"),
+        pytest.param({"first_response_breach": 120}, 2, id="another type's cooldown does not apply"),
     ],
 )
 def test_the_cooldown_comes_from_the_rules(cooldowns: dict[str, float], breaches: int) -> None:
-    desk = Desk(config_from_mapping({"alerts": {"cooldown_minutes": cooldowns}}))
+    desk = Desk(rules(alerts={"cooldown_minutes": cooldowns}))
     desk.send(asks("2026-01-05 19:30", "conv-1"), asks("2026-01-05 20:00", "conv-2"))
     desk.wait("2026-01-06 00:00")
     assert len(desk.of_type(AFTER_HOURS_UNANSWERED)) == breaches  # at 20:00 and 20:30
@@ -773,8 +818,8 @@ def test_a_replay_publishes_the_same_bytes() -> None:
 
 def test_a_status_change_republishes_the_same_text_as_the_original() -> None:
     desk = Desk()
-    desk.send(buys("2026-01-03 12:00", 6000.0), asks("2026-01-05 19:30", topic="discount"))
-    desk.wait("2026-01-05 20:00")
+    desk.send(buys("2026-01-03 12:00", 6000.0), asks("2026-01-06 10:00", topic="discount"))
+    desk.wait("2026-01-06 10:15")
     [warning, superseded, breach] = desk.published
     assert superseded.status_changed_by == AUTO_SUPERSEDED
     assert (superseded.summary, superseded.suggested_action, superseded.reasons) == (
@@ -783,8 +828,8 @@ def test_a_status_change_republishes_the_same_text_as_the_original() -> None:
         warning.reasons,
     )
     assert (superseded.occurred_at, superseded.detected_at) == (warning.occurred_at, warning.detected_at)
-    acknowledged = desk.act("acknowledge", breach, "2026-01-05 20:04").alerts[0]
-    resolved = desk.send(answers("2026-01-05 20:30")).alerts[0]
+    acknowledged = desk.act("acknowledge", breach, "2026-01-06 10:19").alerts[0]
+    resolved = desk.send(answers("2026-01-06 10:45")).alerts[0]
     for republished in (acknowledged, resolved):
         assert republished.alert_id == breach.alert_id
         assert (republished.summary, republished.suggested_action) == (
@@ -872,7 +917,7 @@ steps = st.one_of(
     st.tuples(st.sampled_from(("acknowledge", "resolve", "snooze")), st.integers(0, 40),
               st.none(), st.none(), st.none()),
 )  # fmt: skip
-PROPERTY_RULES = config_from_mapping({"sla": {"bot_replies_count": True}})
+PROPERTY_RULES = rules(sla={"bot_replies_count": True})
 
 
 def _local(minute: int) -> str:
@@ -939,16 +984,25 @@ def at_team(event: dict[str, Any], location: str = "team-support") -> dict[str, 
     return {**event, "location": location}
 
 
+def test_a_due_soon_warning_says_what_was_asked_and_when_the_deadline_falls_word_for_word() -> None:
+    desk = Desk()
+    desk.send(at_team(asks("2026-01-06 10:00", topic="discount")))
+    desk.wait("2026-01-06 10:06")
+    [warning] = desk.of_type(FIRST_RESPONSE_DUE_SOON)
+    assert warning.summary == (
+        "Customer cust-1 asked on chat at Tue 06 Jan 10:00 CET about discount; the first-response deadline "
+        "is in 10 min. They showed purchase intent."
+    )
+    assert warning.suggested_action == "Answer now to stay within the first-response target."
+    assert warning.location == "team-support"
+
+
 def test_the_evening_inquiry_alerts_say_what_happened_and_what_to_do_word_for_word() -> None:
     desk = Desk()
     desk.send(at_team(asks("2026-01-05 19:30", topic="discount")))
     desk.wait("2026-01-05 21:00")
-    warning, breach = desk.of_type(FIRST_RESPONSE_DUE_SOON)[0], desk.of_type(AFTER_HOURS_UNANSWERED)[0]
-    assert warning.summary == (
-        "Customer cust-1 asked on chat at Mon 05 Jan 19:30 CET about discount; the first-response deadline "
-        "is in 10 min. They showed purchase intent."
-    )
-    assert warning.suggested_action == "Answer now to stay within the first-response target."
+    assert desk.of_type(FIRST_RESPONSE_DUE_SOON) == [], "nobody is on shift to act on a warning"
+    [breach] = desk.of_type(AFTER_HOURS_UNANSWERED)
     assert breach.summary == (
         "Customer cust-1 asked on chat at Mon 05 Jan 19:30 CET about discount, after hours, and has had no "
         "reply for 30 min. They showed purchase intent."
@@ -958,7 +1012,7 @@ def test_the_evening_inquiry_alerts_say_what_happened_and_what_to_do_word_for_wo
         "Competitors answer evenings: say what you can offer."
     )
     assert breach.reasons == ("no_first_response", "after_hours", "purchase_intent")
-    assert (breach.location, warning.location) == ("team-support", "team-support")
+    assert breach.location == "team-support"
     assert breach.details == {"deadline": "2026-01-05T19:00:00+00:00", "topic": "discount"}
 
 

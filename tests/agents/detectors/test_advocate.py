@@ -45,6 +45,12 @@ class Desk(drive.Desk):
     detector: Detector = field(default_factory=lambda: AdvocateOpportunity({}))
 
 
+def a_regular(desk: Desk) -> Desk:
+    """*desk*'s customer has bought on two days before day 0: a repeat customer, worth asking."""
+    desk.send(purchase(-10), purchase(-5))
+    return desk
+
+
 def buys_for_a_while(desk: Desk, *, csat: int | None = None, nps: int | None = None) -> list[Finding]:
     """Purchases on days 0, 20, 40 and 61, with feedback on day 10: loyal on day 61 if satisfied enough."""
     desk.send(purchase(0), purchase(20))
@@ -56,9 +62,9 @@ def buys_for_a_while(desk: Desk, *, csat: int | None = None, nps: int | None = N
 
 
 def test_story_9_a_promoter_is_to_be_thanked_and_asked_for_a_referral() -> None:
-    desk = Desk()
+    desk = a_regular(Desk())
     score = feedback(0, nps=10)
-    [finding] = desk.send(purchase(-5), score)
+    [finding] = desk.send(score)
     assert finding.severity == INFO
     assert finding.reasons == ("promoter",)
     assert finding.evidence == (score["event_id"],)
@@ -114,7 +120,7 @@ def test_a_loyal_customer_is_asked_once_their_open_inquiry_is_answered() -> None
 
 
 def test_a_promoter_is_asked_again_once_the_quiet_period_has_passed() -> None:
-    desk = Desk()
+    desk = a_regular(Desk())
     assert len(desk.send(feedback(0, nps=10))) == 1
     assert len(desk.send(feedback(90, nps=10))) == 1
 
@@ -137,18 +143,27 @@ def test_near_miss_a_loyal_customer_with_satisfaction_0_7_raises_nothing() -> No
 
 
 def test_near_miss_a_promoter_again_30_days_later_raises_nothing() -> None:
-    desk = Desk()
+    desk = a_regular(Desk())
     desk.send(feedback(0, nps=10))
     assert desk.send(feedback(30, nps=10), feedback(89.9, nps=10)) == []
     assert desk.memory == instant(0)
 
 
 def test_near_miss_a_promoter_with_an_open_complaint_raises_nothing_until_it_is_resolved() -> None:
-    desk = Desk()
+    desk = a_regular(Desk())
     desk.send(complaint(0, "tv-2291"))
     assert desk.send(feedback(1, nps=10)) == []
     assert desk.send(resolution(2, "tv-2291")) == [], "no promoter score in this event"
     assert len(desk.send(feedback(3, nps=10))) == 1
+
+
+def test_near_miss_a_first_time_buyers_promoter_score_is_not_yet_a_reason_to_ask() -> None:
+    desk = Desk()
+    assert desk.send(purchase(-5), feedback(0, nps=10)) == []
+    assert desk.state.distinct_purchase_days == 1
+    # The rules file can ask on the first impression.
+    eager = Desk(detector=AdvocateOpportunity({"min_purchase_days": 1}))
+    assert [f.reasons for f in eager.send(purchase(-5), feedback(0, nps=10))] == [("promoter",)]
 
 
 def test_near_miss_a_late_old_promoter_score_does_not_count_over_a_newer_low_one() -> None:
@@ -173,7 +188,9 @@ def test_the_registry_builds_it_from_the_rules_file_with_the_schema_defaults() -
 
 
 def test_the_rules_file_sets_the_score_the_satisfaction_and_the_period() -> None:
-    desk = Desk(detector=AdvocateOpportunity({"min_nps": 8, "every_days": 30, "min_satisfaction": 0.7}))
+    desk = a_regular(
+        Desk(detector=AdvocateOpportunity({"min_nps": 8, "every_days": 30, "min_satisfaction": 0.7}))
+    )
     assert len(desk.send(feedback(0, nps=8))) == 1
     assert len(desk.send(feedback(30, nps=8))) == 1
     loyal = Desk(detector=AdvocateOpportunity({"min_satisfaction": 0.7}))
@@ -183,6 +200,7 @@ def test_the_rules_file_sets_the_score_the_satisfaction_and_the_period() -> None
 
 def test_a_replay_gives_the_same_findings_and_so_the_same_alert_ids() -> None:
     events = [
+        purchase(-5),
         purchase(0),
         feedback(1, nps=10),
         purchase(20),
@@ -198,7 +216,7 @@ def test_a_replay_gives_the_same_findings_and_so_the_same_alert_ids() -> None:
 
 
 def test_memory_is_one_instant_after_1000_promoter_scores_and_asks_once_per_90_days() -> None:
-    desk = Desk()
+    desk = a_regular(Desk())
     for day in range(1000):
         desk.send(feedback(day, nps=10))
         assert desk.memory is None or isinstance(desk.memory, int)

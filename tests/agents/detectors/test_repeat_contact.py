@@ -116,8 +116,12 @@ def test_three_contacts_exactly_fourteen_days_apart_end_to_end_still_count() -> 
 def test_repeated_questions_about_one_topic_in_separate_chats_count_as_contacts() -> None:
     desk = Desk()
     [finding] = desk.send(
-        asks(0, "Repair", "chat-1"), asks(1, "repair", "chat-2"), asks(1.5, "repair ", "chat-3")
+        asks(0, "Repair", "chat-1"),
+        asks(1, "repair", "chat-2"),
+        asks(1.5, "repair ", "chat-3"),
+        asks(2, "repair", "chat-4"),
     )
+    assert finding.details["contacts"] == 4
     assert finding.details["topic"] == "repair"
     assert "about 'repair'" in finding.summary
     assert "this time a message by chat" in finding.summary
@@ -277,3 +281,14 @@ def test_no_issue_raises_before_it_has_the_threshold_of_contacts(
     for finding in desk.send(*events):
         assert len(finding.evidence) == contacts
         assert finding.details["contacts"] >= contacts
+
+
+def test_near_miss_three_questions_about_one_topic_are_not_yet_a_repetition() -> None:
+    # A topic is a weaker sign of one issue than an issue id: three questions about repairs may be three repairs.
+    desk = Desk()
+    assert (
+        desk.send(asks(0, "repair", "chat-1"), asks(1, "repair", "chat-2"), asks(1.5, "repair", "chat-3"))
+        == []
+    )
+    # With an issue id, three contacts are enough.
+    assert len(Desk().send(call(0), call(1), call(1.5))) == 1

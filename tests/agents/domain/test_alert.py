@@ -14,7 +14,7 @@ from agents.domain.alert import (
     ACKNOWLEDGED,
     AFTER_HOURS_UNANSWERED,
     CRITICAL,
-    FIRST_RESPONSE_DUE_SOON,
+    FIRST_RESPONSE_BREACH,
     INFO,
     OPEN,
     RESOLVED,
@@ -192,12 +192,12 @@ def test_an_acknowledged_alert_is_resolved_by_the_reply() -> None:
 
 def test_acknowledging_the_early_warning_means_the_breach_is_not_raised() -> None:
     desk = Desk()
-    desk.send(asks("2026-01-05 19:30", topic="discount"))
-    desk.wait("2026-01-05 19:52")
+    desk.send(asks("2026-01-06 10:00", topic="discount"))
+    desk.wait("2026-01-06 10:07")
     [warning] = desk.published
-    desk.act("acknowledge", warning, "2026-01-05 19:53", by="on-call")
+    desk.act("acknowledge", warning, "2026-01-06 10:08", by="team-lead")
     desk.wait("2026-01-06 12:00")
-    assert desk.of_type(AFTER_HOURS_UNANSWERED) == []
+    assert desk.of_type(FIRST_RESPONSE_BREACH) == []
     assert desk.suppressed == []
     later = desk.send(answers("2026-01-06 12:30"))
     assert [(a.alert_id, a.status) for a in later.alerts] == [(warning.alert_id, RESOLVED)]
@@ -237,9 +237,6 @@ def test_after_an_operator_resolves_a_new_question_in_the_same_conversation_open
     opened = [a for a in desk.of_type(AFTER_HOURS_UNANSWERED) if a.status == OPEN]
     if not new_case:
         assert opened == [breach]
-        assert [a.detected_at for a in desk.of_type(FIRST_RESPONSE_DUE_SOON) if a.status == OPEN] == [
-            epoch("2026-01-05 19:50")
-        ]
         assert desk.suppressed == []
         # The reply resolves the acknowledged breach, and nothing else.
         later = desk.send(answers("2026-01-05 23:30"))
@@ -325,11 +322,6 @@ def test_a_snooze_acknowledges_and_silences_the_type_until_then() -> None:
     desk.send(asks("2026-01-05 21:30", "conv-2"))  # breach at 22:00: snoozed
     desk.wait("2026-01-05 22:30")
     assert (AFTER_HOURS_UNANSWERED, "snoozed") in desk.suppressed
-    # Another type: not snoozed.
-    assert [a.detected_at for a in desk.of_type(FIRST_RESPONSE_DUE_SOON) if a.status == OPEN] == [
-        epoch("2026-01-05 19:50"),
-        epoch("2026-01-05 21:50"),
-    ]
 
     desk.send(asks("2026-01-05 22:40", "conv-3"))  # breach at 23:10: the snooze is over
     desk.wait("2026-01-05 23:30")
@@ -392,18 +384,19 @@ def detector_alert() -> Alert:
     )
 
 
-def test_a_detectors_alert_keeps_its_words_and_drops_its_details_in_the_state() -> None:
+def test_a_detectors_alert_keeps_its_words_and_its_details_in_the_state() -> None:
     alert = detector_alert()
-    kept = alert.compact(keep_text=True)
-    assert kept[10] == {}
+    kept = alert.compact()
+    assert kept[10] == {"wait_seconds": 45}, "a detector's details say when it clears"
     assert kept[11:] == ["Customer cust-1 waited 45 s in the phone queue.", "Call the customer back."]
     revived = Alert.from_compact(alert.alert_id, "cust-1", kept)
-    assert revived == replace(alert, details={})
+    assert revived == alert
     assert revived.location == "team-support"
 
 
 def test_an_sla_alert_keeps_its_facts_and_no_words_in_the_state() -> None:
-    alert = detector_alert()
+    breach_id = make_alert_id(FIRST_RESPONSE_BREACH, "cust-1", ("ev-9",))
+    alert = replace(detector_alert(), type=FIRST_RESPONSE_BREACH, alert_id=breach_id)
     kept = alert.compact()
     assert len(kept) == 11
     assert kept[10] == {"wait_seconds": 45}

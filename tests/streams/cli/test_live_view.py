@@ -86,3 +86,16 @@ def test_the_terminal_width_is_used_when_none_is_given(monkeypatch: pytest.Monke
     assert view.width == 72
     # Everything fits but an alert's id, which stays whole so that it can be copied.
     assert all(len(line) <= 72 for line in shown(view) if ALERT_ID not in line)
+
+
+def test_a_workers_timer_tick_on_the_customer_topic_is_no_touchpoint_and_stops_nothing() -> None:
+    from agents.journey.control import TICK_KEY, sign_tick
+
+    view = LiveView(io.StringIO())
+    view.observe(Record("touchpoints.by-customer", 0, 1, TICK_KEY, sign_tick(b"s" * 32, 0, 1.0e9), 0))
+    view.observe(Record("touchpoints.by-customer", 0, 2, b"cust-1", orjson.dumps({"channel": "web"}), 0))
+    touchpoint = {"channel": "web", "occurred_at": "2026-01-05T18:30:00+00:00"}
+    view.observe(Record("touchpoints.by-customer", 0, 3, b"cust-1", orjson.dumps(touchpoint), 0))
+    assert view.accepted == 2
+    assert view.event_time is not None
+    assert view.event_time.isoformat() == touchpoint["occurred_at"]

@@ -73,3 +73,17 @@ async def test_a_kafka_error_is_raised_as_fausts_producer_send_error() -> None:
     topic = DirectTopic(App(AIOKafkaProducer(KafkaTimeoutError())), Topic())
     with pytest.raises(ProducerSendError, match=r"touchpoints\.enriched"):
         await topic.send(key=b"c1", value=b"{}")
+
+
+async def test_a_record_over_the_request_size_is_counted_and_skipped_and_the_worker_goes_on() -> None:
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    from streams import metrics
+
+    counted = metrics.RECORDS_TOO_LARGE.labels("touchpoints.enriched")
+    before = counted._value.get()
+    topic = DirectTopic(App(AIOKafkaProducer(MessageSizeTooLargeError("too large"))), Topic())
+    future = await topic.send(key=b"c1", value=b"x" * 2_000_000)
+    assert future.done()
+    assert future.result() is None
+    assert counted._value.get() == before + 1

@@ -1,0 +1,178 @@
+"""The coordinator agent, and every worker's follower of the best-customer threshold.
+
+``coordinate_partitions`` reads ``journey.progress`` (one partition, so one worker of the group owns
+it at a time): each journey partition's warnings and clock marks, in order. It applies them to the
+pure ``Coordinator`` (agents/coordination/coordinator.py), publishes the warning digests on
+``alerts.first_response_due_soon`` and each complete boundary's threshold on the compacted
+``model.best-customers``, and keeps the coordinator's state in the ``coordinator_state`` table, so
+the next owner after a rebalance carries on where it stopped.
+
+Every worker follows ``model.best-customers`` from its start with a plain consumer and tells its
+journey each threshold as it arrives; a worker's journey waits for the first catch-up before it
+applies anything, so a restarted worker judges best customers as it did before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, Protocol
+
+import faust
+import orjson
+from aiokafka.structs import TopicPartition
+from faust.types import AgentT, StreamT, TableT, TopicT
+from prometheus_client import Counter, Gauge
+
+from agents.alerts.closing import auto_reason
+from agents.coordination.coordinator import Coordinator
+from agents.domain.alert import OPEN
+from agents.ports import Sink
+
+__all__ = ["CoordinationMetrics", "CoordinationTopics", "install"]
+
+log = logging.getLogger(__name__)
+
+#: The one key of the coordinator's table and of the thresholds topic.
+STATE_KEY: Final = b"state"
+THRESHOLD_KEY: Final = b"threshold"
+#: Room for the key, headers and batch framing of the state's changelog record.
+STATE_RECORD_OVERHEAD: Final = 1024
+
+
+class ThresholdLearner(Protocol):
+    """What the follower tells a worker's journey (agents.journey.track.JourneyTracker)."""
+
+    def fixed_threshold(self) -> float | None: ...
+    def on_late_threshold(self, callback: Callable[[], None]) -> None: ...
+    def learn_threshold(self, boundary: int, threshold: float | None) -> None: ...
+
+
+class CoordinationTopics(Protocol):
+    @property
+    def progress_input(self) -> TopicT: ...
+    @property
+    def best_customers(self) -> Sink: ...
+    @property
+    def alerts(self) -> Mapping[str, Sink]: ...
+
+
+class CoordinationMetrics(Protocol):
+    @property
+    def ALERTS_RAISED(self) -> Counter: ...
+    @property
+    def ALERTS_RESOLVED(self) -> Counter: ...
+    @property
+    def ALERTS_CLOSED_AUTOMATICALLY(self) -> Counter: ...
+    @property
+    def BEST_CUSTOMER_THRESHOLD(self) -> Gauge: ...
+    @property
+    def BEST_CUSTOMER_POPULATION(self) -> Gauge: ...
+    @property
+    def BEST_CUSTOMER_BOUNDARY(self) -> Gauge: ...
+    @property
+    def BEST_CUSTOMER_THRESHOLD_LATE(self) -> Counter: ...
+    @property
+    def RECORDS_TOO_LARGE(self) -> Counter: ...
+
+
+def install(
+    app: faust.App,
+    topics: CoordinationTopics,
+    table: TableT[bytes, bytes],
+    coordinator: Coordinator,
+    tracker: ThresholdLearner,
+    metrics: CoordinationMetrics,
+    follow: Callable[[], Awaitable[Any]],
+) -> tuple[AgentT[bytes], Callable[[], Awaitable[None]]]:
+    """Register ``coordinate_partitions`` and the threshold follower on *app*.
+
+    *follow()* starts a plain consumer of ``model.best-customers`` (streams/runtime/transport.py). Returns
+    the agent and a coroutine function that returns once the follower has read the topic to its end
+    once: the journey awaits it before applying anything.
+    """
+    caught_up = asyncio.Event()
+    tracker.on_late_threshold(metrics.BEST_CUSTOMER_THRESHOLD_LATE.inc)
+    fixed = tracker.fixed_threshold()
+    if fixed is not None:
+        metrics.BEST_CUSTOMER_THRESHOLD.set(fixed)
+        caught_up.set()
+    else:
+        metrics.BEST_CUSTOMER_THRESHOLD.set(math.nan)
+
+    def learn(document: dict[str, Any]) -> None:
+        for boundary, (threshold, buyers) in sorted((int(b), v) for b, v in document.items()):
+            tracker.learn_threshold(boundary, threshold)
+            metrics.BEST_CUSTOMER_THRESHOLD.set(math.nan if threshold is None else threshold)
+            metrics.BEST_CUSTOMER_POPULATION.set(buyers)
+            metrics.BEST_CUSTOMER_BOUNDARY.set(boundary)
+
+    @table.on_recover
+    async def load_coordinator() -> None:
+        # After every rebalance: the coordinator carries on from what the previous owner kept.
+        stored = table.get(STATE_KEY)
+        coordinator.load(orjson.loads(stored) if stored else {})
+
+    @app.agent(topics.progress_input, name="coordinate_partitions")
+    async def coordinate_partitions(stream: StreamT[bytes]) -> None:
+        async for event in stream.events():
+            try:
+                coordinated = coordinator.apply(event.value)
+            except Exception as exc:  # a foreign record on an internal topic: skip it, keep going
+                log.warning(
+                    "coordinator could not apply %s@%s: %s",
+                    event.message.partition,
+                    event.message.offset,
+                    exc,
+                )
+                continue
+            for alert in coordinated.alerts:
+                if alert.status == OPEN and alert.status_changed_at is None:
+                    metrics.ALERTS_RAISED.labels(alert.type, alert.severity).inc()
+                else:
+                    metrics.ALERTS_RESOLVED.labels(alert.type, "auto").inc()
+                    reason = auto_reason(alert.status_changed_by)
+                    if reason is not None:
+                        metrics.ALERTS_CLOSED_AUTOMATICALLY.labels(alert.type, reason).inc()
+                await topics.alerts[alert.type].send(key=alert.customer_id.encode(), value=alert.encode())
+            if coordinated.thresholds and coordinator.population is not None:
+                # Every recent boundary in each record: compaction keeps the last, and a starting worker needs them all.
+                known = {str(b): merged for b, merged in coordinator.population.merged.items()}
+                await topics.best_customers.send(key=THRESHOLD_KEY, value=orjson.dumps(known))
+            state = orjson.dumps(coordinator.to_json())
+            if len(state) < app.conf.producer_max_request_size - STATE_RECORD_OVERHEAD:
+                table[STATE_KEY] = state
+            else:
+                # Bounded by design (agents/models/population.py); were it not, a changelog record
+                # past the producer's limit would stop the worker. The next owner then resumes from
+                # the last state that fitted.
+                metrics.RECORDS_TOO_LARGE.labels(table.changelog_topic.get_topic_name()).inc()
+                log.error("the coordinator's state (%d bytes) is too large to keep; not stored", len(state))
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_best_customer_thresholds() -> None:
+        if fixed is not None:
+            return
+        consumer = await follow()
+        try:
+            partition = TopicPartition(topics.best_customers.get_topic_name(), 0)
+            consumer.assign([partition])
+            await consumer.seek_to_beginning(partition)
+            while True:
+                end = (await consumer.end_offsets([partition]))[partition]
+                batches = await consumer.getmany(timeout_ms=1000)
+                for records in batches.values():
+                    for record in records:
+                        if record.value:
+                            learn(orjson.loads(record.value))
+                if await consumer.position(partition) >= end:
+                    caught_up.set()
+        finally:
+            await consumer.stop()
+
+    async def thresholds_ready() -> None:
+        await caught_up.wait()
+
+    return coordinate_partitions, thresholds_ready

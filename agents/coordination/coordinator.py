@@ -1,0 +1,117 @@
+"""Where the partitions meet: the warning digests of each queue, and the best-customer threshold.
+
+Two outputs need every partition's customers at once: a queue's digest of first-response warnings
+(agents/alerts/digests.py) and the population's top decile of CLV (agents/models/population.py).
+Each partition reports, in order (agents/coordination/progress.py): its warnings and which of
+them got their answer, and ``Progress``: its clock has passed ``until``, so no earlier warning will
+come from it, with the sketch of its buyers at every population boundary it passed.
+
+The ``Coordinator`` publishes an interval's digests once *every* partition has passed the
+interval's end, and a boundary's threshold once every partition has reported that boundary. Its
+results therefore depend only on the data, never on how partitions are spread over workers or
+when their reports arrive: replay (one partition) and any number of workers publish the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import Any
+
+from agents.alerts.digests import WarningDigests
+from agents.calendar import Calendars
+from agents.config import Config
+from agents.coordination.progress import ANSWERED, DUE_SOON, PROGRESS, Progress, decode_signal
+from agents.domain.alert import Alert, DueSoon
+from agents.models.population import PopulationMerge
+
+__all__ = ["Coordinated", "Coordinator"]
+
+
+@dataclass
+class Coordinated:
+    """What the coordinator publishes after one report."""
+
+    #: Digests opened and ended (alerts.first_response_due_soon).
+    alerts: list[Alert] = field(default_factory=list)
+    #: (boundary, threshold or None, current buyers) of each population boundary now complete.
+    thresholds: list[tuple[int, float | None, int]] = field(default_factory=list)
+
+
+class Coordinator:
+    """Every partition's reports in, digests and thresholds out (pure; the worker keeps its state in a table)."""
+
+    def __init__(self, config: Config, partitions: int) -> None:
+        self.partitions = partitions
+        calendars = config.calendars
+        minutes = config.sla.warning_digest_minutes
+        self.digests = (
+            WarningDigests(round(minutes * 60), lambda channel, location: _zone(calendars, channel, location))
+            if minutes > 0
+            else None
+        )
+        best = config.model.best_customers
+        self.population = (
+            PopulationMerge(
+                partitions, config.model.best_customer_quantile, best.min_buyers, best.relative_accuracy
+            )
+            if best.fixed is None
+            else None
+        )
+        #: partition → the time its clock has passed.
+        self.progress: dict[int, int] = {}
+
+    def due_soon(self, item: DueSoon) -> None:
+        if self.digests is not None:
+            self.digests.add(item)
+
+    def answered(self, item_id: str, at: int) -> None:
+        if self.digests is not None:
+            self.digests.answer(item_id, at)
+
+    def passed(self, progress: Progress) -> Coordinated:
+        """A partition's clock passed ``progress.until``: publish what every partition has now passed."""
+        out = Coordinated()
+        previous = self.progress.get(progress.partition)
+        self.progress[progress.partition] = (
+            progress.until if previous is None else max(previous, progress.until)
+        )
+        if self.population is not None and (progress.sketches or progress.empty_before is not None):
+            out.thresholds = self.population.report(
+                progress.partition, progress.sketches, progress.empty_before
+            )
+        if self.digests is not None and len(self.progress) >= self.partitions:
+            out.alerts = self.digests.advance(min(self.progress.values()))
+        return out
+
+    def apply(self, record: bytes) -> Coordinated:
+        """Apply one record of the coordination channel (``encode_signals``)."""
+        kind, partition, body = decode_signal(record)
+        if kind == DUE_SOON:
+            self.due_soon(DueSoon.from_json(body))
+        elif kind == ANSWERED:
+            self.answered(body["item_id"], int(body["at"]))
+        elif kind == PROGRESS:
+            sketches = {int(b): sketch for b, sketch in body.get("sketches", {}).items()}
+            return self.passed(Progress(partition, int(body["until"]), sketches, body.get("empty_before")))
+        return Coordinated()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "progress": {str(p): until for p, until in self.progress.items()},
+            "digests": None if self.digests is None else self.digests.to_json(),
+            "population": None if self.population is None else self.population.to_json(),
+        }
+
+    def load(self, document: Mapping[str, Any]) -> None:
+        self.progress = {int(p): int(until) for p, until in document.get("progress", {}).items()}
+        if self.digests is not None and document.get("digests"):
+            self.digests.load(document["digests"])
+        if self.population is not None and document.get("population"):
+            self.population.load(document["population"])
+
+
+def _zone(calendars: Calendars, channel: str, location: str | None) -> tzinfo:
+    zone: tzinfo = calendars.for_touchpoint(channel, location).zone
+    return zone
