@@ -1,19 +1,22 @@
-"""Replay throughput: `touchpoint replay` over simulator traffic, offline, in one process.
+"""Replay throughput and memory: `touchpoint replay` over simulator traffic, offline, in 1 and more processes.
 
-    .venv/bin/python bench/replay_throughput.py --events 200000 --runs 3
+    .venv/bin/python bench/replay_throughput.py --events 1000000 --runs 1 --processes 1,2
     .venv/bin/python bench/replay_throughput.py --events 200000 --runs 1 --profile
 
 Writes the simulator's records (1 % malformed, 20 customers per 1,000 events) to a
-temporary JSONL file once, then replays it --runs times through the same code the
-CLI runs (decode, sort by event time, journey, SLA alerts, all four outputs written)
-and reports records/s, median of the runs.
+temporary JSONL file once, then replays it --runs times for each --processes count
+through the same code the CLI runs (decode, external sort by event time, the journey of
+every partition, SLA alerts, all outputs written), each replay in a fresh child process.
+Reports records/s (median of the runs), the CPU the replay used (all its processes) per
+record, and its peak memory: the resident set of the child and all its processes together,
+sampled every 50 ms. The outputs of every process count are checked to be the same bytes.
 
-With --profile (needs py-spy), one more replay of the same file runs in a child process of
-this script under ``py-spy record --format raw`` (blocking sampling, idle included, so the
-samples cover the wall time). Only the samples inside ``replay()`` count: writing the input
-and building the decoder and tracker are outside the profiled span. Their inclusive shares
-for a fixed set of categories (decode, schema validation, journey, detectors, models,
-deadlines, output encoding and writes, …) are converted to µs per record with the
+With --profile (needs py-spy), one more replay of the same file, in one process, runs in a
+child under ``py-spy record --format raw`` (blocking sampling, idle included, so the samples
+cover the wall time). Only the samples inside ``replay()`` count: writing the input and
+building the decoder and tracker are outside the profiled span. Their inclusive shares for
+a fixed set of categories (decode, schema validation, sorted runs, journey, detectors,
+models, deadlines, output encoding and writes, …) are converted to µs per record with the
 profiled run's own seconds per record (py-spy slows it down: its rate is printed next to
 the unprofiled one, and its CPU/wall ratio shows whether it waited for a core), followed by
 the top frames by own time. Frames are matched by qualified name, as py-spy prints them on
@@ -23,16 +26,21 @@ Python 3.11+.
 from __future__ import annotations
 
 import argparse
-import ast
+import contextlib
+import dataclasses
+import filecmp
 import itertools
 import json
 import math
+import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -44,12 +52,30 @@ from common import ROOT, record
 from agents.config import default_config
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
-from streams.replay import replay
+from streams.replay import OUTPUT_FILES, replay
 from streams.settings import Settings
 from streams.sim import SimulationSpec, generate
 
 #: py-spy samples per second for --profile.
 PROFILE_RATE = 200
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class Run:
+    processes: int
+    records: int
+    seconds: float
+    cpu_seconds: float
+    peak_rss: int
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu_seconds / self.records * 1e6
 
 
 def main() -> None:
@@ -58,75 +84,189 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--processes", default="1,2", help="comma-separated process counts to replay with (default: 1,2)"
+    )
+    parser.add_argument(
+        "--identity",
+        choices=("on", "off"),
+        default="on",
+        help="identity resolution, on by default as in the product; off shows the partitions applied in parallel",
+    )
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="also replay once under py-spy and print where the time goes per record",
+        help="also replay once under py-spy, in one process, and print where the time goes per record",
     )
     parser.add_argument("--profile-rate", type=int, default=PROFILE_RATE, help="py-spy samples per second")
-    # The child the profile samples: replay SOURCE into OUT_DIR, write {records, seconds, cpu_seconds} to SUMMARY.
+    # The child: replay SOURCE into OUT_DIR with N processes, identity on or off, write
+    # {records, seconds, cpu_seconds} to SUMMARY.
     parser.add_argument(
-        "--replay-only", nargs=3, metavar=("SOURCE", "OUT_DIR", "SUMMARY"), help=argparse.SUPPRESS
+        "--replay-only", nargs="+", metavar="SOURCE OUT_DIR SUMMARY N [IDENTITY]", help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     salt = Settings.from_env().identity_key
     if args.replay_only:
-        source, out_dir, summary_path = (Path(p) for p in args.replay_only)
-        _replay_only(source, out_dir, summary_path, salt)
+        source, out_dir, summary_path = (Path(p) for p in args.replay_only[:3])
+        _replay_only(
+            source, out_dir, summary_path, salt, int(args.replay_only[3]), args.replay_only[4] == "on"
+        )
         return
+    counts = [int(n) for n in args.processes.split(",") if n]
+    runs: dict[int, list[Run]] = {n: [] for n in counts}
     with tempfile.TemporaryDirectory(prefix="tp-bench-") as workdir:
         source = Path(workdir) / "traffic.jsonl"
         spec = SimulationSpec(customers=max(100, args.events // 50), seed=1)
+        print(f"writing {args.events:,} simulator records …", flush=True)
         with source.open("wb") as handle:
             for value in itertools.islice(generate(spec), args.events):
                 handle.write(value.replace(b"\n", b" ") + b"\n")
-        rates = []
-        for run in range(args.runs):
-            tracker = JourneyTracker(default_config(), salt)
-            summary = replay(
-                source, Path(workdir) / f"out-{run}", TouchpointDecoder(identity_salt=salt), tracker
-            )
-            rates.append(summary.events_per_second)
-            print(
-                f"run {run + 1}: {summary.events_per_second:,.0f} records/s ({summary.records:,} in {summary.seconds:.1f} s)"
-            )
+        size = source.stat().st_size
+        first: Path | None = None
+        for number in range(args.runs):
+            # Alternating, so drift over the runs (a busier machine) does not favour one count.
+            for processes in counts if number % 2 == 0 else counts[::-1]:
+                out = Path(workdir) / f"out-{processes}"
+                shutil.rmtree(out, ignore_errors=True)
+                run = replay_in_child(source, out, processes, args.identity == "on")
+                runs[processes].append(run)
+                print(
+                    f"run {number + 1}, {processes} process{'es' if processes > 1 else ''}:"
+                    f" {run.rate:,.0f} records/s ({run.records:,} in {run.seconds:.1f} s),"
+                    f" {run.cpu_us:.1f} µs CPU/record, peak RSS {run.peak_rss / 2**20:,.0f} MB",
+                    flush=True,
+                )
+                if first is None:
+                    first = Path(workdir) / "first"
+                    out.rename(first)
+                else:
+                    different = [
+                        n for n in OUTPUT_FILES.values() if not filecmp.cmp(first / n, out / n, shallow=False)
+                    ]
+                    if different:
+                        sys.exit(
+                            f"{processes} processes wrote other bytes than the first replay: {different}"
+                        )
         # With --profile and --runs 0 there is no throughput to report, only the profile.
-        timed = bool(rates) or not args.profile
-        if timed:
-            median = statistics.median(rates)
-            print(f"median of {args.runs}: {median:,.0f} records/s", flush=True)
+        timed = args.runs > 0
         if args.profile:
-            prof = profile_replay(source, Path(workdir), args.profile_rate)
-    if timed and not args.no_record:
-        record(
-            "replay throughput",
-            f"{args.events:,} simulator records",
-            f"{median:,.0f} records/s (median of {args.runs}: {', '.join(f'{r:,.0f}' for r in rates)})",
-            f"python bench/replay_throughput.py --events {args.events} --runs {args.runs}",
-        )
+            prof = profile_replay(source, Path(workdir), args.profile_rate, args.identity == "on")
+    if timed:
+        base = statistics.median(r.rate for r in runs[counts[0]])
+        parts = []
+        for processes in counts:
+            rates = [r.rate for r in runs[processes]]
+            median = statistics.median(rates)
+            cpu = statistics.median(r.cpu_us for r in runs[processes])
+            peak = max(r.peak_rss for r in runs[processes])
+            text = (
+                f"{processes} process{'es' if processes > 1 else ''}: {median:,.0f} records/s"
+                f" (runs {', '.join(f'{r:,.0f}' for r in rates)}), {cpu:.1f} µs CPU/record,"
+                f" peak RSS {peak / 2**20:,.0f} MB"
+            )
+            if processes != counts[0]:
+                text += f", {median / base:.2f}x {counts[0]} process{'es' if counts[0] > 1 else ''}"
+            parts.append(text)
+        summary = "; ".join(parts) + "; outputs byte-identical across process counts"
+        print(summary)
+        if not args.no_record:
+            record(
+                "replay throughput",
+                f"{args.events:,} simulator records ({size / 2**20:,.0f} MB, {spec.customers:,} customers),"
+                f" identity resolution {args.identity}"
+                + (
+                    " (more processes share decoding; the partitions are applied in one)"
+                    if args.identity == "on"
+                    else ""
+                ),
+                summary,
+                f"python bench/replay_throughput.py --events {args.events} --runs {args.runs}"
+                f" --processes {args.processes}" + (" --identity off" if args.identity == "off" else ""),
+            )
     if args.profile:
-        text, result = report(prof, median if rates else None, args.runs)
+        median_one = statistics.median(r.rate for r in runs[counts[0]]) if timed else None
+        text, result = report(prof, median_one, args.runs)
         print(text)
         if not args.no_record:
             command = f"python bench/replay_throughput.py --events {args.events} --runs {args.runs} --profile"
+            if args.identity == "off":
+                command += " --identity off"
             if args.profile_rate != PROFILE_RATE:
                 command += f" --profile-rate {args.profile_rate}"
             record(
                 "replay profile",
-                f"{args.events:,} simulator records, one replay in a child under py-spy at {args.profile_rate} Hz",
+                f"{args.events:,} simulator records, one replay in one process in a child under py-spy at {args.profile_rate} Hz",
                 result,
                 command,
             )
 
 
-def _replay_only(source: Path, out_dir: Path, summary_path: Path, salt: bytes) -> None:
-    """The profiled child: decoder and tracker are built before replay(), outside the profiled frames."""
-    decoder = TouchpointDecoder(identity_salt=salt)
-    tracker = JourneyTracker(default_config(), salt)
+def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool) -> Run:
+    """Replay *source* in a fresh child process; its seconds, CPU (all its processes) and peak memory."""
+    summary_path = out_dir.with_suffix(".summary.json")
+    command = [sys.executable, str(Path(__file__).resolve()), "--replay-only"]
+    command += [str(source), str(out_dir), str(summary_path), str(processes), "on" if identity else "off"]
+    child = subprocess.Popen(command, cwd=ROOT)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], tree_rss(child.pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    code = child.wait()
+    done.set()
+    sampler.join()
+    if code != 0:
+        sys.exit(f"the replay child failed with exit code {code}")
+    measured = json.loads(summary_path.read_text())
+    return Run(processes, measured["records"], measured["seconds"], measured["cpu_seconds"], peak[0])
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of *pid* and every process below it, now."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(OSError):  # ended meanwhile
+            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * _PAGE
+        pending.extend(children.get(current, ()))
+    return total
+
+
+def _replay_only(
+    source: Path, out_dir: Path, summary_path: Path, salt: bytes, processes: int = 1, identity: bool = True
+) -> None:
+    """The child: decoder and tracker are built before replay(), outside the timed (and profiled) frames."""
+    config = default_config()
+    if not identity:
+        config = dataclasses.replace(config, identity=dataclasses.replace(config.identity, enabled=False))
+    # As `touchpoint replay` builds them: ingest makes identity claims when resolution is on.
+    decoder = TouchpointDecoder(identity_salt=salt, identity=config.identity)
+    tracker = JourneyTracker(config, salt)
     cpu = time.process_time()
-    summary = replay(source, out_dir, decoder, tracker)
-    cpu = time.process_time() - cpu
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    summary = replay(source, out_dir, decoder, tracker, processes=processes)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (
+        time.process_time()
+        - cpu
+        + (after.ru_utime + after.ru_stime)
+        - (children.ru_utime + children.ru_stime)
+    )
     summary_path.write_text(
         json.dumps({"records": summary.records, "seconds": summary.seconds, "cpu_seconds": cpu})
     )
@@ -134,7 +274,7 @@ def _replay_only(source: Path, out_dir: Path, summary_path: Path, salt: bytes) -
 
 # --- profile ------------------------------------------------------------------------------------
 
-REPLAY_FILE = "streams/replay.py"
+REPLAY_FILE = "streams/replay/__init__.py"
 _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
@@ -179,12 +319,12 @@ def _py_spy() -> str:
     return found
 
 
-def profile_replay(source: Path, workdir: Path, rate: int) -> ReplayProfile:
+def profile_replay(source: Path, workdir: Path, rate: int, identity: bool) -> ReplayProfile:
     """Replay *source* once in a child of this script under py-spy; keep the samples inside replay()."""
     raw = workdir / "profile-samples.txt"
     summary_path = workdir / "profile-summary.json"
     child = [sys.executable, str(Path(__file__).resolve()), "--replay-only"]
-    child += [str(source), str(workdir / "out-profile"), str(summary_path)]
+    child += [str(source), str(workdir / "out-profile"), str(summary_path), "1", "on" if identity else "off"]
     command = [_py_spy(), "record", "--rate", str(rate), "--format", "raw", "--idle"]
     command += ["--output", str(raw), "--", *child]
     print(f"profiling one replay under py-spy at {rate} Hz …", flush=True)
@@ -222,43 +362,6 @@ def profile_replay(source: Path, workdir: Path, rate: int) -> ReplayProfile:
     )
 
 
-@dataclass(frozen=True)
-class ReplayLines:
-    """Lines of streams/replay.py where work happens in C, invisible to py-spy without --native."""
-
-    sort: frozenset[int]
-    #: ``.write(…)`` / ``.writelines(…)`` calls and the ``with ….open(…)`` lines (open, flush and close).
-    writes: frozenset[int]
-    #: The body of the ``with`` block writing the customers file.
-    customers: frozenset[int]
-
-
-def replay_lines() -> ReplayLines:
-    path = Path(replay.__code__.co_filename)
-    tree = ast.parse(path.read_text(), str(path))
-    sort: set[int] = set()
-    writes: set[int] = set()
-    customers: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            span = range(node.lineno, (node.end_lineno or node.lineno) + 1)
-            if node.func.attr == "sort":
-                sort.update(span)
-            elif node.func.attr in ("write", "writelines"):
-                writes.update(span)
-        elif isinstance(node, ast.With):
-            opened = [item.context_expr for item in node.items]
-            if any(isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) for e in opened):
-                # Opening, and on leaving the block flushing and closing: charged to these lines.
-                writes.update([node.lineno, *(e.lineno for e in opened)])
-            # with summary.outputs["customers"].open("wb") as customers: …
-            if any(
-                isinstance(n, ast.Constant) and n.value == "customers" for e in opened for n in ast.walk(e)
-            ):
-                customers.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
-    return ReplayLines(frozenset(sort), frozenset(writes), frozenset(customers))
-
-
 Stack = tuple[Frame, ...]
 Rule = Callable[[Stack], bool]
 Match = Callable[[Frame], bool]
@@ -271,10 +374,6 @@ def fn(name: str, file: str) -> Match:
 
 def in_file(fragment: str) -> Match:
     return lambda frame: fragment in frame.file
-
-
-def replay_line(lines: frozenset[int]) -> Match:
-    return lambda frame: frame.file.endswith(REPLAY_FILE) and frame.line in lines
 
 
 def _validation(frame: Frame) -> bool:
@@ -314,33 +413,40 @@ ENRICHED = fn("encode_enriched", "agents/journey/enriched.py")
 TRANSITION = fn("Transition.encode", "agents/domain/outputs.py")
 ALERT = fn("Alert.encode", "agents/domain/alert.py")
 DEAD_LETTER = fn("dead_letter_record", "agents/ingest/dead_letter.py")
+SHARD_FILE = "streams/replay/shard.py"
+RUNS = in_file("streams/replay/runs.py")
 
 
-def categories(lines: ReplayLines) -> list[tuple[int, str, Rule]]:
+def categories() -> list[tuple[int, str, Rule]]:
     """(depth, label, rule): inclusive; a row of depth d > 0 lies within the nearest row above of depth d - 1."""
     return [
-        (0, "read input (streams/files.py)", has(in_file("streams/files.py"))),
+        (
+            0,
+            "read input (streams/replay/sources.py _records)",
+            has(fn("_records", "streams/replay/sources.py")),
+        ),
         (0, "ingest decode (TouchpointDecoder.__call__)", has(DECODE)),
         (1, "JSON-schema validation (schemas.validator)", within(DECODE, _validation)),
         (1, "normalise (TouchpointDecoder._normalise)", has(fn("TouchpointDecoder._normalise", "decode.py"))),
-        (0, "sort by event time (accepted.sort)", has(replay_line(lines.sort))),
+        (0, "sorted runs: sort, write, read, merge (streams/replay/runs.py)", has(RUNS, in_file("heapq"))),
         (0, "journey (JourneyTracker.track)", has(TRACK)),
         (1, "detectors on the event (Detection.observe)", has(fn("Detection.observe", "detection.py"))),
         (1, "models (agents/models/)", within(TRACK, in_file("agents/models/"))),
         (1, "lifecycle (agents/lifecycle.py)", within(TRACK, in_file("agents/lifecycle.py"))),
         (1, "deadlines due before the event (advance)", within(TRACK, ADVANCE)),
         (1, "enriched encoding (encode_enriched)", within(TRACK, ENRICHED)),
+        (0, "identity (claims, merges, routing: agents/identity/)", has(in_file("agents/identity/"))),
         (0, "deadlines fired, all (JourneyTracker.advance)", has(ADVANCE)),
         (1, "inside track, before the event", within(TRACK, ADVANCE)),
-        (1, "by the watermark (replay's fire)", within(fn("_track.<locals>.fire", REPLAY_FILE), ADVANCE)),
+        (1, "at the replay's end (Shard.end)", within(fn("Shard.end", SHARD_FILE), ADVANCE)),
         (0, "deadline index (agents/journey/deadlines.py)", has(in_file("agents/journey/deadlines.py"))),
         (0, "output encoding (the four below)", has(ENRICHED, TRANSITION, ALERT, DEAD_LETTER)),
         (1, "enriched (encode_enriched)", has(ENRICHED)),
         (1, "transitions (Transition.encode)", has(TRANSITION)),
         (1, "alerts (Alert.encode)", has(ALERT)),
         (1, "dead letters (dead_letter_record)", has(DEAD_LETTER)),
-        (0, "output writes (write/writelines, open/close)", leaf(replay_line(lines.writes))),
-        (0, "customers file (model view, dumps, write)", has(replay_line(lines.customers))),
+        (0, "output writes (Lines.write, streams/replay/parts.py)", has(in_file("streams/replay/parts.py"))),
+        (0, "customers file (Shard.customers)", has(fn("Shard.customers", SHARD_FILE))),
     ]
 
 
@@ -351,7 +457,7 @@ def report(prof: ReplayProfile, unprofiled: float | None, runs: int) -> tuple[st
         sys.exit(f"py-spy took no sample inside replay() ({prof.spy_summary or 'no summary'})")
     per_record = prof.seconds / prof.records * 1e6
     rate = prof.records / prof.seconds
-    rules = categories(replay_lines())
+    rules = categories()
     rows = [(depth, label, sum(c for s, c in prof.stacks.items() if rule(s))) for depth, label, rule in rules]
     top_rules = [rule for depth, _, rule in rules if depth == 0]
     rest = sum(c for s, c in prof.stacks.items() if not any(rule(s) for rule in top_rules))
@@ -384,10 +490,10 @@ def report(prof: ReplayProfile, unprofiled: float | None, runs: int) -> tuple[st
         "wall-clock shares lean towards the phase that waited (all decoding happens before the journey).",
         "Categories are inclusive and overlap: indented rows lie within the row above; deadlines and",
         "encoding overlap the journey. ± is the 95 % sampling interval. Work in C (orjson, sort, file",
-        "writes) is charged to the Python line that calls it.",
+        "writes) is charged to the Python frame that calls it.",
         "",
         f"{'category':<58} {'share':>6} {'µs/rec':>7} {'±':>5}",
-        f"{'total: replay() (streams/replay.py)':<58} {1:>6.1%} {per_record:>7.1f}",
+        f"{'total: replay() (streams/replay/)':<58} {1:>6.1%} {per_record:>7.1f}",
     ]
     for depth, label, count in rows:
         name = "  " * (depth + 1) + label
@@ -411,7 +517,7 @@ def report(prof: ReplayProfile, unprofiled: float | None, runs: int) -> tuple[st
         f" normalise {v('normalise')}), journey {v('journey')} (detectors {v('detectors')}, models {v('models')},"
         f" lifecycle {v('lifecycle')}), deadlines {v('deadlines fired')}, output encoding {v('output encoding')},"
         f" deadline index {v('deadline index')}, writes {v('output writes')}, read {v('read input')},"
-        f" sort {v('sort')}, customers file"
+        f" sorted runs {v('sorted runs')}, identity {v('identity')}, customers file"
         f" {v('customers file')}; {total:,} samples"
     )
     return "\n".join(out), result

@@ -23,6 +23,7 @@ from agents.journey.track import JourneyTracker
 from streams import metrics, tables, topics, web, worker_metrics
 from streams.kafka_security import FileTokenProvider, KafkaSecurity
 from streams.runtime import recovery
+from streams.runtime.batches import BatchHost
 from streams.runtime.direct import DirectTopic
 from streams.runtime.state_writer import StateWriter
 from streams.runtime.transport import Transport, read_to_end, start_plain_consumer
@@ -41,6 +42,7 @@ class TouchpointApp(faust.App):
     customers: TableT[bytes, CustomerState]
     erased: TableT[bytes, int]
     states: StateWriter[CustomerState]
+    batches: BatchHost
 
     def __init__(self, *args: Any, **options: Any) -> None:
         # Tables come back from their changelogs in bulk after a rebalance (streams.runtime.recovery).
@@ -203,7 +205,19 @@ def create_app(settings: Settings) -> TouchpointApp:
         max_future_skew=config.time.max_future_skew,
         identity=config.identity,
     )
+    # The agents take their records a fetch at a time, beneath Faust's per-message path.
+    app.batches = BatchHost(app)
+    tracker = JourneyTracker(config, salt)
+    app.states = StateWriter(app, app.customers, CustomerState.encode, decode=CustomerState.decode)
+    states = app.states
+    # Each customer's state changed by a fetch is written once, after that fetch's outputs.
+    app.batches.after_flush(states.write_staged)
+    metrics.STATE_WRITES_HELD.set_function(lambda: len(states))
+    # Erasure instants are written as the states are: once per fetch, after its outputs.
+    erased = StateWriter(app, app.erased, _encode_instant, decode=int)
+    app.batches.after_flush(erased.write_staged)
     control_secret = settings.control_secret.reveal().encode()
+
     if not control_secret:
         control_secret = secrets.token_bytes(32)
         log.warning(
@@ -212,11 +226,6 @@ def create_app(settings: Settings) -> TouchpointApp:
             "by another worker (or before a rebalance) are refused as forged_control by the partition's "
             "next owner."
         )
-    ingest_agent.install(app, app.streams, decoder, metrics, control_secret)
-    tracker = JourneyTracker(config, salt)
-    app.states = StateWriter(app, app.customers, CustomerState.encode, decode=CustomerState.decode)
-    states = app.states
-    metrics.STATE_WRITES_HELD.set_function(lambda: len(states))
     coordinator = Coordinator(config, settings.partitions)
     _, thresholds_ready = coordination_agent.install(
         app,
@@ -227,8 +236,9 @@ def create_app(settings: Settings) -> TouchpointApp:
         metrics,
         follow=lambda: start_plain_consumer(app, "best-customers"),
     )
-    journey_agent.install(
+    journey = journey_agent.install(
         app,
+        app.batches,
         app.streams,
         app.customers,
         app.states,
@@ -238,9 +248,12 @@ def create_app(settings: Settings) -> TouchpointApp:
         control_secret,
         caught_up=read_to_end(app, app.streams.by_customer.get_topic_name()),
         thresholds_ready=thresholds_ready,
-        erased=app.erased,
+        erased=erased,
     )
+    # Touchpoints of customers whose state this worker owns are applied as ingest reads them.
+    ingest_agent.install(app.batches, app.streams, decoder, metrics, control_secret, journey.shortcut)
     web.install(app, app.customers, app.states, tracker.model, settings.web_tokens())
+
     worker_metrics.install(app, metrics)
 
     @app.task  # type: ignore[untyped-decorator]
@@ -285,3 +298,8 @@ def _warn_about_faust_environment() -> None:
                 "TOUCHPOINT_KAFKA_TLS and TOUCHPOINT_KAFKA_CA_FILE (docs/configuration.md)",
                 name,
             )
+
+
+def _encode_instant(instant: int) -> bytes:
+    """An erasure instant as the erased-customers table's JSON value serializer writes it."""
+    return str(instant).encode()

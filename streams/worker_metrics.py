@@ -25,6 +25,7 @@ import faust
 from faust.types import TP
 from prometheus_client import Gauge
 
+from streams.runtime.batches import batch_host
 from streams.runtime.faust_private import committed_offset
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,13 @@ class WorkerMetrics(Protocol):
 
 
 def install(app: faust.App, metrics: WorkerMetrics) -> None:
-    """Export *app*'s identity, owned partitions and consumer lag; call after the agents and tables exist."""
-    inputs = sorted({name for agent in app.agents.values() for name in agent.get_topic_names()})
+    """Export *app*'s identity, owned partitions and consumer lag; call after the agents, the batch host's
+    routes and the tables exist."""
+    host = batch_host(app)
+    inputs = sorted(
+        {name for agent in app.agents.values() for name in agent.get_topic_names()}
+        | set(host.topic_names() if host is not None else ())
+    )
     changelogs = sorted(table.changelog_topic.get_topic_name() for table in app.tables.values())
     owned_topics = (*inputs, *changelogs)
     metrics.WORKER_INFO.clear()

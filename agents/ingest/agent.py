@@ -1,34 +1,55 @@
 """The ingest agent: raw touchpoints in, customer-keyed events or dead-letters out.
 
+It takes the raw records a partition's batch at a time (``agents.ports.Batches``) and adds
+what it publishes to the batch's outbox, which the worker sends once the batch is applied.
 A forwarded record keeps the Kafka timestamp of its raw record, so downstream latency
 (``touchpoint_event_to_alert_seconds``) is measured from when the touchpoint was produced.
+
+When a raw record was read in the very partition its customer's state lives in (a producer
+keying by customer, the raw topic co-partitioned with ``touchpoints.by-customer``), the
+touchpoint is handed to the journey at once (*shortcut*) instead of being read back from that
+topic: one consume per record instead of two. Every record of such a partition is, so a
+customer's touchpoints keep their order. The forwarded copy still goes out, marked with the
+journey's verdict, for every other consumer of the topic.
+
 An event naming its customer and carrying identifiers also sends one signed claim per identifier
 to that identifier's key (agents/identity/control.py), after the touchpoint: on the identifier's
-partition, the claim and the identifier's anonymous touchpoints meet in the order sent here.
+partition, the claim and the identifier's anonymous touchpoints meet in the order sent here. So records
+keyed by an identifier (claims, anonymous touchpoints) always take the topic, never the shortcut: a
+claim made in another partition would otherwise be overtaken by a touchpoint applied at once.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import faust
-from faust.types import AgentT, EventT, StreamT, TopicT
 from prometheus_client import Counter
 
+from agents.domain.identity import Claim
 from agents.domain.refusal import Rejected
 from agents.identity.control import encode_control
+from agents.identity.keys import PREFIX as IDENTIFIER_PREFIX
 from agents.ingest.dead_letter import dead_letter_record
 from agents.ingest.decode import Accepted, TouchpointDecoder
-from agents.ports import Sink
+from agents.ports import Batches, BatchHandler, Outbox, Record, Sink, received_at
 
-__all__ = ["IngestMetrics", "IngestTopics", "install", "send_dead_letter"]
+__all__ = ["IngestMetrics", "IngestTopics", "Shortcut", "add_dead_letter", "install"]
+
+#: ``shortcut(partition, accepted, received_at)``: apply an accepted touchpoint of a customer whose
+#: state lives in *partition* of by-customer, here and now; returns the headers that mark its
+#: forwarded copy with the journey's verdict (applied, or refused and why).
+Shortcut = Callable[[int, Accepted, float | None], Sequence[tuple[str, bytes]]]
 
 
 class IngestTopics(Protocol):
     @property
-    def raw(self) -> TopicT: ...
+    def raw(self) -> Any:
+        """The Faust topic of raw touchpoints: the agent's input."""
+        ...
+
     @property
     def by_customer(self) -> Sink: ...
     @property
@@ -43,56 +64,73 @@ class IngestMetrics(Protocol):
 
 
 def install(
-    app: faust.App,
+    batches: Batches,
     topics: IngestTopics,
     decoder: TouchpointDecoder,
     metrics: IngestMetrics,
     control_secret: bytes,
-) -> AgentT[bytes]:
-    """Register the ``ingest_touchpoints`` agent on *app* and return it; *control_secret* signs claims."""
+    shortcut: Shortcut | None = None,
+) -> BatchHandler:
+    """Route the raw topic's records to ``ingest_touchpoints`` and return it; *control_secret* signs claims."""
+    outbox = batches.outbox
+    by_customer = topics.by_customer.get_topic_name()
+    dead_letter = topics.dead_letter.get_topic_name()
 
-    @app.agent(topics.raw, name="ingest_touchpoints")
-    async def ingest_touchpoints(stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
-            # The record's broker timestamp (Faust gives seconds) bounds how far ahead its event may be;
-            # a record without one is held to this worker's clock.
-            stamp = _timestamp(event)
-            outcome = decoder(event.value, stamp or time.time())
+    def forward(source: Record, accepted: Accepted, stamp: float | None) -> None:
+        key = accepted.customer_id.encode()
+        partition = batches.partition_of(by_customer, key)
+        headers: Sequence[tuple[str, bytes]] = ()
+        # Only records read in the customer's own partition: the journey of that partition sees all of
+        # them in this order, none overtaken by an earlier one still on its way through by-customer.
+        if (
+            shortcut is not None
+            and partition == source.partition
+            and not accepted.customer_id.startswith(IDENTIFIER_PREFIX)
+            and batches.co_partitioned(source.topic, by_customer)
+            and batches.owns(by_customer, partition)
+        ):
+            headers = shortcut(partition, accepted, stamp)
+        outbox.add(
+            by_customer, key=key, value=accepted.body, partition=partition, timestamp=stamp, headers=headers
+        )
+
+    def send_claim(claim: Claim, stamp: float | None) -> None:
+        # After the touchpoint, to the identifier's key, through the topic (see the module's docstring).
+        key = claim.key.encode()
+        outbox.add(by_customer, key=key, value=encode_control(control_secret, key, claim), timestamp=stamp)
+
+    def ingest_touchpoints(partition: int, records: Sequence[Record]) -> None:
+        for record in records:
+            # The record's broker timestamp bounds how far ahead its event may be; a record without
+            # one is held to this worker's clock.
+            stamp = received_at(record)
+            outcome = decoder(record.value, stamp or time.time())
             if isinstance(outcome, Accepted):
                 metrics.EVENTS_ACCEPTED.labels(outcome.event["channel"], outcome.event["type"]).inc()
                 # Keep the raw record's timestamp: the journey measures event-to-alert time from it.
                 # None (no timestamp) lets the producer stamp the current time.
-                await topics.by_customer.send(
-                    key=outcome.customer_id.encode(), value=outcome.body, timestamp=stamp
-                )
+                forward(record, outcome, stamp)
                 for claim in outcome.claims:
-                    key = claim.key.encode()
-                    value = encode_control(control_secret, key, claim)
-                    await topics.by_customer.send(key=key, value=value, timestamp=stamp)
+                    send_claim(claim, stamp)
             else:
                 metrics.DEAD_LETTERS.labels(outcome.reason).inc()
-                await send_dead_letter(topics.dead_letter, event, outcome)
+                add_dead_letter(outbox, dead_letter, record, outcome)
 
+    batches.route(topics.raw, ingest_touchpoints)
     return ingest_touchpoints
 
 
-async def send_dead_letter(topic: Sink, event: EventT[Any], rejected: Rejected) -> None:
-    """Publish the dead-letter record of *event* (a Faust event) to *topic*, keyed by its source position."""
-    message = event.message
-    await topic.send(
-        key=f"{message.topic}:{message.partition}:{message.offset}".encode(),
+def add_dead_letter(outbox: Outbox, topic: str, record: Record, rejected: Rejected) -> None:
+    """Publish the dead-letter record of *record* to *topic*, keyed by its source position."""
+    outbox.add(
+        topic,
+        key=f"{record.topic}:{record.partition}:{record.offset}".encode(),
         value=dead_letter_record(
-            event.value,
+            record.value,
             rejected,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
             rejected_at=datetime.now(UTC),
         ),
     )
-
-
-def _timestamp(event: EventT[Any]) -> float | None:
-    """The record's broker timestamp in epoch seconds (Faust gives seconds), or None when it has none."""
-    stamp: float | None = event.message.timestamp
-    return stamp if stamp and stamp > 0 else None

@@ -38,7 +38,10 @@ What the coordinator needs from each partition (agents/coordination/) goes to
 once a partition's deadlines have fired, whether its clock passed a mark.
 
 The decisions are ``agents.journey.step.JourneyStep``'s, the same as ``touchpoint replay``'s;
-this module decodes, looks up, writes state, sends and counts.
+this module decodes, looks up, stages states, publishes and counts. It takes its records a
+partition's batch at a time (``agents.ports.Batches``): what a batch publishes goes into the
+batch's outbox, and each customer's state changed in the batch is written once, after the
+batch's outputs are acknowledged (``agents.ports.StateStore.stage``).
 """
 
 from __future__ import annotations
@@ -46,13 +49,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import faust
 import orjson
-from faust.types import AgentT, EventT, StreamT, TableT, TopicT
+from faust.types import TableT, TopicT
 from prometheus_client import Counter, Gauge, Histogram
 
 import schemas
@@ -66,19 +70,37 @@ from agents.domain.refusal import INTERNAL, SCHEMA, Rejected
 from agents.domain.state import summarize
 from agents.identity.control import decode_control, encode_control, is_control
 from agents.identity.keys import is_identifier_key
-from agents.ingest.agent import send_dead_letter
+from agents.ingest.agent import Shortcut, add_dead_letter
+from agents.ingest.decode import Accepted
 from agents.journey.after_hours import after_hours_slot
-from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
+from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, Verdicts, sign_tick, verify_tick
 from agents.journey.step import DEADLINE, DUPLICATE, FORGOTTEN, ROUTED, UNCHANGED, Change, JourneyStep
 from agents.journey.track import JourneyTracker
-from agents.ports import ErasureHook, Sink, StateStore
+from agents.ports import (
+    Batches,
+    BatchHandler,
+    ErasedStore,
+    ErasureHook,
+    Record,
+    Sink,
+    StateStore,
+    received_at,
+)
 
-__all__ = ["JourneyMetrics", "JourneyTopics", "install"]
+__all__ = ["Journey", "JourneyMetrics", "JourneyTopics", "install"]
 
 log = logging.getLogger(__name__)
 
 #: How long a recovering worker waits to have read the best-customer thresholds before it goes on.
 THRESHOLDS_WAIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Journey:
+    """The journey agent as installed: its batch handler, and its entry for touchpoints ingest applies at once."""
+
+    track_journey: BatchHandler
+    shortcut: Shortcut
 
 
 class JourneyTopics(Protocol):
@@ -181,6 +203,7 @@ class JourneyMetrics(Protocol):
 
 def install(
     app: faust.App,
+    batches: Batches,
     topics: JourneyTopics,
     table: TableT[bytes, Any],
     states: StateStore,
@@ -190,10 +213,11 @@ def install(
     control_secret: bytes,
     caught_up: Callable[[int], bool],
     thresholds_ready: Callable[[], Awaitable[None]] | None = None,
-    erased: MutableMapping[bytes, int] | None = None,
+    erased: ErasedStore | None = None,
     erasure_hooks: Sequence[ErasureHook] = (),
-) -> AgentT[bytes]:
-    """Register ``track_journey``, its deadline sweep and its recovery hook on *app*.
+) -> Journey:
+    """Route the journey's inputs to ``track_journey``; register its deadline sweep and recovery hook on *app*.
+
 
     Every state change goes through *states*: readable at once, written to the table's changelog
     only once the outputs derived from it are acknowledged (see ``streams.runtime.state_writer``).
@@ -204,8 +228,15 @@ def install(
     *erased* keeps each erased customer's instant (a
     changelog-backed table co-partitioned with the customers'); *erasure_hooks* run after each erasure.
     """
-    forgotten: MutableMapping[bytes, int] = {} if erased is None else erased
+    forgotten: ErasedStore = _Forgotten() if erased is None else erased
     journey = JourneyStep(tracker, states.get, forgotten.get)
+    verdicts = Verdicts(control_secret)
+    outbox = batches.outbox
+    erasures = topics.erasures.get_topic_name()
+    erasure_requests = topics.erasure_requests.get_topic_name()
+    #: (customer key, partition) of the erasures applied in the current batch, for the hooks after it.
+    erased_now: list[tuple[bytes, int]] = []
+
     skew = config.time.max_future_skew
     last_event_at: dict[int, float] = {}
     validate_action = schemas.validator("alert_action")
@@ -214,51 +245,55 @@ def install(
     calendars = config.calendars
     table_keys = metrics.TABLE_KEYS.labels(table.name)
     table_keys.set(0)
+    actions = topics.actions.get_topic_name()
+    enriched = topics.enriched.get_topic_name()
+    transitions = topics.transitions.get_topic_name()
+    dead_letter = topics.dead_letter.get_topic_name()
+    by_customer = topics.by_customer.get_topic_name()
+    identity_actions = topics.identity_actions.get_topic_name()
+    actions_out = topics.actions_out.get_topic_name()
+    merges = topics.merges.get_topic_name()
+    conflicts = topics.conflicts.get_topic_name()
+    progress_topic = topics.progress.get_topic_name()
+    alert_topics = {alert_type: sink.get_topic_name() for alert_type, sink in topics.alerts.items()}
 
-    async def publish(
+    def publish(
         outputs: Outputs, partition: int, cause: str | None = None, produced_at: float | None = None
-    ) -> list[asyncio.Future[Any]]:
-        """Send *outputs* of a change in *partition*; return the futures of their delivery.
+    ) -> None:
+        """Add *outputs* of a change in *partition* to the batch's outbox and count them.
 
         cause, produced_at: the touchpoint being applied and its raw record's timestamp, if any.
         """
-        sent: list[asyncio.Future[Any]] = []
         for transition in outputs.transitions:
             metrics.LIFECYCLE_TRANSITIONS.labels(transition.from_stage or "none", transition.to_stage).inc()
             if transition.from_stage:
                 metrics.CUSTOMERS.labels(transition.from_stage).dec()
             metrics.CUSTOMERS.labels(transition.to_stage).inc()
-            sent.append(
-                await topics.transitions.send(key=transition.customer_id.encode(), value=transition.encode())
-            )
+            outbox.add(transitions, key=transition.customer_id.encode(), value=transition.encode())
         for alert in outputs.alerts:
             raised = alert.status == OPEN and alert.status_changed_at is None
             if raised:
                 metrics.ALERTS_RAISED.labels(alert.type, alert.severity).inc()
-            sent.append(
-                await topics.alerts[alert.type].send(key=alert.customer_id.encode(), value=alert.encode())
-            )
+            outbox.add(alert_topics[alert.type], key=alert.customer_id.encode(), value=alert.encode())
             if raised and produced_at is not None and cause in alert.evidence:
                 metrics.EVENT_TO_ALERT.labels(alert.type).observe(max(time.time() - produced_at, 0.0))
         for merge in outputs.merges:
             metrics.IDENTITY_MERGES.labels(merge.action).inc()
-            sent.append(await topics.merges.send(key=merge.into.encode(), value=merge.encode()))
+            outbox.add(merges, key=merge.into.encode(), value=merge.encode())
         for conflict in outputs.conflicts:
-            sent.append(
-                await topics.conflicts.send(key=conflict.identifier.encode(), value=conflict.encode())
-            )
+            outbox.add(conflicts, key=conflict.identifier.encode(), value=conflict.encode())
         for forward in outputs.forwards:
             key = forward.key.encode()
             if forward.touchpoint is not None:
                 metrics.IDENTITY_ROUTED.labels(_route(forward.key)).inc()
                 value = orjson.dumps(forward.touchpoint)
-                sent.append(await topics.by_customer.send(key=key, value=value, timestamp=produced_at))
+                outbox.add(by_customer, key=key, value=value, timestamp=produced_at)
             elif forward.control is not None:
                 value = encode_control(control_secret, key, forward.control)
-                sent.append(await topics.by_customer.send(key=key, value=value))
+                outbox.add(by_customer, key=key, value=value)
             elif forward.action is not None:
                 metrics.IDENTITY_ROUTED.labels("action").inc()
-                sent.append(await topics.actions_out.send(key=key, value=orjson.dumps(forward.action)))
+                outbox.add(actions_out, key=key, value=orjson.dumps(forward.action))
         for alert_type, reason in outputs.suppressed:
             metrics.ALERTS_SUPPRESSED.labels(alert_type, reason).inc()
         for alert, seconds in outputs.acknowledged:
@@ -271,16 +306,16 @@ def install(
                 metrics.ALERTS_CLOSED_AUTOMATICALLY.labels(alert.type, automatic).inc()
             metrics.TIME_TO_RESOLVE.labels(alert.type).observe(max(seconds, 0))
         if outputs.due_soon or outputs.answered:
+            # To the coordinator's one partition, in this partition's order, with the batch's other outputs.
             for record in encode_signals(partition, outputs.due_soon, outputs.answered, None):
-                sent.append(await topics.progress.send(key=None, value=record, partition=0))
-        return sent
+                outbox.add(progress_topic, key=None, value=record, partition=0)
 
-    async def report(partition: int) -> None:
+    def report(partition: int) -> None:
         """Tell the coordinator if the partition's clock passed a mark (after its deadlines fired)."""
         progress = journey.report(partition)
         if progress is not None:
             for record in encode_signals(partition, (), (), progress):
-                await topics.progress.send(key=None, value=record, partition=0)
+                outbox.add(progress_topic, key=None, value=record, partition=0)
 
     def count_open(change: Change) -> None:
         if change.inquiries_opened:
@@ -296,11 +331,11 @@ def install(
         if not change.known and change.cause != ROUTED:
             table_keys.inc()
 
-    async def write(changes: Iterable[Change], produced_at: float | None = None) -> None:
-        """Publish each change's outputs, then hold back its state until they are sent."""
+    def write(changes: Iterable[Change], produced_at: float | None = None) -> None:
+        """Publish each change's outputs and stage its state (written after them)."""
         for change in changes:
             if change.cause in (ROUTED, UNCHANGED):
-                await publish(change.outputs, change.partition, produced_at=produced_at)
+                publish(change.outputs, change.partition, produced_at=produced_at)
                 continue
             count_open(change)
             if change.cause == DEADLINE:
@@ -308,34 +343,33 @@ def install(
                 lag = time.time() - (change.due or 0)
                 if abs(lag) < 3600:  # live traffic: event time near the wall clock
                     metrics.DEADLINE_LAG.observe(max(lag, 0.0))
-            await states.put(
-                change.key, change.state, change.partition, await publish(change.outputs, change.partition)
-            )
+            publish(change.outputs, change.partition)
+            states.stage(change.key, change.state, change.partition)
 
-    async def refuse(event: EventT[Any], rejected: Rejected) -> None:
+    def refuse(record: Record, rejected: Rejected) -> None:
         metrics.DEAD_LETTERS.labels(rejected.reason).inc()
-        await send_dead_letter(topics.dead_letter, event, rejected)
+        add_dead_letter(outbox, dead_letter, record, rejected)
 
-    async def apply_action(event: EventT[Any], key: bytes, partition: int) -> None:
-        action = orjson.loads(event.value)
+    def apply_action(record: Record, key: bytes, partition: int) -> None:
+        action = orjson.loads(record.value or b"")
         validate_action(action)
-        change = journey.action(key, partition, action, _received_at(event))
+        change = journey.action(key, partition, action, received_at(record))
         if change.cause == ROUTED:
-            await write((change,))  # counted where it is applied
+            write((change,))  # counted where it is applied
             return
         outcome = change.refused.reason if change.refused is not None else "applied"
         metrics.ALERT_ACTIONS.labels(action["action"], outcome).inc()
         if change.refused is not None:
-            await refuse(event, change.refused)
+            refuse(record, change.refused)
             return
-        await write((change,))
+        write((change,))
 
-    async def apply_erasure(event: EventT[Any], key: bytes, partition: int) -> None:
-        request = orjson.loads(event.value)
+    def apply_erasure(record: Record, key: bytes, partition: int) -> None:
+        request = orjson.loads(record.value or b"")
         validate_erasure(request)
         if request["customer_id"].encode() != key:
-            await refuse(
-                event, Rejected(SCHEMA, "the request's customer_id does not match its key", "customer_id")
+            refuse(
+                record, Rejected(SCHEMA, "the request's customer_id does not match its key", "customer_id")
             )
             return
         previous = states.get(key)
@@ -346,54 +380,70 @@ def install(
             if previous.stage:
                 metrics.CUSTOMERS.labels(previous.stage).dec()
         if change.forget_until is not None:
-            forgotten[key] = change.forget_until  # written to its changelog in this event's partition
-        sent = await publish(change.outputs, partition)
+            # Written after the batch's outputs, in this record's partition, as the states are.
+            forgotten.stage(key, change.forget_until, partition)
+        publish(change.outputs, partition)
         erasure = change.outputs.erasure
         assert erasure is not None  # an erasure change always carries its confirmation
-        sent.append(await topics.erasures.send(key=key, value=erasure.encode()))
-        # The tombstone follows the outputs, as every state write does: a crash before they are sent
-        # redelivers the request, which is applied again.
-        await states.delete(key, partition, sent)
-        for hook in erasure_hooks:
-            await hook(key, partition)
+        outbox.add(erasures, key=key, value=erasure.encode())
+        # The tombstone follows the batch's outputs, as every state write does: a crash before they are
+        # sent redelivers the request, which is applied again.
+        states.stage_delete(key, partition)
+        if erasure_hooks:
+            erased_now.append((key, partition))
         metrics.ERASURES.labels("true" if erasure.found else "false").inc()
         log.info("erased a customer on request %s (partition %d)", erasure.request_id, partition)
 
-    async def apply_split(event: EventT[Any], key: bytes, partition: int) -> None:
-        request = orjson.loads(event.value)
+    async def run_erasure_hooks(_sent: object) -> None:
+        """After the batch's outputs are handed over and its state writes queued: each erasure's hooks."""
+        applied = list(erased_now)
+        erased_now.clear()
+        for key, partition in applied:
+            for hook in erasure_hooks:
+                await hook(key, partition)
+
+    if erasure_hooks:
+        batches.after_flush(run_erasure_hooks)
+
+    def apply_split(record: Record, key: bytes, partition: int) -> None:
+        request = orjson.loads(record.value or b"")
+
         validate_split(request)
         at = int(datetime.fromisoformat(request["at"].upper()).timestamp())
         split = Split(request["from"], request["into"], request["by"], at, request.get("reason"))
         change = journey.identity(key, partition, split)
         if change.refused is not None:
-            await refuse(event, change.refused)
+            refuse(record, change.refused)
             return
-        await write((change,))
+        write((change,))
 
-    async def apply_control(event: EventT[Any], key: bytes, partition: int) -> None:
-        message = decode_control(control_secret, key, event.value)
+    def apply_control(record: Record, key: bytes, partition: int) -> None:
+        message = decode_control(control_secret, key, record.value)
         if isinstance(message, Rejected):
-            await refuse(event, message)
+            refuse(record, message)
             return
-        await write((journey.identity(key, partition, message),))
+        write((journey.identity(key, partition, message),))
 
-    async def apply_touchpoint(event: EventT[Any], touchpoint: dict[str, Any], change: Change) -> None:
+    def apply_touchpoint(
+        key: bytes, partition: int, touchpoint: dict[str, Any], stamp: float | None
+    ) -> Change:
+        """Apply a touchpoint, publish and count its outcome; a refusal is left to the caller."""
+        change = journey.touchpoint(key, partition, touchpoint, stamp)
         if change.refused is not None:
-            await refuse(event, change.refused)
-            return
+            return change
         if change.cause == FORGOTTEN:
             # Dated before its customer's erasure: dropped without a trace, not even a dead letter.
             metrics.ERASED_TOUCHPOINTS.inc()
-            return
+            return change
         if change.cause == ROUTED:
-            await write((change,), _received_at(event))
-            return
+            write((change,), stamp)
+            return change
         if change.cause == DUPLICATE:
             metrics.DUPLICATES.inc()
             # Rewrite the state as it is: after a crash the local store can hold a change whose
             # changelog record never arrived, and this redelivery is the only event that shows it.
-            await states.put(change.key, change.state, change.partition)
-            return
+            states.stage(change.key, change.state, change.partition)
+            return change
         occurred = datetime.fromisoformat(touchpoint["occurred_at"])
         # Counted together, with no await between: a scrape always sees count == journey events.
         metrics.JOURNEY_TOUCHPOINTS.inc()
@@ -406,63 +456,91 @@ def install(
             metrics.UNPRICED_AMOUNTS.inc()
         # The by-customer record carries its raw record's timestamp (see the ingest agent); without
         # one there is nothing to measure from.
-        sent = await publish(change.outputs, change.partition, touchpoint["event_id"], _received_at(event))
-        sent.append(await topics.enriched.send(key=change.key, value=change.enriched))
-        # The state reaches the changelog only after these outputs: if a crash loses them, the state
-        # (and its dedupe ring) is lost with them and the redelivered event is applied again,
+        publish(change.outputs, change.partition, touchpoint["event_id"], stamp)
+        outbox.add(enriched, key=change.key, value=change.enriched)
+        # The state reaches the changelog only after the batch's outputs: if a crash loses them, the
+        # state (and its dedupe ring) is lost with them and the redelivered event is applied again,
         # publishing the same bytes; the other order could keep the state and drop the outputs.
-        await states.put(change.key, change.state, change.partition, sent)
+        states.stage(change.key, change.state, change.partition)
         last_event_at[change.partition] = time.monotonic()
-        await write(journey.due(change.partition))
-        await report(change.partition)
+        write(journey.due(change.partition))
+        report(change.partition)
+        return change
 
-    @app.agent(topics.journey_inputs, name="track_journey")
-    async def track_journey(stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
-            key: bytes = event.key or b""
-            partition: int = event.message.partition
+    def apply(record: Record, partition: int) -> None:
+        key: bytes = record.key or b""
+        if record.topic == actions:
+            apply_action(record, key, partition)
+            return
+        if record.topic == erasure_requests:
+            apply_erasure(record, key, partition)
+            return
+        if record.topic == identity_actions:
+            apply_split(record, key, partition)
+            return
+        if key.startswith(CONTROL_KEY_PREFIX):
+            tick = verify_tick(control_secret, partition, record.value, time.time(), skew)
+            if isinstance(tick, Rejected):
+                refuse(record, tick)
+            else:
+                write(journey.tick(partition, tick))
+                report(partition)
+            return
+        if record.headers:
+            # Decided by ingest's worker when it read the raw record (see shortcut).
+            verdict = verdicts.read(record.key, record.value, record.headers)
+            if verdict is True:
+                return
+            if isinstance(verdict, Rejected):
+                refuse(record, verdict)
+                return
+        if is_control(record.value):
+            apply_control(record, key, partition)
+            return
+        touchpoint = orjson.loads(record.value or b"")
+        if touchpoint["customer_id"].encode() != key:
+            # Ingest keys each record by its customer: a mismatch was written past ingest.
+            refuse(record, Rejected(SCHEMA, "the record's customer_id does not match its key"))
+            return
+        change = apply_touchpoint(key, partition, touchpoint, received_at(record))
+        if change.refused is not None:
+            refuse(record, change.refused)
+
+    def shortcut(partition: int, accepted: Accepted, stamp: float | None) -> Sequence[tuple[str, bytes]]:
+        """Apply a touchpoint ingest accepted, for a customer of *partition*; the headers of its copy.
+
+        The copy says whether it was applied or refused: a refusal goes to the dead-letter topic
+        from the copy's own place in by-customer, when the journey reads it there, like the
+        refusal of any other forwarded record, and in the customer's order.
+        """
+        key = accepted.customer_id.encode()
+        try:
+            change = apply_touchpoint(key, partition, accepted.event, stamp)
+        except Exception as exc:  # a bug or a foreign record: kept, as in track_journey
+            log.warning("journey could not apply %s at ingest: %s", accepted.event.get("event_id"), exc)
+            reason = SCHEMA if isinstance(exc, schemas.ValidationError) else INTERNAL
+            failed = Rejected(reason, f"journey could not apply the record: {type(exc).__name__}: {exc}")
+            return verdicts.refused(key, accepted.body, failed)
+        if change.refused is not None:
+            return verdicts.refused(key, accepted.body, change.refused)
+        return verdicts.applied(key, accepted.body)
+
+    def track_journey(partition: int, records: Sequence[Record]) -> None:
+        for record in records:
             try:
-                if event.message.topic == topics.actions.get_topic_name():
-                    await apply_action(event, key, partition)
-                    continue
-                if event.message.topic == topics.erasure_requests.get_topic_name():
-                    await apply_erasure(event, key, partition)
-                    continue
-                if event.message.topic == topics.identity_actions.get_topic_name():
-                    await apply_split(event, key, partition)
-                    continue
-                if is_control(event.value):
-                    await apply_control(event, key, partition)
-                    continue
-                if key.startswith(CONTROL_KEY_PREFIX):
-                    tick = verify_tick(control_secret, partition, event.value, time.time(), skew)
-                    if isinstance(tick, Rejected):
-                        await refuse(event, tick)
-                    else:
-                        await write(journey.tick(partition, tick))
-                        await report(partition)
-                    continue
-                touchpoint = orjson.loads(event.value)
-                if touchpoint["customer_id"].encode() != key:
-                    # Ingest keys each record by its customer: a mismatch was written past ingest.
-                    await refuse(event, Rejected(SCHEMA, "the record's customer_id does not match its key"))
-                    continue
-                change = journey.touchpoint(key, partition, touchpoint, _received_at(event))
+                apply(record, partition)
             except Exception as exc:  # anything here is a bug or a foreign record: keep it, keep going
                 log.warning(
-                    "journey could not apply %s:%s@%s: %s",
-                    event.message.topic,
-                    partition,
-                    event.message.offset,
-                    exc,
+                    "journey could not apply %s:%s@%s: %s", record.topic, partition, record.offset, exc
                 )
                 reason = SCHEMA if isinstance(exc, schemas.ValidationError) else INTERNAL
-                await refuse(
-                    event,
+                refuse(
+                    record,
                     Rejected(reason, f"journey could not apply the record: {type(exc).__name__}: {exc}"),
                 )
-                continue
-            await apply_touchpoint(event, touchpoint, change)
+
+    batches.route(topics.journey_inputs, track_journey)
+    agent = Journey(track_journey, shortcut)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def sweep_deadlines() -> None:
@@ -521,7 +599,7 @@ def install(
             sorted(owned),
         )
 
-    return track_journey
+    return agent
 
 
 def _route(key: str) -> str:
@@ -531,7 +609,8 @@ def _route(key: str) -> str:
     return "customer"
 
 
-def _received_at(event: EventT[Any]) -> float | None:
-    """The record's broker timestamp in epoch seconds (Faust gives seconds), or None when it has none."""
-    stamp: float | None = event.message.timestamp
-    return stamp if stamp and stamp > 0 else None
+class _Forgotten(dict[bytes, int]):
+    """Erasure instants kept in memory only (a worker without the erased-customers table: tests)."""
+
+    def stage(self, key: bytes, value: int, partition: int) -> None:
+        self[key] = value

@@ -65,6 +65,7 @@ __all__ = [
     "ROUTED",
     "TOUCHPOINT",
     "UNCHANGED",
+    "WATERMARK",
     "Change",
     "ErasureLookup",
     "JourneyStep",
@@ -402,10 +403,19 @@ class JourneyStep:
         state.identity = record.to_list()
         return _change(key, partition, IDENTITY, state, Outputs(), _open_counts(state), True)
 
+    def pending(self, partition: int) -> int | None:
+        """How far ``due(partition)`` will fire next: the instant its clock newly reached, if any."""
+        return self._pending.get(partition)
+
     def clock(self, partition: int) -> int | None:
         """*partition*'s event time as a quorum of customers attests it (None: not yet attested)."""
         clock = self._clocks.get(partition)
         return None if clock is None else clock.time
+
+    def clock_snapshot(self, partition: int) -> list[tuple[int, str | bytes]]:
+        """What *partition*'s clock knows, to combine with other partitions' (``PartitionClock.combined``)."""
+        clock = self._clocks.get(partition)
+        return [] if clock is None else clock.snapshot()
 
     def schedule(self, partition: int, key: bytes, wake_at: int | None) -> None:
         """Make *wake_at* the next deadline of customer *key* (after a rebalance, from the table)."""

@@ -45,6 +45,33 @@ class PartitionClock:
         top = self._top
         return top[-1][0] if len(top) == self._quorum else None
 
+    def snapshot(self) -> list[tuple[int, str | bytes]]:
+        """What the clock knows: the latest (instant, customer) of at most ``quorum`` customers."""
+        return list(self._top)
+
+    @classmethod
+    def combined(cls, quorum: int, *snapshots: list[tuple[int, str | bytes]]) -> PartitionClock:
+        """The clock of the events behind all of *snapshots* together (in any order, on any partitions).
+
+        Exact: a customer among the ``quorum`` latest of the union is among them in the part where it
+        reached its latest instant.
+
+        >>> a, b = PartitionClock(2), PartitionClock(2)
+        >>> a.observe("anna", 300), b.observe("ben", 200), b.observe("carl", 100)
+        (None, None, 100)
+        >>> PartitionClock.combined(2, a.snapshot(), b.snapshot()).time
+        200
+        """
+        latest: dict[str | bytes, int] = {}
+        for snapshot in snapshots:
+            for instant, customer in snapshot:
+                if instant > latest.get(customer, instant - 1):
+                    latest[customer] = instant
+        clock = cls(quorum)
+        for customer, instant in latest.items():
+            clock.observe(customer, instant)
+        return clock
+
     def observe(self, customer: str | bytes, instant: int) -> int | None:
         """Count *customer*'s event at *instant*; return the attested time afterwards."""
         top = self._top

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +29,13 @@ from streams.settings import SettingsError
     help="State at the end of this day: later touchpoints are not applied; models read on this day.",
 )
 @click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes to share the work (default: one per core, at most one per partition). "
+    "The output is the same with any number.",
+)
+@click.option(
     "--erasures",
     "erasures_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -41,6 +49,7 @@ def replay_file(
     file: Path,
     out_dir: Path,
     as_of: datetime | None,
+    processes: int | None,
     erasures_file: Path | None,
     config: Path | None,
     model: Path | None,
@@ -48,6 +57,8 @@ def replay_file(
     """Process FILE (JSONL) offline, no broker, in event-time order; one JSONL per output topic in --out.
 
     Also writes customers.jsonl: each customer's stage, value and model figures (P(alive), CLV …).
+    Customers are spread over the worker's partitions (TOUCHPOINT_PARTITIONS), each with its own
+    clock, as in the live worker.
     Identifiers appear in the output only as keyed hashes (TOUCHPOINT_IDENTITY_SALT, as the workers').
     """
     from agents.ingest.decode import TouchpointDecoder
@@ -76,6 +87,8 @@ def replay_file(
             JourneyTracker(rules, salt),
             as_of.date() if as_of else None,
             progress=stages if progress.interactive() else None,
+            processes=processes or _cores(),
+            partitions=settings.partitions,
             erasures=erasures,
         )
     except OSError as exc:
@@ -89,3 +102,10 @@ def replay_file(
             "key, which anyone can reverse: set the workers' key before sharing these files",
             err=True,
         )
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # types only: the plain Kafka clients (CLI, console, notify b
 __all__ = [
     "PRIVATE_NAMES",
     "PrivateName",
+    "acknowledge_through",
     "changelog_sent",
     "committed_offset",
     "direct_producer",
@@ -189,9 +190,38 @@ PRIVATE_NAMES: Final = (
         "_read_offset",
         ATTRIBUTE,
         None,
-        ("streams/runtime/transport.py",),
+        ("streams/runtime/transport.py", "streams/runtime/faust_private.py"),
         "How far the worker has read a partition: only a partition read to its end is moved on "
-        "by a wall-clock tick.",
+        "by a wall-clock tick. The batch host moves it on for the records it applies, as Faust's "
+        "message loop does for its own.",
+    ),
+    PrivateName(
+        "faust.transport.consumer:ThreadDelegateConsumer",
+        "_getmany",
+        METHOD,
+        ("self", "active_partitions", "timeout"),
+        ("streams/runtime/transport.py",),
+        "Overridden to take the records of the batch host's topics off each fetch before Faust "
+        "makes a message of each: Faust's per-message path costs more than the product's own work.",
+    ),
+    PrivateName(
+        "faust.transport.consumer:Consumer",
+        "_acked",
+        ATTRIBUTE,
+        None,
+        ("streams/runtime/faust_private.py",),
+        "The offsets processed since the last commit, per partition: the batch host adds its records' "
+        "offsets, a range at a time, where Faust's commit finds them (Consumer.ack takes one message).",
+        read_by="faust.transport.consumer:Consumer._new_offset",
+    ),
+    PrivateName(
+        "faust.transport.consumer:Consumer",
+        "_acked_index",
+        ATTRIBUTE,
+        None,
+        ("streams/runtime/faust_private.py",),
+        "The set beside _acked that Faust keeps in step with it.",
+        read_by="faust.transport.consumer:Consumer._new_offset",
     ),
     PrivateName(
         "faust.transport.consumer:Consumer",
@@ -227,6 +257,27 @@ def read_offset(consumer: ConsumerT, tp: TP) -> int | None:
     """The offset of the last record *consumer* has read from *tp*, if any."""
     offset: int | None = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
     return offset
+
+
+def acknowledge_through(consumer: object, tp: TP, first: int, last: int) -> None:
+    """Mark *tp*'s offsets up to *last* processed, from *first* or the offset after the last one read.
+
+    *consumer* is Faust's (``faust.transport.consumer.Consumer``).
+
+    Offsets the fetch skipped (a compacted or aborted range) are marked too, as Faust marks its
+    gaps, so the commit moves past them. Offsets below the committed one are left out.
+    """
+    read = consumer._read_offset  # type: ignore[attr-defined]
+    previous: int | None = read.get(tp)
+    start = first if previous is None else min(first, previous + 1)
+    committed: int | None = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
+    if committed is not None:
+        start = max(start, committed)
+    index: set[int] = consumer._acked_index[tp]  # type: ignore[attr-defined]
+    offsets = [offset for offset in range(start, last + 1) if offset not in index]
+    index.update(offsets)
+    consumer._acked[tp].extend(offsets)  # type: ignore[attr-defined]
+    read[tp] = last
 
 
 def committed_offset(consumer: ConsumerT, tp: TP) -> int | None:

@@ -11,16 +11,19 @@ batch can be delivered before the output's.
 ``StateWriter`` closes that gap without waiting per event. A write is visible to
 the next read at once (``get``), but its changelog record, and with a durable
 store its local copy, is written only once every output sent for it is
-acknowledged by the broker, in the order the writes were made. Offsets are
+acknowledged by the broker, in the order the writes were made. The batch host
+(``streams.runtime.batches``) stages states while it applies a fetch (``stage``)
+and writes each customer's state once per fetch, held back until that fetch's
+output batches are acknowledged (``write_staged``). Offsets are
 committed only after ``drain`` (the transport's producer calls it on every
 flush, and Faust flushes before each commit and on rebalance), so a committed
 offset still implies that the state and the outputs of its events are written.
 
-Changelog records are sent straight to the aiokafka producer (``streams.runtime.direct``),
-not through Faust's ``send_soon`` buffer: that buffer's ``flush`` gives up after 0.1 s without a
-message going out, and misses the message its task is publishing, so on a busy
-worker an offset could be committed before the changelog record of its event
-was even produced.
+Changelog records are sent straight to the aiokafka producer, the released ones a batch per
+partition at a time (``streams.runtime.outbox``), not through Faust's ``send_soon`` buffer: that
+buffer's ``flush`` gives up after 0.1 s without a message going out, and misses the message its
+task is publishing, so on a busy worker an offset could be committed before the changelog record
+of its event was even produced.
 """
 
 from __future__ import annotations
@@ -32,11 +35,12 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from aiokafka.structs import RecordMetadata
 from faust.stores.base import SerializedStore
 from faust.types import AppT, TableT
 
-from streams.runtime.direct import DirectTopic
 from streams.runtime.faust_private import changelog_sent, durable_writer, encoded_items
+from streams.runtime.outbox import Outbox, Sent
 
 __all__ = ["StateWriter", "drain_all", "stored_items"]
 
@@ -74,15 +78,21 @@ class StateWriter(Generic[V]):
         send_changelog: Callable[[int, bytes, bytes | None], Awaitable[Any]] | None = None,
         decode: Callable[[bytes], V] | None = None,
     ) -> None:
+        """*send_changelog(partition, key, encoded)* sends one record; by default released writes go to the
+        table's changelog a batch per partition."""
         self._table = table
         self._encode = encode
         self._decode = decode
-        self._send_changelog = send_changelog or _changelog_sender(app, table)
+        self._send_changelog: Callable[[list[_Write[V]]], Awaitable[Any]] = (
+            _one_by_one(send_changelog) if send_changelog is not None else _changelog_sender(app, table)
+        )
         self._releasing = asyncio.Lock()
         self._queue: deque[_Write[V]] = deque()
-        # Newest value of each key with a write still queued, and how many of its writes are queued.
+        # Newest value of each key with a write still queued or staged, and how many of its writes are.
         self._newest: dict[bytes, V] = {}
         self._queued: dict[bytes, int] = {}
+        # Keys staged in the batch being applied, with their partitions (see stage).
+        self._staged: dict[bytes, int] = {}
         self._written = 0  # number of writes made so far: the next write's number
         self._local_write = _local_writer(table)
         writers: list[StateWriter[Any]] = app.__dict__.setdefault(_WRITERS_ATTRIBUTE, [])
@@ -117,22 +127,50 @@ class StateWriter(Generic[V]):
         The value is encoded now: the caller may keep mutating the object for later events.
         Writes made earlier whose outputs are done meanwhile are released on the way.
         """
-        pending = [output for output in outputs if not output.done()]
         self._newest[key] = value
         self._queued[key] = self._queued.get(key, 0) + 1
-        self._written += 1
-        self._queue.append(_Write(key, value, self._encode(value), partition, pending, self._written))
+        self._enqueue(key, value, partition, [output for output in outputs if not output.done()])
         if self._ready():
             await self.release()
+
+    def stage(self, key: bytes, value: V, partition: int) -> None:
+        """Make *value* the newest value of *key* now, and write it at the next ``write_staged``.
+
+        For a batch of records applied together: a key staged several times is written once,
+        as it is when the batch ends.
+        """
+        self._newest[key] = value
+        if key not in self._staged:
+            # Counted as queued already, so that a release meanwhile does not forget the newest value.
+            self._queued[key] = self._queued.get(key, 0) + 1
+        self._staged[key] = partition
+
+    async def write_staged(self, sent: Iterable[Sent] = ()) -> None:
+        """Queue one write of each staged key, held back until the batches *sent* are acknowledged."""
+        if not self._staged:
+            return
+        staged, self._staged = self._staged, {}
+        outputs = [batch.future for batch in sent if not batch.future.done()]
+        for key, partition in staged.items():
+            self._enqueue(key, self._newest[key], partition, outputs)
+        if self._ready():
+            await self.release()
+
+    def stage_delete(self, key: bytes, partition: int) -> None:
+        """Delete *key* now for ``get``; its tombstone is written at the next ``write_staged``, in order."""
+        self.stage(key, _DELETED, partition)
+
+    def _enqueue(self, key: bytes, value: V, partition: int, outputs: list[asyncio.Future[Any]]) -> None:
+        self._written += 1
+        encoded = None if value is _DELETED else self._encode(value)
+        self._queue.append(_Write(key, value, encoded, partition, outputs, self._written))
 
     async def delete(self, key: bytes, partition: int, outputs: Iterable[asyncio.Future[Any]] = ()) -> None:
         """Delete *key*: gone for ``get`` now; from the store, and as a tombstone on the changelog, once
         every future in *outputs* is done (a forgotten customer, in order with the writes before)."""
-        pending = [output for output in outputs if not output.done()]
         self._newest[key] = _DELETED
         self._queued[key] = self._queued.get(key, 0) + 1
-        self._written += 1
-        self._queue.append(_Write(key, _DELETED, None, partition, pending, self._written))
+        self._enqueue(key, _DELETED, partition, [output for output in outputs if not output.done()])
         if self._ready():
             await self.release()
 
@@ -142,28 +180,32 @@ class StateWriter(Generic[V]):
 
     async def release(self) -> int:
         """Write, in order, every queued value whose outputs are all acknowledged; return how many."""
-        released = 0
         queue = self._queue
         # One releaser at a time (the agent and a commit's drain): the sends must leave in queue order.
         async with self._releasing:
+            ready: list[_Write[V]] = []
+            checked: list[asyncio.Future[Any]] | None = None
             while queue:
                 head = queue[0]
-                if any(not output.done() for output in head.outputs):
-                    break
-                failed = next(
-                    (o.exception() for o in head.outputs if not o.cancelled() and o.exception()), None
-                )
-                if failed is not None:
-                    # The producer could not deliver an output: the state must not get ahead of it. The
-                    # producer's error crashes the worker; the events are then processed again.
-                    log.error(
-                        "not writing the state of %r: an output was not delivered: %r", head.key, failed
+                # Writes of one batch share one list of outputs: check it once.
+                if head.outputs is not checked:
+                    if any(not output.done() for output in head.outputs):
+                        break
+                    failed = next(
+                        (o.exception() for o in head.outputs if not o.cancelled() and o.exception()), None
                     )
-                    break
-                queue.popleft()
-                await self._store(head)
-                released += 1
-        return released
+                    if failed is not None:
+                        # The producer could not deliver an output: the state must not get ahead of it.
+                        # The producer's error crashes the worker; the events are then processed again.
+                        log.error(
+                            "not writing the state of %r: an output was not delivered: %r", head.key, failed
+                        )
+                        break
+                    checked = head.outputs
+                ready.append(queue.popleft())
+            if ready:
+                await self._store(ready)
+        return len(ready)
 
     async def drain(self) -> int:
         """Wait for the outputs of every write queued now and write them; return how many were written.
@@ -191,46 +233,83 @@ class StateWriter(Generic[V]):
 
     def retain(self, owned: set[int]) -> None:
         """Drop queued writes of partitions other than *owned* (after a rebalance; Faust drains first)."""
-        if not self._queue:
+        staged = {key: partition for key, partition in self._staged.items() if partition in owned}
+        if not self._queue and len(staged) == len(self._staged):
             return
         kept = deque(write for write in self._queue if write.partition in owned)
-        dropped = len(self._queue) - len(kept)
+        dropped = len(self._queue) - len(kept) + len(self._staged) - len(staged)
+        newest = {key: self._newest[key] for key in staged}
         self._queue = kept
+        self._staged = staged
         self._newest.clear()
         self._queued.clear()
         for write in kept:
             self._newest[write.key] = write.value  # _DELETED for a queued deletion
             self._queued[write.key] = self._queued.get(write.key, 0) + 1
+        for key, value in newest.items():
+            self._newest[key] = value
+            self._queued[key] = self._queued.get(key, 0) + 1
         if dropped:
             log.warning("dropped %d unwritten state changes of partitions not in %s", dropped, sorted(owned))
 
-    async def _store(self, write: _Write[V]) -> None:
-        self._local_write(write)
-        await self._send_changelog(write.partition, write.key, write.encoded)
-        left = self._queued[write.key] - 1
-        if left:
-            self._queued[write.key] = left
-        else:
-            del self._queued[write.key]
-            del self._newest[write.key]
+    async def _store(self, writes: list[_Write[V]]) -> None:
+        for write in writes:
+            self._local_write(write)
+        await self._send_changelog(writes)
+        queued, newest = self._queued, self._newest
+        for write in writes:
+            left = queued[write.key] - 1
+            if left:
+                queued[write.key] = left
+            else:
+                del queued[write.key]
+                del newest[write.key]
 
 
-def _changelog_sender(
-    app: AppT, table: TableT[bytes, Any]
-) -> Callable[[int, bytes, bytes | None], Awaitable[Any]]:
-    """Send one changelog record of *table* straight to the producer (see ``streams.runtime.direct``)."""
-    topic = DirectTopic(app, table.changelog_topic)
+def _one_by_one(
+    send: Callable[[int, bytes, bytes | None], Awaitable[Any]],
+) -> Callable[[list[_Write[Any]]], Awaitable[None]]:
+    async def send_each(writes: list[_Write[Any]]) -> None:
+        for write in writes:
+            await send(write.partition, write.key, write.encoded)
+
+    return send_each
+
+
+def _changelog_sender(app: AppT, table: TableT[bytes, Any]) -> Callable[[list[_Write[Any]]], Awaitable[None]]:
+    """Send changelog records of *table* straight to the producer, a batch per partition."""
+    topic = table.changelog_topic.get_topic_name()
+    outbox = Outbox(app)
     # Keeps RocksDB's record of the changelog offsets its files hold, as for Faust's own writes.
     on_sent = changelog_sent(table)
 
-    def record_offset(future: asyncio.Future[Any]) -> None:
-        if not future.cancelled() and future.exception() is None:
-            on_sent(future)
+    def record_offset(batch: Sent) -> Callable[[asyncio.Future[Any]], None]:
+        def last_offset(future: asyncio.Future[Any]) -> None:
+            if future.cancelled() or future.exception() is not None or future.result() is None:
+                return
+            # The batch's metadata names its first record; the store wants the last one it holds.
+            first = future.result()
+            last: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            last.set_result(
+                RecordMetadata(
+                    first.topic,
+                    first.partition,
+                    first.topic_partition,
+                    first.offset + batch.records - 1,
+                    first.timestamp,
+                    first.timestamp_type,
+                    first.log_start_offset,
+                )
+            )
+            on_sent(last)
 
-    async def send(partition: int, key: bytes, value: bytes | None) -> Any:
-        future = await topic.send(key=key, value=value, partition=partition)
-        future.add_done_callback(record_offset)
-        return future
+        return last_offset
+
+    async def send(writes: list[_Write[Any]]) -> None:
+        for write in writes:
+            outbox.add(topic, key=write.key, value=write.encoded, partition=write.partition)
+        for batch in await outbox.flush():
+            batch.future.add_done_callback(record_offset(batch))
 
     return send
 

@@ -1,4 +1,9 @@
-"""Faust's aiokafka transport, adjusted for held-back state writes and the embedded Tansu broker.
+"""Faust's aiokafka transport, adjusted for batches, held-back state writes and the embedded Tansu broker.
+
+The consumer hands the records of the batch host's topics to the host, a fetch at a
+time, before Faust makes a message of each (``streams.runtime.batches``), a rebalance
+waits for a fetch being applied before it commits, and the records the host does not
+apply while the partitions move are read again (``read_again``).
 
 The producer's ``flush`` (Faust flushes before every offset commit and on
 rebalance) also drains the app's ``StateWriter``s, so that no offset is
@@ -33,6 +38,7 @@ from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
+from streams.runtime.batches import batch_host
 from streams.runtime.faust_private import read_offset, set_fetch_max_wait
 from streams.runtime.state_writer import drain_all
 
@@ -48,6 +54,19 @@ PROBE_TIMEOUT_S = 10.0
 class _ConsumerThread(driver.AIOKafkaConsumerThread):
     _end_probe: aiokafka.AIOKafkaConsumer | None = None
     _end_probe_lock: asyncio.Lock | None = None
+
+    async def seek_assigned(self, positions: Mapping[TP, int]) -> None:
+        """Move each partition of *positions* that is assigned when the thread gets to it to its offset.
+
+        In the consumer's thread, as its other calls: a partition assigned when asked may be gone by then.
+        """
+        await self.call_thread(self._seek_assigned_now, positions)
+
+    async def _seek_assigned_now(self, positions: Mapping[TP, int]) -> None:
+        assigned = self.assignment()
+        for tp, offset in positions.items():
+            if tp in assigned:
+                self.seek(tp, offset)
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
@@ -201,7 +220,29 @@ async def start_plain_consumer(app: Any, purpose: str, **options: Any) -> aiokaf
 
 class _Consumer(driver.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        self._reader = _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        return self._reader
+
+    async def read_again(self, positions: Mapping[TP, int]) -> None:
+        """Move each partition of *positions* still assigned back to its offset (records the batch host
+        did not apply): the next fetch starts there."""
+        await self._reader.seek_assigned(positions)
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:  # noqa: ASYNC109 - Faust's signature
+        """Fetch records; the batch host applies those of its topics, Faust gets the rest."""
+        host = batch_host(self.app)
+        generation = self.app.consumer_generation_id
+        records = await super()._getmany(active_partitions, timeout)
+        if host is None or not records:
+            return records
+        return await host.deliver(self, records, generation)
+
+    async def wait_empty(self) -> None:
+        """Wait for the fetch the batch host is applying, then for Faust's own messages."""
+        host = batch_host(self.app)
+        if host is not None:
+            await host.wait_idle()
+        await super().wait_empty()
 
 
 class _Producer(driver.Producer):

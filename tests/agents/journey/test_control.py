@@ -6,7 +6,14 @@ import orjson
 import pytest
 
 from agents.domain.refusal import Rejected
-from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, sign_tick, verify_tick
+from agents.journey.control import (
+    CONTROL_KEY_PREFIX,
+    TICK_KEY,
+    VERDICT_HEADER,
+    Verdicts,
+    sign_tick,
+    verify_tick,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -65,3 +72,46 @@ def test_a_tick_keeps_its_wire_format_so_workers_of_two_releases_accept_each_oth
     )
     assert sign_tick(SECRET, 3, NOW) == signed
     assert verify_tick(SECRET, 3, signed, NOW, skew=300) == 1_767_607_800
+
+
+# --- touchpoints ingest's worker decided: their copies on by-customer say so, signed -----------------
+
+KEY, VALUE = b"cust-1", b'{"event_id":"ev-1"}'
+
+
+def test_a_copy_marked_applied_reads_as_applied_on_any_worker_with_the_secret() -> None:
+    headers = Verdicts(SECRET).applied(KEY, VALUE)
+    assert Verdicts(SECRET).read(KEY, VALUE, headers) is True
+
+
+def test_a_copy_marked_refused_carries_the_refusal_to_the_dead_letter() -> None:
+    refusal = Rejected("conflicting_duplicate", "already applied", "event_id", {"kept_digest": "0a0b0c0d"})
+    headers = Verdicts(SECRET).refused(KEY, VALUE, refusal)
+    assert Verdicts(SECRET).read(KEY, VALUE, headers) == refusal
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "secret"),
+    [
+        pytest.param(b"cust-2", VALUE, SECRET, id="another customer's key"),
+        pytest.param(KEY, b'{"event_id":"ev-2"}', SECRET, id="another value"),
+        pytest.param(KEY, VALUE, b"another secret", id="signed with another secret"),
+    ],
+)
+def test_a_mark_that_does_not_hold_is_no_verdict_and_the_copy_is_applied(
+    key: bytes, value: bytes, secret: bytes
+) -> None:
+    headers = Verdicts(secret).applied(KEY, VALUE)
+    assert Verdicts(SECRET).read(key, value, headers) is None
+
+
+def test_a_forged_verdict_or_a_record_without_one_is_no_verdict() -> None:
+    genuine = Verdicts(SECRET).applied(KEY, VALUE)[0][1]
+    refused = Verdicts(SECRET).refused(KEY, VALUE, Rejected("too_old", "old"))[0][1]
+    verdicts = Verdicts(SECRET)
+    assert verdicts.read(KEY, VALUE, []) is None
+    assert verdicts.read(KEY, VALUE, [("other", b"x")]) is None
+    assert verdicts.read(KEY, VALUE, [(VERDICT_HEADER, genuine[:16] + b"refused")]) is None
+    # A refusal's proof covers the refusal: swapping in another one breaks it.
+    assert verdicts.read(KEY, VALUE, [(VERDICT_HEADER, refused[:16] + b"applied")]) is None
+    assert verdicts.read(None, VALUE, [(VERDICT_HEADER, genuine)]) is None

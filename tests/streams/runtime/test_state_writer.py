@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from streams.runtime.outbox import Sent
 from streams.runtime.state_writer import StateWriter, drain_all
 
 pytestmark = pytest.mark.unit
@@ -215,6 +216,58 @@ async def test_a_value_kept_encoded_in_the_store_is_decoded_on_its_first_read_on
     assert states.get(b"c1") is first
     assert decoded == [b"restored"]
     assert table.data == {b"c1": first}  # cached in the store, and nothing written to the changelog
+    assert table.changelog == []
+
+
+# --- a batch of records applied together: each key written once, after the batch's outputs ------------
+
+
+def sent(future: asyncio.Future[Any]) -> Sent:
+    return Sent("touchpoints.enriched", 0, 1, future)
+
+
+async def test_a_key_staged_several_times_in_a_batch_is_written_once_as_it_ends() -> None:
+    table = Table()
+    states = writer(table)
+    value = Value("v1")
+    states.stage(b"c1", value, 2)
+    assert states.get(b"c1") is value, "readable at once"
+    value.text = "v2"
+    states.stage(b"c1", value, 2)
+    states.stage(b"c2", Value("w"), 3)
+    output = asyncio.get_running_loop().create_future()
+    await states.write_staged([sent(output)])
+    assert table.changelog == [], "held back until the batch's outputs are acknowledged"
+    output.set_result(None)
+    assert await states.release() == 2
+    assert table.changelog == [(2, b"c1", b"v2"), (3, b"c2", b"w")]
+
+
+async def test_a_staged_key_stays_readable_while_an_older_write_of_it_is_released() -> None:
+    table = Table()
+    table.data = DurableStore()  # type: ignore[assignment]  # a store that gives back nothing decoded
+    states = writer(table)
+    output = asyncio.get_running_loop().create_future()
+    await states.put(b"c1", Value("old"), 0, [output])
+    newer = Value("new")
+    states.stage(b"c1", newer, 0)
+    output.set_result(None)
+    assert await states.release() == 1
+    assert states.get(b"c1") is newer
+    await states.write_staged()  # no outputs to wait for: written at once
+    assert [value for _, _, value in table.changelog] == [b"old", b"new"]
+
+
+async def test_a_batch_whose_outputs_failed_writes_none_of_its_states() -> None:
+    table = Table()
+    states = writer(table)
+    states.stage(b"c1", Value("a"), 0)
+    output = asyncio.get_running_loop().create_future()
+    await states.write_staged([sent(output)])
+    output.set_exception(RuntimeError("broker gone"))
+    assert await states.release() == 0
+    with pytest.raises(RuntimeError, match="not delivered"):
+        await states.drain()
     assert table.changelog == []
 
 

@@ -1,0 +1,572 @@
+"""Offline replay: the worker's processing core over a JSONL file, in event-time order, no broker.
+
+Same input, same output, byte for byte, with any number of processes: nothing here reads
+the wall clock; the dead-letter ``rejected_at`` is the event-time watermark, and ties in
+event time keep file order.
+
+There is no broker timestamp in a file, so no record is refused as ``future``.
+Instead time comes from the touchpoints, as on a live partition: each customer belongs to
+the partition the live worker would give it (``partitions``, 4 by default), and a partition's
+clock is the newest time reached by at least ``time.watermark_quorum`` distinct customers
+(agents/journey/watermark.py). Deadlines fire as their partition's clock passes them, and
+at the end up to the replay's clock (all partitions together): a single record dated 2099
+changes its own customer's outputs, and nobody else's.
+
+With ``as_of`` (a date) replay answers "what did we know at the end of that day":
+touchpoints on later (local) days are not applied, deadlines fire up to the end of
+the day, and the customers file reads the models on that day.
+
+Erasures (``erasures``: erasure requests or the workers' confirmations) are honoured. Each
+goes through the journey step at its ``requested_at``, in event-time order, in its customer's
+partition, so everyone else's outputs are the ones the worker made; and nothing about an
+erased customer up to their erasure is written to any file (a newer touchpoint starts a new
+customer, written as usual). ``erasures.jsonl`` lists each erasure applied.
+
+Every file holds identifiers only as keyed hashes, as every topic past ingest does, except
+the dead-letters, which keep refused records as they came.
+
+A year of history fits: decoding sorts the accepted touchpoints into runs on disk
+(``streams.replay.runs``), so memory grows with the customers, not the records. With
+``processes`` above one, ranges of the file are decoded in parallel and the partitions are
+applied in parallel, each process writing tagged parts that are merged into the same bytes
+one process writes (``streams.replay.parts``). Where the partitions meet (agents/coordination/: the
+warning digests, the population's best-customer threshold) every partition's progress is needed in
+their common order, and the threshold feeds back into every partition's judgement: then decoding
+stays parallel and the partitions are applied in this process (``streams.replay.shard.needs_coordination``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import tempfile
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import partial
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+import orjson
+
+import schemas
+from agents.domain.instants import DAY, day_number
+from agents.domain.refusal import Rejected
+from agents.domain.state import CustomerState
+from agents.ingest.dead_letter import dead_letter_record
+from agents.ingest.decode import TouchpointDecoder
+from agents.journey.erasure import requested_instant
+from agents.journey.track import JourneyTracker
+from agents.journey.watermark import PartitionClock
+from streams import topics
+from streams.files import read_records
+from streams.replay.parts import Lines, merge_parts, merge_sorted
+from streams.replay.runs import merged
+from streams.replay.shard import ALERTS, AS_OF, CUSTOMERS, Applied, Erasure, Shard, needs_coordination
+from streams.replay.sources import Decoded, Range, decode_range, read_refusals, split
+from streams.runtime.heap import collector_paused
+from streams.topics import partition_for
+
+__all__ = [
+    "ALERTS",
+    "AS_OF",
+    "CUSTOMERS",
+    "OUTPUT_FILES",
+    "PARTITIONS",
+    "Progress",
+    "ReplaySummary",
+    "read_erasures",
+    "replay",
+]
+
+#: Output topic → file written in the output directory.
+OUTPUT_FILES = {
+    topics.BY_CUSTOMER: "by-customer.jsonl",
+    topics.DEAD_LETTER: "dead-letter.jsonl",
+    topics.ENRICHED: "enriched.jsonl",
+    topics.TRANSITIONS: "transitions.jsonl",
+    ALERTS: "alerts.jsonl",
+    topics.IDENTITY_MERGES: "merges.jsonl",
+    topics.IDENTITY_CONFLICTS: "conflicts.jsonl",
+    topics.ERASURES: "erasures.jsonl",
+    CUSTOMERS: "customers.jsonl",
+}
+#: Files written in touchpoint order (the customers file is in customer order).
+_ORDERED = (
+    topics.BY_CUSTOMER,
+    topics.DEAD_LETTER,
+    topics.ENRICHED,
+    topics.TRANSITIONS,
+    ALERTS,
+    topics.IDENTITY_MERGES,
+    topics.IDENTITY_CONFLICTS,
+    topics.ERASURES,
+)
+
+#: Partitions customers are spread over, as the live worker's default (TOUCHPOINT_PARTITIONS).
+PARTITIONS: Final = 4
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: ``progress(stage, done, total)``: how far a replay has come, for a progress display.
+Progress = Callable[[str, int, int], None]
+#: Records between two progress reports.
+PROGRESS_EVERY = 2048
+
+
+@dataclass
+class ReplaySummary:
+    records: int = 0
+    #: Empty lines in the file, skipped (not records).
+    blank_lines: int = 0
+    accepted: int = 0
+    #: Accepted touchpoints that named their customer by identifiers (written hashed).
+    identified: int = 0
+    #: Customers forgotten on request, and touchpoints of theirs left out (up to their erasure).
+    erased: int = 0
+    erased_touchpoints: int = 0
+    duplicates: int = 0
+    transitions: int = 0
+    #: Identity: anonymous profiles merged into customers, identifiers claimed by several customers.
+    merges: int = 0
+    conflicts: int = 0
+    alerts: Counter[str] = field(default_factory=Counter)
+    customers: int = 0
+    #: Touchpoints after the as-of day, not applied.
+    after_as_of: int = 0
+    as_of: date | None = None
+    stages: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    #: Accepted by ingest, refused by the journey (conflicting duplicates, too old for the customer).
+    refused: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    outputs: dict[str, Path] = field(default_factory=dict)
+    #: Every key's final state, by key: customers, anonymous profiles, identifiers' records.
+    states: dict[str, CustomerState] = field(default_factory=dict, repr=False)
+
+    @property
+    def events_per_second(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+    def describe(self) -> str:
+        refusals = self.rejected + self.refused
+        lines = [
+            f"replayed {self.records:,} records in {self.seconds:.2f} s ({self.events_per_second:,.0f} records/s)",
+            *(
+                [f"  blank lines  {self.blank_lines:>10,}  (skipped, not records)"]
+                if self.blank_lines
+                else []
+            ),
+            f"  accepted     {self.accepted:>10,}  → {self.outputs[topics.BY_CUSTOMER]}",
+            f"  dead-letters {sum(refusals.values()):>10,}  → {self.outputs[topics.DEAD_LETTER]}",
+        ]
+        lines.extend(f"    {reason:<21} {count:>10,}" for reason, count in sorted(refusals.items()))
+        lines.append(f"  duplicates   {self.duplicates:>10,}  (dropped)")
+        lines.append(
+            f"  enriched     {self.accepted - self.duplicates - sum(self.refused.values()):>10,}  → "
+            f"{self.outputs[topics.ENRICHED]}"
+        )
+        lines.append(f"  transitions  {self.transitions:>10,}  → {self.outputs[topics.TRANSITIONS]}")
+        lines.append(
+            f"  alerts       {sum(self.alerts.values()):>10,}  → {self.outputs[ALERTS]}  (records, incl. status changes)"
+        )
+        lines.extend(f"    {kind:<28} {count:>6,}" for kind, count in sorted(self.alerts.items()))
+        lines.append(f"  merges       {self.merges:>10,}  → {self.outputs[topics.IDENTITY_MERGES]}")
+        lines.append(f"  conflicts    {self.conflicts:>10,}  → {self.outputs[topics.IDENTITY_CONFLICTS]}")
+        if self.erased:
+            lines.append(
+                f"  erasures     {self.erased:>10,}  → {self.outputs[topics.ERASURES]}  "
+                f"({self.erased_touchpoints:,} touchpoints of erased customers left out)"
+            )
+        stages = ", ".join(f"{stage} {count:,}" for stage, count in self.stages.most_common())
+        lines.append(f"  customers    {self.customers:>10,}  → {self.outputs[CUSTOMERS]}  ({stages})")
+        if self.as_of is not None:
+            lines.append(f"  as of {self.as_of}: {self.after_as_of:,} later touchpoints not applied")
+        return "\n".join(lines)
+
+
+# A replay keeps every customer's state alive to the end.
+@collector_paused()
+def replay(
+    path: Path,
+    out_dir: Path,
+    decoder: TouchpointDecoder,
+    tracker: JourneyTracker,
+    as_of: date | None = None,
+    progress: Progress | None = None,
+    *,
+    processes: int = 1,
+    partitions: int = PARTITIONS,
+    erasures: Iterable[dict[str, object]] = (),
+) -> ReplaySummary:
+    """Process every record of *path* and write one JSONL file per output topic into *out_dir*.
+
+    Deadlines fire as each partition's event-time watermark (the newest time reached by a quorum
+    of its customers, less the allowed lateness) passes them, as on a live partition, and at the
+    end as far as the replay's watermark (all partitions together) has come; none fire past it.
+    *progress* hears ``("reading", bytes read, file size)``, then ``("applying", touchpoints
+    applied, touchpoints)``, every few thousand records. *erasures* (validated erasure requests or
+    confirmations) are applied at their instants, and nothing about an erased customer up to their
+    erasure is written. With *processes* above one the work is
+    shared by that many processes (at most one per partition), the output is the same, and the
+    summary has no ``states``.
+    """
+    started = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = ReplaySummary(
+        outputs={topic: out_dir / name for topic, name in OUTPUT_FILES.items()}, as_of=as_of
+    )
+    processes = max(1, min(processes, partitions))
+    ordered = sorted(erasures, key=lambda request: (requested_instant(request), str(request["customer_id"])))
+    job = _Job(path, decoder, tracker, as_of, partitions, PROGRESS_EVERY, progress)
+    job.erasures = [
+        (requested_instant(request), str(request["customer_id"]), index, request)
+        for index, request in enumerate(ordered)
+    ]
+    with tempfile.TemporaryDirectory(prefix=".replay-", dir=out_dir) as workdir:
+        job.workdir = Path(workdir)
+        ranges = split(path, processes)
+        decoded = job.decode(ranges)
+        for part in decoded:
+            summary.records += part.records
+            summary.blank_lines += part.blank_lines
+            summary.rejected.update(part.rejected)
+            summary.accepted += part.accepted
+            summary.identified += part.identified
+            summary.after_as_of += part.after_as_of
+        with summary.outputs[topics.DEAD_LETTER].open("wb") as dead_letters:
+            _write_refusals(decoded, f"file:{path.name}", tracker.config.time.watermark_quorum, dead_letters)
+        # Identity records move state between partitions, applied at once (streams.replay.shard), and the
+        # coordinator's digests and best-customer thresholds need every partition's progress in their
+        # common order (streams.replay.shard.needs_coordination): with either, the partitions are
+        # applied in one process, this one (decoding stays parallel).
+        appliers = 1 if tracker.resolver is not None or needs_coordination(tracker) else processes
+        applied = job.apply(decoded, appliers, summary)
+    summary.duplicates = applied.duplicates
+    summary.transitions = applied.transitions
+    summary.merges = applied.merges
+    summary.conflicts = applied.conflicts
+    summary.alerts = applied.alerts
+    summary.refused = applied.refused
+    summary.erased = applied.erased
+    summary.erased_touchpoints = applied.erased_touchpoints
+    summary.customers = applied.customers
+    summary.stages = applied.stages
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _write_refusals(decoded: list[Decoded], source: str, quorum: int, out: BinaryIO) -> None:
+    """Ingest's dead letters, in file order, each at the file's event time up to its line."""
+    before: list[list[tuple[int, str | bytes]]] = []
+    for part in decoded:
+        prefix = PartitionClock.combined(quorum, *before).snapshot()
+        for number, raw, reason, message, field_name, details, clock in read_refusals(part.refusals or ""):
+            at = PartitionClock.combined(quorum, prefix, clock).time
+            rejected = Rejected(reason, message, field_name, details)
+            out.write(
+                dead_letter_record(
+                    raw, rejected, topic=source, partition=0, offset=number, rejected_at=_instant(at)
+                )
+            )
+            out.write(b"\n")
+        before.append(part.clock)
+
+
+def _instant(seconds: int | None) -> datetime:
+    return _EPOCH if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass
+class _Job:
+    """One replay's inputs, and how it runs its two steps (decode, apply) in one or more processes."""
+
+    path: Path
+    decoder: TouchpointDecoder
+    tracker: JourneyTracker
+    as_of: date | None
+    partitions: int
+    every: int
+    progress: Progress | None
+    workdir: Path = Path()
+    size: int = 0
+    #: Every erasure, in (instant, customer) order.
+    erasures: list[Erasure] = field(default_factory=list)
+    #: The event time (µs) of the last touchpoint applied, all partitions together.
+    last_micros: int = 0
+
+    def decode(self, ranges: list[Range]) -> list[Decoded]:
+        self.size = self.path.stat().st_size
+        if len(ranges) == 1:
+            done = 0
+
+            def read(count: int) -> None:
+                nonlocal done
+                done += count
+                if self.progress is not None:
+                    self.progress("reading", done, self.size)
+
+            return [self._decode(ranges[0], read)]
+        counter = _CONTEXT.Value("q", 0, lock=False)
+
+        def count(amount: int) -> None:
+            counter.value += amount
+
+        results = _run_children(
+            [partial(self._decode_child, span, count) for span in ranges],
+            lambda: self._report("reading", counter.value, self.size),
+        )
+        return [result for result in results if isinstance(result, Decoded)]
+
+    def _decode_child(self, span: Range, read: Callable[[int], None], _barrier: _Barrier) -> Decoded:
+        return self._decode(span, read)
+
+    def _decode(self, span: Range, read: Callable[[int], None]) -> Decoded:
+        return decode_range(
+            self.path,
+            span,
+            self.decoder,
+            partitions=self.partitions,
+            quorum=self.tracker.config.time.watermark_quorum,
+            as_of=self.as_of,
+            workdir=self.workdir,
+            read=read if self.progress is not None else None,
+            every=self.every,
+        )
+
+    def apply(self, decoded: list[Decoded], processes: int, summary: ReplaySummary) -> Applied:
+        runs: dict[int, list[Path]] = {}
+        self.last_micros = max((part.last_micros for part in decoded), default=0)
+        for part in decoded:
+            for partition, paths in part.runs.items():
+                runs.setdefault(partition, []).extend(map(Path, paths))
+        shards = [[p for p in range(self.partitions) if p % processes == index] for index in range(processes)]
+        total = summary.accepted
+        outputs = summary.outputs
+        if processes == 1:
+            with ExitStack() as stack:
+                files = {
+                    name: stack.enter_context(
+                        outputs[name].open("ab" if name == topics.DEAD_LETTER else "wb")
+                    )
+                    for name in _ORDERED
+                }
+                shard = Shard(
+                    self.tracker,
+                    Lines(files, tagged=False),
+                    f"file:{self.path.name}",
+                    self.partitions,
+                    self.erasures,
+                )
+                done = 0
+
+                def applied(count: int) -> None:
+                    nonlocal done
+                    done += count
+                    self._report("applying", done, total)
+
+                shard.apply(
+                    merged(p for ps in runs.values() for p in ps),
+                    applied if self.progress else None,
+                    self.every,
+                )
+                until, latest = self._final_clock(shard.clocks()), shard.latest_seen()
+                shard.end(shards[0], self.as_of, until, self.last_micros)
+                with outputs[CUSTOMERS].open("wb") as customers:
+                    day = self._day(until, latest)
+                    customers.writelines(line + b"\n" for _, line in shard.customers(day))
+            self._report("applying", total, total)
+            summary.states = shard.states
+            return shard.summarize()
+        counter = _CONTEXT.Value("q", 0, lock=False)
+
+        def count(amount: int) -> None:
+            counter.value += amount
+
+        results = _run_children(
+            [partial(self._apply_shard, index, owned, runs, count) for index, owned in enumerate(shards)],
+            lambda: self._report("applying", counter.value, total),
+            barrier=self._barrier,
+        )
+        self._report("applying", total, total)
+        parts = [self.workdir / f"shard-{index}" for index in range(processes)]
+        for name in _ORDERED:
+            with outputs[name].open("ab" if name == topics.DEAD_LETTER else "wb") as out:
+                merge_parts((part / OUTPUT_FILES[name] for part in parts), out)
+        with outputs[CUSTOMERS].open("wb") as out:
+            merge_sorted((part / OUTPUT_FILES[CUSTOMERS] for part in parts), out)
+        total_applied = Applied()
+        for result in results:
+            assert isinstance(result, Applied)
+            total_applied.duplicates += result.duplicates
+            total_applied.transitions += result.transitions
+            total_applied.merges += result.merges
+            total_applied.conflicts += result.conflicts
+            total_applied.alerts.update(result.alerts)
+            total_applied.refused.update(result.refused)
+            total_applied.erased += result.erased
+            total_applied.erased_touchpoints += result.erased_touchpoints
+            total_applied.customers += result.customers
+            total_applied.stages.update(result.stages)
+        return total_applied
+
+    def _apply_shard(
+        self,
+        index: int,
+        owned: list[int],
+        runs: dict[int, list[Path]],
+        count: Callable[[int], None],
+        barrier: _Barrier,
+    ) -> Applied:
+        folder = self.workdir / f"shard-{index}"
+        folder.mkdir()
+        with ExitStack() as stack:
+            files = {name: stack.enter_context((folder / OUTPUT_FILES[name]).open("wb")) for name in _ORDERED}
+            mine = set(owned)
+            erasures = [e for e in self.erasures if partition_for(e[1].encode(), self.partitions) in mine]
+            shard = Shard(
+                self.tracker, Lines(files, tagged=True), f"file:{self.path.name}", self.partitions, erasures
+            )
+            shard.apply(
+                merged(path for partition in owned for path in runs.get(partition, ())), count, self.every
+            )
+            # Every process's clocks, combined: where the replay as a whole has come to.
+            barrier.send((shard.clocks(), shard.latest_seen()))
+            until, latest = barrier.recv()
+            shard.end(owned, self.as_of, until, self.last_micros)
+        with (folder / OUTPUT_FILES[CUSTOMERS]).open("wb") as customers:
+            day = self._day(until, latest)
+            customers.writelines(
+                customer_id.encode() + b"\x00" + line + b"\n" for customer_id, line in shard.customers(day)
+            )
+        return shard.summarize()
+
+    def _barrier(self, messages: list[Any]) -> tuple[int | None, int]:
+        """Every process's partition clocks and latest instants: the replay's clock, and its latest instant."""
+        snapshots = [snapshot for shard_clocks, _ in messages for snapshot in shard_clocks]
+        latest = max((seen for _, seen in messages), default=0)
+        return self._final_clock(snapshots), latest
+
+    def _final_clock(self, snapshots: list[list[tuple[int, str | bytes]]]) -> int | None:
+        return PartitionClock.combined(self.tracker.config.time.watermark_quorum, *snapshots).time
+
+    def _day(self, clock: int | None, latest: int) -> int:
+        if self.as_of is not None:
+            return day_number(self.as_of)
+        # With a single customer nothing is attested by a quorum: read the models at that customer's own time.
+        return (clock if clock is not None else latest) // DAY
+
+    def _report(self, stage: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(stage, done, total)
+
+
+#: Children are forked: they share the decoder, the tracker and its configuration as they are.
+_CONTEXT = multiprocessing.get_context("fork")
+
+
+def _run_children(
+    jobs: list[Callable[[_Barrier], Any]],
+    report: Callable[[], None],
+    barrier: Callable[[list[Any]], Any] | None = None,
+) -> list[Any]:
+    """Run each job in a child process; return their results in order.
+
+    A job may send one message before it ends (a barrier): once every job has, *barrier* gets them
+    all, and its answer is sent back to each. *report* runs a few times a second meanwhile.
+    """
+    children = []
+    for job in jobs:
+        parent, child = _CONTEXT.Pipe()
+        process = _CONTEXT.Process(target=_child, args=(child, job), daemon=True)
+        process.start()
+        child.close()
+        children.append((process, parent))
+    results: list[Any] = [None] * len(jobs)
+    pending = {index for index in range(len(jobs))}
+    waiting: dict[int, Any] = {}
+    try:
+        while pending:
+            report()
+            for index in list(pending):
+                process, connection = children[index]
+                if not connection.poll(0.1 / len(jobs)):
+                    if not process.is_alive() and not connection.poll():
+                        raise RuntimeError(
+                            f"replay process {index} ended without a result (exit code {process.exitcode})"
+                        )
+                    continue
+                kind, payload = connection.recv()
+                if kind == "error":
+                    raise RuntimeError(f"replay process {index} failed:\n{payload}")
+                if kind == "barrier":
+                    waiting[index] = payload
+                    if barrier is not None and len(waiting) == len(jobs):
+                        answer = barrier([waiting[i] for i in range(len(jobs))])
+                        for _, other in children:
+                            other.send(answer)
+                    continue
+                results[index] = payload
+                pending.discard(index)
+        report()
+    finally:
+        for process, connection in children:
+            connection.close()
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+    return results
+
+
+def _child(connection: Connection, job: Callable[[_Barrier], Any]) -> None:
+    try:
+        result = job(_Barrier(connection))
+        connection.send(("done", result))
+    except BaseException:
+        connection.send(("error", traceback.format_exc()))
+    finally:
+        connection.close()
+
+
+class _Barrier:
+    """A child's end of its pipe, as a job sees it: ``send`` reaches the barrier, ``recv`` its answer."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def send(self, payload: Any) -> None:
+        self._connection.send(("barrier", payload))
+
+    def recv(self) -> Any:
+        return self._connection.recv()
+
+
+def read_erasures(path: Path) -> list[dict[str, object]]:
+    """Erasure requests or confirmations, one JSON object a line (blank lines skipped).
+
+    Raises ValueError naming the line of the first record that is neither
+    (schemas/erasure_request.v1.json, schemas/erasure.v1.json).
+    """
+    request, confirmation = schemas.validator("erasure_request"), schemas.validator("erasure")
+    found: list[dict[str, object]] = []
+    for index, raw in read_records(path):
+        number = index + 1  # as editors count lines
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"{path.name}:{number}: not JSON: {exc}") from None
+        try:
+            request(document)
+        except schemas.ValidationError:
+            try:
+                confirmation(document)
+            except schemas.ValidationError as exc:
+                raise ValueError(
+                    f"{path.name}:{number}: not an erasure request or confirmation: {exc.message}"
+                ) from None
+        found.append(document)
+    return found

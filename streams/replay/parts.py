@@ -1,0 +1,62 @@
+"""A replay's output files, written by one process or put together from several.
+
+One process writes each output line straight into its file, in the order it applies the
+touchpoints. Several processes (each applying some partitions) write part files instead, each
+line tagged with its place in that order: the event time and line number of the touchpoint
+whose turn made it, then a sequence number. Merging the parts by tag gives, byte for byte,
+what one process writes; the tags are fixed-width hex, so lines compare as bytes.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import BinaryIO, Final
+
+__all__ = ["END", "TAG_BYTES", "Lines", "merge_parts", "merge_sorted"]
+
+#: The event time given to what happens after the last touchpoint (the as-of day's end, the final clock).
+END: Final = (1 << 56) - 1
+#: Width of a tag: 14 hex digits of event time (µs), 10 of line number, 10 of sequence.
+TAG_BYTES: Final = 34
+
+
+class Lines:
+    """Where one process's output lines go: the output files themselves, or tagged part files."""
+
+    def __init__(self, files: Mapping[str, BinaryIO], tagged: bool) -> None:
+        self._files = files
+        self._tagged = tagged
+        self._tag = b""
+        self._sequence = 0
+
+    def at(self, micros: int, line: int) -> None:
+        """What is written next belongs to the turn of the touchpoint at *micros* µs, file line *line*."""
+        if self._tagged:
+            self._tag = b"%014x%010x" % (micros, line)
+            self._sequence = 0
+
+    def write(self, name: str, payload: bytes) -> None:
+        """Write one line (without its newline) to the output *name*."""
+        handle = self._files[name]
+        if self._tagged:
+            handle.write(b"%s%010x%s\n" % (self._tag, self._sequence, payload))
+            self._sequence += 1
+        else:
+            handle.write(payload + b"\n")
+
+
+def merge_parts(parts: Iterable[Path], out: BinaryIO) -> None:
+    """Append the lines of tagged *parts* to *out* in tag order, tags removed."""
+    with ExitStack() as stack:
+        handles = [stack.enter_context(part.open("rb")) for part in parts]
+        out.writelines(line[TAG_BYTES:] for line in heapq.merge(*handles))
+
+
+def merge_sorted(parts: Iterable[Path], out: BinaryIO, separator: bytes = b"\x00") -> None:
+    """Append the lines of *parts*, each sorted by the key before *separator*, to *out* in key order, keys removed."""
+    with ExitStack() as stack:
+        handles = [stack.enter_context(part.open("rb")) for part in parts]
+        out.writelines(line.partition(separator)[2] for line in heapq.merge(*handles))

@@ -1,0 +1,230 @@
+"""A replay's input: byte ranges that start on a line, each decoded on its own into sorted runs.
+
+Decoding needs nothing from the rest of the file but one thing: a dead-letter record's
+``rejected_at`` is the file's event time up to that line, as at least ``time.watermark_quorum``
+customers attest it (the arrival clock, agents/journey/watermark.py). A range keeps its own
+clock and, with each refused record, the clock's state at that line; whoever writes the
+dead-letter file combines it with the clocks of the ranges before (``PartitionClock.combined``),
+which gives exactly the clock of the whole prefix.
+"""
+
+from __future__ import annotations
+
+import marshal
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from agents.domain.refusal import Rejected
+from agents.ingest.decode import Accepted, TouchpointDecoder
+from agents.journey.watermark import PartitionClock
+from streams.replay.runs import RUN_ROWS, Row, write_run
+from streams.topics import partition_for
+
+__all__ = ["Decoded", "Range", "Refusal", "decode_range", "read_refusals", "split"]
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+#: Bytes read at a time while counting lines.
+_BLOCK: Final = 1 << 22
+#: Refused records kept in memory before they go to the range's refusals file.
+_REFUSALS_PER_BLOCK: Final = 4096
+
+#: (line number, raw bytes, reason, message, field, details, the range's arrival clock at that line).
+Refusal = tuple[int, bytes, str, str, str | None, dict[str, str] | None, list[tuple[int, str | bytes]]]
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bytes [start, end) of the input, beginning on a line; *first_line* is that line's number."""
+
+    index: int
+    start: int
+    end: int
+    first_line: int
+
+
+@dataclass
+class Decoded:
+    """What decoding one range found."""
+
+    index: int
+    records: int = 0
+    blank_lines: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    #: Touchpoints kept for the journey (those after the as-of day are not).
+    accepted: int = 0
+    #: Accepted touchpoints that named their customer by identifiers.
+    identified: int = 0
+    after_as_of: int = 0
+    #: The event time (µs since the epoch) of the latest touchpoint kept.
+    last_micros: int = 0
+    #: The range's arrival clock at its end.
+    clock: list[tuple[int, str | bytes]] = field(default_factory=list)
+    #: Sorted run files by partition.
+    runs: dict[int, list[str]] = field(default_factory=dict)
+    refusals: str | None = None
+
+
+def split(path: Path, parts: int) -> list[Range]:
+    """*path* cut into at most *parts* ranges of about equal size, each starting on a line."""
+    size = path.stat().st_size
+    bounds = [0]
+    with path.open("rb") as handle:
+        for part in range(1, parts):
+            target = max(size * part // parts, bounds[-1])
+            if target >= size:
+                break
+            handle.seek(max(target - 1, 0))
+            if target > 0:
+                handle.readline()  # to the start of the next line (target itself if target - 1 ends one)
+            start = handle.tell()
+            if bounds[-1] < start < size:
+                bounds.append(start)
+        lines = _lines_before(handle, bounds)
+    ends = [*bounds[1:], size]
+    return [
+        Range(index, start, end, lines[index])
+        for index, (start, end) in enumerate(zip(bounds, ends, strict=True))
+    ]
+
+
+def _lines_before(handle: Any, offsets: list[int]) -> list[int]:
+    """How many lines end before each of *offsets* (ascending)."""
+    counts: list[int] = []
+    handle.seek(0)
+    position = lines = 0
+    for offset in offsets:
+        while position < offset:
+            block = handle.read(min(_BLOCK, offset - position))
+            if not block:
+                break
+            lines += block.count(b"\n")
+            position += len(block)
+        counts.append(lines)
+    return counts
+
+
+def _records(path: Path, span: Range, decoded: Decoded) -> Iterator[tuple[int, bytes, int]]:
+    """(line number, record bytes, bytes read) of each non-empty line of *span*, as ``streams.files`` reads them."""
+    with path.open("rb") as handle:
+        handle.seek(span.start)
+        position, number = span.start, span.first_line
+        for line in handle:
+            if position >= span.end:
+                return
+            position += len(line)
+            if line.endswith(b"\n"):
+                line = line[:-1]
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if line:
+                yield number, line, position - span.start
+            else:
+                decoded.blank_lines += 1
+            number += 1
+
+
+def decode_range(
+    path: Path,
+    span: Range,
+    decoder: TouchpointDecoder,
+    *,
+    partitions: int,
+    quorum: int,
+    as_of: date | None,
+    workdir: Path,
+    read: Callable[[int], None] | None = None,
+    every: int = 2048,
+) -> Decoded:
+    """Decode *span* of *path*: its accepted touchpoints into sorted runs per partition, its refusals aside.
+
+    *read(bytes)* hears how far the range has come, every *every* records.
+    """
+    decoded = Decoded(span.index)
+    clock = PartitionClock(quorum)
+    rows: list[Row] = []
+    refusals: list[Refusal] = []
+    refusals_path = workdir / f"refused-{span.index}"
+    runs = 0
+    reported = 0
+
+    def flush_rows() -> None:
+        nonlocal runs, rows
+        by_partition: dict[int, list[Row]] = {}
+        for row in rows:
+            by_partition.setdefault(row[2], []).append(row)
+        for partition, part in by_partition.items():
+            part.sort()
+            run = workdir / f"run-{span.index}-{runs}-{partition}"
+            write_run(run, part)
+            decoded.runs.setdefault(partition, []).append(str(run))
+        runs += 1
+        rows = []
+
+    def flush_refusals(handle: Any) -> None:
+        marshal.dump(refusals, handle)
+        refusals.clear()
+
+    with refusals_path.open("wb") as refused:
+        for number, raw, position in _records(path, span, decoded):
+            decoded.records += 1
+            if read is not None and decoded.records % every == 0:
+                read(position - reported)
+                reported = position
+            outcome = decoder(raw)
+            if isinstance(outcome, Rejected):
+                decoded.rejected[outcome.reason] += 1
+                refusals.append(
+                    (
+                        number,
+                        raw,
+                        outcome.reason,
+                        outcome.message,
+                        outcome.field,
+                        outcome.details,
+                        clock.snapshot(),
+                    )
+                )
+                if len(refusals) >= _REFUSALS_PER_BLOCK:
+                    flush_refusals(refused)
+                continue
+            accepted: Accepted = outcome
+            if "identifiers" in accepted.event:
+                decoded.identified += 1
+            occurred = accepted.occurred_at
+            clock.observe(accepted.customer_id, int(occurred.timestamp()))
+            if as_of is not None and occurred.date() > as_of:
+                decoded.after_as_of += 1
+                continue
+            decoded.accepted += 1
+            partition = partition_for(accepted.customer_id.encode(), partitions)
+            claims = tuple((c.key, c.customer, c.event_id, c.at) for c in accepted.claims)
+            micros = (occurred - _EPOCH) // _MICROSECOND
+            decoded.last_micros = max(decoded.last_micros, micros)
+            rows.append((micros, number, partition, accepted.customer_id, accepted.body, claims))
+            if len(rows) >= RUN_ROWS:
+                flush_rows()
+        if rows:
+            flush_rows()
+        if refusals:
+            flush_refusals(refused)
+    if read is not None:
+        read(span.end - span.start - reported)
+    decoded.clock = clock.snapshot()
+    decoded.refusals = str(refusals_path)
+    return decoded
+
+
+def read_refusals(path: str) -> Iterator[Refusal]:
+    """The refusals of one range, in file order."""
+    with open(path, "rb") as handle:
+        while True:
+            try:
+                block: list[Refusal] = marshal.load(handle)
+            except EOFError:
+                return
+            yield from block

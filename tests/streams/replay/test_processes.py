@@ -1,0 +1,119 @@
+"""Replay in several processes: the same bytes as one process, whatever the number.
+
+And the partitions (each with its own clock) change only when a deadline's outputs are
+written, never what any output says: a touchpoint sees every deadline before it fired either
+way, and at the end deadlines fire up to the clock of all partitions together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from agents.config import default_config
+from agents.ingest.decode import TouchpointDecoder
+from agents.journey.track import JourneyTracker
+from streams.replay import OUTPUT_FILES, replay
+from streams.replay.shard import needs_coordination
+from streams.sim import SimulationSpec, generate
+
+pytestmark = pytest.mark.unit
+
+SALT = b"processes"
+DECODER = TouchpointDecoder(identity_salt=SALT)
+
+
+def tracker() -> JourneyTracker:
+    """A fresh tracker for each replay: the population's thresholds it learns are state."""
+    return JourneyTracker(default_config(), SALT)
+
+
+@cache
+def traffic() -> bytes:
+    """Simulator traffic: 150 customers over weeks, malformed records and redeliveries included."""
+    records = itertools.islice(generate(SimulationSpec(customers=150, seed=8)), 6000)
+    return b"".join(record + b"\n" for record in records)
+
+
+def outputs(directory: Path) -> dict[str, bytes]:
+    return {name: (directory / name).read_bytes() for name in OUTPUT_FILES.values()}
+
+
+@pytest.mark.parametrize("as_of", [None, date(2026, 1, 20)], ids=["to the end", "as of a day"])
+def test_any_number_of_processes_writes_the_bytes_one_process_writes(
+    tmp_path: Path, as_of: date | None
+) -> None:
+    source = tmp_path / "traffic.jsonl"
+    source.write_bytes(traffic())
+    one = replay(source, tmp_path / "one", DECODER, tracker(), as_of)
+    expected = outputs(tmp_path / "one")
+    assert one.accepted
+    assert sum(one.alerts.values())
+    assert one.transitions
+    for processes in (2, 3, 4):
+        out = tmp_path / f"processes-{processes}"
+        summary = replay(source, out, DECODER, tracker(), as_of, processes=processes)
+        assert outputs(out) == expected, f"{processes} processes"
+        counts = (
+            "records",
+            "accepted",
+            "duplicates",
+            "transitions",
+            "alerts",
+            "customers",
+            "stages",
+            "rejected",
+        )
+        assert {c: getattr(summary, c) for c in counts} == {c: getattr(one, c) for c in counts}
+    assert not list(tmp_path.glob("*/.replay-*")), "the runs and parts are removed"
+
+
+def test_the_partitions_move_when_deadline_outputs_are_written_never_what_they_say(tmp_path: Path) -> None:
+    source = tmp_path / "traffic.jsonl"
+    source.write_bytes(traffic())
+    replay(source, tmp_path / "one", DECODER, tracker(), partitions=1)
+    replay(source, tmp_path / "four", DECODER, tracker(), partitions=4)
+    one, four = outputs(tmp_path / "one"), outputs(tmp_path / "four")
+    for name in ("by-customer.jsonl", "enriched.jsonl", "customers.jsonl"):
+        assert four[name] == one[name], name
+    for name in ("transitions.jsonl", "alerts.jsonl"):
+        assert sorted(four[name].splitlines()) == sorted(one[name].splitlines()), name
+
+
+def independent_partitions() -> JourneyTracker:
+    """A tracker whose partitions need nothing of each other: no identity resolution, a fixed
+    best-customer threshold, no warning digests; so the partitions are applied in parallel."""
+    config = default_config()
+    model = config.model
+    config = dataclasses.replace(
+        config,
+        identity=dataclasses.replace(config.identity, enabled=False),
+        sla=dataclasses.replace(config.sla, warning_digest_minutes=0),
+        model=dataclasses.replace(
+            model, best_customers=dataclasses.replace(model.best_customers, fixed=300.0)
+        ),
+    )
+    tracker = JourneyTracker(config, SALT)
+    assert tracker.resolver is None
+    assert not needs_coordination(tracker)
+    return tracker
+
+
+def test_partitions_applied_in_parallel_write_the_bytes_one_process_writes(tmp_path: Path) -> None:
+    source = tmp_path / "traffic.jsonl"
+    source.write_bytes(traffic())
+    tracker = independent_partitions()
+    decoder = TouchpointDecoder(identity_salt=SALT, identity=tracker.config.identity)
+    one = replay(source, tmp_path / "one", decoder, tracker)
+    expected = outputs(tmp_path / "one")
+    assert sum(one.alerts.values())
+    assert one.transitions
+    for processes in (2, 4):
+        out = tmp_path / f"processes-{processes}"
+        replay(source, out, decoder, independent_partitions(), processes=processes)
+        assert outputs(out) == expected, f"{processes} processes"

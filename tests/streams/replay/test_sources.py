@@ -1,0 +1,90 @@
+"""A replay's input in ranges: each starts on a line, together they cover the file, lines keep their numbers."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agents.ingest.decode import TouchpointDecoder
+from streams.files import read_records
+from streams.replay.runs import read_run
+from streams.replay.sources import decode_range, read_refusals, split
+
+pytestmark = pytest.mark.unit
+
+DECODER = TouchpointDecoder(identity_salt=b"test")
+
+lines = st.lists(st.sampled_from([b"", b"x", b"a longer line", b"\r", b"{}"]), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=lines, parts=st.integers(1, 6), trailing=st.booleans())
+def test_ranges_start_on_lines_cover_the_file_and_know_their_first_line_number(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], parts: int, trailing: bool
+) -> None:
+    path = tmp_path_factory.mktemp("split") / "input.jsonl"
+    data = b"\n".join(lines) + (b"\n" if trailing else b"")
+    path.write_bytes(data)
+    ranges = split(path, parts)
+    assert 1 <= len(ranges) <= parts
+    assert ranges[0].start == 0
+    assert ranges[-1].end == len(data)
+    for before, after in itertools.pairwise(ranges):
+        assert before.end == after.start
+        assert data[after.start - 1 : after.start] == b"\n", "a range starts right after a newline"
+        assert after.first_line == data[: after.start].count(b"\n")
+
+
+def visit(event_id: str, customer: str, occurred_at: str) -> bytes:
+    return orjson.dumps(
+        {
+            "schema_version": 1,
+            "event_id": event_id,
+            "occurred_at": occurred_at,
+            "customer_id": customer,
+            "channel": "web",
+            "type": "visit",
+            "actor": "customer",
+        }
+    )
+
+
+def test_decoding_every_range_reads_each_record_once_with_its_line_number(tmp_path: Path) -> None:
+    records = [
+        visit("a", "c-1", "2026-01-05T11:00:00+00:00"),
+        b"not json",
+        b"",
+        visit("b", "c-2", "2026-01-05T10:00:00+00:00"),
+        visit("c", "c-3", "2026-01-05T10:00:00+00:00"),
+        b"[1]\r",
+        visit("d", "c-1", "2026-01-04T10:00:00+00:00"),
+    ]
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(b"\n".join(records) + b"\n")
+    expected = list(read_records(path))
+    for parts in (1, 2, 3, 7):
+        work = tmp_path / f"work-{parts}"
+        work.mkdir()
+        decoded = [
+            decode_range(path, span, DECODER, partitions=3, quorum=2, as_of=None, workdir=work)
+            for span in split(path, parts)
+        ]
+        rows = sorted(
+            row
+            for part in decoded
+            for runs in part.runs.values()
+            for run in runs
+            for row in read_run(Path(run))
+        )
+        refused = [refusal for part in decoded for refusal in read_refusals(part.refusals or "")]
+        assert sorted([row[1] for row in rows] + [refusal[0] for refusal in refused]) == [
+            n for n, _ in expected
+        ]
+        assert [row[1] for row in rows] == [6, 3, 4, 0], "event time first, then file order"
+        assert sum(part.blank_lines for part in decoded) == 1
+        assert sum(part.records for part in decoded) == len(expected)
