@@ -69,12 +69,16 @@ TRACKER = (
     "tests/agents/detectors/test_framework.py",
 )
 
-#: Identity resolution's tests: the graph, the journeys it changes and the merge properties.
+#: Identity resolution's tests: the graph, the journeys it changes, erasure's unlinks and the merge properties.
 IDENTITY = (
     "tests/agents/identity/test_graph.py",
     "tests/agents/identity/test_journeys.py",
+    "tests/agents/identity/test_erasure.py",
     "tests/agents/identity/test_merge_properties.py",
 )
+
+#: Each detector's memories merging when a profile merges into its customer.
+MERGE = "tests/agents/detectors/test_merge.py"
 
 #: Every module of the pure core. Left out: the thin Faust agents (agents/*/agent.py), which do I/O
 #: only and are exercised by the integration tests, and agents/ports.py, Protocols with no code to mutate.
@@ -92,7 +96,7 @@ TARGETS: tuple[Target, ...] = (
         ("tests/schemas/test_contracts.py",),
     ),
     _own("agents/domain/state.py"),
-    Target("agents/domain/identity.py", IDENTITY),
+    Target("agents/domain/identity.py", ("tests/agents/domain/test_identity.py",), IDENTITY),
     # Rules, calendars, the stage machine, which detectors exist.
     _own("agents/calendar.py"),
     _own("agents/catalogue.py"),
@@ -111,19 +115,20 @@ TARGETS: tuple[Target, ...] = (
     # Split out of the tracker: told through it, by the tracker's own tests.
     Target("agents/alerts/gating.py", TRACKER),
     Target("agents/alerts/actions.py", TRACKER),
-    # Alerts moved by a merge or a split: told through identity resolution's journeys.
-    Target("agents/alerts/moves.py", IDENTITY),
+    # Alerts moved by a merge or a split: their own tests, and the journeys of identity resolution.
+    Target("agents/alerts/moves.py", ("tests/agents/alerts/test_moves.py",), IDENTITY),
     # The detectors.
     _own("agents/detectors/base.py", "tests/agents/detectors/test_framework.py"),
     _own("agents/detectors/registry.py"),
     _own("agents/detectors/advocate.py"),
     _own("agents/detectors/best_customer.py", "tests/agents/detectors/test_churn_risk.py"),
     _own("agents/detectors/churn_risk.py"),
-    _own("agents/detectors/long_wait.py"),
+    # Merging two customers' memories is told for every detector in one place.
+    Target("agents/detectors/long_wait.py", ("tests/agents/detectors/test_long_wait.py",), (MERGE,)),
     _own("agents/detectors/repeat_contact.py"),
     _own("agents/detectors/sales_in_service.py"),
     _own("agents/detectors/service_recovery.py"),
-    _own("agents/detectors/transfers.py"),
+    Target("agents/detectors/transfers.py", ("tests/agents/detectors/test_transfers.py",), (MERGE,)),
     _own("agents/detectors/usage_pattern.py"),
     # Identity resolution.
     Target("agents/identity/blocked.py", IDENTITY),
@@ -314,6 +319,94 @@ EQUIVALENT: dict[str, str] = {
     "agents.config.x__describe__mutmut_25": "as _describe__mutmut_20",
     "agents.config.x_load_config__mutmut_10": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.catalogue.x_load_class__mutmut_3": "an entry point's value has one colon, so partition and rpartition split it alike",
+    "agents.identity.keys.x_is_identifier_key__mutmut_6": (
+        "every key under id: has exactly two colons (its kind or scope, then a hex digest): partition and "
+        "rpartition split off the same kind"
+    ),
+    # The models: numbers in, numbers out.
+    "agents.models.bgnbd.x__arrays__mutmut_9": (
+        "the summary arrives as numbers (float arrays, ints, floats): numpy computes the same in their own dtype"
+    ),
+    "agents.models.bgnbd.x__arrays__mutmut_11": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.bgnbd.x__arrays__mutmut_13": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.bgnbd.x__arrays__mutmut_15": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.bgnbd.x__arrays__mutmut_17": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.bgnbd.x__arrays__mutmut_19": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.bgnbd.x_expected_purchases__mutmut_10": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.bgnbd.x_expected_purchases__mutmut_12": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.bgnbd.x_expected_purchases_new__mutmut_3": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.bgnbd.x_expected_purchases_new__mutmut_5": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.bgnbd.x_simulate__mutmut_3": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.bgnbd.x_simulate__mutmut_5": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.bgnbd.x__compress__mutmut_19": "astype(None) is float64, numpy's default",
+    "agents.models.bgnbd.x__log_likelihood__mutmut_11": (
+        "the stand-in x for customers without a repeat purchase only keeps a term defined that is masked out"
+    ),
+    "agents.models.bgnbd.x_p_alive__mutmut_19": "as _log_likelihood__mutmut_11: a masked stand-in",
+    "agents.models.bgnbd.x__expected_given_alive__mutmut_9": (
+        "a - 1 is a multiple of 2**-52 near 1 and the double 1e-6 is not: no a makes them equal"
+    ),
+    "agents.models.bgnbd.x_expected_purchases_new__mutmut_24": (
+        "np.zeros_like(None) is a 0 that broadcasts like the array of zeros: the same numbers"
+    ),
+    "agents.models.bgnbd.x_expected_purchases_new__mutmut_25": "as expected_purchases_new__mutmut_24",
+    "agents.models.bgnbd.x_fit__mutmut_109": (
+        "with bounds and no constraints scipy's minimize picks L-BFGS-B itself"
+    ),
+    "agents.models.bgnbd.x_fit__mutmut_113": "as fit__mutmut_109: L-BFGS-B picked for a bounded problem",
+    "agents.models.bgnbd.x_fit__mutmut_116": "scipy's method names are case-insensitive",
+    "agents.models.bgnbd.x_fit__mutmut_132": "scipy's method names are case-insensitive",
+    "agents.models.bgnbd.x_fit__mutmut_133": "scipy's method names are case-insensitive",
+    "agents.models.bgnbd.x_fit__mutmut_145": (
+        "Nelder-Mead starts from L-BFGS-B's point and keeps its best vertex: it never ends worse than that"
+    ),
+    "agents.models.bgnbd.x_fit__mutmut_44": "numpy ignores underflow unless told otherwise: None keeps that",
+    "agents.models.bgnbd.x_fit__mutmut_48": "numpy ignores underflow unless told otherwise: left out keeps that",
+    "agents.models.bgnbd.x_simulate__mutmut_35": (
+        "a rate of exactly 0 gives an exponential wait of 1/0 = inf in numpy: that customer never buys either way"
+    ),
+    "agents.models.bgnbd.x_simulate__mutmut_39": "as simulate__mutmut_35: a zero rate never buys",
+    "agents.models.bgnbd.x_simulate__mutmut_41": "continuous time: a purchase falls exactly on T with probability 0",
+    "agents.models.bgnbd.x_simulate__mutmut_47": "a uniform draw equals a continuous dropout p with probability 0",
+    "agents.models.gamma_gamma.x__arrays__mutmut_7": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.gamma_gamma.x__arrays__mutmut_9": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.gamma_gamma.x__arrays__mutmut_11": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.gamma_gamma.x__arrays__mutmut_13": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.gamma_gamma.x_simulate__mutmut_3": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.gamma_gamma.x_simulate__mutmut_5": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
+    "agents.models.gamma_gamma.x_expected_spend__mutmut_18": (
+        "where x is 0 the stand-in m_x is multiplied by x: any finite one gives the population mean"
+    ),
+    "agents.models.gamma_gamma.x_clv__mutmut_37": "E[Y(0)] is 0: a period 0 adds nothing and leaves the cumulative at 0",
+    "agents.models.gamma_gamma.x_simulate__mutmut_26": (
+        "the draw for a customer with x = 0 is thrown away (NaN); another stand-in shape changes which random "
+        "numbers the others get, not their distribution"
+    ),
+    "agents.models.gamma_gamma.x_simulate__mutmut_29": "as simulate__mutmut_26: a stand-in thrown away",
+    "agents.models.gamma_gamma.x_simulate__mutmut_49": "for x = 1, dividing by x or by the stand-in 1.0 is the same",
+    "agents.models.gamma_gamma.x_simulate__mutmut_50": "the stand-in divisor for x = 0 gives a value thrown away (NaN)",
+    "agents.models.gamma_gamma.x_fit__mutmut_90": "as bgnbd.fit__mutmut_109: L-BFGS-B picked for a bounded problem",
+    "agents.models.gamma_gamma.x_fit__mutmut_94": "as bgnbd.fit__mutmut_109: L-BFGS-B picked for a bounded problem",
+    "agents.models.gamma_gamma.x_fit__mutmut_97": "scipy's method names are case-insensitive",
+    "agents.models.gamma_gamma.x_fit__mutmut_113": "scipy's method names are case-insensitive",
+    "agents.models.gamma_gamma.x_fit__mutmut_114": "scipy's method names are case-insensitive",
+    "agents.models.gamma_gamma.x_fit__mutmut_126": "as bgnbd.fit__mutmut_145: the polish never ends worse",
+    "agents.models.history.x__detect__mutmut_13": (
+        "read_transactions reads as CSV only a format named 'csv': any other name reads as JSON lines"
+    ),
+    "agents.models.history.x__detect__mutmut_14": "as _detect__mutmut_13: not 'csv' reads as JSON lines",
+    "agents.models.history.x__detect__mutmut_35": "as _detect__mutmut_13: not 'csv' reads as JSON lines",
+    "agents.models.history.x__detect__mutmut_36": "as _detect__mutmut_13: not 'csv' reads as JSON lines",
+    "agents.models.history.x__detect__mutmut_30": (
+        "only how much of the file is read to find its first non-blank byte: the same byte"
+    ),
+    "agents.models.history.x__detect__mutmut_31": "as _detect__mutmut_30: 4097 bytes or 4096, the same first byte",
+    "agents.models.history.x_read_transactions__mutmut_25": "None is false like False: no header seen yet",
+    "agents.models.history.x_read_transactions__mutmut_70": "codec names are case-insensitive: 'UTF-8-SIG' is 'utf-8-sig'",
+    "agents.models.history.x_read_transactions__mutmut_74": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
+    "agents.models.history.x_read_transactions__mutmut_90": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
+    "agents.models.history.x_load_history__mutmut_15": "an equal day replaces the span's first day with the same day",
+    "agents.models.history.x_load_history__mutmut_25": "an equal day replaces the span's last day with the same day",
     "agents.detectors.registry.x_build_detectors__mutmut_32": "None and False are both false: a class without uses_models is built without models either way",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_5": "keep_evidence=None is false like False: the same memory",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_10": "the memory also keeps the purchase's event id, which this detector never reads (it reads churn_risk's): only bytes differ",
