@@ -159,6 +159,8 @@ TARGETS: tuple[Target, ...] = (
     Target("agents/journey/detection.py", TRACKER),
     Target(
         "agents/journey/erasure.py",
+        ("tests/agents/journey/test_erasure.py",),
+        # Erasure in the journey step, and its unlinks reaching the identity graph.
         ("tests/agents/identity/test_erasure.py", "tests/agents/journey/test_step.py"),
     ),
     _own("agents/journey/enriched.py"),
