@@ -134,7 +134,7 @@ TARGETS: tuple[Target, ...] = (
     Target("agents/identity/blocked.py", IDENTITY),
     Target("agents/identity/control.py", IDENTITY),
     Target("agents/identity/keys.py", IDENTITY),
-    Target("agents/identity/merging.py", IDENTITY),
+    Target("agents/identity/merging.py", ("tests/agents/identity/test_merging.py",), IDENTITY),
     Target("agents/identity/resolution.py", IDENTITY),
     # Ingest.
     Target(
