@@ -145,7 +145,7 @@ TARGETS: tuple[Target, ...] = (
     _own("agents/ingest/dead_letter.py"),
     _own("agents/ingest/identity.py"),
     # The journey.
-    Target("agents/journey/admission.py", TRACKER),
+    Target("agents/journey/admission.py", ("tests/agents/journey/test_admission.py",), TRACKER),
     Target(
         "agents/journey/after_hours.py",
         ("tests/agents/journey/test_after_hours.py",),
@@ -409,6 +409,10 @@ EQUIVALENT: dict[str, str] = {
     "agents.models.history.x_read_transactions__mutmut_90": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.models.history.x_load_history__mutmut_15": "an equal day replaces the span's first day with the same day",
     "agents.models.history.x_load_history__mutmut_25": "an equal day replaces the span's last day with the same day",
+    "agents.journey.admission.xǁAdmissionǁevent_digest__mutmut_12": (
+        "int.from_bytes is big-endian by default since Python 3.11, the oldest the project runs on"
+    ),
+    "agents.journey.admission.x_content_digest__mutmut_9": "as event_digest__mutmut_12: big-endian by default",
     "agents.detectors.registry.x_build_detectors__mutmut_32": "None and False are both false: a class without uses_models is built without models either way",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_5": "keep_evidence=None is false like False: the same memory",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_10": "the memory also keeps the purchase's event id, which this detector never reads (it reads churn_risk's): only bytes differ",
