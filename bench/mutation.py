@@ -413,6 +413,12 @@ EQUIVALENT: dict[str, str] = {
         "int.from_bytes is big-endian by default since Python 3.11, the oldest the project runs on"
     ),
     "agents.journey.admission.x_content_digest__mutmut_9": "as event_digest__mutmut_12: big-endian by default",
+    "agents.detectors.transfers.xǁExcessiveTransfersǁ_judge__mutmut_30": (
+        "a count equal to the threshold is taken by the branch before, so < and <= agree here"
+    ),
+    "agents.detectors.transfers.xǁExcessiveTransfersǁ_judge__mutmut_34": (
+        "COLD_RAISED is the only flag: setting it and or-ing it in are the same"
+    ),
     "agents.detectors.registry.x_build_detectors__mutmut_32": "None and False are both false: a class without uses_models is built without models either way",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_5": "keep_evidence=None is false like False: the same memory",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_10": "the memory also keeps the purchase's event id, which this detector never reads (it reads churn_risk's): only bytes differ",
