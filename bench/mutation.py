@@ -164,7 +164,7 @@ TARGETS: tuple[Target, ...] = (
         ("tests/agents/identity/test_erasure.py", "tests/agents/journey/test_step.py"),
     ),
     _own("agents/journey/enriched.py"),
-    Target("agents/journey/folding.py", TRACKER),
+    Target("agents/journey/folding.py", ("tests/agents/journey/test_folding.py",), TRACKER),
     Target("agents/journey/retention.py", ("tests/agents/journey/test_retention.py", *TRACKER)),
     _own("agents/journey/step.py"),
     Target(
