@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agents.config import default_config
-from agents.domain.alert import RESOLVED, WARNING, Alert, make_alert_id
+from agents.domain.alert import AFTER_HOURS_UNANSWERED, RESOLVED, WARNING, Alert, make_alert_id
 from agents.domain.identity import Forward, Unlink
 from agents.domain.outputs import Erasure
 from agents.domain.state import CustomerState
@@ -157,3 +157,28 @@ def test_every_identifier_claimed_or_merged_in_is_told_once_to_forget_the_custom
         )
     ]
     assert unlinks(None, "cust-anna", at) == []
+
+
+def test_a_first_response_alerts_last_record_drops_its_facts_too() -> None:
+    # Its facts (the deadline, the topic asked about) stay in the state, not in its text: they go as well.
+    evidence = ("conv-1", "q-1")
+    alert = Alert(
+        alert_id=make_alert_id(AFTER_HOURS_UNANSWERED, "cust-anna", evidence),
+        type=AFTER_HOURS_UNANSWERED,
+        severity=WARNING,
+        customer_id="cust-anna",
+        occurred_at=int(ERASED_AT) - 7200,
+        detected_at=int(ERASED_AT) - 5400,
+        summary="",
+        reasons=("after_hours",),
+        evidence=evidence,
+        stage="new",
+        value_tier="standard",
+        suggested_action="",
+        channel="chat",
+        details={"deadline": "2026-01-06T10:30:00+00:00", "topic": "a private matter"},
+    )
+    state = CustomerState(alerts_open={alert.alert_id: alert.compact()})
+    [resolved] = erase(state, "cust-anna", request(), ERASED_AT, CALENDARS).alerts
+    assert resolved.details == {}
+    assert "private" not in resolved.encode().decode()
