@@ -419,6 +419,11 @@ EQUIVALENT: dict[str, str] = {
     "agents.detectors.transfers.xǁExcessiveTransfersǁ_judge__mutmut_34": (
         "COLD_RAISED is the only flag: setting it and or-ing it in are the same"
     ),
+    "agents.calendar.x__calendar__mutmut_69": "as _calendar__mutmut_6: the validator fills closures = [] first",
+    "agents.calendar.x__calendar__mutmut_71": "as _calendar__mutmut_6: the validator fills closures = [] first",
+    "agents.identity.control.x_decode_control__mutmut_49": (
+        "the ValueError is caught a line below and its message never read: the same refusal"
+    ),
     "agents.detectors.registry.x_build_detectors__mutmut_32": "None and False are both false: a class without uses_models is built without models either way",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_5": "keep_evidence=None is false like False: the same memory",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_10": "the memory also keeps the purchase's event id, which this detector never reads (it reads churn_risk's): only bytes differ",
