@@ -318,15 +318,16 @@ def test_a_single_transfer_threshold_says_one_transfer() -> None:
 
 def test_merged_memories_keep_the_contacts_transferred_last() -> None:
     detector = ExcessiveTransfers({})
-    mine = [["call-1", 1, 0, 100], ["call-2", 1, 0, 400], ["chat-7", 2, 1, 300]]
+    mine = [["call-1", 1, 1, 100], ["call-2", 1, 0, 400], ["chat-7", 2, 1, 300]]
     theirs = [["call-3", 1, 0, 200], ["call-4", 1, 0, 500], ["call-1", 1, 0, 600]]
     merged = detector.merge(mine, theirs, CustomerState())
-    # call-1 is in both: its transfers add up and it was transferred last (600); call-3 (200) is the oldest.
+    # call-1 is in both: its transfers add up, its cold warning stays raised, and it was transferred last
+    # (600); call-3 (200) is the oldest.
     assert merged == [
         ["chat-7", 2, 1, 300],
         ["call-2", 1, 0, 400],
         ["call-4", 1, 0, 500],
-        ["call-1", 2, 0, 600],
+        ["call-1", 2, 1, 600],
     ]
     assert len(merged) == MAX_CONTACTS
     assert detector.merge(None, [], CustomerState()) is None

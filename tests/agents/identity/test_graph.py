@@ -196,7 +196,7 @@ def test_a_second_customer_is_a_conflict_and_takes_nothing_from_the_first() -> N
     outcome = resolver.claim(record, claim("ben", 10))
     assert outcome.outcome == SHARED
     assert outcome.conflict is not None
-    assert outcome.conflict.customers == ("anna", "ben")
+    assert (outcome.conflict.identifier, outcome.conflict.customers) == ("id:device_id:00", ("anna", "ben"))
     assert not outcome.links
     assert resolver.route(record, "id:device_id:00", {"event_id": "e"}) == "anna"
     assert resolver.claim(record, claim("ben", 20)).conflict is None, "one conflict per new claimant"
@@ -215,7 +215,8 @@ def test_past_its_limit_within_the_window_an_identifier_routes_to_nobody() -> No
     routed = resolver.route(record, "id:device_id:00", {"event_id": "e", "conversation_id": "c"})
     assert routed is not None
     assert routed.startswith("id:conversation:")
-    assert resolver.claim(record, claim("emil", 4 * DAY)).conflict is None, "over its limit, it stays quiet"
+    quiet = resolver.claim(record, claim("emil", 4 * DAY))
+    assert (quiet.outcome, quiet.conflict) == (OVER_LIMIT, None), "over its limit, it stays quiet"
     assert len(record.claimants) <= 4, "bounded"
 
 
@@ -468,3 +469,12 @@ def test_a_shared_identifier_split_from_every_claimant_links_to_the_next_one() -
     assert resolver.route(record, "id:device_id:00", {"event_id": "e"}) is None, "its own profile again"
     outcome = resolver.claim(record, claim("carl", 5))
     assert (outcome.outcome, outcome.conflict, record.status) == (LINKED, None, LINKED)
+
+
+def test_a_record_without_a_value_or_of_another_version_is_refused_not_read() -> None:
+    # A tombstone on the topic has no value; a version this worker does not know is not guessed at.
+    forged = Rejected(FORGED_CONTROL, "an identity record without a valid proof of origin (HMAC) for its key")
+    assert decode_control(SECRET, b"cust-1", None) == forged
+    genuine = signed(b"cust-1", ["unlink", "cust-1", "anna", 11])
+    assert isinstance(decode_control(SECRET, b"cust-1", genuine), Unlink)
+    assert decode_control(SECRET, b"cust-1", b"\x00\x02" + genuine[2:]) == forged

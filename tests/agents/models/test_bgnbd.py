@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
-from scipy import integrate, special, stats
+from scipy import integrate, optimize, special, stats
 
 from agents.models import bgnbd
 from agents.models.bgnbd import BGNBDParams
@@ -247,3 +248,132 @@ def test_expected_purchases_are_p_alive_times_the_mean_over_dropout(
     assert expected == pytest.approx(
         float(bgnbd.p_alive(params, x, t_x, T)) * by_dropout(params, t, x, T), rel=1e-8
     )
+
+
+def test_at_a_equal_one_expected_purchases_are_the_limit_to_eight_digits() -> None:
+    # a = 1 is 0/0 in eq. 10; the mean over dropout has no such point.
+    params = BGNBDParams(0.5, 5.0, 1.0, 2.0)
+    for x, t_x, t in ((0, 0.0, 20.0), (3, 10.0, 200.0)):
+        expected = float(bgnbd.expected_purchases(params, t, x, t_x, 30.0))
+        assert expected == pytest.approx(
+            float(bgnbd.p_alive(params, x, t_x, 30.0)) * by_dropout(params, t, x, 30.0), rel=1e-8
+        )
+
+
+# --- what each function refuses, exactly --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["r", "alpha", "a", "b"])
+@pytest.mark.parametrize("value", [0.0, -1.0, math.inf, math.nan])
+def test_a_parameter_that_is_not_finite_and_positive_is_refused_by_name(name: str, value: float) -> None:
+    values = {"r": 1.0, "alpha": 1.0, "a": 1.0, "b": 1.0, name: value}
+    with pytest.raises(ValueError, match=rf"^BG/NBD parameter {name} must be finite and > 0, got "):
+        BGNBDParams(**values)
+
+
+@pytest.mark.parametrize(
+    ("x", "t_x", "T"), [(math.nan, 0.0, 1.0), (1, math.inf, 1.0), (1, 0.5, math.nan), (1, 0.5, math.inf)]
+)
+def test_a_summary_that_is_not_finite_is_refused(x: float, t_x: float, T: float) -> None:
+    with pytest.raises(ValueError, match=r"^x, t_x and T must be finite$"):
+        bgnbd.p_alive(CDNOW, [1, x], [0.5, t_x], [1.0, T])
+
+
+@pytest.mark.parametrize(("x", "t_x", "T"), [(-1, 0.0, 1.0), (1, -0.5, 1.0), (1, 1.5, 1.0)])
+def test_a_summary_out_of_order_is_refused(x: float, t_x: float, T: float) -> None:
+    with pytest.raises(ValueError, match=r"^need x >= 0 and 0 <= t_x <= T$"):
+        bgnbd.log_likelihood(CDNOW, x, t_x, T)
+    with pytest.raises(ValueError, match=r"^t_x must be 0 when x == 0$"):
+        bgnbd.log_likelihood(CDNOW, 0, 0.5, 1.0)
+
+
+def test_a_last_purchase_a_rounding_error_after_the_end_is_at_the_end() -> None:
+    # Weeks are days / 7: a purchase on the last day can come out a hair after T.
+    T = 38.0 / 7 * 7
+    assert float(bgnbd.p_alive(CDNOW, 2, T + 1e-9, T)) == pytest.approx(float(bgnbd.p_alive(CDNOW, 2, T, T)))
+
+
+@pytest.mark.parametrize("t", [-1.0, math.nan, math.inf])
+def test_a_horizon_that_is_not_finite_and_non_negative_is_refused(t: float) -> None:
+    with pytest.raises(ValueError, match=r"^t must be finite and >= 0$"):
+        bgnbd.expected_purchases(CDNOW, [1.0, t], 2, 10.0, 20.0)
+    with pytest.raises(ValueError, match=r"^t must be finite and >= 0$"):
+        bgnbd.expected_purchases_new(CDNOW, [1.0, t])
+
+
+def test_where_a_parameter_is_believable_the_search_range_is_open() -> None:
+    low, high = math.log(bgnbd.SEARCH_RANGE[0]), math.log(bgnbd.SEARCH_RANGE[1])
+    names = ("r", "alpha", "a", "b", "c")
+    assert bgnbd.at_bounds(names, [low, low + 1e-9, 0.0, high - 1e-9, high]) == ("r", "c")
+    assert bgnbd.at_bounds(("r", "alpha"), [math.nan, -math.inf]) == ("r", "alpha")
+    with pytest.raises(ValueError, match="zip"):
+        bgnbd.at_bounds(("r", "alpha"), [0.0])  # a name per parameter, no fewer
+
+
+# --- fitting ------------------------------------------------------------------------------------------------------
+
+
+def test_fit_needs_two_customers_and_a_repeat_purchase_and_no_more() -> None:
+    with pytest.raises(ValueError, match=r"^need at least 2 customers to fit BG/NBD$"):
+        bgnbd.fit([1], [1.0], [2.0])
+    with pytest.raises(ValueError, match=r"^nobody made a repeat purchase: BG/NBD cannot be fitted$"):
+        bgnbd.fit([0, 0], [0.0, 0.0], [2.0, 3.0])
+    # Two customers, one of whom came back once: enough.
+    assert bgnbd.fit([1, 0], [1.0, 0.0], [2.0, 3.0]).n_customers == 2
+
+
+def likelihood_maximum(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """The maximum-likelihood parameters, found here with other optimisers and tighter tolerances."""
+
+    def minus(theta: np.ndarray) -> float:
+        return -float(bgnbd.log_likelihood(BGNBDParams(*np.exp(theta)), x, t_x, T).sum())
+
+    found = optimize.minimize(minus, np.zeros(4), method="Powell", options={"xtol": 1e-10, "ftol": 1e-13})
+    found = optimize.minimize(minus, found.x, method="BFGS", options={"gtol": 1e-8})
+    return np.exp(found.x)
+
+
+def test_fit_finds_the_likelihoods_maximum_to_six_digits_and_reports_it() -> None:
+    truth = BGNBDParams(r=0.5, alpha=6.0, a=0.8, b=2.5)
+    rng = np.random.default_rng(3)
+    T = rng.uniform(26.0, 52.0, size=600)
+    x, t_x = bgnbd.simulate(truth, T, rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing leaks onto the operator's terminal
+        fitted = bgnbd.fit(x, t_x, T)
+    best = fitted.params
+    np.testing.assert_allclose([best.r, best.alpha, best.a, best.b], likelihood_maximum(x, t_x, T), rtol=2e-6)
+    assert fitted.log_likelihood == pytest.approx(
+        float(bgnbd.log_likelihood(best, x, t_x, T).sum()), rel=1e-12
+    )
+    assert (fitted.n_customers, fitted.converged, fitted.at_bounds) == (600, True, ())
+    assert fitted.message == "Optimization terminated successfully."
+    # Started elsewhere, the same maximum.
+    again = bgnbd.fit(x, t_x, T, initial=BGNBDParams(5.0, 1.0, 3.0, 0.5))
+    assert again.params.r == pytest.approx(best.r, rel=2e-6)
+
+
+def test_a_fit_the_data_cannot_pin_down_names_every_parameter_that_ran_off() -> None:
+    # Four customers, each with four repeat purchases, the last at the end: no spread in rate or dropout.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted = bgnbd.fit([4, 4, 4, 4], [4.0, 4.0, 4.0, 4.0], [4.0, 4.0, 4.0, 4.0])
+    assert fitted.at_bounds == ("r", "alpha", "a", "b")
+    # L-BFGS-B converged at the edge of its box; the polish that ran out of steps does not unsay it.
+    assert fitted.converged
+
+
+# --- simulation ---------------------------------------------------------------------------------------------------
+
+
+def test_simulated_customers_buy_as_the_model_expects() -> None:
+    rng = np.random.default_rng(17)
+    T = np.full(20_000, 10.0)
+    x, t_x = bgnbd.simulate(ODD, T, rng)
+    # E[X(T)] of eq. 7, within four standard errors.
+    assert float(np.mean(x)) == pytest.approx(
+        paper_eq7(ODD, 10.0), abs=4 * float(np.std(x)) / math.sqrt(x.size)
+    )
+    assert np.all((t_x > 0) == (x > 0))
+    assert np.all(t_x <= T)
+    assert np.all(t_x[x == 0] == 0)

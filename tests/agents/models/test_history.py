@@ -330,6 +330,10 @@ def test_a_header_is_only_the_first_row(tmp_path: Path) -> None:
         Transaction("b", date(2024, 1, 3), 2.0),
     ]
     assert [(row.line, row.reason) for row in bad] == [(3, "bad date 'date'")]
+    twice = write(tmp_path / "t.csv", ["customer_id,date,amount", "customer_id,date,amount", "a,2024-01-02,10"])
+    bad = []
+    assert len(list(read_transactions(twice, bad_rows=bad))) == 1
+    assert [(row.line, row.reason) for row in bad] == [(2, "bad date 'date'")]
     data_first = write(tmp_path / "d.csv", ["a,2024-01-02,10", "customer_id,date,amount"])
     bad = []
     assert len(list(read_transactions(data_first, bad_rows=bad))) == 1
@@ -341,8 +345,8 @@ def test_csv_bad_rows_say_why_and_the_rest_is_read(tmp_path: Path) -> None:
     path.write_bytes(
         b"a,2024-01-02,10\r\n"
         b",2024-01-02,10\r\n"
-        b"b,2024-01-02,ten\r\n"
-        b"c\xff,2024-01-02,1\r\n"
+        b"b,2024-01-02,ten  \r\n"
+        b"c\xff,2024-01-02,1 \r\n"
         b"d,2024-01-03,inf\r\n"
         b"e,2024-01-04,3\r\n"
     )
@@ -350,8 +354,8 @@ def test_csv_bad_rows_say_why_and_the_rest_is_read(tmp_path: Path) -> None:
     assert [t.customer_id for t in read_transactions(path, bad_rows=bad)] == ["a", "e"]
     assert [(row.line, row.reason, row.text) for row in bad] == [
         (2, "empty customer_id", ",2024-01-02,10"),
-        (3, "bad amount 'ten' (could not convert string to float: 'ten')", "b,2024-01-02,ten"),
-        (4, "not UTF-8", "c\ufffd,2024-01-02,1"),
+        (3, "bad amount 'ten' (could not convert string to float: 'ten')", "b,2024-01-02,ten  "),
+        (4, "not UTF-8", "c\ufffd,2024-01-02,1 "),
         (5, "bad amount 'inf' (amount must be a finite number >= 0)", "d,2024-01-03,inf"),
     ]
 
