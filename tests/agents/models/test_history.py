@@ -330,7 +330,9 @@ def test_a_header_is_only_the_first_row(tmp_path: Path) -> None:
         Transaction("b", date(2024, 1, 3), 2.0),
     ]
     assert [(row.line, row.reason) for row in bad] == [(3, "bad date 'date'")]
-    twice = write(tmp_path / "t.csv", ["customer_id,date,amount", "customer_id,date,amount", "a,2024-01-02,10"])
+    twice = write(
+        tmp_path / "t.csv", ["customer_id,date,amount", "customer_id,date,amount", "a,2024-01-02,10"]
+    )
     bad = []
     assert len(list(read_transactions(twice, bad_rows=bad))) == 1
     assert [(row.line, row.reason) for row in bad] == [(2, "bad date 'date'")]
