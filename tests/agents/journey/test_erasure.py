@@ -63,7 +63,7 @@ def test_the_requests_instant_is_read_in_any_case_and_offset_rfc_3339_allows(wri
 
 def test_the_last_record_of_an_open_alert_resolves_it_and_keeps_nothing_about_the_customer() -> None:
     alert = waited(int(ERASED_AT) - 3600)
-    state = CustomerState(alerts_open={alert.alert_id: alert.compact(keep_text=True)})
+    state = CustomerState(alerts_open={alert.alert_id: alert.compact()})
     out = erase(state, "cust-anna", request(), ERASED_AT, CALENDARS)
     [resolved] = out.alerts
     assert (resolved.alert_id, resolved.customer_id, resolved.type) == (
@@ -86,7 +86,7 @@ def test_the_last_record_of_an_open_alert_resolves_it_and_keeps_nothing_about_th
 
 def test_an_alert_dated_after_the_erasure_by_a_skewed_clock_was_open_for_no_time() -> None:
     alert = waited(int(ERASED_AT) + 90)
-    state = CustomerState(alerts_open={alert.alert_id: alert.compact(keep_text=True)})
+    state = CustomerState(alerts_open={alert.alert_id: alert.compact()})
     [(_, open_for)] = erase(state, "cust-anna", request(), ERASED_AT, CALENDARS).resolved
     assert open_for == 0
 
@@ -94,9 +94,7 @@ def test_an_alert_dated_after_the_erasure_by_a_skewed_clock_was_open_for_no_time
 def test_the_confirmation_tells_downstream_services_who_was_forgotten_when_and_why() -> None:
     alerts = [waited(int(ERASED_AT) - 60 * n) for n in (1, 2)]
     state = CustomerState(
-        alerts_open={
-            f"{alert.alert_id[:-1]}{n}": alert.compact(keep_text=True) for n, alert in enumerate(alerts)
-        }
+        alerts_open={f"{alert.alert_id[:-1]}{n}": alert.compact() for n, alert in enumerate(alerts)}
     )
     out = erase(state, "cust-anna", request(), ERASED_AT, CALENDARS)
     assert out.erasure == Erasure(
