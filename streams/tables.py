@@ -85,4 +85,7 @@ def coordinator_state(app: faust.App) -> TableT[bytes, bytes]:
         help="The coordinator's digests in progress and population reports.",
         # Its one key's latest value is all a next owner needs.
         extra_topic_configs={"cleanup.policy": "compact"},
+        # Written once per batch of journey.progress records, after the batch (outside Faust's
+        # per-event context that names a partition): its changelog has one partition anyway.
+        use_partitioner=True,
     )
