@@ -12,9 +12,10 @@ from agents.detectors.best_customer import BestCustomerAtRisk
 from agents.detectors.churn_risk import ChurnRisk, Models
 from agents.domain.alert import CRITICAL, OPEN, WARNING
 from agents.domain.instants import DAY
+from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
 from agents.models.customer import CustomerModel
-from tests.agents.detectors.drive import CONFIG, Desk
+from tests.agents.detectors.drive import CONFIG, Desk, clearing
 from tests.agents.journey.touchpoints import (
     SALT,
     complaint,
@@ -392,3 +393,191 @@ def test_a_best_customer_follows_the_long_wait_rules_of_the_rules_file() -> None
     assert desk.send(touchpoint("queue_wait", 64, channel="phone", wait_seconds=600)) == []
     assert desk.send(touchpoint("queue_wait", 64.1, channel="store", wait_seconds=60)) == []
     assert len(desk.send(touchpoint("queue_wait", 64.2, channel="store", wait_seconds=61))) == 1
+
+
+# --- edges of the rules ----------------------------------------------------------------------------------------
+
+
+def test_p_alive_exactly_at_the_threshold_is_not_below_it() -> None:
+    desk = Desk(churn())
+    desk.send(*weekly_buyer())
+    overdue = desk.state.last_purchase + lifecycle.inactivity_thresholds(desk.state, CONFIG.lifecycle)[0]
+    alive = MODEL.p_alive_on(desk.state, overdue // DAY)
+    assert alive is not None
+    exact = Desk(churn(p_alive_below=alive))
+    exact.send(*weekly_buyer())
+    [finding] = exact.advance(10**10)
+    assert finding.detected_at == overdue
+    assert finding.reasons == ("overdue_for_cadence",)
+    assert finding.details["p_alive"] == round(alive, 4)
+
+
+def test_the_alert_counts_from_the_last_purchase() -> None:
+    desk = Desk(churn())
+    desk.send(*weekly_buyer())
+    [finding] = desk.advance(10**10)
+    assert finding.occurred_at == instant(35)
+
+
+@pytest.mark.parametrize(
+    ("score", "signal"),
+    [
+        pytest.param({"csat": 2}, True, id="CSAT at the detractor maximum"),
+        pytest.param({"csat": 3}, False, id="CSAT one above"),
+        pytest.param({"nps": 6}, True, id="NPS at the detractor maximum"),
+        pytest.param({"nps": 7}, False, id="NPS one above"),
+    ],
+)
+def test_detractor_feedback_is_a_service_signal_up_to_the_detractor_maximum(
+    score: dict[str, int], signal: bool
+) -> None:
+    desk = Desk(churn(overdue=False, signals_within_days=400))
+    desk.send(*weekly_buyer(), feedback(40, **score))
+    [finding] = desk.advance(10**10)
+    assert ("recent_detractor" in finding.reasons) is signal
+
+
+def test_detractor_feedback_counts_exactly_signals_within_days_back() -> None:
+    clock = churn(signals_within_days=10).clock
+    now = 100 * DAY
+    for nps, csat in (((3, now - 10 * DAY), None), (None, (1, now - 10 * DAY))):
+        assert clock.signals(CustomerState(nps=nps, csat=csat), now) == ("recent_detractor",)
+    for nps, csat in (((3, now - 10 * DAY - 1), None), (None, (1, now - 10 * DAY - 1))):
+        assert clock.signals(CustomerState(nps=nps, csat=csat), now) == ()
+
+
+def test_an_open_first_response_breach_or_after_hours_alert_is_a_long_wait_signal_and_a_due_soon_one_is_not() -> (
+    None
+):
+    clock = churn(signals_within_days=10).clock
+    now = 100 * DAY
+
+    def open_alert(alert_type: str, detected: int) -> CustomerState:
+        return CustomerState(alerts_open={f"{alert_type}/a-1": ["critical", detected - 60, detected]})
+
+    assert clock.signals(open_alert("first_response_breach", now - 10 * DAY), now) == ("long_waits",)
+    assert clock.signals(open_alert("after_hours_unanswered", now), now) == ("long_waits",)
+    assert clock.signals(open_alert("first_response_breach", now - 10 * DAY - 1), now) == ()
+    assert clock.signals(open_alert("first_response_due_soon", now), now) == ()
+    assert clock.signals(CustomerState(detector_memory={"long_wait": [now - 10 * DAY - 1]}), now) == ()
+
+
+def test_a_purchase_after_the_last_one_clears_the_alert_and_one_at_the_same_instant_does_not() -> None:
+    desk = Desk(churn())
+    desk.send(*weekly_buyer())
+    [finding] = desk.advance(10**10)
+    assert clearing(desk, finding, purchase(35)) is None
+    assert clearing(desk, finding, purchase(36)) == "purchase"
+
+
+def test_a_late_purchase_on_a_new_day_moves_the_risk_day_of_the_same_last_purchase() -> None:
+    desk = Desk(churn(overdue=False))
+    desk.send(*weekly_buyer())
+    due = desk.due
+    desk.send(purchase(31))
+    assert desk.due != due
+    assert desk.memory[1] == desk.state.distinct_purchase_days == 7
+
+
+def test_without_its_memory_the_episode_names_the_last_purchase_by_its_instant() -> None:
+    desk = Desk(churn())
+    desk.send(*weekly_buyer())
+    desk.memories.clear()  # as if the rule had just been switched on
+    desk.fire = False
+    desk.send(visit(36))
+    [finding] = desk.advance(10**10)
+    assert finding.evidence == (f"purchase@{instant(35)}",)
+
+
+def test_a_merged_episode_that_has_fired_stays_fired() -> None:
+    detector = churn()
+    desk = Desk(detector)
+    desk.send(*weekly_buyer())
+    desk.advance(10**10)
+    fired = desk.memory
+    assert detector.merge(fired, None, desk.state) == fired
+    assert detector.due(detector.merge(fired, None, desk.state)) is None
+    assert detector.merge(fired, None, CustomerState()) is None, "nothing bought: no episode"
+
+
+# --- best customers: clearing, merging, what the alert says ------------------------------------------------------
+
+
+def test_a_best_customers_complaint_alert_names_the_issue_and_the_signal() -> None:
+    desk = Desk(best())
+    desk.send(*big_spender())
+    [finding] = desk.send(complaint(64, "tv-1"))
+    assert finding.details["signal"] == "complaint"
+    assert finding.details["issue_id"] == "tv-1"
+    [wait] = desk.send(touchpoint("queue_wait", 64.1, channel="chat", wait_seconds=120))
+    assert wait.details["signal"] == "long_wait"
+    assert "issue_id" not in wait.details
+
+
+def test_a_best_customer_who_complains_when_overdue_is_told_both() -> None:
+    desk = Desk(best())
+    desk.send(*big_spender())
+    desk.fire = False  # the scheduled risk is not fired here
+    [finding] = desk.send(complaint(100, "tv-1"))
+    assert finding.reasons == ("best_customer", "complaint", "p_alive_below_threshold", "overdue_for_cadence")
+
+
+def test_a_best_customer_slipping_away_names_the_same_purchase_as_churn_risk() -> None:
+    desk = Desk(best(overdue=False))
+    events = big_spender()
+    desk.send(*events)
+    [finding] = desk.advance(10**10)
+    assert finding.evidence == (events[-1]["event_id"],)
+    assert finding.details["signal"] == "churn_risk"
+    assert finding.details["best_customer_clv"] == round(MODEL.best_customer_clv(instant(63)) or 0.0, 2)
+    assert desk.due is None
+
+
+def test_a_best_customer_slipping_away_with_service_signals_is_told_them() -> None:
+    desk = Desk(best(overdue=False, signals_within_days=400))
+    desk.send(*big_spender(), complaint(64))
+    desk.findings.clear()
+    [finding] = desk.advance(10**10)
+    assert finding.reasons == ("best_customer", "p_alive_below_threshold", "open_complaint")
+
+
+@pytest.mark.parametrize(
+    ("signal_event", "clearing_event", "reason"),
+    [
+        pytest.param(complaint(64, "tv-1"), resolution(65, "tv-1"), "resolution", id="its issue resolved"),
+        pytest.param(complaint(64, "tv-1"), resolution(65, "tv-2"), None, id="another issue resolved"),
+        pytest.param(complaint(64, "tv-1"), resolution(63.5, "tv-1"), None, id="resolved late, before it"),
+        pytest.param(complaint(64, "tv-1"), feedback(65, nps=10), None, id="happy feedback on a complaint"),
+        pytest.param(feedback(64, nps=2), feedback(65, nps=7), "recovered", id="NPS one above the maximum"),
+        pytest.param(feedback(64, nps=2), feedback(65, csat=3), "recovered", id="CSAT one above the maximum"),
+        pytest.param(feedback(64, nps=2), feedback(65, nps=6), None, id="NPS still a detractor's"),
+        pytest.param(feedback(64, nps=2), feedback(65, nps=9, csat=1), None, id="mixed: still sad"),
+        pytest.param(feedback(64, nps=2), resolution(65, "tv-1"), None, id="a resolution on feedback"),
+        pytest.param(feedback(64, nps=2), purchase(65), None, id="a purchase on feedback"),
+    ],
+)
+def test_a_best_customers_alert_clears_with_its_own_cause(
+    signal_event: dict[str, Any], clearing_event: dict[str, Any], reason: str | None
+) -> None:
+    desk = Desk(best())
+    desk.send(*big_spender())
+    [finding] = desk.send(dict(signal_event))
+    assert clearing(desk, finding, dict(clearing_event)) == reason
+
+
+def test_a_best_customers_churn_alert_clears_with_a_purchase() -> None:
+    desk = Desk(best(overdue=False))
+    desk.send(*big_spender())
+    [finding] = desk.advance(10**10)
+    assert clearing(desk, finding, complaint(100, "tv-1")) is None
+    assert clearing(desk, finding, purchase(101)) == "purchase"
+
+
+def test_a_best_customers_episode_merges_as_churn_risks_does() -> None:
+    detector = best()
+    state = CustomerState(purchase_count=3, purchase_days=[20458, 20460, 20470], last_purchase=1768000000)
+    older, newer = [1767000000, 1, 1770000000], [1768000000, 2, 1771000000]
+    merged = detector.merge(older, newer, state)
+    assert merged[0] == 1768000000
+    assert merged[1] == state.distinct_purchase_days
+    assert merged[2] == churn().clock.due(state)
