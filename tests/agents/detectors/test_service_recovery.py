@@ -596,6 +596,7 @@ def test_low_feedback_on_an_escalated_case_warns_again_naming_the_case() -> None
     rated["attributes"]["issue_id"] = "tv-1"
     [warning] = desk.send(rated)
     assert warning.evidence == (failure["event_id"], rated["event_id"])
+    assert warning.summary.startswith("Customer cust-1 gave CSAT 1 about issue tv-1 by email on ")
     assert warning.summary.endswith("The case has already been escalated.")
     assert warning.details == {"issue_id": "tv-1", "csat": 1}
 
