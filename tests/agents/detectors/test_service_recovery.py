@@ -619,3 +619,14 @@ def test_a_second_signal_at_the_same_instant_keeps_the_first_ones_case() -> None
     desk.send(complaint(0, "tv-1", event_id="ev-first"), complaint(0, "tv-1", event_id="ev-second"))
     [critical] = desk.advance(instant(10))
     assert critical.evidence == ("ev-first", "escalated")
+
+
+@pytest.mark.parametrize(("after_days", "raised"), [(14, True), (14 + 1 / 86_400, False)])
+def test_a_refund_belongs_to_the_latest_complaint_for_exactly_fourteen_days(
+    after_days: float, raised: bool
+) -> None:
+    # With no resolutions remembered, nothing tells the refund is the remedy: only the window decides.
+    config = config_from_mapping({"state": {"answered_memory": 0}})
+    desk = Desk(config=config, detector=ServiceRecovery(config.detectors[TYPE]))
+    desk.send(complaint(0, "tv-1"), resolution(1, "tv-1"))
+    assert bool(desk.send(refund(after_days, 100.0))) is raised
