@@ -630,3 +630,59 @@ def test_a_refund_belongs_to_the_latest_complaint_for_exactly_fourteen_days(
     desk = Desk(config=config, detector=ServiceRecovery(config.detectors[TYPE]))
     desk.send(complaint(0, "tv-1"), resolution(1, "tv-1"))
     assert bool(desk.send(refund(after_days, 100.0))) is raised
+
+
+def test_a_refund_belongs_to_the_latest_complaint_even_after_an_event_exactly_fourteen_days_later() -> None:
+    config = config_from_mapping({"state": {"answered_memory": 0}})
+    desk = Desk(config=config, detector=ServiceRecovery(config.detectors[TYPE]))
+    desk.send(complaint(0, "tv-1"), resolution(1, "tv-1"), touchpoint("visit", 14))
+    assert len(desk.send(refund(14, 100.0))) == 1
+
+
+def test_a_refund_after_two_complaints_at_one_instant_names_the_one_told_last() -> None:
+    config = config_from_mapping({"state": {"answered_memory": 0}})
+    desk = Desk(config=config, detector=ServiceRecovery(config.detectors[TYPE]))
+    desk.send(complaint(0, "tv-1"), complaint(0, "oven-2"), resolution(1, "tv-1"), resolution(1, "oven-2"))
+    [finding] = desk.send(refund(2, 100.0))
+    assert finding.details["issue_id"] == "oven-2"
+
+
+def test_beyond_four_cases_the_one_opened_first_is_forgotten_whenever_it_would_escalate() -> None:
+    desk = Desk()
+    # The first, by email, escalates on Thursday; the second, in a store, on Wednesday.
+    desk.send(complaint(0, "z-tv"), located(complaint(0.01, "y-oven", channel="store"), "store-berlin-mitte"))
+    desk.send(*(complaint(0.02 + n / 100, issue) for n, issue in enumerate(("a-1", "b-2", "c-3"))))
+    assert sorted(desk.memory["c"]) == ["a-1", "b-2", "c-3", "y-oven"]
+
+
+def test_an_escalated_case_is_kept_for_exactly_thirty_days() -> None:
+    desk = Desk()
+    desk.send(complaint(0, "tv-1"))
+    desk.advance(instant(10))
+    assert desk.send(complaint(30, "tv-1")) == []
+    assert len(desk.send(complaint(30 + 1 / 86_400, "tv-1"))) == 1
+
+
+@pytest.mark.parametrize(
+    "recovery",
+    [
+        pytest.param(resolution(0, "tv-1"), id="resolved at its instant"),
+        pytest.param(feedback(0, csat=4), id="a CSAT of 4 at its instant"),
+    ],
+)
+def test_a_recovery_at_the_instant_of_the_complaint_closes_its_case(recovery: dict[str, Any]) -> None:
+    desk = Desk()
+    desk.send(complaint(0, "tv-1"), dict(recovery))
+    assert desk.due is None
+
+
+def test_near_miss_a_late_complaint_at_the_instant_its_issue_was_resolved_needs_no_recovery() -> None:
+    desk = Desk()
+    desk.send(resolution(2, "tv-1"))
+    assert desk.send(complaint(2, "tv-1")) == []
+
+
+def test_a_memory_of_another_shape_is_read_as_empty() -> None:
+    detector = ServiceRecovery({})
+    assert detector.due({"c": {"tv-1": [100, 200, "ev-1"]}, "l": [100, "tv-1", 0]}) is None
+    assert detector.due({"c": {"tv-1": "ev-1"}}) is None
