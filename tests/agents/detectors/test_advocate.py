@@ -270,3 +270,14 @@ def test_a_merge_keeps_the_later_ask_so_the_quiet_period_runs_from_it() -> None:
     assert detector.merge(200, 100, CustomerState()) == 200
     assert detector.merge(100, None, CustomerState()) == 100
     assert detector.merge(None, None, CustomerState()) is None
+
+
+def test_the_satisfaction_is_told_to_two_places_and_in_whole_percent() -> None:
+    desk = Desk()
+    desk.send(purchase(0), feedback(10.5, csat=5), purchase(20), feedback(30, nps=8), purchase(40))
+    [finding] = desk.send(purchase(61))
+    satisfaction = desk.state.satisfaction
+    assert satisfaction is not None
+    assert round(satisfaction, 2) != round(satisfaction, 3)
+    assert finding.details["satisfaction"] == round(satisfaction, 2)
+    assert f"is a loyal customer, {round(satisfaction * 100)}% satisfied" in finding.summary
