@@ -214,3 +214,22 @@ def test_the_alert_clears_only_once_every_complaint_and_question_it_names_is_clo
     assert clearing(desk, finding, resolution(2, "tv-1")) is None
     assert clearing(desk, finding, resolution(3, "oven-2")) is None, "the question is still unanswered"
     assert clearing(desk, finding, reply(4, "chat-1")) == "service_closed"
+
+
+def test_three_open_complaints_are_all_named() -> None:
+    desk = Desk()
+    desk.send(*(complaint(n / 10, f"issue-{n}") for n in range(3)))
+    [finding] = desk.send(offer(1))
+    assert (
+        "their complaints about issues issue-0, issue-1, issue-2 are still open (the latest"
+        in finding.summary
+    )
+
+
+def test_the_alert_carries_the_offers_channel_and_location() -> None:
+    desk = Desk()
+    desk.send(complaint(0, "tv-1"))
+    pitch = offer(1, channel="store")
+    pitch["location"] = "store-berlin-mitte"
+    [finding] = desk.send(pitch)
+    assert (finding.channel, finding.location) == ("store", "store-berlin-mitte")
