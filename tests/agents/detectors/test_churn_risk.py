@@ -460,6 +460,9 @@ def test_an_open_first_response_breach_or_after_hours_alert_is_a_long_wait_signa
     assert clock.signals(open_alert("first_response_breach", now - 10 * DAY - 1), now) == ()
     assert clock.signals(open_alert("first_response_due_soon", now), now) == ()
     assert clock.signals(CustomerState(detector_memory={"long_wait": [now - 10 * DAY - 1]}), now) == ()
+    assert clock.signals(CustomerState(detector_memory={"long_wait": [now - 10 * DAY]}), now) == (
+        "long_waits",
+    )
 
 
 def test_a_purchase_after_the_last_one_clears_the_alert_and_one_at_the_same_instant_does_not() -> None:
@@ -487,6 +490,35 @@ def test_without_its_memory_the_episode_names_the_last_purchase_by_its_instant()
     desk.send(visit(36))
     [finding] = desk.advance(10**10)
     assert finding.evidence == (f"purchase@{instant(35)}",)
+
+
+def test_without_its_memory_a_late_older_purchase_is_not_taken_for_the_last_one() -> None:
+    desk = Desk(churn())
+    desk.send(*weekly_buyer())
+    desk.memories.clear()
+    desk.fire = False
+    desk.send(purchase(20.5))
+    [finding] = desk.advance(10**10)
+    assert finding.evidence == (f"purchase@{instant(35)}",)
+
+
+def test_once_fired_a_late_older_purchase_on_a_new_day_does_not_raise_it_again() -> None:
+    desk = Desk(churn())
+    desk.send(*weekly_buyer())
+    assert len(desk.advance(10**10)) == 1
+    desk.send(purchase(31))
+    assert desk.due is None
+    assert desk.advance(10**11) == []
+
+
+def test_a_best_customer_slipping_away_names_the_purchase_by_its_instant_with_churn_risk_switched_off() -> (
+    None
+):
+    config = config_from_mapping({"detectors": {"churn_risk": {"enabled": False}}})
+    desk = Desk(best(overdue=False), config=config)
+    desk.send(*big_spender())
+    [finding] = desk.advance(10**10)
+    assert finding.evidence == (f"purchase@{instant(63)}",)
 
 
 def test_a_merged_episode_that_has_fired_stays_fired() -> None:
