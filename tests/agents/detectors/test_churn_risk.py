@@ -541,9 +541,9 @@ def test_a_best_customers_complaint_alert_names_the_issue_and_the_signal() -> No
     [finding] = desk.send(complaint(64, "tv-1"))
     assert finding.details["signal"] == "complaint"
     assert finding.details["issue_id"] == "tv-1"
-    [wait] = desk.send(touchpoint("queue_wait", 64.1, channel="chat", wait_seconds=120))
+    [wait] = desk.send(touchpoint("queue_wait", 64.1, channel="chat", wait_seconds=120, issue_id="tv-1"))
     assert wait.details["signal"] == "long_wait"
-    assert "issue_id" not in wait.details
+    assert "issue_id" not in wait.details, "a long wait's alert does not clear with the issue"
 
 
 def test_a_best_customer_who_complains_when_overdue_is_told_both() -> None:
