@@ -233,3 +233,13 @@ def test_the_alert_carries_the_offers_channel_and_location() -> None:
     pitch["location"] = "store-berlin-mitte"
     [finding] = desk.send(pitch)
     assert (finding.channel, finding.location) == ("store", "store-berlin-mitte")
+
+
+def test_a_complaint_or_question_at_the_very_instant_of_the_offer_counts() -> None:
+    desk = Desk()
+    [finding] = desk.send(complaint(1, "tv-1"), inquiry(1, "chat-1", topic="repair"), offer(1, channel="app"))
+    assert finding.summary == (
+        "Customer cust-1 was made offer upgrade-55 on app at Tue 06 Jan 11:00 CET while their complaint about "
+        "issue tv-1 is still open (raised under a minute earlier) and a question of theirs has waited under a "
+        "minute for an answer: sold to during a service contact."
+    )
