@@ -281,3 +281,35 @@ def test_the_satisfaction_is_told_to_two_places_and_in_whole_percent() -> None:
     assert round(satisfaction, 2) != round(satisfaction, 3)
     assert finding.details["satisfaction"] == round(satisfaction, 2)
     assert f"is a loyal customer, {round(satisfaction * 100)}% satisfied" in finding.summary
+
+
+def test_near_miss_a_regulars_late_old_promoter_score_does_not_count_over_a_newer_low_one() -> None:
+    desk = a_regular(Desk())
+    desk.send(feedback(5, nps=3))
+    assert desk.send(feedback(1, nps=10)) == []
+
+
+def test_near_miss_only_feedback_gives_a_promoters_score() -> None:
+    desk = a_regular(Desk())
+    desk.send(feedback(0, nps=10))
+    assert desk.send(touchpoint("visit", 91, nps=10)) == [], (
+        "the quiet period is over, but this is no feedback"
+    )
+
+
+def test_the_ask_says_thank_you_and_where_the_customer_gave_the_score() -> None:
+    desk = a_regular(Desk())
+    score = feedback(0, nps=10, channel="store")
+    score["location"] = "store-berlin-mitte"
+    [finding] = desk.send(score)
+    assert (finding.channel, finding.location) == ("store", "store-berlin-mitte")
+    assert finding.suggested_action == (
+        "Thank the customer personally for their loyalty, then ask whether they would recommend us to a friend "
+        "or leave a review; mention the referral programme if there is one."
+    )
+
+
+def test_a_memory_of_another_shape_is_read_as_no_earlier_ask() -> None:
+    desk = a_regular(Desk())
+    desk.memories["cust-1"] = ["not", "an", "instant"]
+    assert len(desk.send(feedback(0, nps=10))) == 1
