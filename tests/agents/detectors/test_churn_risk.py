@@ -10,7 +10,7 @@ from agents import lifecycle
 from agents.config import config_from_mapping
 from agents.detectors.best_customer import BestCustomerAtRisk
 from agents.detectors.churn_risk import ChurnRisk, Models
-from agents.domain.alert import CRITICAL, OPEN, WARNING
+from agents.domain.alert import CRITICAL, OPEN, WARNING, make_alert_id
 from agents.domain.instants import DAY
 from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
@@ -453,7 +453,8 @@ def test_an_open_first_response_breach_or_after_hours_alert_is_a_long_wait_signa
     now = 100 * DAY
 
     def open_alert(alert_type: str, detected: int) -> CustomerState:
-        return CustomerState(alerts_open={f"{alert_type}/a-1": ["critical", detected - 60, detected]})
+        alert_id = make_alert_id(alert_type, "cust-1", ("ev-1",))
+        return CustomerState(alerts_open={alert_id: ["critical", detected - 60, detected]})
 
     assert clock.signals(open_alert("first_response_breach", now - 10 * DAY), now) == ("long_waits",)
     assert clock.signals(open_alert("after_hours_unanswered", now), now) == ("long_waits",)
@@ -613,3 +614,33 @@ def test_a_best_customers_episode_merges_as_churn_risks_does() -> None:
     assert merged[0] == 1768000000
     assert merged[1] == state.distinct_purchase_days
     assert merged[2] == churn().clock.due(state)
+
+
+def test_when_p_alive_falls_before_the_customer_is_overdue_only_p_alive_is_the_reason() -> None:
+    desk = Desk(churn(p_alive_below=0.9))
+    desk.send(*weekly_buyer())
+    overdue = desk.state.last_purchase + lifecycle.inactivity_thresholds(desk.state, CONFIG.lifecycle)[0]
+    [finding] = desk.advance(10**10)
+    assert finding.detected_at < overdue
+    assert finding.reasons == ("p_alive_below_threshold",)
+    assert finding.details["typical_gap_days"] == 7
+
+
+def test_a_risk_fired_late_names_both_reasons() -> None:
+    detector = churn()
+    desk = Desk(detector)
+    desk.send(*weekly_buyer())
+    _, [finding] = detector.fire(desk.memory, "cust-1", instant(200), desk.state)
+    assert finding.reasons == ("p_alive_below_threshold", "overdue_for_cadence")
+    assert finding.summary.startswith("Customer cust-1 is at risk of churning: P(alive) ")
+    assert "% is below 50%; 165 days since the last purchase, usually every 7 days." in finding.summary
+
+
+def test_of_two_episodes_of_purchases_at_one_instant_the_customers_own_is_kept() -> None:
+    detector = churn()
+    desk = Desk(detector)
+    desk.send(*weekly_buyer())
+    desk.advance(10**10)
+    mine = desk.memory
+    theirs = [mine[0], mine[1], 10**10, "ev-theirs"]
+    assert detector.merge(mine, theirs, desk.state) == mine
