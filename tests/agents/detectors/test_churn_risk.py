@@ -644,3 +644,13 @@ def test_of_two_episodes_of_purchases_at_one_instant_the_customers_own_is_kept()
     mine = desk.memory
     theirs = [mine[0], mine[1], 10**10, "ev-theirs"]
     assert detector.merge(mine, theirs, desk.state) == mine
+
+
+def test_a_churn_risk_memory_without_the_purchases_event_id_names_it_by_its_instant() -> None:
+    detector = best(overdue=False)
+    desk = Desk(detector)
+    desk.send(*big_spender())
+    last, days, due = desk.state.detector_memory["churn_risk"][:3]
+    desk.state.detector_memory["churn_risk"] = [last, days, due]  # as an episode without its evidence
+    _, [finding] = detector.fire(desk.memory, "cust-1", 10**10, desk.state)
+    assert finding.evidence == (f"purchase@{instant(63)}",)
