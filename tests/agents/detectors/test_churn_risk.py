@@ -15,6 +15,7 @@ from agents.domain.instants import DAY
 from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
 from agents.models.customer import CustomerModel
+from agents.models.population import PopulationThreshold
 from tests.agents.detectors.drive import CONFIG, Desk, clearing
 from tests.agents.journey.touchpoints import (
     SALT,
@@ -587,6 +588,9 @@ def test_a_best_customer_slipping_away_with_service_signals_is_told_them() -> No
         pytest.param(feedback(64, nps=2), feedback(65, nps=9, csat=1), None, id="mixed: still sad"),
         pytest.param(feedback(64, nps=2), resolution(65, "tv-1"), None, id="a resolution on feedback"),
         pytest.param(feedback(64, nps=2), purchase(65), None, id="a purchase on feedback"),
+        pytest.param(feedback(64, nps=2), feedback(65, nps=6, csat=3), None, id="NPS at the maximum"),
+        pytest.param(feedback(64, nps=2), feedback(65, nps=7, csat=2), None, id="CSAT at the maximum"),
+        pytest.param(complaint(64, "tv-1"), resolution(64, "tv-1"), "resolution", id="at its very instant"),
     ],
 )
 def test_a_best_customers_alert_clears_with_its_own_cause(
@@ -610,6 +614,7 @@ def test_a_best_customers_episode_merges_as_churn_risks_does() -> None:
     detector = best()
     state = CustomerState(purchase_count=3, purchase_days=[20458, 20460, 20470], last_purchase=1768000000)
     older, newer = [1767000000, 1, 1770000000], [1768000000, 2, 1771000000]
+    assert detector.merge(newer, older, state) == detector.merge(older, newer, state)
     merged = detector.merge(older, newer, state)
     assert merged[0] == 1768000000
     assert merged[1] == state.distinct_purchase_days
@@ -654,3 +659,19 @@ def test_a_churn_risk_memory_without_the_purchases_event_id_names_it_by_its_inst
     desk.state.detector_memory["churn_risk"] = [last, days, due]  # as an episode without its evidence
     _, [finding] = detector.fire(desk.memory, "cust-1", 10**10, desk.state)
     assert finding.evidence == (f"purchase@{instant(63)}",)
+
+
+def test_a_best_customers_alerts_tell_the_population_threshold_in_effect_at_their_instant() -> None:
+    model = CustomerModel(CONFIG.model.params)
+    population = PopulationThreshold(every=7 * DAY, delay=0)
+    for day in range(-7, 400, 7):
+        population.known[population.boundary(instant(day))] = 1000.0 + day + 0.125
+    model.best_customers = population
+    detectors = {**CONFIG.detectors, "churn_risk": {"overdue": False}}
+    desk = Desk(BestCustomerAtRisk({}, Models(model, CONFIG.lifecycle, detectors)))
+    desk.send(*big_spender())
+    [complained] = desk.send(complaint(64))
+    assert complained.details["best_customer_clv"] == round(population.at(instant(64)) or 0.0, 2)
+    [slipping] = desk.advance(10**10)
+    assert slipping.details["best_customer_clv"] == round(population.at(slipping.detected_at) or 0.0, 2)
+    assert slipping.details["best_customer_clv"] != complained.details["best_customer_clv"]
