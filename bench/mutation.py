@@ -88,6 +88,14 @@ SIMULATED_SHARE = (
 
 #: Each detector's memories merging when a profile merges into its customer.
 MERGE = "tests/agents/detectors/test_merge.py"
+#: Each detector's alerts ending when their cause clears (its ``clears``), told through the tracker.
+CLOSING = "tests/agents/alerts/test_closing.py"
+
+
+def _properties(module: str, *names: str) -> tuple[str, ...]:
+    """Tests of one test module, by name (for ``deselect``)."""
+    return tuple(f"{module}::{name}" for name in names)
+
 
 #: Every module of the pure core. Left out: the thin Faust agents (agents/*/agent.py), which do I/O
 #: only and are exercised by the integration tests, and agents/ports.py, Protocols with no code to mutate.
@@ -156,14 +164,59 @@ TARGETS: tuple[Target, ...] = (
     # The detectors.
     _own("agents/detectors/base.py", "tests/agents/detectors/test_framework.py"),
     _own("agents/detectors/registry.py"),
-    _own("agents/detectors/advocate.py"),
-    _own("agents/detectors/best_customer.py", "tests/agents/detectors/test_churn_risk.py"),
-    _own("agents/detectors/churn_risk.py"),
-    # Merging two customers' memories is told for every detector in one place.
+    # Merging two customers' memories, and the alerts ending when their cause clears, are told for every
+    # detector in one place each. Left out: the detectors' property tests over generated histories (seconds
+    # per mutant); each is pinned by an example of the same rule, named beside it.
+    Target(
+        "agents/detectors/advocate.py",
+        ("tests/agents/detectors/test_advocate.py",),
+        (MERGE, CLOSING),
+        # By the loyal customer who never gave feedback, and the thousand promoter scores.
+        deselect=_properties(
+            "tests/agents/detectors/test_advocate.py",
+            "test_nothing_is_raised_on_any_history_without_feedback",
+            "test_memory_is_at_most_one_instant_on_any_history",
+        ),
+    ),
+    Target(
+        "agents/detectors/best_customer.py", ("tests/agents/detectors/test_churn_risk.py",), (MERGE, CLOSING)
+    ),
+    Target(
+        "agents/detectors/churn_risk.py", ("tests/agents/detectors/test_churn_risk.py",), (MERGE, CLOSING)
+    ),
     Target("agents/detectors/long_wait.py", ("tests/agents/detectors/test_long_wait.py",), (MERGE,)),
-    _own("agents/detectors/repeat_contact.py"),
-    _own("agents/detectors/sales_in_service.py"),
-    _own("agents/detectors/service_recovery.py"),
+    Target(
+        "agents/detectors/repeat_contact.py",
+        ("tests/agents/detectors/test_repeat_contact.py",),
+        (MERGE, CLOSING),
+        # By the events that are not contacts, and the thresholds from the rules file.
+        deselect=_properties(
+            "tests/agents/detectors/test_repeat_contact.py",
+            "test_a_history_without_contacts_raises_nothing_and_keeps_nothing",
+            "test_no_issue_raises_before_it_has_the_threshold_of_contacts",
+        ),
+    ),
+    Target(
+        "agents/detectors/sales_in_service.py",
+        ("tests/agents/detectors/test_sales_in_service.py",),
+        (CLOSING,),
+        # By the events other than offers, and the offer with nothing open.
+        deselect=_properties(
+            "tests/agents/detectors/test_sales_in_service.py",
+            "test_a_history_without_offers_raises_nothing",
+            "test_offers_to_customers_with_no_complaint_and_no_question_raise_nothing",
+        ),
+    ),
+    Target(
+        "agents/detectors/service_recovery.py",
+        ("tests/agents/detectors/test_service_recovery.py",),
+        (MERGE, CLOSING),
+        # By the events that are no failure.
+        deselect=_properties(
+            "tests/agents/detectors/test_service_recovery.py",
+            "test_a_history_without_complaints_or_feedback_raises_nothing",
+        ),
+    ),
     Target("agents/detectors/transfers.py", ("tests/agents/detectors/test_transfers.py",), (MERGE,)),
     _own("agents/detectors/usage_pattern.py"),
     # Identity resolution.
@@ -475,6 +528,54 @@ EQUIVALENT: dict[str, str] = {
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁobserve__mutmut_10": "the memory also keeps the purchase's event id, which this detector never reads (it reads churn_risk's): only bytes differ",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁfire__mutmut_17": "P(alive) is known for every customer with a purchase day, and only those have a due day to fire on",
     "agents.detectors.best_customer.xǁBestCustomerAtRiskǁfire__mutmut_23": "P(alive) is known for every customer with a purchase day, and only those have a due day to fire on",
+    "agents.detectors.best_customer.xǁBestCustomerAtRiskǁfire__mutmut_20": "as fire__mutmut_17: P(alive) is always in the details when it fires",
+    "agents.detectors.best_customer.xǁBestCustomerAtRiskǁfire__mutmut_26": "as fire__mutmut_17: P(alive) is always in the details when it fires",
+    "agents.detectors.best_customer.xǁBestCustomerAtRiskǁclears__mutmut_55": (
+        "an NPS exactly at the detractor maximum is also a detractor's (sad), which keeps the alert either way"
+    ),
+    "agents.detectors.best_customer.xǁBestCustomerAtRiskǁclears__mutmut_58": "as clears__mutmut_55, for a CSAT exactly at the detractor maximum",
+    "agents.detectors.best_customer.x__rounded__mutmut_1": (
+        "a best customer is one only under a threshold, so the threshold told in the alert is never None"
+    ),
+    "agents.detectors.churn_risk.x_pending__mutmut_5": (
+        "a due instant is a real time after 1970 or 0 (nothing due) or -1 (fired), never exactly 1 s"
+    ),
+    "agents.detectors.repeat_contact.xǁRepeatContactUnresolvedǁmerge__mutmut_15": (
+        "an issue's contacts have distinct event ids (counted once by id), so sorting the whole "
+        "[instant, id, marker] never reaches the marker: the same order as by (instant, id)"
+    ),
+    "agents.detectors.repeat_contact.xǁRepeatContactUnresolvedǁ_contact__mutmut_33": "as merge__mutmut_15: a contact already known by its event id is not added",
+    "agents.detectors.repeat_contact.xǁRepeatContactUnresolvedǁ_contact__mutmut_61": (
+        "a contact that makes the count exactly the threshold is at most the threshold-th kept, so it has "
+        "no threshold contacts before it to supersede"
+    ),
+    "agents.detectors.repeat_contact.xǁRepeatContactUnresolvedǁ_finding__mutmut_15": "as merge__mutmut_15: the evidence's event ids are distinct",
+    "agents.detectors.repeat_contact.xǁRepeatContactUnresolvedǁ_finding__mutmut_17": "as merge__mutmut_15: the evidence's event ids are distinct",
+    "agents.detectors.repeat_contact.xǁRepeatContactUnresolvedǁ_finding__mutmut_23": (
+        "without escalation only the contact that reaches the threshold raises, so count - threshold is 0 "
+        "and the severity a warning either way"
+    ),
+    "agents.detectors.repeat_contact.xǁRepeatContactUnresolvedǁ_finding__mutmut_101": "an issue that is not a topic has no topic prefix to remove",
+    "agents.detectors.repeat_contact.x__issue__mutmut_24": (
+        "the touchpoint contract makes issue_id a non-empty string when present: `or` and `and` agree"
+    ),
+    "agents.detectors.repeat_contact.x__issue__mutmut_32": "the touchpoint contract gives every complaint an issue_id, so no complaint reaches the topic",
+    "agents.detectors.repeat_contact.x__issue__mutmut_33": "as _issue__mutmut_32",
+    "agents.detectors.repeat_contact.x__issue__mutmut_42": "the SLA cases are keyed by conversation id strings: looking up None finds none either way",
+    "agents.detectors.service_recovery.xǁServiceRecoveryǁobserve__mutmut_33": "the touchpoint contract makes every resolution's issue_id a string",
+    "agents.detectors.service_recovery.xǁServiceRecoveryǁobserve__mutmut_68": (
+        "the touchpoint contract makes issue_id a non-empty string when present: `or` and `and` agree"
+    ),
+    "agents.detectors.service_recovery.xǁServiceRecoveryǁ_refund__mutmut_14": (
+        "the touchpoint contract gives every refund a numeric amount and a currency, so the amount is "
+        "always a number"
+    ),
+    "agents.detectors.service_recovery.xǁServiceRecoveryǁ_refund__mutmut_15": "as _refund__mutmut_14: with a currency there is no trailing space to strip",
+    "agents.detectors.service_recovery.xǁServiceRecoveryǁ_refund__mutmut_17": "as _refund__mutmut_14: the currency is always there, the default never used",
+    "agents.detectors.service_recovery.xǁServiceRecoveryǁ_refund__mutmut_19": "as _refund__mutmut_17",
+    "agents.detectors.service_recovery.xǁServiceRecoveryǁ_refund__mutmut_22": "as _refund__mutmut_17",
+    "agents.detectors.service_recovery.xǁServiceRecoveryǁ_refund__mutmut_23": "as _refund__mutmut_14: the words for a refund without an amount are never used",
+    "agents.detectors.service_recovery.xǁServiceRecoveryǁ_refund__mutmut_24": "as _refund__mutmut_23",
     "agents.alerts.digests.xǁWarningDigestsǁadvance__mutmut_12": (
         "the pending intervals are visited earliest first: once one has not ended, no later one has"
     ),

@@ -125,3 +125,12 @@ class Desk:
     @property
     def due(self) -> int | None:
         return self.detector.due(self.memory)
+
+
+def clearing(desk: Desk, finding: Finding, event: dict[str, Any]) -> str | None:
+    """How *event*, the customer's next, clears the alert *finding* became (None: it does not)."""
+    customer = event["customer_id"]
+    alert = desk.tracker.detection.alert(desk.detector.type, customer, finding, desk.states[customer])
+    step = desk.tracker.track(desk.states[customer], customer, event, 0)
+    desk.states[customer] = step.state
+    return desk.detector.clears(alert, context_for(step.state, event, desk.config))

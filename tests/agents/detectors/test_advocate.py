@@ -21,8 +21,9 @@ from agents.detectors.base import Detector, Finding
 from agents.detectors.registry import build_detectors
 from agents.domain.alert import INFO, make_alert_id
 from agents.domain.instants import DAY
+from agents.domain.state import CustomerState
 from tests.agents.detectors import drive
-from tests.agents.detectors.drive import CONFIG
+from tests.agents.detectors.drive import CONFIG, clearing
 from tests.agents.journey.histories import histories
 from tests.agents.journey.touchpoints import (
     complaint,
@@ -30,6 +31,7 @@ from tests.agents.journey.touchpoints import (
     inquiry,
     instant,
     purchase,
+    referral,
     reply,
     resolution,
     touchpoint,
@@ -178,6 +180,14 @@ def test_near_miss_a_satisfied_repeat_customer_is_not_yet_loyal() -> None:
     assert desk.state.stage == lifecycle.REPEAT
 
 
+def test_near_miss_a_loyal_customer_who_never_gave_feedback_is_not_asked() -> None:
+    desk = Desk()
+    desk.send(purchase(0), purchase(20), purchase(40))
+    assert desk.send(purchase(61), touchpoint("visit", 62)) == []
+    assert desk.state.stage == lifecycle.LOYAL
+    assert desk.memory is None
+
+
 # --- configuration, determinism, memory --------------------------------------------------------------------
 
 
@@ -240,3 +250,66 @@ def test_memory_is_at_most_one_instant_on_any_history(events: list[dict[str, Any
     desk.send(*events)
     assert all(memory is None or isinstance(memory, int) for memory in desk.memories.values())
     assert all(finding.severity == INFO for finding in desk.findings)
+
+
+# --- clearing and merging ----------------------------------------------------------------------------------
+
+
+def test_a_referral_or_complaint_from_the_moment_of_the_ask_clears_it_and_one_delivered_late_does_not() -> (
+    None
+):
+    desk = a_regular(Desk())
+    [finding] = desk.send(feedback(0, nps=10))
+    assert clearing(desk, finding, referral(-0.5)) is None, "delivered late: from before the ask"
+    assert clearing(desk, finding, referral(0)) == "referral"
+    assert clearing(desk, finding, complaint(1, "tv-1")) == "complaint"
+
+
+def test_a_merge_keeps_the_later_ask_so_the_quiet_period_runs_from_it() -> None:
+    detector = AdvocateOpportunity({})
+    assert detector.merge(200, 100, CustomerState()) == 200
+    assert detector.merge(100, None, CustomerState()) == 100
+    assert detector.merge(None, None, CustomerState()) is None
+
+
+def test_the_satisfaction_is_told_to_two_places_and_in_whole_percent() -> None:
+    desk = Desk()
+    desk.send(purchase(0), feedback(10.5, csat=5), purchase(20), feedback(30, nps=8), purchase(40))
+    [finding] = desk.send(purchase(61))
+    satisfaction = desk.state.satisfaction
+    assert satisfaction is not None
+    assert round(satisfaction, 2) != round(satisfaction, 3)
+    assert finding.details["satisfaction"] == round(satisfaction, 2)
+    assert f"is a loyal customer, {round(satisfaction * 100)}% satisfied" in finding.summary
+
+
+def test_near_miss_a_regulars_late_old_promoter_score_does_not_count_over_a_newer_low_one() -> None:
+    desk = a_regular(Desk())
+    desk.send(feedback(5, nps=3))
+    assert desk.send(feedback(1, nps=10)) == []
+
+
+def test_near_miss_only_feedback_gives_a_promoters_score() -> None:
+    desk = a_regular(Desk())
+    desk.send(feedback(0, nps=10))
+    assert desk.send(touchpoint("visit", 91, nps=10)) == [], (
+        "the quiet period is over, but this is no feedback"
+    )
+
+
+def test_the_ask_says_thank_you_and_where_the_customer_gave_the_score() -> None:
+    desk = a_regular(Desk())
+    score = feedback(0, nps=10, channel="store")
+    score["location"] = "store-berlin-mitte"
+    [finding] = desk.send(score)
+    assert (finding.channel, finding.location) == ("store", "store-berlin-mitte")
+    assert finding.suggested_action == (
+        "Thank the customer personally for their loyalty, then ask whether they would recommend us to a friend "
+        "or leave a review; mention the referral programme if there is one."
+    )
+
+
+def test_a_memory_of_another_shape_is_read_as_no_earlier_ask() -> None:
+    desk = a_regular(Desk())
+    desk.memories["cust-1"] = ["not", "an", "instant"]
+    assert len(desk.send(feedback(0, nps=10))) == 1

@@ -10,11 +10,13 @@ from agents import lifecycle
 from agents.config import config_from_mapping
 from agents.detectors.best_customer import BestCustomerAtRisk
 from agents.detectors.churn_risk import ChurnRisk, Models
-from agents.domain.alert import CRITICAL, OPEN, WARNING
+from agents.domain.alert import CRITICAL, OPEN, WARNING, make_alert_id
 from agents.domain.instants import DAY
+from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
 from agents.models.customer import CustomerModel
-from tests.agents.detectors.drive import CONFIG, Desk
+from agents.models.population import PopulationThreshold
+from tests.agents.detectors.drive import CONFIG, Desk, clearing
 from tests.agents.journey.touchpoints import (
     SALT,
     complaint,
@@ -392,3 +394,284 @@ def test_a_best_customer_follows_the_long_wait_rules_of_the_rules_file() -> None
     assert desk.send(touchpoint("queue_wait", 64, channel="phone", wait_seconds=600)) == []
     assert desk.send(touchpoint("queue_wait", 64.1, channel="store", wait_seconds=60)) == []
     assert len(desk.send(touchpoint("queue_wait", 64.2, channel="store", wait_seconds=61))) == 1
+
+
+# --- edges of the rules ----------------------------------------------------------------------------------------
+
+
+def test_p_alive_exactly_at_the_threshold_is_not_below_it() -> None:
+    desk = Desk(churn())
+    desk.send(*weekly_buyer())
+    overdue = desk.state.last_purchase + lifecycle.inactivity_thresholds(desk.state, CONFIG.lifecycle)[0]
+    alive = MODEL.p_alive_on(desk.state, overdue // DAY)
+    assert alive is not None
+    exact = Desk(churn(p_alive_below=alive))
+    exact.send(*weekly_buyer())
+    [finding] = exact.advance(10**10)
+    assert finding.detected_at == overdue
+    assert finding.reasons == ("overdue_for_cadence",)
+    assert finding.details["p_alive"] == round(alive, 4)
+
+
+def test_the_alert_counts_from_the_last_purchase() -> None:
+    desk = Desk(churn())
+    desk.send(*weekly_buyer())
+    [finding] = desk.advance(10**10)
+    assert finding.occurred_at == instant(35)
+
+
+@pytest.mark.parametrize(
+    ("score", "signal"),
+    [
+        pytest.param({"csat": 2}, True, id="CSAT at the detractor maximum"),
+        pytest.param({"csat": 3}, False, id="CSAT one above"),
+        pytest.param({"nps": 6}, True, id="NPS at the detractor maximum"),
+        pytest.param({"nps": 7}, False, id="NPS one above"),
+    ],
+)
+def test_detractor_feedback_is_a_service_signal_up_to_the_detractor_maximum(
+    score: dict[str, int], signal: bool
+) -> None:
+    desk = Desk(churn(overdue=False, signals_within_days=400))
+    desk.send(*weekly_buyer(), feedback(40, **score))
+    [finding] = desk.advance(10**10)
+    assert ("recent_detractor" in finding.reasons) is signal
+
+
+def test_detractor_feedback_counts_exactly_signals_within_days_back() -> None:
+    clock = churn(signals_within_days=10).clock
+    now = 100 * DAY
+    for nps, csat in (((3, now - 10 * DAY), None), (None, (1, now - 10 * DAY))):
+        assert clock.signals(CustomerState(nps=nps, csat=csat), now) == ("recent_detractor",)
+    for nps, csat in (((3, now - 10 * DAY - 1), None), (None, (1, now - 10 * DAY - 1))):
+        assert clock.signals(CustomerState(nps=nps, csat=csat), now) == ()
+
+
+def test_an_open_first_response_breach_or_after_hours_alert_is_a_long_wait_signal_and_a_due_soon_one_is_not() -> (
+    None
+):
+    clock = churn(signals_within_days=10).clock
+    now = 100 * DAY
+
+    def open_alert(alert_type: str, detected: int) -> CustomerState:
+        alert_id = make_alert_id(alert_type, "cust-1", ("ev-1",))
+        return CustomerState(alerts_open={alert_id: ["critical", detected - 60, detected]})
+
+    assert clock.signals(open_alert("first_response_breach", now - 10 * DAY), now) == ("long_waits",)
+    assert clock.signals(open_alert("after_hours_unanswered", now), now) == ("long_waits",)
+    assert clock.signals(open_alert("first_response_breach", now - 10 * DAY - 1), now) == ()
+    assert clock.signals(open_alert("first_response_due_soon", now), now) == ()
+    assert clock.signals(CustomerState(detector_memory={"long_wait": [now - 10 * DAY - 1]}), now) == ()
+    assert clock.signals(CustomerState(detector_memory={"long_wait": [now - 10 * DAY]}), now) == (
+        "long_waits",
+    )
+
+
+def test_a_purchase_after_the_last_one_clears_the_alert_and_one_at_the_same_instant_does_not() -> None:
+    desk = Desk(churn())
+    desk.send(*weekly_buyer())
+    [finding] = desk.advance(10**10)
+    assert clearing(desk, finding, purchase(35)) is None
+    assert clearing(desk, finding, purchase(36)) == "purchase"
+
+
+def test_a_late_purchase_on_a_new_day_moves_the_risk_day_of_the_same_last_purchase() -> None:
+    desk = Desk(churn(overdue=False))
+    desk.send(*weekly_buyer())
+    due = desk.due
+    desk.send(purchase(31))
+    assert desk.due != due
+    assert desk.memory[1] == desk.state.distinct_purchase_days == 7
+
+
+def test_without_its_memory_the_episode_names_the_last_purchase_by_its_instant() -> None:
+    desk = Desk(churn())
+    desk.send(*weekly_buyer())
+    desk.memories.clear()  # as if the rule had just been switched on
+    desk.fire = False
+    desk.send(visit(36))
+    [finding] = desk.advance(10**10)
+    assert finding.evidence == (f"purchase@{instant(35)}",)
+
+
+def test_without_its_memory_a_late_older_purchase_is_not_taken_for_the_last_one() -> None:
+    desk = Desk(churn())
+    desk.send(*weekly_buyer())
+    desk.memories.clear()
+    desk.fire = False
+    desk.send(purchase(20.5))
+    [finding] = desk.advance(10**10)
+    assert finding.evidence == (f"purchase@{instant(35)}",)
+
+
+def test_once_fired_a_late_older_purchase_on_a_new_day_does_not_raise_it_again() -> None:
+    desk = Desk(churn())
+    desk.send(*weekly_buyer())
+    assert len(desk.advance(10**10)) == 1
+    desk.send(purchase(31))
+    assert desk.due is None
+    assert desk.advance(10**11) == []
+
+
+def test_a_best_customer_slipping_away_names_the_purchase_by_its_instant_with_churn_risk_switched_off() -> (
+    None
+):
+    config = config_from_mapping({"detectors": {"churn_risk": {"enabled": False}}})
+    desk = Desk(best(overdue=False), config=config)
+    desk.send(*big_spender())
+    [finding] = desk.advance(10**10)
+    assert finding.evidence == (f"purchase@{instant(63)}",)
+
+
+def test_a_merged_episode_that_has_fired_stays_fired() -> None:
+    detector = churn()
+    desk = Desk(detector)
+    desk.send(*weekly_buyer())
+    desk.advance(10**10)
+    fired = desk.memory
+    assert detector.merge(fired, None, desk.state) == fired
+    assert detector.due(detector.merge(fired, None, desk.state)) is None
+    assert detector.merge(fired, None, CustomerState()) is None, "nothing bought: no episode"
+
+
+# --- best customers: clearing, merging, what the alert says ------------------------------------------------------
+
+
+def test_a_best_customers_complaint_alert_names_the_issue_and_the_signal() -> None:
+    desk = Desk(best())
+    desk.send(*big_spender())
+    [finding] = desk.send(complaint(64, "tv-1"))
+    assert finding.details["signal"] == "complaint"
+    assert finding.details["issue_id"] == "tv-1"
+    [wait] = desk.send(touchpoint("queue_wait", 64.1, channel="chat", wait_seconds=120, issue_id="tv-1"))
+    assert wait.details["signal"] == "long_wait"
+    assert "issue_id" not in wait.details, "a long wait's alert does not clear with the issue"
+
+
+def test_a_best_customer_who_complains_when_overdue_is_told_both() -> None:
+    desk = Desk(best())
+    desk.send(*big_spender())
+    desk.fire = False  # the scheduled risk is not fired here
+    [finding] = desk.send(complaint(100, "tv-1"))
+    assert finding.reasons == ("best_customer", "complaint", "p_alive_below_threshold", "overdue_for_cadence")
+
+
+def test_a_best_customer_slipping_away_names_the_same_purchase_as_churn_risk() -> None:
+    desk = Desk(best(overdue=False))
+    events = big_spender()
+    desk.send(*events)
+    [finding] = desk.advance(10**10)
+    assert finding.evidence == (events[-1]["event_id"],)
+    assert finding.details["signal"] == "churn_risk"
+    assert finding.details["best_customer_clv"] == round(MODEL.best_customer_clv(instant(63)) or 0.0, 2)
+    assert desk.due is None
+
+
+def test_a_best_customer_slipping_away_with_service_signals_is_told_them() -> None:
+    desk = Desk(best(overdue=False, signals_within_days=400))
+    desk.send(*big_spender(), complaint(64))
+    desk.findings.clear()
+    [finding] = desk.advance(10**10)
+    assert finding.reasons == ("best_customer", "p_alive_below_threshold", "open_complaint")
+
+
+@pytest.mark.parametrize(
+    ("signal_event", "clearing_event", "reason"),
+    [
+        pytest.param(complaint(64, "tv-1"), resolution(65, "tv-1"), "resolution", id="its issue resolved"),
+        pytest.param(complaint(64, "tv-1"), resolution(65, "tv-2"), None, id="another issue resolved"),
+        pytest.param(complaint(64, "tv-1"), resolution(63.5, "tv-1"), None, id="resolved late, before it"),
+        pytest.param(complaint(64, "tv-1"), feedback(65, nps=10), None, id="happy feedback on a complaint"),
+        pytest.param(feedback(64, nps=2), feedback(65, nps=7), "recovered", id="NPS one above the maximum"),
+        pytest.param(feedback(64, nps=2), feedback(65, csat=3), "recovered", id="CSAT one above the maximum"),
+        pytest.param(feedback(64, nps=2), feedback(65, nps=6), None, id="NPS still a detractor's"),
+        pytest.param(feedback(64, nps=2), feedback(65, nps=9, csat=1), None, id="mixed: still sad"),
+        pytest.param(feedback(64, nps=2), resolution(65, "tv-1"), None, id="a resolution on feedback"),
+        pytest.param(feedback(64, nps=2), purchase(65), None, id="a purchase on feedback"),
+        pytest.param(feedback(64, nps=2), feedback(65, nps=6, csat=3), None, id="NPS at the maximum"),
+        pytest.param(feedback(64, nps=2), feedback(65, nps=7, csat=2), None, id="CSAT at the maximum"),
+        pytest.param(complaint(64, "tv-1"), resolution(64, "tv-1"), "resolution", id="at its very instant"),
+    ],
+)
+def test_a_best_customers_alert_clears_with_its_own_cause(
+    signal_event: dict[str, Any], clearing_event: dict[str, Any], reason: str | None
+) -> None:
+    desk = Desk(best())
+    desk.send(*big_spender())
+    [finding] = desk.send(dict(signal_event))
+    assert clearing(desk, finding, dict(clearing_event)) == reason
+
+
+def test_a_best_customers_churn_alert_clears_with_a_purchase() -> None:
+    desk = Desk(best(overdue=False))
+    desk.send(*big_spender())
+    [finding] = desk.advance(10**10)
+    assert clearing(desk, finding, complaint(100, "tv-1")) is None
+    assert clearing(desk, finding, purchase(101)) == "purchase"
+
+
+def test_a_best_customers_episode_merges_as_churn_risks_does() -> None:
+    detector = best()
+    state = CustomerState(purchase_count=3, purchase_days=[20458, 20460, 20470], last_purchase=1768000000)
+    older, newer = [1767000000, 1, 1770000000], [1768000000, 2, 1771000000]
+    assert detector.merge(newer, older, state) == detector.merge(older, newer, state)
+    merged = detector.merge(older, newer, state)
+    assert merged[0] == 1768000000
+    assert merged[1] == state.distinct_purchase_days
+    assert merged[2] == churn().clock.due(state)
+
+
+def test_when_p_alive_falls_before_the_customer_is_overdue_only_p_alive_is_the_reason() -> None:
+    desk = Desk(churn(p_alive_below=0.9))
+    desk.send(*weekly_buyer())
+    overdue = desk.state.last_purchase + lifecycle.inactivity_thresholds(desk.state, CONFIG.lifecycle)[0]
+    [finding] = desk.advance(10**10)
+    assert finding.detected_at < overdue
+    assert finding.reasons == ("p_alive_below_threshold",)
+    assert finding.details["typical_gap_days"] == 7
+
+
+def test_a_risk_fired_late_names_both_reasons() -> None:
+    detector = churn()
+    desk = Desk(detector)
+    desk.send(*weekly_buyer())
+    _, [finding] = detector.fire(desk.memory, "cust-1", instant(200), desk.state)
+    assert finding.reasons == ("p_alive_below_threshold", "overdue_for_cadence")
+    assert finding.summary.startswith("Customer cust-1 is at risk of churning: P(alive) ")
+    assert "% is below 50%; 165 days since the last purchase, usually every 7 days." in finding.summary
+
+
+def test_of_two_episodes_of_purchases_at_one_instant_the_customers_own_is_kept() -> None:
+    detector = churn()
+    desk = Desk(detector)
+    desk.send(*weekly_buyer())
+    desk.advance(10**10)
+    mine = desk.memory
+    theirs = [mine[0], mine[1], 10**10, "ev-theirs"]
+    assert detector.merge(mine, theirs, desk.state) == mine
+
+
+def test_a_churn_risk_memory_without_the_purchases_event_id_names_it_by_its_instant() -> None:
+    detector = best(overdue=False)
+    desk = Desk(detector)
+    desk.send(*big_spender())
+    last, days, due = desk.state.detector_memory["churn_risk"][:3]
+    desk.state.detector_memory["churn_risk"] = [last, days, due]  # as an episode without its evidence
+    _, [finding] = detector.fire(desk.memory, "cust-1", 10**10, desk.state)
+    assert finding.evidence == (f"purchase@{instant(63)}",)
+
+
+def test_a_best_customers_alerts_tell_the_population_threshold_in_effect_at_their_instant() -> None:
+    model = CustomerModel(CONFIG.model.params)
+    population = PopulationThreshold(every=7 * DAY, delay=0)
+    for day in range(-7, 400, 7):
+        population.known[population.boundary(instant(day))] = 1000.0 + day + 0.125
+    model.best_customers = population
+    detectors = {**CONFIG.detectors, "churn_risk": {"overdue": False}}
+    desk = Desk(BestCustomerAtRisk({}, Models(model, CONFIG.lifecycle, detectors)))
+    desk.send(*big_spender())
+    [complained] = desk.send(complaint(64))
+    assert complained.details["best_customer_clv"] == round(population.at(instant(64)) or 0.0, 2)
+    [slipping] = desk.advance(10**10)
+    assert slipping.details["best_customer_clv"] == round(population.at(slipping.detected_at) or 0.0, 2)
+    assert slipping.details["best_customer_clv"] != complained.details["best_customer_clv"]

@@ -22,9 +22,19 @@ from agents.detectors.repeat_contact import EXTRA_CONTACTS, MAX_ISSUES, TYPE, Re
 from agents.domain.alert import CRITICAL, WARNING
 from agents.journey.track import JourneyTracker
 from tests.agents.detectors import drive
-from tests.agents.detectors.drive import CONFIG, context_for, located
+from tests.agents.detectors.drive import CONFIG, clearing, context_for, located
 from tests.agents.journey.histories import histories
-from tests.agents.journey.touchpoints import SALT, complaint, inquiry, instant, resolution, touchpoint
+from tests.agents.journey.touchpoints import (
+    SALT,
+    complaint,
+    feedback,
+    inquiry,
+    instant,
+    purchase,
+    refund,
+    resolution,
+    touchpoint,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -149,9 +159,56 @@ def test_a_resolution_after_the_third_contact_clears_the_count_for_the_next_ones
 
 def test_a_resolution_with_a_topic_clears_that_topic_too() -> None:
     desk = Desk()
-    desk.send(asks(0, "repair", "chat-1"), asks(1, "repair", "chat-2"))
-    desk.send(resolution(1.5, "case-7", topic="Repair"))
-    assert desk.send(asks(2, "repair", "chat-3")) == []
+    desk.send(asks(0, "repair", "chat-1"), asks(1, "repair", "chat-2"), asks(1.2, "repair", "chat-3"))
+    desk.send(resolution(1.5, "case-7", topic=" Repair "))
+    assert desk.send(asks(2, "repair", "chat-4")) == [], "the fourth question, but the first since"
+    assert [entry[0] for entry in desk.memory["topic:repair"]] == [instant(2)]
+
+
+def test_a_resolution_delivered_late_clears_the_contacts_up_to_its_instant_and_keeps_the_later_ones() -> None:
+    desk = Desk()
+    later = call(2)
+    desk.send(call(0), call(1), later)
+    desk.findings.clear()
+    desk.send(resolution(1, "tv-1"))
+    assert [entry[1] for entry in desk.memory["tv-1"]] == [later["event_id"]]
+    assert desk.send(call(3)) == []
+    assert len(desk.send(call(4))) == 1
+
+
+def test_a_contact_delivered_late_at_the_instant_of_the_resolution_is_settled_by_it() -> None:
+    desk = Desk()
+    desk.send(call(3), call(4), resolution(5, "tv-1"))
+    assert desk.send(call(5)) == []
+    assert desk.memory is None
+
+
+def test_a_contact_delivered_late_exactly_the_window_before_the_latest_counts() -> None:
+    desk = Desk()
+    desk.send(call(7), call(14))
+    assert len(desk.send(call(0))) == 1
+
+
+def test_beyond_four_issues_the_one_contacted_least_recently_is_forgotten() -> None:
+    desk = Desk()
+    issues = ("tv-1", "oven-2", "fridge-3", "blender-4", "lamp-5")
+    for day, issue in enumerate(issues):
+        desk.send(call(day, issue, event_id=f"ev-{9 - day}"))
+    assert sorted(desk.memory) == ["blender-4", "fridge-3", "lamp-5", "oven-2"]
+
+
+def test_without_escalation_an_issue_keeps_only_the_contacts_that_make_the_repetition() -> None:
+    desk = Desk(detector=RepeatContactUnresolved({"escalate_each_contact": False}))
+    desk.send(*(call(day) for day in range(6)))
+    assert [entry[0] for entry in desk.memory["tv-1"]] == [instant(3), instant(4), instant(5)]
+
+
+def test_contacts_at_the_same_instant_are_remembered_alike_whichever_arrives_first() -> None:
+    first, second = Desk(), Desk()
+    one, other = complaint(0, "tv-1", event_id="ev-b"), complaint(0, "tv-1", event_id="ev-a")
+    first.send(dict(one), dict(other))
+    second.send(dict(other), dict(one))
+    assert first.memory == second.memory
 
 
 def test_a_late_contact_from_before_the_issue_was_resolved_is_not_counted() -> None:
@@ -170,6 +227,16 @@ def test_a_late_contact_within_the_window_counts_and_is_in_the_evidence() -> Non
     assert "3 times in 2 days" in finding.summary
 
 
+def test_the_same_contact_outside_any_conversation_observed_twice_counts_once() -> None:
+    detector = RepeatContactUnresolved({})
+    event = complaint(0, "tv-1", event_id="ev-same")
+    state = JourneyTracker(CONFIG, SALT).track(None, "cust-1", event, 0).state
+    memory, _ = detector.observe(None, context_for(state, event))
+    again, findings = detector.observe(memory, context_for(state, event))
+    assert findings == []
+    assert again == memory
+
+
 def test_the_same_contact_observed_twice_counts_once() -> None:
     detector = RepeatContactUnresolved({})
     state = JourneyTracker(CONFIG, SALT).track(None, "cust-1", call(0), 0).state
@@ -178,6 +245,96 @@ def test_the_same_contact_observed_twice_counts_once() -> None:
     again, findings = detector.observe(memory, context)
     assert findings == []
     assert again == memory
+
+
+def test_the_action_gives_the_issue_one_owner_and_asks_to_fix_the_cause() -> None:
+    [finding] = Desk().send(call(0), call(1), call(2))
+    assert finding.suggested_action == (
+        "Give issue tv-1 one owner who calls the customer back today with the whole history, so they need "
+        "not explain it again; fix the cause rather than the symptom (replace instead of repairing again if "
+        "it keeps failing) and record the resolution."
+    )
+
+
+def test_past_the_contacts_it_keeps_the_summary_says_at_least() -> None:
+    desk = Desk()
+    # Three contacts make the repetition; three more are kept to escalate: the seventh is counted as six.
+    desk.send(*(call(day) for day in range(6)))
+    assert "contacted us 6 times" in desk.findings[-1].summary
+    [seventh] = desk.send(call(6))
+    assert "contacted us at least 6 times in 5 days" in seventh.summary
+    assert seventh.details["contacts"] == 6
+
+
+def test_the_evidence_lists_the_contacts_oldest_first() -> None:
+    desk = Desk()
+    [finding] = desk.send(call(0, event_id="ev-30"), call(1, event_id="ev-200"), call(2, event_id="ev-1000"))
+    assert finding.evidence == ("ev-30", "ev-200", "ev-1000")
+
+
+# --- clearing ----------------------------------------------------------------------------------------------
+
+
+def test_a_resolution_of_the_issue_clears_the_alert_and_one_of_another_issue_does_not() -> None:
+    desk = Desk()
+    [finding] = desk.send(call(0), call(1), call(2))
+    assert clearing(desk, finding, resolution(3, "oven-2")) is None
+    assert clearing(desk, finding, resolution(3, "tv-1")) == "resolution"
+
+
+def test_a_resolution_at_the_instant_of_the_alert_clears_it_and_one_from_before_does_not() -> None:
+    desk = Desk()
+    [finding] = desk.send(call(0), call(1), call(2))
+    assert clearing(desk, finding, resolution(1.5, "tv-1")) is None, "delivered late: older than the alert"
+    assert clearing(desk, finding, resolution(2, "tv-1")) == "resolution"
+
+
+def test_a_resolution_naming_the_topic_in_any_case_clears_a_topic_alert() -> None:
+    desk = Desk()
+    [finding] = desk.send(*(asks(day, "repair", f"chat-{day}") for day in range(4)))
+    assert clearing(desk, finding, resolution(4, "case-7", topic="delivery")) is None
+    assert clearing(desk, finding, resolution(4, "case-7")) is None, "an issue id is not the topic"
+    assert clearing(desk, finding, resolution(4, "case-7", topic=" Repair ")) == "resolution"
+
+
+# --- merging -----------------------------------------------------------------------------------------------
+
+
+def merged(mine: Any, theirs: Any) -> Any:
+    return RepeatContactUnresolved({}).merge(mine, theirs, Desk().tracker.track(None, "c", call(0), 0).state)
+
+
+def test_a_merge_with_a_profile_that_remembers_nothing_keeps_the_other_memory() -> None:
+    contacts = {"tv-1": [[100, "ev-1", 0], [200, "ev-2", 0]]}
+    assert merged(contacts, None) == contacts
+    assert merged(None, contacts) == contacts
+    assert merged(None, None) is None
+
+
+def test_a_merge_orders_each_issues_contacts_by_time_whichever_side_they_came_from() -> None:
+    mine = {"tv-1": [[100, "ev-9", 0], [300, "ev-b", 0]]}
+    theirs = {"tv-1": [[200, "ev-10", 0], [300, "ev-a", 0]]}
+    expected = {"tv-1": [[100, "ev-9", 0], [200, "ev-10", 0], [300, "ev-a", 0], [300, "ev-b", 0]]}
+    assert merged(mine, theirs) == expected
+    assert merged(theirs, mine) == expected
+
+
+def test_a_merge_keeps_the_newest_contacts_of_an_issue_and_forgets_the_issue_contacted_least_recently() -> (
+    None
+):
+    mine = {
+        "tv-1": [[day, f"ev-{day}", 0] for day in (1000, 1200, 1300, 1400)],
+        "blender-0": [[900, "ev-a", 0]],
+        "oven-2": [[150, "ev-z", 0], [550, "ev-y", 0]],
+    }
+    theirs = {
+        "tv-1": [[day, f"ev-{day}", 0] for day in (1100, 1250, 1350, 1450)],
+        "fridge-3": [[50, "ev-x", 0], [500, "ev-b", 0]],
+        "kettle-4": [[600, "ev-c", 0], [700, "ev-d", 0]],
+    }
+    result = merged(mine, theirs)
+    assert [entry[0] for entry in result["tv-1"]] == [1200, 1250, 1300, 1350, 1400, 1450]
+    assert sorted(result) == ["blender-0", "kettle-4", "oven-2", "tv-1"], "fridge-3's last contact is oldest"
 
 
 def test_the_registry_builds_it_from_the_rules_file() -> None:
@@ -225,6 +382,18 @@ def test_near_miss_agent_messages_and_inquiries_about_nothing_in_particular_are_
     agent = [asks(n, "repair", f"chat-{n}", actor="agent") for n in range(3)]
     vague = [inquiry(n, conversation=f"web-{n}", channel="web") for n in range(3)]
     assert desk.send(*agent, *vague) == []
+    assert desk.memory is None
+
+
+def test_near_miss_events_that_are_not_contacts_raise_nothing_and_keep_nothing_even_naming_an_issue() -> None:
+    desk = Desk()
+    kinds = ("visit", "page_view", "reply", "call_ended", "queue_wait", "transfer", "offer", "referral")
+    for day in range(4):
+        for kind in kinds:
+            named = {"issue_id": "tv-1", "topic": "repair", "wait_seconds": 600, "transfer_kind": "cold"}
+            assert desk.send(touchpoint(kind, day, channel="phone", offer_id="o-1", **named)) == []
+        desk.send(purchase(day), refund(day + 0.5, 10.0), feedback(day + 0.6, csat=1, nps=0))
+    assert desk.findings == []
     assert desk.memory is None
 
 

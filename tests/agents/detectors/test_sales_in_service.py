@@ -18,7 +18,7 @@ from agents.detectors.registry import build_detectors
 from agents.detectors.sales_in_service import TYPE, SalesInService
 from agents.domain.alert import WARNING
 from tests.agents.detectors import drive
-from tests.agents.detectors.drive import CONFIG
+from tests.agents.detectors.drive import CONFIG, clearing
 from tests.agents.journey.histories import histories
 from tests.agents.journey.touchpoints import (
     complaint,
@@ -175,3 +175,71 @@ def test_offers_to_customers_with_no_complaint_and_no_question_raise_nothing(
     events: list[dict[str, Any]],
 ) -> None:
     assert Desk().send(*events) == []
+
+
+def test_near_miss_with_a_complaint_and_a_question_open_only_an_offer_raises() -> None:
+    desk = Desk()
+    desk.send(complaint(0, "tv-1"), inquiry(0.1, "conv-1", topic="repair"))
+    kinds = ("visit", "page_view", "purchase", "refund", "feedback", "referral", "call_started", "call_ended")
+    for kind in kinds:
+        assert desk.send(touchpoint(kind, 0.2, amount=10.0, currency="EUR", csat=1)) == []
+    assert len(desk.send(offer(0.3))) == 1
+
+
+def test_the_action_is_to_stop_selling_until_the_service_case_is_closed() -> None:
+    [finding] = Desk().send(complaint(0, "tv-1"), offer(1))
+    assert finding.suggested_action == (
+        "Stop selling to this customer until the service case is closed: resolve the complaint or answer the "
+        "open question first, apologise if the offer landed badly, and keep customers with open service "
+        "cases out of campaigns."
+    )
+
+
+def test_a_question_elsewhere_counts_for_exactly_three_days() -> None:
+    desk = Desk()
+    [finding] = desk.send(inquiry(0, "chat-1", topic="repair"), offer(3, channel="app"))
+    assert finding.reasons == ("offer_during_open_conversation",)
+    assert "while a question of theirs has waited 3 days for an answer" in finding.summary
+
+
+def test_near_miss_an_offer_delivered_late_from_before_the_question_raises_nothing() -> None:
+    desk = Desk()
+    assert desk.send(inquiry(1, "chat-1", topic="repair"), offer(0.5, channel="app")) == []
+
+
+def test_the_alert_clears_only_once_every_complaint_and_question_it_names_is_closed() -> None:
+    desk = Desk()
+    desk.send(complaint(0, "tv-1"), complaint(0.1, "oven-2"), inquiry(0.2, "chat-1", topic="repair"))
+    [finding] = desk.send(offer(1))
+    assert clearing(desk, finding, resolution(2, "tv-1")) is None
+    assert clearing(desk, finding, resolution(3, "oven-2")) is None, "the question is still unanswered"
+    assert clearing(desk, finding, reply(4, "chat-1")) == "service_closed"
+
+
+def test_three_open_complaints_are_all_named() -> None:
+    desk = Desk()
+    desk.send(*(complaint(n / 10, f"issue-{n}") for n in range(3)))
+    [finding] = desk.send(offer(1))
+    assert (
+        "their complaints about issues issue-0, issue-1, issue-2 are still open (the latest"
+        in finding.summary
+    )
+
+
+def test_the_alert_carries_the_offers_channel_and_location() -> None:
+    desk = Desk()
+    desk.send(complaint(0, "tv-1"))
+    pitch = offer(1, channel="store")
+    pitch["location"] = "store-berlin-mitte"
+    [finding] = desk.send(pitch)
+    assert (finding.channel, finding.location) == ("store", "store-berlin-mitte")
+
+
+def test_a_complaint_or_question_at_the_very_instant_of_the_offer_counts() -> None:
+    desk = Desk()
+    [finding] = desk.send(complaint(1, "tv-1"), inquiry(1, "chat-1", topic="repair"), offer(1, channel="app"))
+    assert finding.summary == (
+        "Customer cust-1 was made offer upgrade-55 on app at Tue 06 Jan 11:00 CET while their complaint about "
+        "issue tv-1 is still open (raised under a minute earlier) and a question of theirs has waited under a "
+        "minute for an answer: sold to during a service contact."
+    )
