@@ -86,6 +86,16 @@ SIMULATED_SHARE = (
     "test_on_simulator_traffic_between_five_and_fifteen_percent_of_buyers_are_best_customers"
 )
 
+#: Any week of questions, replies and operator actions (hypothesis, 120 scripts): seconds per mutant, and minutes
+#: shrinking on every mutant it kills. Left out of the SLA modules' runs: their example tests pin the same
+#: properties one by one (each alert checked against the contract and its id on the way out, a redelivered
+#: question raising nothing twice, nothing changed after a resolution, the deadline in the facts, the
+#: bounded state); the other modules told through the SLA tests keep it.
+SLA_PROPERTY = (
+    "tests/agents/alerts/test_sla.py::"
+    "test_any_week_of_questions_and_replies_gives_valid_alerts_each_raised_once"
+)
+
 #: Each detector's memories merging when a profile merges into its customer.
 MERGE = "tests/agents/detectors/test_merge.py"
 
@@ -139,8 +149,8 @@ TARGETS: tuple[Target, ...] = (
         deselect=(SIMULATED_SHARE,),
     ),
     # An alert's life in the customer's state.
-    _own("agents/alerts/sla.py"),
-    Target("agents/alerts/sla_cases.py", ("tests/agents/alerts/test_sla.py",)),
+    Target("agents/alerts/sla.py", ("tests/agents/alerts/test_sla.py",), deselect=(SLA_PROPERTY,)),
+    Target("agents/alerts/sla_cases.py", ("tests/agents/alerts/test_sla.py",), deselect=(SLA_PROPERTY,)),
     Target(
         "agents/alerts/closing.py",
         ("tests/agents/alerts/test_closing.py",),
