@@ -668,6 +668,20 @@ def test_a_best_customer_asking_with_purchase_intent_is_critical_like_the_top_ti
     assert "best customer" in breach.summary
 
 
+def test_a_best_customers_warning_names_them_and_stays_a_warning() -> None:
+    desk = Desk(rules(model={"best_customers": {"threshold": 100}}))
+    desk.send(buys("2026-01-03 12:00", 300.0), buys("2026-01-04 12:00", 300.0))
+    desk.send(asks("2026-01-06 10:00", topic="price"))
+    desk.wait("2026-01-06 10:05")
+    [warning] = desk.published
+    assert warning.type == FIRST_RESPONSE_DUE_SOON
+    assert (warning.severity, warning.reasons) == (
+        WARNING,
+        ("no_first_response", "purchase_intent", "best_customer"),
+    )
+    assert warning.summary.endswith(" They showed purchase intent. A best customer (top decile by value).")
+
+
 def test_a_warning_ahead_of_time_is_never_critical() -> None:
     desk = Desk()
     desk.send(buys("2026-01-03 12:00", 9000.0), asks("2026-01-06 10:00", topic="price"))
@@ -787,6 +801,47 @@ def test_the_cooldown_comes_from_the_rules(cooldowns: dict[str, float], breaches
     desk.send(asks("2026-01-05 19:30", "conv-1"), asks("2026-01-05 20:00", "conv-2"))
     desk.wait("2026-01-06 00:00")
     assert len(desk.of_type(AFTER_HOURS_UNANSWERED)) == breaches  # at 20:00 and 20:30
+
+
+# --- an operator owns the case -----------------------------------------------------------------------------
+
+#: No cooldown, so every warning and breach of every case is raised and seen.
+NO_COOLDOWN = {"cooldown_minutes": {"default": 0}}
+
+
+def test_once_an_operator_acknowledges_the_warning_no_breach_follows_but_other_conversations_still_count() -> (
+    None
+):
+    desk = Desk(rules(alerts=NO_COOLDOWN))
+    desk.send(asks("2026-01-06 10:00", "conv-1"), asks("2026-01-06 10:02", "conv-2"))
+    desk.wait("2026-01-06 10:05")
+    [warning] = desk.of_type(FIRST_RESPONSE_DUE_SOON)
+    desk.act("acknowledge", warning, "2026-01-06 10:06")
+    desk.wait("2026-01-06 11:00")
+    # conv-1 is someone's now: nothing more is raised for it; conv-2 still warns and breaches on its own clock.
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:05:00"),
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:07:00"),
+        (FIRST_RESPONSE_BREACH, "2026-01-06 10:17:00"),
+    ]
+    assert [alert.evidence for alert in desk.of_type(FIRST_RESPONSE_BREACH)] == [
+        desk.of_type(FIRST_RESPONSE_DUE_SOON)[-1].evidence
+    ]
+
+
+def test_once_an_operator_resolves_the_warning_a_new_question_in_the_conversation_starts_a_new_case() -> None:
+    desk = Desk(rules(alerts=NO_COOLDOWN))
+    desk.send(asks("2026-01-06 10:00"))
+    desk.wait("2026-01-06 10:05")
+    desk.act("resolve", desk.of_type(FIRST_RESPONSE_DUE_SOON)[0], "2026-01-06 10:06")
+    assert desk.current.sla_cases == {}
+    desk.send(asks("2026-01-06 10:20"))
+    desk.wait("2026-01-06 11:00")
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:05:00"),
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:25:00"),
+        (FIRST_RESPONSE_BREACH, "2026-01-06 10:35:00"),
+    ]
 
 
 # --- replay -----------------------------------------------------------------------------------------------
@@ -1154,6 +1209,25 @@ def test_with_digests_only_an_inquiry_warned_about_and_answered_in_time_is_repor
     assert desk.send(answers(reply_at)).answered == [], why
 
 
+def test_with_digests_a_warning_is_queued_once_however_often_the_clock_moves() -> None:
+    desk = Desk(config=config_from_mapping({}))
+    desk.send(asks("2026-01-06 10:00"))
+    queued = [
+        desk.wait(when).due_soon for when in ("2026-01-06 10:05", "2026-01-06 10:07", "2026-01-06 10:10")
+    ]
+    assert [len(items) for items in queued] == [1, 0, 0]
+
+
+def test_with_digests_an_inquiry_with_no_warning_time_is_never_queued() -> None:
+    desk = Desk(config=config_from_mapping({}))
+    desk.send(asks("2026-01-05 19:30"))  # on call, with nobody to warn before the deadline at 20:00
+    queued = [
+        desk.wait(when).due_soon for when in ("2026-01-05 19:40", "2026-01-05 19:59", "2026-01-05 20:00")
+    ]
+    assert queued == [[], [], []]
+    assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00")]
+
+
 def test_without_digests_a_reply_reports_nothing_answered() -> None:
     desk = Desk()
     desk.send(asks("2026-01-06 10:00"))
@@ -1197,6 +1271,18 @@ def test_a_reply_exactly_at_the_deadline_delivered_before_the_clock_got_there_mi
     desk.wait("2026-01-06 10:05")  # warned; the clock stands before the 10:15 deadline
     desk.send(answers("2026-01-06 10:15"))
     assert [(a.type, a.status) for a in desk.of_type(FIRST_RESPONSE_BREACH)] == [
+        (FIRST_RESPONSE_BREACH, OPEN),
+        (FIRST_RESPONSE_BREACH, RESOLVED),
+    ]
+
+
+def test_a_reply_at_the_deadline_delivered_before_the_warning_time_raises_the_breach_and_no_warning() -> None:
+    # A quarter of an hour of allowed lateness: the clock still stands at 10:00 when the reply comes.
+    desk = Desk(rules(deadlines={"allowed_lateness_seconds": 900}))
+    desk.send(asks("2026-01-06 10:00"), answers("2026-01-06 10:15"))
+    # Too late for a warning anyone could act on: only the breach, resolved by the reply.
+    assert desk.raised() == [(FIRST_RESPONSE_BREACH, "2026-01-06 10:15:00")]
+    assert [(a.type, a.status) for a in desk.published] == [
         (FIRST_RESPONSE_BREACH, OPEN),
         (FIRST_RESPONSE_BREACH, RESOLVED),
     ]
