@@ -537,6 +537,25 @@ def test_several_questions_in_one_conversation_are_one_case_timed_from_the_first
     assert len(desk.current.sla_cases) == 1
 
 
+@pytest.mark.parametrize(
+    "second",
+    [
+        pytest.param("2026-01-06 10:00", id="in the same second"),
+        pytest.param("2026-01-06 10:03", id="before the warning"),
+    ],
+)
+def test_a_second_question_in_the_conversation_keeps_the_first_ones_clock_and_evidence(second: str) -> None:
+    desk = Desk()
+    first = asks("2026-01-06 10:00")
+    desk.send(first, asks(second))
+    desk.wait("2026-01-06 12:00")
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:05:00"),
+        (FIRST_RESPONSE_BREACH, "2026-01-06 10:15:00"),
+    ]
+    assert {alert.evidence for alert in desk.published} == {(first["event_id"],)}
+
+
 def test_questions_in_different_conversations_are_different_cases() -> None:
     desk = Desk(rules(alerts={"cooldown_minutes": {"default": 0}}))
     desk.send(asks("2026-01-06 10:00", "conv-1"), asks("2026-01-06 10:01", "conv-2"))
@@ -616,6 +635,31 @@ def test_a_late_earlier_question_restarts_the_clock_from_itself_while_nothing_wa
         (FIRST_RESPONSE_BREACH, "2026-01-06 10:15:00"),
     ]
     assert desk.published[-1].evidence == (earlier["event_id"],)
+
+
+def test_once_a_warning_was_raised_a_late_earlier_question_leaves_the_clock_alone() -> None:
+    desk = Desk()
+    later = asks("2026-01-06 10:10")
+    desk.send(later)
+    desk.wait("2026-01-06 10:15")  # warned; the deadline is 10:25
+    desk.send(asks("2026-01-06 10:02"))
+    desk.wait("2026-01-06 12:00")
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:15:00"),
+        (FIRST_RESPONSE_BREACH, "2026-01-06 10:25:00"),
+    ]
+    assert {alert.evidence for alert in desk.published} == {(later["event_id"],)}
+
+
+def test_once_the_breach_was_raised_a_late_earlier_question_raises_nothing_more() -> None:
+    desk = Desk()
+    later = asks("2026-01-05 19:40")
+    desk.send(later)
+    desk.wait("2026-01-05 20:10")  # on call: no warning, the breach at 20:10
+    desk.send(asks("2026-01-05 19:30"))
+    desk.wait("2026-01-06 12:00")
+    assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-05 20:10:00")]
+    assert {alert.evidence for alert in desk.published} == {(later["event_id"],)}
 
 
 def test_a_question_still_waiting_behind_a_late_reply_gets_the_deadline_it_would_have_had() -> None:
@@ -1226,6 +1270,14 @@ def test_with_digests_an_inquiry_with_no_warning_time_is_never_queued() -> None:
     ]
     assert queued == [[], [], []]
     assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00")]
+
+
+def test_with_a_one_minute_digest_a_warning_is_still_an_item_of_its_queue() -> None:
+    desk = Desk(config=config_from_mapping({"sla": {"warning_digest_minutes": 1}}))
+    desk.send(asks("2026-01-06 10:00"))
+    [item] = desk.wait("2026-01-06 10:05").due_soon
+    assert item.warn_at == epoch("2026-01-06 10:05")
+    assert desk.published == []
 
 
 def test_without_digests_a_reply_reports_nothing_answered() -> None:
