@@ -7,7 +7,7 @@ Mon–Fri 09:00–17:30; chat after hours is on call (30 min), email after hours
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,15 +18,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas
+from agents.alerts import sla
 from agents.alerts.closing import SUPERSEDED as AUTO_SUPERSEDED
-from agents.alerts.sla import BREACHED, HANDLED
+from agents.alerts.sla import BREACHED, HANDLED, INTENT
 from agents.alerts.sla_cases import AUTO_REPLY
 from agents.config import Config, config_from_mapping, default_config
 from agents.domain.alert import (
+    ACKNOWLEDGED,
     AFTER_HOURS_UNANSWERED,
     CRITICAL,
     FIRST_RESPONSE_BREACH,
     FIRST_RESPONSE_DUE_SOON,
+    INFO,
     OPEN,
     RESOLVED,
     WARNING,
@@ -1358,6 +1361,99 @@ def test_a_cases_alerts_tell_the_time_on_the_clock_of_its_teams_or_channels_cale
         desk.wait("2026-01-06 16:10")
     assert "at Tue 06 Jan 10:00 EST" in by_channel.published[0].summary
     assert "at Wed 07 Jan 00:00 JST" in by_team.published[0].summary
+
+
+def test_a_status_change_tells_the_time_on_the_same_calendars_clock_as_the_alert_first_did() -> None:
+    config = rules(
+        calendars={
+            "new_york": {"timezone": "America/New_York", "hours": {"tue": ["00:00-24:00"]}},
+            "tokyo": {"timezone": "Asia/Tokyo", "hours": {"tue": ["00:00-24:00"], "wed": ["00:00-24:00"]}},
+        },
+        calendar_selection={"channels": {"chat": "new_york"}, "locations": {"team-tokyo": "tokyo"}},
+    )
+    by_channel, by_team = Desk(config=config), Desk(config=config)
+    by_channel.send(asks("2026-01-06 16:00"))
+    by_team.send(at_team(asks("2026-01-06 16:00"), "team-tokyo"))
+    for desk, clock in ((by_channel, "Tue 06 Jan 10:00 EST"), (by_team, "Wed 07 Jan 00:00 JST")):
+        desk.wait("2026-01-06 16:10")
+        [first] = desk.published
+        [acknowledged] = desk.act("acknowledge", first, "2026-01-06 16:11").alerts
+        assert f"at {clock}" in acknowledged.summary
+        assert (acknowledged.summary, acknowledged.suggested_action) == (
+            first.summary,
+            first.suggested_action,
+        )
+
+
+def test_long_waits_are_told_in_whole_minutes_word_for_word() -> None:
+    desk = Desk(rules(sla={"warn_before_minutes": 120}))
+    desk.send(asks("2026-01-06 10:00", channel="email"))  # 240 business minutes: by 14:00
+    desk.wait("2026-01-06 15:00")
+    warning, _, breach = desk.published
+    assert warning.summary == (
+        "Customer cust-1 asked on email at Tue 06 Jan 10:00 CET; the first-response deadline is in 120 min."
+    )
+    assert (
+        breach.summary
+        == "Customer cust-1 asked on email at Tue 06 Jan 10:00 CET and has had no reply for 240 min."
+    )
+    weekend = Desk(rules(sla={"warn_before_minutes": 0}))
+    weekend.send(asks("2026-01-10 11:00", channel="email"))  # counted from Monday 09:00: by Monday 13:00
+    weekend.wait("2026-01-12 14:00")
+    [late] = weekend.published
+    assert late.summary == (
+        "Customer cust-1 asked on email at Sat 10 Jan 11:00 CET, after hours, and has had no reply for 3000 min."
+    )
+
+
+def test_a_warning_without_purchase_intent_is_only_information() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-06 10:00", topic="invoice"))
+    desk.wait("2026-01-06 10:05")
+    [warning] = desk.published
+    assert (warning.type, warning.severity, warning.reasons) == (
+        FIRST_RESPONSE_DUE_SOON,
+        INFO,
+        ("no_first_response",),
+    )
+
+
+def test_a_case_alert_calls_the_customer_a_best_customer_only_when_told() -> None:
+    opened = epoch("2026-01-05 19:30")
+    case = sla.Case(opened, opened + 1800, 0, "q-1", INTENT, "chat", None, "discount")
+    breach = sla.case_alert(FIRST_RESPONSE_BREACH, "cust-1", case, opened + 1800, "active", "gold", False)
+    assert (breach.severity, breach.reasons) == (WARNING, ("no_first_response", "purchase_intent"))
+    best = sla.case_alert(
+        FIRST_RESPONSE_BREACH, "cust-1", case, opened + 1800, "active", "gold", False, UTC, True
+    )
+    assert (best.severity, best.reasons[-1]) == (CRITICAL, "best_customer")
+
+
+def test_a_detector_alert_kept_without_its_text_by_an_earlier_version_comes_back_with_a_plain_one() -> None:
+    waited = Alert(
+        alert_id=make_alert_id("long_wait", "cust-1", ("call-7",)),
+        type="long_wait",
+        severity=WARNING,
+        customer_id="cust-1",
+        occurred_at=epoch("2026-01-05 10:00"),
+        detected_at=epoch("2026-01-05 10:25"),
+        summary="Customer cust-1 waited 25 min in the phone queue.",
+        reasons=("long_wait",),
+        evidence=("call-7",),
+        stage="active",
+        value_tier="standard",
+        suggested_action="Call cust-1 back.",
+        channel="phone",
+        status=ACKNOWLEDGED,
+    )
+    calendars = DEFAULTS.calendars
+    assert sla.revive(waited.alert_id, "cust-1", waited.compact(), calendars) == waited
+    old = sla.revive(waited.alert_id, "cust-1", waited.compact()[:11], calendars)
+    assert (old.summary, old.suggested_action) == (
+        "Long wait for customer cust-1.",
+        "See the alert as it was first raised.",
+    )
+    assert old == replace(waited, summary=old.summary, suggested_action=old.suggested_action)
 
 
 def test_with_digests_a_teams_warning_is_an_item_of_the_teams_queue() -> None:
