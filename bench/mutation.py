@@ -547,6 +547,17 @@ EQUIVALENT: dict[str, str] = {
         "every caller closes an alert the customer has open (detection, supersede, expire_due, make_room): "
         "the default of pop is never needed"
     ),
+    "agents.alerts.sla.x_case_alert__mutmut_47": (
+        "describe() fills in the summary before the alert is returned: its placeholder is never read"
+    ),
+    "agents.alerts.sla.x_case_alert__mutmut_52": "as case_alert__mutmut_47: the suggested action's placeholder",
+    "agents.alerts.sla.x_case_alert__mutmut_77": "as case_alert__mutmut_47: the summary's placeholder",
+    "agents.alerts.sla.x_case_alert__mutmut_79": "as case_alert__mutmut_47: the suggested action's placeholder",
+    "agents.alerts.sla.x_revive__mutmut_29": (
+        "a first-response alert always has its inquiry's channel (the touchpoint contract requires one), and "
+        "detector alerts return before: the fallback channel is never read"
+    ),
+    "agents.alerts.sla.x_revive__mutmut_30": "as revive__mutmut_29: the fallback channel is never read",
     "agents.alerts.sla_cases.xǁFirstResponseCasesǁclose__mutmut_82": (
         "a follow-up case without a topic gets {'topic': None}: read as no topic by the case and its text alike"
     ),
