@@ -8,7 +8,7 @@ Mon–Fri 09:00–17:30; chat after hours is on call (30 min), email after hours
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -522,6 +522,50 @@ def test_a_calendar_that_never_opens_gives_an_after_hours_question_its_after_hou
     assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-06 10:30:00")]
     assert desk.published[-1].details["deadline"] == "2026-01-06T09:30:00+00:00"
     assert "after_hours" in desk.published[-1].reasons
+
+
+def test_the_channels_own_calendar_decides_whether_a_question_came_in_hours() -> None:
+    evenings = rules(
+        calendars={"chat_late": {"timezone": "Europe/Berlin", "hours": {"tue": ["09:00-22:00"]}}},
+        calendar_selection={"channels": {"chat": "chat_late"}},
+    )
+    desk = Desk(evenings)
+    desk.send(asks("2026-01-06 19:30"))  # support has left, the chat desk has not
+    desk.wait("2026-01-06 21:00")
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 19:35:00"),
+        (FIRST_RESPONSE_BREACH, "2026-01-06 19:45:00"),
+    ]
+
+
+def test_a_calendar_that_never_opens_again_gives_a_question_in_its_last_hours_the_target_in_wall_time() -> (
+    None
+):
+    tuesdays = [f"{day:%Y-%m-%d}" for day in (datetime(2026, 1, 13) + timedelta(weeks=n) for n in range(530))]
+    closing_down = rules(
+        calendars={
+            "last_day": {"timezone": "Europe/Berlin", "hours": {"tue": ["09:00-17:30"]}, "closures": tuesdays}
+        },
+        calendar_selection={"channels": {"chat": "last_day"}},
+        sla={"warn_before_minutes": 0},
+    )
+    desk = Desk(closing_down)
+    desk.send(asks("2026-01-06 17:25"))  # 5 of its 15 minutes left before the chat desk closes for good
+    [case] = desk.current.sla_cases.values()
+    assert case[1] == epoch("2026-01-06 17:40")  # the 15-minute target, not the 30 minutes after hours
+
+
+def test_with_digests_no_warning_when_the_next_opening_is_the_deadline_and_a_late_reply_answers_nothing() -> (
+    None
+):
+    desk = Desk(config=config_from_mapping({}))
+    desk.send(asks("2026-01-06 08:30"))  # on call: 30 minutes, due at 09:00 as support opens
+    out = desk.wait("2026-01-06 09:00")
+    assert out.due_soon == []
+    assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-06 09:00:00")]
+    late = desk.send(answers("2026-01-06 08:59"))  # stamped before the deadline, delivered after it
+    assert [alert.status for alert in late.alerts] == [RESOLVED]
+    assert late.answered == [], "no warning was queued, so none is answered"
 
 
 # --- what opens and closes a case -------------------------------------------------------------------------
