@@ -553,6 +553,9 @@ EQUIVALENT: dict[str, str] = {
     "agents.alerts.sla.x_case_alert__mutmut_52": "as case_alert__mutmut_47: the suggested action's placeholder",
     "agents.alerts.sla.x_case_alert__mutmut_77": "as case_alert__mutmut_47: the summary's placeholder",
     "agents.alerts.sla.x_case_alert__mutmut_79": "as case_alert__mutmut_47: the suggested action's placeholder",
+    "agents.alerts.sla.x_open_case__mutmut_38": (
+        "on call, the deadline is set in wall time and `due` is read only under the other policies"
+    ),
     "agents.alerts.sla.x_revive__mutmut_29": (
         "a first-response alert always has its inquiry's channel (the touchpoint contract requires one), and "
         "detector alerts return before: the fallback channel is never read"
