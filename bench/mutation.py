@@ -86,6 +86,16 @@ SIMULATED_SHARE = (
     "test_on_simulator_traffic_between_five_and_fifteen_percent_of_buyers_are_best_customers"
 )
 
+#: Any week of questions, replies and operator actions (hypothesis, 120 scripts): seconds per mutant, and minutes
+#: shrinking on every mutant it kills. Left out of the SLA modules' runs: their example tests pin the same
+#: properties one by one (each alert checked against the contract and its id on the way out, a redelivered
+#: question raising nothing twice, nothing changed after a resolution, the deadline in the facts, the
+#: bounded state); the other modules told through the SLA tests keep it.
+SLA_PROPERTY = (
+    "tests/agents/alerts/test_sla.py::"
+    "test_any_week_of_questions_and_replies_gives_valid_alerts_each_raised_once"
+)
+
 #: Each detector's memories merging when a profile merges into its customer.
 MERGE = "tests/agents/detectors/test_merge.py"
 #: Each detector's alerts ending when their cause clears (its ``clears``), told through the tracker.
@@ -147,8 +157,8 @@ TARGETS: tuple[Target, ...] = (
         deselect=(SIMULATED_SHARE,),
     ),
     # An alert's life in the customer's state.
-    _own("agents/alerts/sla.py"),
-    Target("agents/alerts/sla_cases.py", ("tests/agents/alerts/test_sla.py",)),
+    Target("agents/alerts/sla.py", ("tests/agents/alerts/test_sla.py",), deselect=(SLA_PROPERTY,)),
+    Target("agents/alerts/sla_cases.py", ("tests/agents/alerts/test_sla.py",), deselect=(SLA_PROPERTY,)),
     Target(
         "agents/alerts/closing.py",
         ("tests/agents/alerts/test_closing.py",),
@@ -638,6 +648,20 @@ EQUIVALENT: dict[str, str] = {
         "every caller closes an alert the customer has open (detection, supersede, expire_due, make_room): "
         "the default of pop is never needed"
     ),
+    "agents.alerts.sla.x_case_alert__mutmut_47": (
+        "describe() fills in the summary before the alert is returned: its placeholder is never read"
+    ),
+    "agents.alerts.sla.x_case_alert__mutmut_52": "as case_alert__mutmut_47: the suggested action's placeholder",
+    "agents.alerts.sla.x_case_alert__mutmut_77": "as case_alert__mutmut_47: the summary's placeholder",
+    "agents.alerts.sla.x_case_alert__mutmut_79": "as case_alert__mutmut_47: the suggested action's placeholder",
+    "agents.alerts.sla.x_open_case__mutmut_38": (
+        "on call, the deadline is set in wall time and `due` is read only under the other policies"
+    ),
+    "agents.alerts.sla.x_revive__mutmut_29": (
+        "a first-response alert always has its inquiry's channel (the touchpoint contract requires one), and "
+        "detector alerts return before: the fallback channel is never read"
+    ),
+    "agents.alerts.sla.x_revive__mutmut_30": "as revive__mutmut_29: the fallback channel is never read",
     "agents.alerts.sla_cases.xǁFirstResponseCasesǁclose__mutmut_82": (
         "a follow-up case without a topic gets {'topic': None}: read as no topic by the case and its text alike"
     ),

@@ -7,8 +7,8 @@ Mon–Fri 09:00–17:30; chat after hours is on call (30 min), email after hours
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,15 +18,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas
+from agents.alerts import sla
 from agents.alerts.closing import SUPERSEDED as AUTO_SUPERSEDED
-from agents.alerts.sla import BREACHED, HANDLED
+from agents.alerts.sla import BREACHED, HANDLED, INTENT
 from agents.alerts.sla_cases import AUTO_REPLY
 from agents.config import Config, config_from_mapping, default_config
 from agents.domain.alert import (
+    ACKNOWLEDGED,
     AFTER_HOURS_UNANSWERED,
     CRITICAL,
     FIRST_RESPONSE_BREACH,
     FIRST_RESPONSE_DUE_SOON,
+    INFO,
     OPEN,
     RESOLVED,
     WARNING,
@@ -521,6 +524,50 @@ def test_a_calendar_that_never_opens_gives_an_after_hours_question_its_after_hou
     assert "after_hours" in desk.published[-1].reasons
 
 
+def test_the_channels_own_calendar_decides_whether_a_question_came_in_hours() -> None:
+    evenings = rules(
+        calendars={"chat_late": {"timezone": "Europe/Berlin", "hours": {"tue": ["09:00-22:00"]}}},
+        calendar_selection={"channels": {"chat": "chat_late"}},
+    )
+    desk = Desk(evenings)
+    desk.send(asks("2026-01-06 19:30"))  # support has left, the chat desk has not
+    desk.wait("2026-01-06 21:00")
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 19:35:00"),
+        (FIRST_RESPONSE_BREACH, "2026-01-06 19:45:00"),
+    ]
+
+
+def test_a_calendar_that_never_opens_again_gives_a_question_in_its_last_hours_the_target_in_wall_time() -> (
+    None
+):
+    tuesdays = [f"{day:%Y-%m-%d}" for day in (datetime(2026, 1, 13) + timedelta(weeks=n) for n in range(530))]
+    closing_down = rules(
+        calendars={
+            "last_day": {"timezone": "Europe/Berlin", "hours": {"tue": ["09:00-17:30"]}, "closures": tuesdays}
+        },
+        calendar_selection={"channels": {"chat": "last_day"}},
+        sla={"warn_before_minutes": 0},
+    )
+    desk = Desk(closing_down)
+    desk.send(asks("2026-01-06 17:25"))  # 5 of its 15 minutes left before the chat desk closes for good
+    [case] = desk.current.sla_cases.values()
+    assert case[1] == epoch("2026-01-06 17:40")  # the 15-minute target, not the 30 minutes after hours
+
+
+def test_with_digests_no_warning_when_the_next_opening_is_the_deadline_and_a_late_reply_answers_nothing() -> (
+    None
+):
+    desk = Desk(config=config_from_mapping({}))
+    desk.send(asks("2026-01-06 08:30"))  # on call: 30 minutes, due at 09:00 as support opens
+    out = desk.wait("2026-01-06 09:00")
+    assert out.due_soon == []
+    assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-06 09:00:00")]
+    late = desk.send(answers("2026-01-06 08:59"))  # stamped before the deadline, delivered after it
+    assert [alert.status for alert in late.alerts] == [RESOLVED]
+    assert late.answered == [], "no warning was queued, so none is answered"
+
+
 # --- what opens and closes a case -------------------------------------------------------------------------
 
 
@@ -535,6 +582,25 @@ def test_several_questions_in_one_conversation_are_one_case_timed_from_the_first
     ]
     assert {alert.evidence for alert in desk.published} == {(first["event_id"],)}
     assert len(desk.current.sla_cases) == 1
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        pytest.param("2026-01-06 10:00", id="in the same second"),
+        pytest.param("2026-01-06 10:03", id="before the warning"),
+    ],
+)
+def test_a_second_question_in_the_conversation_keeps_the_first_ones_clock_and_evidence(second: str) -> None:
+    desk = Desk()
+    first = asks("2026-01-06 10:00")
+    desk.send(first, asks(second))
+    desk.wait("2026-01-06 12:00")
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:05:00"),
+        (FIRST_RESPONSE_BREACH, "2026-01-06 10:15:00"),
+    ]
+    assert {alert.evidence for alert in desk.published} == {(first["event_id"],)}
 
 
 def test_questions_in_different_conversations_are_different_cases() -> None:
@@ -618,6 +684,31 @@ def test_a_late_earlier_question_restarts_the_clock_from_itself_while_nothing_wa
     assert desk.published[-1].evidence == (earlier["event_id"],)
 
 
+def test_once_a_warning_was_raised_a_late_earlier_question_leaves_the_clock_alone() -> None:
+    desk = Desk()
+    later = asks("2026-01-06 10:10")
+    desk.send(later)
+    desk.wait("2026-01-06 10:15")  # warned; the deadline is 10:25
+    desk.send(asks("2026-01-06 10:02"))
+    desk.wait("2026-01-06 12:00")
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:15:00"),
+        (FIRST_RESPONSE_BREACH, "2026-01-06 10:25:00"),
+    ]
+    assert {alert.evidence for alert in desk.published} == {(later["event_id"],)}
+
+
+def test_once_the_breach_was_raised_a_late_earlier_question_raises_nothing_more() -> None:
+    desk = Desk()
+    later = asks("2026-01-05 19:40")
+    desk.send(later)
+    desk.wait("2026-01-05 20:10")  # on call: no warning, the breach at 20:10
+    desk.send(asks("2026-01-05 19:30"))
+    desk.wait("2026-01-06 12:00")
+    assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-05 20:10:00")]
+    assert {alert.evidence for alert in desk.published} == {(later["event_id"],)}
+
+
 def test_a_question_still_waiting_behind_a_late_reply_gets_the_deadline_it_would_have_had() -> None:
     # The 10:05 reply answered the 10:00 question; the 19:30 one is after hours, whatever the delivery order.
     in_order, out_of_order = Desk(), Desk()
@@ -666,6 +757,20 @@ def test_a_best_customer_asking_with_purchase_intent_is_critical_like_the_top_ti
     assert desk.current.clv >= 100
     assert (breach.severity, "best_customer" in breach.reasons) == (CRITICAL, True)
     assert "best customer" in breach.summary
+
+
+def test_a_best_customers_warning_names_them_and_stays_a_warning() -> None:
+    desk = Desk(rules(model={"best_customers": {"threshold": 100}}))
+    desk.send(buys("2026-01-03 12:00", 300.0), buys("2026-01-04 12:00", 300.0))
+    desk.send(asks("2026-01-06 10:00", topic="price"))
+    desk.wait("2026-01-06 10:05")
+    [warning] = desk.published
+    assert warning.type == FIRST_RESPONSE_DUE_SOON
+    assert (warning.severity, warning.reasons) == (
+        WARNING,
+        ("no_first_response", "purchase_intent", "best_customer"),
+    )
+    assert warning.summary.endswith(" They showed purchase intent. A best customer (top decile by value).")
 
 
 def test_a_warning_ahead_of_time_is_never_critical() -> None:
@@ -787,6 +892,47 @@ def test_the_cooldown_comes_from_the_rules(cooldowns: dict[str, float], breaches
     desk.send(asks("2026-01-05 19:30", "conv-1"), asks("2026-01-05 20:00", "conv-2"))
     desk.wait("2026-01-06 00:00")
     assert len(desk.of_type(AFTER_HOURS_UNANSWERED)) == breaches  # at 20:00 and 20:30
+
+
+# --- an operator owns the case -----------------------------------------------------------------------------
+
+#: No cooldown, so every warning and breach of every case is raised and seen.
+NO_COOLDOWN = {"cooldown_minutes": {"default": 0}}
+
+
+def test_once_an_operator_acknowledges_the_warning_no_breach_follows_but_other_conversations_still_count() -> (
+    None
+):
+    desk = Desk(rules(alerts=NO_COOLDOWN))
+    desk.send(asks("2026-01-06 10:00", "conv-1"), asks("2026-01-06 10:02", "conv-2"))
+    desk.wait("2026-01-06 10:05")
+    [warning] = desk.of_type(FIRST_RESPONSE_DUE_SOON)
+    desk.act("acknowledge", warning, "2026-01-06 10:06")
+    desk.wait("2026-01-06 11:00")
+    # conv-1 is someone's now: nothing more is raised for it; conv-2 still warns and breaches on its own clock.
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:05:00"),
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:07:00"),
+        (FIRST_RESPONSE_BREACH, "2026-01-06 10:17:00"),
+    ]
+    assert [alert.evidence for alert in desk.of_type(FIRST_RESPONSE_BREACH)] == [
+        desk.of_type(FIRST_RESPONSE_DUE_SOON)[-1].evidence
+    ]
+
+
+def test_once_an_operator_resolves_the_warning_a_new_question_in_the_conversation_starts_a_new_case() -> None:
+    desk = Desk(rules(alerts=NO_COOLDOWN))
+    desk.send(asks("2026-01-06 10:00"))
+    desk.wait("2026-01-06 10:05")
+    desk.act("resolve", desk.of_type(FIRST_RESPONSE_DUE_SOON)[0], "2026-01-06 10:06")
+    assert desk.current.sla_cases == {}
+    desk.send(asks("2026-01-06 10:20"))
+    desk.wait("2026-01-06 11:00")
+    assert desk.raised() == [
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:05:00"),
+        (FIRST_RESPONSE_DUE_SOON, "2026-01-06 10:25:00"),
+        (FIRST_RESPONSE_BREACH, "2026-01-06 10:35:00"),
+    ]
 
 
 # --- replay -----------------------------------------------------------------------------------------------
@@ -1154,6 +1300,33 @@ def test_with_digests_only_an_inquiry_warned_about_and_answered_in_time_is_repor
     assert desk.send(answers(reply_at)).answered == [], why
 
 
+def test_with_digests_a_warning_is_queued_once_however_often_the_clock_moves() -> None:
+    desk = Desk(config=config_from_mapping({}))
+    desk.send(asks("2026-01-06 10:00"))
+    queued = [
+        desk.wait(when).due_soon for when in ("2026-01-06 10:05", "2026-01-06 10:07", "2026-01-06 10:10")
+    ]
+    assert [len(items) for items in queued] == [1, 0, 0]
+
+
+def test_with_digests_an_inquiry_with_no_warning_time_is_never_queued() -> None:
+    desk = Desk(config=config_from_mapping({}))
+    desk.send(asks("2026-01-05 19:30"))  # on call, with nobody to warn before the deadline at 20:00
+    queued = [
+        desk.wait(when).due_soon for when in ("2026-01-05 19:40", "2026-01-05 19:59", "2026-01-05 20:00")
+    ]
+    assert queued == [[], [], []]
+    assert desk.raised() == [(AFTER_HOURS_UNANSWERED, "2026-01-05 20:00:00")]
+
+
+def test_with_a_one_minute_digest_a_warning_is_still_an_item_of_its_queue() -> None:
+    desk = Desk(config=config_from_mapping({"sla": {"warning_digest_minutes": 1}}))
+    desk.send(asks("2026-01-06 10:00"))
+    [item] = desk.wait("2026-01-06 10:05").due_soon
+    assert item.warn_at == epoch("2026-01-06 10:05")
+    assert desk.published == []
+
+
 def test_without_digests_a_reply_reports_nothing_answered() -> None:
     desk = Desk()
     desk.send(asks("2026-01-06 10:00"))
@@ -1202,6 +1375,18 @@ def test_a_reply_exactly_at_the_deadline_delivered_before_the_clock_got_there_mi
     ]
 
 
+def test_a_reply_at_the_deadline_delivered_before_the_warning_time_raises_the_breach_and_no_warning() -> None:
+    # A quarter of an hour of allowed lateness: the clock still stands at 10:00 when the reply comes.
+    desk = Desk(rules(deadlines={"allowed_lateness_seconds": 900}))
+    desk.send(asks("2026-01-06 10:00"), answers("2026-01-06 10:15"))
+    # Too late for a warning anyone could act on: only the breach, resolved by the reply.
+    assert desk.raised() == [(FIRST_RESPONSE_BREACH, "2026-01-06 10:15:00")]
+    assert [(a.type, a.status) for a in desk.published] == [
+        (FIRST_RESPONSE_BREACH, OPEN),
+        (FIRST_RESPONSE_BREACH, RESOLVED),
+    ]
+
+
 def test_a_cases_alerts_tell_the_time_on_the_clock_of_its_teams_or_channels_calendar() -> None:
     config = rules(
         calendars={
@@ -1220,6 +1405,99 @@ def test_a_cases_alerts_tell_the_time_on_the_clock_of_its_teams_or_channels_cale
         desk.wait("2026-01-06 16:10")
     assert "at Tue 06 Jan 10:00 EST" in by_channel.published[0].summary
     assert "at Wed 07 Jan 00:00 JST" in by_team.published[0].summary
+
+
+def test_a_status_change_tells_the_time_on_the_same_calendars_clock_as_the_alert_first_did() -> None:
+    config = rules(
+        calendars={
+            "new_york": {"timezone": "America/New_York", "hours": {"tue": ["00:00-24:00"]}},
+            "tokyo": {"timezone": "Asia/Tokyo", "hours": {"tue": ["00:00-24:00"], "wed": ["00:00-24:00"]}},
+        },
+        calendar_selection={"channels": {"chat": "new_york"}, "locations": {"team-tokyo": "tokyo"}},
+    )
+    by_channel, by_team = Desk(config=config), Desk(config=config)
+    by_channel.send(asks("2026-01-06 16:00"))
+    by_team.send(at_team(asks("2026-01-06 16:00"), "team-tokyo"))
+    for desk, clock in ((by_channel, "Tue 06 Jan 10:00 EST"), (by_team, "Wed 07 Jan 00:00 JST")):
+        desk.wait("2026-01-06 16:10")
+        [first] = desk.published
+        [acknowledged] = desk.act("acknowledge", first, "2026-01-06 16:11").alerts
+        assert f"at {clock}" in acknowledged.summary
+        assert (acknowledged.summary, acknowledged.suggested_action) == (
+            first.summary,
+            first.suggested_action,
+        )
+
+
+def test_long_waits_are_told_in_whole_minutes_word_for_word() -> None:
+    desk = Desk(rules(sla={"warn_before_minutes": 120}))
+    desk.send(asks("2026-01-06 10:00", channel="email"))  # 240 business minutes: by 14:00
+    desk.wait("2026-01-06 15:00")
+    warning, _, breach = desk.published
+    assert warning.summary == (
+        "Customer cust-1 asked on email at Tue 06 Jan 10:00 CET; the first-response deadline is in 120 min."
+    )
+    assert (
+        breach.summary
+        == "Customer cust-1 asked on email at Tue 06 Jan 10:00 CET and has had no reply for 240 min."
+    )
+    weekend = Desk(rules(sla={"warn_before_minutes": 0}))
+    weekend.send(asks("2026-01-10 11:00", channel="email"))  # counted from Monday 09:00: by Monday 13:00
+    weekend.wait("2026-01-12 14:00")
+    [late] = weekend.published
+    assert late.summary == (
+        "Customer cust-1 asked on email at Sat 10 Jan 11:00 CET, after hours, and has had no reply for 3000 min."
+    )
+
+
+def test_a_warning_without_purchase_intent_is_only_information() -> None:
+    desk = Desk()
+    desk.send(asks("2026-01-06 10:00", topic="invoice"))
+    desk.wait("2026-01-06 10:05")
+    [warning] = desk.published
+    assert (warning.type, warning.severity, warning.reasons) == (
+        FIRST_RESPONSE_DUE_SOON,
+        INFO,
+        ("no_first_response",),
+    )
+
+
+def test_a_case_alert_calls_the_customer_a_best_customer_only_when_told() -> None:
+    opened = epoch("2026-01-05 19:30")
+    case = sla.Case(opened, opened + 1800, 0, "q-1", INTENT, "chat", None, "discount")
+    breach = sla.case_alert(FIRST_RESPONSE_BREACH, "cust-1", case, opened + 1800, "active", "gold", False)
+    assert (breach.severity, breach.reasons) == (WARNING, ("no_first_response", "purchase_intent"))
+    best = sla.case_alert(
+        FIRST_RESPONSE_BREACH, "cust-1", case, opened + 1800, "active", "gold", False, UTC, True
+    )
+    assert (best.severity, best.reasons[-1]) == (CRITICAL, "best_customer")
+
+
+def test_a_detector_alert_kept_without_its_text_by_an_earlier_version_comes_back_with_a_plain_one() -> None:
+    waited = Alert(
+        alert_id=make_alert_id("long_wait", "cust-1", ("call-7",)),
+        type="long_wait",
+        severity=WARNING,
+        customer_id="cust-1",
+        occurred_at=epoch("2026-01-05 10:00"),
+        detected_at=epoch("2026-01-05 10:25"),
+        summary="Customer cust-1 waited 25 min in the phone queue.",
+        reasons=("long_wait",),
+        evidence=("call-7",),
+        stage="active",
+        value_tier="standard",
+        suggested_action="Call cust-1 back.",
+        channel="phone",
+        status=ACKNOWLEDGED,
+    )
+    calendars = DEFAULTS.calendars
+    assert sla.revive(waited.alert_id, "cust-1", waited.compact(), calendars) == waited
+    old = sla.revive(waited.alert_id, "cust-1", waited.compact()[:11], calendars)
+    assert (old.summary, old.suggested_action) == (
+        "Long wait for customer cust-1.",
+        "See the alert as it was first raised.",
+    )
+    assert old == replace(waited, summary=old.summary, suggested_action=old.suggested_action)
 
 
 def test_with_digests_a_teams_warning_is_an_item_of_the_teams_queue() -> None:
