@@ -265,6 +265,12 @@ EQUIVALENT: dict[str, str] = {
     ),
     "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_22": "as observe__mutmut_6",
     "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_24": "as observe__mutmut_6",
+    "agents.journey.watermark.xǁPartitionClockǁcombined__mutmut_2": (
+        "the same customer at the same instant in two parts: its latest is replaced by an equal one"
+    ),
+    "agents.journey.watermark.xǁPartitionClockǁcombined__mutmut_8": (
+        "the default is read only for a customer not seen yet: any value below the instant keeps it alike"
+    ),
     "agents.journey.track.xǁJourneyTrackerǁtrack__mutmut_27": (
         "a duplicate is known only from a customer's state, so the new state after `or` is never built"
     ),
