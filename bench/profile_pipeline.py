@@ -75,10 +75,19 @@ OPERATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "faust/transport/producer.py",
             "aiokafka/producer/",
             "streams/runtime/direct.py",
+            "streams/runtime/outbox.py",
         ),
     ),
-    ("ingest decode, validate, normalise (ours)", ("TouchpointDecoder",)),
-    ("journey core: state, lifecycle, SLAs, detectors (ours)", ("JourneyTracker",)),
+    ("ingest decode, validate, normalise (ours)", ("TouchpointDecoder", "(agents/ingest/decode.py")),
+    (
+        "journey core: state, lifecycle, SLAs, detectors, identity (ours)",
+        (
+            "JourneyTracker",
+            # The step around the tracker (identity, erasure, deadlines), not the Faust agent beside it.
+            "(agents/journey/step.py",
+            "(agents/identity/",
+        ),
+    ),
     ("prometheus counters and histograms (ours)", ("prometheus_client/",)),
 )
 #: Otherwise the deepest frame of one of these packages owns the sample (stdlib frames are skipped).

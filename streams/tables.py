@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.serializers import codecs
@@ -74,10 +74,20 @@ def erased_customers(app: faust.App, partitions: int) -> TableT[bytes, int]:
     )
 
 
+class _OnePartitionTable(faust.Table[bytes, bytes]):
+    """A table of one partition, written from a batch after its events (outside Faust's per-event
+    context, from which a table otherwise takes the partition of each write)."""
+
+    def partition_for_key(self, key: Any) -> int:
+        return 0
+
+
 def coordinator_state(app: faust.App) -> TableT[bytes, bytes]:
     """The coordinator's state (agents/coordination/), one key, one partition: what it kept for the next owner."""
-    return app.Table(
-        "coordinator_state",
+    table = _OnePartitionTable(
+        app,
+        name="coordinator_state",
+        beacon=app.tables.beacon,
         partitions=1,
         key_type=bytes,
         value_type=bytes,
@@ -86,3 +96,4 @@ def coordinator_state(app: faust.App) -> TableT[bytes, bytes]:
         # Its one key's latest value is all a next owner needs.
         extra_topic_configs={"cleanup.policy": "compact"},
     )
+    return cast(TableT[bytes, bytes], app.tables.add(table))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import orjson
@@ -199,9 +199,23 @@ class DueSoon:
         return queue_of(self.channel, self.location)
 
     def to_json(self) -> dict[str, Any]:
-        document = asdict(self)
-        document["reasons"] = list(self.reasons)
-        return document
+        # Field by field, not dataclasses.asdict: the coordinator keeps every pending item and stores
+        # them all on each record it applies, and asdict's recursive copy was a sixth of a worker's CPU.
+        return {
+            "item_id": self.item_id,
+            "customer_id": self.customer_id,
+            "channel": self.channel,
+            "location": self.location,
+            "evidence": self.evidence,
+            "asked_at": self.asked_at,
+            "warn_at": self.warn_at,
+            "deadline": self.deadline,
+            "severity": self.severity,
+            "reasons": list(self.reasons),
+            "topic": self.topic,
+            "stage": self.stage,
+            "value_tier": self.value_tier,
+        }
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> DueSoon:
