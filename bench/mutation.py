@@ -328,6 +328,12 @@ EQUIVALENT: dict[str, str] = {
     ),
     "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_22": "as observe__mutmut_6",
     "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_24": "as observe__mutmut_6",
+    "agents.journey.watermark.xǁPartitionClockǁcombined__mutmut_2": (
+        "the same customer at the same instant in two parts: its latest is replaced by an equal one"
+    ),
+    "agents.journey.watermark.xǁPartitionClockǁcombined__mutmut_8": (
+        "the default is read only for a customer not seen yet: any value below the instant keeps it alike"
+    ),
     "agents.journey.track.xǁJourneyTrackerǁtrack__mutmut_27": (
         "a duplicate is known only from a customer's state, so the new state after `or` is never built"
     ),
@@ -412,9 +418,9 @@ EQUIVALENT: dict[str, str] = {
     "agents.calendar.x__calendar__mutmut_95": "unreachable: the country and subdivision are checked against the holidays library's own lists first",
     "agents.config.x_config_from_mapping__mutmut_9": "both names are reassigned or a problem is raised before either is read",
     "agents.config.x_config_from_mapping__mutmut_26": "calendars or model is None only after its ConfigError added a problem, so `problems` alone decides",
-    "agents.config.x_config_from_mapping__mutmut_71": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
-    "agents.config.x_config_from_mapping__mutmut_73": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
-    "agents.config.x_config_from_mapping__mutmut_76": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
+    "agents.config.x_config_from_mapping__mutmut_77": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
+    "agents.config.x_config_from_mapping__mutmut_79": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
+    "agents.config.x_config_from_mapping__mutmut_82": "the compiled validator fills every channel's `enabled` (default true) first, so the fallback is never used",
     "agents.config.x_load_config__mutmut_8": (
         "no encoding means the locale's, which is UTF-8 here (C.UTF-8) and in the image: the same decoding"
     ),

@@ -13,6 +13,7 @@ import pytest
 import schemas
 from agents.config import (
     AlertConfig,
+    BestCustomersConfig,
     Config,
     ConfigError,
     CurrencyConfig,
@@ -23,6 +24,7 @@ from agents.config import (
     load_config,
     schema_problems,
 )
+from agents.identity.resolution import KindLimit
 from agents.models.params import DEFAULT_PARAMS, params_document
 
 pytestmark = pytest.mark.unit
@@ -846,3 +848,121 @@ def test_a_bound_written_as_a_float_is_said_without_a_trailing_zero_and_a_whole_
         "a: must be smaller than or equal to 1",
         "b: must be bigger than or equal to 1000000",
     ]
+
+
+def test_an_alert_expires_after_its_types_hours_else_the_default_else_a_week() -> None:
+    def alerts(expire_after_hours: dict[str, float]) -> AlertConfig:
+        return dataclasses.replace(default_config().alerts, expire_after_hours=expire_after_hours)
+
+    assert default_config().alerts.expiry_seconds("long_wait") == 24 * 3600
+    assert default_config().alerts.expiry_seconds("complaint_opened") == 168 * 3600
+    assert alerts({"default": 2, "long_wait": 1}).expiry_seconds("churn_risk") == 7200
+    assert alerts({"long_wait": 1}).expiry_seconds("churn_risk") == 168 * 3600
+    assert alerts({"long_wait": 0.5}).expiry_seconds("long_wait") == 1800
+
+
+# --- identity resolution, enriched events, first-response digests --------------------------------------------
+
+
+def test_identity_resolution_is_on_by_default_with_the_documented_limits() -> None:
+    identity = default_config().identity
+    assert identity.enabled is True
+    assert identity.blocked == {
+        kind: () for kind in ("any", "loyalty_id", "email", "phone", "openid", "device_id")
+    }
+    assert identity.limits == {
+        "loyalty_id": KindLimit(2, None),
+        "email": KindLimit(2, None),
+        "phone": KindLimit(3, None),
+        "openid": KindLimit(2, None),
+        "device_id": KindLimit(5, 7 * 86400),
+    }
+
+
+def test_identity_settings_come_from_the_rules_file_a_window_in_days_of_event_time() -> None:
+    identity = config_from_mapping(
+        {
+            "identity": {
+                "enabled": False,
+                "blocked": {"email": ["^.*@example\\.com$"]},
+                "limits": {
+                    "phone": {"customers": 4, "window_days": 1.5},
+                    "email": {"customers": 1, "window_days": 0},
+                },
+            }
+        }
+    ).identity
+    assert identity.enabled is False
+    assert identity.blocked["email"] == ("^.*@example\\.com$",)
+    assert identity.limits["phone"] == KindLimit(4, 129600)
+    assert identity.limits["email"] == KindLimit(1, None), "0 days: ever"
+
+
+def test_a_blocked_pattern_that_is_not_a_regular_expression_is_a_problem_naming_where() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping({"identity": {"blocked": {"phone": ["^0+$", "(unclosed"], "any": ["[z-a]"]}}})
+    assert set(caught.value.problems) == {
+        "<defaults>: identity.blocked.any[0]: not a regular expression: bad character range z-a at position 1",
+        "<defaults>: identity.blocked.phone[1]: not a regular expression: missing ), unterminated subpattern "
+        "at position 0",
+    }
+
+
+def test_enriched_events_keep_the_attributes_the_rules_file_names() -> None:
+    assert config_from_mapping({"enriched": {"attributes": ["amount", "plan"]}}).enriched.attributes == {
+        "amount",
+        "plan",
+    }
+    assert "note" not in default_config().enriched.attributes
+    assert default_config().enriched.attributes >= {"amount", "currency", "sku"}
+
+
+def test_first_response_warnings_are_digested_every_five_minutes_unless_told_otherwise() -> None:
+    assert default_config().sla.warning_digest_minutes == 5
+    assert config_from_mapping({"sla": {"warning_digest_minutes": 0}}).sla.warning_digest_minutes == 0
+
+
+# --- the best-customer threshold -----------------------------------------------------------------------------
+
+
+def test_the_best_customer_threshold_is_the_populations_without_a_fit_and_the_fits_with_one(
+    tmp_path: Path,
+) -> None:
+    assert default_config().model.best_customers.fixed is None
+    fitted = config_from_mapping({}, model_params=fitted_params(tmp_path)).model.best_customers
+    assert fitted.fixed == DEFAULT_PARAMS.best_customer_clv
+    population = {"model": {"best_customers": {"threshold": "population"}}}
+    assert (
+        config_from_mapping(population, model_params=fitted_params(tmp_path)).model.best_customers.fixed
+        is None
+    )
+
+
+def test_a_fixed_best_customer_threshold_is_that_clv_fit_or_not(tmp_path: Path) -> None:
+    rules = {"model": {"best_customers": {"threshold": 250}}}
+    assert config_from_mapping(rules).model.best_customers.fixed == 250.0
+    assert (
+        config_from_mapping(rules, model_params=fitted_params(tmp_path)).model.best_customers.fixed == 250.0
+    )
+
+
+def test_how_the_population_threshold_is_kept_comes_from_the_rules_file() -> None:
+    rules = {
+        "model": {
+            "best_customers": {
+                "every_hours": 12,
+                "effective_after_hours": 2,
+                "min_buyers": 50,
+                "window_days": 90,
+                "relative_accuracy": 0.02,
+            }
+        }
+    }
+    assert config_from_mapping(rules).model.best_customers == BestCustomersConfig(
+        fixed=None,
+        every_hours=12,
+        effective_after_hours=2,
+        min_buyers=50,
+        window_days=90,
+        relative_accuracy=0.02,
+    )

@@ -6,7 +6,12 @@ import hashlib
 
 import pytest
 
-from agents.ingest.identity import IDENTIFIER_STRENGTH, derived_customer_id, normalise_identifier
+from agents.ingest.identity import (
+    IDENTIFIER_STRENGTH,
+    derived_customer_id,
+    hash_identifiers,
+    normalise_identifier,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -61,3 +66,19 @@ def test_the_same_identifier_under_another_salt_is_another_key() -> None:
 def test_no_usable_identifier_is_an_error_naming_the_kinds_given() -> None:
     with pytest.raises(ValueError, match=r"^no usable identifier in \['email', 'twitter'\]$"):
         derived_customer_id({"twitter": "x", "email": ""}, SALT)
+
+
+def test_past_ingest_every_identifier_is_its_keyed_hash_under_its_kind() -> None:
+    hashed = hash_identifiers({"email": "a@b.c", "phone": "+4930123"}, SALT)
+    assert hashed == {
+        "email": "h:" + expected_key("email", "a@b.c").rpartition(":")[2],
+        "phone": "h:" + expected_key("phone", "+4930123").rpartition(":")[2],
+    }
+    assert all("a@b.c" not in value and "+4930123" not in value for value in hashed.values())
+
+
+def test_a_hashed_identifier_matches_the_key_it_would_make_and_depends_on_kind_and_salt() -> None:
+    hashed = hash_identifiers({"email": "a@b.c"}, SALT)["email"]
+    assert derived_customer_id({"email": "a@b.c"}, SALT) == "id:email:" + hashed.removeprefix("h:")
+    assert hash_identifiers({"openid": "a@b.c"}, SALT)["openid"] != hashed
+    assert hash_identifiers({"email": "a@b.c"}, b"other")["email"] != hashed

@@ -115,3 +115,22 @@ def test_a_forged_verdict_or_a_record_without_one_is_no_verdict() -> None:
     # A refusal's proof covers the refusal: swapping in another one breaks it.
     assert verdicts.read(KEY, VALUE, [(VERDICT_HEADER, refused[:16] + b"applied")]) is None
     assert verdicts.read(None, VALUE, [(VERDICT_HEADER, genuine)]) is None
+
+
+def test_a_mark_keeps_its_wire_format_so_workers_of_two_releases_read_each_others_verdicts() -> None:
+    # Copies marked by an old worker are read by a new one after a rolling upgrade or in a replay:
+    # the mark (a keyed 16-byte BLAKE2b of the framed key, verdict and value, then the verdict) must not change.
+    verdicts = Verdicts(SECRET)
+    applied = bytes.fromhex("a9b990e188f01dea5e206b2333b023c5") + b"applied"
+    assert verdicts.applied(KEY, VALUE) == [(VERDICT_HEADER, applied)]
+    refusal = b'{"reason":"too_old","message":"old","field":null,"details":null}'
+    refused = bytes.fromhex("9e6a0aa4ba24102b729f39d911b630c8") + refusal
+    assert verdicts.refused(KEY, VALUE, Rejected("too_old", "old")) == [(VERDICT_HEADER, refused)]
+    assert verdicts.read(KEY, VALUE, [(VERDICT_HEADER, applied)]) is True
+
+
+def test_a_mark_is_read_among_the_records_other_headers() -> None:
+    headers = [("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")]
+    verdicts = Verdicts(SECRET)
+    assert verdicts.read(KEY, VALUE, [*headers, *verdicts.applied(KEY, VALUE)]) is True
+    assert verdicts.read(KEY, VALUE, [*verdicts.applied(KEY, VALUE), *headers]) is True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
+from typing import Any
 
 import orjson
 import pytest
@@ -24,6 +26,12 @@ def test_identifiers_are_masked_by_a_keyed_hash_per_kind() -> None:
         for kind, value in (("email", "a@b.c"), ("phone", "+49"))
     }
     assert mask_identifiers({"email": "a@b.c"}, b"other") != {"email": masked["email"]}
+
+
+def test_an_identifier_hashed_at_ingest_passes_unchanged() -> None:
+    hashed = mask_identifiers({"email": "a@b.c"}, SALT)
+    assert mask_identifiers(hashed, SALT) == hashed
+    assert mask_identifiers(hashed, b"other") == hashed, "hashed once, under the ingest's key only"
 
 
 def state() -> CustomerState:
@@ -85,3 +93,48 @@ def test_an_enriched_event_masks_identifiers_and_leaves_the_event_it_was_given_a
     schemas.validator("enriched")(record)
     plain = {key: value for key, value in event.items() if key != "identifiers"}
     assert orjson.loads(encode_enriched(plain, state(), SALT))["touchpoint"] == plain
+
+
+def event_with_attributes() -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "event_id": "ev-2",
+        "occurred_at": "2026-01-05T10:00:00+00:00",
+        "customer_id": "cust-1",
+        "channel": "web",
+        "type": "visit",
+        "actor": "customer",
+        "attributes": {"plan": "gold", "note": "asked to be called back after six"},
+    }
+
+
+def touchpoint(event: dict[str, Any], attributes: Collection[str] | None) -> Any:
+    record = orjson.loads(encode_enriched(event, state(), SALT, attributes=attributes))
+    schemas.validator("enriched")(record)
+    return record["touchpoint"]
+
+
+def test_an_enriched_event_keeps_only_the_attributes_the_rules_file_allows() -> None:
+    event = event_with_attributes()
+    assert touchpoint(event, ("plan", "campaign")) == {**event, "attributes": {"plan": "gold"}}
+    assert event["attributes"] == {"plan": "gold", "note": "asked to be called back after six"}, (
+        "the caller's event is left alone"
+    )
+
+
+def test_an_enriched_event_with_no_allowed_attribute_has_no_attributes_at_all() -> None:
+    event = event_with_attributes()
+    plain = {key: value for key, value in event.items() if key != "attributes"}
+    assert touchpoint(event, ()) == plain
+    assert touchpoint(event, ("campaign",)) == plain
+
+
+def test_without_an_allow_list_every_attribute_is_kept() -> None:
+    event = event_with_attributes()
+    assert touchpoint(event, None) == event
+
+
+def test_an_event_without_attributes_is_published_as_it_came_whatever_is_allowed() -> None:
+    event = {key: value for key, value in event_with_attributes().items() if key != "attributes"}
+    assert touchpoint(event, ("plan",)) == event
+    assert touchpoint({**event, "attributes": {}}, ("plan",)) == {**event, "attributes": {}}

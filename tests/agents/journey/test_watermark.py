@@ -12,6 +12,8 @@ from agents.journey.watermark import PartitionClock
 
 pytestmark = pytest.mark.unit
 
+Snapshot = list[tuple[int, str | bytes]]
+
 
 def test_one_customer_alone_attests_nothing_however_far_its_clock_runs() -> None:
     clock = PartitionClock(quorum=2)
@@ -91,3 +93,54 @@ def test_random_order_of_the_same_events_gives_the_same_final_time() -> None:
             clock.observe(customer, instant)
         expected = expected or clock.time
         assert clock.time == expected
+
+
+def test_a_snapshot_holds_the_latest_instant_of_the_quorum_latest_customers_latest_first() -> None:
+    clock = PartitionClock(quorum=2)
+    for customer, instant in [("anna", 100), ("ben", 300), ("carl", 200), ("anna", 400)]:
+        clock.observe(customer, instant)
+    assert clock.snapshot() == [(400, "anna"), (300, "ben")]
+    assert PartitionClock(quorum=2).snapshot() == []
+
+
+def test_a_snapshot_is_a_copy_the_caller_may_change() -> None:
+    clock = PartitionClock(quorum=1)
+    clock.observe("anna", 100)
+    clock.snapshot().clear()
+    assert clock.time == 100
+
+
+def test_combined_parts_keep_each_customers_latest_instant_whichever_part_comes_first() -> None:
+    # Anna reached 500 in one part and only 100 in another: her clock is 500 in either order.
+    newer: Snapshot = [(500, "anna")]
+    older: Snapshot = [(100, "anna"), (300, "ben")]
+    for parts in ([newer, older], [older, newer]):
+        combined = PartitionClock.combined(2, *parts)
+        assert combined.time == 300
+        assert combined.snapshot() == [(500, "anna"), (300, "ben")]
+
+
+def test_combined_counts_the_quorum_it_is_given() -> None:
+    parts: tuple[Snapshot, ...] = [(500, "anna")], [(300, "ben"), (100, "carl")]
+    assert PartitionClock.combined(1, *parts).time == 500
+    assert PartitionClock.combined(3, *parts).time == 100
+    assert PartitionClock.combined(4, *parts).time is None
+    assert PartitionClock.combined(2).time is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.lists(st.tuples(st.sampled_from("abcdefg"), st.integers(0, 50), st.integers(0, 3)), max_size=60),
+)
+def test_the_clocks_of_parts_combined_equal_the_clock_of_all_their_events(
+    quorum: int, events: list[tuple[str, int, int]]
+) -> None:
+    whole = PartitionClock(quorum)
+    parts = [PartitionClock(quorum) for _ in range(4)]
+    for customer, instant, part in events:
+        whole.observe(customer, instant)
+        parts[part].observe(customer, instant)
+    snapshots = [part.snapshot() for part in parts]
+    assert PartitionClock.combined(quorum, *snapshots).time == whole.time
+    assert PartitionClock.combined(quorum, *reversed(snapshots)).time == whole.time
