@@ -416,6 +416,20 @@ EQUIVALENT: dict[str, str] = {
     "agents.models.bgnbd.x_simulate__mutmut_39": "as simulate__mutmut_35: a zero rate never buys",
     "agents.models.bgnbd.x_simulate__mutmut_41": "continuous time: a purchase falls exactly on T with probability 0",
     "agents.models.bgnbd.x_simulate__mutmut_47": "a uniform draw equals a continuous dropout p with probability 0",
+    "agents.models.customer.xǁCustomerModelǁsummary__mutmut_21": (
+        "with at most one purchase day counted the last is the first (or none is listed): t_x is 0 either way"
+    ),
+    "agents.models.customer.xǁCustomerModelǁexpected_purchases__mutmut_1": (
+        "in no time the series gives P(alive) times -0.0, which equals 0.0"
+    ),
+    "agents.models.customer.xǁCustomerModelǁ_given_alive__mutmut_5": "as bgnbd._expected_given_alive__mutmut_9",
+    "agents.models.customer.xǁCustomerModelǁclv__mutmut_6": (
+        "a first purchase day is day 1 or later, so day 0 and day 1 both read as before it: T is t_x either way"
+    ),
+    "agents.models.customer.xǁCustomerModelǁclv__mutmut_19": (
+        "with no purchase day counted x is 0, and x = 0 spends the population's mean whatever mean is given"
+    ),
+    "agents.models.customer.xǁCustomerModelǁclv__mutmut_31": "a period k = 0 lasts no time: it adds (±0 - 0) / 1",
     "agents.models.gamma_gamma.x__arrays__mutmut_7": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
     "agents.models.gamma_gamma.x__arrays__mutmut_9": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
     "agents.models.gamma_gamma.x__arrays__mutmut_11": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
