@@ -86,6 +86,12 @@ SIMULATED_SHARE = (
     "test_on_simulator_traffic_between_five_and_fifteen_percent_of_buyers_are_best_customers"
 )
 
+#: Any order of touchpoints and merges gives the state of all the touchpoints: a property over histories.
+MERGE_ORDER = (
+    "tests/agents/identity/test_merge_properties.py::"
+    "test_any_order_of_touchpoints_and_merges_gives_each_customer_the_state_of_all_its_touchpoints"
+)
+
 #: Each detector's memories merging when a profile merges into its customer.
 MERGE = "tests/agents/detectors/test_merge.py"
 
@@ -170,7 +176,14 @@ TARGETS: tuple[Target, ...] = (
     Target("agents/identity/blocked.py", IDENTITY),
     Target("agents/identity/control.py", IDENTITY),
     Target("agents/identity/keys.py", IDENTITY),
-    Target("agents/identity/merging.py", ("tests/agents/identity/test_merging.py",), IDENTITY),
+    Target(
+        "agents/identity/merging.py",
+        ("tests/agents/identity/test_merging.py",),
+        IDENTITY,
+        # The merge-order property (32 s a run, minutes shrinking a failure) is left out: test_merging.py
+        # pins how each field combines and is taken back, on hand-made states, exactly.
+        deselect=(MERGE_ORDER,),
+    ),
     Target("agents/identity/resolution.py", IDENTITY),
     # Ingest.
     Target(
@@ -371,6 +384,14 @@ EQUIVALENT: dict[str, str] = {
         "every key under id: has exactly two colons (its kind or scope, then a hex digest): partition and "
         "rpartition split off the same kind"
     ),
+    "agents.identity.merging.x__cents__mutmut_5": (
+        "every amount in a state is whole cents (folding rounds them): a sum or difference of two is the same "
+        "double rounded to 2 places or to 3"
+    ),
+    "agents.identity.merging.x__close_answered__mutmut_6": (
+        "instants are epoch seconds, never negative: no open item is at or before -1, nor -2"
+    ),
+    "agents.identity.merging.x__add_satisfaction__mutmut_6": "sign is 1 or -1, never 0: > 0 and >= 0 agree",
     # The models: numbers in, numbers out.
     "agents.models.bgnbd.x__arrays__mutmut_9": (
         "the summary arrives as numbers (float arrays, ints, floats): numpy computes the same in their own dtype"
