@@ -406,3 +406,12 @@ def test_a_customer_whose_feedback_was_all_taken_back_takes_the_profiles_as_it_i
         1.0,
         122 * DAY + int(HALF_LIFE),
     )
+
+
+def test_a_profile_whose_feedback_was_all_taken_back_adds_none_and_ages_none() -> None:
+    into = CustomerState(
+        events=1, first_seen=DAY, satisfaction_sum=0.6, satisfaction_weight=1.0, satisfaction_at=100 * DAY
+    )
+    emptied = CustomerState(events=1, first_seen=DAY, satisfaction_at=200 * DAY)
+    combine(into, emptied, Ledger("id:device_id:00", 0, "login"), **SETTINGS)  # type: ignore[arg-type]
+    assert (into.satisfaction_sum, into.satisfaction_weight, into.satisfaction_at) == (0.6, 1.0, 100 * DAY)
