@@ -278,6 +278,13 @@ EQUIVALENT: dict[str, str] = {
     ),
     "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_22": "as observe__mutmut_6",
     "agents.journey.watermark.xǁPartitionClockǁobserve__mutmut_24": "as observe__mutmut_6",
+    "agents.journey.detection.xǁDetectionǁclear__mutmut_5": (
+        "only a shortcut: with no open alert the loop has nothing to close, and with a touchpoint no detector is "
+        "cleared by every alert is skipped"
+    ),
+    "agents.journey.detection.xǁDetectionǁclear__mutmut_23": (
+        "the alerts a detector clears are its own, which keep their text: revive reads no calendar for them"
+    ),
     "agents.journey.track.xǁJourneyTrackerǁtrack__mutmut_27": (
         "a duplicate is known only from a customer's state, so the new state after `or` is never built"
     ),
