@@ -77,10 +77,15 @@ class Quality:
     split_persons: int = 0
     unidentified_split: int = 0
     attributed_right: int = 0
+    #: Right under the best possible resolution: every identifier joined to its first claimant from the start.
+    best_attributed_right: int = 0
     identified_events: int = 0
     identified_right: int = 0
     merges: int = 0
     false_merges: int = 0
+    #: Anonymous profiles mostly another person's than their identifier's first claimant: false under any rule
+    #: that joins an identifier to the customer who claims it.
+    forced_false_merges: int = 0
     mixed_merges: int = 0
     customer_merges: int = 0
     alerts_raised: int = 0
@@ -212,11 +217,13 @@ def measure(label: str, traffic: Path, out: Path, truth: dict[str, str], salt: b
     final_events: dict[str, Counter[str]] = defaultdict(Counter)  # final profile → persons
     # The best any resolution could do on this traffic: every link it makes, known from its first event.
     best_of: dict[str, set[str]] = defaultdict(set)
+    best_events: dict[str, Counter[str]] = defaultdict(Counter)  # person → profiles at best
     for event_id, profile in applied.items():
         person = truth.get(event_id)
         if person is None:
             continue
         best_of[person].add(first_claimant.get(profile, (0, profile))[1])
+        best_events[person][first_claimant.get(profile, (0, profile))[1]] += 1
         quality.events += 1
         quality.anonymous += profile.startswith("id:")
         events_of[profile][person] += 1
@@ -249,6 +256,14 @@ def measure(label: str, traffic: Path, out: Path, truth: dict[str, str], salt: b
     quality.unidentified_split = sum(
         1 for p, profiles in profiles_of.items() if p not in identified and len(profiles) > 1
     )
+    for person, counts in best_events.items():
+        best_home = home[person] if person in identified else counts.most_common(1)[0][0]
+        quality.best_attributed_right += counts[best_home]
+    for profile, persons in events_of.items():
+        if profile in first_claimant and persons.most_common(1)[0][0] != owner.get(
+            first_claimant[profile][1]
+        ):
+            quality.forced_false_merges += 1
     for profile, persons in final_events.items():
         for person, count in persons.items():
             right = count if home[person] == profile else 0
@@ -315,8 +330,16 @@ def table(results: list[Quality]) -> str:
         ("  never identified and split (nothing links them)", lambda q: f"{q.unidentified_split:,}"),
         ("events attributed to the right person (≥ 99 %)", lambda q: percent(q.attributed_right, q.events)),
         ("  of identified persons", lambda q: percent(q.identified_right, q.identified_events)),
+        (
+            "  the best possible on this traffic (every link it makes, known at once)",
+            lambda q: percent(q.best_attributed_right, q.events),
+        ),
         ("merges", lambda q: f"{q.merges:,}"),
         ("false merges (0)", lambda q: f"{q.false_merges:,}"),
+        (
+            "  anonymous profiles mostly another's than their first claimant's (false if ever joined)",
+            lambda q: f"{q.forced_false_merges:,}",
+        ),
         ("  merged profiles holding another person's event", lambda q: f"{q.mixed_merges:,}"),
         ("  merges of a customer id into another", lambda q: f"{q.customer_merges:,}"),
         ("alerts raised", lambda q: f"{q.alerts_raised:,}"),
@@ -344,8 +367,9 @@ def summary_line(results: list[Quality]) -> str:
             f"{q.label}: {q.profiles_per_person:.3f} profiles per identified person ({q.split_persons:,} of "
             f"{q.identified:,} split; best possible {q.best_profiles_per_person:.3f}; every person "
             f"{q.profiles_per_any_person:.3f}, {q.profiles:,} profiles), "
-            f"{percent(q.attributed_right, q.events)} of events attributed right, "
-            f"{q.merges:,} merges, {q.false_merges} false ({q.mixed_merges} holding another person's event), "
+            f"{percent(q.attributed_right, q.events)} of events attributed right (best possible "
+            f"{percent(q.best_attributed_right, q.events)}), {q.merges:,} merges, {q.false_merges} false "
+            f"({q.forced_false_merges} forced by the traffic, {q.mixed_merges} holding another person's event), "
             f"{q.alerts_on_hashes:,} of {q.alerts_raised:,} alerts on a hash ({q.alerts_on_linked_hash} after "
             f"its identifier was linked, {q.alerts_on_known_person} of a known person), {q.rate:,.0f} records/s"
         )
