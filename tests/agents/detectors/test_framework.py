@@ -410,3 +410,25 @@ def test_an_alert_says_on_which_channel_and_where_its_finding_happened() -> None
     )
     alert = finding_alert("advocate_opportunity", "cust-1", finding, CustomerState(), None)
     assert (alert.channel, alert.location) == ("store", "store-hamburg")
+
+
+class Twice(Stub):
+    """Escalates a day after the page view, and once more a day after that."""
+
+    def fire(
+        self, memory: Any, customer_id: str, now: int, state: CustomerState
+    ) -> tuple[Any, list[Finding]]:
+        _, findings = super().fire(memory, customer_id, now, state)
+        if memory.get("again"):
+            return None, findings
+        return {**memory, "escalate_at": now + DAY, "again": True}, findings
+
+
+def test_an_escalation_names_its_customer_and_keeps_what_the_detector_remembers_for_the_next() -> None:
+    tracker = tracker_with_stub()
+    tracker.detection.detectors = [Twice()]
+    state = tracker.track(None, "cust-1", event(1, "page_view"), 0).state
+    [escalation] = tracker.advance(state, "cust-1", T0 + DAY).alerts
+    assert escalation.summary == "Customer cust-1 still looking."
+    assert state.detector_memory["advocate_opportunity"]["escalate_at"] == T0 + 2 * DAY
+    assert state.wake_at == T0 + 2 * DAY
