@@ -96,6 +96,12 @@ SLA_PROPERTY = (
     "test_any_week_of_questions_and_replies_gives_valid_alerts_each_raised_once"
 )
 
+#: Any order of touchpoints and merges gives the state of all the touchpoints: a property over histories.
+MERGE_ORDER = (
+    "tests/agents/identity/test_merge_properties.py::"
+    "test_any_order_of_touchpoints_and_merges_gives_each_customer_the_state_of_all_its_touchpoints"
+)
+
 #: Each detector's memories merging when a profile merges into its customer.
 MERGE = "tests/agents/detectors/test_merge.py"
 #: Each detector's alerts ending when their cause clears (its ``clears``), told through the tracker.
@@ -233,7 +239,14 @@ TARGETS: tuple[Target, ...] = (
     Target("agents/identity/blocked.py", IDENTITY),
     Target("agents/identity/control.py", IDENTITY),
     Target("agents/identity/keys.py", IDENTITY),
-    Target("agents/identity/merging.py", ("tests/agents/identity/test_merging.py",), IDENTITY),
+    Target(
+        "agents/identity/merging.py",
+        ("tests/agents/identity/test_merging.py",),
+        IDENTITY,
+        # The merge-order property (32 s a run, minutes shrinking a failure) is left out: test_merging.py
+        # pins how each field combines and is taken back, on hand-made states, exactly.
+        deselect=(MERGE_ORDER,),
+    ),
     Target("agents/identity/resolution.py", IDENTITY),
     # Ingest.
     Target(
@@ -333,6 +346,13 @@ EQUIVALENT: dict[str, str] = {
     ),
     "agents.journey.watermark.xǁPartitionClockǁcombined__mutmut_8": (
         "the default is read only for a customer not seen yet: any value below the instant keeps it alike"
+    ),
+    "agents.journey.detection.xǁDetectionǁclear__mutmut_5": (
+        "only a shortcut: with no open alert the loop has nothing to close, and with a touchpoint no detector is "
+        "cleared by every alert is skipped"
+    ),
+    "agents.journey.detection.xǁDetectionǁclear__mutmut_23": (
+        "the alerts a detector clears are its own, which keep their text: revive reads no calendar for them"
     ),
     "agents.journey.track.xǁJourneyTrackerǁtrack__mutmut_27": (
         "a duplicate is known only from a customer's state, so the new state after `or` is never built"
@@ -440,6 +460,14 @@ EQUIVALENT: dict[str, str] = {
         "every key under id: has exactly two colons (its kind or scope, then a hex digest): partition and "
         "rpartition split off the same kind"
     ),
+    "agents.identity.merging.x__cents__mutmut_5": (
+        "every amount in a state is whole cents (folding rounds them): a sum or difference of two is the same "
+        "double rounded to 2 places or to 3"
+    ),
+    "agents.identity.merging.x__close_answered__mutmut_6": (
+        "instants are epoch seconds, never negative: no open item is at or before -1, nor -2"
+    ),
+    "agents.identity.merging.x__add_satisfaction__mutmut_6": "sign is 1 or -1, never 0: > 0 and >= 0 agree",
     # The models: numbers in, numbers out.
     "agents.models.bgnbd.x__arrays__mutmut_9": (
         "the summary arrives as numbers (float arrays, ints, floats): numpy computes the same in their own dtype"
@@ -485,6 +513,20 @@ EQUIVALENT: dict[str, str] = {
     "agents.models.bgnbd.x_simulate__mutmut_39": "as simulate__mutmut_35: a zero rate never buys",
     "agents.models.bgnbd.x_simulate__mutmut_41": "continuous time: a purchase falls exactly on T with probability 0",
     "agents.models.bgnbd.x_simulate__mutmut_47": "a uniform draw equals a continuous dropout p with probability 0",
+    "agents.models.customer.xǁCustomerModelǁsummary__mutmut_21": (
+        "with at most one purchase day counted the last is the first (or none is listed): t_x is 0 either way"
+    ),
+    "agents.models.customer.xǁCustomerModelǁexpected_purchases__mutmut_1": (
+        "in no time the series gives P(alive) times -0.0, which equals 0.0"
+    ),
+    "agents.models.customer.xǁCustomerModelǁ_given_alive__mutmut_5": "as bgnbd._expected_given_alive__mutmut_9",
+    "agents.models.customer.xǁCustomerModelǁclv__mutmut_6": (
+        "a first purchase day is day 1 or later, so day 0 and day 1 both read as before it: T is t_x either way"
+    ),
+    "agents.models.customer.xǁCustomerModelǁclv__mutmut_19": (
+        "with no purchase day counted x is 0, and x = 0 spends the population's mean whatever mean is given"
+    ),
+    "agents.models.customer.xǁCustomerModelǁclv__mutmut_31": "a period k = 0 lasts no time: it adds (±0 - 0) / 1",
     "agents.models.gamma_gamma.x__arrays__mutmut_7": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
     "agents.models.gamma_gamma.x__arrays__mutmut_9": "as bgnbd._arrays__mutmut_9: the dtype of numbers",
     "agents.models.gamma_gamma.x__arrays__mutmut_11": "as bgnbd._arrays__mutmut_9: the dtype of numbers",

@@ -345,3 +345,90 @@ def test_a_finding_already_about_a_top_tier_customer_is_not_raised_twice() -> No
         "advocate_opportunity", "cust-1", replace(finding, reasons=("stub",)), state, "platinum"
     )
     assert other_tier.severity == "info"
+
+
+def test_detectors_see_the_touchpoints_local_day_and_the_zone_of_its_location_else_its_channel() -> None:
+    from datetime import UTC, datetime
+
+    config = config_from_mapping(
+        {
+            "calendar_selection": {"locations": {"store-kolkata": "kolkata"}, "channels": {"chat": "ny"}},
+            "calendars": {
+                "kolkata": {"timezone": "Asia/Kolkata", "hours": {"mon": ["10:00-18:00"]}},
+                "ny": {"timezone": "America/New_York", "hours": {"mon": ["09:00-17:00"]}},
+            },
+        }
+    )
+    gate = AlertGate(config.alerts, {}, Closing(config.alerts, config.calendars))
+    run = Detection([], config.calendars, None, gate)
+    occurred = datetime.fromtimestamp(T0, UTC)
+
+    def zone_of(**where: Any) -> str:
+        context = run.context(CustomerState(), "cust-1", {**event(1, at=T0), **where}, occurred, T0, 20_458)
+        assert (context.instant, context.local_day, context.local_hour) == (T0, 20_458, occurred.hour)
+        return str(context.zone)
+
+    assert zone_of(channel="store", location="store-kolkata") == "Asia/Kolkata"
+    assert zone_of(channel="chat", location="store-kolkata") == "Asia/Kolkata", "the location wins"
+    assert zone_of(channel="chat", location="elsewhere") == "America/New_York"
+    assert zone_of(channel="chat") == "America/New_York"
+
+
+def test_every_open_alert_a_touchpoint_clears_is_closed_whatever_comes_before_it() -> None:
+    keeper = Keeper("long_wait")
+    run = detection(keeper)
+    state = CustomerState()
+    finding = Finding("warning", ("ev-0",), ("long_wait",), "Waited.", "Call back.", T0, T0)
+    alert = run.alert("long_wait", "cust-1", finding, state)
+    state.alerts_open["repeat_contact_unresolved/cust-1/x"] = alert.compact()  # no such detector here
+    state.alerts_open["excessive_transfers/cust-1/y"] = alert.compact()  # nor this one
+    state.alerts_open[alert.alert_id] = alert.compact()
+    out = seen(run, state, "resolution", 3, attributes={"issue_id": "tv"})
+    assert [ended.alert_id for ended in out.alerts] == [alert.alert_id]
+
+
+def test_a_profiles_memory_is_merged_for_every_detector_that_has_one_given_the_merged_state() -> None:
+    given: list[CustomerState] = []
+    folding = Keeper("long_wait", merges=True)
+    late = Keeper("excessive_transfers", merges=True)
+
+    def merge(mine: Any, theirs: Any, state: CustomerState) -> Any:
+        given.append(state)
+        return sorted({*(mine or []), *theirs})
+
+    late.merge = merge
+    run = detection(folding, late)
+    customer = CustomerState(events=3)
+    run.merge(customer, CustomerState(detector_memory={"excessive_transfers": ["theirs"]}))
+    assert customer.detector_memory == {"excessive_transfers": ["theirs"]}
+    assert given == [customer]
+
+
+def test_an_alert_says_on_which_channel_and_where_its_finding_happened() -> None:
+    finding = Finding(
+        "info", ("ev-1",), ("stub",), "Seen.", "Say hello.", T0, T0, channel="store", location="store-hamburg"
+    )
+    alert = finding_alert("advocate_opportunity", "cust-1", finding, CustomerState(), None)
+    assert (alert.channel, alert.location) == ("store", "store-hamburg")
+
+
+class Twice(Stub):
+    """Escalates a day after the page view, and once more a day after that."""
+
+    def fire(
+        self, memory: Any, customer_id: str, now: int, state: CustomerState
+    ) -> tuple[Any, list[Finding]]:
+        _, findings = super().fire(memory, customer_id, now, state)
+        if memory.get("again"):
+            return None, findings
+        return {**memory, "escalate_at": now + DAY, "again": True}, findings
+
+
+def test_an_escalation_names_its_customer_and_keeps_what_the_detector_remembers_for_the_next() -> None:
+    tracker = tracker_with_stub()
+    tracker.detection.detectors = [Twice()]
+    state = tracker.track(None, "cust-1", event(1, "page_view"), 0).state
+    [escalation] = tracker.advance(state, "cust-1", T0 + DAY).alerts
+    assert escalation.summary == "Customer cust-1 still looking."
+    assert state.detector_memory["advocate_opportunity"]["escalate_at"] == T0 + 2 * DAY
+    assert state.wake_at == T0 + 2 * DAY

@@ -227,3 +227,191 @@ def test_taking_back_more_than_is_there_stops_at_nothing() -> None:
         0,
         0,
     )
+
+
+def test_an_answer_at_the_very_instant_of_a_question_closes_it_as_folding_it_would() -> None:
+    into = customer()
+    asking = CustomerState(
+        events=2,
+        first_seen=110 * DAY,
+        inquiries_open={"conv-a": 110 * DAY},
+        complaints_open={"tv-1": 121 * DAY},
+    )
+    combine(into, asking, Ledger("id:device_id:00", 0, "login"), **SETTINGS)  # type: ignore[arg-type]
+    assert into.inquiries_open == {}
+    assert into.complaints_open == {}
+
+
+def test_the_memory_of_answers_keeps_only_the_latest_few() -> None:
+    into = customer()
+    answered = CustomerState(
+        events=2,
+        first_seen=110 * DAY,
+        recently_answered={"conv-x": 100 * DAY, "conv-y": 115 * DAY},
+        recently_resolved={"tv-0": 90 * DAY, "tv-2": 125 * DAY},
+    )
+    combine(into, answered, Ledger("id:device_id:00", 0, "login"), **SETTINGS)  # type: ignore[arg-type]
+    assert into.recently_answered == {"conv-a": 110 * DAY, "conv-y": 115 * DAY}, "at most 2, the latest"
+    assert into.recently_resolved == {"tv-1": 121 * DAY, "tv-2": 125 * DAY}
+
+
+def test_a_tie_in_time_keeps_the_customers_own_score_and_case() -> None:
+    into = customer()
+    into.nps = [3, 122 * DAY]
+    tied = CustomerState(
+        events=1,
+        first_seen=110 * DAY,
+        nps=[10, 122 * DAY],
+        sla_cases={"conv-b": [129 * DAY, "app", None, "q-other"]},
+    )
+    combine(into, tied, Ledger("id:device_id:00", 0, "login"), **SETTINGS)  # type: ignore[arg-type]
+    assert into.nps == [3, 122 * DAY]
+    assert into.sla_cases == {"conv-b": [129 * DAY, "chat", None, "q-9"]}
+
+
+def test_a_split_keeps_what_was_the_customers_own_before_the_merge() -> None:
+    into = customer()
+    later = CustomerState(
+        events=1,
+        first_seen=110 * DAY,
+        purchase_count=1,
+        purchase_value=5.0,
+        purchase_days=[131],
+        first_purchase=131 * DAY,
+        first_purchase_day=131,
+        last_purchase=131 * DAY,
+        sla_cases={"conv-b": [130 * DAY, "app", None, "q-later"]},
+    )
+    entry = Ledger("id:device_id:00", 0, "login")
+    combine(into, later, entry, **SETTINGS)  # type: ignore[arg-type]
+    assert (into.first_purchase, into.last_purchase) == (100 * DAY, 131 * DAY)
+    subtract(into, later, entry, HALF_LIFE)
+    assert (into.first_purchase, into.first_purchase_day, into.last_purchase) == (100 * DAY, 100, 130 * DAY)
+    assert into.sla_cases == {"conv-b": [129 * DAY, "chat", None, "q-9"]}, "her own case stays open"
+
+
+def test_a_split_from_a_customer_who_was_only_the_profile_leaves_no_feedback_behind() -> None:
+    into = CustomerState()
+    entry = Ledger("id:device_id:00", 0, "login")
+    combine(into, profile(), entry, **SETTINGS)  # type: ignore[arg-type]
+    subtract(into, profile(), entry, HALF_LIFE)
+    assert (into.satisfaction_sum, into.satisfaction_weight) == (0.0, 0.0)
+    assert into.satisfaction is None
+
+
+def test_a_customer_seen_once_keeps_their_first_sighting_when_the_profile_was_seen_later() -> None:
+    into = CustomerState(events=1, first_seen=100 * DAY, last_seen=100 * DAY)
+    later = CustomerState(events=2, first_seen=110 * DAY, last_seen=111 * DAY)
+    combine(into, later, Ledger("id:device_id:00", 0, "login"), **SETTINGS)  # type: ignore[arg-type]
+    assert (into.first_seen, into.last_seen, into.events) == (100 * DAY, 111 * DAY, 3)
+
+
+def test_the_customers_own_counts_and_later_instants_are_kept_alongside_the_profiles() -> None:
+    into = customer()
+    into.unpriced_purchases, into.purchase_days_folded = 2, 3
+    into.alert_last["churn_risk"] = 100 * DAY  # later than the profile's
+    resolved = profile()
+    resolved.complaints_resolved = 2
+    resolved.recently_resolved = {"tv-1": 115 * DAY}  # resolved again later on her side
+    entry = Ledger("id:device_id:00", 0, "login")
+    combine(into, resolved, entry, **SETTINGS)  # type: ignore[arg-type]
+    assert (into.unpriced_purchases, into.purchase_days_folded, into.complaints_resolved) == (3, 4, 3)
+    assert into.alert_last["churn_risk"] == 100 * DAY
+    assert into.recently_resolved == {"tv-1": 121 * DAY}
+    subtract(into, resolved, entry, HALF_LIFE)
+    assert (into.unpriced_purchases, into.purchase_days_folded, into.complaints_resolved) == (2, 3, 1)
+
+
+def test_a_profile_without_purchases_leaves_the_customers_first_purchase() -> None:
+    into = customer()
+    browsing = CustomerState(events=2, first_seen=95 * DAY, last_seen=96 * DAY)
+    combine(into, browsing, Ledger("id:device_id:00", 0, "login"), **SETTINGS)  # type: ignore[arg-type]
+    assert (into.first_purchase, into.first_purchase_day, into.last_purchase) == (100 * DAY, 100, 130 * DAY)
+
+
+def test_a_customer_left_without_events_takes_the_next_profiles_first_sighting() -> None:
+    # Everything they had came with a profile that was split off again (without its ledger).
+    emptied = CustomerState(events=0, first_seen=50 * DAY, last_seen=60 * DAY)
+    combine(emptied, profile(), Ledger("id:device_id:00", 0, "login"), **SETTINGS)  # type: ignore[arg-type]
+    assert emptied.first_seen == 90 * DAY
+
+
+def test_a_split_gives_back_the_customers_own_scores_where_the_profiles_had_won() -> None:
+    newer = CustomerState(events=1, first_seen=110 * DAY, csat=[5, 123 * DAY], nps=[10, 124 * DAY])
+    into, entry = customer(), Ledger("id:device_id:00", 0, "login")
+    into.nps = [6, 100 * DAY]
+    combine(into, newer, entry, **SETTINGS)  # type: ignore[arg-type]
+    assert (into.csat, into.nps) == ([5, 123 * DAY], [10, 124 * DAY])
+    subtract(into, newer, entry, HALF_LIFE)
+    assert (into.csat, into.nps) == ([4, 122 * DAY], [6, 100 * DAY])
+    answered, answered_entry = customer(), Ledger("id:device_id:00", 0, "login")
+    combine(answered, newer, answered_entry, **SETTINGS)  # type: ignore[arg-type]
+    answered.csat = [1, 126 * DAY]  # her own answer after the merge
+    subtract(answered, newer, answered_entry, HALF_LIFE)
+    assert answered.csat == [1, 126 * DAY], "an answer given after the merge stays"
+
+
+def test_a_split_leaving_one_purchase_keeps_its_instants() -> None:
+    into = CustomerState(
+        events=1,
+        first_seen=100 * DAY,
+        purchase_count=1,
+        purchase_value=10.0,
+        purchase_days=[100],
+        first_purchase=100 * DAY,
+        first_purchase_day=100,
+        last_purchase=100 * DAY,
+    )
+    entry = Ledger("id:device_id:00", 0, "login")
+    combine(into, profile(), entry, **SETTINGS)  # type: ignore[arg-type]
+    subtract(into, profile(), entry, HALF_LIFE)
+    assert (into.purchase_count, into.first_purchase, into.first_purchase_day, into.last_purchase) == (
+        1,
+        100 * DAY,
+        100,
+        100 * DAY,
+    )
+
+
+def test_a_question_asked_at_the_first_second_of_1970_stays_open_without_an_answer() -> None:
+    into = CustomerState(events=1, first_seen=1)
+    asking = CustomerState(events=1, first_seen=1, inquiries_open={"conv-z": 1}, complaints_open={"tv-z": 0})
+    combine(into, asking, Ledger("id:device_id:00", 0, "login"), **SETTINGS)  # type: ignore[arg-type]
+    assert into.inquiries_open == {"conv-z": 1}
+    assert into.complaints_open == {"tv-z": 0}
+
+
+def test_a_profiles_older_feedback_counts_decayed_to_the_customers_later_instant() -> None:
+    into = CustomerState(
+        events=1, first_seen=DAY, satisfaction_sum=0.6, satisfaction_weight=1.0, satisfaction_at=200 * DAY
+    )
+    older = CustomerState(
+        events=1,
+        first_seen=DAY,
+        satisfaction_sum=2.0,
+        satisfaction_weight=2.0,
+        satisfaction_at=200 * DAY - int(HALF_LIFE),
+    )
+    combine(into, older, Ledger("id:device_id:00", 0, "login"), **SETTINGS)  # type: ignore[arg-type]
+    assert into.satisfaction_sum == pytest.approx(1.6), "her 0.6 and half of the profile's 2.0"
+    assert into.satisfaction_weight == pytest.approx(2.0)
+    assert into.satisfaction_at == 200 * DAY
+
+
+def test_a_customer_whose_feedback_was_all_taken_back_takes_the_profiles_as_it_is() -> None:
+    into = CustomerState(events=1, first_seen=DAY, satisfaction_at=300 * DAY)
+    combine(into, profile(), Ledger("id:device_id:00", 0, "login"), **SETTINGS)  # type: ignore[arg-type]
+    assert (into.satisfaction_sum, into.satisfaction_weight, into.satisfaction_at) == (
+        0.9,
+        1.0,
+        122 * DAY + int(HALF_LIFE),
+    )
+
+
+def test_a_profile_whose_feedback_was_all_taken_back_adds_none_and_ages_none() -> None:
+    into = CustomerState(
+        events=1, first_seen=DAY, satisfaction_sum=0.6, satisfaction_weight=1.0, satisfaction_at=100 * DAY
+    )
+    emptied = CustomerState(events=1, first_seen=DAY, satisfaction_at=200 * DAY)
+    combine(into, emptied, Ledger("id:device_id:00", 0, "login"), **SETTINGS)  # type: ignore[arg-type]
+    assert (into.satisfaction_sum, into.satisfaction_weight, into.satisfaction_at) == (0.6, 1.0, 100 * DAY)

@@ -9,7 +9,7 @@ import pytest
 from agents.config import default_config
 from agents.domain.alert import FIRST_RESPONSE_BREACH, OPEN, RESOLVED
 from agents.domain.refusal import CONFLICTING_DUPLICATE, UNKNOWN_ALERT
-from agents.domain.state import CustomerState
+from agents.domain.state import CustomerState, summarize
 from agents.journey.erasure import ERASED_BY
 from agents.journey.step import (
     ACTION,
@@ -190,3 +190,78 @@ def test_erasing_a_customer_without_state_still_confirms_it() -> None:
     change = ErasingPartition().erase("cust-404", 0)
     assert change.outputs.erasure is not None
     assert (change.outputs.erasure.found, change.outputs.alerts, change.known) == (False, [], False)
+
+
+def test_a_partitions_clock_is_what_a_quorum_of_its_customers_attests_less_the_allowed_lateness() -> None:
+    partition = Partition()
+    step = partition.step
+    assert (step.clock(0), step.pending(0), step.clock_snapshot(0)) == (None, None, [])
+    first = step.touchpoint(b"cust-1", 0, inquiry(0, customer="cust-1"))
+    partition.states[first.key] = first.state
+    assert (step.clock(0), step.pending(0)) == (None, None), "one customer alone attests nothing"
+    assert step.clock_snapshot(0) == [(instant(0), b"cust-1")]
+    step.touchpoint(b"cust-2", 0, visit(HOUR, customer="cust-2"))
+    lateness = int(default_config().deadlines.allowed_lateness_seconds)
+    assert step.clock(0) == instant(0), "the second latest of two"
+    assert step.pending(0) == instant(0) - lateness
+    assert step.clock_snapshot(0) == [(instant(HOUR), b"cust-2"), (instant(0), b"cust-1")]
+    assert step.clock(1) is None
+    list(step.due(0))
+    assert step.pending(0) is None, "fired: nothing pending until the clock moves again"
+
+
+def test_the_coordinator_hears_once_of_each_instant_a_partitions_deadlines_have_fired_to() -> None:
+    partition = Partition()
+    step = partition.step
+    assert step.report(0) is None, "no deadline fired yet"
+    partition.send(inquiry(0, customer="cust-1"))
+    list(step.tick(0, instant(HOUR)))
+    report = step.report(0)
+    assert report is not None
+    assert (report.partition, report.until) == (0, instant(HOUR))
+    assert step.report(0) is None, "nothing new since"
+    list(step.tick(0, instant(HOUR) - 60))  # a tick behind the last one moves nothing back
+    assert step.report(0) is None
+
+
+def test_an_owned_partition_that_has_not_reported_yet_is_overdue_even_without_customers() -> None:
+    partition = Partition()
+    step = partition.step
+    assert step.overdue(instant(0)) == []
+    step.own({0, 3})
+    assert step.overdue(instant(0)) == [0, 3]
+    list(step.tick(3, instant(0)))
+    assert step.report(3) is not None
+    assert step.overdue(instant(0)) == [0], "partition 3 has reported up to now"
+    step.own(set())
+    assert step.overdue(instant(0)) == []
+
+
+def test_after_a_rebalance_the_deadlines_are_forgotten_and_taken_up_from_the_table_again() -> None:
+    partition = Partition()
+    step = partition.step
+    partition.send(inquiry(0, customer="cust-1"))
+    wake_at = partition.states[b"cust-1"].wake_at
+    assert wake_at is not None
+    assert step.deadlines() == 1
+    list(step.tick(0, instant(0)))
+    assert step.report(0) is not None
+    step.forget_deadlines()
+    assert (step.deadlines(), step.overdue(instant(1)), step.report(0)) == (0, [], None)
+    step.schedule(0, b"cust-1", wake_at)
+    assert (step.deadlines(), step.overdue(wake_at - 1), step.overdue(wake_at)) == (1, [], [0])
+    step.forget_deadlines()
+    step.restore(b"cust-1", summarize(partition.states[b"cust-1"]))
+    assert step.overdue(wake_at) == [0]
+    [fired] = step.tick(0, wake_at)
+    assert (fired.key, fired.cause, fired.due) == (b"cust-1", DEADLINE, wake_at)
+
+
+def test_a_touchpoint_at_the_erasure_itself_is_forgotten_and_a_repeated_request_never_shortens_it() -> None:
+    partition = ErasingPartition()
+    partition.send(inquiry(0, customer="cust-1"))
+    partition.erase("cust-1", HOUR)
+    at_erasure, _ = partition.send(visit(HOUR, customer="cust-1"))
+    assert (at_erasure.cause, at_erasure.known, at_erasure.state.events) == (FORGOTTEN, False, 0)
+    assert partition.erase("cust-1", 0.5 * HOUR).forget_until == instant(HOUR), "an older request again"
+    assert partition.erase("cust-1", 2 * HOUR).forget_until == instant(2 * HOUR)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import numpy as np
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from agents.domain.instants import day_number
 from agents.domain.state import CustomerState
 from agents.models import bgnbd, gamma_gamma
-from agents.models.customer import CustomerModel
+from agents.models.customer import CustomerModel, Summary
 from agents.models.history import Transaction, summarise
 from agents.models.params import DEFAULT_PARAMS, ModelParams
 
@@ -254,3 +255,129 @@ def test_the_view_judges_the_best_customer_at_the_end_of_the_day_asked() -> None
     assert model.view(state, day - 1)["best_customer_clv"] is None  # the day before: not known yet
     assert model.best_customer_clv(day * 86_400 + 3599) is None
     assert model.best_customer_clv(day * 86_400 + 3600) == 123.456
+
+
+class CountingModel(CustomerModel):
+    """A model that counts its P(alive) evaluations: the risk day is meant to cost a couple, not a search."""
+
+    evaluations = 0
+
+    def p_alive(self, x: int, t_x: float, T: float) -> float:
+        CountingModel.evaluations += 1
+        return super().p_alive(x, t_x, T)
+
+
+def repeat_buyer(*offsets: int) -> CustomerState:
+    """A customer with purchases on these days after 2025-01-01 (the first at offset 0)."""
+    start = day_number(date(2025, 1, 1))
+    state = CustomerState(purchase_count=len(offsets), first_purchase_day=start)
+    state.purchase_days = [start + offset for offset in offsets]
+    return state
+
+
+REPEAT_BUYERS = (repeat_buyer(0, 30), repeat_buyer(0, 14, 50, 51), repeat_buyer(0, 7, 21, 35, 70, 140))
+
+
+def test_p_alive_exactly_on_the_threshold_is_not_below_it_and_a_hair_above_it_is() -> None:
+    for model in (MODEL, DAILY):
+        for state in REPEAT_BUYERS:
+            last = state.purchase_days[-1]
+            for day in range(last + 1, last + 300, 7):
+                alive = model.p_alive_on(state, day)
+                assert alive is not None
+                assert model.day_below(state, alive) == day + 1, "equal to the threshold is not below it"
+                assert model.day_below(state, math.nextafter(alive, 1.0)) == day
+
+
+def test_the_risk_day_comes_from_the_closed_form_not_a_day_by_day_search() -> None:
+    for params in (DEFAULT_PARAMS, DAILY.params):
+        model = CountingModel(params)
+        for state in REPEAT_BUYERS:
+            last = state.purchase_days[-1]
+            for day in range(last + 1, last + 300, 7):
+                alive = model.p_alive_on(state, day)
+                assert alive is not None
+                for threshold in (alive, math.nextafter(alive, 1.0), alive * 0.999):
+                    CountingModel.evaluations = 0
+                    model.day_below(state, threshold)
+                    # The day found and its neighbours, to absorb rounding: at most three.
+                    assert CountingModel.evaluations <= 3
+
+
+def test_a_customer_already_below_the_threshold_at_their_last_purchase_is_at_risk_from_that_day() -> None:
+    # Two purchases 200 weeks apart: P(alive) right after the second is below 0.9 already.
+    state = repeat_buyer(0, 1400)
+    last = state.purchase_days[-1]
+    alive = MODEL.p_alive_on(state, last)
+    assert alive is not None
+    assert alive < 0.9
+    assert MODEL.day_below(state, 0.9) == last
+    assert DAILY.day_below(repeat_buyer(0, 3), 0.9) == day_number(date(2025, 1, 4))
+
+
+def test_odds_beyond_e_to_the_700_are_certainly_gone_and_up_to_it_computed() -> None:
+    # Inputs found to give log-odds of exactly 700.0 and about 700.5 with the default parameters.
+    at_700 = MODEL.p_alive(150, 1.0, 587.324007781249)
+    assert at_700 == pytest.approx(1 / (1 + math.exp(700)), rel=1e-9)
+    assert at_700 > 0
+    assert MODEL.p_alive(200, 1.0, 179.57776292956515) == 0.0
+
+
+def test_with_a_equal_to_one_expected_purchases_equal_the_vectorised_form() -> None:
+    purchases = bgnbd.BGNBDParams(r=0.9, alpha=35.0, a=1.0, b=3.1)
+    model = CustomerModel(
+        ModelParams(purchases=purchases, spend=DAILY.params.spend, unit="days", best_customer_clv=500.0)
+    )
+    reference = float(bgnbd.expected_purchases(purchases, 30.0, 4, 60.0, 90.0)[()])
+    assert model.expected_purchases(4, 60.0, 90.0, 30.0) == pytest.approx(reference, rel=1e-12)
+
+
+def test_a_one_time_repeat_buyer_is_expected_to_spend_their_own_mean_shrunk_to_the_populations() -> None:
+    reference = float(np.asarray(gamma_gamma.expected_spend(DEFAULT_PARAMS.spend, 1, 80.0))[()])
+    assert MODEL.expected_spend(1, 80.0) == pytest.approx(reference, rel=1e-12)
+    assert MODEL.expected_spend(1, 80.0) != DEFAULT_PARAMS.spend.population_mean
+
+
+def test_a_buyer_whose_purchase_days_were_all_folded_away_is_read_as_a_one_day_buyer() -> None:
+    # A merge's cap can fold the customer's own day away, and a split then take the merged days back.
+    state = CustomerState(
+        purchase_count=1, purchase_value=50.0, first_purchase_day=day_number(date(2025, 1, 1))
+    )
+    summary = MODEL.summary(state, day_number(date(2025, 1, 15)))
+    assert summary == Summary(0, 0.0, 2.0)
+    reference = CustomerState(
+        purchase_count=1, purchase_value=50.0, first_purchase_day=state.first_purchase_day
+    )
+    reference.purchase_days = [state.first_purchase_day]
+    assert MODEL.clv(state) == MODEL.clv(reference) > 0
+
+
+def test_the_default_clv_is_a_year_of_months_at_one_percent_a_month() -> None:
+    state = buyer(("2025-02-01", 40.0), ("2025-03-15", 60.0), ("2025-06-01", 20.0))
+    explicit = CustomerModel(DEFAULT_PARAMS, clv_periods=12, clv_period_days=30.4375, discount_rate=0.01)
+    assert CustomerModel(DEFAULT_PARAMS).clv(state) == explicit.clv(state)
+
+
+def test_the_view_shows_the_threshold_in_effect_at_the_last_second_of_the_day() -> None:
+    from agents.models.population import PopulationThreshold
+
+    day = day_number(date(2026, 1, 5))
+    state = buyer(("2025-12-01", 40.0), ("2025-12-20", 60.0))
+    # Taking effect at the day's last second: shown.
+    late = CustomerModel(DEFAULT_PARAMS)
+    late.best_customers = PopulationThreshold(every=86_400, delay=86_399)
+    late.best_customers.learn(day * 86_400, 100.0)
+    assert late.view(state, day)["best_customer_clv"] == 100.0
+    # Taking effect at the next midnight: not shown yet.
+    midnight = CustomerModel(DEFAULT_PARAMS)
+    midnight.best_customers = PopulationThreshold(every=86_400, delay=0)
+    midnight.best_customers.learn(day * 86_400, 100.0)
+    midnight.best_customers.learn((day + 1) * 86_400, 200.0)
+    assert midnight.view(state, day)["best_customer_clv"] == 100.0
+
+
+def test_no_purchase_counted_means_no_model_reading_whatever_purchase_day_is_left() -> None:
+    state = CustomerState(purchase_count=0, first_purchase_day=day_number(date(2025, 1, 1)))
+    state.purchase_days = [state.first_purchase_day]
+    assert MODEL.summary(state, day_number(date(2025, 3, 1))) is None
+    assert MODEL.clv(state) == 0.0
