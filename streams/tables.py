@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import faust
 from faust.serializers import codecs
@@ -74,20 +74,10 @@ def erased_customers(app: faust.App, partitions: int) -> TableT[bytes, int]:
     )
 
 
-class _OnePartitionTable(faust.Table[bytes, bytes]):
-    """A table of one partition, written from a batch after its events (outside Faust's per-event
-    context, from which a table otherwise takes the partition of each write)."""
-
-    def partition_for_key(self, key: Any) -> int:
-        return 0
-
-
 def coordinator_state(app: faust.App) -> TableT[bytes, bytes]:
     """The coordinator's state (agents/coordination/), one key, one partition: what it kept for the next owner."""
-    table = _OnePartitionTable(
-        app,
-        name="coordinator_state",
-        beacon=app.tables.beacon,
+    return app.Table(
+        "coordinator_state",
         partitions=1,
         key_type=bytes,
         value_type=bytes,
@@ -96,4 +86,3 @@ def coordinator_state(app: faust.App) -> TableT[bytes, bytes]:
         # Its one key's latest value is all a next owner needs.
         extra_topic_configs={"cleanup.policy": "compact"},
     )
-    return cast(TableT[bytes, bytes], app.tables.add(table))

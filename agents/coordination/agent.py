@@ -18,12 +18,11 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Protocol
 
 import faust
 import orjson
 from aiokafka.structs import TopicPartition
-from faust.streams import Stream
 from faust.types import AgentT, StreamT, TableT, TopicT
 from prometheus_client import Counter, Gauge
 
@@ -41,10 +40,6 @@ STATE_KEY: Final = b"state"
 THRESHOLD_KEY: Final = b"threshold"
 #: Room for the key, headers and batch framing of the state's changelog record.
 STATE_RECORD_OVERHEAD: Final = 1024
-#: The coordinator applies ``journey.progress`` in batches of at most this many records, or of what
-#: arrived within BATCH_SECONDS, and stores its state once per batch.
-BATCH_RECORDS: Final = 1000
-BATCH_SECONDS: Final = 0.1
 
 
 class ThresholdLearner(Protocol):
@@ -122,48 +117,39 @@ def install(
 
     @app.agent(topics.progress_input, name="coordinate_partitions")
     async def coordinate_partitions(stream: StreamT[bytes]) -> None:
-        # A batch at a time: the state holds every pending warning, so it is stored once per batch, not
-        # once per record. The batch's offsets are acknowledged after its outputs and state are written.
-        # StreamT leaves take_events out; the stream an agent gets is always a faust Stream.
-        async for events in cast(Stream[bytes], stream).take_events(BATCH_RECORDS, within=BATCH_SECONDS):
-            thresholds = False
-            for event in events:
-                try:
-                    coordinated = coordinator.apply(event.value)
-                except Exception as exc:  # a foreign record on an internal topic: skip it, keep going
-                    log.warning(
-                        "coordinator could not apply %s@%s: %s",
-                        event.message.partition,
-                        event.message.offset,
-                        exc,
-                    )
-                    continue
-                for alert in coordinated.alerts:
-                    if alert.status == OPEN and alert.status_changed_at is None:
-                        metrics.ALERTS_RAISED.labels(alert.type, alert.severity).inc()
-                    else:
-                        metrics.ALERTS_RESOLVED.labels(alert.type, "auto").inc()
-                        reason = auto_reason(alert.status_changed_by)
-                        if reason is not None:
-                            metrics.ALERTS_CLOSED_AUTOMATICALLY.labels(alert.type, reason).inc()
-                    await topics.alerts[alert.type].send(key=alert.customer_id.encode(), value=alert.encode())
-                thresholds = thresholds or bool(coordinated.thresholds)
-            if thresholds and coordinator.population is not None:
+        async for event in stream.events():
+            try:
+                coordinated = coordinator.apply(event.value)
+            except Exception as exc:  # a foreign record on an internal topic: skip it, keep going
+                log.warning(
+                    "coordinator could not apply %s@%s: %s",
+                    event.message.partition,
+                    event.message.offset,
+                    exc,
+                )
+                continue
+            for alert in coordinated.alerts:
+                if alert.status == OPEN and alert.status_changed_at is None:
+                    metrics.ALERTS_RAISED.labels(alert.type, alert.severity).inc()
+                else:
+                    metrics.ALERTS_RESOLVED.labels(alert.type, "auto").inc()
+                    reason = auto_reason(alert.status_changed_by)
+                    if reason is not None:
+                        metrics.ALERTS_CLOSED_AUTOMATICALLY.labels(alert.type, reason).inc()
+                await topics.alerts[alert.type].send(key=alert.customer_id.encode(), value=alert.encode())
+            if coordinated.thresholds and coordinator.population is not None:
                 # Every recent boundary in each record: compaction keeps the last, and a starting worker needs them all.
                 known = {str(b): merged for b, merged in coordinator.population.merged.items()}
                 await topics.best_customers.send(key=THRESHOLD_KEY, value=orjson.dumps(known))
-            store_state()
-
-    def store_state() -> None:
-        state = orjson.dumps(coordinator.to_json())
-        if len(state) < app.conf.producer_max_request_size - STATE_RECORD_OVERHEAD:
-            table[STATE_KEY] = state
-        else:
-            # Bounded by design (agents/models/population.py); were it not, a changelog record
-            # past the producer's limit would stop the worker. The next owner then resumes from
-            # the last state that fitted.
-            metrics.RECORDS_TOO_LARGE.labels(table.changelog_topic.get_topic_name()).inc()
-            log.error("the coordinator's state (%d bytes) is too large to keep; not stored", len(state))
+            state = orjson.dumps(coordinator.to_json())
+            if len(state) < app.conf.producer_max_request_size - STATE_RECORD_OVERHEAD:
+                table[STATE_KEY] = state
+            else:
+                # Bounded by design (agents/models/population.py); were it not, a changelog record
+                # past the producer's limit would stop the worker. The next owner then resumes from
+                # the last state that fitted.
+                metrics.RECORDS_TOO_LARGE.labels(table.changelog_topic.get_topic_name()).inc()
+                log.error("the coordinator's state (%d bytes) is too large to keep; not stored", len(state))
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_best_customer_thresholds() -> None:
