@@ -286,8 +286,9 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "agents/journey/step.py",
         ("tests/agents/journey/test_step.py",),
-        # Identity's records and erasure go through the step.
-        ("tests/agents/identity/test_journeys.py", "tests/agents/identity/test_erasure.py"),
+        # Identity's records, merges, splits and erasure, and moved alerts, go through the step.
+        (*IDENTITY, "tests/agents/alerts/test_moves.py"),
+        deselect=(MERGE_ORDER,),
     ),
     Target(
         "agents/journey/track.py",
