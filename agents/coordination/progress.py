@@ -88,11 +88,14 @@ def decode_signal(record: bytes) -> tuple[str, int, dict[str, Any]]:
 class PartitionProgress:
     """The partitions one process owns, as they report: clocks passing marks, and their buyers' values."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, population: bool = True) -> None:
+        """*population*: keep the buyers and sketch them at each boundary (with a population threshold);
+        off where nobody merges the partitions' sketches, then a boundary is reported only as a mark."""
         minutes = config.sla.warning_digest_minutes
         self.mark = round(minutes * 60) if minutes > 0 else MARK_WITHOUT_DIGESTS
         best = config.model.best_customers
-        self._population = best.fixed is None
+        self._population = population and best.fixed is None
+        self._keeps_buyers = population
         self.every = round(best.every_hours * 3600)
         self._window = round(best.window_days * 86_400)
         self._alpha = best.relative_accuracy
@@ -114,7 +117,7 @@ class PartitionProgress:
         depend on how many purchases were applied before the clock passed it. Only a rebalance,
         which rebuilds this from the states, falls back on their latest few.
         """
-        if not history:
+        if not history or not self._keeps_buyers:
             return
         buyers = self._buyers.setdefault(partition, {})
         known = buyers.get(key)

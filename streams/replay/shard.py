@@ -36,7 +36,7 @@ from agents.journey.step import (
     Change,
     JourneyStep,
 )
-from agents.journey.track import JourneyTracker
+from agents.journey.track import JourneyTracker, Step
 from agents.journey.watermark import PartitionClock
 from agents.models.population import PopulationMerge, PopulationThreshold
 from streams import topics
@@ -205,7 +205,10 @@ class Shard:
                     self._lines.write(topics.ENRICHED, change.enriched)
                 self._write(self._due(partition), partition)
                 if change.cause == TOUCHPOINT:
-                    self._passed_whole(self._whole_clock.observe(change.key, int(event_instant(event))))
+                    # The step's own reading of the event's instant (event_instant's), not parsed again.
+                    outputs = change.outputs
+                    instant = outputs.instant if isinstance(outputs, Step) else event_instant(event)
+                    self._passed_whole(self._whole_clock.observe(change.key, instant))
 
     def _refuse(self, body: bytes, refused: Rejected, partition: int, number: int) -> None:
         self.applied.refused[refused.reason] += 1
@@ -471,10 +474,15 @@ def event_instant(event: dict[str, Any]) -> int:
 
 
 class _AlsoWhole(PartitionProgress):
-    """Each partition's buyers, as the journey step keeps them, and all of them as one partition too."""
+    """Each partition's progress, as the journey step keeps it, and all the buyers as one partition too.
+
+    Replay learns its thresholds from the whole population only (``Shard``), so the partitions' own
+    sketches are never merged. Where every population boundary is also a mark of the partitions'
+    clocks, they report at the same points without them, and keep no buyers of their own.
+    """
 
     def __init__(self, config: Config, whole: PartitionProgress) -> None:
-        super().__init__(config)
+        super().__init__(config, population=whole.every % whole.mark != 0)
         self._whole_progress = whole
 
     def buyer(
