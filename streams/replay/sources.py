@@ -10,7 +10,6 @@ which gives exactly the clock of the whole prefix.
 
 from __future__ import annotations
 
-import marshal
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import Any, Final
 from agents.domain.refusal import Rejected
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.watermark import PartitionClock
-from streams.replay.runs import RUN_ROWS, Row, write_run
+from streams.replay.runs import RUN_ROWS, Row, read_blocks, write_block, write_run
 from streams.topics import partition_for
 
 __all__ = ["Decoded", "Range", "Refusal", "decode_range", "read_refusals", "split"]
@@ -166,7 +165,7 @@ def decode_range(
         rows = []
 
     def flush_refusals(handle: Any) -> None:
-        marshal.dump(refusals, handle)
+        write_block(handle, refusals)
         refusals.clear()
 
     with refusals_path.open("wb") as refused:
@@ -222,9 +221,5 @@ def decode_range(
 def read_refusals(path: str) -> Iterator[Refusal]:
     """The refusals of one range, in file order."""
     with open(path, "rb") as handle:
-        while True:
-            try:
-                block: list[Refusal] = marshal.load(handle)
-            except EOFError:
-                return
+        for block in read_blocks(handle):
             yield from block
