@@ -263,3 +263,26 @@ def test_values_handed_over_after_a_boundary_was_reported_still_count_at_the_nex
     assert close_to(day_11.quantile(1.0), 600.0)  # at-midnight: bought exactly at day 10's boundary
     assert close_to(day_12.quantile(0.0), 45.0)
     assert close_to(day_13.quantile(1.0), 900.0)
+
+
+def test_without_its_population_a_partition_reports_at_the_same_marks_with_no_sketch_and_keeps_no_buyer() -> (
+    None
+):
+    # Replay's partitions: their thresholds come from the whole population, so nobody merges their sketches.
+    # With a boundary every day and a mark every five minutes, each boundary is a mark too.
+    full, bare = PartitionProgress(default_config()), PartitionProgress(default_config(), population=False)
+    for progress in (full, bare):
+        progress.buyer(0, b"c1", 3 * DAY, ((3 * DAY, 120.0),))
+    clock = [3 * DAY + 7 * MINUTE, 3 * DAY + 2 * HOUR, 4 * DAY, 4 * DAY + 1, 6 * DAY + 3 * MINUTE]
+    boundaries = 0
+    for until in clock:
+        with_population, without = full.passed(0, until), bare.passed(0, until)
+        assert (with_population is None) == (without is None), until
+        if without is not None:
+            assert with_population is not None
+            assert without.until == with_population.until
+            assert (dict(without.sketches), without.empty_before) == ({}, None)
+            boundaries += bool(with_population.sketches)
+    assert boundaries == 3  # the first report, and the days 4 and 6 (5 with it)
+    assert full.sketch(0, 5 * DAY).count == 1
+    assert bare.sketch(0, 5 * DAY).count == 0
