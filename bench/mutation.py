@@ -285,7 +285,7 @@ TARGETS: tuple[Target, ...] = (
     Target("agents/journey/retention.py", ("tests/agents/journey/test_retention.py", *TRACKER)),
     Target(
         "agents/journey/step.py",
-        ("tests/agents/journey/test_step.py",),
+        ("tests/agents/journey/test_step.py", "tests/agents/journey/test_step_identity.py"),
         # Identity's records, merges, splits and erasure, and moved alerts, go through the step.
         (*IDENTITY, "tests/agents/alerts/test_moves.py"),
         deselect=(MERGE_ORDER,),
