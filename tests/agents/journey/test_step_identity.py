@@ -419,3 +419,46 @@ def test_a_deadline_of_a_merged_profile_fires_under_the_customer() -> None:
     fired = tick(journey, instant("2026-01-06T10:20:00+01:00"))
     assert [change.key for change in fired] == [b"cust-anna"]
     assert fired[0].trigger == "wall_clock"
+
+
+def test_a_redelivery_a_conflicting_one_and_one_dated_before_an_erasure_say_so_for_their_own_key() -> None:
+    journey = recorded()
+    first = touch("q-1", LOGIN, "inquiry", who="cust-anna", channel="email", conversation_id="e-1")
+    journey.send(first)
+    journey.send(touch("q-2", LOGIN, "inquiry", who="cust-anna", channel="chat", conversation_id="c-1"))
+    journey.send(first)  # a redelivery
+    journey.taken()
+    conflicting = journey.step.touchpoint(b"cust-anna", NUMBER, {**first, "channel": "store"})
+    assert conflicting.refused is not None
+    assert (conflicting.key, conflicting.partition, conflicting.cause, conflicting.known) == (
+        b"cust-anna",
+        NUMBER,
+        TOUCHPOINT,
+        True,
+    )
+    journey.erase("cust-anna", "2026-01-06T12:00:00+01:00")
+    journey.send(touch("late", LOGIN, "visit", who="cust-anna"))
+    assert "cust-anna" not in journey.states, "a touchpoint dated before the erasure brings nobody back"
+
+
+def test_a_claim_without_identity_resolution_is_a_programming_error_said_plainly() -> None:
+    journey = partition(identity={"enabled": False})
+    with pytest.raises(AssertionError) as raised:
+        journey.step.identity(
+            TABLET_KEY.encode(), NUMBER, Claim(TABLET_KEY, "cust-anna", "login", instant(LOGIN))
+        )
+    assert str(raised.value) == "claims are made only with identity resolution on"
+
+
+def test_an_action_for_a_customer_without_state_is_refused_with_a_blank_state_of_its_partition() -> None:
+    journey = partition()
+    action = {"schema_version": 1, "alert_id": "after_hours_unanswered/cust-nobody/0", "action": "acknowledge",
+              "by": "ops", "at": LOGIN}  # fmt: skip
+    refused = journey.action("cust-nobody", action)
+    assert refused.refused is not None
+    assert (refused.cause, refused.known, refused.state.partition, refused.state.events) == (
+        ACTION,
+        False,
+        NUMBER,
+        0,
+    )
