@@ -285,7 +285,7 @@ TARGETS: tuple[Target, ...] = (
     Target("agents/journey/retention.py", ("tests/agents/journey/test_retention.py", *TRACKER)),
     Target(
         "agents/journey/step.py",
-        ("tests/agents/journey/test_step.py",),
+        ("tests/agents/journey/test_step.py", "tests/agents/journey/test_step_identity.py"),
         # Identity's records, merges, splits and erasure, and moved alerts, go through the step.
         (*IDENTITY, "tests/agents/alerts/test_moves.py"),
         deselect=(MERGE_ORDER,),
@@ -293,8 +293,15 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "agents/journey/track.py",
         ("tests/agents/journey/test_track.py",),
-        # The tracker's SLA cases, alert lifecycle and detector gating are told in these, through the tracker.
-        ("tests/agents/alerts/test_sla.py", "tests/agents/detectors/test_framework.py"),
+        # The tracker's SLA cases, alert lifecycle and detector gating are told in these, through the
+        # tracker; its merges, splits and erasure in identity's stories and the journey step's.
+        (
+            "tests/agents/alerts/test_sla.py",
+            "tests/agents/detectors/test_framework.py",
+            *IDENTITY,
+            "tests/agents/journey/test_step_identity.py",
+        ),
+        deselect=(MERGE_ORDER,),
     ),
     _own("agents/journey/watermark.py"),
 )

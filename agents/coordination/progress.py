@@ -133,6 +133,10 @@ class PartitionProgress:
             history = tuple(older[-1:] + [entry for entry in history if entry[0] >= sketched])
         buyers[key] = (first_purchase, history[-KEPT_VALUES:])
 
+    def buyers(self, partition: int) -> dict[bytes, tuple[int, tuple[tuple[int, float], ...]]]:
+        """The partition's buyers: each one's first purchase and the values kept for the boundaries to come."""
+        return dict(self._buyers.get(partition, {}))
+
     def drop(self, partition: int, key: bytes) -> None:
         """The customer *key* is no buyer of this partition any more (a profile merged into its customer)."""
         self._buyers.get(partition, {}).pop(key, None)

@@ -52,6 +52,10 @@ class DeadlineIndex:
             heapq.heappop(heap)  # superseded
         return heap[0][0] if heap else None
 
+    def scheduled(self, partition: int) -> dict[bytes, int]:
+        """Each customer of *partition* with a deadline, and its instant."""
+        return dict(self._scheduled.get(partition, {}))
+
     def partitions(self) -> list[int]:
         return [partition for partition, scheduled in self._scheduled.items() if scheduled]
 

@@ -421,6 +421,10 @@ class JourneyStep:
         """Make *wake_at* the next deadline of customer *key* (after a rebalance, from the table)."""
         self._index.schedule(partition, key, wake_at)
 
+    def scheduled(self, partition: int) -> dict[bytes, int]:
+        """Each customer of *partition* with a deadline, and when it is due (what the table's states say)."""
+        return self._index.scheduled(partition)
+
     def restore(self, key: bytes, summary: StateSummary) -> None:
         """Take up a customer the table holds (after a rebalance): its next deadline and, for a buyer, its values."""
         self._index.schedule(summary.partition, key, summary.wake_at)

@@ -174,6 +174,8 @@ def test_a_buyer_merged_away_leaves_the_partitions_sketch() -> None:
     progress.buyer(0, b"customer", DAY, ((DAY, 70.0),))
     progress.drop(0, b"profile")
     progress.drop(1, b"customer")  # another partition's: nothing to drop there
+    assert progress.buyers(0) == {b"customer": (DAY, ((DAY, 70.0),))}
+    assert progress.buyers(1) == {}
     report = progress.passed(0, 3 * DAY)
     assert report is not None
     whole = sketch_at(report, 3 * DAY)

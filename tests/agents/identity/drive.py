@@ -4,23 +4,33 @@ Each raw record goes through ingest's decoder; its touchpoint, then its claims, 
 step, and whatever the step sends on (a routed touchpoint, a profile merging into its customer) is
 applied next, as the worker's round trip through ``touchpoints.by-customer`` would apply it.
 Unlike replay, nothing is sorted by event time: the order is the test's to choose.
+
+Every change is held to the step's contract on the way (``check``): it names its own key and
+partition, says whether the customer was known and how many inquiries and cases it opened, and the
+step's deadlines and best-customer population follow the states written. The partition is not 0,
+so a change that loses its partition shows.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
 
 from agents.domain.identity import Control, Forward, Merge, Split
 from agents.domain.outputs import Outputs
-from agents.domain.state import CustomerState
+from agents.domain.state import CustomerState, history
 from agents.ingest.decode import Accepted, TouchpointDecoder
-from agents.journey.step import ROUTED, UNCHANGED, Change, JourneyStep
+from agents.journey.step import DEADLINE, ERASURE, FORGOTTEN, ROUTED, UNCHANGED, Change, JourneyStep
 from agents.journey.track import JourneyTracker
+
+#: The partition driven: any but 0, which a lost partition (None, a default) could pass for.
+NUMBER = 3
 
 
 @dataclass
@@ -44,15 +54,21 @@ class Partition:
         for event in events:
             outcome = self.decoder(event if isinstance(event, bytes) else orjson.dumps(event))
             assert isinstance(outcome, Accepted), outcome
-            self._apply(self.step.touchpoint(outcome.customer_id.encode(), 0, outcome.event))
+            key = outcome.customer_id.encode()
+            self._run(key, partial(self.step.touchpoint, key, NUMBER, outcome.event))
             self._settle()
             for claim in outcome.claims:
-                self._apply(self.step.identity(claim.key.encode(), 0, claim))
+                self._run(claim.key.encode(), partial(self.step.identity, claim.key.encode(), NUMBER, claim))
                 self._settle()
 
     def control(self, key: str, message: Control | Split) -> Change:
-        change = self.step.identity(key.encode(), 0, message)
-        self._apply(change)
+        change = self._run(key.encode(), lambda: self.step.identity(key.encode(), NUMBER, message))
+        self._settle()
+        return change
+
+    def action(self, key: str, action: dict[str, Any], received_at: float | None = None) -> Change:
+        """Apply an operator's *action* on *key*, then what it sends on."""
+        change = self._run(key.encode(), lambda: self.step.action(key.encode(), NUMBER, action, received_at))
         self._settle()
         return change
 
@@ -66,12 +82,9 @@ class Partition:
             "by": "privacy-office",
             "reason": "gdpr-art-17",
         }
-        change = self.step.erase(customer.encode(), 0, request, datetime.fromisoformat(at).timestamp())
-        self.states.pop(customer, None)
-        if change.forget_until is not None:
-            self.erased[change.key] = change.forget_until
-        self.published.extend(change.outputs)
-        self._waiting.extend(change.outputs.forwards)
+        key = customer.encode()
+        instant = datetime.fromisoformat(at).timestamp()
+        change = self._run(key, lambda: self.step.erase(key, NUMBER, request, instant))
         self._settle()
         return change
 
@@ -82,28 +95,84 @@ class Partition:
     def merges(self) -> list[Merge]:
         return self.published.merges
 
+    def _run(self, key: bytes, decide: Callable[[], Change]) -> Change:
+        """Take one change for *key*, hold it to the step's contract, and apply it as the worker does."""
+        before = self.states.get(key.decode())
+        known, opened = before is not None, _open(before)
+        change = decide()
+        check(change, key, known, opened)
+        self._apply(change)
+        return change
+
     def _apply(self, change: Change) -> None:
         if change.refused is not None:
             self.refused.append(change)
             return
-        if change.cause not in (ROUTED, UNCHANGED):
+        if change.cause == ERASURE:
+            self.states.pop(change.key.decode(), None)
+            if change.forget_until is not None:
+                self.erased[change.key] = change.forget_until
+        elif change.cause not in (ROUTED, UNCHANGED, FORGOTTEN):
             self.states[change.key.decode()] = change.state
         self.published.extend(change.outputs)
         self._waiting.extend(change.outputs.forwards)
+        self._check_indexes()
+
+    def _check_indexes(self) -> None:
+        """The step's deadlines and buyers are those of the states written."""
+        states = {key.encode(): state for key, state in self.states.items()}
+        deadlines = {key: state.wake_at for key, state in states.items() if state.wake_at is not None}
+        assert self.step.scheduled(NUMBER) == deadlines
+        buyers = self.step.progress.buyers(NUMBER)
+        assert set(buyers) == {key for key, state in states.items() if state.is_profile and state.clv_history}
+        for key, (first_purchase, values) in buyers.items():
+            state = states[key]
+            assert first_purchase == state.first_purchase
+            assert set(history(state.clv_history)) <= set(values)
 
     def _settle(self) -> None:
         while self._waiting:
             sent = self._waiting.popleft()
+            key = sent.key.encode()
             if sent.touchpoint is not None:
-                self._apply(self.step.touchpoint(sent.key.encode(), 0, sent.touchpoint))
+                self._run(key, partial(self.step.touchpoint, key, NUMBER, sent.touchpoint))
             elif sent.control is not None:
-                self._apply(self.step.identity(sent.key.encode(), 0, sent.control))
+                self._run(key, partial(self.step.identity, key, NUMBER, sent.control))
             elif sent.action is not None:
-                self._apply(self.step.action(sent.key.encode(), 0, sent.action))
+                self._run(key, partial(self.step.action, key, NUMBER, sent.action))
 
 
-def tick(partition: Partition, until: int) -> None:
+def tick(partition: Partition, until: int) -> list[Change]:
     """Fire every deadline of the partition up to *until* (as a quiet partition's wall-clock tick does)."""
-    for change in partition.step.tick(0, until):
+    fired = []
+    opened = {key.encode(): _open(state) for key, state in partition.states.items()}
+    for change in partition.step.tick(NUMBER, until):
+        # Advanced in place: the state written is the one the table held.
+        assert change.state is partition.states[change.key.decode()]
+        assert change.cause == DEADLINE
+        check(change, change.key, True, opened[change.key])
+        opened[change.key] = _open(change.state)
         partition._apply(change)
+        fired.append(change)
     partition._settle()
+    return fired
+
+
+def check(change: Change, key: bytes, known: bool, opened: tuple[int, int]) -> None:
+    """What every change of the step says of itself, whatever it comes from."""
+    assert (change.key, change.partition) == (key, NUMBER)
+    assert isinstance(change.state, CustomerState)
+    assert change.state.partition == NUMBER
+    if change.cause == FORGOTTEN:
+        assert change.outputs == Outputs()
+        return
+    assert change.known is known
+    if change.cause in (ROUTED, UNCHANGED) or change.refused is not None:
+        assert (change.inquiries_opened, change.cases_opened) == (0, 0)
+        return
+    now = _open(None if change.cause == ERASURE else change.state)
+    assert (change.inquiries_opened, change.cases_opened) == (now[0] - opened[0], now[1] - opened[1])
+
+
+def _open(state: CustomerState | None) -> tuple[int, int]:
+    return (0, 0) if state is None else (len(state.inquiries_open), len(state.sla_cases))

@@ -125,7 +125,7 @@ def test_an_action_on_the_old_alert_id_follows_the_alert_to_the_customer() -> No
     journey.send(touch("login", "2026-01-06T08:30:00+01:00", "identify", who="cust-anna", ids=DEVICE))
     action = {"schema_version": 1, "alert_id": raised.alert_id, "action": "acknowledge", "by": "ops",
               "at": "2026-01-06T08:35:00+01:00"}  # fmt: skip
-    change = journey.step.action(DEVICE_KEY.encode(), 0, action)
+    change = journey.action(DEVICE_KEY, action)
     [forward] = change.outputs.forwards
     assert forward.key == "cust-anna"
     assert forward.action is not None

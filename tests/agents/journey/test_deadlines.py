@@ -37,6 +37,7 @@ def test_partitions_are_independent() -> None:
     assert list(index.pop_due(1, 1_000)) == [(b"b", 50), (b"c", 150)]
     assert index.next_due(0) == 100
     assert index.partitions() == [0]
+    assert (index.scheduled(0), index.scheduled(1), index.scheduled(2)) == ({b"a": 100}, {}, {})
     assert list(index.pop_due(2, 1_000)) == []
     assert index.next_due(2) is None
 

@@ -24,7 +24,7 @@ from agents.journey.step import (
     JourneyStep,
 )
 from agents.journey.track import JourneyTracker
-from tests.agents.journey.touchpoints import SALT, T0, inquiry, instant, visit
+from tests.agents.journey.touchpoints import SALT, T0, inquiry, instant, purchase, visit
 
 pytestmark = pytest.mark.unit
 
@@ -265,3 +265,41 @@ def test_a_touchpoint_at_the_erasure_itself_is_forgotten_and_a_repeated_request_
     assert (at_erasure.cause, at_erasure.known, at_erasure.state.events) == (FORGOTTEN, False, 0)
     assert partition.erase("cust-1", 0.5 * HOUR).forget_until == instant(HOUR), "an older request again"
     assert partition.erase("cust-1", 2 * HOUR).forget_until == instant(2 * HOUR)
+
+
+def test_a_partition_reports_again_on_the_mark_itself() -> None:
+    step = Partition().step
+    step.own({3})
+    list(step.tick(3, instant(0)))
+    assert step.report(3) is not None
+    mark = step.progress.next_mark(3)
+    assert mark is not None
+    assert (step.overdue(mark - 1), step.overdue(mark)) == ([], [3])
+
+
+def test_a_deadline_whose_customer_is_gone_from_the_table_is_passed_over_and_the_next_still_fires() -> None:
+    partition = Partition()
+    step = partition.step
+    partition.send(inquiry(0, customer="cust-1"))
+    wake_at = partition.states[b"cust-1"].wake_at
+    assert wake_at is not None
+    step.schedule(0, b"cust-gone", wake_at - 60)
+    assert step.scheduled(0) == {b"cust-gone": wake_at - 60, b"cust-1": wake_at}
+    fired = list(step.tick(0, wake_at))
+    assert [change.key for change in fired] == [b"cust-1"]
+    assert b"cust-gone" not in step.scheduled(0)
+
+
+def test_a_buyer_taken_up_from_the_table_counts_in_its_partitions_population_again() -> None:
+    partition = Partition()
+    step = partition.step
+    partition.send(purchase(0, customer="cust-1"))
+    state = partition.states[b"cust-1"]
+    state.partition = 4
+    summary = summarize(state)
+    step.forget_deadlines()
+    assert step.progress.buyers(4) == {}
+    step.restore(b"cust-1", summary)
+    assert step.progress.buyers(4) == {b"cust-1": (state.first_purchase, summary.clv_history)}
+    assert summary.wake_at is not None, "a buyer's lapse is due some day"
+    assert step.scheduled(4) == {b"cust-1": summary.wake_at}
