@@ -64,7 +64,7 @@ from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
 from streams import topics
 from streams.files import read_records
-from streams.replay.parts import BUFFER_BYTES, Lines, merge_parts, merge_sorted
+from streams.replay.parts import Lines, merge_parts, merge_sorted, open_for_writing
 from streams.replay.runs import merged
 from streams.replay.shard import ALERTS, AS_OF, CUSTOMERS, Applied, Erasure, Shard, needs_coordination
 from streams.replay.sources import Decoded, Range, decode_range, read_refusals, split
@@ -238,7 +238,7 @@ def replay(
             summary.accepted += part.accepted
             summary.identified += part.identified
             summary.after_as_of += part.after_as_of
-        with summary.outputs[topics.DEAD_LETTER].open("wb", buffering=BUFFER_BYTES) as dead_letters:
+        with open_for_writing(summary.outputs[topics.DEAD_LETTER]) as dead_letters:
             _write_refusals(decoded, f"file:{path.name}", tracker.config.time.watermark_quorum, dead_letters)
         # Identity records move state between partitions, applied at once (streams.replay.shard), and the
         # coordinator's digests and best-customer thresholds need every partition's progress in their
@@ -351,9 +351,7 @@ class _Job:
             with ExitStack() as stack:
                 files = {
                     name: stack.enter_context(
-                        outputs[name].open(
-                            "ab" if name == topics.DEAD_LETTER else "wb", buffering=BUFFER_BYTES
-                        )
+                        open_for_writing(outputs[name], append=name == topics.DEAD_LETTER)
                     )
                     for name in _ORDERED
                 }
@@ -378,7 +376,7 @@ class _Job:
                 )
                 until, latest = self._final_clock(shard.clocks()), shard.latest_seen()
                 shard.end(shards[0], self.as_of, until, self.last_micros)
-                with outputs[CUSTOMERS].open("wb", buffering=BUFFER_BYTES) as customers:
+                with open_for_writing(outputs[CUSTOMERS]) as customers:
                     day = self._day(until, latest)
                     customers.writelines(line + b"\n" for _, line in shard.customers(day))
             self._report("applying", total, total)
@@ -397,11 +395,9 @@ class _Job:
         self._report("applying", total, total)
         parts = [self.workdir / f"shard-{index}" for index in range(processes)]
         for name in _ORDERED:
-            with outputs[name].open(
-                "ab" if name == topics.DEAD_LETTER else "wb", buffering=BUFFER_BYTES
-            ) as out:
+            with open_for_writing(outputs[name], append=name == topics.DEAD_LETTER) as out:
                 merge_parts((part / OUTPUT_FILES[name] for part in parts), out)
-        with outputs[CUSTOMERS].open("wb", buffering=BUFFER_BYTES) as out:
+        with open_for_writing(outputs[CUSTOMERS]) as out:
             merge_sorted((part / OUTPUT_FILES[CUSTOMERS] for part in parts), out)
         total_applied = Applied()
         for result in results:
@@ -430,8 +426,7 @@ class _Job:
         folder.mkdir()
         with ExitStack() as stack:
             files = {
-                name: stack.enter_context((folder / OUTPUT_FILES[name]).open("wb", buffering=BUFFER_BYTES))
-                for name in _ORDERED
+                name: stack.enter_context(open_for_writing(folder / OUTPUT_FILES[name])) for name in _ORDERED
             }
             mine = set(owned)
             erasures = [e for e in self.erasures if partition_for(e[1].encode(), self.partitions) in mine]
@@ -445,7 +440,7 @@ class _Job:
             barrier.send((shard.clocks(), shard.latest_seen()))
             until, latest = barrier.recv()
             shard.end(owned, self.as_of, until, self.last_micros)
-        with (folder / OUTPUT_FILES[CUSTOMERS]).open("wb", buffering=BUFFER_BYTES) as customers:
+        with open_for_writing(folder / OUTPUT_FILES[CUSTOMERS]) as customers:
             day = self._day(until, latest)
             customers.writelines(
                 customer_id.encode() + b"\x00" + line + b"\n" for customer_id, line in shard.customers(day)

@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO, Final
 
-__all__ = ["BUFFER_BYTES", "END", "TAG_BYTES", "Lines", "merge_parts", "merge_sorted"]
+__all__ = ["BUFFER_BYTES", "END", "TAG_BYTES", "Lines", "merge_parts", "merge_sorted", "open_for_writing"]
 
 #: The event time given to what happens after the last touchpoint (the as-of day's end, the final clock).
 END: Final = (1 << 56) - 1
@@ -24,6 +24,11 @@ END: Final = (1 << 56) - 1
 BUFFER_BYTES: Final = 1 << 20
 #: Width of a tag: 14 hex digits of event time (µs), 10 of line number, 10 of sequence.
 TAG_BYTES: Final = 34
+
+
+def open_for_writing(path: Path, append: bool = False) -> BinaryIO:
+    """An output or part file, written through a ``BUFFER_BYTES`` buffer."""
+    return path.open("ab" if append else "wb", buffering=BUFFER_BYTES)
 
 
 class Lines:
