@@ -18,7 +18,7 @@ from agents.domain.refusal import FUTURE, STALE_ACTION, UNKNOWN_ALERT, UNKNOWN_M
 from agents.domain.state import CustomerState
 from agents.identity.resolution import ALREADY, BARRED
 from agents.ingest.decode import TouchpointDecoder
-from agents.journey.step import ACTION, IDENTITY, ROUTED, TOUCHPOINT, UNCHANGED, JourneyStep
+from agents.journey.step import ACTION, IDENTITY, ROUTED, TOUCHPOINT, UNCHANGED, Change, JourneyStep
 from agents.journey.track import JourneyTracker
 from tests.agents.identity.drive import NUMBER, Partition, tick
 from tests.agents.identity.test_journeys import (
@@ -38,30 +38,24 @@ LOGIN = "2026-01-06T08:30:00+01:00"
 SPLIT_AT = instant("2026-01-06T10:00:00+01:00")
 
 
-def partition(**config: Any) -> Partition:
-    settings = config_from_mapping(config) if config else default_config()
-    return Partition(
-        JourneyTracker(settings, SALT), TouchpointDecoder(identity_salt=SALT, identity=settings.identity)
-    )
-
-
 class Recorded(Partition):
     """A partition that keeps every change it applies, in order."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.changes: list[Any] = []
+        self.changes: list[Change] = []
 
-    def _apply(self, change: Any) -> None:
+    def _apply(self, change: Change) -> None:
         self.changes.append(change)
         super()._apply(change)
 
-    def taken(self) -> list[Any]:
+    def taken(self) -> list[Change]:
         taken, self.changes = self.changes, []
         return taken
 
 
-def recorded(**config: Any) -> Recorded:
+def partition(**config: Any) -> Recorded:
+    """A partition on the rules *config* overrides (the defaults without), keeping what it applies."""
     settings = config_from_mapping(config) if config else default_config()
     return Recorded(
         JourneyTracker(settings, SALT), TouchpointDecoder(identity_salt=SALT, identity=settings.identity)
@@ -79,7 +73,7 @@ def buying_evening(journey: Partition) -> None:
 def test_a_claim_that_merges_a_profile_ends_its_stage_and_sends_the_profile_on_at_the_claims_instant() -> (
     None
 ):
-    journey = recorded()
+    journey = partition()
     buying_evening(journey)
     stage = journey.states[DEVICE_KEY].stage
     [raised] = [a for a in journey.published.alerts if a.type == "after_hours_unanswered"]
@@ -118,7 +112,7 @@ def test_a_claim_that_merges_a_profile_ends_its_stage_and_sends_the_profile_on_a
 
 
 def test_a_claim_on_a_fresh_identifier_links_it_and_a_repeated_one_changes_nothing() -> None:
-    journey = recorded()
+    journey = partition()
     journey.send(touch("login", LOGIN, "identify", who="cust-anna", ids=TABLET))
     _, claim = journey.taken()
     assert (claim.cause, claim.claim, claim.ended, claim.known) == (IDENTITY, LINKED, None, False)
@@ -129,7 +123,7 @@ def test_a_claim_on_a_fresh_identifier_links_it_and_a_repeated_one_changes_nothi
 
 
 def test_a_second_customer_on_the_tablet_shares_it_and_a_split_customer_is_barred() -> None:
-    journey = recorded()
+    journey = partition()
     journey.send(touch("anna", LOGIN, "identify", who="cust-anna", ids=TABLET))
     journey.send(touch("ben", "2026-01-06T20:00:00+01:00", "identify", who="cust-ben", ids=TABLET))
     *_, shared = journey.taken()
@@ -160,7 +154,7 @@ def test_a_profile_arriving_at_a_customer_without_state_brings_its_stage() -> No
 
 
 def test_a_split_gives_the_profile_back_with_its_stage_its_alerts_and_what_the_customer_must_return() -> None:
-    journey = recorded()
+    journey = partition()
     buying_evening(journey)
     journey.send(touch("login", LOGIN, "identify", who="cust-anna", ids=DEVICE))
     [merge] = journey.merges
@@ -215,7 +209,7 @@ def test_a_split_gives_the_profile_back_with_its_stage_its_alerts_and_what_the_c
 
 
 def test_a_split_of_an_identifier_linked_without_a_profile_brings_no_profile_back() -> None:
-    journey = recorded()
+    journey = partition()
     journey.send(touch("login", LOGIN, "identify", who="cust-anna", ids=TABLET))
     journey.send(touch("v-1", "2026-01-06T09:00:00+01:00", "visit", ids=TABLET))
     journey.taken()
@@ -263,7 +257,7 @@ def test_a_split_reaching_a_customer_erased_meanwhile_leaves_nothing_of_theirs()
 
 
 def test_a_re_claim_of_a_split_identifier_is_barred_and_its_profiles_deadline_stays() -> None:
-    journey = recorded()
+    journey = partition()
     evening(journey)
     journey.send(touch("login", LOGIN, "identify", who="cust-anna", ids=DEVICE))
     journey.control(DEVICE_KEY, Split(DEVICE_KEY, "cust-anna", "ops", SPLIT_AT))
@@ -279,7 +273,7 @@ def test_a_re_claim_of_a_split_identifier_is_barred_and_its_profiles_deadline_st
 def test_an_erased_customers_unlink_reaches_a_split_identifiers_profile_and_a_stranger_stays_unchanged() -> (
     None
 ):
-    journey = recorded()
+    journey = partition()
     evening(journey)
     journey.send(touch("login", LOGIN, "identify", who="cust-anna", ids=DEVICE))
     journey.control(DEVICE_KEY, Split(DEVICE_KEY, "cust-anna", "ops", SPLIT_AT))
@@ -312,7 +306,7 @@ def test_an_erased_customers_unlink_reaches_a_split_identifiers_profile_and_a_st
 
 
 def test_a_touchpoint_routed_to_the_customer_names_her_and_changes_nothing_where_it_came_in() -> None:
-    journey = recorded()
+    journey = partition()
     evening(journey)
     journey.send(touch("login", LOGIN, "identify", who="cust-anna", ids=DEVICE))
     journey.taken()
@@ -328,7 +322,7 @@ def test_a_touchpoint_routed_to_the_customer_names_her_and_changes_nothing_where
 
 
 def test_an_identifier_over_its_limit_sends_each_anonymous_touchpoint_to_a_profile_of_its_own() -> None:
-    journey = recorded(identity={"limits": {"device_id": {"customers": 1, "window_days": 0}}})
+    journey = partition(identity={"limits": {"device_id": {"customers": 1, "window_days": 0}}})
     journey.send(touch("anna", LOGIN, "identify", who="cust-anna", ids=TABLET))
     journey.send(touch("ben", "2026-01-06T20:00:00+01:00", "identify", who="cust-ben", ids=TABLET))
     assert journey.taken()[-1].claim == OVER_LIMIT
@@ -354,7 +348,7 @@ def test_identifiers_are_noted_on_the_customer_that_named_them_never_on_an_anony
 def test_an_action_on_an_alert_that_moved_follows_it_and_one_on_an_unknown_alert_is_refused_where_it_came() -> (
     None
 ):
-    journey = recorded()
+    journey = partition()
     evening(journey)
     [raised] = [a for a in journey.published.alerts if a.type == "after_hours_unanswered"]
     journey.send(touch("login", LOGIN, "identify", who="cust-anna", ids=DEVICE))
@@ -412,7 +406,7 @@ def test_a_touchpoint_dated_far_after_its_records_timestamp_is_refused_as_future
 
 
 def test_a_deadline_of_a_merged_profile_fires_under_the_customer() -> None:
-    journey = recorded()
+    journey = partition()
     journey.send(touch("q-2", "2026-01-06T10:00:00+01:00", "inquiry", ids=DEVICE, channel="chat",
                        conversation_id="conv-2", location="team-sales"))  # fmt: skip
     journey.send(touch("login", "2026-01-06T10:02:00+01:00", "identify", who="cust-anna", ids=DEVICE))
@@ -422,7 +416,7 @@ def test_a_deadline_of_a_merged_profile_fires_under_the_customer() -> None:
 
 
 def test_a_redelivery_a_conflicting_one_and_one_dated_before_an_erasure_say_so_for_their_own_key() -> None:
-    journey = recorded()
+    journey = partition()
     first = touch("q-1", LOGIN, "inquiry", who="cust-anna", channel="email", conversation_id="e-1")
     journey.send(first)
     journey.send(touch("q-2", LOGIN, "inquiry", who="cust-anna", channel="chat", conversation_id="c-1"))
