@@ -72,8 +72,8 @@ class IdentityResolver:
         self._limits = dict(limits)
         self._salt = salt
 
-    def route(self, record: IdentityRecord, key: str, event: dict[str, Any]) -> str | None:
-        """Where an anonymous touchpoint keyed by identifier *key* goes; None: to the identifier's own profile."""
+    def route(self, record: IdentityRecord, event: dict[str, Any]) -> str | None:
+        """Where an anonymous touchpoint at *record*'s identifier goes; None: to the identifier's own profile."""
         status = record.status
         if status in (LINKED, SHARED):
             return record.first_claimant

@@ -85,7 +85,8 @@ FORGOTTEN: Final = "forgotten"
 ROUTED: Final = "routed"
 #: A claim, a merge, a split, an erased customer unlinked: identity changed.
 IDENTITY: Final = "identity"
-#: Nothing to write: an erased customer's unlink reached an identifier that never knew them.
+#: Nothing to write: an erased customer's unlink reached an identifier that never knew them, or a
+#: split's way back reached a customer erased meanwhile.
 UNCHANGED: Final = "unchanged"
 
 #: What fired a deadline: the partition's event time, a wall-clock tick, or the end of a replay's day.
@@ -177,7 +178,7 @@ class JourneyStep:
         known = self._lookup(key)
         if known is not None and known.identity is not None and self.resolver is not None:
             record = IdentityRecord.from_list(known.identity)
-            destination = self.resolver.route(record, key.decode(), event)
+            destination = self.resolver.route(record, event)
             if destination is not None:
                 routed = Forward(destination, touchpoint={**event, "customer_id": destination})
                 return Change(key, partition, ROUTED, known, Outputs(forwards=[routed]))
@@ -378,6 +379,9 @@ class JourneyStep:
     def _unmerge(self, key: bytes, partition: int, message: Unmerge) -> Change:
         """After a split, the customer *key* gives back what the merge brought."""
         known = self._lookup(key)
+        if known is None:
+            # Only an erasure deletes a customer the merge wrote: writing here would bring the key back.
+            return Change(key, partition, UNCHANGED, CustomerState(partition=partition), Outputs(), False)
         before = _open_counts(known)
         state = known if known is not None else CustomerState(partition=partition)
         outputs = self.tracker.unmerge(state, key.decode(), message)

@@ -182,11 +182,11 @@ def claim(customer: str, at: int = 0, key: str = "id:device_id:00") -> Claim:
 def test_the_first_claim_links_and_the_same_customer_again_changes_nothing() -> None:
     resolver = IdentityResolver(LIMITS, SALT)
     record = IdentityRecord()
-    assert resolver.route(record, "id:device_id:00", {"event_id": "e"}) is None
+    assert resolver.route(record, {"event_id": "e"}) is None
     assert resolver.claim(record, claim("anna")).outcome == LINKED
     assert resolver.claim(record, claim("anna", 50)).outcome == ALREADY
     assert record.status == LINKED
-    assert resolver.route(record, "id:device_id:00", {"event_id": "e"}) == "anna"
+    assert resolver.route(record, {"event_id": "e"}) == "anna"
 
 
 def test_a_second_customer_is_a_conflict_and_takes_nothing_from_the_first() -> None:
@@ -198,7 +198,7 @@ def test_a_second_customer_is_a_conflict_and_takes_nothing_from_the_first() -> N
     assert outcome.conflict is not None
     assert (outcome.conflict.identifier, outcome.conflict.customers) == ("id:device_id:00", ("anna", "ben"))
     assert not outcome.links
-    assert resolver.route(record, "id:device_id:00", {"event_id": "e"}) == "anna"
+    assert resolver.route(record, {"event_id": "e"}) == "anna"
     assert resolver.claim(record, claim("ben", 20)).conflict is None, "one conflict per new claimant"
 
 
@@ -212,7 +212,7 @@ def test_past_its_limit_within_the_window_an_identifier_routes_to_nobody() -> No
     assert outcome.outcome == OVER_LIMIT
     assert outcome.conflict is not None
     assert outcome.conflict.outcome == OVER_LIMIT
-    routed = resolver.route(record, "id:device_id:00", {"event_id": "e", "conversation_id": "c"})
+    routed = resolver.route(record, {"event_id": "e", "conversation_id": "c"})
     assert routed is not None
     assert routed.startswith("id:conversation:")
     quiet = resolver.claim(record, claim("emil", 4 * DAY))
@@ -234,7 +234,7 @@ def test_an_email_never_goes_over_its_limit_by_one_record() -> None:
     key = "id:email:00"
     resolver.claim(record, claim("anna", key=key))
     assert resolver.claim(record, claim("mallory", key=key)).outcome == SHARED
-    assert resolver.route(record, key, {"event_id": "e"}) == "anna"
+    assert resolver.route(record, {"event_id": "e"}) == "anna"
 
 
 def test_a_split_bars_the_customer_and_unlinks() -> None:
@@ -409,7 +409,7 @@ def test_a_shared_identifier_remembers_its_first_and_its_latest_claimants_only()
     # At most the limit plus one: the linked first claimant stays, the oldest of the others go.
     assert list(record.claimants) == ["anna", "dora", "emil", "fritz"]
     assert record.claimants["dora"] == 3 * 8 * DAY, "each with the time of its first claim"
-    assert resolver.route(record, "id:device_id:00", {"event_id": "e"}) == "anna"
+    assert resolver.route(record, {"event_id": "e"}) == "anna"
 
 
 def test_an_operator_cannot_split_a_customer_twice_or_one_the_identifier_was_never_merged_into() -> None:
@@ -462,11 +462,11 @@ def test_a_shared_identifier_split_from_every_claimant_links_to_the_next_one() -
     resolver.claim(record, claim("anna", 1))
     resolver.claim(record, claim("ben", 2))
     resolver.split(record, Split("id:device_id:00", "anna", "ops", 3))
-    assert (record.status, resolver.route(record, "id:device_id:00", {"event_id": "e"})) == (LINKED, "ben")
+    assert (record.status, resolver.route(record, {"event_id": "e"})) == (LINKED, "ben")
     assert resolver.can_split(record, Split("id:device_id:00", "ben", "ops", 4))
     resolver.split(record, Split("id:device_id:00", "ben", "ops", 4))
     assert (record.status, record.claimants) == (UNLINKED, {})
-    assert resolver.route(record, "id:device_id:00", {"event_id": "e"}) is None, "its own profile again"
+    assert resolver.route(record, {"event_id": "e"}) is None, "its own profile again"
     outcome = resolver.claim(record, claim("carl", 5))
     assert (outcome.outcome, outcome.conflict, record.status) == (LINKED, None, LINKED)
 

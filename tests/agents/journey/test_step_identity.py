@@ -14,6 +14,7 @@ import pytest
 from agents.config import config_from_mapping, default_config
 from agents.domain.alert import OPEN, RESOLVED
 from agents.domain.identity import LINKED, OVER_LIMIT, SHARED, Claim, MergeIn, Split, Unlink, Unmerge
+from agents.domain.outputs import Outputs
 from agents.domain.refusal import FUTURE, STALE_ACTION, UNKNOWN_ALERT, UNKNOWN_MERGE
 from agents.domain.state import CustomerState
 from agents.identity.resolution import ALREADY, BARRED
@@ -251,9 +252,10 @@ def test_a_split_reaching_a_customer_erased_meanwhile_leaves_nothing_of_theirs()
     journey.erase("cust-anna", "2026-01-06T09:00:00+01:00")
     snapshot = profile[3]
     back = journey.control("cust-anna", Unmerge("cust-anna", merge.from_key, snapshot, "ops", SPLIT_AT))
-    assert (back.cause, back.known, back.refused) == (IDENTITY, False, None)
-    assert not back.state.is_profile
-    assert (back.state.purchase_count, back.state.inquiries_open, back.state.clv_history) == (0, {}, [])
+    assert (back.cause, back.known, back.refused) == (UNCHANGED, False, None)
+    assert back.outputs == Outputs()
+    assert "cust-anna" not in journey.states, "the erased key must not come back, not even blank"
+    assert b"cust-anna" not in journey.step.scheduled(NUMBER)
 
 
 def test_a_re_claim_of_a_split_identifier_is_barred_and_its_profiles_deadline_stays() -> None:
