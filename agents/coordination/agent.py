@@ -141,7 +141,7 @@ def install(
                 # Every recent boundary in each record: compaction keeps the last, and a starting worker needs them all.
                 known = {str(b): merged for b, merged in coordinator.population.merged.items()}
                 await topics.best_customers.send(key=THRESHOLD_KEY, value=orjson.dumps(known))
-            state = orjson.dumps(coordinator.to_json())
+            state = coordinator.encode()
             if len(state) < app.conf.producer_max_request_size - STATE_RECORD_OVERHEAD:
                 table[STATE_KEY] = state
             else:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
 
+import orjson
+
 from agents.alerts.digests import WarningDigests
 from agents.calendar import Calendars
 from agents.config import Config
@@ -98,9 +100,16 @@ class Coordinator:
         return Coordinated()
 
     def to_json(self) -> dict[str, Any]:
+        return self._document(None if self.digests is None else self.digests.to_json())
+
+    def encode(self) -> bytes:
+        """The state to store: ``orjson.dumps(self.to_json())``, with each pending item encoded once, not per call."""
+        return orjson.dumps(self._document(None if self.digests is None else self.digests.stored()))
+
+    def _document(self, digests: dict[str, Any] | None) -> dict[str, Any]:
         return {
             "progress": {str(p): until for p, until in self.progress.items()},
-            "digests": None if self.digests is None else self.digests.to_json(),
+            "digests": digests,
             "population": None if self.population is None else self.population.to_json(),
         }
 

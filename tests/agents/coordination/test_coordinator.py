@@ -4,10 +4,13 @@ digests once every partition's clock passed their interval, whatever order the r
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agents.config import config_from_mapping, default_config
 from agents.coordination.coordinator import Coordinator
@@ -171,3 +174,36 @@ def test_a_coordinator_starts_from_an_empty_state() -> None:
     hub.due_soon(warning("cust-1", T0 + MINUTE))
     [digest] = hub.passed(Progress(0, T0 + 5 * MINUTE)).alerts
     assert digest.details["count"] == 1
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["warn", "rewarn", "answer", "pass", "restart"]),
+            st.integers(0, 5),
+            st.integers(0, 2 * HOUR),
+        ),
+        max_size=40,
+    )
+)
+def test_the_stored_state_is_the_json_of_the_state_after_every_record(
+    steps: list[tuple[str, int, int]],
+) -> None:
+    # encode() reuses each pending item's JSON between calls: whatever happened since, its bytes must be
+    # those of the state as it is now, and a restart must read back the same state.
+    hub = Coordinator(default_config(), 2)
+    for action, customer, offset in steps:
+        name = f"cust-{customer}"
+        if action == "warn":
+            hub.due_soon(warning(name, T0 + offset))
+        elif action == "rewarn":  # the same item id again, with other fields: never the old bytes
+            hub.due_soon(dataclasses.replace(warning(name, T0 + offset), severity="warning", stage="repeat"))
+        elif action == "answer":
+            hub.answered(f"first_response_due_soon/{name}/ev-{name}", T0 + offset)
+        elif action == "pass":
+            hub.passed(Progress(customer % 2, T0 + offset))
+        else:
+            again = Coordinator(default_config(), 2)
+            again.load(orjson.loads(hub.encode()))
+            hub = again
+        assert hub.encode() == orjson.dumps(hub.to_json())
