@@ -21,6 +21,7 @@ __all__ = [
     "Batches",
     "ErasedStore",
     "ErasureHook",
+    "KeptBytes",
     "Outbox",
     "Record",
     "Sink",
@@ -83,6 +84,14 @@ class ErasedStore(Protocol):
 
     def get(self, key: bytes) -> int | None: ...
     def stage(self, key: bytes, value: int, partition: int) -> None: ...
+
+
+class KeptBytes(Protocol):
+    """A table's values as bytes by key: read now, written once after the current batch's outputs."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+    def stage(self, key: bytes, value: bytes, partition: int) -> None: ...
+    def retain(self, owned: set[int]) -> None: ...
 
 
 class Batches(Protocol):

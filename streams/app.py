@@ -227,10 +227,16 @@ def create_app(settings: Settings) -> TouchpointApp:
             "next owner."
         )
     coordinator = Coordinator(config, settings.partitions)
+    # The coordinator's state, one record, written once per fetch after that fetch's digests.
+    coordinator_table = tables.coordinator_state(app)
+    kept: StateWriter[bytes] = StateWriter(app, coordinator_table, bytes)
+    app.batches.after_flush(kept.write_staged)
     _, thresholds_ready = coordination_agent.install(
         app,
+        app.batches,
         app.streams,
-        tables.coordinator_state(app),
+        coordinator_table,
+        kept,
         coordinator,
         tracker,
         metrics,

@@ -5,7 +5,10 @@ it at a time): each journey partition's warnings and clock marks, in order. It a
 pure ``Coordinator`` (agents/coordination/coordinator.py), publishes the warning digests on
 ``alerts.first_response_due_soon`` and each complete boundary's threshold on the compacted
 ``model.best-customers``, and keeps the coordinator's state in the ``coordinator_state`` table, so
-the next owner after a rebalance carries on where it stopped.
+the next owner after a rebalance carries on where it stopped. It takes its records a fetch at a time,
+beneath Faust's per-message path (streams/runtime/batches.py), and writes the state once per fetch,
+after the fetch's digests and thresholds are acknowledged (streams/runtime/state_writer.py): the
+whole state is one record, so writing it after every coordination record cost more than the rest.
 
 Every worker follows ``model.best-customers`` from its start with a plain consumer and tells its
 journey each threshold as it arrives; a worker's journey waits for the first catch-up before it
@@ -17,19 +20,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 import faust
 import orjson
 from aiokafka.structs import TopicPartition
-from faust.types import AgentT, StreamT, TableT, TopicT
+from faust.types import TableT, TopicT
 from prometheus_client import Counter, Gauge
 
 from agents.alerts.closing import auto_reason
 from agents.coordination.coordinator import Coordinator
 from agents.domain.alert import OPEN
-from agents.ports import Sink
+from agents.ports import Batches, BatchHandler, KeptBytes, Record, Sink
 
 __all__ = ["CoordinationMetrics", "CoordinationTopics", "install"]
 
@@ -80,17 +83,20 @@ class CoordinationMetrics(Protocol):
 
 def install(
     app: faust.App,
+    batches: Batches,
     topics: CoordinationTopics,
     table: TableT[bytes, bytes],
+    kept: KeptBytes,
     coordinator: Coordinator,
     tracker: ThresholdLearner,
     metrics: CoordinationMetrics,
     follow: Callable[[], Awaitable[Any]],
-) -> tuple[AgentT[bytes], Callable[[], Awaitable[None]]]:
-    """Register ``coordinate_partitions`` and the threshold follower on *app*.
+) -> tuple[BatchHandler, Callable[[], Awaitable[None]]]:
+    """Route ``journey.progress`` to ``coordinate_partitions`` and start the threshold follower on *app*.
 
+    *kept* writes *table* (the coordinator's state) once per batch, after the batch's outputs.
     *follow()* starts a plain consumer of ``model.best-customers`` (streams/runtime/transport.py). Returns
-    the agent and a coroutine function that returns once the follower has read the topic to its end
+    the handler and a coroutine function that returns once the follower has read the topic to its end
     once: the journey awaits it before applying anything.
     """
     caught_up = asyncio.Event()
@@ -101,6 +107,10 @@ def install(
         caught_up.set()
     else:
         metrics.BEST_CUSTOMER_THRESHOLD.set(math.nan)
+    outbox = batches.outbox
+    alert_topics = {alert_type: sink.get_topic_name() for alert_type, sink in topics.alerts.items()}
+    thresholds_topic = topics.best_customers.get_topic_name()
+    state_limit = app.conf.producer_max_request_size - STATE_RECORD_OVERHEAD
 
     def learn(document: dict[str, Any]) -> None:
         for boundary, (threshold, buyers) in sorted((int(b), v) for b, v in document.items()):
@@ -112,21 +122,22 @@ def install(
     @table.on_recover
     async def load_coordinator() -> None:
         # After every rebalance: the coordinator carries on from what the previous owner kept.
-        stored = table.get(STATE_KEY)
+        kept.retain({tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog()})
+        stored = kept.get(STATE_KEY)
         coordinator.load(orjson.loads(stored) if stored else {})
 
-    @app.agent(topics.progress_input, name="coordinate_partitions")
-    async def coordinate_partitions(stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
+    def changelog() -> str:
+        return table.changelog_topic.get_topic_name()
+
+    def coordinate_partitions(partition: int, records: Sequence[Record]) -> None:
+        """Apply a batch of coordination records in order; keep the state once, after the batch's outputs."""
+        for record in records:
             try:
-                coordinated = coordinator.apply(event.value)
+                if record.value is None:
+                    raise ValueError("the record has no value")
+                coordinated = coordinator.apply(record.value)
             except Exception as exc:  # a foreign record on an internal topic: skip it, keep going
-                log.warning(
-                    "coordinator could not apply %s@%s: %s",
-                    event.message.partition,
-                    event.message.offset,
-                    exc,
-                )
+                log.warning("coordinator could not apply %s@%s: %s", record.partition, record.offset, exc)
                 continue
             for alert in coordinated.alerts:
                 if alert.status == OPEN and alert.status_changed_at is None:
@@ -136,20 +147,22 @@ def install(
                     reason = auto_reason(alert.status_changed_by)
                     if reason is not None:
                         metrics.ALERTS_CLOSED_AUTOMATICALLY.labels(alert.type, reason).inc()
-                await topics.alerts[alert.type].send(key=alert.customer_id.encode(), value=alert.encode())
+                outbox.add(alert_topics[alert.type], key=alert.customer_id.encode(), value=alert.encode())
             if coordinated.thresholds and coordinator.population is not None:
                 # Every recent boundary in each record: compaction keeps the last, and a starting worker needs them all.
                 known = {str(b): merged for b, merged in coordinator.population.merged.items()}
-                await topics.best_customers.send(key=THRESHOLD_KEY, value=orjson.dumps(known))
-            state = coordinator.encode()
-            if len(state) < app.conf.producer_max_request_size - STATE_RECORD_OVERHEAD:
-                table[STATE_KEY] = state
-            else:
-                # Bounded by design (agents/models/population.py); were it not, a changelog record
-                # past the producer's limit would stop the worker. The next owner then resumes from
-                # the last state that fitted.
-                metrics.RECORDS_TOO_LARGE.labels(table.changelog_topic.get_topic_name()).inc()
-                log.error("the coordinator's state (%d bytes) is too large to keep; not stored", len(state))
+                outbox.add(thresholds_topic, key=THRESHOLD_KEY, value=orjson.dumps(known))
+        state = coordinator.encode()
+        if len(state) < state_limit:
+            kept.stage(STATE_KEY, state, partition)
+        else:
+            # Bounded by design (agents/models/population.py); were it not, a changelog record
+            # past the producer's limit would stop the worker. The next owner then resumes from
+            # the last state that fitted.
+            metrics.RECORDS_TOO_LARGE.labels(changelog()).inc()
+            log.error("the coordinator's state (%d bytes) is too large to keep; not stored", len(state))
+
+    batches.route(topics.progress_input, coordinate_partitions)
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_best_customer_thresholds() -> None:
