@@ -85,6 +85,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
+        "--customers",
+        type=int,
+        help="simulated customers (default: one per 50 records); fixed, it shows memory against records alone",
+    )
+    parser.add_argument(
         "--processes", default="1,2", help="comma-separated process counts to replay with (default: 1,2)"
     )
     parser.add_argument(
@@ -117,7 +122,7 @@ def main() -> None:
     runs: dict[int, list[Run]] = {n: [] for n in counts}
     with tempfile.TemporaryDirectory(prefix="tp-bench-") as workdir:
         source = Path(workdir) / "traffic.jsonl"
-        spec = SimulationSpec(customers=max(100, args.events // 50), seed=1)
+        spec = SimulationSpec(customers=args.customers or max(100, args.events // 50), seed=1)
         print(f"writing {args.events:,} simulator records …", flush=True)
         with source.open("wb") as handle:
             for value in itertools.islice(generate(spec), args.events):
@@ -182,7 +187,9 @@ def main() -> None:
                 ),
                 summary,
                 f"python bench/replay_throughput.py --events {args.events} --runs {args.runs}"
-                f" --processes {args.processes}" + (" --identity off" if args.identity == "off" else ""),
+                f" --processes {args.processes}"
+                + (f" --customers {args.customers}" if args.customers else "")
+                + (" --identity off" if args.identity == "off" else ""),
             )
     if args.profile:
         median_one = statistics.median(r.rate for r in runs[counts[0]]) if timed else None
