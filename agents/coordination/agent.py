@@ -119,15 +119,15 @@ def install(
             metrics.BEST_CUSTOMER_POPULATION.set(buyers)
             metrics.BEST_CUSTOMER_BOUNDARY.set(boundary)
 
+    def changelog() -> str:
+        return table.changelog_topic.get_topic_name()
+
     @table.on_recover
     async def load_coordinator() -> None:
         # After every rebalance: the coordinator carries on from what the previous owner kept.
         kept.retain({tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog()})
         stored = kept.get(STATE_KEY)
         coordinator.load(orjson.loads(stored) if stored else {})
-
-    def changelog() -> str:
-        return table.changelog_topic.get_topic_name()
 
     def coordinate_partitions(partition: int, records: Sequence[Record]) -> None:
         """Apply a batch of coordination records in order; keep the state once, after the batch's outputs."""

@@ -383,14 +383,13 @@ class JourneyStep:
             # Only an erasure deletes a customer the merge wrote: writing here would bring the key back.
             return Change(key, partition, UNCHANGED, CustomerState(partition=partition), Outputs(), False)
         before = _open_counts(known)
-        state = known if known is not None else CustomerState(partition=partition)
-        outputs = self.tracker.unmerge(state, key.decode(), message)
-        self._index.schedule(partition, key, state.wake_at)
-        if state.clv_history:
-            self._note_buyer(partition, key, state)
+        outputs = self.tracker.unmerge(known, key.decode(), message)
+        self._index.schedule(partition, key, known.wake_at)
+        if known.clv_history:
+            self._note_buyer(partition, key, known)
         else:
             self.progress.drop(partition, key)
-        return _change(key, partition, IDENTITY, state, outputs, before, known is not None)
+        return _change(key, partition, IDENTITY, known, outputs, before, True)
 
     def _note_buyer(self, partition: int, key: bytes, state: CustomerState) -> None:
         """A buyer's values changed: the best-customer population of the partition follows."""

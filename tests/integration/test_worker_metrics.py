@@ -185,7 +185,7 @@ async def test_worker_metrics_measure_lag_latency_ownership_and_open_work(
     # Consumer lag: one series per owned input partition, back to 0 once the worker has caught up.
     # A partition's series appears once its end offset is known (a fetch answered for it), and the
     # gauge is refreshed every few seconds: wait for the whole set, not the first refresh.
-    samples = await eventually(
+    await eventually(
         "consumer lag 0 on every input partition",
         lambda: scrape(worker),
         lambda s: set(lags(s)) == LAG_SERIES and set(lags(s).values()) == {0.0},
