@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, tzinfo
+import functools
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Final
 
 __all__ = ["DAY", "day_number", "describe_duration", "iso", "local_time"]
@@ -13,8 +14,19 @@ _EPOCH_DAY: Final = date(1970, 1, 1)
 
 
 def iso(instant: int) -> str:
-    """Epoch seconds → RFC 3339 in UTC."""
-    return datetime.fromtimestamp(instant, UTC).isoformat()
+    """Epoch seconds → RFC 3339 in UTC: ``2026-01-05T18:30:00+00:00``, as ``datetime.isoformat`` writes it."""
+    if type(instant) is not int:
+        return datetime.fromtimestamp(instant, UTC).isoformat()
+    # Every enriched record and alert writes a few of these: the day's part is the same for most.
+    day, seconds = divmod(instant, DAY)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return "%s%02d:%02d:%02d+00:00" % (_day_prefix(day), hours, minutes, seconds)  # noqa: UP031 - faster here
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_prefix(day: int) -> str:
+    return f"{(_EPOCH_DAY + timedelta(days=day)).isoformat()}T"
 
 
 def day_number(day: date) -> int:

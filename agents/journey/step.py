@@ -273,7 +273,7 @@ class JourneyStep:
     def _claim(self, key: bytes, partition: int, claim: Claim) -> Change:
         """An event naming a customer carried identifier *key*: link it, merge its profile, or note a conflict."""
         assert self.resolver is not None, "claims are made only with identity resolution on"
-        state = self._lookup(key)
+        state = known = self._lookup(key)
         before = _open_counts(state)
         record = IdentityRecord.from_list(state.identity) if state and state.identity else IdentityRecord()
         outcome = self.resolver.claim(record, claim)
@@ -305,7 +305,7 @@ class JourneyStep:
             state = CustomerState(partition=partition)
         state.identity = record.to_list()
         self._index.schedule(partition, key, state.wake_at)
-        change = _change(key, partition, IDENTITY, state, out, before, self._lookup(key) is not None)
+        change = _change(key, partition, IDENTITY, state, out, before, known is not None)
         change.claim, change.ended = outcome.outcome, ended
         return change
 

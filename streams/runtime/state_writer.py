@@ -37,6 +37,7 @@ from typing import Any, Generic, TypeVar
 
 from aiokafka.structs import RecordMetadata
 from faust.stores.base import SerializedStore
+from faust.stores.memory import Store as MemoryStore
 from faust.types import AppT, TableT
 
 from streams.runtime.faust_private import changelog_sent, durable_writer, encoded_items
@@ -95,6 +96,7 @@ class StateWriter(Generic[V]):
         self._staged: dict[bytes, int] = {}
         self._written = 0  # number of writes made so far: the next write's number
         self._local_write = _local_writer(table)
+        self._read = _local_reader(table)
         writers: list[StateWriter[Any]] = app.__dict__.setdefault(_WRITERS_ATTRIBUTE, [])
         writers.append(self)
 
@@ -111,7 +113,7 @@ class StateWriter(Generic[V]):
         value = self._newest.get(key)
         if value is not None:
             return None if value is _DELETED else value
-        stored = self._table.get(key)
+        stored = self._read(key)
         if isinstance(stored, bytes) and self._decode is not None:
             decoded = self._decode(stored)
             self._table.data[key] = decoded  # the same value: a local cache, not a write
@@ -312,6 +314,23 @@ def _changelog_sender(app: AppT, table: TableT[bytes, Any]) -> Callable[[list[_W
             batch.future.add_done_callback(record_offset(batch))
 
     return send
+
+
+def _local_reader(table: TableT[bytes, Any]) -> Callable[[bytes], Any]:
+    """How ``get`` reads the table's local store: ``read(key)``, None for a missing key.
+
+    The memory store's dict directly: through the table a read runs its sensors and, for a key
+    not there (every customer never erased, every new identifier), raises and catches a KeyError;
+    that cost a few µs on every record the journey applies. Other stores are read through the table.
+    """
+    store = table.data
+    if isinstance(store, MemoryStore):
+
+        def read_memory(key: bytes) -> Any:
+            return store.data.get(key)
+
+        return read_memory
+    return table.get
 
 
 def _local_writer(table: TableT[bytes, Any]) -> Callable[[_Write[Any]], None]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agents.domain.instants import DAY, day_number, describe_duration, iso, local_time
 
@@ -17,6 +19,11 @@ T0 = 1_767_607_200  # 2026-01-05T10:00:00Z, a Monday
 def test_an_instant_reads_as_rfc_3339_in_utc() -> None:
     assert iso(T0) == "2026-01-05T10:00:00+00:00"
     assert iso(0) == "1970-01-01T00:00:00+00:00"
+
+
+@given(st.integers(-62_135_596_800, 253_402_300_799))  # years 1 to 9999
+def test_an_instant_reads_as_datetime_writes_it(instant: int) -> None:
+    assert iso(instant) == datetime.fromtimestamp(instant, UTC).isoformat()
 
 
 def test_a_day_is_86400_seconds_and_day_numbers_count_from_1970() -> None:

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import faust
 import pytest
 
 from streams.runtime.outbox import Sent
@@ -297,3 +298,27 @@ async def test_a_deletion_leaves_a_durable_store_too() -> None:
     await states.delete(b"c1", 2)
     assert store.dbs == {2: {}}
     assert store._key_index == {}
+
+
+async def test_a_table_on_faust_memory_store_reads_alike_through_the_writer() -> None:
+    # The writer reads the memory store's dict itself (a table read costs a few µs); it must answer
+    # as the table does: the value, None for a missing key, a restored encoded value decoded once.
+    app = faust.App("state-writer-test", broker="kafka://127.0.0.1:1", store="memory://")
+    table = app.Table("states", partitions=1, key_type=bytes)
+    changelog: list[tuple[int, bytes, bytes | None]] = []
+
+    async def send(partition: int, key: bytes, value: bytes | None) -> None:
+        changelog.append((partition, key, value))
+
+    states = StateWriter(app, table, Value.encode, send, decode=lambda raw: Value(raw.decode()))
+    table.data[b"kept"] = Value("kept")
+    table.data[b"restored"] = b"restored"
+    assert states.get(b"missing") is None
+    assert states.get(b"kept") is table.get(b"kept")
+    restored = states.get(b"restored")
+    assert restored == Value("restored")
+    assert table.get(b"restored") is restored
+    await states.put(b"new", Value("new"), 0)
+    assert states.get(b"new") == Value("new")
+    assert table.get(b"new") == Value("new")  # released at once: no outputs to wait for
+    assert changelog == [(0, b"new", b"new")]
