@@ -571,6 +571,7 @@ def install(
                     THRESHOLDS_WAIT_S,
                 )
         states.retain(owned)
+        forgotten.retain(owned)
         journey.forget_deadlines()
         journey.own(owned)
         counts = dict.fromkeys(metrics.STAGES, 0)
@@ -614,3 +615,6 @@ class _Forgotten(dict[bytes, int]):
 
     def stage(self, key: bytes, value: int, partition: int) -> None:
         self[key] = value
+
+    def retain(self, owned: set[int]) -> None:
+        pass  # kept for the worker's lifetime: nothing is written anywhere
