@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -22,9 +22,8 @@ from agents.domain.state import CustomerState
 __all__ = ["DUPLICATE", "Admission", "Duplicate", "Fresh", "content_digest"]
 
 
-@dataclass(frozen=True, slots=True)
-class Fresh:
-    """A touchpoint new to the customer: its digests, remembered once it is applied."""
+class Fresh(NamedTuple):
+    """A touchpoint new to the customer: its digests, remembered once it is applied (one per touchpoint)."""
 
     marker: int
     content: int

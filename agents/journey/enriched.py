@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -29,8 +28,7 @@ def mask_identifiers(identifiers: dict[str, str], salt: bytes) -> dict[str, str]
     }
 
 
-@dataclass(frozen=True, slots=True)
-class ModelView:
+class ModelView(NamedTuple):
     """The churn model's reading of a buyer at the event (agents/models/customer.py)."""
 
     p_alive: float

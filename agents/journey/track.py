@@ -158,7 +158,7 @@ class JourneyTracker:
         step = Step(state=state, instant=instant)
         if not new_customer:
             # Only up to the allowed lateness: a reply a little late must still count as in time.
-            step.extend(self.advance(state, customer_id, now - self._lateness))
+            self._advance(state, customer_id, now - self._lateness, step)
         folded = self._folding.fold(state, event, instant, local_day)
         step.unpriced = folded.unpriced
         if folded.asked is not None:
@@ -196,6 +196,11 @@ class JourneyTracker:
     def advance(self, state: CustomerState, customer_id: str, until: int) -> Outputs:
         """Fire every time-based change due at or before *until*, each at its own instant."""
         out = Outputs()
+        self._advance(state, customer_id, until, out)
+        return out
+
+    def _advance(self, state: CustomerState, customer_id: str, until: int, out: Outputs) -> None:
+        # Into the caller's outputs: most touchpoints have nothing due, and each would build an empty set.
         while state.wake_at is not None and state.wake_at <= until:
             due = state.wake_at
             self._cases.fire_due(state, customer_id, due, out)
@@ -208,7 +213,6 @@ class JourneyTracker:
                 )
                 state.stage, state.stage_since = stage, due
             state.wake_at = self._next_wake(state, due)
-        return out
 
     def act(
         self,

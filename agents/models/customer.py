@@ -24,9 +24,8 @@ a documented approximation; ``touchpoint fit`` uses the exact figure.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from scipy import special
 
@@ -42,9 +41,8 @@ _EPOCH_DAY: Final = date(1970, 1, 1)
 VIEW_HORIZON_DAYS: Final = 90
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """``(x, t_x, T)`` of one customer on one day, in the model's time unit."""
+class Summary(NamedTuple):
+    """``(x, t_x, T)`` of one customer on one day, in the model's time unit (one per touchpoint of a buyer)."""
 
     x: int
     t_x: float
