@@ -171,7 +171,12 @@ TARGETS: tuple[Target, ...] = (
         # The first-response cases' ends, and the oracle that no alert is left open past its clearing.
         ("tests/agents/alerts/test_sla.py", "tests/streams/test_alert_lifecycle.py"),
     ),
-    _own("agents/alerts/digests.py"),
+    # Its kept records (records, changes, restore) are told through the coordinator that keeps them.
+    Target(
+        "agents/alerts/digests.py",
+        ("tests/agents/alerts/test_digests.py",),
+        ("tests/agents/coordination/test_coordinator.py",),
+    ),
     # Split out of the tracker: told through it, by the tracker's own tests.
     Target("agents/alerts/gating.py", TRACKER),
     Target("agents/alerts/actions.py", TRACKER),

@@ -227,7 +227,8 @@ def create_app(settings: Settings) -> TouchpointApp:
             "next owner."
         )
     coordinator = Coordinator(config, settings.partitions)
-    # The coordinator's state, one record, written once per fetch after that fetch's digests.
+    # The coordinator's state, a record per pending warning and one for the rest: what a fetch changed
+    # is written once, after that fetch's digests.
     coordinator_table = tables.coordinator_state(app)
     kept: StateWriter[bytes] = StateWriter(app, coordinator_table, bytes)
     app.batches.after_flush(kept.write_staged)

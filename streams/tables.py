@@ -75,7 +75,11 @@ def erased_customers(app: faust.App, partitions: int) -> TableT[bytes, int]:
 
 
 def coordinator_state(app: faust.App) -> TableT[bytes, bytes]:
-    """The coordinator's state (agents/coordination/), one key, one partition: what it kept for the next owner."""
+    """The coordinator's state (agents/coordination/), one partition: what it kept for the next owner.
+
+    Key ``state`` holds its bounded part; every pending warning, answer, published digest and inquiry
+    a digest lists has a key of its own (agents/alerts/digests.py), deleted when it leaves the state.
+    """
     return app.Table(
         "coordinator_state",
         partitions=1,
@@ -83,6 +87,6 @@ def coordinator_state(app: faust.App) -> TableT[bytes, bytes]:
         value_type=bytes,
         schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
         help="The coordinator's digests in progress and population reports.",
-        # Its one key's latest value is all a next owner needs.
+        # Each key's latest value is all a next owner needs.
         extra_topic_configs={"cleanup.policy": "compact"},
     )

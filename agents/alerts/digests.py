@@ -14,11 +14,17 @@ Customers of one queue live in every partition, so the digests are made where th
 partitions meet (agents/coordination/coordinator.py): an interval is published once every partition
 has said its clock passed the interval's end, which makes the digests the same in replay and in
 the live worker, however the partitions are spread over workers.
+
+The worker keeps what grows with the open inquiries one record per entry (``records``): each
+pending item, each answer, each published digest and each inquiry it listed, under a key naming
+its kind and identity. ``changes`` says which of them changed since it was last asked, so a busy
+queue's thousands of pending items are written once each, not with every record applied, and no
+record grows with the queue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, Final
@@ -35,7 +41,7 @@ from agents.domain.alert import (
 )
 from agents.domain.instants import iso
 
-__all__ = ["QUEUE", "SETTLED", "WarningDigests"]
+__all__ = ["KINDS", "QUEUE", "SETTLED", "WarningDigests"]
 
 #: How a digest ends: every inquiry on it was answered or has breached.
 SETTLED: Final = "auto:settled"
@@ -46,6 +52,20 @@ NAMED: Final = 5
 LISTED: Final = 100
 #: The prefix of a digest's ``customer_id``: a digest is about a queue, not a customer.
 QUEUE: Final = "queue:"
+
+#: The kinds of record the digests are kept in, each under ``<kind>/<JSON array of its identity>``:
+#: ``pending/[interval start, queue, item id]`` → the item (``DueSoon.to_json``);
+#: ``answered/[item id]`` → when its inquiry was answered;
+#: ``published/[digest id]`` → ``[the digest as published, when it closes]``;
+#: ``listed/[digest id, item id]`` → the deadline of an inquiry the digest listed.
+#: A JSON array, not the parts joined by a separator: a team's name may hold any character.
+PENDING: Final = "pending"
+ANSWERED: Final = "answered"
+PUBLISHED: Final = "published"
+LISTED_ITEM: Final = "listed"
+KINDS: Final = (PENDING, ANSWERED, PUBLISHED, LISTED_ITEM)
+#: An entry of the kept state: its kind, then its identity.
+_Entry = tuple[Any, ...]
 
 
 @dataclass(slots=True)
@@ -74,16 +94,16 @@ class WarningDigests:
     published: dict[str, _Digest] = field(default_factory=dict)
     #: Intervals ending at or before this have been published.
     horizon: int = 0
-    #: item id → (the item, its JSON): what ``stored`` encoded last time, reused while the item is the same.
-    _encoded: dict[str, tuple[DueSoon, orjson.Fragment]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    #: Entries changed since ``changes`` was last called → whether their record was kept then.
+    _touched: dict[_Entry, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def add(self, item: DueSoon) -> None:
         """An item; one late for its interval (published already) joins the next one."""
         start = max(item.warn_at - item.warn_at % self.interval, self.horizon)
         start -= start % self.interval
-        self.pending.setdefault((item.queue, start), {})[item.item_id] = item
+        items = self.pending.setdefault((item.queue, start), {})
+        self._touch((PENDING, start, item.queue, item.item_id), item.item_id in items)
+        items[item.item_id] = item
 
     def answer(self, item_id: str, at: int) -> None:
         """The inquiry of *item_id* got its first answer at *at*."""
@@ -92,6 +112,7 @@ class WarningDigests:
         if any(item_id in items for items in self.pending.values()) or any(
             item_id in digest.items for digest in self.published.values()
         ):
+            self._touch((ANSWERED, item_id), False)
             self.answered[item_id] = at
 
     def advance(self, until: int) -> list[Alert]:
@@ -102,23 +123,43 @@ class WarningDigests:
             if end > until:
                 continue
             items = self.pending.pop((queue, start))
+            for item_id in items:
+                self._touch((PENDING, start, queue, item_id), True)
             digest = self._digest(queue, start, end, items.values())
             listed = self.published[digest.alert_id].items if digest is not None else {}
             if digest is not None:
                 out.append(digest)
             for item_id in items:
                 if item_id not in listed:
-                    self.answered.pop(item_id, None)
+                    self._forget_answer(item_id)
         self.horizon = max(self.horizon, until - until % self.interval)
         for alert_id, published in sorted(
             self.published.items(), key=lambda pair: (pair[1].closes_at, pair[0])
         ):
             if published.closes_at <= until:
                 out.append(self._settle(published))
-                del self.published[alert_id]
+                self._unpublish(alert_id)
                 for item_id in published.items:
-                    self.answered.pop(item_id, None)
+                    self._forget_answer(item_id)
         return out
+
+    def _forget_answer(self, item_id: str) -> None:
+        if self.answered.pop(item_id, None) is not None:
+            self._touch((ANSWERED, item_id), True)
+
+    def _publish(self, alert_id: str, digest: _Digest) -> None:
+        self._unpublish(alert_id)
+        self.published[alert_id] = digest
+        self._touch((PUBLISHED, alert_id), False)
+        for item_id in digest.items:
+            self._touch((LISTED_ITEM, alert_id, item_id), False)
+
+    def _unpublish(self, alert_id: str) -> None:
+        digest = self.published.pop(alert_id, None)
+        if digest is not None:
+            self._touch((PUBLISHED, alert_id), True)
+            for item_id in digest.items:
+                self._touch((LISTED_ITEM, alert_id, item_id), True)
 
     def _digest(self, queue: str, start: int, end: int, items: Iterable[DueSoon]) -> Alert | None:
         still = sorted(
@@ -192,8 +233,9 @@ class WarningDigests:
                 ],
             },
         )
-        self.published[alert.alert_id] = _Digest(
-            alert.to_dict(), {item.item_id: item.deadline for item in still}, still[-1].deadline
+        self._publish(
+            alert.alert_id,
+            _Digest(alert.to_dict(), {item.item_id: item.deadline for item in still}, still[-1].deadline),
         )
         return alert
 
@@ -216,33 +258,14 @@ class WarningDigests:
     # --- durable form, for the worker's table ---------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
+        """The whole state as one document (each interval's items by id, so equal states give equal documents).
+
+        A worker before the state was kept a record per entry stored this, whole, in its one record.
+        """
         pending = [
-            [queue, start, [item.to_json() for item in items.values()]]
+            [queue, start, [items[item_id].to_json() for item_id in sorted(items)]]
             for (queue, start), items in sorted(self.pending.items())
         ]
-        return self._document(pending)
-
-    def stored(self) -> dict[str, Any]:
-        """``to_json`` for ``orjson.dumps``, the same bytes: each pending item is encoded once, not per call.
-
-        The coordinator stores its whole state after every record it applies, and all but a few of
-        the pending items are the ones it stored the time before.
-        """
-        previous, encoded = self._encoded, {}
-        pending = []
-        for (queue, start), items in sorted(self.pending.items()):
-            fragments = []
-            for item_id, item in items.items():
-                known = previous.get(item_id)
-                if known is None or known[0] is not item:
-                    known = (item, orjson.Fragment(orjson.dumps(item.to_json())))
-                encoded[item_id] = known
-                fragments.append(known[1])
-            pending.append([queue, start, fragments])
-        self._encoded = encoded
-        return self._document(pending)
-
-    def _document(self, pending: list[Any]) -> dict[str, Any]:
         return {
             "pending": pending,
             "answered": self.answered,
@@ -253,7 +276,38 @@ class WarningDigests:
             "horizon": self.horizon,
         }
 
+    def bounded(self) -> dict[str, Any]:
+        """What the digests keep beside their entries' records: a few numbers, whatever the queues hold."""
+        return {"horizon": self.horizon}
+
+    def records(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every (key, value) record of the entries kept now (see ``KINDS``)."""
+        for entry in self._entries():
+            value = self._value(entry)
+            if value is not None:  # always: every entry of the state has its record
+                yield _key(entry), value
+
+    def changes(self) -> tuple[dict[bytes, bytes], list[bytes]]:
+        """The records to write and the keys to delete since the last call: kept, they hold ``records()``.
+
+        An entry that came and went between two calls is neither written nor deleted.
+        """
+        writes: dict[bytes, bytes] = {}
+        deletes: list[bytes] = []
+        for entry, kept in self._touched.items():
+            value = self._value(entry)
+            if value is not None:
+                writes[_key(entry)] = value
+            elif kept:
+                deletes.append(_key(entry))
+        self._touched = {}
+        return writes, deletes
+
     def load(self, document: dict[str, Any]) -> None:
+        """Start from *document* (``to_json``, or ``bounded`` beside the entries' records, see ``restore``).
+
+        Entries read from the document are not kept as records yet: ``changes`` writes them all.
+        """
         self.pending = {
             (queue, start): {item["item_id"]: DueSoon.from_json(item) for item in items}
             for queue, start, items in document.get("pending", ())
@@ -264,6 +318,75 @@ class WarningDigests:
             for alert_id, (alert, items, closes_at) in document.get("published", {}).items()
         }
         self.horizon = int(document.get("horizon", 0))
+        self._touched = dict.fromkeys(self._entries(), False)
+
+    def restore(self, records: Iterable[tuple[bytes, bytes]]) -> None:
+        """Add the entries of *records* (``records()`` as kept) to the state ``load`` started from.
+
+        An answer or a listed inquiry whose item or digest is not there (never kept, or kept alone
+        by a worker stopped mid-write) is left out, and its record is deleted at the next ``changes``.
+        """
+        by_kind: dict[str, list[tuple[list[Any], bytes]]] = {kind: [] for kind in KINDS}
+        for key, value in records:
+            kind, _, identity = key.decode().partition("/")
+            if kind in by_kind:
+                by_kind[kind].append((orjson.loads(identity), value))
+        for (alert_id,), value in by_kind[PUBLISHED]:
+            alert, closes_at = orjson.loads(value)
+            known = self.published.get(alert_id)  # also in an old whole document: keep its inquiries
+            self.published[alert_id] = _Digest(alert, {} if known is None else known.items, int(closes_at))
+        for (alert_id, item_id), value in by_kind[LISTED_ITEM]:
+            digest = self.published.get(alert_id)
+            if digest is None:
+                self._touch((LISTED_ITEM, alert_id, item_id), True)
+                continue
+            digest.items[item_id] = int(orjson.loads(value))
+        for (start, queue, item_id), value in by_kind[PENDING]:
+            self.pending.setdefault((queue, int(start)), {})[item_id] = DueSoon.from_json(orjson.loads(value))
+        for (item_id,), value in by_kind[ANSWERED]:
+            if any(item_id in items for items in self.pending.values()) or any(
+                item_id in digest.items for digest in self.published.values()
+            ):
+                self.answered[item_id] = int(orjson.loads(value))
+            else:
+                self._touch((ANSWERED, item_id), True)
+
+    def _touch(self, entry: _Entry, kept: bool) -> None:
+        """*entry* is about to change; *kept*: whether it is in the state now (so its record is kept)."""
+        if entry not in self._touched:
+            self._touched[entry] = kept
+
+    def _entries(self) -> Iterator[_Entry]:
+        for (queue, start), items in self.pending.items():
+            for item_id in items:
+                yield PENDING, start, queue, item_id
+        for item_id in self.answered:
+            yield ANSWERED, item_id
+        for alert_id, digest in self.published.items():
+            yield PUBLISHED, alert_id
+            for item_id in digest.items:
+                yield LISTED_ITEM, alert_id, item_id
+
+    def _value(self, entry: _Entry) -> bytes | None:
+        """The record of *entry* as the state is now; None if the state no longer has it."""
+        kind = entry[0]
+        if kind == PENDING:
+            _, start, queue, item_id = entry
+            item = self.pending.get((queue, start), {}).get(item_id)
+            return None if item is None else orjson.dumps(item.to_json())
+        if kind == ANSWERED:
+            at = self.answered.get(entry[1])
+            return None if at is None else orjson.dumps(at)
+        digest = self.published.get(entry[1])
+        if kind == PUBLISHED:
+            return None if digest is None else orjson.dumps([digest.alert, digest.closes_at])
+        deadline = None if digest is None else digest.items.get(entry[2])
+        return None if deadline is None else orjson.dumps(deadline)
+
+
+def _key(entry: _Entry) -> bytes:
+    kind: str = entry[0]
+    return kind.encode() + b"/" + orjson.dumps(entry[1:])
 
 
 def _alert_from_dict(document: dict[str, Any]) -> Alert:

@@ -6,9 +6,11 @@ pure ``Coordinator`` (agents/coordination/coordinator.py), publishes the warning
 ``alerts.first_response_due_soon`` and each complete boundary's threshold on the compacted
 ``model.best-customers``, and keeps the coordinator's state in the ``coordinator_state`` table, so
 the next owner after a rebalance carries on where it stopped. It takes its records a fetch at a time,
-beneath Faust's per-message path (streams/runtime/batches.py), and writes the state once per fetch,
-after the fetch's digests and thresholds are acknowledged (streams/runtime/state_writer.py): the
-whole state is one record, so writing it after every coordination record cost more than the rest.
+beneath Faust's per-message path (streams/runtime/batches.py), and writes what the fetch changed
+once, after the fetch's digests and thresholds are acknowledged (streams/runtime/state_writer.py):
+the bounded state as one record, and each pending warning, answer and published digest as a record
+of its own, written when it changes and deleted (a tombstone) when it leaves the state. Kept whole,
+the state of a busy contact centre's thousands of pending warnings outgrew what one record may hold.
 
 Every worker follows ``model.best-customers`` from its start with a plain consumer and tells its
 journey each threshold as it arrives; a worker's journey waits for the first catch-up before it
@@ -38,10 +40,9 @@ __all__ = ["CoordinationMetrics", "CoordinationTopics", "install"]
 
 log = logging.getLogger(__name__)
 
-#: The one key of the coordinator's table and of the thresholds topic.
-STATE_KEY: Final = b"state"
+#: The one key of the thresholds topic.
 THRESHOLD_KEY: Final = b"threshold"
-#: Room for the key, headers and batch framing of the state's changelog record.
+#: Room for the key, headers and batch framing of a changelog record of the coordinator's state.
 STATE_RECORD_OVERHEAD: Final = 1024
 
 
@@ -94,7 +95,7 @@ def install(
 ) -> tuple[BatchHandler, Callable[[], Awaitable[None]]]:
     """Route ``journey.progress`` to ``coordinate_partitions`` and start the threshold follower on *app*.
 
-    *kept* writes *table* (the coordinator's state) once per batch, after the batch's outputs.
+    *kept* writes *table* (the coordinator's state, a record per key) once per batch, after the batch's outputs.
     *follow()* starts a plain consumer of ``model.best-customers`` (streams/runtime/transport.py). Returns
     the handler and a coroutine function that returns once the follower has read the topic to its end
     once: the journey awaits it before applying anything.
@@ -126,11 +127,10 @@ def install(
     async def load_coordinator() -> None:
         # After every rebalance: the coordinator carries on from what the previous owner kept.
         kept.retain({tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog()})
-        stored = kept.get(STATE_KEY)
-        coordinator.load(orjson.loads(stored) if stored else {})
+        coordinator.restore(kept.items())
 
     def coordinate_partitions(partition: int, records: Sequence[Record]) -> None:
-        """Apply a batch of coordination records in order; keep the state once, after the batch's outputs."""
+        """Apply a batch of coordination records in order; keep what changed once, after the batch's outputs."""
         for record in records:
             try:
                 if record.value is None:
@@ -152,15 +152,21 @@ def install(
                 # Every recent boundary in each record: compaction keeps the last, and a starting worker needs them all.
                 known = {str(b): merged for b, merged in coordinator.population.merged.items()}
                 outbox.add(thresholds_topic, key=THRESHOLD_KEY, value=orjson.dumps(known))
-        state = coordinator.encode()
-        if len(state) < state_limit:
-            kept.stage(STATE_KEY, state, partition)
-        else:
-            # Bounded by design (agents/models/population.py); were it not, a changelog record
-            # past the producer's limit would stop the worker. The next owner then resumes from
-            # the last state that fitted.
-            metrics.RECORDS_TOO_LARGE.labels(changelog()).inc()
-            log.error("the coordinator's state (%d bytes) is too large to keep; not stored", len(state))
+        for key, value in coordinator.changes():
+            if value is None:
+                kept.stage_delete(key, partition)
+            elif len(value) < state_limit:
+                kept.stage(key, value, partition)
+            else:
+                # Bounded by design (agents/models/population.py, a digest lists at most LISTED
+                # inquiries); were one not, a changelog record past the producer's limit would stop
+                # the worker. The next owner then resumes without that change.
+                metrics.RECORDS_TOO_LARGE.labels(changelog()).inc()
+                log.error(
+                    "the coordinator's record %r (%d bytes) is too large to keep; not stored",
+                    key[:100],
+                    len(value),
+                )
 
     batches.route(topics.progress_input, coordinate_partitions)
 

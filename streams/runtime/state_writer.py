@@ -233,6 +233,19 @@ class StateWriter(Generic[V]):
         """Every (key, value) of the table's local store; a value the store keeps encoded comes as bytes."""
         return stored_items(self._table)
 
+    def items(self) -> Iterator[tuple[bytes, V | bytes]]:
+        """Every key's newest value, as ``get`` reads it: the local store's, or a write still held back.
+
+        A deleted key is left out; a value the store keeps encoded comes as bytes.
+        """
+        newest = dict(self._newest)
+        for key, value in self.stored_items():
+            if key not in newest:
+                yield key, value
+        for key, value in newest.items():
+            if value is not _DELETED:
+                yield key, value
+
     def retain(self, owned: set[int]) -> None:
         """Drop queued writes of partitions other than *owned* (after a rebalance; Faust drains first)."""
         staged = {key: partition for key, partition in self._staged.items() if partition in owned}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from pathlib import Path
 
 import orjson
 import pytest
@@ -176,22 +177,34 @@ def test_a_coordinator_starts_from_an_empty_state() -> None:
     assert digest.details["count"] == 1
 
 
+def kept(hub: Coordinator, table: dict[bytes, bytes]) -> list[tuple[bytes, bytes | None]]:
+    """Keep *hub*'s changes in *table* as the worker keeps them in its table; return them."""
+    changes = hub.changes()
+    for key, value in changes:
+        if value is None:
+            del table[key]  # a tombstone only for a record that is kept
+        else:
+            table[key] = value
+    return changes
+
+
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["warn", "rewarn", "answer", "pass", "restart"]),
+            st.sampled_from(["warn", "rewarn", "answer", "pass", "keep", "restart"]),
             st.integers(0, 5),
             st.integers(0, 2 * HOUR),
         ),
         max_size=40,
     )
 )
-def test_the_stored_state_is_the_json_of_the_state_after_every_record(
+def test_the_kept_records_are_those_of_the_state_and_load_back_into_the_same_coordinator(
     steps: list[tuple[str, int, int]],
 ) -> None:
-    # encode() reuses each pending item's JSON between calls: whatever happened since, its bytes must be
-    # those of the state as it is now, and a restart must read back the same state.
+    # changes() says only what changed since it was last asked: whatever happened in between, the
+    # records kept must be exactly those of the state now, and a restart must read back the same state.
     hub = Coordinator(default_config(), 2)
+    table: dict[bytes, bytes] = {}
     for action, customer, offset in steps:
         name = f"cust-{customer}"
         if action == "warn":
@@ -202,8 +215,127 @@ def test_the_stored_state_is_the_json_of_the_state_after_every_record(
             hub.answered(f"first_response_due_soon/{name}/ev-{name}", T0 + offset)
         elif action == "pass":
             hub.passed(Progress(customer % 2, T0 + offset))
+        elif action == "keep":  # the end of a batch
+            kept(hub, table)
+            assert table == dict(hub.records())
         else:
+            kept(hub, table)
             again = Coordinator(default_config(), 2)
-            again.load(orjson.loads(hub.encode()))
+            again.restore(table.items())
+            assert again.to_json() == hub.to_json()
+            assert again.changes() == [], "nothing to write after a restart"
             hub = again
-        assert hub.encode() == orjson.dumps(hub.to_json())
+    kept(hub, table)
+    assert table == dict(hub.records())
+    assert hub.changes() == []
+
+
+def test_only_the_records_of_what_changed_are_kept_and_a_finished_digest_leaves_no_record() -> None:
+    hub = Coordinator(default_config(), 1)
+    table: dict[bytes, bytes] = {}
+    one, two = warning("cust-1", T0 + MINUTE), warning("cust-2", T0 + 2 * MINUTE)
+    hub.due_soon(one)
+    hub.due_soon(two)
+    assert [key for key, _ in kept(hub, table)] == [
+        b'pending/[1767693600,"chat:store-berlin-mitte","first_response_due_soon/cust-1/ev-cust-1"]',
+        b'pending/[1767693600,"chat:store-berlin-mitte","first_response_due_soon/cust-2/ev-cust-2"]',
+        b"state",
+    ]
+    hub.answered(one.item_id, T0 + 3 * MINUTE)
+    assert [key for key, _ in kept(hub, table)] == [b'answered/["first_response_due_soon/cust-1/ev-cust-1"]']
+    three = warning("cust-3", T0 + 3 * MINUTE)
+    hub.due_soon(three)
+    hub.answered(three.item_id, T0 + 4 * MINUTE)
+    kept(hub, table)
+    [digest] = hub.passed(Progress(0, T0 + 5 * MINUTE)).alerts
+    changed = dict(kept(hub, table))
+    listed = f'listed/["{digest.alert_id}","{two.item_id}"]'.encode()
+    assert {key for key, value in changed.items() if value is not None} == {
+        f'published/["{digest.alert_id}"]'.encode(),
+        listed,
+        b"state",
+    }, "the digest lists cust-2 only"
+    assert changed[listed] == str(two.deadline).encode()
+    assert len([key for key, value in changed.items() if value is None]) == 5, (
+        "three items no longer pending, two answers of inquiries the digest does not list"
+    )
+    hub.passed(Progress(0, T0 + 20 * MINUTE))  # past the last deadline: the digest ends
+    kept(hub, table)
+    assert list(table) == [b"state"]
+    assert orjson.loads(table[b"state"]) == {
+        "progress": {"0": T0 + 20 * MINUTE},
+        "digests": {"horizon": T0 + 20 * MINUTE},
+        "population": hub.to_json()["population"],
+    }
+
+
+def test_an_entry_that_came_and_went_between_two_batches_is_neither_written_nor_deleted() -> None:
+    hub = Coordinator(default_config(), 1)
+    hub.changes()
+    item = warning("cust-1", T0 + MINUTE)
+    hub.due_soon(item)
+    hub.answered(item.item_id, T0 + 2 * MINUTE)
+    assert hub.passed(Progress(0, T0 + 5 * MINUTE)).alerts == []
+    assert [key for key, _ in hub.changes()] == [b"state"]
+
+
+def test_a_state_kept_whole_in_one_record_still_loads_and_is_then_kept_a_record_per_entry() -> None:
+    # What a worker kept before each entry had a record of its own: everything under b"state".
+    whole = (Path(__file__).parent / "whole_state.json").read_bytes()
+    same = Coordinator(default_config(), 1)
+    one, two, three = (warning(f"cust-{n}", T0 + minute * MINUTE) for n, minute in ((1, 1), (2, 2), (3, 7)))
+    same.due_soon(one)
+    same.due_soon(two)
+    same.passed(Progress(0, T0 + 5 * MINUTE))
+    same.answered(one.item_id, T0 + 6 * MINUTE)
+    same.due_soon(three)
+    upgraded = Coordinator(default_config(), 1)
+    upgraded.restore([(b"state", whole)])
+    assert upgraded.to_json() == same.to_json()
+    table = {b"state": whole}
+    kept(upgraded, table)
+    assert table == dict(same.records()), "every entry in its own record, the whole record replaced"
+    assert len(table[b"state"]) < 200
+    again = Coordinator(default_config(), 1)
+    again.restore(table.items())
+    assert again.to_json() == same.to_json()
+    later = Progress(0, T0 + 30 * MINUTE)
+    assert [a.to_dict() for a in again.passed(later).alerts] == [
+        a.to_dict() for a in same.passed(later).alerts
+    ]
+
+
+def test_a_worker_stopped_while_keeping_an_old_whole_state_anew_loads_the_same_state() -> None:
+    whole = (Path(__file__).parent / "whole_state.json").read_bytes()
+    upgraded = Coordinator(default_config(), 1)
+    upgraded.restore([(b"state", whole)])
+    first_half = upgraded.changes()[:2]  # the whole record is kept last: it is still there
+    again = Coordinator(default_config(), 1)
+    again.restore([*((key, value) for key, value in first_half if value is not None), (b"state", whole)])
+    assert again.to_json() == upgraded.to_json()
+
+
+def test_an_answer_or_a_listed_inquiry_kept_without_its_item_or_digest_is_dropped_and_deleted() -> None:
+    hub = Coordinator(default_config(), 1)
+    stray = [
+        (b'answered/["first_response_due_soon/cust-9/ev-cust-9"]', b"1767693700"),
+        (
+            b'listed/["first_response_due_soon/queue:chat:-/000000000000","first_response_due_soon/cust-9/ev-cust-9"]',
+            b"1767694000",
+        ),
+    ]
+    hub.restore([*stray, (b"state", b'{"progress":{},"digests":{"horizon":0},"population":null}')])
+    assert hub.digests is not None
+    assert (hub.digests.answered, hub.digests.published) == ({}, {})
+    assert sorted(key for key, value in hub.changes() if value is None) == sorted(key for key, _ in stray)
+
+
+def test_with_digests_switched_off_the_records_of_kept_digests_are_deleted() -> None:
+    table: dict[bytes, bytes] = {}
+    hub = Coordinator(default_config(), 1)
+    hub.due_soon(warning("cust-1", T0 + MINUTE))
+    kept(hub, table)
+    off = Coordinator(config_from_mapping({"sla": {"warning_digest_minutes": 0}}), 1)
+    off.restore(table.items())
+    kept(off, table)
+    assert list(table) == [b"state"]

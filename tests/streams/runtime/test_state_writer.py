@@ -34,6 +34,9 @@ class Table:
     def get(self, key: bytes) -> Any:
         return self.data.get(key)
 
+    def items(self) -> Any:
+        return self.data.items()
+
     async def send_changelog(self, partition: int, key: bytes, value: bytes | None) -> None:
         # A real send can yield, for longer on some calls than on others: the order must hold anyway.
         for _ in range(self.send_delays.pop(0) if self.send_delays else 1):
@@ -322,3 +325,17 @@ async def test_a_table_on_faust_memory_store_reads_alike_through_the_writer() ->
     assert states.get(b"new") == Value("new")
     assert table.get(b"new") == Value("new")  # released at once: no outputs to wait for
     assert changelog == [(0, b"new", b"new")]
+
+
+async def test_items_are_every_keys_newest_value_written_or_held_back_without_the_deleted() -> None:
+    table = Table()
+    states = writer(table)
+    await states.put(b"written", Value("w"), 0)
+    await states.put(b"erased", Value("e"), 0)
+    states.stage(b"written", Value("w2"), 0)
+    states.stage(b"new", Value("n"), 0)
+    states.stage_delete(b"erased", 0)
+    assert dict(states.items()) == {b"written": Value("w2"), b"new": Value("n")}
+    await states.write_staged()
+    assert dict(states.items()) == {b"written": Value("w2"), b"new": Value("n")}
+    assert table.data == {b"written": Value("w2"), b"new": Value("n")}
