@@ -151,8 +151,10 @@ class Coordinator:
         self.progress = {int(p): int(until) for p, until in document.get("progress", {}).items()}
         if self.digests is not None:
             self.digests.load(document.get("digests") or {})
-        if self.population is not None and document.get("population"):
-            self.population.load(document["population"])
+        if self.population is not None:
+            # An empty table (a new deployment) starts the population afresh: nothing this worker
+            # kept from an earlier time it owned the coordinator may carry over.
+            self.population.load(document.get("population") or {})
         self._kept_state = None
         self._discarded = []
 

@@ -168,6 +168,20 @@ def test_the_coordinators_state_survives_a_restart_between_two_partitions_report
     assert digest.customer_id == "queue:chat:store-berlin-mitte"
 
 
+def test_a_coordinator_given_an_empty_table_forgets_what_it_kept_before() -> None:
+    # A worker that owned the coordinator once and gets it again from a new, empty table.
+    values = [float(value) for value in range(1, 201)]
+    sides = buyers(values, 2)
+    hub = Coordinator(default_config(), 2)
+    hub.due_soon(warning("cust-1", T0 + MINUTE))
+    for record in encode_signals(0, [], [], sides[0].passed(0, 5 * DAY + HOUR)):
+        hub.apply(record)
+    assert hub.population is not None
+    assert hub.population.reports
+    hub.restore([])
+    assert hub.to_json() == Coordinator(default_config(), 2).to_json()
+
+
 def test_a_coordinator_starts_from_an_empty_state() -> None:
     hub = Coordinator(default_config(), 1)
     hub.load({})
