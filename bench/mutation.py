@@ -659,6 +659,13 @@ EQUIVALENT: dict[str, str] = {
     "agents.alerts.digests.xǁWarningDigestsǁload__mutmut_41": (
         "a horizon of 1 s or 0 s holds no interval back: an item's interval start is rounded down to a whole one"
     ),
+    "agents.alerts.digests.xǁWarningDigestsǁanswer__mutmut_8": (
+        "None for False as 'not kept': changes() only tests it for truth (elif kept), and both are false"
+    ),
+    "agents.alerts.digests.xǁWarningDigestsǁ_publish__mutmut_4": "as answer__mutmut_8",
+    "agents.alerts.digests.xǁWarningDigestsǁ_publish__mutmut_9": "as answer__mutmut_8",
+    "agents.alerts.digests.xǁWarningDigestsǁload__mutmut_44": "as answer__mutmut_8",
+    "agents.alerts.digests.xǁWarningDigestsǁload__mutmut_46": "as answer__mutmut_8: dict.fromkeys defaults to None",
     "agents.coordination.progress.xǁPartitionProgressǁbuyer__mutmut_17": (
         "values before the last boundary reported, but the latest of them, are dropped only to bound memory: "
         "no later boundary reads them (the latest 64 values are kept either way)"

@@ -329,6 +329,68 @@ def test_a_worker_stopped_while_keeping_an_old_whole_state_anew_loads_the_same_s
     assert again.to_json() == upgraded.to_json()
 
 
+def test_a_worker_stopped_after_keeping_a_digest_of_an_old_whole_state_keeps_the_inquiries_it_lists() -> None:
+    # The digest's own record made it, its listed inquiries' records did not: the whole record has them.
+    whole = (Path(__file__).parent / "whole_state.json").read_bytes()
+    upgraded = Coordinator(default_config(), 1)
+    upgraded.restore([(b"state", whole)])
+    assert upgraded.digests is not None
+    assert any(digest.items for digest in upgraded.digests.published.values())
+    published = [(key, value) for key, value in upgraded.changes() if value and key.startswith(b"published/")]
+    assert published
+    again = Coordinator(default_config(), 1)
+    again.restore([*published, (b"state", whole)])
+    assert again.to_json() == upgraded.to_json()
+
+
+def test_entries_of_an_old_whole_state_that_end_before_they_are_kept_leave_no_tombstones() -> None:
+    # They never had records of their own: there is nothing to delete.
+    whole = (Path(__file__).parent / "whole_state.json").read_bytes()
+    upgraded = Coordinator(default_config(), 1)
+    upgraded.restore([(b"state", whole)])
+    upgraded.passed(Progress(0, T0 + DAY))  # every interval published, every digest ended
+    assert [key for key, value in upgraded.changes() if value is None] == []
+
+
+def test_a_warning_sent_again_and_published_before_the_batch_ends_leaves_no_record() -> None:
+    hub = Coordinator(default_config(), 1)
+    table: dict[bytes, bytes] = {}
+    item = warning("cust-1", T0 + MINUTE)
+    hub.due_soon(item)
+    kept(hub, table)
+    hub.due_soon(dataclasses.replace(item, severity="warning"))
+    assert len(hub.passed(Progress(0, T0 + 5 * MINUTE)).alerts) == 1
+    kept(hub, table)
+    assert not [key for key in table if key.startswith(b"pending/")]
+    assert table == dict(hub.records())
+
+
+def test_a_digest_published_again_after_a_worker_stopped_mid_write_deletes_the_inquiries_it_no_longer_lists() -> (
+    None
+):
+    # The digest's records landed, the deletions of its interval's pending items only in part.
+    hub = Coordinator(default_config(), 1)
+    table: dict[bytes, bytes] = {}
+    one, two = warning("cust-1", T0 + MINUTE), warning("cust-2", T0 + 2 * MINUTE)
+    hub.due_soon(one)
+    hub.due_soon(two)
+    kept(hub, table)
+    before = dict(table)
+    [digest] = hub.passed(Progress(0, T0 + 5 * MINUTE)).alerts
+    kept(hub, table)
+    torn = {key: value for key, value in before.items() if b"cust-2" not in key}  # cust-2's deletion landed
+    torn.update((key, value) for key, value in table.items() if key != b"state")
+    again = Coordinator(default_config(), 1)
+    again.restore(torn.items())
+    [republished] = again.passed(Progress(0, T0 + 5 * MINUTE)).alerts
+    assert republished.alert_id == digest.alert_id
+    kept(again, torn)
+    assert torn == dict(again.records())
+    assert [key for key in torn if key.startswith(b"listed/")] == [
+        f'listed/["{digest.alert_id}","{one.item_id}"]'.encode()
+    ]
+
+
 def test_an_answer_or_a_listed_inquiry_kept_without_its_item_or_digest_is_dropped_and_deleted() -> None:
     hub = Coordinator(default_config(), 1)
     stray = [
@@ -336,6 +398,10 @@ def test_an_answer_or_a_listed_inquiry_kept_without_its_item_or_digest_is_droppe
         (
             b'listed/["first_response_due_soon/queue:chat:-/000000000000","first_response_due_soon/cust-9/ev-cust-9"]',
             b"1767694000",
+        ),
+        (
+            b'listed/["first_response_due_soon/queue:chat:-/000000000000","first_response_due_soon/cust-8/ev-cust-8"]',
+            b"1767694060",
         ),
     ]
     hub.restore([*stray, (b"state", b'{"progress":{},"digests":{"horizon":0},"population":null}')])
