@@ -68,6 +68,8 @@ class Run:
     seconds: float
     cpu_seconds: float
     peak_rss: int
+    #: Customers in the replay's customers file: the states it ended with.
+    states: int
 
     @property
     def rate(self) -> float:
@@ -139,7 +141,8 @@ def main() -> None:
                 print(
                     f"run {number + 1}, {processes} process{'es' if processes > 1 else ''}:"
                     f" {run.rate:,.0f} records/s ({run.records:,} in {run.seconds:.1f} s),"
-                    f" {run.cpu_us:.1f} µs CPU/record, peak RSS {run.peak_rss / 2**20:,.0f} MB",
+                    f" {run.cpu_us:.1f} µs CPU/record, peak RSS {run.peak_rss / 2**20:,.0f} MB"
+                    f" ({run.states:,} customers' states, {run.peak_rss / run.states / 1024:,.1f} KB each)",
                     flush=True,
                 )
                 if first is None:
@@ -165,10 +168,12 @@ def main() -> None:
             median = statistics.median(rates)
             cpu = statistics.median(r.cpu_us for r in runs[processes])
             peak = max(r.peak_rss for r in runs[processes])
+            states = runs[processes][0].states
             text = (
                 f"{processes} process{'es' if processes > 1 else ''}: {median:,.0f} records/s"
                 f" (runs {', '.join(f'{r:,.0f}' for r in rates)}), {cpu:.1f} µs CPU/record,"
-                f" peak RSS {peak / 2**20:,.0f} MB"
+                f" peak RSS {peak / 2**20:,.0f} MB ({states:,} customers' states,"
+                f" {peak / states / 1024:,.1f} KB each)"
             )
             if processes != counts[0]:
                 text += f", {median / base:.2f}x {counts[0]} process{'es' if counts[0] > 1 else ''}"
@@ -231,7 +236,14 @@ def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool)
     if code != 0:
         sys.exit(f"the replay child failed with exit code {code}")
     measured = json.loads(summary_path.read_text())
-    return Run(processes, measured["records"], measured["seconds"], measured["cpu_seconds"], peak[0])
+    return Run(
+        processes,
+        measured["records"],
+        measured["seconds"],
+        measured["cpu_seconds"],
+        peak[0],
+        measured["states"],
+    )
 
 
 def tree_rss(pid: int) -> int:
@@ -275,7 +287,14 @@ def _replay_only(
         - (children.ru_utime + children.ru_stime)
     )
     summary_path.write_text(
-        json.dumps({"records": summary.records, "seconds": summary.seconds, "cpu_seconds": cpu})
+        json.dumps(
+            {
+                "records": summary.records,
+                "seconds": summary.seconds,
+                "cpu_seconds": cpu,
+                "states": summary.customers,
+            }
+        )
     )
 
 

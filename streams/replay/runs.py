@@ -2,7 +2,9 @@
 
 A replay must apply touchpoints in event-time order, but a year of history does not fit in
 memory. Decoding sorts what it has read into a run every ``RUN_ROWS`` touchpoints and writes it
-out; the partitions' journeys then read all runs at once, merged, in order (an external sort).
+out; the partitions' journeys then read the runs merged, in order (an external sort). A reader
+holds one block of each run it merges, so at most ``MERGE_RUNS`` runs are read at once: more are
+first merged a group at a time into longer runs on disk, and memory stays the same for any input.
 Rows are written with ``marshal`` in blocks: plain tuples of ints, str and bytes, read back at
 C speed and never pickled. Each block is preceded by its length and read whole, then unmarshalled
 from memory: ``marshal.load`` on a file reads it a field at a time, 20 times slower.
@@ -12,11 +14,23 @@ from __future__ import annotations
 
 import heapq
 import marshal
+import os
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-__all__ = ["BLOCK_ROWS", "RUN_ROWS", "Row", "merged", "read_blocks", "read_run", "write_block", "write_run"]
+__all__ = [
+    "BLOCK_ROWS",
+    "MERGE_RUNS",
+    "RUN_ROWS",
+    "Row",
+    "merged",
+    "read_blocks",
+    "read_run",
+    "write_block",
+    "write_run",
+]
 
 #: (event time in µs since the epoch, line number, partition, customer id, normalised touchpoint JSON,
 #: the identity claims it makes as (identifier key, customer, event id, at)).
@@ -26,7 +40,9 @@ Row = tuple[int, int, int, str, bytes, tuple[tuple[str, str, str, int], ...]]
 #: Touchpoints a decoder keeps before it sorts them into a run: the memory a replay's input needs.
 RUN_ROWS: Final = 100_000
 #: Rows per marshalled block: what a reader holds of each run at a time.
-BLOCK_ROWS: Final = 4096
+BLOCK_ROWS: Final = 1024
+#: Runs read at once: a merge holds ``MERGE_RUNS * BLOCK_ROWS`` rows (some 16 MB of touchpoints).
+MERGE_RUNS: Final = 64
 
 
 #: Bytes of a block's length, before the block.
@@ -60,6 +76,41 @@ def read_run(path: Path) -> Iterator[Row]:
             yield from block
 
 
-def merged(paths: Iterable[Path]) -> Iterator[Row]:
-    """The rows of all *paths* in one event-time order (each run is sorted; rows never tie)."""
-    return heapq.merge(*(read_run(path) for path in paths))
+def merged(paths: Iterable[Path], fan_in: int = MERGE_RUNS) -> Iterator[Row]:
+    """The rows of all *paths* in one event-time order (each run is sorted; rows never tie).
+
+    With more than *fan_in* runs, groups of *fan_in* are first merged into new runs beside the
+    first (removed once merged again), until *fan_in* or fewer are left to read at once.
+    """
+    runs = list(paths)
+    if fan_in < 2:
+        raise ValueError(f"a merge reads at least 2 runs at once, not {fan_in}")
+    made: set[Path] = set()
+    while len(runs) > fan_in:
+        longer = []
+        for start in range(0, len(runs), fan_in):
+            group = runs[start : start + fan_in]
+            if len(group) == 1:
+                longer.append(group[0])
+                continue
+            longer.append(_merge_into_run(group))
+            for path in group:
+                if path in made:
+                    path.unlink()
+        made.update(longer)
+        runs = longer
+    return heapq.merge(*(read_run(path) for path in runs))
+
+
+def _merge_into_run(paths: list[Path]) -> Path:
+    descriptor, name = tempfile.mkstemp(prefix="merged-", suffix=".run", dir=paths[0].parent)
+    with os.fdopen(descriptor, "wb") as handle:
+        block: list[Row] = []
+        for row in heapq.merge(*(read_run(path) for path in paths)):
+            block.append(row)
+            if len(block) == BLOCK_ROWS:
+                write_block(handle, block)
+                block = []
+        if block:
+            write_block(handle, block)
+    return Path(name)
