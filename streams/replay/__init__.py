@@ -26,7 +26,8 @@ Every file holds identifiers only as keyed hashes, as every topic past ingest do
 the dead-letters, which keep refused records as they came.
 
 A year of history fits: decoding sorts the accepted touchpoints into runs on disk
-(``streams.replay.runs``), so memory grows with the customers, not the records. With
+(``streams.replay.runs``), so memory grows with the customers, not the records, and the
+states not touched lately are kept encoded (``streams.replay.states``). With
 ``processes`` above one, ranges of the file are decoded in parallel and the partitions are
 applied in parallel, each process writing tagged parts that are merged into the same bytes
 one process writes (``streams.replay.parts``). Where the partitions meet (agents/coordination/: the
@@ -42,7 +43,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -68,6 +69,7 @@ from streams.replay.parts import Lines, merge_parts, merge_sorted, open_for_writ
 from streams.replay.runs import merged
 from streams.replay.shard import ALERTS, AS_OF, CUSTOMERS, Applied, Erasure, Shard, needs_coordination
 from streams.replay.sources import Decoded, Range, decode_range, read_refusals, split
+from streams.replay.states import OBJECTS
 from streams.runtime.heap import collector_paused
 from streams.topics import partition_for
 
@@ -146,7 +148,7 @@ class ReplaySummary:
     seconds: float = 0.0
     outputs: dict[str, Path] = field(default_factory=dict)
     #: Every key's final state, by key: customers, anonymous profiles, identifiers' records.
-    states: dict[str, CustomerState] = field(default_factory=dict, repr=False)
+    states: Mapping[str, CustomerState] = field(default_factory=dict, repr=False)
 
     @property
     def events_per_second(self) -> float:
@@ -182,7 +184,10 @@ class ReplaySummary:
                 f"  erasures     {self.erased:>10,}  → {self.outputs[topics.ERASURES]}  "
                 f"({self.erased_touchpoints:,} touchpoints of erased customers left out)"
             )
-        stages = ", ".join(f"{stage} {count:,}" for stage, count in self.stages.most_common())
+        stages = ", ".join(
+            f"{stage} {count:,}"
+            for stage, count in sorted(self.stages.items(), key=lambda item: (-item[1], item[0]))
+        )
         lines.append(f"  customers    {self.customers:>10,}  → {self.outputs[CUSTOMERS]}  ({stages})")
         if self.as_of is not None:
             lines.append(f"  as of {self.as_of}: {self.after_as_of:,} later touchpoints not applied")
@@ -202,6 +207,7 @@ def replay(
     processes: int = 1,
     partitions: int = PARTITIONS,
     erasures: Iterable[dict[str, object]] = (),
+    objects: int = OBJECTS,
 ) -> ReplaySummary:
     """Process every record of *path* and write one JSONL file per output topic into *out_dir*.
 
@@ -213,7 +219,8 @@ def replay(
     confirmations) are applied at their instants, and nothing about an erased customer up to their
     erasure is written. With *processes* above one the work is
     shared by that many processes (at most one per partition), the output is the same, and the
-    summary has no ``states``.
+    summary has no ``states``. *objects*: states each process keeps as objects, the rest encoded
+    (``streams.replay.states``); the output is the same for any number.
     """
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -222,7 +229,7 @@ def replay(
     )
     processes = max(1, min(processes, partitions))
     ordered = sorted(erasures, key=lambda request: (requested_instant(request), str(request["customer_id"])))
-    job = _Job(path, decoder, tracker, as_of, partitions, PROGRESS_EVERY, progress)
+    job = _Job(path, decoder, tracker, as_of, partitions, PROGRESS_EVERY, progress, objects)
     job.erasures = [
         (requested_instant(request), str(request["customer_id"]), index, request)
         for index, request in enumerate(ordered)
@@ -292,6 +299,7 @@ class _Job:
     partitions: int
     every: int
     progress: Progress | None
+    objects: int = OBJECTS
     workdir: Path = Path()
     size: int = 0
     #: Every erasure, in (instant, customer) order.
@@ -361,6 +369,7 @@ class _Job:
                     f"file:{self.path.name}",
                     self.partitions,
                     self.erasures,
+                    self.objects,
                 )
                 done = 0
 
@@ -431,7 +440,12 @@ class _Job:
             mine = set(owned)
             erasures = [e for e in self.erasures if partition_for(e[1].encode(), self.partitions) in mine]
             shard = Shard(
-                self.tracker, Lines(files, tagged=True), f"file:{self.path.name}", self.partitions, erasures
+                self.tracker,
+                Lines(files, tagged=True),
+                f"file:{self.path.name}",
+                self.partitions,
+                erasures,
+                self.objects,
             )
             shard.apply(
                 merged(path for partition in owned for path in runs.get(partition, ())), count, self.every

@@ -24,7 +24,6 @@ from agents.domain.alert import Alert
 from agents.domain.identity import MERGE, Claim, Forward
 from agents.domain.instants import DAY, day_number
 from agents.domain.refusal import Rejected
-from agents.domain.state import CustomerState
 from agents.ingest.dead_letter import dead_letter_record
 from agents.journey.step import (
     DUPLICATE,
@@ -42,6 +41,7 @@ from agents.models.population import PopulationMerge, PopulationThreshold
 from streams import topics
 from streams.replay.parts import END, Lines
 from streams.replay.runs import Row
+from streams.replay.states import OBJECTS, KeptStates
 from streams.topics import partition_for
 
 __all__ = ["ALERTS", "AS_OF", "CUSTOMERS", "FINAL", "Applied", "Erasure", "Shard", "needs_coordination"]
@@ -101,11 +101,13 @@ class Shard:
         source: str,
         partitions: int,
         erasures: Sequence[Erasure] = (),
+        objects: int = OBJECTS,
     ) -> None:
-        """*erasures*: those of the customers of the partitions applied here, in (instant, customer) order."""
+        """*erasures*: those of the customers of the partitions applied here, in (instant, customer) order;
+        *objects*: states kept as objects, the rest encoded (``streams.replay.states``)."""
         self.tracker = tracker
         #: Every key's final state, by key: customers, anonymous profiles, identifiers' records.
-        self.states: dict[str, CustomerState] = {}
+        self.states = KeptStates(objects)
         states = self.states
         self._forgotten: dict[bytes, int] = {}
         self.journey = JourneyStep(tracker, lambda key: states.get(key.decode()), self._forgotten.get)
@@ -271,7 +273,7 @@ class Shard:
 
     def latest_seen(self) -> int:
         """The latest instant any customer here has reached (0 for none)."""
-        return max((state.last_seen for state in self.states.values() if state.is_profile), default=0)
+        return max((state.last_seen for state in self.states.states() if state.is_profile), default=0)
 
     def end(
         self, partitions: Iterable[int], as_of: date | None, clock: int | None, last_micros: int = 0
@@ -305,8 +307,8 @@ class Shard:
         """(customer id, customers-file line) of every customer here, by customer id, with the models read on *day*."""
         model = self.tracker.model
         for customer_id in sorted(self.states):
-            state = self.states[customer_id]
-            if not state.is_profile:  # an identifier's record alone is no customer
+            state = self.states.peek(customer_id)
+            if state is None or not state.is_profile:  # an identifier's record alone is no customer
                 continue
             view = {
                 "customer_id": customer_id,
@@ -320,9 +322,9 @@ class Shard:
             yield customer_id, orjson.dumps(view)
 
     def summarize(self) -> Applied:
-        profiles = [state for state in self.states.values() if state.is_profile]
-        self.applied.customers = len(profiles)
-        self.applied.stages = Counter(state.stage for state in profiles)
+        stages = Counter(state.stage for state in self.states.states() if state.is_profile)
+        self.applied.customers = stages.total()
+        self.applied.stages = stages
         return self.applied
 
     def _write(self, changes: Iterable[Change], partition: int) -> None:
