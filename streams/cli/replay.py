@@ -36,6 +36,16 @@ from streams.settings import SettingsError
     "The output is the same with any number.",
 )
 @click.option(
+    "--states-in-memory",
+    "objects",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Customers' states each process keeps ready in memory, the most recently touched (default: "
+    "8,192); every other one is kept encoded, a few hundred bytes instead of some 10 KB, and decoded "
+    "when touched again. More is faster where customers come back often; the output is the same "
+    "with any number.",
+)
+@click.option(
     "--erasures",
     "erasures_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -50,6 +60,7 @@ def replay_file(
     out_dir: Path,
     as_of: datetime | None,
     processes: int | None,
+    objects: int | None,
     erasures_file: Path | None,
     config: Path | None,
     model: Path | None,
@@ -64,6 +75,7 @@ def replay_file(
     from agents.ingest.decode import TouchpointDecoder
     from agents.journey.track import JourneyTracker
     from streams.replay import read_erasures, replay
+    from streams.replay.states import OBJECTS
 
     settings = load_settings(config=config, model=model)
     rules = load_rules(settings.config, settings.model)
@@ -90,6 +102,7 @@ def replay_file(
             processes=processes or _cores(),
             partitions=settings.partitions,
             erasures=erasures,
+            objects=objects or OBJECTS,
         )
     except OSError as exc:
         raise click.ClickException(f"{exc.filename or file}: {exc.strerror}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from click.testing import CliRunner
 
 from streams.cli import main
 from streams.local.broker import free_port
+from streams.replay.states import OBJECTS
+from streams.sim import SimulationSpec, generate
 
 pytestmark = pytest.mark.unit
 
@@ -107,6 +110,27 @@ def test_replay_prints_a_summary_and_writes_both_files(cli: CliRunner, tmp_path:
     assert "replayed 2 records" in result.output
     assert (tmp_path / "out/by-customer.jsonl").read_text().count("\n") == 1
     assert (tmp_path / "out/dead-letter.jsonl").read_text().count("\n") == 1
+
+
+def test_replay_with_one_state_in_memory_writes_the_same_files(cli: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(
+        b"".join(line + b"\n" for line in itertools.islice(generate(SimulationSpec(customers=40)), 800))
+    )
+    outputs = {}
+    for states in ("1", str(OBJECTS)):
+        out = tmp_path / f"out-{states}"
+        args = ["replay", str(source), "--out", str(out), "--processes", "1", "--states-in-memory", states]
+        result = cli.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        outputs[states] = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+    assert outputs["1"] == outputs[str(OBJECTS)]
+    assert outputs["1"]["enriched.jsonl"]
+    assert f"(default: {OBJECTS:,})" in " ".join(cli.invoke(main, ["replay", "--help"]).output.split())
+    refused = cli.invoke(
+        main, ["replay", str(source), "--out", str(tmp_path / "o"), "--states-in-memory", "0"]
+    )
+    assert refused.exit_code == 2
 
 
 def test_check_config_prints_the_effective_configuration_with_defaults(
