@@ -2,14 +2,15 @@
 
 ``pip install .`` compiles the modules listed in ``COMPILED`` to C extensions when mypy (mypyc)
 is available; ``TOUCHPOINT_PURE=1`` skips compilation and installs the pure-Python sources only.
-The ``.py`` files are always installed: a missing or removed extension falls back to them.
+The ``.py`` files are always installed: a missing or removed extension falls back to them, and a build
+without a working C compiler installs the pure-Python modules (setuptools prints a warning).
 """
 
 from __future__ import annotations
 
 import os
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 COMPILED = [
     "agents/domain/alert.py",
@@ -64,12 +65,16 @@ COMPILED = [
 ]
 
 
-def _ext_modules() -> list[object]:
+def _ext_modules() -> list[Extension]:
     if os.environ.get("TOUCHPOINT_PURE", "") not in ("", "0"):
         return []
     from mypyc.build import mypycify
 
-    return list(mypycify(COMPILED, opt_level=os.environ.get("MYPYC_OPT_LEVEL", "3")))
+    extensions = list(mypycify(COMPILED, opt_level=os.environ.get("MYPYC_OPT_LEVEL", "3")))
+    for extension in extensions:
+        # No C compiler, or it fails: setuptools warns and installs the pure-Python modules.
+        extension.optional = True
+    return extensions
 
 
 setup(ext_modules=_ext_modules())
