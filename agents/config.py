@@ -51,7 +51,7 @@ class CurrencyConfig:
 
 @dataclass(frozen=True)
 class LifecycleConfig:
-    default_gap_days: float
+    default_gap_days: int | float  # as the rules file says: it appears so in alerts (typical_gap_days)
     min_purchase_days_for_cadence: int
     at_risk_multiplier: float
     lapsed_multiplier: float

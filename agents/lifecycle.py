@@ -46,7 +46,7 @@ class ModelStages:
         return state.distinct_purchase_days > 1 and state.first_purchase_day != 0
 
 
-def typical_gap_days(state: CustomerState, config: LifecycleConfig) -> float:
+def typical_gap_days(state: CustomerState, config: LifecycleConfig) -> int | float:
     """The customer's median days between distinct purchase days, or the configured default."""
     days = state.purchase_days
     if state.distinct_purchase_days < config.min_purchase_days_for_cadence or len(days) < 2:

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol
+
+from mypy_extensions import mypyc_attr
 
 from agents.calendar import Calendars
 from agents.domain.alert import Alert
@@ -114,7 +116,6 @@ class Detector(Protocol):
         ...
 
 
-@runtime_checkable
 class Clears(Protocol):
     """A detector whose alerts clear on a touchpoint: the cause went away (the issue was resolved …)."""
 
@@ -130,6 +131,7 @@ class Clears(Protocol):
         ...
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # plug-ins subclass it
 class EventOnly:
     """Base for detectors with no time-based escalation."""
 

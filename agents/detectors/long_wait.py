@@ -36,9 +36,9 @@ class LongWait(EventOnly):
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         settings = detector_settings(TYPE, options)
-        self.standard: float = settings["wait_seconds"]
+        self.standard: int | float = settings["wait_seconds"]
         self.channels: frozenset[str] = frozenset(settings["channels"])
-        self.window_days: float = settings["repeat_within_days"]
+        self.window_days: int | float = settings["repeat_within_days"]
         self.window = round(self.window_days * DAY)
 
     def merge(self, memory: Any, other: Any, state: CustomerState) -> Any:

@@ -64,7 +64,7 @@ class RepeatContactUnresolved(EventOnly):
         settings = detector_settings(TYPE, options)
         self.contacts = int(settings["contacts"])
         self.topic_contacts = int(settings["topic_contacts"])
-        self.window_days: float = settings["window_days"]
+        self.window_days: int | float = settings["window_days"]
         self.window = round(self.window_days * DAY)
         self.escalate = bool(settings["escalate_each_contact"])
 

@@ -84,7 +84,7 @@ class ServiceRecovery:
         settings = detector_settings(TYPE, options)
         self.max_csat: int = settings["max_csat"]
         self.max_nps: int = settings["max_nps"]
-        self.hours: float = settings["escalate_after_business_hours"]
+        self.hours: int | float = settings["escalate_after_business_hours"]
 
     def merge(self, memory: Any, other: Any, state: CustomerState) -> Any:
         """Both memories' cases, as one customer's: a subject open in both keeps its first signal's clock."""

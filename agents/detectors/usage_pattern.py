@@ -378,7 +378,7 @@ def _amount(event: Mapping[str, Any]) -> tuple[float | None, str | None]:
     return None, None
 
 
-def _short(amount: float) -> float:
+def _short(amount: float) -> int | float:
     """*amount* as kept: whole units from 10 to 999, else 3 significant digits; an int when whole."""
     rounded = float(round(amount)) if 10 <= amount < 1000 else float(f"{amount:.3g}")
     return int(rounded) if rounded.is_integer() else rounded

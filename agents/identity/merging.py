@@ -185,8 +185,8 @@ def subtract(into: CustomerState, merged: CustomerState, entry: Ledger | None, h
     for conversation in merged.inquiries_open:
         into.inquiries_open.pop(conversation, None)
     for conversation, case in merged.sla_cases.items():
-        mine = into.sla_cases.get(conversation)
-        if mine is not None and mine[3] == case[3]:
+        own_case = into.sla_cases.get(conversation)
+        if own_case is not None and own_case[3] == case[3]:
             del into.sla_cases[conversation]
     _add_satisfaction(into, merged, half_life, -1.0)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from agents.alerts import sla
 from agents.alerts.closing import AUTO, close
@@ -43,7 +43,9 @@ class Detection:
         self._calendars = calendars
         self._boosted_tier = boosted_tier
         self._gate = gate
-        self._clearing: dict[str, Clears] = {d.type: d for d in detectors if isinstance(d, Clears)}
+        self._clearing: dict[str, Clears] = {
+            d.type: cast(Clears, d) for d in detectors if hasattr(d, "clears") and hasattr(d, "cleared_by")
+        }
         self._cleared_by = frozenset(kind for d in self._clearing.values() for kind in d.cleared_by)
 
     def context(

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -84,7 +84,8 @@ class BGNBDFit:
 
 #: Where a fitted parameter is believable. Beyond it the likelihood keeps improving as a parameter runs
 #: off towards 0 or infinity (no heterogeneity left to fit, say): the fit is degenerate, not a finding.
-SEARCH_RANGE: Final = (1e-5, 1e5)
+# Not Final: compiled with mypyc, a Final tuple of floats read "value for final name was not set" at run time.
+SEARCH_RANGE: tuple[float, float] = (1e-5, 1e5)
 
 
 def at_bounds(names: tuple[str, ...], theta: Any) -> tuple[str, ...]:

@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from mypy_extensions import mypyc_attr
+
 __all__ = [
     "BestCustomerThreshold",
     "FixedThreshold",
@@ -136,6 +138,7 @@ def contribution(history: Iterable[Sequence[Any]], boundary: int, window: int) -
     return None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # so that PopulationThreshold's subclasses can be built
 class BestCustomerThreshold:
     """The CLV at or above which a customer is a best customer, at an instant."""
 
@@ -163,6 +166,7 @@ class FixedThreshold(BestCustomerThreshold):
 
 
 @dataclass
+@mypyc_attr(allow_interpreted_subclasses=True)  # the replay tests record and pin it in subclasses
 class PopulationThreshold(BestCustomerThreshold):
     """The population's quantile at the latest boundary in effect; thresholds arrive as boundaries close."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
@@ -34,6 +35,24 @@ def _first_line(text: str | None) -> str:
     return (text or "").strip().split("\n", 1)[0]
 
 
+def _doc(cls: Any) -> str | None:
+    """*cls*'s docstring; read from its module's source when the class is compiled (mypyc drops docstrings)."""
+    if cls.__doc__:
+        return str(cls.__doc__)
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec(cls.__module__)
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    source = origin.with_name(origin.name.split(".", 1)[0] + ".py") if origin else None
+    if source is None or not source.is_file():
+        return None
+    for node in ast.parse(source.read_text("utf-8")).body:
+        if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
+            return ast.get_docstring(node)
+    return None
+
+
 @click.command("detectors")
 @CONFIG_OPTION
 def list_detectors(config: Path | None) -> None:
@@ -49,7 +68,7 @@ def list_detectors(config: Path | None) -> None:
     rows = []
     for alert_type, target in catalogue.DETECTORS.items():
         enabled = "-" if rules is None else "yes" if rules.detectors[alert_type]["enabled"] else "no"
-        rows.append((alert_type, "built-in", enabled, _first_line(catalogue.load_class(target).__doc__)))
+        rows.append((alert_type, "built-in", enabled, _first_line(_doc(catalogue.load_class(target)))))
     for plugin in catalogue.plugins():
         source = f"plug-in {plugin.distribution or plugin.target}"
         try:
@@ -58,7 +77,7 @@ def list_detectors(config: Path | None) -> None:
             rows.append((plugin.type, source, "-", "cannot be used (below)"))
             continue
         enabled = "-" if rules is None else "yes" if rules.detectors[plugin.type]["enabled"] else "no"
-        rows.append((plugin.type, source, enabled, _first_line(cls.__doc__)))
+        rows.append((plugin.type, source, enabled, _first_line(_doc(cls))))
     widths = [
         max(len(row[column]) for row in [("type", "source", "enabled", ""), *rows]) for column in range(3)
     ]

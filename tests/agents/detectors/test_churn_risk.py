@@ -441,9 +441,9 @@ def test_detractor_feedback_is_a_service_signal_up_to_the_detractor_maximum(
 def test_detractor_feedback_counts_exactly_signals_within_days_back() -> None:
     clock = churn(signals_within_days=10).clock
     now = 100 * DAY
-    for nps, csat in (((3, now - 10 * DAY), None), (None, (1, now - 10 * DAY))):
+    for nps, csat in (([3, now - 10 * DAY], None), (None, [1, now - 10 * DAY])):
         assert clock.signals(CustomerState(nps=nps, csat=csat), now) == ("recent_detractor",)
-    for nps, csat in (((3, now - 10 * DAY - 1), None), (None, (1, now - 10 * DAY - 1))):
+    for nps, csat in (([3, now - 10 * DAY - 1], None), (None, [1, now - 10 * DAY - 1])):
         assert clock.signals(CustomerState(nps=nps, csat=csat), now) == ()
 
 

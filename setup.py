@@ -1,0 +1,80 @@
+"""Optional native build of the per-record domain core with mypyc.
+
+``pip install .`` compiles the modules listed in ``COMPILED`` to C extensions when mypy (mypyc)
+is available; ``TOUCHPOINT_PURE=1`` skips compilation and installs the pure-Python sources only.
+The ``.py`` files are always installed: a missing or removed extension falls back to them, and a build
+without a working C compiler installs the pure-Python modules (setuptools prints a warning).
+"""
+
+from __future__ import annotations
+
+import os
+
+from setuptools import Extension, setup
+
+COMPILED = [
+    "agents/domain/alert.py",
+    "agents/domain/errors.py",
+    "agents/domain/identity.py",
+    "agents/domain/instants.py",
+    "agents/domain/outputs.py",
+    "agents/domain/refusal.py",
+    "agents/domain/state.py",
+    "agents/ingest/decode.py",
+    "agents/ingest/identity.py",
+    "agents/journey/admission.py",
+    "agents/journey/after_hours.py",
+    "agents/journey/control.py",
+    "agents/journey/deadlines.py",
+    "agents/journey/detection.py",
+    "agents/journey/enriched.py",
+    "agents/journey/erasure.py",
+    "agents/journey/folding.py",
+    "agents/journey/retention.py",
+    "agents/journey/step.py",
+    "agents/journey/track.py",
+    "agents/journey/watermark.py",
+    "agents/detectors/advocate.py",
+    "agents/detectors/base.py",
+    "agents/detectors/best_customer.py",
+    "agents/detectors/churn_risk.py",
+    "agents/detectors/long_wait.py",
+    "agents/detectors/repeat_contact.py",
+    "agents/detectors/sales_in_service.py",
+    "agents/detectors/service_recovery.py",
+    "agents/detectors/transfers.py",
+    "agents/detectors/usage_pattern.py",
+    "agents/models/bgnbd.py",
+    "agents/models/customer.py",
+    "agents/models/fitting.py",
+    "agents/models/gamma_gamma.py",
+    "agents/models/history.py",
+    "agents/models/params.py",
+    "agents/models/population.py",
+    "agents/alerts/actions.py",
+    "agents/alerts/closing.py",
+    "agents/alerts/gating.py",
+    "agents/alerts/moves.py",
+    "agents/alerts/sla.py",
+    "agents/alerts/sla_cases.py",
+    "agents/identity/blocked.py",
+    "agents/identity/keys.py",
+    "agents/identity/merging.py",
+    "agents/identity/resolution.py",
+    "agents/lifecycle.py",
+]
+
+
+def _ext_modules() -> list[Extension]:
+    if os.environ.get("TOUCHPOINT_PURE", "") not in ("", "0"):
+        return []
+    from mypyc.build import mypycify
+
+    extensions = list(mypycify(COMPILED, opt_level=os.environ.get("MYPYC_OPT_LEVEL", "3")))
+    for extension in extensions:
+        # No C compiler, or it fails: setuptools warns and installs the pure-Python modules.
+        extension.optional = True
+    return extensions
+
+
+setup(ext_modules=_ext_modules())
