@@ -1001,7 +1001,8 @@ def _prepare(work: Path, target: Target) -> None:
     """A copy of the project with a mutmut configuration for *target* alone (mutmut reads ./pyproject.toml)."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    # Never a compiled module: it would be imported instead of the mutated source.
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so")
     for name in COPIED:
         shutil.copytree(ROOT / name, work / name, ignore=ignore)
     config = {

@@ -17,11 +17,23 @@ import pytest
 
 from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import WorkerProcess
+from tests.compiled import ROOT, stale_sources
 
 # Every worker the tests start shares one secret for its timer ticks, as the workers of one app must,
 # and one identity key (a worker refuses to start without one): replay in a test uses the same.
 os.environ.setdefault("TOUCHPOINT_CONTROL_SECRET", secrets.token_hex(32))
 os.environ.setdefault("TOUCHPOINT_IDENTITY_SALT", secrets.token_hex(32))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    stale = stale_sources()
+    if stale:
+        names = ", ".join(str(source.relative_to(ROOT)) for source in stale[:5])
+        raise pytest.UsageError(
+            f"{names} changed after the core was compiled, and Python would test the old build: "
+            "run ./scripts/bootstrap dev (or ./scripts/test), or TOUCHPOINT_PURE=1 ./scripts/bootstrap dev "
+            "with the compiled modules removed (find agents -name '*.so' -delete)"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,24 @@
+"""The modules of the core an install compiled (setup.py), and those whose source changed since."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compiled_modules(root: Path = ROOT) -> dict[Path, Path]:
+    """Each compiled extension under agents/ → the source it was built from."""
+    return {
+        extension: extension.with_name(extension.name.split(".", 1)[0] + ".py")
+        for extension in sorted((root / "agents").rglob("*.so"))
+    }
+
+
+def stale_sources(root: Path = ROOT) -> list[Path]:
+    """The sources edited after their extension was built: Python would still import the extension."""
+    return [
+        source
+        for extension, source in compiled_modules(root).items()
+        if source.exists() and source.stat().st_mtime > extension.stat().st_mtime
+    ]

@@ -1,0 +1,77 @@
+"""The compiled core (setup.py) and the pure-Python one write the same bytes.
+
+mypyc stores whatever a module declares ``float`` as a float, a whole number included: a
+threshold of 20 s read from the rules came out as ``20.0`` in alert details until its
+annotation allowed an int. Nothing but the outputs themselves shows such a difference, so a
+replay with identity merges, SLA cases and every detector runs through both builds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streams.replay import OUTPUT_FILES
+from streams.sim import SimulationSpec, generate
+from tests.compiled import ROOT, compiled_modules
+
+pytestmark = pytest.mark.unit
+
+#: What a replay imports from the project.
+PACKAGES = ("agents", "streams", "schemas")
+
+
+def pure_copy(to: Path) -> Path:
+    """The project's sources without any compiled module, importable from *to*."""
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, to / package, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    return to
+
+
+def python(*args: str, cwd: Path, path: Path | None = None) -> str:
+    """Run the project's Python in *cwd* (never the project's folder, which ``-m`` and ``-c`` put first
+    on the path), with *path* first on the path if given."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if path is not None:
+        env["PYTHONPATH"] = str(path)
+    done = subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_the_core_is_compiled_where_a_c_compiler_works_unless_a_pure_install_was_asked_for() -> None:
+    import agents.journey.step
+
+    if os.environ.get("TOUCHPOINT_PURE", "") not in ("", "0") or not shutil.which("cc"):
+        assert agents.journey.step.__file__.endswith(".py")
+        return
+    assert compiled_modules(), "no compiled module: see the install's warnings, or set TOUCHPOINT_PURE=1"
+    assert agents.journey.step.__file__.endswith(".so")
+
+
+def test_a_replay_through_the_compiled_core_writes_the_bytes_of_the_pure_one(tmp_path: Path) -> None:
+    source = tmp_path / "traffic.jsonl"
+    records = itertools.islice(generate(SimulationSpec(customers=400, seed=21)), 20_000)
+    source.write_bytes(b"".join(record + b"\n" for record in records))
+    pure = pure_copy(tmp_path / "pure")
+    where = "import agents.journey.step as module; print(module.__file__)"
+    assert python("-c", where, cwd=tmp_path, path=pure).strip() == str(pure / "agents/journey/step.py")
+    outputs = {}
+    for build, path in (("installed", None), ("pure", pure)):
+        out = tmp_path / build
+        replay = ("-m", "streams.cli", "replay", str(source), "--out", str(out), "--processes", "1")
+        python(*replay, cwd=tmp_path, path=path)
+        outputs[build] = {name: (out / name).read_bytes() for name in OUTPUT_FILES.values()}
+    assert outputs["installed"]["alerts.jsonl"]
+    assert outputs["installed"]["merges.jsonl"], "identity merges are part of it"
+    for name in OUTPUT_FILES.values():
+        assert outputs["installed"][name] == outputs["pure"][name], name
