@@ -9,6 +9,7 @@ without a working C compiler installs the pure-Python modules (setuptools prints
 from __future__ import annotations
 
 import os
+import sys
 
 from setuptools import Extension, setup
 
@@ -68,9 +69,15 @@ COMPILED = [
 def _ext_modules() -> list[Extension]:
     if os.environ.get("TOUCHPOINT_PURE", "") not in ("", "0"):
         return []
-    from mypyc.build import mypycify
+    try:
+        from mypyc.build import mypycify
 
-    extensions = list(mypycify(COMPILED, opt_level=os.environ.get("MYPYC_OPT_LEVEL", "3")))
+        # mypyc type-checks the modules first, against the installed dependencies (numpy, orjson …):
+        # scripts/bootstrap installs those, then builds. Without them, or with any error, pure Python.
+        extensions = list(mypycify(COMPILED, opt_level=os.environ.get("MYPYC_OPT_LEVEL", "3")))
+    except (Exception, SystemExit) as exc:
+        print(f"warning: the core is installed as pure Python, not compiled: {exc!r}", file=sys.stderr)
+        return []
     for extension in extensions:
         # No C compiler, or it fails: setuptools warns and installs the pure-Python modules.
         extension.optional = True
