@@ -86,11 +86,10 @@ class KeptStates(MutableMapping[str, CustomerState]):
         return None if data is None else CustomerState.decode(data)
 
     def states(self) -> Iterator[CustomerState]:
-        """Every state once, each encoded one decoded for the reader only."""
-        for key in self:
-            state = self.peek(key)
-            if state is not None:
-                yield state
+        """Every state once, each encoded one decoded for the reader only (nothing moves meanwhile)."""
+        yield from self._recent.values()
+        for data in self._encoded.values():
+            yield CustomerState.decode(data)
 
     def _keep(self, key: str, state: CustomerState) -> None:
         recent = self._recent
