@@ -240,8 +240,9 @@ STATE_WRITES_HELD: Final = Gauge(
 )
 WORKER_INFO: Final = Gauge(
     "touchpoint_worker_info",
-    "Always 1; labels name the worker's software version and app id (its consumer group).",
-    ["version", "app_id"],
+    "Always 1; labels name the worker's software version, app id (its consumer group) and whether its "
+    "per-record core is compiled or pure Python.",
+    ["version", "app_id", "core"],
 )
 PARTITIONS_OWNED: Final = Gauge(
     "touchpoint_partitions_owned",

@@ -42,6 +42,17 @@ def version() -> str:
         return "unknown"
 
 
+def core_build() -> str:
+    """ "compiled" where the per-record core runs as C extensions (setup.py), "pure" where as Python.
+
+    A plain ``pip install`` without a compiler, or ``TOUCHPOINT_PURE=1``, gives the pure one, at about
+    a third more CPU per event: the worker's info metric says which one runs.
+    """
+    import agents.journey.step
+
+    return "pure" if agents.journey.step.__file__.endswith(".py") else "compiled"
+
+
 def lag(highwater: int | None, committed: int | None) -> int | None:
     """Records between the committed offset and the end; None when that is not known yet."""
     if highwater is None:
@@ -100,7 +111,7 @@ def install(app: faust.App, metrics: WorkerMetrics) -> None:
     changelogs = sorted(table.changelog_topic.get_topic_name() for table in app.tables.values())
     owned_topics = (*inputs, *changelogs)
     metrics.WORKER_INFO.clear()
-    metrics.WORKER_INFO.labels(version(), app.conf.id).set(1)
+    metrics.WORKER_INFO.labels(version(), app.conf.id, core_build()).set(1)
     for topic in owned_topics:
         metrics.PARTITIONS_OWNED.labels(topic).set(0)
     consumer_lag = ConsumerLag(metrics.CONSUMER_LAG)

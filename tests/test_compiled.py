@@ -58,6 +58,12 @@ def test_the_core_is_compiled_where_a_c_compiler_works_unless_a_pure_install_was
     assert agents.journey.step.__file__.endswith(".so")
 
 
+def test_the_worker_says_which_core_it_runs(tmp_path: Path) -> None:
+    which = "from streams.worker_metrics import core_build; print(core_build())"
+    assert python("-c", which, cwd=tmp_path).strip() == ("compiled" if compiled_modules() else "pure")
+    assert python("-c", which, cwd=tmp_path, path=pure_copy(tmp_path / "pure")).strip() == "pure"
+
+
 def test_a_replay_through_the_compiled_core_writes_the_bytes_of_the_pure_one(tmp_path: Path) -> None:
     source = tmp_path / "traffic.jsonl"
     records = itertools.islice(generate(SimulationSpec(customers=400, seed=21)), 20_000)

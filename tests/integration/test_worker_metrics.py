@@ -32,6 +32,7 @@ from streams import topics
 from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import WorkerProcess
 from streams.settings import Settings
+from tests.compiled import compiled_modules
 from tests.kafka_helpers import collect, eventually
 
 pytestmark = pytest.mark.integration
@@ -172,7 +173,11 @@ async def test_worker_metrics_measure_lag_latency_ownership_and_open_work(
         assigned = [p for p in ready["partitions"] if p.rsplit(":", 1)[0] == topic]
         assert len(assigned) == value(samples, "touchpoint_partitions_owned", topic=topic), topic
     assert series(samples, "touchpoint_worker_info") == {
-        (("app_id", "touchpoint"), ("version", metadata.version("touchpoint"))): 1.0
+        (
+            ("app_id", "touchpoint"),
+            ("core", "compiled" if compiled_modules() else "pure"),
+            ("version", metadata.version("touchpoint")),
+        ): 1.0
     }
 
     # --- Barrier: everything produced before this test has been applied. ----------------------------

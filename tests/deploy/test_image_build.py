@@ -1,0 +1,92 @@
+"""The image's build stage (Dockerfile → scripts/build-wheels): a wheel with the core compiled, or no wheel.
+
+The image cannot be built here, but its build stage is one script, run here as the Dockerfile runs it
+(against the dependencies already installed: ``--core-only``). Its wheel, unpacked on its own, must
+run the compiled core and write the bytes the installed build writes. Without a C compiler the script
+must fail, not hand the image a pure-Python wheel that would cost a third more CPU per event.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from streams.replay import OUTPUT_FILES
+from streams.sim import SimulationSpec, generate
+from tests.test_compiled import python
+
+# Not a worker test, but a compile of about 1.5 min: kept out of the fast unit selection.
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPILED = [
+    line.strip().strip('",')
+    for line in (ROOT / "setup.py").read_text().splitlines()
+    if line.startswith('    "agents/')
+]
+
+
+def build_wheels(out: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHON=sys.executable)
+    env.pop("TOUCHPOINT_PURE", None)
+    return subprocess.run(
+        [str(ROOT / "scripts/build-wheels"), "--core-only", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_image_build_stage_makes_a_wheel_that_runs_the_compiled_core(tmp_path: Path) -> None:
+    done = build_wheels(tmp_path / "wheels")
+    if not shutil.which("cc"):
+        assert done.returncode != 0
+        assert "were compiled" in done.stderr
+        return
+    assert done.returncode == 0, done.stderr[-3000:]
+    (wheel,) = (tmp_path / "wheels").glob("touchpoint-*.whl")
+    assert not wheel.name.endswith("-none-any.whl"), f"{wheel.name}: a pure-Python wheel"
+    names = zipfile.ZipFile(wheel).namelist()
+    for module in COMPILED:
+        stem = module.removesuffix(".py")
+        assert any(name.startswith(stem + ".") and name.endswith(".so") for name in names), module
+        assert module in names, "the source stays beside its extension"
+    assert not any(name.startswith(("tests/", "bench/", "scripts/")) for name in names)
+
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    which = "import agents.journey.step as m; from streams.worker_metrics import core_build; print(m.__file__, core_build())"
+    where, build = python("-c", which, cwd=tmp_path, path=site).split()
+    assert where.startswith(str(site))
+    assert where.endswith(".so")
+    assert build == "compiled"
+
+    source = tmp_path / "traffic.jsonl"
+    records = itertools.islice(generate(SimulationSpec(customers=200, seed=5)), 5_000)
+    source.write_bytes(b"".join(record + b"\n" for record in records))
+    outputs = {}
+    for name, path in (("wheel", site), ("installed", None)):
+        out = tmp_path / name
+        python(
+            "-m",
+            "streams.cli",
+            "replay",
+            str(source),
+            "--out",
+            str(out),
+            "--processes",
+            "1",
+            cwd=tmp_path,
+            path=path,
+        )
+        outputs[name] = {file: (out / file).read_bytes() for file in OUTPUT_FILES.values()}
+    assert outputs["wheel"]["enriched.jsonl"]
+    assert outputs["wheel"] == outputs["installed"]
