@@ -1,4 +1,4 @@
-"""Optional native build of the per-record domain core with mypyc.
+"""Optional native build of the per-record core (the domain, and replay's loop around it) with mypyc.
 
 ``pip install .`` compiles the modules listed in ``COMPILED`` to C extensions when mypy (mypyc)
 is available; ``TOUCHPOINT_PURE=1`` skips compilation and installs the pure-Python sources only.
@@ -63,6 +63,12 @@ COMPILED = [
     "agents/identity/merging.py",
     "agents/identity/resolution.py",
     "agents/lifecycle.py",
+    "agents/coordination/progress.py",
+    "streams/replay/parts.py",
+    "streams/replay/runs.py",
+    "streams/replay/shard.py",
+    "streams/replay/sources.py",
+    "streams/replay/states.py",
 ]
 
 

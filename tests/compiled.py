@@ -8,10 +8,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def compiled_modules(root: Path = ROOT) -> dict[Path, Path]:
-    """Each compiled extension under agents/ → the source it was built from."""
+    """Each compiled extension of the project's packages → the source it was built from."""
     return {
         extension: extension.with_name(extension.name.split(".", 1)[0] + ".py")
-        for extension in sorted((root / "agents").rglob("*.so"))
+        for package in ("agents", "streams")
+        for extension in sorted((root / package).rglob("*.so"))
     }
 
 

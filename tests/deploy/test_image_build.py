@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPILED = [
     line.strip().strip('",')
     for line in (ROOT / "setup.py").read_text().splitlines()
-    if line.startswith('    "agents/')
+    if line.startswith('    "') and line.endswith('.py",')
 ]
 
 
