@@ -16,6 +16,11 @@ Needs py-spy (``pip install py-spy``). Two parts, each on a fresh embedded broke
    WARNING) and Faust's producer linger (0, Faust's default: about one produce request per
    record; or 5 ms) forced both ways. Worker and broker CPU µs per record, medians.
 
+With --native, py-spy also unwinds native frames (blocking sampling, which --native needs): the
+compiled core's functions (mypyc's ``CPyDef_<module>___<function>``) are counted as ours, and own
+time goes to the innermost Python or compiled function, not to the interpreter's C functions.
+Without it, a compiled core is invisible: its time lands on the Python frame that called it.
+
 Writes the summary to bench/PROFILE.md (regenerated; notes after its notes marker are kept) and,
 with --keep, the raw samples next to it.
 """
@@ -83,6 +88,7 @@ OPERATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "journey core: state, lifecycle, SLAs, detectors, identity (ours)",
         (
             "JourneyTracker",
+            "JourneyStep",  # a compiled step's functions (CPyDef_step___JourneyStep___…)
             # The step around the tracker (identity, erasure, deadlines), not the Faust agent beside it.
             "(agents/journey/step.py",
             "(agents/identity/",
@@ -94,7 +100,7 @@ OPERATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 OWNERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "agents' own code: JSON, dedupe, deadlines, alert encoding (ours)",
-        ("(agents/", "(streams/", "(schemas/"),
+        ("(agents/", "(streams/", "(schemas/", "CPyDef_", "CPyPy_"),
     ),
     ("Faust: streams, agents, conductor, consumer hand-off", ("(faust/",)),
     ("aiokafka: fetcher, client, connections", ("(aiokafka/",)),
@@ -125,7 +131,7 @@ def _worker(broker: EmbeddedBroker, workdir: Path, env: dict[str, str]) -> Worke
     return WorkerProcess(broker.url, free_port(), workdir, extra_env=hooked_env(env)).start()
 
 
-def profile(records: list[bytes], stream: Stream, rate: int, gil: bool) -> Profile:
+def profile(records: list[bytes], stream: Stream, rate: int, gil: bool, native: bool = False) -> Profile:
     spy_bin = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     with tempfile.TemporaryDirectory(prefix="tp-bench-") as tmp, EmbeddedBroker() as broker:
         workdir = Path(tmp)
@@ -137,7 +143,8 @@ def profile(records: list[bytes], stream: Stream, rate: int, gil: bool) -> Profi
 
         def start_spy() -> None:
             command = [spy_bin, "record", "--pid", str(worker.pid), "--format", "raw", "--threads"]
-            command += ["--nonblocking", "--rate", str(rate), "--output", str(raw)]
+            command += ["--native"] if native else ["--nonblocking"]
+            command += ["--rate", str(rate), "--output", str(raw)]
             if gil:
                 command.append("--gil")
             spy.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -234,6 +241,16 @@ def categorise(samples: Counter[str]) -> Counter[str]:
     return shares
 
 
+def _callable(frame: str) -> bool:
+    """A Python function's frame or a compiled one's (mypyc), not one of the interpreter's C functions."""
+    return ".py:" in frame or frame.startswith(("CPyDef_", "CPyPy_"))
+
+
+def _own(frames: list[str]) -> str:
+    """The frame a sample's own time goes to: the innermost Python or compiled function."""
+    return next((frame for frame in reversed(frames) if _callable(frame)), frames[-1])
+
+
 def _frame(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -247,8 +264,8 @@ def summary(prof: Profile, variants: dict[str, Variant], stream: Stream, command
     for stack, count in prof.samples.items():
         frames = stack.split(";")
         threads[frames[0].split(": ", 1)[-1]] += count
-        leaf[frames[-1]] += count
-        for frame in set(frames[1:]):
+        leaf[_own(frames)] += count
+        for frame in {frame for frame in frames[1:] if _callable(frame)}:
             inclusive[frame] += count
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
@@ -353,14 +370,20 @@ def main() -> None:
         action="store_true",
         help="sample every running thread, not only the one holding the GIL (counts waits for CPU too)",
     )
+    parser.add_argument(
+        "--native",
+        action="store_true",
+        help="also sample native frames: the compiled core's functions (blocking sampling)",
+    )
     parser.add_argument("--out", type=Path, default=PROFILE)
     parser.add_argument("--keep", action="store_true", help="also write the raw samples beside --out")
     args = parser.parse_args()
     records, stream = simulator_records(args.events, seed=1)
-    prof = profile(records, stream, args.rate, gil=not args.all_threads)
+    prof = profile(records, stream, args.rate, gil=not args.all_threads, native=args.native)
     print(f"profiled: {prof.span.rate:,.0f} records/s, {prof.span.cpu_us:.0f} µs CPU/record", flush=True)
     variants = compare(records, stream, args.rounds) if args.rounds else {}
     command = f"python bench/profile_pipeline.py --events {args.events} --rounds {args.rounds}"
+    command += " --native" if args.native else ""
     text = summary(prof, variants, stream, command)
     # Hand-written notes below the marker survive a regeneration.
     previous = args.out.read_text() if args.out.exists() else ""
