@@ -14,7 +14,9 @@ the state of a busy contact centre's thousands of pending warnings outgrew what 
 
 Every worker follows ``model.best-customers`` from its start with a plain consumer and tells its
 journey each threshold as it arrives; a worker's journey waits for the first catch-up before it
-applies anything, so a restarted worker judges best customers as it did before.
+applies anything, so a restarted worker judges best customers as it did before. That wait is in the
+journey's rebuild after table recovery, before Faust starts the app's tasks: the rebuild starts the
+follower itself.
 """
 
 from __future__ import annotations
@@ -170,10 +172,18 @@ def install(
 
     batches.route(topics.progress_input, coordinate_partitions)
 
+    following: list[asyncio.Future[None]] = []
+
+    def start_following() -> None:
+        """Start the follower once, from whichever asks first: the app's start, or the journey's rebuild."""
+        if fixed is None and not following:
+            following.append(app.add_future(follow_best_customer_thresholds()))
+
     @app.task  # type: ignore[untyped-decorator]
+    async def follow_from_the_start() -> None:
+        start_following()
+
     async def follow_best_customer_thresholds() -> None:
-        if fixed is not None:
-            return
         consumer = await follow()
         try:
             partition = TopicPartition(topics.best_customers.get_topic_name(), 0)
@@ -192,6 +202,10 @@ def install(
             await consumer.stop()
 
     async def thresholds_ready() -> None:
+        # The journey's rebuild runs in table recovery, and Faust starts the app's tasks only once
+        # recovery has completed: awaited there, a follower started as a task would never catch up
+        # in time (every start waited out the journey's timeout, then judged without thresholds).
+        start_following()
         await caught_up.wait()
 
     return coordinate_partitions, thresholds_ready

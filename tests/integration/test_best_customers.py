@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from agents.config import load_config
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from agents.models.population import PopulationThreshold
 from streams import topics
-from streams.kafka import produce
+from streams.kafka import produce, producer
 from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import WorkerProcess
 from streams.replay import replay
@@ -138,3 +139,34 @@ def test_one_worker_and_two_publish_the_same_thresholds_as_replay(
     thresholds = {int(boundary): threshold for boundary, (threshold, _) in one.items()}
     assert thresholds == {boundary: replayed[boundary] for boundary in thresholds}
     assert set(thresholds) >= set(itertools.islice(sorted(replayed, reverse=True), 14))
+
+
+async def _publish_thresholds(bootstrap: str, document: Thresholds) -> None:
+    """What an earlier coordinator left on the compacted thresholds topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topics.BEST_CUSTOMERS, 1, 1)])
+    finally:
+        await admin.close()
+    async with producer(bootstrap) as client:
+        await client.send_and_wait(topics.BEST_CUSTOMERS, orjson.dumps(document), key=b"threshold")
+
+
+def test_a_starting_worker_knows_the_published_thresholds_before_it_applies_anything(tmp_path: Path) -> None:
+    # The journey's rebuild after table recovery waits for the follower of the thresholds topic. Faust
+    # starts an app's tasks only once recovery has completed, so a follower started as one never caught
+    # up in time: every start waited out the journey's timeout (30 s), then judged without thresholds.
+    boundary = int(datetime(2026, 1, 5, tzinfo=UTC).timestamp())
+    with EmbeddedBroker(log_path=tmp_path / "tansu.log") as broker:
+        asyncio.run(_publish_thresholds(broker.bootstrap, {str(boundary): [1234.5, 40]}))
+        worker = WorkerProcess(broker.url, free_port(), tmp_path / "worker", app_id=APP_ID).start()
+        try:
+            worker.wait_ready()
+            log = worker.log_path.read_text("utf-8", "replace")
+            assert "thresholds were not read" not in log
+            samples = worker.metrics()
+            assert samples["touchpoint_best_customer_clv_threshold"] == 1234.5
+            assert samples["touchpoint_best_customer_boundary_timestamp_seconds"] == boundary
+        finally:
+            worker.stop()
