@@ -16,6 +16,12 @@ def compiled_modules(root: Path = ROOT) -> dict[Path, Path]:
     }
 
 
+def listed_modules(root: Path = ROOT) -> list[str]:
+    """The sources setup.py's ``COMPILED`` list names, as paths relative to the project."""
+    lines = (root / "setup.py").read_text().splitlines()
+    return [line.strip().strip('",') for line in lines if line.startswith('    "') and line.endswith('.py",')]
+
+
 def stale_sources(root: Path = ROOT) -> list[Path]:
     """The sources edited after their extension was built: Python would still import the extension."""
     return [

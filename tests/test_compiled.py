@@ -48,6 +48,20 @@ def python(*args: str, cwd: Path, path: Path | None = None) -> str:
     return done.stdout
 
 
+def write_traffic(path: Path, customers: int, seed: int, records: int) -> Path:
+    """*records* simulator records (identity merges, SLA cases, every detector) in *path*."""
+    generated = itertools.islice(generate(SimulationSpec(customers=customers, seed=seed)), records)
+    path.write_bytes(b"".join(record + b"\n" for record in generated))
+    return path
+
+
+def replay_outputs(source: Path, out: Path, path: Path | None = None) -> dict[str, bytes]:
+    """Every output file of a one-process replay of *source* into *out*, with *path* first on the path."""
+    replay = ("-m", "streams.cli", "replay", str(source), "--out", str(out), "--processes", "1")
+    python(*replay, cwd=out.parent, path=path)
+    return {name: (out / name).read_bytes() for name in OUTPUT_FILES.values()}
+
+
 def test_the_core_is_compiled_where_a_c_compiler_works_unless_a_pure_install_was_asked_for() -> None:
     import agents.journey.step
 
@@ -65,18 +79,14 @@ def test_the_worker_says_which_core_it_runs(tmp_path: Path) -> None:
 
 
 def test_a_replay_through_the_compiled_core_writes_the_bytes_of_the_pure_one(tmp_path: Path) -> None:
-    source = tmp_path / "traffic.jsonl"
-    records = itertools.islice(generate(SimulationSpec(customers=400, seed=21)), 20_000)
-    source.write_bytes(b"".join(record + b"\n" for record in records))
+    source = write_traffic(tmp_path / "traffic.jsonl", customers=400, seed=21, records=20_000)
     pure = pure_copy(tmp_path / "pure")
     where = "import agents.journey.step as module; print(module.__file__)"
     assert python("-c", where, cwd=tmp_path, path=pure).strip() == str(pure / "agents/journey/step.py")
-    outputs = {}
-    for build, path in (("installed", None), ("pure", pure)):
-        out = tmp_path / build
-        replay = ("-m", "streams.cli", "replay", str(source), "--out", str(out), "--processes", "1")
-        python(*replay, cwd=tmp_path, path=path)
-        outputs[build] = {name: (out / name).read_bytes() for name in OUTPUT_FILES.values()}
+    outputs = {
+        build: replay_outputs(source, tmp_path / build, path)
+        for build, path in (("installed", None), ("pure", pure))
+    }
     assert outputs["installed"]["alerts.jsonl"]
     assert outputs["installed"]["merges.jsonl"], "identity merges are part of it"
     for name in OUTPUT_FILES.values():

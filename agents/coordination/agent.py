@@ -172,12 +172,14 @@ def install(
 
     batches.route(topics.progress_input, coordinate_partitions)
 
-    following: list[asyncio.Future[None]] = []
+    following = fixed is not None  # a fixed threshold needs no follower
 
     def start_following() -> None:
         """Start the follower once, from whichever asks first: the app's start, or the journey's rebuild."""
-        if fixed is None and not following:
-            following.append(app.add_future(follow_best_customer_thresholds()))
+        nonlocal following
+        if not following:
+            following = True
+            app.add_future(follow_best_customer_thresholds())
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_from_the_start() -> None:

@@ -8,7 +8,6 @@ must fail, not hand the image a pure-Python wheel that would cost a third more C
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import subprocess
@@ -18,19 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from streams.replay import OUTPUT_FILES
-from streams.sim import SimulationSpec, generate
-from tests.test_compiled import python
+from tests.compiled import ROOT, listed_modules
+from tests.test_compiled import python, replay_outputs, write_traffic
 
 # Not a worker test, but a compile of about 1.5 min: kept out of the fast unit selection.
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPILED = [
-    line.strip().strip('",')
-    for line in (ROOT / "setup.py").read_text().splitlines()
-    if line.startswith('    "') and line.endswith('.py",')
-]
+COMPILED = listed_modules()
 
 
 def build_wheels(out: Path) -> subprocess.CompletedProcess[str]:
@@ -69,24 +62,10 @@ def test_the_image_build_stage_makes_a_wheel_that_runs_the_compiled_core(tmp_pat
     assert where.endswith(".so")
     assert build == "compiled"
 
-    source = tmp_path / "traffic.jsonl"
-    records = itertools.islice(generate(SimulationSpec(customers=200, seed=5)), 5_000)
-    source.write_bytes(b"".join(record + b"\n" for record in records))
-    outputs = {}
-    for name, path in (("wheel", site), ("installed", None)):
-        out = tmp_path / name
-        python(
-            "-m",
-            "streams.cli",
-            "replay",
-            str(source),
-            "--out",
-            str(out),
-            "--processes",
-            "1",
-            cwd=tmp_path,
-            path=path,
-        )
-        outputs[name] = {file: (out / file).read_bytes() for file in OUTPUT_FILES.values()}
+    source = write_traffic(tmp_path / "traffic.jsonl", customers=200, seed=5, records=5_000)
+    outputs = {
+        name: replay_outputs(source, tmp_path / name, path)
+        for name, path in (("wheel", site), ("installed", None))
+    }
     assert outputs["wheel"]["enriched.jsonl"]
     assert outputs["wheel"] == outputs["installed"]

@@ -12,6 +12,7 @@ import pytest
 
 from agents.domain.state import CustomerState
 from agents.journey.agent import REBUILD_YIELD_EVERY, owned_summaries
+from tests.event_loop import turns_during
 
 pytestmark = pytest.mark.unit
 
@@ -27,22 +28,11 @@ def stored(count: int) -> list[tuple[bytes, CustomerState | bytes]]:
 
 async def test_other_tasks_run_while_the_walk_goes_over_every_state() -> None:
     items = stored(5 * REBUILD_YIELD_EVERY)
-    turns = 0
-    walking = True
 
-    async def heartbeat() -> None:
-        nonlocal turns
-        while walking:
-            turns += 1
-            await asyncio.sleep(0)
+    async def walk() -> list[tuple[bytes, str]]:
+        return [(key, summary.stage) async for key, summary in owned_summaries(items, {0, 1})]
 
-    beating = asyncio.ensure_future(heartbeat())
-    await asyncio.sleep(0)
-    before = turns
-    walked = [(key, summary.stage) async for key, summary in owned_summaries(items, {0, 1})]
-    during = turns - before
-    walking = False
-    await beating
+    walked, during = await turns_during(walk())
     assert during >= 4, "the loop ran other tasks only before and after the walk"
     expected = [(key, "first_time" if n % 3 else "prospect") for n, (key, _) in enumerate(items) if n % 4 < 2]
     assert walked == expected

@@ -16,6 +16,7 @@ from agents.domain.state import CustomerState, summarize
 from streams.runtime.recovery import LatestPerKey, _Change, _Decoding, _Message, apply_in_chunks
 from streams.runtime.state_writer import stored_items
 from streams.tables import customer_to_state
+from tests.event_loop import turns_during
 
 pytestmark = pytest.mark.unit
 
@@ -85,25 +86,7 @@ def test_large_restores_are_applied_in_chunks_that_let_the_event_loop_run(
     monkeypatch.setattr("streams.runtime.recovery.APPLY_CHUNK", 2)
     app, table = _table(tmp_path, "memory")
     records = [(0, offset, f'"k{offset}"'.encode(), b"1") for offset in range(7)]
-    ticks = 0
-
-    async def run() -> None:
-        nonlocal ticks
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0)
-
-        task = asyncio.create_task(ticker())
-        await asyncio.sleep(0)
-        before = ticks
-        await apply_in_chunks(table, _changes(app, table, records))
-        task.cancel()
-        ticks -= before
-
-    asyncio.run(run())
+    _, ticks = asyncio.run(turns_during(apply_in_chunks(table, _changes(app, table, records))))
     assert len(table.data.data) == 7
     assert ticks >= 3  # 7 keys in chunks of 2: the loop ran between chunks
 
