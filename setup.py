@@ -87,6 +87,9 @@ def _ext_modules() -> list[Extension]:
     for extension in extensions:
         # No C compiler, or it fails: setuptools warns and installs the pure-Python modules.
         extension.optional = True
+        # Python's own flags add -Wall: on mypyc's generated C it reports nothing we could act on, and
+        # its analyses take 40 % of the compile (81 → 48 s on 2 cores for the same object code).
+        extension.extra_compile_args.append("-Wno-all")
     return extensions
 
 
