@@ -1,5 +1,5 @@
 """Session fixtures: one embedded broker and one worker for the whole test run (per pytest process:
-``scripts/test`` runs two, see docs/development.md).
+``scripts/test`` runs several, see docs/development.md).
 
 A consumer-group join on the embedded broker takes half the session timeout, so
 starting a worker per test would dominate the suite; tests share this one and
