@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import enum
 import itertools
 from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import given
 
 from agents.config import default_config
 from agents.domain.state import CustomerState
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from streams.replay import OUTPUT_FILES, replay
-from streams.replay.states import KeptStates
+from streams.replay.states import KeptStates, freeze, thaw
 from streams.sim import SimulationSpec, generate
+from tests.agents.domain.test_state import states
 
 pytestmark = pytest.mark.unit
 
@@ -107,3 +110,34 @@ def test_a_deleted_state_is_gone_whether_an_object_or_encoded() -> None:
 def test_at_least_one_state_is_kept_as_an_object() -> None:
     with pytest.raises(ValueError, match="at least one"):
         KeptStates(objects=0)
+
+
+@given(states)
+def test_any_state_kept_encoded_reads_back_equal(state: CustomerState) -> None:
+    assert thaw(freeze(state)) == state
+
+
+def test_a_state_kept_encoded_reads_back_as_the_objects_it_was_made_of() -> None:
+    # The changelog's MessagePack would read the tuple back as a list: a kept state is this process's
+    # own, and comes back exactly as the journey left it.
+    kept = CustomerState(
+        partition=3,
+        purchase_value=-0.0,
+        recent_events={2**64 - 1: 2**32 - 1},
+        detector_memory={"usage_pattern": {"weeks": (1, 2.5, None, True), "seen": {"web", "app"}}},
+    )
+    back = thaw(freeze(kept))
+    assert back == kept
+    assert back.detector_memory["usage_pattern"]["weeks"] == (1, 2.5, None, True)
+    assert str(back.purchase_value) == "-0.0"
+
+
+class _Level(enum.IntEnum):
+    HIGH = 2
+
+
+def test_a_state_holding_what_marshal_cannot_write_is_kept_as_the_changelog_holds_it() -> None:
+    state = CustomerState(partition=1, events=4, detector_memory={"plugin": {"level": _Level.HIGH}})
+    back = thaw(freeze(state))
+    assert back == CustomerState.decode(state.encode())
+    assert back.detector_memory == {"plugin": {"level": 2}}
