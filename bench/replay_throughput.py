@@ -10,6 +10,9 @@ every partition, SLA alerts, all outputs written), each replay in a fresh child 
 Reports records/s (median of the runs), the CPU the replay used (all its processes) per
 record, and its peak memory: the resident set of the child and all its processes together,
 sampled every 50 ms. The outputs of every process count are checked to be the same bytes.
+Each run's wall time is split where decoding ends (its last progress report): decoding is
+shared by the processes, and what follows, applying the partitions, is where more processes
+gain nothing while the partitions are applied in one.
 
 With --profile (needs py-spy), one more replay of the same file, in one process, runs in a
 child under ``py-spy record --format raw`` (blocking sampling, idle included, so the samples
@@ -70,6 +73,8 @@ class Run:
     peak_rss: int
     #: Customers in the replay's customers file: the states it ended with.
     states: int
+    #: Wall seconds until the file was decoded (shared by the processes), the rest applying it.
+    decode_seconds: float
 
     @property
     def rate(self) -> float:
@@ -140,7 +145,8 @@ def main() -> None:
                 runs[processes].append(run)
                 print(
                     f"run {number + 1}, {processes} process{'es' if processes > 1 else ''}:"
-                    f" {run.rate:,.0f} records/s ({run.records:,} in {run.seconds:.1f} s),"
+                    f" {run.rate:,.0f} records/s ({run.records:,} in {run.seconds:.1f} s:"
+                    f" decoding {run.decode_seconds:.1f} s, applying {run.seconds - run.decode_seconds:.1f} s),"
                     f" {run.cpu_us:.1f} µs CPU/record, peak RSS {run.peak_rss / 2**20:,.0f} MB"
                     f" ({run.states:,} customers' states, {run.peak_rss / run.states / 1024:,.1f} KB each)",
                     flush=True,
@@ -169,9 +175,12 @@ def main() -> None:
             cpu = statistics.median(r.cpu_us for r in runs[processes])
             peak = max(r.peak_rss for r in runs[processes])
             states = runs[processes][0].states
+            decoding = statistics.median(r.decode_seconds for r in runs[processes])
+            applying = statistics.median(r.seconds - r.decode_seconds for r in runs[processes])
             text = (
                 f"{processes} process{'es' if processes > 1 else ''}: {median:,.0f} records/s"
-                f" (runs {', '.join(f'{r:,.0f}' for r in rates)}), {cpu:.1f} µs CPU/record,"
+                f" (runs {', '.join(f'{r:,.0f}' for r in rates)}; decoding {decoding:.1f} s, applying"
+                f" {applying:.1f} s), {cpu:.1f} µs CPU/record,"
                 f" peak RSS {peak / 2**20:,.0f} MB ({states:,} customers' states,"
                 f" {peak / states / 1024:,.1f} KB each)"
             )
@@ -243,6 +252,7 @@ def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool)
         measured["cpu_seconds"],
         peak[0],
         measured["states"],
+        measured["decode_seconds"],
     )
 
 
@@ -276,9 +286,15 @@ def _replay_only(
     # As `touchpoint replay` builds them: ingest makes identity claims when resolution is on.
     decoder = TouchpointDecoder(identity_salt=salt, identity=config.identity)
     tracker = JourneyTracker(config, salt)
+    marks: dict[str, float] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        marks[stage] = time.perf_counter()  # the last "reading" report comes as decoding ends
+
     cpu = time.process_time()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    summary = replay(source, out_dir, decoder, tracker, processes=processes)
+    started = time.perf_counter()
+    summary = replay(source, out_dir, decoder, tracker, processes=processes, progress=progress)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (
         time.process_time()
@@ -293,6 +309,7 @@ def _replay_only(
                 "seconds": summary.seconds,
                 "cpu_seconds": cpu,
                 "states": summary.customers,
+                "decode_seconds": marks.get("reading", started) - started,
             }
         )
     )
