@@ -213,7 +213,7 @@ def main() -> None:
             console.stop()
             worker.stop()
             alertmanager.stop()
-    arrived = {}
+    arrived: dict[str, float] = {}
     for note_at, note in zip(hook.arrivals, hook.notifications, strict=True):
         for alert in note["alerts"]:
             arrived.setdefault(alert["labels"]["alert_id"], note_at)

@@ -44,7 +44,7 @@ async def output_times(
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100)
     await consumer.start()
     try:
-        partitions = []
+        partitions: list[TopicPartition] = []
         for topic in topics:
             await refresh_metadata(consumer)
             ids = consumer.partitions_for_topic(topic) or set()

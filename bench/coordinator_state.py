@@ -77,7 +77,7 @@ def recorded_calls(events: int, customers: int, workdir: Path) -> tuple[list[Cal
             handle.write(value.replace(b"\n", b" ") + b"\n")
     config = default_config()
     salt = b"bench-coordinator-state"
-    shard.Coordinator = RecordingCoordinator  # type: ignore[misc]
+    shard.Coordinator = RecordingCoordinator  # type: ignore[attr-defined]
     RecordingCoordinator.calls = []
     replay(
         source,

@@ -119,11 +119,11 @@ def main() -> None:
         lines.append(f"{kind} ({share:.1f} % of events): {off:.1f} → {on:.1f} µs ({on - off:+.1f})")
     off, on = statistics.median(totals[False]), statistics.median(totals[True])
     lines.append(f"all events: {off:.1f} → {on:.1f} µs ({on - off:+.1f}, {on / off:.3f}×)")
-    extra = {name: count / len(records) for name, count in sent.items()}
+    added = {name: count / len(records) for name, count in sent.items()}
     lines.append(
         "records identity adds to touchpoints.by-customer per raw record: "
-        + ", ".join(f"{name} {value:.4f}" for name, value in sorted(extra.items()))
-        + f" (total {sum(extra.values()):.4f})"
+        + ", ".join(f"{name} {value:.4f}" for name, value in sorted(added.items()))
+        + f" (total {sum(added.values()):.4f})"
     )
     for line in lines:
         print(line)

@@ -36,7 +36,7 @@ import argparse
 import itertools
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -243,9 +243,9 @@ def measure(label: str, traffic: Path, out: Path, truth: dict[str, str], salt: b
         if customer_person[customer][person] > customer_person.get(home.get(person, ""), Counter())[person]:
             home[person] = customer
     identified = set(home) & set(profiles_of)
-    for person, profiles in profiles_of.items():
-        if person not in home:
-            home[person] = max(profiles, key=lambda profile: (final_events[profile][person], profile))
+    for unplaced, profiles in profiles_of.items():
+        if unplaced not in home:
+            home[unplaced] = max(profiles, key=lambda profile: (final_events[profile][unplaced], profile))
     quality.persons = len(profiles_of)
     quality.identified = len(identified)
     quality.profiles = len(final_events)
@@ -297,8 +297,8 @@ def measure(label: str, traffic: Path, out: Path, truth: dict[str, str], salt: b
         raised = datetime.fromisoformat(alert["detected_at"]).timestamp()
         if claimed_at.get(customer, float("inf")) < raised:
             quality.alerts_on_linked_hash += 1
-        person = person_of(customer)
-        if person is not None and known_since.get(person, float("inf")) < raised:
+        named = person_of(customer)
+        if named is not None and known_since.get(named, float("inf")) < raised:
             quality.alerts_on_known_person += 1
     return quality
 
@@ -308,7 +308,7 @@ def percent(part: int, whole: int) -> str:
 
 
 def table(results: list[Quality]) -> str:
-    rows = [
+    rows: list[tuple[str, Callable[[Quality], str]]] = [
         ("records replayed", lambda q: f"{q.records:,}"),
         ("events applied (with ground truth)", lambda q: f"{q.events:,}"),
         ("applied to an anonymous profile", lambda q: f"{q.anonymous:,} ({percent(q.anonymous, q.events)})"),

@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "out" / "mutation"
@@ -1115,7 +1116,7 @@ def _render(state: dict[str, dict[str, object]]) -> None:
     REPORT.write_text("\n".join(lines).rstrip() + "\n")
 
 
-def _outcome(data: dict[str, object]) -> Outcome:
+def _outcome(data: dict[str, Any]) -> Outcome:
     outcome = Outcome(str(data["module"]), list(data["tests"]), list(data["extra"]))
     for key, value in data.items():
         setattr(outcome, key, value)

@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -181,7 +182,7 @@ class AlertmanagerProcess:
 
     def alert(self, alert_id: str) -> dict[str, Any] | None:
         """Alertmanager's view of one alert (its ``status.state``: active, suppressed, unprocessed), or None."""
-        matcher = urllib.request.quote(f'alert_id="{alert_id}"')
+        matcher = urllib.parse.quote(f'alert_id="{alert_id}"')
         try:
             found = self.api(f"alerts?filter={matcher}")
         except urllib.error.URLError:

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import murmur2
-from aiokafka.structs import TopicPartition
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from streams.runtime.faust_private import refresh_metadata
 from streams.settings import Settings
@@ -109,15 +109,16 @@ async def produce(bootstrap: str, topic: str, values: Iterable[bytes | None]) ->
 async def collect(
     bootstrap: str,
     topic: str,
-    wanted: Callable[[bytes | None, bytes | None], bool],
+    wanted: Callable[[bytes | None, bytes], bool],
     count: int,
     timeout: float = 60.0,
-) -> list[tuple[bytes | None, bytes | None]]:
+) -> list[tuple[bytes | None, bytes]]:
     """Read *topic* from the start until *count* records match *wanted*(key, value), then drain once more.
 
     Returns every matching (key, value); more than *count* means duplicates. The
     final drain polls until a poll returns nothing, so late duplicates are seen
-    without sleeping for a fixed time.
+    without sleeping for a fixed time. The topics read this way are outputs, never
+    compacted: a record without a value on one fails the test.
     """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -126,7 +127,15 @@ async def collect(
         fetch_max_wait_ms=100,
     )
     await consumer.start()
-    matches: list[tuple[bytes | None, bytes | None]] = []
+    matches: list[tuple[bytes | None, bytes]] = []
+
+    def take(messages: list[ConsumerRecord]) -> None:
+        for message in messages:
+            if message.value is None:
+                raise AssertionError(f"a record without a value on {topic} at offset {message.offset}")
+            if wanted(message.key, message.value):
+                matches.append((message.key, message.value))
+
     try:
         partitions = None
         deadline = time.monotonic() + timeout
@@ -145,13 +154,13 @@ async def collect(
                     f"only {len(matches)} of {count} matching records on {topic} after {timeout}s"
                 )
             for messages in (await consumer.getmany(timeout_ms=300)).values():
-                matches.extend((m.key, m.value) for m in messages if wanted(m.key, m.value))
+                take(messages)
         while True:
             batch = await consumer.getmany(timeout_ms=500)
             if not batch:
                 break
             for messages in batch.values():
-                matches.extend((m.key, m.value) for m in messages if wanted(m.key, m.value))
+                take(messages)
     finally:
         await consumer.stop()
     return matches

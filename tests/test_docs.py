@@ -47,7 +47,7 @@ def test_every_metric_is_in_the_docs(name: str) -> None:
 
 
 def _config_keys() -> list[str]:
-    keys = []
+    keys: list[str] = []
     for section, spec in schemas.load_schema("config")["properties"].items():
         if "properties" in spec:
             keys.extend(f"{section}.{key}" for key in spec["properties"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import shutil
+import ssl
 import subprocess
 import time
 from dataclasses import dataclass
@@ -210,8 +211,7 @@ class TlsTerminator:
             time.sleep(0.1)
         raise RuntimeError(f"stunnel did not answer within {timeout:.0f}s: {self.log_tail()}")
 
-    def _probe_context(self) -> object:
-        import ssl
+    def _probe_context(self) -> ssl.SSLContext:
 
         context = ssl.create_default_context(cafile=str(self.certificates.ca))
         context.check_hostname = not self.misnamed

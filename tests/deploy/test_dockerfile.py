@@ -43,7 +43,7 @@ def in_context(path: str) -> bool:
 
 def _copied() -> list[str]:
     """What the Dockerfile copies from the build context (not from another stage: ``COPY --from=``)."""
-    sources = []
+    sources: list[str] = []
     for line in (ROOT / "Dockerfile").read_text().splitlines():
         if line.startswith("COPY ") and "--from=" not in line:
             sources.extend(word for word in line.split()[1:-1] if not word.startswith("--"))

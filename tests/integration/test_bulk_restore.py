@@ -42,7 +42,7 @@ def app_and_table(broker: EmbeddedBroker, tmp_path: Path, app_id: str) -> tuple[
     app = TouchpointApp(
         app_id, broker=broker.url, store="memory://", autodiscover=False, datadir=str(tmp_path)
     )
-    app.settings = SimpleNamespace(fetch_max_wait_ms=100, state_restore="bulk")
+    app.settings = SimpleNamespace(fetch_max_wait_ms=100, state_restore="bulk")  # type: ignore[assignment]
     table = app.Table("kv", partitions=PARTITIONS, default=None, key_type=bytes, value_type=bytes)
     return app, table
 

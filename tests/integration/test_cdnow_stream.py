@@ -158,6 +158,6 @@ async def test_the_live_worker_gives_the_published_summary_and_p_alive(
         assert time.monotonic() < deadline, f"{len(views)} of {len(purchases)} customers applied in time"
         await asyncio.sleep(0.5)
     check(views, summary, published, prefix)
-    status, body = await asyncio.to_thread(_get, worker, f"/customers/{prefix}1?as_of=1997-13-01")
+    status, refusal = await asyncio.to_thread(_get, worker, f"/customers/{prefix}1?as_of=1997-13-01")
     assert status == 400
-    assert "as_of" in body["error"]
+    assert "as_of" in refusal["error"]

@@ -64,7 +64,8 @@ def test_a_fresh_worker_on_web_port_0_announces_its_port_and_serves_every_series
             def metrics() -> str | None:
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
-                        return response.read().decode()
+                        text: str = response.read().decode()
+                        return text
                 except OSError:
                     return None
 

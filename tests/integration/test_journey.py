@@ -27,10 +27,11 @@ import itertools
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -94,7 +95,7 @@ class Replayed:
     #: Customers and profiles identity reached: merged into, merged away, or sent a touchpoint routed to them.
     touched: set[str]
     #: Every key's final state, as the replay left it.
-    states: dict[str, CustomerState]
+    states: Mapping[str, CustomerState]
 
     def alerts_of(self, alert_type: str) -> list[bytes]:
         return [line for line in self.alerts if orjson.loads(line)["type"] == alert_type]
@@ -226,7 +227,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
             state.worker.stop()
 
 
-def _get(worker: WorkerProcess, path: str) -> tuple[int, dict[str, object]]:
+def _get(worker: WorkerProcess, path: str) -> tuple[int, dict[str, Any]]:
     try:
         with urllib.request.urlopen(f"{worker.base_url}{path}", timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -364,7 +365,7 @@ async def test_customer_state_over_http_matches_the_replay_and_unknown_ids_are_4
         assert status == 200, body
         assert body["purchase_count"] == state.purchase_count
         assert body["events"] == state.events
-        assert set(body["inquiries_open"]) == set(state.inquiries_open)  # type: ignore[arg-type]
+        assert set(body["inquiries_open"]) == set(state.inquiries_open)
         assert body["stage"] == state.stage
         assert body["channels"] == state.channels
     [merge] = [orjson.loads(line) for line in journey.replayed.merges[:1]]

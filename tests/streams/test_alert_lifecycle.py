@@ -193,8 +193,8 @@ def test_at_the_end_of_a_replay_no_alert_is_open_whose_cause_cleared_or_whose_ti
             assert last > end, f"a digest past its last deadline is still open: {alert['alert_id']}"
             continue
         assert detected + CONFIG.alerts.expiry_seconds(kind) > end, f"expired but open: {alert}"
-        events = by_customer[alert["customer_id"]]
-        assert not CLEARS[kind](alert, events, by_id), f"its cause cleared but it is open: {alert}"
+        history = by_customer[alert["customer_id"]]
+        assert not CLEARS[kind](alert, history, by_id), f"its cause cleared but it is open: {alert}"
 
 
 def _valid(line: bytes) -> bool:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 import schemas
 from agents.config import Config, default_config
-from agents.detectors.base import Context, Detector, Finding
+from agents.detectors.base import Clears, Context, Detector, Finding
 from agents.domain.instants import DAY
 from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
@@ -133,4 +133,4 @@ def clearing(desk: Desk, finding: Finding, event: dict[str, Any]) -> str | None:
     alert = desk.tracker.detection.alert(desk.detector.type, customer, finding, desk.states[customer])
     step = desk.tracker.track(desk.states[customer], customer, event, 0)
     desk.states[customer] = step.state
-    return desk.detector.clears(alert, context_for(step.state, event, desk.config))
+    return cast(Clears, desk.detector).clears(alert, context_for(step.state, event, desk.config))

@@ -390,7 +390,12 @@ def test_near_miss_events_that_are_not_contacts_raise_nothing_and_keep_nothing_e
     kinds = ("visit", "page_view", "reply", "call_ended", "queue_wait", "transfer", "offer", "referral")
     for day in range(4):
         for kind in kinds:
-            named = {"issue_id": "tv-1", "topic": "repair", "wait_seconds": 600, "transfer_kind": "cold"}
+            named: dict[str, Any] = {
+                "issue_id": "tv-1",
+                "topic": "repair",
+                "wait_seconds": 600,
+                "transfer_kind": "cold",
+            }
             assert desk.send(touchpoint(kind, day, channel="phone", offer_id="o-1", **named)) == []
         desk.send(purchase(day), refund(day + 0.5, 10.0), feedback(day + 0.6, csat=1, nps=0))
     assert desk.findings == []

@@ -380,7 +380,7 @@ def test_an_action_far_from_its_records_timestamp_is_refused_as_stale() -> None:
     assert (stale.cause, stale.known) == (ACTION, True)
     assert stale.refused is not None
     assert stale.refused.reason == STALE_ACTION
-    assert journey.action(DEVICE_KEY, action, received_at=instant(action["at"])).refused is None
+    assert journey.action(DEVICE_KEY, action, received_at=instant(str(action["at"]))).refused is None
 
 
 def test_resolving_the_last_alert_ends_the_customers_deadline() -> None:

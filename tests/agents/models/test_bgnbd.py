@@ -73,7 +73,9 @@ def test_log_likelihood_x_one_hand_computed() -> None:
     ("x", "t_x", "T"), [(0, 0.0, 39.0), (1, 5.0, 39.0), (5, 30.0, 38.0), (12, 36.0, 38.5)]
 )
 @pytest.mark.parametrize("params", [CDNOW, BGNBDParams(1.5, 10.0, 2.0, 4.0)])
-def test_expected_purchases_equals_the_printed_eq10(params, x, t_x, T) -> None:
+def test_expected_purchases_equals_the_printed_eq10(
+    params: BGNBDParams, x: int, t_x: float, T: float
+) -> None:
     for t in (1.0, 39.0, 200.0):
         ours = float(bgnbd.expected_purchases(params, t, x, t_x, T))
         assert ours == pytest.approx(paper_eq10(params, t, x, t_x, T), rel=1e-9)
@@ -229,7 +231,7 @@ def by_dropout(params: BGNBDParams, t: float, x: int, T: float) -> float:
     value, _ = integrate.quad(
         per_dropout, 0, upper, points=[dropout.mean()], epsabs=0, epsrel=1e-11, limit=200
     )
-    return value
+    return float(value)
 
 
 @pytest.mark.parametrize(
@@ -330,7 +332,8 @@ def likelihood_maximum(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndar
 
     found = optimize.minimize(minus, np.zeros(4), method="Powell", options={"xtol": 1e-10, "ftol": 1e-13})
     found = optimize.minimize(minus, found.x, method="BFGS", options={"gtol": 1e-8})
-    return np.exp(found.x)
+    best: np.ndarray = np.exp(found.x)
+    return best
 
 
 def test_fit_finds_the_likelihoods_maximum_to_six_digits_and_reports_it() -> None:

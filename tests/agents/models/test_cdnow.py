@@ -27,7 +27,7 @@ HOLDOUT_WEEKS = 39.0
 
 
 @pytest.fixture(scope="module")
-def summary(cdnow_csv) -> Summary:
+def summary(cdnow_csv: Path) -> Summary:
     history = load_history(
         cdnow_csv, calibration_end=CALIBRATION_END, unit="weeks", holdout_end=HOLDOUT_END, strict=True
     )

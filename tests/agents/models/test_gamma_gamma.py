@@ -239,7 +239,8 @@ def spend_likelihood_maximum(x: np.ndarray, m_x: np.ndarray) -> np.ndarray:
     start = np.log([1.0, 1.0, float(np.mean(m_x))])
     found = optimize.minimize(minus, start, method="Powell", options={"xtol": 1e-10, "ftol": 1e-13})
     found = optimize.minimize(minus, found.x, method="BFGS", options={"gtol": 1e-8})
-    return np.exp(found.x)
+    best: np.ndarray = np.exp(found.x)
+    return best
 
 
 def test_fit_finds_the_likelihoods_maximum_to_six_digits_and_reports_it() -> None:

@@ -255,9 +255,9 @@ def test_a_clock_jumping_years_ahead_keeps_the_progress_record_and_the_coordinat
         sizes.append((max(map(len, records)), len(state)))
         start += years * 365 * DAY
     (small_record, small_state), *rest = sizes
-    for record, state in rest:
-        assert record < 2 * small_record + 10_000
-        assert state < 2 * small_state + 10_000
+    for largest, size in rest:
+        assert largest < 2 * small_record + 10_000
+        assert size < 2 * small_state + 10_000
     assert max(state for _, state in sizes) < 200_000
 
 

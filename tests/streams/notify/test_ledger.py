@@ -17,7 +17,7 @@ EXAMPLE = schemas.load_schema("alert")["examples"][0]
 
 
 def _alert(number: int, status: str = "open", detected: str = "2026-01-05T19:00:00+00:00") -> dict[str, Any]:
-    alert = copy.deepcopy(EXAMPLE)
+    alert: dict[str, Any] = copy.deepcopy(EXAMPLE)
     alert["alert_id"] = f"after_hours_unanswered/cust-{number}/{number:012x}"
     alert["customer_id"] = f"cust-{number}"
     alert["status"] = status

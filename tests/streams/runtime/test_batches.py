@@ -6,18 +6,23 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiokafka.structs import ConsumerRecord
 from faust.transport.consumer import Consumer as FaustConsumer
-from faust.types import TP
+from faust.types import TP, TopicT
 from intervaltree import IntervalTree
 
 from streams.runtime.batches import CHUNK_RECORDS, BatchHost, batch_host
 from streams.runtime.outbox import Sent
 
 pytestmark = pytest.mark.unit
+
+
+def raw_topic() -> TopicT:
+    """What the host reads of a Faust topic it routes: its names."""
+    return cast(TopicT, SimpleNamespace(topics=("raw",)))
 
 
 class Producer:
@@ -94,7 +99,7 @@ async def test_routed_records_reach_their_handler_and_the_rest_goes_faust_s_way(
     host = BatchHost(app)  # type: ignore[arg-type]
     seen: list[tuple[int, list[int]]] = []
     host.route(
-        SimpleNamespace(topics=("raw",)),
+        raw_topic(),
         lambda partition, batch: seen.append((partition, [r.offset for r in batch])),
     )
     assert [topic.topics for topic in app.subscribed] == [("raw",)]
@@ -127,7 +132,7 @@ async def test_offsets_are_committed_only_after_the_batch_s_outbox_and_hooks() -
         assert consumer.commit_offset(RAW0) is None, "nothing acknowledged before the states are written"
         order.append("states written")
 
-    host.route(SimpleNamespace(topics=("raw",)), handle)
+    host.route(raw_topic(), handle)
     host.after_flush(after)
     consumer._committed_offset[RAW0] = 10
     await host.deliver(consumer, {RAW0: records("raw", 0, [10, 11, 12])}, 7)  # type: ignore[arg-type]
@@ -138,7 +143,7 @@ async def test_offsets_are_committed_only_after_the_batch_s_outbox_and_hooks() -
 async def test_skipped_offsets_are_acknowledged_so_the_commit_moves_past_them() -> None:
     app = App()
     host = BatchHost(app)  # type: ignore[arg-type]
-    host.route(SimpleNamespace(topics=("raw",)), lambda partition, batch: None)
+    host.route(raw_topic(), lambda partition, batch: None)
     consumer = Consumer({RAW0})
     consumer._committed_offset[RAW0] = consumer._read_offset[RAW0] = 100  # as after a seek
     await host.deliver(consumer, {RAW0: records("raw", 0, [103, 104])}, 7)  # type: ignore[arg-type]
@@ -150,7 +155,7 @@ async def test_a_backlog_is_applied_and_acknowledged_a_chunk_at_a_time() -> None
     app = App()
     host = BatchHost(app)  # type: ignore[arg-type]
     sizes: list[int] = []
-    host.route(SimpleNamespace(topics=("raw",)), lambda partition, batch: sizes.append(len(batch)))
+    host.route(raw_topic(), lambda partition, batch: sizes.append(len(batch)))
     flushes: list[int] = []
 
     async def after(sent: list[Sent]) -> None:
@@ -170,7 +175,8 @@ async def test_a_fetch_made_while_the_partitions_move_is_read_again_not_applied(
     host = BatchHost(app)  # type: ignore[arg-type]
     seen: list[int] = []
     host.route(
-        SimpleNamespace(topics=("raw",)), lambda partition, batch: seen.extend(r.offset for r in batch)
+        raw_topic(),
+        lambda partition, batch: seen.extend(r.offset for r in batch),
     )
     consumer = Consumer({RAW0})
     consumer._committed_offset[RAW0] = consumer._read_offset[RAW0] = consumer.position[RAW0] = 100
@@ -196,7 +202,8 @@ async def test_a_fetch_made_before_a_rebalance_returning_records_of_the_new_assi
     host = BatchHost(app)  # type: ignore[arg-type]
     seen: list[int] = []
     host.route(
-        SimpleNamespace(topics=("raw",)), lambda partition, batch: seen.extend(r.offset for r in batch)
+        raw_topic(),
+        lambda partition, batch: seen.extend(r.offset for r in batch),
     )
     consumer = Consumer({RAW0})
     consumer._committed_offset[RAW0] = consumer._read_offset[RAW0] = consumer.position[RAW0] = 100
@@ -217,7 +224,7 @@ async def test_a_rebalance_between_two_chunks_leaves_the_rest_to_be_read_again()
         seen[partition].extend(r.offset for r in batch)
         app.rebalancing = True  # begins while the first chunk is applied
 
-    host.route(SimpleNamespace(topics=("raw",)), handle)
+    host.route(raw_topic(), handle)
     consumer = Consumer({RAW0, RAW1})
     consumer.position = {RAW0: 0, RAW1: 50}
     fetched = {**consumer.fetch(RAW0, CHUNK_RECORDS + 10), **consumer.fetch(RAW1, 60)}
@@ -235,7 +242,7 @@ async def test_a_rebalance_waits_for_the_fetch_being_applied() -> None:
     async def slow(sent: list[Sent]) -> None:
         await release.wait()
 
-    host.route(SimpleNamespace(topics=("raw",)), lambda partition, batch: None)
+    host.route(raw_topic(), lambda partition, batch: None)
     host.after_flush(slow)
     delivering = asyncio.create_task(host.deliver(Consumer({RAW0}), {RAW0: records("raw", 0, [0])}, 7))  # type: ignore[arg-type]
     await asyncio.sleep(0.01)

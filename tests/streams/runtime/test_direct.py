@@ -53,7 +53,7 @@ class Topic:
 
 async def test_a_send_hands_the_record_to_the_producer_and_returns_its_future() -> None:
     inner = AIOKafkaProducer()
-    topic = DirectTopic(App(inner), Topic())
+    topic = DirectTopic(App(inner), Topic())  # type: ignore[arg-type]
     future = await topic.send(key=b"c1", value=b"{}", partition=2, timestamp=1767225600.25)
     assert inner.sent == [("touchpoints.enriched", b"c1", b"{}", 2, 1767225600250)]
     assert not future.done(), "the caller gets the acknowledgement's future, not a finished send"
@@ -63,14 +63,14 @@ async def test_a_send_hands_the_record_to_the_producer_and_returns_its_future() 
 
 async def test_declaring_and_naming_are_the_faust_topics() -> None:
     faust_topic = Topic()
-    topic = DirectTopic(App(AIOKafkaProducer()), faust_topic)
+    topic = DirectTopic(App(AIOKafkaProducer()), faust_topic)  # type: ignore[arg-type]
     await topic.maybe_declare()
     assert faust_topic.declared
     assert topic.get_topic_name() == "touchpoints.enriched"
 
 
 async def test_a_kafka_error_is_raised_as_fausts_producer_send_error() -> None:
-    topic = DirectTopic(App(AIOKafkaProducer(KafkaTimeoutError())), Topic())
+    topic = DirectTopic(App(AIOKafkaProducer(KafkaTimeoutError())), Topic())  # type: ignore[arg-type]
     with pytest.raises(ProducerSendError, match=r"touchpoints\.enriched"):
         await topic.send(key=b"c1", value=b"{}")
 
@@ -82,7 +82,7 @@ async def test_a_record_over_the_request_size_is_counted_and_skipped_and_the_wor
 
     counted = metrics.RECORDS_TOO_LARGE.labels("touchpoints.enriched")
     before = counted._value.get()
-    topic = DirectTopic(App(AIOKafkaProducer(MessageSizeTooLargeError("too large"))), Topic())
+    topic = DirectTopic(App(AIOKafkaProducer(MessageSizeTooLargeError("too large"))), Topic())  # type: ignore[arg-type]
     future = await topic.send(key=b"c1", value=b"x" * 2_000_000)
     assert future.done()
     assert future.result() is None

@@ -58,7 +58,9 @@ def test_each_private_name_still_exists_with_the_expected_parameters(private: Pr
     if private.read_by is not None:
         reader_owner, _, method = private.read_by.rpartition(".")
         reader = getattr(resolve(reader_owner), method)
-        source = inspect.getsource(reader.fget if isinstance(reader, property) else reader)
+        read = reader.fget if isinstance(reader, property) else reader
+        assert read is not None, f"{private.read_by} has no getter"
+        source = inspect.getsource(read)
         assert f"self.{private.name}" in source, f"{private.read_by} no longer reads {private.name}"
     for module in private.used_in:
         assert (ROOT / module).is_file()

@@ -42,7 +42,7 @@ def test_survivors_are_frozen_out_of_later_passes_only_when_asked() -> None:
     gc.enable()
     gc.unfreeze()
     with collector_paused():
-        kept = [[] for _ in range(1000)]
+        kept: list[list[int]] = [[] for _ in range(1000)]
     assert gc.get_freeze_count() == 0
     with collector_paused(freeze_survivors=True):
         kept += [[] for _ in range(1000)]

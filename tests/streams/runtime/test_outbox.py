@@ -67,9 +67,9 @@ async def test_records_go_out_one_batch_per_topic_partition_in_the_order_added()
             assert [value for _, value, _, _ in records] == [b"a%d" % n for n in range(20)]
             assert all(headers == [("h", b"v")] for *_, headers in records)
             continue
-        for key, _value, stamp, _ in records:
-            assert key is not None
-            assert partition == (murmur2(key) & 0x7FFFFFFF) % 4, "where the default partitioner puts it"
+        for sent_key, _value, stamp, _ in records:
+            assert sent_key is not None
+            assert partition == (murmur2(sent_key) & 0x7FFFFFFF) % 4, "where the default partitioner puts it"
             assert stamp == 1767225600250
         values = [int(value[1:]) for _, value, _, _ in records]
         assert values == sorted(values), "in the order added"

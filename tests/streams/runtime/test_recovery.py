@@ -85,7 +85,9 @@ def test_large_restores_are_applied_in_chunks_that_let_the_event_loop_run(
 ) -> None:
     monkeypatch.setattr("streams.runtime.recovery.APPLY_CHUNK", 2)
     app, table = _table(tmp_path, "memory")
-    records = [(0, offset, f'"k{offset}"'.encode(), b"1") for offset in range(7)]
+    records: list[tuple[int, int, bytes, bytes | None]] = [
+        (0, offset, f'"k{offset}"'.encode(), b"1") for offset in range(7)
+    ]
     _, ticks = asyncio.run(turns_during(apply_in_chunks(table, _changes(app, table, records))))
     assert len(table.data.data) == 7
     assert ticks >= 3  # 7 keys in chunks of 2: the loop ran between chunks
@@ -98,7 +100,8 @@ def test_a_table_whose_values_restore_encoded_gets_the_changelog_bytes_in_memory
     app = faust.App("t-encoded", store="memory://", autodiscover=False, datadir=str(tmp_path))
     table = app.Table("kv", partitions=4, default=None, key_type=bytes, value_type=Encoded)
     asyncio.run(apply_in_chunks(table, _changes(app, table, [(1, 0, b"a", b"old"), (1, 1, b"a", b"new")])))
-    assert dict(table.data.data) == {b"a": b"new"}
+    store: Any = table.data  # the memory store, whose dict is its ``data``
+    assert dict(store.data) == {b"a": b"new"}
 
 
 def test_a_walk_over_a_rocksdb_table_gets_the_encoded_states(
@@ -111,5 +114,6 @@ def test_a_walk_over_a_rocksdb_table_gets_the_encoded_states(
     state = CustomerState(partition=2, stage="loyal", wake_at=123, inquiries_open={"c": 1})
     record = _Message(changelog, 0, b"cust", state.encode())
     asyncio.run(apply_in_chunks(table, [_Change(record, _Decoding(table, app))]))
-    assert list(stored_items(table)) == [(b"cust", state.encode())]
-    assert summarize(next(iter(stored_items(table)))[1]) == summarize(state)
+    stored = [*stored_items(table)]
+    assert stored == [(b"cust", state.encode())]
+    assert summarize(stored[0][1]) == summarize(state)

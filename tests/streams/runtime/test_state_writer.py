@@ -72,7 +72,7 @@ class App:
 
 
 def writer(table: Any, app: Any = None) -> StateWriter[Value]:
-    return StateWriter(app or App(), table, Value.encode, table.send_changelog)
+    return StateWriter(app or App(), table, Value.encode, table.send_changelog)  # type: ignore[arg-type]
 
 
 async def test_a_write_is_readable_at_once_and_reaches_the_changelog_only_after_its_outputs() -> None:
@@ -148,7 +148,7 @@ async def test_drain_waits_for_the_outputs_of_the_writes_queued_when_called() ->
         # (a timer here let a loaded machine deliver it first, and the put wrote c1 itself).
         output.set_result(None)
 
-    written, _ = await asyncio.gather(drain_all(app), write_while_draining())
+    written, _ = await asyncio.gather(drain_all(app), write_while_draining())  # type: ignore[arg-type]
     assert written == 1
     assert [key for _, key, _ in table.changelog] == [b"c1"]
     assert len(states) == 1, "a write made during the drain is left for the next one"
@@ -214,7 +214,7 @@ async def test_a_value_kept_encoded_in_the_store_is_decoded_on_its_first_read_on
         decoded.append(raw)
         return Value(raw.decode())
 
-    states = StateWriter(App(), table, Value.encode, table.send_changelog, decode=decode)
+    states = StateWriter(App(), table, Value.encode, table.send_changelog, decode=decode)  # type: ignore[arg-type]
     first = states.get(b"c1")
     assert first == Value("restored")
     assert states.get(b"c1") is first

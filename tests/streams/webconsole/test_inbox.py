@@ -16,7 +16,7 @@ EXAMPLE = schemas.load_schema("alert")["examples"][0]
 
 
 def _alert(number: int, **changes: Any) -> dict[str, Any]:
-    alert = copy.deepcopy(EXAMPLE)
+    alert: dict[str, Any] = copy.deepcopy(EXAMPLE)
     alert["alert_id"] = f"{changes.get('type', 'after_hours_unanswered')}/cust-{number}/{number:012x}"
     alert["customer_id"] = f"cust-{number}"
     alert.update(changes)
