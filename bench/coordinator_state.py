@@ -85,6 +85,11 @@ def recorded_calls(events: int, customers: int, workdir: Path) -> tuple[list[Cal
         TouchpointDecoder(identity_salt=salt, identity=config.identity),
         JourneyTracker(config, salt),
     )
+    if not any(kind == "passed" for kind, _ in RecordingCoordinator.calls):
+        # The compiled shard finds an interpreted class through its module's globals, so the replacement
+        # takes; were agents/coordination/coordinator.py compiled too, its constructor could be called
+        # directly, and nothing would be recorded.
+        sys.exit("no coordinator call was recorded: the replay no longer uses the class replaced here")
     return RecordingCoordinator.calls, PARTITIONS
 
 
