@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/replay_throughput.py --events 1000000 --runs 1 --processes 1,2
     .venv/bin/python bench/replay_throughput.py --events 200000 --runs 1 --profile
+    .venv/bin/python bench/replay_throughput.py --events 1000000 --runs 1 --identity off --coordination off
 
 Writes the simulator's records (1 % malformed, 20 customers per 1,000 events) to a
 temporary JSONL file once, then replays it --runs times for each --processes count
@@ -12,7 +13,10 @@ record, and its peak memory: the resident set of the child and all its processes
 sampled every 50 ms. The outputs of every process count are checked to be the same bytes.
 Each run's wall time is split where decoding ends (its last progress report): decoding is
 shared by the processes, and what follows, applying the partitions, is where more processes
-gain nothing while the partitions are applied in one.
+gain nothing while the partitions are applied in one. They are, under the default rules: identity
+records move state between partitions, and the warning digests and the population's
+best-customer threshold need every partition's progress. ``--identity off --coordination off``
+(no digests, a fixed threshold) lets each process apply its own partitions.
 
 With --profile (needs py-spy), one more replay of the same file, in one process, runs in a
 child under ``py-spy record --format raw`` (blocking sampling, idle included, so the samples
@@ -52,7 +56,7 @@ from pathlib import Path
 
 from common import ROOT, record
 
-from agents.config import default_config
+from agents.config import Config, default_config
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from streams.replay import OUTPUT_FILES, replay
@@ -61,6 +65,8 @@ from streams.sim import SimulationSpec, generate
 
 #: py-spy samples per second for --profile.
 PROFILE_RATE = 200
+#: The best-customer CLV threshold with --coordination off (base currency).
+FIXED_THRESHOLD = 1000.0
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -103,7 +109,15 @@ def main() -> None:
         "--identity",
         choices=("on", "off"),
         default="on",
-        help="identity resolution, on by default as in the product; off shows the partitions applied in parallel",
+        help="identity resolution, on by default as in the product",
+    )
+    parser.add_argument(
+        "--coordination",
+        choices=("on", "off"),
+        default="on",
+        help="on (the default rules): first-response warning digests and the population's best-customer"
+        f" threshold; off: no digests and a fixed threshold ({FIXED_THRESHOLD:,.0f}, as fitted model"
+        " parameters give one). With identity and coordination off the partitions are applied in parallel",
     )
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument(
@@ -115,14 +129,23 @@ def main() -> None:
     # The child: replay SOURCE into OUT_DIR with N processes, identity on or off, write
     # {records, seconds, cpu_seconds} to SUMMARY.
     parser.add_argument(
-        "--replay-only", nargs="+", metavar="SOURCE OUT_DIR SUMMARY N [IDENTITY]", help=argparse.SUPPRESS
+        "--replay-only",
+        nargs=6,
+        metavar="SOURCE OUT_DIR SUMMARY N IDENTITY COORDINATION",
+        help=argparse.SUPPRESS,
     )
     args = parser.parse_args()
     salt = Settings.from_env().identity_key
     if args.replay_only:
         source, out_dir, summary_path = (Path(p) for p in args.replay_only[:3])
         _replay_only(
-            source, out_dir, summary_path, salt, int(args.replay_only[3]), args.replay_only[4] == "on"
+            source,
+            out_dir,
+            summary_path,
+            salt,
+            int(args.replay_only[3]),
+            args.replay_only[4] == "on",
+            args.replay_only[5] == "on",
         )
         return
     counts = [int(n) for n in args.processes.split(",") if n]
@@ -141,7 +164,9 @@ def main() -> None:
             for processes in counts if number % 2 == 0 else counts[::-1]:
                 out = Path(workdir) / f"out-{processes}"
                 shutil.rmtree(out, ignore_errors=True)
-                run = replay_in_child(source, out, processes, args.identity == "on")
+                run = replay_in_child(
+                    source, out, processes, args.identity == "on", args.coordination == "on"
+                )
                 runs[processes].append(run)
                 print(
                     f"run {number + 1}, {processes} process{'es' if processes > 1 else ''}:"
@@ -165,7 +190,9 @@ def main() -> None:
         # With --profile and --runs 0 there is no throughput to report, only the profile.
         timed = args.runs > 0
         if args.profile:
-            prof = profile_replay(source, Path(workdir), args.profile_rate, args.identity == "on")
+            prof = profile_replay(
+                source, Path(workdir), args.profile_rate, args.identity == "on", args.coordination == "on"
+            )
     if timed:
         base = statistics.median(r.rate for r in runs[counts[0]])
         parts = []
@@ -193,17 +220,18 @@ def main() -> None:
             record(
                 "replay throughput",
                 f"{args.events:,} simulator records ({size / 2**20:,.0f} MB, {spec.customers:,} customers),"
-                f" identity resolution {args.identity}"
+                f" identity resolution {args.identity}, coordination {args.coordination}"
                 + (
                     " (more processes share decoding; the partitions are applied in one)"
-                    if args.identity == "on"
-                    else ""
+                    if args.identity == "on" or args.coordination == "on"
+                    else " (more processes share decoding and apply the partitions apart)"
                 ),
                 summary,
                 f"python bench/replay_throughput.py --events {args.events} --runs {args.runs}"
                 f" --processes {args.processes}"
                 + (f" --customers {args.customers}" if args.customers else "")
-                + (" --identity off" if args.identity == "off" else ""),
+                + (" --identity off" if args.identity == "off" else "")
+                + (" --coordination off" if args.coordination == "off" else ""),
             )
     if args.profile:
         median_one = statistics.median(r.rate for r in runs[counts[0]]) if timed else None
@@ -213,6 +241,8 @@ def main() -> None:
             command = f"python bench/replay_throughput.py --events {args.events} --runs {args.runs} --profile"
             if args.identity == "off":
                 command += " --identity off"
+            if args.coordination == "off":
+                command += " --coordination off"
             if args.profile_rate != PROFILE_RATE:
                 command += f" --profile-rate {args.profile_rate}"
             record(
@@ -223,11 +253,29 @@ def main() -> None:
             )
 
 
-def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool) -> Run:
+def rules(identity: bool, coordination: bool) -> Config:
+    """The default rules, with identity resolution and the partitions' coordination on or off."""
+    config = default_config()
+    if not identity:
+        config = dataclasses.replace(config, identity=dataclasses.replace(config.identity, enabled=False))
+    if not coordination:
+        model = config.model
+        config = dataclasses.replace(
+            config,
+            sla=dataclasses.replace(config.sla, warning_digest_minutes=0),
+            model=dataclasses.replace(
+                model, best_customers=dataclasses.replace(model.best_customers, fixed=FIXED_THRESHOLD)
+            ),
+        )
+    return config
+
+
+def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool, coordination: bool) -> Run:
     """Replay *source* in a fresh child process; its seconds, CPU (all its processes) and peak memory."""
     summary_path = out_dir.with_suffix(".summary.json")
     command = [sys.executable, str(Path(__file__).resolve()), "--replay-only"]
-    command += [str(source), str(out_dir), str(summary_path), str(processes), "on" if identity else "off"]
+    command += [str(source), str(out_dir), str(summary_path), str(processes)]
+    command += ["on" if identity else "off", "on" if coordination else "off"]
     child = subprocess.Popen(command, cwd=ROOT)
     peak = [0]
     done = threading.Event()
@@ -277,12 +325,16 @@ def tree_rss(pid: int) -> int:
 
 
 def _replay_only(
-    source: Path, out_dir: Path, summary_path: Path, salt: bytes, processes: int = 1, identity: bool = True
+    source: Path,
+    out_dir: Path,
+    summary_path: Path,
+    salt: bytes,
+    processes: int = 1,
+    identity: bool = True,
+    coordination: bool = True,
 ) -> None:
     """The child: decoder and tracker are built before replay(), outside the timed (and profiled) frames."""
-    config = default_config()
-    if not identity:
-        config = dataclasses.replace(config, identity=dataclasses.replace(config.identity, enabled=False))
+    config = rules(identity, coordination)
     # As `touchpoint replay` builds them: ingest makes identity claims when resolution is on.
     decoder = TouchpointDecoder(identity_salt=salt, identity=config.identity)
     tracker = JourneyTracker(config, salt)
@@ -362,12 +414,15 @@ def _py_spy() -> str:
     return found
 
 
-def profile_replay(source: Path, workdir: Path, rate: int, identity: bool) -> ReplayProfile:
+def profile_replay(
+    source: Path, workdir: Path, rate: int, identity: bool, coordination: bool
+) -> ReplayProfile:
     """Replay *source* once in a child of this script under py-spy; keep the samples inside replay()."""
     raw = workdir / "profile-samples.txt"
     summary_path = workdir / "profile-summary.json"
     child = [sys.executable, str(Path(__file__).resolve()), "--replay-only"]
-    child += [str(source), str(workdir / "out-profile"), str(summary_path), "1", "on" if identity else "off"]
+    child += [str(source), str(workdir / "out-profile"), str(summary_path), "1"]
+    child += ["on" if identity else "off", "on" if coordination else "off"]
     command = [_py_spy(), "record", "--rate", str(rate), "--format", "raw", "--idle"]
     command += ["--output", str(raw), "--", *child]
     print(f"profiling one replay under py-spy at {rate} Hz …", flush=True)
