@@ -1,10 +1,11 @@
 """A replay's customer states: the most recently touched as objects, every other one encoded.
 
 A replay keeps every key's state to its end. As objects, a state with a full dedupe window and
-usage baselines takes some 13 KB; encoded, a few hundred bytes. The journey touches a customer in bursts (a session, a conversation, the
-deadlines that follow), so few states are in use at a time: the ``objects`` most recently
-touched are kept as objects and the rest as bytes, decoded when touched again. Memory then grows
-with the customers at the encoded size, and a state that stays in use is never re-encoded.
+usage baselines takes some 13 KB; encoded, a few hundred bytes. The journey touches a customer
+in bursts (a session, a conversation, the deadlines that follow), so few states are in use at a
+time: the ``objects`` most recently touched are kept as objects and the rest as bytes, decoded
+when touched again. Memory then grows with the customers at the encoded size, and a state that
+stays in use is never re-encoded.
 
 The bytes are this process's own, never read by anyone else: the state's fields as a ``marshal``
 tuple, which reads back as the very objects it was made of (a tuple stays a tuple), and is
