@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,8 +49,8 @@ def _event(customer: str, event_id: str, kind: str, actor: str, **extra: object)
     )
 
 
-def _records_for(alert_id: str) -> object:
-    return lambda _key, value: value is not None and orjson.loads(value)["alert_id"] == alert_id
+def _records_for(alert_id: str) -> Callable[[bytes | None, bytes], bool]:
+    return lambda _key, value: orjson.loads(value)["alert_id"] == alert_id
 
 
 async def test_unanswered_after_hours_inquiry_alerts_on_call_then_ack_and_late_reply_update_it(
@@ -117,7 +118,7 @@ async def test_unanswered_after_hours_inquiry_alerts_on_call_then_ack_and_late_r
         topics.RAW,
         [_event(customer, f"{customer}-reply", "reply", "agent", conversation_id="conv-1")],
     )
-    history = await collect(broker.bootstrap, topic, _records_for(alert["alert_id"]), count=3, timeout=60)  # type: ignore[arg-type]
+    history = await collect(broker.bootstrap, topic, _records_for(alert["alert_id"]), count=3, timeout=60)
     statuses = [orjson.loads(v)["status"] for _, v in history]
     assert statuses == ["open", "acknowledged", "resolved"]
     acknowledged, resolved = (orjson.loads(v) for _, v in history[1:])

@@ -109,9 +109,7 @@ def published(workers: int, rules: Path, records: list[bytes], last: int, tmp: P
             # Keyed by customer, as producers do: each customer's touchpoints stay in order.
             asyncio.run(produce(broker.bootstrap, topics.RAW, records))
             wanted = str(last).encode()
-            asyncio.run(
-                collect(broker.bootstrap, topics.BEST_CUSTOMERS, lambda _, v: wanted in (v or b""), 1, 300)
-            )
+            asyncio.run(collect(broker.bootstrap, topics.BEST_CUSTOMERS, lambda _, v: wanted in v, 1, 300))
             # Everything on the topic by now (the final drain reads to the end): the union of its records.
             every = asyncio.run(collect(broker.bootstrap, topics.BEST_CUSTOMERS, lambda _, v: True, 1, 60))
         finally:
@@ -120,7 +118,7 @@ def published(workers: int, rules: Path, records: list[bytes], last: int, tmp: P
     union: Thresholds = {}
     for key, value in every:
         assert key == b"threshold"
-        union.update(orjson.loads(value or b"{}"))
+        union.update(orjson.loads(value))
     return union
 
 

@@ -119,7 +119,7 @@ async def test_the_evening_browser_who_logs_in_the_next_morning_is_one_customer_
     [(_, moved_value)] = await collect(
         broker.bootstrap,
         alert_topic,
-        lambda k, v: k == customer.encode() and moved_id.encode() in (v or b""),
+        lambda k, v: k == customer.encode() and moved_id.encode() in v,
         1,
     )
     moved = orjson.loads(moved_value)
