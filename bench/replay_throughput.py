@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/replay_throughput.py --events 1000000 --runs 1 --processes 1,2
     .venv/bin/python bench/replay_throughput.py --events 200000 --runs 1 --profile
-    .venv/bin/python bench/replay_throughput.py --events 1000000 --runs 1 --identity off --coordination off
+    .venv/bin/python bench/replay_throughput.py --events 1000000 --runs 1 --identity off --threshold fixed
 
 Writes the simulator's records (1 % malformed, 20 customers per 1,000 events) to a
 temporary JSONL file once, then replays it --runs times for each --processes count
@@ -14,9 +14,10 @@ sampled every 50 ms. The outputs of every process count are checked to be the sa
 Each run's wall time is split where decoding ends (its last progress report): decoding is
 shared by the processes, and what follows, applying the partitions, is where more processes
 gain nothing while the partitions are applied in one. They are, under the default rules: identity
-records move state between partitions, and the warning digests and the population's
-best-customer threshold need every partition's progress. ``--identity off --coordination off``
-(no digests, a fixed threshold) lets each process apply its own partitions.
+records move state between partitions, and the population's best-customer threshold needs every
+partition's buyers where the replay's clock passes each boundary. ``--identity off --threshold
+fixed`` (a fixed threshold, as fitted model parameters give one) lets each process apply its own
+partitions; the warning digests stay on, made as the processes' outputs are merged.
 
 With --profile (needs py-spy), one more replay of the same file, in one process, runs in a
 child under ``py-spy record --format raw`` (blocking sampling, idle included, so the samples
@@ -65,7 +66,7 @@ from streams.sim import SimulationSpec, generate
 
 #: py-spy samples per second for --profile.
 PROFILE_RATE = 200
-#: The best-customer CLV threshold with --coordination off (base currency).
+#: The best-customer CLV threshold with --threshold fixed (base currency).
 FIXED_THRESHOLD = 1000.0
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -112,12 +113,12 @@ def main() -> None:
         help="identity resolution, on by default as in the product",
     )
     parser.add_argument(
-        "--coordination",
-        choices=("on", "off"),
-        default="on",
-        help="on (the default rules): first-response warning digests and the population's best-customer"
-        f" threshold; off: no digests and a fixed threshold ({FIXED_THRESHOLD:,.0f}, as fitted model"
-        " parameters give one). With identity and coordination off the partitions are applied in parallel",
+        "--threshold",
+        choices=("population", "fixed"),
+        default="population",
+        help="the best-customer threshold: the population's (the default rules) or fixed at"
+        f" {FIXED_THRESHOLD:,.0f}, as fitted model parameters give one. With identity off and a fixed"
+        " threshold the partitions are applied in parallel",
     )
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument(
@@ -126,12 +127,12 @@ def main() -> None:
         help="also replay once under py-spy, in one process, and print where the time goes per record",
     )
     parser.add_argument("--profile-rate", type=int, default=PROFILE_RATE, help="py-spy samples per second")
-    # The child: replay SOURCE into OUT_DIR with N processes, identity on or off, write
-    # {records, seconds, cpu_seconds} to SUMMARY.
+    # The child: replay SOURCE into OUT_DIR with N processes, identity on or off, the population's
+    # or a fixed threshold, write {records, seconds, cpu_seconds} to SUMMARY.
     parser.add_argument(
         "--replay-only",
         nargs=6,
-        metavar="SOURCE OUT_DIR SUMMARY N IDENTITY COORDINATION",
+        metavar="SOURCE OUT_DIR SUMMARY N IDENTITY THRESHOLD",
         help=argparse.SUPPRESS,
     )
     args = parser.parse_args()
@@ -145,7 +146,7 @@ def main() -> None:
             salt,
             int(args.replay_only[3]),
             args.replay_only[4] == "on",
-            args.replay_only[5] == "on",
+            args.replay_only[5] == "population",
         )
         return
     counts = [int(n) for n in args.processes.split(",") if n]
@@ -165,7 +166,7 @@ def main() -> None:
                 out = Path(workdir) / f"out-{processes}"
                 shutil.rmtree(out, ignore_errors=True)
                 run = replay_in_child(
-                    source, out, processes, args.identity == "on", args.coordination == "on"
+                    source, out, processes, args.identity == "on", args.threshold == "population"
                 )
                 runs[processes].append(run)
                 print(
@@ -191,7 +192,11 @@ def main() -> None:
         timed = args.runs > 0
         if args.profile:
             prof = profile_replay(
-                source, Path(workdir), args.profile_rate, args.identity == "on", args.coordination == "on"
+                source,
+                Path(workdir),
+                args.profile_rate,
+                args.identity == "on",
+                args.threshold == "population",
             )
     if timed:
         base = statistics.median(r.rate for r in runs[counts[0]])
@@ -220,10 +225,10 @@ def main() -> None:
             record(
                 "replay throughput",
                 f"{args.events:,} simulator records ({size / 2**20:,.0f} MB, {spec.customers:,} customers),"
-                f" identity resolution {args.identity}, coordination {args.coordination}"
+                f" identity resolution {args.identity}, {args.threshold} best-customer threshold"
                 + (
                     " (more processes share decoding; the partitions are applied in one)"
-                    if args.identity == "on" or args.coordination == "on"
+                    if args.identity == "on" or args.threshold == "population"
                     else " (more processes share decoding and apply the partitions apart)"
                 ),
                 summary,
@@ -231,7 +236,7 @@ def main() -> None:
                 f" --processes {args.processes}"
                 + (f" --customers {args.customers}" if args.customers else "")
                 + (" --identity off" if args.identity == "off" else "")
-                + (" --coordination off" if args.coordination == "off" else ""),
+                + (" --threshold fixed" if args.threshold == "fixed" else ""),
             )
     if args.profile:
         median_one = statistics.median(r.rate for r in runs[counts[0]]) if timed else None
@@ -241,8 +246,8 @@ def main() -> None:
             command = f"python bench/replay_throughput.py --events {args.events} --runs {args.runs} --profile"
             if args.identity == "off":
                 command += " --identity off"
-            if args.coordination == "off":
-                command += " --coordination off"
+            if args.threshold == "fixed":
+                command += " --threshold fixed"
             if args.profile_rate != PROFILE_RATE:
                 command += f" --profile-rate {args.profile_rate}"
             record(
@@ -253,16 +258,15 @@ def main() -> None:
             )
 
 
-def rules(identity: bool, coordination: bool) -> Config:
-    """The default rules, with identity resolution and the partitions' coordination on or off."""
+def rules(identity: bool, population: bool) -> Config:
+    """The default rules, with identity resolution on or off, and the population's or a fixed best-customer threshold."""
     config = default_config()
     if not identity:
         config = dataclasses.replace(config, identity=dataclasses.replace(config.identity, enabled=False))
-    if not coordination:
+    if not population:
         model = config.model
         config = dataclasses.replace(
             config,
-            sla=dataclasses.replace(config.sla, warning_digest_minutes=0),
             model=dataclasses.replace(
                 model, best_customers=dataclasses.replace(model.best_customers, fixed=FIXED_THRESHOLD)
             ),
@@ -270,12 +274,12 @@ def rules(identity: bool, coordination: bool) -> Config:
     return config
 
 
-def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool, coordination: bool) -> Run:
+def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool, population: bool) -> Run:
     """Replay *source* in a fresh child process; its seconds, CPU (all its processes) and peak memory."""
     summary_path = out_dir.with_suffix(".summary.json")
     command = [sys.executable, str(Path(__file__).resolve()), "--replay-only"]
     command += [str(source), str(out_dir), str(summary_path), str(processes)]
-    command += ["on" if identity else "off", "on" if coordination else "off"]
+    command += ["on" if identity else "off", "population" if population else "fixed"]
     child = subprocess.Popen(command, cwd=ROOT)
     peak = [0]
     done = threading.Event()
@@ -331,10 +335,10 @@ def _replay_only(
     salt: bytes,
     processes: int = 1,
     identity: bool = True,
-    coordination: bool = True,
+    population: bool = True,
 ) -> None:
     """The child: decoder and tracker are built before replay(), outside the timed (and profiled) frames."""
-    config = rules(identity, coordination)
+    config = rules(identity, population)
     # As `touchpoint replay` builds them: ingest makes identity claims when resolution is on.
     decoder = TouchpointDecoder(identity_salt=salt, identity=config.identity)
     tracker = JourneyTracker(config, salt)
@@ -414,15 +418,13 @@ def _py_spy() -> str:
     return found
 
 
-def profile_replay(
-    source: Path, workdir: Path, rate: int, identity: bool, coordination: bool
-) -> ReplayProfile:
+def profile_replay(source: Path, workdir: Path, rate: int, identity: bool, population: bool) -> ReplayProfile:
     """Replay *source* once in a child of this script under py-spy; keep the samples inside replay()."""
     raw = workdir / "profile-samples.txt"
     summary_path = workdir / "profile-summary.json"
     child = [sys.executable, str(Path(__file__).resolve()), "--replay-only"]
     child += [str(source), str(workdir / "out-profile"), str(summary_path), "1"]
-    child += ["on" if identity else "off", "on" if coordination else "off"]
+    child += ["on" if identity else "off", "population" if population else "fixed"]
     command = [_py_spy(), "record", "--rate", str(rate), "--format", "raw", "--idle"]
     command += ["--output", str(raw), "--", *child]
     print(f"profiling one replay under py-spy at {rate} Hz …", flush=True)

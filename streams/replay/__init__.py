@@ -30,10 +30,12 @@ A year of history fits: decoding sorts the accepted touchpoints into runs on dis
 states not touched lately are kept encoded (``streams.replay.states``). With
 ``processes`` above one, ranges of the file are decoded in parallel and the partitions are
 applied in parallel, each process writing tagged parts that are merged into the same bytes
-one process writes (``streams.replay.parts``). Where the partitions meet (agents/coordination/: the
-warning digests, the population's best-customer threshold) every partition's progress is needed in
-their common order, and the threshold feeds back into every partition's judgement: then decoding
-stays parallel and the partitions are applied in this process (``streams.replay.shard.needs_coordination``).
+one process writes (``streams.replay.parts``). Where the partitions meet (agents/coordination/), a
+queue's warning digests gather every partition's warnings and progress in their common order but
+feed nothing back: each process logs them and the merge makes the digests (``streams.replay.signals``).
+The population's best-customer threshold, though, feeds back into every partition's judgement, and
+identity records move state between partitions: with either, decoding stays parallel and the
+partitions are applied in this process (``streams.replay.shard.needs_coordination``).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from typing import Any, BinaryIO, Final
 import orjson
 
 import schemas
+from agents.coordination.coordinator import Coordinator
 from agents.domain.instants import DAY, day_number
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
@@ -68,6 +71,7 @@ from streams.files import read_records
 from streams.replay.parts import Lines, merge_parts, merge_sorted, open_for_writing
 from streams.replay.runs import merged
 from streams.replay.shard import ALERTS, AS_OF, CUSTOMERS, Applied, Erasure, Shard, needs_coordination
+from streams.replay.signals import merge_alerts
 from streams.replay.sources import Decoded, Range, decode_range, read_refusals, split
 from streams.replay.states import OBJECTS
 from streams.runtime.heap import collector_paused
@@ -248,9 +252,10 @@ def replay(
         with open_for_writing(summary.outputs[topics.DEAD_LETTER]) as dead_letters:
             _write_refusals(decoded, f"file:{path.name}", tracker.config.time.watermark_quorum, dead_letters)
         # Identity records move state between partitions, applied at once (streams.replay.shard), and the
-        # coordinator's digests and best-customer thresholds need every partition's progress in their
-        # common order (streams.replay.shard.needs_coordination): with either, the partitions are
-        # applied in one process, this one (decoding stays parallel).
+        # population's best-customer threshold needs every partition's buyers at the point in their common
+        # order where the replay's clock passes each boundary (streams.replay.shard.needs_coordination):
+        # with either, the partitions are applied in one process, this one (decoding stays parallel).
+        # Warning digests do not hold them together: the merge makes them (streams.replay.signals).
         appliers = 1 if tracker.resolver is not None or needs_coordination(tracker) else processes
         applied = job.apply(decoded, appliers, summary)
     summary.duplicates = applied.duplicates
@@ -403,9 +408,17 @@ class _Job:
         )
         self._report("applying", total, total)
         parts = [self.workdir / f"shard-{index}" for index in range(processes)]
+        digests: Counter[str] = Counter()
         for name in _ORDERED:
             with open_for_writing(outputs[name], append=name == topics.DEAD_LETTER) as out:
-                merge_parts((part / OUTPUT_FILES[name] for part in parts), out)
+                written = [part / OUTPUT_FILES[name] for part in parts]
+                if name == ALERTS:
+                    # The processes logged the coordinator's calls among their alerts: the digests are made here.
+                    coordinator = Coordinator(self.tracker.config, self.partitions)
+                    coordinator.population = None
+                    digests = merge_alerts(written, out, coordinator)
+                else:
+                    merge_parts(written, out)
         with open_for_writing(outputs[CUSTOMERS]) as out:
             merge_sorted((part / OUTPUT_FILES[CUSTOMERS] for part in parts), out)
         total_applied = Applied()
@@ -421,6 +434,7 @@ class _Job:
             total_applied.erased_touchpoints += result.erased_touchpoints
             total_applied.customers += result.customers
             total_applied.stages.update(result.stages)
+        total_applied.alerts.update(digests)
         return total_applied
 
     def _apply_shard(
@@ -446,6 +460,7 @@ class _Job:
                 self.partitions,
                 erasures,
                 self.objects,
+                log_signals=True,
             )
             shard.apply(
                 merged(path for partition in owned for path in runs.get(partition, ())), count, self.every

@@ -13,6 +13,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any, Final
 
 import orjson
@@ -41,6 +42,7 @@ from agents.models.population import PopulationMerge, PopulationThreshold
 from streams import topics
 from streams.replay.parts import END, Lines
 from streams.replay.runs import Row
+from streams.replay.signals import SignalLog
 from streams.replay.states import OBJECTS, KeptStates
 from streams.topics import partition_for
 
@@ -102,9 +104,12 @@ class Shard:
         partitions: int,
         erasures: Sequence[Erasure] = (),
         objects: int = OBJECTS,
+        log_signals: bool = False,
     ) -> None:
         """*erasures*: those of the customers of the partitions applied here, in (instant, customer) order;
-        *objects*: states kept as objects, the rest encoded (``streams.replay.states``)."""
+        *objects*: states kept as objects, the rest encoded (``streams.replay.states``); *log_signals*:
+        other processes apply the other partitions, so log the coordinator's calls among the alerts
+        instead of making the warning digests here (``streams.replay.signals``)."""
         self.tracker = tracker
         #: Every key's final state, by key: customers, anonymous profiles, identifiers' records.
         self.states = KeptStates(objects)
@@ -125,13 +130,18 @@ class Shard:
         config = tracker.config
         #: Where the partitions meet (agents/coordination/): the warning digests, from every partition's
         #: warnings and progress, in the order the partitions make them, as the live coordinator has them.
-        #: Only a shard that applies every partition sees them all (see ``needs_coordination``).
-        self.coordinator = Coordinator(config, partitions)
-        #: The best-customer thresholds, though, are the replay's as a whole, learned as its one clock
-        #: passes each boundary (all partitions' customers together, as one partition): the population
-        #: is the same whatever the partitions, and so is when its threshold is known, so the partitions
-        #: change no judgement. (A live worker may learn one late, and counts it: agents/models/population.py.)
-        self.coordinator.population = None
+        #: Only a shard that applies every partition sees them all; one that applies some logs the calls,
+        #: and the merge of every process's alerts makes the digests (``streams.replay.signals``).
+        self.coordinator: Coordinator | SignalLog
+        if log_signals and config.sla.warning_digest_minutes > 0:
+            self.coordinator = SignalLog(partial(lines.write, ALERTS))
+        else:
+            self.coordinator = Coordinator(config, partitions)
+            #: The best-customer thresholds, though, are the replay's as a whole, learned as its one clock
+            #: passes each boundary (all partitions' customers together, as one partition): the population
+            #: is the same whatever the partitions, and so is when its threshold is known, so the partitions
+            #: change no judgement. (A live worker may learn one late, and counts it: agents/models/population.py.)
+            self.coordinator.population = None
         best = config.model.best_customers
         self._population = (
             PopulationMerge(1, config.model.best_customer_quantile, best.min_buyers, best.relative_accuracy)
@@ -458,16 +468,16 @@ def combined_clock(quorum: int, snapshots: Iterable[list[tuple[int, str | bytes]
 
 
 def needs_coordination(tracker: JourneyTracker) -> bool:
-    """Whether the partitions' outputs depend on each other (agents/coordination/coordinator.py).
+    """Whether the partitions' judgements depend on each other (agents/coordination/coordinator.py).
 
-    The warning digests gather every partition's warnings, and the population's best-customer
-    threshold gathers every partition's buyers and is fed back into each partition's judgement,
-    at the point in the partitions' common order where the last of them passes its boundary.
-    Applied in several processes, a partition could not know that point without waiting for the
-    others at every record; so with either one on, replay applies every partition in one process.
+    The population's best-customer threshold gathers every partition's buyers and is fed back into
+    each partition's judgement, at the point in the partitions' common order where the replay's
+    clock passes its boundary. Applied in several processes, a partition could not know that point
+    without waiting for the others at every record; so with it, replay applies every partition in
+    one process. The warning digests gather every partition's warnings too, but feed nothing back:
+    the processes log them, and the merge makes them (``streams.replay.signals``).
     """
-    config = tracker.config
-    return config.sla.warning_digest_minutes > 0 or config.model.best_customers.fixed is None
+    return tracker.config.model.best_customers.fixed is None
 
 
 def event_instant(event: dict[str, Any]) -> int:

@@ -13,14 +13,16 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
+import orjson
 import pytest
 
 from agents.config import default_config
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
-from streams.replay import OUTPUT_FILES, replay
+from streams.replay import OUTPUT_FILES, PARTITIONS, replay
 from streams.replay.shard import needs_coordination
 from streams.sim import SimulationSpec, generate
+from streams.topics import partition_for
 
 pytestmark = pytest.mark.unit
 
@@ -85,15 +87,16 @@ def test_the_partitions_move_when_deadline_outputs_are_written_never_what_they_s
         assert sorted(four[name].splitlines()) == sorted(one[name].splitlines()), name
 
 
-def independent_partitions() -> JourneyTracker:
-    """A tracker whose partitions need nothing of each other: no identity resolution, a fixed
-    best-customer threshold, no warning digests; so the partitions are applied in parallel."""
+def independent_partitions(digest_minutes: float = 0) -> JourneyTracker:
+    """A tracker whose partitions judge nothing by each other: no identity resolution and a fixed
+    best-customer threshold; so the partitions are applied in parallel. Warning digests (every
+    *digest_minutes*, 0: none) gather every partition's warnings, but the merge makes them."""
     config = default_config()
     model = config.model
     config = dataclasses.replace(
         config,
         identity=dataclasses.replace(config.identity, enabled=False),
-        sla=dataclasses.replace(config.sla, warning_digest_minutes=0),
+        sla=dataclasses.replace(config.sla, warning_digest_minutes=digest_minutes),
         model=dataclasses.replace(
             model, best_customers=dataclasses.replace(model.best_customers, fixed=300.0)
         ),
@@ -104,16 +107,40 @@ def independent_partitions() -> JourneyTracker:
     return tracker
 
 
-def test_partitions_applied_in_parallel_write_the_bytes_one_process_writes(tmp_path: Path) -> None:
+def partition_of(item: dict[str, str]) -> int:
+    return partition_for(item["customer_id"].encode(), PARTITIONS)
+
+
+@pytest.mark.parametrize(
+    "digest_minutes", [0, 5, 15], ids=["no digests", "5-minute digests", "15-minute digests"]
+)
+def test_partitions_applied_in_parallel_write_the_bytes_one_process_writes(
+    tmp_path: Path, digest_minutes: float
+) -> None:
     source = tmp_path / "traffic.jsonl"
     source.write_bytes(traffic())
-    tracker = independent_partitions()
+    tracker = independent_partitions(digest_minutes)
     decoder = TouchpointDecoder(identity_salt=SALT, identity=tracker.config.identity)
     one = replay(source, tmp_path / "one", decoder, tracker)
     expected = outputs(tmp_path / "one")
     assert sum(one.alerts.values())
     assert one.transitions
+    digests = [
+        alert
+        for alert in map(orjson.loads, expected["alerts.jsonl"].splitlines())
+        if alert["customer_id"].startswith("queue:")
+    ]
+    if digest_minutes:
+        # Digests of warnings from customers of several partitions: made where every partition meets.
+        assert len({alert["alert_id"] for alert in digests}) > 1
+        listed = [{partition_of(item) for item in alert["details"]["items"]} for alert in digests]
+        assert len(set().union(*listed)) > 1
+        if digest_minutes == 5:
+            assert any(len(partitions) > 1 for partitions in listed), "one digest lists several partitions"
+    else:
+        assert not digests
     for processes in (2, 4):
         out = tmp_path / f"processes-{processes}"
-        replay(source, out, decoder, independent_partitions(), processes=processes)
+        summary = replay(source, out, decoder, independent_partitions(digest_minutes), processes=processes)
         assert outputs(out) == expected, f"{processes} processes"
+        assert summary.alerts == one.alerts, f"{processes} processes"
