@@ -33,7 +33,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(
             f"{names} changed after the core was compiled, and Python would test the old build: "
             "run ./scripts/bootstrap dev (or ./scripts/test), or TOUCHPOINT_PURE=1 ./scripts/bootstrap dev "
-            "with the compiled modules removed (find agents -name '*.so' -delete)"
+            "for pure Python"
         )
 
 
