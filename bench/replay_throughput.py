@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/replay_throughput.py --events 1000000 --runs 1 --processes 1,2
     .venv/bin/python bench/replay_throughput.py --events 200000 --runs 1 --profile
-    .venv/bin/python bench/replay_throughput.py --events 1000000 --runs 1 --identity off --threshold fixed
+    .venv/bin/python bench/replay_throughput.py --events 1000000 --runs 1 --identity off
 
 Writes the simulator's records (1 % malformed, 20 customers per 1,000 events) to a
 temporary JSONL file once, then replays it --runs times for each --processes count
@@ -14,10 +14,10 @@ sampled every 50 ms. The outputs of every process count are checked to be the sa
 Each run's wall time is split where decoding ends (its last progress report): decoding is
 shared by the processes, and what follows, applying the partitions, is where more processes
 gain nothing while the partitions are applied in one. They are, under the default rules: identity
-records move state between partitions, and the population's best-customer threshold needs every
-partition's buyers where the replay's clock passes each boundary. ``--identity off --threshold
-fixed`` (a fixed threshold, as fitted model parameters give one) lets each process apply its own
-partitions; the warning digests stay on, made as the processes' outputs are merged.
+records move state between partitions at exact rows. ``--identity off`` lets each process apply
+its own partitions: the warning digests are made as the processes' outputs are merged, and the
+processes exchange their buyers' sketches for the population's best-customer thresholds (or, with
+``--threshold fixed``, use one fixed threshold, as fitted model parameters give).
 
 With --profile (needs py-spy), one more replay of the same file, in one process, runs in a
 child under ``py-spy record --format raw`` (blocking sampling, idle included, so the samples
@@ -117,8 +117,7 @@ def main() -> None:
         choices=("population", "fixed"),
         default="population",
         help="the best-customer threshold: the population's (the default rules) or fixed at"
-        f" {FIXED_THRESHOLD:,.0f}, as fitted model parameters give one. With identity off and a fixed"
-        " threshold the partitions are applied in parallel",
+        f" {FIXED_THRESHOLD:,.0f}, as fitted model parameters give one",
     )
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument(
@@ -228,7 +227,7 @@ def main() -> None:
                 f" identity resolution {args.identity}, {args.threshold} best-customer threshold"
                 + (
                     " (more processes share decoding; the partitions are applied in one)"
-                    if args.identity == "on" or args.threshold == "population"
+                    if args.identity == "on"
                     else " (more processes share decoding and apply the partitions apart)"
                 ),
                 summary,

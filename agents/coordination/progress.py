@@ -9,7 +9,7 @@ the single-partition topic ``journey.progress`` in the worker, a function call i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -177,14 +177,29 @@ class PartitionProgress:
             empty_before = min((first for first, _ in buyers.values()), default=until)
         return Progress(partition, until, sketches, empty_before)
 
-    def sketch(self, partition: int, boundary: int) -> ValueSketch:
-        """The partition's buyers at *boundary*: each one's value then, in a mergeable sketch."""
+    def sketch(self, partition: int, boundary: int, excluded: Container[bytes] = ()) -> ValueSketch:
+        """The partition's buyers at *boundary* (less the customers *excluded*): each one's value then, in a
+        mergeable sketch."""
         sketch = ValueSketch(self._alpha)
-        for _, history in self._buyers.get(partition, {}).values():
+        for key, (_, history) in self._buyers.get(partition, {}).items():
             value = contribution(history, boundary, self._window)
-            if value is not None:
+            if value is not None and key not in excluded:
                 sketch.add(value)
         return sketch
+
+    def sketched(self, partition: int, boundary: int) -> None:
+        """Every boundary of *partition* up to *boundary* is sketched (by ``sketch``, as replay does):
+        from now on each buyer keeps only the values the later boundaries need."""
+        previous = self._sketched.get(partition)
+        self._sketched[partition] = boundary if previous is None else max(previous, boundary)
+
+    def horizon(self, partition: int) -> int | None:
+        """The last boundary at which any buyer of *partition* may still count (None: no buyer): the
+        window after its latest purchase. The sketch at any later boundary is empty."""
+        latest = max(
+            (history[-1][0] for _, history in self._buyers.get(partition, {}).values()), default=None
+        )
+        return None if latest is None else latest + self._window
 
     def next_mark(self, partition: int) -> int | None:
         """When the partition's clock next crosses a mark (None: it has not started)."""

@@ -179,6 +179,11 @@ class PopulationThreshold(BestCustomerThreshold):
     source: str = "population"
     #: Called each time an earlier boundary's threshold stands in (the worker counts it).
     on_late: Callable[[], None] | None = None
+    #: Thresholds kept, the latest: a worker keeps KEPT_THRESHOLDS; replay keeps every one it learned.
+    kept: int = KEPT_THRESHOLDS
+    #: Boundaries from this one on count as not known yet (replay: a deadline fired after a row that
+    #: taught them, but before the clock passed it, did not know them; streams/replay/shard.py).
+    hidden_from: int | None = None
 
     def boundary(self, instant: int) -> int:
         """The boundary whose threshold is in effect at *instant*."""
@@ -187,9 +192,11 @@ class PopulationThreshold(BestCustomerThreshold):
 
     def at(self, instant: int) -> float | None:
         wanted = self.boundary(instant)
-        if wanted in self.known:
+        hidden = self.hidden_from
+        if wanted in self.known and (hidden is None or wanted < hidden):
             return self.known[wanted]
-        earlier = [boundary for boundary in self.known if boundary < wanted]
+        limit = wanted if hidden is None else min(wanted, hidden)
+        earlier = [boundary for boundary in self.known if boundary < limit]
         if not earlier:
             return None
         self.late += 1
@@ -200,7 +207,7 @@ class PopulationThreshold(BestCustomerThreshold):
     def learn(self, boundary: int, threshold: float | None) -> None:
         """The population's threshold at *boundary* is known now."""
         self.known[boundary] = threshold
-        while len(self.known) > KEPT_THRESHOLDS:
+        while len(self.known) > self.kept:
             del self.known[min(self.known)]
 
 

@@ -33,9 +33,11 @@ applied in parallel, each process writing tagged parts that are merged into the 
 one process writes (``streams.replay.parts``). Where the partitions meet (agents/coordination/), a
 queue's warning digests gather every partition's warnings and progress in their common order but
 feed nothing back: each process logs them and the merge makes the digests (``streams.replay.signals``).
-The population's best-customer threshold, though, feeds back into every partition's judgement, and
-identity records move state between partitions: with either, decoding stays parallel and the
-partitions are applied in this process (``streams.replay.shard.needs_coordination``).
+The population's best-customer thresholds feed back into every partition's judgement: each process
+sketches its own buyers at each boundary, and the processes exchange the sketches before the first
+row that knows the boundary's threshold (``streams.replay.thresholds``). Identity records, though, move
+state between partitions at exact rows: with identity resolution on, decoding stays parallel and the
+partitions are applied in this process.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
@@ -70,10 +72,11 @@ from streams import topics
 from streams.files import read_records
 from streams.replay.parts import Lines, merge_parts, merge_sorted, open_for_writing
 from streams.replay.runs import merged
-from streams.replay.shard import ALERTS, AS_OF, CUSTOMERS, Applied, Erasure, Shard, needs_coordination
+from streams.replay.shard import ALERTS, AS_OF, CUSTOMERS, Applied, Erasure, Shard
 from streams.replay.signals import merge_alerts
 from streams.replay.sources import Decoded, Range, decode_range, read_refusals, split
 from streams.replay.states import OBJECTS
+from streams.replay.thresholds import Known, Population, Request, Requests
 from streams.runtime.heap import collector_paused
 from streams.topics import partition_for
 
@@ -251,12 +254,12 @@ def replay(
             summary.after_as_of += part.after_as_of
         with open_for_writing(summary.outputs[topics.DEAD_LETTER]) as dead_letters:
             _write_refusals(decoded, f"file:{path.name}", tracker.config.time.watermark_quorum, dead_letters)
-        # Identity records move state between partitions, applied at once (streams.replay.shard), and the
-        # population's best-customer threshold needs every partition's buyers at the point in their common
-        # order where the replay's clock passes each boundary (streams.replay.shard.needs_coordination):
-        # with either, the partitions are applied in one process, this one (decoding stays parallel).
-        # Warning digests do not hold them together: the merge makes them (streams.replay.signals).
-        appliers = 1 if tracker.resolver is not None or needs_coordination(tracker) else processes
+        # Identity records move state between partitions, applied at once (streams.replay.shard): with
+        # identity resolution on, the partitions are applied in one process, this one (decoding stays
+        # parallel). Where the partitions meet otherwise, they need not: the merge makes the warning
+        # digests (streams.replay.signals), and the processes exchange their buyers' sketches for the
+        # best-customer thresholds (streams.replay.thresholds).
+        appliers = 1 if tracker.resolver is not None else processes
         applied = job.apply(decoded, appliers, summary)
     summary.duplicates = applied.duplicates
     summary.transitions = applied.transitions
@@ -388,6 +391,7 @@ class _Job:
                     applied if self.progress else None,
                     self.every,
                 )
+                shard.sketch_all(self._last_instant())
                 until, latest = self._final_clock(shard.clocks()), shard.latest_seen()
                 shard.end(shards[0], self.as_of, until, self.last_micros)
                 with open_for_writing(outputs[CUSTOMERS]) as customers:
@@ -401,10 +405,12 @@ class _Job:
         def count(amount: int) -> None:
             counter.value += amount
 
+        population = Requests(Population(self.tracker.config, processes), processes)
         results = _run_children(
             [partial(self._apply_shard, index, owned, runs, count) for index, owned in enumerate(shards)],
             lambda: self._report("applying", counter.value, total),
             barrier=self._barrier,
+            serve=population.serve,
         )
         self._report("applying", total, total)
         parts = [self.workdir / f"shard-{index}" for index in range(processes)]
@@ -461,10 +467,12 @@ class _Job:
                 erasures,
                 self.objects,
                 log_signals=True,
+                exchange=barrier.exchange,
             )
             shard.apply(
                 merged(path for partition in owned for path in runs.get(partition, ())), count, self.every
             )
+            shard.sketch_all(self._last_instant())
             # Every process's clocks, combined: where the replay as a whole has come to.
             barrier.send((shard.clocks(), shard.latest_seen()))
             until, latest = barrier.recv()
@@ -481,6 +489,13 @@ class _Job:
         snapshots = [snapshot for shard_clocks, _ in messages for snapshot in shard_clocks]
         latest = max((seen for _, seen in messages), default=0)
         return self._final_clock(snapshots), latest
+
+    def _last_instant(self) -> int:
+        """The latest instant (seconds) a replay can judge: the end of the day of its last touchpoint or as-of day."""
+        last = self.last_micros // 1_000_000
+        if self.as_of is not None:
+            last = max(last, (day_number(self.as_of) + 1) * DAY - 1)
+        return (last // DAY + 1) * DAY - 1
 
     def _final_clock(self, snapshots: list[list[tuple[int, str | bytes]]]) -> int | None:
         return PartitionClock.combined(self.tracker.config.time.watermark_quorum, *snapshots).time
@@ -504,11 +519,14 @@ def _run_children(
     jobs: list[Callable[[_Barrier], Any]],
     report: Callable[[], None],
     barrier: Callable[[list[Any]], Any] | None = None,
+    serve: Callable[[int, Any], list[tuple[int, Any]]] | None = None,
 ) -> list[Any]:
     """Run each job in a child process; return their results in order.
 
     A job may send one message before it ends (a barrier): once every job has, *barrier* gets them
-    all, and its answer is sent back to each. *report* runs a few times a second meanwhile.
+    all, and its answer is sent back to each. A job may also send requests (``_Barrier.exchange``):
+    *serve* gets each as it comes, with the job's index, and returns the answers to send now, each to
+    its job. *report* runs a few times a second meanwhile.
     """
     children = []
     for job in jobs:
@@ -520,20 +538,36 @@ def _run_children(
     results: list[Any] = [None] * len(jobs)
     pending = {index for index in range(len(jobs))}
     waiting: dict[int, Any] = {}
+    index_of = {id(connection): index for index, (_, connection) in enumerate(children)}
     try:
         while pending:
             report()
-            for index in list(pending):
-                process, connection = children[index]
-                if not connection.poll(0.1 / len(jobs)):
+            ready = wait([children[i][1] for i in pending], timeout=0.1)
+            if not ready:
+                for index in pending:
+                    process, connection = children[index]
                     if not process.is_alive() and not connection.poll():
                         raise RuntimeError(
                             f"replay process {index} ended without a result (exit code {process.exitcode})"
                         )
-                    continue
-                kind, payload = connection.recv()
+                continue
+            for which in ready:
+                index = index_of[id(which)]
+                connection = children[index][1]
+                try:
+                    kind, payload = connection.recv()
+                except EOFError:
+                    exit_code = children[index][0].exitcode
+                    raise RuntimeError(
+                        f"replay process {index} ended without a result (exit code {exit_code})"
+                    ) from None
                 if kind == "error":
                     raise RuntimeError(f"replay process {index} failed:\n{payload}")
+                if kind == "request":
+                    assert serve is not None
+                    for to, answer in serve(index, payload):
+                        children[to][1].send(answer)
+                    continue
                 if kind == "barrier":
                     waiting[index] = payload
                     if barrier is not None and len(waiting) == len(jobs):
@@ -574,6 +608,14 @@ class _Barrier:
 
     def recv(self) -> Any:
         return self._connection.recv()
+
+    def exchange(self, request: Request) -> Known:
+        """Send the shard's sketches; unless it wants nothing back, wait for its thresholds (``Requests``)."""
+        self._connection.send(("request", request))
+        if request.wanted is None:
+            return {}
+        answer: Known = self._connection.recv()
+        return answer
 
 
 def read_erasures(path: Path) -> list[dict[str, object]]:

@@ -30,23 +30,23 @@ from agents.journey.step import (
     DUPLICATE,
     FORGOTTEN,
     ROUTED,
-    TOUCHPOINT,
     UNCHANGED,
     WATERMARK,
     Change,
     JourneyStep,
 )
-from agents.journey.track import JourneyTracker, Step
+from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
-from agents.models.population import PopulationMerge, PopulationThreshold
+from agents.models.population import PopulationThreshold, ValueSketch
 from streams import topics
 from streams.replay.parts import END, Lines
 from streams.replay.runs import Row
 from streams.replay.signals import SignalLog
 from streams.replay.states import OBJECTS, KeptStates
+from streams.replay.thresholds import Known, Population, Request, Requests
 from streams.topics import partition_for
 
-__all__ = ["ALERTS", "AS_OF", "CUSTOMERS", "FINAL", "Applied", "Erasure", "Shard", "needs_coordination"]
+__all__ = ["ALERTS", "AS_OF", "CUSTOMERS", "FINAL", "Applied", "Erasure", "Exchange", "Shard"]
 
 #: Every alert topic (alerts.<type>), written to one file.
 ALERTS: Final = topics.alert_topic("*")
@@ -58,14 +58,17 @@ AS_OF: Final = "as_of"
 FINAL: Final = "final"
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-#: Steps of the replay's clock kept before forgetting those every partition has fired past.
-STEPS_KEPT: Final = 4096
+#: Later than any instant, in µs or seconds (and a small integer still, for the compiled loop).
+_NEVER: Final = 1 << 60
 #: The line number an erasure's output is tagged with (plus its place among all erasures): after every
 #: touchpoint of its instant, before the next instant's.
 _ERASURE_LINE: Final = 1 << 39
 
 #: (instant in epoch seconds, customer id, its place among the replay's erasures, the request).
 Erasure = tuple[int, str, int, dict[str, Any]]
+#: Sends what a shard sketched and, unless ``wanted`` is None, returns the thresholds it needs
+#: (streams.replay.thresholds): the replay's own population, or the parent's, which has every process's.
+Exchange = Callable[[Request], Known]
 
 
 @dataclass
@@ -105,11 +108,14 @@ class Shard:
         erasures: Sequence[Erasure] = (),
         objects: int = OBJECTS,
         log_signals: bool = False,
+        exchange: Exchange | None = None,
     ) -> None:
         """*erasures*: those of the customers of the partitions applied here, in (instant, customer) order;
         *objects*: states kept as objects, the rest encoded (``streams.replay.states``); *log_signals*:
         other processes apply the other partitions, so log the coordinator's calls among the alerts
-        instead of making the warning digests here (``streams.replay.signals``)."""
+        instead of making the warning digests here (``streams.replay.signals``); *exchange*: where the
+        population's thresholds come from when other processes apply the other partitions (by default,
+        this shard's own buyers: all of them)."""
         self.tracker = tracker
         #: Every key's final state, by key: customers, anonymous profiles, identifiers' records.
         self.states = KeptStates(objects)
@@ -137,30 +143,40 @@ class Shard:
             self.coordinator = SignalLog(partial(lines.write, ALERTS))
         else:
             self.coordinator = Coordinator(config, partitions)
-            #: The best-customer thresholds, though, are the replay's as a whole, learned as its one clock
-            #: passes each boundary (all partitions' customers together, as one partition): the population
-            #: is the same whatever the partitions, and so is when its threshold is known, so the partitions
-            #: change no judgement. (A live worker may learn one late, and counts it: agents/models/population.py.)
+            #: The best-customer thresholds, though, are learned apart from it, from every process's buyers
+            #: and at moments read off the rows' event times (``streams.replay.thresholds``): the partitions
+            #: change no judgement.
             self.coordinator.population = None
+        #: The population's best-customer thresholds (streams.replay.thresholds): this shard's customers at
+        #: each boundary, as its rows pass it, are every partition's buyers here as one partition.
         best = config.model.best_customers
-        self._population = (
-            PopulationMerge(1, config.model.best_customer_quantile, best.min_buyers, best.relative_accuracy)
-            if best.fixed is None
-            else None
-        )
-        self._whole = PartitionProgress(config)
-        self._whole_clock = PartitionClock(config.time.watermark_quorum)
-        self._whole_until: int | None = None
+        self._every = round(best.every_hours * 3600)
+        #: A partition's clock trails its newest events by the allowed lateness, and a boundary's threshold
+        #: is known once the clock has passed the boundary: as a live partition's, in event time.
         self._lateness = int(config.deadlines.allowed_lateness_seconds)
-        #: Every instant the replay's clock moved to, in order, and (that instant, boundary) of each
-        #: threshold learned there; a partition's deadlines are fired in the same steps.
-        self._steps: list[int] = []
-        self._learned: list[tuple[int, int]] = []
-        self._learned_at: list[int] = []
-        #: partition → how far its deadlines have fired.
-        self._fired: dict[int, int] = {}
-        if self._population is not None:
+        self._delay = round(best.effective_after_hours * 3600)
+        self._whole = PartitionProgress(config)
+        self._exchange: Exchange | None = None
+        if best.fixed is None:
+            self._exchange = (
+                exchange if exchange is not None else partial(_alone, Requests(Population(config, 1), 1))
+            )
             self.journey.progress = _AlsoWhole(config, self._whole)
+            if isinstance(tracker.best_customers, PopulationThreshold):
+                # Every threshold learned stays: a deadline fired late, or the end, may need an old one.
+                tracker.best_customers.kept = _NEVER
+        #: The last boundary sketched and the last one learned (None: none yet), the sketches not sent yet.
+        self._sketched_to: int | None = None
+        self._learned_to: int | None = None
+        #: Every boundary learned, in order, and the step at which each became known: the first row past it
+        #: plus the lateness, less the lateness (_NEVER: no row is); partition → how far its deadlines fired.
+        self._learned: list[int] = []
+        self._learned_at: list[int] = []
+        self._fired: dict[int, int] = {}
+        self._sketches: dict[int, ValueSketch] = {}
+        #: The instant (µs) from which a row passes a boundary or needs a threshold not learned yet; with a
+        #: fixed threshold, never.
+        self._next_micros = -_NEVER if self._exchange is not None else _NEVER
 
     def apply(
         self, rows: Iterable[Row], progress: Callable[[int], None] | None = None, every: int = 2048
@@ -171,6 +187,8 @@ class Shard:
         for count, (micros, number, partition, customer_id, body, claims) in enumerate(rows, 1):
             if progress is not None and count % every == 0:
                 progress(every)
+            if micros >= self._next_micros:
+                self._reach(micros // 1_000_000)
             if self._next_erasure < len(erasures) and erasures[self._next_erasure][0] * 1_000_000 < micros:
                 self._erase_until(micros)
             self.partitions.add(partition)
@@ -216,11 +234,6 @@ class Shard:
                 if not erased:
                     self._lines.write(topics.ENRICHED, change.enriched)
                 self._write(self._due(partition), partition)
-                if change.cause == TOUCHPOINT:
-                    # The step's own reading of the event's instant (event_instant's), not parsed again.
-                    outputs = change.outputs
-                    instant = outputs.instant if isinstance(outputs, Step) else event_instant(event)
-                    self._passed_whole(self._whole_clock.observe(change.key, instant))
 
     def _refuse(self, body: bytes, refused: Rejected, partition: int, number: int) -> None:
         self.applied.refused[refused.reason] += 1
@@ -303,11 +316,11 @@ class Shard:
         else:
             until, trigger = None, FINAL
         if until is not None:
+            self._need_at(until)
             for partition in sorted(partitions):
                 self._lines.at(END, partition)
                 self._write(self._due(partition, until, trigger), partition)
                 self._forward(0)
-            self._passed_whole(until + self._lateness)
         # Erasures after the last touchpoint (or the as-of day) are honoured all the same.
         while self._next_erasure < len(self._erasures):
             self._erase(self._erasures[self._next_erasure], END)
@@ -372,53 +385,99 @@ class Shard:
             for boundary, threshold, _ in coordinated.thresholds:
                 self.tracker.learn_threshold(boundary, threshold)
 
-    def _passed_whole(self, watermark: int | None) -> None:
-        """The replay's clock is at *watermark*: learn the thresholds of the boundaries it passed."""
-        if watermark is None or self._population is None:
-            return
-        until = watermark - self._lateness
-        if self._whole_until is not None:
-            until = max(until, self._whole_until)
-        self._whole_until = until
-        progress = self._whole.passed(0, until)
-        if progress is None:
-            return
-        self._steps.append(until)
-        if not (progress.sketches or progress.empty_before is not None):
-            return
-        known = self._known()
-        for boundary, threshold, _ in self._population.report(0, progress.sketches, progress.empty_before):
-            new = known is not None and boundary not in known
-            self.tracker.learn_threshold(boundary, threshold)
-            if new and known is not None and boundary in known:
-                self._learned.append((until, boundary))
-                self._learned_at.append(until)
-        if len(self._steps) > STEPS_KEPT:
-            self._trim()
+    def sketch_all(self, seconds: int) -> None:
+        """The rows are applied: sketch every boundary up to *seconds* (the last instant the replay can need)
+        and send them, so that no other process waits on this one for a boundary its rows never reach."""
+        if self._exchange is not None:
+            self._sketch_to(seconds)
+            self._send(None, None)
 
-    def _trim(self) -> None:
-        """Forget the steps every partition's deadlines have fired past: memory grows with the customers only."""
-        fired = [self._fired.get(partition) for partition in self.partitions]
-        if not fired or None in fired:
+    def _reach(self, seconds: int) -> None:
+        """A row at *seconds*: sketch the boundaries it passes, and learn those a clock trailing it by the
+        allowed lateness has passed."""
+        if self._exchange is None:
             return
-        low = min(at for at in fired if at is not None)
-        cut = bisect.bisect_right(self._steps, low)
-        del self._steps[:cut]
-        cut = bisect.bisect_right(self._learned_at, low)
-        del self._learned[:cut]
-        del self._learned_at[:cut]
+        self._sketch_to(seconds)
+        if self._learned_to is None:
+            # The first row: from here on, no judgement reads a boundary before this one. Said at once, so
+            # that the others know this process's rows passed every boundary before it with this row.
+            first = seconds - max(self._delay, self._lateness) - self._every
+            self._learned_to = first - first % self._every - self._every
+            self._send(None, seconds)
+        # The boundaries b with b + lateness before this row: what a clock trailing it has passed.
+        self._need(self._floor(seconds - self._lateness - 1), seconds)
+        sketched, learned = self._sketched_to, self._learned_to
+        assert sketched is not None
+        assert learned is not None
+        self._next_micros = (min(sketched, learned + self._lateness + 1) + self._every) * 1_000_000
 
-    def _known(self) -> dict[int, float | None] | None:
-        thresholds = self.tracker.best_customers
-        return thresholds.known if isinstance(thresholds, PopulationThreshold) else None
+    def _need_at(self, until: int) -> None:
+        """The rows are done: learn the threshold of every boundary up to *until* (sketched by then)."""
+        if self._exchange is not None:
+            self._sketch_to(until)
+            self._need(self._floor(until), None)
+
+    def _floor(self, instant: int) -> int:
+        """The boundary at or before *instant*."""
+        return instant - instant % self._every
+
+    def _sketch_to(self, seconds: int) -> None:
+        """Sketch the buyers at every boundary up to *seconds* not sketched yet: each with every row and erasure
+        dated before it applied, none after (the rows from *seconds* on are not applied yet)."""
+        every, whole = self._every, self._whole
+        last = seconds - seconds % every
+        start = last if self._sketched_to is None else self._sketched_to + every
+        if start > last:
+            return
+        stop = last
+        if last > start:
+            # A jump: past the window after the latest purchase every sketch is empty (a record dated 2099).
+            horizon = whole.horizon(0)
+            stop = min(last, start - every if horizon is None else horizon)
+        for boundary in range(start, stop + 1, every):
+            sketch = whole.sketch(0, boundary, self._erased_before(boundary))
+            if sketch.count:
+                self._sketches[boundary] = sketch
+        whole.sketched(0, last)
+        self._sketched_to = last
+
+    def _erased_before(self, boundary: int) -> set[bytes]:
+        """The customers whose erasure, dated before *boundary*, is still to be applied (this row applies it)."""
+        erasures, index, keys = self._erasures, self._next_erasure, set()
+        while index < len(erasures) and erasures[index][0] < boundary:
+            keys.add(erasures[index][1].encode())
+            index += 1
+        return keys
+
+    def _need(self, wanted: int, row: int | None) -> None:
+        """Learn the thresholds of every boundary up to *wanted* not learned yet, which the *row* (seconds;
+        None: the end) is the first of this process's to need; each is known from the first row of the
+        whole replay past the boundary plus the lateness, and no deadline before that row sees it."""
+        after = self._learned_to
+        if after is not None and wanted <= after:
+            return
+        known = self._send(wanted, row)
+        learn, lateness = self.tracker.learn_threshold, self._lateness
+        for boundary, (threshold, first) in sorted(known.items()):
+            learn(boundary, threshold)
+            self._learned.append(boundary)
+            self._learned_at.append(_NEVER if first is None else first - lateness)
+        self._learned_to = wanted
+
+    def _send(self, wanted: int | None, row: int | None) -> Known:
+        exchange = self._exchange
+        assert exchange is not None
+        sketches = {boundary: sketch.to_json() for boundary, sketch in self._sketches.items()}
+        self._sketches.clear()
+        return exchange(Request(self._sketched_to, sketches, self._learned_to, wanted, row))
 
     def _due(self, partition: int, until: int | None = None, trigger: str = WATERMARK) -> list[Change]:
-        """The deadlines of *partition* its clock passed (or those up to *until*), fired in the steps of the
-        replay's clock, each judged by the thresholds known when the replay's clock passed it.
+        """The deadlines of *partition* its clock passed (or those up to *until*), each judged by the thresholds
+        known before it (streams.replay.thresholds).
 
-        A partition's clock trails the replay's (its customers are fewer): a deadline may fire after the
-        replay's clock has gone past a boundary beyond it. In one partition it would have fired before
-        that boundary's threshold was learned, and so it does here: the partitions change no judgement.
+        A partition's clock trails its rows by the allowed lateness: a row after a gap in the data may
+        teach thresholds that the deadlines it fires, dated in the gap, could not have known. On a live
+        partition they fire before those thresholds arrive, and so they do here.
         """
         journey = self.journey
         end = journey.pending(partition) if until is None else until
@@ -426,19 +485,19 @@ class Shard:
             return []
         start = self._fired.get(partition)
         self._fired[partition] = end if start is None else max(start, end)
-        known = self._known()
-        if known is None or not self._learned:
-            return list(journey.due(partition) if until is None else journey.tick(partition, end, trigger))
-        steps = self._steps
+        thresholds = self.tracker.best_customers
+        steps = self._learned_at
+        # A deadline at d sees the thresholds known before d: learned at a step (below) before it.
         first = 0 if start is None else bisect.bisect_right(steps, start)
-        splits = steps[first : bisect.bisect_left(steps, end)]
+        last = bisect.bisect_left(steps, end)
+        if not isinstance(thresholds, PopulationThreshold) or (first == last and last == len(steps)):
+            return list(journey.due(partition) if until is None else journey.tick(partition, end, trigger))
+        learned = self._learned
         changes: list[Change] = []
-        before = start
-        for split in [*splits, None]:
-            later = 0 if before is None else bisect.bisect_right(self._learned_at, before)
-            hidden = {
-                boundary: known.pop(boundary) for _, boundary in self._learned[later:] if boundary in known
-            }
+        for split in [*steps[first:last], None]:
+            later = bisect.bisect_left(steps, end if split is None else split)
+            # The boundaries learned from that step on: the latest ones, as the steps grow with them.
+            thresholds.hidden_from = learned[later] if later < len(learned) else None
             try:
                 if split is not None:
                     changes.extend(journey.tick(partition, split, WATERMARK))
@@ -447,8 +506,7 @@ class Shard:
                 else:
                     changes.extend(journey.tick(partition, end, trigger))
             finally:
-                known.update(hidden)
-            before = split
+                thresholds.hidden_from = None
         return changes
 
     def _publish(self, alerts: Iterable[Alert]) -> None:
@@ -467,17 +525,10 @@ def combined_clock(quorum: int, snapshots: Iterable[list[tuple[int, str | bytes]
     return PartitionClock.combined(quorum, *snapshots).time
 
 
-def needs_coordination(tracker: JourneyTracker) -> bool:
-    """Whether the partitions' judgements depend on each other (agents/coordination/coordinator.py).
-
-    The population's best-customer threshold gathers every partition's buyers and is fed back into
-    each partition's judgement, at the point in the partitions' common order where the replay's
-    clock passes its boundary. Applied in several processes, a partition could not know that point
-    without waiting for the others at every record; so with it, replay applies every partition in
-    one process. The warning digests gather every partition's warnings too, but feed nothing back:
-    the processes log them, and the merge makes them (``streams.replay.signals``).
-    """
-    return tracker.config.model.best_customers.fixed is None
+def _alone(requests: Requests, request: Request) -> Known:
+    """The thresholds of a shard that applies every partition: from its own buyers and rows."""
+    answers = requests.serve(0, request)
+    return answers[0][1] if answers else {}
 
 
 def event_instant(event: dict[str, Any]) -> int:

@@ -64,11 +64,11 @@ DECODER = TouchpointDecoder(identity_salt=SALT)
 #: Best customers from a fixed threshold: no statistic over other customers decides anyone's outputs.
 FIXED = config_from_mapping({"model": {"best_customers": {"threshold": 400}}})
 #: Best customers from the population (the default), with few enough buyers needed that 40 customers make one,
-#: and each boundary's threshold in effect a day after it: replay's clock (a quorum of 40 customers) lags
-#: hours behind the newest customer, and the property below is exact only while every decision finds the
-#: threshold of its boundary known (``late == 0`` without the stray, asserted). A decision that must use an earlier
-#: boundary's threshold instead depends on when the clock passed, which a stray record can shift: counted
-#: live as touchpoint_best_customer_threshold_late_total, and described in docs/models.md.
+#: and each boundary's threshold in effect a day after it, long after replay knows it (from the first row past
+#: the boundary plus the allowed lateness, streams/replay/thresholds.py). The property below is exact only while
+#: every decision finds the threshold of its boundary known (``late == 0`` without the stray, asserted). A
+#: decision that must use an earlier boundary's threshold instead depends on when one became known, which a stray
+#: record can shift: counted live as touchpoint_best_customer_threshold_late_total, described in docs/models.md.
 POPULATION = config_from_mapping(
     {"model": {"best_customers": {"min_buyers": 10, "effective_after_hours": 24}}}
 )

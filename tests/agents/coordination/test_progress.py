@@ -288,3 +288,35 @@ def test_without_its_population_a_partition_reports_at_the_same_marks_with_no_sk
     assert boundaries == 3  # the first report, and the days 4 and 6 (5 with it)
     assert full.sketch(0, 5 * DAY).count == 1
     assert bare.sketch(0, 5 * DAY).count == 0
+
+
+def test_replay_sketches_any_boundary_less_the_customers_erased_before_it() -> None:
+    progress = PartitionProgress(config(window_days=30))
+    progress.buyer(0, b"kept", DAY, ((DAY, 40.0),))
+    progress.buyer(0, b"erased", DAY, ((DAY, 90.0),))
+    assert progress.sketch(0, 2 * DAY).count == 2
+    only = progress.sketch(0, 2 * DAY, excluded={b"erased"})
+    assert only.count == 1
+    assert close_to(only.quantile(0.5), 40.0)
+
+
+def test_replay_marks_boundaries_sketched_so_buyers_keep_only_the_values_later_ones_need() -> None:
+    progress = PartitionProgress(default_config())
+    progress.buyer(0, b"cust-1", DAY, ((DAY, 20.0), (2 * DAY, 45.0)))
+    progress.sketched(0, 3 * DAY)
+    progress.buyer(0, b"cust-1", DAY, ((4 * DAY, 80.0),))
+    # The latest value before day 3 stays (day 3's and day 4's need it), the older one goes.
+    assert progress.buyers(0)[b"cust-1"][1] == ((2 * DAY, 45.0), (4 * DAY, 80.0))
+    assert close_to(progress.sketch(0, 4 * DAY).quantile(0.5), 45.0)
+    assert close_to(progress.sketch(0, 5 * DAY).quantile(0.5), 80.0)
+
+
+def test_past_the_window_after_the_latest_purchase_every_sketch_is_empty() -> None:
+    progress = PartitionProgress(config(window_days=30))
+    assert progress.horizon(0) is None
+    progress.buyer(0, b"early", DAY, ((DAY, 10.0),))
+    progress.buyer(0, b"late", 5 * DAY, ((5 * DAY, 20.0),))
+    horizon = progress.horizon(0)
+    assert horizon == 35 * DAY
+    assert progress.sketch(0, horizon).count == 1
+    assert progress.sketch(0, horizon + 1).count == 0

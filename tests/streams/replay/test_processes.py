@@ -19,8 +19,8 @@ import pytest
 from agents.config import default_config
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
+from agents.models.population import PopulationThreshold
 from streams.replay import OUTPUT_FILES, PARTITIONS, replay
-from streams.replay.shard import needs_coordination
 from streams.sim import SimulationSpec, generate
 from streams.topics import partition_for
 
@@ -87,10 +87,11 @@ def test_the_partitions_move_when_deadline_outputs_are_written_never_what_they_s
         assert sorted(four[name].splitlines()) == sorted(one[name].splitlines()), name
 
 
-def independent_partitions(digest_minutes: float = 0) -> JourneyTracker:
-    """A tracker whose partitions judge nothing by each other: no identity resolution and a fixed
-    best-customer threshold; so the partitions are applied in parallel. Warning digests (every
-    *digest_minutes*, 0: none) gather every partition's warnings, but the merge makes them."""
+def independent_partitions(digest_minutes: float = 0, fixed: float | None = 300.0) -> JourneyTracker:
+    """A tracker without identity resolution, so the partitions are applied in parallel, and a *fixed*
+    best-customer threshold (None: the population's, from 10 buyers on). Warning digests (every
+    *digest_minutes*, 0: none) gather every partition's warnings, and the merge makes them; the
+    population's thresholds gather every partition's buyers, and the processes exchange them."""
     config = default_config()
     model = config.model
     config = dataclasses.replace(
@@ -98,12 +99,12 @@ def independent_partitions(digest_minutes: float = 0) -> JourneyTracker:
         identity=dataclasses.replace(config.identity, enabled=False),
         sla=dataclasses.replace(config.sla, warning_digest_minutes=digest_minutes),
         model=dataclasses.replace(
-            model, best_customers=dataclasses.replace(model.best_customers, fixed=300.0)
+            model,
+            best_customers=dataclasses.replace(model.best_customers, fixed=fixed, min_buyers=10),
         ),
     )
     tracker = JourneyTracker(config, SALT)
     assert tracker.resolver is None
-    assert not needs_coordination(tracker)
     return tracker
 
 
@@ -142,5 +143,30 @@ def test_partitions_applied_in_parallel_write_the_bytes_one_process_writes(
     for processes in (2, 4):
         out = tmp_path / f"processes-{processes}"
         summary = replay(source, out, decoder, independent_partitions(digest_minutes), processes=processes)
+        assert outputs(out) == expected, f"{processes} processes"
+        assert summary.alerts == one.alerts, f"{processes} processes"
+
+
+@pytest.mark.parametrize("as_of", [None, date(2026, 1, 20)], ids=["to the end", "as of a day"])
+def test_with_the_populations_threshold_the_processes_exchange_their_buyers_and_write_the_same_bytes(
+    tmp_path: Path, as_of: date | None
+) -> None:
+    source = tmp_path / "traffic.jsonl"
+    source.write_bytes(traffic())
+    tracker = independent_partitions(5, fixed=None)
+    decoder = TouchpointDecoder(identity_salt=SALT, identity=tracker.config.identity)
+    one = replay(source, tmp_path / "one", decoder, tracker, as_of)
+    expected = outputs(tmp_path / "one")
+    thresholds = tracker.best_customers
+    assert isinstance(thresholds, PopulationThreshold)
+    assert any(value is not None for value in thresholds.known.values()), "the population has a top decile"
+    customers = [orjson.loads(line) for line in expected["customers.jsonl"].splitlines()]
+    assert {customer["best_customer_clv"] for customer in customers} != {None}
+    assert any(customer["best_customer"] for customer in customers)
+    for processes in (2, 4):
+        out = tmp_path / f"processes-{processes}"
+        summary = replay(
+            source, out, decoder, independent_partitions(5, fixed=None), as_of, processes=processes
+        )
         assert outputs(out) == expected, f"{processes} processes"
         assert summary.alerts == one.alerts, f"{processes} processes"
