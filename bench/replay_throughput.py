@@ -10,7 +10,9 @@ through the same code the CLI runs (decode, external sort by event time, the jou
 every partition, SLA alerts, all outputs written), each replay in a fresh child process.
 Reports records/s (median of the runs), the CPU the replay used (all its processes) per
 record, and its peak memory: the resident set of the child and all its processes together,
-sampled every 50 ms. The outputs of every process count are checked to be the same bytes.
+sampled every 50 ms, and their proportional set size (PSS, every 250 ms), in which the pages a
+forked process still shares with its parent count once, not in each process. The outputs of every
+process count are checked to be the same bytes.
 Each run's wall time is split where decoding ends (its last progress report): decoding is
 shared by the processes, and what follows, applying the partitions, is where more processes
 gain nothing while the partitions are applied in one. They are, under the default rules: identity
@@ -64,6 +66,8 @@ from streams.replay import OUTPUT_FILES, replay
 from streams.settings import Settings
 from streams.sim import SimulationSpec, generate
 
+#: Memory samples (every 50 ms) between two reads of the proportional set sizes.
+PSS_EVERY = 5
 #: py-spy samples per second for --profile.
 PROFILE_RATE = 200
 #: The best-customer CLV threshold with --threshold fixed (base currency).
@@ -78,6 +82,9 @@ class Run:
     seconds: float
     cpu_seconds: float
     peak_rss: int
+    #: The peak of the processes' proportional set sizes together: pages a forked process still shares
+    #: with its parent count once, where the resident sets count them in each process.
+    peak_pss: int
     #: Customers in the replay's customers file: the states it ended with.
     states: int
     #: Wall seconds until the file was decoded (shared by the processes), the rest applying it.
@@ -173,7 +180,8 @@ def main() -> None:
                     f" {run.rate:,.0f} records/s ({run.records:,} in {run.seconds:.1f} s:"
                     f" decoding {run.decode_seconds:.1f} s, applying {run.seconds - run.decode_seconds:.1f} s),"
                     f" {run.cpu_us:.1f} µs CPU/record, peak RSS {run.peak_rss / 2**20:,.0f} MB"
-                    f" ({run.states:,} customers' states, {run.peak_rss / run.states / 1024:,.1f} KB each)",
+                    f" ({run.states:,} customers' states, {run.peak_rss / run.states / 1024:,.1f} KB each),"
+                    f" peak PSS {run.peak_pss / 2**20:,.0f} MB",
                     flush=True,
                 )
                 if first is None:
@@ -205,6 +213,7 @@ def main() -> None:
             median = statistics.median(rates)
             cpu = statistics.median(r.cpu_us for r in runs[processes])
             peak = max(r.peak_rss for r in runs[processes])
+            proportional = max(r.peak_pss for r in runs[processes])
             states = runs[processes][0].states
             decoding = statistics.median(r.decode_seconds for r in runs[processes])
             applying = statistics.median(r.seconds - r.decode_seconds for r in runs[processes])
@@ -213,7 +222,7 @@ def main() -> None:
                 f" (runs {', '.join(f'{r:,.0f}' for r in rates)}; decoding {decoding:.1f} s, applying"
                 f" {applying:.1f} s), {cpu:.1f} µs CPU/record,"
                 f" peak RSS {peak / 2**20:,.0f} MB ({states:,} customers' states,"
-                f" {peak / states / 1024:,.1f} KB each)"
+                f" {peak / states / 1024:,.1f} KB each), peak PSS {proportional / 2**20:,.0f} MB"
             )
             if processes != counts[0]:
                 text += f", {median / base:.2f}x {counts[0]} process{'es' if counts[0] > 1 else ''}"
@@ -280,12 +289,17 @@ def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool,
     command += [str(source), str(out_dir), str(summary_path), str(processes)]
     command += ["on" if identity else "off", "population" if population else "fixed"]
     child = subprocess.Popen(command, cwd=ROOT)
-    peak = [0]
+    peak, proportional = [0], [0]
     done = threading.Event()
 
     def sample() -> None:
-        while not done.is_set():
+        # The proportional sizes cost the kernel a walk of every page (about 1 ms per 300 MB): read less often.
+        for tick in itertools.count():
+            if done.is_set():
+                break
             peak[0] = max(peak[0], tree_rss(child.pid))
+            if tick % PSS_EVERY == 0:
+                proportional[0] = max(proportional[0], tree_pss(child.pid))
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -302,13 +316,33 @@ def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool,
         measured["seconds"],
         measured["cpu_seconds"],
         peak[0],
+        proportional[0],
         measured["states"],
         measured["decode_seconds"],
     )
 
 
 def tree_rss(pid: int) -> int:
-    """Resident bytes of *pid* and every process below it, now."""
+    """Resident bytes of *pid* and every process below it, now (shared pages counted in each process)."""
+    total = 0
+    for current in tree(pid):
+        with contextlib.suppress(OSError):  # ended meanwhile
+            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * _PAGE
+    return total
+
+
+def tree_pss(pid: int) -> int:
+    """Proportional bytes of *pid* and every process below it, now: a page shared by n processes counts 1/n in each."""
+    total = 0
+    for current in tree(pid):
+        with contextlib.suppress(OSError, StopIteration):  # ended meanwhile
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text().splitlines()
+            total += int(next(line for line in rollup if line.startswith("Pss:")).split()[1]) * 1024
+    return total
+
+
+def tree(pid: int) -> list[int]:
+    """*pid* and every process below it."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -318,13 +352,12 @@ def tree_rss(pid: int) -> int:
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(entry))
-    total, pending = 0, [pid]
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
-        with contextlib.suppress(OSError):  # ended meanwhile
-            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * _PAGE
+        found.append(current)
         pending.extend(children.get(current, ()))
-    return total
+    return found
 
 
 def _replay_only(
