@@ -56,15 +56,23 @@ class Lines:
             self._writes[name](payload + b"\n")
 
 
+# Both write line by line: compiled, ``out.writelines(<generator expression>)`` built the whole list of
+# lines first, so merging a replay's parts took as much memory as its largest output file.
+
+
 def merge_parts(parts: Iterable[Path], out: BinaryIO) -> None:
     """Append the lines of tagged *parts* to *out* in tag order, tags removed."""
     with ExitStack() as stack:
         handles = [stack.enter_context(part.open("rb")) for part in parts]
-        out.writelines(line[TAG_BYTES:] for line in heapq.merge(*handles))
+        write = out.write
+        for line in heapq.merge(*handles):
+            write(line[TAG_BYTES:])
 
 
 def merge_sorted(parts: Iterable[Path], out: BinaryIO, separator: bytes = b"\x00") -> None:
     """Append the lines of *parts*, each sorted by the key before *separator*, to *out* in key order, keys removed."""
     with ExitStack() as stack:
         handles = [stack.enter_context(part.open("rb")) for part in parts]
-        out.writelines(line.partition(separator)[2] for line in heapq.merge(*handles))
+        write = out.write
+        for line in heapq.merge(*handles):
+            write(line.partition(separator)[2])
