@@ -391,7 +391,6 @@ class _Job:
                     applied if self.progress else None,
                     self.every,
                 )
-                shard.sketch_all(self._last_instant())
                 until, latest = self._final_clock(shard.clocks()), shard.latest_seen()
                 shard.end(shards[0], self.as_of, until, self.last_micros)
                 with open_for_writing(outputs[CUSTOMERS]) as customers:

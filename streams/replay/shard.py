@@ -36,7 +36,6 @@ from agents.journey.step import (
     JourneyStep,
 )
 from agents.journey.track import JourneyTracker
-from agents.journey.watermark import PartitionClock
 from agents.models.population import PopulationThreshold, ValueSketch
 from streams import topics
 from streams.replay.parts import END, Lines
@@ -520,20 +519,10 @@ def _instant(seconds: int | None) -> datetime:
     return _EPOCH if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
-def combined_clock(quorum: int, snapshots: Iterable[list[tuple[int, str | bytes]]]) -> int | None:
-    """The replay's clock: the partitions' clocks together."""
-    return PartitionClock.combined(quorum, *snapshots).time
-
-
 def _alone(requests: Requests, request: Request) -> Known:
     """The thresholds of a shard that applies every partition: from its own buyers and rows."""
     answers = requests.serve(0, request)
     return answers[0][1] if answers else {}
-
-
-def event_instant(event: dict[str, Any]) -> int:
-    """A touchpoint's instant (epoch seconds), as the journey step's clock takes it."""
-    return int(datetime.fromisoformat(event["occurred_at"]).timestamp())
 
 
 class _AlsoWhole(PartitionProgress):
