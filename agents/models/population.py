@@ -44,6 +44,7 @@ __all__ = [
     "PopulationThreshold",
     "ValueSketch",
     "contribution",
+    "threshold_of",
 ]
 
 #: Purchases a customer's state remembers with the CLV each one left (``CustomerState.clv_history``).
@@ -136,6 +137,11 @@ def contribution(history: Iterable[Sequence[Any]], boundary: int, window: int) -
         last, clv = before[-1][0], before[-1][1]
         return float(clv) if boundary - last <= window else None
     return None
+
+
+def threshold_of(population: ValueSketch, quantile: float, min_buyers: int) -> float | None:
+    """The threshold of a boundary's whole *population*: its *quantile*, once it holds *min_buyers* buyers."""
+    return population.quantile(quantile) if population.count >= min_buyers else None
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # so that PopulationThreshold's subclasses can be built
@@ -253,7 +259,7 @@ class PopulationMerge:
             total = ValueSketch(self.alpha)
             for sketch in reports.values():
                 total.merge(ValueSketch.from_json(sketch))
-            threshold = total.quantile(self.quantile) if total.count >= self.min_buyers else None
+            threshold = threshold_of(total, self.quantile, self.min_buyers)
             self.merged[boundary] = [threshold, total.count]
             done.append((boundary, threshold, total.count))
         for boundary, _, _ in done:

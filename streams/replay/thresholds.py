@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.config import Config
-from agents.models.population import ValueSketch
+from agents.models.population import ValueSketch, threshold_of
 
 __all__ = ["Known", "Population", "Request", "Requests"]
 
@@ -91,7 +91,7 @@ class Population:
         if ready is not None:
             for boundary in [b for b in self._merged if b <= ready]:
                 total = self._merged.pop(boundary)
-                threshold = total.quantile(self._quantile) if total.count >= self._min_buyers else None
+                threshold = threshold_of(total, self._quantile, self._min_buyers)
                 if threshold is not None:
                     self._thresholds[boundary] = threshold
 
