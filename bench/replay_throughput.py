@@ -297,9 +297,10 @@ def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool,
         for tick in itertools.count():
             if done.is_set():
                 break
-            peak[0] = max(peak[0], tree_rss(child.pid))
+            pids = tree(child.pid)
+            peak[0] = max(peak[0], resident(pids))
             if tick % PSS_EVERY == 0:
-                proportional[0] = max(proportional[0], tree_pss(child.pid))
+                proportional[0] = max(proportional[0], proportional_size(pids))
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -322,19 +323,19 @@ def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool,
     )
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of *pid* and every process below it, now (shared pages counted in each process)."""
+def resident(pids: list[int]) -> int:
+    """Resident bytes of the processes *pids*, now (shared pages counted in each process)."""
     total = 0
-    for current in tree(pid):
+    for current in pids:
         with contextlib.suppress(OSError):  # ended meanwhile
             total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * _PAGE
     return total
 
 
-def tree_pss(pid: int) -> int:
-    """Proportional bytes of *pid* and every process below it, now: a page shared by n processes counts 1/n in each."""
+def proportional_size(pids: list[int]) -> int:
+    """Proportional bytes of the processes *pids*, now: a page shared by n processes counts 1/n in each."""
     total = 0
-    for current in tree(pid):
+    for current in pids:
         with contextlib.suppress(OSError, StopIteration):  # ended meanwhile
             rollup = Path(f"/proc/{current}/smaps_rollup").read_text().splitlines()
             total += int(next(line for line in rollup if line.startswith("Pss:")).split()[1]) * 1024
