@@ -64,6 +64,7 @@ COMPILED = [
     "agents/identity/resolution.py",
     "agents/lifecycle.py",
     "agents/coordination/progress.py",
+    "streams/replay/handoffs.py",
     "streams/replay/parts.py",
     "streams/replay/runs.py",
     "streams/replay/shard.py",

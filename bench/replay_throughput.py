@@ -14,12 +14,12 @@ sampled every 50 ms, and their proportional set size (PSS, every 250 ms), in whi
 forked process still shares with its parent count once, not in each process. The outputs of every
 process count are checked to be the same bytes.
 Each run's wall time is split where decoding ends (its last progress report): decoding is
-shared by the processes, and what follows, applying the partitions, is where more processes
-gain nothing while the partitions are applied in one. They are, under the default rules: identity
-records move state between partitions at exact rows. ``--identity off`` lets each process apply
-its own partitions: the warning digests are made as the processes' outputs are merged, and the
-processes exchange their buyers' sketches for the population's best-customer thresholds (or, with
-``--threshold fixed``, use one fixed threshold, as fitted model parameters give).
+shared by the processes, and so is what follows, applying the partitions: each process applies
+its own, the warning digests are made as the processes' outputs are merged, the processes exchange
+their buyers' sketches for the population's best-customer thresholds (or, with ``--threshold fixed``,
+use one fixed threshold, as fitted model parameters give), and, with identity resolution on (the
+default; ``--identity off``), they hand each other the work identity moves between partitions, at
+the places the records say (the messages are counted).
 
 With --profile (needs py-spy), one more replay of the same file, in one process, runs in a
 child under ``py-spy record --format raw`` (blocking sampling, idle included, so the samples
@@ -89,6 +89,8 @@ class Run:
     states: int
     #: Wall seconds until the file was decoded (shared by the processes), the rest applying it.
     decode_seconds: float
+    #: Messages the processes sent each other with identity's work.
+    handoffs: int = 0
 
     @property
     def rate(self) -> float:
@@ -224,6 +226,9 @@ def main() -> None:
                 f" peak RSS {peak / 2**20:,.0f} MB ({states:,} customers' states,"
                 f" {peak / states / 1024:,.1f} KB each), peak PSS {proportional / 2**20:,.0f} MB"
             )
+            handoffs = runs[processes][0].handoffs
+            if handoffs:
+                text += f", {handoffs:,} hand-offs between the processes"
             if processes != counts[0]:
                 text += f", {median / base:.2f}x {counts[0]} process{'es' if counts[0] > 1 else ''}"
             parts.append(text)
@@ -234,11 +239,8 @@ def main() -> None:
                 "replay throughput",
                 f"{args.events:,} simulator records ({size / 2**20:,.0f} MB, {spec.customers:,} customers),"
                 f" identity resolution {args.identity}, {args.threshold} best-customer threshold"
-                + (
-                    " (more processes share decoding; the partitions are applied in one)"
-                    if args.identity == "on"
-                    else " (more processes share decoding and apply the partitions apart)"
-                ),
+                + " (more processes share decoding and apply the partitions apart"
+                + (", handing identity's work to each other)" if args.identity == "on" else ")"),
                 summary,
                 f"python bench/replay_throughput.py --events {args.events} --runs {args.runs}"
                 f" --processes {args.processes}"
@@ -320,6 +322,7 @@ def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool,
         proportional[0],
         measured["states"],
         measured["decode_seconds"],
+        measured["handoffs"],
     )
 
 
@@ -399,6 +402,7 @@ def _replay_only(
                 "cpu_seconds": cpu,
                 "states": summary.customers,
                 "decode_seconds": marks.get("reading", started) - started,
+                "handoffs": summary.handoffs,
             }
         )
     )

@@ -78,8 +78,19 @@ class IdentityResolver:
         if status in (LINKED, SHARED):
             return record.first_claimant
         if status == OVER_LIMIT:
-            return unlinkable_key(event, self._salt)
+            return self.unlinkable(event)
         return None
+
+    def unlinkable(self, event: dict[str, Any]) -> str:
+        """Where ``route`` sends *event* from an identifier over its kind's limit."""
+        return unlinkable_key(event, self._salt)
+
+    def over_limit_from(self, key: str) -> int:
+        """How many customers must have claimed identifier *key* before it can be over its kind's limit."""
+        return self._limit(key).customers + 1
+
+    def _limit(self, key: str) -> KindLimit:
+        return self._limits.get(key.split(":")[1], KindLimit(1, None))
 
     def claim(self, record: IdentityRecord, claim: Claim) -> ClaimOutcome:
         """Apply *claim* to *record* (mutated) and say what it did."""
@@ -95,7 +106,7 @@ class IdentityResolver:
             record.status = LINKED
             return ClaimOutcome(LINKED)
         record.claimants[customer] = claim.at
-        limit = self._limits.get(claim.key.split(":")[1], KindLimit(1, None))
+        limit = self._limit(claim.key)
         window = limit.window
         within = sum(1 for at in record.claimants.values() if window is None or abs(at - claim.at) <= window)
         record.status = OVER_LIMIT if within > limit.customers else SHARED

@@ -35,9 +35,10 @@ queue's warning digests gather every partition's warnings and progress in their 
 feed nothing back: each process logs them and the merge makes the digests (``streams.replay.signals``).
 The population's best-customer thresholds feed back into every partition's judgement: each process
 sketches its own buyers at each boundary, and the processes exchange the sketches before the first
-row that knows the boundary's threshold (``streams.replay.thresholds``). Identity records, though, move
-state between partitions at exact rows: with identity resolution on, decoding stays parallel and the
-partitions are applied in this process.
+row that knows the boundary's threshold (``streams.replay.thresholds``). Identity moves work between
+partitions within a touchpoint's turn: every process reads, from the rows decoding set aside, where it
+must hand work to another and where it must wait for another's, and the processes send each other
+just that (``streams.replay.handoffs``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
 from streams import topics
 from streams.files import read_records
+from streams.replay.handoffs import HandoffPlan, Handoffs
 from streams.replay.parts import Lines, merge_parts, merge_sorted, open_for_writing
 from streams.replay.runs import merged
 from streams.replay.shard import ALERTS, AS_OF, CUSTOMERS, Applied, Erasure, Shard
@@ -145,6 +147,8 @@ class ReplaySummary:
     conflicts: int = 0
     alerts: Counter[str] = field(default_factory=Counter)
     customers: int = 0
+    #: Messages the processes sent each other with the work identity moved between their partitions.
+    handoffs: int = 0
     #: Touchpoints after the as-of day, not applied.
     after_as_of: int = 0
     as_of: date | None = None
@@ -186,6 +190,10 @@ class ReplaySummary:
         lines.extend(f"    {kind:<28} {count:>6,}" for kind, count in sorted(self.alerts.items()))
         lines.append(f"  merges       {self.merges:>10,}  → {self.outputs[topics.IDENTITY_MERGES]}")
         lines.append(f"  conflicts    {self.conflicts:>10,}  → {self.outputs[topics.IDENTITY_CONFLICTS]}")
+        if self.handoffs:
+            lines.append(
+                f"  hand-offs    {self.handoffs:>10,}  (identity's work, from one process to another)"
+            )
         if self.erased:
             lines.append(
                 f"  erasures     {self.erased:>10,}  → {self.outputs[topics.ERASURES]}  "
@@ -237,6 +245,7 @@ def replay(
     processes = max(1, min(processes, partitions))
     ordered = sorted(erasures, key=lambda request: (requested_instant(request), str(request["customer_id"])))
     job = _Job(path, decoder, tracker, as_of, partitions, PROGRESS_EVERY, progress, objects)
+    job.handoffs = processes > 1 and tracker.resolver is not None
     job.erasures = [
         (requested_instant(request), str(request["customer_id"]), index, request)
         for index, request in enumerate(ordered)
@@ -254,13 +263,7 @@ def replay(
             summary.after_as_of += part.after_as_of
         with open_for_writing(summary.outputs[topics.DEAD_LETTER]) as dead_letters:
             _write_refusals(decoded, f"file:{path.name}", tracker.config.time.watermark_quorum, dead_letters)
-        # Identity records move state between partitions, applied at once (streams.replay.shard): with
-        # identity resolution on, the partitions are applied in one process, this one (decoding stays
-        # parallel). Where the partitions meet otherwise, they need not: the merge makes the warning
-        # digests (streams.replay.signals), and the processes exchange their buyers' sketches for the
-        # best-customer thresholds (streams.replay.thresholds).
-        appliers = 1 if tracker.resolver is not None else processes
-        applied = job.apply(decoded, appliers, summary)
+        applied = job.apply(decoded, processes, summary)
     summary.duplicates = applied.duplicates
     summary.transitions = applied.transitions
     summary.merges = applied.merges
@@ -271,6 +274,7 @@ def replay(
     summary.erased_touchpoints = applied.erased_touchpoints
     summary.customers = applied.customers
     summary.stages = applied.stages
+    summary.handoffs = applied.handoffs
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -314,6 +318,8 @@ class _Job:
     erasures: list[Erasure] = field(default_factory=list)
     #: The event time (µs) of the last touchpoint applied, all partitions together.
     last_micros: int = 0
+    #: Decoding sets aside the rows identity may move work from: several processes apply identity.
+    handoffs: bool = False
 
     def decode(self, ranges: list[Range]) -> list[Decoded]:
         self.size = self.path.stat().st_size
@@ -352,6 +358,7 @@ class _Job:
             workdir=self.workdir,
             read=read if self.progress is not None else None,
             every=self.every,
+            resolver=self.tracker.resolver if self.handoffs else None,
         )
 
     def apply(self, decoded: list[Decoded], processes: int, summary: ReplaySummary) -> Applied:
@@ -405,12 +412,27 @@ class _Job:
             counter.value += amount
 
         population = Requests(Population(self.tracker.config, processes), processes)
-        results = _run_children(
-            [partial(self._apply_shard, index, owned, runs, count) for index, owned in enumerate(shards)],
-            lambda: self._report("applying", counter.value, total),
-            barrier=self._barrier,
-            serve=population.serve,
-        )
+        # With identity resolution on, a pipe between every two processes for their hand-offs.
+        identity_runs = [Path(run) for part in decoded for run in part.identity_runs]
+        peers: list[dict[int, Connection]] = [{} for _ in range(processes)]
+        if self.tracker.resolver is not None:
+            for one in range(processes):
+                for other in range(one + 1, processes):
+                    peers[one][other], peers[other][one] = _CONTEXT.Pipe()
+        try:
+            results = _run_children(
+                [
+                    partial(self._apply_shard, index, owned, runs, count, identity_runs, peers[index])
+                    for index, owned in enumerate(shards)
+                ],
+                lambda: self._report("applying", counter.value, total),
+                barrier=self._barrier,
+                serve=population.serve,
+            )
+        finally:
+            for pipes in peers:
+                for pipe in pipes.values():
+                    pipe.close()
         self._report("applying", total, total)
         parts = [self.workdir / f"shard-{index}" for index in range(processes)]
         digests: Counter[str] = Counter()
@@ -439,6 +461,7 @@ class _Job:
             total_applied.erased_touchpoints += result.erased_touchpoints
             total_applied.customers += result.customers
             total_applied.stages.update(result.stages)
+            total_applied.handoffs += result.handoffs
         total_applied.alerts.update(digests)
         return total_applied
 
@@ -448,6 +471,8 @@ class _Job:
         owned: list[int],
         runs: dict[int, list[Path]],
         count: Callable[[int], None],
+        identity_runs: list[Path],
+        peers: dict[int, Connection],
         barrier: _Barrier,
     ) -> Applied:
         folder = self.workdir / f"shard-{index}"
@@ -458,6 +483,14 @@ class _Job:
             }
             mine = set(owned)
             erasures = [e for e in self.erasures if partition_for(e[1].encode(), self.partitions) in mine]
+            handoffs = None
+            resolver = self.tracker.resolver
+            if resolver is not None:
+                # Every process reads every erasure: its customer's identifiers may be applied here.
+                erasures = self.erasures
+                processes = len(peers) + 1
+                plan = HandoffPlan(self.partitions, processes, index, resolver, erasures)
+                handoffs = Handoffs(index, processes, plan(merged(identity_runs)), peers)
             shard = Shard(
                 self.tracker,
                 Lines(files, tagged=True),
@@ -467,6 +500,7 @@ class _Job:
                 self.objects,
                 log_signals=True,
                 exchange=barrier.exchange,
+                handoffs=handoffs,
             )
             shard.apply(
                 merged(path for partition in owned for path in runs.get(partition, ())), count, self.every

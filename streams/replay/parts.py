@@ -3,7 +3,8 @@
 One process writes each output line straight into its file, in the order it applies the
 touchpoints. Several processes (each applying some partitions) write part files instead, each
 line tagged with its place in that order: the event time and line number of the touchpoint
-whose turn made it, then a sequence number. Merging the parts by tag gives, byte for byte,
+whose turn made it, the step of that turn (identity hands some steps to another process:
+``streams.replay.handoffs``), then a sequence number. Merging the parts by tag gives, byte for byte,
 what one process writes; the tags are fixed-width hex, so lines compare as bytes.
 """
 
@@ -22,8 +23,8 @@ END: Final = (1 << 56) - 1
 #: Write buffer of each output and part file. A line is a few hundred bytes: with the default 8 KiB
 #: every few dozen lines would be a system call, and a replay writes several lines per record.
 BUFFER_BYTES: Final = 1 << 20
-#: Width of a tag: 14 hex digits of event time (µs), 10 of line number, 10 of sequence.
-TAG_BYTES: Final = 34
+#: Width of a tag: 14 hex digits of event time (µs), 10 of line number, 4 of step, 10 of sequence.
+TAG_BYTES: Final = 38
 
 
 def open_for_writing(path: Path, append: bool = False) -> BinaryIO:
@@ -41,10 +42,11 @@ class Lines:
         self._tag = b""
         self._sequence = 0
 
-    def at(self, micros: int, line: int) -> None:
-        """What is written next belongs to the turn of the touchpoint at *micros* µs, file line *line*."""
+    def at(self, micros: int, line: int, step: int = 0) -> None:
+        """What is written next belongs to the turn of the touchpoint at *micros* µs, file line *line*, and to
+        *step* of that turn."""
         if self._tagged:
-            self._tag = b"%014x%010x" % (micros, line)
+            self._tag = b"%014x%010x%04x" % (micros, line, step)
             self._sequence = 0
 
     def write(self, name: str, payload: bytes) -> None:

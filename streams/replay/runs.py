@@ -62,22 +62,23 @@ def read_blocks(handle: BinaryIO) -> Iterator[list[Any]]:
         yield marshal.loads(handle.read(int.from_bytes(length, "little")))
 
 
-def write_run(path: Path, rows: Sequence[Row]) -> None:
+def write_run(path: Path, rows: Sequence[tuple[Any, ...]]) -> None:
     """Write *rows* (sorted already) to a new run file at *path*."""
     with path.open("wb") as handle:
         for start in range(0, len(rows), BLOCK_ROWS):
             write_block(handle, list(rows[start : start + BLOCK_ROWS]))
 
 
-def read_run(path: Path) -> Iterator[Row]:
+def read_run(path: Path) -> Iterator[Any]:
     """The rows of one run, in its order, a block at a time."""
     with path.open("rb") as handle:
         for block in read_blocks(handle):
             yield from block
 
 
-def merged(paths: Iterable[Path], fan_in: int = MERGE_RUNS) -> Iterator[Row]:
-    """The rows of all *paths* in one event-time order (each run is sorted; rows never tie).
+def merged(paths: Iterable[Path], fan_in: int = MERGE_RUNS) -> Iterator[Any]:
+    """The rows (``Row``, or any tuples sorted alike) of all *paths* in one event-time order (each run is
+    sorted; rows never tie).
 
     With more than *fan_in* runs, groups of *fan_in* are first merged into new runs beside the
     first (removed once merged again), until *fan_in* or fewer are left to read at once.
@@ -105,7 +106,7 @@ def merged(paths: Iterable[Path], fan_in: int = MERGE_RUNS) -> Iterator[Row]:
 def _merge_into_run(paths: list[Path]) -> Path:
     descriptor, name = tempfile.mkstemp(prefix="merged-", suffix=".run", dir=paths[0].parent)
     with os.fdopen(descriptor, "wb") as handle:
-        block: list[Row] = []
+        block: list[Any] = []
         for row in heapq.merge(*(read_run(path) for path in paths)):
             block.append(row)
             if len(block) == BLOCK_ROWS:

@@ -38,6 +38,17 @@ from agents.journey.step import (
 from agents.journey.track import JourneyTracker
 from agents.models.population import PopulationThreshold, ValueSketch
 from streams import topics
+from streams.replay.handoffs import (
+    CLAIM,
+    HANDED,
+    RECEIVE,
+    ROUTE,
+    ROW_STEP,
+    SEND,
+    Handoff,
+    Handoffs,
+    claim_step,
+)
 from streams.replay.parts import END, Lines
 from streams.replay.runs import Row
 from streams.replay.signals import SignalLog
@@ -87,15 +98,17 @@ class Applied:
     erased_touchpoints: int = 0
     customers: int = 0
     stages: Counter[str] = field(default_factory=Counter)
+    #: Messages this process sent another with the work identity moved (``streams.replay.handoffs``).
+    handoffs: int = 0
 
 
 class Shard:
     """The journey of some partitions of a replay, written through *lines*.
 
     What the live worker sends back into the flow (a touchpoint routed to its customer, an
-    identifier's claim, a profile merging into its customer) is applied here at once, before the
-    next touchpoint, in its key's partition: so a shard that meets identity records owns every
-    partition (``partitions``), and replay applies them in one process.
+    identifier's claim, a profile merging into its customer) is applied at once, before the next
+    touchpoint, in its key's partition: here, or, where another process applies that partition, there,
+    at the step of the turn both know from the plan (``streams.replay.handoffs``).
     """
 
     def __init__(
@@ -108,8 +121,11 @@ class Shard:
         objects: int = OBJECTS,
         log_signals: bool = False,
         exchange: Exchange | None = None,
+        handoffs: Handoffs | None = None,
     ) -> None:
-        """*erasures*: those of the customers of the partitions applied here, in (instant, customer) order;
+        """*erasures*: those of the customers of the partitions applied here (with *handoffs*, every one), in
+        (instant, customer) order; *handoffs*: where other processes apply the other partitions and identity
+        moves work between them, this process's plan and pipes (``streams.replay.handoffs``);
         *objects*: states kept as objects, the rest encoded (``streams.replay.states``); *log_signals*:
         other processes apply the other partitions, so log the coordinator's calls among the alerts
         instead of making the warning digests here (``streams.replay.signals``); *exchange*: where the
@@ -132,6 +148,10 @@ class Shard:
         self._source = source
         self._count = partitions
         self._waiting: deque[Forward] = deque()
+        self._handoffs = handoffs
+        self._next_handoff: Handoff | None = None if handoffs is None else next(handoffs.plan, None)
+        #: What the step being applied sent to other processes' partitions, by process.
+        self._outgoing: dict[int, list[Forward]] = {}
         config = tracker.config
         #: Where the partitions meet (agents/coordination/): the warning digests, from every partition's
         #: warnings and progress, in the order the partitions make them, as the live coordinator has them.
@@ -167,6 +187,9 @@ class Shard:
         #: The last boundary sketched and the last one learned (None: none yet), the sketches not sent yet.
         self._sketched_to: int | None = None
         self._learned_to: int | None = None
+        #: The last boundary sketched that the parent has heard of, and the last row (seconds) reached.
+        self._reported_to: int | None = None
+        self._row_seconds = 0
         #: Every boundary learned, in order, and the step at which each became known: the first row past it
         #: plus the lateness, less the lateness (_NEVER: no row is); partition → how far its deadlines fired.
         self._learned: list[int] = []
@@ -180,16 +203,19 @@ class Shard:
     def apply(
         self, rows: Iterable[Row], progress: Callable[[int], None] | None = None, every: int = 2048
     ) -> None:
-        """Apply *rows* (in event-time order); *progress(n)* hears of every *every* rows applied."""
+        """Apply *rows* (in event-time order); *progress(n)* hears of every *every* rows applied.
+
+        With hand-offs, also every hand-off of the plan, each at its place among the rows, and those after
+        the last row.
+        """
         lines, write, touchpoint, forward = self._lines, self._lines.write, self._touchpoint, self._forward
-        erasures, to_erase, forgotten = self._erasures, self._to_erase, self._forgotten
+        to_erase, forgotten, handoffs = self._to_erase, self._forgotten, self._handoffs
         for count, (micros, number, partition, customer_id, body, claims) in enumerate(rows, 1):
             if progress is not None and count % every == 0:
                 progress(every)
-            if micros >= self._next_micros:
-                self._reach(micros // 1_000_000)
-            if self._next_erasure < len(erasures) and erasures[self._next_erasure][0] * 1_000_000 < micros:
-                self._erase_until(micros)
+            if handoffs is not None:
+                self._hand_off(micros, number, ROW_STEP)
+            self._arrive(micros)
             self.partitions.add(partition)
             lines.at(micros, number)
             until = forgotten.get(customer_id.encode())
@@ -197,12 +223,106 @@ class Shard:
                 write(topics.BY_CUSTOMER, body)
             touchpoint(customer_id, partition, orjson.loads(body), body, number)
             if self._waiting:
-                forward(number)
-            for claim in claims:
+                forward(micros, number, ROW_STEP + 1)
+            for index, claim in enumerate(claims):
+                step = claim_step(index)
                 key = claim[0].encode()
+                claimed = partition_for(key, self._count)
+                if handoffs is None or handoffs.owns(claimed):
+                    if handoffs is not None:
+                        self._hand_off(micros, number, step)
+                    self.partitions.add(claimed)
+                    lines.at(micros, number, step)
+                    self._write((self.journey.identity(key, claimed, Claim(*claim)),), claimed)
+                    forward(micros, number, step + 1)
+                elif handoffs is not None:
+                    # Applied by the process that owns the identifier; its profile may merge in here.
+                    self._hand_off(micros, number, step + 1)
+            if handoffs is not None:
+                self._hand_off(micros, number, claim_step(len(claims)))
+                if self._outgoing:
+                    self._settle(())  # work for another process the plan did not foresee: stop here
+        if handoffs is not None:
+            self._hand_off(END + 1, 0, 0)
+
+    def _arrive(self, micros: int) -> None:
+        """Before anything at *micros* (µs) is applied: the thresholds and erasures of the moments before."""
+        if micros >= self._next_micros:
+            self._reach(micros // 1_000_000)
+        if (
+            self._next_erasure < len(self._erasures)
+            and self._erasures[self._next_erasure][0] * 1_000_000 < micros
+        ):
+            self._erase_until(micros)
+
+    def _hand_off(self, micros: int, number: int, step: int) -> None:
+        """Apply the plan's hand-offs before *step* of the turn at *micros*, line *number*."""
+        item = self._next_handoff
+        handoffs = self._handoffs
+        assert handoffs is not None
+        while item is not None and item[0] <= micros and (item[0], item[1], item[2]) < (micros, number, step):
+            self._next_handoff = next(handoffs.plan, None)
+            at, line, item_step, kind, what, peer = item
+            if kind == SEND:
+                self._settle(what)
+            elif kind == HANDED:
+                self._handed(what, peer)
+            elif kind == ROUTE:
+                self._arrive(at)
+                event = {**orjson.loads(what), "customer_id": peer}
+                partition = self._partition(peer.encode())
+                self._lines.at(at, line, item_step + 1)
+                self._touchpoint(peer, partition, event, orjson.dumps(event), line)
+                self._settle(())
+            elif kind == RECEIVE:
+                self._arrive(at)
+                self._report_sketches()
+                self._waiting.extend(handoffs.receive(what))
+                self._forward(at, line, item_step + 1)
+                self._settle(())
+            else:
+                assert kind == CLAIM
+                self._arrive(at)
+                key = what[0].encode()
                 claimed = self._partition(key)
-                self._write((self.journey.identity(key, claimed, Claim(*claim)),), claimed)
-                forward(number)
+                self._lines.at(at, line, item_step)
+                self._write((self.journey.identity(key, claimed, Claim(*what)),), claimed)
+                self._forward(at, line, item_step + 1)
+                self._settle((peer,) if peer >= 0 else ())
+            item = self._next_handoff
+
+    def _settle(self, peers: Iterable[int]) -> None:
+        """Send each of *peers* what the step just applied sent to its partitions (an empty message if nothing)."""
+        handoffs, outgoing = self._handoffs, self._outgoing
+        assert handoffs is not None
+        for peer in peers:
+            self._report_sketches()
+            handoffs.send(peer, outgoing.pop(peer, []))
+        if outgoing:
+            # The plan is a superset of what identity can move; outputs that differ would be worse than stopping.
+            raise RuntimeError(
+                f"replay: identity moved work to process {min(outgoing)} where the hand-off plan foresaw none"
+            )
+
+    def _handed(self, peer: int, customer: str) -> None:
+        """What the step just applied sent on is a touchpoint to *customer*, whose process *peer* applies it from
+        its own copy of the row: nothing to send."""
+        sent = self._outgoing.pop(peer, [])
+        if len(sent) != 1 or sent[0].key != customer or sent[0].touchpoint is None:
+            raise RuntimeError(
+                f"replay: identity sent {len(sent)} record(s) to process {peer} where its hand-off plan "
+                f"foresaw one touchpoint going on to its customer"
+            )
+
+    def _report_sketches(self) -> None:
+        """Tell the parent how far this process has sketched before it may wait for another process, which may
+        itself wait for those sketches (streams.replay.thresholds)."""
+        if (
+            self._exchange is not None
+            and self._learned_to is not None
+            and self._sketched_to != self._reported_to
+        ):
+            self._send(None, self._row_seconds)
 
     def _partition(self, key: bytes) -> int:
         partition = partition_for(key, self._count)
@@ -244,13 +364,21 @@ class Shard:
             ),
         )
 
-    def _forward(self, number: int) -> None:
-        """Apply what the changes so far sent on, as the live worker's next records on those keys."""
-        journey, waiting = self.journey, self._waiting
+    def _forward(self, micros: int, number: int, step: int) -> None:
+        """Apply what the changes so far sent on, as the live worker's next records on those keys, as *step* of
+        the turn at *micros*, line *number*; with hand-offs, what goes to another process's partitions waits
+        in ``_outgoing`` for ``_settle``."""
+        journey, waiting, handoffs = self.journey, self._waiting, self._handoffs
+        if waiting:
+            self._lines.at(micros, number, step)
         while waiting:
             sent = waiting.popleft()
             key = sent.key.encode()
-            partition = self._partition(key)
+            partition = partition_for(key, self._count)
+            if handoffs is not None and not handoffs.owns(partition):
+                self._outgoing.setdefault(handoffs.owner(partition), []).append(sent)
+                continue
+            self.partitions.add(partition)
             if sent.touchpoint is not None:
                 self._touchpoint(sent.key, partition, sent.touchpoint, orjson.dumps(sent.touchpoint), number)
             elif sent.control is not None:
@@ -265,8 +393,32 @@ class Shard:
         erasures = self._erasures
         while self._next_erasure < len(erasures) and erasures[self._next_erasure][0] * 1_000_000 < micros:
             erasure = erasures[self._next_erasure]
-            self._erase(erasure, min(max(erasure[0] * 1_000_000, 0), END))
             self._next_erasure += 1
+            self._erase_one(erasure, min(max(erasure[0] * 1_000_000, 0), END))
+
+    def _erase_one(self, erasure: Erasure, micros: int) -> None:
+        """Apply *erasure* here, or, with hand-offs, where its customer's partition is applied: there it is
+        erased, and every other process applies what it sent to theirs (their identifiers forget them)."""
+        handoffs = self._handoffs
+        if handoffs is None:
+            self._erase(erasure, micros)
+            return
+        owner = handoffs.owner(partition_for(erasure[1].encode(), self._count))
+        if owner == handoffs.me:
+            self._erase(erasure, micros)
+            self._settle(handoffs.others())
+            return
+        self._erased(erasure[1])
+        self._report_sketches()
+        self._waiting.extend(handoffs.receive(owner))
+        self._forward(micros, _ERASURE_LINE + erasure[2], 1)
+        self._settle(())
+
+    def _erased(self, customer: str) -> None:
+        """*customer*'s erasure is applied: what concerns them is written again from now on."""
+        self._to_erase[customer] -= 1
+        if not self._to_erase[customer]:
+            del self._to_erase[customer]
 
     def _erase(self, erasure: Erasure, micros: int) -> None:
         """Apply *erasure*; its output is tagged as at *micros*, after every touchpoint of that instant."""
@@ -280,14 +432,12 @@ class Shard:
         if change.forget_until is not None:
             self._forgotten[key] = change.forget_until
         self.applied.erased += 1
-        self._to_erase[customer] -= 1
-        if not self._to_erase[customer]:
-            del self._to_erase[customer]
+        self._erased(customer)
         if change.outputs.erasure is not None:
             self._lines.write(topics.ERASURES, change.outputs.erasure.encode())
         # Their identifiers forget them too (agents/journey/erasure.py).
         self._waiting.extend(change.outputs.forwards)
-        self._forward(0)
+        self._forward(micros, _ERASURE_LINE + index, 1)
 
     def clocks(self) -> list[list[tuple[int, str | bytes]]]:
         """What the clock of each partition applied here knows (to combine with the other processes')."""
@@ -319,11 +469,14 @@ class Shard:
             for partition in sorted(partitions):
                 self._lines.at(END, partition)
                 self._write(self._due(partition, until, trigger), partition)
-                self._forward(0)
+                self._forward(END, partition, 1)
+                if self._handoffs is not None:
+                    self._settle(())
         # Erasures after the last touchpoint (or the as-of day) are honoured all the same.
         while self._next_erasure < len(self._erasures):
-            self._erase(self._erasures[self._next_erasure], END)
+            erasure = self._erasures[self._next_erasure]
             self._next_erasure += 1
+            self._erase_one(erasure, END)
 
     def customers(self, day: int) -> Iterable[tuple[str, bytes]]:
         """(customer id, customers-file line) of every customer here, by customer id, with the models read on *day*."""
@@ -347,6 +500,7 @@ class Shard:
         stages = Counter(state.stage for state in self.states.states() if state.is_profile)
         self.applied.customers = stages.total()
         self.applied.stages = stages
+        self.applied.handoffs = 0 if self._handoffs is None else self._handoffs.sent
         return self.applied
 
     def _write(self, changes: Iterable[Change], partition: int) -> None:
@@ -396,6 +550,7 @@ class Shard:
         allowed lateness has passed."""
         if self._exchange is None:
             return
+        self._row_seconds = seconds
         self._sketch_to(seconds)
         if self._learned_to is None:
             # The first row: from here on, no judgement reads a boundary before this one. Said at once, so
@@ -468,6 +623,7 @@ class Shard:
         assert exchange is not None
         sketches = {boundary: sketch.to_json() for boundary, sketch in self._sketches.items()}
         self._sketches.clear()
+        self._reported_to = self._sketched_to
         return exchange(Request(self._sketched_to, sketches, self._learned_to, wanted, row))
 
     def _due(self, partition: int, until: int | None = None, trigger: str = WATERMARK) -> list[Change]:

@@ -58,8 +58,7 @@ class SignalLog:
         """Log that *progress.partition*'s clock passed ``progress.until``; nothing is published here.
 
         The sketches of its buyers are left out: a replay learns its best-customer threshold apart
-        from the coordinator (``streams.replay.shard``), and with a population threshold it applies
-        every partition in one process anyway (``needs_coordination``).
+        from the coordinator, every process's buyers together (``streams.replay.thresholds``).
         """
         bare = Progress(progress.partition, progress.until)
         for record in encode_signals(progress.partition, (), (), bare):

@@ -11,7 +11,7 @@ import pytest
 from agents.config import default_config
 from agents.coordination.coordinator import Coordinator
 from agents.coordination.progress import Progress
-from streams.replay.parts import Lines
+from streams.replay.parts import TAG_BYTES, Lines
 from streams.replay.shard import ALERTS
 from streams.replay.signals import SIGNAL, SignalLog, merge_alerts
 from tests.agents.coordination.test_coordinator import T0, warning
@@ -46,7 +46,7 @@ def test_a_digest_is_written_where_the_last_partition_passes_its_interval(tmp_pa
         b.at((T0 + 500) * SECOND, 4)
         b_log.passed(Progress(1, T0 + 500, sketches={0: {"ignored": True}}))
         b.write(ALERTS, b'{"line":"b after"}')
-    assert all(line[34:35] in (b"{", SIGNAL) for line in first.read_bytes().splitlines())
+    assert all(line[TAG_BYTES : TAG_BYTES + 1] in (b"{", SIGNAL) for line in first.read_bytes().splitlines())
 
     out = tmp_path / "alerts.jsonl"
     with out.open("wb") as handle:
