@@ -87,8 +87,9 @@ class _Identifier:
     __slots__ = ("claimants", "owners", "profile", "settled")
 
     def __init__(self) -> None:
-        #: Every customer that has claimed it (a superset of its record's claimants: none leave here).
-        self.claimants: set[str] = set()
+        #: The customers that have claimed it (none leave here), up to as many as can put it over its limit;
+        #: a tuple, since most have one: a plan holds one of these for every identifier of the replay.
+        self.claimants: tuple[str, ...] = ()
         #: Bit p set: a claimant's partition is applied by process p.
         self.owners = 0
         #: It may hold an anonymous profile: a touchpoint of its own may have stayed with it.
@@ -169,7 +170,12 @@ class HandoffPlan:
                         yield micros, number, claim_step(index), CLAIM, claim, owner if merges else -1
                     elif owner == me and merges:
                         yield micros, number, claim_step(index), RECEIVE, holder, None
-                identifier.claimants.add(customer)
+                claimants = identifier.claimants
+                # Past its limit the count no longer matters: an identifier shared by thousands stays small.
+                if customer not in claimants and len(claimants) < max(
+                    2, self._resolver.over_limit_from(identifier_key)
+                ):
+                    identifier.claimants = (*claimants, customer)
                 identifier.owners |= 1 << owner
                 identifier.profile = False
                 identifier.settled = True

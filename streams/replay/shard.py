@@ -2,8 +2,10 @@
 
 Replay places each customer in the partition the live worker would (``streams.topics.partition_for``),
 and each partition keeps its own clock, as a live partition does. So a process can apply any set
-of partitions, alone, and the outputs of every partition are the same whichever process applied
-it. The journey step is ``agents.journey.step.JourneyStep``, the live worker's.
+of partitions, and the outputs of every partition are the same whichever process applied it: where
+identity moves work to a partition applied elsewhere, the processes hand it over at the step of the
+turn both know from the records (``streams.replay.handoffs``). The journey step is
+``agents.journey.step.JourneyStep``, the live worker's.
 """
 
 from __future__ import annotations

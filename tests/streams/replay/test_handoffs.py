@@ -306,3 +306,15 @@ def test_work_the_plan_did_not_foresee_stops_the_replay(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="hand-off plan foresaw none"):
         shard.apply(row for row in rows if process_of(row[3]) == 0)
     assert not there.poll(), "nothing was sent"
+
+
+def test_an_identifier_claimed_by_many_is_planned_for_every_claimants_process_and_stays_small() -> None:
+    device = device_in(0)[1]
+    customers = [customer_in(n % PROCESSES, start=100 * n) for n in range(12)]
+    rows = [claiming(5 + n, 2 + n, customer, device) for n, customer in enumerate(customers)]
+    rows.append(anonymous(30, 40, device))
+    plan = HandoffPlan(PARTITIONS, PROCESSES, 0, resolver(1), ())
+    zero = [item[1:] for item in plan(rows)]
+    assert zero[-1] == (40, ROW_STEP, SEND, (1,), None)
+    # Two claimants put it over a limit of one; more change nothing the plan needs.
+    assert len(plan._identifiers[device].claimants) == 2
