@@ -132,6 +132,45 @@ class Change:
     ended: str | None = None
     restored: str | None = None
 
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): one or more a touchpoint.
+    def __init__(
+        self,
+        key: bytes,
+        partition: int,
+        cause: str,
+        state: CustomerState,
+        outputs: Outputs | None = None,
+        known: bool = True,
+        inquiries_opened: int = 0,
+        cases_opened: int = 0,
+        enriched: bytes = b"",
+        unpriced: bool = False,
+        due: int | None = None,
+        trigger: str | None = None,
+        erased: bool = False,
+        forget_until: int | None = None,
+        claim: str | None = None,
+        ended: str | None = None,
+        restored: str | None = None,
+    ) -> None:
+        self.key = key
+        self.partition = partition
+        self.cause = cause
+        self.state = state
+        self.outputs = Outputs() if outputs is None else outputs
+        self.known = known
+        self.inquiries_opened = inquiries_opened
+        self.cases_opened = cases_opened
+        self.enriched = enriched
+        self.unpriced = unpriced
+        self.due = due
+        self.trigger = trigger
+        self.erased = erased
+        self.forget_until = forget_until
+        self.claim = claim
+        self.ended = ended
+        self.restored = restored
+
     @property
     def refused(self) -> Rejected | None:
         """Why the record was refused (it belongs in the dead-letter topic), or None."""

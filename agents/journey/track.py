@@ -65,6 +65,23 @@ class Step(Outputs):
     #: The event's own instant (epoch seconds); the partition's watermark follows it.
     instant: int = 0
 
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py).
+    def __init__(
+        self,
+        state: CustomerState | None = None,
+        duplicate: bool = False,
+        enriched: bytes | None = None,
+        unpriced: bool = False,
+        instant: int = 0,
+        refused: Rejected | None = None,
+    ) -> None:
+        Outputs.__init__(self, refused=refused)
+        self.state = CustomerState() if state is None else state
+        self.duplicate = duplicate
+        self.enriched = enriched
+        self.unpriced = unpriced
+        self.instant = instant
+
 
 class JourneyTracker:
     """The pure core of the journey agent for one customer at a time, configured once."""

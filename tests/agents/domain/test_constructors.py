@@ -1,0 +1,101 @@
+"""Dataclasses whose ``__init__`` is written out for the compiled core keep the contract their fields state.
+
+The journey makes several of these for every touchpoint; compiled, a written-out constructor runs
+natively where the dataclass's generated one runs interpreted. What it must do is what the fields say:
+every default as declared, a fresh list where a field's default is a new one, and every field it takes
+set as given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from agents.domain.outputs import Outputs
+from agents.domain.refusal import Rejected
+from agents.domain.state import CustomerState
+from agents.journey.step import Change
+from agents.journey.track import Step
+
+pytestmark = pytest.mark.unit
+
+STATE = CustomerState()
+#: class → the arguments it must be given (its fields without a default).
+REQUIRED: dict[type[Any], dict[str, Any]] = {
+    Outputs: {},
+    Step: {},
+    Change: {"key": b"c-1", "partition": 3, "cause": "touchpoint", "state": STATE},
+}
+
+
+def declared_default(item: dataclasses.Field[Any]) -> Any:
+    if item.default_factory is not dataclasses.MISSING:
+        return item.default_factory()
+    return item.default
+
+
+@pytest.mark.parametrize("cls", list(REQUIRED), ids=lambda cls: cls.__name__)
+def test_the_defaults_are_the_declared_ones_and_each_list_a_new_one(cls: type[Any]) -> None:
+    first, second = cls(**REQUIRED[cls]), cls(**REQUIRED[cls])
+    for item in dataclasses.fields(cls):
+        if item.name in REQUIRED[cls]:
+            continue
+        assert getattr(first, item.name) == declared_default(item), item.name
+        if isinstance(getattr(first, item.name), list):
+            assert getattr(first, item.name) is not getattr(second, item.name), f"{item.name} is shared"
+
+
+def other_than_default(item: dataclasses.Field[Any]) -> Any:
+    """A value of the field's type that its default is not (a new object where the default is one)."""
+    if item.default_factory is not dataclasses.MISSING:
+        return item.default_factory()
+    by_type = {
+        "bool": not item.default,
+        "int": 5,
+        "bytes": b"x",
+        "str | None": "x",
+        "int | None": 9,
+        "Rejected | None": Rejected("schema", "m", "field"),
+    }
+    return by_type.get(str(item.type), item.default)
+
+
+@pytest.mark.parametrize("cls", [Outputs, Change], ids=lambda cls: cls.__name__)
+def test_every_field_is_taken_by_name_and_set_as_given(cls: type[Any]) -> None:
+    given = {item.name: other_than_default(item) for item in dataclasses.fields(cls)}
+    given.update(REQUIRED[cls])
+    made = cls(**given)
+    for name, value in given.items():
+        assert getattr(made, name) is value or (
+            not isinstance(value, list | Outputs) and getattr(made, name) == value
+        ), name
+    assert dataclasses.replace(made) == made
+
+
+def test_a_change_takes_its_first_fields_in_order() -> None:
+    outputs = Outputs()
+    change = Change(b"c-1", 3, "touchpoint", STATE, outputs, False, 2, -1)
+    assert (change.key, change.partition, change.cause, change.state) == (b"c-1", 3, "touchpoint", STATE)
+    assert (change.outputs, change.known, change.inquiries_opened, change.cases_opened) == (
+        outputs,
+        False,
+        2,
+        -1,
+    )
+    assert change.outputs is outputs
+
+
+def test_a_step_takes_what_tracking_gives_it() -> None:
+    state = CustomerState(partition=2)
+    step = Step(state=state, duplicate=True, enriched=b"{}", unpriced=True, instant=7)
+    assert (step.state, step.duplicate, step.enriched, step.unpriced, step.instant) == (
+        state,
+        True,
+        b"{}",
+        True,
+        7,
+    )
+    assert step.refused is None
+    assert Step().state == CustomerState()
