@@ -435,19 +435,16 @@ class _Job:
                     pipe.close()
         self._report("applying", total, total)
         parts = [self.workdir / f"shard-{index}" for index in range(processes)]
+        # The enriched events are over half of the output's bytes: one process merges them while another
+        # merges every other file.
+        others = [name for name in (*_ORDERED, CUSTOMERS) if name != topics.ENRICHED]
+        merges: list[Callable[[_Barrier], Any]] = [
+            partial(self._merge_child, parts, {name: outputs[name] for name in names})
+            for names in ([topics.ENRICHED], others)
+        ]
         digests: Counter[str] = Counter()
-        for name in _ORDERED:
-            with open_for_writing(outputs[name], append=name == topics.DEAD_LETTER) as out:
-                written = [part / OUTPUT_FILES[name] for part in parts]
-                if name == ALERTS:
-                    # The processes logged the coordinator's calls among their alerts: the digests are made here.
-                    coordinator = Coordinator(self.tracker.config, self.partitions)
-                    coordinator.population = None
-                    digests = merge_alerts(written, out, coordinator)
-                else:
-                    merge_parts(written, out)
-        with open_for_writing(outputs[CUSTOMERS]) as out:
-            merge_sorted((part / OUTPUT_FILES[CUSTOMERS] for part in parts), out)
+        for counts in _run_children(merges, lambda: None):
+            digests.update(counts)
         total_applied = Applied()
         for result in results:
             assert isinstance(result, Applied)
@@ -516,6 +513,25 @@ class _Job:
                 customer_id.encode() + b"\x00" + line + b"\n" for customer_id, line in shard.customers(day)
             )
         return shard.summarize()
+
+    def _merge_child(self, parts: list[Path], outputs: dict[str, Path], _barrier: _Barrier) -> Counter[str]:
+        """Merge the processes' *parts* into the *outputs* (name → file); the warning digests' counts, if made here."""
+        digests: Counter[str] = Counter()
+        for name in outputs:
+            if name == CUSTOMERS:
+                with open_for_writing(outputs[name]) as out:
+                    merge_sorted((part / OUTPUT_FILES[name] for part in parts), out)
+                continue
+            with open_for_writing(outputs[name], append=name == topics.DEAD_LETTER) as out:
+                written = [part / OUTPUT_FILES[name] for part in parts]
+                if name == ALERTS:
+                    # The processes logged the coordinator's calls among their alerts: the digests are made here.
+                    coordinator = Coordinator(self.tracker.config, self.partitions)
+                    coordinator.population = None
+                    digests = merge_alerts(written, out, coordinator)
+                else:
+                    merge_parts(written, out)
+        return digests
 
     def _barrier(self, messages: list[Any]) -> tuple[int | None, int]:
         """Every process's partition clocks and latest instants: the replay's clock, and its latest instant."""
