@@ -82,7 +82,8 @@ class IdentityResolver:
         return None
 
     def unlinkable(self, event: dict[str, Any]) -> str:
-        """Where ``route`` sends *event* from an identifier over its kind's limit."""
+        """Where ``route`` sends *event* from an identifier over its kind's limit (the key of its conversation's
+        profile, or of its own)."""
         return unlinkable_key(event, self._salt)
 
     def over_limit_from(self, key: str) -> int:

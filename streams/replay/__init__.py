@@ -358,7 +358,7 @@ class _Job:
             workdir=self.workdir,
             read=read if self.progress is not None else None,
             every=self.every,
-            resolver=self.tracker.resolver if self.handoffs else None,
+            identity=self.handoffs,
         )
 
     def apply(self, decoded: list[Decoded], processes: int, summary: ReplaySummary) -> Applied:

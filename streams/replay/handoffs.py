@@ -34,6 +34,8 @@ from dataclasses import fields
 from multiprocessing.connection import Connection
 from typing import Any, Final
 
+import orjson
+
 from agents.domain.identity import Claim, Control, Forward, MergeIn, Unlink, Unmerge
 from agents.identity.keys import is_identifier_key
 from agents.identity.resolution import IdentityResolver
@@ -53,10 +55,10 @@ __all__ = [
     "claim_step",
 ]
 
-#: (event time in µs, line number, partition, key, claims as (identifier key, customer, event id, at), and,
-#: for an identifier's own touchpoint, the partition of the key an identifier over its limit sends it to
-#: and the touchpoint (-1 and b"" otherwise)): a row of the replay that identity may move work from.
-IdentityRow = tuple[int, int, int, str, tuple[tuple[str, str, str, int], ...], int, bytes]
+#: (event time in µs, line number, partition, key, claims as (identifier key, customer, event id, at), and
+#: the touchpoint if it is an identifier's own (b"" for one that claims)): a row of the replay that identity
+#: may move work from.
+IdentityRow = tuple[int, int, int, str, tuple[tuple[str, str, str, int], ...], bytes]
 
 #: Kinds of hand-off: wait for *peer*'s message after step *step* and apply what it holds as the next step;
 #: send what step *step* made for each of *peers* (an empty message if nothing); apply the claim of another
@@ -129,10 +131,10 @@ class HandoffPlan:
         """This process's hand-offs, in the replay's order, from every process's *rows* in that order."""
         me, processes = self._me, self._processes
         identifiers = self._identifiers
-        for micros, number, partition, key, claims, unlinkable, body in rows:
+        for micros, number, partition, key, claims, body in rows:
             self._erase_before(micros)
             owner = partition % processes
-            if unlinkable >= 0:
+            if body:
                 identifier = identifiers.get(key)
                 if identifier is None:
                     identifier = identifiers[key] = _Identifier()
@@ -148,7 +150,9 @@ class HandoffPlan:
                 elif identifier.claimants:
                     targets = identifier.owners
                     if len(identifier.claimants) >= self._resolver.over_limit_from(key):
-                        targets |= 1 << (unlinkable % processes)
+                        # Over its limit, it sends the touchpoint to a key of its own (a conversation's, an event's).
+                        unlinkable = self._resolver.unlinkable(orjson.loads(body)).encode()
+                        targets |= 1 << (partition_for(unlinkable, self._partitions) % processes)
                     targets &= ~(1 << owner)
                     if targets:
                         if owner == me:
@@ -207,17 +211,13 @@ def identity_row(
     partition: int,
     key: str,
     claims: tuple[tuple[str, str, str, int], ...],
-    event: dict[str, Any],
     body: bytes,
-    resolver: IdentityResolver,
-    partitions: int,
 ) -> IdentityRow | None:
-    """The row the plan needs of a decoded touchpoint, None if identity can move nothing from it."""
+    """The row the plan needs of a decoded touchpoint (*body*: its JSON), None if identity can move nothing from it."""
     if claims:
-        return micros, number, partition, key, claims, -1, b""
+        return micros, number, partition, key, claims, b""
     if is_identifier_key(key):
-        unlinkable = partition_for(resolver.unlinkable(event).encode(), partitions)
-        return micros, number, partition, key, (), unlinkable, body
+        return micros, number, partition, key, (), body
     return None
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from agents.domain.refusal import Rejected
-from agents.identity.resolution import IdentityResolver
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.watermark import PartitionClock
 from streams.replay.handoffs import IdentityRow, identity_row
@@ -142,30 +141,30 @@ def decode_range(
     workdir: Path,
     read: Callable[[int], None] | None = None,
     every: int = 2048,
-    resolver: IdentityResolver | None = None,
+    identity: bool = False,
 ) -> Decoded:
     """Decode *span* of *path*: its accepted touchpoints into sorted runs per partition, its refusals aside.
 
-    *read(bytes)* hears how far the range has come, every *every* records. With a *resolver*, the rows
+    *read(bytes)* hears how far the range has come, every *every* records. With *identity*, the rows
     identity may move work from go into runs of their own too (``Decoded.identity_runs``).
     """
     decoded = Decoded(span.index)
     clock = PartitionClock(quorum)
     rows: list[Row] = []
-    identity: list[IdentityRow] = []
+    identity_rows: list[IdentityRow] = []
     refusals: list[Refusal] = []
     refusals_path = workdir / f"refused-{span.index}"
     runs = 0
     reported = 0
 
     def flush_rows() -> None:
-        nonlocal runs, rows, identity
-        if identity:
-            identity.sort()
+        nonlocal runs, rows, identity_rows
+        if identity_rows:
+            identity_rows.sort()
             run = workdir / f"identity-{span.index}-{runs}"
-            write_run(run, identity)
+            write_run(run, identity_rows)
             decoded.identity_runs.append(str(run))
-            identity = []
+            identity_rows = []
         by_partition: dict[int, list[Row]] = {}
         for row in rows:
             by_partition.setdefault(row[2], []).append(row)
@@ -221,20 +220,10 @@ def decode_range(
             # place, and a run's worth of those held at once would take 4 KiB a row, not a few hundred bytes.
             body = bytes(memoryview(accepted.body))
             rows.append((micros, number, partition, accepted.customer_id, body, claims))
-            if resolver is not None:
-                moving = identity_row(
-                    micros,
-                    number,
-                    partition,
-                    accepted.customer_id,
-                    claims,
-                    accepted.event,
-                    body,
-                    resolver,
-                    partitions,
-                )
+            if identity:
+                moving = identity_row(micros, number, partition, accepted.customer_id, claims, body)
                 if moving is not None:
-                    identity.append(moving)
+                    identity_rows.append(moving)
             if len(rows) >= RUN_ROWS:
                 flush_rows()
         if rows:

@@ -20,7 +20,7 @@ import orjson
 import pytest
 
 from agents.config import default_config
-from agents.identity.keys import identifier_key
+from agents.identity.keys import identifier_key, unlinkable_key
 from agents.identity.resolution import IdentityResolver, KindLimit
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.track import JourneyTracker
@@ -72,15 +72,15 @@ def micros(minutes: int) -> int:
     return int((START + timedelta(minutes=minutes)).timestamp() * 1_000_000)
 
 
-def anonymous(minutes: int, line: int, key: str, unlinkable: int = 0) -> IdentityRow:
-    body = orjson.dumps({"event_id": f"e-{line}", "customer_id": key})
-    return micros(minutes), line, partition_for(key.encode(), PARTITIONS), key, (), unlinkable, body
+def anonymous(minutes: int, line: int, key: str, event_id: str | None = None) -> IdentityRow:
+    body = orjson.dumps({"event_id": event_id or f"e-{line}", "customer_id": key})
+    return micros(minutes), line, partition_for(key.encode(), PARTITIONS), key, (), body
 
 
 def claiming(minutes: int, line: int, customer: str, *keys: str) -> IdentityRow:
     at = micros(minutes)
     claims = tuple((key, customer, f"e-{line}", at // 1_000_000) for key in keys)
-    return at, line, partition_for(customer.encode(), PARTITIONS), customer, claims, -1, b""
+    return at, line, partition_for(customer.encode(), PARTITIONS), customer, claims, b""
 
 
 def resolver(customers: int) -> IdentityResolver:
@@ -127,7 +127,7 @@ def test_an_identifier_one_customer_claimed_sends_its_touchpoints_on_to_them_and
     zero, one = plans(rows)
     assert zero[1:] == [(3, ROW_STEP, HANDED, 1, customer), (4, ROW_STEP, HANDED, 1, customer)]
     # The customer's process applies each from its own copy of the row.
-    assert one == [(3, ROW_STEP, ROUTE, rows[1][6], customer), (4, ROW_STEP, ROUTE, rows[2][6], customer)]
+    assert one == [(3, ROW_STEP, ROUTE, rows[1][5], customer), (4, ROW_STEP, ROUTE, rows[2][5], customer)]
 
 
 def test_an_identifier_several_customers_claimed_sends_its_touchpoints_to_whichever_is_linked() -> None:
@@ -170,12 +170,19 @@ def test_an_erasure_unsettles_the_identifiers_its_customer_claimed() -> None:
 def test_an_identifier_that_may_be_over_its_limit_may_send_a_touchpoint_to_a_key_of_its_own() -> None:
     device = device_in(0)[1]
     first, second = customer_in(0), customer_in(0, start=100)
-    elsewhere = next(p for p in range(PARTITIONS) if p % PROCESSES == 1)
+    # Events whose own key (an identifier over its limit sends them there) process 1 applies, and 0.
+    elsewhere = next(
+        f"x-{n}" for n in itertools.count() if process_of(unlinkable_key({"event_id": f"x-{n}"}, SALT)) == 1
+    )
+    here = next(
+        f"x-{n}" for n in itertools.count() if process_of(unlinkable_key({"event_id": f"x-{n}"}, SALT)) == 0
+    )
     rows = [
         claiming(5, 2, first, device),
-        anonymous(9, 3, device, unlinkable=elsewhere),  # one claimant: to them, here
+        anonymous(9, 3, device, elsewhere),  # one claimant: to them, here
         claiming(12, 4, second, device),
-        anonymous(15, 5, device, unlinkable=elsewhere),  # two, over a limit of one: maybe to its own key
+        anonymous(15, 5, device, elsewhere),  # two, over a limit of one: maybe to its own key, there
+        anonymous(16, 6, device, here),  # or here
     ]
     zero, one = plans(rows)
     assert zero == [(5, ROW_STEP, SEND, (1,), None)]
