@@ -71,7 +71,7 @@ from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
 from streams import topics
 from streams.files import read_records
-from streams.replay.handoffs import HandoffPlan, Handoffs
+from streams.replay.handoffs import HandoffPlan, Handoffs, process_of
 from streams.replay.parts import Lines, merge_parts, merge_sorted, open_for_writing
 from streams.replay.runs import merged
 from streams.replay.shard import ALERTS, AS_OF, CUSTOMERS, Applied, Erasure, Shard
@@ -367,7 +367,10 @@ class _Job:
         for part in decoded:
             for partition, paths in part.runs.items():
                 runs.setdefault(partition, []).extend(map(Path, paths))
-        shards = [[p for p in range(self.partitions) if p % processes == index] for index in range(processes)]
+        shards = [
+            [p for p in range(self.partitions) if process_of(p, processes) == index]
+            for index in range(processes)
+        ]
         total = summary.accepted
         outputs = summary.outputs
         if processes == 1:
@@ -415,7 +418,7 @@ class _Job:
         # With identity resolution on, a pipe between every two processes for their hand-offs.
         identity_runs = [Path(run) for part in decoded for run in part.identity_runs]
         peers: list[dict[int, Connection]] = [{} for _ in range(processes)]
-        if self.tracker.resolver is not None:
+        if self.handoffs:
             for one in range(processes):
                 for other in range(one + 1, processes):
                     peers[one][other], peers[other][one] = _CONTEXT.Pipe()

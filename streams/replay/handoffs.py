@@ -53,6 +53,7 @@ __all__ = [
     "Handoffs",
     "IdentityRow",
     "claim_step",
+    "process_of",
 ]
 
 #: (event time in µs, line number, partition, key, claims as (identifier key, customer, event id, at), and
@@ -76,6 +77,11 @@ Handoff = tuple[int, int, int, int, Any, Any]
 
 #: The step of a touchpoint itself; where it went on to is the step after.
 ROW_STEP: Final = 0
+
+
+def process_of(partition: int, processes: int) -> int:
+    """The process, of *processes*, that applies *partition*."""
+    return partition % processes
 
 
 def claim_step(index: int) -> int:
@@ -106,7 +112,7 @@ _Erasure = tuple[int, str, int, dict[str, Any]]
 
 
 class HandoffPlan:
-    """The hand-offs of process *me* among *processes* (partition p is applied by process p % processes)."""
+    """The hand-offs of process *me* among *processes* (``process_of`` says which applies each partition)."""
 
     def __init__(
         self,
@@ -130,18 +136,15 @@ class HandoffPlan:
     def __call__(self, rows: Iterable[IdentityRow]) -> Iterator[Handoff]:
         """This process's hand-offs, in the replay's order, from every process's *rows* in that order."""
         me, processes = self._me, self._processes
-        identifiers = self._identifiers
         for micros, number, partition, key, claims, body in rows:
             self._erase_before(micros)
-            owner = partition % processes
+            owner = process_of(partition, processes)
             if body:
-                identifier = identifiers.get(key)
-                if identifier is None:
-                    identifier = identifiers[key] = _Identifier()
+                identifier = self._identifier(key)
                 customer = self._certain(key, identifier)
                 if customer is not None:
                     # Linked to one customer for sure: the touchpoint goes on to them.
-                    there = partition_for(customer.encode(), self._partitions) % processes
+                    there = self._process_of_key(customer)
                     if there != owner:
                         if owner == me:
                             yield micros, number, ROW_STEP, HANDED, there, customer
@@ -151,8 +154,7 @@ class HandoffPlan:
                     targets = identifier.owners
                     if len(identifier.claimants) >= self._resolver.over_limit_from(key):
                         # Over its limit, it sends the touchpoint to a key of its own (a conversation's, an event's).
-                        unlinkable = self._resolver.unlinkable(orjson.loads(body)).encode()
-                        targets |= 1 << (partition_for(unlinkable, self._partitions) % processes)
+                        targets |= 1 << self._process_of_key(self._resolver.unlinkable(orjson.loads(body)))
                     targets &= ~(1 << owner)
                     if targets:
                         if owner == me:
@@ -164,10 +166,8 @@ class HandoffPlan:
                     identifier.profile = True
             for index, claim in enumerate(claims):
                 identifier_key, customer = claim[0], claim[1]
-                identifier = identifiers.get(identifier_key)
-                if identifier is None:
-                    identifier = identifiers[identifier_key] = _Identifier()
-                holder = partition_for(identifier_key.encode(), self._partitions) % processes
+                identifier = self._identifier(identifier_key)
+                holder = self._process_of_key(identifier_key)
                 merges = identifier.profile
                 if holder != owner:
                     if holder == me:
@@ -185,6 +185,15 @@ class HandoffPlan:
                 identifier.settled = True
                 if customer in self._erased:
                     self._claimed.setdefault(customer, set()).add(identifier_key)
+
+    def _identifier(self, key: str) -> _Identifier:
+        identifier = self._identifiers.get(key)
+        if identifier is None:
+            identifier = self._identifiers[key] = _Identifier()
+        return identifier
+
+    def _process_of_key(self, key: str) -> int:
+        return process_of(partition_for(key.encode(), self._partitions), self._processes)
 
     def _certain(self, key: str, identifier: _Identifier) -> str | None:
         """The one customer *key*'s touchpoints go on to for sure, if there is one: they alone claimed it, nobody
@@ -252,15 +261,14 @@ class Handoffs:
         self.processes = processes
         self.plan = plan
         self._peers = dict(peers)
-        #: Messages sent and received, for the summary.
+        #: Messages sent, for the summary.
         self.sent = 0
-        self.received = 0
 
     def owns(self, partition: int) -> bool:
-        return partition % self.processes == self.me
+        return process_of(partition, self.processes) == self.me
 
     def owner(self, partition: int) -> int:
-        return partition % self.processes
+        return process_of(partition, self.processes)
 
     def others(self) -> tuple[int, ...]:
         return tuple(sorted(self._peers))
@@ -270,5 +278,4 @@ class Handoffs:
         self.sent += 1
 
     def receive(self, peer: int) -> list[Forward]:
-        self.received += 1
         return [_decode(item) for item in marshal.loads(self._peers[peer].recv_bytes())]

@@ -228,18 +228,11 @@ class Shard:
                 forward(micros, number, ROW_STEP + 1)
             for index, claim in enumerate(claims):
                 step = claim_step(index)
-                key = claim[0].encode()
-                claimed = partition_for(key, self._count)
-                if handoffs is None or handoffs.owns(claimed):
-                    if handoffs is not None:
-                        self._hand_off(micros, number, step)
-                    self.partitions.add(claimed)
-                    lines.at(micros, number, step)
-                    self._write((self.journey.identity(key, claimed, Claim(*claim)),), claimed)
-                    forward(micros, number, step + 1)
-                elif handoffs is not None:
-                    # Applied by the process that owns the identifier; its profile may merge in here.
-                    self._hand_off(micros, number, step + 1)
+                if handoffs is not None:
+                    self._hand_off(micros, number, step)
+                    if not handoffs.owns(partition_for(claim[0].encode(), self._count)):
+                        continue  # applied where its identifier is: a profile may merge in here, a hand-off
+                self._claim(micros, number, step, claim)
             if handoffs is not None:
                 self._hand_off(micros, number, claim_step(len(claims)))
                 if self._outgoing:
@@ -285,13 +278,17 @@ class Shard:
             else:
                 assert kind == CLAIM
                 self._arrive(at)
-                key = what[0].encode()
-                claimed = self._partition(key)
-                self._lines.at(at, line, item_step)
-                self._write((self.journey.identity(key, claimed, Claim(*what)),), claimed)
-                self._forward(at, line, item_step + 1)
+                self._claim(at, line, item_step, what)
                 self._settle((peer,) if peer >= 0 else ())
             item = self._next_handoff
+
+    def _claim(self, micros: int, number: int, step: int, claim: tuple[str, str, str, int]) -> None:
+        """Apply *claim* to its identifier as *step* of the turn at *micros*, line *number*, then what it sends on."""
+        key = claim[0].encode()
+        claimed = self._partition(key)
+        self._lines.at(micros, number, step)
+        self._write((self.journey.identity(key, claimed, Claim(*claim)),), claimed)
+        self._forward(micros, number, step + 1)
 
     def _settle(self, peers: Iterable[int]) -> None:
         """Send each of *peers* what the step just applied sent to its partitions (an empty message if nothing)."""
