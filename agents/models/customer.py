@@ -40,6 +40,8 @@ __all__ = ["CustomerModel", "Summary"]
 _EPOCH_DAY: Final = date(1970, 1, 1)
 #: Horizon of the expected-purchases figure in the customer view.
 VIEW_HORIZON_DAYS: Final = 90
+#: ``(x, t_x)`` summaries whose horizon figures a model keeps (some 200 bytes each).
+HORIZONS_KEPT: Final = 65_536
 
 
 class Summary(NamedTuple):
@@ -69,6 +71,11 @@ class CustomerModel:
         self._clv_periods = clv_periods
         self._clv_period = clv_period_days / self._scale
         self._discount = discount_rate
+        #: P(alive) and the discounted purchases over the horizon, per ``(x, t_x)``: all a CLV needs
+        #: besides the spend. The journey values every purchase, and customers share few summaries
+        #: (whole days, a handful of purchase days), each twelve ``hyp2f1`` to work out. Emptied when full.
+        self._horizon: dict[tuple[int, float], tuple[float, float]] = {}
+        self._horizons_kept = HORIZONS_KEPT
         #: Who counts as a best customer, and when: the parameters file's threshold unless the tracker
         #: sets the population's (agents/models/population.py).
         self.best_customers: BestCustomerThreshold = FixedThreshold(params.best_customer_clv)
@@ -172,13 +179,24 @@ class CustomerModel:
         x, t_x = summary.x, summary.t_x
         days = state.distinct_purchase_days
         spend = self.expected_spend(x, state.purchase_value / days if days else 0.0)
+        horizon = self._horizon.get((x, t_x))
+        if horizon is None:
+            horizon = self._over_horizon(x, t_x)
+            if len(self._horizon) >= self._horizons_kept:
+                self._horizon.clear()
+            self._horizon[(x, t_x)] = horizon
+        alive, total = horizon
+        return alive * spend * total
+
+    def _over_horizon(self, x: int, t_x: float) -> tuple[float, float]:
+        """P(alive) at the last purchase, and the discounted purchases expected over the horizon."""
         alive = self.p_alive(x, t_x, t_x)
         total = previous = 0.0
         for k in range(1, self._clv_periods + 1):
             cumulative = self._given_alive(x, t_x, k * self._clv_period)
             total += (cumulative - previous) / (1 + self._discount) ** k
             previous = cumulative
-        return alive * spend * total
+        return alive, total
 
     def is_best_customer(self, clv: float, instant: int) -> bool:
         """Whether a customer valued at *clv* is a best customer at *instant*."""

@@ -135,6 +135,39 @@ def test_clv_equals_the_vectorised_form_valued_at_the_last_purchase() -> None:
     assert MODEL.clv(state) == pytest.approx(float(np.asarray(reference)[()]), rel=1e-9)
 
 
+_PURCHASES = st.lists(
+    st.tuples(st.integers(0, 900), st.floats(0.0, 5_000.0, allow_nan=False)), min_size=1, max_size=8
+)
+
+
+@given(st.lists(_PURCHASES, min_size=1, max_size=12))
+@settings(max_examples=60, deadline=None)
+def test_clv_is_the_same_whatever_customers_were_valued_before(buyers: list[list[tuple[int, float]]]) -> None:
+    # A model keeps the horizon figures of the summaries it has seen: reading them back must give
+    # the very float a model seeing the summary for the first time works out.
+    kept = CustomerModel(DEFAULT_PARAMS)
+    start = day_number(date(2025, 1, 1))
+    for purchases in buyers:
+        days = sorted({start + offset for offset, _ in purchases})
+        state = CustomerState(
+            purchase_count=len(purchases),
+            purchase_value=sum(value for _, value in purchases),
+            first_purchase_day=days[0],
+        )
+        state.purchase_days = days
+        assert kept.clv(state) == CustomerModel(DEFAULT_PARAMS).clv(state)
+
+
+def test_a_model_keeps_a_bounded_number_of_horizon_figures() -> None:
+    model = CustomerModel(DEFAULT_PARAMS)
+    model._horizons_kept = 4
+    values = []
+    for gap in range(1, 11):
+        values.append(model.clv(repeat_buyer(0, gap)))
+        assert 1 <= len(model._horizon) <= 4
+    assert values == [CustomerModel(DEFAULT_PARAMS).clv(repeat_buyer(0, gap)) for gap in range(1, 11)]
+
+
 def test_a_frequent_big_spender_is_a_best_customer_and_a_one_off_is_not() -> None:
     # Against the fixed threshold of the parameters file (the worker's default is the population's).
     frequent = buyer(*[(f"2025-{month:02d}-10", 150.0) for month in range(1, 13)])
