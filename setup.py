@@ -70,6 +70,7 @@ COMPILED = [
     "streams/replay/shard.py",
     "streams/replay/sources.py",
     "streams/replay/states.py",
+    "schemas/accept.py",
 ]
 
 

@@ -1,0 +1,287 @@
+"""A quick yes for documents a contract plainly accepts; anything else goes to the full validator.
+
+Nearly every record is valid, and the full validator (fastjsonschema's generated code, run by the
+interpreter) spends some 4 µs on each. A :class:`Shape` is the same schema read into plain objects
+once, whose :meth:`Shape.accepts` runs compiled. It answers only for sure: True means the schema
+accepts the document; False means "ask the full validator", which then gives the verdict and the
+error message. So every check here is the schema's or stricter (an integer-valued float is not an
+integer here, ``True`` is not ``1``), and a schema with any keyword this module does not know gets no
+shape at all (``shape_of`` returns None).
+
+Known keywords: ``type``, ``const``, ``enum`` (of strings), ``minLength``, ``maxLength``,
+``pattern``, ``minimum``, ``maximum``, ``required``, ``properties``, ``additionalProperties``,
+``minProperties``, ``maxProperties``, ``anyOf``, and an ``allOf`` of ``if``/``then`` rules whose
+``if`` requires one property and tests it with ``const`` or ``enum``. Annotations (``title``,
+``description``, ``examples``, ``$schema``, ``$id``, ``$comment``) are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+__all__ = ["DOLLAR", "Shape", "shape_of"]
+
+#: An unescaped ``$``: fastjsonschema reads it as ``\\Z`` (the very end, no newline before it),
+#: and so do we, or a pattern would accept one more string here than there.
+DOLLAR: Final = re.compile(r"(?<!\\)\$")
+
+_NULL: Final = 1
+_BOOLEAN: Final = 2
+_INTEGER: Final = 4
+_FLOAT: Final = 8
+_STRING: Final = 16
+_ARRAY: Final = 32
+_OBJECT: Final = 64
+_KINDS: Final = {
+    "null": _NULL,
+    "boolean": _BOOLEAN,
+    "integer": _INTEGER,
+    "number": _INTEGER | _FLOAT,
+    "string": _STRING,
+    "array": _ARRAY,
+    "object": _OBJECT,
+}
+_ANNOTATIONS: Final = frozenset({"title", "description", "examples", "$schema", "$id", "$comment"})
+_KNOWN: Final = _ANNOTATIONS | {
+    "type",
+    "const",
+    "enum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "required",
+    "properties",
+    "additionalProperties",
+    "minProperties",
+    "maxProperties",
+    "anyOf",
+    "allOf",
+}
+
+
+class Unsupported(Exception):
+    """The schema uses something a shape cannot check for sure."""
+
+
+class Rule:
+    """``if`` the document's *name* is one of *values*, ``then`` it must have *shape*."""
+
+    def __init__(self, name: str, values: frozenset[str], shape: Shape) -> None:
+        self.name = name
+        self.values = values
+        self.shape = shape
+
+
+class Shape:
+    """One schema (or sub-schema), read for :meth:`accepts`; unset constraints are -1, None or empty."""
+
+    def __init__(self) -> None:
+        self.kinds = 0  # bits of _KINDS; 0: any
+        self.has_const = False
+        self.const: Any = None
+        self.enum: frozenset[str] | None = None
+        self.min_length = -1
+        self.max_length = -1
+        self.pattern: re.Pattern[str] | None = None
+        self.bounded = False
+        self.minimum: float | None = None
+        self.maximum: float | None = None
+        self.required: tuple[str, ...] = ()
+        self.properties: dict[str, Shape] = {}
+        self.closed = False  # additionalProperties: false
+        self.additional: Shape | None = None  # additionalProperties: {…}
+        self.min_properties = -1
+        self.max_properties = -1
+        self.any_of: list[Shape] = []
+        self.rules: list[Rule] = []
+
+    def accepts(self, value: Any) -> bool:
+        """True only if the schema accepts *value* (a document as ``orjson.loads`` makes it)."""
+        if isinstance(value, str):
+            kind = _STRING
+        elif isinstance(value, bool):
+            kind = _BOOLEAN
+        elif isinstance(value, int):
+            kind = _INTEGER
+        elif isinstance(value, float):
+            kind = _FLOAT
+        elif value is None:
+            kind = _NULL
+        elif isinstance(value, dict):
+            kind = _OBJECT
+        elif isinstance(value, list):
+            kind = _ARRAY
+        else:
+            return False
+        if self.kinds and not self.kinds & kind:
+            return False
+        if self.has_const and not (type(value) is type(self.const) and value == self.const):
+            return False
+        if self.enum is not None and not (kind == _STRING and value in self.enum):
+            return False
+        if self.rules and kind != _OBJECT:
+            return False  # an if of required properties holds for a non-object: its then applies
+        if kind == _STRING:
+            return self._accepts_string(value)
+        if kind in (_INTEGER, _FLOAT):
+            return self._accepts_number(value)
+        if kind == _BOOLEAN and self.bounded:
+            return False  # a bool is a number to the full validator's bounds: let it decide
+        if kind == _OBJECT:
+            return self._accepts_object(value)
+        return self._accepts_combined(value)
+
+    def _accepts_string(self, text: str) -> bool:
+        length = len(text)
+        if length < self.min_length or (self.max_length >= 0 and length > self.max_length):
+            return False
+        if self.pattern is not None and self.pattern.search(text) is None:
+            return False
+        return self._accepts_combined(text)
+
+    def _accepts_number(self, number: Any) -> bool:
+        if self.minimum is not None and number < self.minimum:
+            return False
+        if self.maximum is not None and number > self.maximum:
+            return False
+        return self._accepts_combined(number)
+
+    def _accepts_object(self, document: dict[str, Any]) -> bool:
+        size = len(document)
+        if size < self.min_properties or (self.max_properties >= 0 and size > self.max_properties):
+            return False
+        for name in self.required:
+            if name not in document:
+                return False
+        properties = self.properties
+        for name, item in document.items():
+            shape = properties.get(name)
+            if shape is None:
+                if self.closed:
+                    return False
+                shape = self.additional
+                if shape is None:
+                    continue
+            if not shape.accepts(item):
+                return False
+        for rule in self.rules:
+            selector = document.get(rule.name)
+            if selector is None and rule.name not in document:
+                continue  # the rule's if requires the property: it does not apply
+            if not isinstance(selector, str):
+                return False  # whether the if holds is the full validator's to say
+            if selector in rule.values and not rule.shape.accepts(document):
+                return False
+        return self._accepts_combined(document)
+
+    def _accepts_combined(self, value: Any) -> bool:
+        if self.any_of:
+            return any(option.accepts(value) for option in self.any_of)
+        return True
+
+
+def shape_of(schema: Any) -> Shape | None:
+    """*schema* read as a :class:`Shape`; None if it uses anything a shape does not check."""
+    try:
+        return _read(schema)
+    except Unsupported:
+        return None
+
+
+def _read(schema: Any) -> Shape:
+    if not isinstance(schema, dict):
+        raise Unsupported(f"a schema that is not an object: {schema!r}")
+    unknown = set(schema) - _KNOWN
+    if unknown:
+        raise Unsupported(f"keywords {sorted(unknown)}")
+    shape = Shape()
+    if "type" in schema:
+        names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        for name in names:
+            if name not in _KINDS:
+                raise Unsupported(f"type {name!r}")
+            shape.kinds |= _KINDS[name]
+    if "const" in schema:
+        const = schema["const"]
+        if type(const) not in (str, int, bool) and const is not None:
+            raise Unsupported(f"const {const!r}")
+        shape.has_const, shape.const = True, const
+    if "enum" in schema:
+        shape.enum = frozenset(_strings(schema["enum"], "enum"))
+    shape.min_length = _count(schema, "minLength")
+    shape.max_length = _count(schema, "maxLength")
+    if "pattern" in schema:
+        pattern = schema["pattern"]
+        if not isinstance(pattern, str):
+            raise Unsupported(f"pattern {pattern!r}")
+        shape.pattern = re.compile(DOLLAR.sub(r"\\Z", pattern))
+    shape.minimum = _bound(schema, "minimum")
+    shape.maximum = _bound(schema, "maximum")
+    shape.bounded = shape.minimum is not None or shape.maximum is not None
+    if "required" in schema:
+        shape.required = tuple(_strings(schema["required"], "required"))
+    properties = schema.get("properties", {})
+    if not isinstance(properties, dict):
+        raise Unsupported("properties that are not an object")
+    shape.properties = {name: _read(item) for name, item in properties.items()}
+    additional = schema.get("additionalProperties", True)
+    if additional is False:
+        shape.closed = True
+    elif additional is not True:
+        shape.additional = _read(additional)
+    shape.min_properties = _count(schema, "minProperties")
+    shape.max_properties = _count(schema, "maxProperties")
+    any_of = schema.get("anyOf", [])
+    if not isinstance(any_of, list):
+        raise Unsupported("anyOf that is not a list")
+    shape.any_of = [_read(option) for option in any_of]
+    rules = schema.get("allOf", [])
+    if not isinstance(rules, list):
+        raise Unsupported("allOf that is not a list")
+    shape.rules = [_rule(rule) for rule in rules]
+    return shape
+
+
+def _rule(rule: Any) -> Rule:
+    """``{"if": {"required": [P], "properties": {P: {"const": s} | {"enum": [s, …]}}}, "then": {…}}``."""
+    if not isinstance(rule, dict) or set(rule) != {"if", "then"}:
+        raise Unsupported(f"an allOf entry other than if/then: {rule!r}")
+    condition = rule["if"]
+    if not isinstance(condition, dict) or set(condition) != {"required", "properties"}:
+        raise Unsupported(f"an if other than one required property's value: {condition!r}")
+    tests = condition["properties"]
+    if not isinstance(tests, dict) or len(tests) != 1:
+        raise Unsupported(f"an if testing other than one property: {condition!r}")
+    ((name, test),) = tests.items()
+    if condition["required"] != [name] or not isinstance(test, dict) or len(test) != 1:
+        raise Unsupported(f"an if other than one required property's value: {condition!r}")
+    if "const" in test:
+        values = _strings([test["const"]], "const")
+    elif "enum" in test:
+        values = _strings(test["enum"], "enum")
+    else:
+        raise Unsupported(f"an if testing with other than const or enum: {condition!r}")
+    return Rule(name, frozenset(values), _read(rule["then"]))
+
+
+def _strings(values: Any, keyword: str) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+        raise Unsupported(f"{keyword} of other than strings: {values!r}")
+    return values
+
+
+def _count(schema: dict[str, Any], keyword: str) -> int:
+    value = schema.get(keyword, -1)
+    if type(value) is not int:
+        raise Unsupported(f"{keyword} {value!r}")
+    return value
+
+
+def _bound(schema: dict[str, Any], keyword: str) -> float | None:
+    value = schema.get(keyword)
+    if value is not None and type(value) not in (int, float):
+        raise Unsupported(f"{keyword} {value!r}")
+    return value
