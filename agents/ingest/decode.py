@@ -103,6 +103,9 @@ class TouchpointDecoder:
         self.max_bytes = max_bytes
         self._earliest = earliest
         self._latest = latest
+        # An event dated in these years (its own local calendar's) is inside the accepted range
+        # whatever its UTC offset (under a day): no comparison of aware datetimes is needed.
+        self._surely_in = range(earliest.year + 2, latest.year - 1)
         self._max_future_skew = max_future_skew
 
     def __call__(self, raw: bytes | None, received_at: float | None = None) -> Outcome:
@@ -153,14 +156,14 @@ class TouchpointDecoder:
             occurred_at = datetime.fromisoformat(text.upper())
         except ValueError as exc:
             return Rejected(TIMESTAMP, f"occurred_at {text!r} is not a valid instant: {exc}", "occurred_at")
-        if not self._earliest <= occurred_at < self._latest:
+        if occurred_at.year not in self._surely_in and not self._earliest <= occurred_at < self._latest:
             return Rejected(
                 TIMESTAMP,
                 f"occurred_at {text!r} is outside the accepted range "
                 f"{self._earliest.date()} .. {self._latest.date()}",
                 "occurred_at",
             )
-        event["occurred_at"] = occurred_at.isoformat()
+        event["occurred_at"] = canonical_instant(text, occurred_at)
         changed = False
         identifiers = event.get("identifiers")
         if identifiers is not None:
@@ -196,6 +199,17 @@ class TouchpointDecoder:
             # Raw identifiers end here: past ingest each is its keyed hash, per kind (claims hold keys too).
             event["identifiers"] = hash_identifiers(identifiers, self._salt)
         return Accepted(customer_id, occurred_at, event, orjson.dumps(event), claims)
+
+
+def canonical_instant(text: str, occurred_at: datetime) -> str:
+    """``occurred_at.isoformat()``, the form every event carries past ingest, for *occurred_at* read from *text*.
+
+    Most producers already write that form (``2026-01-05T19:30:00+01:00``: no fraction, a ``T``, a
+    ``+`` offset whose minutes are a clock's): then *text* is it, and nothing is formatted again.
+    """
+    if len(text) == 25 and text[10] == "T" and text[19] == "+" and text[23] in "012345":
+        return text
+    return occurred_at.isoformat()
 
 
 def unsafe_character(text: str) -> tuple[int, str] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
 import orjson
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import schemas
 from agents.domain.refusal import REASONS, Rejected
-from agents.ingest.decode import Accepted, TouchpointDecoder
+from agents.ingest.decode import Accepted, TouchpointDecoder, canonical_instant
 from agents.ingest.identity import derived_customer_id, hash_identifiers
 
 pytestmark = pytest.mark.unit
@@ -605,3 +605,49 @@ def test_an_id_that_breaks_a_rule_other_than_its_pattern_is_told_that_rule(
     changes: dict[str, Any], field: str, message: str
 ) -> None:
     assert DECODER(event(**changes)) == Rejected("schema", message, field)
+
+
+@st.composite
+def instants_as_written(draw: st.DrawFn) -> str:
+    """An occurred_at as producers may write it: any separator, fraction and offset the contract allows."""
+    moment = draw(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31)))
+    text = moment.strftime("%Y-%m-%d") + draw(st.sampled_from("Tt ")) + moment.strftime("%H:%M:%S")
+    if draw(st.booleans()):
+        text += "." + draw(st.from_regex(r"[0-9]{1,9}", fullmatch=True))
+    if draw(st.integers(0, 4)) == 0:
+        return text + draw(st.sampled_from("Zz"))
+    sign = draw(st.sampled_from("+-"))
+    return f"{text}{sign}{draw(st.integers(0, 25)):02d}:{draw(st.integers(0, 99)):02d}"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(instants_as_written())
+def test_an_instant_already_in_its_canonical_form_is_kept_and_any_other_is_written_in_it(text: str) -> None:
+    try:
+        occurred_at = datetime.fromisoformat(text.upper())
+    except ValueError:
+        return  # refused as a timestamp before it gets here
+    assert canonical_instant(text, occurred_at) == occurred_at.isoformat()
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.sampled_from([(1970, 2100), (1999, 2001), (2000, 2003)]),
+    st.integers(0, 365 * 24 * 3600 - 1) | st.integers(364 * 24 * 3600, 365 * 24 * 3600 - 1),
+    st.booleans(),
+    st.integers(-3 * 24 * 3600, 3 * 24 * 3600) | st.integers(-2, 2),
+    st.integers(-(24 * 60 - 1), 24 * 60 - 1) | st.sampled_from([-(24 * 60 - 1), 24 * 60 - 1]),
+)
+def test_the_accepted_range_holds_to_the_second_whatever_the_years_and_offset(
+    years: tuple[int, int], into_year: int, near_latest: bool, from_bound: int, offset_minutes: int
+) -> None:
+    # Bounds anywhere within their years (late on 31 December too), events within three days of
+    # one, written with any offset under a day: the decoder's verdict is exactly the comparison of
+    # instants.
+    earliest = datetime(years[0], 1, 1, tzinfo=UTC) + timedelta(seconds=into_year)
+    latest = datetime(years[1], 1, 1, tzinfo=UTC) + timedelta(seconds=into_year)
+    decoder = TouchpointDecoder(identity_salt=b"test-salt", earliest=earliest, latest=latest)
+    instant = (latest if near_latest else earliest) + timedelta(seconds=from_bound)
+    occurred_at = instant.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    outcome = decoder(event(occurred_at=occurred_at.isoformat()))
+    assert isinstance(outcome, Accepted) == (earliest <= instant < latest)
