@@ -13,15 +13,27 @@ DAY: Final = 86_400
 _EPOCH_DAY: Final = date(1970, 1, 1)
 
 
+#: Instants written lately, and how many to keep: every enriched record writes its customer's
+#: ``stage_since``, the same instant for most of a customer's records.
+_written: dict[int, str] = {}
+WRITTEN_KEPT: Final = 65_536
+
+
 def iso(instant: int) -> str:
     """Epoch seconds → RFC 3339 in UTC: ``2026-01-05T18:30:00+00:00``, as ``datetime.isoformat`` writes it."""
     if type(instant) is not int:
         return datetime.fromtimestamp(instant, UTC).isoformat()
-    # Every enriched record and alert writes a few of these: the day's part is the same for most.
-    day, seconds = divmod(instant, DAY)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    return "%s%02d:%02d:%02d+00:00" % (_day_prefix(day), hours, minutes, seconds)  # noqa: UP031 - faster here
+    text = _written.get(instant)
+    if text is None:
+        # The day's part is the same for most instants written.
+        day, seconds = divmod(instant, DAY)
+        hours, seconds = divmod(seconds, 3600)
+        minutes, seconds = divmod(seconds, 60)
+        text = "%s%02d:%02d:%02d+00:00" % (_day_prefix(day), hours, minutes, seconds)  # noqa: UP031 - faster here
+        if len(_written) >= WRITTEN_KEPT:
+            _written.clear()
+        _written[instant] = text
+    return text
 
 
 @functools.lru_cache(maxsize=4096)

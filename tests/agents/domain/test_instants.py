@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agents.domain import instants
 from agents.domain.instants import DAY, day_number, describe_duration, iso, local_time
 
 pytestmark = pytest.mark.unit
@@ -24,6 +25,20 @@ def test_an_instant_reads_as_rfc_3339_in_utc() -> None:
 @given(st.integers(-62_135_596_800, 253_402_300_799))  # years 1 to 9999
 def test_an_instant_reads_as_datetime_writes_it(instant: int) -> None:
     assert iso(instant) == datetime.fromtimestamp(instant, UTC).isoformat()
+
+
+@given(st.lists(st.integers(0, 4_102_444_800), min_size=1, max_size=20))
+def test_an_instant_written_again_reads_the_same(instants: list[int]) -> None:
+    # Written lately, an instant is looked up, not formatted again: it must be its own text.
+    for instant in [*instants, *reversed(instants)]:
+        assert iso(instant) == datetime.fromtimestamp(instant, UTC).isoformat()
+
+
+def test_the_instants_kept_as_written_are_bounded() -> None:
+    for instant in range(T0, T0 + instants.WRITTEN_KEPT + 10):
+        iso(instant)
+        assert len(instants._written) <= instants.WRITTEN_KEPT
+    assert iso(T0) == "2026-01-05T10:00:00+00:00"
 
 
 def test_a_day_is_86400_seconds_and_day_numbers_count_from_1970() -> None:
