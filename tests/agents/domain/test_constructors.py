@@ -24,6 +24,7 @@ pytestmark = pytest.mark.unit
 STATE = CustomerState()
 #: class → the arguments it must be given (its fields without a default).
 REQUIRED: dict[type[Any], dict[str, Any]] = {
+    CustomerState: {},
     Outputs: {},
     Step: {},
     Change: {"key": b"c-1", "partition": 3, "cause": "touchpoint", "state": STATE},
@@ -54,15 +55,19 @@ def other_than_default(item: dataclasses.Field[Any]) -> Any:
     by_type = {
         "bool": not item.default,
         "int": 5,
+        "float": 2.5,
+        "str": "x",
         "bytes": b"x",
         "str | None": "x",
         "int | None": 9,
+        "list[int] | None": [7, 1],
+        "list[Any] | None": ["x", 1],
         "Rejected | None": Rejected("schema", "m", "field"),
     }
     return by_type.get(str(item.type), item.default)
 
 
-@pytest.mark.parametrize("cls", [Outputs, Change], ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("cls", [CustomerState, Outputs, Change], ids=lambda cls: cls.__name__)
 def test_every_field_is_taken_by_name_and_set_as_given(cls: type[Any]) -> None:
     given = {item.name: other_than_default(item) for item in dataclasses.fields(cls)}
     given.update(REQUIRED[cls])
@@ -99,3 +104,29 @@ def test_a_step_takes_what_tracking_gives_it() -> None:
     )
     assert step.refused is None
     assert Step().state == CustomerState()
+
+
+def distinct_value(index: int, item: dataclasses.Field[Any]) -> Any:
+    """A value of the field's type that no other field of its class is given (by its place, *index*)."""
+    if item.default_factory is not dataclasses.MISSING:
+        return {f"k{index}": index} if isinstance(item.default_factory(), dict) else [index]
+    kind = str(item.type)
+    if kind == "bool":
+        return not item.default
+    for prefix, value in (("int", 1000 + index), ("float", 1000.5 + index), ("str", f"s{index}")):
+        if kind.startswith(prefix):
+            return value
+    if kind.startswith("bytes"):
+        return b"b%d" % index
+    if kind.startswith("list"):
+        return [index]
+    return item.default
+
+
+@pytest.mark.parametrize("cls", [CustomerState, Outputs], ids=lambda cls: cls.__name__)
+def test_every_field_is_taken_in_the_order_declared(cls: type[Any]) -> None:
+    # A replay takes states back positionally (streams/replay/states.py): field order is the contract.
+    given = [distinct_value(index, item) for index, item in enumerate(dataclasses.fields(cls))]
+    made = cls(*given)
+    for item, value in zip(dataclasses.fields(cls), given, strict=True):
+        assert getattr(made, item.name) == value, item.name
