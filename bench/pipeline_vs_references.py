@@ -25,6 +25,10 @@ created with explicit retention configs, which Quix needs on the embedded broker
 (bench/references.py). Reported: medians of the rates and of the per-run ratios pipeline/naive,
 pipeline/ceiling, pipeline/quix and naive/quix. After the last run the topics are read back:
 changelog records and output records written per raw record, and the state bytes per customer.
+They are read while the worker still runs, so they may or may not include what its wall-clock
+sweep fires once the stream has been quiet for `deadlines.quiet_seconds` (2 s): every deadline up to
+today, since the simulator's events are dated months back. Transitions and alerts per raw record
+read 0.15 and 0.10 without that sweep, 0.23 and 0.21 with it; the rates do not depend on it.
 """
 
 from __future__ import annotations
