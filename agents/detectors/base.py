@@ -18,7 +18,9 @@ type's ``alerts.expire_after_hours``.
 When an anonymous profile is merged into its customer (agents/identity/), each detector's two
 memories become one. A detector may define ``merge(memory, other, state) -> memory`` for that
 (*state* is the merged customer's); without it, the customer's own memory is kept, or the
-profile's when the customer has none.
+profile's when the customer has none. One side's touchpoint may have cleared the other side's
+alert before the merge: a detector that can tell from the merged state defines
+``settled(alert, state) -> reason`` (``Settles``), and the alert closes with the merge.
 """
 
 from __future__ import annotations
@@ -128,6 +130,16 @@ class Clears(Protocol):
 
         The reason becomes ``status_changed_by: "auto:<reason>"``, e.g. ``resolution``.
         """
+        ...
+
+
+class Settles(Protocol):
+    """A detector whose open alerts a merged customer's history can show cleared already."""
+
+    type: str
+
+    def settled(self, alert: Alert, state: CustomerState) -> str | None:
+        """Why *state* (just merged) shows the open *alert*'s cause gone, or None; as ``Clears.clears``."""
         ...
 
 

@@ -87,12 +87,18 @@ class ServiceRecovery:
         self.hours: int | float = settings["escalate_after_business_hours"]
 
     def merge(self, memory: Any, other: Any, state: CustomerState) -> Any:
-        """Both memories' cases, as one customer's: a subject open in both keeps its first signal's clock."""
+        """Both memories' cases, as one customer's: a subject open in both keeps its first signal's clock.
+
+        A case the merged history shows recovered (a good CSAT or a resolution on the other side,
+        after the case opened) ends here, as it would have had the two been one customer all along.
+        """
         cases, latest = _load(memory)
         their_cases, their_latest = _load(other)
         for subject, case in their_cases.items():
             if subject not in cases or case[0] < cases[subject][0]:
                 cases[subject] = case
+        for subject in [subject for subject, case in cases.items() if _recovered(state, subject, case[0])]:
+            del cases[subject]
         while len(cases) > MAX_CASES:
             del cases[min(cases, key=lambda subject: (cases[subject][0], subject))]
         if their_latest is not None and (latest is None or their_latest[0] > latest[0]):
@@ -183,6 +189,14 @@ class ServiceRecovery:
         if isinstance(csat, int) and csat >= RECOVERED_CSAT and context.instant > alert.occurred_at:
             return "recovered"
         return None
+
+    def settled(self, alert: Alert, state: CustomerState) -> str | None:
+        """After a merge: the case is recovered in the merged history (``clears``' reasons)."""
+        subject = alert.details.get("issue_id")
+        subject = subject if isinstance(subject, str) else GENERAL
+        if state.csat is not None and state.csat[0] >= RECOVERED_CSAT and state.csat[1] > alert.occurred_at:
+            return "recovered"
+        return "resolution" if _recovered(state, subject, alert.occurred_at) else None
 
     def _open(self, cases: dict[str, list[Any]], subject: str, what: str, context: Context) -> list[Finding]:
         """Open the subject's case and warn; a subject with a case already raises nothing more."""

@@ -17,7 +17,7 @@ from agents.alerts import sla
 from agents.alerts.closing import AUTO, close
 from agents.alerts.gating import AlertGate
 from agents.calendar import Calendars
-from agents.detectors.base import Clears, Context, Detector, Finding
+from agents.detectors.base import Clears, Context, Detector, Finding, Settles
 from agents.domain.alert import Alert, make_alert_id, raise_severity
 from agents.domain.outputs import Outputs
 from agents.domain.state import CustomerState
@@ -47,6 +47,9 @@ class Detection:
             d.type: cast(Clears, d) for d in detectors if hasattr(d, "clears") and hasattr(d, "cleared_by")
         }
         self._cleared_by = frozenset(kind for d in self._clearing.values() for kind in d.cleared_by)
+        self._settling: dict[str, Settles] = {
+            d.type: cast(Settles, d) for d in detectors if hasattr(d, "settled")
+        }
 
     def context(
         self,
@@ -115,6 +118,23 @@ class Detection:
                 _remember(state, detector.type, combine(mine, theirs, state))
             elif mine is None:
                 _remember(state, detector.type, theirs)
+
+    def settle(self, state: CustomerState, customer_id: str, at: int, out: Outputs) -> None:
+        """After a merge, close every open alert whose cause the merged history shows gone already.
+
+        One side's touchpoint may have cleared the other side's alert before the two were known to be
+        one customer (a good CSAT on the customer's profile, the complaint on an anonymous one): merged
+        in the other order, the alert would have cleared when that touchpoint came. A detector says so
+        with ``settled(alert, state) -> reason | None``.
+        """
+        for alert_id, data in list(state.alerts_open.items()):
+            detector = self._settling.get(alert_id.partition("/")[0])
+            if detector is None:
+                continue
+            alert = sla.revive(alert_id, customer_id, data, self._calendars)
+            reason = detector.settled(alert, state)
+            if reason is not None:
+                close(state, alert, at, AUTO + reason, out)
 
     def due(self, state: CustomerState) -> Iterator[int | None]:
         """When each detector next needs the customer's clock (None: never)."""

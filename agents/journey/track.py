@@ -316,6 +316,7 @@ class JourneyTracker:
             if answered is not None and answered >= case[0]:
                 self._cases.close(state, customer_id, conversation, answered, out)
         self.detection.merge(state, merged)
+        self.detection.settle(state, customer_id, message.at, out)
         state.merges.append(entry.to_list())
         del state.merges[:-MAX_LEDGER]
         self._settle(state, customer_id, MERGE, message.event_id, out)

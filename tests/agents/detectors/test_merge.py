@@ -8,6 +8,7 @@ import pytest
 
 from agents.config import default_config
 from agents.detectors.base import Detector
+from agents.domain.alert import Alert
 from agents.domain.state import CustomerState
 from agents.journey.track import JourneyTracker
 
@@ -77,3 +78,38 @@ def test_the_churn_episode_is_the_later_purchases_due_again_from_the_merged_hist
     assert result[0] == 1768000000
     assert result[3] == "ev-b"
     assert result[1] == STATE.distinct_purchase_days
+
+
+def test_a_recovery_case_the_merged_history_shows_recovered_ends_with_the_merge() -> None:
+    # The complaint on one side, a good CSAT (or the issue's resolution) after it on the other.
+    case = [100, 500, "ev-1", "phone", None, "complaint"]
+    recovery = DETECTORS["service_recovery"]
+    for state in (CustomerState(csat=[4, 150]), CustomerState(recently_resolved={"tv-1": 120})):
+        assert recovery.merge(None, {"c": {"tv-1": case}}, state) is None  # type: ignore[attr-defined]
+    # A CSAT before the complaint, or another issue's resolution, recovers nothing.
+    for state in (CustomerState(csat=[5, 90]), CustomerState(recently_resolved={"tv-2": 120})):
+        kept = recovery.merge(None, {"c": {"tv-1": case}}, state)  # type: ignore[attr-defined]
+        assert kept == {"c": {"tv-1": case}}
+
+
+def test_a_merged_in_recovery_alert_the_merged_history_shows_recovered_is_settled() -> None:
+    recovery = DETECTORS["service_recovery"]
+    alert = Alert(
+        alert_id="service_recovery/c-1/abc",
+        type="service_recovery",
+        severity="critical",
+        customer_id="c-1",
+        occurred_at=100,
+        detected_at=500,
+        summary="s",
+        reasons=("complaint",),
+        evidence=("ev-1",),
+        stage="first_time",
+        value_tier="standard",
+        suggested_action="a",
+        details={"issue_id": "tv-1"},
+    )
+    assert recovery.settled(alert, CustomerState(csat=[4, 150])) == "recovered"  # type: ignore[attr-defined]
+    assert recovery.settled(alert, CustomerState(csat=[4, 100])) is None  # type: ignore[attr-defined]
+    assert recovery.settled(alert, CustomerState(recently_resolved={"tv-1": 100})) == "resolution"  # type: ignore[attr-defined]
+    assert recovery.settled(alert, CustomerState(recently_resolved={"tv-2": 300})) is None  # type: ignore[attr-defined]
