@@ -193,10 +193,7 @@ class ServiceRecovery:
     def settled(self, alert: Alert, state: CustomerState) -> str | None:
         """After a merge: the case is recovered in the merged history (``clears``' reasons)."""
         subject = alert.details.get("issue_id")
-        subject = subject if isinstance(subject, str) else GENERAL
-        if state.csat is not None and state.csat[0] >= RECOVERED_CSAT and state.csat[1] > alert.occurred_at:
-            return "recovered"
-        return "resolution" if _recovered(state, subject, alert.occurred_at) else None
+        return _recovery(state, subject if isinstance(subject, str) else GENERAL, alert.occurred_at)
 
     def _open(self, cases: dict[str, list[Any]], subject: str, what: str, context: Context) -> list[Finding]:
         """Open the subject's case and warn; a subject with a case already raises nothing more."""
@@ -356,16 +353,21 @@ def _dump(cases: dict[str, list[Any]], latest: list[Any] | None) -> dict[str, An
 
 
 def _recovered(state: CustomerState, subject: str, opened: int) -> bool:
-    """Whether *state* shows the case recovered after it opened (a signal this detector may have missed).
+    """Whether *state* shows the case recovered after it opened (a signal this detector may have missed)."""
+    return _recovery(state, subject, opened) is not None
+
+
+def _recovery(state: CustomerState, subject: str, opened: int) -> str | None:
+    """How *state* shows the case recovered after it opened (``clears``' reasons), or None.
 
     A CSAT counts only when strictly later: the feedback that opened a case may carry a good CSAT too.
     """
     if state.csat is not None and state.csat[0] >= RECOVERED_CSAT and state.csat[1] > opened:
-        return True
+        return "recovered"
     if subject:
         resolved = state.recently_resolved.get(subject)
-        return resolved is not None and resolved >= opened
-    return any(resolved >= opened for resolved in state.recently_resolved.values())
+        return "resolution" if resolved is not None and resolved >= opened else None
+    return "resolution" if any(resolved >= opened for resolved in state.recently_resolved.values()) else None
 
 
 def _phrase(what: str, subject: str, channel: str) -> str:
