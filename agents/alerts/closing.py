@@ -27,6 +27,7 @@ from agents.alerts import sla
 from agents.calendar import Calendars
 from agents.config import AlertConfig
 from agents.domain.alert import RESOLVED, Alert
+from agents.domain.instants import sooner
 from agents.domain.outputs import Outputs
 from agents.domain.state import CustomerState
 
@@ -81,6 +82,8 @@ class Closing:
     def __init__(self, config: AlertConfig, calendars: Calendars) -> None:
         self._config = config
         self._calendars = calendars
+        #: Each alert type's time to live, as ``expiry_seconds`` gives it (checked on every event).
+        self._expiry: dict[str, int] = {}
 
     def supersede(
         self, state: CustomerState, customer_id: str, alert_ids: Sequence[str], by: Alert, out: Outputs
@@ -105,9 +108,10 @@ class Closing:
 
     def due(self, state: CustomerState) -> int | None:
         """When the customer's first open alert expires (None: no open alert)."""
-        return min(
-            (self.expires_at(alert_id, data) for alert_id, data in state.alerts_open.items()), default=None
-        )
+        first: int | None = None
+        for alert_id, data in state.alerts_open.items():
+            first = sooner(first, self.expires_at(alert_id, data))
+        return first
 
     def make_room(self, state: CustomerState, newest: Alert, out: Outputs) -> None:
         """Resolve the oldest open alerts beyond ``alerts.max_open_per_customer`` as *newest* comes in."""
@@ -121,4 +125,8 @@ class Closing:
 
     def expires_at(self, alert_id: str, data: list[Any]) -> int:
         """The instant an open alert (its id and compact form) expires: detected at + the type's TTL."""
-        return int(data[2]) + self._config.expiry_seconds(alert_id.partition("/")[0])
+        alert_type = alert_id.partition("/")[0]
+        seconds = self._expiry.get(alert_type)
+        if seconds is None:
+            seconds = self._expiry[alert_type] = self._config.expiry_seconds(alert_type)
+        return int(data[2]) + seconds

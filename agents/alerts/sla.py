@@ -70,15 +70,24 @@ class Case:
 
     def next_due(self) -> int | None:
         """The next instant this case needs attention, if any."""
-        if self.flags & (BREACHED | HANDLED):
-            return None
-        if self.warn_at and not self.flags & WARNED:
-            return self.warn_at
-        return self.deadline
+        return _next_due(self.deadline, self.warn_at, self.flags)
 
     @property
     def breach_type(self) -> str:
         return AFTER_HOURS_UNANSWERED if self.flags & AFTER_HOURS else FIRST_RESPONSE_BREACH
+
+
+def next_due(data: list[Any]) -> int | None:
+    """``Case.next_due`` of a case in its list form (``Case.to_list``), without making the case."""
+    return _next_due(data[1], data[2], data[4])
+
+
+def _next_due(deadline: int, warn_at: int, flags: int) -> int | None:
+    if flags & (BREACHED | HANDLED):
+        return None
+    if warn_at and not flags & WARNED:
+        return warn_at
+    return deadline
 
 
 def open_case(

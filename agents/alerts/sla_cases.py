@@ -11,7 +11,7 @@ acknowledgement or resolution means someone owns it, and nothing more is raised 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Final
 
 from agents.alerts import sla
@@ -19,6 +19,7 @@ from agents.alerts.gating import AlertGate
 from agents.calendar import Calendars
 from agents.config import SlaConfig
 from agents.domain.alert import FIRST_RESPONSE_DUE_SOON, RESOLVED, Alert, DueSoon, make_alert_id
+from agents.domain.instants import sooner
 from agents.domain.outputs import Outputs
 from agents.domain.state import CustomerState
 
@@ -169,9 +170,12 @@ class FirstResponseCases:
                 case.flags |= sla.HANDLED
                 state.sla_cases[conversation] = case.to_list()
 
-    def due(self, state: CustomerState) -> Iterator[int | None]:
-        """When each of the customer's cases next needs attention (None: never)."""
-        return (sla.Case.from_list(data).next_due() for data in state.sla_cases.values())
+    def due(self, state: CustomerState) -> int | None:
+        """When the first of the customer's cases next needs attention (None: never)."""
+        first: int | None = None
+        for data in state.sla_cases.values():
+            first = sooner(first, sla.next_due(data))
+        return first
 
 
 def _item(warning: Alert, case: sla.Case) -> DueSoon:

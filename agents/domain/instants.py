@@ -6,7 +6,7 @@ import functools
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Final
 
-__all__ = ["DAY", "day_number", "describe_duration", "iso", "local_time"]
+__all__ = ["DAY", "day_number", "describe_duration", "iso", "local_time", "sooner"]
 
 #: Seconds in a day: day numbers are ``instant // DAY``, days since 1970-01-01.
 DAY: Final = 86_400
@@ -37,6 +37,15 @@ def iso(instant: int) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
+def sooner(first: int | None, second: int | None) -> int | None:
+    """The earlier of two instants, either of which may be missing (None)."""
+    if first is None:
+        return second
+    if second is None or first <= second:
+        return first
+    return second
+
+
 def _day_prefix(day: int) -> str:
     return f"{(_EPOCH_DAY + timedelta(days=day)).isoformat()}T"
 

@@ -9,7 +9,7 @@ that clears the cause of an open alert closes that one (agents/alerts/closing.py
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,8 +17,9 @@ from agents.alerts import sla
 from agents.alerts.closing import AUTO, close
 from agents.alerts.gating import AlertGate
 from agents.calendar import Calendars
-from agents.detectors.base import Clears, Context, Detector, Finding, Settles
+from agents.detectors.base import Clears, Context, Detector, EventOnly, Finding, Settles
 from agents.domain.alert import Alert, make_alert_id, raise_severity
+from agents.domain.instants import sooner
 from agents.domain.outputs import Outputs
 from agents.domain.state import CustomerState
 
@@ -38,11 +39,19 @@ class Detection:
         boosted_tier: str | None,
         gate: AlertGate,
     ) -> None:
-        #: In the order they run (the catalogue's order).
-        self.detectors: list[Detector] = list(detectors)
         self._calendars = calendars
         self._boosted_tier = boosted_tier
         self._gate = gate
+        self.detectors = list(detectors)
+
+    @property
+    def detectors(self) -> list[Detector]:
+        """In the order they run (the catalogue's order)."""
+        return self._detectors
+
+    @detectors.setter
+    def detectors(self, detectors: list[Detector]) -> None:
+        self._detectors = detectors
         self._clearing: dict[str, Clears] = {
             d.type: cast(Clears, d) for d in detectors if hasattr(d, "clears") and hasattr(d, "cleared_by")
         }
@@ -50,6 +59,8 @@ class Detection:
         self._settling: dict[str, Settles] = {
             d.type: cast(Settles, d) for d in detectors if hasattr(d, "settled")
         }
+        #: The detectors that may escalate with time: ``EventOnly.due`` is never anything but None.
+        self._timed = [d for d in detectors if getattr(type(d), "due", None) is not EventOnly.due]
 
     def context(
         self,
@@ -82,7 +93,7 @@ class Detection:
     def observe(self, context: Context, out: Outputs) -> None:
         """Show every detector the touchpoint of *context* and raise what they find."""
         state = context.state
-        for detector in self.detectors:
+        for detector in self._detectors:
             memory, findings = detector.observe(state.detector_memory.get(detector.type), context)
             _remember(state, detector.type, memory)
             for finding in findings:
@@ -90,7 +101,7 @@ class Detection:
 
     def fire_due(self, state: CustomerState, customer_id: str, due: int, out: Outputs) -> None:
         """Let every detector with an escalation due at or before *due* fire it."""
-        for detector in self.detectors:
+        for detector in self._detectors:
             memory = state.detector_memory.get(detector.type)
             when = detector.due(memory) if memory is not None else None
             if when is not None and when <= due:
@@ -108,7 +119,7 @@ class Detection:
 
     def merge(self, state: CustomerState, merged: CustomerState) -> None:
         """Fold the detector memories of *merged* (an anonymous profile) into *state*'s (already merged)."""
-        for detector in self.detectors:
+        for detector in self._detectors:
             theirs = merged.detector_memory.get(detector.type)
             if theirs is None:
                 continue
@@ -136,10 +147,14 @@ class Detection:
             if reason is not None:
                 close(state, alert, at, AUTO + reason, out)
 
-    def due(self, state: CustomerState) -> Iterator[int | None]:
-        """When each detector next needs the customer's clock (None: never)."""
+    def due(self, state: CustomerState) -> int | None:
+        """When the first detector next needs the customer's clock (None: never)."""
         memory = state.detector_memory
-        return (detector.due(memory[detector.type]) for detector in self.detectors if detector.type in memory)
+        first: int | None = None
+        for detector in self._timed:
+            if detector.type in memory:
+                first = sooner(first, detector.due(memory[detector.type]))
+        return first
 
     def alert(self, alert_type: str, customer_id: str, finding: Finding, state: CustomerState) -> Alert:
         """The alert a detector's *finding* about the customer (in *state*) becomes."""

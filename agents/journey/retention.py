@@ -9,14 +9,13 @@ every collection bounded, a customer's changelog record stays small.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Final
 
 from agents.alerts import sla
 from agents.domain.instants import DAY
 from agents.domain.state import CustomerState
 
-__all__ = ["MAX_OPEN_COMPLAINTS", "MAX_OPEN_INQUIRIES", "earliest", "forget_old"]
+__all__ = ["MAX_OPEN_COMPLAINTS", "MAX_OPEN_INQUIRIES", "forget_old"]
 
 #: Unanswered conversations remembered per customer; the oldest beyond this are forgotten.
 MAX_OPEN_INQUIRIES: Final = 8
@@ -43,9 +42,3 @@ def forget_old(state: CustomerState, now: int, retain_days: float) -> None:
         del state.alert_last[alert_type]
     for alert_type in [t for t, until in state.snoozed.items() if until < now]:
         del state.snoozed[alert_type]
-
-
-def earliest(instants: Iterable[int | None]) -> int | None:
-    """The first of *instants* (None where there is none): when the customer next needs the clock."""
-    present = [instant for instant in instants if instant is not None]
-    return min(present) if present else None

@@ -26,7 +26,7 @@ from agents.config import Config
 from agents.detectors.churn_risk import Models
 from agents.detectors.registry import build_detectors
 from agents.domain.identity import MergeIn, Unmerge
-from agents.domain.instants import DAY
+from agents.domain.instants import DAY, sooner
 from agents.domain.outputs import Outputs, Transition
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
@@ -37,7 +37,7 @@ from agents.journey.admission import Admission, Duplicate
 from agents.journey.detection import Detection
 from agents.journey.enriched import ModelView, encode_enriched
 from agents.journey.folding import Folding, cents
-from agents.journey.retention import earliest, forget_old
+from agents.journey.retention import forget_old
 from agents.models.customer import CustomerModel
 from agents.models.population import CLV_HISTORY, FixedThreshold, PopulationThreshold
 
@@ -371,14 +371,10 @@ class JourneyTracker:
         return self._admission.event_digest(event_id)
 
     def _next_wake(self, state: CustomerState, after: int) -> int | None:
-        return earliest(
-            (
-                lifecycle.next_stage_deadline(state, after, self._lifecycle, self._stages),
-                *self._cases.due(state),
-                *self.detection.due(state),
-                self._closing.due(state),
-            )
-        )
+        first = lifecycle.next_stage_deadline(state, after, self._lifecycle, self._stages)
+        first = sooner(first, self._cases.due(state))
+        first = sooner(first, self.detection.due(state))
+        return sooner(first, self._closing.due(state))
 
     def _tier(self, value: float) -> str:
         for minimum, name in self._tiers:

@@ -481,6 +481,17 @@ def test_alerts_expire_each_at_its_own_time_the_earliest_first_and_say_how_long_
     assert rules.due(CustomerState()) is None
 
 
+def test_each_type_expires_after_its_own_ttl_whichever_type_was_looked_at_first() -> None:
+    rules = closing(expire_after_hours={"long_wait": 2, "churn_risk": 1, "default": 24})
+    wait = long_wait("cust-1", 0)
+    churn = replace(wait, alert_id="churn_risk/cust-1/wait-0", type="churn_risk")
+    other = replace(wait, alert_id="vip_lounge/cust-1/wait-0", type="vip_lounge")  # a plug-in's type
+    assert rules.due(holding(wait)) == wait.detected_at + 2 * 3600
+    assert rules.due(holding(wait, churn)) == wait.detected_at + 3600
+    assert rules.due(holding(other)) == wait.detected_at + 24 * 3600
+    assert rules.due(holding(other, wait)) == wait.detected_at + 2 * 3600
+
+
 def test_an_alert_never_supersedes_itself_and_only_open_alerts_are_superseded() -> None:
     rules = closing()
     old, new = long_wait("cust-1", 0), long_wait("cust-1", 30)

@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 import schemas
 from agents.alerts import sla
 from agents.alerts.closing import SUPERSEDED as AUTO_SUPERSEDED
+from agents.alerts.closing import Closing
+from agents.alerts.gating import AlertGate
 from agents.alerts.sla import BREACHED, HANDLED, INTENT
-from agents.alerts.sla_cases import AUTO_REPLY
+from agents.alerts.sla_cases import AUTO_REPLY, FirstResponseCases
 from agents.config import Config, config_from_mapping, default_config
 from agents.domain.alert import (
     ACKNOWLEDGED,
@@ -1505,3 +1507,39 @@ def test_with_digests_a_teams_warning_is_an_item_of_the_teams_queue() -> None:
     desk.send(at_team(asks("2026-01-06 10:00")))
     [item] = desk.wait("2026-01-06 10:05").due_soon
     assert (item.location, item.queue) == ("team-support", "chat:team-support")
+
+
+case_fields = st.builds(
+    sla.Case,
+    opened_at=st.integers(0, 2**31),
+    deadline=st.integers(0, 2**31),
+    warn_at=st.integers(0, 2**31) | st.just(0),
+    event_id=st.text(max_size=4),
+    flags=st.integers(0, 63),
+    channel=st.sampled_from(["chat", "email", "phone"]),
+    location=st.none() | st.just("store-1"),
+    topic=st.none() | st.just("billing"),
+)
+
+
+@given(case_fields)
+def test_a_case_in_its_list_form_is_due_when_the_case_is(case: sla.Case) -> None:
+    assert sla.next_due(case.to_list()) == case.next_due()
+    if case.flags & (BREACHED | HANDLED):
+        assert case.next_due() is None
+    elif case.warn_at and not case.flags & sla.WARNED:
+        assert case.next_due() == case.warn_at
+    else:
+        assert case.next_due() == case.deadline
+
+
+@given(st.lists(case_fields, max_size=5))
+def test_a_customers_cases_next_need_attention_at_the_first_of_their_instants(cases: list[sla.Case]) -> None:
+    config = default_config()
+    gate = AlertGate(config.alerts, {}, Closing(config.alerts, config.calendars))
+    first_response = FirstResponseCases(config.calendars, config.sla, config.top_tier, gate)
+    state = CustomerState()
+    for number, case in enumerate(cases):
+        state.sla_cases[f"conversation-{number}"] = case.to_list()
+    instants = [due for case in cases if (due := case.next_due()) is not None]
+    assert first_response.due(state) == (min(instants) if instants else None)

@@ -11,7 +11,7 @@ import schemas
 from agents.alerts.closing import Closing
 from agents.alerts.gating import AlertGate
 from agents.config import config_from_mapping
-from agents.detectors.base import Context, Finding
+from agents.detectors.base import Context, EventOnly, Finding
 from agents.domain.alert import Alert, parse_alert_id
 from agents.domain.instants import DAY
 from agents.domain.outputs import Outputs
@@ -214,8 +214,6 @@ def test_a_span_between_two_events_reads_in_the_largest_whole_unit(seconds: int,
 
 
 def test_an_event_only_detector_never_schedules_and_fires_nothing() -> None:
-    from agents.detectors.base import EventOnly
-
     rule = EventOnly()
     assert rule.due({"anything": 1}) is None
     state = CustomerState()
@@ -286,7 +284,35 @@ def test_a_memory_emptied_or_given_up_leaves_the_customers_state() -> None:
         seen(run, state, "visit")
         seen(run, state, emptying)
         assert state.detector_memory == {}, emptying
-    assert list(run.due(state)) == []
+    assert run.due(state) is None
+
+
+class Reminder(EventOnly):
+    """A plug-in built on the event-only base that escalates after all: *after* seconds past its first sight."""
+
+    def __init__(self, type: str, after: int) -> None:
+        self.type = type
+        self.after = after
+
+    def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
+        return memory if memory is not None else context.instant, []
+
+    def due(self, memory: Any) -> int | None:
+        return int(memory) + self.after
+
+
+def test_the_customer_next_needs_the_clock_when_the_first_of_its_detectors_does_event_only_ones_never() -> (
+    None
+):
+    keeper, soon, late = Keeper("long_wait"), Reminder("churn_risk", 60), Reminder("service_recovery", 3600)
+    run = detection(keeper, late, soon)
+    state = CustomerState()
+    assert run.due(state) is None
+    seen(run, state, "visit")
+    assert run.due(state) == T0 + 1 + 60
+    del state.detector_memory["churn_risk"]
+    assert run.due(state) == T0 + 1 + 3600
+    assert detection(keeper).due(state) is None
 
 
 def test_a_merged_profiles_memory_is_folded_in_by_the_detectors_merge_or_kept_when_the_customer_has_none() -> (

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.domain import instants
-from agents.domain.instants import DAY, day_number, describe_duration, iso, local_time
+from agents.domain.instants import DAY, day_number, describe_duration, iso, local_time, sooner
 
 pytestmark = pytest.mark.unit
 
@@ -91,3 +91,12 @@ def test_a_local_time_follows_summer_time() -> None:
 )
 def test_a_duration_reads_as_people_say_it_in_at_most_two_units(seconds: float, words: str) -> None:
     assert describe_duration(seconds) == words
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(-(2**40), 2**40)), max_size=8))
+def test_the_sooner_of_instants_is_the_earliest_present(instants: list[int | None]) -> None:
+    first: int | None = None
+    for instant in instants:
+        first = sooner(first, instant)
+    present = [instant for instant in instants if instant is not None]
+    assert first == (min(present) if present else None)

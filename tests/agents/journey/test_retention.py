@@ -9,7 +9,7 @@ import pytest
 from agents.alerts.sla import BREACHED, HANDLED, WARNED, Case
 from agents.domain.instants import DAY
 from agents.domain.state import CustomerState
-from agents.journey.retention import MAX_OPEN_COMPLAINTS, MAX_OPEN_INQUIRIES, earliest, forget_old
+from agents.journey.retention import MAX_OPEN_COMPLAINTS, MAX_OPEN_INQUIRIES, forget_old
 
 pytestmark = pytest.mark.unit
 
@@ -74,9 +74,3 @@ def test_a_cooldown_is_remembered_up_to_the_retention_and_a_snooze_until_it_ends
     forget_old(state, NOW, RETAIN_DAYS)
     assert state.alert_last == {"long_wait": HORIZON}
     assert state.snoozed == {"long_wait": NOW}
-
-
-def test_the_next_instant_needed_is_the_earliest_present() -> None:
-    assert earliest([None, 30, None, 10, 20]) == 10
-    assert earliest([None, None]) is None
-    assert earliest([]) is None
