@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import Counter, Gauge, Histogram
-
 from agents.domain.refusal import REASONS
 from schemas import load_schema
+from streams.labelled import Counter, Gauge, Histogram
 
 _touchpoint = load_schema("touchpoint")["properties"]
 CHANNELS: Final[tuple[str, ...]] = tuple(_touchpoint["channel"]["enum"])
