@@ -282,15 +282,21 @@ def measure_worker(
     expected: float | None = None,
 ) -> Span:
     """Start-up excluded: from the first processed record to the last, by the worker's own counters."""
-    return measure(
-        lambda: processed(worker),
-        [worker.pid],
-        stream.records if expected is None else expected,
-        others=[broker_pid],
-        time_limit=time_limit,
-        what=f"worker (log {worker.log_path})",
-        on_start=on_start,
-    )
+    try:
+        return measure(
+            lambda: processed(worker),
+            [worker.pid],
+            stream.records if expected is None else expected,
+            others=[broker_pid],
+            time_limit=time_limit,
+            what=f"worker (log {worker.log_path})",
+            on_start=on_start,
+        )
+    except SystemExit as failed:
+        # The worker's directory is a temporary one, gone when the benchmark exits: say now what it showed.
+        raise SystemExit(
+            f"{failed}\nthe worker's /ready: {worker.readiness()}\nits last log lines:\n{worker.log_tail()}"
+        ) from None
 
 
 async def topic_sizes(bootstrap: str, names: Iterable[str]) -> dict[str, tuple[int, int]]:
