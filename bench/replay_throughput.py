@@ -346,7 +346,28 @@ def proportional_size(pids: list[int]) -> int:
 
 
 def tree(pid: int) -> list[int]:
-    """*pid* and every process below it."""
+    """*pid* and every process below it.
+
+    Read from each thread's list of its children, which costs a few reads per replay process: the
+    walk of every process under /proc cost the sampler 5 % of a core, taken from the replay's two.
+    """
+    if not Path(f"/proc/{pid}/task/{pid}/children").exists():
+        return _tree_from_every_process(pid)  # a kernel without the lists (CONFIG_PROC_CHILDREN)
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):  # ended meanwhile
+            for task in os.listdir(f"/proc/{current}/task"):
+                with contextlib.suppress(OSError):
+                    pending.extend(
+                        int(child)
+                        for child in Path(f"/proc/{current}/task/{task}/children").read_text().split()
+                    )
+    return found
+
+
+def _tree_from_every_process(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
