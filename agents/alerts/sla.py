@@ -52,6 +52,28 @@ class Case:
     location: str | None
     topic: str | None
 
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): a case is read
+    # back from its list for every touchpoint of a customer with one open.
+    def __init__(
+        self,
+        opened_at: int,
+        deadline: int,
+        warn_at: int,
+        event_id: str,
+        flags: int,
+        channel: str,
+        location: str | None,
+        topic: str | None,
+    ) -> None:
+        self.opened_at = opened_at
+        self.deadline = deadline
+        self.warn_at = warn_at
+        self.event_id = event_id
+        self.flags = flags
+        self.channel = channel
+        self.location = location
+        self.topic = topic
+
     def to_list(self) -> list[Any]:
         return [
             self.opened_at,

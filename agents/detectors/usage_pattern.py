@@ -124,6 +124,23 @@ class _Baseline:
     currency: str
     amounts: list[float]
 
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): one per touchpoint.
+    def __init__(
+        self,
+        channels: dict[str, int],
+        hours: dict[str, int],
+        locations: dict[str, int],
+        other: int,
+        currency: str,
+        amounts: list[float],
+    ) -> None:
+        self.channels = channels
+        self.hours = hours
+        self.locations = locations
+        self.other = other
+        self.currency = currency
+        self.amounts = amounts
+
     @classmethod
     def load(cls, memory: Any) -> _Baseline:
         """Copies of the stored parts (the caller's memory is never mutated); empty when unreadable."""

@@ -30,6 +30,12 @@ class Folded:
     #: The conversation an agent's reply (or a bot's, if they count) answered.
     answered: str | None = None
 
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): one per touchpoint.
+    def __init__(self, unpriced: bool = False, asked: str | None = None, answered: str | None = None) -> None:
+        self.unpriced = unpriced
+        self.asked = asked
+        self.answered = answered
+
 
 class Folding:
     """The state section of the rules file, applied to touchpoints."""

@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 
+from agents.alerts.sla import Case
+from agents.detectors.usage_pattern import _Baseline
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
+from agents.journey.folding import Folded
 from agents.journey.step import Change
 from agents.journey.track import Step
 
@@ -28,7 +31,26 @@ REQUIRED: dict[type[Any], dict[str, Any]] = {
     Outputs: {},
     Step: {},
     Change: {"key": b"c-1", "partition": 3, "cause": "touchpoint", "state": STATE},
+    Folded: {},
+    Case: {
+        "opened_at": 1,
+        "deadline": 2,
+        "warn_at": 3,
+        "event_id": "e-1",
+        "flags": 4,
+        "channel": "chat",
+        "location": None,
+        "topic": None,
+    },
+    _Baseline: {"channels": {}, "hours": {}, "locations": {}, "other": 0, "currency": "", "amounts": []},
 }
+
+
+def kind_of(item: dataclasses.Field[Any]) -> str:
+    """The field's type as written: a string as annotated, or (compiled, where annotations are evaluated) its name."""
+    if isinstance(item.type, str):
+        return item.type
+    return item.type.__name__ if isinstance(item.type, type) else str(item.type)
 
 
 def declared_default(item: dataclasses.Field[Any]) -> Any:
@@ -64,10 +86,12 @@ def other_than_default(item: dataclasses.Field[Any]) -> Any:
         "list[Any] | None": ["x", 1],
         "Rejected | None": Rejected("schema", "m", "field"),
     }
-    return by_type.get(str(item.type), item.default)
+    return by_type.get(kind_of(item), item.default)
 
 
-@pytest.mark.parametrize("cls", [CustomerState, Outputs, Change], ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize(
+    "cls", [CustomerState, Outputs, Change, Folded, Case, _Baseline], ids=lambda cls: cls.__name__
+)
 def test_every_field_is_taken_by_name_and_set_as_given(cls: type[Any]) -> None:
     given = {item.name: other_than_default(item) for item in dataclasses.fields(cls)}
     given.update(REQUIRED[cls])
@@ -110,7 +134,7 @@ def distinct_value(index: int, item: dataclasses.Field[Any]) -> Any:
     """A value of the field's type that no other field of its class is given (by its place, *index*)."""
     if item.default_factory is not dataclasses.MISSING:
         return {f"k{index}": index} if isinstance(item.default_factory(), dict) else [index]
-    kind = str(item.type)
+    kind = kind_of(item)
     if kind == "bool":
         return not item.default
     for prefix, value in (("int", 1000 + index), ("float", 1000.5 + index), ("str", f"s{index}")):
@@ -120,10 +144,16 @@ def distinct_value(index: int, item: dataclasses.Field[Any]) -> Any:
         return b"b%d" % index
     if kind.startswith("list"):
         return [index]
+    if kind.startswith("dict"):
+        return {f"k{index}": index}
+    if item.default is dataclasses.MISSING:
+        return f"s{index}"  # compiled, an optional field shows no type: here only `str | None` ones
     return item.default
 
 
-@pytest.mark.parametrize("cls", [CustomerState, Outputs], ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize(
+    "cls", [CustomerState, Outputs, Folded, Case, _Baseline], ids=lambda cls: cls.__name__
+)
 def test_every_field_is_taken_in_the_order_declared(cls: type[Any]) -> None:
     # A replay takes states back positionally (streams/replay/states.py): field order is the contract.
     given = [distinct_value(index, item) for index, item in enumerate(dataclasses.fields(cls))]
