@@ -36,7 +36,6 @@ def iso(instant: int) -> str:
     return text
 
 
-@functools.lru_cache(maxsize=4096)
 def sooner(first: int | None, second: int | None) -> int | None:
     """The earlier of two instants, either of which may be missing (None)."""
     if first is None:
@@ -46,6 +45,7 @@ def sooner(first: int | None, second: int | None) -> int | None:
     return second
 
 
+@functools.lru_cache(maxsize=4096)
 def _day_prefix(day: int) -> str:
     return f"{(_EPOCH_DAY + timedelta(days=day)).isoformat()}T"
 
