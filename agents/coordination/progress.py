@@ -121,6 +121,11 @@ class PartitionProgress:
             return
         buyers = self._buyers.setdefault(partition, {})
         known = buyers.get(key)
+        if known is not None and known[0] == first_purchase and known[1][-len(history) :] == history:
+            # Nothing new (the journey calls after every touchpoint of a buyer, most of them no purchase):
+            # the values kept hold these already. Going on would only drop, after a boundary reported
+            # since, values older than any boundary still to come needs.
+            return
         if known is not None:
             merged = dict(known[1])
             merged.update(history)

@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents.config import Config, config_from_mapping, default_config
 from agents.coordination.progress import (
@@ -25,7 +27,7 @@ from agents.coordination.progress import (
     encode_signals,
 )
 from agents.domain.alert import DueSoon
-from agents.models.population import ValueSketch
+from agents.models.population import CLV_HISTORY, ValueSketch, contribution
 
 pytestmark = pytest.mark.unit
 
@@ -320,3 +322,52 @@ def test_past_the_window_after_the_latest_purchase_every_sketch_is_empty() -> No
     assert horizon == 35 * DAY
     assert progress.sketch(0, horizon).count == 1
     assert progress.sketch(0, horizon + 1).count == 0
+
+
+# A buyer's touchpoints as the journey hands them over: after each, the state's latest values.
+touchpoints = st.lists(
+    st.tuples(
+        st.sampled_from([b"cust-1", b"cust-2", b"cust-3"]),
+        st.sampled_from(["purchase", "visit", "clock"]),
+        st.integers(0, 3 * DAY),  # how long after the previous touchpoint
+        st.integers(0, 2 * DAY),  # how late a purchase comes (a backfill)
+        st.floats(1.0, 1000.0),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(touchpoints)
+def test_each_boundarys_sketch_values_every_buyer_by_all_it_was_handed_whatever_came_again(
+    steps: list[tuple[bytes, str, int, int, float]],
+) -> None:
+    # The journey hands over the same values again after every touchpoint that was no purchase; a
+    # boundary's sketch must still value each buyer by the latest of everything it was ever handed.
+    rules = config()
+    progress = PartitionProgress(rules)
+    window = round(rules.model.best_customers.window_days * DAY)
+    states: dict[bytes, list[tuple[int, float]]] = {}
+    firsts: dict[bytes, int] = {}
+    handed: dict[bytes, dict[int, float]] = {}
+    now = 10 * DAY
+    for key, kind, gap, late, value in steps:
+        now += gap
+        if kind == "clock":
+            report = progress.passed(0, now)
+            for boundary, sketch in (report.sketches if report is not None else {}).items():
+                expected = ValueSketch(rules.model.best_customers.relative_accuracy)
+                for entries in handed.values():
+                    worth = contribution(sorted(entries.items()), boundary, window)
+                    if worth is not None:
+                        expected.add(worth)
+                assert sketch == expected.to_json(), boundary
+            continue
+        if kind == "purchase":
+            at = now - late
+            firsts[key] = min(firsts.get(key, at), at)
+            history = [entry for entry in states.get(key, []) if entry[0] != at] + [(at, value)]
+            states[key] = sorted(history)[-CLV_HISTORY:]
+        if key in states:
+            progress.buyer(0, key, firsts[key], tuple(states[key]))
+            handed.setdefault(key, {}).update(states[key])
