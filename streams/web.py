@@ -31,6 +31,7 @@ from agents.domain.state import CustomerState
 from agents.models.customer import CustomerModel
 from agents.ports import StateStore
 from streams.auth import Credentials, check_bind, is_loopback
+from streams.runtime.faust_private import direct_producer
 
 __all__ = ["OPEN_PATHS", "install"]
 
@@ -58,7 +59,9 @@ def install(
         "the worker's web server (customer state)",
         "Set TOUCHPOINT_WEB_TOKEN (or TOUCHPOINT_WEB_TOKEN_FILE) to a secret of 16 characters or more",
     )
-    cast(AiohttpWeb, app.web).web_app.middlewares.append(_authenticate(credentials))
+    middlewares = cast(AiohttpWeb, app.web).web_app.middlewares
+    middlewares.append(_authenticate(credentials))
+    middlewares.append(_knowing_partitions(app, customers))
 
     @app.page("/customers/{customer_id}")
     @app.table_route(table=customers, match_info="customer_id")
@@ -99,6 +102,34 @@ def install(
             "partitions": sorted(f"{tp.topic}:{tp.partition}" for tp in assignment),
         }
         return web.json(body, status=200 if is_ready else 503)
+
+
+def _knowing_partitions(app: faust.App, table: TableT[bytes, CustomerState]) -> Middleware:
+    """Look a customer up only once the producer knows the table's partitions.
+
+    ``table_route`` finds the worker that owns a key from the producer's metadata, which holds only
+    the topics the producer has used. Before this worker has written a state it does not know the
+    table's changelog, and Faust's routing fails with a TypeError: a 500 without a JSON body. So the
+    first lookup waits for the metadata, and one that cannot get it answers 503, to be retried.
+    """
+    topic = table.changelog_topic.get_topic_name()
+    known = False
+
+    @aiohttp_web.middleware
+    async def knowing_partitions(
+        request: aiohttp_web.Request, handler: _Handler
+    ) -> aiohttp_web.StreamResponse:
+        nonlocal known
+        if not known and request.path.startswith("/customers/"):
+            try:
+                await direct_producer(app).partitions_for(topic)
+            except Exception as exc:  # the producer not started yet, or the broker not answering in time
+                body = {"error": f"not ready to look customers up yet, retry: {type(exc).__name__}: {exc}"}
+                return aiohttp_web.json_response(body, status=503, headers={"Retry-After": "1"})
+            known = True
+        return await handler(request)
+
+    return knowing_partitions
 
 
 def _authenticate(credentials: Credentials) -> Middleware:
