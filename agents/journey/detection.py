@@ -101,7 +101,7 @@ class Detection:
 
     def fire_due(self, state: CustomerState, customer_id: str, due: int, out: Outputs) -> None:
         """Let every detector with an escalation due at or before *due* fire it."""
-        for detector in self._detectors:
+        for detector in self._timed:
             memory = state.detector_memory.get(detector.type)
             when = detector.due(memory) if memory is not None else None
             if when is not None and when <= due:
