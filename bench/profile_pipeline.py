@@ -40,6 +40,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from common import ROOT
 from harness import (
@@ -125,6 +126,8 @@ class Profile:
     log_counts: list[dict[str, object]]
     #: What py-spy sampled.
     sampled: str
+    #: The worker's garbage-collector passes (bench/hooks: TOUCHPOINT_BENCH_GC_TIMES), if written.
+    collector: dict[str, Any] | None = None
 
 
 def _worker(broker: EmbeddedBroker, workdir: Path, env: dict[str, str]) -> WorkerProcess:
@@ -138,7 +141,9 @@ def profile(records: list[bytes], stream: Stream, rate: int, gil: bool, native: 
         preproduce(broker.bootstrap, records)
         counts = workdir / "log-counts.json"
         raw = workdir / "samples.txt"
-        worker = _worker(broker, workdir / "worker", {"TOUCHPOINT_BENCH_LOG_COUNTS": str(counts)})
+        collector = workdir / "gc-times.json"
+        env = {"TOUCHPOINT_BENCH_LOG_COUNTS": str(counts), "TOUCHPOINT_BENCH_GC_TIMES": str(collector)}
+        worker = _worker(broker, workdir / "worker", env)
         spy: list[subprocess.Popen[bytes]] = []
 
         def start_spy() -> None:
@@ -162,7 +167,8 @@ def profile(records: list[bytes], stream: Stream, rate: int, gil: bool, native: 
             samples[stack] += int(count)
         log_counts = json.loads(counts.read_text()) if counts.exists() else []
         sampled = "the thread holding the GIL" if gil else "every running thread (waits for the CPU included)"
-        return Profile(span, samples, log_counts, sampled)
+        passes = json.loads(collector.read_text()) if collector.exists() else None
+        return Profile(span, samples, log_counts, sampled, passes)
 
 
 #: Worker variants compared per record: the worker as it is, and the two logging and linger settings
@@ -255,6 +261,25 @@ def _frame(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _collector(passes: dict[str, Any] | None) -> list[str]:
+    """The garbage collector's share of the worker's CPU, from bench/hooks' timing of its passes."""
+    if passes is None:
+        return []
+    seconds, counts = passes["seconds"], passes["passes"]
+    spent = sum(seconds)
+    generations = ", ".join(
+        f"{name} {count:,} passes {time:.2f} s"
+        for name, count, time in zip(("young", "middle", "full"), counts, seconds, strict=True)
+    )
+    return [
+        "## Garbage collector",
+        "",
+        f"The worker's whole run, start-up included, thresholds {tuple(passes['thresholds'])}: {generations};"
+        f" {spent:.2f} s of the process's {passes['process_seconds']:.1f} s of CPU"
+        f" ({spent / max(passes['process_seconds'], 1e-9):.1%}). Objects frozen out of every pass: {passes['frozen']:,}.",
+    ]
+
+
 def summary(prof: Profile, variants: dict[str, Variant], stream: Stream, command: str) -> str:
     total = sum(prof.samples.values())
     cpu_us = prof.span.cpu_us
@@ -305,6 +330,7 @@ def summary(prof: Profile, variants: dict[str, Variant], stream: Stream, command
     skip = ("(asyncio/", "(click/", "<frozen runpy>", "streams/cli/", "streams/worker.py", "mode/worker.py")
     shown = [(f, c) for f, c in inclusive.most_common() if not any(s in f for s in skip)]
     lines += [f"| {c / total:.1%} | `{_frame(f)}` |" for f, c in shown[:30]]
+    lines += ["", *_collector(prof.collector)]
     lines += [
         "",
         "## Logging",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from streams.kafka_security import KafkaSecurity, KafkaSecurityError
+from streams.runtime.heap import WORKER_THRESHOLDS, parse_thresholds
 from streams.secrets import Secret, SecretError
 
 __all__ = ["DEVELOPMENT_IDENTITY_SALT", "Settings", "SettingsError"]
@@ -73,6 +74,9 @@ class Settings:
     session_timeout_s: float = 6.0
     #: Largest raw touchpoint accepted, bytes; larger ones are dead-lettered as ``too_large``.
     max_event_bytes: int = 64 * 1024
+    #: The garbage collector's thresholds in the worker, ``young,middle,full`` (streams.runtime.heap);
+    #: ``700,10,10`` is Python's own.
+    gc_thresholds: str = ",".join(str(threshold) for threshold in WORKER_THRESHOLDS)
     #: Key of the hash that turns an identifier (e-mail, phone …) into a customer key and a masked
     #: ``h:`` value (secret: environment or file only). 16 to 64 bytes. Unset: a worker refuses to
     #: start unless ``development`` is on, when the public development key is used. Changing it changes
@@ -115,6 +119,11 @@ class Settings:
     model: Path | None = None
     #: Extra Faust settings (advanced), e.g. {"stream_buffer_maxsize": 8192}.
     faust_overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def collector_thresholds(self) -> tuple[int, int, int]:
+        """gc_thresholds as the three numbers ``gc.set_threshold`` takes."""
+        return parse_thresholds(self.gc_thresholds)
 
     @property
     def embedded(self) -> bool:
@@ -227,6 +236,10 @@ class Settings:
             raise SettingsError(f"producer_linger_ms must be 0..1000, got {self.producer_linger_ms}")
         if self.fetch_max_wait_ms < 1:
             raise SettingsError(f"fetch_max_wait_ms must be positive, got {self.fetch_max_wait_ms}")
+        try:
+            parse_thresholds(self.gc_thresholds)
+        except ValueError as exc:
+            raise SettingsError(f"gc_thresholds: {exc}") from None
         if self.log_level.lower() not in {"debug", "info", "warning", "warn", "error", "critical"}:
             raise SettingsError(f"log_level must be debug, info, warning or error, got {self.log_level!r}")
         if self.broker and not self.broker.startswith(("kafka://", "aiokafka://")):

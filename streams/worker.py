@@ -8,6 +8,7 @@ import faust
 
 from streams import redaction
 from streams.app import create_app
+from streams.runtime.heap import set_thresholds
 from streams.settings import Settings
 
 
@@ -29,6 +30,7 @@ class Worker(faust.Worker):
 def run_worker(settings: Settings) -> None:
     """Start the worker for *settings* and block until shutdown."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    set_thresholds(settings.collector_thresholds)
     app = create_app(settings)
     worker = Worker(
         app,

@@ -8,7 +8,10 @@ Nothing happens unless one of these variables is set (bench/profile_pipeline.py 
   DEBUG reproduces Faust's own worker, which lowers it to DEBUG for its terminal spinner (every
   debug call in Faust and aiokafka then builds a LogRecord); WARNING keeps debug calls at
   ``isEnabledFor``;
-* ``TOUCHPOINT_BENCH_GC_THRESHOLD=T0[,T1[,T2]]``: the garbage collector's thresholds (``gc.set_threshold``).
+* ``TOUCHPOINT_BENCH_GC_THRESHOLD=T0[,T1[,T2]]``: the garbage collector's thresholds (``gc.set_threshold``);
+* ``TOUCHPOINT_BENCH_GC_TIMES=FILE``: the CPU time the garbage collector's passes took, and their count, per
+  generation, beside the process's CPU time, written to FILE as JSON (every second and at exit; ``{pid}`` in
+  FILE is replaced by the process id).
 """
 
 from __future__ import annotations
@@ -19,7 +22,27 @@ import logging
 import os
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
+
+
+def _keep_writing(path: str, document: Callable[[], Any], thread: str) -> None:
+    """Write *document()* to *path* as JSON every second and at exit (each time whole, then renamed)."""
+
+    def dump() -> None:
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as handle:
+            json.dump(document(), handle)
+        os.replace(tmp, path)
+
+    def dump_every_second() -> None:
+        while True:
+            threading.Event().wait(1.0)
+            dump()
+
+    threading.Thread(target=dump_every_second, name=thread, daemon=True).start()
+    atexit.register(dump)
+
 
 _counts_path = os.environ.get("TOUCHPOINT_BENCH_LOG_COUNTS")
 _root_level = os.environ.get("TOUCHPOINT_BENCH_ROOT_LEVEL")
@@ -35,22 +58,12 @@ if _counts_path:
 
     logging.Logger.makeRecord = _counting_make_record  # type: ignore[method-assign]
 
-    def _dump(path: str = _counts_path) -> None:
-        rows = [
+    def _log_counts() -> list[dict[str, Any]]:
+        return [
             {"logger": n, "level": lv, "message": m, "count": c} for (n, lv, m), c in list(_counts.items())
         ]
-        tmp = f"{path}.tmp"
-        with open(tmp, "w") as handle:
-            json.dump(rows, handle)
-        os.replace(tmp, path)
 
-    def _dump_every_second() -> None:
-        while True:
-            threading.Event().wait(1.0)
-            _dump()
-
-    threading.Thread(target=_dump_every_second, name="bench-log-counts", daemon=True).start()
-    atexit.register(_dump)
+    _keep_writing(_counts_path, _log_counts, "bench-log-counts")
 
 if _root_level:
     _level = logging.getLevelName(_root_level.upper())
@@ -67,3 +80,38 @@ if _gc_threshold:
     import gc
 
     gc.set_threshold(*(int(part) for part in _gc_threshold.split(",")))
+
+_gc_times_path = os.environ.get("TOUCHPOINT_BENCH_GC_TIMES")
+if _gc_times_path:
+    import gc
+    import time
+
+    _gc_seconds = [0.0, 0.0, 0.0]
+    _gc_passes = [0, 0, 0]
+    _gc_started = [0.0]
+    #: The objects the collector tracks after each full pass (the frozen ones not counted).
+    _gc_full_sizes: list[int] = []
+
+    def _time_collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            _gc_started[0] = time.thread_time()
+        else:
+            generation = info["generation"]
+            _gc_seconds[generation] += time.thread_time() - _gc_started[0]
+            _gc_passes[generation] += 1
+            if generation == 2:
+                _gc_full_sizes.append(len(gc.get_objects(generation=2)))
+
+    gc.callbacks.append(_time_collection)
+
+    def _gc_times() -> dict[str, Any]:
+        return {
+            "seconds": _gc_seconds,
+            "passes": _gc_passes,
+            "process_seconds": time.process_time(),
+            "tracked_after_full_passes": _gc_full_sizes,
+            "frozen": gc.get_freeze_count(),
+            "thresholds": gc.get_threshold(),
+        }
+
+    _keep_writing(_gc_times_path.replace("{pid}", str(os.getpid())), _gc_times, "bench-gc-times")

@@ -7,6 +7,13 @@ states and sorted input) then pays for passes that find nothing: decoding a
 customer state took 35 µs with the collector and 9 µs without (600,000 states),
 one full pass over them 4.3 s, and a replay of 500,000 records ran 15 % faster
 without it. Reference counting still frees everything that is not in a cycle.
+
+A live worker keeps every customer's state it has touched as objects and makes a few
+dozen short-lived ones per record (the decoded touchpoint, its outputs, the futures of
+its sends). Under Python's default thresholds (700, 10, 10) the batches in flight
+outlive a young pass, are promoted, and count towards the next full pass over every
+state: a tenth of the worker's CPU (``bench/PROFILE.md``). ``WORKER_THRESHOLDS`` lets
+those die young.
 """
 
 from __future__ import annotations
@@ -14,8 +21,14 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Final
 
-__all__ = ["collector_paused"]
+__all__ = ["WORKER_THRESHOLDS", "collector_paused", "parse_thresholds", "set_thresholds"]
+
+#: The collector's thresholds in a worker: a young pass every 20,000 new container objects
+#: (Python's default is 700), a middle pass every 20 young ones, and a full pass at most every
+#: 10 middle ones (and, as always, only once the survivors have grown by a quarter).
+WORKER_THRESHOLDS: Final = (20_000, 20, 10)
 
 
 @contextmanager
@@ -32,3 +45,25 @@ def collector_paused(*, freeze_survivors: bool = False) -> Iterator[None]:
             if freeze_survivors:
                 gc.freeze()
             gc.enable()
+
+
+def parse_thresholds(text: str) -> tuple[int, int, int]:
+    """``"T0,T1,T2"`` as the collector's three thresholds; ValueError when it is not that."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 3 or not all(part.isascii() and part.isdigit() for part in parts):
+        raise ValueError(
+            f"the collector's thresholds are three whole numbers separated by commas, like 20000,20,10, not {text!r}"
+        )
+    young, middle, full = (int(part) for part in parts)
+    if min(young, middle, full) < 1:
+        raise ValueError(
+            f"each of the collector's thresholds must be at least 1 (0 switches it off), not {text!r}"
+        )
+    return young, middle, full
+
+
+def set_thresholds(thresholds: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Give the collector *thresholds*; return the ones it had."""
+    previous = gc.get_threshold()
+    gc.set_threshold(*thresholds)
+    return previous[0], previous[1], previous[2]

@@ -36,6 +36,15 @@ def test_options_override_the_environment_and_none_means_unset() -> None:
     assert (settings.web_port, settings.partitions) == (7000, 8)
 
 
+def test_the_worker_lets_short_lived_objects_die_young_unless_told_otherwise() -> None:
+    assert Settings().collector_thresholds == (20_000, 20, 10)
+    assert Settings.from_env({"TOUCHPOINT_GC_THRESHOLDS": "700, 10, 10"}).collector_thresholds == (
+        700,
+        10,
+        10,
+    )
+
+
 def test_state_is_restored_in_bulk_unless_per_record_is_asked_for() -> None:
     assert Settings().state_restore == "bulk"
     assert Settings.from_env({"TOUCHPOINT_STATE_RESTORE": "per-record"}).state_restore == "per-record"
@@ -49,6 +58,8 @@ def test_state_is_restored_in_bulk_unless_per_record_is_asked_for() -> None:
         ({"TOUCHPOINT_BROKER": "localhost:9092"}, "kafka://host:port"),
         ({"TOUCHPOINT_LOG_LEVEL": "loud"}, "log_level"),
         ({"TOUCHPOINT_WEB_PORT": "70000"}, "web_port"),
+        ({"TOUCHPOINT_GC_THRESHOLDS": "50000,20"}, "gc_thresholds: .* three whole numbers"),
+        ({"TOUCHPOINT_GC_THRESHOLDS": "0,10,10"}, "gc_thresholds: .* at least 1 .0 switches it off"),
     ],
 )
 def test_bad_values_are_rejected_with_the_variable_and_the_problem(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.runtime.heap import collector_paused
+from streams.runtime.heap import collector_paused, parse_thresholds, set_thresholds
 
 pytestmark = pytest.mark.unit
 
@@ -15,7 +15,9 @@ pytestmark = pytest.mark.unit
 @pytest.fixture(autouse=True)
 def collector_state() -> Iterator[None]:
     enabled = gc.isenabled()
+    thresholds = gc.get_threshold()
     yield
+    gc.set_threshold(*thresholds)
     gc.unfreeze()
     if enabled:
         gc.enable()
@@ -55,3 +57,28 @@ def test_a_collector_switched_off_by_someone_else_stays_off() -> None:
         pass
     assert not gc.isenabled()
     assert gc.get_freeze_count() == 0
+
+
+def test_thresholds_are_set_and_the_previous_ones_given_back() -> None:
+    gc.set_threshold(700, 10, 10)
+    assert set_thresholds((50_000, 20, 10)) == (700, 10, 10)
+    assert gc.get_threshold() == (50_000, 20, 10)
+
+
+@pytest.mark.parametrize(
+    ("text", "thresholds"), [("50000,20,10", (50_000, 20, 10)), (" 700 , 10 ,10 ", (700, 10, 10))]
+)
+def test_thresholds_are_read_from_three_numbers(text: str, thresholds: tuple[int, int, int]) -> None:
+    assert parse_thresholds(text) == thresholds
+
+
+@pytest.mark.parametrize("text", ["", "700", "700,10", "700,10,10,10", "7e2,10,10", "-1,10,10", "²,10,10"])
+def test_anything_but_three_whole_numbers_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="three whole numbers"):
+        parse_thresholds(text)
+
+
+@pytest.mark.parametrize("text", ["0,10,10", "700,0,10", "700,10,0"])
+def test_a_threshold_that_would_switch_the_collector_off_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        parse_thresholds(text)
