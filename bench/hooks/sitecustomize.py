@@ -104,13 +104,23 @@ if _gc_times_path:
 
     gc.callbacks.append(_time_collection)
 
+    # Counted when objects are frozen, not in every dump: the count walks every frozen object.
+    _frozen = [0]
+    _freeze = gc.freeze
+
+    def _counting_freeze() -> None:
+        _freeze()
+        _frozen[0] = gc.get_freeze_count()
+
+    gc.freeze = _counting_freeze
+
     def _gc_times() -> dict[str, Any]:
         return {
             "seconds": _gc_seconds,
             "passes": _gc_passes,
             "process_seconds": time.process_time(),
             "tracked_after_full_passes": _gc_full_sizes,
-            "frozen": gc.get_freeze_count(),
+            "frozen": _frozen[0],
             "thresholds": gc.get_threshold(),
         }
 
