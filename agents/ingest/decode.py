@@ -48,9 +48,12 @@ DEFAULT_MAX_FUTURE_SKEW: Final = 300
 RESERVED_PREFIXES: Final = ("id:", "\x00")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Accepted:
-    """A valid touchpoint, normalised, with its customer key; its identifiers are keyed hashes."""
+    """A valid touchpoint, normalised, with its customer key; its identifiers are keyed hashes.
+
+    Not to be changed once made (not frozen only so that its constructor runs natively when compiled).
+    """
 
     customer_id: str
     #: Aware, keeping the producer's own UTC offset (business hours depend on it).
@@ -60,6 +63,22 @@ class Accepted:
     body: bytes
     #: The identifiers an event naming its customer claims for that customer (identity resolution).
     claims: tuple[Claim, ...] = ()
+
+    # Written out, as Outputs' (agents/domain/outputs.py): a frozen dataclass's generated constructor
+    # runs interpreted, through object.__setattr__ for every field, and ingest makes one per record.
+    def __init__(
+        self,
+        customer_id: str,
+        occurred_at: datetime,
+        event: dict[str, Any],
+        body: bytes,
+        claims: tuple[Claim, ...] = (),
+    ) -> None:
+        self.customer_id = customer_id
+        self.occurred_at = occurred_at
+        self.event = event
+        self.body = body
+        self.claims = claims
 
 
 Outcome = Accepted | Rejected

@@ -9,6 +9,7 @@ set as given.
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from agents.detectors.usage_pattern import _Baseline
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
+from agents.ingest.decode import Accepted
 from agents.journey.folding import Folded
 from agents.journey.step import Change
 from agents.journey.track import Step
@@ -43,6 +45,12 @@ REQUIRED: dict[type[Any], dict[str, Any]] = {
         "topic": None,
     },
     _Baseline: {"channels": {}, "hours": {}, "locations": {}, "other": 0, "currency": "", "amounts": []},
+    Accepted: {
+        "customer_id": "c-1",
+        "occurred_at": datetime(2026, 1, 5, 19, 30, tzinfo=UTC),
+        "event": {"event_id": "e-1"},
+        "body": b"{}",
+    },
 }
 
 
@@ -90,7 +98,7 @@ def other_than_default(item: dataclasses.Field[Any]) -> Any:
 
 
 @pytest.mark.parametrize(
-    "cls", [CustomerState, Outputs, Change, Folded, Case, _Baseline], ids=lambda cls: cls.__name__
+    "cls", [CustomerState, Outputs, Change, Folded, Case, _Baseline, Accepted], ids=lambda cls: cls.__name__
 )
 def test_every_field_is_taken_by_name_and_set_as_given(cls: type[Any]) -> None:
     given = {item.name: other_than_default(item) for item in dataclasses.fields(cls)}
@@ -142,6 +150,8 @@ def distinct_value(index: int, item: dataclasses.Field[Any]) -> Any:
             return value
     if kind.startswith("bytes"):
         return b"b%d" % index
+    if kind == "datetime":
+        return datetime.fromtimestamp(index, UTC)
     if kind.startswith("list"):
         return [index]
     if kind.startswith("dict"):
@@ -152,7 +162,7 @@ def distinct_value(index: int, item: dataclasses.Field[Any]) -> Any:
 
 
 @pytest.mark.parametrize(
-    "cls", [CustomerState, Outputs, Folded, Case, _Baseline], ids=lambda cls: cls.__name__
+    "cls", [CustomerState, Outputs, Folded, Case, _Baseline, Accepted], ids=lambda cls: cls.__name__
 )
 def test_every_field_is_taken_in_the_order_declared(cls: type[Any]) -> None:
     # A replay takes states back positionally (streams/replay/states.py): field order is the contract.
