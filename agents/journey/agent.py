@@ -427,9 +427,16 @@ def install(
         write((journey.identity(key, partition, message),))
 
     def apply_touchpoint(
-        key: bytes, partition: int, touchpoint: dict[str, Any], stamp: float | None
+        key: bytes,
+        partition: int,
+        touchpoint: dict[str, Any],
+        stamp: float | None,
+        occurred: datetime | None = None,
     ) -> Change:
-        """Apply a touchpoint, publish and count its outcome; a refusal is left to the caller."""
+        """Apply a touchpoint, publish and count its outcome; a refusal is left to the caller.
+
+        *occurred* is the touchpoint's ``occurred_at`` parsed already (by ingest), if it was.
+        """
         change = journey.touchpoint(key, partition, touchpoint, stamp)
         if change.refused is not None:
             return change
@@ -446,7 +453,8 @@ def install(
             # changelog record never arrived, and this redelivery is the only event that shows it.
             states.stage(change.key, change.state, change.partition)
             return change
-        occurred = datetime.fromisoformat(touchpoint["occurred_at"])
+        if occurred is None:
+            occurred = datetime.fromisoformat(touchpoint["occurred_at"])
         # Counted together, with no await between: a scrape always sees count == journey events.
         metrics.JOURNEY_TOUCHPOINTS.inc()
         metrics.PROCESSING_LAG.observe(max(time.time() - occurred.timestamp(), 0.0))
@@ -517,7 +525,7 @@ def install(
         """
         key = accepted.customer_id.encode()
         try:
-            change = apply_touchpoint(key, partition, accepted.event, stamp)
+            change = apply_touchpoint(key, partition, accepted.event, stamp, accepted.occurred_at)
         except Exception as exc:  # a bug or a foreign record: kept, as in track_journey
             log.warning("journey could not apply %s at ingest: %s", accepted.event.get("event_id"), exc)
             reason = SCHEMA if isinstance(exc, schemas.ValidationError) else INTERNAL
