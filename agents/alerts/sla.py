@@ -12,6 +12,7 @@ customer's state and turns due deadlines into alerts.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
@@ -210,24 +211,35 @@ def case_alert(
     details: dict[str, Any] = {"deadline": datetime.fromtimestamp(case.deadline, UTC).isoformat()}
     if case.topic:
         details["topic"] = case.topic
-    alert = Alert(
+    # The text made here, not by describe(): one Alert made, not a second one by dataclasses.replace.
+    summary, action = _texts(
+        alert_type,
+        customer_id,
+        case.channel,
+        case.opened_at,
+        detected_at,
+        case.deadline,
+        case.topic,
+        reasons,
+        zone,
+    )
+    return Alert(
         alert_id=make_alert_id(alert_type, customer_id, (case.event_id,)),
         type=alert_type,
         severity=severity,
         customer_id=customer_id,
         occurred_at=case.opened_at,
         detected_at=detected_at,
-        summary="",
+        summary=summary,
         reasons=tuple(reasons),
         evidence=(case.event_id,),
         stage=stage,
         value_tier=value_tier,
-        suggested_action="",
+        suggested_action=action,
         channel=case.channel,
         location=case.location,
         details=details,
     )
-    return describe(alert, zone)
 
 
 def describe(alert: Alert, zone: tzinfo = UTC) -> Alert:
@@ -236,32 +248,57 @@ def describe(alert: Alert, zone: tzinfo = UTC) -> Alert:
     The customer's state keeps only the facts of an open alert; the text is
     rebuilt here when a status change republishes it, byte for byte the same.
     """
-    local = local_time(alert.occurred_at, zone)
-    topic = alert.details.get("topic")
-    about = f" about {topic}" if topic else ""
     deadline = int(datetime.fromisoformat(alert.details["deadline"]).timestamp())
-    asked = f"Customer {alert.customer_id} asked on {alert.channel} at {local}{about}"
-    if alert.type == FIRST_RESPONSE_DUE_SOON:
-        summary = (
-            f"{asked}; the first-response deadline is in {round((deadline - alert.detected_at) / 60)} min."
-        )
+    summary, action = _texts(
+        alert.type,
+        alert.customer_id,
+        alert.channel,
+        alert.occurred_at,
+        alert.detected_at,
+        deadline,
+        alert.details.get("topic"),
+        alert.reasons,
+        zone,
+    )
+    return replace(alert, summary=summary, suggested_action=action)
+
+
+def _texts(
+    alert_type: str,
+    customer_id: str,
+    channel: str | None,
+    occurred_at: int,
+    detected_at: int,
+    deadline: int,
+    topic: str | None,
+    reasons: Sequence[str],
+    zone: tzinfo,
+) -> tuple[str, str]:
+    """A first-response alert's summary and suggested action, from its facts."""
+    local = local_time(occurred_at, zone)
+    about = f" about {topic}" if topic else ""
+    asked = f"Customer {customer_id} asked on {channel} at {local}{about}"
+    if alert_type == FIRST_RESPONSE_DUE_SOON:
+        summary = f"{asked}; the first-response deadline is in {round((deadline - detected_at) / 60)} min."
         action = "Answer now to stay within the first-response target."
-    elif alert.type == AFTER_HOURS_UNANSWERED:
-        summary = f"{asked}, after hours, and has had no reply for {round((deadline - alert.occurred_at) / 60)} min."
+    elif alert_type == AFTER_HOURS_UNANSWERED:
+        summary = (
+            f"{asked}, after hours, and has had no reply for {round((deadline - occurred_at) / 60)} min."
+        )
         action = (
             "Reply now, even briefly; if nobody can, contact the customer first thing at opening. "
             "Competitors answer evenings: say what you can offer."
         )
     else:
-        summary = f"{asked} and has had no reply for {round((deadline - alert.occurred_at) / 60)} min."
+        summary = f"{asked} and has had no reply for {round((deadline - occurred_at) / 60)} min."
         action = "Reply now and apologise for the wait; check the queue for others waiting as long."
-    if "purchase_intent" in alert.reasons:
+    if "purchase_intent" in reasons:
         summary += " They showed purchase intent."
-    if "best_customer" in alert.reasons:
+    if "best_customer" in reasons:
         summary += " A best customer (top decile by value)."
-    elif "top_value_tier" in alert.reasons:
+    elif "top_value_tier" in reasons:
         summary += " Top-tier customer."
-    return replace(alert, summary=summary, suggested_action=action)
+    return summary, action
 
 
 def revive(alert_id: str, customer_id: str, data: list[Any], calendars: Calendars) -> Alert:
