@@ -10,7 +10,7 @@ Nothing happens unless one of these variables is set (bench/profile_pipeline.py 
   ``isEnabledFor``;
 * ``TOUCHPOINT_BENCH_GC_THRESHOLD=T0[,T1[,T2]]``: the garbage collector's thresholds (``gc.set_threshold``);
 * ``TOUCHPOINT_BENCH_GC_TIMES=FILE``: the CPU time the garbage collector's passes took, and their count, per
-  generation, beside the process's CPU time, written to FILE as JSON (every second and at exit; ``{pid}`` in
+  generation, beside the process's CPU time and peak RSS, written to FILE as JSON (every second and at exit; ``{pid}`` in
   FILE is replaced by the process id).
 """
 
@@ -114,6 +114,11 @@ if _gc_times_path:
 
     gc.freeze = _counting_freeze
 
+    def _peak_rss_kb() -> int:
+        # Not getrusage's ru_maxrss: it survives exec, so a worker would report its parent's peak.
+        with open("/proc/self/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+
     def _gc_times() -> dict[str, Any]:
         return {
             "seconds": _gc_seconds,
@@ -122,6 +127,7 @@ if _gc_times_path:
             "tracked_after_full_passes": _gc_full_sizes,
             "frozen": _frozen[0],
             "thresholds": gc.get_threshold(),
+            "peak_rss_kb": _peak_rss_kb(),
         }
 
     _keep_writing(_gc_times_path.replace("{pid}", str(os.getpid())), _gc_times, "bench-gc-times")
