@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agents import lifecycle
 from agents.config import config_from_mapping, default_config
@@ -462,6 +466,14 @@ def test_the_typical_gap_is_the_median_of_the_gaps_between_purchase_days(
 ) -> None:
     state = CustomerState(purchase_count=len(days), purchase_days=days)
     assert lifecycle.typical_gap_days(state, default_config().lifecycle) == median
+
+
+@given(st.lists(st.integers(min_value=0, max_value=40_000), min_size=3, max_size=40, unique=True))
+def test_the_typical_gap_is_the_median_of_any_days_gaps(days: list[int]) -> None:
+    days.sort()
+    state = CustomerState(purchase_count=len(days), purchase_days=days)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(days)]
+    assert lifecycle.typical_gap_days(state, default_config().lifecycle) == statistics.median(gaps)
 
 
 def test_the_typical_gap_is_the_default_until_the_customer_has_a_cadence() -> None:
