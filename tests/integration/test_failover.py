@@ -241,6 +241,27 @@ def read(bootstrap: str, *names: str, done: Callable[[list[Record]], bool], time
     return asyncio.run(_read(bootstrap, names, done, timeout))
 
 
+def trace(bootstrap: str, event_ids: set[str], shown: int = 40) -> str:
+    """Every record of the raw, by-customer and dead-letter topics that names one of *event_ids*: where a
+    touchpoint that never reached a profile went (a failure of a timing-dependent test is rare, and its
+    broker is gone afterwards)."""
+    found = []
+    for name in (topics.RAW, topics.BY_CUSTOMER, topics.DEAD_LETTER):
+        try:
+            records = read(bootstrap, name, done=lambda _: True, timeout=10)
+        except AssertionError as exc:  # the topic was never made
+            found.append(f"  {name}: {exc}")
+            continue
+        for record in records:
+            value = record.value or b""
+            if any(event_id.encode() in value for event_id in event_ids):
+                found.append(
+                    f"  {record.topic}[{record.partition}]@{record.offset} key={record.key!r} "
+                    f"ts={record.timestamp_ms}: {value[:300]!r}"
+                )
+    return "\n".join(found[:shown])
+
+
 async def _committed(bootstrap: str, group: str, partitions: set[int]) -> dict[int, int]:
     """The group's committed offsets on touchpoints.by-customer (OffsetFetch; this client joins nothing)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
@@ -762,7 +783,10 @@ def test_with_identity_resolution_a_worker_killed_mid_stream_loses_no_touchpoint
         for record in enriched:
             customer_id, event_id = enriched_key(record)
             applied_to[event_id].add(customer_id)
-        assert main <= set(applied_to), f"{len(main - set(applied_to))} touchpoints were never applied"
+        missing = main - set(applied_to)
+        assert not missing, (
+            f"{len(missing)} touchpoints were never applied:\n{trace(broker.bootstrap, missing)}"
+        )
         # Every profile any touchpoint reached, and every customer a merge went into.
         profiles = {customer for customers in applied_to.values() for customer in customers}
         live_merges = read(broker.bootstrap, topics.IDENTITY_MERGES, done=lambda _: True, timeout=60)
