@@ -8,10 +8,11 @@ Nothing happens unless one of these variables is set (bench/profile_pipeline.py 
   DEBUG reproduces Faust's own worker, which lowers it to DEBUG for its terminal spinner (every
   debug call in Faust and aiokafka then builds a LogRecord); WARNING keeps debug calls at
   ``isEnabledFor``;
-* ``TOUCHPOINT_BENCH_GC_THRESHOLD=T0[,T1[,T2]]``: the garbage collector's thresholds (``gc.set_threshold``);
-* ``TOUCHPOINT_BENCH_GC_TIMES=FILE``: the CPU time the garbage collector's passes took, and their count, per
-  generation, beside the process's CPU time and peak RSS, written to FILE as JSON (every second and at exit; ``{pid}`` in
-  FILE is replaced by the process id).
+* ``TOUCHPOINT_BENCH_GC_TIMES=FILE``: the CPU time the garbage collector's passes took, and their
+  count, per generation, beside the process's CPU time and peak RSS, written to FILE as JSON (every
+  second and at exit; ``{pid}`` in FILE is replaced by the process id).
+
+A worker's collector thresholds are its own setting, ``TOUCHPOINT_GC_THRESHOLDS``.
 """
 
 from __future__ import annotations
@@ -75,12 +76,6 @@ if _root_level:
     logging.Logger.setLevel = _root_at_level  # type: ignore[method-assign]
     logging.root.setLevel(_level)
 
-_gc_threshold = os.environ.get("TOUCHPOINT_BENCH_GC_THRESHOLD")
-if _gc_threshold:
-    import gc
-
-    gc.set_threshold(*(int(part) for part in _gc_threshold.split(",")))
-
 _gc_times_path = os.environ.get("TOUCHPOINT_BENCH_GC_TIMES")
 if _gc_times_path:
     import gc
@@ -89,8 +84,6 @@ if _gc_times_path:
     _gc_seconds = [0.0, 0.0, 0.0]
     _gc_passes = [0, 0, 0]
     _gc_started = [0.0]
-    #: The objects the collector tracks after each full pass (the frozen ones not counted).
-    _gc_full_sizes: list[int] = []
 
     def _time_collection(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
@@ -99,8 +92,6 @@ if _gc_times_path:
             generation = info["generation"]
             _gc_seconds[generation] += time.thread_time() - _gc_started[0]
             _gc_passes[generation] += 1
-            if generation == 2:
-                _gc_full_sizes.append(len(gc.get_objects(generation=2)))
 
     gc.callbacks.append(_time_collection)
 
@@ -124,7 +115,6 @@ if _gc_times_path:
             "seconds": _gc_seconds,
             "passes": _gc_passes,
             "process_seconds": time.process_time(),
-            "tracked_after_full_passes": _gc_full_sizes,
             "frozen": _frozen[0],
             "thresholds": gc.get_threshold(),
             "peak_rss_kb": _peak_rss_kb(),
