@@ -24,9 +24,10 @@ from streams import metrics, tables, topics, web, worker_metrics
 from streams.kafka_security import FileTokenProvider, KafkaSecurity
 from streams.runtime import recovery
 from streams.runtime.batches import BatchHost
+from streams.runtime.declare import TopicSpec, declare_topics
 from streams.runtime.direct import DirectTopic
 from streams.runtime.state_writer import StateWriter
-from streams.runtime.transport import Transport, read_to_end, start_plain_consumer
+from streams.runtime.transport import Transport, client_options, read_to_end, start_plain_consumer
 from streams.settings import Settings
 
 __all__ = ["Topics", "TouchpointApp", "create_app", "make_topics"]
@@ -51,6 +52,14 @@ class TouchpointApp(faust.App):
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        # Before the consumer subscribes and the producer first sends: either would have the broker
+        # create a missing topic with its own defaults (streams.runtime.declare). An app made without
+        # create_app (a test's bare app) has no topics of ours.
+        if hasattr(self, "streams"):
+            await declare_topics(topic_specs(self), client_options(self, "topics"))
 
 
 @dataclass(frozen=True)
@@ -263,13 +272,28 @@ def create_app(settings: Settings) -> TouchpointApp:
 
     worker_metrics.install(app, metrics)
 
-    @app.task  # type: ignore[untyped-decorator]
-    async def declare_topics() -> None:
-        # Output topics must exist before anyone subscribes to them, even if nothing was written yet.
-        for topic in app.streams.all():
-            await topic.maybe_declare()
-
     return app
+
+
+def topic_specs(app: TouchpointApp) -> list[TopicSpec]:
+    """Every topic of *app*'s ``streams`` as Faust would create it; the journey's inputs co-partitioned."""
+    conf = app.conf
+    copartitioned = set(app.streams.journey_inputs.topics)
+    specs: list[TopicSpec] = []
+    for declared in app.streams.all():
+        topic = declared.topic if isinstance(declared, DirectTopic) else declared
+        specs.extend(
+            TopicSpec(
+                name,
+                topic.partitions or conf.topic_partitions,
+                topic.replicas or conf.topic_replication_factor,
+                # make_topics puts every setting a topic is created with (compaction, retention) here.
+                {key: str(value) for key, value in (topic.config or {}).items()},
+                copartitioned=name in copartitioned,
+            )
+            for name in topic.topics
+        )
+    return specs
 
 
 def faust_credentials(security: KafkaSecurity) -> CredentialsT | None:

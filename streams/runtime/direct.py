@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 class DirectTopic:
     """A Faust topic for writing bytes: ``send`` returns the future of the broker's acknowledgement.
 
-    Declaring and naming are the Faust topic's own; only sending takes the short path.
+    The name and the creation settings are the Faust topic's (the app creates its topics when it
+    starts, ``streams.runtime.declare``); only sending takes the short path.
     """
 
     def __init__(self, app: AppT, topic: TopicT) -> None:
@@ -40,9 +41,6 @@ class DirectTopic:
 
     def get_topic_name(self) -> str:
         return self.name
-
-    async def maybe_declare(self) -> None:
-        await self.topic.maybe_declare()
 
     async def send(
         self,

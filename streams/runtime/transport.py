@@ -42,7 +42,7 @@ from streams.runtime.batches import batch_host
 from streams.runtime.faust_private import read_offset, set_fetch_max_wait
 from streams.runtime.state_writer import drain_all
 
-__all__ = ["Transport", "read_to_end"]
+__all__ = ["Transport", "client_options", "read_to_end", "start_plain_consumer"]
 
 #: Fetch wait of the end-offset probe: the most a broker may hold one probe fetch (Tansu can
 #: hold fetches for the full wait). With a record at end - 1 it answers at once (a few ms).
@@ -190,6 +190,18 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
                 self.log.warning("Could not stop the end-offset probe consumer: %r", exc)
 
 
+def client_options(app: Any, purpose: str) -> dict[str, Any]:
+    """Options of a plain aiokafka client for *app*: its brokers, client id, timeout, credentials and TLS."""
+    conf = app.conf
+    transport = cast(driver.Transport, app.transport)
+    return {
+        "bootstrap_servers": driver.server_list(transport.url, transport.default_port),
+        "client_id": f"{conf.broker_client_id}-{purpose}",
+        "request_timeout_ms": int(conf.broker_request_timeout * 1000.0),
+        **driver.credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
+    }
+
+
 async def start_plain_consumer(app: Any, purpose: str, **options: Any) -> aiokafka.AIOKafkaConsumer:
     """A started group-less, non-committing consumer with the app's brokers, credentials and TLS.
 
@@ -197,17 +209,13 @@ async def start_plain_consumer(app: Any, purpose: str, **options: Any) -> aiokaf
     stay untouched); the caller assigns partitions and stops it.
     """
     conf = app.conf
-    transport = cast(driver.Transport, app.transport)
     consumer = aiokafka.AIOKafkaConsumer(
-        bootstrap_servers=driver.server_list(transport.url, transport.default_port),
-        client_id=f"{conf.broker_client_id}-{purpose}",
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_uncommitted",
         max_partition_fetch_bytes=conf.consumer_max_fetch_size,
-        request_timeout_ms=int(conf.broker_request_timeout * 1000.0),
         check_crcs=conf.broker_check_crcs,
-        **{**driver.credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context), **options},
+        **{**client_options(app, purpose), **options},
     )
     try:
         await consumer.start()

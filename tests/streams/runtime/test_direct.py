@@ -42,13 +42,8 @@ class App:
 
 
 class Topic:
-    declared = False
-
     def get_topic_name(self) -> str:
         return "touchpoints.enriched"
-
-    async def maybe_declare(self) -> None:
-        self.declared = True
 
 
 async def test_a_send_hands_the_record_to_the_producer_and_returns_its_future() -> None:
@@ -61,12 +56,11 @@ async def test_a_send_hands_the_record_to_the_producer_and_returns_its_future() 
     assert inner.sent[-1] == ("touchpoints.enriched", None, b"x", None, None), "no timestamp: the producer's"
 
 
-async def test_declaring_and_naming_are_the_faust_topics() -> None:
+async def test_the_name_is_the_faust_topics() -> None:
     faust_topic = Topic()
     topic = DirectTopic(App(AIOKafkaProducer()), faust_topic)  # type: ignore[arg-type]
-    await topic.maybe_declare()
-    assert faust_topic.declared
     assert topic.get_topic_name() == "touchpoints.enriched"
+    assert topic.topic is faust_topic  # type: ignore[comparison-overlap]
 
 
 async def test_a_kafka_error_is_raised_as_fausts_producer_send_error() -> None:
