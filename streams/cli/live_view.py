@@ -25,6 +25,9 @@ from streams.metrics import CHANNELS
 
 #: At most this many dead-letter details per summary, so a flood of bad input stays readable.
 DETAILS_PER_TICK = 2
+#: Event ids remembered to count a touchpoint once: a linked identifier's touchpoint is sent on to its
+#: customer within the same fetch or the next few, far fewer records apart than this.
+COUNTED_IDS = 100_000
 
 
 class LiveView:
@@ -47,11 +50,25 @@ class LiveView:
         self.alerts: Counter[str] = Counter()
         self._alert_lines: list[str] = []
         self.accepted = 0
+        #: Event ids of the touchpoints counted lately, oldest first: identity resolution writes an
+        #: anonymous touchpoint to by-customer again, under its customer, once its identifier is linked.
+        self._counted: dict[object, None] = {}
         self.event_time: datetime | None = None
         self._details: list[str] = []
         self._details_dropped = 0
         self._last_tick = time.monotonic()
         self._last_total = 0
+
+    def _seen_before(self, event_id: object) -> bool:
+        """Whether the touchpoint *event_id* was counted already (remembered for the last ids only)."""
+        if not isinstance(event_id, str):
+            return False
+        if event_id in self._counted:
+            return True
+        self._counted[event_id] = None
+        if len(self._counted) > COUNTED_IDS:
+            del self._counted[next(iter(self._counted))]
+        return False
 
     def observe(self, record: Record) -> None:
         if record.value is None:
@@ -65,6 +82,8 @@ class LiveView:
         if record.topic == topics.BY_CUSTOMER:
             if record.key is not None and record.key.startswith(CONTROL_KEY_PREFIX):
                 return  # a worker's timer tick on the same partitions, not a touchpoint
+            if self._seen_before(document.get("event_id")):
+                return  # an anonymous touchpoint sent on to the customer its identifier is linked to
             self.accepted += 1
             self.by_channel[safe(str(document.get("channel", "?")))] += 1
             try:

@@ -7,6 +7,7 @@ import io
 import orjson
 import pytest
 
+from streams.cli import live_view
 from streams.cli.live_view import LiveView
 from streams.kafka import Record
 
@@ -99,3 +100,33 @@ def test_a_workers_timer_tick_on_the_customer_topic_is_no_touchpoint_and_stops_n
     assert view.accepted == 2
     assert view.event_time is not None
     assert view.event_time.isoformat() == touchpoint["occurred_at"]
+
+
+def touchpoint(customer: str, event_id: str, offset: int) -> Record:
+    value = {
+        "event_id": event_id,
+        "customer_id": customer,
+        "channel": "app",
+        "occurred_at": "2026-01-05T19:30:00+00:00",
+    }
+    return Record("touchpoints.by-customer", 0, offset, customer.encode(), orjson.dumps(value), 0)
+
+
+def test_a_touchpoint_sent_on_to_its_customer_is_counted_once() -> None:
+    view = LiveView(io.StringIO())
+    view.observe(touchpoint("id:device_id:1f2e", "ev-1", 1))
+    view.observe(touchpoint("cust-000042", "ev-2", 2))
+    # ev-1's identifier was linked to cust-000042: identity resolution sends it on under the customer.
+    view.observe(touchpoint("cust-000042", "ev-1", 3))
+    assert view.accepted == 2
+    assert view.by_channel == {"app": 2}
+
+
+def test_only_the_latest_event_ids_are_remembered() -> None:
+    view = LiveView(io.StringIO())
+    for number in range(live_view.COUNTED_IDS + 10):
+        view.observe(touchpoint("cust-1", f"ev-{number}", number))
+    assert view.accepted == live_view.COUNTED_IDS + 10
+    assert len(view._counted) == live_view.COUNTED_IDS
+    view.observe(touchpoint("cust-1", "ev-0", 0))  # forgotten long ago: counted again
+    assert view.accepted == live_view.COUNTED_IDS + 11
