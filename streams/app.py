@@ -276,7 +276,8 @@ def create_app(settings: Settings) -> TouchpointApp:
 
 
 def topic_specs(app: TouchpointApp) -> list[TopicSpec]:
-    """Every topic of *app*'s ``streams`` as Faust would create it; the journey's inputs co-partitioned."""
+    """Every topic of *app*'s ``streams`` as Faust would create it, the journey's inputs co-partitioned, and
+    the customer tables' changelogs to check."""
     conf = app.conf
     copartitioned = set(app.streams.journey_inputs.topics)
     specs: list[TopicSpec] = []
@@ -293,6 +294,16 @@ def topic_specs(app: TouchpointApp) -> list[TopicSpec]:
             )
             for name in topic.topics
         )
+    # Faust creates the tables' changelogs; one left by workers with another partition count is refused.
+    specs.extend(
+        TopicSpec(
+            table.changelog_topic.get_topic_name(),
+            table.partitions or conf.topic_partitions,
+            copartitioned=True,
+            create=False,
+        )
+        for table in (app.customers, app.erased)
+    )
     return specs
 
 

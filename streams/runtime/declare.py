@@ -18,7 +18,8 @@ count of the topics that already existed. The journey inputs must have the worke
 are co-partitioned with the customer tables, and a record in a partition the tables lack could
 never be applied. A worker refuses to start on such a cluster and says which topic and what to
 do. Any other difference is a warning. Faust's own topics (changelogs, the assignor's) are
-declared by Faust, also before first use.
+declared by Faust, also before first use; the customer tables' changelogs are checked like the
+journey's inputs where they exist already.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class TopicSpec:
     config: Mapping[str, str] = field(default_factory=dict)
     #: The partition count must be exactly ``partitions`` (co-partitioned with the worker's tables).
     copartitioned: bool = False
+    #: False: only checked if it exists (a table's changelog, which Faust creates itself).
+    create: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,7 @@ def plan_declaration(specs: Iterable[TopicSpec], existing: Mapping[str, int]) ->
         known = by_name.get(spec.name)
         if known is None or (spec.copartitioned and not known.copartitioned):
             by_name[spec.name] = spec
-    create = tuple(spec for name, spec in by_name.items() if name not in existing)
+    create = tuple(spec for name, spec in by_name.items() if name not in existing and spec.create)
     mismatched = tuple(
         (spec, existing[name])
         for name, spec in by_name.items()

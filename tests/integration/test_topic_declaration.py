@@ -99,9 +99,12 @@ def test_a_fresh_worker_creates_every_topic_with_its_own_partitions_and_retentio
         assert configs[name]["retention.ms"] == str(topics.retention_days(name) * topics.DAY_MS), name
 
 
-def test_a_worker_refuses_to_start_when_a_journey_input_has_another_partition_count(tmp_path: Path) -> None:
+@pytest.mark.parametrize("topic", [topics.BY_CUSTOMER, "touchpoint-customer_to_state-changelog"])
+def test_a_worker_refuses_to_start_when_a_journey_input_has_another_partition_count(
+    tmp_path: Path, topic: str
+) -> None:
     with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
-        asyncio.run(create(broker.bootstrap, topics.BY_CUSTOMER, PARTITIONS - 1))
+        asyncio.run(create(broker.bootstrap, topic, PARTITIONS - 1))
         process, log_path = start_worker(broker, tmp_path)
         try:
             code = process.wait(timeout=120)
@@ -111,8 +114,5 @@ def test_a_worker_refuses_to_start_when_a_journey_input_has_another_partition_co
                 process.wait()
     assert code != 0
     log = log_path.read_text()
-    assert (
-        f"{topics.BY_CUSTOMER} has {PARTITIONS - 1} partitions, but the worker's tables have {PARTITIONS}"
-        in log
-    )
+    assert f"{topic} has {PARTITIONS - 1} partitions, but the worker's tables have {PARTITIONS}" in log
     assert "TOUCHPOINT_PARTITIONS" in log

@@ -80,3 +80,12 @@ def test_the_broker_s_refusals_name_the_topic_and_the_reason(
     assert [name for name, _ in failures] == [name for name, _ in expected]
     for (_, reason), (_, start) in zip(failures, expected, strict=True):
         assert reason.startswith(start)
+
+
+def test_a_topic_only_checked_is_never_created_but_refused_at_another_size() -> None:
+    changelog = TopicSpec("touchpoint-customer_to_state-changelog", 3, copartitioned=True, create=False)
+    assert plan_declaration([changelog], {}).create == ()
+    assert plan_declaration([changelog], {changelog.name: 3}).refusals() == []
+    assert plan_declaration([changelog], {changelog.name: 4}).refusals() == [
+        "touchpoint-customer_to_state-changelog has 4 partitions, but the worker's tables have 3"
+    ]
