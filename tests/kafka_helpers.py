@@ -12,6 +12,7 @@ from typing import TypeVar
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
@@ -88,6 +89,16 @@ async def eventually(
 def _give_up_after(deadline: float, what: str, timeout: float, last: object) -> None:
     if time.monotonic() > deadline:
         pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+
+
+async def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    """Create *topic* with *partitions* partitions (one replica) before anyone else names it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
 
 
 async def produce(bootstrap: str, topic: str, values: Iterable[bytes | None]) -> list[tuple[int, int]]:

@@ -13,8 +13,8 @@ batch for a partition that no longer existed: the worker's first commit waited f
 producer's request timeout (20 minutes).
 
 So the app creates its topics when it starts, before its consumer, producer and tables do
-(``TouchpointApp.on_start``), with one admin client and one request, and checks the partition
-count of the topics that already existed. The journey inputs must have the worker's count: they
+(``TouchpointApp.on_start``), all missing ones in one CreateTopics request, and checks the
+partition count of the topics that already existed. The journey inputs must have the worker's count: they
 are co-partitioned with the customer tables, and a record in a partition the tables lack could
 never be applied. A worker refuses to start on such a cluster and says which topic and what to
 do. Any other difference is a warning. Faust's own topics (changelogs, the assignor's) are
@@ -30,14 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, for_code
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 __all__ = ["DeclarationPlan", "TopicSpec", "TopicsError", "declare_topics", "plan_declaration"]
 
 log = logging.getLogger(__name__)
-
-#: Kafka's error code for a topic that exists: another worker created it first.
-TOPIC_ALREADY_EXISTS = 36
 
 
 class TopicsError(RuntimeError):
@@ -149,7 +146,7 @@ def _failures(topic_errors: Iterable[tuple[Any, ...]]) -> list[tuple[str, str]]:
     """(topic, reason) for each topic the broker did not create and that does not exist."""
     failures: list[tuple[str, str]] = []
     for name, code, *message in topic_errors:
-        if code in (0, TOPIC_ALREADY_EXISTS):
+        if code in (0, TopicAlreadyExistsError.errno):  # exists: another worker created it first
             continue
         error: type[KafkaError] = for_code(code)
         detail = message[0] if message and message[0] else error.description

@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faust.types import TP
 
 from streams import metrics
 from streams.app import TouchpointApp
 from streams.local.broker import EmbeddedBroker
 from streams.runtime import recovery
+from tests.kafka_helpers import create_topic
 
 pytestmark = pytest.mark.integration
 
@@ -49,12 +49,7 @@ def app_and_table(broker: EmbeddedBroker, tmp_path: Path, app_id: str) -> tuple[
 
 async def _fill_changelog(bootstrap: str, topic: str) -> dict[int, dict[bytes, bytes]]:
     """Every key of each partition written twice, the second value last; return the final values."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-    finally:
-        await admin.close()
+    await create_topic(bootstrap, topic, PARTITIONS)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
     final: dict[int, dict[bytes, bytes]] = {p: {} for p in range(PARTITIONS)}

@@ -15,12 +15,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams import topics
 from streams.local.broker import EmbeddedBroker, die_with_parent
-from tests.kafka_helpers import wait_for
+from tests.kafka_helpers import create_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -72,15 +72,6 @@ async def describe(bootstrap: str) -> tuple[dict[str, int], dict[str, dict[str, 
     return counts, configs
 
 
-async def create(bootstrap: str, name: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        await admin.close()
-
-
 def test_a_fresh_worker_creates_every_topic_with_its_own_partitions_and_retention(tmp_path: Path) -> None:
     with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
         process, log_path = start_worker(broker, tmp_path)
@@ -104,7 +95,7 @@ def test_a_worker_refuses_to_start_when_a_journey_input_has_another_partition_co
     tmp_path: Path, topic: str
 ) -> None:
     with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
-        asyncio.run(create(broker.bootstrap, topic, PARTITIONS - 1))
+        asyncio.run(create_topic(broker.bootstrap, topic, PARTITIONS - 1))
         process, log_path = start_worker(broker, tmp_path)
         try:
             code = process.wait(timeout=120)
