@@ -107,25 +107,20 @@ class Topics:
 
 def make_topics(app: faust.App, partitions: int) -> Topics:
     """Create the Faust topic objects; values and keys stay bytes (orjson does the JSON)."""
+    layout = topics.topic_specs(partitions)
 
-    def topic(*names: str, count: int = partitions, **options: Any) -> TopicT:
-        # Applied when the worker creates the topic; an existing topic keeps its own. A compacted
-        # topic keeps the latest record of each key instead of deleting by age.
-        config = (
-            {"cleanup.policy": "compact"}
-            if options.get("compacting")
-            else topics.topic_config(names[0])
-            if len(names) == 1
-            else None
-        )
+    def topic(*names: str, **options: Any) -> TopicT:
+        # A topic's partitions and configuration (retention, or compaction) are the product's layout
+        # (streams.topics.topic_specs), applied when the worker creates it; an existing topic keeps its own.
+        spec = layout[names[0]] if len(names) == 1 else None
         return app.topic(
             *names,
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
             value_serializer="raw",
-            partitions=count,
-            config=config,
+            partitions=partitions if spec is None else spec.partitions,
+            config=None if spec is None else dict(spec.config),
             **options,
         )
 
@@ -133,7 +128,7 @@ def make_topics(app: faust.App, partitions: int) -> Topics:
         return DirectTopic(app, topic(name))
 
     # Internal: Faust declares them, with their one partition, before the group subscribes to them.
-    progress = topic(topics.PROGRESS, count=1, internal=True)
+    progress = topic(topics.PROGRESS, internal=True)
 
     return Topics(
         raw=topic(topics.RAW),
@@ -148,15 +143,11 @@ def make_topics(app: faust.App, partitions: int) -> Topics:
         identity_actions=topic(topics.IDENTITY_ACTIONS),
         merges=output(topics.IDENTITY_MERGES),
         conflicts=output(topics.IDENTITY_CONFLICTS),
-        journey_inputs=topic(
-            topics.BY_CUSTOMER, topics.ACTIONS, topics.ERASURE_REQUESTS, topics.IDENTITY_ACTIONS
-        ),
+        journey_inputs=topic(*topics.JOURNEY_INPUTS),
         alerts={alert_type: output(topics.alert_topic(alert_type)) for alert_type in topics.alert_types()},
         progress=DirectTopic(app, progress),
         progress_input=progress,
-        best_customers=DirectTopic(
-            app, topic(topics.BEST_CUSTOMERS, count=1, compacting=True, internal=True)
-        ),
+        best_customers=DirectTopic(app, topic(topics.BEST_CUSTOMERS, compacting=True, internal=True)),
     )
 
 

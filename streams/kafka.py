@@ -8,6 +8,7 @@ the bootstrap servers. Record keys and values never reach the client's log (stre
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -22,8 +23,9 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from agents.ingest.identity import derived_customer_id, normalise_identifier
-from streams import redaction
+from streams import redaction, topics
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
+from streams.runtime.declare import create_missing_topics
 from streams.runtime.faust_private import refresh_metadata
 
 __all__ = [
@@ -33,10 +35,13 @@ __all__ = [
     "bootstrap_servers",
     "connection",
     "consume",
+    "ensure_topics",
     "produce",
     "producer",
     "routing_key",
 ]
+
+log = logging.getLogger(__name__)
 
 redaction.hide_record_contents()
 
@@ -51,6 +56,12 @@ class Connection:
 
     bootstrap: str
     security: KafkaSecurity = field(default=PLAINTEXT)
+    #: The workers' partitions (``TOUCHPOINT_PARTITIONS``): a product topic this client finds missing is
+    #: created with them, and with its retention, before the client names it (``ensure_topics``). None:
+    #: the client creates nothing, and a broker that creates topics on first use gives its defaults.
+    partitions: int | None = None
+    #: Replicas of a topic this client creates (``TOUCHPOINT_REPLICATION_FACTOR``).
+    replication_factor: int = 1
 
     def client_options(self) -> dict[str, Any]:
         """aiokafka's keyword arguments: the bootstrap servers and the security settings."""
@@ -93,6 +104,38 @@ def _reason(exc: Exception, target: Connection) -> str:
             "and that the broker offers this mechanism"
         )
     return redaction.redact(f"{type(exc).__name__}: {exc}")
+
+
+#: (bootstrap, topic) pairs this process has made sure of: a topic, once there, stays.
+_ENSURED: set[tuple[str, str]] = set()
+
+
+async def ensure_topics(target: Connection | str, names: Iterable[str]) -> None:
+    """Create the product topics among *names* that do not exist yet, as the workers would.
+
+    A broker creates a topic the first time a client asks for it (Apache Kafka where
+    ``auto.create.topics.enable`` is on, its default; the embedded broker always), with its own
+    partition count and no retention. A journey input created so has the wrong size for the
+    workers, which then refuse to start: an operator's ``touchpoint erase`` on a fresh cluster would
+    stop every worker. So each client of ours creates what it is about to name first, with the
+    *target*'s partitions (``streams.topics.topic_specs``). Topics that exist are left as they are;
+    a topic that cannot be created (no permission) or a broker without the admin API is a warning:
+    the client goes on as it would have. A *target* without partitions creates nothing."""
+    target = connection(target)
+    if target.partitions is None:
+        return
+    layout = topics.topic_specs(target.partitions, target.replication_factor)
+    wanted = [
+        name for name in dict.fromkeys(names) if name in layout and (target.bootstrap, name) not in _ENSURED
+    ]
+    if not wanted:
+        return
+    try:
+        await create_missing_topics([layout[name] for name in wanted], target.client_options())
+    except Exception as exc:  # unreachable, refused, or no admin API: the client's own start says so
+        log.warning("could not check the topics %s: %s", ", ".join(wanted), _reason(exc, target))
+        return
+    _ENSURED.update((target.bootstrap, name) for name in wanted)
 
 
 def bootstrap_servers(url: str) -> str:
@@ -190,6 +233,7 @@ async def produce(
     pending: list[asyncio.Future[object]] = []
     started = time.monotonic()
     key_of = identity_key or secrets.token_bytes(32)
+    await ensure_topics(target, (topic,))
     async with producer(target) as client:
         for value in records:
             if stop is not None and stop.is_set():
@@ -240,6 +284,8 @@ async def consume(
     writes is read back, nothing written before it (with ``from_beginning=False``).
     """
     target = connection(target)
+    names = list(topics)
+    await ensure_topics(target, names)
     client = AIOKafkaConsumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -249,7 +295,7 @@ async def consume(
     await start_client(client, target)
     try:
         partitions: list[TopicPartition] = []
-        for topic in topics:
+        for topic in names:
             ids = await _partitions_for(client, topic)
             partitions.extend(TopicPartition(topic, partition) for partition in sorted(ids))
         client.assign(partitions)

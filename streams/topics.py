@@ -7,6 +7,8 @@ too. The worker's Faust topic objects are declared from them in ``streams.app``.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final
 
@@ -74,6 +76,12 @@ ALL: Final = (
     BEST_CUSTOMERS,
 )
 
+#: The journey's inputs: co-partitioned with the customer tables, so each must have the workers'
+#: partition count (``TOUCHPOINT_PARTITIONS``) and be keyed by customer.
+JOURNEY_INPUTS: Final = (BY_CUSTOMER, ACTIONS, ERASURE_REQUESTS, IDENTITY_ACTIONS)
+#: Internal topics of one partition whatever the workers' count: one coordinator reads each in order.
+SINGLE_PARTITION: Final = (PROGRESS, BEST_CUSTOMERS)
+
 
 DAY_MS: Final = 86_400_000
 
@@ -131,6 +139,41 @@ def retention_days(topic: str) -> int:
 def topic_config(topic: str) -> dict[str, str]:
     """The configuration *topic* is created with: time-based deletion after its retention."""
     return {"cleanup.policy": "delete", "retention.ms": str(retention_days(topic) * DAY_MS)}
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic as the product creates it: where it is missing, with these partitions and this configuration."""
+
+    name: str
+    partitions: int
+    replicas: int = 1
+    config: Mapping[str, str] = field(default_factory=dict)
+    #: The partition count must be exactly ``partitions`` (co-partitioned with the worker's tables).
+    copartitioned: bool = False
+    #: False: only checked if it exists (a table's changelog, which Faust creates itself).
+    create: bool = True
+
+
+def topic_specs(partitions: int, replicas: int = 1) -> dict[str, TopicSpec]:
+    """Every topic of the product (the installed plug-ins' alert topics too), by name, as a worker
+    with *partitions* partitions and *replicas* replicas creates it.
+
+    Any client of ours creates a missing topic so before it names one (``streams.kafka``), rather than
+    let the broker create it with its own defaults; the worker's own declaration agrees with it (a
+    test holds them together)."""
+    built_in_alerts = set(map(alert_topic, ALERT_TYPES))
+    names = (*(name for name in ALL if name not in built_in_alerts), *map(alert_topic, alert_types()))
+    specs: dict[str, TopicSpec] = {}
+    for name in names:
+        if name == BEST_CUSTOMERS:  # the latest threshold of each boundary, kept for every new worker
+            specs[name] = TopicSpec(name, 1, replicas, {"cleanup.policy": "compact"})
+            continue
+        count = 1 if name in SINGLE_PARTITION else partitions
+        specs[name] = TopicSpec(
+            name, count, replicas, topic_config(name), copartitioned=name in JOURNEY_INPUTS
+        )
+    return specs
 
 
 @lru_cache(maxsize=1 << 16)

@@ -174,7 +174,7 @@ def connection_of(settings: Settings) -> Connection:
     ):
         over = "" if security.protocol == "PLAINTEXT" else f" over {security.protocol}"
         raise click.ClickException(f"no Kafka broker answers at {bootstrap}{over}")
-    return Connection(bootstrap, security)
+    return Connection(bootstrap, security, settings.partitions, settings.replication_factor)
 
 
 def run_async(coroutine_factory: Callable[[asyncio.Event], Any]) -> Any:
@@ -230,9 +230,10 @@ async def request_and_await_answer(
     import orjson
 
     from streams import topics
-    from streams.kafka import consume, producer
+    from streams.kafka import consume, ensure_topics, producer
 
     sent: dict[str, str] = {}
+    await ensure_topics(target, (topic,))
     async with producer(target) as client:
 
         async def publish() -> None:

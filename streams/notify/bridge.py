@@ -32,7 +32,7 @@ from agents.domain.refusal import Rejected
 from agents.ingest.dead_letter import dead_letter_record
 from streams import topics
 from streams.alert_records import decode_alert
-from streams.kafka import Connection, bootstrap_servers, producer, start_client
+from streams.kafka import Connection, bootstrap_servers, ensure_topics, producer, start_client
 from streams.notify import metrics
 from streams.notify.alertmanager import expired_alert, postable_alert
 from streams.notify.ledger import Ledger, Partition
@@ -165,7 +165,14 @@ class NotifyBridge:
 
     async def run(self) -> None:
         settings = self.settings
-        bootstrap = Connection(bootstrap_servers(settings.broker), settings.kafka_security)
+        bootstrap = Connection(
+            bootstrap_servers(settings.broker),
+            settings.kafka_security,
+            settings.partitions,
+            settings.replication_factor,
+        )
+        alert_topics = [topics.alert_topic(t) for t in topics.ALERT_TYPES]
+        await ensure_topics(bootstrap, (*alert_topics, topics.DEAD_LETTER))
         session_ms = int(settings.session_timeout_s * 1000)
         consumer = AIOKafkaConsumer(
             **bootstrap.client_options(),
@@ -177,9 +184,7 @@ class NotifyBridge:
             fetch_max_wait_ms=settings.fetch_max_wait_ms,
             metadata_max_age_ms=30_000,
         )
-        consumer.subscribe(
-            topics=[topics.alert_topic(t) for t in topics.ALERT_TYPES], listener=_Rebalance(self)
-        )
+        consumer.subscribe(topics=alert_topics, listener=_Rebalance(self))
         await start_client(consumer, bootstrap)
         self._consumer = consumer
         timeout = aiohttp.ClientTimeout(total=POST_TIMEOUT_S)

@@ -1,4 +1,4 @@
-"""The worker's topics, created before any of its clients names one.
+"""The product's topics, created before a client names one: the worker's, and any other client's.
 
 A broker creates a topic the first time a client asks for its metadata: Apache Kafka where
 ``auto.create.topics.enable`` is on (its default), the embedded broker always. aiokafka asks
@@ -20,39 +20,38 @@ never be applied. A worker refuses to start on such a cluster and says which top
 do. Any other difference is a warning. Faust's own topics (changelogs, the assignor's) are
 declared by Faust, also before first use; the customer tables' changelogs are checked like the
 journey's inputs where they exist already.
+
+The product's other clients (the commands, the console, the notify bridge) create what they are
+about to name the same way, but as guests: ``create_missing_topics`` leaves an existing topic of
+any size alone and turns a refusal into a warning (``streams.kafka.ensure_topics``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
-__all__ = ["DeclarationPlan", "TopicSpec", "TopicsError", "declare_topics", "plan_declaration"]
+from streams.topics import TopicSpec
+
+__all__ = [
+    "DeclarationPlan",
+    "TopicSpec",
+    "TopicsError",
+    "create_missing_topics",
+    "declare_topics",
+    "plan_declaration",
+]
 
 log = logging.getLogger(__name__)
 
 
 class TopicsError(RuntimeError):
     """The cluster's topics do not fit the worker: it cannot create them, or their partitions differ."""
-
-
-@dataclass(frozen=True, slots=True)
-class TopicSpec:
-    """A topic as the worker creates it."""
-
-    name: str
-    partitions: int
-    replicas: int = 1
-    config: Mapping[str, str] = field(default_factory=dict)
-    #: The partition count must be exactly ``partitions`` (co-partitioned with the worker's tables).
-    copartitioned: bool = False
-    #: False: only checked if it exists (a table's changelog, which Faust creates itself).
-    create: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,24 +103,13 @@ async def declare_topics(specs: Iterable[TopicSpec], client_options: Mapping[str
 
     *client_options* are the admin client's: brokers, client id, TLS and SASL. Raises
     ``TopicsError`` if a topic cannot be created or a co-partitioned one has another size."""
-    specs = list(specs)
-    admin = AIOKafkaAdminClient(**client_options)
-    await admin.start()
-    try:
-        # Asking for every topic, none by name, is the one metadata request that creates nothing.
-        plan = plan_declaration(specs, _partition_counts(await admin.describe_topics()))
-        if plan.create:
-            response = await admin.create_topics([_new_topic(spec) for spec in plan.create])
-            failures = _failures(response.topic_errors)
-            if failures:
-                raise TopicsError(
-                    "cannot create the worker's topics: "
-                    + "; ".join(f"{name}: {reason}" for name, reason in failures)
-                    + ". Create them first with the partitions and retention in docs/operations.md"
-                )
-            log.info("created %d topics: %s", len(plan.create), ", ".join(s.name for s in plan.create))
-    finally:
-        await admin.close()
+    plan, failures = await _create_missing(specs, client_options)
+    if failures:
+        raise TopicsError(
+            "cannot create the worker's topics: "
+            + "; ".join(f"{name}: {reason}" for name, reason in failures)
+            + ". Create them first with the partitions and retention in docs/operations.md"
+        )
     for warning in plan.warnings():
         log.warning("%s (created before the worker, by another client or by hand)", warning)
     refusals = plan.refusals()
@@ -132,6 +120,45 @@ async def declare_topics(specs: Iterable[TopicSpec], client_options: Mapping[str
             "TOUCHPOINT_PARTITIONS set to the topics' count, or recreate the topics with the workers' count"
         )
     return plan
+
+
+async def create_missing_topics(
+    specs: Iterable[TopicSpec], client_options: Mapping[str, Any]
+) -> DeclarationPlan:
+    """Create the topics of *specs* that do not exist yet, as a client (not a worker) does before it names one.
+
+    A client does not own the cluster's layout: topics that exist are left as they are, whatever
+    their size (the workers refuse a journey input of the wrong one and say so), and a topic the
+    broker will not let this client create is a warning, not an error, since writing to it or
+    reading it may still be allowed."""
+    plan, failures = await _create_missing(specs, client_options)
+    for name, reason in failures:
+        log.warning(
+            "could not create topic %s: %s; the broker may create it with its own defaults", name, reason
+        )
+    return plan
+
+
+async def _create_missing(
+    specs: Iterable[TopicSpec], client_options: Mapping[str, Any]
+) -> tuple[DeclarationPlan, list[tuple[str, str]]]:
+    """The plan for *specs* against the cluster, and (topic, reason) for each missing one not created."""
+    specs = list(specs)
+    failures: list[tuple[str, str]] = []
+    admin = AIOKafkaAdminClient(**client_options)
+    await admin.start()
+    try:
+        # Asking for every topic, none by name, is the one metadata request that creates nothing.
+        plan = plan_declaration(specs, _partition_counts(await admin.describe_topics()))
+        if plan.create:
+            response = await admin.create_topics([_new_topic(spec) for spec in plan.create])
+            failures = _failures(response.topic_errors)
+            created = [spec.name for spec in plan.create if spec.name not in dict(failures)]
+            if created:
+                log.info("created %d topics: %s", len(created), ", ".join(created))
+    finally:
+        await admin.close()
+    return plan, failures
 
 
 def _partition_counts(topics: Iterable[Mapping[str, Any]]) -> dict[str, int]:

@@ -524,10 +524,11 @@ async def run_console(
     worker_token: str = "",
 ) -> None:
     """Serve the console until *stop* is set; *worker_token* is the workers' bearer token, if any."""
-    from streams.kafka import producer
+    from streams.kafka import ensure_topics, producer
     from streams.webconsole.feed import follow_alerts
 
     inbox, hub = Inbox(), Hub()
+    await ensure_topics(bootstrap, (topics.ACTIONS,))
     async with producer(bootstrap) as actions:
 
         async def send_action(key: bytes, value: bytes) -> None:

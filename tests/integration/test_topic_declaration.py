@@ -1,4 +1,5 @@
-"""A starting worker creates its topics before any of its clients names one, and checks those that exist.
+"""A starting worker creates its topics before any of its clients names one, and checks those that exist;
+an operator's command run before any worker creates what it names as the workers would.
 
 Each test has a broker of its own: the topics' partition counts are what is under test. The embedded
 broker, like Kafka with ``auto.create.topics.enable``, creates a topic a client asks about with its own
@@ -8,6 +9,7 @@ default partition count (four); the worker here runs with three.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import sys
@@ -20,7 +22,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams import topics
 from streams.local.broker import EmbeddedBroker, die_with_parent
-from tests.kafka_helpers import create_topic, wait_for
+from tests.kafka_helpers import collect, create_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -107,3 +109,42 @@ def test_a_worker_refuses_to_start_when_a_journey_input_has_another_partition_co
     log = log_path.read_text()
     assert f"{topic} has {PARTITIONS - 1} partitions, but the worker's tables have {PARTITIONS}" in log
     assert "TOUCHPOINT_PARTITIONS" in log
+
+
+def test_an_erasure_asked_for_before_any_worker_exists_leaves_topics_the_workers_start_on(
+    tmp_path: Path,
+) -> None:
+    """On a fresh cluster an operator's first command used to let the broker create the journey input it
+    wrote to, with the broker's partition count: every worker then refused to start. The command now
+    creates what it names with the workers' layout, and the first worker applies the request."""
+    customer = "c-asked-before-any-worker"
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        env = {**os.environ, "TOUCHPOINT_PARTITIONS": str(PARTITIONS)}
+        cli = [sys.executable, "-m", "streams.cli"]
+        erase = subprocess.run(
+            [*cli, "erase", customer, "--reason", "ticket-1", "--wait", "1", "--broker", broker.url],
+            env=env, cwd=ROOT, capture_output=True, timeout=120,
+        )  # fmt: skip
+        # Nobody confirms yet: the command says so, and the request stays on its topic.
+        assert erase.returncode != 0, erase.stdout + erase.stderr
+        simulate = subprocess.run(
+            [*cli, "simulate", "--events", "20", "--broker", broker.url],
+            env=env, cwd=ROOT, capture_output=True, timeout=120,
+        )  # fmt: skip
+        assert simulate.returncode == 0, simulate.stdout + simulate.stderr
+        counts, configs = asyncio.run(describe(broker.bootstrap))
+        named = (topics.ERASURE_REQUESTS, topics.ERASURES, topics.DEAD_LETTER, topics.RAW)
+        assert {name: counts.get(name) for name in named} == dict.fromkeys(named, PARTITIONS)
+        for name in named:
+            assert configs[name]["retention.ms"] == str(topics.retention_days(name) * topics.DAY_MS), name
+
+        process, log_path = start_worker(broker, tmp_path)
+        try:
+            wait_for("the worker to be ready", lambda: ready(log_path), timeout=120)
+            confirmations = asyncio.run(
+                collect(broker.bootstrap, topics.ERASURES, lambda key, _: key == customer.encode(), 1)
+            )
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    assert len(confirmations) == 1
