@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, TopicAuthorizationFailedError, for_code
 
 from streams.topics import TopicSpec
 
@@ -130,12 +130,17 @@ async def create_missing_topics(
     A client does not own the cluster's layout: topics that exist are left as they are, whatever
     their size (the workers refuse a journey input of the wrong one and say so), and a topic the
     broker will not let this client create is a warning, not an error, since writing to it or
-    reading it may still be allowed."""
+    reading it may still be allowed. A refusal for want of permission is only noted: a broker that
+    enforces ACLs would not create the topic for this client on first use either."""
     plan, failures = await _create_missing(specs, client_options)
     for name, reason in failures:
-        log.warning(
-            "could not create topic %s: %s; the broker may create it with its own defaults", name, reason
-        )
+        if reason.startswith(TopicAuthorizationFailedError.__name__):
+            # Nor will the broker create it for this client: whoever may (the workers, the set-up) does.
+            log.info("not allowed to create topic %s; left to the workers or the set-up", name)
+        else:
+            log.warning(
+                "could not create topic %s: %s; the broker may create it with its own defaults", name, reason
+            )
     return plan
 
 

@@ -151,6 +151,15 @@ def test_workers_share_app_id_partitions_and_web_port() -> None:
     assert len(set(values.values())) == 1, f"workers differ in {keys}: {values}"
 
 
+def test_every_other_client_would_create_a_missing_topic_as_the_workers_do() -> None:
+    layout = ("TOUCHPOINT_PARTITIONS", "TOUCHPOINT_REPLICATION_FACTOR")
+    workers = tuple(environment(WORKERS[0])[key] for key in layout)
+    clients = [name for name in SERVICES if "TOUCHPOINT_BROKER" in environment(name) and name not in WORKERS]
+    assert clients, "no client besides the workers"
+    for name in clients:
+        assert tuple(environment(name).get(key) for key in layout) == workers, name
+
+
 def test_every_topic_partition_count_equals_the_workers_partitions() -> None:
     partitions = Settings.from_env(environment(WORKERS[0])).partitions
     for topic, (count, _) in created_topics().items():

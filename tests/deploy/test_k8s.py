@@ -212,6 +212,9 @@ def test_notify_and_console_use_real_settings_the_workers_broker_and_the_workers
     assert not unknown, f"{component}: {sorted(unknown)} are not settings"
     assert env["TOUCHPOINT_BROKER"] == LITERAL_ENV["TOUCHPOINT_BROKER"]
     assert env.get("TOUCHPOINT_APP_ID", "touchpoint") == LITERAL_ENV["TOUCHPOINT_APP_ID"]
+    # A topic it finds missing is created as the workers would create it.
+    for layout in ("TOUCHPOINT_PARTITIONS", "TOUCHPOINT_REPLICATION_FACTOR"):
+        assert env[layout] == LITERAL_ENV[layout], layout
     assert container["image"] == WORKER["image"]
     assert container["args"] == [component]
     labels = _deployment(component)["spec"]["template"]["metadata"]["labels"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -89,3 +92,27 @@ def test_a_topic_only_checked_is_never_created_but_refused_at_another_size() -> 
     assert plan_declaration([changelog], {changelog.name: 4}).refusals() == [
         "touchpoint-customer_to_state-changelog has 4 partitions, but the worker's tables have 3"
     ]
+
+
+def test_a_client_only_notes_a_topic_it_may_not_create_and_warns_of_other_refusals(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from streams.runtime import declare
+
+    refused = [
+        ("alerts.actions", "TopicAuthorizationFailedError (not authorized)"),
+        ("touchpoints", "InvalidReplicationFactorError (replication factor 3 larger than brokers 1)"),
+    ]
+
+    async def answer(specs: object, options: object) -> tuple[declare.DeclarationPlan, list[tuple[str, str]]]:
+        return declare.DeclarationPlan((), ()), refused
+
+    monkeypatch.setattr(declare, "_create_missing", answer)
+    with caplog.at_level(logging.INFO, logger="streams.runtime.declare"):
+        asyncio.run(declare.create_missing_topics([], {}))
+    levels = {record.getMessage().split(";")[0]: record.levelname for record in caplog.records}
+    assert levels == {
+        "not allowed to create topic alerts.actions": "INFO",
+        "could not create topic touchpoints: InvalidReplicationFactorError (replication factor 3 larger than "
+        "brokers 1)": "WARNING",
+    }
