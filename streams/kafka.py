@@ -25,7 +25,7 @@ from aiokafka.structs import TopicPartition
 from agents.ingest.identity import derived_customer_id, normalise_identifier
 from streams import redaction, topics
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
-from streams.runtime.declare import create_missing_topics
+from streams.runtime.declare import create_missing_topics, listed_topics
 from streams.runtime.faust_private import refresh_metadata
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "ensure_topics",
     "produce",
     "producer",
+    "readable_topics",
     "routing_key",
 ]
 
@@ -136,6 +137,14 @@ async def ensure_topics(target: Connection | str, names: Iterable[str]) -> None:
         log.warning("could not check the topics %s: %s", ", ".join(wanted), _reason(exc, target))
         return
     _ENSURED.update((target.bootstrap, name) for name in wanted)
+
+
+async def readable_topics(target: Connection | str, names: Iterable[str]) -> list[str]:
+    """Those of *names* the broker lists to this client, in order: the others are missing, or its
+    principal may not see them (a broker that enforces ACLs lists only those). Creates none."""
+    target = connection(target)
+    listed = await listed_topics(target.client_options())
+    return [name for name in names if name in listed]
 
 
 def bootstrap_servers(url: str) -> str:

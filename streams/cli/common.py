@@ -226,25 +226,45 @@ async def request_and_await_answer(
     stop: asyncio.Event,
 ) -> dict[str, Any] | None:
     """Send *record* to *topic* once the reader is positioned; return the first record on *answers* that
-    *is_answer* accepts, or the dead letter of the record sent, or None after *wait* seconds."""
+    *is_answer* accepts, or the dead letter of the record sent, or None after *wait* seconds.
+
+    A topic to watch that this client cannot read (missing, or its principal may not see it, as the
+    privacy office may not see the dead letters) is left out, with a line on stderr: the record is sent
+    all the same. With none of *answers* readable it is sent without waiting, and None is returned."""
     import orjson
+    from aiokafka.errors import KafkaError
 
     from streams import topics
-    from streams.kafka import consume, ensure_topics, producer
+    from streams.kafka import consume, ensure_topics, producer, readable_topics
 
     sent: dict[str, str] = {}
-    await ensure_topics(target, (topic,))
+    watched: tuple[str, ...] = (*answers, topics.DEAD_LETTER)
+    await ensure_topics(target, (topic, *watched))
+    try:
+        readable = await readable_topics(target, watched)
+    except KafkaError:  # no listing: watch them all, as a reader that finds one missing says so
+        readable = list(watched)
+    unseen = [name for name in watched if name not in readable]
+    if unseen:
+        click.echo(
+            f"cannot read {', '.join(unseen)} (missing, or not allowed to this client): "
+            "an answer there will not be seen",
+            err=True,
+        )
     async with producer(target) as client:
 
         async def publish() -> None:
             metadata = await client.send_and_wait(topic, orjson.dumps(record), key=key)
             sent["source"] = f"{topic}:{metadata.partition}:{metadata.offset}"
 
+        if not any(name in readable for name in answers):
+            await publish()
+            return None
         try:
             async with asyncio.timeout(wait):
                 async for answer in consume(
                     target,
-                    (*answers, topics.DEAD_LETTER),
+                    readable,
                     from_beginning=False,
                     stop=stop,
                     on_positioned=publish,

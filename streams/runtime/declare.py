@@ -44,6 +44,7 @@ __all__ = [
     "TopicsError",
     "create_missing_topics",
     "declare_topics",
+    "listed_topics",
     "plan_declaration",
 ]
 
@@ -164,6 +165,18 @@ async def _create_missing(
     finally:
         await admin.close()
     return plan, failures
+
+
+async def listed_topics(client_options: Mapping[str, Any]) -> dict[str, int]:
+    """The topics the broker lists to this client, with their partition counts; creates none.
+
+    A broker that enforces ACLs lists only the topics the client's principal may describe."""
+    admin = AIOKafkaAdminClient(**client_options)
+    await admin.start()
+    try:
+        return _partition_counts(await admin.describe_topics())
+    finally:
+        await admin.close()
 
 
 def _partition_counts(topics: Iterable[Mapping[str, Any]]) -> dict[str, int]:
