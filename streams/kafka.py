@@ -119,9 +119,10 @@ async def ensure_topics(target: Connection | str, names: Iterable[str]) -> None:
     partition count and no retention. A journey input created so has the wrong size for the
     workers, which then refuse to start: an operator's ``touchpoint erase`` on a fresh cluster would
     stop every worker. So each client of ours creates what it is about to name first, with the
-    *target*'s partitions (``streams.topics.topic_specs``). Topics that exist are left as they are;
-    a topic that cannot be created (no permission) or a broker without the admin API is a warning:
-    the client goes on as it would have. A *target* without partitions creates nothing."""
+    *target*'s partitions (``streams.topics.topic_specs``). Topics that exist are left as they are.
+    A topic this client may not create is noted in the log; any other failure to create one, or a
+    broker without the admin API, is a warning; either way the client goes on as it would have. A
+    *target* without partitions creates nothing."""
     target = connection(target)
     if target.partitions is None:
         return

@@ -23,7 +23,7 @@ journey's inputs where they exist already.
 
 The product's other clients (the commands, the console, the notify bridge) create what they are
 about to name the same way, but as guests: ``create_missing_topics`` leaves an existing topic of
-any size alone and turns a refusal into a warning (``streams.kafka.ensure_topics``).
+any size alone and turns a refusal into a line in the log (``streams.kafka.ensure_topics``).
 """
 
 from __future__ import annotations
@@ -131,8 +131,8 @@ async def create_missing_topics(
     A client does not own the cluster's layout: topics that exist are left as they are, whatever
     their size (the workers refuse a journey input of the wrong one and say so), and a topic the
     broker will not let this client create is a warning, not an error, since writing to it or
-    reading it may still be allowed. A refusal for want of permission is only noted: a broker that
-    enforces ACLs would not create the topic for this client on first use either."""
+    reading it may still be allowed. A refusal for want of permission is only an info line: a broker
+    that enforces ACLs would not create the topic for this client on first use either."""
     plan, failures = await _create_missing(specs, client_options)
     for name, reason in failures:
         if reason.startswith(TopicAuthorizationFailedError.__name__):
