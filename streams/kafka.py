@@ -142,9 +142,15 @@ async def ensure_topics(target: Connection | str, names: Iterable[str]) -> None:
 
 async def readable_topics(target: Connection | str, names: Iterable[str]) -> list[str]:
     """Those of *names* the broker lists to this client, in order: the others are missing, or its
-    principal may not see them (a broker that enforces ACLs lists only those). Creates none."""
+    principal may not see them (a broker that enforces ACLs lists only those). Creates none.
+    Raises ``BrokerUnreachable`` if the broker cannot be reached or refuses the connection."""
     target = connection(target)
-    listed = await listed_topics(target.client_options())
+    try:
+        listed = await listed_topics(target.client_options())
+    except Exception as exc:  # refused connection, TLS or sign-in: one clean line, as start_client says it
+        raise BrokerUnreachable(
+            f"cannot connect to Kafka at {target.describe()}: {_reason(exc, target)}"
+        ) from None
     return [name for name in names if name in listed]
 
 

@@ -232,7 +232,6 @@ async def request_and_await_answer(
     privacy office may not see the dead letters) is left out, with a line on stderr: the record is sent
     all the same. With none of *answers* readable it is sent without waiting, and None is returned."""
     import orjson
-    from aiokafka.errors import KafkaError
 
     from streams import topics
     from streams.kafka import consume, ensure_topics, producer, readable_topics
@@ -240,10 +239,7 @@ async def request_and_await_answer(
     sent: dict[str, str] = {}
     watched: tuple[str, ...] = (*answers, topics.DEAD_LETTER)
     await ensure_topics(target, (topic, *watched))
-    try:
-        readable = await readable_topics(target, watched)
-    except KafkaError:  # no listing: watch them all, as a reader that finds one missing says so
-        readable = list(watched)
+    readable = await readable_topics(target, watched)
     unseen = [name for name in watched if name not in readable]
     if unseen:
         click.echo(
