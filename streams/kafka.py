@@ -98,6 +98,10 @@ _SIGN_IN_REFUSED = (
 )
 
 
+#: Failures to reach the brokers or sign in, which a client's start reports in its own error line.
+_UNREACHABLE = (OSError, errors.KafkaConnectionError, *_SIGN_IN_REFUSED)
+
+
 def _reason(exc: Exception, target: Connection) -> str:
     if target.security.sasl_mechanism and isinstance(exc, _SIGN_IN_REFUSED):
         return (
@@ -134,7 +138,10 @@ async def ensure_topics(target: Connection | str, names: Iterable[str]) -> None:
         return
     try:
         await create_missing_topics([layout[name] for name in wanted], target.client_options())
-    except Exception as exc:  # unreachable, refused, or no admin API: the client's own start says so
+    except _UNREACHABLE as exc:  # the client's own start reports it next, once
+        log.debug("could not check the topics %s: %s", ", ".join(wanted), _reason(exc, target))
+        return
+    except Exception as exc:  # a broker without the admin API, say: the client goes on as before
         log.warning("could not check the topics %s: %s", ", ".join(wanted), _reason(exc, target))
         return
     _ENSURED.update((target.bootstrap, name) for name in wanted)

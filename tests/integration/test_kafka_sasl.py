@@ -82,6 +82,7 @@ def test_a_refused_sign_in_is_one_line_naming_the_user_never_the_password(
     assert len(errors) == 1, output
     assert f"SASL_PLAINTEXT ({mechanism} as touchpoint-cli)" in errors[0]
     assert "refused the sign-in" in errors[0]
+    assert output.count("refused the sign-in") == 1, output  # said once, not again by each client
     assert PASSWORD not in output
 
 
