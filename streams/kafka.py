@@ -27,6 +27,7 @@ from streams import redaction, topics
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
 from streams.runtime.declare import create_missing_topics, listed_topics
 from streams.runtime.faust_private import refresh_metadata
+from streams.topics import TopicSpec
 
 __all__ = [
     "BrokerUnreachable",
@@ -128,16 +129,12 @@ async def ensure_topics(target: Connection | str, names: Iterable[str]) -> None:
     broker without the admin API, is a warning; either way the client goes on as it would have. A
     *target* without partitions creates nothing."""
     target = connection(target)
-    if target.partitions is None:
+    specs = [spec for spec in _product_specs(target, names) if (target.bootstrap, spec.name) not in _ENSURED]
+    if not specs:
         return
-    layout = topics.topic_specs(target.partitions, target.replication_factor)
-    wanted = [
-        name for name in dict.fromkeys(names) if name in layout and (target.bootstrap, name) not in _ENSURED
-    ]
-    if not wanted:
-        return
+    wanted = [spec.name for spec in specs]
     try:
-        await create_missing_topics([layout[name] for name in wanted], target.client_options())
+        await create_missing_topics(specs, target.client_options())
     except _UNREACHABLE as exc:  # the client's own start reports it next, once
         log.debug("could not check the topics %s: %s", ", ".join(wanted), _reason(exc, target))
         return
@@ -148,17 +145,34 @@ async def ensure_topics(target: Connection | str, names: Iterable[str]) -> None:
 
 
 async def readable_topics(target: Connection | str, names: Iterable[str]) -> list[str]:
-    """Those of *names* the broker lists to this client, in order: the others are missing, or its
-    principal may not see them (a broker that enforces ACLs lists only those). Creates none.
+    """Those of *names* this client can read, in order, after creating the missing product topics among
+    them as ``ensure_topics`` does (with one listing of the broker's topics for both). The others are
+    missing, or its principal may not see them (a broker that enforces ACLs lists only those).
     Raises ``BrokerUnreachable`` if the broker cannot be reached or refuses the connection."""
     target = connection(target)
+    names = list(names)
+    specs = _product_specs(target, names)
     try:
-        listed = await listed_topics(target.client_options())
+        if target.partitions is None:
+            seen = set(await listed_topics(target.client_options()))
+        else:
+            seen = await create_missing_topics(specs, target.client_options())
     except Exception as exc:  # refused connection, TLS or sign-in: one clean line, as start_client says it
         raise BrokerUnreachable(
             f"cannot connect to Kafka at {target.describe()}: {_reason(exc, target)}"
         ) from None
-    return [name for name in names if name in listed]
+    # Made sure of: the client's own reader or writer of them does not ask again (ensure_topics).
+    _ENSURED.update((target.bootstrap, spec.name) for spec in specs)
+    return [name for name in names if name in seen]
+
+
+def _product_specs(target: Connection, names: Iterable[str]) -> list[TopicSpec]:
+    """The layout of the product's topics among *names*, once each; none for a *target* without the
+    workers' partitions."""
+    if target.partitions is None:
+        return []
+    layout = topics.topic_specs(target.partitions, target.replication_factor)
+    return [layout[name] for name in dict.fromkeys(names) if name in layout]
 
 
 def bootstrap_servers(url: str) -> str:

@@ -234,12 +234,12 @@ async def request_and_await_answer(
     import orjson
 
     from streams import topics
-    from streams.kafka import consume, ensure_topics, producer, readable_topics
+    from streams.kafka import consume, producer, readable_topics
 
     sent: dict[str, str] = {}
     watched: tuple[str, ...] = (*answers, topics.DEAD_LETTER)
-    await ensure_topics(target, (topic, *watched))
-    readable = await readable_topics(target, watched)
+    # The request's topic is created with the others where missing, in the same round trip.
+    readable = [name for name in await readable_topics(target, (topic, *watched)) if name in watched]
     unseen = [name for name in watched if name not in readable]
     if unseen:
         click.echo(

@@ -29,8 +29,9 @@ any size alone and turns a refusal into a line in the log (``streams.kafka.ensur
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -62,6 +63,8 @@ class DeclarationPlan:
     create: tuple[TopicSpec, ...]
     #: Existing topics whose partition count is not the spec's: (spec, the count they have).
     mismatched: tuple[tuple[TopicSpec, int], ...]
+    #: Every topic the broker listed (name → partition count), before any was created.
+    existing: Mapping[str, int] = field(default_factory=dict)
 
     def refusals(self) -> list[str]:
         """One line per co-partitioned topic of the wrong size: reasons not to start."""
@@ -96,7 +99,7 @@ def plan_declaration(specs: Iterable[TopicSpec], existing: Mapping[str, int]) ->
         for name, spec in by_name.items()
         if name in existing and existing[name] != spec.partitions
     )
-    return DeclarationPlan(create, mismatched)
+    return DeclarationPlan(create, mismatched, existing)
 
 
 async def declare_topics(specs: Iterable[TopicSpec], client_options: Mapping[str, Any]) -> DeclarationPlan:
@@ -123,16 +126,16 @@ async def declare_topics(specs: Iterable[TopicSpec], client_options: Mapping[str
     return plan
 
 
-async def create_missing_topics(
-    specs: Iterable[TopicSpec], client_options: Mapping[str, Any]
-) -> DeclarationPlan:
+async def create_missing_topics(specs: Iterable[TopicSpec], client_options: Mapping[str, Any]) -> set[str]:
     """Create the topics of *specs* that do not exist yet, as a client (not a worker) does before it names one.
 
     A client does not own the cluster's layout: topics that exist are left as they are, whatever
     their size (the workers refuse a journey input of the wrong one and say so), and a topic the
     broker will not let this client create is a warning, not an error, since writing to it or
     reading it may still be allowed. A refusal for want of permission is only an info line: a broker
-    that enforces ACLs would not create the topic for this client on first use either."""
+    that enforces ACLs would not create the topic for this client on first use either.
+
+    Returns the topics this client sees now: those the broker listed, and those it created."""
     plan, failures = await _create_missing(specs, client_options)
     for name, reason in failures:
         if reason.startswith(TopicAuthorizationFailedError.__name__):
@@ -142,7 +145,8 @@ async def create_missing_topics(
             log.warning(
                 "could not create topic %s: %s; the broker may create it with its own defaults", name, reason
             )
-    return plan
+    failed = {name for name, _ in failures}
+    return {*plan.existing, *(spec.name for spec in plan.create if spec.name not in failed)}
 
 
 async def _create_missing(
@@ -151,9 +155,7 @@ async def _create_missing(
     """The plan for *specs* against the cluster, and (topic, reason) for each missing one not created."""
     specs = list(specs)
     failures: list[tuple[str, str]] = []
-    admin = AIOKafkaAdminClient(**client_options)
-    await admin.start()
-    try:
+    async with _admin(client_options) as admin:
         # Asking for every topic, none by name, is the one metadata request that creates nothing.
         plan = plan_declaration(specs, _partition_counts(await admin.describe_topics()))
         if plan.create:
@@ -162,8 +164,6 @@ async def _create_missing(
             created = [spec.name for spec in plan.create if spec.name not in dict(failures)]
             if created:
                 log.info("created %d topics: %s", len(created), ", ".join(created))
-    finally:
-        await admin.close()
     return plan, failures
 
 
@@ -171,10 +171,16 @@ async def listed_topics(client_options: Mapping[str, Any]) -> dict[str, int]:
     """The topics the broker lists to this client, with their partition counts; creates none.
 
     A broker that enforces ACLs lists only the topics the client's principal may describe."""
+    async with _admin(client_options) as admin:
+        return _partition_counts(await admin.describe_topics())
+
+
+@asynccontextmanager
+async def _admin(client_options: Mapping[str, Any]) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(**client_options)
     await admin.start()
     try:
-        return _partition_counts(await admin.describe_topics())
+        yield admin
     finally:
         await admin.close()
 
