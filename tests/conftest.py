@@ -37,6 +37,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+#: Every test is exactly one of these, so ``-m unit`` and ``-m integration`` together run the whole suite.
+KINDS = ("unit", "integration")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unsorted = [
+        item.nodeid for item in items if sum(item.get_closest_marker(kind) is not None for kind in KINDS) != 1
+    ]
+    if unsorted:
+        more = f" and {len(unsorted) - 5} more" if len(unsorted) > 5 else ""
+        raise pytest.UsageError(
+            f"{', '.join(unsorted[:5])}{more}: each test needs exactly one of the markers unit and "
+            "integration (pytestmark = pytest.mark.unit at the top of its module)"
+        )
+
+
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
     log = tmp_path_factory.mktemp("broker") / "tansu.log"

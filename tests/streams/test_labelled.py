@@ -7,6 +7,8 @@ from prometheus_client import CollectorRegistry
 
 from streams.labelled import Counter, Gauge, Histogram
 
+pytestmark = pytest.mark.unit
+
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
     return registry.get_sample_value(name, labels)

@@ -13,6 +13,8 @@ from streams import topics
 from streams.kafka import Connection, ensure_topics
 from streams.settings import Settings
 
+pytestmark = pytest.mark.unit
+
 
 def test_the_workers_create_each_topic_as_the_product_s_layout_says(tmp_path: Path) -> None:
     from streams.app import create_app, topic_specs

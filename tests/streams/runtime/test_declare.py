@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from streams.runtime.declare import TopicSpec, _failures, plan_declaration
 
+pytestmark = pytest.mark.unit
+
 INPUT = TopicSpec("touchpoints.by-customer", 3, copartitioned=True)
 OUTPUT = TopicSpec("alerts.long_wait", 3, config={"retention.ms": "1"})
 ONE = TopicSpec("model.best-customers", 1, config={"cleanup.policy": "compact"})
