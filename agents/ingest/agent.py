@@ -76,18 +76,17 @@ def install(
     by_customer = topics.by_customer.get_topic_name()
     dead_letter = topics.dead_letter.get_topic_name()
 
-    def forward(source: Record, accepted: Accepted, stamp: float | None) -> None:
+    def forward(source: Record, accepted: Accepted, stamp: float | None, journey_here: bool) -> None:
         key = accepted.customer_id.encode()
         partition = batches.partition_of(by_customer, key)
         headers: Sequence[tuple[str, bytes]] = ()
         # Only records read in the customer's own partition: the journey of that partition sees all of
         # them in this order, none overtaken by an earlier one still on its way through by-customer.
         if (
-            shortcut is not None
+            journey_here
+            and shortcut is not None
             and partition == source.partition
             and not accepted.customer_id.startswith(IDENTIFIER_PREFIX)
-            and batches.co_partitioned(source.topic, by_customer)
-            and batches.owns(by_customer, partition)
         ):
             headers = shortcut(partition, accepted, stamp)
         outbox.add(
@@ -103,6 +102,15 @@ def install(
         # Counted once per batch and kind: a labelled counter's lookup and lock cost more than the rest
         # of the count, and no scrape can come between two records of a batch anyway (no await here).
         accepted: dict[tuple[str, str], int] = {}
+        # Whether this worker holds the same partition of by-customer, co-partitioned: asked once per
+        # batch, as the answers hold for the whole fetch being applied (the host reads the assignment
+        # and the topics' sizes before it).
+        journey_here = (
+            shortcut is not None
+            and len(records) > 0
+            and batches.co_partitioned(records[0].topic, by_customer)
+            and batches.owns(by_customer, partition)
+        )
         for record in records:
             # The record's broker timestamp bounds how far ahead its event may be; a record without
             # one is held to this worker's clock.
@@ -113,7 +121,7 @@ def install(
                 accepted[kind] = accepted.get(kind, 0) + 1
                 # Keep the raw record's timestamp: the journey measures event-to-alert time from it.
                 # None (no timestamp) lets the producer stamp the current time.
-                forward(record, outcome, stamp)
+                forward(record, outcome, stamp, journey_here)
                 for claim in outcome.claims:
                     send_claim(claim, stamp)
             else:

@@ -58,6 +58,9 @@ class Accepted:
     customer_id: str
     #: Aware, keeping the producer's own UTC offset (business hours depend on it).
     occurred_at: datetime
+    #: ``occurred_at.timestamp()``: epoch seconds, worked out once (an aware datetime's takes 0.4 µs)
+    #: for the skew check, the claims, and the journey and its lag metric when they get this record.
+    occurred_seconds: float
     event: dict[str, Any]
     #: The normalised event as compact JSON, ready to publish.
     body: bytes
@@ -70,12 +73,14 @@ class Accepted:
         self,
         customer_id: str,
         occurred_at: datetime,
+        occurred_seconds: float,
         event: dict[str, Any],
         body: bytes,
         claims: tuple[Claim, ...] = (),
     ) -> None:
         self.customer_id = customer_id
         self.occurred_at = occurred_at
+        self.occurred_seconds = occurred_seconds
         self.event = event
         self.body = body
         self.claims = claims
@@ -138,7 +143,7 @@ class TouchpointDecoder:
         except Exception as exc:  # a bug here must dead-letter the record, not stop the partition
             return Rejected(INTERNAL, f"internal error while decoding: {type(exc).__name__}: {exc}")
         if received_at is not None and isinstance(outcome, Accepted):
-            ahead = outcome.occurred_at.timestamp() - received_at
+            ahead = outcome.occurred_seconds - received_at
             if ahead > self._max_future_skew:
                 stamp = datetime.fromtimestamp(received_at, UTC).isoformat(timespec="seconds")
                 return Rejected(
@@ -183,6 +188,7 @@ class TouchpointDecoder:
                 "occurred_at",
             )
         event["occurred_at"] = canonical_instant(text, occurred_at)
+        seconds = occurred_at.timestamp()
         changed = False
         identifiers = event.get("identifiers")
         if identifiers is not None:
@@ -212,12 +218,12 @@ class TouchpointDecoder:
                 customer_id = self._keys.profile_key(identifiers or {}, event)
             event["customer_id"] = customer_id
         elif identifiers and self._keys is not None:
-            at = int(occurred_at.timestamp())
+            at = int(seconds)
             claims = self._keys.claims(customer_id, identifiers, event["event_id"], at)
         if identifiers:
             # Raw identifiers end here: past ingest each is its keyed hash, per kind (claims hold keys too).
             event["identifiers"] = hash_identifiers(identifiers, self._salt)
-        return Accepted(customer_id, occurred_at, event, orjson.dumps(event), claims)
+        return Accepted(customer_id, occurred_at, seconds, event, orjson.dumps(event), claims)
 
 
 def canonical_instant(text: str, occurred_at: datetime) -> str:

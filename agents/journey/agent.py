@@ -432,12 +432,14 @@ def install(
         touchpoint: dict[str, Any],
         stamp: float | None,
         occurred: datetime | None = None,
+        occurred_seconds: float | None = None,
     ) -> Change:
         """Apply a touchpoint, publish and count its outcome; a refusal is left to the caller.
 
-        *occurred* is the touchpoint's ``occurred_at`` parsed already (by ingest), if it was.
+        *occurred* is the touchpoint's ``occurred_at`` parsed already (by ingest), if it was, and
+        *occurred_seconds* its epoch seconds.
         """
-        change = journey.touchpoint(key, partition, touchpoint, stamp)
+        change = journey.touchpoint(key, partition, touchpoint, stamp, occurred, occurred_seconds)
         if change.refused is not None:
             return change
         if change.cause == FORGOTTEN:
@@ -453,11 +455,12 @@ def install(
             # changelog record never arrived, and this redelivery is the only event that shows it.
             states.stage(change.key, change.state, change.partition)
             return change
-        if occurred is None:
+        if occurred is None or occurred_seconds is None:
             occurred = datetime.fromisoformat(touchpoint["occurred_at"])
+            occurred_seconds = occurred.timestamp()
         # Counted together, with no await between: a scrape always sees count == journey events.
         metrics.JOURNEY_TOUCHPOINTS.inc()
-        metrics.PROCESSING_LAG.observe(max(time.time() - occurred.timestamp(), 0.0))
+        metrics.PROCESSING_LAG.observe(max(time.time() - occurred_seconds, 0.0))
         count_open(change)
         slot = after_hours_slot(touchpoint, occurred, calendars)
         if slot is not None:
@@ -525,7 +528,9 @@ def install(
         """
         key = accepted.customer_id.encode()
         try:
-            change = apply_touchpoint(key, partition, accepted.event, stamp, accepted.occurred_at)
+            change = apply_touchpoint(
+                key, partition, accepted.event, stamp, accepted.occurred_at, accepted.occurred_seconds
+            )
         except Exception as exc:  # a bug or a foreign record: kept, as in track_journey
             log.warning("journey could not apply %s at ingest: %s", accepted.event.get("event_id"), exc)
             reason = SCHEMA if isinstance(exc, schemas.ValidationError) else INTERNAL

@@ -202,13 +202,20 @@ class JourneyStep:
         self._owned: set[int] = set()
 
     def touchpoint(
-        self, key: bytes, partition: int, event: dict[str, Any], received_at: float | None = None
+        self,
+        key: bytes,
+        partition: int,
+        event: dict[str, Any],
+        received_at: float | None = None,
+        occurred: datetime | None = None,
+        occurred_seconds: float | None = None,
     ) -> Change:
         """Apply *event* (a normalised touchpoint of the customer *key*), then take ``due(partition)``.
 
         *received_at* is its record's broker timestamp (epoch seconds), None without one. A refused
         touchpoint changes nothing (``refused`` says why); a redelivery is a DUPLICATE change with
-        no outputs, whose state the worker writes again as it is.
+        no outputs, whose state the worker writes again as it is. *occurred* and *occurred_seconds*:
+        the event's ``occurred_at`` parsed and in epoch seconds, if the caller has them (ingest's).
         """
         erased_at = self._erased_at(key)
         if erased_at is not None and _instant(event) <= erased_at:
@@ -222,7 +229,9 @@ class JourneyStep:
                 routed = Forward(destination, touchpoint={**event, "customer_id": destination})
                 return Change(key, partition, ROUTED, known, Outputs(forwards=[routed]))
         before = _open_counts(known)
-        step = self.tracker.track(known, key.decode(), event, partition, received_at)
+        step = self.tracker.track(
+            known, key.decode(), event, partition, received_at, occurred, occurred_seconds
+        )
         if step.refused is not None:
             return Change(key, partition, TOUCHPOINT, step.state, step, known is not None)
         if step.duplicate:

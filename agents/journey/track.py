@@ -149,6 +149,8 @@ class JourneyTracker:
         event: dict[str, Any],
         partition: int,
         received_at: float | None = None,
+        occurred: datetime | None = None,
+        occurred_seconds: float | None = None,
     ) -> Step:
         """Apply *event* (a normalised touchpoint) to *state* (None for a new customer).
 
@@ -156,9 +158,14 @@ class JourneyTracker:
         too far before the customer's history, is ``refused`` and changes nothing. So is one dated
         further ahead of *received_at* (its record's broker timestamp, epoch seconds) than the skew
         bound: ingest refuses those already, this catches records written past it.
+
+        *occurred* and *occurred_seconds* are the event's ``occurred_at`` and its epoch seconds,
+        where the caller has them already (ingest's decoder does); else they are read from *event*.
         """
-        occurred = datetime.fromisoformat(event["occurred_at"])
-        instant = int(occurred.timestamp())
+        if occurred is None or occurred_seconds is None:
+            occurred = datetime.fromisoformat(event["occurred_at"])
+            occurred_seconds = occurred.timestamp()
+        instant = int(occurred_seconds)
         verdict = self._admission.check(state, event, instant, received_at)
         if isinstance(verdict, Rejected):
             return Step(state=state or CustomerState(partition=partition), refused=verdict)

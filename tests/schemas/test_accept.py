@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import re
+import sys
 from typing import Any
 
 import fastjsonschema
@@ -12,7 +14,7 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 import schemas
-from schemas.accept import DOLLAR, shape_of
+from schemas.accept import DOLLAR, SAFE_TEXT, VISIBLE_SAFE_TEXT, shape_of
 from streams.sim import SimulationSpec, generate
 
 pytestmark = pytest.mark.unit
@@ -215,3 +217,48 @@ def test_every_contract_validates_with_the_same_verdicts_through_its_shape() -> 
         full = fastjsonschema.compile(schema)
         for example in schema.get("examples", []):
             assert accepted_by(schemas.validator(name), example) == accepted_by(full, example), name
+
+
+def test_the_contracts_name_the_safe_text_patterns_that_printable_text_proves() -> None:
+    # The shortcut in Shape._accepts_string applies only where a contract uses these exact strings.
+    patterns = {item.get("pattern") for item in TOUCHPOINT["properties"].values()}
+    assert {SAFE_TEXT, VISIBLE_SAFE_TEXT} <= patterns
+
+
+def test_every_printable_character_is_safe_text_and_the_space_is_the_only_printable_whitespace() -> None:
+    # The two facts the shortcut rests on, over every code point of this Python's Unicode tables.
+    safe = re.compile(SAFE_TEXT)
+    printable = [chr(point) for point in range(sys.maxunicode + 1) if chr(point).isprintable()]
+    assert safe.match("".join(printable))
+    assert [character for character in printable if character.isspace()] == [" "]
+    assert not safe.match("\u00ad")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        "   ",
+        "a",
+        " a ",
+        "ab\u00adc",
+        "a\tb",
+        "\u200b",
+        "a\u2028",
+        "\ue000",
+        "\ud800",
+        "x\u3000y",
+        "é",
+    ],
+)
+@pytest.mark.parametrize("pattern", [SAFE_TEXT, VISIBLE_SAFE_TEXT])
+def test_a_safe_text_shape_agrees_with_its_pattern_printable_or_not(pattern: str, text: str) -> None:
+    schema = {"type": "string", "pattern": pattern}
+    assert shape_accepts(schema, text) == accepted_by(fastjsonschema.compile(schema), text)
+
+
+def shape_accepts(schema: dict[str, Any], value: Any) -> bool:
+    shape = shape_of(schema)
+    assert shape is not None
+    return shape.accepts(value)

@@ -48,6 +48,7 @@ REQUIRED: dict[type[Any], dict[str, Any]] = {
     Accepted: {
         "customer_id": "c-1",
         "occurred_at": datetime(2026, 1, 5, 19, 30, tzinfo=UTC),
+        "occurred_seconds": 1_767_641_400.0,
         "event": {"event_id": "e-1"},
         "body": b"{}",
     },

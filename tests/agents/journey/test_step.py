@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from agents.config import default_config
 from agents.domain.alert import FIRST_RESPONSE_BREACH, OPEN, RESOLVED
 from agents.domain.refusal import CONFLICTING_DUPLICATE, UNKNOWN_ALERT
 from agents.domain.state import CustomerState, summarize
+from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.erasure import ERASED_BY
 from agents.journey.step import (
     ACTION,
@@ -24,6 +26,7 @@ from agents.journey.step import (
     JourneyStep,
 )
 from agents.journey.track import JourneyTracker
+from streams.sim import SimulationSpec, generate
 from tests.agents.journey.touchpoints import SALT, T0, inquiry, instant, purchase, visit
 
 pytestmark = pytest.mark.unit
@@ -303,3 +306,39 @@ def test_a_buyer_taken_up_from_the_table_counts_in_its_partitions_population_aga
     assert step.progress.buyers(4) == {b"cust-1": (state.first_purchase, summary.clv_history)}
     assert summary.wake_at is not None, "a buyer's lapse is due some day"
     assert step.scheduled(4) == {b"cust-1": summary.wake_at}
+
+
+def test_the_occurred_at_ingest_read_gives_the_same_changes_as_reading_it_from_the_event() -> None:
+    # The worker's shortcut hands the journey ingest's parsed occurred_at and its epoch seconds; a
+    # record read from by-customer has only its text. Both must lead to the same bytes.
+    decoder = TouchpointDecoder(identity_salt=SALT)
+    given, read = Partition(), Partition()
+    applied = 0
+    for raw in itertools.islice(generate(SimulationSpec(customers=60, seed=3)), 3_000):
+        first, second = decoder(raw), decoder(raw)
+        if not isinstance(first, Accepted) or not isinstance(second, Accepted):
+            continue
+        key = first.customer_id.encode()
+        with_given = given.step.touchpoint(
+            key, 0, first.event, None, first.occurred_at, first.occurred_seconds
+        )
+        from_text = read.step.touchpoint(key, 0, second.event)
+        assert _fingerprint(with_given) == _fingerprint(from_text)
+        for partition, change in ((given, with_given), (read, from_text)):
+            if change.refused is None and change.cause != FORGOTTEN:
+                partition.states[change.key] = change.state
+        assert [_fingerprint(c) for c in given.step.due(0)] == [_fingerprint(c) for c in read.step.due(0)]
+        applied += with_given.cause == TOUCHPOINT
+    assert applied > 2_000
+
+
+def _fingerprint(change: Change) -> tuple[object, ...]:
+    outputs = change.outputs
+    return (
+        change.cause,
+        change.refused,
+        change.state.encode(),
+        change.enriched,
+        [transition.encode() for transition in outputs.transitions],
+        [alert.encode() for alert in outputs.alerts],
+    )
