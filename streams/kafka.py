@@ -33,6 +33,7 @@ __all__ = [
     "BrokerUnreachable",
     "Connection",
     "Record",
+    "TopicsUnlisted",
     "bootstrap_servers",
     "connection",
     "consume",
@@ -50,6 +51,10 @@ redaction.hide_record_contents()
 
 class BrokerUnreachable(ConnectionError):
     """No broker answered at the configured address, or it refused the connection's TLS or sign-in."""
+
+
+class TopicsUnlisted(RuntimeError):
+    """The broker answered, but would not list the topics (no admin API, or the request failed)."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,8 @@ async def readable_topics(target: Connection | str, names: Iterable[str]) -> lis
     """Those of *names* this client can read, in order, after creating the missing product topics among
     them as ``ensure_topics`` does (with one listing of the broker's topics for both). The others are
     missing, or its principal may not see them (a broker that enforces ACLs lists only those).
-    Raises ``BrokerUnreachable`` if the broker cannot be reached or refuses the connection."""
+    Raises ``BrokerUnreachable`` if the broker cannot be reached or refuses the connection, and
+    ``TopicsUnlisted`` if it answers but does not list its topics."""
     target = connection(target)
     names = list(names)
     specs = _product_specs(target, names)
@@ -157,9 +163,13 @@ async def readable_topics(target: Connection | str, names: Iterable[str]) -> lis
             seen = set(await listed_topics(target.client_options()))
         else:
             seen = await create_missing_topics(specs, target.client_options())
-    except Exception as exc:  # refused connection, TLS or sign-in: one clean line, as start_client says it
+    except (*_UNREACHABLE, errors.KafkaTimeoutError) as exc:  # refused, TLS, sign-in, no answer: one line
         raise BrokerUnreachable(
             f"cannot connect to Kafka at {target.describe()}: {_reason(exc, target)}"
+        ) from None
+    except Exception as exc:  # it answered: not a connection problem, and not to be reported as one
+        raise TopicsUnlisted(
+            f"Kafka at {target.describe()} answered but did not list its topics: {_reason(exc, target)}"
         ) from None
     # Made sure of: the client's own reader or writer of them does not ask again (ensure_topics).
     _ENSURED.update((target.bootstrap, spec.name) for spec in specs)

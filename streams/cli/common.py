@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from agents.config import Config, ConfigError, load_config
-from streams.kafka import BrokerUnreachable, Connection, bootstrap_servers
+from streams.kafka import BrokerUnreachable, Connection, TopicsUnlisted, bootstrap_servers
 from streams.kafka_security import MECHANISMS, KafkaSecurityError
 from streams.local.broker import kafka_api_versions_ok
 from streams.settings import Settings, SettingsError
@@ -189,7 +189,7 @@ def run_async(coroutine_factory: Callable[[asyncio.Event], Any]) -> Any:
 
     try:
         return asyncio.run(main())
-    except BrokerUnreachable as exc:
+    except (BrokerUnreachable, TopicsUnlisted) as exc:
         raise click.ClickException(str(exc)) from None
     except LookupError as exc:
         raise click.ClickException(str(exc.args[0] if exc.args else exc)) from None
