@@ -748,17 +748,20 @@ EQUIVALENT: dict[str, str] = {
     "agents.ingest.dead_letter.x__as_text__mutmut_3": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.ingest.dead_letter.x__as_text__mutmut_10": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
     "agents.ingest.decode.x__not_json__mutmut_3": "codec names are case-insensitive: 'UTF-8' is 'utf-8'",
-    "agents.ingest.decode.xǁTouchpointDecoderǁ_normalise__mutmut_29": (
+    "agents.ingest.decode.xǁTouchpointDecoderǁ_normalise__mutmut_36": (
         "None is false like False: an event is checked again only when normalising changed it"
     ),
-    "agents.ingest.decode.xǁTouchpointDecoderǁ_normalise__mutmut_30": (
+    "agents.ingest.decode.xǁTouchpointDecoderǁ_normalise__mutmut_37": (
         "checking an unchanged event again, already valid, finds nothing: only time"
     ),
-    "agents.ingest.decode.xǁTouchpointDecoderǁ_normalise__mutmut_51": (
-        "as _normalise__mutmut_30: the event is checked again, and only a changed one can fail"
+    "agents.ingest.decode.xǁTouchpointDecoderǁ_normalise__mutmut_58": (
+        "as _normalise__mutmut_37: the event is checked again, and only a changed one can fail"
     ),
-    "agents.ingest.decode.xǁTouchpointDecoderǁ_normalise__mutmut_82": (
+    "agents.ingest.decode.xǁTouchpointDecoderǁ_normalise__mutmut_89": (
         "after normalisation only identifiers and customer_id can fail, and their rejection never reads the document"
+    ),
+    "agents.ingest.decode.x_canonical_instant__mutmut_15": (
+        "the character tested is a digit (the contract's pattern), never an X: the same set of digits"
     ),
     "agents.ingest.decode.x__unsafe_message__mutmut_17": (
         "the message is made only for a value with an unsafe character or a reserved prefix: the default "

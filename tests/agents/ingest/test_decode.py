@@ -12,9 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas
+from agents.config import IdentityConfig
+from agents.domain.identity import Claim
 from agents.domain.refusal import REASONS, Rejected
+from agents.identity.keys import identifier_key
 from agents.ingest.decode import Accepted, TouchpointDecoder, canonical_instant
-from agents.ingest.identity import derived_customer_id, hash_identifiers
+from agents.ingest.identity import derived_customer_id, hash_identifiers, normalise_identifier
 
 pytestmark = pytest.mark.unit
 
@@ -651,3 +654,41 @@ def test_the_accepted_range_holds_to_the_second_whatever_the_years_and_offset(
     occurred_at = instant.astimezone(timezone(timedelta(minutes=offset_minutes)))
     outcome = decoder(event(occurred_at=occurred_at.isoformat()))
     assert isinstance(outcome, Accepted) == (earliest <= instant < latest)
+
+
+def test_an_instant_written_as_most_producers_write_it_is_passed_on_as_given_not_formatted_again() -> None:
+    text = "2026-01-05T19:30:00+01:00"
+    assert canonical_instant(text, datetime.fromisoformat(text)) is text
+
+
+def test_an_event_naming_its_customer_claims_each_identifier_that_is_no_placeholder_at_its_instant() -> None:
+    outcome = DECODER(event(identifiers={"device_id": "d-1", "email": " Anna@Example.com ", "phone": "0000"}))
+    assert isinstance(outcome, Accepted)
+    occurred = datetime(2026, 1, 5, 18, 30, tzinfo=UTC).timestamp()
+    assert outcome.occurred_seconds == occurred
+    email = normalise_identifier("email", " Anna@Example.com ")
+    assert outcome.claims == (  # strongest first; the placeholder phone claims nothing
+        Claim(identifier_key("email", email, b"test-salt"), "cust-1", "ev-1", int(occurred)),
+        Claim(identifier_key("device_id", "d-1", b"test-salt"), "cust-1", "ev-1", int(occurred)),
+    )
+
+
+def test_an_event_without_identifiers_or_without_a_customer_id_claims_nothing() -> None:
+    plain = DECODER(event())
+    anonymous = DECODER(event(customer_id=None, identifiers={"email": "anna@example.com"}))
+    assert isinstance(plain, Accepted)
+    assert isinstance(anonymous, Accepted)
+    assert plain.claims == ()
+    assert anonymous.claims == ()
+
+
+def test_with_identity_resolution_off_nothing_is_claimed_and_any_identifier_keys_an_anonymous_event() -> None:
+    off = TouchpointDecoder(identity_salt=b"test-salt", identity=IdentityConfig(False, {}, {}))
+    named = off(event(identifiers={"email": "anna@example.com"}))
+    # A placeholder is no exception here: with resolution off no profile is linked, so none is fused.
+    anonymous = off(event(customer_id=None, identifiers={"phone": "0000", "device_id": "d-1"}))
+    assert isinstance(named, Accepted)
+    assert isinstance(anonymous, Accepted)
+    assert named.claims == ()
+    assert anonymous.customer_id == derived_customer_id({"phone": "0000", "device_id": "d-1"}, b"test-salt")
+    assert anonymous.customer_id.startswith("id:phone:")
