@@ -368,10 +368,10 @@ EQUIVALENT: dict[str, str] = {
     "agents.journey.detection.xǁDetectionǁclear__mutmut_23": (
         "the alerts a detector clears are its own, which keep their text: revive reads no calendar for them"
     ),
-    "agents.journey.track.xǁJourneyTrackerǁtrack__mutmut_27": (
+    "agents.journey.track.xǁJourneyTrackerǁtrack__mutmut_31": (
         "a duplicate is known only from a customer's state, so the new state after `or` is never built"
     ),
-    "agents.journey.track.xǁJourneyTrackerǁtrack__mutmut_48": (
+    "agents.journey.track.xǁJourneyTrackerǁtrack__mutmut_52": (
         "a new customer's last_seen is 0, so max(last_seen, instant) is the instant either way"
     ),
     "agents.journey.track.xǁJourneyTrackerǁact__mutmut_10": (

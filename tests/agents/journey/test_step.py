@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -342,3 +342,13 @@ def _fingerprint(change: Change) -> tuple[object, ...]:
         [transition.encode() for transition in outputs.transitions],
         [alert.encode() for alert in outputs.alerts],
     )
+
+
+def test_the_step_hands_the_tracker_the_occurred_at_it_is_given() -> None:
+    event = inquiry(0, customer="cust-1")
+    occurred = datetime.fromisoformat(str(event["occurred_at"]))
+    change = Partition().step.touchpoint(
+        b"cust-1", 0, {**event, "occurred_at": "not read"}, None, occurred, occurred.timestamp()
+    )
+    assert (change.cause, change.refused) == (TOUCHPOINT, None)
+    assert change.state.last_seen == instant(0)

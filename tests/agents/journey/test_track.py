@@ -780,3 +780,25 @@ def test_an_open_alert_of_an_inhibiting_type_holds_back_the_types_it_inhibits(in
         assert (raised, held) == ([], [("after_hours_unanswered", "inhibited")])
     else:
         assert (raised, held) == (["after_hours_unanswered"], [])
+
+
+def test_an_occurred_at_handed_over_is_used_as_given_and_its_text_not_read_again() -> None:
+    # Ingest's shortcut hands over what it parsed; reading the text again is the cost it saves.
+    event = inquiry(0)
+    occurred = datetime.fromisoformat(event["occurred_at"])
+    tracker = JourneyTracker(config_from_mapping({}), SALT)
+    step = tracker.track(
+        None, "cust-1", {**event, "occurred_at": "not read"}, 0, None, occurred, occurred.timestamp()
+    )
+    assert step.refused is None
+    assert step.instant == instant(0)
+
+
+def test_given_only_one_of_occurred_at_and_its_seconds_the_tracker_reads_the_event_instead() -> None:
+    event = inquiry(0)
+    tracker = JourneyTracker(config_from_mapping({}), SALT)
+    only_parsed = tracker.track(
+        None, "cust-1", event, 0, None, datetime.fromisoformat(event["occurred_at"]), None
+    )
+    only_seconds = tracker.track(None, "cust-2", event, 0, None, None, 12_345.0)
+    assert only_parsed.instant == only_seconds.instant == instant(0)
