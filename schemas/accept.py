@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-__all__ = ["DOLLAR", "SAFE_TEXT", "VISIBLE_SAFE_TEXT", "Shape", "shape_of"]
+__all__ = ["DOLLAR", "SAFE_TEXT", "UNSAFE_CHARACTER", "VISIBLE_SAFE_TEXT", "Shape", "shape_of"]
 
 #: An unescaped ``$``: fastjsonschema reads it as ``\\Z`` (the very end, no newline before it),
 #: and so do we, or a pattern would accept one more string here than there.
@@ -50,10 +50,13 @@ _KINDS: Final = {
 #: all spaces (tests/schemas/test_accept.py checks both facts over every code point). That proof
 #: costs a fifth of the regex, and ingest runs it on three or four ids of every record; any other
 #: string still goes through the regex.
-SAFE_CHARACTER: Final = (
-    "[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e"
-    "\\u2060-\\u2064\\u2066-\\u2069\\ufeff]"
+_UNSAFE_RANGES: Final = (
+    "\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e"
+    "\\u2060-\\u2064\\u2066-\\u2069\\ufeff"
 )
+#: One character the contracts' ids must not hold (ingest names it in its refusals).
+UNSAFE_CHARACTER: Final = "[" + _UNSAFE_RANGES + "]"
+SAFE_CHARACTER: Final = "[^" + _UNSAFE_RANGES + "]"
 SAFE_TEXT: Final = "^" + SAFE_CHARACTER + "*(?![\\s\\S])"
 VISIBLE_SAFE_TEXT: Final = "^(?=[\\s\\S]*\\S)" + SAFE_CHARACTER + "*(?![\\s\\S])"
 _ANY_TEXT: Final = 1

@@ -106,8 +106,7 @@ def install(
         # batch, as the answers hold for the whole fetch being applied (the host reads the assignment
         # and the topics' sizes before it).
         journey_here = (
-            shortcut is not None
-            and len(records) > 0
+            len(records) > 0
             and batches.co_partitioned(records[0].topic, by_customer)
             and batches.owns(by_customer, partition)
         )

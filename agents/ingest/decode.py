@@ -33,6 +33,7 @@ from agents.domain.refusal import (
 from agents.identity.blocked import BlockedValues
 from agents.identity.keys import IdentityKeys
 from agents.ingest.identity import derived_customer_id, hash_identifiers, normalise_identifier
+from schemas.accept import UNSAFE_CHARACTER
 
 if TYPE_CHECKING:
     from agents.config import IdentityConfig
@@ -244,9 +245,7 @@ def unsafe_character(text: str) -> tuple[int, str] | None:
 
 
 #: The characters the contract's id patterns exclude: C0/C1 controls, bidi controls, invisibles.
-UNSAFE_CHARACTERS: Final = re.compile(
-    "[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
-)
+UNSAFE_CHARACTERS: Final = re.compile(UNSAFE_CHARACTER)
 
 
 def _not_json(raw: bytes, exc: orjson.JSONDecodeError) -> Rejected:
