@@ -18,6 +18,7 @@ COMPILED = [
     "agents/domain/errors.py",
     "agents/domain/identity.py",
     "agents/domain/instants.py",
+    "agents/domain/keyed_hash.py",
     "agents/domain/outputs.py",
     "agents/domain/refusal.py",
     "agents/domain/state.py",

@@ -13,13 +13,13 @@ moved to another customer either.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Any, Final
 
 import msgpack
 
 from agents.domain.identity import Claim, Control, MergeIn, Unlink, Unmerge
+from agents.domain.keyed_hash import hmac_sha256
 from agents.domain.refusal import FORGED_CONTROL, Rejected
 
 __all__ = ["CONTROL_VALUE_PREFIX", "decode_control", "encode_control", "is_control"]
@@ -35,7 +35,7 @@ def is_control(value: bytes | None) -> bool:
 
 
 def _proof(secret: bytes, key: bytes, payload: bytes) -> bytes:
-    return hmac.new(secret, b"touchpoint-identity|" + key + b"|" + payload, hashlib.sha256).digest()
+    return hmac_sha256(secret).digest(b"touchpoint-identity|" + key + b"|" + payload)
 
 
 def encode_control(secret: bytes, key: bytes, message: Control) -> bytes:

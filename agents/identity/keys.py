@@ -12,10 +12,10 @@ at ingest.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Final
 
 from agents.domain.identity import IDENTIFIER_STRENGTH, Claim
+from agents.domain.keyed_hash import keyed_blake2b
 from agents.identity.blocked import BlockedValues
 
 __all__ = ["IdentityKeys", "identifier_key", "is_identifier_key", "unlinkable_key"]
@@ -25,8 +25,7 @@ PREFIX: Final = "id:"
 
 def identifier_key(kind: str, value: str, salt: bytes) -> str:
     """``id:<kind>:<hash>`` of one normalised identifier (the hash ``mask_identifiers`` shows as ``h:…``)."""
-    digest = hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=10, key=salt).hexdigest()
-    return f"{PREFIX}{kind}:{digest}"
+    return f"{PREFIX}{kind}:{keyed_blake2b(salt, 10).hexdigest(f'{kind}:{value}'.encode())}"
 
 
 def is_identifier_key(key: str) -> bool:
@@ -41,7 +40,7 @@ def unlinkable_key(event: dict[str, Any], salt: bytes) -> str:
     """Where an event goes whose identifiers link nothing: its conversation's profile, or its own."""
     conversation = event.get("conversation_id")
     scope, name = ("conversation", conversation) if conversation else ("event", event["event_id"])
-    digest = hashlib.blake2b(f"{scope}:{name}".encode(), digest_size=10, key=salt).hexdigest()
+    digest = keyed_blake2b(salt, 10).hexdigest(f"{scope}:{name}".encode())
     return f"{PREFIX}{scope}:{digest}"
 
 

@@ -10,12 +10,12 @@ without the key nobody can turn one back into a phone number by trying them all.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from typing import Final
 
 from agents.domain.identity import IDENTIFIER_STRENGTH
+from agents.domain.keyed_hash import keyed_blake2b
 
 __all__ = ["IDENTIFIER_STRENGTH", "derived_customer_id", "normalise_identifier"]
 
@@ -44,7 +44,7 @@ HASHED: Final = "h:"
 
 def identifier_digest(kind: str, value: str, salt: bytes) -> str:
     """20 hex digits of a BLAKE2b of ``kind:value`` keyed with *salt* (the deployment's identity key)."""
-    return hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=10, key=salt).hexdigest()
+    return keyed_blake2b(salt, 10).hexdigest(f"{kind}:{value}".encode())
 
 
 def hash_identifiers(identifiers: dict[str, str], salt: bytes) -> dict[str, str]:

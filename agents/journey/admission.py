@@ -16,6 +16,7 @@ from typing import Any, Final, NamedTuple
 import orjson
 
 from agents.domain.instants import describe_duration, iso
+from agents.domain.keyed_hash import KeyedBlake2b
 from agents.domain.refusal import CONFLICTING_DUPLICATE, FUTURE, TOO_OLD, Rejected
 from agents.domain.state import CustomerState
 
@@ -42,7 +43,8 @@ class Admission:
 
     def __init__(self, identity_salt: bytes, window: int, max_future_skew: int, max_event_age: int) -> None:
         # A key of its own for event-id digests (domain separation from the identity hashes).
-        self._key = hashlib.blake2b(b"touchpoint-dedupe|" + identity_salt, digest_size=32).digest()
+        key = hashlib.blake2b(b"touchpoint-dedupe|" + identity_salt, digest_size=32).digest()
+        self._digest = KeyedBlake2b(key, 8)
         self._window = window
         self._skew = max_future_skew
         self._max_age = max_event_age
@@ -53,8 +55,7 @@ class Admission:
         Keyed, so nobody can craft two ids that collide; 64 bits, so chance collisions do not
         matter in practice (docs: delivery guarantees).
         """
-        digest = hashlib.blake2b(event_id.encode(), digest_size=8, key=self._key).digest()
-        return int.from_bytes(digest, "big")
+        return int.from_bytes(self._digest.digest(event_id.encode()), "big")
 
     def check(
         self, state: CustomerState | None, event: dict[str, Any], instant: int, received_at: float | None

@@ -26,6 +26,7 @@ from typing import Any, Final
 import orjson
 
 from agents.domain.instants import describe_duration
+from agents.domain.keyed_hash import KeyedBlake2b
 from agents.domain.refusal import FORGED_CONTROL, Rejected
 
 __all__ = [
@@ -102,15 +103,12 @@ class Verdicts:
     """
 
     def __init__(self, secret: bytes) -> None:
-        self._key = hashlib.blake2b(b"touchpoint-decided|" + secret, digest_size=32).digest()
+        self._keyed = KeyedBlake2b(
+            hashlib.blake2b(b"touchpoint-decided|" + secret, digest_size=32).digest(), _MAC_BYTES
+        )
 
     def _mac(self, key: bytes, value: bytes, verdict: bytes) -> bytes:
-        digest = hashlib.blake2b(key=self._key, digest_size=_MAC_BYTES)
-        digest.update(b"%d|%d|" % (len(key), len(verdict)))
-        digest.update(key)
-        digest.update(verdict)
-        digest.update(value)
-        return digest.digest()
+        return self._keyed.digest(b"%d|%d|%b%b%b" % (len(key), len(verdict), key, verdict, value))
 
     def applied(self, key: bytes, value: bytes) -> list[tuple[str, bytes]]:
         """The headers of the copy of a touchpoint applied already."""
