@@ -22,6 +22,7 @@ __all__ = [
     "ErasedStore",
     "ErasureHook",
     "KeptBytes",
+    "Observed",
     "Outbox",
     "Record",
     "Sink",
@@ -100,12 +101,24 @@ class KeptBytes(Protocol):
         ...
 
 
+class Observed(Protocol):
+    """A histogram that takes a batch's observations at once (``streams.labelled.Histogram``)."""
+
+    def observe_all(self, amounts: Sequence[float]) -> None:
+        """Observe each of *amounts*, as one ``observe`` call each would."""
+        ...
+
+
 class Batches(Protocol):
     """Where an agent registers for records a batch at a time, and where its batches' records go."""
 
     @property
     def outbox(self) -> Outbox:
         """Collects what the records of one fetch publish; sent when the fetch is applied."""
+        ...
+
+    def after_apply(self, hook: Callable[[], None]) -> None:
+        """Run *hook* once a batch's records are applied, before anything is awaited (see streams.runtime.batches)."""
         ...
 
     def after_flush(self, hook: Callable[[Any], Awaitable[Any]]) -> None:

@@ -6,10 +6,16 @@ it. The journey labels several metrics per record (transitions, stages, alerts, 
 worker spent some 3 % of its CPU there. These classes keep each child under the values it was
 asked for; the labels of our metrics are bounded enumerations (docs/metrics.md), so the kept
 children are too. ``remove`` and ``clear`` forget them, so a child removed is never counted again.
+
+A histogram observed once per record also takes two locks per observation (its sum, then its
+bucket): about 0.8 µs. ``Histogram.observe_all`` adds a batch of observations with each bucket's
+lock taken once.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import prometheus_client
@@ -53,4 +59,20 @@ class Gauge(_ChildrenKept, prometheus_client.Gauge):
 
 
 class Histogram(_ChildrenKept, prometheus_client.Histogram):
-    """``prometheus_client.Histogram``; ``labels(...)`` looks each child up once."""
+    """``prometheus_client.Histogram``; ``labels(...)`` looks each child up once, ``observe_all`` adds a batch."""
+
+    def observe_all(self, amounts: Sequence[float]) -> None:
+        """``observe`` each of *amounts*: the same buckets, count and sum, each bucket updated once."""
+        if not amounts:
+            return
+        self._raise_if_not_observable()  # type: ignore[no-untyped-call]
+        # prometheus_client's own fields, as observe() updates them (tests hold the two to the same samples).
+        bounds = self._upper_bounds
+        counts = [0] * len(bounds)
+        for amount in amounts:
+            if amount <= bounds[-1]:  # NaN lands in no bucket, as with observe()
+                counts[bisect_left(bounds, amount)] += 1
+        self._sum.inc(sum(amounts))
+        for bucket, count in zip(self._buckets, counts, strict=True):
+            if count:
+                bucket.inc(count)

@@ -81,6 +81,7 @@ from agents.ports import (
     BatchHandler,
     ErasedStore,
     ErasureHook,
+    Observed,
     Record,
     Sink,
     StateStore,
@@ -192,7 +193,7 @@ class JourneyMetrics(Protocol):
     @property
     def DEADLINE_LAG(self) -> Histogram: ...
     @property
-    def PROCESSING_LAG(self) -> Histogram: ...
+    def PROCESSING_LAG(self) -> Observed: ...
     @property
     def EVENT_TO_ALERT(self) -> Histogram: ...
     @property
@@ -241,6 +242,8 @@ def install(
 
     skew = config.time.max_future_skew
     last_event_at: dict[int, float] = {}
+    #: The processing lag of each touchpoint applied in the current batch, counted when it is applied.
+    lags: list[float] = []
     validate_action = schemas.validator("alert_action")
     validate_erasure = schemas.validator("erasure_request")
     validate_split = schemas.validator("identity_action")
@@ -407,6 +410,15 @@ def install(
     if erasure_hooks:
         batches.after_flush(run_erasure_hooks)
 
+    def count_touchpoints() -> None:
+        """The batch's touchpoints and their lag, counted together: a scrape sees count == journey events."""
+        if lags:
+            metrics.JOURNEY_TOUCHPOINTS.inc(len(lags))
+            metrics.PROCESSING_LAG.observe_all(lags)
+            lags.clear()
+
+    batches.after_apply(count_touchpoints)
+
     def apply_split(record: Record, key: bytes, partition: int) -> None:
         request = orjson.loads(record.value or b"")
 
@@ -458,9 +470,7 @@ def install(
         if occurred is None or occurred_seconds is None:
             occurred = datetime.fromisoformat(touchpoint["occurred_at"])
             occurred_seconds = occurred.timestamp()
-        # Counted together, with no await between: a scrape always sees count == journey events.
-        metrics.JOURNEY_TOUCHPOINTS.inc()
-        metrics.PROCESSING_LAG.observe(max(time.time() - occurred_seconds, 0.0))
+        lags.append(max(time.time() - occurred_seconds, 0.0))
         count_open(change)
         slot = after_hours_slot(touchpoint, occurred, calendars)
         if slot is not None:

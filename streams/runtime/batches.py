@@ -8,7 +8,9 @@ messages, and for each fetch:
 
 1. gives each routed partition's records, in offset order, to that topic's handler, which
    applies them one after the other, synchronously, and adds what they publish to one
-   ``Outbox`` (``streams.runtime.outbox``) and what they change to its state writers;
+   ``Outbox`` (``streams.runtime.outbox``) and what they change to its state writers; then runs
+   the hooks registered with ``after_apply``, still synchronously (metrics counted a batch at a
+   time: no scrape comes between the records and their counts);
 2. hands the outbox to the producer, a batch per topic partition;
 3. runs the hooks registered with ``after_flush`` with those batches: the state writers queue
    each customer's state changed in the fetch once, held back until the batches are acknowledged;
@@ -84,6 +86,7 @@ class BatchHost:
         self.outbox = outbox if outbox is not None else Outbox(app)
         self._routes: dict[str, BatchHandler] = {}
         self._after: list[AfterFlush] = []
+        self._applied: list[Callable[[], None]] = []
         #: The partitions this worker owns, as of the fetch being applied.
         self._assigned: frozenset[TP] = frozenset()
         self._idle = asyncio.Event()
@@ -97,6 +100,10 @@ class BatchHost:
                 raise ValueError(f"{name} is already routed")
             self._routes[name] = handler
         self._app.topics.add(topic)
+
+    def after_apply(self, hook: Callable[[], None]) -> None:
+        """Run *hook* once the handlers have applied a batch's records, before anything is awaited."""
+        self._applied.append(hook)
 
     def after_flush(self, hook: AfterFlush) -> None:
         """Run *hook* after each batch's outbox is handed to the producer, before its offsets are marked."""
@@ -179,6 +186,8 @@ class BatchHost:
                 break
             self._routes[tp.topic](tp.partition, batch)
             applied.append((tp, batch))
+        for done in self._applied:
+            done()
         sent = await self.outbox.flush()
         for hook in self._after:
             await hook(sent)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from streams.labelled import Counter, Gauge, Histogram
@@ -67,3 +71,38 @@ def test_wrong_labels_are_refused_as_prometheus_client_refuses_them_every_time()
             moves.labels("none")
     with pytest.raises(ValueError, match="can not chain"):
         moves.labels("none", "prospect").labels("a", "b")
+
+
+_BOUNDS = (0.01, 0.1, 1, 10)
+# Amounts on, between, below and beyond the bounds, negative, infinite and NaN.
+_AMOUNTS = st.one_of(
+    st.sampled_from([0.0, 0.01, 0.1, 1.0, 10.0, -1.0, math.inf, -math.inf, math.nan]),
+    st.floats(min_value=-5, max_value=50),
+)
+
+
+@given(batches=st.lists(st.lists(_AMOUNTS, max_size=20), max_size=5))
+def test_observing_a_batch_exports_what_observing_each_amount_does(batches: list[list[float]]) -> None:
+    one, each = CollectorRegistry(), CollectorRegistry()
+    batched = Histogram("lag", "Lag.", buckets=_BOUNDS, registry=one)
+    single = Histogram("lag", "Lag.", buckets=_BOUNDS, registry=each)
+    for amounts in batches:
+        batched.observe_all(amounts)
+        for amount in amounts:
+            single.observe(amount)
+    for bound in (*_BOUNDS, math.inf):
+        le = "+Inf" if bound == math.inf else str(float(bound))
+        assert sample(one, "lag_bucket", le=le) == sample(each, "lag_bucket", le=le)
+    assert sample(one, "lag_count") == sample(each, "lag_count")
+    total, expected = sample(one, "lag_sum"), sample(each, "lag_sum")
+    assert total is not None
+    assert expected is not None
+    # Added per batch rather than per amount: the same sum up to the floats' rounding.
+    assert total == pytest.approx(expected, rel=1e-9, abs=1e-9, nan_ok=True)
+
+
+def test_a_labelled_histogram_must_be_given_its_child_to_observe_a_batch() -> None:
+    lag = Histogram("lag", "Lag.", ["type"], buckets=_BOUNDS, registry=CollectorRegistry())
+    with pytest.raises(ValueError, match="missing label values"):
+        lag.observe_all([1.0])
+    lag.labels("churn").observe_all([1.0])

@@ -20,9 +20,9 @@ from streams.runtime.outbox import Sent
 pytestmark = pytest.mark.unit
 
 
-def raw_topic() -> TopicT:
+def raw_topic(name: str = "raw") -> TopicT:
     """What the host reads of a Faust topic it routes: its names."""
-    return cast(TopicT, SimpleNamespace(topics=("raw",)))
+    return cast(TopicT, SimpleNamespace(topics=(name,)))
 
 
 class Producer:
@@ -138,6 +138,33 @@ async def test_offsets_are_committed_only_after_the_batch_s_outbox_and_hooks() -
     await host.deliver(consumer, {RAW0: records("raw", 0, [10, 11, 12])}, 7)  # type: ignore[arg-type]
     assert order == ["applied", "states written"]
     assert consumer.commit_offset(RAW0) == 13
+
+
+async def test_after_apply_hooks_run_once_per_chunk_after_its_handlers_before_its_flush() -> None:
+    app = App()
+    host = BatchHost(app)  # type: ignore[arg-type]
+    order: list[str] = []
+    host.route(raw_topic(), lambda partition, batch: order.append(f"applied {partition}:{len(batch)}"))
+    host.route(raw_topic("raw2"), lambda partition, batch: order.append(f"applied2 {partition}:{len(batch)}"))
+    host.after_apply(lambda: order.append("counted"))
+
+    async def after(sent: list[Sent]) -> None:
+        order.append("flushed")
+
+    host.after_flush(after)
+    consumer = Consumer({RAW0, TP("raw2", 0)})
+    fetched = {RAW0: records("raw", 0, range(CHUNK_RECORDS + 1)), TP("raw2", 0): records("raw2", 0, [0])}
+    await host.deliver(consumer, fetched, 7)  # type: ignore[arg-type]
+    # One chunk's handlers, then its hook; the next chunk's; each before the chunk's outbox is flushed.
+    assert order == [
+        f"applied 0:{CHUNK_RECORDS}",
+        "counted",
+        "flushed",
+        "applied 0:1",
+        "applied2 0:1",
+        "counted",
+        "flushed",
+    ]
 
 
 async def test_skipped_offsets_are_acknowledged_so_the_commit_moves_past_them() -> None:
