@@ -1,4 +1,5 @@
-"""Optional native build of the per-record core (the domain, and replay's loop around it) with mypyc.
+"""Optional native build of the per-record core (the domain, the agents' per-record glue, and replay's loop
+around it) with mypyc.
 
 ``pip install .`` compiles the modules listed in ``COMPILED`` to C extensions when mypy (mypyc)
 is available; ``TOUCHPOINT_PURE=1`` skips compilation and installs the pure-Python sources only.
@@ -22,10 +23,12 @@ COMPILED = [
     "agents/domain/outputs.py",
     "agents/domain/refusal.py",
     "agents/domain/state.py",
+    "agents/ingest/agent.py",
     "agents/ingest/decode.py",
     "agents/ingest/identity.py",
     "agents/journey/admission.py",
     "agents/journey/after_hours.py",
+    "agents/journey/agent.py",
     "agents/journey/control.py",
     "agents/journey/deadlines.py",
     "agents/journey/detection.py",

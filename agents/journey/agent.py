@@ -49,7 +49,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -67,13 +67,13 @@ from agents.domain.alert import OPEN
 from agents.domain.identity import Split
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import INTERNAL, SCHEMA, Rejected
-from agents.domain.state import CustomerState, StateSummary, summarize
 from agents.identity.control import decode_control, encode_control, is_control
 from agents.identity.keys import is_identifier_key
 from agents.ingest.agent import Shortcut, add_dead_letter
 from agents.ingest.decode import Accepted
 from agents.journey.after_hours import after_hours_slot
 from agents.journey.control import CONTROL_KEY_PREFIX, TICK_KEY, Verdicts, sign_tick, verify_tick
+from agents.journey.rebuild import owned_summaries
 from agents.journey.step import DEADLINE, DUPLICATE, FORGOTTEN, ROUTED, UNCHANGED, Change, JourneyStep
 from agents.journey.track import JourneyTracker
 from agents.ports import (
@@ -94,8 +94,6 @@ log = logging.getLogger(__name__)
 
 #: How long a recovering worker waits to have read the best-customer thresholds before it goes on.
 THRESHOLDS_WAIT_S = 30.0
-#: States summarized between two turns of the event loop in the rebuild after a rebalance (about 15 ms).
-REBUILD_YIELD_EVERY = 2048
 
 
 @dataclass(frozen=True)
@@ -624,25 +622,6 @@ def install(
         )
 
     return agent
-
-
-async def owned_summaries(
-    items: Iterable[tuple[bytes, CustomerState | bytes]], owned: set[int], every: int = REBUILD_YIELD_EVERY
-) -> AsyncIterator[tuple[bytes, StateSummary]]:
-    """The summary of each state of *items* in a partition of *owned*, letting the event loop run between.
-
-    The walk runs in table recovery, and a worker's heartbeats wait while it holds the loop: a
-    million customers take some 7 s, past the default session timeout (6 s), and a worker that
-    misses its heartbeats that long is put out of the group, to rebalance and walk again. Other
-    partitions' records (standby replicas) may reach the store between two turns, so the store is
-    listed first.
-    """
-    for count, (key, state) in enumerate(list(items), 1):
-        if count % every == 0:
-            await asyncio.sleep(0)
-        summary = summarize(state)
-        if summary.partition in owned:
-            yield key, summary
 
 
 def _route(key: str) -> str:

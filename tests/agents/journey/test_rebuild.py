@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from agents.domain.state import CustomerState
-from agents.journey.agent import REBUILD_YIELD_EVERY, owned_summaries
+from agents.journey.rebuild import REBUILD_YIELD_EVERY, owned_summaries
 from tests.event_loop import turns_during
 
 pytestmark = pytest.mark.unit
