@@ -134,3 +134,25 @@ def test_a_mark_is_read_among_the_records_other_headers() -> None:
     verdicts = Verdicts(SECRET)
     assert verdicts.read(KEY, VALUE, [*headers, *verdicts.applied(KEY, VALUE)]) is True
     assert verdicts.read(KEY, VALUE, [*verdicts.applied(KEY, VALUE), *headers]) is True
+
+
+def test_a_worker_reads_its_own_marks_back_as_applied_and_only_on_the_bytes_it_marked() -> None:
+    verdicts = Verdicts(SECRET)
+    mark = verdicts.applied(KEY, VALUE)
+    # Another key or value under the same mark (a copy of the header) is checked, and fails.
+    assert verdicts.read(b"cust-2", VALUE, mark) is None
+    assert verdicts.read(KEY, b'{"event_id":"ev-2"}', mark) is None
+    assert verdicts.read(KEY, VALUE, mark) is True
+    # Read again (the copy redelivered), or by a worker that did not mark it: its MAC holds.
+    assert verdicts.read(KEY, VALUE, mark) is True
+    assert Verdicts(SECRET).read(KEY, VALUE, mark) is True
+
+
+def test_marks_never_read_back_are_forgotten_and_the_mac_still_decides() -> None:
+    verdicts = Verdicts(SECRET)
+    marks = [verdicts.applied(b"cust-%d" % number, VALUE) for number in range(40_000)]
+    assert len(verdicts._own) <= 16_384, "what a worker keeps of its marks is bounded"
+    # Far more than a worker keeps: the first ones were forgotten, and still read as applied.
+    assert all(verdicts.read(b"cust-%d" % n, VALUE, marks[n]) is True for n in (0, 1, 20_000, 39_999))
+    forged = [(VERDICT_HEADER, marks[5][0][1][:16] + b"applied")]
+    assert verdicts.read(b"cust-6", VALUE, forged) is None
