@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -64,6 +64,28 @@ def test_a_local_time_reads_as_an_alert_says_it_weekday_day_month_clock_and_zone
 
 def test_a_local_time_follows_summer_time() -> None:
     assert local_time(T0 + 180 * DAY, ZoneInfo("Europe/Berlin")) == "Sat 04 Jul 12:00 CEST"
+
+
+_ZONES = [
+    ZoneInfo(name)
+    for name in (
+        "Europe/Berlin",
+        "America/New_York",
+        "Asia/Kolkata",
+        "Australia/Lord_Howe",
+        "Pacific/Chatham",
+        "UTC",
+    )
+]
+
+
+@given(
+    instant=st.integers(min_value=0, max_value=4_102_444_800),  # 1970 to 2100
+    zone=st.sampled_from([*_ZONES, UTC, timezone(timedelta(hours=-3, minutes=-30))]),
+)
+def test_a_local_time_is_what_strftime_writes(instant: int, zone: tzinfo) -> None:
+    expected = datetime.fromtimestamp(instant, zone).strftime("%a %d %b %H:%M %Z")
+    assert local_time(instant, zone) == expected
 
 
 @pytest.mark.parametrize(
