@@ -122,6 +122,7 @@ TARGETS: tuple[Target, ...] = (
     _own("agents/domain/alert.py"),
     _own("agents/domain/errors.py"),
     _own("agents/domain/instants.py"),
+    _own("agents/domain/keyed_hash.py"),
     _own("agents/domain/outputs.py"),
     Target(
         "agents/domain/refusal.py",
@@ -274,6 +275,7 @@ TARGETS: tuple[Target, ...] = (
     ),
     _own("agents/journey/control.py"),
     _own("agents/journey/deadlines.py"),
+    _own("agents/journey/rebuild.py"),
     Target(
         "agents/journey/detection.py",
         TRACKER,
@@ -397,6 +399,55 @@ EQUIVALENT: dict[str, str] = {
     "agents.models.params.x_best_customer_threshold__mutmut_34": (
         "round() keeps nan as nan and an infinite threshold infinite; its one caller refuses any non-finite "
         "threshold with the same words"
+    ),
+    "agents.journey.control.xǁVerdictsǁapplied__mutmut_9": (
+        "memory, not results: one mark more kept before they are forgotten; a mark not kept is read by its MAC"
+    ),
+    "agents.journey.control.xǁVerdictsǁapplied__mutmut_10": (
+        "a mark kept with no bytes never matches, so every copy is read by its MAC: the same verdict, at its cost"
+    ),
+    "agents.journey.control.xǁVerdictsǁread__mutmut_7": (
+        "looking up no mark never matches, so every copy is read by its MAC: the same verdict, at its cost"
+    ),
+    "agents.domain.keyed_hash.x_keyed_blake2b__mutmut_4": (
+        "memory, not results: one prepared hash more kept; a hash made afresh gives the same bytes"
+    ),
+    "agents.domain.keyed_hash.x_hmac_sha256__mutmut_4": (
+        "memory, not results: one prepared HMAC more kept; one made afresh gives the same bytes"
+    ),
+    "agents.domain.instants.x_iso__mutmut_1": (
+        "every instant through datetime.isoformat: the same text as the fast path writes (a property test holds it)"
+    ),
+    "agents.domain.instants.x_iso__mutmut_2": (
+        "instants are ints (the compiled build refuses any other type at the call, and the suite runs it): the branch for other numbers is never taken"
+    ),
+    "agents.domain.instants.x_iso__mutmut_3": (
+        "instants are ints (the compiled build refuses any other type at the call, and the suite runs it): the branch for other numbers is never taken"
+    ),
+    "agents.domain.instants.x_iso__mutmut_4": (
+        "instants are ints (the compiled build refuses any other type at the call, and the suite runs it): the branch for other numbers is never taken"
+    ),
+    "agents.domain.instants.x_iso__mutmut_5": (
+        "instants are ints (the compiled build refuses any other type at the call, and the suite runs it): the branch for other numbers is never taken"
+    ),
+    "agents.domain.instants.x_iso__mutmut_6": (
+        "instants are ints (the compiled build refuses any other type at the call, and the suite runs it): the branch for other numbers is never taken"
+    ),
+    "agents.domain.instants.x_iso__mutmut_7": "the kept text never looked up: written again, the same text",
+    "agents.domain.instants.x_iso__mutmut_8": "the kept text never looked up: written again, the same text",
+    "agents.domain.instants.x_iso__mutmut_33": "no text kept: written again when next asked, the same text",
+    "agents.domain.instants.x_sooner__mutmut_4": "for equal instants either one is the sooner: the same value",
+    "agents.domain.instants.x_local_time__mutmut_9": (
+        "a calendar's zone is a ZoneInfo or a fixed offset, and both always name themselves: tzname() is never None"
+    ),
+    "agents.journey.rebuild.x_owned_summaries__mutmut_4": (
+        "counting from 0 instead of 1 moves each turn by one state: as many turns, between other states"
+    ),
+    "agents.journey.rebuild.x_owned_summaries__mutmut_6": (
+        "counting from 2 instead of 1 moves each turn by one state: as many turns, between other states"
+    ),
+    "agents.journey.rebuild.x_owned_summaries__mutmut_9": (
+        "a turn at each count of 1 modulo the batch instead of 0: as many turns, one state earlier"
     ),
     "agents.journey.control.x_verify_tick__mutmut_4": "no value and b'XXXX' are both not JSON: the same refusal",
     "agents.journey.control.x_verify_tick__mutmut_25": "None is false like False: the same refusal",
