@@ -190,7 +190,9 @@ def finding_alert(
 
 
 def _remember(state: CustomerState, detector_type: str, memory: Any) -> None:
-    if memory is None or memory == {} or memory == []:
+    # Most memories are non-empty: they are kept after one truth test, without building an empty
+    # dict and list to compare with (nine detectors, every touchpoint).
+    if memory is None or (not memory and (memory == {} or memory == [])):
         state.detector_memory.pop(detector_type, None)
     else:
         state.detector_memory[detector_type] = memory
