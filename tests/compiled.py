@@ -11,9 +11,14 @@ def compiled_modules(root: Path = ROOT) -> dict[Path, Path]:
     """Each compiled extension of the project's packages → the source it was built from."""
     return {
         extension: extension.with_name(extension.name.split(".", 1)[0] + ".py")
-        for package in ("agents", "streams")
+        for package in compiled_packages(root)
         for extension in sorted((root / package).rglob("*.so"))
     }
+
+
+def compiled_packages(root: Path = ROOT) -> list[str]:
+    """The top-level packages with a module in setup.py's ``COMPILED`` list (agents, schemas, streams)."""
+    return sorted({module.split("/", 1)[0] for module in listed_modules(root)})
 
 
 def listed_modules(root: Path = ROOT) -> list[str]:

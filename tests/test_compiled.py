@@ -19,7 +19,7 @@ import pytest
 
 from streams.replay import OUTPUT_FILES
 from streams.sim import SimulationSpec, generate
-from tests.compiled import ROOT, compiled_modules
+from tests.compiled import ROOT, compiled_modules, listed_modules
 
 pytestmark = pytest.mark.unit
 
@@ -70,6 +70,15 @@ def test_the_core_is_compiled_where_a_c_compiler_works_unless_a_pure_install_was
         return
     assert compiled_modules(), "no compiled module: see the install's warnings, or set TOUCHPOINT_PURE=1"
     assert agents.journey.step.__file__.endswith(".so")
+
+
+def test_every_module_setup_lists_is_the_one_an_install_compiled() -> None:
+    # Those the build scripts and the staleness check look for (tests/compiled.py): an extension
+    # they miss would outlive a rebuild or a pure install and import a library no longer there.
+    built = {source.relative_to(ROOT).as_posix() for source in compiled_modules().values()}
+    if not built:
+        return  # a pure install: the test above says whether one was asked for
+    assert built == set(listed_modules())
 
 
 def test_the_worker_says_which_core_it_runs(tmp_path: Path) -> None:
