@@ -18,14 +18,19 @@ from agents.domain.identity import IDENTIFIER_STRENGTH, Claim
 from agents.domain.keyed_hash import keyed_blake2b
 from agents.identity.blocked import BlockedValues
 
-__all__ = ["IdentityKeys", "identifier_key", "is_identifier_key", "unlinkable_key"]
+__all__ = ["IdentityKeys", "identifier_digest", "identifier_key", "is_identifier_key", "unlinkable_key"]
 
 PREFIX: Final = "id:"
 
 
+def identifier_digest(kind: str, value: str, salt: bytes) -> str:
+    """20 hex digits of a BLAKE2b of ``kind:value`` keyed with *salt* (the deployment's identity key)."""
+    return keyed_blake2b(salt, 10).hexdigest(f"{kind}:{value}".encode())
+
+
 def identifier_key(kind: str, value: str, salt: bytes) -> str:
     """``id:<kind>:<hash>`` of one normalised identifier (the hash ``mask_identifiers`` shows as ``h:…``)."""
-    return f"{PREFIX}{kind}:{keyed_blake2b(salt, 10).hexdigest(f'{kind}:{value}'.encode())}"
+    return f"{PREFIX}{kind}:{identifier_digest(kind, value, salt)}"
 
 
 def is_identifier_key(key: str) -> bool:

@@ -15,7 +15,7 @@ import unicodedata
 from typing import Final
 
 from agents.domain.identity import IDENTIFIER_STRENGTH
-from agents.domain.keyed_hash import keyed_blake2b
+from agents.identity.keys import identifier_digest, identifier_key
 
 __all__ = ["IDENTIFIER_STRENGTH", "derived_customer_id", "normalise_identifier"]
 
@@ -42,11 +42,6 @@ def normalise_identifier(kind: str, value: str) -> str:
 HASHED: Final = "h:"
 
 
-def identifier_digest(kind: str, value: str, salt: bytes) -> str:
-    """20 hex digits of a BLAKE2b of ``kind:value`` keyed with *salt* (the deployment's identity key)."""
-    return keyed_blake2b(salt, 10).hexdigest(f"{kind}:{value}".encode())
-
-
 def hash_identifiers(identifiers: dict[str, str], salt: bytes) -> dict[str, str]:
     """Each normalised identifier replaced by its keyed hash ``h:<digest>``, per kind."""
     return {kind: HASHED + identifier_digest(kind, value, salt) for kind, value in identifiers.items()}
@@ -61,6 +56,6 @@ def derived_customer_id(identifiers: dict[str, str], salt: bytes) -> str:
     for kind in IDENTIFIER_STRENGTH:
         value = identifiers.get(kind)
         if value:
-            return f"id:{kind}:{identifier_digest(kind, value, salt)}"
+            return identifier_key(kind, value, salt)
     # Unknown identifier kinds are rejected by the schema, so one of the above is present.
     raise ValueError(f"no usable identifier in {sorted(identifiers)}")

@@ -15,7 +15,8 @@ import orjson
 
 from agents.domain.instants import iso
 from agents.domain.state import CustomerState
-from agents.ingest.identity import HASHED, identifier_digest
+from agents.identity.keys import identifier_digest
+from agents.ingest.identity import HASHED
 
 _HASH: Final = re.compile(r"h:[0-9a-f]{20}")
 

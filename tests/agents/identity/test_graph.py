@@ -26,9 +26,14 @@ from agents.domain.identity import (
 from agents.domain.refusal import FORGED_CONTROL, Rejected
 from agents.identity.blocked import BlockedValues
 from agents.identity.control import decode_control, encode_control, is_control
-from agents.identity.keys import IdentityKeys, identifier_key, is_identifier_key, unlinkable_key
+from agents.identity.keys import (
+    IdentityKeys,
+    identifier_digest,
+    identifier_key,
+    is_identifier_key,
+    unlinkable_key,
+)
 from agents.identity.resolution import ALREADY, BARRED, IdentityResolver, KindLimit
-from agents.ingest.identity import identifier_digest
 from agents.journey.enriched import mask_identifiers
 
 pytestmark = pytest.mark.unit
