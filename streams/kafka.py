@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from agents.ingest.identity import derived_customer_id, normalise_identifier
-from streams import redaction, topics
+from streams import fetch_holes, redaction, topics
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
 from streams.runtime.declare import create_missing_topics, listed_topics
 from streams.runtime.faust_private import refresh_metadata
@@ -85,6 +85,8 @@ def connection(target: Connection | str) -> Connection:
 
 async def start_client(client: AIOKafkaProducer | AIOKafkaConsumer, target: Connection) -> None:
     """Start *client*, or stop it and raise BrokerUnreachable with a one-line reason (never a secret)."""
+    if isinstance(client, AIOKafkaConsumer):
+        fetch_holes.install()
     try:
         await client.start()
     except Exception as exc:  # connection refused, TLS handshake, SASL sign-in: one clean line each

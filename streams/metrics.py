@@ -299,3 +299,13 @@ for _action in ("merge", "split"):
     IDENTITY_MERGES.labels(_action)
 for _route in IDENTITY_ROUTES:
     IDENTITY_ROUTED.labels(_route)
+
+FETCH_HOLES: Final = Counter(
+    "touchpoint_fetch_holes",
+    "Fetches of an uncompacted topic that showed a hole in its offsets (a batch the broker had numbered but not "
+    "stored yet; the embedded broker does this), by outcome: filled (there when fetched again, nothing skipped) "
+    "or stepped_over (still missing after the patience; read on past it, logged).",
+    ["outcome"],
+)
+for _outcome in ("filled", "stepped_over"):
+    FETCH_HOLES.labels(_outcome)

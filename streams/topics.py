@@ -136,6 +136,14 @@ def retention_days(topic: str) -> int:
     raise KeyError(f"no retention for topic {topic!r}")
 
 
+def never_compacted(topic: str) -> bool:
+    """Whether *topic* is one of the product's topics created with deletion only (``topic_config``).
+
+    Kafka keeps every offset of such a topic in a batch, so a fetch of it never shows a hole in its
+    offsets (``streams.fetch_holes``)."""
+    return topic in RETENTION_DAYS or topic.startswith("alerts.")
+
+
 def topic_config(topic: str) -> dict[str, str]:
     """The configuration *topic* is created with: time-based deletion after its retention."""
     return {"cleanup.policy": "delete", "retention.ms": str(retention_days(topic) * DAY_MS)}

@@ -10,7 +10,7 @@ rebalance) also drains the app's ``StateWriter``s, so that no offset is
 committed before the state changes of its events reach the changelog; see
 ``streams.runtime.state_writer``.
 
-Two adjustments for Tansu, both harmless on Apache Kafka:
+Three adjustments for Tansu, all harmless on Apache Kafka:
 
 * Faust hard-codes ``fetch_max_wait_ms=1500``. Brokers that hold every fetch for
   its full max wait (the embedded Tansu does) then add up to 1.5 s to every hop;
@@ -22,6 +22,9 @@ Two adjustments for Tansu, both harmless on Apache Kafka:
   offset by fetching the last record (see ``_ConsumerThread._highwaters``).
   The high watermark in Fetch responses is right on Tansu, so the lag Faust's
   monitor derives from it (``Consumer.highwater``) needs no fix.
+* A Tansu fetch can show a hole in a partition's offsets, a batch numbered but
+  not stored yet; the consumer reads up to the hole and fetches it again instead
+  of moving past it (``streams.fetch_holes``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
+from streams import fetch_holes
 from streams.runtime.batches import batch_host
 from streams.runtime.faust_private import read_offset, set_fetch_max_wait
 from streams.runtime.state_writer import drain_all
@@ -69,6 +73,7 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
                 self.seek(tp, offset)
 
     def _create_worker_consumer(self, transport: Any) -> Any:
+        fetch_holes.install()
         consumer = super()._create_worker_consumer(transport)
         # Read by AIOKafkaConsumer.start() when it builds its Fetcher, which happens after this.
         set_fetch_max_wait(consumer, self.app.settings.fetch_max_wait_ms)  # type: ignore[attr-defined]

@@ -241,25 +241,49 @@ def read(bootstrap: str, *names: str, done: Callable[[list[Record]], bool], time
     return asyncio.run(_read(bootstrap, names, done, timeout))
 
 
+async def _trace(bootstrap: str, event_ids: set[str]) -> list[str]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100)
+    await consumer.start()
+    found: list[str] = []
+    try:
+        partitions: list[TopicPartition] = []
+        for name in (topics.RAW, topics.BY_CUSTOMER, topics.DEAD_LETTER):
+            await refresh_metadata(consumer)
+            numbers = consumer.partitions_for_topic(name)
+            if not numbers:
+                found.append(f"  {name}: no such topic")
+                continue
+            partitions.extend(TopicPartition(name, p) for p in sorted(numbers))
+        if not partitions:
+            return found
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        # The embedded broker's end offset is its last batch's start + 1: read on until a poll is empty too.
+        ends = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            fetched = await consumer.getmany(timeout_ms=500)
+            if not fetched and all([await consumer.position(tp) >= end for tp, end in ends.items()]):
+                break
+            for tp, messages in fetched.items():
+                for m in messages:
+                    value = m.value or b""
+                    if any(event_id.encode() in value for event_id in event_ids):
+                        headers = [(name, len(header)) for name, header in m.headers or ()]
+                        found.append(
+                            f"  {tp.topic}[{tp.partition}]@{m.offset} key={m.key!r} ts={m.timestamp} "
+                            f"headers(name, bytes)={headers}: {value[:300]!r}"
+                        )
+    finally:
+        await consumer.stop()
+    return found
+
+
 def trace(bootstrap: str, event_ids: set[str], shown: int = 40) -> str:
-    """Every record of the raw, by-customer and dead-letter topics that names one of *event_ids*: where a
-    touchpoint that never reached a profile went (a failure of a timing-dependent test is rare, and its
-    broker is gone afterwards)."""
-    found = []
-    for name in (topics.RAW, topics.BY_CUSTOMER, topics.DEAD_LETTER):
-        try:
-            records = read(bootstrap, name, done=lambda _: True, timeout=10)
-        except AssertionError as exc:  # the topic was never made
-            found.append(f"  {name}: {exc}")
-            continue
-        for record in records:
-            value = record.value or b""
-            if any(event_id.encode() in value for event_id in event_ids):
-                found.append(
-                    f"  {record.topic}[{record.partition}]@{record.offset} key={record.key!r} "
-                    f"ts={record.timestamp_ms}: {value[:300]!r}"
-                )
-    return "\n".join(found[:shown])
+    """Every record of the raw, by-customer and dead-letter topics that names one of *event_ids*, with its
+    headers: where a touchpoint that never reached a profile went (a failure of a timing-dependent test is
+    rare, and its broker is gone afterwards)."""
+    return "\n".join(asyncio.run(_trace(bootstrap, event_ids))[:shown])
 
 
 async def _committed(bootstrap: str, group: str, partitions: set[int]) -> dict[int, int]:
@@ -627,6 +651,13 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_counts_nothing_twice(
             by_topic["alerts" if record.topic in ALERT_TOPICS else record.topic].append(record)
         dump_records(tmp_path / "records.jsonl", outputs, killed_at, committed)
 
+        # Every touchpoint applied: where one went instead, if not.
+        missing = {event_id for _, event_id in expected.main_events} - {
+            enriched_key(r)[1] for r in by_topic[topics.ENRICHED]
+        }
+        assert not missing, (
+            f"{len(missing)} touchpoints were never applied:\n{trace(broker.bootstrap, missing)}"
+        )
         # Every customer's state: nothing lost, nothing counted twice.
         check_states(survivor, expected)
 
