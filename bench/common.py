@@ -14,6 +14,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from streams import fetch_holes
 from streams.runtime.faust_private import refresh_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,9 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 # and one identity key (a worker refuses to start without one).
 os.environ.setdefault("TOUCHPOINT_CONTROL_SECRET", secrets.token_hex(32))
 os.environ.setdefault("TOUCHPOINT_IDENTITY_SALT", secrets.token_hex(32))
+# The benchmarks read outputs several workers write with plain consumers: they too fetch a hole in a
+# partition's offsets again instead of moving past it (streams/fetch_holes.py).
+fetch_holes.install()
 
 
 async def output_span(
