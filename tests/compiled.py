@@ -34,3 +34,13 @@ def stale_sources(root: Path = ROOT) -> list[Path]:
         for extension, source in compiled_modules(root).items()
         if source.exists() and source.stat().st_mtime > extension.stat().st_mtime
     ]
+
+
+def unlisted_extensions(root: Path = ROOT) -> list[Path]:
+    """Extensions of modules no longer in setup.py's list: a build leaves them, and Python would import them."""
+    listed = set(listed_modules(root))
+    return [
+        extension
+        for extension, source in compiled_modules(root).items()
+        if source.relative_to(root).as_posix() not in listed
+    ]
