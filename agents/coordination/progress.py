@@ -9,7 +9,7 @@ the single-partition topic ``journey.progress`` in the worker, a function call i
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -17,6 +17,7 @@ import orjson
 
 from agents.config import Config
 from agents.domain.alert import DueSoon
+from agents.domain.state import history as as_history
 from agents.models.population import KEPT_THRESHOLDS, ValueSketch, contribution
 
 __all__ = [
@@ -106,26 +107,27 @@ class PartitionProgress:
         self._marked: dict[int, int] = {}
         self._sketched: dict[int, int] = {}
 
-    def buyer(
-        self, partition: int, key: bytes, first_purchase: int, history: tuple[tuple[int, float], ...]
-    ) -> None:
+    def buyer(self, partition: int, key: bytes, first_purchase: int, values: Sequence[Sequence[Any]]) -> None:
         """Remember a customer's first purchase and recent values (call after every change of a buyer).
 
+        *values* are ``[instant, clv]`` pairs, oldest first, as the state keeps them (``clv_history``).
         The customer's state keeps only its latest few values (``CLV_HISTORY``), but the partition's
         clock may pass a boundary long after the customer's own (a backfill, allowed lateness): the
         value a boundary needs is kept here until that boundary is reported, so the sketch does not
         depend on how many purchases were applied before the clock passed it. Only a rebalance,
         which rebuilds this from the states, falls back on their latest few.
         """
-        if not history or not self._keeps_buyers:
+        if not values or not self._keeps_buyers:
             return
         buyers = self._buyers.setdefault(partition, {})
         known = buyers.get(key)
-        if known is not None and known[0] == first_purchase and known[1][-len(history) :] == history:
+        if known is not None and known[0] == first_purchase and _ends_with(known[1], values):
             # Nothing new (the journey calls after every touchpoint of a buyer, most of them no purchase):
             # the values kept hold these already. Going on would only drop, after a boundary reported
-            # since, values older than any boundary still to come needs.
+            # since, values older than any boundary still to come needs. Compared as they are, before
+            # they are made a tuple: that is most calls.
             return
+        history = as_history(values)
         if known is not None:
             merged = dict(known[1])
             merged.update(history)
@@ -210,3 +212,16 @@ class PartitionProgress:
         """When the partition's clock next crosses a mark (None: it has not started)."""
         passed = self._passed.get(partition)
         return None if passed is None else passed - passed % self.mark + self.mark
+
+
+def _ends_with(kept: tuple[tuple[int, float], ...], values: Sequence[Sequence[Any]]) -> bool:
+    """Whether *kept* ends with *values*, each read as ``(int, float)``: ``kept[-n:] == as_history(values)``."""
+    count = len(values)
+    offset = len(kept) - count
+    if offset < 0:
+        return False
+    for index in range(count):
+        entry, value = kept[offset + index], values[index]
+        if entry[0] != int(value[0]) or entry[1] != float(value[1]):
+            return False
+    return True

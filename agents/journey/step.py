@@ -48,7 +48,7 @@ from agents.domain.identity import (
 )
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import UNKNOWN_MERGE, Rejected
-from agents.domain.state import CustomerState, StateSummary, history
+from agents.domain.state import CustomerState, StateSummary
 from agents.identity.resolution import IdentityResolver
 from agents.journey.deadlines import DeadlineIndex
 from agents.journey.erasure import note_claims, requested_instant, unlinks
@@ -442,7 +442,7 @@ class JourneyStep:
     def _note_buyer(self, partition: int, key: bytes, state: CustomerState) -> None:
         """A buyer's values changed: the best-customer population of the partition follows."""
         if state.clv_history:
-            self.progress.buyer(partition, key, state.first_purchase, history(state.clv_history))
+            self.progress.buyer(partition, key, state.first_purchase, state.clv_history)
 
     def _unlink(self, key: bytes, partition: int, unlink: Unlink) -> Change:
         """An erased customer's way to identifier *key*: its record forgets them (agents/journey/erasure.py)."""

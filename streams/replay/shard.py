@@ -692,11 +692,9 @@ class _AlsoWhole(PartitionProgress):
         super().__init__(config, population=whole.every % whole.mark != 0)
         self._whole_progress = whole
 
-    def buyer(
-        self, partition: int, key: bytes, first_purchase: int, history: tuple[tuple[int, float], ...]
-    ) -> None:
-        super().buyer(partition, key, first_purchase, history)
-        self._whole_progress.buyer(0, key, first_purchase, history)
+    def buyer(self, partition: int, key: bytes, first_purchase: int, values: Sequence[Sequence[Any]]) -> None:
+        super().buyer(partition, key, first_purchase, values)
+        self._whole_progress.buyer(0, key, first_purchase, values)
 
     def drop(self, partition: int, key: bytes) -> None:
         super().drop(partition, key)

@@ -371,3 +371,32 @@ def test_each_boundarys_sketch_values_every_buyer_by_all_it_was_handed_whatever_
         if key in states:
             progress.buyer(0, key, firsts[key], tuple(states[key]))
             handed.setdefault(key, {}).update(states[key])
+
+
+@settings(max_examples=150, deadline=None)
+@given(touchpoints, st.integers(0, 2))
+def test_values_handed_as_the_state_keeps_them_count_as_the_same_values_made_a_tuple(
+    steps: list[tuple[bytes, str, int, int, float]], whole: int
+) -> None:
+    # The journey hands a state's clv_history over as it is, [instant, clv] lists (some clv whole
+    # numbers, as a decoded state can hold them), and most of the time it is what was handed last.
+    rules = config()
+    as_lists, as_tuples = PartitionProgress(rules), PartitionProgress(rules)
+    states: dict[bytes, list[list[Any]]] = {}
+    firsts: dict[bytes, int] = {}
+    now = 10 * DAY
+    for key, kind, gap, late, value in steps:
+        now += gap
+        if kind == "clock":
+            assert as_lists.passed(0, now) == as_tuples.passed(0, now)
+            continue
+        if kind == "purchase":
+            at = now - late
+            firsts[key] = min(firsts.get(key, at), at)
+            clv: float | int = round(value) if whole else value
+            history = [entry for entry in states.get(key, []) if entry[0] != at] + [[at, clv]]
+            states[key] = sorted(history)[-CLV_HISTORY:]
+        if key in states:
+            as_lists.buyer(0, key, firsts[key], states[key])
+            as_tuples.buyer(0, key, firsts[key], tuple((at, float(clv)) for at, clv in states[key]))
+            assert as_lists.buyers(0) == as_tuples.buyers(0)
