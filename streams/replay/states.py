@@ -68,8 +68,13 @@ class KeptStates(MutableMapping[str, CustomerState]):
         return state
 
     def __setitem__(self, key: str, state: CustomerState) -> None:
+        recent = self._recent
+        if key in recent:
+            # Nearly every write: the journey just read the state. Moved, not removed and added again.
+            recent[key] = state
+            recent.move_to_end(key)
+            return
         self._encoded.pop(key, None)
-        self._recent.pop(key, None)
         self._keep(key, state)
 
     def __delitem__(self, key: str) -> None:

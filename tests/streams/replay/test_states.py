@@ -92,6 +92,20 @@ def test_a_state_read_is_the_most_recent_and_stays_an_object() -> None:
     assert kept.decoded == 1
 
 
+def test_a_state_written_again_is_the_most_recent_and_the_one_kept() -> None:
+    kept = KeptStates(objects=2)
+    kept["cust-1"] = state(1)
+    kept["cust-2"] = state(2)
+    again = state(10)
+    kept["cust-1"] = again
+    kept["cust-3"] = state(3)  # cust-2 goes, not cust-1 just written
+    assert kept.get("cust-1") is again
+    assert kept.decoded == 0
+    assert kept.get("cust-2") == state(2)
+    assert kept.decoded == 1
+    assert len(kept) == 3
+
+
 def test_a_deleted_state_is_gone_whether_an_object_or_encoded() -> None:
     kept = KeptStates(objects=1)
     kept["cust-1"] = state(1)
