@@ -40,10 +40,10 @@ from streams.settings import SettingsError
     "objects",
     type=click.IntRange(min=1),
     default=None,
-    help="Customers' states each process keeps ready in memory, the most recently touched (default: "
-    "8,192); every other one is kept encoded, a few hundred bytes instead of some 10 KB, and decoded "
-    "when touched again. More is faster where customers come back often; the output is the same "
-    "with any number.",
+    help="States each process keeps ready in memory, customers' and identifiers' alike, the most recently "
+    "touched (default: 32,768); every other one is kept encoded, a few hundred bytes instead of some "
+    "10 KB, and decoded when touched again. More is faster where customers come back often, fewer "
+    "takes less memory; the output is the same with any number.",
 )
 @click.option(
     "--erasures",
