@@ -127,13 +127,21 @@ ERASED_CUSTOMERS_CONFIG: Final = {
 }
 
 
+def _retention_entry(topic: str) -> str | None:
+    """The entry of ``RETENTION_DAYS`` that *topic* keeps its records by (an alert topic: ``alerts.*``)."""
+    if topic in RETENTION_DAYS:
+        return topic
+    if topic.startswith("alerts."):
+        return "alerts.*"
+    return None
+
+
 def retention_days(topic: str) -> int:
     """Days *topic* keeps its records (an alert topic: those of ``alerts.*``)."""
-    if topic in RETENTION_DAYS:
-        return RETENTION_DAYS[topic]
-    if topic.startswith("alerts."):
-        return RETENTION_DAYS["alerts.*"]
-    raise KeyError(f"no retention for topic {topic!r}")
+    entry = _retention_entry(topic)
+    if entry is None:
+        raise KeyError(f"no retention for topic {topic!r}")
+    return RETENTION_DAYS[entry]
 
 
 def never_compacted(topic: str) -> bool:
@@ -141,7 +149,7 @@ def never_compacted(topic: str) -> bool:
 
     Kafka keeps every offset of such a topic in a batch, so a fetch of it never shows a hole in its
     offsets (``streams.fetch_holes``)."""
-    return topic in RETENTION_DAYS or topic.startswith("alerts.")
+    return _retention_entry(topic) is not None
 
 
 def topic_config(topic: str) -> dict[str, str]:
