@@ -15,6 +15,7 @@ import sys
 from setuptools import Extension, setup
 
 COMPILED = [
+    "agents/calendar.py",
     "agents/domain/alert.py",
     "agents/domain/errors.py",
     "agents/domain/identity.py",

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
@@ -119,7 +119,9 @@ class BusinessCalendar:
     subdivision: str | None = None
     #: Extra closed local dates.
     closures: frozenset[date] = frozenset()
-    _holidays: holidays.HolidayBase | None = field(init=False, repr=False, compare=False)
+    #: Typed as a container, not as the dict the library's table is: compiled code tests a dict's keys
+    #: directly, which skips the table's own ``in``, the one that computes a year on first use.
+    _holidays: Container[date] | None = field(init=False, repr=False, compare=False)
     _never_open: bool = field(init=False, repr=False, compare=False)
     _days: dict[int, _Spans] = field(default_factory=dict, init=False, repr=False, compare=False)
     _buckets: dict[int, _Spans] = field(default_factory=dict, init=False, repr=False, compare=False)
