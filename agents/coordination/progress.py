@@ -121,18 +121,17 @@ class PartitionProgress:
             return
         buyers = self._buyers.setdefault(partition, {})
         known = buyers.get(key)
-        if known is not None and known[0] == first_purchase and _ends_with(known[1], values):
-            # Nothing new (the journey calls after every touchpoint of a buyer, most of them no purchase):
-            # the values kept hold these already. Going on would only drop, after a boundary reported
-            # since, values older than any boundary still to come needs. Compared as they are, before
-            # they are made a tuple: that is most calls.
-            return
-        history = as_history(values)
-        if known is not None:
-            merged = dict(known[1])
-            merged.update(history)
-            history = tuple(sorted(merged.items()))
         sketched = self._sketched.get(partition)
+        if known is not None and known[0] == first_purchase and _holds(known[1], values, sketched):
+            # Nothing new (the journey calls after every touchpoint of a buyer, most of them no purchase):
+            # merging would give the values kept back. Compared as they are, before they are made a
+            # tuple: that is most calls.
+            return
+        # Kept in order of instant, one value per instant, whatever order *values* came in: the trim
+        # below, the quick comparison above and ``horizon`` rely on it.
+        merged = dict(known[1]) if known is not None else {}
+        merged.update(as_history(values))
+        history = tuple(sorted(merged.items()))
         if sketched is not None:
             # Boundaries after the last one reported need the latest value before each: the latest
             # before that boundary, and everything since.
@@ -214,13 +213,36 @@ class PartitionProgress:
         return None if passed is None else passed - passed % self.mark + self.mark
 
 
-def _ends_with(kept: tuple[tuple[int, float], ...], values: Sequence[Sequence[Any]]) -> bool:
-    """Whether *kept* ends with *values*, each read as ``(int, float)``: ``kept[-n:] == as_history(values)``."""
+def _holds(
+    kept: tuple[tuple[int, float], ...], values: Sequence[Sequence[Any]], sketched: int | None
+) -> bool:
+    """Whether ``buyer`` would keep *kept* as it is after merging *values* into it.
+
+    True when *values* (``[instant, clv]`` pairs) are in strictly rising order of instant and *kept*
+    ends with the ones a boundary after *sketched* still needs: the latest before *sketched*, and
+    everything since (all of them before any boundary was reported). *kept* itself must hold no more
+    than that before *sketched*: it was trimmed there. Then the merge adds nothing, and the trim at
+    *sketched* drops only the older values it drops from *values*, none of them in *kept*.
+
+    This is the common case: most touchpoints of a buyer are no purchase, so *values* are what was
+    handed last, and after a boundary was reported they still hold older values *kept* has dropped.
+    """
     count = len(values)
-    offset = len(kept) - count
-    if offset < 0:
-        return False
+    start = 0
+    previous: int | None = None
     for index in range(count):
+        instant = int(values[index][0])
+        if previous is not None and instant <= previous:
+            return False
+        previous = instant
+        if sketched is not None and instant < sketched:
+            start = index
+    if sketched is not None and len(kept) > 1 and kept[1][0] < sketched:
+        return False
+    offset = len(kept) - count
+    if offset + start < 0:
+        return False
+    for index in range(start, count):
         entry, value = kept[offset + index], values[index]
         if entry[0] != int(value[0]) or entry[1] != float(value[1]):
             return False

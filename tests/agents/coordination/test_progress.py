@@ -19,6 +19,7 @@ from agents.coordination.progress import (
     ANSWERED,
     DUE_SOON,
     FRESH_BOUNDARIES,
+    KEPT_VALUES,
     PROGRESS,
     REPORTED_BOUNDARIES,
     PartitionProgress,
@@ -400,3 +401,75 @@ def test_values_handed_as_the_state_keeps_them_count_as_the_same_values_made_a_t
             as_lists.buyer(0, key, firsts[key], states[key])
             as_tuples.buyer(0, key, firsts[key], tuple((at, float(clv)) for at, clv in states[key]))
             assert as_lists.buyers(0) == as_tuples.buyers(0)
+
+
+def merged(
+    known: tuple[int, tuple[tuple[int, float], ...]] | None,
+    first_purchase: int,
+    values: list[list[Any]],
+    sketched: int | None,
+) -> tuple[int, tuple[tuple[int, float], ...]]:
+    """What a buyer keeps, worked out the long way: every value merged, sorted and trimmed at the
+    last boundary reported, with no shortcut for values seen before."""
+    everything = dict(known[1]) if known is not None else {}
+    everything.update((int(at), float(clv)) for at, clv in values)
+    history = sorted(everything.items())
+    if sketched is not None:
+        older = [entry for entry in history if entry[0] < sketched]
+        history = older[-1:] + [entry for entry in history if entry[0] >= sketched]
+    return first_purchase, tuple(history[-KEPT_VALUES:])
+
+
+# Calls as the journey and replay make them, and some no state would: values out of order, repeated
+# instants, the same values again after a boundary was reported or sketched.
+calls = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("buyer"),
+            st.sampled_from([b"cust-1", b"cust-2"]),
+            st.sampled_from([DAY, 2 * DAY]),  # the first purchase
+            st.lists(
+                st.tuples(st.integers(0, 12).map(lambda day: day * DAY), st.sampled_from([10, 20.0, 30.5])),
+                max_size=5,
+            ),
+        ),
+        st.tuples(st.just("again"), st.sampled_from([b"cust-1", b"cust-2"])),
+        st.tuples(st.just("passed"), st.integers(0, 14 * DAY)),
+        st.tuples(st.just("sketched"), st.integers(0, 14).map(lambda day: day * DAY)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(calls)
+def test_a_buyer_keeps_what_merging_every_value_handed_over_would_keep(steps: list[tuple[Any, ...]]) -> None:
+    # The quick comparison in ``buyer`` skips the merge when it would change nothing; whatever came
+    # before, a buyer must keep exactly what the merge gives.
+    progress = PartitionProgress(config(every_hours=24))
+    expected: dict[bytes, tuple[int, tuple[tuple[int, float], ...]]] = {}
+    sketched: int | None = None
+    last: dict[bytes, tuple[int, list[list[Any]]]] = {}
+    for step in steps:
+        if step[0] == "passed":
+            report = progress.passed(0, step[1])
+            if report is not None and report.sketches:
+                sketched = max(report.sketches)
+            continue
+        if step[0] == "sketched":
+            progress.sketched(0, step[1])
+            sketched = step[1] if sketched is None else max(sketched, step[1])
+            continue
+        if step[0] == "again":
+            if step[1] not in last:
+                continue
+            first, values = last[step[1]]
+        else:
+            _, key, first, pairs = step
+            values = [list(pair) for pair in sorted(dict(pairs).items())] if len(pairs) % 2 else pairs
+            last[key] = (first, values)
+        key = step[1]
+        progress.buyer(0, key, first, values)
+        if values:
+            expected[key] = merged(expected.get(key), first, values, sketched)
+        assert progress.buyers(0) == expected
