@@ -96,22 +96,29 @@ class WarningDigests:
     horizon: int = 0
     #: Entries changed since ``changes`` was last called → whether their record was kept then.
     _touched: dict[_Entry, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: item id → how many places hold it (pending in an interval, listed in a published digest), so an
+    #: answer learns whether a digest still needs it without scanning every interval and digest.
+    _held: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._count_held()
 
     def add(self, item: DueSoon) -> None:
         """An item; one late for its interval (published already) joins the next one."""
         start = max(item.warn_at - item.warn_at % self.interval, self.horizon)
         start -= start % self.interval
         items = self.pending.setdefault((item.queue, start), {})
-        self._touch((PENDING, start, item.queue, item.item_id), item.item_id in items)
+        known = item.item_id in items
+        self._touch((PENDING, start, item.queue, item.item_id), known)
+        if not known:
+            self._hold(item.item_id)
         items[item.item_id] = item
 
     def answer(self, item_id: str, at: int) -> None:
         """The inquiry of *item_id* got its first answer at *at*."""
         if item_id in self.answered:
             return
-        if any(item_id in items for items in self.pending.values()) or any(
-            item_id in digest.items for digest in self.published.values()
-        ):
+        if item_id in self._held:
             self._touch((ANSWERED, item_id), False)
             self.answered[item_id] = at
 
@@ -127,6 +134,7 @@ class WarningDigests:
             items = self.pending.pop((queue, start))
             for item_id in items:
                 self._touch((PENDING, start, queue, item_id), True)
+                self._release(item_id)
             digest = self._digest(queue, start, end, items.values())
             listed = self.published[digest.alert_id].items if digest is not None else {}
             if digest is not None:
@@ -155,6 +163,7 @@ class WarningDigests:
         self._touch((PUBLISHED, alert_id), False)
         for item_id in digest.items:
             self._touch((LISTED_ITEM, alert_id, item_id), False)
+            self._hold(item_id)
 
     def _unpublish(self, alert_id: str) -> None:
         digest = self.published.pop(alert_id, None)
@@ -162,6 +171,7 @@ class WarningDigests:
             self._touch((PUBLISHED, alert_id), True)
             for item_id in digest.items:
                 self._touch((LISTED_ITEM, alert_id, item_id), True)
+                self._release(item_id)
 
     def _digest(self, queue: str, start: int, end: int, items: Iterable[DueSoon]) -> Alert | None:
         still = sorted(
@@ -321,6 +331,7 @@ class WarningDigests:
         }
         self.horizon = int(document.get("horizon", 0))
         self._touched = dict.fromkeys(self._entries(), False)
+        self._count_held()
 
     def restore(self, records: Iterable[tuple[bytes, bytes]]) -> None:
         """Add the entries of *records* (``records()`` as kept) to the state ``load`` started from.
@@ -345,13 +356,32 @@ class WarningDigests:
             digest.items[item_id] = int(orjson.loads(value))
         for (start, queue, item_id), value in by_kind[PENDING]:
             self.pending.setdefault((queue, int(start)), {})[item_id] = DueSoon.from_json(orjson.loads(value))
+        self._count_held()
         for (item_id,), value in by_kind[ANSWERED]:
-            if any(item_id in items for items in self.pending.values()) or any(
-                item_id in digest.items for digest in self.published.values()
-            ):
+            if item_id in self._held:
                 self.answered[item_id] = int(orjson.loads(value))
             else:
                 self._touch((ANSWERED, item_id), True)
+
+    def _hold(self, item_id: str) -> None:
+        self._held[item_id] = self._held.get(item_id, 0) + 1
+
+    def _release(self, item_id: str) -> None:
+        count = self._held[item_id] - 1
+        if count:
+            self._held[item_id] = count
+        else:
+            del self._held[item_id]
+
+    def _count_held(self) -> None:
+        """Count the places holding each item afresh (after the state was replaced or restored)."""
+        self._held = {}
+        for items in self.pending.values():
+            for item_id in items:
+                self._hold(item_id)
+        for digest in self.published.values():
+            for item_id in digest.items:
+                self._hold(item_id)
 
     def _touch(self, entry: _Entry, kept: bool) -> None:
         """*entry* is about to change; *kept*: whether it is in the state now (so its record is kept)."""

@@ -12,9 +12,11 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import schemas
-from agents.alerts.digests import QUEUE, SETTLED
+from agents.alerts.digests import QUEUE, SETTLED, WarningDigests
 from agents.config import config_from_mapping, default_config
 from agents.coordination.coordinator import Coordinator
 from agents.coordination.progress import Progress, encode_signals
@@ -484,8 +486,6 @@ def test_after_a_restart_with_a_longer_interval_a_late_warning_joins_an_interval
 
 
 def test_an_empty_document_loads_as_nothing_pending() -> None:
-    from agents.alerts.digests import WarningDigests
-
     digests = WarningDigests(INTERVAL, lambda channel, location: UTC)
     digests.load({})
     assert digests.to_json() == {"pending": [], "answered": {}, "published": {}, "horizon": 0}
@@ -520,3 +520,53 @@ def test_after_a_restart_a_late_warning_still_joins_the_next_interval_not_the_on
     [second] = passed(again, 0, 10)
     assert second.alert_id != first.alert_id  # never the published digest's id again
     assert second.details["interval"]["start"] == "2026-01-06T10:05:00+00:00"
+
+
+def held(digests: WarningDigests) -> set[str]:
+    """The items an interval or a published digest holds, read off the whole state as a document."""
+    document = digests.to_json()
+    pending = {entry["item_id"] for _, _, items in document["pending"] for entry in items}
+    return pending | {item_id for _, items, _ in document["published"].values() for item_id in items}
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.sampled_from(["cust-1", "cust-2", "cust-3"]), st.integers(0, 30)),
+        st.tuples(st.just("answer"), st.sampled_from(["cust-1", "cust-2", "cust-3"]), st.integers(0, 30)),
+        st.tuples(st.just("advance"), st.integers(0, 45)),
+        st.tuples(st.just("restart"), st.booleans()),
+    ),
+    max_size=50,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(operations)
+def test_an_answer_is_kept_exactly_when_an_interval_or_a_digest_holds_its_inquiry(
+    steps: list[tuple[Any, ...]],
+) -> None:
+    # Whether a digest still needs an answer is looked up, not scanned for; whatever came before
+    # (intervals published, digests ended, restarts from either form of the state), the answer is
+    # kept exactly when the state holds its inquiry.
+    digests = WarningDigests(INTERVAL, lambda channel, location: UTC)
+    minutes: dict[str, int] = {}
+    for step in steps:
+        if step[0] == "add":
+            minutes[step[1]] = step[2]
+            digests.add(item(step[1], step[2]))
+        elif step[0] == "answer" and step[1] in minutes:
+            item_id = item(step[1], minutes[step[1]]).item_id
+            expected = item_id in digests.answered or item_id in held(digests)
+            digests.answer(item_id, T0 + step[2] * MINUTE)
+            assert (item_id in digests.answered) == expected
+        elif step[0] == "advance":
+            digests.advance(T0 + step[1] * MINUTE)
+        elif step[0] == "restart":
+            again = WarningDigests(INTERVAL, lambda channel, location: UTC)
+            if step[1]:
+                again.load(orjson.loads(orjson.dumps(digests.to_json())))
+            else:
+                again.load(digests.bounded())
+                again.restore(list(digests.records()))
+            digests = again
+        assert set(digests.answered) <= held(digests)
