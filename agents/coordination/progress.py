@@ -227,23 +227,31 @@ def _holds(
     This is the common case: most touchpoints of a buyer are no purchase, so *values* are what was
     handed last, and after a boundary was reported they still hold older values *kept* has dropped.
     """
-    count = len(values)
-    start = 0
-    previous: int | None = None
-    for index in range(count):
-        instant = int(values[index][0])
-        if previous is not None and instant <= previous:
-            return False
-        previous = instant
-        if sketched is not None and instant < sketched:
-            start = index
     if sketched is not None and len(kept) > 1 and kept[1][0] < sketched:
         return False
-    offset = len(kept) - count
-    if offset + start < 0:
-        return False
-    for index in range(start, count):
-        entry, value = kept[offset + index], values[index]
-        if entry[0] != int(value[0]) or entry[1] != float(value[1]):
+    # From the newest value back: each must match the values kept from their end, until the latest
+    # before *sketched*; those older still must only be older (the trim drops them).
+    place = len(kept)
+    newer = 0
+    index = len(values)
+    while index > 0:
+        index -= 1
+        pair = values[index]
+        instant = int(pair[0])
+        if place < len(kept) and instant >= newer:
             return False
+        if place == 0:
+            return False
+        place -= 1
+        entry = kept[place]
+        if entry[0] != instant or entry[1] != float(pair[1]):
+            return False
+        newer = instant
+        if sketched is not None and instant < sketched:
+            while index > 0:
+                index -= 1
+                older = int(values[index][0])
+                if older >= newer:
+                    return False
+                newer = older
     return True
