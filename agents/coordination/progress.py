@@ -229,29 +229,24 @@ def _holds(
     """
     if sketched is not None and len(kept) > 1 and kept[1][0] < sketched:
         return False
-    # From the newest value back: each must match the values kept from their end, until the latest
-    # before *sketched*; those older still must only be older (the trim drops them).
+    # From the newest value back, each older than the one before: the values down to the latest before
+    # *sketched* must match the values kept from their end; the trim drops those older still.
     place = len(kept)
+    last = len(values) - 1
     newer = 0
-    index = len(values)
-    while index > 0:
-        index -= 1
+    matching = True
+    for index in range(last, -1, -1):
         pair = values[index]
         instant = int(pair[0])
-        if place < len(kept) and instant >= newer:
-            return False
-        if place == 0:
-            return False
-        place -= 1
-        entry = kept[place]
-        if entry[0] != instant or entry[1] != float(pair[1]):
+        if index < last and instant >= newer:
             return False
         newer = instant
-        if sketched is not None and instant < sketched:
-            while index > 0:
-                index -= 1
-                older = int(values[index][0])
-                if older >= newer:
-                    return False
-                newer = older
+        if matching:
+            if place == 0:
+                return False
+            place -= 1
+            entry = kept[place]
+            if entry[0] != instant or entry[1] != float(pair[1]):
+                return False
+            matching = sketched is None or instant >= sketched
     return True

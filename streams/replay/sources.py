@@ -207,7 +207,7 @@ def decode_range(
             if "identifiers" in accepted.event:
                 decoded.identified += 1
             occurred = accepted.occurred_at
-            clock.observe(accepted.customer_id, int(accepted.occurred_seconds))  # occurred.timestamp()
+            clock.observe(accepted.customer_id, int(accepted.occurred_seconds))
             if as_of is not None and occurred.date() > as_of:
                 decoded.after_as_of += 1
                 continue
