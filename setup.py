@@ -65,6 +65,7 @@ COMPILED = [
     "agents/alerts/sla.py",
     "agents/alerts/sla_cases.py",
     "agents/identity/blocked.py",
+    "agents/identity/control.py",
     "agents/identity/keys.py",
     "agents/identity/merging.py",
     "agents/identity/resolution.py",
@@ -77,6 +78,8 @@ COMPILED = [
     "streams/replay/shard.py",
     "streams/replay/sources.py",
     "streams/replay/states.py",
+    "streams/runtime/outbox.py",
+    "streams/runtime/state_writer.py",
     "schemas/accept.py",
 ]
 

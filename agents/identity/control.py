@@ -55,13 +55,12 @@ def encode_control(secret: bytes, key: bytes, message: Control) -> bytes:
 
 def decode_control(secret: bytes, key: bytes, value: bytes | None) -> Control | Rejected:
     """The message of a genuine identity record under *key*, or why it is refused."""
-    forged = Rejected(FORGED_CONTROL, "an identity record without a valid proof of origin (HMAC) for its key")
     if value is None or value[: len(_HEADER)] != _HEADER:
-        return forged
+        return _forged()
     mac = value[len(_HEADER) : len(_HEADER) + _MAC_SIZE]
     payload = value[len(_HEADER) + _MAC_SIZE :]
     if not hmac.compare_digest(mac, _proof(secret, key, payload)):
-        return forged
+        return _forged()
     try:
         kind, *fields = msgpack.unpackb(payload)
         message: Control
@@ -84,3 +83,7 @@ def decode_control(secret: bytes, key: bytes, value: bytes | None) -> Control | 
     if target.encode() != key:
         return Rejected(FORGED_CONTROL, "an identity record for another key than its own")
     return message
+
+
+def _forged() -> Rejected:
+    return Rejected(FORGED_CONTROL, "an identity record without a valid proof of origin (HMAC) for its key")
