@@ -52,7 +52,7 @@ class ThresholdLearner(Protocol):
     """What the follower tells a worker's journey (agents.journey.track.JourneyTracker)."""
 
     def fixed_threshold(self) -> float | None: ...
-    def on_late_threshold(self, callback: Callable[[], None]) -> None: ...
+    def late_thresholds(self) -> int: ...
     def learn_threshold(self, boundary: int, threshold: float | None) -> None: ...
 
 
@@ -103,7 +103,17 @@ def install(
     once: the journey awaits it before applying anything.
     """
     caught_up = asyncio.Event()
-    tracker.on_late_threshold(metrics.BEST_CUSTOMER_THRESHOLD_LATE.inc)
+    counted_late = tracker.late_thresholds()
+
+    def count_late_thresholds() -> None:
+        # Once per batch, not per decision: a counter's increment costs about as much as the decision.
+        nonlocal counted_late
+        late = tracker.late_thresholds()
+        if late > counted_late:
+            metrics.BEST_CUSTOMER_THRESHOLD_LATE.inc(late - counted_late)
+        counted_late = late
+
+    batches.after_apply(count_late_thresholds)
     fixed = tracker.fixed_threshold()
     if fixed is not None:
         metrics.BEST_CUSTOMER_THRESHOLD.set(fixed)

@@ -11,7 +11,6 @@ for a whole partition, the same way in the live worker and in ``touchpoint repla
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -260,10 +259,9 @@ class JourneyTracker:
         """The best-customer threshold when it is fixed (a fit or the rules file); None when it is the population's."""
         return self.best_customers.value if isinstance(self.best_customers, FixedThreshold) else None
 
-    def on_late_threshold(self, callback: Callable[[], None]) -> None:
-        """Call *callback* whenever a decision has to use an earlier boundary's threshold (live only)."""
-        if isinstance(self.best_customers, PopulationThreshold):
-            self.best_customers.on_late = callback
+    def late_thresholds(self) -> int:
+        """How many decisions so far had to use an earlier boundary's threshold (live only)."""
+        return self.best_customers.late if isinstance(self.best_customers, PopulationThreshold) else 0
 
     def learn_threshold(self, boundary: int, threshold: float | None) -> None:
         """The population's best-customer threshold at *boundary* is known (ignored with a fixed threshold)."""

@@ -32,7 +32,7 @@ Until a boundary's population holds ``min_buyers`` buyers, nobody is a best cust
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -180,16 +180,24 @@ class PopulationThreshold(BestCustomerThreshold):
     delay: int
     #: Boundary → its threshold (None: too few buyers then), as far as known.
     known: dict[int, float | None] = field(default_factory=dict)
-    #: How often a threshold was used before its boundary's own was known (live only).
+    #: How often a threshold was used before its boundary's own was known (live only; the worker counts
+    #: them once per batch, agents/coordination/agent.py).
     late: int = 0
     source: str = "population"
-    #: Called each time an earlier boundary's threshold stands in (the worker counts it).
-    on_late: Callable[[], None] | None = None
     #: Thresholds kept, the latest: a worker keeps KEPT_THRESHOLDS; replay keeps every one it learned.
     kept: int = KEPT_THRESHOLDS
     #: Boundaries from this one on count as not known yet (replay: a deadline fired after a row that
     #: taught them, but before the clock passed it, did not know them; streams/replay/shard.py).
     hidden_from: int | None = None
+    #: The boundary that stands in before *_stand_in_for*, known while ``known`` is unchanged: while a
+    #: partition lags (always, for a live worker's first boundaries), every decision asks for the same one.
+    _stand_in_for: int | None = field(default=None, init=False, repr=False, compare=False)
+    _stand_in: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Compiled, a field left out of __init__ has no value until one is set, default or not.
+        self._stand_in_for = None
+        self._stand_in = None
 
     def boundary(self, instant: int) -> int:
         """The boundary whose threshold is in effect at *instant*."""
@@ -202,16 +210,19 @@ class PopulationThreshold(BestCustomerThreshold):
         if wanted in self.known and (hidden is None or wanted < hidden):
             return self.known[wanted]
         limit = wanted if hidden is None else min(wanted, hidden)
-        earlier = [boundary for boundary in self.known if boundary < limit]
-        if not earlier:
+        if limit != self._stand_in_for:
+            earlier = [boundary for boundary in self.known if boundary < limit]
+            self._stand_in = max(earlier) if earlier else None
+            self._stand_in_for = limit
+        stand_in = self._stand_in
+        if stand_in is None:
             return None
         self.late += 1
-        if self.on_late is not None:
-            self.on_late()
-        return self.known[max(earlier)]
+        return self.known[stand_in]
 
     def learn(self, boundary: int, threshold: float | None) -> None:
         """The population's threshold at *boundary* is known now."""
+        self._stand_in_for = None
         self.known[boundary] = threshold
         while len(self.known) > self.kept:
             del self.known[min(self.known)]

@@ -106,15 +106,18 @@ class Worker:
             changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG),
         )
         outbox = SimpleNamespace(add=lambda topic, *, key, value, **_: self.sent.append((topic, key, value)))
-        batches = SimpleNamespace(outbox=outbox, route=self._route)
+        self.after_apply: list[Callable[[], None]] = []
+        batches = SimpleNamespace(outbox=outbox, route=self._route, after_apply=self.after_apply.append)
         topics = SimpleNamespace(
             progress_input=object(),
             best_customers=Sink("model.best-customers"),
             alerts={FIRST_RESPONSE_DUE_SOON: Sink("alerts.first_response_due_soon")},
         )
+        #: Decisions the journey made with an earlier boundary's threshold, as its tracker counts them.
+        self.late = 0
         tracker = SimpleNamespace(
             fixed_threshold=lambda: None,
-            on_late_threshold=lambda callback: None,
+            late_thresholds=lambda: self.late,
             learn_threshold=lambda boundary, threshold: None,
         )
 
@@ -131,6 +134,8 @@ class Worker:
         records = [Record(value, self.offset + number) for number, value in enumerate(signals)]
         self.offset += len(records)
         self.handler(0, records)
+        for hook in self.after_apply:
+            hook()
 
     async def recover(self) -> None:
         for load in self.recovered:
@@ -217,3 +222,19 @@ async def test_a_worker_upgraded_in_place_loads_its_whole_state_and_keeps_it_a_r
     assert kept.data == dict(before.records())
     assert len(kept.data[b"state"]) < 200
     assert kept.batch()[-1][0] == b"state", "replaced last: a stop on the way leaves the whole state"
+
+
+def test_decisions_made_with_a_late_threshold_are_counted_once_each_after_their_batch() -> None:
+    def counted() -> float:
+        return REGISTRY.get_sample_value("touchpoint_best_customer_threshold_late_total") or 0.0
+
+    worker = Worker(Kept(), Coordinator(default_config(), 1))
+    before = counted()
+    worker.late = 3  # the journey's decisions in this fetch: three stood in for a boundary not known yet
+    worker.apply([])
+    assert counted() == before + 3
+    worker.apply([])
+    assert counted() == before + 3, "nothing new: nothing counted again"
+    worker.late = 5
+    worker.apply([])
+    assert counted() == before + 5

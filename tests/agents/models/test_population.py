@@ -336,15 +336,73 @@ def test_nobody_with_a_clv_of_nothing_is_a_best_customer_and_nobody_at_all_witho
 
 
 def test_a_late_threshold_is_counted_each_time_it_stands_in() -> None:
-    counted: list[int] = []
-    threshold = PopulationThreshold(every=DAY, delay=3600, on_late=lambda: counted.append(1))
+    threshold = PopulationThreshold(every=DAY, delay=3600)
     threshold.learn(DAY, 100.0)
     threshold.learn(3 * DAY, None)  # too few buyers that day: nobody
     assert threshold.at(2 * DAY + 3600) == 100.0
     assert threshold.at(2 * DAY + 7200) == 100.0
-    assert (threshold.late, len(counted)) == (2, 2)
+    assert threshold.late == 2
     assert threshold.at(3 * DAY + 3600) is None
     assert threshold.late == 2
+
+
+def test_the_threshold_standing_in_follows_every_boundary_learned_and_hidden() -> None:
+    threshold = PopulationThreshold(every=DAY, delay=3600)
+    assert threshold.at(5 * DAY + 3600) is None
+    threshold.learn(2 * DAY, 20.0)
+    assert threshold.at(5 * DAY + 3600) == 20.0, "a boundary learned since the last decision stands in"
+    threshold.learn(4 * DAY, 40.0)
+    assert threshold.at(5 * DAY + 3600) == 40.0
+    assert threshold.at(3 * DAY + 3600) == 20.0, "an earlier decision: the boundary before its own"
+    threshold.hidden_from = 4 * DAY  # replay: a deadline before the step that taught day 4
+    assert threshold.at(5 * DAY + 3600) == 20.0
+    assert threshold.at(4 * DAY + 3600) == 20.0, "its own boundary is known, but not yet then"
+    threshold.hidden_from = None
+    assert threshold.at(5 * DAY + 3600) == 40.0
+    assert threshold.at(4 * DAY + 3600) == 40.0
+    threshold.kept = 1
+    threshold.learn(6 * DAY, 60.0)  # day 2 and day 4 forgotten
+    assert threshold.at(5 * DAY + 3600) is None
+    assert threshold.late == 6
+
+
+_DAYS = st.integers(min_value=0, max_value=12)
+_STEPS = st.one_of(
+    st.tuples(st.just("learn"), _DAYS, st.one_of(st.none(), st.floats(0, 1000))),
+    st.tuples(st.just("at"), _DAYS, st.integers(0, DAY - 1)),
+    st.tuples(st.just("hide"), st.one_of(st.none(), _DAYS), st.none()),
+    st.tuples(st.just("keep"), st.integers(1, 6), st.none()),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_STEPS, max_size=40))
+def test_a_threshold_answers_as_the_known_boundaries_say_after_any_learning_hiding_and_forgetting(
+    steps: list[tuple[str, int | None, object]],
+) -> None:
+    threshold = PopulationThreshold(every=DAY, delay=3600)
+    late = 0
+    for kind, number, extra in steps:
+        if kind == "learn":
+            assert number is not None
+            threshold.learn(number * DAY, extra)  # type: ignore[arg-type]
+        elif kind == "hide":
+            threshold.hidden_from = None if number is None else number * DAY
+        elif kind == "keep":
+            assert number is not None
+            threshold.kept = number
+        else:
+            assert number is not None
+            instant = number * DAY + 3600 + int(extra)  # type: ignore[call-overload]
+            wanted, hidden, known = number * DAY, threshold.hidden_from, dict(threshold.known)
+            if wanted in known and (hidden is None or wanted < hidden):
+                expected = known[wanted]
+            else:
+                earlier = [b for b in known if b < (wanted if hidden is None else min(wanted, hidden))]
+                expected = known[max(earlier)] if earlier else None
+                late += bool(earlier)
+            assert threshold.at(instant) == expected
+            assert threshold.late == late
 
 
 def test_a_worker_keeps_only_the_latest_thresholds() -> None:
