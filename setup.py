@@ -65,7 +65,6 @@ COMPILED = [
     "agents/alerts/sla.py",
     "agents/alerts/sla_cases.py",
     "agents/identity/blocked.py",
-    "agents/identity/control.py",
     "agents/identity/keys.py",
     "agents/identity/merging.py",
     "agents/identity/resolution.py",
@@ -78,8 +77,6 @@ COMPILED = [
     "streams/replay/shard.py",
     "streams/replay/sources.py",
     "streams/replay/states.py",
-    "streams/runtime/outbox.py",
-    "streams/runtime/state_writer.py",
     "schemas/accept.py",
 ]
 

@@ -40,7 +40,7 @@ __all__ = ["BATCH_BYTES", "Outbox", "Sent"]
 #: bigger batches mean fewer round trips per fetch; Kafka's default limit for a batch is 1 MiB.
 BATCH_BYTES = 512 * 1024
 #: Kafka's codes for the record batch compression a Faust app may be configured with.
-COMPRESSION_CODES: dict[str | None, int] = {None: 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+COMPRESSION_CODES = {None: 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 #: The Kafka client's producer log: its ``send`` logs every record there at debug level. The outbox adds
 #: records to batches without ``send``, so it logs the same line there itself (streams/redaction.py
 #: replaces the record's contents with their sizes).
@@ -67,10 +67,7 @@ class Outbox:
     def __init__(self, app: AppT, batch_bytes: int = BATCH_BYTES) -> None:
         self._app = app
         self._batch_bytes = batch_bytes
-        # Read as Any: Faust declares the setting a str, but its default is None, which compiled code
-        # reading a declared str would refuse.
-        conf: Any = app.conf
-        self._compression = COMPRESSION_CODES[conf.producer_compression_type]
+        self._compression = COMPRESSION_CODES[app.conf.producer_compression_type]
         self._open: dict[tuple[str, int], list[BatchBuilder]] = {}
         #: Records waiting for their topic's partition count (first records to a topic not yet known).
         self._unplaced: list[tuple[str, bytes | None, bytes | None, float | None, Headers]] = []

@@ -58,10 +58,9 @@ _DELETED: Any = object()
 
 
 @dataclass(slots=True)
-class _Write:
+class _Write(Generic[V]):
     key: bytes
-    #: The value written (V of its StateWriter[V]; not generic, so that the class can be compiled).
-    value: Any
+    value: V
     #: None for a deletion: a tombstone (null value) on the changelog.
     encoded: bytes | None
     partition: int
@@ -85,11 +84,11 @@ class StateWriter(Generic[V]):
         self._table = table
         self._encode = encode
         self._decode = decode
-        self._send_changelog: Callable[[list[_Write]], Awaitable[Any]] = (
+        self._send_changelog: Callable[[list[_Write[V]]], Awaitable[Any]] = (
             _one_by_one(send_changelog) if send_changelog is not None else _changelog_sender(app, table)
         )
         self._releasing = asyncio.Lock()
-        self._queue: deque[_Write] = deque()
+        self._queue: deque[_Write[V]] = deque()
         # Newest value of each key with a write still queued or staged, and how many of its writes are.
         self._newest: dict[bytes, V] = {}
         self._queued: dict[bytes, int] = {}
@@ -186,7 +185,7 @@ class StateWriter(Generic[V]):
         queue = self._queue
         # One releaser at a time (the agent and a commit's drain): the sends must leave in queue order.
         async with self._releasing:
-            ready: list[_Write] = []
+            ready: list[_Write[V]] = []
             checked: list[asyncio.Future[Any]] | None = None
             while queue:
                 head = queue[0]
@@ -268,7 +267,7 @@ class StateWriter(Generic[V]):
         if dropped:
             log.warning("dropped %d unwritten state changes of partitions not in %s", dropped, sorted(owned))
 
-    async def _store(self, writes: list[_Write]) -> None:
+    async def _store(self, writes: list[_Write[V]]) -> None:
         for write in writes:
             self._local_write(write)
         await self._send_changelog(writes)
@@ -284,15 +283,15 @@ class StateWriter(Generic[V]):
 
 def _one_by_one(
     send: Callable[[int, bytes, bytes | None], Awaitable[Any]],
-) -> Callable[[list[_Write]], Awaitable[None]]:
-    async def send_each(writes: list[_Write]) -> None:
+) -> Callable[[list[_Write[Any]]], Awaitable[None]]:
+    async def send_each(writes: list[_Write[Any]]) -> None:
         for write in writes:
             await send(write.partition, write.key, write.encoded)
 
     return send_each
 
 
-def _changelog_sender(app: AppT, table: TableT[bytes, Any]) -> Callable[[list[_Write]], Awaitable[None]]:
+def _changelog_sender(app: AppT, table: TableT[bytes, Any]) -> Callable[[list[_Write[Any]]], Awaitable[None]]:
     """Send changelog records of *table* straight to the producer, a batch per partition."""
     topic = table.changelog_topic.get_topic_name()
     outbox = Outbox(app)
@@ -321,7 +320,7 @@ def _changelog_sender(app: AppT, table: TableT[bytes, Any]) -> Callable[[list[_W
 
         return last_offset
 
-    async def send(writes: list[_Write]) -> None:
+    async def send(writes: list[_Write[Any]]) -> None:
         for write in writes:
             outbox.add(topic, key=write.key, value=write.encoded, partition=write.partition)
         for batch in await outbox.flush():
@@ -347,7 +346,7 @@ def _local_reader(table: TableT[bytes, Any]) -> Callable[[bytes], Any]:
     return table.get
 
 
-def _local_writer(table: TableT[bytes, Any]) -> Callable[[_Write], None]:
+def _local_writer(table: TableT[bytes, Any]) -> Callable[[_Write[Any]], None]:
     """How a released write reaches the table's local store."""
     store = table.data
     durable = durable_writer(store)
@@ -355,12 +354,12 @@ def _local_writer(table: TableT[bytes, Any]) -> Callable[[_Write], None]:
         # RocksDB: the local copy survives a restart and is trusted by the next start's recovery, so it
         # must never be ahead of the outputs either; write the bytes encoded when the change was made.
         # Faust's own Store._set takes the partition from the current event, which a release has none of.
-        def write_durable(write: _Write) -> None:
+        def write_durable(write: _Write[Any]) -> None:
             durable(write.key, write.encoded, write.partition)
 
         return write_durable
 
-    def write_in_memory(write: _Write) -> None:
+    def write_in_memory(write: _Write[Any]) -> None:
         if write.encoded is None:
             store.pop(write.key, None)
         else:
