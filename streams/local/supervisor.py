@@ -10,6 +10,7 @@ import json
 import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -148,10 +149,15 @@ class WorkerProcess(CommandProcess):
             return None  # e.g. a 500 page while the worker is still starting
         return document if isinstance(document, dict) else None
 
-    def metrics(self) -> dict[str, float]:
-        """The worker's /metrics samples, ``name`` or ``name{label="value",…}`` → value; {} if it does not answer."""
+    def metrics(self, names: Iterable[str] = ()) -> dict[str, float]:
+        """The worker's /metrics samples, ``name`` or ``name{label="value",…}`` → value; {} if it does not answer.
+
+        *names*: only the samples of those names (``name[]`` parameters: a fraction of the page's cost).
+        """
+        query = urllib.parse.urlencode([("name[]", name) for name in names])
+        url = f"{self.base_url}/metrics" + (f"?{query}" if query else "")
         try:
-            with urllib.request.urlopen(f"{self.base_url}/metrics", timeout=5) as response:
+            with urllib.request.urlopen(url, timeout=5) as response:
                 text = response.read().decode()
         except (OSError, ValueError):
             return {}

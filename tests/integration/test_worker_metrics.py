@@ -51,8 +51,8 @@ T = TypeVar("T")
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-def scrape(worker: WorkerProcess) -> Samples:
-    with urllib.request.urlopen(f"{worker.base_url}/metrics", timeout=5) as response:
+def scrape(worker: WorkerProcess, query: str = "") -> Samples:
+    with urllib.request.urlopen(f"{worker.base_url}/metrics{query}", timeout=5) as response:
         text = response.read().decode()
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -324,6 +324,27 @@ async def test_worker_metrics_measure_lag_latency_ownership_and_open_work(
         lambda found: set(found) == LAG_SERIES and set(found.values()) == {0.0},
         timeout=TIMEOUT,
     )
+
+
+async def test_a_scrape_can_ask_for_some_metrics_by_name(worker: WorkerProcess) -> None:
+    whole = await eventually(
+        "the session worker owns every partition",
+        lambda: scrape(worker),
+        lambda s: all(value(s, "touchpoint_partitions_owned", topic=t) == PARTITIONS for t in INPUTS),
+        timeout=TIMEOUT,
+    )
+    only = scrape(worker, "?name[]=touchpoint_partitions_owned&name[]=touchpoint_worker_info")
+    assert {name for name, _ in only} == {"touchpoint_partitions_owned", "touchpoint_worker_info"}
+    assert series(only, "touchpoint_partitions_owned") == series(whole, "touchpoint_partitions_owned")
+    assert series(only, "touchpoint_worker_info") == series(whole, "touchpoint_worker_info")
+    # As the harness polls it: the counters of records processed, by their samples' names.
+    polled = worker.metrics(["touchpoint_journey_events_total", "touchpoint_dead_letters_total"])
+    assert polled, "the counters exist once the worker has applied records"
+    assert {key.split("{", 1)[0] for key in polled} <= {
+        "touchpoint_journey_events_total",
+        "touchpoint_dead_letters_total",
+    }
+    assert len(whole) > 20 * len(only), "the whole page is far larger"
 
 
 async def test_partition_metrics_follow_a_rebalance(tmp_path: Path) -> None:
