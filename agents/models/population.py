@@ -189,8 +189,9 @@ class PopulationThreshold(BestCustomerThreshold):
     #: Boundaries from this one on count as not known yet (replay: a deadline fired after a row that
     #: taught them, but before the clock passed it, did not know them; streams/replay/shard.py).
     hidden_from: int | None = None
-    #: The boundary that stands in before *_stand_in_for*, known while ``known`` is unchanged: while a
-    #: partition lags (always, for a live worker's first boundaries), every decision asks for the same one.
+    #: ``at``'s last lookup of a stand-in: ``_stand_in`` is the latest known boundary before the limit
+    #: ``_stand_in_for`` (None: there is none), good until ``learn`` changes ``known``. While a partition
+    #: lags (always, for a live worker's first boundaries), every decision asks for the same one.
     _stand_in_for: int | None = field(default=None, init=False, repr=False, compare=False)
     _stand_in: int | None = field(default=None, init=False, repr=False, compare=False)
 
