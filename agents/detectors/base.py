@@ -103,7 +103,8 @@ class Detector(Protocol):
 
         *memory* is whatever this detector returned last time for the customer (None at
         first). It must stay small and bounded: it is part of every changelog record.
-        Return None as memory to keep nothing.
+        Return None as memory to keep nothing. Never change *memory* itself: return a new one
+        to change it; the same object back is taken to mean nothing changed.
         """
         ...
 

@@ -9,7 +9,7 @@ that clears the cause of an open alert closes that one (agents/alerts/closing.py
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -24,6 +24,9 @@ from agents.domain.outputs import Outputs
 from agents.domain.state import CustomerState
 
 __all__ = ["Detection", "finding_alert"]
+
+#: A detector's ``observe``: (memory, context) → (new memory, findings).
+Observe = Callable[[Any, Context], tuple[Any, list[Finding]]]
 
 #: The reason a top-tier customer's alert carries when its severity was raised for it.
 TOP_VALUE_TIER = "top_value_tier"
@@ -52,6 +55,8 @@ class Detection:
     @detectors.setter
     def detectors(self, detectors: list[Detector]) -> None:
         self._detectors = detectors
+        #: Each detector's type and bound ``observe``, looked up once: every touchpoint calls them all.
+        self._observers: list[tuple[str, Observe]] = [(d.type, d.observe) for d in detectors]
         self._clearing: dict[str, Clears] = {
             d.type: cast(Clears, d) for d in detectors if hasattr(d, "clears") and hasattr(d, "cleared_by")
         }
@@ -93,11 +98,15 @@ class Detection:
     def observe(self, context: Context, out: Outputs) -> None:
         """Show every detector the touchpoint of *context* and raise what they find."""
         state = context.state
-        for detector in self._detectors:
-            memory, findings = detector.observe(state.detector_memory.get(detector.type), context)
-            _remember(state, detector.type, memory)
+        memories = state.detector_memory
+        for detector_type, observe in self._observers:
+            kept = memories.get(detector_type)
+            memory, findings = observe(kept, context)
+            # A detector never changes the memory it is shown: the same one back means nothing to keep.
+            if memory is not kept:
+                _remember(state, detector_type, memory)
             for finding in findings:
-                self._raise(detector.type, context.customer_id, finding, state, out)
+                self._raise(detector_type, context.customer_id, finding, state, out)
 
     def fire_due(self, state: CustomerState, customer_id: str, due: int, out: Outputs) -> None:
         """Let every detector with an escalation due at or before *due* fire it."""

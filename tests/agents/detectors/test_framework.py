@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 from dataclasses import replace
 from typing import Any
 
@@ -11,13 +13,15 @@ import schemas
 from agents.alerts.closing import Closing
 from agents.alerts.gating import AlertGate
 from agents.config import config_from_mapping
-from agents.detectors.base import Context, EventOnly, Finding
+from agents.detectors.base import Context, Detector, EventOnly, Finding
 from agents.domain.alert import Alert, parse_alert_id
 from agents.domain.instants import DAY
 from agents.domain.outputs import Outputs
 from agents.domain.state import CustomerState
+from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.detection import Detection, finding_alert
 from agents.journey.track import JourneyTracker
+from streams.sim import SimulationSpec, generate
 
 pytestmark = pytest.mark.unit
 
@@ -458,3 +462,44 @@ def test_an_escalation_names_its_customer_and_keeps_what_the_detector_remembers_
     assert escalation.summary == "Customer cust-1 still looking."
     assert state.detector_memory["advocate_opportunity"]["escalate_at"] == T0 + 2 * DAY
     assert state.wake_at == T0 + 2 * DAY
+
+
+class _Watching:
+    """A detector that checks its inner detector leaves the memory it is shown as it was."""
+
+    def __init__(self, inner: Detector) -> None:
+        self.inner = inner
+        self.type = inner.type
+        self.shown = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
+        before = copy.deepcopy(memory)
+        result = self.inner.observe(memory, context)
+        assert memory == before, f"{self.type} changed the memory it was shown"
+        self.shown += memory is not None
+        return result
+
+
+def test_no_detector_changes_the_memory_it_is_shown() -> None:
+    # The tracker keeps nothing new when a detector hands back the memory it was shown (the same object),
+    # so a detector that changes its memory must return a new one: simulator traffic through every detector.
+    tracker = JourneyTracker(config_from_mapping({}), b"salt")
+    watching = [_Watching(detector) for detector in tracker.detection.detectors]
+    tracker.detection.detectors = watching  # type: ignore[assignment]
+    decoder = TouchpointDecoder(identity_salt=b"salt")
+    states: dict[str, CustomerState] = {}
+    for raw in itertools.islice(generate(SimulationSpec(customers=80, seed=11)), 6_000):
+        accepted = decoder(raw)
+        if not isinstance(accepted, Accepted):
+            continue
+        customer = accepted.customer_id
+        step = tracker.track(states.get(customer), customer, accepted.event, 0)
+        if step.refused is None:
+            states[customer] = step.state
+    assert len(watching) >= 9
+    # Every detector was shown a memory of its own many times, but the one that keeps none.
+    unshown = {detector.type: detector.shown for detector in watching if detector.shown < 40}
+    assert unshown == {"sales_in_service": 0}
