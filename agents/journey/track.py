@@ -159,10 +159,12 @@ class JourneyTracker:
         bound: ingest refuses those already, this catches records written past it.
 
         *occurred* and *occurred_seconds* are the event's ``occurred_at`` and its epoch seconds,
-        where the caller has them already (ingest's decoder does); else they are read from *event*.
+        where the caller has them already (ingest's decoder has both, replay's sorted rows the
+        seconds); what is missing is read from *event*.
         """
-        if occurred is None or occurred_seconds is None:
+        if occurred is None:
             occurred = datetime.fromisoformat(event["occurred_at"])
+        if occurred_seconds is None:
             occurred_seconds = occurred.timestamp()
         instant = int(occurred_seconds)
         verdict = self._admission.check(state, event, instant, received_at)

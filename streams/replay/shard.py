@@ -223,7 +223,8 @@ class Shard:
             until = forgotten.get(customer_id.encode())
             if customer_id not in to_erase and (until is None or micros > until * 1_000_000):
                 write(topics.BY_CUSTOMER, body)
-            touchpoint(customer_id, partition, orjson.loads(body), body, number)
+            # The row's instant is the event's, exact: the journey need not work it out again.
+            touchpoint(customer_id, partition, orjson.loads(body), body, number, micros / 1_000_000)
             if self._waiting:
                 forward(micros, number, ROW_STEP + 1)
             for index, claim in enumerate(claims):
@@ -329,10 +330,16 @@ class Shard:
         return partition
 
     def _touchpoint(
-        self, customer_id: str, partition: int, event: dict[str, Any], body: bytes, number: int
+        self,
+        customer_id: str,
+        partition: int,
+        event: dict[str, Any],
+        body: bytes,
+        number: int,
+        occurred_seconds: float | None = None,
     ) -> None:
         journey, applied = self.journey, self.applied
-        change = journey.touchpoint(customer_id.encode(), partition, event)
+        change = journey.touchpoint(customer_id.encode(), partition, event, occurred_seconds=occurred_seconds)
         if change.cause == FORGOTTEN:
             applied.erased_touchpoints += 1
             return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -794,11 +794,20 @@ def test_an_occurred_at_handed_over_is_used_as_given_and_its_text_not_read_again
     assert step.instant == instant(0)
 
 
-def test_given_only_one_of_occurred_at_and_its_seconds_the_tracker_reads_the_event_instead() -> None:
+def test_given_one_of_occurred_at_and_its_seconds_the_tracker_works_out_the_other() -> None:
+    # Ingest's decoder hands both; replay's sorted rows hand the seconds alone (their microseconds).
     event = inquiry(0)
-    tracker = JourneyTracker(config_from_mapping({}), SALT)
-    only_parsed = tracker.track(
-        None, "cust-1", event, 0, None, datetime.fromisoformat(event["occurred_at"]), None
-    )
-    only_seconds = tracker.track(None, "cust-2", event, 0, None, None, 12_345.0)
-    assert only_parsed.instant == only_seconds.instant == instant(0)
+    occurred = datetime.fromisoformat(event["occurred_at"])
+
+    def applied(*given: Any) -> tuple[int, bytes, bytes | None]:
+        step = JourneyTracker(config_from_mapping({}), SALT).track(None, "cust-1", *given)
+        assert step.refused is None
+        return step.instant, step.state.encode(), step.enriched
+
+    read = applied(event, 0)
+    assert read[0] == instant(0)
+    assert applied(event, 0, None, occurred, None) == read
+    assert applied(event, 0, None, None, instant(0) + 0.25) == read
+    # What is given is what is taken, not read again from the event.
+    assert applied(event, 0, None, occurred + timedelta(minutes=1), None)[0] == instant(0) + 60
+    assert applied(event, 0, None, None, instant(0) + 60.0)[0] == instant(0) + 60
