@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
@@ -83,12 +83,27 @@ class Alert:
     details: dict[str, Any] = field(default_factory=dict)
 
     def with_status(self, status: str, at: int, by: str, **details: Any) -> Alert:
-        return replace(
-            self,
-            status=status,
-            status_changed_at=at,
-            status_changed_by=by,
-            details={**self.details, **details},
+        # Every field by position, not dataclasses.replace: that walks the fields by name each call, and
+        # every resolved alert comes through here.
+        return Alert(
+            self.alert_id,
+            self.type,
+            self.severity,
+            self.customer_id,
+            self.occurred_at,
+            self.detected_at,
+            self.summary,
+            self.reasons,
+            self.evidence,
+            self.stage,
+            self.value_tier,
+            self.suggested_action,
+            self.channel,
+            self.location,
+            status,
+            at,
+            by,
+            {**self.details, **details},
         )
 
     def to_dict(self) -> dict[str, Any]:
