@@ -232,9 +232,20 @@ def canonical_instant(text: str, occurred_at: datetime) -> str:
 
     Most producers already write that form (``2026-01-05T19:30:00+01:00``: no fraction, a ``T``, a
     ``+`` offset whose minutes are a clock's): then *text* is it, and nothing is formatted again.
+    Many others write milliseconds (``2026-01-05T19:30:00.250+01:00``), which that form writes in
+    microseconds, unless they are none at all.
     """
     if len(text) == 25 and text[10] == "T" and text[19] == "+" and text[23] in "012345":
         return text
+    if (
+        len(text) == 29
+        and text[10] == "T"
+        and text[19] == "."
+        and text[23] == "+"
+        and text[27] in "012345"
+        and text[20:23] != "000"
+    ):
+        return text[:23] + "000" + text[23:]
     return occurred_at.isoformat()
 
 

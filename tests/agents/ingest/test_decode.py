@@ -661,6 +661,24 @@ def test_an_instant_written_as_most_producers_write_it_is_passed_on_as_given_not
     assert canonical_instant(text, datetime.fromisoformat(text)) is text
 
 
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("2026-01-05T19:30:00.250+01:00", "2026-01-05T19:30:00.250000+01:00"),
+        ("2026-01-05T19:30:00.001+05:45", "2026-01-05T19:30:00.001000+05:45"),
+        ("2026-01-05T19:30:00.000+01:00", "2026-01-05T19:30:00+01:00"),
+        ("2026-01-05T19:30:00.250-01:00", "2026-01-05T19:30:00.250000-01:00"),
+        ("2026-01-05T19:30:00.250-00:00", "2026-01-05T19:30:00.250000+00:00"),
+        ("2026-01-05t19:30:00.250+01:00", "2026-01-05T19:30:00.250000+01:00"),
+    ],
+)
+def test_an_instant_written_in_milliseconds_is_written_in_microseconds_unless_there_are_none(
+    text: str, canonical: str
+) -> None:
+    occurred_at = datetime.fromisoformat(text.upper())
+    assert canonical_instant(text, occurred_at) == canonical == occurred_at.isoformat()
+
+
 def test_an_event_naming_its_customer_claims_each_identifier_that_is_no_placeholder_at_its_instant() -> None:
     outcome = DECODER(event(identifiers={"device_id": "d-1", "email": " Anna@Example.com ", "phone": "0000"}))
     assert isinstance(outcome, Accepted)
