@@ -248,6 +248,15 @@ def install(
     calendars = config.calendars
     table_keys = metrics.TABLE_KEYS.labels(table.name)
     table_keys.set(0)
+    #: What the batch being applied moves, by metric and label values: added once the batch is applied
+    #: (``count_batch``), one ``inc`` each. A labelled child's lookup and lock cost more than the count,
+    #: and no scrape can come between two records of a batch (nothing is awaited while it is applied).
+    tally: dict[tuple[Counter | Gauge, tuple[str, ...]], float] = {}
+
+    def count(metric: Counter | Gauge, labels: tuple[str, ...] = (), amount: float = 1) -> None:
+        key = (metric, labels)
+        tally[key] = tally.get(key, 0) + amount
+
     actions = topics.actions.get_topic_name()
     enriched = topics.enriched.get_topic_name()
     transitions = topics.transitions.get_topic_name()
@@ -268,45 +277,45 @@ def install(
         cause, produced_at: the touchpoint being applied and its raw record's timestamp, if any.
         """
         for transition in outputs.transitions:
-            metrics.LIFECYCLE_TRANSITIONS.labels(transition.from_stage or "none", transition.to_stage).inc()
+            count(metrics.LIFECYCLE_TRANSITIONS, (transition.from_stage or "none", transition.to_stage))
             if transition.from_stage:
-                metrics.CUSTOMERS.labels(transition.from_stage).dec()
-            metrics.CUSTOMERS.labels(transition.to_stage).inc()
+                count(metrics.CUSTOMERS, (transition.from_stage,), -1)
+            count(metrics.CUSTOMERS, (transition.to_stage,))
             outbox.add(transitions, key=transition.customer_id.encode(), value=transition.encode())
         for alert in outputs.alerts:
             raised = alert.status == OPEN and alert.status_changed_at is None
             if raised:
-                metrics.ALERTS_RAISED.labels(alert.type, alert.severity).inc()
+                count(metrics.ALERTS_RAISED, (alert.type, alert.severity))
             outbox.add(alert_topics[alert.type], key=alert.customer_id.encode(), value=alert.encode())
             if raised and produced_at is not None and cause in alert.evidence:
                 metrics.EVENT_TO_ALERT.labels(alert.type).observe(max(time.time() - produced_at, 0.0))
         for merge in outputs.merges:
-            metrics.IDENTITY_MERGES.labels(merge.action).inc()
+            count(metrics.IDENTITY_MERGES, (merge.action,))
             outbox.add(merges, key=merge.into.encode(), value=merge.encode())
         for conflict in outputs.conflicts:
             outbox.add(conflicts, key=conflict.identifier.encode(), value=conflict.encode())
         for forward in outputs.forwards:
             key = forward.key.encode()
             if forward.touchpoint is not None:
-                metrics.IDENTITY_ROUTED.labels(_route(forward.key)).inc()
+                count(metrics.IDENTITY_ROUTED, (_route(forward.key),))
                 value = orjson.dumps(forward.touchpoint)
                 outbox.add(by_customer, key=key, value=value, timestamp=produced_at)
             elif forward.control is not None:
                 value = encode_control(control_secret, key, forward.control)
                 outbox.add(by_customer, key=key, value=value)
             elif forward.action is not None:
-                metrics.IDENTITY_ROUTED.labels("action").inc()
+                count(metrics.IDENTITY_ROUTED, ("action",))
                 outbox.add(actions_out, key=key, value=orjson.dumps(forward.action))
         for alert_type, reason in outputs.suppressed:
-            metrics.ALERTS_SUPPRESSED.labels(alert_type, reason).inc()
+            count(metrics.ALERTS_SUPPRESSED, (alert_type, reason))
         for alert, seconds in outputs.acknowledged:
             metrics.ALERTS_ACKNOWLEDGED.labels(alert.type).inc()
             metrics.TIME_TO_ACKNOWLEDGE.labels(alert.type).observe(max(seconds, 0))
         for alert, seconds in outputs.resolved:
             automatic = auto_reason(alert.status_changed_by)
-            metrics.ALERTS_RESOLVED.labels(alert.type, "operator" if automatic is None else "auto").inc()
+            count(metrics.ALERTS_RESOLVED, (alert.type, "operator" if automatic is None else "auto"))
             if automatic is not None:
-                metrics.ALERTS_CLOSED_AUTOMATICALLY.labels(alert.type, automatic).inc()
+                count(metrics.ALERTS_CLOSED_AUTOMATICALLY, (alert.type, automatic))
             metrics.TIME_TO_RESOLVE.labels(alert.type).observe(max(seconds, 0))
         if outputs.due_soon or outputs.answered:
             # To the coordinator's one partition, in this partition's order, with the batch's other outputs.
@@ -322,17 +331,17 @@ def install(
 
     def count_open(change: Change) -> None:
         if change.inquiries_opened:
-            metrics.OPEN_INQUIRIES.inc(change.inquiries_opened)
+            count(metrics.OPEN_INQUIRIES, (), change.inquiries_opened)
         if change.cases_opened:
-            metrics.OPEN_SLA_CASES.inc(change.cases_opened)
+            count(metrics.OPEN_SLA_CASES, (), change.cases_opened)
         if change.ended:
-            metrics.CUSTOMERS.labels(change.ended).dec()
+            count(metrics.CUSTOMERS, (change.ended,), -1)
         if change.restored:
-            metrics.CUSTOMERS.labels(change.restored).inc()
+            count(metrics.CUSTOMERS, (change.restored,))
         if change.claim is not None:
-            metrics.IDENTITY_CLAIMS.labels(change.claim).inc()
+            count(metrics.IDENTITY_CLAIMS, (change.claim,))
         if not change.known and change.cause != ROUTED:
-            table_keys.inc()
+            count(metrics.TABLE_KEYS, (table.name,))
 
     def write(changes: Iterable[Change], produced_at: float | None = None) -> None:
         """Publish each change's outputs and stage its state (written after them)."""
@@ -342,7 +351,7 @@ def install(
                 continue
             count_open(change)
             if change.cause == DEADLINE:
-                metrics.DEADLINES_FIRED.labels(change.trigger).inc()
+                count(metrics.DEADLINES_FIRED, (str(change.trigger),))
                 lag = time.time() - (change.due or 0)
                 if abs(lag) < 3600:  # live traffic: event time near the wall clock
                     metrics.DEADLINE_LAG.observe(max(lag, 0.0))
@@ -408,14 +417,19 @@ def install(
     if erasure_hooks:
         batches.after_flush(run_erasure_hooks)
 
-    def count_touchpoints() -> None:
-        """The batch's touchpoints and their lag, counted together: a scrape sees count == journey events."""
+    def count_batch() -> None:
+        """What the batch moved, and its touchpoints with their lag counted together: a scrape sees
+        count == journey events."""
+        for (metric, labels), amount in tally.items():
+            if amount:
+                (metric.labels(*labels) if labels else metric).inc(amount)
+        tally.clear()
         if lags:
             metrics.JOURNEY_TOUCHPOINTS.inc(len(lags))
             metrics.PROCESSING_LAG.observe_all(lags)
             lags.clear()
 
-    batches.after_apply(count_touchpoints)
+    batches.after_apply(count_batch)
 
     def apply_split(record: Record, key: bytes, partition: int) -> None:
         request = orjson.loads(record.value or b"")
@@ -460,7 +474,7 @@ def install(
             write((change,), stamp)
             return change
         if change.cause == DUPLICATE:
-            metrics.DUPLICATES.inc()
+            count(metrics.DUPLICATES)
             # Rewrite the state as it is: after a crash the local store can hold a change whose
             # changelog record never arrived, and this redelivery is the only event that shows it.
             states.stage(change.key, change.state, change.partition)
@@ -472,9 +486,9 @@ def install(
         count_open(change)
         slot = after_hours_slot(touchpoint, occurred, calendars)
         if slot is not None:
-            metrics.AFTER_HOURS_INQUIRIES.labels(*slot).inc()
+            count(metrics.AFTER_HOURS_INQUIRIES, slot)
         if change.unpriced:
-            metrics.UNPRICED_AMOUNTS.inc()
+            count(metrics.UNPRICED_AMOUNTS)
         # The by-customer record carries its raw record's timestamp (see the ingest agent); without
         # one there is nothing to measure from.
         publish(change.outputs, change.partition, touchpoint["event_id"], stamp)
@@ -597,6 +611,8 @@ def install(
         forgotten.retain(owned)
         journey.forget_deadlines()
         journey.own(owned)
+        # The gauges are set from the table below: nothing counted before may move them again.
+        tally.clear()
         counts = dict.fromkeys(metrics.STAGES, 0)
         inquiries = cases = 0
         # States can be in their encoded form (RocksDB, or restored in bulk: streams/tables.py):
