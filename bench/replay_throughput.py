@@ -34,7 +34,9 @@ models, deadlines, output encoding and writes, …) are converted to µs per rec
 profiled run's own seconds per record (py-spy slows it down: its rate is printed next to
 the unprofiled one, and its CPU/wall ratio shows whether it waited for a core), followed by
 the top frames by own time. Frames are matched by qualified name, as py-spy prints them on
-Python 3.11+.
+Python 3.11+. Where the core is compiled (setup.py), its functions
+have no Python frames: py-spy then samples native stacks too (``--native``), and a compiled
+function's C name (``CPyDef_track___JourneyTracker___track``) stands for its Python one.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from typing import Final
 
 from common import ROOT, record
 
+import agents.journey.track
 from agents.config import Config, default_config
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
@@ -460,6 +463,23 @@ class Frame:
     def label(self) -> str:
         return f"{self.name} ({self.file})"
 
+    @property
+    def compiled(self) -> str | None:
+        """A compiled function's name without mypyc's prefix (``track___JourneyTracker___track``), else None."""
+        for prefix in _COMPILED_PREFIXES:
+            if self.name.startswith(prefix):
+                return self.name[len(prefix) :]
+        return None
+
+    @property
+    def ours(self) -> bool:
+        """A frame of Python code or of compiled code (not of a C function it calls)."""
+        return self.compiled is not None or self.file.endswith(".py") or self.file == "<string>"
+
+
+#: mypyc's C names: the function itself, and its wrapper taking Python arguments.
+_COMPILED_PREFIXES: Final = ("CPyDef_", "CPyPy_")
+
 
 @dataclass
 class ReplayProfile:
@@ -474,6 +494,8 @@ class ReplayProfile:
     all_samples: int
     #: py-spy's own summary line ("Samples: … Errors: …"), if it printed one.
     spy_summary: str
+    #: Whether py-spy sampled native stacks too (the core is compiled).
+    native: bool = False
 
 
 def _py_spy() -> str:
@@ -490,9 +512,14 @@ def profile_replay(source: Path, workdir: Path, rate: int, identity: bool, popul
     child = [sys.executable, str(Path(__file__).resolve()), "--replay-only"]
     child += [str(source), str(workdir / "out-profile"), str(summary_path), "1"]
     child += ["on" if identity else "off", "population" if population else "fixed"]
+    # The journey's tracker is one of the modules the core compiles (setup.py): a .so when it is.
+    native = not agents.journey.track.__file__.endswith(".py")
     command = [_py_spy(), "record", "--rate", str(rate), "--format", "raw", "--idle"]
+    command += ["--native"] if native else []
     command += ["--output", str(raw), "--", *child]
-    print(f"profiling one replay under py-spy at {rate} Hz …", flush=True)
+    print(
+        f"profiling one replay under py-spy at {rate} Hz{', native stacks' if native else ''} …", flush=True
+    )
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0 or not raw.exists() or not summary_path.exists():
         sys.exit(f"py-spy run failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -524,6 +551,7 @@ def profile_replay(source: Path, workdir: Path, rate: int, identity: bool, popul
         stacks,
         all_samples,
         spy_summary,
+        native,
     )
 
 
@@ -533,12 +561,50 @@ Match = Callable[[Frame], bool]
 
 
 def fn(name: str, file: str) -> Match:
-    """Function *name* (qualified, as py-spy prints it) of a file whose path ends in *file*."""
-    return lambda frame: frame.name == name and frame.file.endswith(file)
+    """Function *name* (qualified, as py-spy prints it) of a file whose path ends in *file*, or the same
+    function compiled: mypyc names it after its module and qualified name, ``.`` written ``___``
+    (``decode___TouchpointDecoder_____call__``; a generator's ends ``_gen…``; a module whose name
+    another compiled module shares has its package before it: ``domain___identity___…``)."""
+    own = f"{Path(file).stem}___{name.replace('.', '___')}"
+
+    def match(frame: Frame) -> bool:
+        compiled = frame.compiled
+        if compiled is None:
+            return frame.name == name and frame.file.endswith(file)
+        head, found, tail = compiled.partition(own)
+        return bool(found) and (not head or head.endswith("___")) and (not tail or tail.startswith("_gen"))
+
+    return match
+
+
+def either(*matches: Match) -> Match:
+    return lambda frame: any(match(frame) for match in matches)
 
 
 def in_file(fragment: str) -> Match:
-    return lambda frame: fragment in frame.file
+    """A frame of a file whose path holds *fragment* (a module or a directory of the project), compiled too."""
+    stems = _module_stems(fragment)
+
+    def match(frame: Frame) -> bool:
+        compiled = frame.compiled
+        if compiled is None:
+            return fragment in frame.file
+        return any(compiled.startswith(stem + "___") for stem in stems)
+
+    return match
+
+
+def _module_stems(fragment: str) -> tuple[str, ...]:
+    """How mypyc names the modules of *fragment* in its C names: ``keys``, and ``ingest___identity`` too
+    (a module whose name another one shares carries its package)."""
+    path = ROOT / fragment
+    modules = sorted(path.glob("*.py")) if path.is_dir() else [path] if path.suffix == ".py" else []
+    return tuple(
+        name
+        for module in modules
+        if module.stem != "__init__"
+        for name in (module.stem, f"{module.parent.name}___{module.stem}")
+    )
 
 
 def _validation(frame: Frame) -> bool:
@@ -548,7 +614,12 @@ def _validation(frame: Frame) -> bool:
         (frame.file == "<string>" and frame.name.startswith("validate"))
         or "fastjsonschema/" in frame.file
         or frame.file.endswith("schemas/__init__.py")
+        or _SHAPES(frame)
     )
+
+
+#: The compiled check that says yes first to a plainly valid document (schemas/accept.py).
+_SHAPES: Final = in_file("schemas/accept.py")
 
 
 def has(*matches: Match) -> Rule:
@@ -566,13 +637,14 @@ def within(outer: Match, inner: Match) -> Rule:
     return rule
 
 
-def leaf(match: Match) -> Rule:
-    """py-spy's deepest (Python) frame: for a line of replay.py, the C call it makes (write, sort, …)."""
-    return lambda stack: match(stack[-1])
-
-
 TRACK = fn("JourneyTracker.track", "agents/journey/track.py")
-ADVANCE = fn("JourneyTracker.advance", "agents/journey/track.py")
+# Deadlines fired: ``advance`` when the step asks, ``_advance`` as a touchpoint is applied.
+ADVANCE = either(
+    fn("JourneyTracker.advance", "agents/journey/track.py"),
+    fn("JourneyTracker._advance", "agents/journey/track.py"),
+)
+
+
 DECODE = fn("TouchpointDecoder.__call__", "agents/ingest/decode.py")
 ENRICHED = fn("encode_enriched", "agents/journey/enriched.py")
 TRANSITION = fn("Transition.encode", "agents/domain/outputs.py")
@@ -655,7 +727,8 @@ def report(prof: ReplayProfile, unprofiled: float | None, runs: int) -> tuple[st
         "wall-clock shares lean towards the phase that waited (all decoding happens before the journey).",
         "Categories are inclusive and overlap: indented rows lie within the row above; deadlines and",
         "encoding overlap the journey. ± is the 95 % sampling interval. Work in C (orjson, sort, file",
-        "writes) is charged to the Python frame that calls it.",
+        "writes) is charged to the Python or compiled frame that calls it"
+        + (" (native stacks: the core is compiled)." if prof.native else "."),
         "",
         f"{'category':<58} {'share':>6} {'µs/rec':>7} {'±':>5}",
         f"{'total: replay() (streams/replay/)':<58} {1:>6.1%} {per_record:>7.1f}",
@@ -667,7 +740,7 @@ def report(prof: ReplayProfile, unprofiled: float | None, runs: int) -> tuple[st
     out.append(f"{name:<58} {rest / total:>6.1%} {us(rest):>7.1f} {margin(rest):>5.1f}")
     own: Counter[str] = Counter()
     for stack, count in prof.stacks.items():
-        own[stack[-1].label()] += count
+        own[next(frame for frame in reversed(stack) if frame.ours).label()] += count
     out += ["", "top 15 frames by own time (inside replay(); C callees are charged to their caller)", ""]
     out += [f"{c / total:>6.1%} {us(c):>6.1f} µs  {label}" for label, c in own.most_common(15)]
     value = {label: us(count) for _, label, count in rows}
