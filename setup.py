@@ -69,6 +69,7 @@ COMPILED = [
     "agents/identity/merging.py",
     "agents/identity/resolution.py",
     "agents/lifecycle.py",
+    "agents/tally.py",
     "agents/coordination/coordinator.py",
     "agents/coordination/progress.py",
     "streams/replay/handoffs.py",

@@ -35,6 +35,7 @@ from agents.identity.keys import PREFIX as IDENTIFIER_PREFIX
 from agents.ingest.dead_letter import dead_letter_record
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.ports import Batches, BatchHandler, Outbox, Record, Sink, received_at
+from agents.tally import Tally
 
 __all__ = ["IngestMetrics", "IngestTopics", "Shortcut", "add_dead_letter", "install"]
 
@@ -98,10 +99,10 @@ def install(
         key = claim.key.encode()
         outbox.add(by_customer, key=key, value=encode_control(control_secret, key, claim), timestamp=stamp)
 
+    # Counted once per fetch, by kind and by reason (agents/tally.py).
+    tally = Tally()
+
     def ingest_touchpoints(partition: int, records: Sequence[Record]) -> None:
-        # Counted once per batch and kind: a labelled counter's lookup and lock cost more than the rest
-        # of the count, and no scrape can come between two records of a batch anyway (no await here).
-        accepted: dict[tuple[str, str], int] = {}
         # Whether this worker holds the same partition of by-customer, co-partitioned: asked once per
         # batch, as the answers hold for the whole fetch being applied (the host reads the assignment
         # and the topics' sizes before it).
@@ -116,20 +117,18 @@ def install(
             stamp = received_at(record)
             outcome = decoder(record.value, stamp or time.time())
             if isinstance(outcome, Accepted):
-                kind = (outcome.event["channel"], outcome.event["type"])
-                accepted[kind] = accepted.get(kind, 0) + 1
+                tally.add(metrics.EVENTS_ACCEPTED, (outcome.event["channel"], outcome.event["type"]))
                 # Keep the raw record's timestamp: the journey measures event-to-alert time from it.
                 # None (no timestamp) lets the producer stamp the current time.
                 forward(record, outcome, stamp, journey_here)
                 for claim in outcome.claims:
                     send_claim(claim, stamp)
             else:
-                metrics.DEAD_LETTERS.labels(outcome.reason).inc()
+                tally.add(metrics.DEAD_LETTERS, (outcome.reason,))
                 add_dead_letter(outbox, dead_letter, record, outcome)
-        for (channel, event_type), count in accepted.items():
-            metrics.EVENTS_ACCEPTED.labels(channel, event_type).inc(count)
 
     batches.route(topics.raw, ingest_touchpoints)
+    batches.after_apply(tally.flush)
     return ingest_touchpoints
 
 

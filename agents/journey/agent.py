@@ -87,6 +87,7 @@ from agents.ports import (
     StateStore,
     received_at,
 )
+from agents.tally import Tally
 
 __all__ = ["Journey", "JourneyMetrics", "JourneyTopics", "install"]
 
@@ -248,15 +249,8 @@ def install(
     calendars = config.calendars
     table_keys = metrics.TABLE_KEYS.labels(table.name)
     table_keys.set(0)
-    #: What the batch being applied moves, by metric and label values: added once the batch is applied
-    #: (``count_batch``), one ``inc`` each. A labelled child's lookup and lock cost more than the count,
-    #: and no scrape can come between two records of a batch (nothing is awaited while it is applied).
-    tally: dict[tuple[Counter | Gauge, tuple[str, ...]], float] = {}
-
-    def count(metric: Counter | Gauge, labels: tuple[str, ...] = (), amount: float = 1) -> None:
-        key = (metric, labels)
-        tally[key] = tally.get(key, 0) + amount
-
+    #: What the fetch being applied moves on the metrics, added once it is applied (``count_batch``).
+    tally = Tally()
     actions = topics.actions.get_topic_name()
     enriched = topics.enriched.get_topic_name()
     transitions = topics.transitions.get_topic_name()
@@ -277,45 +271,45 @@ def install(
         cause, produced_at: the touchpoint being applied and its raw record's timestamp, if any.
         """
         for transition in outputs.transitions:
-            count(metrics.LIFECYCLE_TRANSITIONS, (transition.from_stage or "none", transition.to_stage))
+            tally.add(metrics.LIFECYCLE_TRANSITIONS, (transition.from_stage or "none", transition.to_stage))
             if transition.from_stage:
-                count(metrics.CUSTOMERS, (transition.from_stage,), -1)
-            count(metrics.CUSTOMERS, (transition.to_stage,))
+                tally.add(metrics.CUSTOMERS, (transition.from_stage,), -1)
+            tally.add(metrics.CUSTOMERS, (transition.to_stage,))
             outbox.add(transitions, key=transition.customer_id.encode(), value=transition.encode())
         for alert in outputs.alerts:
             raised = alert.status == OPEN and alert.status_changed_at is None
             if raised:
-                count(metrics.ALERTS_RAISED, (alert.type, alert.severity))
+                tally.add(metrics.ALERTS_RAISED, (alert.type, alert.severity))
             outbox.add(alert_topics[alert.type], key=alert.customer_id.encode(), value=alert.encode())
             if raised and produced_at is not None and cause in alert.evidence:
                 metrics.EVENT_TO_ALERT.labels(alert.type).observe(max(time.time() - produced_at, 0.0))
         for merge in outputs.merges:
-            count(metrics.IDENTITY_MERGES, (merge.action,))
+            tally.add(metrics.IDENTITY_MERGES, (merge.action,))
             outbox.add(merges, key=merge.into.encode(), value=merge.encode())
         for conflict in outputs.conflicts:
             outbox.add(conflicts, key=conflict.identifier.encode(), value=conflict.encode())
         for forward in outputs.forwards:
             key = forward.key.encode()
             if forward.touchpoint is not None:
-                count(metrics.IDENTITY_ROUTED, (_route(forward.key),))
+                tally.add(metrics.IDENTITY_ROUTED, (_route(forward.key),))
                 value = orjson.dumps(forward.touchpoint)
                 outbox.add(by_customer, key=key, value=value, timestamp=produced_at)
             elif forward.control is not None:
                 value = encode_control(control_secret, key, forward.control)
                 outbox.add(by_customer, key=key, value=value)
             elif forward.action is not None:
-                count(metrics.IDENTITY_ROUTED, ("action",))
+                tally.add(metrics.IDENTITY_ROUTED, ("action",))
                 outbox.add(actions_out, key=key, value=orjson.dumps(forward.action))
         for alert_type, reason in outputs.suppressed:
-            count(metrics.ALERTS_SUPPRESSED, (alert_type, reason))
+            tally.add(metrics.ALERTS_SUPPRESSED, (alert_type, reason))
         for alert, seconds in outputs.acknowledged:
             metrics.ALERTS_ACKNOWLEDGED.labels(alert.type).inc()
             metrics.TIME_TO_ACKNOWLEDGE.labels(alert.type).observe(max(seconds, 0))
         for alert, seconds in outputs.resolved:
             automatic = auto_reason(alert.status_changed_by)
-            count(metrics.ALERTS_RESOLVED, (alert.type, "operator" if automatic is None else "auto"))
+            tally.add(metrics.ALERTS_RESOLVED, (alert.type, "operator" if automatic is None else "auto"))
             if automatic is not None:
-                count(metrics.ALERTS_CLOSED_AUTOMATICALLY, (alert.type, automatic))
+                tally.add(metrics.ALERTS_CLOSED_AUTOMATICALLY, (alert.type, automatic))
             metrics.TIME_TO_RESOLVE.labels(alert.type).observe(max(seconds, 0))
         if outputs.due_soon or outputs.answered:
             # To the coordinator's one partition, in this partition's order, with the batch's other outputs.
@@ -331,17 +325,17 @@ def install(
 
     def count_open(change: Change) -> None:
         if change.inquiries_opened:
-            count(metrics.OPEN_INQUIRIES, (), change.inquiries_opened)
+            tally.add(metrics.OPEN_INQUIRIES, (), change.inquiries_opened)
         if change.cases_opened:
-            count(metrics.OPEN_SLA_CASES, (), change.cases_opened)
+            tally.add(metrics.OPEN_SLA_CASES, (), change.cases_opened)
         if change.ended:
-            count(metrics.CUSTOMERS, (change.ended,), -1)
+            tally.add(metrics.CUSTOMERS, (change.ended,), -1)
         if change.restored:
-            count(metrics.CUSTOMERS, (change.restored,))
+            tally.add(metrics.CUSTOMERS, (change.restored,))
         if change.claim is not None:
-            count(metrics.IDENTITY_CLAIMS, (change.claim,))
+            tally.add(metrics.IDENTITY_CLAIMS, (change.claim,))
         if not change.known and change.cause != ROUTED:
-            count(metrics.TABLE_KEYS, (table.name,))
+            tally.add(metrics.TABLE_KEYS, (table.name,))
 
     def write(changes: Iterable[Change], produced_at: float | None = None) -> None:
         """Publish each change's outputs and stage its state (written after them)."""
@@ -351,7 +345,7 @@ def install(
                 continue
             count_open(change)
             if change.cause == DEADLINE:
-                count(metrics.DEADLINES_FIRED, (str(change.trigger),))
+                tally.add(metrics.DEADLINES_FIRED, (str(change.trigger),))
                 lag = time.time() - (change.due or 0)
                 if abs(lag) < 3600:  # live traffic: event time near the wall clock
                     metrics.DEADLINE_LAG.observe(max(lag, 0.0))
@@ -420,10 +414,7 @@ def install(
     def count_batch() -> None:
         """What the batch moved, and its touchpoints with their lag counted together: a scrape sees
         count == journey events."""
-        for (metric, labels), amount in tally.items():
-            if amount:
-                (metric.labels(*labels) if labels else metric).inc(amount)
-        tally.clear()
+        tally.flush()
         if lags:
             metrics.JOURNEY_TOUCHPOINTS.inc(len(lags))
             metrics.PROCESSING_LAG.observe_all(lags)
@@ -474,7 +465,7 @@ def install(
             write((change,), stamp)
             return change
         if change.cause == DUPLICATE:
-            count(metrics.DUPLICATES)
+            tally.add(metrics.DUPLICATES)
             # Rewrite the state as it is: after a crash the local store can hold a change whose
             # changelog record never arrived, and this redelivery is the only event that shows it.
             states.stage(change.key, change.state, change.partition)
@@ -486,9 +477,9 @@ def install(
         count_open(change)
         slot = after_hours_slot(touchpoint, occurred, calendars)
         if slot is not None:
-            count(metrics.AFTER_HOURS_INQUIRIES, slot)
+            tally.add(metrics.AFTER_HOURS_INQUIRIES, slot)
         if change.unpriced:
-            count(metrics.UNPRICED_AMOUNTS)
+            tally.add(metrics.UNPRICED_AMOUNTS)
         # The by-customer record carries its raw record's timestamp (see the ingest agent); without
         # one there is nothing to measure from.
         publish(change.outputs, change.partition, touchpoint["event_id"], stamp)
