@@ -6,6 +6,7 @@ import os
 import platform
 import secrets
 import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -77,7 +78,12 @@ def record(benchmark: str, workload: str, result: str, command: str) -> None:
             "| date | benchmark | input | result | machine | commit | command |\n"
             "| --- | --- | --- | --- | --- | --- | --- |\n"
         )
-    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    # The interpreter too: builds of one Python version differ by up to 30 %
+    # (docs/development.md#the-interpreter).
+    interpreter = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()} ({interpreter})"
+    )
     with RESULTS.open("a") as handle:
         handle.write(
             f"| {datetime.now(UTC):%Y-%m-%d} | {benchmark} | {workload} | {result} | {machine} | "

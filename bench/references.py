@@ -174,19 +174,36 @@ QUIX_TOPIC_CONFIGS = {"retention.ms": str(7 * 24 * 3600 * 1000), "retention.byte
 
 
 def quix_python() -> tuple[Path, str]:
-    """The Python of bench/.venv-quix and the quixstreams version in it; the virtualenv is made on first use."""
+    """The Python of bench/.venv-quix and the quixstreams version in it; the virtualenv is made on first use.
+
+    It is made again when its interpreter is not this one's: a build of the same Python version can
+    be up to 30 % faster than another (docs/development.md#the-interpreter), and the ratios compare
+    engines, not builds.
+    """
     python = QUIX_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import importlib.metadata as m; print(m.version('quixstreams'))"]
+    probe = [
+        str(python),
+        "-c",
+        "import importlib.metadata as m, os, sys;"
+        " print(m.version('quixstreams')); print(os.path.realpath(sys._base_executable))",
+    ]
+    ours = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
     found = subprocess.run(probe, capture_output=True, text=True) if python.exists() else None
-    if found is None or found.returncode != 0:
-        print(f"making {QUIX_VENV} with {QUIX_REQUIREMENT} (first use only; later runs reuse it)", flush=True)
+    lines = found.stdout.split() if found is not None and found.returncode == 0 else []
+    if len(lines) != 2 or lines[1] != ours:
+        why = (
+            "first use only; later runs reuse it"
+            if not lines
+            else f"it was made from {lines[-1]}, not {ours}"
+        )
+        print(f"making {QUIX_VENV} with {QUIX_REQUIREMENT} ({why})", flush=True)
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(QUIX_VENV)], check=True)
         subprocess.run(
             [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", QUIX_REQUIREMENT],
             check=True,
         )
-        found = subprocess.run(probe, capture_output=True, text=True, check=True)
-    return python, found.stdout.strip()
+        lines = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.split()
+    return python, lines[0]
 
 
 class _CpuSampler(threading.Thread):
