@@ -60,6 +60,20 @@ class Progress:
     #: Before this instant the partition had no buyer: its sketch at any earlier boundary is empty.
     empty_before: int | None = None
 
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): compiled, this runs
+    # natively, where the frozen dataclass's generated one runs interpreted.
+    def __init__(
+        self,
+        partition: int,
+        until: int,
+        sketches: Mapping[int, Mapping[str, Any]] | None = None,
+        empty_before: int | None = None,
+    ) -> None:
+        object.__setattr__(self, "partition", partition)
+        object.__setattr__(self, "until", until)
+        object.__setattr__(self, "sketches", {} if sketches is None else sketches)
+        object.__setattr__(self, "empty_before", empty_before)
+
 
 def encode_signals(
     partition: int,

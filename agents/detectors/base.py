@@ -91,6 +91,34 @@ class Finding:
     #: alerts, if open, are resolved as ``auto:superseded``.
     supersedes: tuple[tuple[str, ...], ...] = ()
 
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): compiled, this runs
+    # natively, where the frozen dataclass's generated one runs interpreted.
+    def __init__(
+        self,
+        severity: str,
+        evidence: tuple[str, ...],
+        reasons: tuple[str, ...],
+        summary: str,
+        suggested_action: str,
+        occurred_at: int,
+        detected_at: int,
+        details: dict[str, Any] | None = None,
+        channel: str | None = None,
+        location: str | None = None,
+        supersedes: tuple[tuple[str, ...], ...] = (),
+    ) -> None:
+        object.__setattr__(self, "severity", severity)
+        object.__setattr__(self, "evidence", evidence)
+        object.__setattr__(self, "reasons", reasons)
+        object.__setattr__(self, "summary", summary)
+        object.__setattr__(self, "suggested_action", suggested_action)
+        object.__setattr__(self, "occurred_at", occurred_at)
+        object.__setattr__(self, "detected_at", detected_at)
+        object.__setattr__(self, "details", {} if details is None else details)
+        object.__setattr__(self, "channel", channel)
+        object.__setattr__(self, "location", location)
+        object.__setattr__(self, "supersedes", supersedes)
+
 
 class Detector(Protocol):
     """One rule. Implementations are plain classes built from their config section."""

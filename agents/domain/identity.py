@@ -68,6 +68,26 @@ class IdentityRecord:
     #: The merged profile's open alerts: their ids then → their ids under the customer.
     alerts: dict[str, str] = field(default_factory=dict)
 
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): compiled, this runs
+    # natively, where the dataclass's generated one runs interpreted.
+    def __init__(
+        self,
+        status: str = UNLINKED,
+        claimants: dict[str, int] | None = None,
+        barred: list[str] | None = None,
+        merged: bytes | None = None,
+        merged_event: str | None = None,
+        merged_at: int = 0,
+        alerts: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.claimants = {} if claimants is None else claimants
+        self.barred = [] if barred is None else barred
+        self.merged = merged
+        self.merged_event = merged_event
+        self.merged_at = merged_at
+        self.alerts = {} if alerts is None else alerts
+
     @property
     def first_claimant(self) -> str | None:
         return next(iter(self.claimants), None)
@@ -105,6 +125,28 @@ class Merge:
     alerts: tuple[tuple[str, str], ...] = ()
     by: str | None = None
     reason: str | None = None
+
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): compiled, this runs
+    # natively, where the frozen dataclass's generated one runs interpreted.
+    def __init__(
+        self,
+        action: str,
+        from_key: str,
+        into: str,
+        event_id: str | None,
+        at: int,
+        alerts: tuple[tuple[str, str], ...] = (),
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "action", action)
+        object.__setattr__(self, "from_key", from_key)
+        object.__setattr__(self, "into", into)
+        object.__setattr__(self, "event_id", event_id)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "alerts", alerts)
+        object.__setattr__(self, "by", by)
+        object.__setattr__(self, "reason", reason)
 
     def encode(self) -> bytes:
         document: dict[str, Any] = {
@@ -159,6 +201,20 @@ class Claim:
     event_id: str
     at: int
 
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): compiled, this runs
+    # natively, where the frozen dataclass's generated one runs interpreted.
+    def __init__(
+        self,
+        key: str,
+        customer: str,
+        event_id: str,
+        at: int,
+    ) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "customer", customer)
+        object.__setattr__(self, "event_id", event_id)
+        object.__setattr__(self, "at", at)
+
 
 @dataclass(frozen=True, slots=True)
 class MergeIn:
@@ -170,6 +226,22 @@ class MergeIn:
     at: int
     #: The profile as it was at the merge (an encoded CustomerState).
     state: bytes
+
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): compiled, this runs
+    # natively, where the frozen dataclass's generated one runs interpreted.
+    def __init__(
+        self,
+        into: str,
+        from_key: str,
+        event_id: str,
+        at: int,
+        state: bytes,
+    ) -> None:
+        object.__setattr__(self, "into", into)
+        object.__setattr__(self, "from_key", from_key)
+        object.__setattr__(self, "event_id", event_id)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "state", state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,3 +292,17 @@ class Forward:
     touchpoint: dict[str, Any] | None = None
     control: Control | None = None
     action: dict[str, Any] | None = None
+
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): compiled, this runs
+    # natively, where the frozen dataclass's generated one runs interpreted.
+    def __init__(
+        self,
+        key: str,
+        touchpoint: dict[str, Any] | None = None,
+        control: Control | None = None,
+        action: dict[str, Any] | None = None,
+    ) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "touchpoint", touchpoint)
+        object.__setattr__(self, "control", control)
+        object.__setattr__(self, "action", action)

@@ -31,6 +31,24 @@ class Transition:
     cause: str
     event_id: str | None
 
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): compiled, this runs
+    # natively, where the frozen dataclass's generated one runs interpreted.
+    def __init__(
+        self,
+        customer_id: str,
+        from_stage: str | None,
+        to_stage: str,
+        at: int,
+        cause: str,
+        event_id: str | None,
+    ) -> None:
+        object.__setattr__(self, "customer_id", customer_id)
+        object.__setattr__(self, "from_stage", from_stage)
+        object.__setattr__(self, "to_stage", to_stage)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "cause", cause)
+        object.__setattr__(self, "event_id", event_id)
+
     def encode(self) -> bytes:
         return orjson.dumps(
             {

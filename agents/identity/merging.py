@@ -49,6 +49,36 @@ class Ledger:
     #: (alert id under the profile, alert id under the customer) of every alert that moved.
     alerts: list[list[str]] = field(default_factory=list)
 
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): compiled, this runs
+    # natively, where the dataclass's generated one runs interpreted.
+    def __init__(
+        self,
+        from_key: str,
+        at: int,
+        event_id: str,
+        added_days: list[int] | None = None,
+        added_folded: int = 0,
+        first_seen: int = 0,
+        first_purchase: int = 0,
+        first_purchase_day: int = 0,
+        last_purchase: int = 0,
+        csat: list[int] | None = None,
+        nps: list[int] | None = None,
+        alerts: list[list[str]] | None = None,
+    ) -> None:
+        self.from_key = from_key
+        self.at = at
+        self.event_id = event_id
+        self.added_days = [] if added_days is None else added_days
+        self.added_folded = added_folded
+        self.first_seen = first_seen
+        self.first_purchase = first_purchase
+        self.first_purchase_day = first_purchase_day
+        self.last_purchase = last_purchase
+        self.csat = csat
+        self.nps = nps
+        self.alerts = [] if alerts is None else alerts
+
     def to_list(self) -> list[Any]:
         return [
             self.from_key,

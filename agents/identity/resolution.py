@@ -60,6 +60,16 @@ class ClaimOutcome:
     outcome: str
     conflict: Conflict | None = None
 
+    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): compiled, this runs
+    # natively, where the frozen dataclass's generated one runs interpreted.
+    def __init__(
+        self,
+        outcome: str,
+        conflict: Conflict | None = None,
+    ) -> None:
+        object.__setattr__(self, "outcome", outcome)
+        object.__setattr__(self, "conflict", conflict)
+
     @property
     def links(self) -> bool:
         return self.outcome == LINKED

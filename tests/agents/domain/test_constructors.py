@@ -3,7 +3,7 @@
 The journey makes several of these for every touchpoint; compiled, a written-out constructor runs
 natively where the dataclass's generated one runs interpreted. What it must do is what the fields say:
 every default as declared, a fresh list where a field's default is a new one, and every field it takes
-set as given.
+set as given. A frozen one stays frozen.
 """
 
 from __future__ import annotations
@@ -15,10 +15,16 @@ from typing import Any
 import pytest
 
 from agents.alerts.sla import Case
+from agents.coordination.progress import Progress
+from agents.detectors.base import Finding
 from agents.detectors.usage_pattern import _Baseline
-from agents.domain.outputs import Outputs
+from agents.domain.alert import Alert
+from agents.domain.identity import Claim, Conflict, Forward, IdentityRecord, Merge, MergeIn
+from agents.domain.outputs import Outputs, Transition
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
+from agents.identity.merging import Ledger
+from agents.identity.resolution import ClaimOutcome
 from agents.ingest.decode import Accepted
 from agents.journey.folding import Folded
 from agents.journey.step import Change
@@ -52,7 +58,68 @@ REQUIRED: dict[type[Any], dict[str, Any]] = {
         "event": {"event_id": "e-1"},
         "body": b"{}",
     },
+    # Frozen: the journey makes these for its outputs, an alert also each time one is read back from
+    # a customer's state. Frozen they stay: written out, they set their fields with object.__setattr__.
+    Alert: {
+        "alert_id": "long_wait/c-1/0123456789ab",
+        "type": "long_wait",
+        "severity": "warning",
+        "customer_id": "c-1",
+        "occurred_at": 10,
+        "detected_at": 11,
+        "summary": "waited",
+        "reasons": ("queue",),
+        "evidence": ("e-1",),
+        "stage": "active",
+        "value_tier": "gold",
+        "suggested_action": "call back",
+    },
+    Transition: {
+        "customer_id": "c-1",
+        "from_stage": None,
+        "to_stage": "prospect",
+        "at": 5,
+        "cause": "web_visit",
+        "event_id": "e-1",
+    },
+    Finding: {
+        "severity": "info",
+        "evidence": ("e-1", "e-2"),
+        "reasons": ("r",),
+        "summary": "s",
+        "suggested_action": "a",
+        "occurred_at": 1,
+        "detected_at": 2,
+    },
+    Claim: {"key": "id:email:ab", "customer": "c-1", "event_id": "e-1", "at": 3},
+    MergeIn: {"into": "c-1", "from_key": "id:email:ab", "event_id": "e-1", "at": 3, "state": b"s"},
+    Merge: {"action": "merge", "from_key": "id:email:ab", "into": "c-1", "event_id": None, "at": 3},
+    Forward: {"key": "c-1"},
+    Progress: {"partition": 2, "until": 100},
+    ClaimOutcome: {"outcome": "linked"},
+    IdentityRecord: {},
+    Ledger: {"from_key": "id:email:ab", "at": 3, "event_id": "e-1"},
 }
+#: The classes above whose fields the tests below can give values of their own type.
+WRITTEN_OUT = [
+    CustomerState,
+    Outputs,
+    Folded,
+    Case,
+    _Baseline,
+    Accepted,
+    Alert,
+    Transition,
+    Finding,
+    Claim,
+    MergeIn,
+    Merge,
+    Forward,
+    Progress,
+    ClaimOutcome,
+    IdentityRecord,
+    Ledger,
+]
 
 
 def kind_of(item: dataclasses.Field[Any]) -> str:
@@ -94,13 +161,16 @@ def other_than_default(item: dataclasses.Field[Any]) -> Any:
         "list[int] | None": [7, 1],
         "list[Any] | None": ["x", 1],
         "Rejected | None": Rejected("schema", "m", "field"),
+        "tuple[tuple[str, str], ...]": (("a-1", "a-2"),),
+        "tuple[tuple[str, ...], ...]": (("e-0",),),
+        "dict[str, Any] | None": {"k": 1},
+        "Conflict | None": Conflict("id:email:ab", ("c-1", "c-2"), "e-1", 3, "shared"),
+        "Control | None": Claim("id:email:ab", "c-1", "e-1", 3),
     }
     return by_type.get(kind_of(item), item.default)
 
 
-@pytest.mark.parametrize(
-    "cls", [CustomerState, Outputs, Change, Folded, Case, _Baseline, Accepted], ids=lambda cls: cls.__name__
-)
+@pytest.mark.parametrize("cls", [Change, *WRITTEN_OUT], ids=lambda cls: cls.__name__)
 def test_every_field_is_taken_by_name_and_set_as_given(cls: type[Any]) -> None:
     given = {item.name: other_than_default(item) for item in dataclasses.fields(cls)}
     given.update(REQUIRED[cls])
@@ -157,17 +227,30 @@ def distinct_value(index: int, item: dataclasses.Field[Any]) -> Any:
         return [index]
     if kind.startswith("dict"):
         return {f"k{index}": index}
+    if kind.startswith("tuple"):
+        return (f"t{index}",)
     if item.default is dataclasses.MISSING:
         return f"s{index}"  # compiled, an optional field shows no type: here only `str | None` ones
     return item.default
 
 
-@pytest.mark.parametrize(
-    "cls", [CustomerState, Outputs, Folded, Case, _Baseline, Accepted], ids=lambda cls: cls.__name__
-)
+@pytest.mark.parametrize("cls", WRITTEN_OUT, ids=lambda cls: cls.__name__)
 def test_every_field_is_taken_in_the_order_declared(cls: type[Any]) -> None:
     # A replay takes states back positionally (streams/replay/states.py): field order is the contract.
     given = [distinct_value(index, item) for index, item in enumerate(dataclasses.fields(cls))]
     made = cls(*given)
     for item, value in zip(dataclasses.fields(cls), given, strict=True):
         assert getattr(made, item.name) == value, item.name
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [cls for cls in REQUIRED if dataclasses.fields(cls) and cls.__dataclass_params__.frozen],
+    ids=lambda cls: cls.__name__,
+)
+def test_a_frozen_one_stays_frozen(cls: type[Any]) -> None:
+    made = cls(**REQUIRED[cls])
+    first = dataclasses.fields(cls)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(made, first, getattr(made, first))
+    assert made == cls(**REQUIRED[cls])
