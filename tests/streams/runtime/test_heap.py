@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -49,6 +50,52 @@ def test_survivors_are_frozen_out_of_later_passes_only_when_asked() -> None:
     with collector_paused(freeze_survivors=True):
         kept += [[] for _ in range(1000)]
     assert gc.get_freeze_count() >= 2000
+
+
+def _in_young_generation(item: object) -> bool:
+    # gc.get_objects(generation) lists one generation's objects (Python 3.8+).
+    return any(candidate is item for candidate in gc.get_objects(0))
+
+
+def test_survivors_leave_the_young_generation_without_a_pass_over_them() -> None:
+    gc.enable()
+    gc.unfreeze()
+    passes = gc.get_stats()[0]["collections"]
+    with collector_paused():
+        kept = [[index] for index in range(50_000)]
+    assert gc.get_freeze_count() == 0
+    assert not _in_young_generation(kept[-1])
+    assert any(candidate is kept[-1] for candidate in gc.get_objects(2))
+    assert gc.get_stats()[0]["collections"] == passes
+
+
+def test_cycles_made_inside_are_freed_by_the_next_full_pass() -> None:
+    gc.enable()
+    gc.unfreeze()
+
+    class Node:
+        other: object = None
+
+    with collector_paused():
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+        watch = weakref.ref(first)
+        del first, second
+    assert watch() is not None
+    gc.collect()
+    assert watch() is None
+
+
+def test_objects_someone_else_froze_stay_frozen() -> None:
+    gc.enable()
+    gc.unfreeze()
+    frozen: list[list[int]] = [[] for _ in range(100)]
+    gc.freeze()
+    before = gc.get_freeze_count()
+    with collector_paused():
+        made: list[list[int]] = [[] for _ in range(100)]
+    assert gc.get_freeze_count() == before
+    assert len(frozen) == len(made)
 
 
 def test_a_collector_switched_off_by_someone_else_stays_off() -> None:
