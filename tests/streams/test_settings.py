@@ -37,7 +37,7 @@ def test_options_override_the_environment_and_none_means_unset() -> None:
 
 
 def test_the_worker_lets_short_lived_objects_die_young_unless_told_otherwise() -> None:
-    assert Settings().collector_thresholds == (20_000, 20, 10)
+    assert Settings().collector_thresholds == (100_000, 20, 10)
     assert Settings.from_env({"TOUCHPOINT_GC_THRESHOLDS": "700, 10, 10"}).collector_thresholds == (
         700,
         10,

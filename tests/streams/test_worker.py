@@ -41,4 +41,4 @@ def test_the_worker_runs_under_the_collector_thresholds_it_is_given(
     run_worker(Settings(data_dir=tmp_path / "data", gc_thresholds="12345,6,7"))
     assert seen == [(12345, 6, 7)]
     run_worker(Settings(data_dir=tmp_path / "data"))
-    assert seen[1] == (20_000, 20, 10)
+    assert seen[1] == (100_000, 20, 10)
