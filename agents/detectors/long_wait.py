@@ -49,10 +49,12 @@ class LongWait(EventOnly):
         return waits[-MAX_WAITS:] or None
 
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
+        event = context.event
+        if memory is None and (event["type"] != "queue_wait" or event["channel"] not in self.channels):
+            return None, []  # most customers, most events: no wait remembered, none to judge
         waits = (
             sorted(value for value in memory if isinstance(value, int)) if isinstance(memory, list) else []
         )
-        event = context.event
         findings: list[Finding] = []
         if event["type"] == "queue_wait" and event["channel"] in self.channels:
             wait = (event.get("attributes") or {}).get("wait_seconds")

@@ -65,6 +65,8 @@ class ExcessiveTransfers(EventOnly):
         return entries[-MAX_CONTACTS:] or None
 
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
+        if memory is None and context.event["type"] != "transfer":
+            return None, []  # most customers, most events: nothing remembered, nothing to count
         entries = _entries(memory)
         now = max([context.instant, *(entry[_LATEST] for entry in entries)])
         entries = [entry for entry in entries if now - entry[_LATEST] < CONTACT_SECONDS]
