@@ -19,6 +19,9 @@ from streams import fetch_holes
 from streams.runtime.faust_private import refresh_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
+#: How mypyc names a compiled function in C (native profiles): the function itself, and its wrapper taking
+#: Python arguments (``CPyDef_track___JourneyTracker___track``, ``CPyPy_…``).
+COMPILED_PREFIXES = ("CPyDef_", "CPyPy_")
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
 # Workers started by a benchmark share one secret for their timer ticks, as the workers of one app must,

@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import ROOT
+from common import COMPILED_PREFIXES, ROOT
 from harness import (
     FAUST_DEBUG_ROOT,
     LINGER_5MS,
@@ -101,7 +101,7 @@ OPERATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 OWNERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "agents' own code: JSON, dedupe, deadlines, alert encoding (ours)",
-        ("(agents/", "(streams/", "(schemas/", "CPyDef_", "CPyPy_"),
+        ("(agents/", "(streams/", "(schemas/", *COMPILED_PREFIXES),
     ),
     ("Faust: streams, agents, conductor, consumer hand-off", ("(faust/",)),
     ("aiokafka: fetcher, client, connections", ("(aiokafka/",)),
@@ -249,7 +249,7 @@ def categorise(samples: Counter[str]) -> Counter[str]:
 
 def _callable(frame: str) -> bool:
     """A Python function's frame or a compiled one's (mypyc), not one of the interpreter's C functions."""
-    return ".py:" in frame or frame.startswith(("CPyDef_", "CPyPy_"))
+    return ".py:" in frame or frame.startswith(COMPILED_PREFIXES)
 
 
 def _own(frames: list[str]) -> str:

@@ -64,14 +64,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from common import ROOT, record
+from common import COMPILED_PREFIXES, ROOT, record
 
-import agents.journey.track
 from agents.config import Config, default_config
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from streams.replay import OUTPUT_FILES, replay
 from streams.sim import SimulationSpec, generate
+from streams.worker_metrics import core_build
 
 #: The key of the identifier hashes in every run (see the docstring).
 IDENTITY_KEY: Final = b"replay-benchmark-identity-key-32"
@@ -466,7 +466,7 @@ class Frame:
     @property
     def compiled(self) -> str | None:
         """A compiled function's name without mypyc's prefix (``track___JourneyTracker___track``), else None."""
-        for prefix in _COMPILED_PREFIXES:
+        for prefix in COMPILED_PREFIXES:
             if self.name.startswith(prefix):
                 return self.name[len(prefix) :]
         return None
@@ -475,10 +475,6 @@ class Frame:
     def ours(self) -> bool:
         """A frame of Python code or of compiled code (not of a C function it calls)."""
         return self.compiled is not None or self.file.endswith(".py") or self.file == "<string>"
-
-
-#: mypyc's C names: the function itself, and its wrapper taking Python arguments.
-_COMPILED_PREFIXES: Final = ("CPyDef_", "CPyPy_")
 
 
 @dataclass
@@ -512,8 +508,7 @@ def profile_replay(source: Path, workdir: Path, rate: int, identity: bool, popul
     child = [sys.executable, str(Path(__file__).resolve()), "--replay-only"]
     child += [str(source), str(workdir / "out-profile"), str(summary_path), "1"]
     child += ["on" if identity else "off", "population" if population else "fixed"]
-    # The journey's tracker is one of the modules the core compiles (setup.py): a .so when it is.
-    native = not agents.journey.track.__file__.endswith(".py")
+    native = core_build() == "compiled"
     command = [_py_spy(), "record", "--rate", str(rate), "--format", "raw", "--idle"]
     command += ["--native"] if native else []
     command += ["--output", str(raw), "--", *child]
