@@ -50,13 +50,14 @@ class LongWait(EventOnly):
 
     def observe(self, memory: Any, context: Context) -> tuple[Any, list[Finding]]:
         event = context.event
-        if memory is None and (event["type"] != "queue_wait" or event["channel"] not in self.channels):
+        judged = event["type"] == "queue_wait" and event["channel"] in self.channels
+        if memory is None and not judged:
             return None, []  # most customers, most events: no wait remembered, none to judge
         waits = (
             sorted(value for value in memory if isinstance(value, int)) if isinstance(memory, list) else []
         )
         findings: list[Finding] = []
-        if event["type"] == "queue_wait" and event["channel"] in self.channels:
+        if judged:
             wait = (event.get("attributes") or {}).get("wait_seconds")
             if isinstance(wait, int | float) and wait > self.standard:
                 earlier = [at for at in waits if 0 <= context.instant - at <= self.window]

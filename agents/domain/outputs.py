@@ -31,8 +31,8 @@ class Transition:
     cause: str
     event_id: str | None
 
-    # Written out for the compiled core, as Outputs' (agents/domain/outputs.py): compiled, this runs
-    # natively, where the frozen dataclass's generated one runs interpreted.
+    # Written out for the compiled core, as Outputs' below: compiled, this runs natively, where the
+    # frozen dataclass's generated one runs interpreted.
     def __init__(
         self,
         customer_id: str,
