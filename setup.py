@@ -24,6 +24,8 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
+#: The profile-guided build's stage (see the docstring): "generate", "use", or "" / "off" for none.
+PGO_STAGE = os.environ.get("TOUCHPOINT_PGO", "")
 
 COMPILED = [
     "agents/calendar.py",
@@ -121,17 +123,16 @@ def _ext_modules() -> list[Extension]:
 
 def _pgo_flags() -> tuple[list[str], list[str]]:
     """GCC's compile and link flags for ``TOUCHPOINT_PGO`` (see the module's docstring)."""
-    stage = os.environ.get("TOUCHPOINT_PGO", "")
     profile = Path(os.environ.get("TOUCHPOINT_PGO_DIR") or HERE / "build" / "pgo-profile").resolve()
-    if stage == "generate":
+    if PGO_STAGE == "generate":
         return [f"-fprofile-generate={profile}"], [f"-fprofile-generate={profile}"]
-    if stage == "use":
+    if PGO_STAGE == "use":
         # Code the training run never reached is optimised as without a profile, not for size; counts
         # written by several processes may disagree slightly; a module it never imported has none.
         flags = ["-fprofile-partial-training", "-fprofile-correction", "-Wno-missing-profile"]
         return [f"-fprofile-use={profile}", *flags], []
-    if stage not in ("", "off"):
-        raise SystemExit(f"TOUCHPOINT_PGO must be generate, use or off, not {stage!r}")
+    if PGO_STAGE not in ("", "off"):
+        raise SystemExit(f"TOUCHPOINT_PGO must be generate, use or off, not {PGO_STAGE!r}")
     return [], []
 
 
@@ -139,7 +140,7 @@ class _BuildExt(build_ext):
     """build_ext that compiles in build/pgo-temp when ``TOUCHPOINT_PGO`` is set (see the docstring)."""
 
     def run(self) -> None:
-        if os.environ.get("TOUCHPOINT_PGO", "") in ("generate", "use"):
+        if PGO_STAGE in ("generate", "use"):
             self.build_temp = str(HERE / "build" / "pgo-temp")
             # Always compiled: the C is the same in both builds, so an extension built by the other one
             # would look up to date and be kept.

@@ -52,7 +52,7 @@ def test_a_compiler_other_than_gcc_gets_the_plain_build_and_a_note(tmp_path: Pat
 
 
 def test_a_failed_training_build_falls_back_to_the_plain_build(tmp_path: Path) -> None:
-    # No setup.py here: the instrumented build fails, as a broken toolchain would.
+    # A setup.py that stops at once: the instrumented build fails, as a broken toolchain would.
     (tmp_path / "setup.py").write_text("raise SystemExit('no compiler today')\n")
     gcc = tmp_path / "gcc"
     gcc.write_text(
