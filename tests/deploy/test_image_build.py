@@ -6,9 +6,10 @@ run the compiled core and write the bytes the installed build writes. Without a 
 must fail, not hand the image a pure-Python wheel that would cost a third more CPU per event.
 
 The C compiler runs here without optimisation (``MYPYC_OPT_LEVEL=0``): 10 s instead of 48 s for the
-same C, and the profile-guided build's training replays 2,000 records instead of 30,000. What this test checks (the script, the wheel's contents, that it runs the compiled core and
-writes the same bytes) does not depend on it, and the optimised compile of the same C runs on every
-test run already: ``scripts/bootstrap`` builds the installed core that way.
+same C, and the profile-guided build's training replays 2,000 records instead of 30,000. What this
+test checks (the script, the wheel's contents, that it runs the compiled core and writes the same
+bytes) does not depend on it, and the optimised compile of the same C runs on every test run already:
+``scripts/bootstrap`` builds the installed core that way.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import pytest
 from tests.compiled import ROOT, listed_modules
 from tests.test_compiled import python, replay_outputs, write_traffic
 
-# Not a worker test, but two builds and a training run, about two minutes: kept out of the fast unit selection.
+# Not a worker test, but two builds and a training run, about two minutes: kept out of the fast unit
+# selection.
 pytestmark = pytest.mark.integration
 
 COMPILED = listed_modules()
