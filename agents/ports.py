@@ -73,6 +73,7 @@ class Outbox(Protocol):
         partition: int | None = None,
         timestamp: float | None = None,
         headers: Sequence[tuple[str, bytes]] = (),
+        settled: bool = False,
     ) -> None: ...
 
 

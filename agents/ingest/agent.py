@@ -42,7 +42,7 @@ __all__ = ["IngestMetrics", "IngestTopics", "Shortcut", "add_dead_letter", "inst
 #: ``shortcut(partition, accepted, received_at)``: apply an accepted touchpoint of a customer whose
 #: state lives in *partition* of by-customer, here and now; returns the headers that mark its
 #: forwarded copy with the journey's verdict (applied, or refused and why).
-Shortcut = Callable[[int, Accepted, float | None], Sequence[tuple[str, bytes]]]
+Shortcut = Callable[[int, Accepted, float | None], tuple[Sequence[tuple[str, bytes]], bool]]
 
 
 class IngestTopics(Protocol):
@@ -81,6 +81,7 @@ def install(
         key = accepted.customer_id.encode()
         partition = batches.partition_of(by_customer, key)
         headers: Sequence[tuple[str, bytes]] = ()
+        settled = False
         # Only records read in the customer's own partition: the journey of that partition sees all of
         # them in this order, none overtaken by an earlier one still on its way through by-customer.
         if (
@@ -89,9 +90,15 @@ def install(
             and partition == source.partition
             and not accepted.customer_id.startswith(IDENTIFIER_PREFIX)
         ):
-            headers = shortcut(partition, accepted, stamp)
+            headers, settled = shortcut(partition, accepted, stamp)
         outbox.add(
-            by_customer, key=key, value=accepted.body, partition=partition, timestamp=stamp, headers=headers
+            by_customer,
+            key=key,
+            value=accepted.body,
+            partition=partition,
+            timestamp=stamp,
+            headers=headers,
+            settled=settled,
         )
 
     def send_claim(claim: Claim, stamp: float | None) -> None:

@@ -532,8 +532,11 @@ def install(
         if change.refused is not None:
             refuse(record, change.refused)
 
-    def shortcut(partition: int, accepted: Accepted, stamp: float | None) -> Sequence[tuple[str, bytes]]:
-        """Apply a touchpoint ingest accepted, for a customer of *partition*; the headers of its copy.
+    def shortcut(
+        partition: int, accepted: Accepted, stamp: float | None
+    ) -> tuple[Sequence[tuple[str, bytes]], bool]:
+        """Apply a touchpoint ingest accepted, for a customer of *partition*; the headers of its copy, and
+        whether the copy is settled (applied: nothing is left to do when this worker reads it back).
 
         The copy says whether it was applied or refused: a refusal goes to the dead-letter topic
         from the copy's own place in by-customer, when the journey reads it there, like the
@@ -548,10 +551,10 @@ def install(
             log.warning("journey could not apply %s at ingest: %s", accepted.event.get("event_id"), exc)
             reason = SCHEMA if isinstance(exc, schemas.ValidationError) else INTERNAL
             failed = Rejected(reason, f"journey could not apply the record: {type(exc).__name__}: {exc}")
-            return verdicts.refused(key, accepted.body, failed)
+            return verdicts.refused(key, accepted.body, failed), False
         if change.refused is not None:
-            return verdicts.refused(key, accepted.body, change.refused)
-        return verdicts.applied(key, accepted.body)
+            return verdicts.refused(key, accepted.body, change.refused), False
+        return verdicts.applied(key, accepted.body), True
 
     def track_journey(partition: int, records: Sequence[Record]) -> None:
         for record in records:

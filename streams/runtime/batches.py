@@ -11,7 +11,9 @@ messages, and for each fetch:
    ``Outbox`` (``streams.runtime.outbox``) and what they change to its state writers; then runs
    the hooks registered with ``after_apply``, still synchronously (metrics counted a batch at a
    time: no scrape comes between the records and their counts);
-2. hands the outbox to the producer, a batch per topic partition;
+2. hands the outbox to the producer, a batch per topic partition; once the broker acknowledges a
+   batch holding records sent settled (the shortcut's copies), notes their offsets, which the
+   consumer then leaves out (``streams.runtime.settled``);
 3. runs the hooks registered with ``after_flush`` with those batches: the state writers queue
    each customer's state changed in the fetch once, held back until the batches are acknowledged;
 4. marks the records' offsets as processed, where Faust's commit finds them.
@@ -35,6 +37,7 @@ the offsets of the next records applied would commit past them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import time
@@ -46,6 +49,7 @@ from faust.types import TP, AppT, TopicT
 from agents.ports import BatchHandler
 from streams.runtime.faust_private import acknowledge_through
 from streams.runtime.outbox import Outbox, Sent
+from streams.runtime.settled import SETTLED
 
 __all__ = ["AfterFlush", "BatchConsumer", "BatchHandler", "BatchHost", "batch_host"]
 
@@ -140,7 +144,7 @@ class BatchHost:
         for tp, batch in records.items():
             if tp.topic in self._routes:
                 if batch:
-                    routed.append((tp, batch))
+                    routed.append((tp, SETTLED.without(tp, batch)))
             else:
                 rest[tp] = batch
         if not routed:
@@ -189,6 +193,9 @@ class BatchHost:
         for done in self._applied:
             done()
         sent = await self.outbox.flush()
+        for batch_sent in sent:
+            if batch_sent.settled:
+                batch_sent.future.add_done_callback(functools.partial(_note_settled, batch_sent))
         for hook in self._after:
             await hook(sent)
         inbound = self._app.monitor.stream_inbound_time
@@ -202,6 +209,13 @@ class BatchHost:
     async def wait_idle(self) -> None:
         """Return once no fetch is being applied (a rebalance waits for this before committing)."""
         await self._idle.wait()
+
+
+def _note_settled(sent: Sent, acknowledged: asyncio.Future[Any]) -> None:
+    """Once the broker has *sent*'s batch, its settled records' offsets (streams.runtime.settled)."""
+    if acknowledged.cancelled() or acknowledged.exception() is not None or not sent.settled:
+        return
+    SETTLED.note(sent.topic, sent.partition, acknowledged.result().offset, sent.settled)
 
 
 def _chunks(routed: list[_Part]) -> list[list[_Part]]:

@@ -59,6 +59,8 @@ class Sent:
     #: Done when the broker has acknowledged the batch; its result is the batch's RecordMetadata
     #: (the offset is the first record's).
     future: asyncio.Future[Any]
+    #: (position in the batch, headers) of each record added as settled (``Outbox.add``), if any.
+    settled: list[tuple[int, Headers]] | None = None
 
 
 class Outbox:
@@ -69,6 +71,8 @@ class Outbox:
         self._batch_bytes = batch_bytes
         self._compression = COMPRESSION_CODES[app.conf.producer_compression_type]
         self._open: dict[tuple[str, int], list[BatchBuilder]] = {}
+        #: id of an open batch → (position, headers) of the records added to it as settled.
+        self._settled: dict[int, list[tuple[int, Headers]]] = {}
         #: Records waiting for their topic's partition count (first records to a topic not yet known).
         self._unplaced: list[tuple[str, bytes | None, bytes | None, float | None, Headers]] = []
         #: Partitions per topic, as far as known.
@@ -88,10 +92,13 @@ class Outbox:
         partition: int | None = None,
         timestamp: float | None = None,
         headers: Headers = (),
+        settled: bool = False,
     ) -> None:
         """Add a record for *topic*: *partition* (None: by its key), *timestamp* in epoch seconds (None: now).
 
-        A *value* of None is a tombstone (a deleted key on a compacted topic)."""
+        A *value* of None is a tombstone (a deleted key on a compacted topic). A *settled* record needs
+        nothing more when this worker reads it back: ``Sent.settled`` says where it is in its batch (a
+        record added before its topic's size is known goes out as any other)."""
         self._records += 1
         if partition is None:
             count = self.partitions.get(topic)
@@ -99,7 +106,7 @@ class Outbox:
                 self._unplaced.append((topic, key, value, timestamp, headers))
                 return
             partition = partition_for(key, count) if key is not None else random.randrange(count)
-        self._append(topic, partition, key, value, timestamp, headers)
+        self._append(topic, partition, key, value, timestamp, headers, settled)
 
     async def learn(self, topics: Iterable[str]) -> None:
         """Know how many partitions each of *topics* has (asks the broker for those not known yet)."""
@@ -120,6 +127,7 @@ class Outbox:
         value: bytes | None,
         timestamp: float | None,
         headers: Headers,
+        settled: bool = False,
     ) -> None:
         if _client_log.isEnabledFor(logging.DEBUG):
             _client_log.debug("Sending (key=%s value=%s) to %s", key, value, TopicPartition(topic, partition))
@@ -127,9 +135,13 @@ class Outbox:
         if builders is None:
             builders = self._open[(topic, partition)] = [self._builder()]
         stamp = int(timestamp * 1000) if timestamp else None
-        if builders[-1].append(timestamp=stamp, key=key, value=value, headers=list(headers)) is None:
+        appended = builders[-1].append(timestamp=stamp, key=key, value=value, headers=list(headers))
+        if appended is None:
             builders.append(self._builder())
-            builders[-1].append(timestamp=stamp, key=key, value=value, headers=list(headers))
+            appended = builders[-1].append(timestamp=stamp, key=key, value=value, headers=list(headers))
+        if settled:
+            # The metadata's offset is the record's position in its batch.
+            self._settled.setdefault(id(builders[-1]), []).append((appended.offset, headers))
 
     def _builder(self) -> BatchBuilder:
         return BatchBuilder(self._batch_bytes, self._compression)
@@ -152,6 +164,8 @@ class Outbox:
                 partition = partition_for(key, count) if key is not None else random.randrange(count)
                 self._append(topic, partition, key, value, timestamp, headers)
         opened, self._open = self._open, {}
+        # Taken with the batches: an id is unique only while its batch lives.
+        settled_in, self._settled = self._settled, {}
         self._records = 0
         sent: list[Sent] = []
         for (topic, partition), builders in opened.items():
@@ -162,5 +176,6 @@ class Outbox:
                     future = await producer.send_batch(builder, topic, partition=partition)
                 except KafkaError as exc:
                     raise ProducerSendError(f"Error while sending to {topic}: {exc!r}") from exc
-                sent.append(Sent(topic, partition, builder.record_count(), future))
+                settled = settled_in.get(id(builder))
+                sent.append(Sent(topic, partition, builder.record_count(), future, settled))
         return sent

@@ -101,6 +101,30 @@ async def test_a_full_batch_is_followed_by_another_of_the_same_partition() -> No
     ]
 
 
+async def test_each_batch_says_where_its_settled_records_are() -> None:
+    """The batch host notes their offsets once the batch is acknowledged (streams.runtime.settled)."""
+    producer = Producer({"by-customer": 2})
+    box = outbox(producer, batch_bytes=1024)
+    await box.learn(["by-customer"])
+    mark = [("touchpoint-decided", b"applied")]
+    for number in range(30):
+        settled = number % 3 == 0
+        value = b"%02d" % number + b"x" * 60
+        box.add("by-customer", key=b"c%d" % number, value=value, partition=1, headers=mark, settled=settled)
+    box.add("by-customer", key=b"keyed", value=b"y", headers=mark, settled=True)
+    sent = await box.flush()
+    assert len(sent) > 2, "several batches of partition 1, and one of the keyed record's"
+    found = []
+    for batch, (_, _, records) in zip(sent, producer.batches, strict=True):
+        for position, headers in batch.settled or ():
+            assert list(headers) == mark
+            found.append(records[position][1])
+    assert found == [b"%02d" % n + b"x" * 60 for n in range(0, 30, 3)] + [b"y"], (
+        "every third record of partition 1, wherever its batch began, then the keyed one"
+    )
+    assert all(batch.settled is None for batch in await box.flush()), "nothing left over for the next flush"
+
+
 async def test_a_producer_error_is_raised_as_fausts() -> None:
     box = outbox(Producer({"t": 1}, KafkaTimeoutError()))
     await box.learn(["t"])
