@@ -2,12 +2,13 @@
 
 Ingest's worker applies most touchpoints at once (the journey's shortcut, ``agents.journey.agent``)
 and still sends each one's copy to ``touchpoints.by-customer``, marked applied, for other consumers.
-The same worker's journey then reads the copy back and, finding the mark, does nothing with it:
-reading it back was about a twentieth of the worker's CPU (bench/PROFILE.md). So the outbox notes
-where in its batch each such copy goes (``Outbox.add(settled=True)``), the batch host adds the
-batch's first offset once the broker has acknowledged it (``SETTLED.note``), and the consumer
-thread leaves those records out as it unpacks a fetch (``streams.fetch_holes``); the batch host
-leaves out those a fetch brought before their acknowledgement was noted (``without``).
+The same worker's journey then reads the copy back and, finding the mark, does nothing with it.
+Reading it back took about 6 % of the worker's samples, skipping it takes about 2 %
+(bench/PROFILE.md). So the outbox notes where in its batch each such copy goes
+(``Outbox.add(settled=True)``), the batch host adds the batch's first offset once the broker has
+acknowledged it (``SETTLED.note``), and the consumer thread leaves those records out as it unpacks
+a fetch (``streams.fetch_holes``); the batch host leaves out those a fetch brought before their
+acknowledgement was noted (``without``).
 
 A record is left out only where its offset and its headers are the ones noted: a record at that
 offset of another topic of the same name (another cluster) is read as ever. Any worker's journey
