@@ -32,7 +32,7 @@ from aiokafka.consumer import fetcher
 from aiokafka.structs import TopicPartition
 
 from streams.metrics import FETCH_HOLES
-from streams.runtime.settled import SETTLED
+from streams.settled import SETTLED
 from streams.topics import never_compacted
 
 __all__ = ["HOLE_PATIENCE_S", "install"]
@@ -52,7 +52,7 @@ class _UpToHole:
 
     Wraps the ``MemoryRecords`` that aiokafka's ``PartitionRecords`` reads with ``has_next`` and
     ``next_batch``: aiokafka's own handling of transactions and control batches is untouched. Each
-    batch handed on leaves out the records this worker sent settled (``streams.runtime.settled``).
+    batch handed on leaves out the records this worker sent settled (``streams.settled``).
     """
 
     __slots__ = ("_batches", "_next", "_peeked", "_tp")
@@ -85,7 +85,7 @@ class _UpToHole:
             return None
         batch, self._peeked = self._peeked, None
         self._next = max(self._next, batch.next_offset)
-        # Records this worker sent itself and needs nothing of are left out (streams.runtime.settled).
+        # Records this worker sent itself and needs nothing of are left out (streams.settled).
         return SETTLED.skipping(self._tp, batch)
 
 

@@ -13,7 +13,7 @@ messages, and for each fetch:
    time: no scrape comes between the records and their counts);
 2. hands the outbox to the producer, a batch per topic partition; once the broker acknowledges a
    batch holding records sent settled (the shortcut's copies), notes their offsets, which the
-   consumer then leaves out (``streams.runtime.settled``);
+   consumer then leaves out (``streams.settled``);
 3. runs the hooks registered with ``after_flush`` with those batches: the state writers queue
    each customer's state changed in the fetch once, held back until the batches are acknowledged;
 4. marks the records' offsets as processed, where Faust's commit finds them.
@@ -49,7 +49,7 @@ from faust.types import TP, AppT, TopicT
 from agents.ports import BatchHandler
 from streams.runtime.faust_private import acknowledge_through
 from streams.runtime.outbox import Outbox, Sent
-from streams.runtime.settled import SETTLED
+from streams.settled import SETTLED
 
 __all__ = ["AfterFlush", "BatchConsumer", "BatchHandler", "BatchHost", "batch_host"]
 
@@ -212,7 +212,7 @@ class BatchHost:
 
 
 def _note_settled(sent: Sent, acknowledged: asyncio.Future[Any]) -> None:
-    """Once the broker has *sent*'s batch, its settled records' offsets (streams.runtime.settled)."""
+    """Once the broker has *sent*'s batch, its settled records' offsets (streams.settled)."""
     if acknowledged.cancelled() or acknowledged.exception() is not None or not sent.settled:
         return
     SETTLED.note(sent.topic, sent.partition, acknowledged.result().offset, sent.settled)

@@ -102,7 +102,7 @@ async def test_a_full_batch_is_followed_by_another_of_the_same_partition() -> No
 
 
 async def test_each_batch_says_where_its_settled_records_are() -> None:
-    """The batch host notes their offsets once the batch is acknowledged (streams.runtime.settled)."""
+    """The batch host notes their offsets once the batch is acknowledged (streams.settled)."""
     producer = Producer({"by-customer": 2})
     box = outbox(producer, batch_bytes=1024)
     await box.learn(["by-customer"])

@@ -8,7 +8,7 @@ import pytest
 from aiokafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from streams.runtime.settled import SettledOffsets
+from streams.settled import SettledOffsets
 
 pytestmark = pytest.mark.unit
 
