@@ -65,9 +65,10 @@ class SettledOffsets:
         while offsets:
             first = next(iter(offsets))
             if first >= base:
-                break
+                # A batch with nothing noted inside (another producer's) is handed on as it is.
+                return _Skipping(batch, offsets) if first < batch.next_offset else batch
             offsets.pop(first, None)
-        return _Skipping(batch, offsets)
+        return batch
 
     def without(self, tp: TopicPartition, records: list[Any]) -> list[Any]:
         """*records* (fetched records of *tp*, in offset order) without the settled ones, all but the last.
@@ -78,21 +79,12 @@ class SettledOffsets:
         offsets = self._offsets.get(tp)
         if not offsets or not records:
             return records
-        last = records[-1]
-        kept = []
-        for record in records:
-            headers = offsets.pop(record.offset, None)
-            if headers is not None and record is not last and tuple(record.headers) == headers:
-                continue
-            kept.append(record)
-        return kept
+        last = records[-1].offset
+        return [record for record in records if not _left_out(offsets, record, last)]
 
     def __len__(self) -> int:
         """Offsets noted and not read yet, over every partition."""
         return sum(len(offsets) for offsets in self._offsets.values())
-
-    def clear(self) -> None:
-        self._offsets.clear()
 
 
 class _Skipping:
@@ -111,11 +103,16 @@ class _Skipping:
         offsets = self._offsets
         last = self._batch.next_offset - 1
         for record in self._batch:
-            offset = record.offset
-            headers = offsets.pop(offset, None)
-            if headers is not None and offset != last and tuple(record.headers) == headers:
-                continue
-            yield record
+            if not _left_out(offsets, record, last):
+                yield record
+
+
+def _left_out(offsets: dict[int, tuple[tuple[str, bytes], ...]], record: Any, last: int) -> bool:
+    """Whether *record* was noted settled with its very headers (forgetting its offset either way), and
+    is not the *last* offset given on, which carries the acknowledgement of what came before it."""
+    offset = record.offset
+    headers = offsets.pop(offset, None)
+    return headers is not None and offset != last and tuple(record.headers) == headers
 
 
 #: The process's settled records: a worker is one app per process (the consumer thread has no way back to it).

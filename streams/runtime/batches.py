@@ -213,9 +213,9 @@ class BatchHost:
 
 def _note_settled(sent: Sent, acknowledged: asyncio.Future[Any]) -> None:
     """Once the broker has *sent*'s batch, its settled records' offsets (streams.settled)."""
-    if acknowledged.cancelled() or acknowledged.exception() is not None or not sent.settled:
+    if acknowledged.cancelled() or acknowledged.exception() is not None:
         return
-    SETTLED.note(sent.topic, sent.partition, acknowledged.result().offset, sent.settled)
+    SETTLED.note(sent.topic, sent.partition, acknowledged.result().offset, sent.settled or ())
 
 
 def _chunks(routed: list[_Part]) -> list[list[_Part]]:
