@@ -300,6 +300,12 @@ for _action in ("merge", "split"):
 for _route in IDENTITY_ROUTES:
     IDENTITY_ROUTED.labels(_route)
 
+SETTLED_COPIES_SKIPPED: Final = Counter(
+    "touchpoint_settled_copies_skipped",
+    "Records of touchpoints.by-customer this worker sent already applied (ingest applies most touchpoints "
+    "at once) and left out unread when its journey fetched them back. The rest of the topic's records are "
+    "read and applied or skipped by their mark.",
+)
 FETCH_HOLES: Final = Counter(
     "touchpoint_fetch_holes",
     "Fetches of an uncompacted topic that showed a hole in its offsets (a batch the broker had numbered but not "

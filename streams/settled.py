@@ -25,6 +25,8 @@ from typing import Any, Final
 
 from aiokafka.structs import TopicPartition
 
+from streams.metrics import SETTLED_COPIES_SKIPPED
+
 __all__ = ["SETTLED", "SettledOffsets"]
 
 #: Offsets kept per partition at most: past it (a partition that moved away is never read here), all
@@ -80,7 +82,10 @@ class SettledOffsets:
         if not offsets or not records:
             return records
         last = records[-1].offset
-        return [record for record in records if not _left_out(offsets, record, last)]
+        kept = [record for record in records if not _left_out(offsets, record, last)]
+        if len(kept) < len(records):
+            SETTLED_COPIES_SKIPPED.inc(len(records) - len(kept))
+        return kept
 
     def __len__(self) -> int:
         """Offsets noted and not read yet, over every partition."""
@@ -102,9 +107,18 @@ class _Skipping:
     def __iter__(self) -> Iterator[Any]:
         offsets = self._offsets
         last = self._batch.next_offset - 1
-        for record in self._batch:
-            if not _left_out(offsets, record, last):
-                yield record
+        left_out = 0
+        try:
+            for record in self._batch:
+                if _left_out(offsets, record, last):
+                    left_out += 1
+                else:
+                    yield record
+        finally:
+            # Counted once per batch (a metric's lock per record would cost what the skipping saves),
+            # also when the consumer drops the batch unfinished (a partition revoked).
+            if left_out:
+                SETTLED_COPIES_SKIPPED.inc(left_out)
 
 
 def _left_out(offsets: dict[int, tuple[tuple[str, bytes], ...]], record: Any, last: int) -> bool:

@@ -7,6 +7,7 @@ import struct
 import pytest
 from aiokafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 from aiokafka.structs import ConsumerRecord, TopicPartition
+from prometheus_client import REGISTRY
 
 from streams.settled import SettledOffsets
 
@@ -73,3 +74,32 @@ def test_records_fetched_before_their_acknowledgement_are_left_out_by_the_host()
     assert [record.offset for record in kept] == [8, 9, 10], "9's headers differ; 10 is the last"
     assert len(settled) == 0
     assert settled.without(TP, records) == records, "nothing noted: as they came"
+
+
+def skipped_so_far() -> float:
+    return REGISTRY.get_sample_value("touchpoint_settled_copies_skipped_total") or 0.0
+
+
+def test_the_records_left_out_are_counted_by_the_thread_and_by_the_host() -> None:
+    settled = SettledOffsets()
+    before = skipped_so_far()
+    settled.note(TP.topic, TP.partition, 0, [(0, MARK), (1, MARK), (4, MARK)])
+    assert len(list(settled.skipping(TP, fetched(0, 3)))) == 1
+    assert skipped_so_far() - before == 2, "offsets 0 and 1; 2 was never noted"
+    records = [
+        ConsumerRecord(TP.topic, TP.partition, offset, 0, 0, b"k", b"{}", None, 1, 2, tuple(MARK))
+        for offset in range(3, 6)
+    ]
+    assert [record.offset for record in settled.without(TP, records)] == [3, 5]
+    assert skipped_so_far() - before == 3
+
+
+def test_a_batch_dropped_unfinished_counts_what_it_left_out() -> None:
+    """The consumer thread stops reading a batch whose partition was revoked."""
+    settled = SettledOffsets()
+    before = skipped_so_far()
+    settled.note(TP.topic, TP.partition, 0, [(0, MARK), (1, MARK)])
+    records = iter(settled.skipping(TP, fetched(0, 5)))
+    assert next(records).offset == 2
+    records.close()
+    assert skipped_so_far() - before == 2
