@@ -5,7 +5,8 @@
 FROM python:3.11-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
-COPY scripts/build-wheels ./scripts/
+# build-wheels compiles through compile-core (profile-guided with GCC), which clears builds with remove-build.
+COPY scripts/build-wheels scripts/compile-core scripts/remove-build ./scripts/
 COPY streams ./streams
 COPY agents ./agents
 COPY schemas ./schemas

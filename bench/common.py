@@ -17,6 +17,7 @@ from aiokafka.structs import TopicPartition
 
 from streams import fetch_holes
 from streams.runtime.faust_private import refresh_metadata
+from streams.worker_metrics import core_description
 
 ROOT = Path(__file__).resolve().parent.parent
 #: How mypyc names a compiled function in C (native profiles): the function itself, and its wrapper taking
@@ -84,8 +85,10 @@ def record(benchmark: str, workload: str, result: str, command: str) -> None:
     # The interpreter too: builds of one Python version differ by up to 30 %
     # (docs/development.md#the-interpreter).
     interpreter = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    # And the core's build: the profile-guided one takes 8-15 % less CPU (docs/development.md).
     machine = (
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()} ({interpreter})"
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()} ({interpreter}), "
+        f"core {core_description()}"
     )
     with RESULTS.open("a") as handle:
         handle.write(

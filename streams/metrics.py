@@ -239,9 +239,9 @@ STATE_WRITES_HELD: Final = Gauge(
 )
 WORKER_INFO: Final = Gauge(
     "touchpoint_worker_info",
-    "Always 1; labels name the worker's software version, app id (its consumer group) and whether its "
-    "per-record core is compiled or pure Python.",
-    ["version", "app_id", "core"],
+    "Always 1; labels name the worker's software version, app id (its consumer group), whether its "
+    "per-record core is compiled or pure Python, and whether the compiled core is profile-guided.",
+    ["version", "app_id", "core", "profile_guided"],
 )
 PARTITIONS_OWNED: Final = Gauge(
     "touchpoint_partitions_owned",

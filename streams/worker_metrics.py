@@ -19,6 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Final, Protocol
 
 import faust
@@ -51,6 +52,27 @@ def core_build() -> str:
     import agents.journey.step
 
     return "pure" if agents.journey.step.__file__.endswith(".py") else "compiled"
+
+
+def core_profile_guided() -> bool:
+    """Whether the compiled core was built profile-guided (``scripts/compile-core``, with GCC).
+
+    It takes 8-15 % less CPU per event than the plain build (docs/development.md). The build says
+    which it made in ``agents/core_build.txt`` (setup.py); a pure core is never profile-guided.
+    """
+    import agents
+
+    if core_build() == "pure":
+        return False
+    try:
+        return (Path(agents.__file__).parent / "core_build.txt").read_text().strip() == "profile-guided"
+    except OSError:
+        return False
+
+
+def core_description() -> str:
+    """The core as a reader would say it: "compiled, profile-guided", "compiled" or "pure"."""
+    return "compiled, profile-guided" if core_profile_guided() else core_build()
 
 
 def lag(highwater: int | None, committed: int | None) -> int | None:
@@ -111,7 +133,9 @@ def install(app: faust.App, metrics: WorkerMetrics) -> None:
     changelogs = sorted(table.changelog_topic.get_topic_name() for table in app.tables.values())
     owned_topics = (*inputs, *changelogs)
     metrics.WORKER_INFO.clear()
-    metrics.WORKER_INFO.labels(version(), app.conf.id, core_build()).set(1)
+    metrics.WORKER_INFO.labels(version(), app.conf.id, core_build(), str(core_profile_guided()).lower()).set(
+        1
+    )
     for topic in owned_topics:
         metrics.PARTITIONS_OWNED.labels(topic).set(0)
     consumer_lag = ConsumerLag(metrics.CONSUMER_LAG)

@@ -87,6 +87,23 @@ def test_the_worker_says_which_core_it_runs(tmp_path: Path) -> None:
     assert python("-c", which, cwd=tmp_path, path=pure_copy(tmp_path / "pure")).strip() == "pure"
 
 
+def test_the_worker_says_whether_its_core_is_profile_guided(tmp_path: Path) -> None:
+    describe = "from streams.worker_metrics import core_description; print(core_description())"
+    marker = ROOT / "agents" / "core_build.txt"
+    if compiled_modules():
+        how = marker.read_text().strip()
+        assert how in ("profile-guided", "plain"), "setup.py writes how it compiled the core beside it"
+        expected = "compiled, profile-guided" if how == "profile-guided" else "compiled"
+    else:
+        expected = "pure"
+    assert python("-c", describe, cwd=tmp_path).strip() == expected
+    pure = pure_copy(tmp_path / "pure")
+    (pure / "agents" / "core_build.txt").write_text("profile-guided\n")
+    assert python("-c", describe, cwd=tmp_path, path=pure).strip() == "pure", (
+        "a note left beside pure sources says nothing about them"
+    )
+
+
 def test_a_replay_through_the_compiled_core_writes_the_bytes_of_the_pure_one(tmp_path: Path) -> None:
     source = write_traffic(tmp_path / "traffic.jsonl", customers=400, seed=21, records=20_000)
     pure = pure_copy(tmp_path / "pure")

@@ -41,7 +41,7 @@ def in_context(path: str) -> bool:
     return included
 
 
-def _copied() -> list[str]:
+def copied() -> list[str]:
     """What the Dockerfile copies from the build context (not from another stage: ``COPY --from=``)."""
     sources: list[str] = []
     for line in (ROOT / "Dockerfile").read_text().splitlines():
@@ -52,11 +52,11 @@ def _copied() -> list[str]:
 
 def test_the_dockerfile_copies_something() -> None:
     assert {"pyproject.toml", "setup.py", "scripts/build-wheels", "streams", "agents", "schemas"} <= set(
-        _copied()
+        copied()
     )
 
 
-@pytest.mark.parametrize("source", _copied())
+@pytest.mark.parametrize("source", copied())
 def test_every_file_the_dockerfile_copies_is_in_the_build_context(source: str) -> None:
     path = ROOT / source
     files = (
