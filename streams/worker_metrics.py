@@ -133,9 +133,8 @@ def install(app: faust.App, metrics: WorkerMetrics) -> None:
     changelogs = sorted(table.changelog_topic.get_topic_name() for table in app.tables.values())
     owned_topics = (*inputs, *changelogs)
     metrics.WORKER_INFO.clear()
-    metrics.WORKER_INFO.labels(version(), app.conf.id, core_build(), str(core_profile_guided()).lower()).set(
-        1
-    )
+    profile_guided = "true" if core_profile_guided() else "false"
+    metrics.WORKER_INFO.labels(version(), app.conf.id, core_build(), profile_guided).set(1)
     for topic in owned_topics:
         metrics.PARTITIONS_OWNED.labels(topic).set(0)
     consumer_lag = ConsumerLag(metrics.CONSUMER_LAG)

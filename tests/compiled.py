@@ -16,6 +16,12 @@ def compiled_modules(root: Path = ROOT) -> dict[Path, Path]:
     }
 
 
+def core_build_note(root: Path = ROOT) -> str | None:
+    """How setup.py says it compiled the installed core ("profile-guided", "plain"), None without a build."""
+    note = root / "agents" / "core_build.txt"
+    return note.read_text().strip() if compiled_modules(root) and note.exists() else None
+
+
 def compiled_packages(root: Path = ROOT) -> list[str]:
     """The top-level packages with a module in setup.py's ``COMPILED`` list (agents, schemas, streams)."""
     return sorted({module.split("/", 1)[0] for module in listed_modules(root)})

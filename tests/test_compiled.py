@@ -19,7 +19,7 @@ import pytest
 
 from streams.replay import OUTPUT_FILES
 from streams.sim import SimulationSpec, generate
-from tests.compiled import ROOT, compiled_modules, listed_modules
+from tests.compiled import ROOT, compiled_modules, core_build_note, listed_modules
 
 pytestmark = pytest.mark.unit
 
@@ -89,9 +89,8 @@ def test_the_worker_says_which_core_it_runs(tmp_path: Path) -> None:
 
 def test_the_worker_says_whether_its_core_is_profile_guided(tmp_path: Path) -> None:
     describe = "from streams.worker_metrics import core_description; print(core_description())"
-    marker = ROOT / "agents" / "core_build.txt"
     if compiled_modules():
-        how = marker.read_text().strip()
+        how = core_build_note()
         assert how in ("profile-guided", "plain"), "setup.py writes how it compiled the core beside it"
         expected = "compiled, profile-guided" if how == "profile-guided" else "compiled"
     else:

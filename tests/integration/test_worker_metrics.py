@@ -32,7 +32,7 @@ from streams import topics
 from streams.local.broker import EmbeddedBroker, free_port
 from streams.local.supervisor import WorkerProcess
 from streams.settings import Settings
-from tests.compiled import ROOT, compiled_modules
+from tests.compiled import compiled_modules, core_build_note
 from tests.kafka_helpers import collect, eventually
 
 pytestmark = pytest.mark.integration
@@ -157,12 +157,6 @@ async def record_timestamp(bootstrap: str, topic: str, event_id: str) -> int:
     raise AssertionError(f"{event_id} not found on {topic}")
 
 
-def built_profile_guided() -> bool:
-    """Whether the installed core is the profile-guided build, as setup.py noted beside it."""
-    marker = ROOT / "agents" / "core_build.txt"
-    return bool(compiled_modules()) and marker.exists() and marker.read_text().strip() == "profile-guided"
-
-
 async def test_worker_metrics_measure_lag_latency_ownership_and_open_work(
     broker: EmbeddedBroker, worker: WorkerProcess, run_id: str
 ) -> None:
@@ -182,7 +176,7 @@ async def test_worker_metrics_measure_lag_latency_ownership_and_open_work(
         (
             ("app_id", "touchpoint"),
             ("core", "compiled" if compiled_modules() else "pure"),
-            ("profile_guided", "true" if built_profile_guided() else "false"),
+            ("profile_guided", "true" if core_build_note() == "profile-guided" else "false"),
             ("version", metadata.version("touchpoint")),
         ): 1.0
     }
