@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 from typing import Any, Final
 
-import msgpack
+import msgspec
 
 from agents.domain.identity import Claim, Control, MergeIn, Unlink, Unmerge
 from agents.domain.keyed_hash import hmac_sha256
@@ -49,7 +49,7 @@ def encode_control(secret: bytes, key: bytes, message: Control) -> bytes:
         fields = ["unlink", message.key, message.customer, message.at]
     else:
         fields = ["unmerge", message.into, message.from_key, message.state, message.by, message.at]
-    payload: bytes = msgpack.packb(fields)
+    payload: bytes = msgspec.msgpack.encode(fields)
     return _HEADER + _proof(secret, key, payload) + payload
 
 
@@ -62,7 +62,7 @@ def decode_control(secret: bytes, key: bytes, value: bytes | None) -> Control | 
     if not hmac.compare_digest(mac, _proof(secret, key, payload)):
         return _forged()
     try:
-        kind, *fields = msgpack.unpackb(payload)
+        kind, *fields = msgspec.msgpack.decode(payload)
         message: Control
         if kind == "claim":
             message = Claim(*fields)
@@ -78,7 +78,7 @@ def decode_control(secret: bytes, key: bytes, value: bytes | None) -> Control | 
             target = message.key
         else:
             raise ValueError(kind)
-    except (ValueError, TypeError, msgpack.UnpackException):
+    except (ValueError, TypeError, msgspec.DecodeError):
         return Rejected(FORGED_CONTROL, "an identity record this worker cannot read (signed, but malformed)")
     if target.encode() != key:
         return Rejected(FORGED_CONTROL, "an identity record for another key than its own")

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.config import config_from_mapping, default_config
-from agents.domain.state import _KEYS, CustomerState, summarize
+from agents.domain.state import _KEYS, _PACK, _UNPACK, CustomerState, summarize
 from agents.identity.merging import Ledger
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.track import JourneyTracker
@@ -99,6 +99,30 @@ def test_the_encoding_is_the_short_keyed_document_of_the_partition_and_the_field
             for digest, content in state.recent_events.items()
         )
     assert state.encode() == msgpack.packb(document)
+
+
+#: What a state's fields hold, the detectors' memories above all (any JSON-like value, binary too).
+documents = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=300)
+    | st.binary(max_size=300),
+    lambda inner: st.lists(inner, max_size=20) | st.dictionaries(st.text(max_size=40), inner, max_size=20),
+    max_leaves=60,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.sampled_from(list(_KEYS.values())), documents))
+def test_states_are_written_and_read_as_the_msgpack_package_writes_and_reads_them(
+    document: dict[str, Any],
+) -> None:
+    # Every earlier version wrote its states with the msgpack package: same bytes, same values back.
+    packed = msgpack.packb(document)
+    assert _PACK(document) == packed
+    assert _UNPACK(packed) == msgpack.unpackb(packed)
 
 
 @settings(max_examples=100, deadline=None)
