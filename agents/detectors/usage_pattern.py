@@ -96,6 +96,9 @@ HOUR: Final = "hour"
 LOCATION: Final = "location"
 AMOUNT: Final = "amount"
 
+#: The hours' keys in the memory, "0" … "23": made once, not for every touchpoint.
+_HOUR_NAMES: Final = tuple(str(hour) for hour in range(24))
+
 _ON_CHANNEL: Final[dict[str, str]] = {
     "app": "on the app",
     "web": "on the web",
@@ -143,7 +146,8 @@ class _Baseline:
 
     @classmethod
     def load(cls, memory: Any) -> _Baseline:
-        """Copies of the stored parts (the caller's memory is never mutated); empty when unreadable."""
+        """The stored parts themselves, not copies (empty when unreadable): the caller's memory is never
+        mutated, so whatever changes one of them copies it first (``record``, ``copy``)."""
         if isinstance(memory, list) and len(memory) == 6:
             channels, hours, locations, other, currency, amounts = memory
             if (
@@ -154,8 +158,19 @@ class _Baseline:
                 and isinstance(currency, str)
                 and isinstance(amounts, list)
             ):
-                return cls(dict(channels), dict(hours), dict(locations), other, currency, list(amounts))
+                return cls(channels, hours, locations, other, currency, amounts)
         return cls({}, {}, {}, 0, "", [])
+
+    def copy(self) -> _Baseline:
+        """A baseline whose parts may be changed in place."""
+        return _Baseline(
+            dict(self.channels),
+            dict(self.hours),
+            dict(self.locations),
+            self.other,
+            self.currency,
+            list(self.amounts),
+        )
 
     def dump(self) -> list[Any]:
         return [self.channels, self.hours, self.locations, self.other, self.currency, self.amounts]
@@ -176,27 +191,36 @@ class _Baseline:
         amount: float | None,
         currency: str | None,
         cap: int,
+        touchpoints: int,
     ) -> None:
-        """Add one touchpoint (after it was judged)."""
-        self.channels[channel] = self.channels.get(channel, 0) + 1
-        self.hours[hour] = self.hours.get(hour, 0) + 1
+        """Add one touchpoint (after it was judged); *touchpoints* is ``touchpoints`` before it, which the
+        caller has summed already.
+
+        Each part it changes is copied first: a touchpoint that is not a purchase leaves the amounts
+        shared with the memory they were loaded from, and one outside a store the locations."""
+        channels = self.channels = dict(self.channels)
+        channels[channel] = channels.get(channel, 0) + 1
+        hours = self.hours = dict(self.hours)
+        hours[hour] = hours.get(hour, 0) + 1
         if location is not None:
-            self.locations[location] = self.locations.get(location, 0) + 1
-            if len(self.locations) > MAX_LOCATIONS:
+            locations = self.locations = dict(self.locations)
+            locations[location] = locations.get(location, 0) + 1
+            if len(locations) > MAX_LOCATIONS:
                 # The least used goes (the oldest on a tie: dicts keep insertion order).
-                least = min(self.locations, key=self.locations.__getitem__)
-                self.other += self.locations.pop(least)
+                least = min(locations, key=locations.__getitem__)
+                self.other += locations.pop(least)
         if amount is not None and currency is not None:
-            if not self.amounts or currency == self.currency:
+            amounts = self.amounts = list(self.amounts)
+            if not amounts or currency == self.currency:
                 self.currency = currency
-                self.amounts.append(_short(amount))
-                del self.amounts[:-MAX_AMOUNTS]
+                amounts.append(_short(amount))
+                del amounts[:-MAX_AMOUNTS]
             else:
-                del self.amounts[0]
-                if not self.amounts:
+                del amounts[0]
+                if not amounts:
                     self.currency = currency
-                    self.amounts.append(_short(amount))
-        if self.touchpoints > cap:
+                    amounts.append(_short(amount))
+        if touchpoints + 1 > cap:
             self.channels = _halved(self.channels)
             self.hours = _halved(self.hours)
             self.locations = _halved(self.locations)
@@ -228,7 +252,7 @@ class UsagePatternChange(EventOnly):
 
     def merge(self, memory: Any, other: Any, state: Any) -> Any:
         """Both baselines as one customer's: counts added, amounts of the kept currency, then bounded."""
-        mine, theirs = _Baseline.load(memory), _Baseline.load(other)
+        mine, theirs = _Baseline.load(memory).copy(), _Baseline.load(other)
         if not theirs.touchpoints:
             return memory
         if not mine.touchpoints:
@@ -256,8 +280,10 @@ class UsagePatternChange(EventOnly):
         if not purchase and event.get("actor") != "customer":
             return memory, []
         base = _Baseline.load(memory)
+        touchpoints = base.touchpoints
         channel = str(event.get("channel", ""))
-        hour = str(context.local_hour)
+        local_hour = context.local_hour
+        hour = _HOUR_NAMES[local_hour] if 0 <= local_hour < 24 else str(local_hour)
         raw_location = event.get("location")
         # Where the customer is: a store. A chat's or a call's location is the team that took it.
         location = (
@@ -268,13 +294,13 @@ class UsagePatternChange(EventOnly):
         if (
             amount is not None
             and currency == base.currency
-            and base.touchpoints >= self.min_history
+            and touchpoints >= self.min_history
             and len(base.amounts) >= self.min_purchases
         ):
             judgement = self._judge(base, context.local_hour, location, amount)
             if judgement is not None:
                 findings.append(self._finding(base, judgement, context, amount, currency))
-        base.record(channel, hour, location, amount, currency, self._decay_at)
+        base.record(channel, hour, location, amount, currency, self._decay_at, touchpoints)
         return base.dump(), findings
 
     def _judge(self, base: _Baseline, hour: int, location: str | None, amount: float) -> _Judgement | None:
