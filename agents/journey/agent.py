@@ -341,6 +341,8 @@ def install(
         """Publish each change's outputs and stage its state (written after them)."""
         for change in changes:
             if change.cause in (ROUTED, UNCHANGED):
+                if change.claim is not None:
+                    tally.add(metrics.IDENTITY_CLAIMS, (change.claim,))  # a claim that changed nothing
                 publish(change.outputs, change.partition, produced_at=produced_at)
                 continue
             count_open(change)

@@ -85,8 +85,9 @@ FORGOTTEN: Final = "forgotten"
 ROUTED: Final = "routed"
 #: A claim, a merge, a split, an erased customer unlinked: identity changed.
 IDENTITY: Final = "identity"
-#: Nothing to write: an erased customer's unlink reached an identifier that never knew them, or a
-#: split's way back reached a customer erased meanwhile.
+#: Nothing to write: a claim that changed nothing (its customer's identifier, seen again), an erased
+#: customer's unlink reached an identifier that never knew them, or a split's way back reached a
+#: customer erased meanwhile.
 UNCHANGED: Final = "unchanged"
 
 #: What fired a deadline: the partition's event time, a wall-clock tick, or the end of a replay's day.
@@ -325,6 +326,18 @@ class JourneyStep:
         before = _open_counts(state)
         record = IdentityRecord.from_list(state.identity) if state and state.identity else IdentityRecord()
         outcome = self.resolver.claim(record, claim)
+        if (
+            state is not None
+            and not outcome.links
+            and outcome.conflict is None
+            and state.identity is not None
+            and record.to_list() == state.identity
+        ):
+            # Most claims: a customer showing their own identifier again. The record is as it was, so the
+            # identifier's state is not written again (a changelog record each, for nothing).
+            unchanged = Change(key, partition, UNCHANGED, state, Outputs(), True)
+            unchanged.claim = outcome.outcome
+            return unchanged
         out = Outputs()
         if outcome.conflict is not None:
             out.conflicts.append(outcome.conflict)

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 import schemas
 from agents.identity.keys import identifier_key
@@ -72,6 +73,18 @@ def _get(worker: WorkerProcess, path: str) -> tuple[int, dict[str, Any]]:
 
 def _for(key: str) -> Any:
     return lambda k, _v: k == key.encode()
+
+
+def _claims(worker: WorkerProcess, outcome: str) -> float:
+    """``touchpoint_identity_claims_total`` of *outcome* on the worker's /metrics (0 before the first)."""
+    with urllib.request.urlopen(f"{worker.base_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        if family.name == "touchpoint_identity_claims":
+            for sample in family.samples:
+                if sample.name.endswith("_total") and sample.labels.get("outcome") == outcome:
+                    return float(sample.value)
+    return 0.0
 
 
 async def test_the_evening_browser_who_logs_in_the_next_morning_is_one_customer_and_the_alert_names_them(
@@ -164,6 +177,7 @@ async def test_a_household_tablet_both_partners_log_in_on_is_two_customers_and_o
         ],
     )
     await collect(broker.bootstrap, topics.IDENTITY_MERGES, _for(anna), count=1)
+    repeated = await asyncio.to_thread(_claims, worker, "already")
     await produce(
         broker.bootstrap,
         topics.RAW,
@@ -191,6 +205,8 @@ async def test_a_household_tablet_both_partners_log_in_on_is_two_customers_and_o
     await asyncio.to_thread(wait_for, "the visit applied to Anna", lambda: both(4), 60)
     conflicts = await collect(broker.bootstrap, topics.IDENTITY_CONFLICTS, _for(_key(tablet)), count=1)
     assert len(conflicts) == 1, "one conflict: Ben's second log-in changes nothing"
+    # ... and is counted all the same (other tests on this worker may count more).
+    assert await asyncio.to_thread(_claims, worker, "already") >= repeated + 1
     conflict = orjson.loads(conflicts[0][1])
     schemas.validator("identity_conflict")(conflict)
     assert (conflict["customers"], conflict["outcome"]) == ([anna, ben], "shared")

@@ -121,6 +121,9 @@ def test_a_claim_on_a_fresh_identifier_links_it_and_a_repeated_one_changes_nothi
     journey.send(touch("login-2", "2026-01-07T08:30:00+01:00", "identify", who="cust-anna", ids=TABLET))
     _, again = journey.taken()
     assert (again.claim, again.known, again.ended) == (ALREADY, True, None)
+    # Counted as a claim, but nothing to write: the identifier's record is as it was.
+    assert again.cause == UNCHANGED
+    assert journey.states[TABLET_KEY].identity == claim.state.identity
 
 
 def test_a_second_customer_on_the_tablet_shares_it_and_a_split_customer_is_barred() -> None:
@@ -268,7 +271,7 @@ def test_a_re_claim_of_a_split_identifier_is_barred_and_its_profiles_deadline_st
     journey.taken()
     journey.send(touch("login-2", "2026-01-07T08:30:00+01:00", "identify", who="cust-anna", ids=DEVICE))
     _, barred = journey.taken()
-    assert (barred.claim, barred.ended, barred.outputs.merges) == (BARRED, None, [])
+    assert (barred.claim, barred.ended, barred.outputs.merges, barred.cause) == (BARRED, None, [], UNCHANGED)
     assert journey.step.scheduled(NUMBER)[DEVICE_KEY.encode()] == journey.states[DEVICE_KEY].wake_at
 
 
