@@ -93,23 +93,18 @@ def verify_tick(
 VERDICT_HEADER: Final = "touchpoint-decided"
 _APPLIED: Final = b"applied"
 _MAC_BYTES: Final = 16
-#: Marks of copies this worker made and has not read back, at most: past it they are forgotten (a
-#: partition that moved away never reads its copies here), and those copies' marks are checked instead.
-_OWN_MARKS: Final = 16_384
 
 
 class Verdicts:
     """Marks a touchpoint's by-customer copy as applied or refused already, and reads such marks back.
 
     The mark is a keyed BLAKE2b over the record's key, value and verdict: a producer without the
-    secret cannot make the journey skip or refuse a record it never decided. Most copies marked
-    applied are read back by the worker that marked them, moments later: it keeps what it marked
-    until then, and a copy whose mark, key and value are all the ones it made needs no MAC again.
+    secret cannot make the journey skip or refuse a record it never decided. The worker that marked a
+    copy applied does not read it back (streams/settled.py), except the last record of a record batch,
+    so it keeps nothing of its marks: the MAC decides every mark read.
     """
 
     def __init__(self, secret: bytes) -> None:
-        #: mark -> (key, value) of each copy marked applied here and not read back yet.
-        self._own: dict[bytes, tuple[bytes, bytes]] = {}
         self._keyed = KeyedBlake2b(
             hashlib.blake2b(b"touchpoint-decided|" + secret, digest_size=32).digest(), _MAC_BYTES
         )
@@ -119,11 +114,7 @@ class Verdicts:
 
     def applied(self, key: bytes, value: bytes) -> list[tuple[str, bytes]]:
         """The headers of the copy of a touchpoint applied already."""
-        mark = self._mac(key, value, _APPLIED) + _APPLIED
-        if len(self._own) >= _OWN_MARKS:
-            self._own.clear()
-        self._own[mark] = (key, value)
-        return [(VERDICT_HEADER, mark)]
+        return [(VERDICT_HEADER, self._mac(key, value, _APPLIED) + _APPLIED)]
 
     def refused(self, key: bytes, value: bytes, rejected: Rejected) -> list[tuple[str, bytes]]:
         """The headers of the copy of a touchpoint refused already: dead-lettered when read back."""
@@ -144,8 +135,6 @@ class Verdicts:
         for name, mark in headers:
             if name != VERDICT_HEADER or key is None or value is None:
                 continue
-            if self._own.pop(mark, None) == (key, value):
-                return True  # the very bytes this worker marked: the mark was made here
             proof, verdict = mark[:_MAC_BYTES], mark[_MAC_BYTES:]
             if not hmac.compare_digest(proof, self._mac(key, value, verdict)):
                 return None
