@@ -71,7 +71,8 @@ _NAMES = {short: name for name, short in _KEYS.items()}
 #: Every attribute but the partition (the first), and their short names, in the encoded order.
 _OTHER_VALUES = operator.attrgetter(*list(_KEYS)[1:])
 _SHORT_KEYS: tuple[str, ...] = tuple(_KEYS.values())[1:]
-#: MessagePack as the msgpack package writes it (what earlier versions wrote), in 60 % of its time.
+#: MessagePack, byte for byte as the msgpack package writes it (as earlier versions wrote it). Faster in
+#: a loop (bench/PROFILE.md); in the worker a state's encoding mostly waits on memory either way.
 _PACK = msgspec.msgpack.Encoder().encode
 _UNPACK = msgspec.msgpack.Decoder().decode
 
