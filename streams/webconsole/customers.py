@@ -17,7 +17,6 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer
-from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
 
 from streams import topics
@@ -51,11 +50,6 @@ async def customer_state(
         raise CustomerUnavailable(f"no worker answers at {worker_url} ({type(exc).__name__})") from None
 
 
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition the producers' default partitioner puts *key* on (murmur2, as Kafka's Java client)."""
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
-
-
 async def recent_touchpoints(
     bootstrap: Connection | str, customer_id: str, scan: int, limit: int = RECENT
 ) -> list[dict[str, Any]]:
@@ -75,7 +69,7 @@ async def recent_touchpoints(
             partitions = consumer.partitions_for_topic(topics.ENRICHED)
         if not partitions:
             return []
-        tp = TopicPartition(topics.ENRICHED, partition_for(key, len(partitions)))
+        tp = TopicPartition(topics.ENRICHED, topics.partition_for(key, len(partitions)))
         consumer.assign([tp])
         first = (await consumer.beginning_offsets([tp]))[tp]
         end = (await consumer.end_offsets([tp]))[tp]
