@@ -3,8 +3,8 @@
     .venv/bin/python bench/pipeline_vs_references.py --events 50000 --runs 3
 
 Each run: a fresh embedded broker; --events simulator records (1 % malformed, duplicates
-included, --events / 10 customers) produced to the raw `touchpoints` topic, keyed by customer;
-then, one after the other on that topic:
+included, --events / 10 customers unless --customers says) produced to the raw `touchpoints`
+topic, keyed by customer; then, one after the other on that topic:
 
 * ceiling: an aiokafka consumer, getmany + orjson.loads (bench/references.py);
 * naive: the one-table Faust app (bench/naive_faust.py), its own process, with the worker's
@@ -92,9 +92,16 @@ def pipeline(broker: EmbeddedBroker, stream: Stream, workdir: Path) -> tuple[Spa
 
 
 def one_run(
-    events: int, seed: int, order: list[str], read_back: bool, tableless: bool, plain: bool, journey: bool
+    events: int,
+    seed: int,
+    order: list[str],
+    read_back: bool,
+    tableless: bool,
+    plain: bool,
+    journey: bool,
+    customers: int | None = None,
 ) -> tuple[Run, Stream]:
-    records, stream = simulator_records(events, seed)
+    records, stream = simulator_records(events, seed, customers)
     with tempfile.TemporaryDirectory(prefix="tp-bench-") as tmp, EmbeddedBroker() as broker:
         workdir = Path(tmp)
         preproduce(broker.bootstrap, records, configs=QUIX_TOPIC_CONFIGS)
@@ -198,6 +205,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
+        "--customers",
+        type=int,
+        default=None,
+        help="customers in the stream (default: --events / 10); fewer keep every state in the CPU's caches",
+    )
+    parser.add_argument(
         "--tableless", action="store_true", help="also run the naive app without its table (after the others)"
     )
     parser.add_argument(
@@ -235,6 +248,7 @@ def main() -> None:
             tableless=args.tableless,
             plain=args.plain_faust,
             journey=args.journey_only,
+            customers=args.customers,
         )
         runs.append(run)
     assert stream is not None
@@ -291,6 +305,7 @@ def main() -> None:
         command += " --tableless" if args.tableless else ""
         command += " --plain-faust" if args.plain_faust else ""
         command += " --journey-only" if args.journey_only else ""
+        command += f" --customers {args.customers}" if args.customers else ""
         command += "" if args.quix else " --no-quix"
         workload = (
             f"{args.events:,} simulator records ({stream.mean_bytes:.0f} B mean, {stream.customers:,} customers,"
