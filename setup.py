@@ -29,7 +29,8 @@ HERE = Path(__file__).resolve().parent
 PGO_STAGE = os.environ.get("TOUCHPOINT_PGO", "")
 
 #: Written into the ``agents`` package beside the compiled core: "profile-guided", "plain" or "instrumented"
-#: (the training build of ``TOUCHPOINT_PGO=generate``). ``streams.worker_metrics.core_profile_guided`` reads it.
+#: (the training build of ``TOUCHPOINT_PGO=generate``). ``streams.worker_metrics.core_profile_guided`` reads it;
+#: ``agents.CORE_BUILD_NOTE`` names the same file for the code that reads it.
 CORE_BUILD_MARKER = "core_build.txt"
 
 COMPILED = [

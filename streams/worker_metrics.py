@@ -65,7 +65,7 @@ def core_profile_guided() -> bool:
     if core_build() == "pure":
         return False
     try:
-        return (Path(agents.__file__).parent / "core_build.txt").read_text().strip() == "profile-guided"
+        return (Path(agents.__file__).parent / agents.CORE_BUILD_NOTE).read_text().strip() == "profile-guided"
     except OSError:
         return False
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agents import CORE_BUILD_NOTE
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -18,7 +20,7 @@ def compiled_modules(root: Path = ROOT) -> dict[Path, Path]:
 
 def core_build_note(root: Path = ROOT) -> str | None:
     """How setup.py says it compiled the installed core ("profile-guided", "plain"), None without a build."""
-    note = root / "agents" / "core_build.txt"
+    note = root / "agents" / CORE_BUILD_NOTE
     return note.read_text().strip() if compiled_modules(root) and note.exists() else None
 
 

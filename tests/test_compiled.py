@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from agents import CORE_BUILD_NOTE
 from streams.replay import OUTPUT_FILES
 from streams.sim import SimulationSpec, generate
 from tests.compiled import ROOT, compiled_modules, core_build_note, listed_modules
@@ -97,7 +98,7 @@ def test_the_worker_says_whether_its_core_is_profile_guided(tmp_path: Path) -> N
         expected = "pure"
     assert python("-c", describe, cwd=tmp_path).strip() == expected
     pure = pure_copy(tmp_path / "pure")
-    (pure / "agents" / "core_build.txt").write_text("profile-guided\n")
+    (pure / "agents" / CORE_BUILD_NOTE).write_text("profile-guided\n")
     assert python("-c", describe, cwd=tmp_path, path=pure).strip() == "pure", (
         "a note left beside pure sources says nothing about them"
     )

@@ -332,17 +332,15 @@ def install(
             tally.add(metrics.CUSTOMERS, (change.ended,), -1)
         if change.restored:
             tally.add(metrics.CUSTOMERS, (change.restored,))
-        if change.claim is not None:
-            tally.add(metrics.IDENTITY_CLAIMS, (change.claim,))
         if not change.known and change.cause != ROUTED:
             tally.add(metrics.TABLE_KEYS, (table.name,))
 
     def write(changes: Iterable[Change], produced_at: float | None = None) -> None:
         """Publish each change's outputs and stage its state (written after them)."""
         for change in changes:
+            if change.claim is not None:  # counted whether it changed the identifier's record or not
+                tally.add(metrics.IDENTITY_CLAIMS, (change.claim,))
             if change.cause in (ROUTED, UNCHANGED):
-                if change.claim is not None:
-                    tally.add(metrics.IDENTITY_CLAIMS, (change.claim,))  # a claim that changed nothing
                 publish(change.outputs, change.partition, produced_at=produced_at)
                 continue
             count_open(change)
