@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,17 @@ def replay_outputs(source: Path, out: Path, path: Path | None = None) -> dict[st
     replay = ("-m", "streams.cli", "replay", str(source), "--out", str(out), "--processes", "1")
     python(*replay, cwd=out.parent, path=path)
     return {name: (out / name).read_bytes() for name in OUTPUT_FILES.values()}
+
+
+def test_the_type_checker_the_tests_run_is_the_one_that_compiles_the_core() -> None:
+    # mypyc compiles only a core that type-checks: were the test command's mypy another version, it could
+    # pass a core the build refuses (or refuse one the build compiles).
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    builds_with = [r for r in project["build-system"]["requires"] if r.startswith("mypy")]
+    tests_with = [r for r in project["project"]["optional-dependencies"]["dev"] if r.startswith("mypy")]
+    assert builds_with == tests_with
+    assert len(builds_with) == 1
+    assert "==" in builds_with[0]
 
 
 def test_the_core_is_compiled_where_a_c_compiler_works_unless_a_pure_install_was_asked_for() -> None:
