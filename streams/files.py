@@ -4,26 +4,132 @@ One record per line; the line's bytes (without the newline, and without a
 trailing CR from Windows editors) are the record value, valid or not. Empty
 lines are skipped by both, so a trailing newline never becomes a record; the
 caller hears of each one (``on_blank``) to say how many it skipped.
+
+A file may be compressed with gzip, bzip2 or xz, as exports and archives of a year of history
+usually are: it is told by its first bytes, not its name, and read as the lines it holds. Read as
+they are, its bytes would become records of binary noise, each one a dead letter.
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import lzma
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO, Final
+
+__all__ = ["RecordFileError", "compression_of", "read_records", "unpack"]
+
+#: Each compression's first bytes, its name, and how to read it (closed by whoever opens it).
+_FORMATS: Final[tuple[tuple[bytes, str, Callable[[BinaryIO], io.BufferedIOBase]], ...]] = (
+    (b"\x1f\x8b", "gzip", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),
+    (b"BZh", "bzip2", lambda raw: bz2.BZ2File(raw, mode="rb")),
+    (b"\xfd7zXZ\x00", "xz", lambda raw: lzma.LZMAFile(raw, mode="rb")),  # noqa: SIM115
+)
+#: What reading broken compressed data raises: a bad header or checksum (gzip's BadGzipFile and bzip2's
+#: OSError), corrupt data (zlib's and lzma's errors), and data that stops before its end (EOFError).
+_BROKEN: Final = (OSError, EOFError, zlib.error, lzma.LZMAError)
+#: Bytes copied at a time while unpacking.
+_CHUNK: Final = 1 << 20
 
 
-def read_records(path: Path, on_blank: Callable[[int], None] | None = None) -> Iterator[tuple[int, bytes]]:
-    """Yield (zero-based line number, record bytes) for each non-empty line of *path*.
+class RecordFileError(ValueError):
+    """A compressed record file that cannot be read to its end: corrupt, or cut short."""
 
-    *on_blank* is called with the line number of each empty line skipped.
-    """
+
+def compression_of(path: Path) -> str | None:
+    """``"gzip"``, ``"bzip2"`` or ``"xz"`` if *path* is so compressed, by its first bytes; None for plain."""
     with path.open("rb") as handle:
-        for number, line in enumerate(handle):
-            if line.endswith(b"\n"):
-                line = line[:-1]
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if line:
-                yield number, line
-            elif on_blank is not None:
-                on_blank(number)
+        head = handle.read(6)
+    for magic, name, _ in _FORMATS:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def read_records(
+    path: Path,
+    on_blank: Callable[[int], None] | None = None,
+    on_read: Callable[[int], None] | None = None,
+) -> Iterator[tuple[int, bytes]]:
+    """Yield (zero-based line number, record bytes) for each non-empty line of *path*, compressed or not.
+
+    *on_blank* is called with the line number of each empty line skipped; *on_read* with the bytes of the
+    file itself read since its last call (of the compressed file, where it is compressed: those are the
+    bytes a progress bar can count against the file's size). Raises RecordFileError, naming the file,
+    where compressed data is corrupt or cut short.
+    """
+    compression = compression_of(path)
+    with path.open("rb") as raw:
+        if compression is None:
+            for number, line in enumerate(raw):
+                if on_read is not None:
+                    on_read(len(line))
+                record = _record(line)
+                if record:
+                    yield number, record
+                elif on_blank is not None:
+                    on_blank(number)
+            return
+        with _decompressing(raw, compression) as lines:
+            position = 0
+            try:
+                for number, line in enumerate(lines):
+                    if on_read is not None:
+                        now = raw.tell()
+                        on_read(now - position)
+                        position = now
+                    record = _record(line)
+                    if record:
+                        yield number, record
+                    elif on_blank is not None:
+                        on_blank(number)
+            except _BROKEN as exc:
+                raise _broken(path, compression, exc) from None
+            if on_read is not None:
+                # The end of the data, its checksum: read after the last line, or with no line at all.
+                on_read(raw.tell() - position)
+
+
+def unpack(path: Path, into: Path, on_read: Callable[[int], None] | None = None) -> Path | None:
+    """Write the lines of *path*, if it is compressed, to *into* and return *into*; None if it is plain.
+
+    *on_read* hears the bytes of *path* read so far, every megabyte or so. Raises RecordFileError, naming
+    *path*, where its data is corrupt or cut short.
+    """
+    compression = compression_of(path)
+    if compression is None:
+        return None
+    with path.open("rb") as raw, _decompressing(raw, compression) as data, into.open("wb") as out:
+        try:
+            while chunk := data.read(_CHUNK):
+                out.write(chunk)
+                if on_read is not None:
+                    on_read(raw.tell())
+        except _BROKEN as exc:
+            raise _broken(path, compression, exc) from None
+    return into
+
+
+def _record(line: bytes) -> bytes:
+    if line.endswith(b"\n"):
+        line = line[:-1]
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    return line
+
+
+def _decompressing(raw: BinaryIO, compression: str) -> io.BufferedIOBase:
+    for _, name, opener in _FORMATS:
+        if name == compression:
+            return opener(raw)
+    raise AssertionError(f"no reader for {compression}")
+
+
+def _broken(path: Path, compression: str, exc: BaseException) -> RecordFileError:
+    if isinstance(exc, EOFError):
+        return RecordFileError(f"{path}: the {compression} data ends early: the file is cut short")
+    return RecordFileError(f"{path}: not valid {compression} data ({exc})")

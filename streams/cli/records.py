@@ -39,10 +39,11 @@ def produce_file(
 ) -> None:
     """Send each line of FILE (JSONL) as one record to the touchpoints topic.
 
+    FILE may be compressed with gzip, bzip2 or xz (told by its first bytes): its lines are sent.
     Each record is keyed by its customer: the customer_id, or the customer key ingest derives from
     its identifiers (with the workers' TOUCHPOINT_IDENTITY_SALT when set), never a raw identifier.
     """
-    from streams.files import read_records
+    from streams.files import RecordFileError, read_records
 
     settings = load_settings(broker=broker, **kafka)
     bootstrap = connection_of(settings)
@@ -52,22 +53,21 @@ def produce_file(
     except OSError as exc:
         raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
     with progress.bar(size, f"producing {file.name}") as bar:
-
-        def advance(value: bytes) -> None:
-            bar(len(value) + 1)
-
         started = time.monotonic()
-        sent = run_async(
-            lambda stop: produce(
-                bootstrap,
-                topic,
-                (raw for _, raw in read_records(file)),
-                rate=rate,
-                on_sent=advance,
-                stop=stop,
-                identity_key=identity_key,
+        try:
+            # The bar counts the file's bytes as its lines are read to be sent (a compressed file's own).
+            sent = run_async(
+                lambda stop: produce(
+                    bootstrap,
+                    topic,
+                    (raw for _, raw in read_records(file, on_read=bar)),
+                    rate=rate,
+                    stop=stop,
+                    identity_key=identity_key,
+                )
             )
-        )
+        except RecordFileError as exc:
+            raise click.ClickException(str(exc)) from None
     elapsed = time.monotonic() - started
     click.echo(
         f"sent {sent:,} records to {topic} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)", err=True

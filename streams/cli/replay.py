@@ -67,6 +67,9 @@ def replay_file(
 ) -> None:
     """Process FILE (JSONL) offline, no broker, in event-time order; one JSONL per output topic in --out.
 
+    FILE may be compressed with gzip, bzip2 or xz (told by its first bytes): it is unpacked into a
+    working folder in --out first, which needs the room its lines take.
+
     Also writes customers.jsonl: each customer's stage, value and model figures (P(alive), CLV …).
     Customers are spread over the worker's partitions (TOUCHPOINT_PARTITIONS), each with its own
     clock, as in the live worker.
@@ -74,6 +77,7 @@ def replay_file(
     """
     from agents.ingest.decode import TouchpointDecoder
     from agents.journey.track import JourneyTracker
+    from streams.files import RecordFileError
     from streams.replay import read_erasures, replay
     from streams.replay.states import OBJECTS
 
@@ -90,7 +94,13 @@ def replay_file(
     decoder = TouchpointDecoder(
         identity_salt=salt, max_bytes=settings.max_event_bytes, identity=rules.identity
     )
-    stages = progress.StageProgress({"reading": f"reading {file.name}", "applying": "applying touchpoints"})
+    stages = progress.StageProgress(
+        {
+            "unpacking": f"unpacking {file.name}",
+            "reading": f"reading {file.name}",
+            "applying": "applying touchpoints",
+        }
+    )
     try:
         summary = replay(
             file,
@@ -104,6 +114,8 @@ def replay_file(
             erasures=erasures,
             objects=objects or OBJECTS,
         )
+    except RecordFileError as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"{exc.filename or file}: {exc.strerror}") from None
     finally:

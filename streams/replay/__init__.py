@@ -70,7 +70,7 @@ from agents.journey.erasure import requested_instant
 from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
 from streams import topics
-from streams.files import read_records
+from streams.files import read_records, unpack
 from streams.replay.handoffs import HandoffPlan, Handoffs, process_of
 from streams.replay.parts import Lines, merge_parts, merge_sorted, open_for_writing
 from streams.replay.runs import merged
@@ -229,8 +229,10 @@ def replay(
     Deadlines fire as each partition's event-time watermark (the newest time reached by a quorum
     of its customers, less the allowed lateness) passes them, as on a live partition, and at the
     end as far as the replay's watermark (all partitions together) has come; none fire past it.
-    *progress* hears ``("reading", bytes read, file size)``, then ``("applying", touchpoints
-    applied, touchpoints)``, every few thousand records. *erasures* (validated erasure requests or
+    *path* may be compressed (gzip, bzip2 or xz; ``streams.files``): it is first unpacked into a working
+    folder in *out_dir*, and RecordFileError says where its data is corrupt or cut short. *progress*
+    hears ``("unpacking", bytes of it read, its size)`` for such a file, ``("reading", bytes read, file
+    size)``, then ``("applying", touchpoints applied, touchpoints)``, every few thousand records. *erasures* (validated erasure requests or
     confirmations) are applied at their instants, and nothing about an erased customer up to their
     erasure is written. With *processes* above one the work is
     shared by that many processes (at most one per partition), the output is the same, and the
@@ -245,6 +247,7 @@ def replay(
     processes = max(1, min(processes, partitions))
     ordered = sorted(erasures, key=lambda request: (requested_instant(request), str(request["customer_id"])))
     job = _Job(path, decoder, tracker, as_of, partitions, PROGRESS_EVERY, progress, objects)
+    job.source = f"file:{path.name}"
     job.handoffs = processes > 1 and tracker.resolver is not None
     job.erasures = [
         (requested_instant(request), str(request["customer_id"]), index, request)
@@ -252,7 +255,8 @@ def replay(
     ]
     with tempfile.TemporaryDirectory(prefix=".replay-", dir=out_dir) as workdir:
         job.workdir = Path(workdir)
-        ranges = split(path, processes)
+        job.path = _unpacked(path, job.workdir, progress) or path
+        ranges = split(job.path, processes)
         decoded = job.decode(ranges)
         for part in decoded:
             summary.records += part.records
@@ -262,7 +266,7 @@ def replay(
             summary.identified += part.identified
             summary.after_as_of += part.after_as_of
         with open_for_writing(summary.outputs[topics.DEAD_LETTER]) as dead_letters:
-            _write_refusals(decoded, f"file:{path.name}", tracker.config.time.watermark_quorum, dead_letters)
+            _write_refusals(decoded, job.source, tracker.config.time.watermark_quorum, dead_letters)
         applied = job.apply(decoded, processes, summary)
     summary.duplicates = applied.duplicates
     summary.transitions = applied.transitions
@@ -277,6 +281,20 @@ def replay(
     summary.handoffs = applied.handoffs
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _unpacked(path: Path, workdir: Path, progress: Progress | None) -> Path | None:
+    """*path*'s lines in *workdir* if it is compressed (streams.files), None if it is plain.
+
+    Unpacked once, before anything else: the processes then read ranges of it, as of a plain file.
+    """
+    size = path.stat().st_size
+
+    def read(done: int) -> None:
+        if progress is not None:
+            progress("unpacking", done, size)
+
+    return unpack(path, workdir / "input.jsonl", read if progress is not None else None)
 
 
 def _write_refusals(decoded: list[Decoded], source: str, quorum: int, out: BinaryIO) -> None:
@@ -304,6 +322,7 @@ def _instant(seconds: int | None) -> datetime:
 class _Job:
     """One replay's inputs, and how it runs its two steps (decode, apply) in one or more processes."""
 
+    #: The file read: the input itself, or its lines unpacked into the working folder.
     path: Path
     decoder: TouchpointDecoder
     tracker: JourneyTracker
@@ -316,6 +335,8 @@ class _Job:
     size: int = 0
     #: Every erasure, in (instant, customer) order.
     erasures: list[Erasure] = field(default_factory=list)
+    #: Where the records came from, as the outputs name it (``file:`` and the input's own name).
+    source: str = ""
     #: The event time (µs) of the last touchpoint applied, all partitions together.
     last_micros: int = 0
     #: Decoding sets aside the rows identity may move work from: several processes apply identity.
@@ -384,7 +405,7 @@ class _Job:
                 shard = Shard(
                     self.tracker,
                     Lines(files, tagged=False),
-                    f"file:{self.path.name}",
+                    self.source,
                     self.partitions,
                     self.erasures,
                     self.objects,
@@ -494,7 +515,7 @@ class _Job:
             shard = Shard(
                 self.tracker,
                 Lines(files, tagged=True),
-                f"file:{self.path.name}",
+                self.source,
                 self.partitions,
                 erasures,
                 self.objects,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import itertools
 import json
@@ -110,6 +111,41 @@ def test_replay_prints_a_summary_and_writes_both_files(cli: CliRunner, tmp_path:
     assert "replayed 2 records" in result.output
     assert (tmp_path / "out/by-customer.jsonl").read_text().count("\n") == 1
     assert (tmp_path / "out/dead-letter.jsonl").read_text().count("\n") == 1
+
+
+def test_replay_of_a_gzip_file_reads_its_lines_and_names_it_in_the_dead_letters(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    source = tmp_path / "in.jsonl.gz"
+    source.write_bytes(
+        gzip.compress(
+            b'{"schema_version":1,"event_id":"e","occurred_at":"2026-01-05T10:00:00Z","customer_id":"c",'
+            b'"channel":"web","type":"visit","actor":"customer"}\nnonsense\n'
+        )
+    )
+    result = cli.invoke(main, ["replay", str(source), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "replayed 2 records" in result.output
+    assert (tmp_path / "out/by-customer.jsonl").read_text().count("\n") == 1
+    (dead_letter,) = map(json.loads, (tmp_path / "out/dead-letter.jsonl").read_text().splitlines())
+    assert dead_letter["source"]["topic"] == "file:in.jsonl.gz"
+
+
+@pytest.mark.parametrize("flag", ["", "--erasures"])
+def test_a_compressed_input_cut_short_is_a_one_line_error_naming_it(
+    cli: CliRunner, tmp_path: Path, flag: str
+) -> None:
+    packed = gzip.compress(b"".join(b'{"n":%d}\n' % n for n in range(3000)))
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(packed[:20])  # within the first line: any reader meets the cut before a record
+    plain = tmp_path / "in.jsonl"
+    plain.write_text("")
+    args = ["replay", str(cut), "--out", str(tmp_path / "out")]
+    if flag:
+        args = ["replay", str(plain), "--out", str(tmp_path / "out"), flag, str(cut)]
+    result = cli.invoke(main, args)
+    assert result.exit_code == 1
+    assert _error_lines(result.output) == [f"Error: {cut}: the gzip data ends early: the file is cut short"]
 
 
 def test_replay_with_one_state_in_memory_writes_the_same_files(cli: CliRunner, tmp_path: Path) -> None:
@@ -294,13 +330,17 @@ def test_replay_is_silent_on_stderr_when_piped_and_counts_the_blank_lines_it_ski
     ("args", "labels"),
     [
         (["replay", "{events}", "--out", "{tmp}/out"], ["reading events.jsonl", "applying touchpoints"]),
+        (
+            ["replay", "{events}.gz", "--out", "{tmp}/out"],
+            ["unpacking events.jsonl.gz", "reading events.jsonl.gz", "applying touchpoints"],
+        ),
         (["simulate", "--events", "3000", "--out", "{tmp}/sim.jsonl"], ["simulating"]),
         (
             ["fit", "{history}", "--out", "{tmp}/p.json", "--calibration-end", "2025-09-30"],
             ["reading history.csv"],
         ),
     ],
-    ids=["replay", "simulate", "fit"],
+    ids=["replay", "replay compressed", "simulate", "fit"],
 )
 def test_long_commands_show_progress_on_a_terminal(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str], labels: list[str]
@@ -311,6 +351,7 @@ def test_long_commands_show_progress_on_a_terminal(
     import streams.replay
 
     events = _events(tmp_path / "events.jsonl", 50)
+    (tmp_path / "events.jsonl.gz").write_bytes(gzip.compress(events.read_bytes()))
     history = _few_repeat_buyers_csv(tmp_path / "history.csv")
     terminal = _Terminal()
     monkeypatch.setattr(streams.replay, "PROGRESS_EVERY", 5)

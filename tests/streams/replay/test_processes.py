@@ -7,8 +7,11 @@ way, and at the end deadlines fire up to the clock of all partitions together.
 
 from __future__ import annotations
 
+import bz2
 import dataclasses
+import gzip
 import itertools
+from collections.abc import Callable
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -73,6 +76,35 @@ def test_any_number_of_processes_writes_the_bytes_one_process_writes(
         )
         assert {c: getattr(summary, c) for c in counts} == {c: getattr(one, c) for c in counts}
     assert not list(tmp_path.glob("*/.replay-*")), "the runs and parts are removed"
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress], ids=["gzip", "bzip2"])
+def test_a_compressed_file_is_replayed_as_its_lines_by_any_number_of_processes(
+    tmp_path: Path, compress: Callable[[bytes], bytes]
+) -> None:
+    # The same name in two folders: the outputs name their source file, and only the bytes differ.
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "packed").mkdir()
+    plain, packed = tmp_path / "plain/traffic.jsonl", tmp_path / "packed/traffic.jsonl"
+    plain.write_bytes(traffic())
+    packed.write_bytes(compress(traffic()))
+    one = replay(plain, tmp_path / "one", DECODER, tracker())
+    stages: list[str] = []
+    for processes in (1, 2):
+        out = tmp_path / f"packed-{processes}"
+        summary = replay(
+            packed,
+            out,
+            DECODER,
+            tracker(),
+            processes=processes,
+            progress=lambda stage, done, total: stages.append(stage),
+        )
+        assert outputs(out) == outputs(tmp_path / "one"), f"{processes} processes"
+        assert (summary.records, summary.accepted, summary.alerts) == (one.records, one.accepted, one.alerts)
+        assert not list(out.glob(".replay-*")), "the unpacked lines go with the working folder"
+    assert stages[0] == "unpacking"
+    assert {"reading", "applying"} <= set(stages)
 
 
 def test_the_partitions_move_when_deadline_outputs_are_written_never_what_they_say(tmp_path: Path) -> None:

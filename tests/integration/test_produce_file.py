@@ -1,0 +1,51 @@
+"""``touchpoint produce`` of a compressed file, on the embedded broker: its lines arrive, not its bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from streams.cli import main
+from streams.local.broker import EmbeddedBroker
+from tests.kafka_helpers import collect
+
+pytestmark = pytest.mark.integration
+
+
+def _lines(run: str, count: int) -> list[bytes]:
+    return [
+        b'{"schema_version":1,"event_id":"%s-%d","occurred_at":"2026-01-05T10:00:00Z","customer_id":"c-%d",'
+        b'"channel":"web","type":"visit","actor":"customer"}' % (run.encode(), n, n % 7)
+        for n in range(count)
+    ]
+
+
+def test_a_gzip_file_sends_its_lines_one_record_each(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    run = uuid.uuid4().hex
+    topic = f"produce-gzip-{run}"
+    lines = _lines(run, 300)
+    source = tmp_path / "events.jsonl.gz"
+    source.write_bytes(gzip.compress(b"\n".join(lines) + b"\n\n"))
+    result = CliRunner().invoke(main, ["produce", str(source), "--broker", broker.url, "--topic", topic])
+    assert result.exit_code == 0, result.output
+    assert "sent 300 records" in result.output
+    received = asyncio.run(collect(broker.bootstrap, topic, lambda _key, _value: True, len(lines)))
+    assert sorted(value for _, value in received) == sorted(lines)
+
+
+def test_a_gzip_file_cut_short_is_a_one_line_error_naming_it(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    run = uuid.uuid4().hex
+    packed = gzip.compress(b"\n".join(_lines(run, 2000)) + b"\n")
+    source = tmp_path / "cut.jsonl.gz"
+    source.write_bytes(packed[: len(packed) // 2])
+    result = CliRunner().invoke(
+        main, ["produce", str(source), "--broker", broker.url, "--topic", f"produce-cut-{run}"]
+    )
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: {source}: the gzip data ends early: the file is cut short"]

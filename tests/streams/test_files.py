@@ -1,0 +1,102 @@
+"""Record files (streams/files.py): plain or compressed, the same records; broken data named, never read as records."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.files import RecordFileError, compression_of, read_records, unpack
+
+pytestmark = pytest.mark.unit
+
+COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "bzip2": bz2.compress,
+    "xz": lzma.compress,
+}
+
+lines = st.lists(
+    st.sampled_from([b"", b"x", b"a longer line", b"\r", b"{}", b'{"a":"\xc3\xa9"}']), max_size=30
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(lines=lines, trailing=st.booleans(), kind=st.sampled_from(sorted(COMPRESSORS)))
+def test_a_compressed_file_holds_the_records_and_blank_lines_of_the_plain_one(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], trailing: bool, kind: str
+) -> None:
+    folder = tmp_path_factory.mktemp("records")
+    data = b"\n".join(lines) + (b"\n" if trailing else b"")
+    plain, packed = folder / "events.jsonl", folder / "events.jsonl.z"
+    plain.write_bytes(data)
+    packed.write_bytes(COMPRESSORS[kind](data))
+    blanks: dict[Path, list[int]] = {plain: [], packed: []}
+    read: dict[Path, int] = {plain: 0, packed: 0}
+
+    def records(path: Path) -> list[tuple[int, bytes]]:
+        def count(n: int) -> None:
+            read[path] += n
+
+        return list(read_records(path, blanks[path].append, count))
+
+    assert records(packed) == records(plain)
+    assert blanks[packed] == blanks[plain]
+    assert compression_of(packed) == kind
+    assert compression_of(plain) is None
+    # What a progress bar counts: every byte of the file itself, compressed or not.
+    assert read[plain] == len(data)
+    assert read[packed] == packed.stat().st_size
+    unpacked = unpack(packed, folder / "unpacked.jsonl")
+    assert unpacked is not None
+    assert unpacked.read_bytes() == data
+    assert unpack(plain, folder / "never.jsonl") is None
+    assert not (folder / "never.jsonl").exists()
+
+
+def test_compression_is_told_by_the_first_bytes_not_the_name(tmp_path: Path) -> None:
+    misnamed = tmp_path / "events.jsonl"
+    misnamed.write_bytes(gzip.compress(b'{"a":1}\n'))
+    plain = tmp_path / "events.jsonl.gz"
+    plain.write_bytes(b'{"a":1}\n')
+    assert list(read_records(misnamed)) == list(read_records(plain)) == [(0, b'{"a":1}')]
+
+
+def test_several_gzip_members_one_after_another_are_one_file(tmp_path: Path) -> None:
+    # What `cat day1.gz day2.gz > week.gz` makes.
+    path = tmp_path / "week.jsonl.gz"
+    path.write_bytes(gzip.compress(b"a\nb\n") + gzip.compress(b"c\n"))
+    assert [record for _, record in read_records(path)] == [b"a", b"b", b"c"]
+
+
+@pytest.mark.parametrize("kind", sorted(COMPRESSORS))
+def test_a_file_cut_short_is_named_as_such_not_read_as_fewer_records(tmp_path: Path, kind: str) -> None:
+    data = b"".join(b'{"n":%d,"pad":"%s"}\n' % (n, b"x" * (n % 50)) for n in range(5000))
+    packed = COMPRESSORS[kind](data)
+    path = tmp_path / "cut.jsonl.z"
+    path.write_bytes(packed[: len(packed) * 2 // 3])
+    with pytest.raises(RecordFileError, match=rf"cut\.jsonl\.z: the {kind} data ends early"):
+        list(read_records(path))
+    with pytest.raises(RecordFileError, match=rf"cut\.jsonl\.z: the {kind} data ends early"):
+        unpack(path, tmp_path / "out.jsonl")
+
+
+@pytest.mark.parametrize("kind", sorted(COMPRESSORS))
+def test_corrupt_data_is_named_with_the_file_and_its_format(tmp_path: Path, kind: str) -> None:
+    data = b"".join(b'{"n":%d}\n' % n for n in range(2000))
+    packed = bytearray(COMPRESSORS[kind](data))
+    # Past each format's header: the damage is in the data (or its checksum), not the magic bytes.
+    for index in range(len(packed) // 2, len(packed) // 2 + 8):
+        packed[index] ^= 0xFF
+    path = tmp_path / "corrupt.jsonl.z"
+    path.write_bytes(bytes(packed))
+    with pytest.raises(RecordFileError, match=rf"corrupt\.jsonl\.z: (not valid {kind} data|the {kind} data)"):
+        list(read_records(path))
+    with pytest.raises(RecordFileError, match=rf"corrupt\.jsonl\.z: (not valid {kind} data|the {kind} data)"):
+        unpack(path, tmp_path / "out.jsonl")
