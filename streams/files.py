@@ -7,7 +7,8 @@ caller hears of each one (``on_blank``) to say how many it skipped.
 
 A file may be compressed with gzip, bzip2 or xz, as exports and archives of a year of history
 usually are: it is told by its first bytes, not its name, and read as the lines it holds. Read as
-they are, its bytes would become records of binary noise, each one a dead letter.
+they are, its bytes would become records of binary noise, each one a dead letter. The path ``-``
+(``STDIN``) is the standard input, compressed or not, for a file streamed from elsewhere.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import bz2
 import gzip
 import io
 import lzma
+import sys
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, cast
 
-__all__ = ["RecordFileError", "compression_of", "read_records", "unpack"]
+__all__ = ["STDIN", "RecordFileError", "compression_of", "read_records", "spool"]
 
 #: Each compression's first bytes, its name, and how to read it (closed by whoever opens it).
 _FORMATS: Final[tuple[tuple[bytes, str, Callable[[BinaryIO], io.BufferedIOBase]], ...]] = (
@@ -36,18 +39,42 @@ _BROKEN: Final = (OSError, EOFError, zlib.error, lzma.LZMAError)
 _CHUNK: Final = 1 << 20
 
 
+#: The path that names the standard input, as on most command lines.
+STDIN: Final = Path("-")
+
+
 class RecordFileError(ValueError):
     """A compressed record file that cannot be read to its end: corrupt, or cut short."""
 
 
 def compression_of(path: Path) -> str | None:
     """``"gzip"``, ``"bzip2"`` or ``"xz"`` if *path* is so compressed, by its first bytes; None for plain."""
-    with path.open("rb") as handle:
-        head = handle.read(6)
+    with _opened(path) as raw:
+        return _compression(raw)
+
+
+def _compression(raw: BinaryIO) -> str | None:
+    if raw.seekable():
+        head = raw.read(6)
+        raw.seek(-len(head), io.SEEK_CUR)
+    else:
+        # A pipe cannot go back: its first bytes are peeked, in one read of the pipe (which holds a
+        # header's few bytes in practice).
+        head = cast(io.BufferedReader, raw).peek(6)[:6]
     for magic, name, _ in _FORMATS:
         if head.startswith(magic):
             return name
     return None
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[BinaryIO]:
+    """*path* open for reading; the standard input (left open) for ``STDIN``."""
+    if path == STDIN:
+        yield sys.stdin.buffer
+        return
+    with path.open("rb") as raw:
+        yield raw
 
 
 def read_records(
@@ -62,8 +89,8 @@ def read_records(
     bytes a progress bar can count against the file's size). Raises RecordFileError, naming the file,
     where compressed data is corrupt or cut short.
     """
-    compression = compression_of(path)
-    with path.open("rb") as raw:
+    with _opened(path) as raw:
+        compression = _compression(raw)
         if compression is None:
             for number, line in enumerate(raw):
                 if on_read is not None:
@@ -74,6 +101,8 @@ def read_records(
                 elif on_blank is not None:
                     on_blank(number)
             return
+        if path == STDIN:
+            on_read = None  # a pipe has no position to count
         with _decompressing(raw, compression) as lines:
             position = 0
             try:
@@ -94,23 +123,33 @@ def read_records(
                 on_read(raw.tell() - position)
 
 
-def unpack(path: Path, into: Path, on_read: Callable[[int], None] | None = None) -> Path | None:
-    """Write the lines of *path*, if it is compressed, to *into* and return *into*; None if it is plain.
+def spool(path: Path, into: Path, on_read: Callable[[int], None] | None = None) -> Path | None:
+    """Write the lines of *path* to *into* and return *into*, unless *path* is a plain file already (None).
 
-    *on_read* hears the bytes of *path* read so far, every megabyte or so. Raises RecordFileError, naming
-    *path*, where its data is corrupt or cut short.
+    For whoever reads a file in ranges: a compressed file, or the standard input, is written out as
+    the lines it holds. *on_read* hears the bytes of *path* read so far, every megabyte or so (never of
+    the standard input, whose size is not known). Raises RecordFileError, naming *path*, where its
+    compressed data is corrupt or cut short.
     """
-    compression = compression_of(path)
-    if compression is None:
-        return None
-    with path.open("rb") as raw, _decompressing(raw, compression) as data, into.open("wb") as out:
-        try:
-            while chunk := data.read(_CHUNK):
-                out.write(chunk)
-                if on_read is not None:
-                    on_read(raw.tell())
-        except _BROKEN as exc:
-            raise _broken(path, compression, exc) from None
+    with _opened(path) as raw:
+        compression = _compression(raw)
+        if compression is None and path != STDIN:
+            return None
+        if path == STDIN:
+            on_read = None  # a pipe has no position to count
+        with into.open("wb") as out:
+            if compression is None:
+                while chunk := raw.read(_CHUNK):
+                    out.write(chunk)
+                return into
+            with _decompressing(raw, compression) as data:
+                try:
+                    while chunk := data.read(_CHUNK):
+                        out.write(chunk)
+                        if on_read is not None:
+                            on_read(raw.tell())
+                except _BROKEN as exc:
+                    raise _broken(path, compression, exc) from None
     return into
 
 

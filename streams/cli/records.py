@@ -27,7 +27,7 @@ from streams.kafka import consume, produce
 
 
 @click.command("produce")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--broker", default=None, help=BROKER_HELP)
 @click.option("--topic", default=topics.RAW, show_default=True, help="Topic to send the lines to.")
 @click.option(
@@ -39,17 +39,18 @@ def produce_file(
 ) -> None:
     """Send each line of FILE (JSONL) as one record to the touchpoints topic.
 
-    FILE may be compressed with gzip, bzip2 or xz (told by its first bytes): its lines are sent.
+    FILE may be compressed with gzip, bzip2 or xz (told by its first bytes), or - for the standard
+    input: its lines are sent.
     Each record is keyed by its customer: the customer_id, or the customer key ingest derives from
     its identifiers (with the workers' TOUCHPOINT_IDENTITY_SALT when set), never a raw identifier.
     """
-    from streams.files import RecordFileError, read_records
+    from streams.files import STDIN, RecordFileError, read_records
 
     settings = load_settings(broker=broker, **kafka)
     bootstrap = connection_of(settings)
     identity_key = client_identity_key(settings)
     try:
-        size = file.stat().st_size
+        size = 0 if file == STDIN else file.stat().st_size  # 0: unknown, no bar
     except OSError as exc:
         raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
     with progress.bar(size, f"producing {file.name}") as bar:

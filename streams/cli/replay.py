@@ -14,7 +14,7 @@ from streams.settings import SettingsError
 
 
 @click.command("replay")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
     "--out",
     "out_dir",
@@ -67,8 +67,9 @@ def replay_file(
 ) -> None:
     """Process FILE (JSONL) offline, no broker, in event-time order; one JSONL per output topic in --out.
 
-    FILE may be compressed with gzip, bzip2 or xz (told by its first bytes): it is unpacked into a
-    working folder in --out first, which needs the room its lines take.
+    FILE may be compressed with gzip, bzip2 or xz (told by its first bytes), or - for the standard
+    input: it is then written out into a working folder in --out first, which needs the room its
+    lines take.
 
     Also writes customers.jsonl: each customer's stage, value and model figures (P(alive), CLV …).
     Customers are spread over the worker's partitions (TOUCHPOINT_PARTITIONS), each with its own
@@ -77,7 +78,7 @@ def replay_file(
     """
     from agents.ingest.decode import TouchpointDecoder
     from agents.journey.track import JourneyTracker
-    from streams.files import RecordFileError
+    from streams.files import STDIN, RecordFileError
     from streams.replay import read_erasures, replay
     from streams.replay.states import OBJECTS
 
@@ -94,12 +95,9 @@ def replay_file(
     decoder = TouchpointDecoder(
         identity_salt=salt, max_bytes=settings.max_event_bytes, identity=rules.identity
     )
+    name = "standard input" if file == STDIN else file.name
     stages = progress.StageProgress(
-        {
-            "unpacking": f"unpacking {file.name}",
-            "reading": f"reading {file.name}",
-            "applying": "applying touchpoints",
-        }
+        {"unpacking": f"unpacking {name}", "reading": f"reading {name}", "applying": "applying touchpoints"}
     )
     try:
         summary = replay(

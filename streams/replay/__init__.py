@@ -70,7 +70,7 @@ from agents.journey.erasure import requested_instant
 from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
 from streams import topics
-from streams.files import read_records, unpack
+from streams.files import STDIN, read_records, spool
 from streams.replay.handoffs import HandoffPlan, Handoffs, process_of
 from streams.replay.parts import Lines, merge_parts, merge_sorted, open_for_writing
 from streams.replay.runs import merged
@@ -229,8 +229,9 @@ def replay(
     Deadlines fire as each partition's event-time watermark (the newest time reached by a quorum
     of its customers, less the allowed lateness) passes them, as on a live partition, and at the
     end as far as the replay's watermark (all partitions together) has come; none fire past it.
-    *path* may be compressed (gzip, bzip2 or xz; ``streams.files``): it is first unpacked into a working
-    folder in *out_dir*, and RecordFileError says where its data is corrupt or cut short. *progress*
+    *path* may be compressed (gzip, bzip2 or xz; ``streams.files``), or ``streams.files.STDIN``: it is
+    first written out into a working folder in *out_dir*, and RecordFileError says where compressed data
+    is corrupt or cut short. *progress*
     hears ``("unpacking", bytes of it read, its size)`` for such a file, ``("reading", bytes read, file
     size)``, then ``("applying", touchpoints applied, touchpoints)``, every few thousand records. *erasures* (validated erasure requests or
     confirmations) are applied at their instants, and nothing about an erased customer up to their
@@ -255,7 +256,7 @@ def replay(
     ]
     with tempfile.TemporaryDirectory(prefix=".replay-", dir=out_dir) as workdir:
         job.workdir = Path(workdir)
-        job.path = _unpacked(path, job.workdir, progress) or path
+        job.path = _spooled(path, job.workdir, progress) or path
         ranges = split(job.path, processes)
         decoded = job.decode(ranges)
         for part in decoded:
@@ -283,18 +284,19 @@ def replay(
     return summary
 
 
-def _unpacked(path: Path, workdir: Path, progress: Progress | None) -> Path | None:
-    """*path*'s lines in *workdir* if it is compressed (streams.files), None if it is plain.
+def _spooled(path: Path, workdir: Path, progress: Progress | None) -> Path | None:
+    """*path*'s lines in *workdir* if it is compressed or the standard input (streams.files), None if it is
+    a plain file.
 
-    Unpacked once, before anything else: the processes then read ranges of it, as of a plain file.
+    Written out once, before anything else: the processes then read ranges of it, as of a plain file.
     """
-    size = path.stat().st_size
+    size = 0 if path == STDIN else path.stat().st_size
 
     def read(done: int) -> None:
         if progress is not None:
             progress("unpacking", done, size)
 
-    return unpack(path, workdir / "input.jsonl", read if progress is not None else None)
+    return spool(path, workdir / "input.jsonl", read if progress is not None and size else None)
 
 
 def _write_refusals(decoded: list[Decoded], source: str, quorum: int, out: BinaryIO) -> None:

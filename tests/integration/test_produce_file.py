@@ -1,4 +1,4 @@
-"""``touchpoint produce`` of a compressed file, on the embedded broker: its lines arrive, not its bytes."""
+"""``touchpoint produce`` of a compressed file or the standard input, on the embedded broker: its lines arrive."""
 
 from __future__ import annotations
 
@@ -34,6 +34,19 @@ def test_a_gzip_file_sends_its_lines_one_record_each(broker: EmbeddedBroker, tmp
     result = CliRunner().invoke(main, ["produce", str(source), "--broker", broker.url, "--topic", topic])
     assert result.exit_code == 0, result.output
     assert "sent 300 records" in result.output
+    received = asyncio.run(collect(broker.bootstrap, topic, lambda _key, _value: True, len(lines)))
+    assert sorted(value for _, value in received) == sorted(lines)
+
+
+def test_the_standard_input_sends_its_lines(broker: EmbeddedBroker) -> None:
+    run = uuid.uuid4().hex
+    topic = f"produce-stdin-{run}"
+    lines = _lines(run, 50)
+    result = CliRunner().invoke(
+        main, ["produce", "-", "--broker", broker.url, "--topic", topic], input=b"\n".join(lines) + b"\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "sent 50 records" in result.output
     received = asyncio.run(collect(broker.bootstrap, topic, lambda _key, _value: True, len(lines)))
     assert sorted(value for _, value in received) == sorted(lines)
 

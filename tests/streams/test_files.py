@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
+import os
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.files import RecordFileError, compression_of, read_records, unpack
+from streams.files import STDIN, RecordFileError, compression_of, read_records, spool
 
 pytestmark = pytest.mark.unit
 
@@ -53,10 +57,10 @@ def test_a_compressed_file_holds_the_records_and_blank_lines_of_the_plain_one(
     # What a progress bar counts: every byte of the file itself, compressed or not.
     assert read[plain] == len(data)
     assert read[packed] == packed.stat().st_size
-    unpacked = unpack(packed, folder / "unpacked.jsonl")
+    unpacked = spool(packed, folder / "unpacked.jsonl")
     assert unpacked is not None
     assert unpacked.read_bytes() == data
-    assert unpack(plain, folder / "never.jsonl") is None
+    assert spool(plain, folder / "never.jsonl") is None
     assert not (folder / "never.jsonl").exists()
 
 
@@ -84,7 +88,7 @@ def test_a_file_cut_short_is_named_as_such_not_read_as_fewer_records(tmp_path: P
     with pytest.raises(RecordFileError, match=rf"cut\.jsonl\.z: the {kind} data ends early"):
         list(read_records(path))
     with pytest.raises(RecordFileError, match=rf"cut\.jsonl\.z: the {kind} data ends early"):
-        unpack(path, tmp_path / "out.jsonl")
+        spool(path, tmp_path / "out.jsonl")
 
 
 @pytest.mark.parametrize("kind", sorted(COMPRESSORS))
@@ -99,4 +103,48 @@ def test_corrupt_data_is_named_with_the_file_and_its_format(tmp_path: Path, kind
     with pytest.raises(RecordFileError, match=rf"corrupt\.jsonl\.z: (not valid {kind} data|the {kind} data)"):
         list(read_records(path))
     with pytest.raises(RecordFileError, match=rf"corrupt\.jsonl\.z: (not valid {kind} data|the {kind} data)"):
-        unpack(path, tmp_path / "out.jsonl")
+        spool(path, tmp_path / "out.jsonl")
+
+
+class _Stdin:
+    """What ``sys.stdin`` offers the reader: its bytes."""
+
+    def __init__(self, buffer: io.BufferedIOBase) -> None:
+        self.buffer = buffer
+
+
+def _pipe(data: bytes) -> io.BufferedReader:
+    """*data* coming down a pipe, as a shell's ``|`` gives it: nothing to seek, written as it is read."""
+    read_end, write_end = os.pipe()
+
+    def write() -> None:
+        with os.fdopen(write_end, "wb") as out:
+            out.write(data)
+
+    threading.Thread(target=write, daemon=True).start()
+    return os.fdopen(read_end, "rb")
+
+
+@pytest.mark.parametrize("kind", ["plain", *sorted(COMPRESSORS)])
+@pytest.mark.parametrize("source", ["pipe", "redirected file"])
+def test_the_standard_input_is_read_as_a_file_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, source: str
+) -> None:
+    data = b"".join(b'{"n":%d}\n' % n for n in range(20_000)) + b"\n"
+    packed = data if kind == "plain" else COMPRESSORS[kind](data)
+    plain = tmp_path / "events.jsonl"
+    plain.write_bytes(data)
+    expected = list(read_records(plain))
+
+    def stdin() -> io.BufferedIOBase:
+        if source == "pipe":
+            return _pipe(packed)
+        (tmp_path / "stdin").write_bytes(packed)
+        return (tmp_path / "stdin").open("rb")
+
+    monkeypatch.setattr(sys, "stdin", _Stdin(stdin()))
+    assert list(read_records(STDIN)) == expected
+    monkeypatch.setattr(sys, "stdin", _Stdin(stdin()))
+    spooled = spool(STDIN, tmp_path / "spooled.jsonl")
+    assert spooled is not None
+    assert spooled.read_bytes() == data

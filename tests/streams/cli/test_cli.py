@@ -7,6 +7,8 @@ import gzip
 import io
 import itertools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -129,6 +131,37 @@ def test_replay_of_a_gzip_file_reads_its_lines_and_names_it_in_the_dead_letters(
     assert (tmp_path / "out/by-customer.jsonl").read_text().count("\n") == 1
     (dead_letter,) = map(json.loads, (tmp_path / "out/dead-letter.jsonl").read_text().splitlines())
     assert dead_letter["source"]["topic"] == "file:in.jsonl.gz"
+
+
+def test_replay_reads_the_standard_input_given_as_a_dash(cli: CliRunner, tmp_path: Path) -> None:
+    source = _events(tmp_path / "events.jsonl", 40)
+    plain = cli.invoke(main, ["replay", str(source), "--out", str(tmp_path / "plain")])
+    assert plain.exit_code == 0, plain.output
+    piped = cli.invoke(
+        main, ["replay", "-", "--out", str(tmp_path / "piped")], input=gzip.compress(source.read_bytes())
+    )
+    assert piped.exit_code == 0, piped.output
+    assert "replayed 40 records" in piped.output
+    for name in ("by-customer.jsonl", "enriched.jsonl", "transitions.jsonl", "alerts.jsonl"):
+        assert (tmp_path / "piped" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
+
+
+def test_replay_reads_a_pipe(tmp_path: Path) -> None:
+    # A real pipe, as `curl … | touchpoint replay -` gives it: it cannot seek back over what was read.
+    source = _events(tmp_path / "events.jsonl", 40)
+    nonsense = b"nonsense\n"
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "replay", "-", "--out", str(tmp_path / "out")],
+        input=gzip.compress(source.read_bytes() + nonsense),
+        capture_output=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"replayed 41 records" in done.stdout
+    (dead_letter,) = map(json.loads, (tmp_path / "out/dead-letter.jsonl").read_text().splitlines())
+    assert dead_letter["source"] == {"topic": "file:-", "partition": 0, "offset": 40}
 
 
 @pytest.mark.parametrize("flag", ["", "--erasures"])
