@@ -117,6 +117,8 @@ def read_records(
                     elif on_blank is not None:
                         on_blank(number)
             except _BROKEN as exc:
+                if _of_the_system(exc):
+                    raise
                 raise _broken(path, compression, exc) from None
             if on_read is not None:
                 # The end of the data, its checksum: read after the last line, or with no line at all.
@@ -143,13 +145,18 @@ def spool(path: Path, into: Path, on_read: Callable[[int], None] | None = None) 
                     out.write(chunk)
                 return into
             with _decompressing(raw, compression) as data:
-                try:
-                    while chunk := data.read(_CHUNK):
-                        out.write(chunk)
-                        if on_read is not None:
-                            on_read(raw.tell())
-                except _BROKEN as exc:
-                    raise _broken(path, compression, exc) from None
+                while True:
+                    try:
+                        chunk = data.read(_CHUNK)
+                    except _BROKEN as exc:  # only the reading: a full disk is not a broken file
+                        if _of_the_system(exc):
+                            raise
+                        raise _broken(path, compression, exc) from None
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    if on_read is not None:
+                        on_read(raw.tell())
     return into
 
 
@@ -166,6 +173,11 @@ def _decompressing(raw: BinaryIO, compression: str) -> io.BufferedIOBase:
         if name == compression:
             return opener(raw)
     raise AssertionError(f"no reader for {compression}")
+
+
+def _of_the_system(exc: BaseException) -> bool:
+    """Whether *exc* is the system's (a read that failed, with its errno), not the data's: left as it is."""
+    return isinstance(exc, OSError) and exc.errno is not None
 
 
 def _broken(path: Path, compression: str, exc: BaseException) -> RecordFileError:

@@ -148,3 +148,11 @@ def test_the_standard_input_is_read_as_a_file_is(
     spooled = spool(STDIN, tmp_path / "spooled.jsonl")
     assert spooled is not None
     assert spooled.read_bytes() == data
+
+
+def test_a_full_disk_while_unpacking_is_the_systems_error_not_a_broken_file(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"n":1}\n' * 1000))
+    # Every write to /dev/full fails as on a full disk; a RecordFileError (a ValueError) would not pass.
+    with pytest.raises(OSError, match="No space left on device"):
+        spool(path, Path("/dev/full"))
