@@ -231,9 +231,9 @@ def replay(
     end as far as the replay's watermark (all partitions together) has come; none fire past it.
     *path* may be compressed (gzip, bzip2 or xz; ``streams.files``), or ``streams.files.STDIN``: it is
     first written out into a working folder in *out_dir*, and RecordFileError says where compressed data
-    is corrupt or cut short. *progress*
-    hears ``("unpacking", bytes of it read, its size)`` for such a file, ``("reading", bytes read, file
-    size)``, then ``("applying", touchpoints applied, touchpoints)``, every few thousand records. *erasures* (validated erasure requests or
+    is corrupt or cut short. *progress* hears ``("unpacking", bytes of it read, its size)`` for a
+    compressed file, ``("reading", bytes read, file size)``, then ``("applying", touchpoints applied,
+    touchpoints)``, every few thousand records. *erasures* (validated erasure requests or
     confirmations) are applied at their instants, and nothing about an erased customer up to their
     erasure is written. With *processes* above one the work is
     shared by that many processes (at most one per partition), the output is the same, and the
