@@ -3,6 +3,7 @@
     .venv/bin/python bench/replay_throughput.py --events 1000000 --runs 1 --processes 1,2
     .venv/bin/python bench/replay_throughput.py --events 200000 --runs 1 --profile
     .venv/bin/python bench/replay_throughput.py --events 1000000 --runs 1 --identity off
+    .venv/bin/python bench/replay_throughput.py --events 1000000 --runs 1 --gzip
 
 Writes the simulator's records (1 % malformed, 20 customers per 1,000 events) to a
 temporary JSONL file once, then replays it --runs times for each --processes count
@@ -25,6 +26,11 @@ record lands on, and so the hand-offs, and every run must see the same ones. (Ro
 key was fixed used whatever the environment held: 3,599 hand-offs on 1M records with one key, 3,608
 with the development key.)
 
+With --gzip, the replays read a gzip file of the same records (level 6), as an export of history
+usually is: the time includes unpacking it into the replay's working folder (reported apart), and
+the outputs must be the bytes of the plain file's (under the same name), which one more replay of
+it checks.
+
 With --profile (needs py-spy), one more replay of the same file, in one process, runs in a
 child under ``py-spy record --format raw`` (blocking sampling, idle included, so the samples
 cover the wall time). Only the samples inside ``replay()`` count: writing the input and
@@ -45,6 +51,7 @@ import argparse
 import contextlib
 import dataclasses
 import filecmp
+import gzip
 import itertools
 import json
 import math
@@ -101,6 +108,8 @@ class Run:
     decode_seconds: float
     #: Messages the processes sent each other with identity's work.
     handoffs: int = 0
+    #: Wall seconds unpacking a compressed input, before decoding (within decode_seconds).
+    unpack_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -137,6 +146,11 @@ def main() -> None:
         default="population",
         help="the best-customer threshold: the population's (the default rules) or fixed at"
         f" {FIXED_THRESHOLD:,.0f}, as fitted model parameters give one",
+    )
+    parser.add_argument(
+        "--gzip",
+        action="store_true",
+        help="replay a gzip file of the records, as an export of history usually is (unpacking included)",
     )
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument(
@@ -177,6 +191,15 @@ def main() -> None:
             for value in itertools.islice(generate(spec), args.events):
                 handle.write(value.replace(b"\n", b" ") + b"\n")
         size = source.stat().st_size
+        plain = source
+        if args.gzip:
+            # The same name in a folder of its own: the dead letters name their source file, and compression
+            # is told by the first bytes.
+            source = Path(workdir) / "gzip" / plain.name
+            source.parent.mkdir()
+            with plain.open("rb") as lines, gzip.open(source, "wb", compresslevel=6) as packed:
+                shutil.copyfileobj(lines, packed, 1 << 20)
+            print(f"compressed {size / 2**20:,.0f} MB of records to {source.stat().st_size / 2**20:,.1f} MB")
         first: Path | None = None
         for number in range(args.runs):
             # Alternating, so drift over the runs (a busier machine) does not favour one count.
@@ -190,7 +213,8 @@ def main() -> None:
                 print(
                     f"run {number + 1}, {processes} process{'es' if processes > 1 else ''}:"
                     f" {run.rate:,.0f} records/s ({run.records:,} in {run.seconds:.1f} s:"
-                    f" decoding {run.decode_seconds:.1f} s, applying {run.seconds - run.decode_seconds:.1f} s),"
+                    f" decoding {run.decode_seconds:.1f} s{_unpacking(run.unpack_seconds)},"
+                    f" applying {run.seconds - run.decode_seconds:.1f} s),"
                     f" {run.cpu_us:.1f} µs CPU/record, peak RSS {run.peak_rss / 2**20:,.0f} MB"
                     f" ({run.states:,} customers' states, {run.peak_rss / run.states / 1024:,.1f} KB each),"
                     f" peak PSS {run.peak_pss / 2**20:,.0f} MB",
@@ -207,6 +231,16 @@ def main() -> None:
                         sys.exit(
                             f"{processes} processes wrote other bytes than the first replay: {different}"
                         )
+        if args.gzip and first is not None:
+            # The plain file, once: a compressed input must give the same bytes.
+            out = Path(workdir) / "out-plain"
+            replay_in_child(plain, out, counts[0], args.identity == "on", args.threshold == "population")
+            different = [
+                n for n in OUTPUT_FILES.values() if not filecmp.cmp(first / n, out / n, shallow=False)
+            ]
+            if different:
+                sys.exit(f"the gzip file gave other bytes than the plain one: {different}")
+        packed_size = source.stat().st_size if args.gzip else 0
         # With --profile and --runs 0 there is no throughput to report, only the profile.
         timed = args.runs > 0
         if args.profile:
@@ -229,10 +263,11 @@ def main() -> None:
             states = runs[processes][0].states
             decoding = statistics.median(r.decode_seconds for r in runs[processes])
             applying = statistics.median(r.seconds - r.decode_seconds for r in runs[processes])
+            unpacking = _unpacking(statistics.median(r.unpack_seconds for r in runs[processes]))
             text = (
                 f"{processes} process{'es' if processes > 1 else ''}: {median:,.0f} records/s"
-                f" (runs {', '.join(f'{r:,.0f}' for r in rates)}; decoding {decoding:.1f} s, applying"
-                f" {applying:.1f} s), {cpu:.1f} µs CPU/record,"
+                f" (runs {', '.join(f'{r:,.0f}' for r in rates)}; decoding {decoding:.1f} s{unpacking},"
+                f" applying {applying:.1f} s), {cpu:.1f} µs CPU/record,"
                 f" peak RSS {peak / 2**20:,.0f} MB ({states:,} customers' states,"
                 f" {peak / states / 1024:,.1f} KB each), peak PSS {proportional / 2**20:,.0f} MB"
             )
@@ -243,11 +278,15 @@ def main() -> None:
                 text += f", {median / base:.2f}x {counts[0]} process{'es' if counts[0] > 1 else ''}"
             parts.append(text)
         summary = "; ".join(parts) + "; outputs byte-identical across process counts"
+        if args.gzip:
+            summary += " and to the plain file's"
         print(summary)
         if not args.no_record:
             record(
                 "replay throughput",
-                f"{args.events:,} simulator records ({size / 2**20:,.0f} MB, {spec.customers:,} customers),"
+                f"{args.events:,} simulator records ({size / 2**20:,.0f} MB"
+                + (f", read from a {packed_size / 2**20:,.1f} MB gzip file" if args.gzip else "")
+                + f", {spec.customers:,} customers),"
                 f" identity resolution {args.identity}, {args.threshold} best-customer threshold"
                 + " (more processes share decoding and apply the partitions apart"
                 + (", handing identity's work to each other)" if args.identity == "on" else ")"),
@@ -256,7 +295,8 @@ def main() -> None:
                 f" --processes {args.processes}"
                 + (f" --customers {args.customers}" if args.customers else "")
                 + (" --identity off" if args.identity == "off" else "")
-                + (" --threshold fixed" if args.threshold == "fixed" else ""),
+                + (" --threshold fixed" if args.threshold == "fixed" else "")
+                + (" --gzip" if args.gzip else ""),
             )
     if args.profile:
         median_one = statistics.median(r.rate for r in runs[counts[0]]) if timed else None
@@ -333,6 +373,7 @@ def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool,
         measured["states"],
         measured["decode_seconds"],
         measured["handoffs"],
+        measured["unpack_seconds"],
     )
 
 
@@ -395,6 +436,10 @@ def _tree_from_every_process(pid: int) -> list[int]:
     return found
 
 
+def _unpacking(seconds: float) -> str:
+    return f" of which unpacking {seconds:.1f} s" if seconds else ""
+
+
 def _replay_only(
     source: Path,
     out_dir: Path,
@@ -433,6 +478,7 @@ def _replay_only(
                 "cpu_seconds": cpu,
                 "states": summary.customers,
                 "decode_seconds": marks.get("reading", started) - started,
+                "unpack_seconds": marks.get("unpacking", started) - started,
                 "handoffs": summary.handoffs,
             }
         )
