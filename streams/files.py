@@ -9,6 +9,7 @@ A file may be compressed with gzip, bzip2 or xz, as exports and archives of a ye
 usually are: it is told by its first bytes, not its name, and read as the lines it holds. Read as
 they are, its bytes would become records of binary noise, each one a dead letter. The path ``-``
 (``STDIN``) is the standard input, compressed or not, for a file streamed from elsewhere.
+``touchpoint fit`` writes out a compressed or piped purchase history with ``spool``, as replay does.
 """
 
 from __future__ import annotations

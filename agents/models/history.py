@@ -146,10 +146,12 @@ def read_transactions(
     bad_rows: list[BadRow] | None = None,
     progress: Callable[[Progress], None] | None = None,
     progress_every: int = 50_000,
+    name: str | None = None,
 ) -> Iterator[Transaction]:
     """Stream the purchases in *path* (format per module doc); bad rows go to *bad_rows* or raise if strict.
 
-    A missing or unreadable file raises HistoryError.
+    A missing or unreadable file raises HistoryError. *name*: what messages call the file (default: its
+    path), where *path* is a copy of it (a compressed file's lines, written out).
     """
     source = Path(path)
     try:
@@ -157,15 +159,15 @@ def read_transactions(
         total = source.stat().st_size
         handle = source.open("rb")
     except OSError as exc:
-        raise HistoryError(f"cannot read purchase history {source}: {exc.strerror or exc}") from None
-    name = str(source)
+        raise HistoryError(f"cannot read purchase history {name or source}: {exc.strerror or exc}") from None
+    called = name or str(source)
     columns: tuple[int, int, int] = (0, 1, 2)
     seen_data = False
     bytes_read = 0
     number = 0
 
     def bad(reason: str, raw: str) -> None:
-        row = BadRow(name, number, reason, raw[:200])
+        row = BadRow(called, number, reason, raw[:200])
         if strict:
             raise HistoryRowError(row)
         if bad_rows is not None:
@@ -361,8 +363,11 @@ def load_history(
     strict: bool = False,
     progress: Callable[[Progress], None] | None = None,
     require_fittable: bool = True,
+    name: str | None = None,
 ) -> History:
-    """Read and summarise *path* in one pass; HistoryError if it cannot support a fit (unless told not to check)."""
+    """Read and summarise *path* in one pass; HistoryError if it cannot support a fit (unless told not to check).
+
+    *name*: what messages call the file (``read_transactions``)."""
     bad_rows: list[BadRow] = []
     span: dict[str, date] = {}
 
@@ -375,7 +380,7 @@ def load_history(
                 span["last"] = day
             yield row
 
-    rows = read_transactions(path, fmt=fmt, strict=strict, bad_rows=bad_rows, progress=progress)
+    rows = read_transactions(path, fmt=fmt, strict=strict, bad_rows=bad_rows, progress=progress, name=name)
     summary = summarise(spanned(rows), calibration_end=calibration_end, unit=unit, holdout_end=holdout_end)
     history = History(summary, bad_rows, span.get("first"), span.get("last"))
     if require_fittable:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from streams.cli.common import CONFIG_OPTION, load_rules, load_settings
 
 
 @click.command("fit")
-@click.argument("history", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("history", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
     "--out",
     "out_path",
@@ -55,6 +56,9 @@ def fit_models(
 ) -> None:
     """Fit BG/NBD (churn) and Gamma-Gamma (spend) by maximum likelihood from purchase HISTORY.
 
+    HISTORY may be compressed with gzip, bzip2 or xz (told by its first bytes), or - for the standard
+    input: its lines are then written to a temporary file first.
+
     Also records the best-customer threshold: the CLV at model.best_customer_quantile of the
     fitted customers (CLV settings from the rules file). Give the output to the worker with --model.
     """
@@ -64,25 +68,27 @@ def fit_models(
     settings = load_settings(config=config)
     model_settings = load_rules(settings.config).model
 
-    size = history.stat().st_size
-    with progress.bar(size, f"reading {history.name}") as bar:
-        seen = [0]
+    with tempfile.TemporaryDirectory(prefix="touchpoint-fit-") as workdir:
+        lines = _lines_of(history, Path(workdir))
+        with progress.bar(lines.stat().st_size, f"reading {history.name}") as bar:
+            seen = [0]
 
-        def advance(read: Any) -> None:
-            bar(read.bytes_read - seen[0])
-            seen[0] = read.bytes_read
+            def advance(read: Any) -> None:
+                bar(read.bytes_read - seen[0])
+                seen[0] = read.bytes_read
 
-        try:
-            loaded = load_history(
-                history,
-                calibration_end=calibration_end.date(),
-                unit=unit,  # type: ignore[arg-type]
-                fmt=fmt,  # type: ignore[arg-type]
-                strict=strict,
-                progress=advance,
-            )
-        except HistoryError as exc:
-            raise click.ClickException(str(exc)) from None
+            try:
+                loaded = load_history(
+                    lines,
+                    calibration_end=calibration_end.date(),
+                    unit=unit,  # type: ignore[arg-type]
+                    fmt=fmt,  # type: ignore[arg-type]
+                    strict=strict,
+                    progress=advance,
+                    name=str(history),
+                )
+            except HistoryError as exc:
+                raise click.ClickException(str(exc)) from None
     for bad in loaded.bad_rows[:10]:
         click.echo(f"skipped {bad}", err=True)
     if len(loaded.bad_rows) > 10:
@@ -121,3 +127,35 @@ def fit_models(
         f"{model_settings.discount_rate:.1%} discount per period)"
     )
     click.echo(f"parameters written to {out_path}; run the worker with --model {out_path}")
+
+
+def _lines_of(history: Path, workdir: Path) -> Path:
+    """*history* itself if it is a plain file; else its lines (compressed, or the standard input) in *workdir*.
+
+    The copy keeps the name without its compression's suffix: ``history.csv.gz`` is read as a ``.csv``.
+    """
+    from streams.files import STDIN, RecordFileError, compression_of, spool
+
+    if history != STDIN and compression_of(history) is None:
+        return history
+    stem = (
+        history.name.removesuffix(history.suffix) if history.suffix in _COMPRESSED_SUFFIXES else history.name
+    )
+    size = 0 if history == STDIN else history.stat().st_size
+    try:
+        with progress.bar(size, f"unpacking {history.name}") as bar:
+            read = [0]
+
+            def advance(done: int) -> None:
+                bar(done - read[0])
+                read[0] = done
+
+            spooled = spool(history, workdir / (stem if history != STDIN else "history"), advance)
+    except RecordFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    assert spooled is not None, "a compressed file or the standard input is always written out"
+    return spooled
+
+
+#: Compressed files' usual suffixes, left off the name of their lines' copy.
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")

@@ -144,3 +144,31 @@ def test_touchpoint_fit_writes_the_papers_parameters_from_the_cdnow_csv(
     assert loaded.fitted
     assert loaded.unit == "weeks"
     assert loaded.purchases.r == pytest.approx(0.243, rel=0.01)
+
+
+@pytest.mark.parametrize("given", ["a gzip file", "the standard input, bzip2"])
+def test_touchpoint_fit_reads_a_compressed_history_as_the_plain_one(
+    cdnow_csv: Path, tmp_path: Path, given: str
+) -> None:
+    import bz2
+    import gzip
+
+    from click.testing import CliRunner
+
+    from streams.cli import main
+
+    fit = ["--calibration-end", "1997-09-30"]
+    plain = CliRunner().invoke(main, ["fit", str(cdnow_csv), "--out", str(tmp_path / "plain.json"), *fit])
+    assert plain.exit_code == 0, plain.output
+    if given == "a gzip file":
+        packed = tmp_path / "cdnow.csv.gz"
+        packed.write_bytes(gzip.compress(cdnow_csv.read_bytes()))
+        result = CliRunner().invoke(main, ["fit", str(packed), "--out", str(tmp_path / "packed.json"), *fit])
+    else:
+        result = CliRunner().invoke(
+            main,
+            ["fit", "-", "--out", str(tmp_path / "packed.json"), *fit],
+            input=bz2.compress(cdnow_csv.read_bytes()),
+        )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "packed.json").read_bytes() == (tmp_path / "plain.json").read_bytes()

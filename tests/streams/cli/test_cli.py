@@ -316,6 +316,24 @@ def test_fit_refuses_a_degenerate_fit_in_one_line_writing_nothing_and_warning_no
     assert [str(warning.message) for warning in caught] == []
 
 
+def test_fit_of_a_compressed_history_names_it_in_what_it_says(cli: CliRunner, tmp_path: Path) -> None:
+    plain = _few_repeat_buyers_csv(tmp_path / "history.csv")
+    history = tmp_path / "history.csv.gz"
+    history.write_bytes(gzip.compress(plain.read_bytes() + b"c1,not a day,5\n"))
+    out = tmp_path / "params.json"
+    skipped = cli.invoke(main, ["fit", str(history), "--out", str(out), "--calibration-end", "2025-09-30"])
+    assert f"skipped {history}:" in skipped.output
+    strict = ["fit", str(history), "--out", str(out), "--calibration-end", "2025-09-30", "--strict"]
+    [error] = _error_lines(cli.invoke(main, strict).output)
+    assert error.startswith(f"Error: {history}:")
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(history.read_bytes()[:20])
+    refused = cli.invoke(main, ["fit", str(cut), "--out", str(out), "--calibration-end", "2025-09-30"])
+    assert refused.exit_code == 1
+    assert _error_lines(refused.output) == [f"Error: {cut}: the gzip data ends early: the file is cut short"]
+    assert not out.exists()
+
+
 def test_fit_refuses_a_calibration_end_after_the_history(cli: CliRunner, tmp_path: Path) -> None:
     history = _few_repeat_buyers_csv(tmp_path / "history.csv")
     out = tmp_path / "params.json"
