@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Final, cast
 
-__all__ = ["STDIN", "RecordFileError", "compression_of", "read_records", "spool"]
+__all__ = ["STDIN", "RecordFileError", "compression_of", "lines_name", "read_records", "spool"]
 
 #: Each compression's first bytes, its name, and how to read it (closed by whoever opens it).
 _FORMATS: Final[tuple[tuple[bytes, str, Callable[[BinaryIO], io.BufferedIOBase]], ...]] = (
@@ -38,6 +38,8 @@ _FORMATS: Final[tuple[tuple[bytes, str, Callable[[BinaryIO], io.BufferedIOBase]]
 _BROKEN: Final = (OSError, EOFError, zlib.error, lzma.LZMAError)
 #: Bytes copied at a time while unpacking.
 _CHUNK: Final = 1 << 20
+#: Compressed files' usual suffixes, left off the name of a copy of their lines (``lines_name``).
+_COMPRESSED_SUFFIXES: Final = (".gz", ".bz2", ".xz")
 
 
 #: The path that names the standard input, as on most command lines.
@@ -87,78 +89,65 @@ def read_records(
 
     *on_blank* is called with the line number of each empty line skipped; *on_read* with the bytes of the
     file itself read since its last call (of the compressed file, where it is compressed: those are the
-    bytes a progress bar can count against the file's size). Raises RecordFileError, naming the file,
-    where compressed data is corrupt or cut short.
+    bytes a progress bar can count against the file's size; never for the standard input, whose size is
+    not known). Raises RecordFileError, naming the file, where compressed data is corrupt or cut short.
     """
-    with _opened(path) as raw:
-        compression = _compression(raw)
-        if compression is None:
-            for number, line in enumerate(raw):
-                if on_read is not None:
-                    on_read(len(line))
+    with _opened(path) as raw, _lines(raw) as (lines, compression):
+        position = 0
+        counted = None if path == STDIN else on_read  # a pipe has no position to count
+        try:
+            for number, line in enumerate(lines):
+                if counted is not None:
+                    now = raw.tell()
+                    counted(now - position)
+                    position = now
                 record = _record(line)
                 if record:
                     yield number, record
                 elif on_blank is not None:
                     on_blank(number)
-            return
-        if path == STDIN:
-            on_read = None  # a pipe has no position to count
-        with _decompressing(raw, compression) as lines:
-            position = 0
-            try:
-                for number, line in enumerate(lines):
-                    if on_read is not None:
-                        now = raw.tell()
-                        on_read(now - position)
-                        position = now
-                    record = _record(line)
-                    if record:
-                        yield number, record
-                    elif on_blank is not None:
-                        on_blank(number)
-            except _BROKEN as exc:
-                if _of_the_system(exc):
-                    raise
-                raise _broken(path, compression, exc) from None
-            if on_read is not None:
-                # The end of the data, its checksum: read after the last line, or with no line at all.
-                on_read(raw.tell() - position)
+        except _BROKEN as exc:
+            if compression is None or _of_the_system(exc):
+                raise
+            raise _broken(path, compression, exc) from None
+        if counted is not None:
+            # The end of a compressed file's data, its checksum: read after the last line, or with no line.
+            counted(raw.tell() - position)
 
 
-def spool(path: Path, into: Path, on_read: Callable[[int], None] | None = None) -> Path | None:
+def spool(path: Path, into: Path, on_read: Callable[[int, int], None] | None = None) -> Path | None:
     """Write the lines of *path* to *into* and return *into*, unless *path* is a plain file already (None).
 
     For whoever reads a file in ranges: a compressed file, or the standard input, is written out as
-    the lines it holds. *on_read* hears the bytes of *path* read so far, every megabyte or so (never of
-    the standard input, whose size is not known). Raises RecordFileError, naming *path*, where its
-    compressed data is corrupt or cut short.
+    the lines it holds. *on_read* hears (bytes of *path* read so far, its size) every megabyte or so
+    (never for the standard input, whose size is not known). Raises RecordFileError, naming *path*, where
+    its compressed data is corrupt or cut short.
     """
-    with _opened(path) as raw:
-        compression = _compression(raw)
+    with _opened(path) as raw, _lines(raw) as (data, compression):
         if compression is None and path != STDIN:
             return None
-        if path == STDIN:
-            on_read = None  # a pipe has no position to count
+        size = 0 if path == STDIN else path.stat().st_size
         with into.open("wb") as out:
-            if compression is None:
-                while chunk := raw.read(_CHUNK):
-                    out.write(chunk)
-                return into
-            with _decompressing(raw, compression) as data:
-                while True:
-                    try:
-                        chunk = data.read(_CHUNK)
-                    except _BROKEN as exc:  # only the reading: a full disk is not a broken file
-                        if _of_the_system(exc):
-                            raise
-                        raise _broken(path, compression, exc) from None
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    if on_read is not None:
-                        on_read(raw.tell())
+            while True:
+                try:
+                    chunk = data.read(_CHUNK)
+                except _BROKEN as exc:  # only the reading: a full disk is not a broken file
+                    if compression is None or _of_the_system(exc):
+                        raise
+                    raise _broken(path, compression, exc) from None
+                if not chunk:
+                    break
+                out.write(chunk)
+                if on_read is not None and size:
+                    on_read(raw.tell(), size)
     return into
+
+
+def lines_name(path: Path) -> str:
+    """The name for a copy of *path*'s lines: ``history.csv`` for ``history.csv.gz``, ``stdin`` for ``-``."""
+    if path == STDIN:
+        return "stdin"
+    return path.stem if path.suffix in _COMPRESSED_SUFFIXES else path.name
 
 
 def _record(line: bytes) -> bytes:
@@ -169,11 +158,16 @@ def _record(line: bytes) -> bytes:
     return line
 
 
-def _decompressing(raw: BinaryIO, compression: str) -> io.BufferedIOBase:
-    for _, name, opener in _FORMATS:
-        if name == compression:
-            return opener(raw)
-    raise AssertionError(f"no reader for {compression}")
+@contextmanager
+def _lines(raw: BinaryIO) -> Iterator[tuple[BinaryIO | io.BufferedIOBase, str | None]]:
+    """What the open file *raw* holds, decompressed where it is compressed, and its compression."""
+    compression = _compression(raw)
+    if compression is None:
+        yield raw, None
+        return
+    opener = next(opener for _, name, opener in _FORMATS if name == compression)
+    with opener(raw) as data:
+        yield data, compression
 
 
 def _of_the_system(exc: BaseException) -> bool:

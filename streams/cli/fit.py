@@ -130,32 +130,15 @@ def fit_models(
 
 
 def _lines_of(history: Path, workdir: Path) -> Path:
-    """*history* itself if it is a plain file; else its lines (compressed, or the standard input) in *workdir*.
+    """*history* itself if it is a plain file; else its lines (compressed, or the standard input) in *workdir*,
+    named as ``streams.files.lines_name`` says: ``history.csv.gz`` is read as a ``.csv``."""
+    from streams.files import RecordFileError, lines_name, spool
 
-    The copy keeps the name without its compression's suffix: ``history.csv.gz`` is read as a ``.csv``.
-    """
-    from streams.files import STDIN, RecordFileError, compression_of, spool
-
-    if history != STDIN and compression_of(history) is None:
-        return history
-    stem = (
-        history.name.removesuffix(history.suffix) if history.suffix in _COMPRESSED_SUFFIXES else history.name
-    )
-    size = 0 if history == STDIN else history.stat().st_size
+    stages = progress.StageProgress({"unpacking": f"unpacking {history.name}"})
+    unpacking = (lambda done, size: stages("unpacking", done, size)) if progress.interactive() else None
     try:
-        with progress.bar(size, f"unpacking {history.name}") as bar:
-            read = [0]
-
-            def advance(done: int) -> None:
-                bar(done - read[0])
-                read[0] = done
-
-            spooled = spool(history, workdir / (stem if history != STDIN else "history"), advance)
+        return spool(history, workdir / lines_name(history), unpacking) or history
     except RecordFileError as exc:
         raise click.ClickException(str(exc)) from None
-    assert spooled is not None, "a compressed file or the standard input is always written out"
-    return spooled
-
-
-#: Compressed files' usual suffixes, left off the name of their lines' copy.
-_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
+    finally:
+        stages.close()

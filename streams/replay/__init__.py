@@ -70,7 +70,7 @@ from agents.journey.erasure import requested_instant
 from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
 from streams import topics
-from streams.files import STDIN, read_records, spool
+from streams.files import read_records, spool
 from streams.replay.handoffs import HandoffPlan, Handoffs, process_of
 from streams.replay.parts import Lines, merge_parts, merge_sorted, open_for_writing
 from streams.replay.runs import merged
@@ -290,13 +290,8 @@ def _spooled(path: Path, workdir: Path, progress: Progress | None) -> Path | Non
 
     Written out once, before anything else: the processes then read ranges of it, as of a plain file.
     """
-    size = 0 if path == STDIN else path.stat().st_size
-
-    def read(done: int) -> None:
-        if progress is not None:
-            progress("unpacking", done, size)
-
-    return spool(path, workdir / "input.jsonl", read if progress is not None and size else None)
+    unpacking = (lambda done, size: progress("unpacking", done, size)) if progress is not None else None
+    return spool(path, workdir / "input.jsonl", unpacking)
 
 
 def _write_refusals(decoded: list[Decoded], source: str, quorum: int, out: BinaryIO) -> None:
