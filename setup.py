@@ -36,6 +36,7 @@ CORE_BUILD_MARKER = "core_build.txt"
 COMPILED = [
     "agents/calendar.py",
     "agents/domain/alert.py",
+    "agents/domain/dedupe_window.py",
     "agents/domain/errors.py",
     "agents/domain/identity.py",
     "agents/domain/instants.py",

@@ -10,14 +10,14 @@ instants take 5 bytes instead of 10 digits, digests stay binary).
 
 from __future__ import annotations
 
-import itertools
 import operator
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 import orjson
+
+from agents.domain.dedupe_window import ENTRY
 
 __all__ = ["CustomerState", "StateSummary", "history", "summarize"]
 
@@ -122,9 +122,10 @@ class CustomerState:
     #: conversation id → latest reply instant, a few recent ones: a late inquiry must not reopen them.
     recently_answered: dict[str, int] = field(default_factory=dict)
     referrals: int = 0
-    #: Recent events, oldest first: 64-bit keyed digest of the event id → 32-bit digest of its content.
-    #: A redelivery within the window is dropped; the same id with other content is refused.
-    recent_events: dict[int, int] = field(default_factory=dict)
+    #: Recent events, oldest first, packed (agents/domain/dedupe_window.py): the 64-bit keyed digest of
+    #: each event's id and the 32-bit digest of its content. A redelivery within the window is dropped;
+    #: the same id with other content is refused.
+    recent_events: bytes = b""
     stage: str = ""
     stage_since: int = 0
     value_tier: str = ""
@@ -190,7 +191,7 @@ class CustomerState:
         inquiries_open: dict[str, int] | None = None,
         recently_answered: dict[str, int] | None = None,
         referrals: int = 0,
-        recent_events: dict[int, int] | None = None,
+        recent_events: bytes = b"",
         stage: str = "",
         stage_since: int = 0,
         value_tier: str = "",
@@ -234,7 +235,7 @@ class CustomerState:
         self.inquiries_open = {} if inquiries_open is None else inquiries_open
         self.recently_answered = {} if recently_answered is None else recently_answered
         self.referrals = referrals
-        self.recent_events = {} if recent_events is None else recent_events
+        self.recent_events = recent_events
         self.stage = stage
         self.stage_since = stage_since
         self.value_tier = value_tier
@@ -280,10 +281,6 @@ class CustomerState:
             value = values[index]
             if value:
                 document[_SHORT_KEYS[index]] = value
-        if self.recent_events:
-            # 12 bytes per event, packed: the window is the largest field otherwise.
-            flat = itertools.chain.from_iterable(self.recent_events.items())
-            document["dd"] = struct.pack(">" + "QI" * len(self.recent_events), *flat)
         packed: bytes = _PACK(document)
         return packed
 
@@ -291,10 +288,9 @@ class CustomerState:
     def decode(cls, data: bytes) -> CustomerState:
         document = _load(data)
         fields = {_NAMES[short]: value for short, value in document.items()}
-        packed = fields.get("recent_events")
-        if isinstance(packed, bytes):
-            numbers = struct.unpack(">" + "QI" * (len(packed) // 12), packed)
-            fields["recent_events"] = dict(zip(numbers[::2], numbers[1::2], strict=True))
+        window = fields.get("recent_events", b"")
+        if not isinstance(window, bytes) or len(window) % ENTRY:
+            raise ValueError(f"a state's dedupe window is not whole entries of {ENTRY} bytes")
         return cls(**fields)
 
     def to_json(self) -> dict[str, Any]:

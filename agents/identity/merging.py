@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from agents.domain.dedupe_window import combined
 from agents.domain.state import CustomerState
 
 __all__ = ["MAX_LEDGER", "Ledger", "combine", "subtract"]
@@ -160,11 +161,7 @@ def combine(
     into.last_view_day = max(into.last_view_day, merged.last_view_day)
 
     # The dedupe memory: the profile's events first, being the older ones as a rule; the window keeps the newest.
-    events = dict(merged.recent_events)
-    events.update(into.recent_events)
-    while len(events) > dedupe_window:
-        del events[next(iter(events))]
-    into.recent_events = events
+    into.recent_events = combined(merged.recent_events, into.recent_events, dedupe_window)
 
     for conversation, case in merged.sla_cases.items():
         mine = into.sla_cases.get(conversation)

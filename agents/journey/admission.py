@@ -1,8 +1,9 @@
 """Which touchpoints a customer's state takes: each event once, and none that its history refuses.
 
 The state remembers its recent events (``state.dedupe_window`` of them) as 64-bit keyed digests of
-their ids, each with a 32-bit digest of its content. A redelivery (same id, same content) is
-dropped; the same id with other content is refused as a conflicting duplicate. So is an event
+their ids, each with a 32-bit digest of its content (agents/domain/dedupe_window.py). A redelivery
+(same id, same content) is dropped; the same id with other content is refused as a conflicting
+duplicate. So is an event
 dated further ahead of its record's broker timestamp than ``time.max_future_skew_seconds``, or
 further before the customer's first event than ``time.max_event_age_days``.
 """
@@ -15,6 +16,7 @@ from typing import Any, Final
 
 import orjson
 
+from agents.domain.dedupe_window import CONTENT, content_of, remembered
 from agents.domain.instants import describe_duration, iso
 from agents.domain.keyed_hash import KeyedBlake2b
 from agents.domain.refusal import CONFLICTING_DUPLICATE, FUTURE, TOO_OLD, Rejected
@@ -30,7 +32,7 @@ class Fresh:
     constructor (0.4 µs a touchpoint).
     """
 
-    def __init__(self, marker: int, content: int) -> None:
+    def __init__(self, marker: bytes, content: bytes) -> None:
         self.marker = marker
         self.content = content
 
@@ -41,7 +43,7 @@ class Fresh:
         return hash((self.marker, self.content))
 
     def __repr__(self) -> str:
-        return f"Fresh(marker={self.marker}, content={self.content})"
+        return f"Fresh(marker={self.marker.hex()}, content={self.content.hex()})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +65,13 @@ class Admission:
         self._skew = max_future_skew
         self._max_age = max_event_age
 
-    def event_digest(self, event_id: str) -> int:
+    def event_digest(self, event_id: str) -> bytes:
         """64 bits of a keyed BLAKE2b of *event_id*: the customer's dedupe memory compares these.
 
         Keyed, so nobody can craft two ids that collide; 64 bits, so chance collisions do not
         matter in practice (docs: delivery guarantees).
         """
-        return int.from_bytes(self._digest.digest(event_id.encode()), "big")
+        return self._digest.digest(event_id.encode())
 
     def check(
         self, state: CustomerState | None, event: dict[str, Any], instant: int, received_at: float | None
@@ -88,15 +90,15 @@ class Admission:
             return Rejected(FUTURE, message, "occurred_at")
         if state is None:
             return Fresh(marker, content)
-        kept = state.recent_events.get(marker)
+        kept = content_of(state.recent_events, marker)
         if kept == content:
             return DUPLICATE
         if kept is not None:
             message = (
                 f"event_id {event['event_id']!r} was already applied for this customer with other "
-                f"content (content digest {kept:08x}, this record {content:08x})"
+                f"content (content digest {kept.hex()}, this record {content.hex()})"
             )
-            details = {"kept_digest": f"{kept:08x}", "refused_digest": f"{content:08x}"}
+            details = {"kept_digest": kept.hex(), "refused_digest": content.hex()}
             return Rejected(CONFLICTING_DUPLICATE, message, "event_id", details)
         if state.events and instant < state.first_seen - self._max_age:
             message = (
@@ -109,13 +111,10 @@ class Admission:
 
     def remember(self, state: CustomerState, fresh: Fresh) -> None:
         """Keep *fresh* in the state's dedupe window; the oldest event beyond the window is forgotten."""
-        events = state.recent_events
-        events[fresh.marker] = fresh.content
-        if len(events) > self._window:
-            del events[next(iter(events))]
+        state.recent_events = remembered(state.recent_events, fresh.marker + fresh.content, self._window)
 
 
-def content_digest(event: dict[str, Any]) -> int:
+def content_digest(event: dict[str, Any]) -> bytes:
     """32 bits of BLAKE2b of the event's canonical JSON: tells a redelivery from a conflicting one."""
     canonical = orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
-    return int.from_bytes(hashlib.blake2b(canonical, digest_size=4).digest(), "big")
+    return hashlib.blake2b(canonical, digest_size=CONTENT).digest()

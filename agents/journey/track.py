@@ -373,7 +373,7 @@ class JourneyTracker:
         forget_old(state, now, self._retain_days)
         state.wake_at = self._next_wake(state, now)
 
-    def event_digest(self, event_id: str) -> int:
+    def event_digest(self, event_id: str) -> bytes:
         """The digest the customer's dedupe memory keeps of *event_id* (see agents.journey.admission)."""
         return self._admission.event_digest(event_id)
 

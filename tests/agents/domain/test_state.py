@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import struct
 from collections import defaultdict
 from typing import Any
 
@@ -13,11 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.config import config_from_mapping, default_config
+from agents.domain.dedupe_window import entries
 from agents.domain.state import _KEYS, _PACK, _UNPACK, CustomerState, summarize
 from agents.identity.merging import Ledger
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from streams.sim import SimulationSpec, generate
+from tests.agents.domain.windows import pairs, window
 from tests.agents.journey.histories import histories, replay
 from tests.agents.journey.touchpoints import (
     SALT,
@@ -68,7 +71,9 @@ states = st.builds(
     inquiries_open=st.dictionaries(keys, instants, max_size=4),
     recently_answered=st.dictionaries(keys, instants, max_size=4),
     referrals=small,
-    recent_events=st.dictionaries(st.integers(0, 2**64 - 1), st.integers(0, 2**32 - 1), max_size=32),
+    recent_events=st.dictionaries(st.integers(0, 2**64 - 1), st.integers(0, 2**32 - 1), max_size=32).map(
+        lambda kept: window(*kept.items())
+    ),
     stage=st.sampled_from(("", "prospect", "loyal", "lapsed")),
     stage_since=instants,
     value_tier=st.sampled_from(("", "bronze", "platinum")),
@@ -93,11 +98,6 @@ def test_the_encoding_is_the_short_keyed_document_of_the_partition_and_the_field
         value = getattr(state, name)
         if value or name == "partition":
             document[short] = value
-    if state.recent_events:
-        document["dd"] = b"".join(
-            digest.to_bytes(8, "big") + content.to_bytes(4, "big")
-            for digest, content in state.recent_events.items()
-        )
     assert state.encode() == msgpack.packb(document)
 
 
@@ -162,14 +162,29 @@ def test_a_json_state_of_an_earlier_version_still_decodes_with_an_empty_dedupe_w
         {"p": 3, "n": 2, "f": 1767600000, "l": 1767603600, "st": "prospect", "ids": "AAAAAQ=="}
     )
     state = CustomerState.decode(earlier)
-    assert (state.partition, state.events, state.stage, state.recent_events) == (3, 2, "prospect", {})
+    assert (state.partition, state.events, state.stage, state.recent_events) == (3, 2, "prospect", b"")
     assert summarize(earlier) == summarize(state)
 
 
-def test_the_dedupe_window_round_trips_its_full_width_digests() -> None:
-    state = CustomerState(recent_events={2**64 - 1: 2**32 - 1, 0: 0, 12345678901234567890: 7})
-    restored = CustomerState.decode(state.encode())
-    assert list(restored.recent_events.items()) == list(state.recent_events.items())
+def test_the_dedupe_window_is_read_from_and_written_as_the_changelog_bytes_of_earlier_versions() -> None:
+    # Earlier versions kept the window as a dict of integers and packed it for the changelog like this.
+    kept = {2**64 - 1: 2**32 - 1, 0: 0, 12345678901234567890: 7}
+    earlier = msgpack.packb(
+        {
+            "p": 1,
+            "n": 3,
+            "dd": struct.pack(">" + "QI" * len(kept), *itertools.chain.from_iterable(kept.items())),
+        }
+    )
+    state = CustomerState.decode(earlier)
+    assert pairs(state.recent_events) == list(kept.items())
+    assert state.encode() == earlier
+
+
+@pytest.mark.parametrize("window_bytes", [b"\x00" * 11, b"\x00" * 13, "not bytes"])
+def test_a_dedupe_window_of_no_whole_entries_is_refused(window_bytes: object) -> None:
+    with pytest.raises(ValueError, match="whole entries of 12 bytes"):
+        CustomerState.decode(msgpack.packb({"p": 1, "n": 1, "dd": window_bytes}))
 
 
 def test_tracking_goes_on_identically_after_a_round_trip() -> None:
@@ -265,7 +280,7 @@ def test_remembered_collections_stay_bounded_by_the_rules_after_1000_events(rule
     journey.send(*long_history(1_000))
     state, bounds = journey.current, config.state
     assert state.events == 1_000
-    assert len(state.recent_events) == bounds.dedupe_window
+    assert len(entries(state.recent_events)) == bounds.dedupe_window
     assert len(state.recently_answered) == bounds.answered_memory
     assert len(state.recently_resolved) == bounds.answered_memory
     assert len(state.purchase_days) == bounds.max_purchase_days
@@ -299,7 +314,7 @@ def test_the_lookup_form_has_long_names_and_derived_figures_but_no_worker_fields
         purchase_days_folded=1,
         satisfaction_sum=1.5,
         satisfaction_weight=2.0,
-        recent_events={1: 10, 2: 20},
+        recent_events=window((1, 10), (2, 20)),
         stage="repeat",
         merges=[Ledger("id:device_id:0123456789abcdef0123", 1_768_000_000, "ev-9").to_list()],
     )

@@ -6,6 +6,7 @@ import pytest
 
 from agents.domain.state import CustomerState
 from agents.identity.merging import Ledger, combine, subtract
+from tests.agents.domain.windows import window
 
 pytestmark = pytest.mark.unit
 
@@ -38,7 +39,7 @@ def customer() -> CustomerState:
         satisfaction_at=122 * DAY,
         recently_answered={"conv-a": 110 * DAY},
         referrals=1,
-        recent_events={1: 11, 2: 12, 3: 13},
+        recent_events=window((1, 11), (2, 12), (3, 13)),
         last_view_day=125,
         sla_cases={"conv-b": [129 * DAY, "chat", None, "q-9"]},
         alert_last={"long_wait": 125 * DAY},
@@ -72,7 +73,7 @@ def profile() -> CustomerState:
         satisfaction_at=122 * DAY + int(HALF_LIFE),
         inquiries_open={"conv-a": 105 * DAY, "conv-c": 133 * DAY},
         referrals=2,
-        recent_events={7: 17, 2: 12},
+        recent_events=window((7, 17), (2, 12)),
         last_view_day=134,
         sla_cases={"conv-b": [128 * DAY, "chat", None, "q-8"], "conv-c": [133 * DAY, "app", None, "q-c"]},
         alert_last={"long_wait": 131 * DAY, "churn_risk": 90 * DAY},
@@ -139,10 +140,10 @@ def test_the_latest_scores_win_and_satisfaction_decays_to_the_later_instant() ->
 def test_the_dedupe_memory_keeps_the_newest_and_the_first_case_keeps_its_clock() -> None:
     into, _ = merged()
     # The profile's events first, being the older ones as a rule; the customer's after.
-    assert list(into.recent_events.items()) == [(7, 17), (2, 12), (1, 11), (3, 13)]
+    assert into.recent_events == window((7, 17), (2, 12), (1, 11), (3, 13))
     narrow = customer()
     combine(narrow, profile(), Ledger("id:device_id:00", 0, "login"), **{**SETTINGS, "dedupe_window": 3})  # type: ignore[arg-type]
-    assert list(narrow.recent_events) == [2, 1, 3], "the window keeps the newest"
+    assert narrow.recent_events == window((2, 12), (1, 11), (3, 13)), "the window keeps the newest"
     assert into.sla_cases == {
         "conv-b": [128 * DAY, "chat", None, "q-8"],  # the clock runs from the first unanswered question
         "conv-c": [133 * DAY, "app", None, "q-c"],
@@ -205,7 +206,9 @@ def test_a_split_gives_back_exactly_what_the_merge_brought() -> None:
     assert into.complaints_open == {}
     assert into.inquiries_open == {}
     assert into.sla_cases == {}, "both cases came with the profile's questions"
-    assert list(into.recent_events) == [7, 2, 1, 3], "the dedupe memory stays: a redelivery is still one"
+    assert into.recent_events == window((7, 17), (2, 12), (1, 11), (3, 13)), (
+        "the dedupe memory stays: a redelivery is still one"
+    )
 
 
 def test_a_split_without_a_ledger_takes_back_counts_and_open_items_only() -> None:
