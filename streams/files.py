@@ -5,10 +5,13 @@ trailing CR from Windows editors) are the record value, valid or not. Empty
 lines are skipped by both, so a trailing newline never becomes a record; the
 caller hears of each one (``on_blank``) to say how many it skipped.
 
-A file may be compressed with gzip, bzip2 or xz, as exports and archives of a year of history
+A file may be compressed with gzip, bzip2, xz or zstd, as exports and archives of a year of history
 usually are: it is told by its first bytes, not its name, and read as the lines it holds. Read as
 they are, its bytes would become records of binary noise, each one a dead letter. The path ``-``
-(``STDIN``) is the standard input, compressed or not, for a file streamed from elsewhere.
+(``STDIN``) is the standard input, compressed or not, for a file streamed from elsewhere. A zstd
+file's data is checked against its content checksum, which the ``zstd`` command writes by default:
+without one, changed bytes read as data, and the lines they make are refused (dead letters, or
+fit's skipped rows).
 ``touchpoint fit`` writes out a compressed or piped purchase history with ``spool``, as replay does.
 """
 
@@ -25,6 +28,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Final, cast
 
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
+
 __all__ = ["STDIN", "RecordFileError", "compression_of", "lines_name", "read_records", "spool"]
 
 #: Each compression's first bytes, its name, and how to read it (closed by whoever opens it).
@@ -32,14 +40,15 @@ _FORMATS: Final[tuple[tuple[bytes, str, Callable[[BinaryIO], io.BufferedIOBase]]
     (b"\x1f\x8b", "gzip", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),
     (b"BZh", "bzip2", lambda raw: bz2.BZ2File(raw, mode="rb")),
     (b"\xfd7zXZ\x00", "xz", lambda raw: lzma.LZMAFile(raw, mode="rb")),  # noqa: SIM115
+    (b"\x28\xb5\x2f\xfd", "zstd", lambda raw: zstd.ZstdFile(raw, mode="rb")),
 )
 #: What reading broken compressed data raises: a bad header or checksum (gzip's BadGzipFile and bzip2's
-#: OSError), corrupt data (zlib's and lzma's errors), and data that stops before its end (EOFError).
-_BROKEN: Final = (OSError, EOFError, zlib.error, lzma.LZMAError)
+#: OSError), corrupt data (zlib's, lzma's and zstd's errors), and data that stops before its end (EOFError).
+_BROKEN: Final = (OSError, EOFError, zlib.error, lzma.LZMAError, zstd.ZstdError)
 #: Bytes copied at a time while unpacking.
 _CHUNK: Final = 1 << 20
 #: Compressed files' usual suffixes, left off the name of a copy of their lines (``lines_name``).
-_COMPRESSED_SUFFIXES: Final = (".gz", ".bz2", ".xz")
+_COMPRESSED_SUFFIXES: Final = (".gz", ".bz2", ".xz", ".zst")
 
 
 #: The path that names the standard input, as on most command lines.
@@ -51,7 +60,8 @@ class RecordFileError(ValueError):
 
 
 def compression_of(path: Path) -> str | None:
-    """``"gzip"``, ``"bzip2"`` or ``"xz"`` if *path* is so compressed, by its first bytes; None for plain."""
+    """``"gzip"``, ``"bzip2"``, ``"xz"`` or ``"zstd"`` if *path* is so compressed, by its first bytes; None if
+    plain."""
     with _opened(path) as raw:
         return _compression(raw)
 

@@ -56,8 +56,8 @@ def fit_models(
 ) -> None:
     """Fit BG/NBD (churn) and Gamma-Gamma (spend) by maximum likelihood from purchase HISTORY.
 
-    HISTORY may be compressed with gzip, bzip2 or xz (told by its first bytes), or - for the standard
-    input: its lines are then written to a temporary file first.
+    HISTORY may be compressed with gzip, bzip2, xz or zstd (told by its first bytes), or - for the
+    standard input: its lines are then written to a temporary file first.
 
     Also records the best-customer threshold: the CLV at model.best_customer_quantile of the
     fitted customers (CLV settings from the rules file). Give the output to the worker with --model.

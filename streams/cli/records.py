@@ -39,8 +39,8 @@ def produce_file(
 ) -> None:
     """Send each line of FILE (JSONL) as one record to the touchpoints topic.
 
-    FILE may be compressed with gzip, bzip2 or xz (told by its first bytes), or - for the standard
-    input: its lines are sent.
+    FILE may be compressed with gzip, bzip2, xz or zstd (told by its first bytes), or - for the
+    standard input: its lines are sent.
     Each record is keyed by its customer: the customer_id, or the customer key ingest derives from
     its identifiers (with the workers' TOUCHPOINT_IDENTITY_SALT when set), never a raw identifier.
     """

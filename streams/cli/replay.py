@@ -67,9 +67,9 @@ def replay_file(
 ) -> None:
     """Process FILE (JSONL) offline, no broker, in event-time order; one JSONL per output topic in --out.
 
-    FILE may be compressed with gzip, bzip2 or xz (told by its first bytes), or - for the standard
-    input: it is then written out into a working folder in --out first, which needs the room its
-    lines take.
+    FILE may be compressed with gzip, bzip2, xz or zstd (told by its first bytes), or - for the
+    standard input: it is then written out into a working folder in --out first, which needs the
+    room its lines take.
 
     Also writes customers.jsonl: each customer's stage, value and model figures (P(alive), CLV …).
     Customers are spread over the worker's partitions (TOUCHPOINT_PARTITIONS), each with its own

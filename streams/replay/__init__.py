@@ -229,7 +229,7 @@ def replay(
     Deadlines fire as each partition's event-time watermark (the newest time reached by a quorum
     of its customers, less the allowed lateness) passes them, as on a live partition, and at the
     end as far as the replay's watermark (all partitions together) has come; none fire past it.
-    *path* may be compressed (gzip, bzip2 or xz; ``streams.files``), or ``streams.files.STDIN``: it is
+    *path* may be compressed (gzip, bzip2, xz or zstd; ``streams.files``), or ``streams.files.STDIN``: it is
     first written out into a working folder in *out_dir*, and RecordFileError says where compressed data
     is corrupt or cut short. *progress* hears ``("unpacking", bytes of it read, its size)`` for a
     compressed file, ``("reading", bytes read, file size)``, then ``("applying", touchpoints applied,

@@ -18,12 +18,20 @@ from hypothesis import strategies as st
 
 from streams.files import STDIN, RecordFileError, compression_of, read_records, spool
 
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
+
 pytestmark = pytest.mark.unit
 
 COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
     "gzip": gzip.compress,
     "bzip2": bz2.compress,
     "xz": lzma.compress,
+    # With the content checksum, as the zstd command writes by default: without one, zstd cannot tell
+    # changed bytes from data (such lines would be read, and dead-lettered as the noise they are).
+    "zstd": lambda data: zstd.compress(data, options={zstd.CompressionParameter.checksum_flag: 1}),
 }
 
 lines = st.lists(
@@ -77,6 +85,13 @@ def test_several_gzip_members_one_after_another_are_one_file(tmp_path: Path) -> 
     path = tmp_path / "week.jsonl.gz"
     path.write_bytes(gzip.compress(b"a\nb\n") + gzip.compress(b"c\n"))
     assert [record for _, record in read_records(path)] == [b"a", b"b", b"c"]
+
+
+def test_several_zstd_frames_one_after_another_are_one_file(tmp_path: Path) -> None:
+    # What parallel compressors write (a frame per block), and `cat day1.zst day2.zst > week.zst`.
+    path = tmp_path / "week.jsonl.zst"
+    path.write_bytes(zstd.compress(b"a\nb\n") + zstd.compress(b"c\n") + zstd.compress(b"d\n"))
+    assert [record for _, record in read_records(path)] == [b"a", b"b", b"c", b"d"]
 
 
 @pytest.mark.parametrize("kind", sorted(COMPRESSORS))

@@ -11,6 +11,7 @@ import bz2
 import dataclasses
 import gzip
 import itertools
+import sys
 from collections.abc import Callable
 from datetime import date
 from functools import cache
@@ -26,6 +27,11 @@ from agents.models.population import PopulationThreshold
 from streams.replay import OUTPUT_FILES, PARTITIONS, replay
 from streams.sim import SimulationSpec, generate
 from streams.topics import partition_for
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
 
 pytestmark = pytest.mark.unit
 
@@ -78,7 +84,9 @@ def test_any_number_of_processes_writes_the_bytes_one_process_writes(
     assert not list(tmp_path.glob("*/.replay-*")), "the runs and parts are removed"
 
 
-@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress], ids=["gzip", "bzip2"])
+@pytest.mark.parametrize(
+    "compress", [gzip.compress, bz2.compress, zstd.compress], ids=["gzip", "bzip2", "zstd"]
+)
 def test_a_compressed_file_is_replayed_as_its_lines_by_any_number_of_processes(
     tmp_path: Path, compress: Callable[[bytes], bytes]
 ) -> None:
