@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.files import STDIN, RecordFileError, compression_of, read_records, spool
+from streams.files import STDIN, RecordFileError, compression_of, lines_name, read_records, spool
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -171,3 +171,20 @@ def test_a_full_disk_while_unpacking_is_the_systems_error_not_a_broken_file(tmp_
     # Every write to /dev/full fails as on a full disk; a RecordFileError (a ValueError) would not pass.
     with pytest.raises(OSError, match="No space left on device"):
         spool(path, Path("/dev/full"))
+
+
+@pytest.mark.parametrize(
+    ("given", "copy"),
+    [
+        ("history.csv.gz", "history.csv"),
+        ("history.csv.bz2", "history.csv"),
+        ("history.csv.xz", "history.csv"),
+        ("history.csv.zst", "history.csv"),
+        ("history.csv", "history.csv"),
+        ("history.tar", "history.tar"),
+        ("-", "stdin"),
+    ],
+)
+def test_a_copy_of_a_files_lines_is_named_without_its_compression_suffix(given: str, copy: str) -> None:
+    # fit reads the copy by its suffix (CSV or JSONL), so the suffix under the compression's must stay.
+    assert lines_name(Path(given)) == copy
