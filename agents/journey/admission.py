@@ -3,9 +3,9 @@
 The state remembers its recent events (``state.dedupe_window`` of them) as 64-bit keyed digests of
 their ids, each with a 32-bit digest of its content (agents/domain/dedupe_window.py). A redelivery
 (same id, same content) is dropped; the same id with other content is refused as a conflicting
-duplicate. So is an event
-dated further ahead of its record's broker timestamp than ``time.max_future_skew_seconds``, or
-further before the customer's first event than ``time.max_event_age_days``.
+duplicate. So is an event dated further ahead of its record's broker timestamp than
+``time.max_future_skew_seconds``, or further before the customer's first event than
+``time.max_event_age_days``.
 """
 
 from __future__ import annotations
