@@ -224,9 +224,7 @@ def main() -> None:
                     first = Path(workdir) / "first"
                     out.rename(first)
                 else:
-                    different = [
-                        n for n in OUTPUT_FILES.values() if not filecmp.cmp(first / n, out / n, shallow=False)
-                    ]
+                    different = _different_outputs(first, out)
                     if different:
                         sys.exit(
                             f"{processes} processes wrote other bytes than the first replay: {different}"
@@ -235,9 +233,7 @@ def main() -> None:
             # The plain file, once: a compressed input must give the same bytes.
             out = Path(workdir) / "out-plain"
             replay_in_child(plain, out, counts[0], args.identity == "on", args.threshold == "population")
-            different = [
-                n for n in OUTPUT_FILES.values() if not filecmp.cmp(first / n, out / n, shallow=False)
-            ]
+            different = _different_outputs(first, out)
             if different:
                 sys.exit(f"the gzip file gave other bytes than the plain one: {different}")
         packed_size = source.stat().st_size if args.gzip else 0
@@ -434,6 +430,13 @@ def _tree_from_every_process(pid: int) -> list[int]:
         found.append(current)
         pending.extend(children.get(current, ()))
     return found
+
+
+def _different_outputs(first: Path, other: Path) -> list[str]:
+    """The output files whose bytes differ between two replays' folders."""
+    return [
+        name for name in OUTPUT_FILES.values() if not filecmp.cmp(first / name, other / name, shallow=False)
+    ]
 
 
 def _unpacking(seconds: float) -> str:

@@ -105,7 +105,7 @@ def read_records(
     with _opened(path) as raw, _lines(raw) as (lines, compression):
         position = 0
         counted = None if path == STDIN else on_read  # a pipe has no position to count
-        try:
+        with _named_if_broken(path, compression):
             for number, line in enumerate(lines):
                 if counted is not None:
                     now = raw.tell()
@@ -116,10 +116,6 @@ def read_records(
                     yield number, record
                 elif on_blank is not None:
                     on_blank(number)
-        except _BROKEN as exc:
-            if compression is None or _of_the_system(exc):
-                raise
-            raise _broken(path, compression, exc) from None
         if counted is not None:
             # The end of a compressed file's data, its checksum: read after the last line, or with no line.
             counted(raw.tell() - position)
@@ -139,12 +135,10 @@ def spool(path: Path, into: Path, on_read: Callable[[int, int], None] | None = N
         size = 0 if path == STDIN else path.stat().st_size
         with into.open("wb") as out:
             while True:
-                try:
+                with _named_if_broken(
+                    path, compression
+                ):  # only the reading: a full disk is not a broken file
                     chunk = data.read(_CHUNK)
-                except _BROKEN as exc:  # only the reading: a full disk is not a broken file
-                    if compression is None or _of_the_system(exc):
-                        raise
-                    raise _broken(path, compression, exc) from None
                 if not chunk:
                     break
                 out.write(chunk)
@@ -180,12 +174,17 @@ def _lines(raw: BinaryIO) -> Iterator[tuple[BinaryIO | io.BufferedIOBase, str | 
         yield data, compression
 
 
-def _of_the_system(exc: BaseException) -> bool:
-    """Whether *exc* is the system's (a read that failed, with its errno), not the data's: left as it is."""
-    return isinstance(exc, OSError) and exc.errno is not None
-
-
-def _broken(path: Path, compression: str, exc: BaseException) -> RecordFileError:
-    if isinstance(exc, EOFError):
-        return RecordFileError(f"{path}: the {compression} data ends early: the file is cut short")
-    return RecordFileError(f"{path}: not valid {compression} data ({exc})")
+@contextmanager
+def _named_if_broken(path: Path, compression: str | None) -> Iterator[None]:
+    """Reading *path*'s data (of *compression*): what its broken data raises becomes a RecordFileError naming
+    *path*. A plain file's errors, and the system's (a read that failed, with its errno), are left as they are."""
+    try:
+        yield
+    except _BROKEN as exc:
+        if compression is None or (isinstance(exc, OSError) and exc.errno is not None):
+            raise
+        if isinstance(exc, EOFError):
+            raise RecordFileError(
+                f"{path}: the {compression} data ends early: the file is cut short"
+            ) from None
+        raise RecordFileError(f"{path}: not valid {compression} data ({exc})") from None
