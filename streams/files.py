@@ -33,7 +33,15 @@ if sys.version_info >= (3, 14):
 else:
     from backports import zstd
 
-__all__ = ["STDIN", "RecordFileError", "compression_of", "lines_name", "read_records", "spool"]
+__all__ = [
+    "STDIN",
+    "RecordFileError",
+    "compression_of",
+    "display_name",
+    "lines_name",
+    "read_records",
+    "spool",
+]
 
 #: Each compression's first bytes, its name, and how to read it (closed by whoever opens it).
 _FORMATS: Final[tuple[tuple[bytes, str, Callable[[BinaryIO], io.BufferedIOBase]], ...]] = (
@@ -53,6 +61,14 @@ _COMPRESSED_SUFFIXES: Final = (".gz", ".bz2", ".xz", ".zst")
 
 #: The path that names the standard input, as on most command lines.
 STDIN: Final = Path("-")
+
+
+def display_name(path: Path, *, whole: bool = False) -> str:
+    """How progress and messages name *path*: its name (*whole*: the path as given), or ``standard input``
+    for ``STDIN``, which a reader would not recognise as ``-``."""
+    if path == STDIN:
+        return "standard input"
+    return str(path) if whole else path.name
 
 
 class RecordFileError(ValueError):
@@ -183,8 +199,9 @@ def _named_if_broken(path: Path, compression: str | None) -> Iterator[None]:
     except _BROKEN as exc:
         if compression is None or (isinstance(exc, OSError) and exc.errno is not None):
             raise
+        shown = display_name(path, whole=True)
         if isinstance(exc, EOFError):
             raise RecordFileError(
-                f"{path}: the {compression} data ends early: the file is cut short"
+                f"{shown}: the {compression} data ends early: the file is cut short"
             ) from None
-        raise RecordFileError(f"{path}: not valid {compression} data ({exc})") from None
+        raise RecordFileError(f"{shown}: not valid {compression} data ({exc})") from None

@@ -64,13 +64,14 @@ def fit_models(
     """
     from agents.models.fitting import FitError, fit_models, write_params
     from agents.models.history import HistoryError, load_history
+    from streams.files import display_name
 
     settings = load_settings(config=config)
     model_settings = load_rules(settings.config).model
 
     with tempfile.TemporaryDirectory(prefix="touchpoint-fit-") as workdir:
         lines = _lines_of(history, Path(workdir))
-        with progress.bar(lines.stat().st_size, f"reading {history.name}") as bar:
+        with progress.bar(lines.stat().st_size, f"reading {display_name(history)}") as bar:
             seen = [0]
 
             def advance(read: Any) -> None:
@@ -85,7 +86,7 @@ def fit_models(
                     fmt=fmt,  # type: ignore[arg-type]
                     strict=strict,
                     progress=advance,
-                    name=str(history),
+                    name=display_name(history, whole=True),
                 )
             except HistoryError as exc:
                 raise click.ClickException(str(exc)) from None
@@ -132,9 +133,9 @@ def fit_models(
 def _lines_of(history: Path, workdir: Path) -> Path:
     """*history* itself if it is a plain file; else its lines (compressed, or the standard input) in *workdir*,
     named as ``streams.files.lines_name`` says: ``history.csv.gz`` is read as a ``.csv``."""
-    from streams.files import RecordFileError, lines_name, spool
+    from streams.files import RecordFileError, display_name, lines_name, spool
 
-    stages = progress.StageProgress({"unpacking": f"unpacking {history.name}"})
+    stages = progress.StageProgress({"unpacking": f"unpacking {display_name(history)}"})
     unpacking = (lambda done, size: stages("unpacking", done, size)) if progress.interactive() else None
     try:
         return spool(history, workdir / lines_name(history), unpacking) or history

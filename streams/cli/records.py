@@ -44,7 +44,7 @@ def produce_file(
     Each record is keyed by its customer: the customer_id, or the customer key ingest derives from
     its identifiers (with the workers' TOUCHPOINT_IDENTITY_SALT when set), never a raw identifier.
     """
-    from streams.files import STDIN, RecordFileError, read_records
+    from streams.files import STDIN, RecordFileError, display_name, read_records
 
     settings = load_settings(broker=broker, **kafka)
     bootstrap = connection_of(settings)
@@ -53,7 +53,7 @@ def produce_file(
         size = 0 if file == STDIN else file.stat().st_size  # 0: unknown, no bar
     except OSError as exc:
         raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
-    with progress.bar(size, f"producing {file.name}") as bar:
+    with progress.bar(size, f"producing {display_name(file)}") as bar:
         started = time.monotonic()
         try:
             # The bar counts the file's bytes as its lines are read to be sent (a compressed file's own).

@@ -78,7 +78,7 @@ def replay_file(
     """
     from agents.ingest.decode import TouchpointDecoder
     from agents.journey.track import JourneyTracker
-    from streams.files import STDIN, RecordFileError
+    from streams.files import RecordFileError, display_name
     from streams.replay import read_erasures, replay
     from streams.replay.states import OBJECTS
 
@@ -95,7 +95,7 @@ def replay_file(
     decoder = TouchpointDecoder(
         identity_salt=salt, max_bytes=settings.max_event_bytes, identity=rules.identity
     )
-    name = "standard input" if file == STDIN else file.name
+    name = display_name(file)
     stages = progress.StageProgress(
         {"unpacking": f"unpacking {name}", "reading": f"reading {name}", "applying": "applying touchpoints"}
     )

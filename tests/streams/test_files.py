@@ -16,7 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.files import STDIN, RecordFileError, compression_of, lines_name, read_records, spool
+from streams.files import (
+    STDIN,
+    RecordFileError,
+    compression_of,
+    display_name,
+    lines_name,
+    read_records,
+    spool,
+)
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -165,6 +173,16 @@ def test_the_standard_input_is_read_as_a_file_is(
     assert spooled.read_bytes() == data
 
 
+@pytest.mark.parametrize("kind", sorted(COMPRESSORS))
+def test_cut_compressed_standard_input_is_named_as_the_standard_input(
+    monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    packed = COMPRESSORS[kind](b"".join(b'{"n":%d}\n' % n for n in range(20_000)))
+    monkeypatch.setattr(sys, "stdin", _Stdin(_pipe(packed[: len(packed) // 2])))
+    with pytest.raises(RecordFileError, match=rf"^standard input: the {kind} data ends early"):
+        list(read_records(STDIN))
+
+
 def test_a_full_disk_while_unpacking_is_the_systems_error_not_a_broken_file(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl.gz"
     path.write_bytes(gzip.compress(b'{"n":1}\n' * 1000))
@@ -188,3 +206,9 @@ def test_a_full_disk_while_unpacking_is_the_systems_error_not_a_broken_file(tmp_
 def test_a_copy_of_a_files_lines_is_named_without_its_compression_suffix(given: str, copy: str) -> None:
     # fit reads the copy by its suffix (CSV or JSONL), so the suffix under the compression's must stay.
     assert lines_name(Path(given)) == copy
+
+
+def test_progress_and_messages_name_the_standard_input_in_words() -> None:
+    assert display_name(STDIN) == display_name(STDIN, whole=True) == "standard input"
+    assert display_name(Path("in/events.jsonl.gz")) == "events.jsonl.gz"
+    assert display_name(Path("in/events.jsonl.gz"), whole=True) == "in/events.jsonl.gz"

@@ -378,23 +378,35 @@ def test_replay_is_silent_on_stderr_when_piped_and_counts_the_blank_lines_it_ski
 
 
 @pytest.mark.parametrize(
-    ("args", "labels"),
+    ("args", "labels", "stdin"),
     [
-        (["replay", "{events}", "--out", "{tmp}/out"], ["reading events.jsonl", "applying touchpoints"]),
+        (["replay", "{events}", "--out", "{tmp}/out"], ["reading events.jsonl", "applying touchpoints"], ""),
         (
             ["replay", "{events}.gz", "--out", "{tmp}/out"],
             ["unpacking events.jsonl.gz", "reading events.jsonl.gz", "applying touchpoints"],
+            "",
         ),
-        (["simulate", "--events", "3000", "--out", "{tmp}/sim.jsonl"], ["simulating"]),
+        (
+            ["replay", "-", "--out", "{tmp}/out"],
+            ["reading standard input", "applying touchpoints"],
+            "{events}.gz",
+        ),
+        (["simulate", "--events", "3000", "--out", "{tmp}/sim.jsonl"], ["simulating"], ""),
         (
             ["fit", "{history}", "--out", "{tmp}/p.json", "--calibration-end", "2025-09-30"],
             ["reading history.csv"],
+            "",
+        ),
+        (
+            ["fit", "-", "--out", "{tmp}/p.json", "--calibration-end", "2025-09-30"],
+            ["reading standard input"],
+            "{history}",
         ),
     ],
-    ids=["replay", "replay compressed", "simulate", "fit"],
+    ids=["replay", "replay compressed", "replay standard input", "simulate", "fit", "fit standard input"],
 )
 def test_long_commands_show_progress_on_a_terminal(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str], labels: list[str]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str], labels: list[str], stdin: str
 ) -> None:
     import sys
 
@@ -409,14 +421,20 @@ def test_long_commands_show_progress_on_a_terminal(
     monkeypatch.setattr(streams.cli.progress, "interactive", lambda: True)
     monkeypatch.setattr(sys, "stderr", terminal)
     arguments = [arg.format(events=events, tmp=tmp_path, history=history) for arg in args]
+    if stdin:
+        piped = Path(stdin.format(events=events, history=history)).open("rb")  # noqa: SIM115 - closed below
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(piped))
     with contextlib.suppress(
         click.ClickException
     ):  # the fit itself is refused: only its progress counts here
         main.main(arguments, standalone_mode=False)
+    if stdin:
+        piped.close()
     shown = terminal.getvalue()
     for label in labels:
         assert f"{label}  [" in shown, shown
     assert "100%" in shown
+    assert " -  [" not in shown, shown
 
 
 def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
