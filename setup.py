@@ -92,6 +92,7 @@ COMPILED = [
     "agents/tally.py",
     "agents/coordination/coordinator.py",
     "agents/coordination/progress.py",
+    "streams/partitioner.py",
     "streams/replay/handoffs.py",
     "streams/replay/parts.py",
     "streams/replay/runs.py",

@@ -6,10 +6,8 @@ too. The worker's Faust topic objects are declared from them in ``streams.app``.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Final
 
 from agents.catalogue import DETECTORS, plugin_types
@@ -190,37 +188,3 @@ def topic_specs(partitions: int, replicas: int = 1) -> dict[str, TopicSpec]:
             name, count, replicas, topic_config(name), copartitioned=name in JOURNEY_INPUTS
         )
     return specs
-
-
-@lru_cache(maxsize=1 << 16)
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition of a topic with *partitions* partitions that a record keyed *key* goes to.
-
-    Kafka's default partitioner (murmur2 of the key, as the Java client, aiokafka and Faust pick it),
-    so every path that places a record by its key (the worker's outbox, replay's partitions) agrees
-    with every producer that keys by customer. Cached: customers come back.
-    """
-    length = len(key)
-    h = 0x9747B28C ^ length
-    words = length // 4
-    for (word,) in _WORDS.iter_unpack(key[: words * 4]):
-        word = (word * 0x5BD1E995) & 0xFFFFFFFF
-        word ^= word >> 24
-        word = (word * 0x5BD1E995) & 0xFFFFFFFF
-        h = ((h * 0x5BD1E995) & 0xFFFFFFFF) ^ word
-    tail = length & 3
-    if tail >= 3:
-        h ^= key[words * 4 + 2] << 16
-    if tail >= 2:
-        h ^= key[words * 4 + 1] << 8
-    if tail >= 1:
-        h ^= key[words * 4]
-        h = (h * 0x5BD1E995) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * 0x5BD1E995) & 0xFFFFFFFF
-    h ^= h >> 15
-    # Java's murmur2 returns a signed int; Kafka masks the sign bit off before the modulo.
-    return (h & 0x7FFFFFFF) % partitions
-
-
-_WORDS: Final = struct.Struct("<I")

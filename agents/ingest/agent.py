@@ -122,7 +122,7 @@ def install(
             # The record's broker timestamp bounds how far ahead its event may be; a record without
             # one is held to this worker's clock.
             stamp = received_at(record)
-            outcome = decoder(record.value, stamp or time.time())
+            outcome = decoder.decode(record.value, stamp or time.time())
             if isinstance(outcome, Accepted):
                 tally.add(metrics.EVENTS_ACCEPTED, (outcome.event["channel"], outcome.event["type"]))
                 # Keep the raw record's timestamp: the journey measures event-to-alert time from it.

@@ -134,7 +134,14 @@ class TouchpointDecoder:
         self._max_future_skew = max_future_skew
 
     def __call__(self, raw: bytes | None, received_at: float | None = None) -> Outcome:
+        """``decode``, for callers that hold a decoder as a plain callable."""
+        return self.decode(raw, received_at)
+
+    def decode(self, raw: bytes | None, received_at: float | None = None) -> Outcome:
         """Decode *raw*; *received_at* (epoch seconds) is its record's broker timestamp, if known.
+
+        The per-record paths call this by name: compiled, that is a direct call, where calling the
+        decoder itself goes through the interpreter's calling convention first.
 
         With *received_at*, an event dated more than ``max_future_skew`` seconds after it is
         refused as ``future``: no producer's clock may move the partition's time ahead.

@@ -71,6 +71,7 @@ from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
 from streams import topics
 from streams.files import read_records, spool
+from streams.partitioner import partition_for
 from streams.replay.handoffs import HandoffPlan, Handoffs, process_of
 from streams.replay.parts import Lines, merge_parts, merge_sorted, open_for_writing
 from streams.replay.runs import merged
@@ -80,7 +81,6 @@ from streams.replay.sources import Decoded, Range, decode_range, read_refusals, 
 from streams.replay.states import OBJECTS
 from streams.replay.thresholds import Known, Population, Request, Requests
 from streams.runtime.heap import collector_paused
-from streams.topics import partition_for
 
 __all__ = [
     "ALERTS",

@@ -39,7 +39,7 @@ import orjson
 from agents.domain.identity import Claim, Control, Forward, MergeIn, Unlink, Unmerge
 from agents.identity.keys import is_identifier_key
 from agents.identity.resolution import IdentityResolver
-from streams.topics import partition_for
+from streams.partitioner import partition_for
 
 __all__ = [
     "CLAIM",

@@ -1,6 +1,6 @@
 """Some of a replay's partitions, applied in event-time order, as the live worker's partitions would be.
 
-Replay places each customer in the partition the live worker would (``streams.topics.partition_for``),
+Replay places each customer in the partition the live worker would (``streams.partitioner.partition_for``),
 and each partition keeps its own clock, as a live partition does. So a process can apply any set
 of partitions, and the outputs of every partition are the same whichever process applied it: where
 identity moves work to a partition applied elsewhere, the processes hand it over at the step of the
@@ -40,6 +40,7 @@ from agents.journey.step import (
 from agents.journey.track import JourneyTracker
 from agents.models.population import PopulationThreshold, ValueSketch
 from streams import topics
+from streams.partitioner import partition_for
 from streams.replay.handoffs import (
     CLAIM,
     HANDED,
@@ -56,7 +57,6 @@ from streams.replay.runs import Row
 from streams.replay.signals import SignalLog
 from streams.replay.states import OBJECTS, KeptStates
 from streams.replay.thresholds import Known, Population, Request, Requests
-from streams.topics import partition_for
 
 __all__ = ["ALERTS", "AS_OF", "CUSTOMERS", "FINAL", "Applied", "Erasure", "Exchange", "Shard"]
 
@@ -210,7 +210,9 @@ class Shard:
         With hand-offs, also every hand-off of the plan, each at its place among the rows, and those after
         the last row.
         """
-        lines, write, touchpoint, forward = self._lines, self._lines.write, self._touchpoint, self._forward
+        # Methods called on their objects, not bound once to locals: compiled, a call through a bound method
+        # goes through the interpreter's calling convention, a call on the object straight to its code.
+        lines = self._lines
         to_erase, forgotten, handoffs = self._to_erase, self._forgotten, self._handoffs
         for count, (micros, number, partition, customer_id, body, claims) in enumerate(rows, 1):
             if progress is not None and count % every == 0:
@@ -222,11 +224,11 @@ class Shard:
             lines.at(micros, number)
             until = forgotten.get(customer_id.encode())
             if customer_id not in to_erase and (until is None or micros > until * 1_000_000):
-                write(topics.BY_CUSTOMER, body)
+                lines.write(topics.BY_CUSTOMER, body)
             # The row's instant is the event's, exact: the journey need not work it out again.
-            touchpoint(customer_id, partition, orjson.loads(body), body, number, micros / 1_000_000)
+            self._touchpoint(customer_id, partition, orjson.loads(body), body, number, micros / 1_000_000)
             if self._waiting:
-                forward(micros, number, ROW_STEP + 1)
+                self._forward(micros, number, ROW_STEP + 1)
             for index, claim in enumerate(claims):
                 step = claim_step(index)
                 if handoffs is not None:
@@ -511,7 +513,7 @@ class Shard:
 
     def _write(self, changes: Iterable[Change], partition: int) -> None:
         """Write what *changes* (of *partition*) publish, then tell the coordinator how far *partition* has come."""
-        write, applied, states, to_erase = self._lines.write, self.applied, self.states, self._to_erase
+        lines, applied, states, to_erase = self._lines, self.applied, self.states, self._to_erase
         coordinator = self.coordinator
         for change in changes:
             if change.cause not in (ROUTED, UNCHANGED):
@@ -521,7 +523,7 @@ class Shard:
                 continue  # nothing about a customer is written before their erasure
             outputs = change.outputs
             for transition in outputs.transitions:
-                write(topics.TRANSITIONS, transition.encode())
+                lines.write(topics.TRANSITIONS, transition.encode())
             applied.transitions += len(outputs.transitions)
             self._publish(outputs.alerts)
             for item in outputs.due_soon:
@@ -530,11 +532,11 @@ class Shard:
                 coordinator.answered(item_id, at)
             for merge in outputs.merges:
                 if merge.into not in to_erase:
-                    write(topics.IDENTITY_MERGES, merge.encode())
+                    lines.write(topics.IDENTITY_MERGES, merge.encode())
                     applied.merges += merge.action == MERGE
             for conflict in outputs.conflicts:
                 if to_erase.keys().isdisjoint(conflict.customers):
-                    write(topics.IDENTITY_CONFLICTS, conflict.encode())
+                    lines.write(topics.IDENTITY_CONFLICTS, conflict.encode())
                     applied.conflicts += 1
         # As the live journey sends its progress on journey.progress after each change's outputs.
         progress = self.journey.report(partition)
@@ -671,9 +673,9 @@ class Shard:
         return changes
 
     def _publish(self, alerts: Iterable[Alert]) -> None:
-        write, counts = self._lines.write, self.applied.alerts
+        lines, counts = self._lines, self.applied.alerts
         for alert in alerts:
-            write(ALERTS, alert.encode())
+            lines.write(ALERTS, alert.encode())
             counts[f"{alert.type} {alert.status}"] += 1
 
 

@@ -20,9 +20,9 @@ from typing import Any, Final
 from agents.domain.refusal import Rejected
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.watermark import PartitionClock
+from streams.partitioner import partition_for
 from streams.replay.handoffs import IdentityRow, identity_row
 from streams.replay.runs import RUN_ROWS, Row, read_blocks, write_block, write_run
-from streams.topics import partition_for
 
 __all__ = ["Decoded", "Range", "Refusal", "decode_range", "read_refusals", "split"]
 
@@ -186,7 +186,7 @@ def decode_range(
             if read is not None and decoded.records % every == 0:
                 read(position - reported)
                 reported = position
-            outcome = decoder(raw)
+            outcome = decoder.decode(raw)
             if isinstance(outcome, Rejected):
                 decoded.rejected[outcome.reason] += 1
                 refusals.append(

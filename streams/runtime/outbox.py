@@ -31,8 +31,8 @@ from aiokafka.structs import TopicPartition
 from faust.exceptions import ProducerSendError
 from faust.types import AppT
 
+from streams.partitioner import partition_for
 from streams.runtime.faust_private import direct_producer
-from streams.topics import partition_for
 
 __all__ = ["BATCH_BYTES", "Outbox", "Sent"]
 

@@ -21,6 +21,7 @@ from aiokafka.structs import TopicPartition
 
 from streams import topics
 from streams.kafka import Connection, connection, start_client
+from streams.partitioner import partition_for
 from streams.runtime.faust_private import refresh_metadata
 
 #: Most recent touchpoints shown.
@@ -69,7 +70,7 @@ async def recent_touchpoints(
             partitions = consumer.partitions_for_topic(topics.ENRICHED)
         if not partitions:
             return []
-        tp = TopicPartition(topics.ENRICHED, topics.partition_for(key, len(partitions)))
+        tp = TopicPartition(topics.ENRICHED, partition_for(key, len(partitions)))
         consumer.assign([tp])
         first = (await consumer.beginning_offsets([tp]))[tp]
         end = (await consumer.end_offsets([tp]))[tp]

@@ -24,6 +24,7 @@ from agents.identity.keys import identifier_key, unlinkable_key
 from agents.identity.resolution import IdentityResolver, KindLimit
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.track import JourneyTracker
+from streams.partitioner import partition_for
 from streams.replay import OUTPUT_FILES, replay
 from streams.replay.handoffs import (
     CLAIM,
@@ -39,7 +40,6 @@ from streams.replay.handoffs import (
 )
 from streams.replay.parts import Lines
 from streams.replay.shard import Shard
-from streams.topics import partition_for
 
 pytestmark = pytest.mark.unit
 

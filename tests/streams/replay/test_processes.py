@@ -24,9 +24,9 @@ from agents.config import default_config
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from agents.models.population import PopulationThreshold
+from streams.partitioner import partition_for
 from streams.replay import OUTPUT_FILES, PARTITIONS, replay
 from streams.sim import SimulationSpec, generate
-from streams.topics import partition_for
 
 if sys.version_info >= (3, 14):
     from compression import zstd
