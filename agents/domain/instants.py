@@ -6,11 +6,31 @@ import functools
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Final
 
-__all__ = ["DAY", "day_number", "describe_duration", "iso", "local_time", "sooner"]
+__all__ = ["DAY", "day_number", "describe_duration", "epoch_micros", "iso", "local_time", "sooner"]
 
 #: Seconds in a day: day numbers are ``instant // DAY``, days since 1970-01-01.
 DAY: Final = 86_400
 _EPOCH_DAY: Final = date(1970, 1, 1)
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+#: Below 2**33 epoch seconds (the year 2242) a float timestamp lies within half a microsecond of the exact
+#: one (its spacing is at most 2**-20 s there), so its whole seconds are the exact whole seconds.
+_WHOLE_SECONDS_EXACT_BELOW: Final = 1 << 33
+
+
+def epoch_micros(occurred: datetime, seconds: float) -> int:
+    """Microseconds since the epoch of *occurred*, exactly, given its ``timestamp()`` *seconds*.
+
+    *occurred* is aware, with a UTC offset of whole seconds (RFC 3339 offsets are whole minutes), so its
+    microseconds are UTC's, and its whole seconds come from the float: 0.1 µs, where subtracting the epoch
+    and dividing by a microsecond takes over 1 µs in timedelta objects. That arithmetic remains for
+    instants outside the range where the float's whole seconds are exact.
+    """
+    if 0 <= seconds < _WHOLE_SECONDS_EXACT_BELOW:
+        return int(seconds) * 1_000_000 + occurred.microsecond
+    return (occurred - _EPOCH) // _MICROSECOND
 
 
 #: Instants written lately, and how many to keep: every enriched record writes its customer's

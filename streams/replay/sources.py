@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
+from agents.domain.instants import epoch_micros
 from agents.domain.refusal import Rejected
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.watermark import PartitionClock
@@ -26,8 +27,6 @@ from streams.replay.runs import RUN_ROWS, Row, read_blocks, write_block, write_r
 
 __all__ = ["Decoded", "Range", "Refusal", "decode_range", "read_refusals", "split"]
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
 #: Bytes read at a time while counting lines.
 _BLOCK: Final = 1 << 22
 #: Refused records kept in memory before they go to the range's refusals file.
@@ -214,7 +213,7 @@ def decode_range(
             decoded.accepted += 1
             partition = partition_for(accepted.customer_id.encode(), partitions)
             claims = tuple((c.key, c.customer, c.event_id, c.at) for c in accepted.claims)
-            micros = (occurred - _EPOCH) // _MICROSECOND
+            micros = epoch_micros(occurred, accepted.occurred_seconds)
             decoded.last_micros = max(decoded.last_micros, micros)
             # A copy of the body, of its own size: orjson's output sits in a 4 KiB allocation shrunk in
             # place, and a run's worth of those held at once would take 4 KiB a row, not a few hundred bytes.

@@ -10,11 +10,51 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.domain import instants
-from agents.domain.instants import DAY, day_number, describe_duration, iso, local_time, sooner
+from agents.domain.instants import (
+    DAY,
+    day_number,
+    describe_duration,
+    epoch_micros,
+    iso,
+    local_time,
+    sooner,
+)
 
 pytestmark = pytest.mark.unit
 
 T0 = 1_767_607_200  # 2026-01-05T10:00:00Z, a Monday
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@given(
+    moment=st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 30)),
+    offset_minutes=st.integers(-23 * 60 - 59, 23 * 60 + 59),
+)
+def test_microseconds_since_the_epoch_are_exact_whatever_the_instant_and_its_offset(
+    moment: datetime, offset_minutes: int
+) -> None:
+    # Decoding's instants: aware, a UTC offset of whole minutes, from the year 1 to 9999 (a float
+    # timestamp's whole seconds are exact only up to 2**33 s: past that, and before 1970, it computes).
+    occurred = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+    assert epoch_micros(occurred, occurred.timestamp()) == (occurred - _EPOCH) // timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1970-01-01T00:00:00+00:00",
+        "1970-01-01T00:00:00.999999+00:00",
+        "2026-01-05T19:30:59.999999+01:00",
+        "2099-12-31T23:59:59.999999-12:00",
+        "2242-03-16T12:56:31.999999+00:00",  # just below 2**33 s
+        "2242-03-16T12:56:32.000001+00:00",  # just above
+    ],
+)
+def test_microseconds_since_the_epoch_at_the_edges_of_a_second(text: str) -> None:
+    occurred = datetime.fromisoformat(text)
+    assert epoch_micros(occurred, occurred.timestamp()) == (occurred - _EPOCH) // timedelta(microseconds=1)
 
 
 def test_an_instant_reads_as_rfc_3339_in_utc() -> None:
