@@ -85,6 +85,7 @@ COMPILED = [
     "agents/alerts/sla.py",
     "agents/alerts/sla_cases.py",
     "agents/identity/blocked.py",
+    "agents/identity/control.py",
     "agents/identity/keys.py",
     "agents/identity/merging.py",
     "agents/identity/resolution.py",

@@ -27,7 +27,6 @@ __all__ = [
     "Record",
     "Sink",
     "StateStore",
-    "received_at",
 ]
 
 #: Called with (customer key, partition) when a customer is forgotten on request, after their state is
@@ -53,12 +52,6 @@ class Record(Protocol):
     def value(self) -> bytes | None: ...
     @property
     def headers(self) -> Sequence[tuple[str, bytes]]: ...
-
-
-def received_at(record: Record) -> float | None:
-    """The record's broker timestamp in epoch seconds, or None when it has none."""
-    stamp = record.timestamp
-    return stamp / 1000 if stamp and stamp > 0 else None
 
 
 class Outbox(Protocol):

@@ -6,7 +6,16 @@ import functools
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Final
 
-__all__ = ["DAY", "day_number", "describe_duration", "epoch_micros", "iso", "local_time", "sooner"]
+__all__ = [
+    "DAY",
+    "broker_seconds",
+    "day_number",
+    "describe_duration",
+    "epoch_micros",
+    "iso",
+    "local_time",
+    "sooner",
+]
 
 #: Seconds in a day: day numbers are ``instant // DAY``, days since 1970-01-01.
 DAY: Final = 86_400
@@ -18,6 +27,12 @@ _MICROSECOND: Final = timedelta(microseconds=1)
 #: Below 2**33 epoch seconds (the year 2242) a float timestamp lies within half a microsecond of the exact
 #: one (its spacing is at most 2**-20 s there), so its whole seconds are the exact whole seconds.
 _WHOLE_SECONDS_EXACT_BELOW: Final = 1 << 33
+
+
+def broker_seconds(timestamp: int | None) -> float | None:
+    """A record's broker *timestamp* (epoch milliseconds) in epoch seconds, or None when it has none (Kafka
+    writes -1 for a record without one)."""
+    return timestamp / 1000 if timestamp and timestamp > 0 else None
 
 
 def epoch_micros(occurred: datetime, seconds: float) -> int:

@@ -29,12 +29,13 @@ from typing import Any, Protocol
 from prometheus_client import Counter
 
 from agents.domain.identity import Claim
+from agents.domain.instants import broker_seconds
 from agents.domain.refusal import Rejected
 from agents.identity.control import encode_control
 from agents.identity.keys import PREFIX as IDENTIFIER_PREFIX
 from agents.ingest.dead_letter import dead_letter_record
 from agents.ingest.decode import Accepted, TouchpointDecoder
-from agents.ports import Batches, BatchHandler, Outbox, Record, Sink, received_at
+from agents.ports import Batches, BatchHandler, Outbox, Record, Sink
 from agents.tally import Tally
 
 __all__ = ["IngestMetrics", "IngestTopics", "Shortcut", "add_dead_letter", "install"]
@@ -121,7 +122,7 @@ def install(
         for record in records:
             # The record's broker timestamp bounds how far ahead its event may be; a record without
             # one is held to this worker's clock.
-            stamp = received_at(record)
+            stamp = broker_seconds(record.timestamp)
             outcome = decoder.decode(record.value, stamp or time.time())
             if isinstance(outcome, Accepted):
                 tally.add(metrics.EVENTS_ACCEPTED, (outcome.event["channel"], outcome.event["type"]))

@@ -65,6 +65,7 @@ from agents.config import Config
 from agents.coordination.progress import encode_signals
 from agents.domain.alert import OPEN
 from agents.domain.identity import Split
+from agents.domain.instants import broker_seconds
 from agents.domain.outputs import Outputs
 from agents.domain.refusal import INTERNAL, SCHEMA, Rejected
 from agents.identity.control import decode_control, encode_control, is_control
@@ -85,7 +86,6 @@ from agents.ports import (
     Record,
     Sink,
     StateStore,
-    received_at,
 )
 from agents.tally import Tally
 
@@ -359,7 +359,7 @@ def install(
     def apply_action(record: Record, key: bytes, partition: int) -> None:
         action = orjson.loads(record.value or b"")
         validate_action(action)
-        change = journey.action(key, partition, action, received_at(record))
+        change = journey.action(key, partition, action, broker_seconds(record.timestamp))
         if change.cause == ROUTED:
             write((change,))  # counted where it is applied
             return
@@ -528,7 +528,7 @@ def install(
             # Ingest keys each record by its customer: a mismatch was written past ingest.
             refuse(record, Rejected(SCHEMA, "the record's customer_id does not match its key"))
             return
-        change = apply_touchpoint(key, partition, touchpoint, received_at(record))
+        change = apply_touchpoint(key, partition, touchpoint, broker_seconds(record.timestamp))
         if change.refused is not None:
             refuse(record, change.refused)
 

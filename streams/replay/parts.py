@@ -32,6 +32,10 @@ def open_for_writing(path: Path, append: bool = False) -> BinaryIO:
     return path.open("ab" if append else "wb", buffering=BUFFER_BYTES)
 
 
+#: The tags' line sequences a turn usually reaches, written out once.
+_SEQUENCES: Final = tuple(b"%010x" % sequence for sequence in range(64))
+
+
 class Lines:
     """Where one process's output lines go: the output files themselves, or tagged part files."""
 
@@ -52,7 +56,10 @@ class Lines:
     def write(self, name: str, payload: bytes) -> None:
         """Write one line (without its newline) to the output *name*."""
         if self._tagged:
-            self._writes[name](b"%s%010x%s\n" % (self._tag, self._sequence, payload))
+            # Joined, not formatted: half the time, for every line a process writes.
+            sequence = self._sequence
+            mark = _SEQUENCES[sequence] if sequence < len(_SEQUENCES) else b"%010x" % sequence
+            self._writes[name](b"".join((self._tag, mark, payload, b"\n")))
             self._sequence += 1
         else:
             self._writes[name](payload + b"\n")

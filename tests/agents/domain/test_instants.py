@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from agents.domain import instants
 from agents.domain.instants import (
     DAY,
+    broker_seconds,
     day_number,
     describe_duration,
     epoch_micros,
@@ -55,6 +56,17 @@ def test_microseconds_since_the_epoch_are_exact_whatever_the_instant_and_its_off
 def test_microseconds_since_the_epoch_at_the_edges_of_a_second(text: str) -> None:
     occurred = datetime.fromisoformat(text)
     assert epoch_micros(occurred, occurred.timestamp()) == (occurred - _EPOCH) // timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "seconds"),
+    [(1_767_607_200_250, 1_767_607_200.25), (1, 0.001), (0, None), (-1, None), (None, None)],
+)
+def test_a_broker_timestamp_reads_in_epoch_seconds_and_none_is_none(
+    timestamp: int | None, seconds: float | None
+) -> None:
+    # Kafka writes -1 for a record without a timestamp; 0 is no real record's either.
+    assert broker_seconds(timestamp) == seconds
 
 
 def test_an_instant_reads_as_rfc_3339_in_utc() -> None:
