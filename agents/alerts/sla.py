@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
@@ -260,7 +260,7 @@ def describe(alert: Alert, zone: tzinfo = UTC) -> Alert:
         alert.reasons,
         zone,
     )
-    return replace(alert, summary=summary, suggested_action=action)
+    return alert.with_text(summary, action)
 
 
 def _texts(
@@ -312,10 +312,9 @@ def revive(alert_id: str, customer_id: str, data: list[Any], calendars: Calendar
         if alert.summary:
             return alert
         # Kept by an earlier version, which stored an acknowledged detector alert without its text.
-        return replace(
-            alert,
-            summary=f"{alert.type.replace('_', ' ').capitalize()} for customer {customer_id}.",
-            suggested_action="See the alert as it was first raised.",
+        return alert.with_text(
+            f"{alert.type.replace('_', ' ').capitalize()} for customer {customer_id}.",
+            "See the alert as it was first raised.",
         )
     zone = calendars.for_touchpoint(alert.channel or "web", alert.location).zone
     return describe(alert, zone)

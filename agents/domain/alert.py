@@ -148,6 +148,30 @@ class Alert:
             {**self.details, **details},
         )
 
+    def with_text(self, summary: str, suggested_action: str) -> Alert:
+        """This alert with *summary* and *suggested_action*: by position, as ``with_status``, for the same
+        reason (a first-response alert rebuilds its text each time a status change republishes it)."""
+        return Alert(
+            self.alert_id,
+            self.type,
+            self.severity,
+            self.customer_id,
+            self.occurred_at,
+            self.detected_at,
+            summary,
+            self.reasons,
+            self.evidence,
+            self.stage,
+            self.value_tier,
+            suggested_action,
+            self.channel,
+            self.location,
+            self.status,
+            self.status_changed_at,
+            self.status_changed_by,
+            self.details,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": 1,

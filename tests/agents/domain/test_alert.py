@@ -134,6 +134,13 @@ def test_a_status_change_keeps_everything_but_the_status_and_adds_details() -> N
     assert document["details"]["response_seconds"] == 3600
 
 
+def test_new_text_keeps_everything_else_of_the_alert() -> None:
+    breach = story_1_breach().with_status(RESOLVED, epoch("2026-01-05 20:30"), "auto:first_reply")
+    assert breach.with_text("Said again.", "Do it.") == replace(
+        breach, summary="Said again.", suggested_action="Do it."
+    )
+
+
 def test_the_contracts_own_example_summary_is_what_describe_writes() -> None:
     example = schemas.load_schema("alert")["examples"][0]
     breach = story_1_breach()
