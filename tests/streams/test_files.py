@@ -88,6 +88,33 @@ def test_compression_is_told_by_the_first_bytes_not_the_name(tmp_path: Path) -> 
     assert list(read_records(misnamed)) == list(read_records(plain)) == [(0, b'{"a":1}')]
 
 
+#: Each format's magic number.
+MAGIC = {"gzip": b"\x1f\x8b", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00", "zstd": b"\x28\xb5\x2f\xfd"}
+
+
+@pytest.mark.parametrize("kind", sorted(MAGIC))
+@pytest.mark.parametrize("noise", [b"", b"9", b"\x08\x00junk", b"1AY&SY", b'{"not":"a stream"}'])
+def test_a_plain_file_whose_first_record_starts_like_a_compressed_one_is_read_as_plain(
+    tmp_path: Path, kind: str, noise: bytes
+) -> None:
+    # A stray record of noise first in a file must go to the dead letters like any other, not have the
+    # whole file refused as a broken compressed one: the bytes after the magic number must start a stream.
+    lines = [MAGIC[kind] + noise, *(b'{"n":%d}' % n for n in range(50))]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert compression_of(path) is None
+    assert [record for _, record in read_records(path)] == lines
+    assert spool(path, tmp_path / "copy.jsonl") is None
+
+
+@pytest.mark.parametrize("kind", sorted(COMPRESSORS))
+def test_a_compressed_file_shorter_than_the_probe_is_still_compressed(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "tiny.jsonl.z"
+    path.write_bytes(COMPRESSORS[kind](b"a\n"))
+    assert compression_of(path) == kind
+    assert [record for _, record in read_records(path)] == [b"a"]
+
+
 def test_several_gzip_members_one_after_another_are_one_file(tmp_path: Path) -> None:
     # What `cat day1.gz day2.gz > week.gz` makes.
     path = tmp_path / "week.jsonl.gz"
