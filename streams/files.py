@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Final, cast
+from typing import Any, BinaryIO, Final, NamedTuple, cast
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -46,24 +46,37 @@ __all__ = [
     "spool",
 ]
 
-#: Each compression's first bytes, its name, and how to read it (closed by whoever opens it).
-_FORMATS: Final[tuple[tuple[bytes, str, Callable[[BinaryIO], io.BufferedIOBase]], ...]] = (
-    (b"\x1f\x8b", "gzip", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),
-    (b"BZh", "bzip2", lambda raw: bz2.BZ2File(raw, mode="rb")),
-    (b"\xfd7zXZ\x00", "xz", lambda raw: lzma.LZMAFile(raw, mode="rb")),  # noqa: SIM115
-    (b"\x28\xb5\x2f\xfd", "zstd", lambda raw: zstd.ZstdFile(raw, mode="rb")),
+
+class _Format(NamedTuple):
+    """A compression: its magic number, its name, how to read a file of it (closed by whoever opens it), and
+    a decompressor to try a file's first bytes on (what it raises when they start no such stream is in
+    ``_BROKEN``)."""
+
+    magic: bytes
+    name: str
+    open: Callable[[BinaryIO], io.BufferedIOBase]
+    start: Callable[[], Any]
+
+
+_FORMATS: Final = (
+    _Format(
+        b"\x1f\x8b",
+        "gzip",
+        lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
+        lambda: zlib.decompressobj(wbits=31),
+    ),
+    _Format(b"BZh", "bzip2", lambda raw: bz2.BZ2File(raw, mode="rb"), bz2.BZ2Decompressor),
+    _Format(
+        b"\xfd7zXZ\x00",
+        "xz",
+        lambda raw: lzma.LZMAFile(raw, mode="rb"),  # noqa: SIM115
+        lambda: lzma.LZMADecompressor(format=lzma.FORMAT_XZ),
+    ),
+    _Format(b"\x28\xb5\x2f\xfd", "zstd", lambda raw: zstd.ZstdFile(raw, mode="rb"), zstd.ZstdDecompressor),
 )
 #: What reading broken compressed data raises: a bad header or checksum (gzip's BadGzipFile and bzip2's
 #: OSError), corrupt data (zlib's, lzma's and zstd's errors), and data that stops before its end (EOFError).
 _BROKEN: Final = (OSError, EOFError, zlib.error, lzma.LZMAError, zstd.ZstdError)
-#: How a decompressor of each format starts on a file's first bytes (what it raises when they are not
-#: the start of such a stream is in ``_BROKEN``).
-_STARTS: Final[dict[str, Callable[[], Any]]] = {
-    "gzip": lambda: zlib.decompressobj(wbits=31),
-    "bzip2": bz2.BZ2Decompressor,
-    "xz": lambda: lzma.LZMADecompressor(format=lzma.FORMAT_XZ),
-    "zstd": zstd.ZstdDecompressor,
-}
 #: The first bytes a format's decompressor must take for a file to count as compressed. Every format's
 #: header is shorter; noise after a magic number fails within them for all but about 1 in 1,000 (gzip,
 #: zstd) and never in practice for bzip2 and xz, whose headers hold a fixed block magic and a CRC.
@@ -94,27 +107,28 @@ def compression_of(path: Path) -> str | None:
     """``"gzip"``, ``"bzip2"``, ``"xz"`` or ``"zstd"`` if *path* is so compressed, by its first bytes; None if
     plain."""
     with _opened(path) as raw:
-        return _compression(raw)
+        found = _format(raw)
+        return None if found is None else found.name
 
 
-def _compression(raw: BinaryIO) -> str | None:
+def _format(raw: BinaryIO) -> _Format | None:
     if raw.seekable():
         head = raw.read(_PROBE_BYTES)
         raw.seek(-len(head), io.SEEK_CUR)
     else:
         # A pipe cannot go back: its first bytes are peeked, in one read of the pipe (which holds a
-        # header's few bytes in practice).
+        # header's bytes in practice).
         head = cast(io.BufferedReader, raw).peek(_PROBE_BYTES)[:_PROBE_BYTES]
-    for magic, name, _ in _FORMATS:
-        if head.startswith(magic) and _starts_stream(name, head):
-            return name
+    for candidate in _FORMATS:
+        if head.startswith(candidate.magic) and _starts_stream(candidate, head):
+            return candidate
     return None
 
 
-def _starts_stream(compression: str, head: bytes) -> bool:
-    """Whether *head*, a file's first bytes, can be the start of a *compression* stream."""
+def _starts_stream(candidate: _Format, head: bytes) -> bool:
+    """Whether *head*, a file's first bytes, can be the start of a *candidate* stream."""
     try:
-        _STARTS[compression]().decompress(head)
+        candidate.start().decompress(head)
     except _BROKEN:
         return False
     return True
@@ -175,9 +189,8 @@ def spool(path: Path, into: Path, on_read: Callable[[int, int], None] | None = N
         size = 0 if path == STDIN else path.stat().st_size
         with into.open("wb") as out:
             while True:
-                with _named_if_broken(
-                    path, compression
-                ):  # only the reading: a full disk is not a broken file
+                # Only the reading: a full disk is not a broken file.
+                with _named_if_broken(path, compression):
                     chunk = data.read(_CHUNK)
                 if not chunk:
                     break
@@ -205,13 +218,12 @@ def _record(line: bytes) -> bytes:
 @contextmanager
 def _lines(raw: BinaryIO) -> Iterator[tuple[BinaryIO | io.BufferedIOBase, str | None]]:
     """What the open file *raw* holds, decompressed where it is compressed, and its compression."""
-    compression = _compression(raw)
-    if compression is None:
+    found = _format(raw)
+    if found is None:
         yield raw, None
         return
-    opener = next(opener for _, name, opener in _FORMATS if name == compression)
-    with opener(raw) as data:
-        yield data, compression
+    with found.open(raw) as data:
+        yield data, found.name
 
 
 @contextmanager
