@@ -43,6 +43,7 @@ COMPILED = [
     "agents/domain/keyed_hash.py",
     "agents/domain/outputs.py",
     "agents/domain/refusal.py",
+    "agents/domain/rounding.py",
     "agents/domain/state.py",
     "agents/ingest/agent.py",
     "agents/ingest/decode.py",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from agents import CORE_BUILD_NOTE
 
@@ -16,6 +18,17 @@ def compiled_modules(root: Path = ROOT) -> dict[Path, Path]:
         for package in compiled_packages(root)
         for extension in sorted((root / package).rglob("*.so"))
     }
+
+
+def interpreted(module: ModuleType) -> ModuleType:
+    """*module*'s source as the interpreter runs it, a module apart from the compiled one tests import."""
+    source = Path(module.__file__ or "").with_name(module.__name__.rsplit(".", 1)[-1] + ".py")
+    spec = importlib.util.spec_from_file_location(f"interpreted_{module.__name__.replace('.', '_')}", source)
+    assert spec is not None
+    assert spec.loader is not None
+    copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copy)
+    return copy
 
 
 def core_build_note(root: Path = ROOT) -> str | None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from agents.domain.dedupe_window import combined
+from agents.domain.rounding import round_to
 from agents.domain.state import CustomerState
 
 __all__ = ["MAX_LEDGER", "Ledger", "combine", "subtract"]
@@ -224,7 +225,7 @@ def _earliest(a: int, b: int) -> int:
 
 
 def _cents(amount: float) -> float:
-    return round(amount, 2)
+    return round_to(amount, 2)
 
 
 def _latest_of(into: dict[str, int], other: dict[str, int], size: int | None) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Final, NamedTuple
 import orjson
 
 from agents.domain.instants import iso
+from agents.domain.rounding import round_to
 from agents.domain.state import CustomerState
 from agents.identity.keys import identifier_digest
 from agents.ingest.identity import HASHED
@@ -44,12 +45,12 @@ def customer_snapshot(state: CustomerState, model: ModelView | None = None) -> d
         "stage_since": iso(state.stage_since),
         "value_tier": state.value_tier,
         "purchase_count": state.purchase_count,
-        "net_value": round(state.net_value, 2),
+        "net_value": round_to(state.net_value, 2),
         "open_inquiries": len(state.inquiries_open),
         "open_complaints": len(state.complaints_open),
-        "satisfaction": None if satisfaction is None else round(satisfaction, 3),
+        "satisfaction": None if satisfaction is None else round_to(satisfaction, 3),
         "touchpoints": state.events,
-        "p_alive": None if model is None else round(model.p_alive, 6),
+        "p_alive": None if model is None else round_to(model.p_alive, 6),
         "clv": state.clv,
         "best_customer": model is not None and model.best_customer,
     }

@@ -14,6 +14,7 @@ from typing import Any
 
 from agents.config import Config
 from agents.domain.instants import DAY
+from agents.domain.rounding import round_to
 from agents.domain.state import CustomerState
 
 __all__ = ["Folded", "Folding", "cents", "conversation_of"]
@@ -171,7 +172,7 @@ class Folding:
 def cents(amount: float) -> float:
     """*amount* to the cent."""
     # Money is kept to the cent, so sums are exact whatever order events arrive in, and survive the changelog.
-    return round(amount, 2)
+    return round_to(amount, 2)
 
 
 def conversation_of(event: dict[str, Any]) -> str:

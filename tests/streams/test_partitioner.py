@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 from aiokafka.partitioner import murmur2
 from hypothesis import given
@@ -13,22 +9,12 @@ from hypothesis import strategies as st
 
 import streams.partitioner
 from streams.partitioner import partition_for
+from tests.compiled import interpreted
 
 pytestmark = pytest.mark.unit
 
 
-def _interpreted() -> ModuleType:
-    """The partitioner's source as the interpreter runs it, beside the compiled module the tests import."""
-    source = Path(streams.partitioner.__file__).with_name("partitioner.py")
-    spec = importlib.util.spec_from_file_location("interpreted_partitioner", source)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-INTERPRETED = _interpreted()
+INTERPRETED = interpreted(streams.partitioner)
 
 
 @given(key=st.binary(max_size=300), partitions=st.integers(1, 64))
