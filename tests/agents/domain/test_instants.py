@@ -86,6 +86,17 @@ def test_an_instant_written_again_reads_the_same(instants: list[int]) -> None:
         assert iso(instant) == datetime.fromtimestamp(instant, UTC).isoformat()
 
 
+@given(st.integers(-62_135_596_800, 253_402_300_799))
+def test_any_instant_from_the_year_1_to_9999_is_written_as_isoformat_writes_it(instant: int) -> None:
+    assert iso(instant) == datetime.fromtimestamp(instant, UTC).isoformat()
+
+
+def test_the_days_kept_as_written_are_bounded() -> None:
+    for day in range(instants.DAY_PREFIXES_KEPT + 10):
+        assert iso(day * DAY + 59) == datetime.fromtimestamp(day * DAY + 59, UTC).isoformat()
+        assert len(instants._day_prefixes) <= instants.DAY_PREFIXES_KEPT
+
+
 def test_the_instants_kept_as_written_are_bounded() -> None:
     for instant in range(T0, T0 + instants.WRITTEN_KEPT + 10):
         iso(instant)
