@@ -10,8 +10,6 @@ customer has already reached, never beyond it.
 
 from __future__ import annotations
 
-from operator import itemgetter
-
 __all__ = ["PartitionClock"]
 
 
@@ -79,7 +77,7 @@ class PartitionClock:
             if who == customer:
                 if instant > seen:
                     top[index] = (instant, customer)
-                    top.sort(key=itemgetter(0), reverse=True)
+                    _move_up(top, index)
                 return self.time
         if len(top) < self._quorum:
             top.append((instant, customer))
@@ -87,5 +85,18 @@ class PartitionClock:
             top[-1] = (instant, customer)
         else:
             return self.time
-        top.sort(key=itemgetter(0), reverse=True)
+        _move_up(top, len(top) - 1)
         return self.time
+
+
+def _move_up(top: list[tuple[int, str | bytes]], index: int) -> None:
+    """Put the entry at *index*, whose instant only grew, where a stable sort latest-first puts it.
+
+    The rest of *top* is in that order already, so the entry moves past the earlier instants before
+    it and stays behind equal ones: what ``top.sort(key=…, reverse=True)`` did, without its call.
+    """
+    entry = top[index]
+    while index > 0 and top[index - 1][0] < entry[0]:
+        top[index] = top[index - 1]
+        index -= 1
+    top[index] = entry

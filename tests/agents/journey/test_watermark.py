@@ -144,3 +144,36 @@ def test_the_clocks_of_parts_combined_equal_the_clock_of_all_their_events(
     snapshots = [part.snapshot() for part in parts]
     assert PartitionClock.combined(quorum, *snapshots).time == whole.time
     assert PartitionClock.combined(quorum, *reversed(snapshots)).time == whole.time
+
+
+def _sorted_reference(quorum: int, events: list[tuple[str, int]]) -> list[Snapshot]:
+    """The snapshot after each event as a stable sort latest-first keeps it (how the clock used to)."""
+    top: Snapshot = []
+    snapshots = []
+    for customer, instant in events:
+        index = next((i for i, (_, who) in enumerate(top) if who == customer), None)
+        if index is not None:
+            if instant > top[index][0]:
+                top[index] = (instant, customer)
+        elif len(top) < quorum:
+            top.append((instant, customer))
+        elif instant > top[-1][0]:
+            top[-1] = (instant, customer)
+        top.sort(key=lambda entry: entry[0], reverse=True)
+        snapshots.append(list(top))
+    return snapshots
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.lists(st.tuples(st.sampled_from("abcdefg"), st.integers(0, 5)), max_size=60),
+)
+def test_customers_at_the_same_instant_keep_their_order_as_a_stable_sort_keeps_it(
+    quorum: int, events: list[tuple[str, int]]
+) -> None:
+    # Snapshots are kept with replay's states: ties must be ordered as they always were, not just the time.
+    clock = PartitionClock(quorum)
+    for (customer, instant), expected in zip(events, _sorted_reference(quorum, events), strict=True):
+        clock.observe(customer, instant)
+        assert clock.snapshot() == expected
