@@ -14,6 +14,7 @@ __all__ = [
     "iso",
     "local_time",
     "sooner",
+    "stated_offset",
 ]
 
 #: Seconds in a day: day numbers are ``instant // DAY``, days since 1970-01-01.
@@ -45,6 +46,27 @@ def epoch_micros(occurred: datetime, seconds: float) -> int:
     if 0 <= seconds < _WHOLE_SECONDS_EXACT_BELOW:
         return int(seconds) * 1_000_000 + occurred.microsecond
     return (occurred - _EPOCH) // _MICROSECOND
+
+
+def stated_offset(text: str) -> int | None:
+    """The UTC offset in seconds that *text*, an instant ``datetime.fromisoformat`` read, states at its end
+    as ``±HH:MM`` (as every event past ingest does); None for any other ending (``Z``, seconds, none).
+
+    The parser takes what follows the last sign of the time as the offset, so a text it read that ends
+    in sign, two digits, colon, two digits has exactly that offset.
+    """
+    end = len(text)
+    if end < 6 or text[end - 3] != ":":
+        return None
+    sign = text[end - 6]
+    if sign != "+" and sign != "-":
+        return None
+    tens_of_hours, hours = ord(text[end - 5]) - 48, ord(text[end - 4]) - 48
+    tens_of_minutes, minutes = ord(text[end - 2]) - 48, ord(text[end - 1]) - 48
+    if not (0 <= tens_of_hours <= 9 and 0 <= hours <= 9 and 0 <= tens_of_minutes <= 9 and 0 <= minutes <= 9):
+        return None
+    seconds = ((tens_of_hours * 10 + hours) * 60 + tens_of_minutes * 10 + minutes) * 60
+    return -seconds if sign == "-" else seconds
 
 
 #: Instants written lately, and how many to keep: every enriched record writes its customer's

@@ -25,7 +25,7 @@ from agents.config import Config
 from agents.detectors.churn_risk import Models
 from agents.detectors.registry import build_detectors
 from agents.domain.identity import MergeIn, Unmerge
-from agents.domain.instants import DAY, sooner
+from agents.domain.instants import DAY, sooner, stated_offset
 from agents.domain.outputs import Outputs, Transition
 from agents.domain.refusal import Rejected
 from agents.domain.state import CustomerState
@@ -162,8 +162,12 @@ class JourneyTracker:
         where the caller has them already (ingest's decoder has both, replay's sorted rows the
         seconds); what is missing is read from *event*.
         """
+        stated: int | None = None
         if occurred is None:
-            occurred = datetime.fromisoformat(event["occurred_at"])
+            text = event["occurred_at"]
+            occurred = datetime.fromisoformat(text)
+            # Read from the text just parsed: asking the datetime takes two method calls and a timedelta.
+            stated = stated_offset(text)
         if occurred_seconds is None:
             occurred_seconds = occurred.timestamp()
         instant = int(occurred_seconds)
@@ -175,8 +179,10 @@ class JourneyTracker:
         if state is None:
             state = CustomerState(partition=partition)
         self._admission.remember(state, verdict)
-        offset = occurred.utcoffset()
-        local_day = (instant + (int(offset.total_seconds()) if offset else 0)) // DAY
+        if stated is None:
+            offset = occurred.utcoffset()
+            stated = int(offset.total_seconds()) if offset else 0
+        local_day = (instant + stated) // DAY
         new_customer = state.events == 0
         # The customer's clock never runs backwards: a late event is applied "now", at the latest instant seen.
         now = instant if new_customer else max(state.last_seen, instant)

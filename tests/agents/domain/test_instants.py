@@ -19,6 +19,7 @@ from agents.domain.instants import (
     iso,
     local_time,
     sooner,
+    stated_offset,
 )
 
 pytestmark = pytest.mark.unit
@@ -185,3 +186,32 @@ def test_the_sooner_of_instants_is_the_earliest_present(instants: list[int | Non
         first = sooner(first, instant)
     present = [instant for instant in instants if instant is not None]
     assert first == (min(present) if present else None)
+
+
+@given(
+    moment=st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 30)),
+    offset_seconds=st.integers(-86_399, 86_399),
+    timespec=st.sampled_from(["auto", "minutes", "seconds", "milliseconds", "microseconds"]),
+    separator=st.sampled_from(["T", " "]),
+)
+def test_the_offset_stated_at_the_end_of_an_instant_is_the_one_it_is_parsed_with(
+    moment: datetime, offset_seconds: int, timespec: str, separator: str
+) -> None:
+    # The journey reads a touchpoint's local day from its text: never another offset than the parser's.
+    written = moment.replace(tzinfo=timezone(timedelta(seconds=offset_seconds))).isoformat(
+        separator, timespec
+    )
+    for text in (written, written[:-6] + "Z") if offset_seconds == 0 else (written,):
+        parsed = datetime.fromisoformat(text).utcoffset()
+        assert parsed is not None
+        stated = stated_offset(text)
+        assert stated is None or stated == int(parsed.total_seconds())
+        # Every offset of whole minutes written ±HH:MM is read from the text.
+        assert (stated is None) == (offset_seconds % 60 != 0 or text.endswith("Z"))
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-01-05", "2026-01-05T10:00:00", "2026-01-05T10:00:00Z", "x+1\u0663:00"]
+)
+def test_an_instant_without_a_plain_offset_at_its_end_states_none(text: str) -> None:
+    assert stated_offset(text) is None
