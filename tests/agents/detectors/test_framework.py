@@ -394,8 +394,14 @@ def test_detectors_see_the_touchpoints_local_day_and_the_zone_of_its_location_el
     occurred = datetime.fromtimestamp(T0, UTC)
 
     def zone_of(**where: Any) -> str:
-        context = run.context(CustomerState(), "cust-1", {**event(1, at=T0), **where}, occurred, T0, 20_458)
+        state, touchpoint = CustomerState(), {**event(1, at=T0), **where}
+        context = run.context(state, "cust-1", touchpoint, occurred, T0, 20_458)
         assert (context.instant, context.local_day, context.local_hour) == (T0, 20_458, occurred.hour)
+        # Made without its class's constructor, still the named tuple plug-ins are given, field for field.
+        assert type(context) is Context
+        made = Context("cust-1", touchpoint, T0, 20_458, occurred.hour, state, config.calendars, context.zone)
+        assert context == made
+        assert context._asdict() == made._asdict()
         return str(context.zone)
 
     assert zone_of(channel="store", location="store-kolkata") == "Asia/Kolkata"
