@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
 from agents.domain.dedupe_window import entries
@@ -54,6 +55,16 @@ def test_the_content_digest_is_of_the_canonical_json_whatever_the_key_order() ->
         b'"event_id":"ev-1","occurred_at":"2026-01-05T10:00:00+00:00","schema_version":1,"type":"visit"}'
     )
     assert content_digest(one) == hashlib.blake2b(canonical, digest_size=4).digest()
+
+
+def test_each_content_digest_starts_afresh() -> None:
+    # The digests start from one prepared hash: no event's bytes may carry over into the next digest.
+    first, second = event(amount=12.5, currency="EUR"), event(amount=13.0, currency="EUR")
+    expected = [
+        hashlib.blake2b(orjson.dumps(e, option=orjson.OPT_SORT_KEYS), digest_size=4).digest()
+        for e in (first, second)
+    ]
+    assert [content_digest(first), content_digest(second), content_digest(first)] == [*expected, expected[0]]
 
 
 def test_a_new_customer_takes_its_first_event() -> None:
