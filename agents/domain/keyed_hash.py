@@ -21,7 +21,10 @@ _OUTER_PAD: Final = bytes(byte ^ 0x5C for byte in range(256))
 
 
 class KeyedBlake2b:
-    """BLAKE2b of *digest_size* bytes keyed with *key*, the key's block compressed once."""
+    """BLAKE2b of *digest_size* bytes keyed with *key*, the key's block compressed once.
+
+    An empty *key* is plain BLAKE2b of that size, set up once (the content digest uses it so).
+    """
 
     def __init__(self, key: bytes, digest_size: int) -> None:
         self._prepared: Any = hashlib.blake2b(key=key, digest_size=digest_size)
