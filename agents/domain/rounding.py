@@ -12,6 +12,10 @@ rounding picks. That integer over the power of ten is one correctly rounded divi
 values, so it is the float nearest to the decimal: the float ``strtod`` reads back. Everything
 else (a fraction near a half, a product past 1e9, NaN, infinities, other digit counts) goes to
 ``round`` itself. A zero keeps its sign, as ``round`` does (``round(-0.001, 2)`` is ``-0.0``).
+
+``round(value)`` to a whole number has no decimal conversion, but compiled code calls it through
+the interpreter, which looks up the float's ``__round__``: ``round_whole`` takes the floor and the
+fraction (exact below 2**52) and rounds half to even itself.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import Final
 
-__all__ = ["round_to"]
+__all__ = ["round_to", "round_whole"]
 
 #: 10.0 ** digits, exact for each of these. Typed as a tuple of any length: compiled, a module's final
 #: tuple of floats (a tuple of C doubles) is never set, and reading it raises NameError.
@@ -36,6 +40,8 @@ _SCALES: Final[tuple[float, ...]] = (
 )
 #: Products at most this large carry an error of at most 1e9 * 2**-53 (1.2e-7) from the scaling.
 _LIMIT: Final = 1e9
+#: Floats from this one up (2**52) are whole numbers: below it a float's fraction is exact.
+_WHOLE: Final = 4_503_599_627_370_496.0
 #: How far from a half the product's fraction must be for that error not to matter (twice over).
 _MARGIN: Final = 1e-6
 
@@ -60,3 +66,14 @@ def round_to(value: float, digits: int) -> float:
                 return math.copysign(0.0, value)
             return nearest / scale
     return round(value, digits)
+
+
+def round_whole(value: float) -> int:
+    """``round(value)``: the same int, for a float *value*."""
+    if 0.0 <= value < _WHOLE:  # False for NaN
+        whole = int(value)  # towards zero: the floor, for a value not below zero
+        fraction = value - whole  # exact: whole is 0, or at least half of value
+        if fraction > 0.5 or (fraction == 0.5 and whole % 2 == 1):
+            return whole + 1
+        return whole
+    return round(value)

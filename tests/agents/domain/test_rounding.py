@@ -10,7 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import agents.domain.rounding
-from agents.domain.rounding import round_to
+from agents.domain.rounding import round_to, round_whole
 from tests.compiled import interpreted
 
 pytestmark = pytest.mark.unit
@@ -66,3 +66,38 @@ def test_what_it_cannot_decide_itself_it_leaves_to_round() -> None:
     assert math.isnan(round_to(math.nan, 2))
     assert round_to(math.inf, 2) == math.inf
     assert round_to(123_456_789_012.345, 2) == round(123_456_789_012.345, 2)
+
+
+def _whole_agrees(value: float) -> None:
+    expected = round(value)
+    for rounded in (round_whole(value), INTERPRETED.round_whole(value)):
+        assert rounded == expected
+        assert type(rounded) is int
+
+
+@given(value=st.floats(allow_nan=False, allow_infinity=False))
+@example(value=0.5)  # ties go to the even neighbour: 0
+@example(value=1.5)  # 2
+@example(value=2.5)  # 2
+@example(value=0.49999999999999994)  # the float below a half: 0
+@example(value=4_503_599_627_370_495.5)  # the last float with a fraction: to even
+@example(value=4_503_599_627_370_496.0)  # 2**52, whole already
+@example(value=-2.5)  # below zero: round's own answer
+@example(value=-0.0)
+def test_any_float_rounds_to_the_whole_number_round_gives(value: float) -> None:
+    _whole_agrees(value)
+
+
+@given(whole=st.integers(0, 2**52), nudge=st.sampled_from([0.0, 0.5, 0.25, 0.75, 1e-9, -1e-9]))
+def test_whole_numbers_and_halves_round_as_round_does(whole: int, nudge: float) -> None:
+    # Seconds of thresholds in days: whole numbers and halves, and a little either side of a half.
+    _whole_agrees(whole + 0.5 + nudge)
+    _whole_agrees(whole * 86_400.0 * (1 + nudge))
+
+
+def test_round_whole_keeps_round_s_errors() -> None:
+    # What round refuses, round_whole refuses alike.
+    with pytest.raises(ValueError, match="NaN"):
+        round_whole(math.nan)
+    with pytest.raises(OverflowError, match="infinity"):
+        round_whole(math.inf)
