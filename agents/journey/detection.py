@@ -27,6 +27,8 @@ __all__ = ["Detection", "finding_alert"]
 
 #: A detector's ``observe``: (memory, context) → (new memory, findings).
 Observe = Callable[[Any, Context], tuple[Any, list[Finding]]]
+#: A timed detector's ``due(memory)``: when it next needs the customer's clock.
+Due = Callable[[Any], int | None]
 
 #: The reason a top-tier customer's alert carries when its severity was raised for it.
 TOP_VALUE_TIER = "top_value_tier"
@@ -70,6 +72,8 @@ class Detection:
         }
         #: The detectors that may escalate with time: ``EventOnly.due`` is never anything but None.
         self._timed = [d for d in detectors if getattr(type(d), "due", None) is not EventOnly.due]
+        #: Their types and bound ``due``, looked up once: every change asks when the customer next wakes.
+        self._waking: list[tuple[str, Due]] = [(d.type, d.due) for d in self._timed]
 
     def context(
         self,
@@ -166,9 +170,9 @@ class Detection:
         """When the first detector next needs the customer's clock (None: never)."""
         memory = state.detector_memory
         first: int | None = None
-        for detector in self._timed:
-            if detector.type in memory:
-                first = sooner(first, detector.due(memory[detector.type]))
+        for detector_type, due in self._waking:
+            if detector_type in memory:
+                first = sooner(first, due(memory[detector_type]))
         return first
 
     def alert(self, alert_type: str, customer_id: str, finding: Finding, state: CustomerState) -> Alert:
