@@ -62,6 +62,9 @@ VISIBLE_SAFE_TEXT: Final = "^(?=[\\s\\S]*\\S)" + SAFE_CHARACTER + "*(?![\\s\\S])
 _ANY_TEXT: Final = 1
 _VISIBLE_TEXT: Final = 2
 _PRINTABLE_PROOFS: Final = {SAFE_TEXT: _ANY_TEXT, VISIBLE_SAFE_TEXT: _VISIBLE_TEXT}
+#: Printable ASCII: the space to the tilde.
+_FIRST_PRINTABLE: Final = 0x20
+_LAST_PRINTABLE: Final = 0x7E
 
 _ANNOTATIONS: Final = frozenset({"title", "description", "examples", "$schema", "$id", "$comment"})
 _KNOWN: Final = _ANNOTATIONS | {
@@ -163,11 +166,7 @@ class Shape:
             return False
         if self.pattern is not None:
             proof = self.printable_proves
-            proven = (
-                proof != 0
-                and text.isprintable()
-                and (proof == _ANY_TEXT or (length > 0 and not text.isspace()))
-            )
+            proven = proof != 0 and _proves(text, proof)
             if not proven and self.pattern.search(text) is None:
                 return False
         return self._accepts_combined(text)
@@ -316,3 +315,20 @@ def _bound(schema: dict[str, Any], keyword: str) -> float | None:
     if value is not None and type(value) not in (int, float):
         raise Unsupported(f"{keyword} {value!r}")
     return value
+
+
+def _proves(text: str, proof: int) -> bool:
+    """Whether *text* proves the pattern of *proof* matches: printable, and for _VISIBLE_TEXT not all spaces.
+
+    Ids and names are mostly printable ASCII, which a native read of the code points tells;
+    ``str.isprintable`` is a call through the interpreter, and its per-character table lookups,
+    so it is asked only about other text.
+    """
+    visible = False
+    for index in range(len(text)):
+        code = ord(text[index])
+        if code < _FIRST_PRINTABLE or code > _LAST_PRINTABLE:
+            return text.isprintable() and (proof == _ANY_TEXT or not text.isspace())
+        if code != _FIRST_PRINTABLE:
+            visible = True
+    return proof == _ANY_TEXT or visible

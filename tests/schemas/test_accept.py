@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 import schemas
+import schemas.accept
 from schemas.accept import DOLLAR, SAFE_TEXT, VISIBLE_SAFE_TEXT, shape_of
 from streams.sim import SimulationSpec, generate
+from tests.compiled import interpreted
 
 pytestmark = pytest.mark.unit
 
@@ -256,6 +258,22 @@ def test_every_printable_character_is_safe_text_and_the_space_is_the_only_printa
 def test_a_safe_text_shape_agrees_with_its_pattern_printable_or_not(pattern: str, text: str) -> None:
     schema = {"type": "string", "pattern": pattern}
     assert shape_accepts(schema, text) == accepted_by(fastjsonschema.compile(schema), text)
+
+
+ACCEPT_INTERPRETED = interpreted(schemas.accept)
+
+
+@given(
+    text=st.text()
+    | st.text(alphabet=st.characters(max_codepoint=0x7F))
+    | st.text(alphabet=" \t\x7f\x1fa~\u00a0\u00ad\u3000é")
+)
+@pytest.mark.parametrize("proof", [1, 2])
+def test_printable_ascii_read_natively_proves_what_isprintable_proves(text: str, proof: int) -> None:
+    # The shortcut's own test, compiled and interpreted: printable, and (2) not empty nor all spaces.
+    expected = text.isprintable() and (proof == 1 or (len(text) > 0 and not text.isspace()))
+    assert schemas.accept._proves(text, proof) is expected
+    assert ACCEPT_INTERPRETED._proves(text, proof) is expected
 
 
 def shape_accepts(schema: dict[str, Any], value: Any) -> bool:
