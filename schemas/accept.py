@@ -59,9 +59,16 @@ UNSAFE_CHARACTER: Final = "[" + _UNSAFE_RANGES + "]"
 SAFE_CHARACTER: Final = "[^" + _UNSAFE_RANGES + "]"
 SAFE_TEXT: Final = "^" + SAFE_CHARACTER + "*(?![\\s\\S])"
 VISIBLE_SAFE_TEXT: Final = "^(?=[\\s\\S]*\\S)" + SAFE_CHARACTER + "*(?![\\s\\S])"
+#: The contracts' instant: RFC 3339 with an explicit offset, as every touchpoint's occurred_at is. Its
+#: regex took a tenth of ingest's instructions; ``_is_instant`` reads the same form natively.
+INSTANT: Final = (
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 _ANY_TEXT: Final = 1
 _VISIBLE_TEXT: Final = 2
-_PRINTABLE_PROOFS: Final = {SAFE_TEXT: _ANY_TEXT, VISIBLE_SAFE_TEXT: _VISIBLE_TEXT}
+_AN_INSTANT: Final = 3
+#: Patterns a native check proves a string matches, without the regex (``Shape.proof``).
+_PROOFS: Final = {SAFE_TEXT: _ANY_TEXT, VISIBLE_SAFE_TEXT: _VISIBLE_TEXT, INSTANT: _AN_INSTANT}
 #: Printable ASCII: the space to the tilde.
 _FIRST_PRINTABLE: Final = 0x20
 _LAST_PRINTABLE: Final = 0x7E
@@ -110,8 +117,9 @@ class Shape:
         self.min_length = -1
         self.max_length = -1
         self.pattern: re.Pattern[str] | None = None
-        # _ANY_TEXT or _VISIBLE_TEXT: a printable string is proof the pattern matches (0: no proof)
-        self.printable_proves = 0
+        # _ANY_TEXT or _VISIBLE_TEXT: a printable string is proof the pattern matches; _AN_INSTANT: the
+        # instant read natively is (0: no proof, the regex decides)
+        self.proof = 0
         self.bounded = False
         self.minimum: float | None = None
         self.maximum: float | None = None
@@ -165,8 +173,8 @@ class Shape:
         if length < self.min_length or (self.max_length >= 0 and length > self.max_length):
             return False
         if self.pattern is not None:
-            proof = self.printable_proves
-            proven = proof != 0 and _proves(text, proof)
+            proof = self.proof
+            proven = proof != 0 and (_is_instant(text) if proof == _AN_INSTANT else _proves(text, proof))
             if not proven and self.pattern.search(text) is None:
                 return False
         return self._accepts_combined(text)
@@ -247,7 +255,7 @@ def _read(schema: Any) -> Shape:
         if not isinstance(pattern, str):
             raise Unsupported(f"pattern {pattern!r}")
         shape.pattern = re.compile(DOLLAR.sub(r"\\Z", pattern))
-        shape.printable_proves = _PRINTABLE_PROOFS.get(pattern, 0)
+        shape.proof = _PROOFS.get(pattern, 0)
     shape.minimum = _bound(schema, "minimum")
     shape.maximum = _bound(schema, "maximum")
     shape.bounded = shape.minimum is not None or shape.maximum is not None
@@ -332,3 +340,52 @@ def _proves(text: str, proof: int) -> bool:
         if code != _FIRST_PRINTABLE:
             visible = True
     return proof == _ANY_TEXT or visible
+
+
+def _is_instant(text: str) -> bool:
+    """Whether *text* matches INSTANT: ``YYYY-MM-DDTHH:MM:SS``, a fraction of 1-9 digits or none, ``Z`` or ±HH:MM.
+
+    Indexing a string for a code point is native, compiled (``ord(text[i])``, ``text[i] == "x"``); the
+    regex is a call through the interpreter and a match with groups.
+    """
+    length = len(text)
+    if length < 20 or not (
+        _digits(text, 0, 4)
+        and text[4] == "-"
+        and _digits(text, 5, 7)
+        and text[7] == "-"
+        and _digits(text, 8, 10)
+        and (text[10] == "T" or text[10] == "t" or text[10] == " ")
+        and _digits(text, 11, 13)
+        and text[13] == ":"
+        and _digits(text, 14, 16)
+        and text[16] == ":"
+        and _digits(text, 17, 19)
+    ):
+        return False
+    end = 19
+    if text[end] == ".":
+        end += 1
+        while end < length and _is_digit(ord(text[end])):
+            end += 1
+        if not 1 <= end - 20 <= 9:
+            return False
+    if end == length - 1:
+        return text[end] == "Z" or text[end] == "z"
+    return (
+        end == length - 6
+        and (text[end] == "+" or text[end] == "-")
+        and _digits(text, end + 1, end + 3)
+        and text[end + 3] == ":"
+        and _digits(text, end + 4, end + 6)
+    )
+
+
+def _digits(text: str, start: int, end: int) -> bool:
+    # Compiled, all() over a generator is a native loop.
+    return all(_is_digit(ord(text[index])) for index in range(start, end))
+
+
+def _is_digit(code: int) -> bool:
+    """An ASCII digit, as the contracts' ``[0-9]``."""
+    return 0x30 <= code <= 0x39

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import schemas
 import schemas.accept
-from schemas.accept import DOLLAR, SAFE_TEXT, VISIBLE_SAFE_TEXT, shape_of
+from schemas.accept import DOLLAR, INSTANT, SAFE_TEXT, VISIBLE_SAFE_TEXT, shape_of
 from streams.sim import SimulationSpec, generate
 from tests.compiled import interpreted
 
@@ -274,6 +274,47 @@ def test_printable_ascii_read_natively_proves_what_isprintable_proves(text: str,
     expected = text.isprintable() and (proof == 1 or (len(text) > 0 and not text.isspace()))
     assert schemas.accept._proves(text, proof) is expected
     assert ACCEPT_INTERPRETED._proves(text, proof) is expected
+
+
+INSTANT_REGEX = re.compile(DOLLAR.sub(r"\\Z", INSTANT))
+
+
+def _instant_texts() -> st.SearchStrategy[str]:
+    """Instants as producers write them, and near misses: one character changed, dropped or added."""
+    written = st.builds(
+        lambda moment, spec, sep, zulu: moment.isoformat(sep=sep, timespec=spec).replace(
+            "+00:00", "Z" if zulu else "+00:00"
+        ),
+        st.datetimes(timezones=st.timezones()).filter(lambda moment: moment.utcoffset() is not None),
+        st.sampled_from(["seconds", "milliseconds", "microseconds", "auto"]),
+        st.sampled_from(["T", "t", " ", "_"]),
+        st.booleans(),
+    )
+    mutated = st.builds(
+        lambda text, where, what, how: (
+            text[:where] + what + text[where + 1 :]
+            if how == 0
+            else text[:where] + text[where + 1 :]
+            if how == 1
+            else text[:where] + what + text[where:]
+        ),
+        written,
+        st.integers(0, 40),
+        st.sampled_from(list("0129-+:.TtZz x\n\u0660")),
+        st.integers(0, 2),
+    )
+    return written | mutated | st.from_regex(INSTANT_REGEX) | st.text(max_size=40)
+
+
+@given(text=_instant_texts())
+def test_an_instant_read_natively_matches_exactly_what_the_contract_s_pattern_matches(text: str) -> None:
+    expected = INSTANT_REGEX.search(text) is not None
+    assert schemas.accept._is_instant(text) is expected
+    assert ACCEPT_INTERPRETED._is_instant(text) is expected
+
+
+def test_the_touchpoint_contract_s_instant_is_the_one_read_natively() -> None:
+    assert TOUCHPOINT["properties"]["occurred_at"]["pattern"] == INSTANT
 
 
 def shape_accepts(schema: dict[str, Any], value: Any) -> bool:
