@@ -650,9 +650,12 @@ class Shard:
         self._fired[partition] = end if start is None else max(start, end)
         thresholds = self.tracker.best_customers
         steps = self._learned_at
-        # A deadline at d sees the thresholds known before d: learned at a step (below) before it.
-        first = 0 if start is None else bisect.bisect_right(steps, start)
-        last = bisect.bisect_left(steps, end)
+        # A deadline at d sees the thresholds known before d: learned at a step (below) before it. Nearly
+        # always no step came since the last firing, as the latest step tells without two searches.
+        first = last = len(steps)
+        if steps and (start is None or steps[-1] > start or steps[-1] >= end):
+            first = 0 if start is None else bisect.bisect_right(steps, start)
+            last = bisect.bisect_left(steps, end)
         if not isinstance(thresholds, PopulationThreshold) or (first == last and last == len(steps)):
             return list(journey.due(partition) if until is None else journey.tick(partition, end, trigger))
         learned = self._learned
