@@ -13,6 +13,7 @@ from typing import Final
 
 from agents.alerts import sla
 from agents.domain.instants import DAY
+from agents.domain.rounding import round_whole
 from agents.domain.state import CustomerState
 
 __all__ = ["MAX_OPEN_COMPLAINTS", "MAX_OPEN_INQUIRIES", "forget_old"]
@@ -25,7 +26,7 @@ MAX_OPEN_COMPLAINTS: Final = 8
 
 def forget_old(state: CustomerState, now: int, retain_days: float) -> None:
     """Bound what alerting keeps: settled cases go, unanswered inquiries are capped."""
-    horizon = now - round(retain_days * DAY)
+    horizon = now - round_whole(retain_days * DAY)
     while len(state.complaints_open) > MAX_OPEN_COMPLAINTS:
         del state.complaints_open[min(state.complaints_open, key=state.complaints_open.__getitem__)]
     while len(state.inquiries_open) > MAX_OPEN_INQUIRIES:

@@ -98,6 +98,23 @@ def test_occurred_at_keeps_the_producers_utc_offset() -> None:
     assert outcome.event["occurred_at"] == "2026-01-05T19:30:00.250000+05:30"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-01-05T18:30:00Z",
+        "2026-01-05t18:30:00Z",
+        "2026-01-05T18:30:00z",
+        "2026-01-05t18:30:00.000z",
+        "2026-01-05 18:30:00z",
+        "2026-01-05 19:30:00+01:00",
+    ],
+)
+def test_an_instant_reads_the_same_in_either_case_and_with_either_separator(text: str) -> None:
+    outcome = DECODER(event(occurred_at=text))
+    assert isinstance(outcome, Accepted)
+    assert outcome.occurred_seconds == datetime(2026, 1, 5, 18, 30, tzinfo=UTC).timestamp()
+
+
 def test_z_suffix_is_read_as_utc() -> None:
     outcome = DECODER(event(occurred_at="2026-01-05T18:30:00Z"))
     assert isinstance(outcome, Accepted)
