@@ -140,7 +140,9 @@ def _opened(path: Path) -> Iterator[BinaryIO]:
     if path == STDIN:
         yield sys.stdin.buffer
         return
-    with path.open("rb") as raw:
+    # Read a chunk at a time, not a block (4 KiB): a record file is read a line at a time, a system call
+    # every dozen lines otherwise.
+    with path.open("rb", buffering=_CHUNK) as raw:
         yield raw
 
 

@@ -16,12 +16,22 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO, Final
 
-__all__ = ["BUFFER_BYTES", "END", "TAG_BYTES", "Lines", "merge_parts", "merge_sorted", "open_for_writing"]
+__all__ = [
+    "BUFFER_BYTES",
+    "END",
+    "TAG_BYTES",
+    "Lines",
+    "merge_parts",
+    "merge_sorted",
+    "open_for_reading",
+    "open_for_writing",
+]
 
 #: The event time given to what happens after the last touchpoint (the as-of day's end, the final clock).
 END: Final = (1 << 56) - 1
-#: Write buffer of each output and part file. A line is a few hundred bytes: with the default 8 KiB
-#: every few dozen lines would be a system call, and a replay writes several lines per record.
+#: Buffer of each output and part file, and of the input read line by line. A line is a few hundred
+#: bytes: with the default buffer (the file system's block, 4 KiB here) every dozen lines would be a
+#: system call, and a replay writes several lines per record and reads its parts back.
 BUFFER_BYTES: Final = 1 << 20
 #: Width of a tag: 14 hex digits of event time (µs), 10 of line number, 4 of step, 10 of sequence.
 TAG_BYTES: Final = 38
@@ -30,6 +40,11 @@ TAG_BYTES: Final = 38
 def open_for_writing(path: Path, append: bool = False) -> BinaryIO:
     """An output or part file, written through a ``BUFFER_BYTES`` buffer."""
     return path.open("ab" if append else "wb", buffering=BUFFER_BYTES)
+
+
+def open_for_reading(path: Path) -> BinaryIO:
+    """An input or part file read line by line, through a ``BUFFER_BYTES`` buffer."""
+    return path.open("rb", buffering=BUFFER_BYTES)
 
 
 #: The tags' line sequences a turn usually reaches, written out once.
@@ -72,7 +87,7 @@ class Lines:
 def merge_parts(parts: Iterable[Path], out: BinaryIO) -> None:
     """Append the lines of tagged *parts* to *out* in tag order, tags removed."""
     with ExitStack() as stack:
-        handles = [stack.enter_context(part.open("rb")) for part in parts]
+        handles = [stack.enter_context(open_for_reading(part)) for part in parts]
         write = out.write
         for line in heapq.merge(*handles):
             write(line[TAG_BYTES:])
@@ -81,7 +96,7 @@ def merge_parts(parts: Iterable[Path], out: BinaryIO) -> None:
 def merge_sorted(parts: Iterable[Path], out: BinaryIO, separator: bytes = b"\x00") -> None:
     """Append the lines of *parts*, each sorted by the key before *separator*, to *out* in key order, keys removed."""
     with ExitStack() as stack:
-        handles = [stack.enter_context(part.open("rb")) for part in parts]
+        handles = [stack.enter_context(open_for_reading(part)) for part in parts]
         write = out.write
         for line in heapq.merge(*handles):
             write(line.partition(separator)[2])

@@ -26,7 +26,7 @@ from typing import BinaryIO, Final
 from agents.coordination.coordinator import Coordinated, Coordinator
 from agents.coordination.progress import Progress, encode_signals
 from agents.domain.alert import DueSoon
-from streams.replay.parts import TAG_BYTES
+from streams.replay.parts import TAG_BYTES, open_for_reading
 
 __all__ = ["SIGNAL", "SignalLog", "merge_alerts"]
 
@@ -72,7 +72,7 @@ def merge_alerts(parts: Iterable[Path], out: BinaryIO, coordinator: Coordinator)
     ``"type status"``, as the replay's summary counts alerts."""
     counts: Counter[str] = Counter()
     with ExitStack() as stack:
-        handles = [stack.enter_context(part.open("rb")) for part in parts]
+        handles = [stack.enter_context(open_for_reading(part)) for part in parts]
         for line in heapq.merge(*handles):
             body = line[TAG_BYTES:]
             if not body.startswith(SIGNAL):

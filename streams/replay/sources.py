@@ -23,6 +23,7 @@ from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.watermark import PartitionClock
 from streams.partitioner import partition_for
 from streams.replay.handoffs import IdentityRow, identity_row
+from streams.replay.parts import open_for_reading
 from streams.replay.runs import RUN_ROWS, Row, read_blocks, write_block, write_run
 
 __all__ = ["Decoded", "Range", "Refusal", "decode_range", "read_refusals", "split"]
@@ -111,7 +112,7 @@ def _lines_before(handle: Any, offsets: list[int]) -> list[int]:
 
 def _records(path: Path, span: Range, decoded: Decoded) -> Iterator[tuple[int, bytes, int]]:
     """(line number, record bytes, bytes read) of each non-empty line of *span*, as ``streams.files`` reads them."""
-    with path.open("rb") as handle:
+    with open_for_reading(path) as handle:
         handle.seek(span.start)
         position, number = span.start, span.first_line
         for line in handle:
