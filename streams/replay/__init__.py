@@ -250,6 +250,7 @@ def replay(
     job = _Job(path, decoder, tracker, as_of, partitions, PROGRESS_EVERY, progress, objects)
     job.source = f"file:{path.name}"
     job.handoffs = processes > 1 and tracker.resolver is not None
+    job.processes = processes
     job.erasures = [
         (requested_instant(request), str(request["customer_id"]), index, request)
         for index, request in enumerate(ordered)
@@ -338,6 +339,8 @@ class _Job:
     last_micros: int = 0
     #: Decoding sets aside the rows identity may move work from: several processes apply identity.
     handoffs: bool = False
+    #: Processes applying the partitions: decoding writes a run for each.
+    processes: int = 1
 
     def decode(self, ranges: list[Range]) -> list[Decoded]:
         self.size = self.path.stat().st_size
@@ -374,6 +377,7 @@ class _Job:
             quorum=self.tracker.config.time.watermark_quorum,
             as_of=self.as_of,
             workdir=self.workdir,
+            processes=self.processes,
             read=read if self.progress is not None else None,
             every=self.every,
             identity=self.handoffs,
@@ -383,8 +387,8 @@ class _Job:
         runs: dict[int, list[Path]] = {}
         self.last_micros = max((part.last_micros for part in decoded), default=0)
         for part in decoded:
-            for partition, paths in part.runs.items():
-                runs.setdefault(partition, []).extend(map(Path, paths))
+            for process, paths in part.runs.items():
+                runs.setdefault(process, []).extend(map(Path, paths))
         shards = [
             [p for p in range(self.partitions) if process_of(p, processes) == index]
             for index in range(processes)
@@ -443,7 +447,15 @@ class _Job:
         try:
             results = _run_children(
                 [
-                    partial(self._apply_shard, index, owned, runs, count, identity_runs, peers[index])
+                    partial(
+                        self._apply_shard,
+                        index,
+                        owned,
+                        runs.get(index, []),
+                        count,
+                        identity_runs,
+                        peers[index],
+                    )
                     for index, owned in enumerate(shards)
                 ],
                 lambda: self._report("applying", counter.value, total),
@@ -487,7 +499,7 @@ class _Job:
         self,
         index: int,
         owned: list[int],
-        runs: dict[int, list[Path]],
+        runs: list[Path],
         count: Callable[[int], None],
         identity_runs: list[Path],
         peers: dict[int, Connection],
@@ -520,9 +532,7 @@ class _Job:
                 exchange=barrier.exchange,
                 handoffs=handoffs,
             )
-            shard.apply(
-                merged(path for partition in owned for path in runs.get(partition, ())), count, self.every
-            )
+            shard.apply(merged(runs), count, self.every)
             shard.sketch_all(self._last_instant())
             # Every process's clocks, combined: where the replay as a whole has come to.
             barrier.send((shard.clocks(), shard.latest_seen()))

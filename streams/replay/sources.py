@@ -22,7 +22,7 @@ from agents.domain.refusal import Rejected
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.watermark import PartitionClock
 from streams.partitioner import partition_for
-from streams.replay.handoffs import IdentityRow, identity_row
+from streams.replay.handoffs import IdentityRow, identity_row, process_of
 from streams.replay.parts import open_for_reading
 from streams.replay.runs import RUN_ROWS, Row, read_blocks, write_block, write_run
 
@@ -64,7 +64,7 @@ class Decoded:
     last_micros: int = 0
     #: The range's arrival clock at its end.
     clock: list[tuple[int, str | bytes]] = field(default_factory=list)
-    #: Sorted run files by partition.
+    #: Sorted run files by the process that applies their partitions (``handoffs.process_of``).
     runs: dict[int, list[str]] = field(default_factory=dict)
     #: Sorted runs of the rows identity may move work from (``streams.replay.handoffs``), when asked for.
     identity_runs: list[str] = field(default_factory=list)
@@ -139,14 +139,18 @@ def decode_range(
     quorum: int,
     as_of: date | None,
     workdir: Path,
+    processes: int = 1,
     read: Callable[[int], None] | None = None,
     every: int = 2048,
     identity: bool = False,
 ) -> Decoded:
-    """Decode *span* of *path*: its accepted touchpoints into sorted runs per partition, its refusals aside.
+    """Decode *span* of *path*: its accepted touchpoints into sorted runs, its refusals aside.
 
-    *read(bytes)* hears how far the range has come, every *every* records. With *identity*, the rows
-    identity may move work from go into runs of their own too (``Decoded.identity_runs``).
+    Each run holds the rows of the partitions one of *processes* applies, so that a process merges one
+    run of each flush, not one of each partition: over ``MERGE_RUNS`` runs, a merge first writes
+    every row out again. *read(bytes)* hears how far the range has come, every *every* records. With
+    *identity*, the rows identity may move work from go into runs of their own too
+    (``Decoded.identity_runs``).
     """
     decoded = Decoded(span.index)
     clock = PartitionClock(quorum)
@@ -154,6 +158,7 @@ def decode_range(
     identity_rows: list[IdentityRow] = []
     refusals: list[Refusal] = []
     refusals_path = workdir / f"refused-{span.index}"
+    owners = [process_of(partition, processes) for partition in range(partitions)]
     runs = 0
     reported = 0
 
@@ -165,14 +170,14 @@ def decode_range(
             write_run(run, identity_rows)
             decoded.identity_runs.append(str(run))
             identity_rows = []
-        by_partition: dict[int, list[Row]] = {}
+        by_process: dict[int, list[Row]] = {}
         for row in rows:
-            by_partition.setdefault(row[2], []).append(row)
-        for partition, part in by_partition.items():
+            by_process.setdefault(owners[row[2]], []).append(row)
+        for process, part in by_process.items():
             part.sort()
-            run = workdir / f"run-{span.index}-{runs}-{partition}"
+            run = workdir / f"run-{span.index}-{runs}-{process}"
             write_run(run, part)
-            decoded.runs.setdefault(partition, []).append(str(run))
+            decoded.runs.setdefault(process, []).append(str(run))
         runs += 1
         rows = []
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from agents.ingest.decode import TouchpointDecoder
 from streams.files import read_records
+from streams.replay.handoffs import process_of
 from streams.replay.runs import read_run
 from streams.replay.sources import decode_range, read_refusals, split
 
@@ -88,3 +89,30 @@ def test_decoding_every_range_reads_each_record_once_with_its_line_number(tmp_pa
         assert [row[1] for row in rows] == [6, 3, 4, 0], "event time first, then file order"
         assert sum(part.blank_lines for part in decoded) == 1
         assert sum(part.records for part in decoded) == len(expected)
+
+
+def test_decoding_writes_a_run_per_applying_process_holding_only_its_partitions(tmp_path: Path) -> None:
+    # A run per partition would give a 4M-record replay 160 runs, over the 64 a merge reads at once: every
+    # row written out again before the first is applied.
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(
+        b"".join(
+            visit(f"e-{n}", f"c-{n % 40}", f"2026-01-05T10:{n % 60:02d}:00+00:00") + b"\n" for n in range(400)
+        )
+    )
+    for processes in (1, 2, 3):
+        work = tmp_path / f"work-{processes}"
+        work.mkdir()
+        (span,) = split(path, 1)
+        decoded = decode_range(
+            path, span, DECODER, partitions=4, quorum=2, as_of=None, workdir=work, processes=processes
+        )
+        assert set(decoded.runs) == set(range(processes))
+        assert all(len(runs) == 1 for runs in decoded.runs.values()), "one flush, one run per process"
+        applied = []
+        for process, runs in decoded.runs.items():
+            rows = [row for run in runs for row in read_run(Path(run))]
+            assert {process_of(row[2], processes) for row in rows} == {process}
+            assert rows == sorted(rows)
+            applied.extend(rows)
+        assert sorted(row[1] for row in applied) == list(range(400))
