@@ -81,7 +81,7 @@ _BROKEN: Final = (OSError, EOFError, zlib.error, lzma.LZMAError, zstd.ZstdError)
 #: header is shorter; noise after a magic number fails within them for all but about 1 in 1,000 (gzip,
 #: zstd) and never in practice for bzip2 and xz, whose headers hold a fixed block magic and a CRC.
 _PROBE_BYTES: Final = 64
-#: Bytes copied at a time while unpacking.
+#: Bytes copied at a time while unpacking, and read at a time from a record file (``_opened``).
 _CHUNK: Final = 1 << 20
 #: Compressed files' usual suffixes, left off the name of a copy of their lines (``lines_name``).
 _COMPRESSED_SUFFIXES: Final = (".gz", ".bz2", ".xz", ".zst")
@@ -140,8 +140,8 @@ def _opened(path: Path) -> Iterator[BinaryIO]:
     if path == STDIN:
         yield sys.stdin.buffer
         return
-    # Read a chunk at a time, not a block (4 KiB): a record file is read a line at a time, a system call
-    # every dozen lines otherwise.
+    # A record file is read a line at a time: through the default buffer (the file system's block,
+    # 4 KiB here), a system call every dozen lines.
     with path.open("rb", buffering=_CHUNK) as raw:
         yield raw
 
