@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.replay.runs import Row, merged, write_run
+from streams.replay.runs import Row, merge_chunks, merged, write_run
 
 pytestmark = pytest.mark.unit
 
@@ -53,18 +55,73 @@ def test_a_merge_of_many_runs_reads_at_most_its_fan_in_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_runs(tmp_path, [5] * 50, seed=3)
+    opened: list[IO[Any]] = []
     widest = 0
-    merge = heapq.merge
+    open_path = Path.open
 
-    def counting(*iterables: object, **options: object) -> object:
+    def counting(path: Path, *args: Any, **options: Any) -> IO[Any]:
         nonlocal widest
-        widest = max(widest, len(iterables))
-        return merge(*iterables, **options)  # type: ignore[call-overload]
+        handle: IO[Any] = open_path(path, *args, **options)
+        if path.name.startswith("run-") or path.name.startswith("merged-"):
+            opened.append(handle)
+            widest = max(widest, sum(not each.closed for each in opened))
+        return handle
 
-    monkeypatch.setattr(heapq, "merge", counting)
+    monkeypatch.setattr(Path, "open", counting)
     rows = list(merged([tmp_path / f"run-{number}" for number in range(50)], fan_in=4))
     assert len(rows) == 250
     assert widest == 4
+    assert all(handle.closed for handle in opened)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sources=st.lists(
+        st.lists(st.tuples(st.integers(0, 20), st.integers(1, 4)), max_size=30), min_size=0, max_size=6
+    ),
+    seed=st.integers(min_value=0, max_value=1_000),
+)
+def test_chunks_merge_into_the_order_heapq_merge_gives_equal_items_included(
+    sources: list[list[tuple[int, int]]], seed: int
+) -> None:
+    draw = random.Random(seed)
+    # Items equal by value, told apart by their source and place: they must come in heapq.merge's order.
+    items = [
+        sorted(_Item(value, (index, place)) for place, (value, _) in enumerate(source))
+        for index, source in enumerate(sources)
+    ]
+    sizes = [[size for _, size in source] for source in sources]
+
+    def chunks(source: list[_Item], index: int) -> Iterator[list[_Item]]:
+        start = 0
+        for size in sizes[index]:
+            yield source[start : start + size]
+            if draw.random() < 0.2:
+                yield []
+            start += size
+        yield source[start:]
+
+    expected = [item.origin for item in heapq.merge(*items)]
+    got = [
+        item.origin for batch in merge_chunks([chunks(s, i) for i, s in enumerate(items)]) for item in batch
+    ]
+    assert got == expected
+
+
+class _Item:
+    """A value compared by its value only, carrying where it came from."""
+
+    def __init__(self, value: int, origin: tuple[int, int]) -> None:
+        self.value = value
+        self.origin = origin
+
+    def __lt__(self, other: _Item) -> bool:
+        return self.value < other.value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Item) and self.value == other.value
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def test_the_runs_merged_on_the_way_are_removed_once_merged_again(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from agents.ingest.decode import TouchpointDecoder
 from streams.files import read_records
 from streams.replay.handoffs import process_of
-from streams.replay.runs import read_run
+from streams.replay.runs import run_blocks
 from streams.replay.sources import decode_range, read_refusals, split
 
 pytestmark = pytest.mark.unit
@@ -80,7 +80,8 @@ def test_decoding_every_range_reads_each_record_once_with_its_line_number(tmp_pa
             for part in decoded
             for runs in part.runs.values()
             for run in runs
-            for row in read_run(Path(run))
+            for block in run_blocks(Path(run))
+            for row in block
         )
         refused = [refusal for part in decoded for refusal in read_refusals(part.refusals or "")]
         assert sorted([row[1] for row in rows] + [refusal[0] for refusal in refused]) == [
@@ -111,7 +112,7 @@ def test_decoding_writes_a_run_per_applying_process_holding_only_its_partitions(
         assert all(len(runs) == 1 for runs in decoded.runs.values()), "one flush, one run per process"
         applied = []
         for process, runs in decoded.runs.items():
-            rows = [row for run in runs for row in read_run(Path(run))]
+            rows = [row for run in runs for block in run_blocks(Path(run)) for row in block]
             assert {process_of(row[2], processes) for row in rows} == {process}
             assert rows == sorted(rows)
             applied.extend(rows)
