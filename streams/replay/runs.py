@@ -3,8 +3,9 @@
 A replay must apply touchpoints in event-time order, but a year of history does not fit in
 memory. Decoding sorts what it has read into a run every ``RUN_ROWS`` touchpoints and writes it
 out; the partitions' journeys then read the runs merged, in order (an external sort). A reader
-holds one block of each run it merges (``merge_chunks``), so at most ``MERGE_RUNS`` runs are read at once: more are
-first merged a group at a time into longer runs on disk, and memory stays the same for any input.
+holds one block of each run it merges (``merge_chunks``), so at most ``MERGE_RUNS`` runs are read
+at once: more are first merged a group at a time into longer runs on disk, and memory stays the
+same for any input.
 Rows are written with ``marshal`` in blocks: plain tuples of ints, str and bytes, read back at
 C speed and never pickled. Each block is preceded by its length and read whole, then unmarshalled
 from memory: ``marshal.load`` on a file reads it a field at a time, 20 times slower.
@@ -67,8 +68,12 @@ def read_blocks(handle: BinaryIO) -> Iterator[list[Any]]:
 def write_run(path: Path, rows: Sequence[tuple[Any, ...]]) -> None:
     """Write *rows* (sorted already) to a new run file at *path*."""
     with path.open("wb") as handle:
-        for start in range(0, len(rows), BLOCK_ROWS):
-            write_block(handle, list(rows[start : start + BLOCK_ROWS]))
+        _write_blocks(handle, rows)
+
+
+def _write_blocks(handle: BinaryIO, rows: Sequence[tuple[Any, ...]]) -> None:
+    for start in range(0, len(rows), BLOCK_ROWS):
+        write_block(handle, list(rows[start : start + BLOCK_ROWS]))
 
 
 def run_blocks(path: Path) -> Iterator[list[Any]]:
@@ -149,12 +154,7 @@ def merged(paths: Iterable[Path], fan_in: int = MERGE_RUNS) -> Iterator[Any]:
 def _merge_into_run(paths: list[Path]) -> Path:
     descriptor, name = tempfile.mkstemp(prefix="merged-", suffix=".run", dir=paths[0].parent)
     with os.fdopen(descriptor, "wb") as handle:
-        block: list[Any] = []
+        # A round's rows in blocks of at most BLOCK_ROWS: a reader holds no more of this run than of any.
         for rows in merge_chunks([run_blocks(path) for path in paths]):
-            block.extend(rows)
-            while len(block) >= BLOCK_ROWS:
-                write_block(handle, block[:BLOCK_ROWS])
-                block = block[BLOCK_ROWS:]
-        if block:
-            write_block(handle, block)
+            _write_blocks(handle, rows)
     return Path(name)
