@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special
+from scipy import special
 
 __all__ = [
     "BGNBDFit",
@@ -214,6 +214,9 @@ def fit(
 
     start = initial or BGNBDParams(1.0, max(float(np.mean(Ts)), 1e-3), 1.0, 1.0)
     theta0 = np.log([start.r, start.alpha, start.a, start.b])
+    # Imported here: scipy.optimize takes 0.1 s to import, and only fitting needs it.
+    from scipy import optimize
+
     first: Any = optimize.minimize(objective, theta0, method="L-BFGS-B", bounds=[(-20.0, 20.0)] * 4)
     polished: Any = optimize.minimize(
         objective, first.x, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20_000}

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special
+from scipy import special
 
 from agents.models import bgnbd
 
@@ -150,6 +150,9 @@ def fit(x: npt.ArrayLike, m_x: npt.ArrayLike, *, initial: GammaGammaParams | Non
 
     start = initial or GammaGammaParams(1.0, 1.0, scale)
     theta0 = np.log([start.p, start.q, start.gamma / scale])
+    # Imported here: scipy.optimize takes 0.1 s to import, and only fitting needs it.
+    from scipy import optimize
+
     first: Any = optimize.minimize(objective, theta0, method="L-BFGS-B", bounds=[(-20.0, 20.0)] * 3)
     polished: Any = optimize.minimize(
         objective, first.x, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20_000}
