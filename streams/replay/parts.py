@@ -11,8 +11,8 @@ what one process writes; the tags are fixed-width hex, so lines compare as bytes
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
-from contextlib import ExitStack
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -23,6 +23,7 @@ __all__ = [
     "Lines",
     "merge_parts",
     "merge_sorted",
+    "merged_lines",
     "open_for_reading",
     "open_for_writing",
 ]
@@ -80,23 +81,33 @@ class Lines:
             self._writes[name](payload + b"\n")
 
 
+@contextmanager
+def merged_lines(parts: Iterable[Path]) -> Iterator[Iterator[bytes]]:
+    """The lines of *parts*, each file in order already, as one stream in order; every file open meanwhile.
+
+    ``heapq.merge`` holds a line of each file and the files' buffers, never a whole file. Merged a round at a
+    time instead, as the sorted runs are (``streams.replay.runs``), these lines took as long: reading and
+    writing them is what costs.
+    """
+    with ExitStack() as stack:
+        yield heapq.merge(*[stack.enter_context(open_for_reading(part)) for part in parts])
+
+
 # Both write line by line: compiled, ``out.writelines(<generator expression>)`` built the whole list of
 # lines first, so merging a replay's parts took as much memory as its largest output file.
 
 
 def merge_parts(parts: Iterable[Path], out: BinaryIO) -> None:
     """Append the lines of tagged *parts* to *out* in tag order, tags removed."""
-    with ExitStack() as stack:
-        handles = [stack.enter_context(open_for_reading(part)) for part in parts]
+    with merged_lines(parts) as lines:
         write = out.write
-        for line in heapq.merge(*handles):
+        for line in lines:
             write(line[TAG_BYTES:])
 
 
 def merge_sorted(parts: Iterable[Path], out: BinaryIO, separator: bytes = b"\x00") -> None:
     """Append the lines of *parts*, each sorted by the key before *separator*, to *out* in key order, keys removed."""
-    with ExitStack() as stack:
-        handles = [stack.enter_context(open_for_reading(part)) for part in parts]
+    with merged_lines(parts) as lines:
         write = out.write
-        for line in heapq.merge(*handles):
+        for line in lines:
             write(line.partition(separator)[2])

@@ -16,17 +16,15 @@ nothing back into the partitions, so the processes never wait for each other on 
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO, Final
 
 from agents.coordination.coordinator import Coordinated, Coordinator
 from agents.coordination.progress import Progress, encode_signals
 from agents.domain.alert import DueSoon
-from streams.replay.parts import TAG_BYTES, open_for_reading
+from streams.replay.parts import TAG_BYTES, merged_lines
 
 __all__ = ["SIGNAL", "SignalLog", "merge_alerts"]
 
@@ -71,9 +69,8 @@ def merge_alerts(parts: Iterable[Path], out: BinaryIO, coordinator: Coordinator)
     where it stands and writing the digests it publishes there; returns the digests' counts by
     ``"type status"``, as the replay's summary counts alerts."""
     counts: Counter[str] = Counter()
-    with ExitStack() as stack:
-        handles = [stack.enter_context(open_for_reading(part)) for part in parts]
-        for line in heapq.merge(*handles):
+    with merged_lines(parts) as lines:
+        for line in lines:
             body = line[TAG_BYTES:]
             if not body.startswith(SIGNAL):
                 out.write(body)
