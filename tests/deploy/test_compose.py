@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -59,14 +60,17 @@ def mounted_secrets(env: dict[str, str], directory: Path) -> dict[str, str]:
     return resolved
 
 
+#: The stand-in secrets' folder, kept while the app made with them may read them, removed when the tests end.
+_SECRETS: list[tempfile.TemporaryDirectory[str]] = []
+
+
 @cache
 def worker_app() -> Any:
     """The real app of a worker with the compose settings (secrets stand-ins)."""
-    import tempfile
-
     from streams.app import create_app
 
-    directory = Path(tempfile.mkdtemp(prefix="compose-secrets-"))
+    _SECRETS.append(tempfile.TemporaryDirectory(prefix="compose-secrets-"))
+    directory = Path(_SECRETS[-1].name)
     return create_app(Settings.from_env(mounted_secrets(environment(WORKERS[0]), directory)))
 
 
