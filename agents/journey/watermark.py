@@ -10,6 +10,8 @@ customer has already reached, never beyond it.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["PartitionClock"]
 
 
@@ -40,7 +42,7 @@ class PartitionClock:
     @property
     def time(self) -> int | None:
         """The attested time, or None until ``quorum`` customers have been seen."""
-        top = self._top
+        top: list[Any] = self._top  # as objects: see observe
         return top[-1][0] if len(top) == self._quorum else None
 
     def snapshot(self) -> list[tuple[int, str | bytes]]:
@@ -72,24 +74,29 @@ class PartitionClock:
 
     def observe(self, customer: str | bytes, instant: int) -> int | None:
         """Count *customer*'s event at *instant*; return the attested time afterwards."""
-        top = self._top
-        for index, (seen, who) in enumerate(top):
-            if who == customer:
+        # The entries read as objects: typed as the tuples they are, the compiled core would unpack each one
+        # read and pack it again, a new tuple and integer, wherever it is stored or returned.
+        top: list[Any] = self._top
+        for index in range(len(top)):
+            entry = top[index]
+            if entry[1] == customer:
+                seen: int = entry[0]
                 if instant > seen:
                     top[index] = (instant, customer)
                     _move_up(top, index)
                 return self.time
         if len(top) < self._quorum:
             top.append((instant, customer))
-        elif instant > top[-1][0]:
-            top[-1] = (instant, customer)
         else:
-            return self.time
+            latest: int = top[-1][0]
+            if instant <= latest:
+                return self.time
+            top[-1] = (instant, customer)
         _move_up(top, len(top) - 1)
         return self.time
 
 
-def _move_up(top: list[tuple[int, str | bytes]], index: int) -> None:
+def _move_up(top: list[Any], index: int) -> None:
     """Put the entry at *index*, whose instant only grew, where a stable sort latest-first puts it.
 
     The rest of *top* is in that order already, so the entry moves past the earlier instants before
