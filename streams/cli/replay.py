@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -96,6 +98,8 @@ def replay_file(
         identity_salt=salt, max_bytes=settings.max_event_bytes, identity=rules.identity
     )
     name = display_name(file)
+    processes = min(processes or _cores(), settings.partitions)
+    _warn_if_short_of_room(file, out_dir, processes)
     stages = progress.StageProgress(
         {"unpacking": f"unpacking {name}", "reading": f"reading {name}", "applying": "applying touchpoints"}
     )
@@ -107,7 +111,7 @@ def replay_file(
             JourneyTracker(rules, salt),
             as_of.date() if as_of else None,
             progress=stages if progress.interactive() else None,
-            processes=processes or _cores(),
+            processes=processes,
             partitions=settings.partitions,
             erasures=erasures,
             objects=objects or OBJECTS,
@@ -115,7 +119,7 @@ def replay_file(
     except RecordFileError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
-        raise click.ClickException(f"{exc.filename or file}: {exc.strerror}") from None
+        raise click.ClickException(_stopped_by(exc, file, out_dir, processes)) from None
     finally:
         stages.close()
     click.echo(summary.describe())
@@ -125,6 +129,55 @@ def replay_file(
             "key, which anyone can reverse: set the workers' key before sharing these files",
             err=True,
         )
+
+
+def _stopped_by(error: OSError, file: Path, out_dir: Path, processes: int) -> str:
+    """What a replay stopped by *error* tells its user: what ran out or failed, where, and what it left."""
+    from streams.files import display_name
+    from streams.replay import room_needed
+
+    left = f"Nothing was written to {out_dir}: any earlier replay's files there are as they were."
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        need = room_needed(file, processes)
+        wanted = f", and a replay of {display_name(file)} takes about {_size(need)} there" if need else ""
+        return f"{out_dir}: no space left on its device ({_size(_free(out_dir))} free now{wanted}). {left}"
+    reason = error.strerror or str(error)
+    return f"{error.filename}: {reason}. {left}" if error.filename else f"{reason}. {left}"
+
+
+def _warn_if_short_of_room(file: Path, out_dir: Path, processes: int) -> None:
+    from streams.files import display_name
+    from streams.replay import room_needed
+
+    need = room_needed(file, processes)
+    free = _free(out_dir)
+    if need is not None and free is not None and need > free:
+        click.echo(
+            f"warning: {out_dir} has {_size(free)} free, and a replay of {display_name(file)} in {processes} "
+            f"process{'es' if processes > 1 else ''} takes about {_size(need)} there at its peak (working files, "
+            "then the outputs): if the room runs out it stops, and leaves the folder as it was",
+            err=True,
+        )
+
+
+def _free(folder: Path) -> int | None:
+    """Bytes free on the device *folder* is or will be on (its nearest existing parent's)."""
+    for candidate in (folder, *folder.absolute().parents):
+        if candidate.exists():
+            try:
+                return shutil.disk_usage(candidate).free
+            except OSError:
+                return None
+    return None
+
+
+def _size(count: int | None) -> str:
+    if count is None:
+        return "an unknown amount"
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
 
 
 def _cores() -> int:

@@ -44,6 +44,7 @@ just that (``streams.replay.handoffs``).
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import tempfile
 import time
 import traceback
@@ -70,7 +71,7 @@ from agents.journey.erasure import requested_instant
 from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
 from streams import topics
-from streams.files import read_records, spool
+from streams.files import STDIN, compression_of, read_records, spool
 from streams.partitioner import partition_for
 from streams.replay.handoffs import HandoffPlan, Handoffs, process_of
 from streams.replay.parts import Lines, merge_parts, merge_sorted, open_for_writing
@@ -92,6 +93,7 @@ __all__ = [
     "ReplaySummary",
     "read_erasures",
     "replay",
+    "room_needed",
 ]
 
 #: Output topic → file written in the output directory.
@@ -120,6 +122,14 @@ _ORDERED = (
 
 #: Partitions customers are spread over, as the live worker's default (TOUCHPOINT_PARTITIONS).
 PARTITIONS: Final = 4
+
+#: The most room a replay takes in its output folder, in bytes for each byte of its input (plain JSONL), and
+#: more for each process beyond the first: the sorted runs and the outputs in one process; the runs, each
+#: process's tagged parts, then the outputs merged from them in more. On simulator traffic, whose outputs
+#: take 3.8 times its input, the peak was 4.8, 5.4 and 6.6 times the input in 1, 2 and 4 processes. Rules
+#: that raise more alerts, or enriched events that keep more attributes, take more.
+ROOM_PER_INPUT_BYTE: Final = 5.0
+ROOM_PER_EXTRA_PROCESS: Final = 0.6
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -226,6 +236,10 @@ def replay(
 ) -> ReplaySummary:
     """Process every record of *path* and write one JSONL file per output topic into *out_dir*.
 
+    The files appear in *out_dir* once every one is written whole; until then they are written in a working
+    folder there, removed at the end. A replay that fails (a full disk, a corrupt input) leaves *out_dir* as
+    it was, with the files of any earlier replay. At its peak a replay takes about ``room_needed`` there.
+
     Deadlines fire as each partition's event-time watermark (the newest time reached by a quorum
     of its customers, less the allowed lateness) passes them, as on a live partition, and at the
     end as far as the replay's watermark (all partitions together) has come; none fire past it.
@@ -257,6 +271,11 @@ def replay(
     ]
     with tempfile.TemporaryDirectory(prefix=".replay-", dir=out_dir) as workdir:
         job.workdir = Path(workdir)
+        # The outputs are written in the working folder and moved into out_dir once every one is whole: a
+        # replay that fails (a full disk, a corrupt input) leaves out_dir as it was, earlier outputs and all.
+        staged = job.workdir / "outputs"
+        staged.mkdir()
+        writing = {topic: staged / name for topic, name in OUTPUT_FILES.items()}
         job.path = _spooled(path, job.workdir, progress) or path
         ranges = split(job.path, processes)
         decoded = job.decode(ranges)
@@ -267,9 +286,12 @@ def replay(
             summary.accepted += part.accepted
             summary.identified += part.identified
             summary.after_as_of += part.after_as_of
-        with open_for_writing(summary.outputs[topics.DEAD_LETTER]) as dead_letters:
+        with open_for_writing(writing[topics.DEAD_LETTER]) as dead_letters:
             _write_refusals(decoded, job.source, tracker.config.time.watermark_quorum, dead_letters)
-        applied = job.apply(decoded, processes, summary)
+        applied = job.apply(decoded, processes, summary.accepted, writing)
+        for topic, written in writing.items():
+            written.replace(summary.outputs[topic])
+    summary.states = job.states
     summary.duplicates = applied.duplicates
     summary.transitions = applied.transitions
     summary.merges = applied.merges
@@ -283,6 +305,15 @@ def replay(
     summary.handoffs = applied.handoffs
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def room_needed(path: Path, processes: int) -> int | None:
+    """About the most room, in bytes, a replay of *path* in *processes* takes in its output folder; None where
+    the size of the lines is not known before they are read (a compressed file, the standard input)."""
+    if path == STDIN or compression_of(path) is not None:
+        return None
+    per_byte = ROOM_PER_INPUT_BYTE + ROOM_PER_EXTRA_PROCESS * (max(processes, 1) - 1)
+    return round(path.stat().st_size * per_byte)
 
 
 def _spooled(path: Path, workdir: Path, progress: Progress | None) -> Path | None:
@@ -341,6 +372,8 @@ class _Job:
     handoffs: bool = False
     #: Processes applying the partitions: decoding writes a run for each.
     processes: int = 1
+    #: Every key's final state, where one process applied them all.
+    states: Mapping[str, CustomerState] = field(default_factory=dict)
 
     def decode(self, ranges: list[Range]) -> list[Decoded]:
         self.size = self.path.stat().st_size
@@ -383,7 +416,10 @@ class _Job:
             identity=self.handoffs,
         )
 
-    def apply(self, decoded: list[Decoded], processes: int, summary: ReplaySummary) -> Applied:
+    def apply(
+        self, decoded: list[Decoded], processes: int, total: int, outputs: Mapping[str, Path]
+    ) -> Applied:
+        """Apply the *total* touchpoints *decoded*, in *processes*, writing every one of *outputs* (topic → file)."""
         runs: dict[int, list[Path]] = {}
         self.last_micros = max((part.last_micros for part in decoded), default=0)
         for part in decoded:
@@ -393,8 +429,7 @@ class _Job:
             [p for p in range(self.partitions) if process_of(p, processes) == index]
             for index in range(processes)
         ]
-        total = summary.accepted
-        outputs = summary.outputs
+        identity_runs = [Path(run) for part in decoded for run in part.identity_runs]
         if processes == 1:
             with ExitStack() as stack:
                 files = {
@@ -423,13 +458,14 @@ class _Job:
                     applied if self.progress else None,
                     self.every,
                 )
+                _remove(*(p for ps in runs.values() for p in ps), *identity_runs)
                 until, latest = self._final_clock(shard.clocks()), shard.latest_seen()
                 shard.end(shards[0], self.as_of, until, self.last_micros)
                 with open_for_writing(outputs[CUSTOMERS]) as customers:
                     day = self._day(until, latest)
                     customers.writelines(line + b"\n" for _, line in shard.customers(day))
             self._report("applying", total, total)
-            summary.states = shard.states
+            self.states = shard.states
             return shard.summarize()
         counter = _CONTEXT.Value("q", 0, lock=False)
 
@@ -438,7 +474,6 @@ class _Job:
 
         population = Requests(Population(self.tracker.config, processes), processes)
         # With identity resolution on, a pipe between every two processes for their hand-offs.
-        identity_runs = [Path(run) for part in decoded for run in part.identity_runs]
         peers: list[dict[int, Connection]] = [{} for _ in range(processes)]
         if self.handoffs:
             for one in range(processes):
@@ -467,6 +502,9 @@ class _Job:
                 for pipe in pipes.values():
                     pipe.close()
         self._report("applying", total, total)
+        # Each working file is removed once read for the last time: a replay needs room for the sorted runs
+        # and the parts or the outputs, never all of them at once.
+        _remove(*(p for ps in runs.values() for p in ps), *identity_runs)
         parts = [self.workdir / f"shard-{index}" for index in range(processes)]
         # The enriched events are over half of the output's bytes: one process merges them while another
         # merges every other file.
@@ -549,19 +587,20 @@ class _Job:
         """Merge the processes' *parts* into the *outputs* (name → file); the warning digests' counts, if made here."""
         digests: Counter[str] = Counter()
         for name in outputs:
+            written = [part / OUTPUT_FILES[name] for part in parts]
             if name == CUSTOMERS:
                 with open_for_writing(outputs[name]) as out:
-                    merge_sorted((part / OUTPUT_FILES[name] for part in parts), out)
-                continue
-            with open_for_writing(outputs[name], append=name == topics.DEAD_LETTER) as out:
-                written = [part / OUTPUT_FILES[name] for part in parts]
-                if name == ALERTS:
-                    # The processes logged the coordinator's calls among their alerts: the digests are made here.
-                    coordinator = Coordinator(self.tracker.config, self.partitions)
-                    coordinator.population = None
-                    digests = merge_alerts(written, out, coordinator)
-                else:
-                    merge_parts(written, out)
+                    merge_sorted(written, out)
+            else:
+                with open_for_writing(outputs[name], append=name == topics.DEAD_LETTER) as out:
+                    if name == ALERTS:
+                        # The processes logged the coordinator's calls among their alerts: the digests are made here.
+                        coordinator = Coordinator(self.tracker.config, self.partitions)
+                        coordinator.population = None
+                        digests = merge_alerts(written, out, coordinator)
+                    else:
+                        merge_parts(written, out)
+            _remove(*written)
         return digests
 
     def _barrier(self, messages: list[Any]) -> tuple[int | None, int]:
@@ -589,6 +628,11 @@ class _Job:
     def _report(self, stage: str, done: int, total: int) -> None:
         if self.progress is not None:
             self.progress(stage, done, total)
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 #: Children are forked: they share the decoder, the tracker and its configuration as they are.
@@ -642,7 +686,13 @@ def _run_children(
                         f"replay process {index} ended without a result (exit code {exit_code})"
                     ) from None
                 if kind == "error":
-                    raise RuntimeError(f"replay process {index} failed:\n{payload}")
+                    error, detail = payload
+                    if error is None:
+                        raise RuntimeError(f"replay process {index} failed:\n{detail}")
+                    # Raised here as itself, so that a full disk or a corrupt input reads the same with any
+                    # number of processes; where it happened goes with it.
+                    error.add_note(f"in replay process {index}:\n{detail}")
+                    raise error
                 if kind == "request":
                     assert serve is not None
                     for to, answer in serve(index, payload):
@@ -671,10 +721,21 @@ def _child(connection: Connection, job: Callable[[_Barrier], Any]) -> None:
     try:
         result = job(_Barrier(connection))
         connection.send(("done", result))
-    except BaseException:
-        connection.send(("error", traceback.format_exc()))
+    except BaseException as exc:
+        connection.send(("error", (_portable(exc), traceback.format_exc())))
     finally:
         connection.close()
+
+
+def _portable(error: BaseException) -> Exception | None:
+    """*error* if the parent can raise it as it is (an exception that survives pickling), else None."""
+    if not isinstance(error, Exception):
+        return None  # an interruption or exit of the child: the parent says the process failed
+    try:
+        copy = pickle.loads(pickle.dumps(error))
+    except Exception:  # an exception whose arguments do not survive pickling: told as text
+        return None
+    return copy if isinstance(copy, Exception) else None
 
 
 class _Barrier:
