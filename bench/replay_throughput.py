@@ -12,8 +12,10 @@ every partition, SLA alerts, all outputs written), each replay in a fresh child 
 Reports records/s (median of the runs), the CPU the replay used (all its processes) per
 record, and its peak memory: the resident set of the child and all its processes together,
 sampled every 50 ms, and their proportional set size (PSS, every 250 ms), in which the pages a
-forked process still shares with its parent count once, not in each process. The outputs of every
-process count are checked to be the same bytes.
+forked process still shares with its parent count once, not in each process; and the peak bytes in
+its output folder (every 250 ms): the working files (sorted runs, each process's parts) and the
+outputs, as a multiple of the input's size. The outputs of every process count are checked to be the
+same bytes.
 Each run's wall time is split where decoding ends (its last progress report): decoding is
 shared by the processes, and so is what follows, applying the partitions: each process applies
 its own, the warning digests are made as the processes' outputs are merged, the processes exchange
@@ -110,6 +112,8 @@ class Run:
     handoffs: int = 0
     #: Wall seconds unpacking a compressed input, before decoding (within decode_seconds).
     unpack_seconds: float = 0.0
+    #: The peak of the bytes in the output folder: working files (sorted runs, parts) and outputs.
+    peak_disk: int = 0
 
     @property
     def rate(self) -> float:
@@ -217,7 +221,8 @@ def main() -> None:
                     f" applying {run.seconds - run.decode_seconds:.1f} s),"
                     f" {run.cpu_us:.1f} µs CPU/record, peak RSS {run.peak_rss / 2**20:,.0f} MB"
                     f" ({run.states:,} customers' states, {run.peak_rss / run.states / 1024:,.1f} KB each),"
-                    f" peak PSS {run.peak_pss / 2**20:,.0f} MB",
+                    f" peak PSS {run.peak_pss / 2**20:,.0f} MB,"
+                    f" peak disk {run.peak_disk / 2**20:,.0f} MB ({run.peak_disk / size:.1f}x the input)",
                     flush=True,
                 )
                 if first is None:
@@ -256,6 +261,7 @@ def main() -> None:
             cpu = statistics.median(r.cpu_us for r in runs[processes])
             peak = max(r.peak_rss for r in runs[processes])
             proportional = max(r.peak_pss for r in runs[processes])
+            disk = max(r.peak_disk for r in runs[processes])
             states = runs[processes][0].states
             decoding = statistics.median(r.decode_seconds for r in runs[processes])
             applying = statistics.median(r.seconds - r.decode_seconds for r in runs[processes])
@@ -265,7 +271,8 @@ def main() -> None:
                 f" (runs {', '.join(f'{r:,.0f}' for r in rates)}; decoding {decoding:.1f} s{unpacking},"
                 f" applying {applying:.1f} s), {cpu:.1f} µs CPU/record,"
                 f" peak RSS {peak / 2**20:,.0f} MB ({states:,} customers' states,"
-                f" {peak / states / 1024:,.1f} KB each), peak PSS {proportional / 2**20:,.0f} MB"
+                f" {peak / states / 1024:,.1f} KB each), peak PSS {proportional / 2**20:,.0f} MB,"
+                f" peak disk {disk / 2**20:,.0f} MB ({disk / size:.1f}x the input)"
             )
             handoffs = runs[processes][0].handoffs
             if handoffs:
@@ -337,7 +344,7 @@ def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool,
     command += [str(source), str(out_dir), str(summary_path), str(processes)]
     command += ["on" if identity else "off", "population" if population else "fixed"]
     child = subprocess.Popen(command, cwd=ROOT)
-    peak, proportional = [0], [0]
+    peak, proportional, disk = [0], [0], [0]
     done = threading.Event()
 
     def sample() -> None:
@@ -349,6 +356,7 @@ def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool,
             peak[0] = max(peak[0], resident(pids))
             if tick % PSS_EVERY == 0:
                 proportional[0] = max(proportional[0], proportional_size(pids))
+                disk[0] = max(disk[0], folder_bytes(out_dir))
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -370,7 +378,18 @@ def replay_in_child(source: Path, out_dir: Path, processes: int, identity: bool,
         measured["decode_seconds"],
         measured["handoffs"],
         measured["unpack_seconds"],
+        max(disk[0], folder_bytes(out_dir)),
     )
+
+
+def folder_bytes(folder: Path) -> int:
+    """The bytes of every file under *folder* (0 where it is not there yet); files come and go meanwhile."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.stat(os.path.join(root, name)).st_size
+    return total
 
 
 def resident(pids: list[int]) -> int:
