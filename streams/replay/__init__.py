@@ -123,13 +123,15 @@ _ORDERED = (
 #: Partitions customers are spread over, as the live worker's default (TOUCHPOINT_PARTITIONS).
 PARTITIONS: Final = 4
 
-#: The most room a replay takes in its output folder, in bytes for each byte of its input (plain JSONL), and
-#: more for each process beyond the first: the sorted runs and the outputs in one process; the runs, each
-#: process's tagged parts, then the outputs merged from them in more. On simulator traffic, whose outputs
-#: take 3.8 times its input, the peak was 4.8, 5.4 and 6.6 times the input in 1, 2 and 4 processes. Rules
-#: that raise more alerts, or enriched events that keep more attributes, take more.
-ROOM_PER_INPUT_BYTE: Final = 5.0
-ROOM_PER_EXTRA_PROCESS: Final = 0.6
+#: The most room a replay takes in its output folder, in bytes for each byte of its input (plain JSONL), in
+#: one process and in more: the sorted runs and the outputs in one; the runs, each process's tagged parts,
+#: then the outputs merged from them in more. On simulator traffic, whose outputs take 3.8 times its input,
+#: the peak was 4.9 times the input in one process, 5.7-6.1 in two at 1M records, and 6.6 in four at 100,000
+#: (bench/RESULTS.md): the last file merged, the enriched events, is over half the bytes, and its parts and
+#: every output are on disk at once. Rules that raise more alerts, or enriched events that keep more
+#: attributes, take more.
+ROOM_IN_ONE_PROCESS: Final = 5.0
+ROOM_IN_MORE: Final = 7.0
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -312,8 +314,7 @@ def room_needed(path: Path, processes: int) -> int | None:
     the size of the lines is not known before they are read (a compressed file, the standard input)."""
     if path == STDIN or compression_of(path) is not None:
         return None
-    per_byte = ROOM_PER_INPUT_BYTE + ROOM_PER_EXTRA_PROCESS * (max(processes, 1) - 1)
-    return round(path.stat().st_size * per_byte)
+    return round(path.stat().st_size * (ROOM_IN_ONE_PROCESS if processes <= 1 else ROOM_IN_MORE))
 
 
 def _spooled(path: Path, workdir: Path, progress: Progress | None) -> Path | None:

@@ -113,7 +113,7 @@ def test_a_full_disk_names_the_folder_the_room_free_and_the_room_a_replay_takes(
     free = replay_command._size(replay_command._free(tmp_path))
     assert told == (
         f"{tmp_path}: no space left on its device ({free} free now, and a replay of history.jsonl takes "
-        f"about 5.6 MB there). Nothing was written to {tmp_path}: any earlier replay's files there are as "
+        f"about 7.0 MB there). Nothing was written to {tmp_path}: any earlier replay's files there are as "
         "they were."
     )
 
@@ -133,7 +133,7 @@ def test_the_room_a_replay_takes_grows_with_its_input_and_its_processes(tmp_path
     plain.write_bytes(b"x" * 1000)
     packed.write_bytes(gzip.compress(b"x" * 1000))
 
-    assert [room_needed(plain, processes) for processes in (1, 2, 4)] == [5000, 5600, 6800]
+    assert [room_needed(plain, processes) for processes in (1, 2, 4)] == [5000, 7000, 7000]
     # How many bytes the lines of a compressed file or of the standard input take is known only once read.
     assert room_needed(packed, 1) is None
     assert room_needed(STDIN, 1) is None
