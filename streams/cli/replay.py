@@ -81,7 +81,7 @@ def replay_file(
     from agents.ingest.decode import TouchpointDecoder
     from agents.journey.track import JourneyTracker
     from streams.files import RecordFileError, display_name
-    from streams.replay import read_erasures, replay
+    from streams.replay import ProcessEnded, read_erasures, replay
     from streams.replay.states import OBJECTS
 
     settings = load_settings(config=config, model=model)
@@ -120,6 +120,8 @@ def replay_file(
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(_stopped_by(exc, file, out_dir, processes)) from None
+    except (MemoryError, ProcessEnded) as exc:
+        raise click.ClickException(_out_of_memory(exc, out_dir)) from None
     finally:
         stages.close()
     click.echo(summary.describe())
@@ -143,6 +145,22 @@ def _stopped_by(error: OSError, file: Path, out_dir: Path, processes: int) -> st
         return f"{out_dir}: no space left on its device ({_size(_free(out_dir))} free now{wanted}). {left}"
     reason = error.strerror or str(error)
     return f"{error.filename}: {reason}. {left}" if error.filename else f"{reason}. {left}"
+
+
+def _out_of_memory(error: BaseException, out_dir: Path) -> str:
+    """What a replay that ran out of memory, or lost a process (killed, most often for memory), tells its user."""
+    from streams.replay import ProcessEnded
+
+    less = "fewer --processes, or a smaller --states-in-memory, take less memory"
+    left = f"Nothing was written to {out_dir}: any earlier replay's files there are as they were."
+    if isinstance(error, ProcessEnded):
+        why = (
+            f" (on Linux the kernel kills a process this way when memory runs out: {less})"
+            if error.killed
+            else ""
+        )
+        return f"{error}{why}. {left}"
+    return f"out of memory: {less}. {left}"
 
 
 def _warn_if_short_of_room(file: Path, out_dir: Path, processes: int) -> None:

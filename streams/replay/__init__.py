@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import signal
 import tempfile
 import time
 import traceback
@@ -89,6 +90,7 @@ __all__ = [
     "CUSTOMERS",
     "OUTPUT_FILES",
     "PARTITIONS",
+    "ProcessEnded",
     "Progress",
     "ReplaySummary",
     "read_erasures",
@@ -636,6 +638,26 @@ def _remove(*paths: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+class ProcessEnded(RuntimeError):
+    """One of a replay's processes ended without its result or an error it could tell: it was killed, most
+    often (on Linux, by the kernel when memory ran out)."""
+
+    def __init__(self, index: int, exit_code: int | None) -> None:
+        self.index, self.exit_code = index, exit_code
+        if exit_code is not None and exit_code < 0:
+            try:
+                how = f"killed by {signal.Signals(-exit_code).name}"
+            except ValueError:
+                how = f"killed by signal {-exit_code}"
+        else:
+            how = "still running" if exit_code is None else f"exit code {exit_code}"
+        super().__init__(f"replay process {index} ended without a result ({how})")
+
+    @property
+    def killed(self) -> bool:
+        return self.exit_code == -signal.SIGKILL
+
+
 #: Children are forked: they share the decoder, the tracker and its configuration as they are.
 _CONTEXT = multiprocessing.get_context("fork")
 
@@ -672,9 +694,7 @@ def _run_children(
                 for index in pending:
                     process, connection = children[index]
                     if not process.is_alive() and not connection.poll():
-                        raise RuntimeError(
-                            f"replay process {index} ended without a result (exit code {process.exitcode})"
-                        )
+                        raise ProcessEnded(index, process.exitcode)
                 continue
             for which in ready:
                 index = index_of[id(which)]
@@ -682,10 +702,8 @@ def _run_children(
                 try:
                     kind, payload = connection.recv()
                 except EOFError:
-                    exit_code = children[index][0].exitcode
-                    raise RuntimeError(
-                        f"replay process {index} ended without a result (exit code {exit_code})"
-                    ) from None
+                    children[index][0].join(timeout=1)  # its exit code, if it is ending
+                    raise ProcessEnded(index, children[index][0].exitcode) from None
                 if kind == "error":
                     error, detail = payload
                     if error is None:

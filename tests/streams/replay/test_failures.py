@@ -12,6 +12,7 @@ import errno
 import gzip
 import itertools
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -24,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 import streams.cli.replay as replay_command
+import streams.replay as replay_module
 from streams.cli import main
 from streams.files import STDIN
 from streams.replay import OUTPUT_FILES, room_needed
@@ -158,3 +160,44 @@ def test_a_replay_warns_before_it_starts_where_the_room_looks_short_and_goes_on(
     )
     assert result.stdout.startswith("replayed ")
     assert (tmp_path / "out" / "enriched.jsonl").stat().st_size > len(traffic())
+
+
+def _killed(self: object, *args: object) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _out_of_memory(self: object, *args: object) -> None:
+    raise MemoryError
+
+
+@pytest.mark.parametrize(
+    ("fault", "told"),
+    [
+        (
+            _killed,
+            r"Error: replay process [01] ended without a result \(killed by SIGKILL\) \(on Linux the kernel kills a"
+            r" process this way when memory runs out: fewer --processes, or a smaller --states-in-memory, take"
+            r" less memory\)\. Nothing was written to .*",
+        ),
+        (
+            _out_of_memory,
+            r"Error: out of memory: fewer --processes, or a smaller --states-in-memory, take less memory\."
+            r" Nothing was written to .*",
+        ),
+    ],
+    ids=["a process killed", "a process out of memory"],
+)
+def test_a_replay_process_that_dies_or_runs_out_of_memory_is_told_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: Callable[..., None], told: str
+) -> None:
+    source = tmp_path / "history.jsonl"
+    source.write_bytes(traffic())
+    out = tmp_path / "out"
+    # Each process forked to apply its partitions meets the fault as it starts.
+    monkeypatch.setattr(replay_module._Job, "_apply_shard", fault)
+
+    result = CliRunner().invoke(main, ["replay", str(source), "--out", str(out), "--processes", "2"])
+
+    assert result.exit_code == 1, result.output
+    assert re.fullmatch(told, result.stderr.strip()), result.stderr
+    assert list(out.iterdir()) == []
