@@ -101,7 +101,12 @@ def replay_file(
     processes = min(processes or _cores(), settings.partitions)
     _warn_if_short_of_room(file, out_dir, processes)
     stages = progress.StageProgress(
-        {"unpacking": f"unpacking {name}", "reading": f"reading {name}", "applying": "applying touchpoints"}
+        {
+            "unpacking": f"unpacking {name}",
+            "reading": f"reading {name}",
+            "applying": "applying touchpoints",
+            "writing": "writing the outputs",
+        }
     )
     try:
         summary = replay(

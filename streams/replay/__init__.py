@@ -251,7 +251,8 @@ def replay(
     first written out into a working folder in *out_dir*, and RecordFileError says where compressed data
     is corrupt or cut short. *progress* hears ``("unpacking", bytes of it read, its size)`` for a
     compressed file, ``("reading", bytes read, file size)``, then ``("applying", touchpoints applied,
-    touchpoints)``, every few thousand records. *erasures* (validated erasure requests or
+    touchpoints)``, every few thousand records, and with more than one process ``("writing", bytes of the
+    processes' parts merged into the outputs, their size)``. *erasures* (validated erasure requests or
     confirmations) are applied at their instants, and nothing about an erased customer up to their
     erasure is written. With *processes* above one the work is
     shared by that many processes (at most one per partition), the output is the same, and the
@@ -512,13 +513,19 @@ class _Job:
         # The enriched events are over half of the output's bytes: one process merges them while another
         # merges every other file.
         others = [name for name in (*_ORDERED, CUSTOMERS) if name != topics.ENRICHED]
+        size = sum(path.stat().st_size for part in parts for path in part.iterdir())
+        # A counter for each merging process: neither adds to what the other may be adding to.
+        merged_bytes = [_CONTEXT.Value("q", 0, lock=False) for _ in range(2)]
         merges: list[Callable[[_Barrier], Any]] = [
-            partial(self._merge_child, parts, {name: outputs[name] for name in names})
-            for names in ([topics.ENRICHED], others)
+            partial(self._merge_child, parts, {name: outputs[name] for name in names}, partial(_add, counter))
+            for names, counter in zip(([topics.ENRICHED], others), merged_bytes, strict=True)
         ]
         digests: Counter[str] = Counter()
-        for counts in _run_children(merges, lambda: None):
+        for counts in _run_children(
+            merges, lambda: self._report("writing", sum(counter.value for counter in merged_bytes), size)
+        ):
             digests.update(counts)
+        self._report("writing", size, size)
         total_applied = Applied()
         for result in results:
             assert isinstance(result, Applied)
@@ -586,23 +593,26 @@ class _Job:
             )
         return shard.summarize()
 
-    def _merge_child(self, parts: list[Path], outputs: dict[str, Path], _barrier: _Barrier) -> Counter[str]:
-        """Merge the processes' *parts* into the *outputs* (name → file); the warning digests' counts, if made here."""
+    def _merge_child(
+        self, parts: list[Path], outputs: dict[str, Path], read: Callable[[int], None], _barrier: _Barrier
+    ) -> Counter[str]:
+        """Merge the processes' *parts* into the *outputs* (name → file), telling *read* the bytes of parts merged;
+        the warning digests' counts, if made here."""
         digests: Counter[str] = Counter()
         for name in outputs:
             written = [part / OUTPUT_FILES[name] for part in parts]
             if name == CUSTOMERS:
                 with open_for_writing(outputs[name]) as out:
-                    merge_sorted(written, out)
+                    merge_sorted(written, out, read=read)
             else:
                 with open_for_writing(outputs[name], append=name == topics.DEAD_LETTER) as out:
                     if name == ALERTS:
                         # The processes logged the coordinator's calls among their alerts: the digests are made here.
                         coordinator = Coordinator(self.tracker.config, self.partitions)
                         coordinator.population = None
-                        digests = merge_alerts(written, out, coordinator)
+                        digests = merge_alerts(written, out, coordinator, read)
                     else:
-                        merge_parts(written, out)
+                        merge_parts(written, out, read)
             _remove(*written)
         return digests
 
@@ -631,6 +641,10 @@ class _Job:
     def _report(self, stage: str, done: int, total: int) -> None:
         if self.progress is not None:
             self.progress(stage, done, total)
+
+
+def _add(counter: Any, amount: int) -> None:
+    counter.value += amount
 
 
 def _remove(*paths: Path) -> None:

@@ -11,7 +11,7 @@ what one process writes; the tags are fixed-width hex, so lines compare as bytes
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -19,6 +19,7 @@ from typing import BinaryIO, Final
 __all__ = [
     "BUFFER_BYTES",
     "END",
+    "READ_EVERY",
     "TAG_BYTES",
     "Lines",
     "merge_parts",
@@ -36,6 +37,8 @@ END: Final = (1 << 56) - 1
 BUFFER_BYTES: Final = 1 << 20
 #: Width of a tag: 14 hex digits of event time (µs), 10 of line number, 4 of step, 10 of sequence.
 TAG_BYTES: Final = 38
+#: Bytes of parts merged between two reports of progress.
+READ_EVERY: Final = 1 << 20
 
 
 def open_for_writing(path: Path, append: bool = False) -> BinaryIO:
@@ -97,17 +100,35 @@ def merged_lines(parts: Iterable[Path]) -> Iterator[Iterator[bytes]]:
 # lines first, so merging a replay's parts took as much memory as its largest output file.
 
 
-def merge_parts(parts: Iterable[Path], out: BinaryIO) -> None:
-    """Append the lines of tagged *parts* to *out* in tag order, tags removed."""
-    with merged_lines(parts) as lines:
-        write = out.write
-        for line in lines:
-            write(line[TAG_BYTES:])
+def merge_parts(parts: Iterable[Path], out: BinaryIO, read: Callable[[int], None] | None = None) -> None:
+    """Append the lines of tagged *parts* to *out* in tag order, tags removed; *read(n)* hears of every
+    ``READ_EVERY`` bytes or so of *parts* merged, and of the rest at the end."""
+    _merge(parts, out, None, read)
 
 
-def merge_sorted(parts: Iterable[Path], out: BinaryIO, separator: bytes = b"\x00") -> None:
-    """Append the lines of *parts*, each sorted by the key before *separator*, to *out* in key order, keys removed."""
+def merge_sorted(
+    parts: Iterable[Path],
+    out: BinaryIO,
+    separator: bytes = b"\x00",
+    read: Callable[[int], None] | None = None,
+) -> None:
+    """Append the lines of *parts*, each sorted by the key before *separator*, to *out* in key order, keys removed;
+    *read* as ``merge_parts``'."""
+    _merge(parts, out, separator, read)
+
+
+def _merge(
+    parts: Iterable[Path], out: BinaryIO, separator: bytes | None, read: Callable[[int], None] | None
+) -> None:
+    """Each line of *parts*, in order, less its tag (*separator* None) or its key up to *separator*."""
     with merged_lines(parts) as lines:
         write = out.write
+        count = 0
         for line in lines:
-            write(line.partition(separator)[2])
+            write(line[TAG_BYTES:] if separator is None else line.partition(separator)[2])
+            count += len(line)
+            if count >= READ_EVERY and read is not None:
+                read(count)
+                count = 0
+        if read is not None:
+            read(count)

@@ -24,7 +24,7 @@ from typing import BinaryIO, Final
 from agents.coordination.coordinator import Coordinated, Coordinator
 from agents.coordination.progress import Progress, encode_signals
 from agents.domain.alert import DueSoon
-from streams.replay.parts import TAG_BYTES, merged_lines
+from streams.replay.parts import READ_EVERY, TAG_BYTES, merged_lines
 
 __all__ = ["SIGNAL", "SignalLog", "merge_alerts"]
 
@@ -64,13 +64,20 @@ class SignalLog:
         return Coordinated()
 
 
-def merge_alerts(parts: Iterable[Path], out: BinaryIO, coordinator: Coordinator) -> Counter[str]:
+def merge_alerts(
+    parts: Iterable[Path], out: BinaryIO, coordinator: Coordinator, read: Callable[[int], None] | None = None
+) -> Counter[str]:
     """Append the tagged alerts *parts* to *out* in tag order, applying each logged call to *coordinator*
     where it stands and writing the digests it publishes there; returns the digests' counts by
-    ``"type status"``, as the replay's summary counts alerts."""
+    ``"type status"``, as the replay's summary counts alerts. *read* as ``parts.merge_parts``'."""
     counts: Counter[str] = Counter()
+    count = 0
     with merged_lines(parts) as lines:
         for line in lines:
+            count += len(line)
+            if count >= READ_EVERY and read is not None:
+                read(count)
+                count = 0
             body = line[TAG_BYTES:]
             if not body.startswith(SIGNAL):
                 out.write(body)
@@ -78,4 +85,6 @@ def merge_alerts(parts: Iterable[Path], out: BinaryIO, coordinator: Coordinator)
             for alert in coordinator.apply(body[len(SIGNAL) : -1]).alerts:
                 out.write(alert.encode() + b"\n")
                 counts[f"{alert.type} {alert.status}"] += 1
+    if read is not None:
+        read(count)
     return counts

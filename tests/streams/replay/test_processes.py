@@ -98,6 +98,13 @@ def test_a_compressed_file_is_replayed_as_its_lines_by_any_number_of_processes(
     packed.write_bytes(compress(traffic()))
     one = replay(plain, tmp_path / "one", DECODER, tracker())
     stages: list[str] = []
+    writing: list[tuple[int, int]] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        stages.append(stage)
+        if stage == "writing":
+            writing.append((done, total))
+
     for processes in (1, 2):
         out = tmp_path / f"packed-{processes}"
         summary = replay(
@@ -106,13 +113,16 @@ def test_a_compressed_file_is_replayed_as_its_lines_by_any_number_of_processes(
             DECODER,
             tracker(),
             processes=processes,
-            progress=lambda stage, done, total: stages.append(stage),
+            progress=progress,
         )
         assert outputs(out) == outputs(tmp_path / "one"), f"{processes} processes"
         assert (summary.records, summary.accepted, summary.alerts) == (one.records, one.accepted, one.alerts)
         assert not list(out.glob(".replay-*")), "the unpacked lines go with the working folder"
     assert stages[0] == "unpacking"
-    assert {"reading", "applying"} <= set(stages)
+    assert {"reading", "applying", "writing"} <= set(stages)
+    # The parts merged in two processes, told as they go, up to their size.
+    assert writing[-1][0] == writing[-1][1] > 0
+    assert [done for done, _ in writing] == sorted(done for done, _ in writing)
 
 
 def test_the_partitions_move_when_deadline_outputs_are_written_never_what_they_say(tmp_path: Path) -> None:
