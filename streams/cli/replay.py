@@ -22,7 +22,9 @@ from streams.settings import SettingsError
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Output directory.",
+    help="Output directory. The files appear in it when the replay has finished; until then they are written "
+    "in a working folder inside it, which takes several times the input's size at its peak; a replay that "
+    "stops leaves it as it was.",
 )
 @click.option(
     "--as-of",
