@@ -83,7 +83,7 @@ def replay_file(
     from agents.ingest.decode import TouchpointDecoder
     from agents.journey.track import JourneyTracker
     from streams.files import RecordFileError, display_name
-    from streams.replay import ProcessEnded, read_erasures, replay
+    from streams.replay import InputIsAnOutput, ProcessEnded, read_erasures, replay
     from streams.replay.states import OBJECTS
 
     settings = load_settings(config=config, model=model)
@@ -123,7 +123,7 @@ def replay_file(
             erasures=erasures,
             objects=objects or OBJECTS,
         )
-    except RecordFileError as exc:
+    except (RecordFileError, InputIsAnOutput) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(_stopped_by(exc, file, out_dir, processes)) from None

@@ -90,6 +90,7 @@ __all__ = [
     "CUSTOMERS",
     "OUTPUT_FILES",
     "PARTITIONS",
+    "InputIsAnOutput",
     "ProcessEnded",
     "Progress",
     "ReplaySummary",
@@ -260,10 +261,13 @@ def replay(
     (``streams.replay.states``); the output is the same for any number.
     """
     started = time.perf_counter()
+    outputs = {topic: out_dir / name for topic, name in OUTPUT_FILES.items()}
+    if path != STDIN and any(output.exists() and output.samefile(path) for output in outputs.values()):
+        raise InputIsAnOutput(
+            f"{path} would be replaced by the replay's own {path.name}: choose another output folder"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = ReplaySummary(
-        outputs={topic: out_dir / name for topic, name in OUTPUT_FILES.items()}, as_of=as_of
-    )
+    summary = ReplaySummary(outputs=outputs, as_of=as_of)
     processes = max(1, min(processes, partitions))
     ordered = sorted(erasures, key=lambda request: (requested_instant(request), str(request["customer_id"])))
     job = _Job(path, decoder, tracker, as_of, partitions, PROGRESS_EVERY, progress, objects)
@@ -650,6 +654,10 @@ def _add(counter: Any, amount: int) -> None:
 def _remove(*paths: Path) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
+
+
+class InputIsAnOutput(ValueError):
+    """The file to replay is one of the files the replay writes, which would replace it."""
 
 
 class ProcessEnded(RuntimeError):

@@ -201,3 +201,17 @@ def test_a_replay_process_that_dies_or_runs_out_of_memory_is_told_in_one_line(
     assert result.exit_code == 1, result.output
     assert re.fullmatch(told, result.stderr.strip()), result.stderr
     assert list(out.iterdir()) == []
+
+
+def test_a_replay_refuses_to_write_over_the_file_it_replays(tmp_path: Path) -> None:
+    source = tmp_path / "enriched.jsonl"
+    source.write_bytes(traffic())
+
+    result = CliRunner().invoke(main, ["replay", str(source), "--out", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: {source} would be replaced by the replay's own enriched.jsonl: choose another output folder"
+    )
+    assert source.read_bytes() == traffic()
+    assert [path.name for path in tmp_path.iterdir()] == ["enriched.jsonl"]
