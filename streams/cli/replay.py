@@ -145,7 +145,7 @@ def _stopped_by(error: OSError, file: Path, out_dir: Path, processes: int) -> st
     from streams.files import display_name
     from streams.replay import room_needed
 
-    left = f"Nothing was written to {out_dir}: any earlier replay's files there are as they were."
+    left = _nothing_written(out_dir)
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         need = room_needed(file, processes)
         wanted = f", and a replay of {display_name(file)} takes about {_size(need)} there" if need else ""
@@ -159,7 +159,7 @@ def _out_of_memory(error: BaseException, out_dir: Path) -> str:
     from streams.replay import ProcessEnded
 
     less = "fewer --processes, or a smaller --states-in-memory, take less memory"
-    left = f"Nothing was written to {out_dir}: any earlier replay's files there are as they were."
+    left = _nothing_written(out_dir)
     if isinstance(error, ProcessEnded):
         why = (
             f" (on Linux the kernel kills a process this way when memory runs out: {less})"
@@ -168,6 +168,10 @@ def _out_of_memory(error: BaseException, out_dir: Path) -> str:
         )
         return f"{error}{why}. {left}"
     return f"out of memory: {less}. {left}"
+
+
+def _nothing_written(out_dir: Path) -> str:
+    return f"Nothing was written to {out_dir}: any earlier replay's files there are as they were."
 
 
 def _warn_if_short_of_room(file: Path, out_dir: Path, processes: int) -> None:

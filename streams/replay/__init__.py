@@ -127,13 +127,13 @@ _ORDERED = (
 PARTITIONS: Final = 4
 
 #: The most room a replay takes in its output folder, in bytes for each byte of its input (plain JSONL), in
-#: one process and in more: the sorted runs and the outputs in one; the runs, each process's tagged parts,
-#: then the outputs merged from them in more. On simulator traffic, whose outputs take 3.8 times its input,
-#: the peak was 4.9 times the input in one process, 5.7-6.1 in two at 1M records, and 6.6 in four at 100,000
-#: (bench/RESULTS.md): the last file merged, the enriched events, is over half the bytes, and its parts and
-#: every output are on disk at once. Rules that raise more alerts, or enriched events that keep more
-#: attributes, take more.
-ROOM_IN_ONE_PROCESS: Final = 5.0
+#: one process and in more, with a tenth or so to spare: the sorted runs and the outputs in one; the runs,
+#: each process's tagged parts, then the outputs merged from them in more. On simulator traffic, whose
+#: outputs take 3.8 times its input, the peak was 4.9 and 5.0 times the input in one process at 1M and 4M
+#: records, 5.7-6.1 and 6.2 in two, and 6.6 in four at 100,000 (bench/RESULTS.md): the last file merged, the
+#: enriched events, is over half the bytes, and its parts and every output are on disk at once. Rules that
+#: raise more alerts, or enriched events that keep more attributes, take more.
+ROOM_IN_ONE_PROCESS: Final = 5.5
 ROOM_IN_MORE: Final = 7.0
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -318,9 +318,9 @@ def replay(
 
 def room_needed(path: Path, processes: int) -> int | None:
     """About the most room, in bytes, a replay of *path* in *processes* takes in its output folder; None where
-    the size of the lines is not known before they are read (a compressed file, the standard input)."""
-    if path == STDIN or compression_of(path) is not None:
-        return None
+    the size of the lines is not known before they are read (a compressed file, the standard input, a pipe)."""
+    if path == STDIN or not path.is_file() or compression_of(path) is not None:
+        return None  # a named pipe, too: nothing may be read from it before the replay reads it
     return round(path.stat().st_size * (ROOM_IN_ONE_PROCESS if processes <= 1 else ROOM_IN_MORE))
 
 
