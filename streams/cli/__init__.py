@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from streams.cli.alerts import alerts
+from streams.cli.common import os_error
 from streams.cli.console import console, hash_password
 from streams.cli.erase import erase
 from streams.cli.fit import fit_models
@@ -25,7 +26,22 @@ from streams.cli.worker import worker
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The commands, each with an error of the file system (a full disk, a file it may not write or read)
+    told in one line as every other error is, where the command itself did not tell it better."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise  # a reader that went away (`| head`): nothing to tell it
+        except OSError as exc:
+            raise click.ClickException(os_error(exc)) from None
+
+
+@click.group(
+    cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(package_name="touchpoint")
 def main() -> None:
     """Touchpoint: real-time customer journeys from omnichannel touchpoints.

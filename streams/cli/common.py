@@ -28,6 +28,7 @@ __all__ = [
     "kafka_options",
     "load_rules",
     "load_settings",
+    "os_error",
     "port_free",
     "require_broker",
     "run_async",
@@ -281,3 +282,13 @@ async def request_and_await_answer(
         except TimeoutError:
             return None
     return None
+
+
+def os_error(error: OSError) -> str:
+    """*error* in a line: the file it names, if any, and what the system said."""
+    reason = error.strerror or str(error) or type(error).__name__
+    if error.filename is None:
+        return reason
+    if error.filename2 is not None:
+        return f"{error.filename} → {error.filename2}: {reason}"
+    return f"{error.filename}: {reason}"

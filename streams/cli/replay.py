@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from streams.cli import progress
-from streams.cli.common import CONFIG_OPTION, MODEL_OPTION, load_rules, load_settings
+from streams.cli.common import CONFIG_OPTION, MODEL_OPTION, load_rules, load_settings, os_error
 from streams.settings import SettingsError
 
 
@@ -150,8 +150,7 @@ def _stopped_by(error: OSError, file: Path, out_dir: Path, processes: int) -> st
         need = room_needed(file, processes)
         wanted = f", and a replay of {display_name(file)} takes about {_size(need)} there" if need else ""
         return f"{out_dir}: no space left on its device ({_size(_free(out_dir))} free now{wanted}). {left}"
-    reason = error.strerror or str(error)
-    return f"{error.filename}: {reason}. {left}" if error.filename else f"{reason}. {left}"
+    return f"{os_error(error)}. {left}"
 
 
 def _out_of_memory(error: BaseException, out_dir: Path) -> str:

@@ -7,6 +7,8 @@ import gzip
 import io
 import itertools
 import json
+import resource
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -520,3 +522,38 @@ def test_simulate_writes_who_made_each_event_beside_the_traffic(cli: CliRunner, 
     assert {row["event_id"] for row in truth} <= set(events)
     assert len(truth) > 1900, "every valid event has its person"
     assert all("person" not in event for event in events.values()), "the ground truth stays out of the events"
+
+
+def test_a_file_a_command_cannot_write_is_one_line_naming_it(cli: CliRunner, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder" / "traffic.jsonl"
+    result = cli.invoke(main, ["simulate", "--events", "10", "--out", str(missing)])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {missing}: No such file or directory"
+
+
+def test_a_full_disk_under_any_command_is_one_line(tmp_path: Path) -> None:
+    # Writes past a cap on the size of any file fail as on a full disk (EFBIG, with SIGXFSZ ignored).
+    def cap() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "simulate",
+            "--events",
+            "1000",
+            "--out",
+            str(tmp_path / "t.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[3],
+        preexec_fn=cap,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == "Error: File too large"
