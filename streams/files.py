@@ -21,6 +21,7 @@ fit's skipped rows).
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import lzma
@@ -42,6 +43,7 @@ __all__ = [
     "compression_of",
     "display_name",
     "lines_name",
+    "lines_size",
     "read_records",
     "spool",
 ]
@@ -83,6 +85,9 @@ _BROKEN: Final = (OSError, EOFError, zlib.error, lzma.LZMAError, zstd.ZstdError)
 _PROBE_BYTES: Final = 64
 #: Bytes copied at a time while unpacking, and read at a time from a record file (``_opened``).
 _CHUNK: Final = 1 << 20
+#: Compressed bytes read when a compressed file's lines are counted (``lines_size``): the rate at which it
+#: unpacks is taken between the first two.
+_SAMPLE_MARKS: Final = (1 << 18, 1 << 20)
 #: Compressed files' usual suffixes, left off the name of a copy of their lines (``lines_name``).
 _COMPRESSED_SUFFIXES: Final = (".gz", ".bz2", ".xz", ".zst")
 
@@ -200,6 +205,37 @@ def spool(path: Path, into: Path, on_read: Callable[[int, int], None] | None = N
                 if on_read is not None and size:
                     on_read(raw.tell(), size)
     return into
+
+
+def lines_size(path: Path) -> int | None:
+    """About how many bytes *path*'s lines take: a plain file's size; a compressed one's from how fast its first
+    megabyte or so unpacks (all of it, for a small file: exact). None for the standard input or anything else
+    that is not a regular file, which would lose what was read to find out."""
+    if path == STDIN or not path.is_file():
+        return None
+    size = path.stat().st_size
+    with _opened(path) as raw, _lines(raw) as (data, compression):
+        if compression is None:
+            return size
+        unpacked = 0
+        marks: list[tuple[int, int]] = []  # (compressed bytes read, bytes unpacked) at each of _SAMPLE_MARKS
+        # Broken data within the sample goes unestimated: reading it says so, naming the file.
+        with contextlib.suppress(*_BROKEN):
+            while len(marks) < len(_SAMPLE_MARKS):
+                chunk = data.read(_CHUNK)
+                if not chunk:
+                    return unpacked  # all of it: exact
+                unpacked += len(chunk)
+                if raw.tell() >= _SAMPLE_MARKS[len(marks)]:
+                    marks.append((raw.tell(), unpacked))
+    if len(marks) < len(_SAMPLE_MARKS):
+        return None
+    (packed_then, unpacked_then), (packed, unpacked) = marks
+    if packed == packed_then:
+        return round(size * unpacked / packed)
+    # The rate between the two marks: what the decompressor has read but not yet given out (a bzip2 block,
+    # some hundred kilobytes) is in both, and would count as less data at either alone.
+    return unpacked + round((size - packed) * (unpacked - unpacked_then) / (packed - packed_then))
 
 
 def lines_name(path: Path) -> str:

@@ -72,7 +72,7 @@ from agents.journey.erasure import requested_instant
 from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
 from streams import topics
-from streams.files import STDIN, compression_of, read_records, spool
+from streams.files import STDIN, lines_size, read_records, spool
 from streams.partitioner import partition_for
 from streams.replay.handoffs import HandoffPlan, Handoffs, process_of
 from streams.replay.parts import Lines, merge_parts, merge_sorted, open_for_writing
@@ -249,7 +249,7 @@ def replay(
     of its customers, less the allowed lateness) passes them, as on a live partition, and at the
     end as far as the replay's watermark (all partitions together) has come; none fire past it.
     *path* may be compressed (gzip, bzip2, xz or zstd; ``streams.files``), or ``streams.files.STDIN``: it is
-    first written out into a working folder in *out_dir*, and RecordFileError says where compressed data
+    first written out into a working folder in *out_dir* (and removed once decoded), and RecordFileError says where compressed data
     is corrupt or cut short. *progress* hears ``("unpacking", bytes of it read, its size)`` for a
     compressed file, ``("reading", bytes read, file size)``, then ``("applying", touchpoints applied,
     touchpoints)``, every few thousand records, and with more than one process ``("writing", bytes of the
@@ -288,6 +288,8 @@ def replay(
         job.path = _spooled(path, job.workdir, progress) or path
         ranges = split(job.path, processes)
         decoded = job.decode(ranges)
+        if job.path != path:
+            job.path.unlink()  # the unpacked lines, read: room for the outputs
         for part in decoded:
             summary.records += part.records
             summary.blank_lines += part.blank_lines
@@ -317,11 +319,16 @@ def replay(
 
 
 def room_needed(path: Path, processes: int) -> int | None:
-    """About the most room, in bytes, a replay of *path* in *processes* takes in its output folder; None where
-    the size of the lines is not known before they are read (a compressed file, the standard input, a pipe)."""
-    if path == STDIN or not path.is_file() or compression_of(path) is not None:
-        return None  # a named pipe, too: nothing may be read from it before the replay reads it
-    return round(path.stat().st_size * (ROOM_IN_ONE_PROCESS if processes <= 1 else ROOM_IN_MORE))
+    """About the most room, in bytes, a replay of *path* in *processes* takes in its output folder, from the
+    bytes its lines take (``streams.files.lines_size``: a compressed file's are estimated from its start);
+    None where those cannot be told before the replay reads them (the standard input, a pipe).
+
+    A compressed file's lines are unpacked into the working folder first, and removed once decoded: they and
+    the sorted runs take less than the runs and the outputs do later."""
+    lines = lines_size(path)
+    if lines is None:
+        return None
+    return round(lines * (ROOM_IN_ONE_PROCESS if processes <= 1 else ROOM_IN_MORE))
 
 
 def _spooled(path: Path, workdir: Path, progress: Progress | None) -> Path | None:

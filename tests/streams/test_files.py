@@ -22,6 +22,7 @@ from streams.files import (
     compression_of,
     display_name,
     lines_name,
+    lines_size,
     read_records,
     spool,
 )
@@ -239,3 +240,30 @@ def test_progress_and_messages_name_the_standard_input_in_words() -> None:
     assert display_name(STDIN) == display_name(STDIN, whole=True) == "standard input"
     assert display_name(Path("in/events.jsonl.gz")) == "events.jsonl.gz"
     assert display_name(Path("in/events.jsonl.gz"), whole=True) == "in/events.jsonl.gz"
+
+
+@pytest.mark.parametrize("kind", sorted(COMPRESSORS))
+def test_the_bytes_a_files_lines_take_exactly_for_a_small_one_about_for_a_large_one(
+    tmp_path: Path, kind: str
+) -> None:
+    plain, small, large = tmp_path / "plain.jsonl", tmp_path / "small", tmp_path / "large"
+    data = b"".join(b'{"n":%d,"text":"%s"}\n' % (n, os.urandom(8).hex().encode()) for n in range(200_000))
+    plain.write_bytes(data)
+    small.write_bytes(COMPRESSORS[kind](data[:50_000]))
+    large.write_bytes(COMPRESSORS[kind](data))
+
+    assert lines_size(plain) == len(data)
+    assert lines_size(small) == 50_000  # read to its end: what it holds
+    # Read only as far as its first megabyte of compressed data: what the rest unpacks to is estimated.
+    assert len(large.read_bytes()) > 1 << 20
+    estimate = lines_size(large)
+    assert estimate is not None
+    assert 0.9 * len(data) <= estimate <= 1.1 * len(data)
+
+
+def test_the_lines_of_the_standard_input_or_a_pipe_are_not_counted_ahead(tmp_path: Path) -> None:
+    pipe = tmp_path / "history.pipe"
+    os.mkfifo(pipe)
+    # Not opened, or what it read would be lost to whoever reads the pipe next.
+    assert lines_size(pipe) is None
+    assert lines_size(STDIN) is None

@@ -136,10 +136,10 @@ def test_the_room_a_replay_takes_grows_with_its_input_and_its_processes(tmp_path
     packed.write_bytes(gzip.compress(b"x" * 1000))
 
     assert [room_needed(plain, processes) for processes in (1, 2, 4)] == [5500, 7000, 7000]
-    # How many bytes the lines of a compressed file or of the standard input take is known only once read.
-    assert room_needed(packed, 1) is None
+    # A compressed file, by what its lines take (here all of them, the file being small).
+    assert room_needed(packed, 1) == 5500
+    # The standard input's and a named pipe's are known only once read, which the replay does.
     assert room_needed(STDIN, 1) is None
-    # Nor is it for a named pipe, which is not opened: what it would read first would be lost to the replay.
     pipe = tmp_path / "history.pipe"
     os.mkfifo(pipe)
     assert room_needed(pipe, 1) is None
