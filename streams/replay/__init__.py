@@ -704,18 +704,25 @@ def _run_children(
     *serve* gets each as it comes, with the job's index, and returns the answers to send now, each to
     its job. *report* runs a few times a second meanwhile.
     """
-    children = []
-    for job in jobs:
-        parent, child = _CONTEXT.Pipe()
-        process = _CONTEXT.Process(target=_child, args=(child, job), daemon=True)
-        process.start()
-        child.close()
-        children.append((process, parent))
+    children: list[tuple[Any, Connection]] = []  # (the forked process, its end of the pipe)
     results: list[Any] = [None] * len(jobs)
     pending = {index for index in range(len(jobs))}
     waiting: dict[int, Any] = {}
-    index_of = {id(connection): index for index, (_, connection) in enumerate(children)}
     try:
+        for job in jobs:
+            parent, child = _CONTEXT.Pipe()
+            process = _CONTEXT.Process(target=_child, args=(child, job), daemon=True)
+            # Ctrl-C is this process's to handle: each child ignores it (_child). Held while a child forks,
+            # it cannot reach the child before the child has said so, nor this process before the child is
+            # among those it stops.
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                process.start()
+                children.append((process, parent))
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            child.close()
+        index_of = {id(connection): index for index, (_, connection) in enumerate(children)}
         while pending:
             report()
             ready = wait([children[i][1] for i in pending], timeout=0.1)
@@ -756,6 +763,11 @@ def _run_children(
                 results[index] = payload
                 pending.discard(index)
         report()
+    except BaseException:
+        # Interrupted, or one child failed: what the others are doing is wanted no more.
+        for process, _ in children:
+            process.kill()
+        raise
     finally:
         for process, connection in children:
             connection.close()
@@ -766,6 +778,9 @@ def _run_children(
 
 
 def _child(connection: Connection, job: Callable[[_Barrier], Any]) -> None:
+    # Ctrl-C reaches every process of a terminal's group: the parent stops the children (_run_children).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         result = job(_Barrier(connection))
         connection.send(("done", result))
