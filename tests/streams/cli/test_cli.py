@@ -7,8 +7,6 @@ import gzip
 import io
 import itertools
 import json
-import resource
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +19,7 @@ from streams.cli import main
 from streams.local.broker import free_port
 from streams.replay.states import OBJECTS
 from streams.sim import SimulationSpec, generate
+from tests.file_limits import capped_file_size
 
 pytestmark = pytest.mark.unit
 
@@ -532,11 +531,6 @@ def test_a_file_a_command_cannot_write_is_one_line_naming_it(cli: CliRunner, tmp
 
 
 def test_a_full_disk_under_any_command_is_one_line(tmp_path: Path) -> None:
-    # Writes past a cap on the size of any file fail as on a full disk (EFBIG, with SIGXFSZ ignored).
-    def cap() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
-
     done = subprocess.run(
         [
             sys.executable,
@@ -552,7 +546,7 @@ def test_a_full_disk_under_any_command_is_one_line(tmp_path: Path) -> None:
         text=True,
         check=False,
         cwd=Path(__file__).resolve().parents[3],
-        preexec_fn=cap,
+        preexec_fn=capped_file_size(4096),
         timeout=120,
     )
     assert done.returncode == 1

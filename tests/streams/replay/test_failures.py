@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import errno
 import gzip
-import itertools
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -30,40 +27,40 @@ import streams.replay as replay_module
 from streams.cli import main
 from streams.files import STDIN
 from streams.replay import OUTPUT_FILES, room_needed
-from streams.sim import SimulationSpec, generate
+from tests.file_limits import capped_file_size
+from tests.streams.replay.traffic import traffic
 
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@cache
-def traffic() -> bytes:
-    """Simulator traffic: 150 customers over weeks, malformed records and redeliveries included."""
-    records = itertools.islice(generate(SimulationSpec(customers=150, seed=8)), 6000)
-    return b"".join(record + b"\n" for record in records)
+#: The environment of the command's own process: the identity key, and this checkout on the path.
+ENV = {**os.environ, "TOUCHPOINT_IDENTITY_SALT": "failures", "PYTHONPATH": str(ROOT)}
 
 
-def capped(limit: int) -> Callable[[], None]:
-    """Run in the replay's process before it starts: no file it (or a process it forks) writes grows past *limit*."""
-
-    def cap() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return cap
+def command_line(source: Path, out: Path, processes: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streams.cli",
+        "replay",
+        str(source),
+        "--out",
+        str(out),
+        "--processes",
+        str(processes),
+    ]
 
 
 def replay_capped(source: Path, out: Path, processes: int, limit: int) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TOUCHPOINT_IDENTITY_SALT": "failures", "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "streams.cli", "replay", str(source), "--out", str(out)]
     return subprocess.run(
-        [*command, "--processes", str(processes)],
+        command_line(source, out, processes),
         capture_output=True,
         text=True,
-        env=env,
+        env=ENV,
         cwd=ROOT,
-        preexec_fn=capped(limit),
+        preexec_fn=capped_file_size(limit),
         timeout=300,
         check=False,
     )
@@ -230,18 +227,6 @@ def test_a_replay_interrupted_while_applying_stops_every_process_and_leaves_the_
     out = tmp_path / "out"
     out.mkdir()
     (out / "enriched.jsonl").write_bytes(b"an earlier replay's\n")
-    env = {**os.environ, "TOUCHPOINT_IDENTITY_SALT": "failures", "PYTHONPATH": str(ROOT)}
-    command = [
-        sys.executable,
-        "-m",
-        "streams.cli",
-        "replay",
-        str(source),
-        "--out",
-        str(out),
-        "--processes",
-        "2",
-    ]
 
     def own_group_with_ctrl_c() -> None:
         # As on a terminal: Ctrl-C reaches every process of the group, and none ignores it.
@@ -249,8 +234,8 @@ def test_a_replay_interrupted_while_applying_stops_every_process_and_leaves_the_
         os.setpgrp()
 
     replaying = subprocess.Popen(
-        command,
-        env=env,
+        command_line(source, out, 2),
+        env=ENV,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -10,11 +10,9 @@ from __future__ import annotations
 import bz2
 import dataclasses
 import gzip
-import itertools
 import sys
 from collections.abc import Callable
 from datetime import date
-from functools import cache
 from pathlib import Path
 
 import orjson
@@ -26,7 +24,7 @@ from agents.journey.track import JourneyTracker
 from agents.models.population import PopulationThreshold
 from streams.partitioner import partition_for
 from streams.replay import OUTPUT_FILES, PARTITIONS, replay
-from streams.sim import SimulationSpec, generate
+from tests.streams.replay.traffic import traffic
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -42,13 +40,6 @@ DECODER = TouchpointDecoder(identity_salt=SALT)
 def tracker() -> JourneyTracker:
     """A fresh tracker for each replay: the population's thresholds it learns are state."""
     return JourneyTracker(default_config(), SALT)
-
-
-@cache
-def traffic() -> bytes:
-    """Simulator traffic: 150 customers over weeks, malformed records and redeliveries included."""
-    records = itertools.islice(generate(SimulationSpec(customers=150, seed=8)), 6000)
-    return b"".join(record + b"\n" for record in records)
 
 
 def outputs(directory: Path) -> dict[str, bytes]:
