@@ -836,14 +836,13 @@ def read_erasures(path: Path) -> list[dict[str, object]]:
             document = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise ValueError(f"{path.name}:{number}: not JSON: {exc}") from None
+        # A confirmation is a request with what the worker did (its erased_at): judged as what it claims to be.
+        claimed = confirmation if isinstance(document, dict) and "erased_at" in document else request
         try:
-            request(document)
-        except schemas.ValidationError:
-            try:
-                confirmation(document)
-            except schemas.ValidationError as exc:
-                raise ValueError(
-                    f"{path.name}:{number}: not an erasure request or confirmation: {exc.message}"
-                ) from None
+            claimed(document)
+        except schemas.ValidationError as exc:
+            raise ValueError(
+                f"{path.name}:{number}: not an erasure request or confirmation: {exc.message}"
+            ) from None
         found.append(document)
     return found

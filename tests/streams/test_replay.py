@@ -241,3 +241,12 @@ def test_the_erasures_file_takes_requests_and_confirmations_and_names_a_bad_line
     bad.write_bytes(orjson.dumps(request) + b'\n{"customer_id": "c"}\n')
     with pytest.raises(ValueError, match=r"bad.jsonl:2: not an erasure request or confirmation"):
         read_erasures(bad)
+    # Each is judged as what it claims to be, so the message names the field that is wrong.
+    leap = tmp_path / "leap.jsonl"
+    leap.write_bytes(orjson.dumps({**request, "requested_at": "2026-06-30T23:59:60Z"}) + b"\n")
+    with pytest.raises(ValueError, match=r"leap.jsonl:1: .*data.requested_at must be date-time"):
+        read_erasures(leap)
+    unfound = tmp_path / "unfound.jsonl"
+    unfound.write_bytes(orjson.dumps({**confirmation, "found": "yes"}) + b"\n")
+    with pytest.raises(ValueError, match=r"unfound.jsonl:1: .*data.found must be boolean"):
+        read_erasures(unfound)
