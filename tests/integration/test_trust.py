@@ -279,3 +279,50 @@ async def test_a_snooze_until_2099_is_clamped_to_a_week_and_the_alert_says_so(
     at = datetime.fromisoformat(snoozed["status_changed_at"])
     assert until - at == timedelta(days=7)
     assert datetime.fromisoformat(snoozed["details"]["snooze_clamped_from"]).year > 2100
+
+
+async def test_an_action_and_an_erasure_dated_by_a_leap_second_are_refused_by_their_contracts(
+    broker: EmbeddedBroker, worker: WorkerProcess, run_id: str
+) -> None:
+    # RFC 3339 has leap seconds; no datetime does. They used to pass the contract and fail where the
+    # time was read, dead-lettered as "internal": a bug, as far as anyone watching could tell.
+    customer = f"{run_id}-leap"
+    await give_state(broker.bootstrap, [customer], datetime.now(UTC))
+    leap = "2026-06-30T23:59:60Z"
+    from aiokafka import AIOKafkaProducer
+
+    action = {
+        "schema_version": 1,
+        "alert_id": f"long_wait/{customer}/0123456789ab",
+        "action": "acknowledge",
+        "by": "anna@support",
+        "at": leap,
+    }
+    erasure = {
+        "schema_version": 1,
+        "request_id": f"{run_id}-dsr",
+        "customer_id": customer,
+        "requested_at": leap,
+        "by": "dpo",
+        "reason": "gdpr-art-17",
+    }
+    client = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+    await client.start()
+    try:
+        sent = [
+            (await client.send_and_wait(topic, orjson.dumps(record), key=customer.encode()), field)
+            for topic, record, field in (
+                (topics.ACTIONS, action, "at"),
+                (topics.ERASURE_REQUESTS, erasure, "requested_at"),
+            )
+        ]
+    finally:
+        await client.stop()
+    for metadata, field in sent:
+        dead = await dead_letter_of(
+            broker.bootstrap, f"{metadata.topic}:{metadata.partition}:{metadata.offset}"
+        )
+        assert dead["reason"] == "schema", dead
+        assert f"data.{field} must be date-time" in dead["message"]
+    await after_sentinels(broker.bootstrap, f"{run_id}-after")
+    assert customer_state(worker, customer) is not None, "the erasure request changed nothing"
