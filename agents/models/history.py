@@ -11,7 +11,7 @@ Sources (read in one streaming pass; nothing is loaded twice):
   converted. A purchase without ``customer_id`` is a bad row (it cannot be attributed).
 
 Blank lines are ignored. A row that cannot be parsed (wrong field count, bad date, amount that is not
-a finite number >= 0, invalid JSON) is a :class:`BadRow` with its 1-based physical line number: with
+a number from 0 to ``MAX_AMOUNT``, invalid JSON) is a :class:`BadRow` with its 1-based physical line number: with
 ``strict=True`` the first one raises :class:`HistoryRowError` naming file and line, otherwise it is
 skipped and collected.
 
@@ -48,6 +48,7 @@ import numpy.typing as npt
 import orjson
 
 __all__ = [
+    "MAX_AMOUNT",
     "MIN_CUSTOMERS",
     "BadRow",
     "History",
@@ -67,6 +68,9 @@ Format = Literal["auto", "csv", "jsonl"]
 
 #: Fewer customers than this cannot support a fit of 4 BG/NBD parameters.
 MIN_CUSTOMERS: Final = 10
+#: The largest amount a row may carry, as a touchpoint's ``attributes.amount`` (schemas/touchpoint.v1.json):
+#: a day's or a customer's sum of such amounts stays a finite number.
+MAX_AMOUNT: Final = 1_000_000_000.0
 _DAYS_PER: Final = {"days": 1.0, "weeks": 7.0}
 _HEADER: Final = ("customer_id", "date", "amount")
 
@@ -120,8 +124,8 @@ def _parse_amount(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("amount is not a number")
     amount = float(value)
-    if not math.isfinite(amount) or amount < 0:
-        raise ValueError("amount must be a finite number >= 0")
+    if not 0 <= amount <= MAX_AMOUNT:  # NaN too
+        raise ValueError(f"amount must be a number from 0 to {MAX_AMOUNT:,.0f}")
     return amount
 
 

@@ -131,6 +131,8 @@ def best_customer_threshold(
     with the mean spend over all purchase days. NaN when a degenerate fit gives no finite CLV
     (fit_problem says so).
     """
+    if spend.q <= 1:
+        return math.nan  # no finite mean spend to value a customer by: fit_problem says so
     # A degenerate fit can overflow here; fit_problem reports it, numpy's warnings would only repeat it.
     with np.errstate(all="ignore"):
         values = gamma_gamma.clv(

@@ -123,6 +123,22 @@ def test_a_degenerate_fit_is_refused_with_the_population_and_every_reason() -> N
     assert message.endswith("; the best-customer CLV threshold is not a finite number")
 
 
+def test_spend_without_a_finite_mean_is_refused_in_one_line(population: Summary) -> None:
+    # Each repeat buyer spends alike on every day, but from a cent to ten thousand across buyers: the
+    # spend model's q falls below 1. Valuing the best customers by it used to raise from inside.
+    m_x = np.array([10.0 ** (-2 + 6 * number / 1499) for number in range(1500)])
+    m_x = np.where(population.x > 0, m_x, np.nan)
+    spread = Summary(
+        population.customer_ids, population.x, population.t_x, population.T, m_x, None, END, None, "weeks",
+        np.where(population.x > 0, m_x * (population.x + 1), 1.0),
+    )  # fmt: skip
+    with pytest.raises(FitError) as caught:
+        fit(spread)
+    message = str(caught.value)
+    assert message.startswith("no parameters written: degenerate fit on 1,500 customers")
+    assert "means no finite mean spend; the best-customer CLV threshold is not a finite number" in message
+
+
 def test_written_parameters_are_the_ones_the_worker_reads(tmp_path: Path) -> None:
     path = tmp_path / "model.params"
     write_params(path, params_document(DEFAULT_PARAMS, customers=10, bgnbd={"converged": True}))

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import schemas
 from agents.models.history import (
+    MAX_AMOUNT,
     BadRow,
     HistoryError,
     HistoryRowError,
@@ -119,7 +121,7 @@ def test_bad_rows_are_skipped_and_reported_with_line_numbers(tmp_path: Path) -> 
     assert [b.line for b in bad] == [3, 5, 6, 7]
     assert "bad date" in bad[0].reason
     assert "3 fields" in bad[1].reason
-    assert ">= 0" in bad[2].reason
+    assert "from 0 to" in bad[2].reason
     assert str(bad[3]).startswith(f"{path}:7: bad amount 'abc'")
 
 
@@ -358,8 +360,24 @@ def test_csv_bad_rows_say_why_and_the_rest_is_read(tmp_path: Path) -> None:
         (2, "empty customer_id", ",2024-01-02,10"),
         (3, "bad amount 'ten' (could not convert string to float: 'ten')", "b,2024-01-02,ten  "),
         (4, "not UTF-8", "c\ufffd,2024-01-02,1 "),
-        (5, "bad amount 'inf' (amount must be a finite number >= 0)", "d,2024-01-03,inf"),
+        (5, "bad amount 'inf' (amount must be a number from 0 to 1,000,000,000)", "d,2024-01-03,inf"),
     ]
+
+
+def test_an_amount_beyond_a_touchpoints_bound_is_a_bad_row_and_the_sums_stay_finite(tmp_path: Path) -> None:
+    # Two finite amounts of 1e308 used to make a day's sum infinite, and summarising raised OverflowError.
+    limit = schemas.load_schema("touchpoint")["properties"]["attributes"]["properties"]["amount"]["maximum"]
+    assert limit == MAX_AMOUNT
+    path = write(
+        tmp_path / "h.csv",
+        ["a,2024-01-02,1e308", "a,2024-01-02,1e308", "a,2024-01-03,1e9", "a,2024-01-03,1e9"],
+    )
+    bad: list[BadRow] = []
+    read = list(read_transactions(path, bad_rows=bad))
+    assert [row.line for row in bad] == [1, 2]
+    assert bad[0].reason == "bad amount '1e308' (amount must be a number from 0 to 1,000,000,000)"
+    summary = summarise(read, calibration_end=date(2024, 12, 31))
+    assert summary.spend_total.tolist() == [2e9]
 
 
 def test_a_bad_rows_text_is_cut_to_200_characters(tmp_path: Path) -> None:
@@ -392,7 +410,7 @@ def test_jsonl_bad_rows_say_why_and_the_rest_is_read(tmp_path: Path) -> None:
         (4, "bad attributes.amount (amount is not a number)"),
         (5, "bad attributes.amount (missing attributes.amount)"),
         (6, "bad attributes.amount (missing attributes.amount)"),
-        (7, "bad attributes.amount (amount must be a finite number >= 0)"),
+        (7, "bad attributes.amount (amount must be a number from 0 to 1,000,000,000)"),
     ]
 
 

@@ -208,7 +208,17 @@ def test_the_best_customer_threshold_is_a_quantile_of_the_clv_the_worker_gives_e
     assert threshold == round(threshold, 2), "to the cent"
 
 
-def test_a_threshold_that_overflows_is_nan_without_a_numpy_warning() -> None:
+@pytest.mark.parametrize(
+    "spend",
+    [
+        pytest.param(GammaGammaParams(1e300, 1.5, 1e300), id="overflowing"),
+        # No finite mean spend: valuing customers by it used to raise from inside gamma_gamma.
+        pytest.param(GammaGammaParams(6.0, 0.9, 15.0), id="q below 1"),
+    ],
+)
+def test_a_spend_model_that_values_nobody_finitely_gives_a_nan_threshold_without_a_warning(
+    spend: GammaGammaParams,
+) -> None:
     summary = summarise(
         [Transaction(c, date.fromisoformat(d), a) for c, history in HISTORIES.items() for d, a in history],
         calibration_end=date(2025, 9, 30),
@@ -217,7 +227,7 @@ def test_a_threshold_that_overflows_is_nan_without_a_numpy_warning() -> None:
         warnings.simplefilter("error")
         threshold = best_customer_threshold(
             DEFAULT_PARAMS.purchases,
-            GammaGammaParams(1e300, 1.5, 1e300),
+            spend,
             summary,
             quantile=0.9,
             periods=12,
