@@ -542,10 +542,13 @@ REPLACED_WHOLE = frozenset({("calendars",)})
 
 
 def _with_defaults(schema: Mapping[str, Any], value: Any, path: tuple[str, ...] = ()) -> Any:
-    """*value* with the schema's defaults filled in; a partial table is merged key by key into its default.
+    """*value* with the schema's defaults filled in, its whole numbers as ints; a partial table is merged key
+    by key into its default.
 
     An empty table given explicitly (``channels = {}``) clears its default instead: the one way to say "none".
     """
+    if isinstance(value, float) and schema.get("type") == "integer" and value.is_integer():
+        return int(value)  # TOML's 4.0 is JSON Schema's integer 4, and the core counts in ints
     if not isinstance(value, dict) or schema.get("type") != "object":
         return value
     default = schema.get("default")

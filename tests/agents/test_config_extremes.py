@@ -1,0 +1,116 @@
+"""Every number the rules file accepts runs: each at the end of its range, the core takes real traffic.
+
+A bound the schema does not set is a promise that any value works. Each number here, in turn, is set to
+its maximum, or where it has none to a million million, and simulator traffic is replayed under it
+(identity resolution and every detector on). Values the cross-key checks refuse are skipped; the rest
+must replay without an error. This found SLA targets and business-hour escalations that carried a
+deadline past the year 9999, and a threshold delay that sketched a boundary for every hour since 1970.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.config import ConfigError, config_from_mapping, config_schema, effective_config
+from agents.ingest.decode import TouchpointDecoder
+from agents.journey.track import JourneyTracker
+from streams.replay import replay
+from streams.sim import SimulationSpec, generate
+
+pytestmark = pytest.mark.unit
+
+HUGE = 10**12
+SALT = b"extremes"
+
+
+def numbers(
+    schema: dict[str, Any], given: Any, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], dict[str, Any]]]:
+    """(path, schema) of every number in the defaults *given*: a table's properties and its own keys."""
+    if schema.get("type") in ("integer", "number"):
+        yield path, schema
+        return
+    if not isinstance(given, dict):
+        return
+    for key, value in given.items():
+        spec = schema.get("properties", {}).get(key) or schema.get("additionalProperties")
+        if isinstance(spec, dict):
+            yield from numbers(spec, value, (*path, key))
+
+
+def with_value(path: tuple[str, ...], value: float) -> dict[str, Any]:
+    """The rules file that sets *path* to *value* and nothing else."""
+    table: dict[str, Any] = {path[-1]: value}
+    for key in reversed(path[:-1]):
+        table = {key: table}
+    return table
+
+
+def defaults() -> dict[str, Any]:
+    effective: dict[str, Any] = effective_config({})
+    return effective
+
+
+def extremes() -> list[Any]:
+    found = []
+    for path, spec in numbers(config_schema(), defaults()):
+        top = spec.get("maximum", HUGE)
+        found.append(pytest.param(path, int(top) if spec["type"] == "integer" else top, id=".".join(path)))
+    return found
+
+
+@cache
+def traffic(folder: Path) -> Path:
+    records = itertools.islice(generate(SimulationSpec(customers=40, seed=11)), 1500)
+    path = folder / "traffic.jsonl"
+    path.write_bytes(b"".join(record.replace(b"\n", b" ") + b"\n" for record in records))
+    return path
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return traffic(tmp_path_factory.mktemp("extremes"))
+
+
+def test_the_numbers_are_found_where_the_defaults_have_them() -> None:
+    paths = {path for path, _spec in numbers(config_schema(), defaults())}
+    assert ("sla", "channels", "chat", "target_minutes") in paths
+    assert ("alerts", "cooldown_minutes", "default") in paths
+    assert ("detectors", "service_recovery", "escalate_after_business_hours") in paths
+    assert len(paths) > 60
+
+
+@pytest.mark.parametrize(("path", "value"), extremes())
+def test_a_number_at_the_end_of_its_range_replays(
+    path: tuple[str, ...], value: float, history: Path, tmp_path: Path
+) -> None:
+    try:
+        rules = config_from_mapping(with_value(path, value))
+    except ConfigError:
+        return  # another key must move with it (an ordering); the schema's range is not the whole story
+    decoder = TouchpointDecoder(identity_salt=SALT, identity=rules.identity)
+    summary = replay(history, tmp_path / "out", decoder, JourneyTracker(rules, SALT))
+    assert summary.accepted > 1000
+
+
+def test_a_whole_number_written_as_a_float_is_taken_as_an_integer(history: Path, tmp_path: Path) -> None:
+    # TOML writes 4.0 for a float, and JSON Schema counts it an integer: the compiled core must get an int.
+    rules: dict[str, Any] = {}
+    for path, spec in numbers(config_schema(), defaults()):
+        if spec["type"] != "integer":
+            continue
+        table, given = rules, defaults()
+        for key in path[:-1]:
+            table, given = table.setdefault(key, {}), given[key]
+        table[path[-1]] = float(given[path[-1]])
+    assert rules["state"]["answered_memory"] == 4.0
+    config = config_from_mapping(rules)
+    assert type(config.state.answered_memory) is int
+    decoder = TouchpointDecoder(identity_salt=SALT, identity=config.identity)
+    assert replay(history, tmp_path / "out", decoder, JourneyTracker(config, SALT)).accepted > 1000
