@@ -1,15 +1,18 @@
-"""Every number the rules file accepts runs: each at the end of its range, the core takes real traffic.
+"""Every number the rules file and the model parameters accept runs: each at an end of its range, the core
+takes real traffic.
 
 A bound the schema does not set is a promise that any value works. Each number here, in turn, is set to
 its maximum, or where it has none to a million million, and simulator traffic is replayed under it
 (identity resolution and every detector on). Values the cross-key checks refuse are skipped; the rest
 must replay without an error. This found SLA targets and business-hour escalations that carried a
-deadline past the year 9999, and a threshold delay that sketched a boundary for every hour since 1970.
+deadline past the year 9999, and a threshold delay that sketched a boundary for every hour since 1970;
+and model parameters a fit never gives (an alpha of 1e-300 or 1e300) that failed or never finished.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Any
 
 import pytest
 
+import schemas
 from agents.config import ConfigError, config_from_mapping, config_schema, effective_config
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
@@ -114,3 +118,28 @@ def test_a_whole_number_written_as_a_float_is_taken_as_an_integer(history: Path,
     assert type(config.state.answered_memory) is int
     decoder = TouchpointDecoder(identity_salt=SALT, identity=config.identity)
     assert replay(history, tmp_path / "out", decoder, JourneyTracker(config, SALT)).accepted > 1000
+
+
+def parameter_ends() -> list[Any]:
+    document = schemas.load_schema("model_params")["properties"]
+    found = []
+    for model in ("bgnbd", "gamma_gamma"):
+        for name, spec in document[model]["properties"].items():
+            # Where the schema sets no minimum, the least positive number it then takes (q must exceed 1).
+            low = spec.get("minimum", 1e-300 if spec.get("exclusiveMinimum", 0) == 0 else 1 + 1e-15)
+            for end in (low, spec.get("maximum", HUGE)):
+                found.append(pytest.param(model, name, end, id=f"{model}.{name}={end:g}"))
+    return found
+
+
+@pytest.mark.parametrize(("model", "name", "value"), parameter_ends())
+def test_model_parameters_at_the_ends_of_their_range_replay(
+    model: str, name: str, value: float, history: Path, tmp_path: Path
+) -> None:
+    document = dict(schemas.load_schema("model_params")["examples"][0])
+    document[model] = {**document[model], name: value}
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps(document))
+    rules = config_from_mapping({}, model_params=params)
+    decoder = TouchpointDecoder(identity_salt=SALT, identity=rules.identity)
+    assert replay(history, tmp_path / "out", decoder, JourneyTracker(rules, SALT)).accepted > 1000

@@ -160,7 +160,7 @@ def test_parameters_the_worker_would_refuse_are_not_written(tmp_path: Path) -> N
     with pytest.raises(FitError) as caught:
         write_params(path, document)
     assert str(caught.value) == (
-        "no parameters written: the worker would refuse them: data.bgnbd.r must be bigger than 0"
+        "no parameters written: the worker would refuse them: data.bgnbd.r must be bigger than or equal to 1e-05"
     )
     assert path.read_text() == "the previous fit"
     assert [entry.name for entry in tmp_path.iterdir()] == ["model.params"]

@@ -58,7 +58,8 @@ def test_a_written_document_reads_back_as_the_same_fitted_parameters(tmp_path: P
         (lambda d: d.pop("bgnbd"), "(top level): must contain ['bgnbd'] properties"),
         (lambda d: d["gamma_gamma"].update(q=0.9), "gamma_gamma.q: must be bigger than 1"),
         (lambda d: d.update(unit="months"), "unit: must be one of ['days', 'weeks']"),
-        (lambda d: d["bgnbd"].update(r=-1), "bgnbd.r: must be bigger than 0"),
+        (lambda d: d["bgnbd"].update(r=-1), "bgnbd.r: must be bigger than or equal to 1e-05"),
+        (lambda d: d["bgnbd"].update(alpha=1e300), "bgnbd.alpha: must be smaller than or equal to 100000"),
     ],
 )
 def test_an_invalid_document_is_a_one_line_error_naming_the_field(tmp_path: Path, change, problem) -> None:  # type: ignore[no-untyped-def]
