@@ -124,6 +124,12 @@ class SlaConfig:
     #: 0: one first_response_due_soon alert per inquiry; else the digest interval.
     warning_digest_minutes: float = 0
 
+    @property
+    def warning_digest_seconds(self) -> int:
+        """The digests' interval in whole seconds (0: no digests); a fraction of a second is one second."""
+        minutes = self.warning_digest_minutes
+        return max(1, round(minutes * 60)) if minutes > 0 else 0
+
 
 @dataclass(frozen=True)
 class AlertConfig:

@@ -55,10 +55,10 @@ class Coordinator:
     def __init__(self, config: Config, partitions: int) -> None:
         self.partitions = partitions
         calendars = config.calendars
-        minutes = config.sla.warning_digest_minutes
+        interval = config.sla.warning_digest_seconds
         self.digests = (
-            WarningDigests(round(minutes * 60), lambda channel, location: _zone(calendars, channel, location))
-            if minutes > 0
+            WarningDigests(interval, lambda channel, location: _zone(calendars, channel, location))
+            if interval
             else None
         )
         best = config.model.best_customers

@@ -106,8 +106,7 @@ class PartitionProgress:
     def __init__(self, config: Config, *, population: bool = True) -> None:
         """*population*: keep the buyers and sketch them at each boundary (with a population threshold);
         off where nobody merges the partitions' sketches, then a boundary is reported only as a mark."""
-        minutes = config.sla.warning_digest_minutes
-        self.mark = round(minutes * 60) if minutes > 0 else MARK_WITHOUT_DIGESTS
+        self.mark = config.sla.warning_digest_seconds or MARK_WITHOUT_DIGESTS
         best = config.model.best_customers
         self._population = population and best.fixed is None
         self._keeps_buyers = population

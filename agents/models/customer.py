@@ -38,6 +38,8 @@ from agents.models.population import BestCustomerThreshold, FixedThreshold
 __all__ = ["CustomerModel", "Summary"]
 
 _EPOCH_DAY: Final = date(1970, 1, 1)
+#: 9999-12-31, the last day a date holds, in days since 1970-01-01.
+_LAST_DAY: Final = (date.max - _EPOCH_DAY).days
 #: Horizon of the expected-purchases figure in the customer view.
 VIEW_HORIZON_DAYS: Final = 90
 #: ``(x, t_x)`` summaries whose horizon figures a model keeps (some 200 bytes each).
@@ -114,7 +116,8 @@ class CustomerModel:
         return None if summary is None else self.p_alive(summary.x, summary.t_x, summary.T)
 
     def day_below(self, state: CustomerState, threshold: float) -> int | None:
-        """The first day on which P(alive) is below *threshold*; None if it never will be (x == 0).
+        """The first day on which P(alive) is below *threshold*; None if it never will be (x == 0), or not
+        before the year 10000.
 
         P(alive) only falls as T grows, so the crossing has a closed form:
         ``T* = (α + t_x) · ((1/θ − 1)(b + x − 1)/a)^(1/(r + x)) − α``; the first whole day past it
@@ -127,6 +130,8 @@ class CustomerModel:
         odds = (1.0 / threshold - 1.0) * (self._b + x - 1) / self._a
         crossing = (self._alpha + t_x) * math.pow(odds, 1.0 / (self._r + x)) - self._alpha
         first = state.first_purchase_day
+        if not crossing * self._scale + first < _LAST_DAY:  # infinite, too, for a threshold near 0
+            return None  # on no day a calendar holds
         last = round(t_x * self._scale) + first
         day = max(math.floor(crossing * self._scale) + 1 + first, last)
 

@@ -2,7 +2,7 @@
 takes real traffic.
 
 A bound the schema does not set is a promise that any value works. Each number here, in turn, is set to
-its maximum, or where it has none to a million million, and simulator traffic is replayed under it
+each end of its range, or where it has none to 1e300, and simulator traffic is replayed under it
 (identity resolution and every detector on). Values the cross-key checks refuse are skipped; the rest
 must replay without an error. This found SLA targets and business-hour escalations that carried a
 deadline past the year 9999, and a threshold delay that sketched a boundary for every hour since 1970;
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -29,7 +30,8 @@ from streams.sim import SimulationSpec, generate
 
 pytestmark = pytest.mark.unit
 
-HUGE = 10**12
+#: Where the schema sets no bound: beyond any int64 a state could hold, as TOML can write.
+HUGE = 1e300
 SALT = b"extremes"
 
 
@@ -61,11 +63,39 @@ def defaults() -> dict[str, Any]:
     return effective
 
 
+def ends(spec: dict[str, Any]) -> tuple[float, float]:
+    """The least and the greatest value *spec* takes; past a bound it does not set, the largest a number gets."""
+    integer = spec["type"] == "integer"
+    if "minimum" in spec:
+        low = spec["minimum"]
+    elif "exclusiveMinimum" in spec:
+        low = spec["exclusiveMinimum"] + 1 if integer else math.nextafter(spec["exclusiveMinimum"], math.inf)
+    else:
+        low = -HUGE
+    if "maximum" in spec:
+        high = spec["maximum"]
+    elif "exclusiveMaximum" in spec:
+        high = (
+            spec["exclusiveMaximum"] - 1 if integer else math.nextafter(spec["exclusiveMaximum"], -math.inf)
+        )
+    else:
+        high = HUGE
+    return (int(low), int(high)) if integer else (low, high)
+
+
 def extremes() -> list[Any]:
     found = []
     for path, spec in numbers(config_schema(), defaults()):
-        top = spec.get("maximum", HUGE)
-        found.append(pytest.param(path, int(top) if spec["type"] == "integer" else top, id=".".join(path)))
+        low, high = ends(spec)
+        key = ".".join(path)
+        found += [
+            pytest.param(path, low, id=f"{key}={low:g}"),
+            pytest.param(path, high, id=f"{key}={high:g}"),
+        ]
+        if spec["type"] == "number" and low == 0:
+            # Where 0 means "off", the least positive number is on, and rounds to nothing in whole seconds.
+            tiny = math.nextafter(0, 1)
+            found.append(pytest.param(path, tiny, id=f"{key}={tiny:g}"))
     return found
 
 
