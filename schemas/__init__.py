@@ -48,7 +48,7 @@ SCHEMA_FILES: dict[str, str] = {
 }
 
 
-#: RFC 3339's date-time with ASCII digits only: the library's own check takes ``\\d``, which any script's
+#: RFC 3339's date-time with ASCII digits only: the library's own check takes \d, which any script's
 #: digits match ("２０２６-01-05…"), and an offset without its colon.
 _INSTANT: Final = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})\Z"
@@ -56,7 +56,7 @@ _INSTANT: Final = re.compile(
 
 
 def is_instant(text: str) -> bool:
-    """Whether *text* is a ``date-time`` the product can read: RFC 3339, ASCII digits, a real calendar instant.
+    """Whether *text* is a ``date-time`` the product can read: RFC 3339, ASCII digits, a real instant.
 
     RFC 3339 also allows a leap second (``:60``), the year 0000 and offsets that carry an instant of the
     years 1-9999 out of them in UTC, none of which a ``datetime`` holds: a record carrying one is refused

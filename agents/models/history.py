@@ -11,9 +11,9 @@ Sources (read in one streaming pass; nothing is loaded twice):
   converted. A purchase without ``customer_id`` is a bad row (it cannot be attributed).
 
 Blank lines are ignored. A row that cannot be parsed (wrong field count, bad date, amount that is not
-a number from 0 to ``MAX_AMOUNT``, invalid JSON) is a :class:`BadRow` with its 1-based physical line number: with
-``strict=True`` the first one raises :class:`HistoryRowError` naming file and line, otherwise it is
-skipped and collected.
+a number from 0 to ``MAX_AMOUNT``, invalid JSON) is a :class:`BadRow` with its 1-based physical line
+number: with ``strict=True`` the first one raises :class:`HistoryRowError` naming file and line,
+otherwise it is skipped and collected.
 
 The summary follows the CDNOW convention of Fader, Hardie & Lee (2005):
 

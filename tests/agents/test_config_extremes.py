@@ -64,7 +64,7 @@ def defaults() -> dict[str, Any]:
 
 
 def ends(spec: dict[str, Any]) -> tuple[float, float]:
-    """The least and the greatest value *spec* takes; past a bound it does not set, the largest a number gets."""
+    """The least and the greatest value *spec* takes; where it sets no bound, the largest a number gets."""
     integer = spec["type"] == "integer"
     if "minimum" in spec:
         low = spec["minimum"]
