@@ -244,14 +244,18 @@ class Shard:
             self._hand_off(END + 1, 0, 0)
 
     def _arrive(self, micros: int) -> None:
-        """Before anything at *micros* (µs) is applied: the thresholds and erasures of the moments before."""
-        if micros >= self._next_micros:
-            self._reach(micros // 1_000_000)
+        """Before anything at *micros* (µs) is applied: the erasures and thresholds of the moments before.
+
+        The erasures first: with hand-offs, every process waits at an erasure for its customer's partition to
+        apply it, and that process must not first wait for thresholds the others can only sketch past it.
+        """
         if (
             self._next_erasure < len(self._erasures)
             and self._erasures[self._next_erasure][0] * 1_000_000 < micros
         ):
             self._erase_until(micros)
+        if micros >= self._next_micros:
+            self._reach(micros // 1_000_000)
 
     def _hand_off(self, micros: int, number: int, step: int) -> None:
         """Apply the plan's hand-offs before *step* of the turn at *micros*, line *number*."""

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -40,6 +44,7 @@ from streams.replay.handoffs import (
 )
 from streams.replay.parts import Lines
 from streams.replay.shard import Shard
+from streams.sim import SimulationSpec, generate
 
 pytestmark = pytest.mark.unit
 
@@ -325,3 +330,41 @@ def test_an_identifier_claimed_by_many_is_planned_for_every_claimants_process_an
     assert zero[-1] == (40, ROW_STEP, SEND, (1,), None)
     # Two claimants put it over a limit of one; more change nothing the plan needs.
     assert len(plan._identifiers[device].claimants) == 2
+
+
+def test_an_erasure_another_process_waits_at_is_applied_before_its_owner_waits_for_thresholds(
+    tmp_path: Path,
+) -> None:
+    # Found by generated erasure files: the process applying the erased customer's partition first waited for
+    # the population's thresholds, which the other could only sketch past the erasure it was waiting at. The
+    # replay never finished. Run as the command, so that a regression fails here instead of waiting forever.
+    source = tmp_path / "traffic.jsonl"
+    records = itertools.islice(generate(SimulationSpec(customers=10, seed=357551)), 500)
+    source.write_bytes(b"".join(record.replace(b"\n", b" ") + b"\n" for record in records))
+    requests = tmp_path / "erasures.jsonl"
+    request = {**erasure("nobody", 0), "requested_at": "2026-01-29T09:23:37+01:00"}
+    requests.write_bytes(orjson.dumps(request) + b"\n")
+    # The development key, as this traffic was found with: the identifiers' keys decide who applies what.
+    env = {key: value for key, value in os.environ.items() if key != "TOUCHPOINT_IDENTITY_SALT"}
+    for processes in (1, 2):
+        command = [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "replay",
+            str(source),
+            "--out",
+            str(tmp_path / str(processes)),
+        ]
+        command += ["--processes", str(processes), "--erasures", str(requests)]
+        run = subprocess.Popen(
+            command, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            _out, err = run.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(run.pid, signal.SIGKILL)  # its children too
+            run.communicate()
+            pytest.fail(f"a replay in {processes} processes did not finish in 120 s")
+        assert run.returncode == 0, err.decode()
+    assert outputs(tmp_path / "1") == outputs(tmp_path / "2")
