@@ -11,7 +11,6 @@ and model parameters a fit never gives (an alpha of 1e-300 or 1e300) that failed
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from agents.config import Config, ConfigError, config_from_mapping, config_schem
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from streams.replay import replay
-from streams.sim import SimulationSpec, generate
+from tests.streams.replay.traffic import simulated
 
 pytestmark = pytest.mark.unit
 
@@ -101,9 +100,8 @@ def extremes() -> list[Any]:
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """1,500 simulator records of 40 customers: purchases, inquiries, complaints, identifiers, bad lines."""
-    records = itertools.islice(generate(SimulationSpec(customers=40, seed=11)), 1500)
     path = tmp_path_factory.mktemp("extremes") / "traffic.jsonl"
-    path.write_bytes(b"".join(record.replace(b"\n", b" ") + b"\n" for record in records))
+    path.write_bytes(simulated(customers=40, seed=11, count=1500))
     return path
 
 

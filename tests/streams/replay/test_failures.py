@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +27,7 @@ from streams.cli import main
 from streams.files import STDIN
 from streams.replay import OUTPUT_FILES, room_needed
 from tests.file_limits import capped_file_size
-from tests.streams.replay.traffic import traffic
+from tests.streams.replay.traffic import command_line, traffic
 
 pytestmark = pytest.mark.unit
 
@@ -37,20 +36,6 @@ ROOT = Path(__file__).resolve().parents[3]
 
 #: The environment of the command's own process: the identity key, and this checkout on the path.
 ENV = {**os.environ, "TOUCHPOINT_IDENTITY_SALT": "failures", "PYTHONPATH": str(ROOT)}
-
-
-def command_line(source: Path, out: Path, processes: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "streams.cli",
-        "replay",
-        str(source),
-        "--out",
-        str(out),
-        "--processes",
-        str(processes),
-    ]
 
 
 def replay_capped(source: Path, out: Path, processes: int, limit: int) -> subprocess.CompletedProcess[str]:

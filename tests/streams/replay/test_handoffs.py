@@ -12,7 +12,6 @@ import itertools
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -44,7 +43,7 @@ from streams.replay.handoffs import (
 )
 from streams.replay.parts import Lines
 from streams.replay.shard import Shard
-from streams.sim import SimulationSpec, generate
+from tests.streams.replay.traffic import command_line, simulated
 
 pytestmark = pytest.mark.unit
 
@@ -339,24 +338,14 @@ def test_an_erasure_another_process_waits_at_is_applied_before_its_owner_waits_f
     # the population's thresholds, which the other could only sketch past the erasure it was waiting at. The
     # replay never finished. Run as the command, so that a regression fails here instead of waiting forever.
     source = tmp_path / "traffic.jsonl"
-    records = itertools.islice(generate(SimulationSpec(customers=10, seed=357551)), 500)
-    source.write_bytes(b"".join(record.replace(b"\n", b" ") + b"\n" for record in records))
+    source.write_bytes(simulated(customers=10, seed=357551, count=500))
     requests = tmp_path / "erasures.jsonl"
     request = {**erasure("nobody", 0), "requested_at": "2026-01-29T09:23:37+01:00"}
     requests.write_bytes(orjson.dumps(request) + b"\n")
     # The development key, as this traffic was found with: the identifiers' keys decide who applies what.
     env = {key: value for key, value in os.environ.items() if key != "TOUCHPOINT_IDENTITY_SALT"}
     for processes in (1, 2):
-        command = [
-            sys.executable,
-            "-m",
-            "streams.cli",
-            "replay",
-            str(source),
-            "--out",
-            str(tmp_path / str(processes)),
-        ]
-        command += ["--processes", str(processes), "--erasures", str(requests)]
+        command = command_line(source, tmp_path / str(processes), processes, "--erasures", str(requests))
         run = subprocess.Popen(
             command, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
