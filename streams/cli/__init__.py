@@ -7,6 +7,13 @@ replay, the simulator, the embedded broker).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
 import click
 
 from streams.cli.alerts import alerts
@@ -23,12 +30,45 @@ from streams.cli.run import run
 from streams.cli.simulate import simulate
 from streams.cli.worker import worker
 
-__all__ = ["main"]
+__all__ = ["Terminated", "main"]
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt: every ``with`` and ``finally``
+    between there and here runs (a replay stops its processes and removes its working folder, a fit its
+    temporary files), and then the command ends as SIGTERM ends a process. Not an Exception, so that no
+    ``except Exception`` takes it for a failure to tell."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # A second SIGTERM while the first is cleaned up after would cut the clean-up short; SIGKILL still ends it.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
 
 
 class _Commands(click.Group):
     """The commands, each with an error of the file system (a full disk, a file it may not write or read)
-    told in one line as every other error is, where the command itself did not tell it better."""
+    told in one line as every other error is, where the command itself did not tell it better; and SIGTERM
+    (a service manager's stop, ``kill``, ``timeout``) handled as Ctrl-C is. Commands that run an event loop
+    (the worker, ``run``'s live view, ``tail``) replace this handler with their own while it runs."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            previous = signal.signal(signal.SIGTERM, _terminate)
+        except ValueError:  # not the main thread: signals are not this command's to handle
+            return super().main(*args, **kwargs)
+        try:
+            return super().main(*args, **kwargs)
+        except Terminated:
+            # Whoever started the command (a shell, a service manager) learns it ended because it was asked to.
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise  # only where the signal does not end the process
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     def invoke(self, ctx: click.Context) -> object:
         try:

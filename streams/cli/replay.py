@@ -85,6 +85,7 @@ def replay_file(
     from streams.files import RecordFileError, display_name
     from streams.replay import InputIsAnOutput, ProcessEnded, read_erasures, replay
     from streams.replay.states import OBJECTS
+    from streams.replay.workdir import left_behind_line, reclaim
 
     settings = load_settings(config=config, model=model)
     rules = load_rules(settings.config, settings.model)
@@ -101,6 +102,9 @@ def replay_file(
     )
     name = display_name(file)
     processes = min(processes or _cores(), settings.partitions)
+    # Before the room is weighed: what a killed replay left there is room this one has.
+    for folder in reclaim(out_dir):
+        click.echo(left_behind_line(folder), err=True)
     _warn_if_short_of_room(file, out_dir, processes)
     stages = progress.StageProgress(
         {

@@ -9,19 +9,19 @@ parent leaves no orphan broker behind.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import socket
 import ssl
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
+
+from streams.processes import end_with_parent
 
 __all__ = ["BrokerError", "EmbeddedBroker", "die_with_parent", "free_port", "kafka_api_versions_ok"]
 
@@ -91,10 +91,7 @@ def _broker_binary() -> str:
 
 def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """preexec_fn for children that must not outlive us: SIGTERM when we die, own process group."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    end_with_parent(signal.SIGTERM)
     os.setpgrp()  # Ctrl-C in a terminal goes to our process group; we stop the broker ourselves, last.
 
 

@@ -44,9 +44,9 @@ just that (``streams.replay.handoffs``).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import signal
-import tempfile
 import time
 import traceback
 from collections import Counter
@@ -74,6 +74,7 @@ from agents.journey.watermark import PartitionClock
 from streams import topics
 from streams.files import STDIN, lines_size, read_records, spool
 from streams.partitioner import partition_for
+from streams.processes import end_with_parent
 from streams.replay.handoffs import HandoffPlan, Handoffs, process_of
 from streams.replay.parts import Lines, merge_parts, merge_sorted, open_for_writing
 from streams.replay.runs import merged
@@ -82,6 +83,7 @@ from streams.replay.signals import merge_alerts
 from streams.replay.sources import Decoded, Range, decode_range, read_refusals, split
 from streams.replay.states import OBJECTS
 from streams.replay.thresholds import Known, Population, Request, Requests
+from streams.replay.workdir import LeftBehind, left_behind_line, reclaim, working_folder
 from streams.runtime.heap import collector_paused
 
 __all__ = [
@@ -175,6 +177,8 @@ class ReplaySummary:
     outputs: dict[str, Path] = field(default_factory=dict)
     #: Every key's final state, by key: customers, anonymous profiles, identifiers' records.
     states: Mapping[str, CustomerState] = field(default_factory=dict, repr=False)
+    #: Working folders of killed replays, found in the output folder and removed (``streams.replay.workdir``).
+    left_behind: list[LeftBehind] = field(default_factory=list)
 
     @property
     def events_per_second(self) -> float:
@@ -221,6 +225,7 @@ class ReplaySummary:
         lines.append(f"  customers    {self.customers:>10,}  → {self.outputs[CUSTOMERS]}  ({stages})")
         if self.as_of is not None:
             lines.append(f"  as of {self.as_of}: {self.after_as_of:,} later touchpoints not applied")
+        lines.extend(f"  {left_behind_line(folder)}" for folder in self.left_behind)
         return "\n".join(lines)
 
 
@@ -267,7 +272,7 @@ def replay(
             f"{path} would be replaced by the replay's own {path.name}: choose another output folder"
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = ReplaySummary(outputs=outputs, as_of=as_of)
+    summary = ReplaySummary(outputs=outputs, as_of=as_of, left_behind=reclaim(out_dir))
     processes = max(1, min(processes, partitions))
     ordered = sorted(erasures, key=lambda request: (requested_instant(request), str(request["customer_id"])))
     job = _Job(path, decoder, tracker, as_of, partitions, PROGRESS_EVERY, progress, objects)
@@ -278,8 +283,8 @@ def replay(
         (requested_instant(request), str(request["customer_id"]), index, request)
         for index, request in enumerate(ordered)
     ]
-    with tempfile.TemporaryDirectory(prefix=".replay-", dir=out_dir) as workdir:
-        job.workdir = Path(workdir)
+    with working_folder(out_dir) as workdir:
+        job.workdir = workdir
         # The outputs are written in the working folder and moved into out_dir once every one is whole: a
         # replay that fails (a full disk, a corrupt input) leaves out_dir as it was, earlier outputs and all.
         staged = job.workdir / "outputs"
@@ -300,8 +305,13 @@ def replay(
         with open_for_writing(writing[topics.DEAD_LETTER]) as dead_letters:
             _write_refusals(decoded, job.source, tracker.config.time.watermark_quorum, dead_letters)
         applied = job.apply(decoded, processes, summary.accepted, writing)
-        for topic, written in writing.items():
-            written.replace(summary.outputs[topic])
+        # Every output or none: a stop asked for while they are moved waits until they all have been.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+        try:
+            for topic, written in writing.items():
+                written.replace(summary.outputs[topic])
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
     summary.states = job.states
     summary.duplicates = applied.duplicates
     summary.transitions = applied.transitions
@@ -689,6 +699,8 @@ class ProcessEnded(RuntimeError):
 
 #: Children are forked: they share the decoder, the tracker and its configuration as they are.
 _CONTEXT = multiprocessing.get_context("fork")
+#: The signals that ask a replay to stop, which its parent process handles for all of its processes.
+_STOPPING: Final = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 def _run_children(
@@ -711,11 +723,11 @@ def _run_children(
     try:
         for job in jobs:
             parent, child = _CONTEXT.Pipe()
-            process = _CONTEXT.Process(target=_child, args=(child, job), daemon=True)
-            # Ctrl-C is this process's to handle: each child ignores it (_child). Held while a child forks,
-            # it cannot reach the child before the child has said so, nor this process before the child is
-            # among those it stops.
-            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            process = _CONTEXT.Process(target=_child, args=(child, job, os.getpid()), daemon=True)
+            # Ctrl-C and SIGTERM are this process's to handle: each child ignores them (_child). Held while a
+            # child forks, neither can reach the child before the child has said so, nor this process before
+            # the child is among those it stops.
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
             try:
                 process.start()
                 children.append((process, parent))
@@ -777,10 +789,14 @@ def _run_children(
     return results
 
 
-def _child(connection: Connection, job: Callable[[_Barrier], Any]) -> None:
-    # Ctrl-C reaches every process of a terminal's group: the parent stops the children (_run_children).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+def _child(connection: Connection, job: Callable[[_Barrier], Any], parent: int) -> None:
+    # Ctrl-C reaches every process of a terminal's group, and a service manager's SIGTERM every process of
+    # the service: the parent stops the children (_run_children), once it has stopped what it was doing.
+    for stopping in _STOPPING:
+        signal.signal(stopping, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
+    # A parent killed outright cannot stop them: the kernel does, rather than let them work on for no one.
+    end_with_parent(signal.SIGKILL, parent)
     try:
         result = job(_Barrier(connection))
         connection.send(("done", result))

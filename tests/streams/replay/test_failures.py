@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -202,49 +201,3 @@ def test_a_replay_refuses_to_write_over_the_file_it_replays(tmp_path: Path) -> N
     )
     assert source.read_bytes() == traffic()
     assert [path.name for path in tmp_path.iterdir()] == ["enriched.jsonl"]
-
-
-def test_a_replay_interrupted_while_applying_stops_every_process_and_leaves_the_folder_as_it_was(
-    tmp_path: Path,
-) -> None:
-    source = tmp_path / "history.jsonl"
-    source.write_bytes(traffic() * 20)  # long enough to be caught while applying
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "enriched.jsonl").write_bytes(b"an earlier replay's\n")
-
-    def own_group_with_ctrl_c() -> None:
-        # As on a terminal: Ctrl-C reaches every process of the group, and none ignores it.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.setpgrp()
-
-    replaying = subprocess.Popen(
-        command_line(source, out, 2),
-        env=ENV,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=own_group_with_ctrl_c,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        # The processes applying the partitions each make their folder of parts as they start.
-        while not list(out.glob(".replay-*/shard-*")):
-            assert replaying.poll() is None, replaying.communicate()
-            assert time.monotonic() < deadline, "the replay never started applying"
-            time.sleep(0.01)
-        os.killpg(replaying.pid, signal.SIGINT)
-        _, stderr = replaying.communicate(timeout=60)
-    finally:
-        if replaying.poll() is None:
-            os.killpg(replaying.pid, signal.SIGKILL)
-
-    assert replaying.returncode == 1
-    assert stderr.strip().splitlines()[-1] == "Aborted!", stderr
-    assert "Traceback" not in stderr, stderr
-    assert "Exception ignored" not in stderr, stderr
-    assert [path.name for path in out.iterdir()] == ["enriched.jsonl"]
-    assert (out / "enriched.jsonl").read_bytes() == b"an earlier replay's\n"
-    with pytest.raises(ProcessLookupError):
-        os.killpg(replaying.pid, 0)  # no process of the replay is left

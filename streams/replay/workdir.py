@@ -1,0 +1,112 @@
+"""A replay's working folder in its output folder, and the folders of replays that were killed.
+
+A replay writes its sorted runs, its parts and its staged outputs in a ``.replay-*`` folder inside the output
+folder, and removes it when it ends, however it ends, save one way: a process killed outright (``kill -9``,
+the kernel out of memory, a machine that stopped) leaves it, often several times the input's size. The next
+replay into the same folder removes it.
+
+Whether a folder's replay is still running is told by a lock, not by a process id, which another process
+may have taken since: a replay holds an exclusive ``flock`` on its folder for as long as it or any of its
+processes runs, and the kernel releases it when the last of them ends, however. A folder is left behind
+only if its lock is free and the folder says it was taken (``OWNED``): a folder made a moment ago by a
+replay starting beside this one has not been locked yet, and is not touched.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["PREFIX", "LeftBehind", "left_behind_line", "reclaim", "working_folder"]
+
+#: How a replay's working folder is named, in its output folder.
+PREFIX = ".replay-"
+#: Made in a working folder once its replay holds the folder's lock.
+OWNED = "owned"
+
+
+@dataclass(frozen=True, slots=True)
+class LeftBehind:
+    """A working folder removed because the replay that made it was killed: where, and the bytes it took."""
+
+    path: Path
+    size: int
+
+
+@contextmanager
+def working_folder(out_dir: Path) -> Iterator[Path]:
+    """A new working folder in *out_dir*, locked while this process or any process it forks runs; removed
+    with all it holds when the block ends."""
+    path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=out_dir))
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except BaseException:
+        path.rmdir()
+        raise
+    try:
+        # Blocking: another replay's reclaim() may hold it for the moment it takes to see no OWNED in it.
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        (path / OWNED).touch()
+        yield path
+    finally:
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(descriptor)
+
+
+def reclaim(out_dir: Path) -> list[LeftBehind]:
+    """Remove the working folders in *out_dir* whose replays were killed; the ones removed.
+
+    A folder is removed only when its replay is known to have ended: its lock is free although it was
+    taken. One whose lock is held, or that was never locked, is left as it is."""
+    removed: list[LeftBehind] = []
+    try:
+        candidates = sorted(out_dir.glob(f"{PREFIX}*"))
+    except OSError:
+        return removed
+    for path in candidates:
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # not a folder, or gone already
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its replay is running
+            if not (path / OWNED).exists():
+                continue  # made a moment ago by a replay about to lock it, or by another program
+            size = _size(path)
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                removed.append(LeftBehind(path, size))
+        finally:
+            os.close(descriptor)
+    return removed
+
+
+def left_behind_line(folder: LeftBehind) -> str:
+    """One line telling that *folder* was removed, and why."""
+    return (
+        f"removed {folder.path} ({_megabytes(folder.size)}), the working folder of a replay that was killed"
+    )
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 10**6:,.1f} MB"
+
+
+def _size(folder: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total

@@ -1,0 +1,86 @@
+"""A replay's working folder: removed when the replay ends, and by the next replay when it was killed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from streams.replay.workdir import OWNED, PREFIX, LeftBehind, reclaim, working_folder
+
+pytestmark = pytest.mark.unit
+
+
+def killed_in(out_dir: Path, content: bytes) -> Path:
+    """The working folder of a replay that wrote *content* in it and was killed: a process that ended
+    without a chance to clean up."""
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the forked process
+        os.close(reading)
+        with working_folder(out_dir) as folder:
+            (folder / "run-0").write_bytes(content)
+            os.write(writing, bytes(folder))
+            os._exit(0)  # as a kill would: no finally runs
+    os.close(writing)
+    with os.fdopen(reading, "rb") as told:
+        folder = Path(os.fsdecode(told.read()))
+    os.waitpid(child, 0)
+    return folder
+
+
+def test_the_working_folder_is_removed_when_its_block_ends_however_it_ends(tmp_path: Path) -> None:
+    with working_folder(tmp_path) as folder:
+        (folder / "outputs").mkdir()
+        (folder / "outputs" / "enriched.jsonl").write_bytes(b"{}\n")
+        assert folder.parent == tmp_path
+        assert folder.name.startswith(PREFIX)
+    assert list(tmp_path.iterdir()) == []
+
+    def interrupted() -> None:
+        with working_folder(tmp_path) as folder:
+            (folder / "run-0").write_bytes(b"{}\n")
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_replays_folder_is_removed_and_told_with_the_room_it_took(tmp_path: Path) -> None:
+    left = killed_in(tmp_path, b"x" * 12_345)
+    assert left.exists()
+
+    assert reclaim(tmp_path) == [LeftBehind(left, 12_345)]
+    assert list(tmp_path.iterdir()) == []
+    assert reclaim(tmp_path) == []
+
+
+def test_the_folder_of_a_replay_still_running_is_left_alone(tmp_path: Path) -> None:
+    with working_folder(tmp_path) as running:
+        (running / "run-0").write_bytes(b"{}\n")
+        left = killed_in(tmp_path, b"{}\n")
+
+        assert [folder.path for folder in reclaim(tmp_path)] == [left]
+        assert (running / "run-0").read_bytes() == b"{}\n"
+
+
+def test_what_was_never_a_replays_locked_folder_is_left_alone(tmp_path: Path) -> None:
+    starting = tmp_path / f"{PREFIX}starting"  # made a moment ago, not locked yet
+    starting.mkdir()
+    a_file = tmp_path / f"{PREFIX}notes.txt"
+    a_file.write_bytes(b"mine\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / OWNED).touch()
+    (tmp_path / f"{PREFIX}link").symlink_to(elsewhere)
+
+    assert reclaim(tmp_path) == []
+    assert starting.is_dir()
+    assert a_file.read_bytes() == b"mine\n"
+    assert (elsewhere / OWNED).exists()
+
+
+def test_an_output_folder_not_made_yet_has_nothing_to_reclaim(tmp_path: Path) -> None:
+    assert reclaim(tmp_path / "not yet") == []
