@@ -83,7 +83,7 @@ from streams.replay.signals import merge_alerts
 from streams.replay.sources import Decoded, Range, decode_range, read_refusals, split
 from streams.replay.states import OBJECTS
 from streams.replay.thresholds import Known, Population, Request, Requests
-from streams.replay.workdir import LeftBehind, left_behind_line, reclaim, working_folder
+from streams.replay.workdir import LeftBehind, left_behind_line, output_folder, working_folder
 from streams.runtime.heap import collector_paused
 
 __all__ = [
@@ -264,6 +264,9 @@ def replay(
     shared by that many processes (at most one per partition), the output is the same, and the
     summary has no ``states``. *objects*: states each process keeps as objects, the rest encoded
     (``streams.replay.states``); the output is the same for any number.
+
+    One replay at a time writes into *out_dir*: OutputFolderBusy if another is. The working folders that
+    killed replays left there are removed first (``summary.left_behind``; ``streams.replay.workdir``).
     """
     started = time.perf_counter()
     outputs = {topic: out_dir / name for topic, name in OUTPUT_FILES.items()}
@@ -272,7 +275,7 @@ def replay(
             f"{path} would be replaced by the replay's own {path.name}: choose another output folder"
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = ReplaySummary(outputs=outputs, as_of=as_of, left_behind=reclaim(out_dir))
+    summary = ReplaySummary(outputs=outputs, as_of=as_of)
     processes = max(1, min(processes, partitions))
     ordered = sorted(erasures, key=lambda request: (requested_instant(request), str(request["customer_id"])))
     job = _Job(path, decoder, tracker, as_of, partitions, PROGRESS_EVERY, progress, objects)
@@ -283,7 +286,7 @@ def replay(
         (requested_instant(request), str(request["customer_id"]), index, request)
         for index, request in enumerate(ordered)
     ]
-    with working_folder(out_dir) as workdir:
+    with output_folder(out_dir) as summary.left_behind, working_folder(out_dir) as workdir:
         job.workdir = workdir
         # The outputs are written in the working folder and moved into out_dir once every one is whole: a
         # replay that fails (a full disk, a corrupt input) leaves out_dir as it was, earlier outputs and all.

@@ -3,7 +3,7 @@
 A replay writes its sorted runs, its parts and its staged outputs in a ``.replay-*`` folder inside the output
 folder, and removes it when it ends, however it ends, save one way: a process killed outright (``kill -9``,
 the kernel out of memory, a machine that stopped) leaves it, often several times the input's size. The next
-replay into the same folder removes it.
+replay into the same folder removes it. One output folder takes one replay at a time (``output_folder``).
 
 Whether a folder's replay is still running is told by a lock, not by a process id, which another process
 may have taken since: a replay holds an exclusive ``flock`` on its folder for as long as it or any of its
@@ -23,7 +23,15 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PREFIX", "LeftBehind", "left_behind_line", "reclaim", "working_folder"]
+__all__ = [
+    "PREFIX",
+    "LeftBehind",
+    "OutputFolderBusy",
+    "left_behind_line",
+    "output_folder",
+    "reclaim",
+    "working_folder",
+]
 
 #: How a replay's working folder is named, in its output folder.
 PREFIX = ".replay-"
@@ -37,6 +45,29 @@ class LeftBehind:
 
     path: Path
     size: int
+
+
+class OutputFolderBusy(ValueError):
+    """Another replay is writing into the output folder: the two would mix their outputs."""
+
+
+@contextmanager
+def output_folder(out_dir: Path) -> Iterator[list[LeftBehind]]:
+    """*out_dir*, this replay's alone until the block ends, and the working folders of killed replays removed
+    from it (``reclaim``). OutputFolderBusy if another replay is writing into it: each moves its outputs in
+    whole, but two at once could leave some of one's and some of the other's."""
+    descriptor = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputFolderBusy(
+                f"{out_dir} is the output folder of another replay, still running: wait until it has "
+                "finished, or choose another output folder"
+            ) from None
+        yield reclaim(out_dir)
+    finally:
+        os.close(descriptor)
 
 
 @contextmanager

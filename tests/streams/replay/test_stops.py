@@ -1,7 +1,8 @@
-"""A replay stopped from outside: Ctrl-C at a terminal, SIGTERM from a service manager, ``kill -9``.
+"""A replay stopped from outside (Ctrl-C at a terminal, SIGTERM from a service manager, ``kill -9``), or
+started while another writes into the same output folder.
 
-Each leaves no process of the replay running and the output folder as it was; a replay killed outright
-cannot clean up after itself, so the next replay into the same folder removes what it left.
+Each stop leaves no process of the replay running and the output folder as it was; a replay killed
+outright cannot clean up after itself, so the next replay into the same folder removes what it left.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from streams.replay import OUTPUT_FILES
+from streams.replay.workdir import OWNED, PREFIX
 from tests.streams.replay.traffic import command_line, traffic
 
 pytestmark = pytest.mark.unit
@@ -65,6 +67,20 @@ def replay_applying(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Pat
         if running(replaying.pid):
             os.killpg(replaying.pid, signal.SIGKILL)
         replaying.communicate()
+
+
+def another_replay(source: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """A replay of the shared traffic, written to *source*, into *out*, run to its end."""
+    source.write_bytes(traffic())
+    return subprocess.run(
+        command_line(source, out, 2),
+        env=ENV,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def running(group: int) -> list[int]:
@@ -175,19 +191,47 @@ def test_a_replay_killed_outright_takes_its_processes_with_it_and_the_next_repla
         assert ends(children) == ["killed by SIGKILL"] * 2
         [left] = out.glob(".replay-*")
 
-    source = tmp_path / "next.jsonl"
-    source.write_bytes(traffic())
-    result = subprocess.run(
-        command_line(source, out, 2),
-        env=ENV,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = another_replay(tmp_path / "next.jsonl", out)
 
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[0].startswith(f"removed {left} (")
     assert result.stderr.splitlines()[0].endswith(" MB), the working folder of a replay that was killed")
+    assert sorted(path.name for path in out.iterdir()) == sorted(OUTPUT_FILES.values())
+
+
+def test_a_second_replay_into_the_same_folder_is_refused_while_the_first_runs_which_finishes_whole(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    # The first reads the standard input: it runs, holding the folder, for as long as that stays open.
+    first = subprocess.Popen(
+        command_line(Path("-"), out, 2),
+        env=ENV,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob(f"{PREFIX}*/{OWNED}")):
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the first replay never started"
+            time.sleep(0.01)
+
+        second = another_replay(tmp_path / "other.jsonl", out)
+        _, stderr = first.communicate(traffic(), timeout=300)
+    finally:
+        first.kill()
+        first.wait()
+
+    assert second.returncode == 1
+    assert second.stderr.strip() == (
+        f"Error: {out} is the output folder of another replay, still running: wait until it has finished, or "
+        "choose another output folder"
+    )
+    assert first.returncode == 0, stderr
+    dead_letters = (out / "dead-letter.jsonl").read_bytes()  # each names the file it came from
+    assert b'"file:-"' in dead_letters
+    assert b"other.jsonl" not in dead_letters
     assert sorted(path.name for path in out.iterdir()) == sorted(OUTPUT_FILES.values())

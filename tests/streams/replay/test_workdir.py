@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from streams.replay.workdir import OWNED, PREFIX, LeftBehind, reclaim, working_folder
+from streams.replay.workdir import (
+    OWNED,
+    PREFIX,
+    LeftBehind,
+    OutputFolderBusy,
+    output_folder,
+    reclaim,
+    working_folder,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -84,3 +92,17 @@ def test_what_was_never_a_replays_locked_folder_is_left_alone(tmp_path: Path) ->
 
 def test_an_output_folder_not_made_yet_has_nothing_to_reclaim(tmp_path: Path) -> None:
     assert reclaim(tmp_path / "not yet") == []
+
+
+def test_an_output_folder_takes_one_replay_at_a_time_which_first_removes_what_killed_ones_left(
+    tmp_path: Path,
+) -> None:
+    left = killed_in(tmp_path, b"{}\n")
+
+    with output_folder(tmp_path) as removed:
+        assert removed == [LeftBehind(left, 3)]
+        with pytest.raises(OutputFolderBusy, match="is the output folder of another replay, still running"):
+            output_folder(tmp_path).__enter__()
+
+    with output_folder(tmp_path) as removed:
+        assert removed == []
