@@ -24,7 +24,8 @@ from streams.settings import SettingsError
     required=True,
     help="Output directory. The files appear in it when the replay has finished; until then they are written "
     "in a working folder inside it, which takes several times the input's size at its peak; a replay that "
-    "stops leaves it as it was.",
+    "stops (an error, Ctrl-C, SIGTERM) leaves it as it was, and the next replay removes the working folder "
+    "of one that was killed. One replay at a time writes into it.",
 )
 @click.option(
     "--as-of",
