@@ -266,6 +266,7 @@ async def produce(
     stop: asyncio.Event | None = None,
     event_time_stamps: bool = False,
     identity_key: bytes | None = None,
+    on_too_large: Callable[[int, int], None] | None = None,
 ) -> int:
     """Send *records* to *topic*, keyed by customer where possible; paced to *rate* per second when given.
 
@@ -276,33 +277,60 @@ async def produce(
     With *event_time_stamps*, each record's Kafka timestamp is its event's ``occurred_at``, as a
     producer in the simulated world would stamp it: the simulator runs its clock faster than the
     wall clock, and the worker refuses events dated ahead of their record's timestamp.
+    A record larger than Kafka takes in one (the producer's ``max_request_size``, or the broker's limit) is
+    not sent: *on_too_large* hears its position among *records* (from 0) and its size, and the others are
+    sent; without *on_too_large*, MessageSizeTooLargeError is raised.
     Returns how many were sent. Sends are pipelined; delivery is confirmed before returning.
     """
     sent = 0
-    pending: list[asyncio.Future[object]] = []
+    #: (position among records, size, delivery) of each record sent and not yet confirmed.
+    pending: list[tuple[int, int, asyncio.Future[object]]] = []
     started = time.monotonic()
     key_of = identity_key or secrets.token_bytes(32)
+
+    def too_large(position: int, size: int, error: errors.MessageSizeTooLargeError) -> None:
+        if on_too_large is None:
+            raise error
+        on_too_large(position, size)
+
+    async def confirmed() -> int:
+        """How many of the pending records were delivered; the rest were too large."""
+        delivered = 0
+        outcomes = await asyncio.gather(*(future for _, _, future in pending), return_exceptions=True)
+        for (position, size, _), outcome in zip(pending, outcomes, strict=True):
+            if isinstance(outcome, errors.MessageSizeTooLargeError):
+                too_large(position, size, outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                delivered += 1
+        pending.clear()
+        return delivered
+
     await ensure_topics(target, (topic,))
     async with producer(target) as client:
-        for value in records:
+        for position, value in enumerate(records):
             if stop is not None and stop.is_set():
                 break
             if rate:
                 # Pace against the start, not the previous send, so jitter does not accumulate.
-                delay = started + sent / rate - time.monotonic()
+                delay = started + (sent + len(pending)) / rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
             key, stamp = _key_and_time(value, key_of)
-            pending.append(
-                await client.send(topic, value, key=key, timestamp_ms=stamp if event_time_stamps else None)
-            )
-            sent += 1
+            try:
+                delivery = await client.send(
+                    topic, value, key=key, timestamp_ms=stamp if event_time_stamps else None
+                )
+            except errors.MessageSizeTooLargeError as exc:
+                too_large(position, len(value), exc)
+                continue
+            pending.append((position, len(value), delivery))
             if on_sent is not None:
                 on_sent(value)
             if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
+                sent += await confirmed()
+        sent += await confirmed()
     return sent
 
 

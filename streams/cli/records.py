@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
 import orjson
@@ -53,6 +53,7 @@ def produce_file(
         size = 0 if file == STDIN else file.stat().st_size  # 0: unknown, no bar
     except OSError as exc:
         raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
+    lines = LinesNotSent()
     with progress.bar(size, f"producing {display_name(file)}") as bar:
         started = time.monotonic()
         try:
@@ -61,10 +62,11 @@ def produce_file(
                 lambda stop: produce(
                     bootstrap,
                     topic,
-                    (raw for _, raw in read_records(file, on_read=bar)),
+                    (raw for _, raw in read_records(file, on_blank=lines.blank, on_read=bar)),
                     rate=rate,
                     stop=stop,
                     identity_key=identity_key,
+                    on_too_large=lines.too_large,
                 )
             )
         except RecordFileError as exc:
@@ -73,6 +75,45 @@ def produce_file(
     click.echo(
         f"sent {sent:,} records to {topic} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)", err=True
     )
+    if lines.refused:
+        raise click.ClickException(lines.describe_refused())
+
+
+class LinesNotSent:
+    """The lines of a file whose records Kafka refused as too large, told by where they are among the records
+    sent (``produce``'s ``on_too_large``) and the blank lines skipped before them."""
+
+    #: Lines named in the error; the rest are counted.
+    NAMED: Final = 10
+
+    def __init__(self) -> None:
+        self._blank: list[int] = []
+        #: (line number from 1, bytes) of each record not sent.
+        self.refused: list[tuple[int, int]] = []
+
+    def blank(self, number: int) -> None:
+        self._blank.append(number)
+
+    def too_large(self, position: int, size: int) -> None:
+        # The record at *position* among the records is on the line after as many blank lines as precede it.
+        line = position
+        for blank in self._blank:
+            if blank > line:
+                break
+            line += 1
+        self.refused.append((line + 1, size))
+
+    def describe_refused(self) -> str:
+        named = ", ".join(
+            f"line {line:,} ({size:,} bytes)" for line, size in sorted(self.refused)[: self.NAMED]
+        )
+        more = len(self.refused) - self.NAMED
+        rest = f" and {more:,} more" if more > 0 else ""
+        count = len(self.refused)
+        return (
+            f"{count:,} record{'s were' if count > 1 else ' was'} not sent, larger than Kafka takes in one "
+            f"record: {named}{rest}"
+        )
 
 
 # ----------------------------------------------------------------------------- tail

@@ -62,3 +62,27 @@ def test_a_gzip_file_cut_short_is_a_one_line_error_naming_it(broker: EmbeddedBro
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert errors == [f"Error: {source}: the gzip data ends early: the file is cut short"]
+
+
+def test_lines_too_large_for_one_kafka_record_are_named_and_every_other_line_is_sent(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    run = uuid.uuid4().hex
+    topic = f"produce-too-large-{run}"
+    lines = _lines(run, 40)
+    huge = b'{"note":"%s"}' % (b"x" * 2_000_000)
+    # Blank lines before and between, which are skipped: the errors name the lines as an editor numbers them.
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(b"\n\n" + b"\n".join([*lines[:10], huge, *lines[10:], b"", huge]) + b"\n")
+
+    result = CliRunner().invoke(main, ["produce", str(source), "--broker", broker.url, "--topic", topic])
+
+    assert result.exit_code == 1
+    assert "sent 40 records" in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: 2 records were not sent, larger than Kafka takes in one record: "
+        "line 13 (2,000,011 bytes), line 45 (2,000,011 bytes)"
+    )
+    assert "Traceback" not in result.output
+    received = asyncio.run(collect(broker.bootstrap, topic, lambda _key, _value: True, len(lines)))
+    assert sorted(value for _, value in received) == sorted(lines)
