@@ -532,7 +532,8 @@ def load_config(path: Path | None, model_params: Path | None = None) -> Config:
     if path is None:
         return config_from_mapping({}, model_params=model_params)
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
+        # utf-8-sig: a byte-order mark before the first line (Notepad writes one) is not part of the TOML.
+        data = tomllib.loads(path.read_text("utf-8-sig"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:

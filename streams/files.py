@@ -38,10 +38,12 @@ else:
     from backports import zstd
 
 __all__ = [
+    "BOM",
     "STDIN",
     "RecordFileError",
     "compression_of",
     "display_name",
+    "first_record",
     "lines_name",
     "lines_size",
     "read_records",
@@ -172,7 +174,7 @@ def read_records(
                     now = raw.tell()
                     counted(now - position)
                     position = now
-                record = _record(line)
+                record = _record(line) if number else first_record(line)
                 if record:
                     yield number, record
                 elif on_blank is not None:
@@ -243,6 +245,16 @@ def lines_name(path: Path) -> str:
     if path == STDIN:
         return "stdin"
     return path.stem if path.suffix in _COMPRESSED_SUFFIXES else path.name
+
+
+#: UTF-8's byte-order mark. Some tools write it at the start of a text file (Windows PowerShell's
+#: ``Out-File -Encoding utf8``, Notepad); it belongs to the file, not to its first line's record or setting.
+BOM: Final = b"\xef\xbb\xbf"
+
+
+def first_record(line: bytes) -> bytes:
+    """The record on a file's first line: as any other line's, without a byte-order mark before it."""
+    return _record(line.removeprefix(BOM))
 
 
 def _record(line: bytes) -> bytes:

@@ -93,7 +93,9 @@ def params_document(params: ModelParams, **extra: Any) -> dict[str, Any]:
 def load_params(path: Path) -> ModelParams:
     """Read and validate a parameters file written by ``touchpoint fit``."""
     try:
-        document = orjson.loads(path.read_bytes())
+        # A byte-order mark before the JSON, as some editors write, is not part of it (RFC 8259 lets a reader
+        # ignore it).
+        document = orjson.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
     except OSError as exc:
         raise ParamsError(f"{path}: cannot read model parameters: {exc.strerror}") from None
     except orjson.JSONDecodeError as exc:

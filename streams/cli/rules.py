@@ -22,7 +22,7 @@ def check_config(file: Path | None) -> None:
     import tomllib
 
     load_rules(file)
-    data = tomllib.loads(file.read_text("utf-8")) if file else {}
+    data = tomllib.loads(file.read_text("utf-8-sig")) if file else {}  # as load_config reads it
     effective = effective_config(data, str(file) if file else "<defaults>")
     click.echo(orjson.dumps(effective, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
     click.echo(f"{file or 'defaults'}: OK", err=True)

@@ -21,6 +21,7 @@ from agents.domain.instants import epoch_micros
 from agents.domain.refusal import Rejected
 from agents.ingest.decode import Accepted, TouchpointDecoder
 from agents.journey.watermark import PartitionClock
+from streams.files import BOM
 from streams.partitioner import partition_for
 from streams.replay.handoffs import IdentityRow, identity_row, process_of
 from streams.replay.parts import open_for_reading
@@ -123,6 +124,8 @@ def _records(path: Path, span: Range, decoded: Decoded) -> Iterator[tuple[int, b
                 line = line[:-1]
             if line.endswith(b"\r"):
                 line = line[:-1]
+            if number == 0:
+                line = line.removeprefix(BOM)  # as streams.files.first_record
             if line:
                 yield number, line, position - span.start
             else:

@@ -156,6 +156,13 @@ wall_clock_sweep = false
     assert config.deadlines.quiet_seconds == schema_default("deadlines", "quiet_seconds")
 
 
+def test_a_byte_order_mark_before_the_rules_is_not_part_of_them(tmp_path: Path) -> None:
+    # Notepad writes one; TOML itself would refuse it as a statement at line 1, column 1.
+    path = tmp_path / "rules.toml"
+    path.write_bytes(b"\xef\xbb\xbf[lifecycle]\r\ndefault_gap_days = 45\r\n")
+    assert load_config(path).lifecycle.default_gap_days == 45
+
+
 def test_an_empty_rules_file_means_all_defaults(tmp_path: Path) -> None:
     path = tmp_path / "empty.toml"
     path.write_text("# nothing to change\n", "utf-8")

@@ -319,3 +319,9 @@ def test_at_bounds_names_the_parameters_outside_the_search_range(
     theta: list[float], outside: tuple[str, ...]
 ) -> None:
     assert at_bounds(("a", "b", "c"), theta) == outside
+
+
+def test_a_byte_order_mark_before_the_json_is_not_part_of_it(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.json", params_document(DEFAULT_PARAMS, customers=10))
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_params(path).spend == DEFAULT_PARAMS.spend

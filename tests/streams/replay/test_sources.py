@@ -117,3 +117,39 @@ def test_decoding_writes_a_run_per_applying_process_holding_only_its_partitions(
             assert rows == sorted(rows)
             applied.extend(rows)
         assert sorted(row[1] for row in applied) == list(range(400))
+
+
+@pytest.mark.parametrize(
+    "first", [b"\xef\xbb\xbf", b"\xef\xbb\xbf\r"], ids=["before a record", "alone on its line"]
+)
+def test_a_byte_order_mark_before_the_first_line_is_the_files_not_the_records(
+    tmp_path: Path, first: bytes
+) -> None:
+    # As Windows PowerShell's Out-File -Encoding utf8 writes a file: it would make the first record not JSON.
+    records = [visit("a", "c-1", "2026-01-05T11:00:00+00:00"), visit("b", "c-2", "2026-01-05T10:00:00+00:00")]
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(first + (b"\n" if first.endswith(b"\r") else b"") + b"\n".join(records) + b"\n")
+    offset = 1 if first.endswith(b"\r") else 0
+    assert list(read_records(path)) == [(offset + n, record) for n, record in enumerate(records)]
+
+    decoded = decode_range(
+        path, split(path, 1)[0], DECODER, partitions=3, quorum=2, as_of=None, workdir=tmp_path
+    )
+
+    assert (decoded.records, decoded.accepted, decoded.blank_lines) == (2, 2, offset)
+    assert not decoded.rejected
+
+
+def test_a_byte_order_mark_past_the_start_of_the_file_is_part_of_its_record(tmp_path: Path) -> None:
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(visit("a", "c-1", "2026-01-05T11:00:00+00:00") + b"\n\xef\xbb\xbf{}\n")
+    [_, (_, second)] = list(read_records(path))
+    assert second == b"\xef\xbb\xbf{}"
+
+    work = tmp_path / "work"
+    work.mkdir()
+    decoded = [
+        decode_range(path, span, DECODER, partitions=3, quorum=2, as_of=None, workdir=work)
+        for span in split(path, 2)
+    ]
+    assert sum(part.rejected["not_json"] for part in decoded) == 1
