@@ -24,6 +24,9 @@ ENV_PREFIX = "TOUCHPOINT_"
 DEVELOPMENT_IDENTITY_SALT: Final = "touchpoint-default-salt"
 #: Length bounds of the identity key, bytes: BLAKE2b takes keys of at most 64 bytes.
 IDENTITY_KEY_BYTES: Final = (16, 64)
+#: The most partitions a topic may have here. Kafka advises some thousands a broker; a count far beyond
+#: (a typo, an extra digit) would have the worker create such topics and every replay keep a clock for each.
+MAX_PARTITIONS: Final = 10_000
 #: Table stores a worker can use, by Settings.store value.
 STORES = ("memory", "rocksdb")
 #: Ways to restore table state from the changelog, by Settings.state_restore value.
@@ -42,7 +45,8 @@ class Settings:
     broker: str = ""
     #: Consumer group and table namespace; workers with the same id share the work.
     app_id: str = "touchpoint"
-    #: Partitions for topics the worker creates. Raise before first start; it bounds scale-out.
+    #: Partitions for topics the worker creates. Raise before first start; it bounds scale-out. At most
+    #: MAX_PARTITIONS.
     partitions: int = 4
     #: Replication factor for topics the worker creates (1 on the embedded broker, 3 in production).
     replication_factor: int = 1
@@ -218,8 +222,8 @@ class Settings:
         return dataclasses.replace(self, **changes).validated()
 
     def validated(self) -> Settings:
-        if self.partitions < 1:
-            raise SettingsError(f"partitions must be at least 1, got {self.partitions}")
+        if not 1 <= self.partitions <= MAX_PARTITIONS:
+            raise SettingsError(f"partitions must be from 1 to {MAX_PARTITIONS:,}, got {self.partitions}")
         if self.replication_factor < 1:
             raise SettingsError(f"replication_factor must be at least 1, got {self.replication_factor}")
         if not 0 <= self.web_port < 65536:
@@ -261,6 +265,12 @@ class Settings:
 SECRET_FIELDS: Final = frozenset(
     {"identity_salt", "control_secret", "web_token", "kafka_key_password", "kafka_sasl_password"}
 )
+#: A setting's type, as its error says what it must be.
+_KINDS: Final = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false (or 1/0, yes/no, on/off)",
+}
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
 
@@ -281,5 +291,7 @@ def _parse(name: str, annotation: Any, raw: str) -> Any:
                 return False
             raise ValueError(raw)
     except ValueError:
-        raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be a {kind}, got {raw!r}") from None
+        raise SettingsError(
+            f"{ENV_PREFIX}{name.upper()} must be {_KINDS.get(kind, kind)}, got {raw!r}"
+        ) from None
     return raw

@@ -53,8 +53,11 @@ def test_state_is_restored_in_bulk_unless_per_record_is_asked_for() -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"TOUCHPOINT_PARTITIONS": "many"}, "TOUCHPOINT_PARTITIONS must be a int"),
-        ({"TOUCHPOINT_PARTITIONS": "0"}, "partitions must be at least 1"),
+        ({"TOUCHPOINT_PARTITIONS": "many"}, "TOUCHPOINT_PARTITIONS must be a whole number"),
+        ({"TOUCHPOINT_PARTITIONS": "0"}, "partitions must be from 1 to 10,000, got 0"),
+        # One digit too many must not have the worker create such topics, nor a replay a clock for each.
+        ({"TOUCHPOINT_PARTITIONS": "120000"}, "partitions must be from 1 to 10,000, got 120000"),
+        ({"TOUCHPOINT_KAFKA_TLS": "maybe"}, "must be true or false"),
         ({"TOUCHPOINT_BROKER": "localhost:9092"}, "kafka://host:port"),
         ({"TOUCHPOINT_LOG_LEVEL": "loud"}, "log_level"),
         ({"TOUCHPOINT_WEB_PORT": "70000"}, "web_port"),
@@ -85,7 +88,7 @@ def test_the_table_store_and_standby_replicas_are_settings() -> None:
     [
         ({"TOUCHPOINT_STORE": "redis"}, "store must be memory or rocksdb, got 'redis'"),
         ({"TOUCHPOINT_STANDBY_REPLICAS": "-1"}, "standby_replicas must be 0 or more"),
-        ({"TOUCHPOINT_STANDBY_REPLICAS": "one"}, "TOUCHPOINT_STANDBY_REPLICAS must be a int"),
+        ({"TOUCHPOINT_STANDBY_REPLICAS": "one"}, "TOUCHPOINT_STANDBY_REPLICAS must be a whole number"),
         ({"TOUCHPOINT_STATE_RESTORE": "fast"}, "state_restore must be bulk or per-record, got 'fast'"),
     ],
 )

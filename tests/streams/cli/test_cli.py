@@ -100,7 +100,7 @@ def test_bad_setting_in_the_environment_is_a_usage_error(
     monkeypatch.setenv("TOUCHPOINT_PARTITIONS", "lots")
     result = cli.invoke(main, ["worker", "--broker", "kafka://127.0.0.1:1"])
     assert result.exit_code == 2
-    assert "TOUCHPOINT_PARTITIONS must be a int" in result.output
+    assert "TOUCHPOINT_PARTITIONS must be a whole number" in result.output
 
 
 def test_replay_prints_a_summary_and_writes_both_files(cli: CliRunner, tmp_path: Path) -> None:
