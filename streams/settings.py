@@ -27,6 +27,9 @@ IDENTITY_KEY_BYTES: Final = (16, 64)
 #: The most partitions a topic may have here. Kafka advises some thousands a broker; a count far beyond
 #: (a typo, an extra digit) would have the worker create such topics and every replay keep a clock for each.
 MAX_PARTITIONS: Final = 10_000
+#: Bounds of the largest raw record ingest takes (max_event_bytes).
+MIN_EVENT_BYTES: Final = 1024
+MAX_EVENT_BYTES: Final = 16 * 1024 * 1024
 #: Table stores a worker can use, by Settings.store value.
 STORES = ("memory", "rocksdb")
 #: Ways to restore table state from the changelog, by Settings.state_restore value.
@@ -238,8 +241,19 @@ class Settings:
             raise SettingsError(f"standby_replicas must be 0 or more, got {self.standby_replicas}")
         if not 0 <= self.producer_linger_ms <= 1000:
             raise SettingsError(f"producer_linger_ms must be 0..1000, got {self.producer_linger_ms}")
-        if self.fetch_max_wait_ms < 1:
-            raise SettingsError(f"fetch_max_wait_ms must be positive, got {self.fetch_max_wait_ms}")
+        if not 1 <= self.fetch_max_wait_ms <= 60_000:
+            raise SettingsError(f"fetch_max_wait_ms must be 1..60000, got {self.fetch_max_wait_ms}")
+        if not 1 <= self.session_timeout_s <= 1800:  # NaN too: no comparison holds for it
+            raise SettingsError(
+                f"session_timeout_s must be from 1 to 1800 seconds (Kafka brokers accept 6 to 1800 by "
+                f"default), got {self.session_timeout_s}"
+            )
+        if not MIN_EVENT_BYTES <= self.max_event_bytes <= MAX_EVENT_BYTES:
+            # Below a touchpoint's own size every record would be dead-lettered; above, one record could take a
+            # worker's memory.
+            raise SettingsError(
+                f"max_event_bytes must be from {MIN_EVENT_BYTES:,} to {MAX_EVENT_BYTES:,}, got {self.max_event_bytes}"
+            )
         try:
             parse_thresholds(self.gc_thresholds)
         except ValueError as exc:

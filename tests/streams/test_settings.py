@@ -58,6 +58,14 @@ def test_state_is_restored_in_bulk_unless_per_record_is_asked_for() -> None:
         # One digit too many must not have the worker create such topics, nor a replay a clock for each.
         ({"TOUCHPOINT_PARTITIONS": "120000"}, "partitions must be from 1 to 10,000, got 120000"),
         ({"TOUCHPOINT_KAFKA_TLS": "maybe"}, "must be true or false"),
+        # Every record would be dead-lettered as too large.
+        ({"TOUCHPOINT_MAX_EVENT_BYTES": "0"}, "max_event_bytes must be from 1,024 to 16,777,216, got 0"),
+        ({"TOUCHPOINT_MAX_EVENT_BYTES": "17000000"}, "max_event_bytes must be from 1,024 to 16,777,216"),
+        ({"TOUCHPOINT_SESSION_TIMEOUT_S": "nan"}, "session_timeout_s must be from 1 to 1800 seconds"),
+        ({"TOUCHPOINT_SESSION_TIMEOUT_S": "inf"}, "session_timeout_s must be from 1 to 1800 seconds"),
+        ({"TOUCHPOINT_SESSION_TIMEOUT_S": "0"}, "session_timeout_s must be from 1 to 1800 seconds"),
+        ({"TOUCHPOINT_FETCH_MAX_WAIT_MS": "0"}, "fetch_max_wait_ms must be 1..60000"),
+        ({"TOUCHPOINT_FETCH_MAX_WAIT_MS": "3600000"}, "fetch_max_wait_ms must be 1..60000"),
         ({"TOUCHPOINT_BROKER": "localhost:9092"}, "kafka://host:port"),
         ({"TOUCHPOINT_LOG_LEVEL": "loud"}, "log_level"),
         ({"TOUCHPOINT_WEB_PORT": "70000"}, "web_port"),
