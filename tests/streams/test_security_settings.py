@@ -92,7 +92,7 @@ def test_the_protocol_follows_from_tls_and_sasl(security: KafkaSecurity, protoco
             {"TOUCHPOINT_KAFKA_CERT_FILE": "c.pem"},
             "both TOUCHPOINT_KAFKA_CERT_FILE and TOUCHPOINT_KAFKA_KEY_FILE",
         ),
-        ({"TOUCHPOINT_KAFKA_TLS": "maybe"}, "TOUCHPOINT_KAFKA_TLS must be a bool"),
+        ({"TOUCHPOINT_KAFKA_TLS": "maybe"}, "TOUCHPOINT_KAFKA_TLS must be true or false"),
     ],
 )
 def test_inconsistent_kafka_security_is_a_clear_error(environ: dict[str, str], message: str) -> None:

@@ -57,7 +57,6 @@ def test_state_is_restored_in_bulk_unless_per_record_is_asked_for() -> None:
         ({"TOUCHPOINT_PARTITIONS": "0"}, "partitions must be from 1 to 10,000, got 0"),
         # One digit too many must not have the worker create such topics, nor a replay a clock for each.
         ({"TOUCHPOINT_PARTITIONS": "120000"}, "partitions must be from 1 to 10,000, got 120000"),
-        ({"TOUCHPOINT_KAFKA_TLS": "maybe"}, "must be true or false"),
         # Every record would be dead-lettered as too large.
         ({"TOUCHPOINT_MAX_EVENT_BYTES": "0"}, "max_event_bytes must be from 1,024 to 16,777,216, got 0"),
         ({"TOUCHPOINT_MAX_EVENT_BYTES": "17000000"}, "max_event_bytes must be from 1,024 to 16,777,216"),
