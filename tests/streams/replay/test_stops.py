@@ -57,8 +57,8 @@ def replay_applying(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Pat
     )
     try:
         deadline = time.monotonic() + 120
-        # The processes applying the partitions each make their folder of parts as they start.
-        while not list(out.glob(".replay-*/shard-*")):
+        # The processes applying the partitions each make their folder of parts as they start: both have.
+        while len(list(out.glob(".replay-*/shard-*"))) < 2:
             assert replaying.poll() is None, replaying.communicate()
             assert time.monotonic() < deadline, "the replay never started applying"
             time.sleep(0.01)
