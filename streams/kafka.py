@@ -243,6 +243,11 @@ def _identifier_key(identifiers: dict[Any, Any], identity_key: bytes) -> bytes |
         return None
 
 
+#: ``produce`` confirms the delivery of what it sent before it takes this many records past the first it has
+#: not confirmed: a record it tells is too large is one of the last this many it took.
+UNCONFIRMED = 5000
+
+
 @asynccontextmanager
 async def producer(target: Connection | str, **options: object) -> AsyncIterator[AIOKafkaProducer]:
     """A started producer, flushed and stopped on exit."""
@@ -312,6 +317,8 @@ async def produce(
         for position, value in enumerate(records):
             if stop is not None and stop.is_set():
                 break
+            if pending and position - pending[0][0] + 1 >= UNCONFIRMED:
+                sent += await confirmed()
             if rate:
                 # Pace against the start, not the previous send, so jitter does not accumulate.
                 delay = started + (sent + len(pending)) / rate - time.monotonic()
@@ -328,8 +335,6 @@ async def produce(
             pending.append((position, len(value), delivery))
             if on_sent is not None:
                 on_sent(value)
-            if len(pending) >= 5000:
-                sent += await confirmed()
         sent += await confirmed()
     return sent
 

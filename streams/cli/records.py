@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,7 +25,7 @@ from streams.cli.common import (
     run_async,
 )
 from streams.cli.terminal import safe
-from streams.kafka import consume, produce
+from streams.kafka import UNCONFIRMED, consume, produce
 
 
 @click.command("produce")
@@ -62,7 +64,7 @@ def produce_file(
                 lambda stop: produce(
                     bootstrap,
                     topic,
-                    (raw for _, raw in read_records(file, on_blank=lines.blank, on_read=bar)),
+                    lines.records(read_records(file, on_read=bar)),
                     rate=rate,
                     stop=stop,
                     identity_key=identity_key,
@@ -80,27 +82,27 @@ def produce_file(
 
 
 class LinesNotSent:
-    """The lines of a file whose records Kafka refused as too large, told by where they are among the records
-    sent (``produce``'s ``on_too_large``) and the blank lines skipped before them."""
+    """The lines of a file whose records Kafka refused as too large: ``produce`` tells a record by its position
+    among those it took, always one of the last ``UNCONFIRMED``, whose lines are kept here."""
 
     #: Lines named in the error; the rest are counted.
     NAMED: Final = 10
 
     def __init__(self) -> None:
-        self._blank: list[int] = []
+        self._taken = 0
+        #: The line numbers (from 0) of the last records taken, the latest last.
+        self._lines: deque[int] = deque(maxlen=UNCONFIRMED)
         #: (line number from 1, bytes) of each record not sent.
         self.refused: list[tuple[int, int]] = []
 
-    def blank(self, number: int) -> None:
-        self._blank.append(number)
+    def records(self, numbered: Iterable[tuple[int, bytes]]) -> Iterator[bytes]:
+        for number, raw in numbered:
+            self._lines.append(number)
+            self._taken += 1
+            yield raw
 
     def too_large(self, position: int, size: int) -> None:
-        # The record at *position* among the records is on the line after as many blank lines as precede it.
-        line = position
-        for blank in self._blank:
-            if blank > line:
-                break
-            line += 1
+        line = self._lines[position - (self._taken - len(self._lines))]
         self.refused.append((line + 1, size))
 
     def describe_refused(self) -> str:

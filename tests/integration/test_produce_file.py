@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from streams.cli import main
+from streams.cli.records import LinesNotSent
+from streams.kafka import UNCONFIRMED
 from streams.local.broker import EmbeddedBroker
 from tests.kafka_helpers import collect
 
@@ -86,3 +88,14 @@ def test_lines_too_large_for_one_kafka_record_are_named_and_every_other_line_is_
     assert "Traceback" not in result.output
     received = asyncio.run(collect(broker.bootstrap, topic, lambda _key, _value: True, len(lines)))
     assert sorted(value for _, value in received) == sorted(lines)
+
+
+def test_a_refused_record_is_named_by_its_line_however_many_blank_lines_came_before() -> None:
+    lines = LinesNotSent()
+    numbered = ((number, b"{}") for number in range(0, 3 * UNCONFIRMED, 3))  # two blank lines after each
+    taken = lines.records(numbered)
+    for _ in range(UNCONFIRMED):
+        next(taken)
+    lines.too_large(0, 2_000_000)  # the oldest a delivery can still be waited on for
+    lines.too_large(UNCONFIRMED - 1, 3_000_000)  # the one just taken
+    assert lines.refused == [(1, 2_000_000), (3 * UNCONFIRMED - 2, 3_000_000)]
