@@ -71,6 +71,7 @@ COMPILED = [
     "agents/detectors/service_recovery.py",
     "agents/detectors/transfers.py",
     "agents/detectors/usage_pattern.py",
+    "agents/lines.py",
     "agents/models/bgnbd.py",
     "agents/models/customer.py",
     "agents/models/fitting.py",

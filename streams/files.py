@@ -32,6 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Final, NamedTuple, cast
 
+from agents.lines import Overlong, lines
+
 if sys.version_info >= (3, 14):
     from compression import zstd
 else:
@@ -39,7 +41,9 @@ else:
 
 __all__ = [
     "BOM",
+    "LINE_LIMIT",
     "STDIN",
+    "LineTooLong",
     "RecordFileError",
     "compression_of",
     "display_name",
@@ -87,6 +91,9 @@ _BROKEN: Final = (OSError, EOFError, zlib.error, lzma.LZMAError, zstd.ZstdError)
 _PROBE_BYTES: Final = 64
 #: Bytes copied at a time while unpacking, and read at a time from a record file (``_opened``).
 _CHUNK: Final = 1 << 20
+#: The longest record ``read_records`` reads whole by default: the largest a producer sends (aiokafka's
+#: ``max_request_size``), and sixteen times ingest's default event limit.
+LINE_LIMIT: Final = 1 << 20
 #: Compressed bytes read when a compressed file's lines are counted (``lines_size``): the rate at which it
 #: unpacks is taken between the first two.
 _SAMPLE_MARKS: Final = (1 << 18, 1 << 20)
@@ -108,6 +115,10 @@ def display_name(path: Path, *, whole: bool = False) -> str:
 
 class RecordFileError(ValueError):
     """A compressed record file that cannot be read to its end: corrupt, or cut short."""
+
+
+class LineTooLong(ValueError):
+    """A line of a record file longer than its reader takes, where the reader has no use for it; names the line."""
 
 
 def compression_of(path: Path) -> str | None:
@@ -157,6 +168,9 @@ def read_records(
     path: Path,
     on_blank: Callable[[int], None] | None = None,
     on_read: Callable[[int], None] | None = None,
+    *,
+    limit: int = LINE_LIMIT,
+    on_overlong: Callable[[int, Overlong], None] | None = None,
 ) -> Iterator[tuple[int, bytes]]:
     """Yield (zero-based line number, record bytes) for each non-empty line of *path*, compressed or not.
 
@@ -164,16 +178,28 @@ def read_records(
     file itself read since its last call (of the compressed file, where it is compressed: those are the
     bytes a progress bar can count against the file's size; never for the standard input, whose size is
     not known). Raises RecordFileError, naming the file, where compressed data is corrupt or cut short.
+    A record over *limit* bytes is not read whole (agents/lines.py): *on_overlong* hears its line number
+    and its first bytes and size, and it is not yielded; without *on_overlong*, LineTooLong is raised.
     """
-    with _opened(path) as raw, _lines(raw) as (lines, compression):
+    with _opened(path) as raw, _lines(raw) as (data, compression):
         position = 0
         counted = None if path == STDIN else on_read  # a pipe has no position to count
         with _named_if_broken(path, compression):
-            for number, line in enumerate(lines):
+            for number, line in enumerate(lines(data, limit)):
                 if counted is not None:
                     now = raw.tell()
                     counted(now - position)
                     position = now
+                if isinstance(line, Overlong):
+                    if number == 0 and line.head.startswith(BOM):
+                        line = Overlong(line.head[len(BOM) :], line.size - len(BOM), line.length)
+                    if on_overlong is None:
+                        raise LineTooLong(
+                            f"{display_name(path, whole=True)}:{number + 1}: a line of {line.size:,} bytes, over "
+                            f"the {limit:,}-byte limit"
+                        )
+                    on_overlong(number, line)
+                    continue
                 record = _record(line) if number else first_record(line)
                 if record:
                     yield number, record

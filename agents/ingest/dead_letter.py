@@ -23,11 +23,18 @@ def dead_letter_record(
     offset: int,
     rejected_at: datetime,
     payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
+    size: int | None = None,
 ) -> bytes:
-    """Encode the dead-letter record (schemas/dead_letter.v1.json) for one refused record."""
+    """Encode the dead-letter record (schemas/dead_letter.v1.json) for one refused record.
+
+    *size* is the record's size where *raw* is only its first bytes (at least *payload_limit* of them, or all).
+    """
     raw = raw or b""
     kept = raw[:payload_limit]
-    text = _as_text(kept, truncated=len(raw) > payload_limit)
+    if size is None:
+        size = len(raw)
+    truncated = size > len(kept)
+    text = _as_text(kept, truncated=truncated)
     record = {
         "schema_version": 1,
         "reason": rejected.reason,
@@ -35,8 +42,8 @@ def dead_letter_record(
         "field": rejected.field,
         "payload": text if text is not None else base64.b64encode(kept).decode("ascii"),
         "payload_encoding": "utf-8" if text is not None else "base64",
-        "payload_bytes": len(raw),
-        "payload_truncated": len(raw) > payload_limit,
+        "payload_bytes": size,
+        "payload_truncated": truncated,
         "source": {"topic": topic, "partition": partition, "offset": offset},
         "rejected_at": rejected_at.isoformat(),
     }

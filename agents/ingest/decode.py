@@ -167,7 +167,7 @@ class TouchpointDecoder:
             return Rejected(EMPTY, "record has no value (null)")
         size = len(raw)
         if size > self.max_bytes:
-            return Rejected(TOO_LARGE, f"payload is {size} bytes, over the {self.max_bytes}-byte limit")
+            return too_large(size, self.max_bytes)
         if not raw or raw.isspace():  # as not raw.strip(), without a copy of every record
             return Rejected(EMPTY, "payload is empty or only whitespace")
         try:
@@ -234,6 +234,11 @@ class TouchpointDecoder:
             # Raw identifiers end here: past ingest each is its keyed hash, per kind (claims hold keys too).
             event["identifiers"] = hash_identifiers(identifiers, self._salt)
         return Accepted(customer_id, occurred_at, seconds, event, orjson.dumps(event), claims)
+
+
+def too_large(size: int, limit: int) -> Rejected:
+    """The refusal of a record of *size* bytes, over the *limit*: also for a line of a file too long to be read whole."""
+    return Rejected(TOO_LARGE, f"payload is {size} bytes, over the {limit}-byte limit")
 
 
 def canonical_instant(text: str, occurred_at: datetime) -> str:

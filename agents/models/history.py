@@ -11,7 +11,7 @@ Sources (read in one streaming pass; nothing is loaded twice):
   converted. A purchase without ``customer_id`` is a bad row (it cannot be attributed).
 
 Blank lines are ignored. A row that cannot be parsed (wrong field count, bad date, amount that is not
-a number from 0 to ``MAX_AMOUNT``, invalid JSON) is a :class:`BadRow` with its 1-based physical line
+a number from 0 to ``MAX_AMOUNT``, invalid JSON, a line over ``MAX_ROW_BYTES``) is a :class:`BadRow` with its 1-based physical line
 number: with ``strict=True`` the first one raises :class:`HistoryRowError` naming file and line,
 otherwise it is skipped and collected.
 
@@ -47,8 +47,11 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from agents.lines import Overlong, lines
+
 __all__ = [
     "MAX_AMOUNT",
+    "MAX_ROW_BYTES",
     "MIN_CUSTOMERS",
     "BadRow",
     "History",
@@ -131,6 +134,9 @@ def _parse_amount(value: object) -> float:
 
 #: Read a megabyte at a time: a history is read a line at a time, a system call every 4 KiB otherwise.
 _READ_BUFFER: Final = 1 << 20
+#: The longest row read whole: a CSV row is tens of bytes, a touchpoint line at most ingest's limit (64 KiB by
+#: default, 16 MiB at most). A longer one is a bad row, read past without being held (agents/lines.py).
+MAX_ROW_BYTES: Final = 1 << 24
 
 
 def _detect(path: Path, fmt: Format) -> Literal["csv", "jsonl"]:
@@ -182,7 +188,13 @@ def read_transactions(
             bad_rows.append(row)
 
     with handle:
-        for number, raw_bytes in enumerate(handle, start=1):
+        for number, line in enumerate(lines(handle, MAX_ROW_BYTES), start=1):
+            if isinstance(line, Overlong):
+                bytes_read += line.length
+                head = line.head[:200].decode("utf-8", "replace")
+                bad(f"a row of {line.size:,} bytes, over the {MAX_ROW_BYTES:,}-byte limit", head)
+                continue
+            raw_bytes = line
             bytes_read += len(raw_bytes)
             if progress is not None and number % progress_every == 0:
                 progress(Progress(number, bytes_read, total))
@@ -194,7 +206,11 @@ def read_transactions(
             if not raw.strip():
                 continue
             if kind == "csv":
-                fields = [f.strip() for f in next(csv.reader([raw]))]
+                try:
+                    fields = [f.strip() for f in next(csv.reader([raw]))]
+                except csv.Error as exc:  # a field over the csv module's limit, a NUL byte
+                    bad(f"not CSV: {exc}", raw)
+                    continue
                 if not seen_data and tuple(sorted(f.lower() for f in fields)) == tuple(sorted(_HEADER)):
                     lowered = [f.lower() for f in fields]
                     columns = (lowered.index("customer_id"), lowered.index("date"), lowered.index("amount"))

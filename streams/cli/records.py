@@ -13,6 +13,7 @@ from typing import Any, Final
 import click
 import orjson
 
+from agents.lines import Overlong
 from streams import topics
 from streams.cli import progress
 from streams.cli.common import (
@@ -64,7 +65,7 @@ def produce_file(
                 lambda stop: produce(
                     bootstrap,
                     topic,
-                    lines.records(read_records(file, on_read=bar)),
+                    lines.records(read_records(file, on_read=bar, on_overlong=lines.overlong)),
                     rate=rate,
                     stop=stop,
                     identity_key=identity_key,
@@ -100,6 +101,10 @@ class LinesNotSent:
             self._lines.append(number)
             self._taken += 1
             yield raw
+
+    def overlong(self, number: int, line: Overlong) -> None:
+        """A line too long to be read whole, and so to be sent: never taken."""
+        self.refused.append((number + 1, line.size))
 
     def too_large(self, position: int, size: int) -> None:
         line = self._lines[position - (self._taken - len(self._lines))]

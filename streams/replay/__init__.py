@@ -71,6 +71,7 @@ from agents.ingest.decode import TouchpointDecoder
 from agents.journey.erasure import requested_instant
 from agents.journey.track import JourneyTracker
 from agents.journey.watermark import PartitionClock
+from agents.lines import Overlong
 from streams import topics
 from streams.files import STDIN, lines_size, read_records, spool
 from streams.partitioner import partition_for
@@ -359,12 +360,20 @@ def _write_refusals(decoded: list[Decoded], source: str, quorum: int, out: Binar
     before: list[list[tuple[int, str | bytes]]] = []
     for part in decoded:
         prefix = PartitionClock.combined(quorum, *before).snapshot()
-        for number, raw, reason, message, field_name, details, clock in read_refusals(part.refusals or ""):
+        for number, raw, size, reason, message, field_name, details, clock in read_refusals(
+            part.refusals or ""
+        ):
             at = PartitionClock.combined(quorum, prefix, clock).time
             rejected = Rejected(reason, message, field_name, details)
             out.write(
                 dead_letter_record(
-                    raw, rejected, topic=source, partition=0, offset=number, rejected_at=_instant(at)
+                    raw,
+                    rejected,
+                    topic=source,
+                    partition=0,
+                    offset=number,
+                    rejected_at=_instant(at),
+                    size=size,
                 )
             )
             out.write(b"\n")
@@ -849,7 +858,11 @@ def read_erasures(path: Path) -> list[dict[str, object]]:
     """
     request, confirmation = schemas.validator("erasure_request"), schemas.validator("erasure")
     found: list[dict[str, object]] = []
-    for index, raw in read_records(path):
+
+    def overlong(index: int, line: Overlong) -> None:
+        raise ValueError(f"{path.name}:{index + 1}: a line of {line.size:,} bytes, not an erasure request")
+
+    for index, raw in read_records(path, on_overlong=overlong):
         number = index + 1  # as editors count lines
         try:
             document = orjson.loads(raw)

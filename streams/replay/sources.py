@@ -19,8 +19,10 @@ from typing import Any, Final
 
 from agents.domain.instants import epoch_micros
 from agents.domain.refusal import Rejected
-from agents.ingest.decode import Accepted, TouchpointDecoder
+from agents.ingest.dead_letter import DEFAULT_PAYLOAD_LIMIT
+from agents.ingest.decode import Accepted, TouchpointDecoder, too_large
 from agents.journey.watermark import PartitionClock
+from agents.lines import Overlong, lines, skip_line
 from streams.files import BOM
 from streams.partitioner import partition_for
 from streams.replay.handoffs import IdentityRow, identity_row, process_of
@@ -34,8 +36,9 @@ _BLOCK: Final = 1 << 22
 #: Refused records kept in memory before they go to the range's refusals file.
 _REFUSALS_PER_BLOCK: Final = 4096
 
-#: (line number, raw bytes, reason, message, field, details, the range's arrival clock at that line).
-Refusal = tuple[int, bytes, str, str, str | None, dict[str, str] | None, list[tuple[int, str | bytes]]]
+#: (line number, the raw bytes a dead letter shows, the record's size, reason, message, field, details, the
+#: range's arrival clock at that line).
+Refusal = tuple[int, bytes, int, str, str, str | None, dict[str, str] | None, list[tuple[int, str | bytes]]]
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def split(path: Path, parts: int) -> list[Range]:
                 break
             handle.seek(max(target - 1, 0))
             if target > 0:
-                handle.readline()  # to the start of the next line (target itself if target - 1 ends one)
+                skip_line(handle)  # to the start of the next line (target itself if target - 1 ends one)
             start = handle.tell()
             if bounds[-1] < start < size:
                 bounds.append(start)
@@ -111,14 +114,27 @@ def _lines_before(handle: Any, offsets: list[int]) -> list[int]:
     return counts
 
 
-def _records(path: Path, span: Range, decoded: Decoded) -> Iterator[tuple[int, bytes, int]]:
-    """(line number, record bytes, bytes read) of each non-empty line of *span*, as ``streams.files`` reads them."""
+def _records(
+    path: Path, span: Range, decoded: Decoded, limit: int
+) -> Iterator[tuple[int, bytes | Overlong, int]]:
+    """(line number, record bytes, bytes read) of each non-empty line of *span*, as ``streams.files`` reads them.
+
+    A record over *limit* bytes comes as an ``Overlong`` (its first bytes and its size): a line of gigabytes
+    is refused without being held (agents/lines.py).
+    """
     with open_for_reading(path) as handle:
         handle.seek(span.start)
         position, number = span.start, span.first_line
-        for line in handle:
+        for line in lines(handle, limit):
             if position >= span.end:
                 return
+            if isinstance(line, Overlong):
+                position += line.length
+                if number == 0 and line.head.startswith(BOM):
+                    line = Overlong(line.head[len(BOM) :], line.size - len(BOM), line.length)
+                yield number, line, position - span.start
+                number += 1
+                continue
             position += len(line)
             if line.endswith(b"\n"):
                 line = line[:-1]
@@ -189,18 +205,25 @@ def decode_range(
         refusals.clear()
 
     with refusals_path.open("wb") as refused:
-        for number, raw, position in _records(path, span, decoded):
+        for number, line, position in _records(path, span, decoded, decoder.max_bytes):
             decoded.records += 1
             if read is not None and decoded.records % every == 0:
                 read(position - reported)
                 reported = position
-            outcome = decoder.decode(raw)
+            if isinstance(line, Overlong):
+                raw, size = line.head, line.size
+                outcome: Accepted | Rejected = too_large(size, decoder.max_bytes)
+            else:
+                raw, size = line, len(line)
+                outcome = decoder.decode(raw)
             if isinstance(outcome, Rejected):
                 decoded.rejected[outcome.reason] += 1
                 refusals.append(
                     (
                         number,
-                        raw,
+                        # Only what its dead letter shows: thousands of refusals are held before they are written.
+                        raw[:DEFAULT_PAYLOAD_LIMIT],
+                        size,
                         outcome.reason,
                         outcome.message,
                         outcome.field,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import inspect
 import io
 import lzma
 import os
@@ -13,11 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.files import (
+    BOM,
+    LINE_LIMIT,
     STDIN,
+    LineTooLong,
     RecordFileError,
     compression_of,
     display_name,
@@ -87,6 +92,28 @@ def test_compression_is_told_by_the_first_bytes_not_the_name(tmp_path: Path) -> 
     plain = tmp_path / "events.jsonl.gz"
     plain.write_bytes(b'{"a":1}\n')
     assert list(read_records(misnamed)) == list(read_records(plain)) == [(0, b'{"a":1}')]
+
+
+@pytest.mark.parametrize("kind", [None, *sorted(COMPRESSORS)])
+def test_a_line_over_the_limit_is_handed_aside_with_its_size_and_the_others_read(
+    tmp_path: Path, kind: str | None
+) -> None:
+    data = BOM + b"y" * 40 + b"\r\n" + b'{"a":1}\n' + b"z" * 5000 + b"\n\n" + b'{"b":2}'
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(data if kind is None else COMPRESSORS[kind](data))
+    overlong: list[tuple[int, bytes, int]] = []
+    found = list(
+        read_records(
+            path, limit=32, on_overlong=lambda number, line: overlong.append((number, line.head, line.size))
+        )
+    )
+    assert found == [(1, b'{"a":1}'), (4, b'{"b":2}')]
+    # The first line's size and first bytes are its record's: the byte-order mark belongs to the file.
+    assert overlong == [(0, b"y" * 31, 40), (2, b"z" * 34, 5000)]
+    with pytest.raises(
+        LineTooLong, match=r"events.jsonl:3: a line of 5,000 bytes, over the 4,096-byte limit"
+    ):
+        list(read_records(path, limit=4096))
 
 
 #: Each format's magic number.
@@ -267,3 +294,9 @@ def test_the_lines_of_the_standard_input_or_a_pipe_are_not_counted_ahead(tmp_pat
     # Not opened, or what it read would be lost to whoever reads the pipe next.
     assert lines_size(pipe) is None
     assert lines_size(STDIN) is None
+
+
+def test_the_default_line_limit_is_the_largest_record_a_producer_sends() -> None:
+    # touchpoint produce reads its lines with it: a longer line could never be sent, so it is not read whole.
+    sending = inspect.signature(AIOKafkaProducer).parameters["max_request_size"].default
+    assert sending == LINE_LIMIT

@@ -55,6 +55,28 @@ def test_oversized_payload_is_truncated_and_says_so() -> None:
     assert document["payload_truncated"] is True
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [b"a" * 5000, "é".encode() * 2500, bytes(range(256)) * 20, b"x" * 100, b"x" * 101, b"x" * 99, b""],
+)
+def test_the_first_bytes_and_the_size_of_a_record_make_the_record_it_would_make_whole(raw: bytes) -> None:
+    # A line too long to be read whole is known by its first bytes and its size (agents/lines.py).
+    head = dead_letter_record(
+        raw[:100],
+        REJECTED,
+        topic="t",
+        partition=0,
+        offset=1,
+        rejected_at=WHEN,
+        payload_limit=100,
+        size=len(raw),
+    )
+    whole = dead_letter_record(
+        raw, REJECTED, topic="t", partition=0, offset=1, rejected_at=WHEN, payload_limit=100
+    )
+    assert head == whole
+
+
 def test_truncation_inside_a_multibyte_character_keeps_the_text_readable() -> None:
     document = record("é".encode() * 100, limit=51)
     assert document["payload_encoding"] == "utf-8"

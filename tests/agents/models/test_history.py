@@ -12,6 +12,7 @@ import pytest
 import schemas
 from agents.models.history import (
     MAX_AMOUNT,
+    MAX_ROW_BYTES,
     BadRow,
     HistoryError,
     HistoryRowError,
@@ -123,6 +124,23 @@ def test_bad_rows_are_skipped_and_reported_with_line_numbers(tmp_path: Path) -> 
     assert "3 fields" in bad[1].reason
     assert "from 0 to" in bad[2].reason
     assert str(bad[3]).startswith(f"{path}:7: bad amount 'abc'")
+
+
+def test_a_field_over_the_csv_readers_limit_and_a_row_over_its_own_are_bad_rows(tmp_path: Path) -> None:
+    # Python's csv module refuses a field over 128 KiB with an exception of its own: that was a traceback.
+    path = tmp_path / "h.csv"
+    with path.open("wb") as handle:
+        handle.write(b"customer_id,date,amount\na,2024-01-02,10\n")
+        handle.write(b"b,2024-01-02," + b"9" * 200_000 + b"\n")
+        handle.write(b"d,2024-01-02," + b"1" * (MAX_ROW_BYTES + 5) + b"\r\n")
+        handle.write(b"e,2024-01-04,2\n")
+    bad: list[BadRow] = []
+    assert [t.customer_id for t in read_transactions(path, bad_rows=bad)] == ["a", "e"]
+    assert [(b.line, b.reason) for b in bad] == [
+        (3, "not CSV: field larger than field limit (131072)"),
+        (4, f"a row of {MAX_ROW_BYTES + 18:,} bytes, over the {MAX_ROW_BYTES:,}-byte limit"),
+    ]
+    assert bad[1].text == "d,2024-01-02," + "1" * 187
 
 
 def test_bad_jsonl_rows_are_reported(tmp_path: Path) -> None:
