@@ -1,8 +1,8 @@
 """Sorted runs: a replay's accepted touchpoints on disk, in event-time order, a bounded chunk at a time.
 
 A replay must apply touchpoints in event-time order, but a year of history does not fit in
-memory. Decoding sorts what it has read into a run every ``RUN_ROWS`` touchpoints and writes it
-out; the partitions' journeys then read the runs merged, in order (an external sort). A reader
+memory. Decoding sorts what it has read into a run every ``RUN_ROWS`` touchpoints (or ``RUN_BYTES`` of them)
+and writes it out; the partitions' journeys then read the runs merged, in order (an external sort). A reader
 holds one block of each run it merges (``merge_chunks``), so at most ``MERGE_RUNS`` runs are read
 at once: more are first merged a group at a time into longer runs on disk, and memory stays the
 same for any input.
@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 __all__ = [
+    "BLOCK_BYTES",
     "BLOCK_ROWS",
     "MERGE_RUNS",
+    "RUN_BYTES",
     "RUN_ROWS",
     "Row",
     "merge_chunks",
@@ -42,9 +44,16 @@ Row = tuple[int, int, int, str, bytes, tuple[tuple[str, str, str, int], ...]]
 
 #: Touchpoints a decoder keeps before it sorts them into a run: the memory a replay's input needs.
 RUN_ROWS: Final = 100_000
+#: Bytes of touchpoints' JSON a decoder keeps before it sorts them into a run, however few they are. Simulator
+#: touchpoints take some 25 MB at ``RUN_ROWS``; touchpoints near ingest's limit (64 KiB, or up to 16 MiB) would
+#: take ``RUN_ROWS`` times that.
+RUN_BYTES: Final = 64 << 20
 #: Rows per marshalled block: what a reader holds of each run at a time.
 BLOCK_ROWS: Final = 1024
-#: Runs read at once: a merge holds ``MERGE_RUNS * BLOCK_ROWS`` rows (some 16 MB of touchpoints).
+#: A block's bytes at most (one row may be more): a block of ``BLOCK_ROWS`` simulator touchpoints takes some
+#: 300 KB, of touchpoints near ingest's limit 64 MB or more.
+BLOCK_BYTES: Final = 1 << 20
+#: Runs read at once: a merge holds ``MERGE_RUNS`` blocks (some 16 MB of simulator touchpoints; 64 MB at most).
 MERGE_RUNS: Final = 64
 
 
@@ -73,7 +82,16 @@ def write_run(path: Path, rows: Sequence[tuple[Any, ...]]) -> None:
 
 def _write_blocks(handle: BinaryIO, rows: Sequence[tuple[Any, ...]]) -> None:
     for start in range(0, len(rows), BLOCK_ROWS):
-        write_block(handle, list(rows[start : start + BLOCK_ROWS]))
+        items = list(rows[start : start + BLOCK_ROWS])
+        block = marshal.dumps(items)
+        if len(block) > BLOCK_BYTES and len(items) > 1:
+            # Large rows: as many to a block as the bytes allow, going by these rows' mean size.
+            size = max(1, len(items) * BLOCK_BYTES // len(block))
+            for first in range(0, len(items), size):
+                write_block(handle, items[first : first + size])
+            continue
+        handle.write(len(block).to_bytes(_LENGTH_BYTES, "little"))
+        handle.write(block)
 
 
 def run_blocks(path: Path) -> Iterator[list[Any]]:

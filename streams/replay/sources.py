@@ -27,7 +27,7 @@ from streams.files import BOM
 from streams.partitioner import partition_for
 from streams.replay.handoffs import IdentityRow, identity_row, process_of
 from streams.replay.parts import open_for_reading
-from streams.replay.runs import RUN_ROWS, Row, read_blocks, write_block, write_run
+from streams.replay.runs import RUN_BYTES, RUN_ROWS, Row, read_blocks, write_block, write_run
 
 __all__ = ["Decoded", "Range", "Refusal", "decode_range", "read_refusals", "split"]
 
@@ -162,6 +162,7 @@ def decode_range(
     read: Callable[[int], None] | None = None,
     every: int = 2048,
     identity: bool = False,
+    run_bytes: int = RUN_BYTES,
 ) -> Decoded:
     """Decode *span* of *path*: its accepted touchpoints into sorted runs, its refusals aside.
 
@@ -169,7 +170,8 @@ def decode_range(
     run of each flush, not one of each partition: over ``MERGE_RUNS`` runs, a merge first writes
     every row out again. *read(bytes)* hears how far the range has come, every *every* records. With
     *identity*, the rows identity may move work from go into runs of their own too
-    (``Decoded.identity_runs``).
+    (``Decoded.identity_runs``). A flush comes every ``RUN_ROWS`` touchpoints, or sooner once they hold
+    *run_bytes* of JSON.
     """
     decoded = Decoded(span.index)
     clock = PartitionClock(quorum)
@@ -180,6 +182,8 @@ def decode_range(
     owners = [process_of(partition, processes) for partition in range(partitions)]
     runs = 0
     reported = 0
+    #: Bytes of the touchpoints in rows.
+    held = 0
 
     def flush_rows() -> None:
         nonlocal runs, rows, identity_rows
@@ -255,8 +259,10 @@ def decode_range(
                 moving = identity_row(micros, number, partition, accepted.customer_id, claims, body)
                 if moving is not None:
                     identity_rows.append(moving)
-            if len(rows) >= RUN_ROWS:
+            held += len(body)
+            if len(rows) >= RUN_ROWS or held >= run_bytes:
                 flush_rows()
+                held = 0
         if rows:
             flush_rows()
         if refusals:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import marshal
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.replay.runs import Row, merge_chunks, merged, write_run
+from streams.replay.runs import BLOCK_BYTES, BLOCK_ROWS, Row, merge_chunks, merged, run_blocks, write_run
 
 pytestmark = pytest.mark.unit
 
@@ -135,3 +136,17 @@ def test_the_runs_merged_on_the_way_are_removed_once_merged_again(tmp_path: Path
 def test_a_merge_reads_at_least_two_runs_at_once(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 2"):
         merged([], fan_in=1)
+
+
+@pytest.mark.parametrize(("size", "count"), [(10, 3000), (20_000, 300), (60_000, 300), (3_000_000, 5)])
+def test_a_block_holds_a_megabyte_of_rows_at_most_unless_one_row_is_more(
+    tmp_path: Path, size: int, count: int
+) -> None:
+    # A merge holds a block of each of its runs: blocks of 1,024 rows near ingest's limit would be 64 MB each.
+    rows = sorted((n, n, 0, "c", bytes([65 + n % 26]) * size, ()) for n in range(count))
+    write_run(tmp_path / "run", rows)
+    blocks = list(run_blocks(tmp_path / "run"))
+    assert [row for block in blocks for row in block] == rows
+    assert max(len(block) for block in blocks) <= BLOCK_ROWS
+    for block in blocks:
+        assert len(block) == 1 or len(marshal.dumps(block)) <= BLOCK_BYTES

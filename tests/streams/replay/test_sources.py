@@ -119,6 +119,31 @@ def test_decoding_writes_a_run_per_applying_process_holding_only_its_partitions(
         assert sorted(row[1] for row in applied) == list(range(400))
 
 
+def test_decoding_flushes_a_run_once_its_touchpoints_hold_the_bytes_it_keeps(tmp_path: Path) -> None:
+    # Touchpoints near ingest's limit: a flush every RUN_ROWS of them would hold 100,000 times 64 KiB.
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(
+        b"".join(
+            visit(f"e-{n}", f"c-{n % 40}", f"2026-01-05T10:{n % 60:02d}:00+00:00") + b"\n" for n in range(400)
+        )
+    )
+    (span,) = split(path, 1)
+    whole = decode_range(path, span, DECODER, partitions=4, quorum=2, as_of=None, workdir=tmp_path)
+    bounded_folder = tmp_path / "bounded"
+    bounded_folder.mkdir()
+    size = len(visit("e-0", "c-0", "2026-01-05T10:00:00+00:00"))
+    bounded = decode_range(
+        path, span, DECODER, partitions=4, quorum=2, as_of=None, workdir=bounded_folder, run_bytes=100 * size
+    )
+    assert len(whole.runs[0]) == 1
+    assert 4 <= len(bounded.runs[0]) <= 5
+    rows = [
+        [row for run in part.runs[0] for block in run_blocks(Path(run)) for row in block]
+        for part in (whole, bounded)
+    ]
+    assert sorted(rows[0]) == sorted(rows[1])
+
+
 @pytest.mark.parametrize(
     "first", [b"\xef\xbb\xbf", b"\xef\xbb\xbf\r"], ids=["before a record", "alone on its line"]
 )
