@@ -9,19 +9,24 @@ Whether a folder's replay is still running is told by a lock, not by a process i
 may have taken since: a replay holds an exclusive ``flock`` on its folder for as long as it or any of its
 processes runs, and the kernel releases it when the last of them ends, however. A folder is left behind
 only if its lock is free and the folder says it was taken (``OWNED``): a folder made a moment ago by a
-replay starting beside this one has not been locked yet, and is not touched.
+replay starting beside this one has not been locked yet, and is not touched. A replay makes its working
+folder only while it holds its output folder's lock (``output_folder``), so whoever holds that lock knows
+no replay is between making a folder and locking it: a folder of a replay's own name, never locked, was
+left by one killed in that moment (or by a version before the lock), and that replay removes it too.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 __all__ = [
     "PREFIX",
@@ -37,6 +42,8 @@ __all__ = [
 PREFIX = ".replay-"
 #: Made in a working folder once its replay holds the folder's lock.
 OWNED = "owned"
+#: A working folder's whole name: ``tempfile.mkdtemp``'s eight characters after the prefix.
+_MADE_NAME: Final = re.compile(re.escape(PREFIX) + r"[a-z0-9_]{8}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +72,7 @@ def output_folder(out_dir: Path) -> Iterator[list[LeftBehind]]:
                 f"{out_dir} is the output folder of another replay, still running: wait until it has "
                 "finished, or choose another output folder"
             ) from None
-        yield reclaim(out_dir)
+        yield reclaim(out_dir, unlocked=True)
     finally:
         os.close(descriptor)
 
@@ -92,11 +99,13 @@ def working_folder(out_dir: Path) -> Iterator[Path]:
             os.close(descriptor)
 
 
-def reclaim(out_dir: Path) -> list[LeftBehind]:
+def reclaim(out_dir: Path, *, unlocked: bool = False) -> list[LeftBehind]:
     """Remove the working folders in *out_dir* whose replays were killed; the ones removed.
 
     A folder is removed only when its replay is known to have ended: its lock is free although it was
-    taken. One whose lock is held, or that was never locked, is left as it is."""
+    taken. One whose lock is held is left as it is, and so is one never locked, unless *unlocked*: only the
+    holder of the output folder's lock may say that, since no replay makes a folder without it. Even then,
+    only a folder named as ``working_folder`` names them is removed."""
     removed: list[LeftBehind] = []
     try:
         candidates = sorted(out_dir.glob(f"{PREFIX}*"))
@@ -112,7 +121,7 @@ def reclaim(out_dir: Path) -> list[LeftBehind]:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # its replay is running
-            if not (path / OWNED).exists():
+            if not (path / OWNED).exists() and not (unlocked and _MADE_NAME.fullmatch(path.name)):
                 continue  # made a moment ago by a replay about to lock it, or by another program
             size = _size(path)
             shutil.rmtree(path, ignore_errors=True)

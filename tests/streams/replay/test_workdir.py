@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,17 @@ def test_an_output_folder_takes_one_replay_at_a_time_which_first_removes_what_ki
 
     with output_folder(tmp_path) as removed:
         assert removed == []
+
+
+def test_a_folder_never_locked_is_removed_by_the_replay_holding_the_output_folder(tmp_path: Path) -> None:
+    # A replay killed between making its folder and locking it; no replay can be in that moment while another
+    # holds the output folder, since each makes its folder under that lock.
+    never_locked = Path(tempfile.mkdtemp(prefix=PREFIX, dir=tmp_path))
+    (never_locked / "run-0").write_bytes(b"x" * 100)
+    someone_elses = tmp_path / f"{PREFIX}notes-2026"  # not a name a replay gives its folder
+    someone_elses.mkdir()
+
+    assert reclaim(tmp_path) == []  # the command line's look, before it holds the output folder
+    with output_folder(tmp_path) as removed:
+        assert removed == [LeftBehind(never_locked, 100)]
+    assert sorted(tmp_path.iterdir()) == [someone_elses]
