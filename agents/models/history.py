@@ -11,9 +11,9 @@ Sources (read in one streaming pass; nothing is loaded twice):
   converted. A purchase without ``customer_id`` is a bad row (it cannot be attributed).
 
 Blank lines are ignored. A row that cannot be parsed (wrong field count, bad date, amount that is not
-a number from 0 to ``MAX_AMOUNT``, invalid JSON, a line over ``MAX_ROW_BYTES``) is a :class:`BadRow` with its 1-based physical line
-number: with ``strict=True`` the first one raises :class:`HistoryRowError` naming file and line,
-otherwise it is skipped and collected.
+a number from 0 to ``MAX_AMOUNT``, invalid JSON, a CSV field over the ``csv`` module's 128 KiB, a row over
+``MAX_ROW_BYTES``) is a :class:`BadRow` with its 1-based physical line number: with ``strict=True`` the
+first one raises :class:`HistoryRowError` naming file and line, otherwise it is skipped and collected.
 
 The summary follows the CDNOW convention of Fader, Hardie & Lee (2005):
 
@@ -208,7 +208,7 @@ def read_transactions(
             if kind == "csv":
                 try:
                     fields = [f.strip() for f in next(csv.reader([raw]))]
-                except csv.Error as exc:  # a field over the csv module's limit, a NUL byte
+                except csv.Error as exc:  # a field over the csv module's limit (csv.field_size_limit())
                     bad(f"not CSV: {exc}", raw)
                     continue
                 if not seen_data and tuple(sorted(f.lower() for f in fields)) == tuple(sorted(_HEADER)):

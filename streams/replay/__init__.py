@@ -84,7 +84,14 @@ from streams.replay.signals import merge_alerts
 from streams.replay.sources import Decoded, Range, decode_range, read_refusals, split
 from streams.replay.states import OBJECTS
 from streams.replay.thresholds import Known, Population, Request, Requests
-from streams.replay.workdir import LeftBehind, left_behind_line, output_folder, working_folder
+from streams.replay.workdir import (
+    STAGED,
+    LeftBehind,
+    left_behind_line,
+    move_outputs,
+    output_folder,
+    working_folder,
+)
 from streams.runtime.heap import collector_paused
 
 __all__ = [
@@ -291,7 +298,7 @@ def replay(
         job.workdir = workdir
         # The outputs are written in the working folder and moved into out_dir once every one is whole: a
         # replay that fails (a full disk, a corrupt input) leaves out_dir as it was, earlier outputs and all.
-        staged = job.workdir / "outputs"
+        staged = job.workdir / STAGED
         staged.mkdir()
         writing = {topic: staged / name for topic, name in OUTPUT_FILES.items()}
         job.path = _spooled(path, job.workdir, progress) or path
@@ -309,11 +316,11 @@ def replay(
         with open_for_writing(writing[topics.DEAD_LETTER]) as dead_letters:
             _write_refusals(decoded, job.source, tracker.config.time.watermark_quorum, dead_letters)
         applied = job.apply(decoded, processes, summary.accepted, writing)
-        # Every output or none: a stop asked for while they are moved waits until they all have been.
+        # Every output or none: a stop asked for while they are moved waits until they all have been, and a
+        # replay killed meanwhile leaves the rest to be moved in by the next (streams.replay.workdir).
         held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
         try:
-            for topic, written in writing.items():
-                written.replace(summary.outputs[topic])
+            move_outputs(workdir, out_dir)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
     summary.states = job.states

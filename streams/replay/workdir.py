@@ -13,6 +13,11 @@ replay starting beside this one has not been locked yet, and is not touched. A r
 folder only while it holds its output folder's lock (``output_folder``), so whoever holds that lock knows
 no replay is between making a folder and locking it: a folder of a replay's own name, never locked, was
 left by one killed in that moment (or by a version before the lock), and that replay removes it too.
+
+A replay's outputs are written whole in the working folder (``STAGED``), then moved into the output folder
+a file at a time (``move_outputs``). Killed during those renames, it would leave some files of its own and
+some of the replay before: the folder says the move began (``MOVING``), and the next replay finishes it
+before it removes the folder, so the output folder holds every output of one replay.
 """
 
 from __future__ import annotations
@@ -29,10 +34,13 @@ from pathlib import Path
 from typing import Final
 
 __all__ = [
+    "MOVING",
     "PREFIX",
+    "STAGED",
     "LeftBehind",
     "OutputFolderBusy",
     "left_behind_line",
+    "move_outputs",
     "output_folder",
     "reclaim",
     "working_folder",
@@ -42,16 +50,22 @@ __all__ = [
 PREFIX = ".replay-"
 #: Made in a working folder once its replay holds the folder's lock.
 OWNED = "owned"
+#: The working folder's folder of outputs, each written whole before any is moved into the output folder.
+STAGED = "outputs"
+#: Made in a working folder before the first of its outputs is moved into the output folder.
+MOVING = "moving"
 #: A working folder's whole name: ``tempfile.mkdtemp``'s eight characters after the prefix.
 _MADE_NAME: Final = re.compile(re.escape(PREFIX) + r"[a-z0-9_]{8}")
 
 
 @dataclass(frozen=True, slots=True)
 class LeftBehind:
-    """A working folder removed because the replay that made it was killed: where, and the bytes it took."""
+    """A working folder removed because the replay that made it was killed: where, the bytes it took, and how
+    many of that replay's outputs were moved into the output folder first (it was killed moving them)."""
 
     path: Path
     size: int
+    finished: int = 0
 
 
 class OutputFolderBusy(ValueError):
@@ -72,7 +86,7 @@ def output_folder(out_dir: Path) -> Iterator[list[LeftBehind]]:
                 f"{out_dir} is the output folder of another replay, still running: wait until it has "
                 "finished, or choose another output folder"
             ) from None
-        yield reclaim(out_dir, unlocked=True)
+        yield reclaim(out_dir, output_held=True)
     finally:
         os.close(descriptor)
 
@@ -99,13 +113,24 @@ def working_folder(out_dir: Path) -> Iterator[Path]:
             os.close(descriptor)
 
 
-def reclaim(out_dir: Path, *, unlocked: bool = False) -> list[LeftBehind]:
+def move_outputs(folder: Path, out_dir: Path) -> int:
+    """Move the staged outputs of the working *folder* into *out_dir*, once it says so (``MOVING``): a move
+    stopped halfway is finished by ``reclaim``. How many were moved."""
+    (folder / MOVING).touch()
+    staged = sorted((folder / STAGED).iterdir())
+    for output in staged:
+        output.replace(out_dir / output.name)
+    return len(staged)
+
+
+def reclaim(out_dir: Path, *, output_held: bool = False) -> list[LeftBehind]:
     """Remove the working folders in *out_dir* whose replays were killed; the ones removed.
 
     A folder is removed only when its replay is known to have ended: its lock is free although it was
-    taken. One whose lock is held is left as it is, and so is one never locked, unless *unlocked*: only the
-    holder of the output folder's lock may say that, since no replay makes a folder without it. Even then,
-    only a folder named as ``working_folder`` names them is removed."""
+    taken. One whose lock is held is left as it is. Two more are left to the holder of the output folder's
+    lock (*output_held*, ``output_folder``), since no other replay can be writing into it then: a folder
+    never locked, of a name ``working_folder`` gives (no replay makes one without that lock), and one whose
+    replay was killed moving its outputs, which are moved in before it goes."""
     removed: list[LeftBehind] = []
     try:
         candidates = sorted(out_dir.glob(f"{PREFIX}*"))
@@ -121,12 +146,17 @@ def reclaim(out_dir: Path, *, unlocked: bool = False) -> list[LeftBehind]:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # its replay is running
-            if not (path / OWNED).exists() and not (unlocked and _MADE_NAME.fullmatch(path.name)):
+            if not (path / OWNED).exists() and not (output_held and _MADE_NAME.fullmatch(path.name)):
                 continue  # made a moment ago by a replay about to lock it, or by another program
+            finished = 0
+            if (path / MOVING).exists():
+                if not output_held:
+                    continue
+                finished = move_outputs(path, out_dir)
             size = _size(path)
             shutil.rmtree(path, ignore_errors=True)
             if not path.exists():
-                removed.append(LeftBehind(path, size))
+                removed.append(LeftBehind(path, size, finished))
         finally:
             os.close(descriptor)
     return removed
@@ -134,9 +164,13 @@ def reclaim(out_dir: Path, *, unlocked: bool = False) -> list[LeftBehind]:
 
 def left_behind_line(folder: LeftBehind) -> str:
     """One line telling that *folder* was removed, and why."""
-    return (
+    removed = (
         f"removed {folder.path} ({_megabytes(folder.size)}), the working folder of a replay that was killed"
     )
+    if not folder.finished:
+        return removed
+    count = f"{folder.finished} output{'s' if folder.finished > 1 else ''}"
+    return f"{removed} while it moved its outputs into {folder.path.parent}: its last {count} moved in first"
 
 
 def _megabytes(count: int) -> str:

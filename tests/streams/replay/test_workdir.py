@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from streams.replay.workdir import (
+    MOVING,
     OWNED,
     PREFIX,
+    STAGED,
     LeftBehind,
     OutputFolderBusy,
+    left_behind_line,
     output_folder,
     reclaim,
     working_folder,
@@ -21,15 +25,15 @@ from streams.replay.workdir import (
 pytestmark = pytest.mark.unit
 
 
-def killed_in(out_dir: Path, content: bytes) -> Path:
-    """The working folder of a replay that wrote *content* in it and was killed: a process that ended
-    without a chance to clean up."""
+def killed_after(out_dir: Path, work: Callable[[Path], object]) -> Path:
+    """The working folder of a replay that did *work* in it and was killed: a process that ended without a
+    chance to clean up."""
     reading, writing = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the forked process
         os.close(reading)
         with working_folder(out_dir) as folder:
-            (folder / "run-0").write_bytes(content)
+            work(folder)
             os.write(writing, bytes(folder))
             os._exit(0)  # as a kill would: no finally runs
     os.close(writing)
@@ -37,6 +41,11 @@ def killed_in(out_dir: Path, content: bytes) -> Path:
         folder = Path(os.fsdecode(told.read()))
     os.waitpid(child, 0)
     return folder
+
+
+def killed_in(out_dir: Path, content: bytes) -> Path:
+    """The working folder of a replay that wrote *content* in it and was killed."""
+    return killed_after(out_dir, lambda folder: (folder / "run-0").write_bytes(content))
 
 
 def test_the_working_folder_is_removed_when_its_block_ends_however_it_ends(tmp_path: Path) -> None:
@@ -121,3 +130,38 @@ def test_a_folder_never_locked_is_removed_by_the_replay_holding_the_output_folde
     with output_folder(tmp_path) as removed:
         assert removed == [LeftBehind(never_locked, 100)]
     assert sorted(tmp_path.iterdir()) == [someone_elses]
+
+
+def killed_moving(out_dir: Path, outputs: dict[str, bytes], moved: int) -> Path:
+    """The working folder of a replay killed after it had moved the first *moved* of its *outputs* (name →
+    bytes) into *out_dir*."""
+
+    def work(folder: Path) -> None:
+        (folder / STAGED).mkdir()
+        for name, data in outputs.items():
+            (folder / STAGED / name).write_bytes(data)
+        (folder / MOVING).touch()
+        for output in sorted((folder / STAGED).iterdir())[:moved]:
+            output.replace(out_dir / output.name)
+
+    return killed_after(out_dir, work)
+
+
+def test_a_replay_killed_moving_its_outputs_has_the_rest_moved_in_by_the_next(tmp_path: Path) -> None:
+    names = ["alerts.jsonl", "by-customer.jsonl", "enriched.jsonl", "transitions.jsonl"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"earlier\n")
+    left = killed_moving(tmp_path, {name: b"killed\n" for name in names}, moved=2)
+    mixed = {name: (tmp_path / name).read_bytes() for name in names}
+    assert sorted(mixed.values()) == [b"earlier\n"] * 2 + [b"killed\n"] * 2
+
+    # Only with the output folder held: the command line's first look leaves it for the replay.
+    assert reclaim(tmp_path) == []
+    with output_folder(tmp_path) as removed:
+        assert removed == [LeftBehind(left, 0, 2)]
+    assert {name: (tmp_path / name).read_bytes() for name in names} == dict.fromkeys(names, b"killed\n")
+    assert sorted(path.name for path in tmp_path.iterdir()) == names
+    assert left_behind_line(removed[0]) == (
+        f"removed {left} (0.0 MB), the working folder of a replay that was killed while it moved its outputs "
+        f"into {tmp_path}: its last 2 outputs moved in first"
+    )
