@@ -21,6 +21,7 @@ from agents.calendar import Calendars, calendars_from_config
 from agents.domain.alert import SLA_ALERT_TYPES
 from agents.domain.errors import ConfigError
 from agents.identity.resolution import KindLimit
+from agents.lines import not_utf8
 
 if TYPE_CHECKING:
     from agents.models.params import ModelParams
@@ -527,6 +528,15 @@ def default_config() -> Config:
     return config_from_mapping({})
 
 
+def _not_utf8_text(path: Path) -> str:
+    """What a message says of a file that is not UTF-8: its encoding, where a byte-order mark tells it."""
+    with path.open("rb") as handle:
+        encoding = not_utf8(handle.read(64))
+    if encoding is None:
+        return "not UTF-8 text"
+    return f'{encoding} text, not UTF-8 (Notepad\'s "Unicode"): save it as UTF-8'
+
+
 def load_config(path: Path | None, model_params: Path | None = None) -> Config:
     """Read and validate the rules file at *path* (None: all defaults), with *model_params* if given."""
     if path is None:
@@ -537,7 +547,7 @@ def load_config(path: Path | None, model_params: Path | None = None) -> Config:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
+        raise ConfigError(f"{path}: {_not_utf8_text(path)}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     return config_from_mapping(data, str(path), model_params)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final, Protocol, final
 
-__all__ = ["Overlong", "Readable", "lines", "skip_line"]
+__all__ = ["Overlong", "Readable", "lines", "not_utf8", "skip_line"]
 
 
 class Readable(Protocol):
@@ -83,3 +83,42 @@ def _past_line(handle: Readable, length: int, last: bytes) -> tuple[int, int]:
             before = chunk[-2:-1] if len(chunk) > 1 else last
             return length, 2 if before == b"\r" else 1
         last = chunk[-1:]
+
+
+#: The byte-order marks of text in Unicode encodings other than UTF-8, the longer first: a UTF-32 mark begins
+#: with a UTF-16 one. With each, the codec that reads what follows and how a message names the encoding.
+_OTHER_MARKS: Final = (
+    (b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "utf-32-be", "UTF-32"),
+    (b"\xff\xfe", "utf-16-le", "UTF-16"),
+    (b"\xfe\xff", "utf-16-be", "UTF-16"),
+)
+#: Characters after the mark that must read as plain ASCII text for the file to be taken for such text.
+_SAMPLE_CHARACTERS: Final = 8
+
+
+def not_utf8(head: bytes) -> str | None:
+    """The encoding (``"UTF-16"`` or ``"UTF-32"``) of text whose first bytes are *head*, where it starts with that
+    encoding's byte-order mark, as Windows PowerShell 5 writes files by default; None for anything else.
+
+    A mark alone could begin a record of noise in a UTF-8 file, to be refused as any other: the characters
+    after it must read as ASCII text in that encoding, as a JSON line, a CSV row or a TOML file begins.
+    """
+    for mark, codec, name in _OTHER_MARKS:
+        if not head.startswith(mark):
+            continue
+        width = 4 if name == "UTF-32" else 2
+        sample = head[len(mark) : len(mark) + width * _SAMPLE_CHARACTERS]
+        sample = sample[: len(sample) - len(sample) % width]
+        try:
+            text = sample.decode(codec)
+        except UnicodeDecodeError:
+            return None
+        if (
+            text
+            and text.isascii()
+            and all(character.isprintable() or character.isspace() for character in text)
+        ):
+            return name
+        return None
+    return None

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Final, NamedTuple, cast
 
-from agents.lines import Overlong, lines
+from agents.lines import Overlong, lines, not_utf8
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -177,7 +177,8 @@ def read_records(
     *on_blank* is called with the line number of each empty line skipped; *on_read* with the bytes of the
     file itself read since its last call (of the compressed file, where it is compressed: those are the
     bytes a progress bar can count against the file's size; never for the standard input, whose size is
-    not known). Raises RecordFileError, naming the file, where compressed data is corrupt or cut short.
+    not known). Raises RecordFileError, naming the file, where compressed data is corrupt or cut short, or the
+    lines are UTF-16 or UTF-32 text (as Windows PowerShell 5 writes a file), which would be read as noise.
     A record over *limit* bytes is not read whole (agents/lines.py): *on_overlong* hears its line number
     and its first bytes and size, and it is not yielded; without *on_overlong*, LineTooLong is raised.
     """
@@ -185,6 +186,7 @@ def read_records(
         position = 0
         counted = None if path == STDIN else on_read  # a pipe has no position to count
         with _named_if_broken(path, compression):
+            _refuse_other_encodings(data, path)
             for number, line in enumerate(lines(data, limit)):
                 if counted is not None:
                     now = raw.tell()
@@ -216,9 +218,11 @@ def spool(path: Path, into: Path, on_read: Callable[[int, int], None] | None = N
     For whoever reads a file in ranges: a compressed file, or the standard input, is written out as
     the lines it holds. *on_read* hears (bytes of *path* read so far, its size) every megabyte or so
     (never for the standard input, whose size is not known). Raises RecordFileError, naming *path*, where
-    its compressed data is corrupt or cut short.
+    its compressed data is corrupt or cut short, or its lines are UTF-16 or UTF-32 text.
     """
     with _opened(path) as raw, _lines(raw) as (data, compression):
+        with _named_if_broken(path, compression):
+            _refuse_other_encodings(data, path)
         if compression is None and path != STDIN:
             return None
         size = 0 if path == STDIN else path.stat().st_size
@@ -300,6 +304,17 @@ def _lines(raw: BinaryIO) -> Iterator[tuple[BinaryIO | io.BufferedIOBase, str | 
         return
     with found.open(raw) as data:
         yield data, found.name
+
+
+def _refuse_other_encodings(data: BinaryIO | io.BufferedIOBase, path: Path) -> None:
+    """RecordFileError, naming *path*, if *data* (its lines) is UTF-16 or UTF-32 text: read as UTF-8, every line
+    would be a dead letter or a bad row."""
+    encoding = not_utf8(cast(io.BufferedReader, data).peek(_PROBE_BYTES)[:_PROBE_BYTES])
+    if encoding is not None:
+        raise RecordFileError(
+            f"{display_name(path, whole=True)}: {encoding} text, not UTF-8 (Windows PowerShell 5 writes files so "
+            f"by default): convert it first, for example with iconv -f {encoding} -t UTF-8"
+        )
 
 
 @contextmanager

@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from agents.lines import Overlong, lines
+from agents.lines import Overlong, lines, not_utf8
 
 __all__ = [
     "MAX_AMOUNT",
@@ -164,8 +164,8 @@ def read_transactions(
 ) -> Iterator[Transaction]:
     """Stream the purchases in *path* (format per module doc); bad rows go to *bad_rows* or raise if strict.
 
-    A missing or unreadable file raises HistoryError. *name*: what messages call the file (default: its
-    path), where *path* is a copy of it (a compressed file's lines, written out).
+    A missing or unreadable file raises HistoryError, as does UTF-16 or UTF-32 text. *name*: what messages call
+    the file (default: its path), where *path* is a copy of it (a compressed file's lines, written out).
     """
     source = Path(path)
     try:
@@ -175,6 +175,14 @@ def read_transactions(
     except OSError as exc:
         raise HistoryError(f"cannot read purchase history {name or source}: {exc.strerror or exc}") from None
     called = name or str(source)
+    encoding = not_utf8(handle.read(64))
+    handle.seek(0)
+    if encoding is not None:
+        handle.close()
+        raise HistoryError(
+            f"purchase history {called} is {encoding} text, not UTF-8 (Windows PowerShell 5 writes files so by "
+            f"default): convert it first, for example with iconv -f {encoding} -t UTF-8"
+        )
     columns: tuple[int, int, int] = (0, 1, 2)
     seen_data = False
     bytes_read = 0

@@ -18,6 +18,7 @@ import numpy as np
 import orjson
 
 import schemas
+from agents.lines import not_utf8
 from agents.models import gamma_gamma
 from agents.models.bgnbd import SEARCH_RANGE, BGNBDFit, BGNBDParams
 from agents.models.gamma_gamma import GammaGammaFit, GammaGammaParams
@@ -93,12 +94,18 @@ def params_document(params: ModelParams, **extra: Any) -> dict[str, Any]:
 def load_params(path: Path) -> ModelParams:
     """Read and validate a parameters file written by ``touchpoint fit``."""
     try:
+        data = path.read_bytes()
         # A byte-order mark before the JSON, as some editors write, is not part of it (RFC 8259 lets a reader
         # ignore it).
-        document = orjson.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
+        document = orjson.loads(data.removeprefix(b"\xef\xbb\xbf"))
     except OSError as exc:
         raise ParamsError(f"{path}: cannot read model parameters: {exc.strerror}") from None
     except orjson.JSONDecodeError as exc:
+        encoding = not_utf8(data[:64])
+        if encoding is not None:
+            raise ParamsError(
+                f"{path}: model parameters are {encoding} text, not UTF-8: save them as UTF-8"
+            ) from None
         raise ParamsError(f"{path}: model parameters are not valid JSON: {exc}") from None
     try:
         schemas.validator("model_params")(document)

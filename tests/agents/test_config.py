@@ -331,6 +331,16 @@ def test_a_rules_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
         load_config(path)
 
 
+def test_a_rules_file_saved_as_utf16_is_refused_saying_so(tmp_path: Path) -> None:
+    # Notepad's "Unicode", or Windows PowerShell 5's redirect: not TOML as a reader of UTF-8 sees it.
+    path = tmp_path / "rules.toml"
+    path.write_bytes('[currency]\nbase = "EUR"\n'.encode("utf-16"))
+    with pytest.raises(
+        ConfigError, match=r'rules\.toml: UTF-16 text, not UTF-8 \(Notepad\'s "Unicode"\): save it as UTF-8'
+    ):
+        load_config(path)
+
+
 def test_a_mapping_error_names_its_source() -> None:
     with pytest.raises(ConfigError, match=r"^env:TOUCHPOINT_CONFIG: lifecycle: unknown key\(s\): bogus$"):
         config_from_mapping({"lifecycle": {"bogus": 1}}, "env:TOUCHPOINT_CONFIG")

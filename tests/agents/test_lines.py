@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.lines import Overlong, lines, skip_line
+from agents.lines import Overlong, lines, not_utf8, skip_line
 
 pytestmark = pytest.mark.unit
 
@@ -113,3 +113,32 @@ def test_a_line_of_gigabytes_is_read_past_in_a_few_megabytes(tmp_path: Path) -> 
     assert isinstance(first, Overlong)
     assert (first.size, first.length, len(first.head)) == (1 << 30, (1 << 30) + 1, (1 << 16) + 2)
     assert peak < 8 << 20, f"reading past the line took {peak:,} bytes at its peak"
+
+
+@pytest.mark.parametrize(
+    ("codec", "encoding"),
+    [("utf-16", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-32", "UTF-32"), ("utf-32-be", "UTF-32")],
+)
+@pytest.mark.parametrize("text", ['{"event_id":"e-1"}\n', "customer_id,date,amount\r\n", "[sla]\n", "x"])
+def test_text_in_utf16_or_utf32_with_its_mark_is_told_from_utf8(codec: str, encoding: str, text: str) -> None:
+    # As Windows PowerShell 5 writes a redirected file ("utf-16" writes the platform's mark, little-endian here).
+    # The codecs without an order in their name write the mark themselves; the big-endian ones are given one.
+    data = text.encode(codec) if not codec.endswith("-be") else ("\ufeff" + text).encode(codec)
+    assert not_utf8(data[:64]) == encoding
+    assert not_utf8(text.encode("utf-8")) is None
+    assert not_utf8(b"\xef\xbb\xbf" + text.encode("utf-8")) is None
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"\xff\xfe",  # the mark alone
+        b"\xff\xfe\x00\xd8",  # a lone surrogate
+        b"\xff\xfe" + "é{".encode("utf-16-le"),  # not ASCII
+        b"\xff\xfe\x01\x00",  # a control character
+        b'\xff\xfe{"not":"text in UTF-16"}',  # a record of noise in a UTF-8 file, then JSON
+        b"",
+    ],
+)
+def test_a_mark_without_text_after_it_is_not_taken_for_another_encoding(head: bytes) -> None:
+    assert not_utf8(head) is None

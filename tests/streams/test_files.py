@@ -300,3 +300,29 @@ def test_the_default_line_limit_is_the_largest_record_a_producer_sends() -> None
     # touchpoint produce reads its lines with it: a longer line could never be sent, so it is not read whole.
     sending = inspect.signature(AIOKafkaProducer).parameters["max_request_size"].default
     assert sending == LINE_LIMIT
+
+
+@pytest.mark.parametrize("kind", [None, "gzip", "zstd"])
+def test_a_file_of_utf16_text_is_refused_before_any_record_not_read_as_noise(
+    tmp_path: Path, kind: str | None
+) -> None:
+    # Windows PowerShell 5 writes a redirected file so: read as UTF-8, each line would be a dead letter.
+    text = '{"event_id":"e-1"}\n{"event_id":"e-2"}\n'.encode("utf-16")
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(text if kind is None else COMPRESSORS[kind](text))
+    message = (
+        rf"{path}: UTF-16 text, not UTF-8 \(Windows PowerShell 5 writes files so by default\): convert it"
+    )
+    with pytest.raises(RecordFileError, match=message):
+        list(read_records(path))
+    with pytest.raises(RecordFileError, match=message):
+        spool(path, tmp_path / "copy.jsonl")
+    assert not (tmp_path / "copy.jsonl").exists()
+
+
+def test_a_utf8_file_whose_first_record_starts_with_a_utf16_mark_is_read_as_records(tmp_path: Path) -> None:
+    lines = [b'\xff\xfe{"noise":1}', b'{"n":1}']
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert [record for _, record in read_records(path)] == lines
+    assert spool(path, tmp_path / "copy.jsonl") is None

@@ -10,6 +10,7 @@ import pytest
 from agents.config import default_config
 from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
+from streams.files import RecordFileError
 from streams.replay import replay
 
 pytestmark = pytest.mark.unit
@@ -250,3 +251,14 @@ def test_the_erasures_file_takes_requests_and_confirmations_and_names_a_bad_line
     unfound.write_bytes(orjson.dumps({**confirmation, "found": "yes"}) + b"\n")
     with pytest.raises(ValueError, match=r"unfound.jsonl:1: .*data.found must be boolean"):
         read_erasures(unfound)
+
+
+def test_a_history_of_utf16_text_is_refused_before_anything_is_written(history: Path, tmp_path: Path) -> None:
+    # Read as UTF-8, every line would have been a dead letter: a replay of nothing, told as a success.
+    utf16 = tmp_path / "history-utf16.jsonl"
+    utf16.write_bytes(history.read_bytes().decode().encode("utf-16"))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(RecordFileError, match="UTF-16 text, not UTF-8"):
+        replay(utf16, out, DECODER, TRACKER)
+    assert list(out.iterdir()) == []

@@ -143,6 +143,15 @@ def test_a_field_over_the_csv_readers_limit_and_a_row_over_its_own_are_bad_rows(
     assert bad[1].text == "d,2024-01-02," + "1" * 187
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_history_of_utf16_text_is_refused_not_read_as_bad_rows(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"h{suffix}"
+    rows = ["a,2024-01-02,10"] if suffix == ".csv" else [purchase("a", "2024-01-02T10:00:00Z", 1)]
+    path.write_bytes("\n".join(rows).encode("utf-16"))
+    with pytest.raises(HistoryError, match=rf"purchase history {path} is UTF-16 text, not UTF-8"):
+        list(read_transactions(path))
+
+
 def test_bad_jsonl_rows_are_reported(tmp_path: Path) -> None:
     path = write(
         tmp_path / "e.jsonl",

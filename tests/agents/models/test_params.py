@@ -325,3 +325,12 @@ def test_a_byte_order_mark_before_the_json_is_not_part_of_it(tmp_path: Path) -> 
     path = write(tmp_path / "p.json", params_document(DEFAULT_PARAMS, customers=10))
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     assert load_params(path).spend == DEFAULT_PARAMS.spend
+
+
+def test_parameters_saved_as_utf16_are_refused_saying_so(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.json", params_document(DEFAULT_PARAMS, customers=10))
+    path.write_bytes(path.read_bytes().decode().encode("utf-16"))
+    with pytest.raises(
+        ParamsError, match=r"p\.json: model parameters are UTF-16 text, not UTF-8: save them as UTF-8"
+    ):
+        load_params(path)
