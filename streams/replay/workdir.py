@@ -117,7 +117,10 @@ def move_outputs(folder: Path, out_dir: Path) -> int:
     """Move the staged outputs of the working *folder* into *out_dir*, once it says so (``MOVING``): a move
     stopped halfway is finished by ``reclaim``. How many were moved."""
     (folder / MOVING).touch()
-    staged = sorted((folder / STAGED).iterdir())
+    try:
+        staged = sorted((folder / STAGED).iterdir())
+    except FileNotFoundError:
+        return 0  # its replay was killed while it removed the folder, the outputs moved in already
     for output in staged:
         output.replace(out_dir / output.name)
     return len(staged)

@@ -165,3 +165,15 @@ def test_a_replay_killed_moving_its_outputs_has_the_rest_moved_in_by_the_next(tm
         f"removed {left} (0.0 MB), the working folder of a replay that was killed while it moved its outputs "
         f"into {tmp_path}: its last 2 outputs moved in first"
     )
+
+
+def test_a_replay_killed_removing_its_folder_after_the_move_leaves_nothing_to_move(tmp_path: Path) -> None:
+    (tmp_path / "alerts.jsonl").write_bytes(b"moved\n")
+
+    def moved_then_partly_removed(folder: Path) -> None:
+        (folder / MOVING).touch()  # its outputs all moved; the staged folder was removed first
+
+    left = killed_after(tmp_path, moved_then_partly_removed)
+    with output_folder(tmp_path) as removed:
+        assert removed == [LeftBehind(left, 0, 0)]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["alerts.jsonl"]
