@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -137,12 +138,25 @@ def replay_file(
     finally:
         stages.close()
     click.echo(summary.describe())
+    if summary.records and not summary.accepted and not summary.after_as_of:
+        click.echo(_nothing_accepted(name, summary.records, summary.rejected), err=True)
     if summary.identified and not settings.identity_salt:
         click.echo(
             "note: TOUCHPOINT_IDENTITY_SALT is not set, so identifiers were hashed with the public development "
             "key, which anyone can reverse: set the workers' key before sharing these files",
             err=True,
         )
+
+
+def _nothing_accepted(name: str, records: int, rejected: Counter[str]) -> str:
+    """The warning of a replay that refused every record: most likely a file of another kind than it reads."""
+    reasons = ", ".join(f"{reason} {count:,}" for reason, count in rejected.most_common(3))
+    more = ", …" if len(rejected) > 3 else ""
+    every = "the record" if records == 1 else f"all {records:,} records"
+    return (
+        f"warning: {every} of {name} refused ({reasons}{more}), nothing applied: a replay reads touchpoint "
+        "events as JSON, one object per line, in UTF-8, each line ending in LF"
+    )
 
 
 def _stopped_by(error: OSError, file: Path, out_dir: Path, processes: int) -> str:

@@ -551,3 +551,27 @@ def test_a_full_disk_under_any_command_is_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert done.stderr.strip() == "Error: File too large"
+
+
+@pytest.mark.parametrize(
+    ("data", "reasons"),
+    [
+        (
+            b"customer_id,date,amount\nc-1,2024-01-02,10\n",
+            "not_json 2",
+        ),  # a purchase history, not touchpoints
+        (b'{"a":1}\r{"b":2}\r', "not_json 1"),  # lines ending in CR alone: one line
+    ],
+)
+def test_a_replay_that_refused_every_record_warns_that_the_file_is_of_another_kind(
+    cli: CliRunner, tmp_path: Path, data: bytes, reasons: str
+) -> None:
+    source = tmp_path / "history.csv"
+    source.write_bytes(data)
+    result = cli.invoke(main, ["replay", str(source), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    every = "the record" if reasons.endswith(" 1") else "all 2 records"
+    assert result.stderr.splitlines() == [
+        f"warning: {every} of history.csv refused ({reasons}), nothing applied: a replay reads touchpoint events "
+        "as JSON, one object per line, in UTF-8, each line ending in LF"
+    ]
