@@ -129,14 +129,19 @@ def compression_of(path: Path) -> str | None:
         return None if found is None else found.name
 
 
+def _head(stream: BinaryIO | io.BufferedIOBase) -> bytes:
+    """The first ``_PROBE_BYTES`` of *stream* from where it is, left to be read again."""
+    if stream.seekable():
+        head = stream.read(_PROBE_BYTES)
+        stream.seek(-len(head), io.SEEK_CUR)
+        return head
+    # A pipe cannot go back: its first bytes are peeked, in one read of the pipe (which holds a header's
+    # bytes in practice).
+    return cast(io.BufferedReader, stream).peek(_PROBE_BYTES)[:_PROBE_BYTES]
+
+
 def _format(raw: BinaryIO) -> _Format | None:
-    if raw.seekable():
-        head = raw.read(_PROBE_BYTES)
-        raw.seek(-len(head), io.SEEK_CUR)
-    else:
-        # A pipe cannot go back: its first bytes are peeked, in one read of the pipe (which holds a
-        # header's bytes in practice).
-        head = cast(io.BufferedReader, raw).peek(_PROBE_BYTES)[:_PROBE_BYTES]
+    head = _head(raw)
     for candidate in _FORMATS:
         if head.startswith(candidate.magic) and _starts_stream(candidate, head):
             return candidate
@@ -309,7 +314,7 @@ def _lines(raw: BinaryIO) -> Iterator[tuple[BinaryIO | io.BufferedIOBase, str | 
 def _refuse_other_encodings(data: BinaryIO | io.BufferedIOBase, path: Path) -> None:
     """RecordFileError, naming *path*, if *data* (its lines) is UTF-16 or UTF-32 text: read as UTF-8, every line
     would be a dead letter or a bad row."""
-    encoding = not_utf8(cast(io.BufferedReader, data).peek(_PROBE_BYTES)[:_PROBE_BYTES])
+    encoding = not_utf8(_head(data))
     if encoding is not None:
         raise RecordFileError(
             f"{display_name(path, whole=True)}: {encoding} text, not UTF-8 (Windows PowerShell 5 writes files so "
