@@ -87,7 +87,7 @@ def replay_file(
     from streams.files import RecordFileError, display_name
     from streams.replay import InputIsAnOutput, ProcessEnded, read_erasures, replay
     from streams.replay.states import OBJECTS
-    from streams.replay.workdir import OutputFolderBusy, left_behind_line, reclaim
+    from streams.replay.workdir import OutputFolderBusy, OutputInTheWay, left_behind_line, reclaim
 
     settings = load_settings(config=config, model=model)
     rules = load_rules(settings.config, settings.model)
@@ -129,7 +129,7 @@ def replay_file(
             erasures=erasures,
             objects=objects or OBJECTS,
         )
-    except (RecordFileError, InputIsAnOutput, OutputFolderBusy) as exc:
+    except (RecordFileError, InputIsAnOutput, OutputFolderBusy, OutputInTheWay) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(_stopped_by(exc, file, out_dir, processes)) from None

@@ -87,6 +87,7 @@ from streams.replay.thresholds import Known, Population, Request, Requests
 from streams.replay.workdir import (
     STAGED,
     LeftBehind,
+    check_room_for,
     left_behind_line,
     move_outputs,
     output_folder,
@@ -282,6 +283,8 @@ def replay(
         raise InputIsAnOutput(
             f"{path} would be replaced by the replay's own {path.name}: choose another output folder"
         )
+    # Before hours of work, not when the outputs are moved in.
+    check_room_for(out_dir, OUTPUT_FILES.values())
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = ReplaySummary(outputs=outputs, as_of=as_of)
     processes = max(1, min(processes, partitions))

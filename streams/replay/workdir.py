@@ -27,7 +27,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +39,8 @@ __all__ = [
     "STAGED",
     "LeftBehind",
     "OutputFolderBusy",
+    "OutputInTheWay",
+    "check_room_for",
     "left_behind_line",
     "move_outputs",
     "output_folder",
@@ -70,6 +72,20 @@ class LeftBehind:
 
 class OutputFolderBusy(ValueError):
     """Another replay is writing into the output folder: the two would mix their outputs."""
+
+
+class OutputInTheWay(ValueError):
+    """A folder in the output folder has the name of one of the replay's outputs, which cannot replace it."""
+
+
+def check_room_for(out_dir: Path, names: Iterable[str]) -> None:
+    """OutputInTheWay if a folder in *out_dir* has one of the *names* the outputs take (a link is replaced)."""
+    for name in names:
+        path = out_dir / name
+        if path.is_dir() and not path.is_symlink():
+            raise OutputInTheWay(
+                f"{path} is a folder, where the replay writes its {name}: move it, or choose another output folder"
+            )
 
 
 @contextmanager
@@ -116,11 +132,13 @@ def working_folder(out_dir: Path) -> Iterator[Path]:
 def move_outputs(folder: Path, out_dir: Path) -> int:
     """Move the staged outputs of the working *folder* into *out_dir*, once it says so (``MOVING``): a move
     stopped halfway is finished by ``reclaim``. How many were moved."""
-    (folder / MOVING).touch()
     try:
         staged = sorted((folder / STAGED).iterdir())
     except FileNotFoundError:
         return 0  # its replay was killed while it removed the folder, the outputs moved in already
+    # Checked before the first is moved: one that could not be would leave some of them moved in.
+    check_room_for(out_dir, [output.name for output in staged])
+    (folder / MOVING).touch()
     for output in staged:
         output.replace(out_dir / output.name)
     return len(staged)

@@ -12,6 +12,7 @@ from agents.ingest.decode import TouchpointDecoder
 from agents.journey.track import JourneyTracker
 from streams.files import RecordFileError
 from streams.replay import replay
+from streams.replay.workdir import OutputInTheWay
 
 pytestmark = pytest.mark.unit
 
@@ -262,3 +263,13 @@ def test_a_history_of_utf16_text_is_refused_before_anything_is_written(history: 
     with pytest.raises(RecordFileError, match="UTF-16 text, not UTF-8"):
         replay(utf16, out, DECODER, TRACKER)
     assert list(out.iterdir()) == []
+
+
+def test_a_folder_named_as_an_output_stops_the_replay_before_it_starts(history: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "transitions.jsonl").mkdir(parents=True)
+    (out / "alerts.jsonl").write_bytes(b"earlier\n")
+    with pytest.raises(OutputInTheWay, match=r"transitions\.jsonl is a folder, where the replay writes its"):
+        replay(history, out, DECODER, TRACKER)
+    assert sorted(path.name for path in out.iterdir()) == ["alerts.jsonl", "transitions.jsonl"]
+    assert (out / "alerts.jsonl").read_bytes() == b"earlier\n"

@@ -16,7 +16,9 @@ from streams.replay.workdir import (
     STAGED,
     LeftBehind,
     OutputFolderBusy,
+    OutputInTheWay,
     left_behind_line,
+    move_outputs,
     output_folder,
     reclaim,
     working_folder,
@@ -177,3 +179,19 @@ def test_a_replay_killed_removing_its_folder_after_the_move_leaves_nothing_to_mo
     with output_folder(tmp_path) as removed:
         assert removed == [LeftBehind(left, 0, 0)]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["alerts.jsonl"]
+
+
+def test_outputs_are_not_moved_in_at_all_where_a_folder_stands_in_the_way_of_one(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "transitions.jsonl").mkdir(
+        parents=True
+    )  # sorted after alerts.jsonl: that one would be moved in first
+    (out / "alerts.jsonl").write_bytes(b"earlier\n")
+    with working_folder(out) as folder:
+        (folder / STAGED).mkdir()
+        for name in ("alerts.jsonl", "transitions.jsonl"):
+            (folder / STAGED / name).write_bytes(b"new\n")
+        with pytest.raises(OutputInTheWay, match=r"transitions\.jsonl is a folder, where the replay writes"):
+            move_outputs(folder, out)
+        assert not (folder / MOVING).exists()
+    assert (out / "alerts.jsonl").read_bytes() == b"earlier\n"
