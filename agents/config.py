@@ -21,7 +21,7 @@ from agents.calendar import Calendars, calendars_from_config
 from agents.domain.alert import SLA_ALERT_TYPES
 from agents.domain.errors import ConfigError
 from agents.identity.resolution import KindLimit
-from agents.lines import not_utf8
+from agents.lines import HEAD_BYTES, not_utf8
 
 if TYPE_CHECKING:
     from agents.models.params import ModelParams
@@ -531,7 +531,7 @@ def default_config() -> Config:
 def _not_utf8_text(path: Path) -> str:
     """What a message says of a file that is not UTF-8: its encoding, where a byte-order mark tells it."""
     with path.open("rb") as handle:
-        encoding = not_utf8(handle.read(64))
+        encoding = not_utf8(handle.read(HEAD_BYTES))
     if encoding is None:
         return "not UTF-8 text"
     return f'{encoding} text, not UTF-8 (Notepad\'s "Unicode"): save it as UTF-8'

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final, Protocol, final
 
-__all__ = ["Overlong", "Readable", "lines", "not_utf8", "skip_line"]
+__all__ = ["HEAD_BYTES", "Overlong", "Readable", "convert_first", "lines", "not_utf8", "skip_line"]
 
 
 class Readable(Protocol):
@@ -42,6 +42,12 @@ class Overlong:
 
     def __repr__(self) -> str:
         return f"Overlong(size={self.size}, length={self.length})"
+
+    def removeprefix(self, prefix: bytes) -> Overlong:
+        """The line without *prefix* at its start, as ``bytes.removeprefix`` (a file's byte-order mark)."""
+        if not self.head.startswith(prefix):
+            return self
+        return Overlong(self.head[len(prefix) :], self.size - len(prefix), self.length)
 
 
 def lines(handle: Readable, limit: int) -> Iterator[bytes | Overlong]:
@@ -95,6 +101,8 @@ _OTHER_MARKS: Final = (
 )
 #: Characters after the mark that must read as plain ASCII text for the file to be taken for such text.
 _SAMPLE_CHARACTERS: Final = 8
+#: A file's first bytes that ``not_utf8`` reads: the longest mark and its sample.
+HEAD_BYTES: Final = 4 + 4 * _SAMPLE_CHARACTERS
 
 
 def not_utf8(head: bytes) -> str | None:
@@ -122,3 +130,11 @@ def not_utf8(head: bytes) -> str | None:
             return name
         return None
     return None
+
+
+def convert_first(encoding: str) -> str:
+    """What a message says of a file of lines in *encoding* (``not_utf8``'s answer), and how to convert it."""
+    return (
+        f"{encoding} text, not UTF-8 (Windows PowerShell 5 writes files so by default): convert it first, for "
+        f"example with iconv -f {encoding} -t UTF-8"
+    )

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Final, NamedTuple, cast
 
-from agents.lines import Overlong, lines, not_utf8
+from agents.lines import Overlong, convert_first, lines, not_utf8
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -198,8 +198,8 @@ def read_records(
                     counted(now - position)
                     position = now
                 if isinstance(line, Overlong):
-                    if number == 0 and line.head.startswith(BOM):
-                        line = Overlong(line.head[len(BOM) :], line.size - len(BOM), line.length)
+                    if number == 0:
+                        line = line.removeprefix(BOM)
                     if on_overlong is None:
                         raise LineTooLong(
                             f"{display_name(path, whole=True)}:{number + 1}: a line of {line.size:,} bytes, over "
@@ -316,10 +316,7 @@ def _refuse_other_encodings(data: BinaryIO | io.BufferedIOBase, path: Path) -> N
     would be a dead letter or a bad row."""
     encoding = not_utf8(_head(data))
     if encoding is not None:
-        raise RecordFileError(
-            f"{display_name(path, whole=True)}: {encoding} text, not UTF-8 (Windows PowerShell 5 writes files so "
-            f"by default): convert it first, for example with iconv -f {encoding} -t UTF-8"
-        )
+        raise RecordFileError(f"{display_name(path, whole=True)}: {convert_first(encoding)}")
 
 
 @contextmanager

@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from agents.lines import Overlong, lines, not_utf8
+from agents.lines import HEAD_BYTES, Overlong, convert_first, lines, not_utf8
 
 __all__ = [
     "MAX_AMOUNT",
@@ -175,14 +175,11 @@ def read_transactions(
     except OSError as exc:
         raise HistoryError(f"cannot read purchase history {name or source}: {exc.strerror or exc}") from None
     called = name or str(source)
-    encoding = not_utf8(handle.read(64))
+    encoding = not_utf8(handle.read(HEAD_BYTES))
     handle.seek(0)
     if encoding is not None:
         handle.close()
-        raise HistoryError(
-            f"purchase history {called} is {encoding} text, not UTF-8 (Windows PowerShell 5 writes files so by "
-            f"default): convert it first, for example with iconv -f {encoding} -t UTF-8"
-        )
+        raise HistoryError(f"purchase history {called} is {convert_first(encoding)}")
     columns: tuple[int, int, int] = (0, 1, 2)
     seen_data = False
     bytes_read = 0

@@ -101,7 +101,7 @@ def load_params(path: Path) -> ModelParams:
     except OSError as exc:
         raise ParamsError(f"{path}: cannot read model parameters: {exc.strerror}") from None
     except orjson.JSONDecodeError as exc:
-        encoding = not_utf8(data[:64])
+        encoding = not_utf8(data)
         if encoding is not None:
             raise ParamsError(
                 f"{path}: model parameters are {encoding} text, not UTF-8: save them as UTF-8"

@@ -130,9 +130,7 @@ def _records(
                 return
             if isinstance(line, Overlong):
                 position += line.length
-                if number == 0 and line.head.startswith(BOM):
-                    line = Overlong(line.head[len(BOM) :], line.size - len(BOM), line.length)
-                yield number, line, position - span.start
+                yield number, line.removeprefix(BOM) if number == 0 else line, position - span.start
                 number += 1
                 continue
             position += len(line)
